@@ -7,6 +7,14 @@ import "context"
 // then Step for every challenge the server sends until the server answers
 // COMPLETE. It is called from the dialing goroutine only.
 //
+// When the server answers COMPLETE before Step has reported done, the
+// transport calls Step once more with the server's final data (possibly
+// empty) and ignores its response; if the mechanism still does not report
+// done the handshake fails, so that a server cannot skip a step such as
+// mutual authentication. A mechanism that is done right after Start may
+// say so through the optional [Completer] interface. Errors of Start and
+// Step are sent to the server with BAD and must not hold secrets.
+//
 // PLAIN lives in this package; GSSAPI (RFC 4752) lives in package kerberos.
 // Package conn dials with a Mechanism; internal/impalad accepts with a
 // ServerMechanism.

@@ -1,0 +1,153 @@
+package sasl
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+var (
+	// ErrFrameTooLarge is wrapped by the error for a data frame or a
+	// negotiation message whose length prefix exceeds the configured limit
+	// (Config.MaxFrameSize, Config.MaxNegotiationSize). Nothing of the
+	// claimed size is allocated; the connection cannot be used afterwards.
+	ErrFrameTooLarge = errors.New("sasl: frame too large")
+
+	// ErrNotSASL is wrapped by the handshake error when the server's first
+	// reply is not a SASL negotiation message: an HTTP endpoint, a Thrift
+	// server without SASL (NOSASL), or anything else on the port.
+	ErrNotSASL = errors.New("sasl: peer did not answer with SASL")
+
+	// ErrRejected is wrapped by a *HandshakeError when the peer ended the
+	// negotiation with BAD or ERROR: wrong credentials, an unsupported
+	// mechanism, a failure on the peer's side. The peer's message is in
+	// HandshakeError.PeerMessage. The peer itself is reachable and speaks
+	// SASL, so callers that track coordinator health should not count this
+	// against it.
+	ErrRejected = errors.New("sasl: peer rejected the authentication")
+
+	// ErrProtocol is wrapped by errors for a message that breaks the
+	// negotiation rules: an unknown status byte, a status out of turn, a
+	// peer that says COMPLETE while the local mechanism is not done.
+	ErrProtocol = errors.New("sasl: protocol violation")
+
+	// ErrUnknownMechanism is wrapped by Accept's error when the client asked
+	// for a mechanism that is not offered. The client was told with BAD.
+	ErrUnknownMechanism = errors.New("sasl: unsupported mechanism")
+
+	// ErrNotOpen is returned by Read, Write and Flush before the handshake
+	// has completed and after Close.
+	ErrNotOpen = errors.New("sasl: transport not open")
+)
+
+// maxPeerMessage bounds how much of a peer's BAD or ERROR message is kept in
+// an error.
+const maxPeerMessage = 1024
+
+// HandshakeError is returned when the SASL negotiation fails, on either
+// side. Callers branch with errors.Is on ErrRejected, ErrNotSASL,
+// ErrProtocol, ErrFrameTooLarge, ErrUnknownMechanism, io.EOF or a context
+// error, all reachable through Unwrap.
+type HandshakeError struct {
+	// Side is "client" or "server": the side that reports the error.
+	Side string
+	// Mechanism is the SASL mechanism name, empty when the server failed
+	// before it learned it.
+	Mechanism string
+	// Step names where the negotiation stopped, e.g. "send start",
+	// "read reply 1", "evaluate challenge 2".
+	Step string
+	// Status is StatusBad or StatusError when the peer rejected the
+	// negotiation, zero otherwise.
+	Status Status
+	// PeerMessage is the message the peer sent with BAD or ERROR, cut to
+	// 1 KiB.
+	PeerMessage string
+	// Err is the underlying cause; nil when the peer rejected the
+	// negotiation and nothing else went wrong.
+	Err error
+}
+
+// Error returns a message starting "sasl:" that names the side, mechanism
+// and step, and quotes the peer's message if there is one.
+func (e *HandshakeError) Error() string {
+	var b strings.Builder
+	b.WriteString("sasl: ")
+	if e.Mechanism != "" {
+		b.WriteString(e.Mechanism)
+		b.WriteByte(' ')
+	}
+	b.WriteString(e.Side)
+	b.WriteString(" handshake failed")
+	if e.Step != "" {
+		b.WriteString(" at ")
+		b.WriteString(e.Step)
+	}
+	if e.Rejected() {
+		peer := "server"
+		if e.Side == "server" {
+			peer = "client"
+		}
+		fmt.Fprintf(&b, ": %s answered %s %q", peer, e.Status, e.PeerMessage)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "sasl: "))
+	}
+	return b.String()
+}
+
+// Rejected reports whether the peer ended the negotiation with BAD or ERROR.
+func (e *HandshakeError) Rejected() bool {
+	return e.Status == StatusBad || e.Status == StatusError
+}
+
+// Unwrap returns the cause, and ErrRejected when the peer rejected the
+// negotiation.
+func (e *HandshakeError) Unwrap() []error {
+	var errs []error
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	if e.Rejected() {
+		errs = append(errs, ErrRejected)
+	}
+	return errs
+}
+
+// peerMessage turns the payload of a BAD or ERROR message into text for an
+// error, cut to maxPeerMessage bytes on a rune boundary.
+func peerMessage(p []byte) string {
+	s := strings.ToValidUTF8(string(p), "\uFFFD")
+	if len(s) <= maxPeerMessage {
+		return s
+	}
+	cut := maxPeerMessage
+	for cut > 0 && !isRuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// notSASLError reports a first message from the peer that is not SASL.
+type notSASLError struct {
+	peer   string // "server" or "client"
+	header *messageHeaderError
+}
+
+func (e *notSASLError) Error() string {
+	h := e.header
+	what := fmt.Sprintf("status byte %d", h.header[0])
+	if !h.badStatus {
+		what = fmt.Sprintf("a length of %d bytes (limit %d)", h.length, h.limit)
+	}
+	hint := "an HTTP endpoint, or a Thrift server without SASL?"
+	if e.peer == "client" {
+		hint = "a client without SASL?"
+	}
+	return fmt.Sprintf("sasl: peer did not answer with SASL: its first bytes %q give %s (%s)", h.header[:], what, hint)
+}
+
+func (e *notSASLError) Unwrap() []error { return []error{ErrNotSASL, e.header} }
