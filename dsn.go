@@ -1,0 +1,1127 @@
+package impalalb
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Protocol is the wire protocol spoken to the coordinators.
+type Protocol string
+
+// The protocols a coordinator speaks.
+const (
+	// ProtocolHS2 is HiveServer2 (TCLIService with Impala's extensions),
+	// port 21050 by default. Prefer it: it carries typed, columnar results.
+	ProtocolHS2 Protocol = "hs2"
+	// ProtocolBeeswax is the older beeswax ImpalaService, port 21000 by
+	// default. Rows come back as tab-separated text.
+	ProtocolBeeswax Protocol = "beeswax"
+)
+
+// Balance names the policy that picks a coordinator for a new session.
+type Balance string
+
+// The balancing policies.
+const (
+	// BalanceLeastConn picks the coordinator with the fewest sessions in
+	// use from this client.
+	BalanceLeastConn Balance = "leastconn"
+	// BalanceAffinity sends the same affinity key to the same coordinator
+	// while it is healthy (rendezvous hashing with a bounded load).
+	BalanceAffinity Balance = "affinity"
+	// BalanceRoundRobin takes the coordinators in turn. Supported, but not
+	// recommended for Impala, whose queries vary widely in cost.
+	BalanceRoundRobin Balance = "roundrobin"
+)
+
+// Auth names how the client authenticates to the coordinators.
+type Auth string
+
+// The authentication modes. The DSN also accepts "ldap" as a synonym for
+// "plain" (Impala's LDAP authentication is SASL PLAIN on the wire).
+const (
+	// AuthNone sends no credentials (Impala's NOSASL transport).
+	AuthNone Auth = "none"
+	// AuthPlain is SASL PLAIN with User and Password (LDAP on the
+	// server); use it with TLS.
+	AuthPlain Auth = "plain"
+	// AuthGSSAPI is Kerberos through SASL GSSAPI (RFC 4752).
+	AuthGSSAPI Auth = "gssapi"
+)
+
+// Defaults used by [DefaultConfig] and documented for every DSN parameter.
+const (
+	// DefaultPort is the coordinators' HS2 port.
+	DefaultPort = 21050
+	// DefaultBeeswaxPort is the coordinators' beeswax port.
+	DefaultBeeswaxPort = 21000
+	// DefaultServiceName is the Kerberos service name of impalad.
+	DefaultServiceName = "impala"
+	// DefaultConnectTimeout bounds dialling plus the handshake (TLS, SASL,
+	// OpenSession) of one coordinator.
+	DefaultConnectTimeout = 10 * time.Second
+	// DefaultFetchSize is the number of rows asked for per fetch. Impala
+	// produces 1024-row batches; with result spooling (on by default in
+	// recent versions) a larger fetch saves round trips on big results.
+	DefaultFetchSize = 10240
+	// DefaultRetries is how many other coordinators are tried when opening
+	// a session fails before any statement was sent.
+	DefaultRetries = 3
+	// DefaultMaxIdleTime closes sessions idle for longer than this, well
+	// under the one hour idle timeout of the usual proxy setups.
+	DefaultMaxIdleTime = 30 * time.Minute
+	// DefaultValidateAfter is the idle time after which a session is
+	// pinged on the coordinator before it is reused.
+	DefaultValidateAfter = 30 * time.Second
+	// DefaultHealthInterval is the period of the active health checks.
+	DefaultHealthInterval = 10 * time.Second
+
+	// MaxFetchSize is the largest accepted fetch_size.
+	MaxFetchSize = 1 << 24
+	// MaxRetries is the largest accepted retries.
+	MaxRetries = 100
+)
+
+const dsnScheme = "impala://"
+
+// Config is the configuration of the database/sql driver and of the
+// connector behind it: where the coordinators are, how to authenticate,
+// how to balance, and the session options. [ParseDSN] returns one filled
+// from [DefaultConfig]; a Config built by hand should start from
+// [DefaultConfig] too, since some zero values differ from the defaults
+// (a zero ConnectTimeout means no timeout, not 10 s).
+//
+// Config is printed (String, GoString, slog) with the password redacted.
+type Config struct {
+	// User is the user name: the SASL PLAIN user, the user of OpenSession,
+	// and with auth=gssapi the Kerberos client principal when Principal is
+	// empty. Empty means none.
+	User string
+	// Password is the SASL PLAIN password, or with auth=gssapi the password
+	// to log in to the KDC with. Empty means none. Never printed.
+	Password string `json:"-"`
+
+	// Addrs are the coordinators, "host:port" with IPv6 hosts in brackets
+	// ("[::1]:21050"). A missing port means DefaultPort (DefaultBeeswaxPort
+	// with ProtocolBeeswax). At least one is required; ParseDSN always fills
+	// in the port.
+	Addrs []string
+	// Database is the database sessions start in. Empty means the server's
+	// default ("default").
+	Database string
+
+	// Protocol is hs2 or beeswax. Empty means hs2.
+	Protocol Protocol
+	// Balance is the policy over Addrs. Empty means leastconn.
+	Balance Balance
+	// AffinityKey is the key of BalanceAffinity. Empty means this host's
+	// address (the equivalent of HAProxy's "balance source"). Only valid
+	// with BalanceAffinity.
+	AffinityKey string
+
+	// Auth is the authentication mode. Empty means none. ParseDSN sets
+	// plain when the DSN has a password and no auth parameter.
+	Auth Auth
+	// KerberosHostFQDN is the host part of the service principal
+	// (service/host@REALM) to ask tickets for, whatever coordinator the
+	// socket reaches: the load balancer's name. Empty means each
+	// coordinator's own host name. Only with AuthGSSAPI.
+	KerberosHostFQDN string
+	// ServiceName is the Kerberos service name. Empty means
+	// DefaultServiceName. Only with AuthGSSAPI.
+	ServiceName string
+	// Krb5Conf is the path of krb5.conf. Empty means $KRB5_CONFIG, else
+	// /etc/krb5.conf. Only with AuthGSSAPI.
+	Krb5Conf string
+	// Keytab is the path of a keytab to log in with. Empty means no keytab
+	// (a password or the credential cache is used). Only with AuthGSSAPI.
+	Keytab string
+	// Principal is the client principal (user@REALM). Empty means User.
+	// Only with AuthGSSAPI.
+	Principal string
+	// CCache is the path of a credential cache. Empty means $KRB5CCNAME or
+	// the system default when neither Keytab nor Password is set. Only with
+	// AuthGSSAPI.
+	CCache string
+
+	// TLS turns on TLS to the coordinators. False means plain TCP.
+	TLS bool
+	// CACert is the path of a PEM bundle of CAs to trust. Empty means the
+	// system roots. Only with TLS.
+	CACert string
+	// ServerName is the name the certificates must be valid for, typically
+	// the load balancer's name on every coordinator's certificate. Empty
+	// means each coordinator's host name. Only with TLS.
+	ServerName string
+	// ClientCert is the path of a PEM client certificate; ClientKey must be
+	// set with it. Empty means no client certificate. Only with TLS.
+	ClientCert string
+	// ClientKey is the path of the PEM private key of ClientCert.
+	ClientKey string
+	// TLSInsecureSkipVerify accepts any server certificate. For tests only.
+	TLSInsecureSkipVerify bool
+
+	// ConnectTimeout bounds opening one session (dial, TLS, SASL,
+	// OpenSession). Zero means no bound beyond the caller's context.
+	ConnectTimeout time.Duration
+	// QueryTimeout bounds each statement, from submission to the last row;
+	// on expiry the query is cancelled on the coordinator. Zero means no
+	// bound beyond the caller's context.
+	QueryTimeout time.Duration
+	// FetchSize is the number of rows asked for per fetch. Zero means
+	// DefaultFetchSize.
+	FetchSize int
+	// Retries is how many more coordinators are tried when opening a
+	// session fails. Zero means a single attempt. A statement already sent
+	// is never retried.
+	Retries int
+	// MaxIdleTime closes a pooled session idle for longer. Zero means idle
+	// sessions are kept.
+	MaxIdleTime time.Duration
+	// ValidateAfter is the idle time after which a pooled session is
+	// pinged on its coordinator before reuse. Zero means every reuse pings.
+	ValidateAfter time.Duration
+	// HealthInterval is the period of the active health checks of the
+	// coordinators. Zero means no active checks (failures still eject a
+	// coordinator passively).
+	HealthInterval time.Duration
+
+	// QueryOptions are Impala query options set on every session at
+	// OpenSession (DSN "opt.NAME=value"), keyed by the upper-case option
+	// name. Nil means none.
+	QueryOptions map[string]string
+
+	// Logger receives the driver's logs. Nil means no logging. Not part of
+	// the DSN.
+	Logger *slog.Logger `json:"-"`
+}
+
+// DefaultConfig returns a Config with every default set and no
+// coordinators: HS2, leastconn, no authentication, a 10 s connect timeout,
+// 10240-row fetches, 3 retries, 30 min maximum idle time, validation after
+// 30 s idle, health checks every 10 s.
+func DefaultConfig() *Config {
+	return &Config{
+		Addrs:          []string{},
+		Protocol:       ProtocolHS2,
+		Balance:        BalanceLeastConn,
+		Auth:           AuthNone,
+		ServiceName:    DefaultServiceName,
+		ConnectTimeout: DefaultConnectTimeout,
+		FetchSize:      DefaultFetchSize,
+		Retries:        DefaultRetries,
+		MaxIdleTime:    DefaultMaxIdleTime,
+		ValidateAfter:  DefaultValidateAfter,
+		HealthInterval: DefaultHealthInterval,
+	}
+}
+
+// Clone returns a deep copy of c (Addrs and QueryOptions are copied; the
+// Logger is shared).
+func (c *Config) Clone() *Config {
+	n := *c
+	n.Addrs = slices.Clone(c.Addrs)
+	if c.QueryOptions != nil {
+		n.QueryOptions = make(map[string]string, len(c.QueryOptions))
+		for k, v := range c.QueryOptions {
+			n.QueryOptions[k] = v
+		}
+	}
+	return &n
+}
+
+// DefaultPort returns the port of an address without one: DefaultPort, or
+// DefaultBeeswaxPort with ProtocolBeeswax.
+func (c *Config) DefaultPort() int {
+	if c.Protocol == ProtocolBeeswax {
+		return DefaultBeeswaxPort
+	}
+	return DefaultPort
+}
+
+// DSNError is the error of [ParseDSN] and [Config.Validate]. It names the
+// DSN parameter (or part: "scheme", "user", "password", "address",
+// "database") and says what is wrong. It never contains the password.
+type DSNError struct {
+	// Param is the DSN parameter or part at fault, e.g. "fetch_size",
+	// "opt.MEM_LIMIT", "address". Empty when it cannot be shown safely.
+	Param string
+	// Reason says what is wrong.
+	Reason string
+	// Err is the underlying error, if any (e.g. from strconv or
+	// time.ParseDuration); never one that holds the password.
+	Err error
+}
+
+// Error implements error.
+func (e *DSNError) Error() string {
+	var b strings.Builder
+	b.WriteString("impalalb: dsn: ")
+	if e.Param != "" {
+		b.WriteString(e.Param)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Reason)
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *DSNError) Unwrap() error { return e.Err }
+
+func dsnErr(param, reason string) *DSNError { return &DSNError{Param: param, Reason: reason} }
+
+const encodeHint = "percent-encode '/', '?' and '%' in the user name and password"
+
+// ParseDSN parses a data source name of the form
+//
+//	impala://[user[:password]@]host1[:port][,host2[:port]...][/database][?param=value&...]
+//
+// into a Config that starts from [DefaultConfig]. Hosts are names, IPv4
+// addresses or IPv6 addresses in brackets ("[::1]:21050", a zone written
+// as "%25"); a missing port is 21050, or 21000 with protocol=beeswax. The
+// user name and password are percent-decoded: '%', '/' and '?' in them
+// must be written %25, %2F and %3F, and ':' in the user name %3A ('@' and
+// ':' in the password may stay as they are). The database is an
+// identifier (letters, digits, underscore). Parameter values are
+// percent-decoded with '+' meaning a space.
+//
+// Parameters (the default in brackets):
+//
+//   - protocol: hs2 or beeswax [hs2].
+//   - balance: leastconn, affinity or roundrobin [leastconn].
+//   - affinity_key: key of balance=affinity [this host's address].
+//   - auth: none, plain, ldap (same as plain) or gssapi [plain when a
+//     password is given, else none].
+//   - kerberos_host_fqdn: host of the service principal, e.g. the load
+//     balancer's name [each coordinator's host name]. gssapi only.
+//   - service_name: Kerberos service name [impala]. gssapi only.
+//   - krb5_conf: path of krb5.conf [$KRB5_CONFIG, else /etc/krb5.conf].
+//     gssapi only.
+//   - keytab: path of the client keytab [none]. gssapi only; not with a
+//     password or ccache.
+//   - principal: client principal, user@REALM [the user name]. gssapi only.
+//   - ccache: path of the credential cache [$KRB5CCNAME or the system
+//     default]. gssapi only; not with a password or keytab.
+//   - tls: true or false [false].
+//   - ca_cert: path of a PEM CA bundle [system roots]. tls only.
+//   - server_name: name the certificates must be valid for [each
+//     coordinator's host name]. tls only.
+//   - client_cert, client_key: paths of a PEM client certificate and its
+//     key, both or neither [none]. tls only.
+//   - tls_insecure_skip_verify: true or false [false]. tls only; tests only.
+//   - connect_timeout: Go duration bounding dial, TLS, SASL and
+//     OpenSession [10s]; 0 means none.
+//   - query_timeout: Go duration bounding each statement [0, none].
+//   - fetch_size: rows per fetch, 1 to 16777216 [10240].
+//   - retries: further coordinators tried when opening a session fails,
+//     0 to 100 [3].
+//   - max_idle_time: Go duration after which an idle session is closed
+//     [30m]; 0 means never.
+//   - validate_after: Go duration of idleness after which a session is
+//     pinged before reuse [30s]; 0 means always.
+//   - health_interval: Go duration between active health checks [10s]; 0
+//     turns them off.
+//   - opt.NAME=value: the Impala query option NAME (letters, digits and
+//     underscores, case-insensitive, e.g. opt.MEM_LIMIT=2g,
+//     opt.REQUEST_POOL=etl, opt.SYNC_DDL=1) set on every session. The value
+//     may not hold a line break or NUL.
+//
+// Durations are Go durations ("500ms", "1m30s"); booleans are what
+// strconv.ParseBool accepts. An unknown parameter, a parameter given
+// twice, a bad value, or a combination that cannot work (for example a
+// password with auth=none, client_cert without client_key, ca_cert without
+// tls=true) is a *[DSNError] naming it. Errors never contain the password.
+//
+// [Config.FormatDSN] is the inverse of ParseDSN.
+func ParseDSN(dsn string) (*Config, error) {
+	if len(dsn) < len(dsnScheme) || !strings.EqualFold(dsn[:len(dsnScheme)], dsnScheme) {
+		return nil, dsnErr("scheme", `must start with "impala://"`)
+	}
+	rest := dsn[len(dsnScheme):]
+
+	// The host list ends at the first '/' or '?'; user information ends at
+	// the last '@' before it, so an '@' in the password may stay as is.
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	hasUserinfo := false
+	c := DefaultConfig()
+	hasPassword := false
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		hasUserinfo = true
+		userinfo := authority[:at]
+		authority = authority[at+1:]
+		user, pass, hasPass := strings.Cut(userinfo, ":")
+		u, ok := unescapeDSN(user, false)
+		if !ok {
+			return nil, dsnErr("user", "invalid percent-encoding")
+		}
+		c.User = u
+		if hasPass {
+			p, ok := unescapeDSN(pass, false)
+			if !ok {
+				return nil, dsnErr("password", "invalid percent-encoding")
+			}
+			c.Password = p
+			hasPassword = p != ""
+		}
+	}
+
+	path, query, _ := strings.Cut(tail, "?")
+	// Without user information, an '@' further on may end a password whose
+	// '/' or '?' was not encoded: then errors show nothing of the input.
+	suspect := !hasUserinfo && strings.Contains(tail, "@")
+	hide := func(err error, param string) error {
+		if !suspect {
+			return err
+		}
+		return dsnErr(param, "malformed; "+encodeHint)
+	}
+
+	if authority == "" {
+		return nil, dsnErr("address", "no coordinator given")
+	}
+	for i, a := range strings.Split(authority, ",") {
+		addr, err := normalizeAddr(a, i+1, 0, true)
+		if err != nil {
+			return nil, hide(err, "address")
+		}
+		c.Addrs = append(c.Addrs, addr)
+	}
+
+	if path != "" {
+		// path starts with '/'.
+		db := path[1:]
+		if strings.Contains(db, "@") {
+			return nil, dsnErr("", "'@' after the host list; "+encodeHint)
+		}
+		d, ok := unescapeDSN(db, false)
+		if !ok {
+			return nil, dsnErr("database", "invalid percent-encoding")
+		}
+		if d != "" && !isIdent(d, false) {
+			return nil, hide(dsnErr("database", fmt.Sprintf("%q is not a database name (letters, digits, underscore)", d)), "database")
+		}
+		c.Database = d
+	}
+
+	seen := make(map[string]bool)
+	authGiven := false
+	for seg := range strings.SplitSeq(query, "&") {
+		if seg == "" {
+			continue
+		}
+		rawKey, rawValue, hasValue := strings.Cut(seg, "=")
+		key, ok := unescapeDSN(rawKey, true)
+		if !ok || !isParamName(key) {
+			return nil, hide(dsnErr("", "malformed parameter name"), "")
+		}
+		if !hasValue {
+			return nil, hide(dsnErr(key, "missing '=value'"), "")
+		}
+		value, ok := unescapeDSN(rawValue, true)
+		if !ok {
+			return nil, hide(dsnErr(key, "invalid percent-encoding"), "")
+		}
+		if name, isOpt := strings.CutPrefix(key, "opt."); isOpt {
+			if !isIdent(name, true) {
+				return nil, hide(dsnErr("", fmt.Sprintf("query option %q: name must be letters, digits and underscores", name)), "")
+			}
+			key = "opt." + strings.ToUpper(name)
+		}
+		if seen[key] {
+			return nil, hide(dsnErr(key, "given more than once"), "")
+		}
+		seen[key] = true
+		if key == "auth" {
+			authGiven = true
+		}
+		if err := c.setParam(key, value); err != nil {
+			return nil, hide(err, "")
+		}
+	}
+
+	if !authGiven && hasPassword {
+		c.Auth = AuthPlain
+	}
+	// Fill the ports now that the protocol is known.
+	for i, a := range c.Addrs {
+		if addr, err := normalizeAddr(a, i+1, c.DefaultPort(), false); err == nil {
+			c.Addrs[i] = addr
+		}
+	}
+	if err := c.Validate(); err != nil {
+		var param string
+		if de, ok := err.(*DSNError); ok {
+			param = de.Param
+		}
+		return nil, hide(err, param)
+	}
+	return c, nil
+}
+
+// setParam sets one known parameter (opt.* keys arrive upper-cased).
+func (c *Config) setParam(key, value string) error {
+	if name, ok := strings.CutPrefix(key, "opt."); ok {
+		if c.QueryOptions == nil {
+			c.QueryOptions = make(map[string]string)
+		}
+		c.QueryOptions[name] = value
+		return validOptionValue(key, value)
+	}
+	var err error
+	switch key {
+	case "protocol":
+		c.Protocol = Protocol(value)
+		if c.Protocol != ProtocolHS2 && c.Protocol != ProtocolBeeswax {
+			return dsnErr(key, fmt.Sprintf("%q is not hs2 or beeswax", value))
+		}
+	case "balance":
+		c.Balance = Balance(value)
+		if c.Balance != BalanceLeastConn && c.Balance != BalanceAffinity && c.Balance != BalanceRoundRobin {
+			return dsnErr(key, fmt.Sprintf("%q is not leastconn, affinity or roundrobin", value))
+		}
+	case "affinity_key":
+		c.AffinityKey = value
+	case "auth":
+		switch value {
+		case "none", "plain", "gssapi":
+			c.Auth = Auth(value)
+		case "ldap":
+			c.Auth = AuthPlain
+		default:
+			return dsnErr(key, fmt.Sprintf("%q is not none, plain, ldap or gssapi", value))
+		}
+	case "kerberos_host_fqdn":
+		c.KerberosHostFQDN = value
+	case "service_name":
+		c.ServiceName = value
+		if value == "" {
+			c.ServiceName = DefaultServiceName
+		}
+	case "krb5_conf":
+		c.Krb5Conf = value
+	case "keytab":
+		c.Keytab = value
+	case "principal":
+		c.Principal = value
+	case "ccache":
+		c.CCache = value
+	case "tls":
+		c.TLS, err = parseBool(key, value)
+	case "ca_cert":
+		c.CACert = value
+	case "server_name":
+		c.ServerName = value
+	case "client_cert":
+		c.ClientCert = value
+	case "client_key":
+		c.ClientKey = value
+	case "tls_insecure_skip_verify":
+		c.TLSInsecureSkipVerify, err = parseBool(key, value)
+	case "connect_timeout":
+		c.ConnectTimeout, err = parseDuration(key, value)
+	case "query_timeout":
+		c.QueryTimeout, err = parseDuration(key, value)
+	case "fetch_size":
+		c.FetchSize, err = parseInt(key, value, 1, MaxFetchSize)
+	case "retries":
+		c.Retries, err = parseInt(key, value, 0, MaxRetries)
+	case "max_idle_time":
+		c.MaxIdleTime, err = parseDuration(key, value)
+	case "validate_after":
+		c.ValidateAfter, err = parseDuration(key, value)
+	case "health_interval":
+		c.HealthInterval, err = parseDuration(key, value)
+	default:
+		return dsnErr(key, "unknown parameter")
+	}
+	return err
+}
+
+func parseBool(key, v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, dsnErr(key, fmt.Sprintf("%q is not a boolean", v))
+	}
+	return b, nil
+}
+
+func parseDuration(key, v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, &DSNError{Param: key, Reason: "not a duration such as 10s or 1m30s", Err: err}
+	}
+	if d < 0 {
+		return 0, dsnErr(key, fmt.Sprintf("%q is negative", v))
+	}
+	return d, nil
+}
+
+func parseInt(key, v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, dsnErr(key, fmt.Sprintf("%q is not an integer from %d to %d", v, lo, hi))
+	}
+	return n, nil
+}
+
+// Validate checks c as ParseDSN does after parsing: every value in range
+// and no combination that cannot work. The error is a *[DSNError] naming
+// the DSN parameter.
+func (c *Config) Validate() error {
+	if len(c.Addrs) == 0 {
+		return dsnErr("address", "no coordinator given")
+	}
+	seen := make(map[string]int, len(c.Addrs))
+	for i, a := range c.Addrs {
+		n, err := normalizeAddr(a, i+1, c.DefaultPort(), false)
+		if err != nil {
+			return err
+		}
+		if j, dup := seen[n]; dup {
+			return dsnErr("address", fmt.Sprintf("coordinators %d and %d are both %s", j, i+1, n))
+		}
+		seen[n] = i + 1
+	}
+	if c.Database != "" && !isIdent(c.Database, false) {
+		return dsnErr("database", fmt.Sprintf("%q is not a database name (letters, digits, underscore)", c.Database))
+	}
+	if strings.IndexByte(c.User, 0) >= 0 {
+		return dsnErr("user", "contains NUL")
+	}
+	if strings.IndexByte(c.Password, 0) >= 0 {
+		return dsnErr("password", "contains NUL")
+	}
+	switch c.Protocol {
+	case "", ProtocolHS2, ProtocolBeeswax:
+	default:
+		return dsnErr("protocol", fmt.Sprintf("%q is not hs2 or beeswax", c.Protocol))
+	}
+	switch c.Balance {
+	case "", BalanceLeastConn, BalanceRoundRobin:
+		if c.AffinityKey != "" {
+			return dsnErr("affinity_key", "needs balance=affinity")
+		}
+	case BalanceAffinity:
+	default:
+		return dsnErr("balance", fmt.Sprintf("%q is not leastconn, affinity or roundrobin", c.Balance))
+	}
+
+	if err := c.validateAuth(); err != nil {
+		return err
+	}
+	if err := c.validateTLS(); err != nil {
+		return err
+	}
+
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"connect_timeout", c.ConnectTimeout}, {"query_timeout", c.QueryTimeout},
+		{"max_idle_time", c.MaxIdleTime}, {"validate_after", c.ValidateAfter},
+		{"health_interval", c.HealthInterval},
+	} {
+		if d.v < 0 {
+			return dsnErr(d.name, "is negative")
+		}
+	}
+	if c.FetchSize < 0 || c.FetchSize > MaxFetchSize {
+		return dsnErr("fetch_size", fmt.Sprintf("%d is not from 1 to %d", c.FetchSize, MaxFetchSize))
+	}
+	if c.Retries < 0 || c.Retries > MaxRetries {
+		return dsnErr("retries", fmt.Sprintf("%d is not from 0 to %d", c.Retries, MaxRetries))
+	}
+
+	upper := make(map[string]bool, len(c.QueryOptions))
+	for _, name := range sortedKeys(c.QueryOptions) {
+		if !isIdent(name, true) {
+			return dsnErr("", fmt.Sprintf("query option %q: name must be letters, digits and underscores", name))
+		}
+		u := strings.ToUpper(name)
+		if upper[u] {
+			return dsnErr("opt."+u, "given more than once")
+		}
+		upper[u] = true
+		if err := validOptionValue("opt."+u, c.QueryOptions[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateAuth() error {
+	switch c.Auth {
+	case "", AuthNone:
+		if c.Password != "" {
+			return dsnErr("auth", "a password needs auth=plain (ldap) or auth=gssapi")
+		}
+	case AuthPlain:
+		if c.User == "" {
+			return dsnErr("auth", "plain needs a user name")
+		}
+	case AuthGSSAPI:
+		switch {
+		case c.Keytab != "" && c.CCache != "":
+			return dsnErr("keytab", "not with ccache: give one of keytab, ccache or a password")
+		case c.Keytab != "" && c.Password != "":
+			return dsnErr("keytab", "not with a password: give one of keytab, ccache or a password")
+		case c.CCache != "" && c.Password != "":
+			return dsnErr("ccache", "not with a password: give one of keytab, ccache or a password")
+		case (c.Keytab != "" || c.Password != "") && c.Principal == "" && c.User == "":
+			return dsnErr("principal", "a keytab or password login needs a principal or a user name")
+		}
+		if c.KerberosHostFQDN != "" && !isHostName(c.KerberosHostFQDN) {
+			return dsnErr("kerberos_host_fqdn", fmt.Sprintf("%q is not a host name", c.KerberosHostFQDN))
+		}
+		if c.ServiceName != "" && (strings.ContainsAny(c.ServiceName, "/@") || !printable(c.ServiceName)) {
+			return dsnErr("service_name", fmt.Sprintf("%q is not a service name", c.ServiceName))
+		}
+		if !printable(c.Principal) {
+			return dsnErr("principal", "contains a control character")
+		}
+		for _, p := range []struct{ name, v string }{{"krb5_conf", c.Krb5Conf}, {"keytab", c.Keytab}, {"ccache", c.CCache}} {
+			if strings.IndexByte(p.v, 0) >= 0 {
+				return dsnErr(p.name, "contains NUL")
+			}
+		}
+		return nil
+	default:
+		// ParseDSN turns "ldap" into AuthPlain; a Config holds one of the
+		// constants.
+		return dsnErr("auth", fmt.Sprintf("%q is not none, plain or gssapi", c.Auth))
+	}
+	for _, p := range []struct{ name, v string }{
+		{"kerberos_host_fqdn", c.KerberosHostFQDN}, {"krb5_conf", c.Krb5Conf},
+		{"keytab", c.Keytab}, {"principal", c.Principal}, {"ccache", c.CCache},
+	} {
+		if p.v != "" {
+			return dsnErr(p.name, "needs auth=gssapi")
+		}
+	}
+	if c.ServiceName != "" && c.ServiceName != DefaultServiceName {
+		return dsnErr("service_name", "needs auth=gssapi")
+	}
+	return nil
+}
+
+func (c *Config) validateTLS() error {
+	if !c.TLS {
+		for _, p := range []struct {
+			name string
+			set  bool
+		}{
+			{"ca_cert", c.CACert != ""}, {"server_name", c.ServerName != ""},
+			{"client_cert", c.ClientCert != ""}, {"client_key", c.ClientKey != ""},
+			{"tls_insecure_skip_verify", c.TLSInsecureSkipVerify},
+		} {
+			if p.set {
+				return dsnErr(p.name, "needs tls=true")
+			}
+		}
+		return nil
+	}
+	if (c.ClientCert == "") != (c.ClientKey == "") {
+		if c.ClientCert == "" {
+			return dsnErr("client_key", "needs client_cert")
+		}
+		return dsnErr("client_cert", "needs client_key")
+	}
+	if c.ServerName != "" && !isHostName(c.ServerName) {
+		return dsnErr("server_name", fmt.Sprintf("%q is not a host name", c.ServerName))
+	}
+	for _, p := range []struct{ name, v string }{{"ca_cert", c.CACert}, {"client_cert", c.ClientCert}, {"client_key", c.ClientKey}} {
+		if strings.IndexByte(p.v, 0) >= 0 {
+			return dsnErr(p.name, "contains NUL")
+		}
+	}
+	return nil
+}
+
+func validOptionValue(key, v string) error {
+	if strings.ContainsAny(v, "\r\n\x00") {
+		return dsnErr(key, "value contains a line break or NUL")
+	}
+	if !utf8.ValidString(v) {
+		return dsnErr(key, "value is not valid UTF-8")
+	}
+	return nil
+}
+
+// FormatDSN returns the DSN of c, the inverse of [ParseDSN]: parsing the
+// result gives back c. The form is canonical: parameters in the order of
+// the ParseDSN documentation, query options sorted by name, values equal to
+// the defaults left out, ports equal to the protocol's default left out.
+// It contains the password; use [Config.String] to print a Config.
+func (c *Config) FormatDSN() string {
+	var b strings.Builder
+	b.WriteString(dsnScheme)
+	if c.User != "" || c.Password != "" {
+		b.WriteString(escapeDSN(c.User, false))
+		if c.Password != "" {
+			b.WriteByte(':')
+			b.WriteString(escapeDSN(c.Password, false))
+		}
+		b.WriteByte('@')
+	}
+	for i, a := range c.Addrs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(formatAddr(a, c.DefaultPort()))
+	}
+	if c.Database != "" {
+		b.WriteByte('/')
+		b.WriteString(escapeDSN(c.Database, true))
+	}
+
+	sep := byte('?')
+	param := func(k, v string) {
+		b.WriteByte(sep)
+		sep = '&'
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(escapeDSN(v, true))
+	}
+	str := func(k, v, def string) {
+		if v != "" && v != def {
+			param(k, v)
+		}
+	}
+	boolean := func(k string, v bool) {
+		if v {
+			param(k, "true")
+		}
+	}
+	dur := func(k string, v, def time.Duration) {
+		if v != def {
+			param(k, v.String())
+		}
+	}
+	str("protocol", string(c.Protocol), string(ProtocolHS2))
+	str("balance", string(c.Balance), string(BalanceLeastConn))
+	str("affinity_key", c.AffinityKey, "")
+	defAuth := AuthNone
+	if c.Password != "" {
+		defAuth = AuthPlain
+	}
+	auth := c.Auth
+	if auth == "" {
+		auth = AuthNone
+	}
+	str("auth", string(auth), string(defAuth))
+	str("kerberos_host_fqdn", c.KerberosHostFQDN, "")
+	str("service_name", c.ServiceName, DefaultServiceName)
+	str("krb5_conf", c.Krb5Conf, "")
+	str("keytab", c.Keytab, "")
+	str("principal", c.Principal, "")
+	str("ccache", c.CCache, "")
+	boolean("tls", c.TLS)
+	str("ca_cert", c.CACert, "")
+	str("server_name", c.ServerName, "")
+	str("client_cert", c.ClientCert, "")
+	str("client_key", c.ClientKey, "")
+	boolean("tls_insecure_skip_verify", c.TLSInsecureSkipVerify)
+	dur("connect_timeout", c.ConnectTimeout, DefaultConnectTimeout)
+	dur("query_timeout", c.QueryTimeout, 0)
+	if c.FetchSize != 0 && c.FetchSize != DefaultFetchSize {
+		param("fetch_size", strconv.Itoa(c.FetchSize))
+	}
+	if c.Retries != DefaultRetries {
+		param("retries", strconv.Itoa(c.Retries))
+	}
+	dur("max_idle_time", c.MaxIdleTime, DefaultMaxIdleTime)
+	dur("validate_after", c.ValidateAfter, DefaultValidateAfter)
+	dur("health_interval", c.HealthInterval, DefaultHealthInterval)
+	for _, k := range sortedKeys(c.QueryOptions) {
+		b.WriteByte(sep)
+		sep = '&'
+		b.WriteString("opt.")
+		b.WriteString(escapeDSN(strings.ToUpper(k), true))
+		b.WriteByte('=')
+		b.WriteString(escapeDSN(c.QueryOptions[k], true))
+	}
+	return b.String()
+}
+
+// String returns the DSN with the password replaced by "xxxxx".
+func (c Config) String() string {
+	if c.Password != "" {
+		c.Password = "xxxxx"
+	}
+	return c.FormatDSN()
+}
+
+// GoString returns the redacted DSN for %#v.
+func (c Config) GoString() string { return "impalalb.Config(" + c.String() + ")" }
+
+// LogValue implements slog.LogValuer with the redacted DSN.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return strings.Compare(strings.ToUpper(a), strings.ToUpper(b)) })
+	return keys
+}
+
+// normalizeAddr checks one coordinator address ("host", "host:port",
+// "[v6]", "[v6]:port", "[v6%zone]"; fromDSN when a is DSN text, where the
+// zone's '%' is written %25, else it is a Config's address) and
+// returns it as host:port with a lower-case host, the canonical form of an
+// IP address and defPort when the port is missing (no port at all when
+// defPort is 0). Errors show the host only when it is a well-formed name,
+// and never the port text, in case a badly encoded password ended up here.
+func normalizeAddr(a string, n, defPort int, fromDSN bool) (string, error) {
+	where := fmt.Sprintf("coordinator %d", n)
+	var host, port string
+	if strings.HasPrefix(a, "[") {
+		end := strings.IndexByte(a, ']')
+		if end < 0 {
+			return "", dsnErr("address", where+": missing ']'")
+		}
+		inner := a[1:end]
+		if i := strings.IndexByte(inner, '%'); i >= 0 {
+			zone := inner[i+1:]
+			if fromDSN && strings.HasPrefix(zone, "25") {
+				zone = zone[2:] // RFC 6874: the zone's '%' written %25
+			}
+			if !isZone(zone) {
+				return "", dsnErr("address", where+": bad IPv6 zone (letters, digits, '.', '_', '-', '~')")
+			}
+			inner = inner[:i+1] + zone
+		}
+		ip, err := netip.ParseAddr(inner)
+		if err != nil || !ip.Is6() {
+			return "", dsnErr("address", where+": not an IPv6 address in brackets")
+		}
+		host = ip.String()
+		after := a[end+1:]
+		if after != "" {
+			if after[0] != ':' {
+				return "", dsnErr("address", where+": unexpected text after ']'")
+			}
+			port = after[1:]
+			if port == "" {
+				return "", dsnErr("address", where+": empty port")
+			}
+		}
+	} else {
+		host = a
+		if i := strings.IndexByte(a, ':'); i >= 0 {
+			host, port = a[:i], a[i+1:]
+			if strings.IndexByte(port, ':') >= 0 {
+				return "", dsnErr("address", where+": too many ':' (an IPv6 address must be in brackets)")
+			}
+			if port == "" {
+				return "", dsnErr("address", where+": empty port")
+			}
+		}
+		if host == "" {
+			return "", dsnErr("address", where+": empty host")
+		}
+		if !isHostName(host) {
+			return "", dsnErr("address", where+": host is not a host name or an address")
+		}
+		host = strings.ToLower(host)
+		if ip, err := netip.ParseAddr(host); err == nil {
+			host = ip.String()
+		}
+	}
+	p := defPort
+	if port != "" {
+		v, err := strconv.Atoi(port)
+		if err != nil || v < 1 || v > 65535 || port[0] == '+' || port[0] == '-' {
+			return "", dsnErr("address", fmt.Sprintf("coordinator %d (%s): port is not a number from 1 to 65535", n, host))
+		}
+		p = v
+	}
+	if strings.IndexByte(host, ':') >= 0 {
+		host = "[" + host + "]"
+	}
+	if p == 0 {
+		return host, nil
+	}
+	return host + ":" + strconv.Itoa(p), nil
+}
+
+// formatAddr writes a normalized address for the DSN, without the port
+// when it is defPort and with an IPv6 zone as %25.
+func formatAddr(a string, defPort int) string {
+	host, port := a, ""
+	if strings.HasPrefix(a, "[") {
+		if end := strings.IndexByte(a, ']'); end >= 0 {
+			host = a[:end+1]
+			port = strings.TrimPrefix(a[end+1:], ":")
+		}
+		host = strings.Replace(host, "%", "%25", 1)
+	} else if i := strings.LastIndexByte(a, ':'); i >= 0 {
+		host, port = a[:i], a[i+1:]
+	}
+	if port == "" || port == strconv.Itoa(defPort) {
+		return host
+	}
+	return host + ":" + port
+}
+
+// isHostName reports whether s is a plausible host name or IPv4 address:
+// letters, digits, '-', '.', '_', at most 253 bytes.
+func isHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(isAlnum(c) || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// isZone reports whether s is a plausible IPv6 zone: an interface name or
+// number.
+func isZone(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '.' && c != '_' && c != '-' && c != '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// isParamName reports whether s looks like a parameter name, and so can be
+// shown in an error: ASCII letters, digits, '_' and '.'.
+func isParamName(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(isAlnum(c) || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// isIdent reports whether s is made of ASCII letters, digits and
+// underscores (and, with letterFirst, starts with a letter or underscore),
+// at most 128 bytes.
+func isIdent(s string, letterFirst bool) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	if letterFirst && s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// unescapeDSN decodes %XX escapes (and '+' as a space when plus is set).
+// It reports failure without saying where, so that no part of a password
+// ends up in an error.
+func unescapeDSN(s string, plus bool) (string, bool) {
+	if strings.IndexByte(s, '%') < 0 && (!plus || strings.IndexByte(s, '+') < 0) {
+		return s, true
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '%':
+			if i+2 >= len(s) {
+				return "", false
+			}
+			h, ok1 := unhexDigit(s[i+1])
+			l, ok2 := unhexDigit(s[i+2])
+			if !ok1 || !ok2 {
+				return "", false
+			}
+			b = append(b, h<<4|l)
+			i += 2
+		case c == '+' && plus:
+			b = append(b, ' ')
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b), true
+}
+
+func unhexDigit(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// escapeDSN percent-encodes every byte but letters, digits and "-._~"; in
+// parameter values (value set) also "/:@," stay as they are, so that paths
+// and principals read naturally.
+func escapeDSN(s string, value bool) string {
+	const hex = "0123456789ABCDEF"
+	keep := func(c byte) bool {
+		return isAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+			value && (c == '/' || c == ':' || c == '@' || c == ',')
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !keep(s[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s)+2*n)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if keep(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,386 @@
+package impalalb
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// base returns what ParseDSN gives for "impala://h".
+func base() *Config {
+	c := DefaultConfig()
+	c.Addrs = []string{"h:21050"}
+	return c
+}
+
+// dsnCases are valid DSNs, what they parse to (as a change of base()) and
+// their canonical form ("" when the input is canonical already).
+var dsnCases = []struct {
+	in        string
+	want      func(c *Config)
+	canonical string
+}{
+	{in: "impala://h", want: func(c *Config) {}},
+	{in: "IMPALA://h/", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h:21050", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://H.Example.COM:0021051", want: func(c *Config) { c.Addrs = []string{"h.example.com:21051"} }, canonical: "impala://h.example.com:21051"},
+	{in: "impala://h1,h2:1,10.0.0.3:21050,[::1],[2001:DB8::1]:7", want: func(c *Config) {
+		c.Addrs = []string{"h1:21050", "h2:1", "10.0.0.3:21050", "[::1]:21050", "[2001:db8::1]:7"}
+	}, canonical: "impala://h1,h2:1,10.0.0.3,[::1],[2001:db8::1]:7"},
+	{in: "impala://[fe80::1%25eth0]:21051", want: func(c *Config) { c.Addrs = []string{"[fe80::1%eth0]:21051"} }},
+	{in: "impala://[fe80::1%eth0]", want: func(c *Config) { c.Addrs = []string{"[fe80::1%eth0]:21050"} }, canonical: "impala://[fe80::1%25eth0]"},
+	{in: "impala://[fe80::1%252]", want: func(c *Config) { c.Addrs = []string{"[fe80::1%2]:21050"} }},
+	{in: "impala://[fe80::1%2525x]", want: func(c *Config) { c.Addrs = []string{"[fe80::1%25x]:21050"} }},
+	{in: "impala://h/sales_2024", want: func(c *Config) { c.Database = "sales_2024" }},
+	{in: "impala://bob@h", want: func(c *Config) { c.User = "bob" }},
+	{in: "impala://bob:@h", want: func(c *Config) { c.User = "bob" }, canonical: "impala://bob@h"},
+	{in: "impala://bob:s3cret@h", want: func(c *Config) { c.User, c.Password, c.Auth = "bob", "s3cret", AuthPlain }},
+	{in: "impala://b%40b%3Ax:p@ss:w%2Frd%3F%25@h/db", want: func(c *Config) {
+		c.User, c.Password, c.Auth, c.Database = "b@b:x", "p@ss:w/rd?%", AuthPlain, "db"
+	}, canonical: "impala://b%40b%3Ax:p%40ss%3Aw%2Frd%3F%25@h/db"},
+	{in: "impala://bob:pw@h?auth=ldap", want: func(c *Config) { c.User, c.Password, c.Auth = "bob", "pw", AuthPlain }, canonical: "impala://bob:pw@h"},
+	{in: "impala://bob@h?auth=plain", want: func(c *Config) { c.User, c.Auth = "bob", AuthPlain }},
+	{in: "impala://bob:pw@h?auth=gssapi", want: func(c *Config) { c.User, c.Password, c.Auth = "bob", "pw", AuthGSSAPI }},
+	{in: "impala://h?auth=none", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?protocol=beeswax", want: func(c *Config) { c.Protocol = ProtocolBeeswax; c.Addrs = []string{"h:21000"} }},
+	{in: "impala://h:21050?protocol=beeswax", want: func(c *Config) { c.Protocol = ProtocolBeeswax }},
+	{in: "impala://h?protocol=hs2", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?balance=affinity&affinity_key=tenant%2042", want: func(c *Config) { c.Balance, c.AffinityKey = BalanceAffinity, "tenant 42" }, canonical: "impala://h?balance=affinity&affinity_key=tenant%2042"},
+	{in: "impala://h?balance=affinity&affinity_key=a+b", want: func(c *Config) { c.Balance, c.AffinityKey = BalanceAffinity, "a b" }, canonical: "impala://h?balance=affinity&affinity_key=a%20b"},
+	{in: "impala://h?balance=roundrobin", want: func(c *Config) { c.Balance = BalanceRoundRobin }},
+	{in: "impala://h?balance=leastconn", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?auth=gssapi&kerberos_host_fqdn=lb.example.com&service_name=impala2&krb5_conf=/etc/k.conf&keytab=/k/u.keytab&principal=u@EXAMPLE.COM",
+		want: func(c *Config) {
+			c.Auth, c.KerberosHostFQDN, c.ServiceName = AuthGSSAPI, "lb.example.com", "impala2"
+			c.Krb5Conf, c.Keytab, c.Principal = "/etc/k.conf", "/k/u.keytab", "u@EXAMPLE.COM"
+		}},
+	{in: "impala://h?auth=gssapi&service_name=impala", want: func(c *Config) { c.Auth = AuthGSSAPI }, canonical: "impala://h?auth=gssapi"},
+	{in: "impala://h?auth=gssapi&ccache=/cc/krb5cc_1", want: func(c *Config) { c.Auth, c.CCache = AuthGSSAPI, "/cc/krb5cc_1" }},
+	{in: "impala://h?tls=true", want: func(c *Config) { c.TLS = true }},
+	{in: "impala://h?tls=1", want: func(c *Config) { c.TLS = true }, canonical: "impala://h?tls=true"},
+	{in: "impala://h?tls=false", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?tls=true&ca_cert=/c/ca.pem&server_name=lb.example.com&client_cert=/c/c.pem&client_key=/c/k.pem&tls_insecure_skip_verify=true",
+		want: func(c *Config) {
+			c.TLS, c.CACert, c.ServerName, c.ClientCert, c.ClientKey = true, "/c/ca.pem", "lb.example.com", "/c/c.pem", "/c/k.pem"
+			c.TLSInsecureSkipVerify = true
+		}},
+	{in: "impala://h?connect_timeout=1m30s", want: func(c *Config) { c.ConnectTimeout = 90 * time.Second }},
+	{in: "impala://h?connect_timeout=0", want: func(c *Config) { c.ConnectTimeout = 0 }, canonical: "impala://h?connect_timeout=0s"},
+	{in: "impala://h?connect_timeout=10s", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?query_timeout=250ms", want: func(c *Config) { c.QueryTimeout = 250 * time.Millisecond }},
+	{in: "impala://h?fetch_size=1024", want: func(c *Config) { c.FetchSize = 1024 }},
+	{in: "impala://h?fetch_size=10240", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?retries=0", want: func(c *Config) { c.Retries = 0 }},
+	{in: "impala://h?retries=100", want: func(c *Config) { c.Retries = 100 }},
+	{in: "impala://h?max_idle_time=1h", want: func(c *Config) { c.MaxIdleTime = time.Hour }, canonical: "impala://h?max_idle_time=1h0m0s"},
+	{in: "impala://h?validate_after=0s", want: func(c *Config) { c.ValidateAfter = 0 }},
+	{in: "impala://h?health_interval=2.5s", want: func(c *Config) { c.HealthInterval = 2500 * time.Millisecond }},
+	{in: "impala://h?opt.mem_limit=2g&opt.REQUEST_POOL=etl%20pool&opt.Sync_DDL=1&opt.x=", want: func(c *Config) {
+		c.QueryOptions = map[string]string{"MEM_LIMIT": "2g", "REQUEST_POOL": "etl pool", "SYNC_DDL": "1", "X": ""}
+	}, canonical: "impala://h?opt.MEM_LIMIT=2g&opt.REQUEST_POOL=etl%20pool&opt.SYNC_DDL=1&opt.X="},
+	{in: "impala://h?opt.DEBUG_ACTION=a%26b%3Dc%2Bd", want: func(c *Config) {
+		c.QueryOptions = map[string]string{"DEBUG_ACTION": "a&b=c+d"}
+	}, canonical: "impala://h?opt.DEBUG_ACTION=a%26b%3Dc%2Bd"},
+	{in: "impala://h?&&fetch_size=5&", want: func(c *Config) { c.FetchSize = 5 }, canonical: "impala://h?fetch_size=5"},
+	{in: "impala://h?t%6Cs=true", want: func(c *Config) { c.TLS = true }, canonical: "impala://h?tls=true"},
+	{in: "impala://h?retries=1&fetch_size=2&tls=true&protocol=beeswax", want: func(c *Config) {
+		c.Retries, c.FetchSize, c.TLS, c.Protocol, c.Addrs = 1, 2, true, ProtocolBeeswax, []string{"h:21000"}
+	}, canonical: "impala://h?protocol=beeswax&tls=true&fetch_size=2&retries=1"},
+}
+
+func TestParseDSN(t *testing.T) {
+	for _, tc := range dsnCases {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseDSN(tc.in)
+			require.NoError(t, err)
+			want := base()
+			tc.want(want)
+			require.Equal(t, want, got)
+
+			canonical := tc.canonical
+			if canonical == "" {
+				canonical = tc.in
+			}
+			require.Equal(t, canonical, got.FormatDSN())
+
+			again, err := ParseDSN(got.FormatDSN())
+			require.NoError(t, err)
+			require.Equal(t, got, again)
+		})
+	}
+}
+
+func TestDefaultConfig(t *testing.T) {
+	c := DefaultConfig()
+	require.Equal(t, ProtocolHS2, c.Protocol)
+	require.Equal(t, BalanceLeastConn, c.Balance)
+	require.Equal(t, AuthNone, c.Auth)
+	require.Equal(t, "impala", c.ServiceName)
+	require.Equal(t, 10*time.Second, c.ConnectTimeout)
+	require.Equal(t, 10240, c.FetchSize)
+	require.Equal(t, 3, c.Retries)
+	require.Equal(t, 30*time.Minute, c.MaxIdleTime)
+	require.Equal(t, 30*time.Second, c.ValidateAfter)
+	require.Equal(t, 10*time.Second, c.HealthInterval)
+	require.Equal(t, 21050, c.DefaultPort())
+	c.Protocol = ProtocolBeeswax
+	require.Equal(t, 21000, c.DefaultPort())
+	require.Error(t, DefaultConfig().Validate(), "no coordinator")
+}
+
+const secret = "Sup3r-Secr3t"
+
+func TestParseDSNErrors(t *testing.T) {
+	cases := []struct {
+		in, param, reason string
+	}{
+		{"", "scheme", "impala://"},
+		{"mysql://h", "scheme", "impala://"},
+		{"impala:/h", "scheme", "impala://"},
+		{"impala://", "address", "no coordinator"},
+		{"impala:///db", "address", "no coordinator"},
+		{"impala://u:" + secret + "@", "address", "no coordinator"},
+		{"impala://h,", "address", "coordinator 2: empty host"},
+		{"impala://h:", "address", "empty port"},
+		{"impala://h:0", "address", "port is not a number"},
+		{"impala://h:65536", "address", "port is not a number"},
+		{"impala://h:-1", "address", "port is not a number"},
+		{"impala://h:+1", "address", "port is not a number"},
+		{"impala://h:x", "address", "port is not a number"},
+		{"impala://::1", "address", "in brackets"},
+		{"impala://[::1", "address", "missing ']'"},
+		{"impala://[::1]x", "address", "after ']'"},
+		{"impala://[::1]:", "address", "empty port"},
+		{"impala://[10.0.0.1]", "address", "not an IPv6"},
+		{"impala://[zz]", "address", "not an IPv6"},
+		{"impala://[fe80::1%25]", "address", "bad IPv6 zone"},
+		{"impala://[fe80::1%25a%2525b]", "address", "bad IPv6 zone"},
+		{"impala://[fe80::1%a b]", "address", "bad IPv6 zone"},
+		{"impala://h%20x", "address", "not a host name"},
+		{"impala://h,H", "address", "coordinators 1 and 2 are both h:21050"},
+		{"impala://h:21000,h?protocol=beeswax", "address", "both h:21000"},
+		{"impala://h/db-1", "database", `"db-1" is not a database name`},
+		{"impala://h/db%zz", "database", "percent-encoding"},
+		{"impala://h/a@b", "", "'@' after the host list"},
+		{"impala://u%zz@h", "user", "percent-encoding"},
+		{"impala://u:" + secret + "%zz@h", "password", "percent-encoding"},
+		{"impala://u:" + secret + "%@h", "password", "percent-encoding"},
+		{"impala://u:" + secret + "%0@h", "password", "percent-encoding"},
+		{"impala://u%00:x@h", "user", "NUL"},
+		{"impala://u:" + secret + "%00@h", "password", "NUL"},
+		{"impala://h?tls", "tls", "missing '=value'"},
+		{"impala://h?=1", "", "malformed parameter name"},
+		{"impala://h?a%zz=1", "", "malformed parameter name"},
+		{"impala://h?a-b=1", "", "malformed parameter name"},
+		{"impala://h?bogus=1", "bogus", "unknown parameter"},
+		{"impala://h?TLS=true", "TLS", "unknown parameter"},
+		{"impala://h?tls=true&tls=true", "tls", "more than once"},
+		{"impala://h?opt.mem_limit=1&opt.MEM_LIMIT=2", "opt.MEM_LIMIT", "more than once"},
+		{"impala://h?opt.=1", "", "query option"},
+		{"impala://h?opt.1abc=1", "", "query option"},
+		{"impala://h?opt.a.b=1", "", "query option"},
+		{"impala://h?opt.X=a%0Ab", "opt.X", "line break"},
+		{"impala://h?opt.X=a%0Db", "opt.X", "line break"},
+		{"impala://h?opt.X=a%00b", "opt.X", "NUL"},
+		{"impala://h?opt.X=%FF", "opt.X", "UTF-8"},
+		{"impala://h?fetch_size=%zz", "fetch_size", "percent-encoding"},
+		{"impala://h?protocol=http", "protocol", `"http" is not hs2 or beeswax`},
+		{"impala://h?protocol=", "protocol", "is not hs2"},
+		{"impala://h?balance=random", "balance", "is not leastconn"},
+		{"impala://h?affinity_key=x", "affinity_key", "needs balance=affinity"},
+		{"impala://h?balance=roundrobin&affinity_key=x", "affinity_key", "needs balance=affinity"},
+		{"impala://h?auth=kerberos", "auth", "is not none, plain, ldap or gssapi"},
+		{"impala://u:" + secret + "@h?auth=none", "auth", "a password needs"},
+		{"impala://:" + secret + "@h", "auth", "plain needs a user name"},
+		{"impala://h?auth=ldap", "auth", "plain needs a user name"},
+		{"impala://h?kerberos_host_fqdn=lb", "kerberos_host_fqdn", "needs auth=gssapi"},
+		{"impala://h?service_name=hive", "service_name", "needs auth=gssapi"},
+		{"impala://h?krb5_conf=/k", "krb5_conf", "needs auth=gssapi"},
+		{"impala://h?keytab=/k", "keytab", "needs auth=gssapi"},
+		{"impala://h?principal=p", "principal", "needs auth=gssapi"},
+		{"impala://h?ccache=/c", "ccache", "needs auth=gssapi"},
+		{"impala://u:" + secret + "@h?auth=plain&keytab=/k", "keytab", "needs auth=gssapi"},
+		{"impala://u@h?auth=gssapi&keytab=/k&ccache=/c", "keytab", "not with ccache"},
+		{"impala://u:" + secret + "@h?auth=gssapi&keytab=/k", "keytab", "not with a password"},
+		{"impala://u:" + secret + "@h?auth=gssapi&ccache=/c", "ccache", "not with a password"},
+		{"impala://h?auth=gssapi&keytab=/k", "principal", "needs a principal or a user"},
+		{"impala://:" + secret + "@h?auth=gssapi", "principal", "needs a principal or a user"},
+		{"impala://h?auth=gssapi&kerberos_host_fqdn=a%2Fb", "kerberos_host_fqdn", "not a host name"},
+		{"impala://h?auth=gssapi&service_name=a%2Fb", "service_name", "not a service name"},
+		{"impala://h?auth=gssapi&principal=a%09b", "principal", "control character"},
+		{"impala://h?auth=gssapi&keytab=a%00b&principal=p", "keytab", "NUL"},
+		{"impala://h?tls=yes", "tls", `"yes" is not a boolean`},
+		{"impala://h?tls_insecure_skip_verify=2", "tls_insecure_skip_verify", "not a boolean"},
+		{"impala://h?ca_cert=/c", "ca_cert", "needs tls=true"},
+		{"impala://h?server_name=lb", "server_name", "needs tls=true"},
+		{"impala://h?client_cert=/c", "client_cert", "needs tls=true"},
+		{"impala://h?client_key=/c", "client_key", "needs tls=true"},
+		{"impala://h?tls_insecure_skip_verify=true", "tls_insecure_skip_verify", "needs tls=true"},
+		{"impala://h?tls=true&client_cert=/c", "client_cert", "needs client_key"},
+		{"impala://h?tls=true&client_key=/c", "client_key", "needs client_cert"},
+		{"impala://h?tls=true&server_name=a%20b", "server_name", "not a host name"},
+		{"impala://h?tls=true&ca_cert=a%00", "ca_cert", "NUL"},
+		{"impala://h?connect_timeout=10", "connect_timeout", "not a duration"},
+		{"impala://h?connect_timeout=-1s", "connect_timeout", "negative"},
+		{"impala://h?query_timeout=x", "query_timeout", "not a duration"},
+		{"impala://h?max_idle_time=-1m", "max_idle_time", "negative"},
+		{"impala://h?validate_after=1d", "validate_after", "not a duration"},
+		{"impala://h?health_interval=-5s", "health_interval", "negative"},
+		{"impala://h?fetch_size=0", "fetch_size", "not an integer from 1 to 16777216"},
+		{"impala://h?fetch_size=16777217", "fetch_size", "from 1 to"},
+		{"impala://h?fetch_size=1e3", "fetch_size", "not an integer"},
+		{"impala://h?retries=-1", "retries", "from 0 to 100"},
+		{"impala://h?retries=101", "retries", "from 0 to 100"},
+		// A password whose '/' or '?' was not encoded: nothing of it shows.
+		{"impala://u:" + secret + "/x@h", "address", "malformed; percent-encode"},
+		{"impala://u:12/" + secret + "@h", "", "'@' after the host list"},
+		{"impala://u:12/" + secret + "?a=b@h", "database", "malformed; percent-encode"},
+		{"impala://u:1?" + secret + "=x@h", "", "malformed; percent-encode"},
+		{"impala://u:1?tls=" + secret + "@h", "", "malformed; percent-encode"},
+		{"impala://u:1,Secr3t:0/x@h", "address", "malformed; percent-encode"},
+		{"impala://u:1?principal=" + secret + "@h", "principal", "malformed; percent-encode"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			c, err := ParseDSN(tc.in)
+			require.Error(t, err)
+			require.Nil(t, c)
+			var de *DSNError
+			require.True(t, errors.As(err, &de), "%T", err)
+			require.Equal(t, tc.param, de.Param)
+			require.Contains(t, err.Error(), tc.reason)
+			require.True(t, strings.HasPrefix(err.Error(), "impalalb: dsn: "), err.Error())
+			require.NotContains(t, err.Error(), secret)
+			require.NotContains(t, err.Error(), "Secr3t")
+		})
+	}
+}
+
+func TestDSNErrorUnwrap(t *testing.T) {
+	_, err := ParseDSN("impala://h?connect_timeout=zz")
+	var de *DSNError
+	require.True(t, errors.As(err, &de))
+	require.Error(t, errors.Unwrap(err))
+	require.Contains(t, err.Error(), "connect_timeout: not a duration")
+	require.Equal(t, "impalalb: dsn: bad", (&DSNError{Reason: "bad"}).Error())
+}
+
+func TestConfigRedaction(t *testing.T) {
+	c, err := ParseDSN("impala://bob:" + secret + "@h1,h2/db?tls=true")
+	require.NoError(t, err)
+	require.Contains(t, c.FormatDSN(), secret)
+
+	want := "impala://bob:xxxxx@h1,h2/db?tls=true"
+	require.Equal(t, want, c.String())
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("cfg", "config", c, "value", *c)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("cfg", "config", c, "value", *c)
+	j, err := json.Marshal(c)
+	require.NoError(t, err)
+	for _, s := range []string{
+		fmt.Sprint(c), fmt.Sprint(*c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c),
+		fmt.Sprintf("%v %+v %#v %s", *c, *c, *c, *c), logs.String(), string(j),
+	} {
+		require.NotContains(t, s, secret)
+	}
+	require.Contains(t, fmt.Sprintf("%#v", c), "impalalb.Config(")
+	require.Contains(t, logs.String(), "xxxxx")
+	// String does not change the Config.
+	require.Equal(t, secret, c.Password)
+
+	c.Password = ""
+	require.Equal(t, "impala://bob@h1,h2/db?auth=plain&tls=true", c.String())
+}
+
+func TestConfigClone(t *testing.T) {
+	c, err := ParseDSN("impala://h1,h2?opt.MEM_LIMIT=1g")
+	require.NoError(t, err)
+	d := c.Clone()
+	require.Equal(t, c, d)
+	d.Addrs[0] = "x:1"
+	d.QueryOptions["MEM_LIMIT"] = "2g"
+	require.Equal(t, "h1:21050", c.Addrs[0])
+	require.Equal(t, "1g", c.QueryOptions["MEM_LIMIT"])
+}
+
+func TestConfigValidateByHand(t *testing.T) {
+	ok := func() *Config {
+		c := DefaultConfig()
+		c.Addrs = []string{"h1", "h2:21051", "[::1]"}
+		return c
+	}
+	require.NoError(t, ok().Validate())
+
+	zero := &Config{Addrs: []string{"h"}}
+	require.NoError(t, zero.Validate(), "zero values mean defaults")
+	require.Equal(t, "impala://h?connect_timeout=0s&retries=0&max_idle_time=0s&validate_after=0s&health_interval=0s", zero.FormatDSN())
+
+	cases := []struct {
+		name   string
+		change func(c *Config)
+		param  string
+	}{
+		{"dup", func(c *Config) { c.Addrs = []string{"h", "h:21050"} }, "address"},
+		{"bad addr", func(c *Config) { c.Addrs = []string{"h h"} }, "address"},
+		{"db", func(c *Config) { c.Database = "a b" }, "database"},
+		{"protocol", func(c *Config) { c.Protocol = "x" }, "protocol"},
+		{"balance", func(c *Config) { c.Balance = "x" }, "balance"},
+		{"auth", func(c *Config) { c.Auth = "ldap" }, "auth"},
+		{"empty auth with password", func(c *Config) { c.Auth, c.User, c.Password = "", "u", "p" }, "auth"},
+		{"fetch", func(c *Config) { c.FetchSize = -1 }, "fetch_size"},
+		{"retries", func(c *Config) { c.Retries = MaxRetries + 1 }, "retries"},
+		{"connect", func(c *Config) { c.ConnectTimeout = -1 }, "connect_timeout"},
+		{"query", func(c *Config) { c.QueryTimeout = -1 }, "query_timeout"},
+		{"opt name", func(c *Config) { c.QueryOptions = map[string]string{"A B": "1"} }, ""},
+		{"opt dup", func(c *Config) { c.QueryOptions = map[string]string{"a": "1", "A": "2"} }, "opt.A"},
+		{"opt value", func(c *Config) { c.QueryOptions = map[string]string{"A": "1\n"} }, "opt.A"},
+		{"user NUL", func(c *Config) { c.User = "a\x00" }, "user"},
+		{"password NUL", func(c *Config) { c.Auth, c.User, c.Password = AuthPlain, "u", "a\x00"+secret }, "password"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ok()
+			tc.change(c)
+			err := c.Validate()
+			var de *DSNError
+			require.True(t, errors.As(err, &de), "%v", err)
+			require.Equal(t, tc.param, de.Param)
+			require.NotContains(t, err.Error(), secret)
+		})
+	}
+
+	// A hand-made Config with lower-case option names formats canonically.
+	c := ok()
+	c.QueryOptions = map[string]string{"mem_limit": "1g"}
+	c.Addrs = []string{"H1:21050", "[::1]:21051"}
+	require.Equal(t, "impala://H1,[::1]:21051?opt.MEM_LIMIT=1g", c.FormatDSN())
+	p, err := ParseDSN(c.FormatDSN())
+	require.NoError(t, err)
+	require.Equal(t, []string{"h1:21050", "[::1]:21051"}, p.Addrs)
+	require.Equal(t, map[string]string{"MEM_LIMIT": "1g"}, p.QueryOptions)
+}
+
+func ExampleParseDSN() {
+	cfg, err := ParseDSN("impala://etl:s3cret@coord1,coord2:21051/sales?auth=ldap&tls=true&server_name=lb.example.com&opt.mem_limit=2g")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(cfg.Addrs, cfg.Auth, cfg.QueryOptions)
+	fmt.Println(cfg) // the password is redacted
+
+	_, err = ParseDSN("impala://coord1?fetch_size=lots")
+	fmt.Println(err)
+	// Output:
+	// [coord1:21050 coord2:21051] plain map[MEM_LIMIT:2g]
+	// impala://etl:xxxxx@coord1,coord2:21051/sales?tls=true&server_name=lb.example.com&opt.MEM_LIMIT=2g
+	// impalalb: dsn: fetch_size: "lots" is not an integer from 1 to 16777216
+}
