@@ -1,0 +1,403 @@
+package conn
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// kind says which typed slice of a column holds its values.
+type kind uint8
+
+const (
+	kindNone kind = iota // no values (a NULL-typed column): every cell is NULL
+	kindBool
+	kindInt8
+	kindInt16
+	kindInt32
+	kindInt64
+	kindFloat64
+	kindString
+	kindBinary
+)
+
+var kindNames = [...]string{"none", "bool", "i8", "i16", "i32", "i64", "double", "string", "binary"}
+
+func (k kind) String() string { return kindNames[k] }
+
+// colData is one column of a batch: exactly one typed slice is set, as
+// kind says, and nulls is the null bitmap (bit r%8 of byte r/8 set means
+// row r is NULL; bits past the end of nulls are not NULL).
+type colData struct {
+	kind  kind
+	typ   Type
+	nulls []byte
+	bools []bool
+	i8    []int8
+	i16   []int16
+	i32   []int32
+	i64   []int64
+	f64   []float64
+	str   []string
+	bin   [][]byte
+}
+
+func (c *colData) len() int {
+	switch c.kind {
+	case kindBool:
+		return len(c.bools)
+	case kindInt8:
+		return len(c.i8)
+	case kindInt16:
+		return len(c.i16)
+	case kindInt32:
+		return len(c.i32)
+	case kindInt64:
+		return len(c.i64)
+	case kindFloat64:
+		return len(c.f64)
+	case kindString:
+		return len(c.str)
+	case kindBinary:
+		return len(c.bin)
+	}
+	return -1
+}
+
+// Batch is one batch of result rows, stored by column: per column one
+// typed slice (bool, int8, int16, int32, int64, float64, string or []byte)
+// and a null bitmap. Reading a fixed-width cell allocates nothing.
+//
+// A Batch is read-only and stays valid after the next fetch. The strings
+// of one HS2 column share one buffer (one allocation per column, not per
+// cell): a string kept long keeps that buffer alive, so clone
+// (strings.Clone) the few values kept beyond the batch. The column
+// and row indexes given to its accessors must be in range (as for a
+// slice); an accessor that does not match the column's type panics, like
+// a failed type assertion. Check [Batch.Column] first when the type is
+// not known.
+type Batch struct {
+	cols []colData
+	meta []Column
+	n    int
+}
+
+// ErrTypeMismatch is the panic value (wrapped) of a typed accessor used on
+// a column of another type.
+var ErrTypeMismatch = errors.New("conn: accessor does not match the column type")
+
+// Len returns the number of rows.
+func (b *Batch) Len() int {
+	if b == nil {
+		return 0
+	}
+	return b.n
+}
+
+// NumColumns returns the number of columns.
+func (b *Batch) NumColumns() int {
+	if b == nil {
+		return 0
+	}
+	return len(b.cols)
+}
+
+// Column returns the metadata of column col.
+func (b *Batch) Column(col int) Column { return b.meta[col] }
+
+// IsNull reports whether the cell is NULL.
+func (b *Batch) IsNull(col, row int) bool {
+	c := &b.cols[col]
+	if row < 0 || row >= b.n {
+		panic(fmt.Sprintf("conn: row %d out of range [0,%d)", row, b.n))
+	}
+	if c.kind == kindNone {
+		return true
+	}
+	return isNull(c.nulls, row)
+}
+
+func isNull(nulls []byte, row int) bool {
+	i := row >> 3
+	return i < len(nulls) && nulls[i]&(1<<(row&7)) != 0
+}
+
+func (b *Batch) mismatch(col int, want string) {
+	panic(fmt.Errorf("%w: column %d (%s %s) read as %s", ErrTypeMismatch, col, b.meta[col].Name, b.meta[col].TypeName, want))
+}
+
+// Bool returns a BOOLEAN cell. A NULL cell holds an unspecified value
+// (Impala sends false): check IsNull.
+func (b *Batch) Bool(col, row int) bool {
+	c := &b.cols[col]
+	switch c.kind {
+	case kindBool:
+		return c.bools[row]
+	case kindNone:
+		return false
+	}
+	b.mismatch(col, "bool")
+	return false
+}
+
+// Int64 returns a TINYINT, SMALLINT, INT or BIGINT cell widened to int64.
+// A NULL cell holds an unspecified value (Impala sends 0): check IsNull.
+func (b *Batch) Int64(col, row int) int64 {
+	c := &b.cols[col]
+	switch c.kind {
+	case kindInt8:
+		return int64(c.i8[row])
+	case kindInt16:
+		return int64(c.i16[row])
+	case kindInt32:
+		return int64(c.i32[row])
+	case kindInt64:
+		return c.i64[row]
+	case kindNone:
+		return 0
+	}
+	b.mismatch(col, "int64")
+	return 0
+}
+
+// Float64 returns a FLOAT or DOUBLE cell (a FLOAT is exact in a float64).
+// A NULL cell holds an unspecified value: check IsNull.
+func (b *Batch) Float64(col, row int) float64 {
+	c := &b.cols[col]
+	switch c.kind {
+	case kindFloat64:
+		return c.f64[row]
+	case kindNone:
+		return 0
+	}
+	b.mismatch(col, "float64")
+	return 0
+}
+
+// String returns the text of a DECIMAL, STRING, VARCHAR, CHAR, TIMESTAMP,
+// DATE or other textual cell as the coordinator sent it; a BINARY cell is
+// converted (one allocation). A NULL cell holds an unspecified value
+// (Impala sends ""): check IsNull.
+func (b *Batch) String(col, row int) string {
+	c := &b.cols[col]
+	switch c.kind {
+	case kindString:
+		return c.str[row]
+	case kindBinary:
+		return string(c.bin[row])
+	case kindNone:
+		return ""
+	}
+	b.mismatch(col, "string")
+	return ""
+}
+
+// Bytes returns a BINARY cell (not copied: do not modify it); a textual
+// cell is copied into a new slice. Nil when NULL.
+func (b *Batch) Bytes(col, row int) []byte {
+	c := &b.cols[col]
+	switch c.kind {
+	case kindBinary:
+		if isNull(c.nulls, row) {
+			return nil
+		}
+		return c.bin[row]
+	case kindString:
+		if isNull(c.nulls, row) {
+			return nil
+		}
+		return []byte(c.str[row])
+	case kindNone:
+		return nil
+	}
+	b.mismatch(col, "[]byte")
+	return nil
+}
+
+// Time returns a TIMESTAMP or DATE cell as a time.Time in UTC (Impala's
+// TIMESTAMP has no time zone); the zero Time when NULL. It fails when the
+// text is not a timestamp.
+func (b *Batch) Time(col, row int) (time.Time, error) {
+	c := &b.cols[col]
+	switch c.kind {
+	case kindString:
+		if isNull(c.nulls, row) {
+			return time.Time{}, nil
+		}
+		return ParseTimestamp(c.str[row])
+	case kindBinary:
+		if isNull(c.nulls, row) {
+			return time.Time{}, nil
+		}
+		return ParseTimestamp(string(c.bin[row]))
+	case kindNone:
+		return time.Time{}, nil
+	}
+	b.mismatch(col, "time.Time")
+	return time.Time{}, nil
+}
+
+// Value returns the cell as its natural Go type: nil for NULL; bool;
+// int8, int16, int32, int64 for TINYINT..BIGINT; float32 for FLOAT and
+// float64 for DOUBLE; string for DECIMAL (exact text), STRING, VARCHAR,
+// CHAR and other types; time.Time (UTC) for TIMESTAMP and DATE; []byte for
+// BINARY. A TIMESTAMP or DATE whose text does not parse is returned as the
+// string. Boxing into an interface may allocate; the typed accessors do not.
+func (b *Batch) Value(col, row int) any {
+	c := &b.cols[col]
+	if c.kind == kindNone || isNull(c.nulls, row) {
+		return nil
+	}
+	switch c.kind {
+	case kindBool:
+		return c.bools[row]
+	case kindInt8:
+		return c.i8[row]
+	case kindInt16:
+		return c.i16[row]
+	case kindInt32:
+		return c.i32[row]
+	case kindInt64:
+		return c.i64[row]
+	case kindFloat64:
+		if c.typ == TypeFloat {
+			return float32(c.f64[row])
+		}
+		return c.f64[row]
+	case kindString:
+		s := c.str[row]
+		switch c.typ {
+		case TypeTimestamp, TypeDate:
+			if t, err := ParseTimestamp(s); err == nil {
+				return t
+			}
+		case TypeBinary:
+			return []byte(s)
+		}
+		return s
+	case kindBinary:
+		p := c.bin[row]
+		switch c.typ {
+		case TypeBinary:
+			return p
+		case TypeTimestamp, TypeDate:
+			if t, err := ParseTimestamp(string(p)); err == nil {
+				return t
+			}
+		}
+		return string(p)
+	}
+	return nil
+}
+
+// Nulls returns column col's null bitmap: bit r%8 of byte r/8 set means
+// row r is NULL; the bitmap may be shorter than Len()/8 when the last rows
+// are not NULL. Not a copy: do not modify it.
+func (b *Batch) Nulls(col int) []byte { return b.cols[col].nulls }
+
+// Bools returns the values of a BOOLEAN column, or nil for another type
+// (NULL cells hold unspecified values: see Nulls). Not a copy.
+func (b *Batch) Bools(col int) []bool { return b.cols[col].bools }
+
+// Int8s returns the values of a TINYINT column, or nil. Not a copy.
+func (b *Batch) Int8s(col int) []int8 { return b.cols[col].i8 }
+
+// Int16s returns the values of a SMALLINT column, or nil. Not a copy.
+func (b *Batch) Int16s(col int) []int16 { return b.cols[col].i16 }
+
+// Int32s returns the values of an INT column, or nil. Not a copy.
+func (b *Batch) Int32s(col int) []int32 { return b.cols[col].i32 }
+
+// Int64s returns the values of a BIGINT column, or nil. Not a copy.
+func (b *Batch) Int64s(col int) []int64 { return b.cols[col].i64 }
+
+// Float64s returns the values of a FLOAT or DOUBLE column, or nil. Not a
+// copy.
+func (b *Batch) Float64s(col int) []float64 { return b.cols[col].f64 }
+
+// Strings returns the values of a textual column (DECIMAL, STRING,
+// VARCHAR, CHAR, TIMESTAMP, DATE, ...) when the coordinator sent them as
+// strings, or nil. Not a copy.
+func (b *Batch) Strings(col int) []string { return b.cols[col].str }
+
+// Binaries returns the values of a column the coordinator sent as binary
+// (BINARY), or nil. Not a copy.
+func (b *Batch) Binaries(col int) [][]byte { return b.cols[col].bin }
+
+// ErrBadTimestamp is wrapped by ParseTimestamp's errors.
+var ErrBadTimestamp = errors.New("conn: not an Impala timestamp")
+
+// ParseTimestamp parses Impala's text form of a TIMESTAMP or DATE,
+// "YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS" or "YYYY-MM-DD HH:MM:SS.fffffffff"
+// (1 to 9 fraction digits; 'T' is accepted for the space), as a time in
+// UTC. It does not allocate on success.
+func ParseTimestamp(s string) (time.Time, error) {
+	bad := func() (time.Time, error) {
+		if len(s) > 64 {
+			s = s[:64] + "..."
+		}
+		return time.Time{}, fmt.Errorf("%w: %q", ErrBadTimestamp, s)
+	}
+	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
+		return bad()
+	}
+	year, ok1 := digits(s[0:4])
+	month, ok2 := digits(s[5:7])
+	day, ok3 := digits(s[8:10])
+	if !ok1 || !ok2 || !ok3 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) {
+		return bad()
+	}
+	var hour, minute, sec, nsec int
+	if len(s) > 10 {
+		if len(s) < 19 || (s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':' {
+			return bad()
+		}
+		var ok4, ok5, ok6 bool
+		hour, ok4 = digits(s[11:13])
+		minute, ok5 = digits(s[14:16])
+		sec, ok6 = digits(s[17:19])
+		if !ok4 || !ok5 || !ok6 || hour > 23 || minute > 59 || sec > 59 {
+			return bad()
+		}
+		if len(s) > 19 {
+			f := s[20:]
+			if s[19] != '.' || len(f) == 0 || len(f) > 9 {
+				return bad()
+			}
+			n, ok := digits(f)
+			if !ok {
+				return bad()
+			}
+			for i := len(f); i < 9; i++ {
+				n *= 10
+			}
+			nsec = n
+		}
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), nil
+}
+
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}

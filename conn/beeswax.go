@@ -1,0 +1,410 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/impalalb/impalalb/internal/thrift/gen/beeswax"
+	"github.com/impalalb/impalalb/internal/thrift/gen/impala"
+)
+
+// beeswaxSession is a Session over beeswax. The coordinator binds the
+// session to the connection; query options live here and go with every
+// query.
+type beeswaxSession struct {
+	opts    *Options
+	addr    string
+	version string
+	w       *wire
+	cli     *impala.ImpalaServiceClient
+	closed  atomic.Bool
+
+	// Owned by the goroutine using the session.
+	options  map[string]string // current query options, lower-case keys
+	dbDirty  bool
+	anyDirty atomic.Bool
+}
+
+func dialBeeswax(ctx context.Context, addr string, o *Options) (*beeswaxSession, error) {
+	w, err := dialWire(ctx, addr, o)
+	if err != nil {
+		return nil, err
+	}
+	s := &beeswaxSession{opts: o, addr: addr, w: w, cli: impala.NewImpalaServiceClient(w.client)}
+	s.options = lowerKeys(o.SessionOptions)
+	if err := s.ping(ctx, "open session"); err != nil {
+		w.close()
+		return nil, nosaslHint(err, o)
+	}
+	if o.Database != "" {
+		op, err := s.Execute(ctx, "USE "+quoteIdent(o.Database), nil)
+		if err == nil {
+			err = op.Close(ctx)
+		}
+		if err != nil {
+			w.close()
+			return nil, err
+		}
+		s.dbDirty = false
+		s.anyDirty.Store(false)
+	}
+	return s, nil
+}
+
+func lowerKeys(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+// rpc runs one call and wraps a failure in *Error, keeping what a
+// BeeswaxException carries.
+func (s *beeswaxSession) rpc(ctx context.Context, op string, sent bool, fn func(context.Context, *impala.ImpalaServiceClient) error) error {
+	if s.closed.Load() {
+		return &Error{Addr: s.addr, Op: op, Sent: sent, Err: ErrSessionClosed}
+	}
+	wrote, err := s.w.call(ctx, func(ctx context.Context) error { return fn(ctx, s.cli) })
+	if err == nil {
+		return nil
+	}
+	e := &Error{Addr: s.addr, Op: op, Sent: sent || (op == "execute" && wrote), Err: err}
+	if s.closed.Load() && !errors.Is(err, ErrSessionClosed) {
+		e.Err = fmt.Errorf("%w: %w", ErrSessionClosed, err)
+	}
+	var be *beeswax.BeeswaxException
+	var qe *beeswax.QueryNotFoundException
+	var ae thrift.TApplicationException
+	switch {
+	case errors.As(err, &be):
+		e.Message, e.SQLState, e.Code = be.Message, strings.TrimSpace(be.SQLState), be.ErrorCode
+		e.Err = ErrOperationFailed
+		if op == "execute" {
+			e.Sent = true
+		}
+	case errors.As(err, &qe):
+		e.Message = "query not found"
+		e.Err = ErrOperationFailed
+	case errors.As(err, &ae) && ae.TypeId() == thrift.UNKNOWN_METHOD:
+		e.Err = fmt.Errorf("%w: %w", ErrNotImpala, err)
+	}
+	return e
+}
+
+func (s *beeswaxSession) ping(ctx context.Context, op string) error {
+	var resp *impala.TPingImpalaServiceResp
+	if err := s.rpc(ctx, op, false, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
+		resp, err = c.PingImpalaService(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	if op == "open session" && resp != nil {
+		s.version = resp.Version
+	}
+	return nil
+}
+
+func (s *beeswaxSession) Addr() string          { return s.addr }
+func (s *beeswaxSession) Protocol() Protocol    { return Beeswax }
+func (s *beeswaxSession) ServerVersion() string { return s.version }
+func (s *beeswaxSession) ProtocolVersion() int  { return 0 }
+func (s *beeswaxSession) NeedsReset() bool      { return s.anyDirty.Load() }
+func (s *beeswaxSession) Alive() bool           { return !s.closed.Load() && s.w.alive() }
+func (s *beeswaxSession) Broken() bool          { return s.w.broken.Load() }
+func (s *beeswaxSession) Ping(ctx context.Context) error {
+	return s.ping(ctx, "ping")
+}
+
+func (s *beeswaxSession) Reattach(context.Context) error {
+	return &Error{Addr: s.addr, Op: "reattach", Err: ErrReattachUnsupported}
+}
+
+func (s *beeswaxSession) Reset(ctx context.Context) error {
+	if !s.anyDirty.Load() {
+		return nil
+	}
+	s.options = lowerKeys(s.opts.SessionOptions)
+	if s.dbDirty {
+		db := s.opts.Database
+		if db == "" {
+			db = "default"
+		}
+		op, err := s.Execute(ctx, "USE "+quoteIdent(db), nil)
+		if err == nil {
+			err = op.Close(ctx)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	s.dbDirty = false
+	s.anyDirty.Store(false)
+	return nil
+}
+
+func (s *beeswaxSession) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	// Beeswax has no call that closes a session: the coordinator closes it
+	// with the connection, cancelling what still runs in it.
+	return s.w.close()
+}
+
+// configuration renders the session's options overlaid with the
+// statement's as beeswax's "key=value" list, in a stable order.
+func (s *beeswaxSession) configuration(extra map[string]string) []string {
+	m := s.options
+	if len(extra) > 0 {
+		m = maps.Clone(m)
+		for k, v := range extra {
+			m[strings.ToLower(k)] = v
+		}
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}
+
+func (s *beeswaxSession) Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error) {
+	if s.closed.Load() {
+		return nil, &Error{Addr: s.addr, Op: "execute", Err: ErrSessionClosed}
+	}
+	kind, key, value := classify(stmt)
+	op := &Operation{addr: s.addr, fetchSize: s.opts.FetchSize, pollMin: s.opts.PollMin, pollMax: s.opts.PollMax, rows: -1}
+	if kind == stmtSet {
+		// Query options stay on the client and go with every query.
+		if value == "" {
+			if v, ok := lowerKeys(s.opts.SessionOptions)[key]; ok {
+				s.options[key] = v
+			} else {
+				delete(s.options, key)
+			}
+		} else {
+			s.options[key] = value
+		}
+		s.anyDirty.Store(true)
+		op.impl = noopOp{}
+		return op, nil
+	}
+	q := &beeswax.Query{Query: stmt, Configuration: s.configuration(opts), HadoopUser: s.opts.User}
+	var h *beeswax.QueryHandle
+	if err := s.rpc(ctx, "execute", false, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
+		h, err = c.Query(ctx, q)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, &Error{Addr: s.addr, Op: "execute", Sent: true, Err: fmt.Errorf("%w: no query handle", ErrNotImpala)}
+	}
+	bo := &beeswaxOp{s: s, h: h, dml: kind == stmtDML}
+	op.impl = bo
+	if kind == stmtUse {
+		// Count the session as changed from here, whatever happens next.
+		s.dbDirty = true
+		s.anyDirty.Store(true)
+	}
+	if err := bo.wait(ctx); err != nil {
+		return nil, err
+	}
+	var md *beeswax.ResultsMetadata
+	if err := s.rpc(ctx, "metadata", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
+		md, err = c.GetResultsMetadata(ctx, h)
+		return err
+	}); err != nil {
+		if ctx.Err() != nil {
+			bo.abandon()
+		} else {
+			bo.closeQuiet(ctx)
+		}
+		return nil, err
+	}
+	if md != nil && md.Schema != nil && len(md.Schema.FieldSchemas) > 0 {
+		cols := make([]Column, len(md.Schema.FieldSchemas))
+		for i, f := range md.Schema.FieldSchemas {
+			if f == nil {
+				cols[i] = Column{Type: TypeOther, TypeName: "OTHER", Nullable: true}
+				continue
+			}
+			cols[i] = columnFromTypeName(f.Name, f.Type)
+		}
+		op.cols, bo.cols, op.hasResults = cols, cols, true
+		bo.delim = md.Delim
+	}
+	return op, nil
+}
+
+// beeswaxOp is the beeswax half of an Operation.
+type beeswaxOp struct {
+	s     *beeswaxSession
+	h     *beeswax.QueryHandle
+	dml   bool
+	cols  []Column
+	delim string
+}
+
+func (o *beeswaxOp) wait(ctx context.Context) error {
+	s := o.s
+	bo := backoff{min: s.opts.PollMin, max: s.opts.PollMax}
+	for {
+		if err := sleepCtx(ctx, bo.next()); err != nil {
+			o.abandon()
+			return &Error{Addr: s.addr, Op: "poll", Sent: true, Err: err}
+		}
+		var st beeswax.QueryState
+		if err := s.rpc(ctx, "poll", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
+			st, err = c.GetState(ctx, o.h)
+			return err
+		}); err != nil {
+			o.abandonIf(ctx)
+			return err
+		}
+		switch st {
+		case beeswax.QueryState_FINISHED:
+			return nil
+		case beeswax.QueryState_EXCEPTION:
+			e := &Error{Addr: s.addr, Op: "execute", Sent: true, Err: ErrOperationFailed}
+			_ = s.rpc(ctx, "log", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
+				e.Message, err = c.GetLog(ctx, o.h.LogContext)
+				return err
+			})
+			if e.Message == "" {
+				e.Message = "query failed"
+			}
+			o.closeQuiet(ctx)
+			return e
+		}
+	}
+}
+
+func (o *beeswaxOp) fetch(ctx context.Context, n int) (*Batch, bool, error) {
+	var r *beeswax.Results
+	if err := o.s.rpc(ctx, "fetch", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
+		r, err = c.Fetch(ctx, o.h, false, int32(n))
+		return err
+	}); err != nil {
+		return nil, false, err
+	}
+	if r == nil || !r.Ready {
+		return &Batch{meta: o.cols}, true, nil
+	}
+	b, err := decodeTextRows(r.Data, o.cols, o.delim)
+	if err != nil {
+		return nil, false, &Error{Addr: o.s.addr, Op: "fetch", Sent: true, Err: err}
+	}
+	return b, r.HasMore, nil
+}
+
+func (o *beeswaxOp) cancel(ctx context.Context) error {
+	var st *impala.TStatus
+	if err := o.s.rpc(ctx, "cancel", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
+		st, err = c.Cancel(ctx, o.h)
+		return err
+	}); err != nil {
+		return err
+	}
+	if st != nil && st.StatusCode != impala.TErrorCode_OK {
+		return &Error{Addr: o.s.addr, Op: "cancel", Sent: true, Err: ErrRemote, Message: strings.Join(st.ErrorMsgs, "; ")}
+	}
+	return nil
+}
+
+func (o *beeswaxOp) close(ctx context.Context) (int64, error) {
+	if o.dml {
+		var dr *impala.TDmlResult_
+		if err := o.s.rpc(ctx, "close operation", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
+			dr, err = c.CloseInsert(ctx, o.h)
+			return err
+		}); err != nil {
+			return -1, err
+		}
+		return dmlRows(dr), nil
+	}
+	err := o.s.rpc(ctx, "close operation", true, func(ctx context.Context, c *impala.ImpalaServiceClient) error {
+		return c.Close(ctx, o.h)
+	})
+	return -1, err
+}
+
+func (o *beeswaxOp) closeQuiet(ctx context.Context) {
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), o.s.opts.CancelTimeout)
+		defer cancel()
+	}
+	_, _ = o.close(ctx)
+}
+
+func (o *beeswaxOp) abandonIf(ctx context.Context) {
+	if ctx.Err() != nil {
+		o.abandon()
+	}
+}
+
+// abandon cancels and closes the query on a fresh short deadline. When the
+// interrupted call broke the connection there is nothing to send on: the
+// coordinator cancels the queries of a beeswax session whose connection
+// closed.
+func (o *beeswaxOp) abandon() {
+	if o.s.Broken() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.s.opts.CancelTimeout)
+	defer cancel()
+	_ = o.cancel(ctx)
+	_, _ = o.close(ctx)
+}
+
+func (o *beeswaxOp) summary(ctx context.Context) (*Summary, error) {
+	var es *impala.TExecSummary
+	if err := o.s.rpc(ctx, "summary", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
+		es, err = c.GetExecSummary(ctx, o.h)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return summaryFrom(es), nil
+}
+
+func (o *beeswaxOp) profile(ctx context.Context) (string, error) {
+	var p string
+	err := o.s.rpc(ctx, "profile", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
+		p, err = c.GetRuntimeProfile(ctx, o.h)
+		return err
+	})
+	return p, err
+}
+
+func (o *beeswaxOp) log(ctx context.Context) (string, error) {
+	var l string
+	err := o.s.rpc(ctx, "log", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
+		l, err = c.GetLog(ctx, o.h.LogContext)
+		return err
+	})
+	return l, err
+}
+
+// noopOp is the Operation of a statement handled on the client (a beeswax
+// SET): no rows, nothing to cancel or close.
+type noopOp struct{}
+
+func (noopOp) fetch(context.Context, int) (*Batch, bool, error) { return &Batch{}, false, nil }
+func (noopOp) cancel(context.Context) error                     { return nil }
+func (noopOp) close(context.Context) (int64, error)             { return -1, nil }
+func (noopOp) summary(context.Context) (*Summary, error)        { return &Summary{State: "FINISHED"}, nil }
+func (noopOp) profile(context.Context) (string, error)          { return "", nil }
+func (noopOp) log(context.Context) (string, error)              { return "", nil }
+func (noopOp) abandon()                                         {}

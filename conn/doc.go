@@ -1,0 +1,113 @@
+// Package conn is one connection to one Apache Impala coordinator: TCP
+// with a connect timeout and keep-alives, optional TLS, NOSASL or a SASL
+// mechanism (PLAIN here, GSSAPI from package kerberos), Thrift's binary
+// protocol, and a [Session] over either HiveServer2 (HS2, port 21050) or
+// beeswax (port 21000). It knows nothing about balancing; package balancer
+// pools its sessions.
+//
+// # Sessions
+//
+// [Dial] connects and opens a session as [Options] say:
+//
+//	s, err := conn.Dial(ctx, "impalad-1:21050", conn.Options{
+//		User:           "etl",
+//		Password:       pw, // SASL PLAIN (LDAP); omit for NOSASL
+//		TLS:            &tls.Config{ServerName: "impala.example.com"},
+//		Database:       "sales",
+//		SessionOptions: map[string]string{"MEM_LIMIT": "2g"},
+//	})
+//	if err != nil { ... }
+//	defer s.Close()
+//
+// HS2 sessions ask for protocol V6 (columnar results; Impala answers at
+// most V6 and older versions are refused with [ErrProtocolVersion]) and
+// are proved by a PingImpalaHS2Service, which also gives
+// [Session.ServerVersion]; beeswax sessions are proved by
+// PingImpalaService. Every Dial failure is an [*Error] for which
+// [SafeToRetry] is true: nothing of a statement reached the coordinator.
+//
+// # Statements
+//
+// [Session.Execute] sends a statement with per-statement query options
+// (HS2 confOverlay), then polls its status with backoff
+// ([Options.PollMin] to [Options.PollMax]) until it finished, because
+// Impala runs every statement asynchronously. The [*Operation] gives the
+// result columns and batches of rows:
+//
+//	op, err := s.Execute(ctx, "select id, name from t", nil)
+//	if err != nil { ... }
+//	defer op.Close(ctx)
+//	for {
+//		b, err := op.Next(ctx)
+//		if err == io.EOF { break }
+//		if err != nil { ... }
+//		for r := 0; r < b.Len(); r++ {
+//			if !b.IsNull(0, r) { use(b.Int64(0, r), b.String(1, r)) }
+//		}
+//	}
+//
+// Next skips batches that the coordinator sends empty while rows may
+// still come (fetch_rows_timeout_ms). [Operation.Close] reports the rows
+// a DML statement changed ([Operation.RowsAffected]). A failed statement
+// is an [*Error] wrapping [ErrOperationFailed] with Impala's message,
+// SQLSTATE and error code.
+//
+// # Contexts
+//
+// Every call takes a ctx. Its deadline is the socket's deadline; when it
+// ends during Execute or Next, the statement is cancelled and closed on
+// the coordinator (on a fresh deadline of [Options.CancelTimeout]) and the
+// error wraps ctx.Err(). A call in flight when ctx ends gets 50 ms more to
+// complete, so that the connection stays usable; one cut in the middle
+// leaves the connection out of step: the Session is then [Session.Broken] and
+// refuses further calls with [ErrBroken]. An HS2 session can be moved to a
+// new connection with [Session.Reattach] (Impala keeps a disconnected
+// session for disconnected_session_timeout), which Execute and Next also
+// do by themselves to cancel a statement whose call was cut; a beeswax
+// session dies with its connection, and the coordinator then cancels its
+// statements.
+//
+// # Pooling support
+//
+// [Session.Alive] checks an idle connection without a round trip (a
+// non-blocking one-byte peek: EOF or RST means the peer, or a proxy's
+// idle timeout, closed it); [Session.Ping] proves it with one. A pool
+// must not leak one user's SET or USE to the next: [Session.NeedsReset]
+// says a statement changed the session, and [Session.Reset] restores the
+// options and database of [Options].
+//
+// # Values
+//
+// A [*Batch] holds one typed slice per column and a null bitmap; reading
+// a fixed-width cell allocates nothing. [Batch.Value] gives the natural Go
+// type:
+//
+//	BOOLEAN                 bool
+//	TINYINT .. BIGINT       int8, int16, int32, int64
+//	FLOAT, DOUBLE           float32, float64
+//	DECIMAL                 string, exactly as Impala prints it ("-50.00")
+//	STRING, VARCHAR, CHAR   string
+//	TIMESTAMP, DATE         time.Time in UTC (Impala's TIMESTAMP has no zone)
+//	BINARY                  []byte
+//	NULL                    nil
+//
+// # Beeswax
+//
+// Beeswax is deprecated by Impala and off by default in new versions;
+// prefer HS2. Its rows travel as text, columns separated by tabs, and are
+// typed here through the result metadata into the same values as HS2,
+// with limits the format imposes: a STRING holding a tab or a newline
+// cannot be split correctly (the batch fails with [ErrBadRowSet]), a
+// STRING equal to "NULL" reads as NULL, and FLOAT and DOUBLE values are
+// what their text says. Query options stay on the client: SET k=v is
+// recorded by the Session and sent with every query, never to the
+// coordinator alone. A beeswax session cannot be reattached.
+//
+// # Limits
+//
+// [Options.MaxMessageSize] bounds every Thrift message and SASL frame
+// the coordinator sends; the decoder checks that a result batch agrees
+// with its schema and with itself and fails with [ErrBadRowSet] rather
+// than panic. A Session is used by one goroutine at a time (see
+// [Session]).
+package conn

@@ -1,0 +1,130 @@
+package conn
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// Sentinel errors. Callers branch on them with errors.Is.
+var (
+	// ErrSessionClosed is returned by every call on a closed Session or on
+	// an Operation of a closed Session.
+	ErrSessionClosed = errors.New("conn: session closed")
+
+	// ErrOperationClosed is returned by calls on a closed Operation.
+	ErrOperationClosed = errors.New("conn: operation closed")
+
+	// ErrBroken is returned by calls on a Session whose connection can no
+	// longer be used: a Thrift call was interrupted half-way (a cancelled
+	// or expired context, a network error, a malformed reply). Close it and
+	// dial again; an HS2 session may also be reattached (Session.Reattach).
+	ErrBroken = errors.New("conn: connection broken")
+
+	// ErrNotImpala is wrapped when the peer does not answer like an Impala
+	// coordinator: an HTTP server, a non-Thrift listener, a Thrift server of
+	// another service, a SASL server when NOSASL was configured, or the
+	// reverse.
+	ErrNotImpala = errors.New("conn: peer does not speak Impala's Thrift protocol")
+
+	// ErrProtocolVersion is wrapped when an HS2 server answers OpenSession
+	// with a protocol version below V6 (row-based results), which this
+	// package does not decode.
+	ErrProtocolVersion = errors.New("conn: HiveServer2 protocol version below V6")
+
+	// ErrReattachUnsupported is returned by Reattach on a beeswax session:
+	// beeswax binds the session to its connection.
+	ErrReattachUnsupported = errors.New("conn: beeswax sessions cannot be reattached")
+
+	// ErrOperationFailed is wrapped by the *Error of a statement that the
+	// coordinator ran and reported as failed (HS2 ERROR_STATE, beeswax
+	// EXCEPTION), or that it refused (a bad statement, an unknown table).
+	ErrOperationFailed = errors.New("conn: statement failed")
+
+	// ErrRemote is wrapped by the *Error of a call other than a statement's
+	// (OpenSession, ping, close, cancel) that the coordinator answered
+	// with an error status; Message says what it said.
+	ErrRemote = errors.New("conn: the coordinator reported an error")
+
+	// ErrOperationCanceled is wrapped when the coordinator reports the
+	// operation as cancelled (by another client, an admin or a timeout).
+	ErrOperationCanceled = errors.New("conn: statement cancelled on the coordinator")
+)
+
+// Error is the error of every failed call of this package that involved a
+// coordinator. It keeps what Impala said (Message, SQLState, Code) and
+// whether anything of the call can have reached the coordinator.
+type Error struct {
+	// Addr is the coordinator's address, host:port as dialed.
+	Addr string
+	// Op names the step that failed: "dial", "tls", "sasl", "open session",
+	// "execute", "poll", "metadata", "fetch", "cancel", "close operation",
+	// "close session", "ping", "reattach", "reset", "summary", "profile",
+	// "log".
+	Op string
+	// SQLState, Code and Message are Impala's sqlState, errorCode and
+	// errorMessage when the coordinator answered with an error status.
+	SQLState string
+	Code     int32
+	Message  string
+	// Sent reports whether a statement, or any request carrying one, may
+	// have reached the coordinator. False for failures while connecting
+	// (dial, TLS, SASL, OpenSession) and for an Execute whose request was
+	// not handed to the network at all.
+	Sent bool
+	// Err is the cause: a sentinel of this package, a net or TLS error, a
+	// SASL error, a context error. May be nil when the coordinator
+	// answered with an error status.
+	Err error
+}
+
+// Error returns "conn: <op> <addr>: <message>: <cause>".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("conn: ")
+	b.WriteString(e.Op)
+	if e.Addr != "" {
+		b.WriteByte(' ')
+		b.WriteString(e.Addr)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(strings.TrimSpace(e.Message))
+		if e.SQLState != "" && strings.TrimSpace(e.SQLState) != "" || e.Code != 0 {
+			b.WriteString(" (")
+			if s := strings.TrimSpace(e.SQLState); s != "" {
+				b.WriteString("SQLSTATE ")
+				b.WriteString(s)
+				if e.Code != 0 {
+					b.WriteString(", ")
+				}
+			}
+			if e.Code != 0 {
+				b.WriteString("code ")
+				b.WriteString(strconv.Itoa(int(e.Code)))
+			}
+			b.WriteByte(')')
+		}
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "conn: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// SafeToRetry reports whether err comes from this package and nothing of a
+// statement can have reached the coordinator, so that the work may be
+// tried again, on this coordinator or another: a failed dial, TLS or SASL
+// handshake, OpenSession, or an Execute on a connection that could not
+// even send. It is false for nil and for foreign errors.
+func SafeToRetry(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return !e.Sent
+}

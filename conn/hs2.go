@@ -1,0 +1,611 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/impalalb/impalalb/internal/thrift/gen/impala"
+	"github.com/impalalb/impalalb/internal/thrift/gen/tcli"
+)
+
+// hs2Session is a Session over HiveServer2.
+type hs2Session struct {
+	opts    *Options
+	addr    string
+	handle  *tcli.TSessionHandle
+	proto   tcli.TProtocolVersion
+	version string
+
+	mu  sync.Mutex // guards w and cli, replaced by Reattach
+	w   *wire
+	cli *impala.ImpalaHiveServer2ServiceClient
+
+	closed atomic.Bool
+
+	// Session state changed by statements, for Reset. Used by the owning
+	// goroutine only.
+	setKeys  map[string]struct{}
+	dbDirty  bool
+	anyDirty atomic.Bool
+}
+
+func dialHS2(ctx context.Context, addr string, o *Options) (*hs2Session, error) {
+	w, err := dialWire(ctx, addr, o)
+	if err != nil {
+		return nil, err
+	}
+	s := &hs2Session{opts: o, addr: addr, w: w, cli: newHS2Client(w)}
+	if err := s.open(ctx); err != nil {
+		w.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newHS2Client(w *wire) *impala.ImpalaHiveServer2ServiceClient {
+	return impala.NewImpalaHiveServer2ServiceClient(w.client)
+}
+
+// open runs OpenSession and a first ping (which proves an Impala and gives
+// its version).
+func (s *hs2Session) open(ctx context.Context) error {
+	conf := s.opts.SessionOptions
+	if s.opts.Database != "" {
+		// HiveServer2's key for the initial database, honoured by Impala.
+		conf = maps.Clone(conf)
+		if conf == nil {
+			conf = make(map[string]string, 1)
+		}
+		conf["use:database"] = s.opts.Database
+	}
+	req := &tcli.TOpenSessionReq{
+		ClientProtocol: tcli.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6,
+		Configuration:  conf,
+	}
+	if s.opts.User != "" {
+		u := s.opts.User
+		req.Username = &u
+	}
+	var resp *tcli.TOpenSessionResp
+	if err := s.rpc(ctx, "open session", false, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+		resp, err = c.OpenSession(ctx, req)
+		return err
+	}); err != nil {
+		return nosaslHint(err, s.opts)
+	}
+	if err := s.statusError("open session", resp.Status, false); err != nil {
+		return err
+	}
+	if resp.SessionHandle == nil || resp.SessionHandle.SessionId == nil {
+		return &Error{Addr: s.addr, Op: "open session", Err: fmt.Errorf("%w: OpenSession returned no session handle", ErrNotImpala)}
+	}
+	s.handle = resp.SessionHandle
+	s.proto = resp.ServerProtocolVersion
+	if s.proto < tcli.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6 {
+		s.closeRemote(ctx)
+		return &Error{Addr: s.addr, Op: "open session", Err: fmt.Errorf("%w: the server answered %s", ErrProtocolVersion, s.proto)}
+	}
+	if s.proto > tcli.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6 {
+		// Impala caps at V6; a server that agrees to more is not Impala,
+		// but V6's columnar format is common to all later versions.
+		s.proto = tcli.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6
+	}
+	if err := s.ping(ctx, "open session"); err != nil {
+		s.closeRemote(ctx)
+		return err
+	}
+	return nil
+}
+
+// rpc runs one call on the current wire and wraps a failure in *Error.
+// sent says whether the statement already reached the coordinator before
+// this call; for "execute" the call itself decides.
+func (s *hs2Session) rpc(ctx context.Context, op string, sent bool, fn func(context.Context, *impala.ImpalaHiveServer2ServiceClient) error) error {
+	if s.closed.Load() {
+		return &Error{Addr: s.addr, Op: op, Sent: sent, Err: ErrSessionClosed}
+	}
+	s.mu.Lock()
+	w, cli := s.w, s.cli
+	s.mu.Unlock()
+	wrote, err := w.call(ctx, func(ctx context.Context) error { return fn(ctx, cli) })
+	if err == nil {
+		return nil
+	}
+	if s.closed.Load() && !errors.Is(err, ErrSessionClosed) {
+		err = fmt.Errorf("%w: %w", ErrSessionClosed, err)
+	}
+	var ae thrift.TApplicationException
+	if errors.As(err, &ae) && ae.TypeId() == thrift.UNKNOWN_METHOD {
+		err = fmt.Errorf("%w: %w", ErrNotImpala, err)
+	}
+	return &Error{Addr: s.addr, Op: op, Sent: sent || (op == "execute" && wrote), Err: err}
+}
+
+// statusError turns a TStatus that is not a success into *Error.
+func (s *hs2Session) statusError(op string, st *tcli.TStatus, sent bool) error {
+	if st == nil {
+		return &Error{Addr: s.addr, Op: op, Sent: sent, Err: fmt.Errorf("%w: reply without a status", ErrNotImpala)}
+	}
+	switch st.StatusCode {
+	case tcli.TStatusCode_SUCCESS_STATUS, tcli.TStatusCode_SUCCESS_WITH_INFO_STATUS, tcli.TStatusCode_STILL_EXECUTING_STATUS:
+		return nil
+	}
+	cause := ErrRemote
+	switch op {
+	case "execute", "poll", "metadata", "fetch":
+		cause = ErrOperationFailed
+	}
+	e := &Error{Addr: s.addr, Op: op, Sent: sent, Err: cause,
+		Message: st.GetErrorMessage(), SQLState: st.GetSqlState(), Code: st.GetErrorCode()}
+	if e.Message == "" {
+		e.Message = st.StatusCode.String()
+	}
+	return e
+}
+
+func (s *hs2Session) ping(ctx context.Context, op string) error {
+	var resp *impala.TPingImpalaHS2ServiceResp
+	if err := s.rpc(ctx, op, false, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+		resp, err = c.PingImpalaHS2Service(ctx, &impala.TPingImpalaHS2ServiceReq{SessionHandle: s.handle})
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := s.statusError(op, resp.Status, false); err != nil {
+		return err
+	}
+	if op == "open session" {
+		s.version = resp.GetVersion()
+	}
+	return nil
+}
+
+func (s *hs2Session) Addr() string          { return s.addr }
+func (s *hs2Session) Protocol() Protocol    { return HS2 }
+func (s *hs2Session) ServerVersion() string { return s.version }
+func (s *hs2Session) ProtocolVersion() int  { return int(s.proto) + 1 }
+func (s *hs2Session) NeedsReset() bool      { return s.anyDirty.Load() }
+func (s *hs2Session) Ping(ctx context.Context) error {
+	return s.ping(ctx, "ping")
+}
+
+func (s *hs2Session) cur() *wire {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w
+}
+
+func (s *hs2Session) Alive() bool  { return !s.closed.Load() && s.cur().alive() }
+func (s *hs2Session) Broken() bool { return s.cur().broken.Load() }
+
+func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error) {
+	req := &tcli.TExecuteStatementReq{
+		SessionHandle: s.handle,
+		Statement:     stmt,
+		ConfOverlay:   opts,
+		RunAsync:      true,
+	}
+	var resp *tcli.TExecuteStatementResp
+	if err := s.rpc(ctx, "execute", false, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+		resp, err = c.ExecuteStatement(ctx, req)
+		return err
+	}); err != nil {
+		// If ctx interrupted the call after the request left, the
+		// statement may run with no handle to cancel it by; the
+		// coordinator ends it with the session.
+		return nil, err
+	}
+	if err := s.statusError("execute", resp.Status, true); err != nil {
+		return nil, err
+	}
+	if resp.OperationHandle == nil || resp.OperationHandle.OperationId == nil {
+		return nil, &Error{Addr: s.addr, Op: "execute", Sent: true, Err: fmt.Errorf("%w: no operation handle", ErrNotImpala)}
+	}
+	h := &hs2Op{s: s, h: resp.OperationHandle}
+	op := &Operation{impl: h, addr: s.addr, fetchSize: s.opts.FetchSize, pollMin: s.opts.PollMin, pollMax: s.opts.PollMax, rows: -1}
+	// The coordinator applies SET and USE when it accepts them: count the
+	// session as changed from here, whatever happens next.
+	kind, key, _ := classify(stmt)
+	switch kind {
+	case stmtSet:
+		if s.setKeys == nil {
+			s.setKeys = make(map[string]struct{})
+		}
+		s.setKeys[key] = struct{}{}
+		s.anyDirty.Store(true)
+	case stmtUse:
+		s.dbDirty = true
+		s.anyDirty.Store(true)
+	}
+	if err := h.wait(ctx); err != nil {
+		return nil, err
+	}
+	op.hasResults = resp.OperationHandle.HasResultSet
+	if op.hasResults {
+		cols, err := h.metadata(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				h.abandon()
+			} else {
+				h.closeQuiet(ctx)
+			}
+			return nil, err
+		}
+		op.cols = cols
+		h.cols = cols
+	}
+	return op, nil
+}
+
+func (s *hs2Session) Reset(ctx context.Context) error {
+	if !s.anyDirty.Load() {
+		return nil
+	}
+	keys := make([]string, 0, len(s.setKeys))
+	for k := range s.setKeys {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	run := func(stmt string) error {
+		op, err := s.Execute(ctx, stmt, nil)
+		if err != nil {
+			return err
+		}
+		return op.Close(ctx)
+	}
+	for _, k := range keys {
+		v := s.opts.SessionOptions[k]
+		if v == "" {
+			for ok, ov := range s.opts.SessionOptions {
+				if strings.EqualFold(ok, k) {
+					v = ov
+				}
+			}
+		}
+		if err := run("SET " + k + "=" + quoteString(v)); err != nil {
+			return err
+		}
+	}
+	if s.dbDirty {
+		db := s.opts.Database
+		if db == "" {
+			db = "default"
+		}
+		if err := run("USE " + quoteIdent(db)); err != nil {
+			return err
+		}
+	}
+	s.setKeys = nil
+	s.dbDirty = false
+	s.anyDirty.Store(false)
+	return nil
+}
+
+func (s *hs2Session) Reattach(ctx context.Context) error {
+	if s.closed.Load() {
+		return &Error{Addr: s.addr, Op: "reattach", Err: ErrSessionClosed}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ConnectTimeout)
+	defer cancel()
+	w, err := dialWire(ctx, s.addr, s.opts)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Op = "reattach " + e.Op
+		}
+		return err
+	}
+	s.mu.Lock()
+	old := s.w
+	s.w, s.cli = w, newHS2Client(w)
+	s.mu.Unlock()
+	if err := s.ping(ctx, "reattach"); err != nil {
+		// Keep the new wire only if the session is there.
+		s.mu.Lock()
+		s.w, s.cli = old, newHS2Client(old)
+		s.mu.Unlock()
+		w.close()
+		return err
+	}
+	old.close()
+	if s.opts.Logger != nil {
+		s.opts.Logger.Debug("conn: session reattached", slog.String("addr", s.addr))
+	}
+	return nil
+}
+
+// closeRemote runs CloseSession, best effort.
+func (s *hs2Session) closeRemote(ctx context.Context) error {
+	var resp *tcli.TCloseSessionResp
+	err := s.rpc(ctx, "close session", false, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+		resp, err = c.CloseSession(ctx, &tcli.TCloseSessionReq{SessionHandle: s.handle})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.statusError("close session", resp.Status, false)
+}
+
+func (s *hs2Session) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	w := s.cur()
+	var err error
+	if w.callMu.TryLock() {
+		// No call in flight: say goodbye to the coordinator.
+		if !w.broken.Load() && !w.closed.Load() && s.handle != nil {
+			ctx, cancel := s.cleanupCtx()
+			cli := newHS2Client(w)
+			var resp *tcli.TCloseSessionResp
+			_, err = w.callLocked(ctx, func(ctx context.Context) (err error) {
+				resp, err = cli.CloseSession(ctx, &tcli.TCloseSessionReq{SessionHandle: s.handle})
+				return err
+			})
+			cancel()
+			if err != nil {
+				err = &Error{Addr: s.addr, Op: "close session", Err: err}
+			} else {
+				err = s.statusError("close session", resp.Status, false)
+			}
+		}
+		w.callMu.Unlock()
+	}
+	w.close()
+	if s.opts.Logger != nil {
+		s.opts.Logger.Debug("conn: session closed", slog.String("addr", s.addr))
+	}
+	return err
+}
+
+// cleanupCtx is the short fresh context for clean-up after the caller's
+// ctx ended.
+func (s *hs2Session) cleanupCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.opts.CancelTimeout)
+}
+
+// hs2Op is the HS2 half of an Operation.
+type hs2Op struct {
+	s    *hs2Session
+	h    *tcli.TOperationHandle
+	cols []Column
+}
+
+// wait polls GetOperationStatus until the statement finished.
+func (o *hs2Op) wait(ctx context.Context) error {
+	s := o.s
+	bo := backoff{min: s.opts.PollMin, max: s.opts.PollMax}
+	for {
+		if err := sleepCtx(ctx, bo.next()); err != nil {
+			o.abandon()
+			return &Error{Addr: s.addr, Op: "poll", Sent: true, Err: err}
+		}
+		var resp *tcli.TGetOperationStatusResp
+		if err := s.rpc(ctx, "poll", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+			resp, err = c.GetOperationStatus(ctx, &tcli.TGetOperationStatusReq{OperationHandle: o.h})
+			return err
+		}); err != nil {
+			o.abandonIf(ctx)
+			return err
+		}
+		if err := s.statusError("poll", resp.Status, true); err != nil {
+			return err
+		}
+		if resp.OperationState == nil {
+			continue
+		}
+		switch st := *resp.OperationState; st {
+		case tcli.TOperationState_FINISHED_STATE:
+			return nil
+		case tcli.TOperationState_INITIALIZED_STATE, tcli.TOperationState_RUNNING_STATE, tcli.TOperationState_PENDING_STATE:
+			continue
+		case tcli.TOperationState_ERROR_STATE:
+			e := &Error{Addr: s.addr, Op: "execute", Sent: true, Err: ErrOperationFailed,
+				Message: resp.GetErrorMessage(), SQLState: resp.GetSqlState(), Code: resp.GetErrorCode()}
+			if e.Message == "" {
+				e.Message = resp.Status.GetErrorMessage()
+			}
+			o.closeQuiet(ctx)
+			return e
+		case tcli.TOperationState_CANCELED_STATE:
+			o.closeQuiet(ctx)
+			return &Error{Addr: s.addr, Op: "execute", Sent: true, Err: ErrOperationCanceled, Message: resp.GetErrorMessage()}
+		default:
+			o.closeQuiet(ctx)
+			return &Error{Addr: s.addr, Op: "execute", Sent: true, Err: ErrOperationFailed, Message: "operation state " + st.String()}
+		}
+	}
+}
+
+func (o *hs2Op) metadata(ctx context.Context) ([]Column, error) {
+	var resp *tcli.TGetResultSetMetadataResp
+	if err := o.s.rpc(ctx, "metadata", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+		resp, err = c.GetResultSetMetadata(ctx, &tcli.TGetResultSetMetadataReq{OperationHandle: o.h})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := o.s.statusError("metadata", resp.Status, true); err != nil {
+		return nil, err
+	}
+	return columnsFromSchema(resp.Schema), nil
+}
+
+func (o *hs2Op) fetch(ctx context.Context, n int) (*Batch, bool, error) {
+	var resp *tcli.TFetchResultsResp
+	if err := o.s.rpc(ctx, "fetch", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+		// The generated c.FetchResults, with our reader for the reply.
+		args := &tcli.TCLIServiceFetchResultsArgs{Req: &tcli.TFetchResultsReq{
+			OperationHandle: o.h,
+			Orientation:     tcli.TFetchOrientation_FETCH_NEXT,
+			MaxRows:         int64(n),
+		}}
+		res := &fetchResult{limit: o.s.opts.MaxMessageSize}
+		if _, err := c.Client_().Call(ctx, "FetchResults", args, res); err != nil {
+			return err
+		}
+		if resp = res.success; resp == nil {
+			return thrift.NewTApplicationException(thrift.MISSING_RESULT, "FetchResults failed: unknown result")
+		}
+		return nil
+	}); err != nil {
+		return nil, false, err
+	}
+	if err := o.s.statusError("fetch", resp.Status, true); err != nil {
+		return nil, false, err
+	}
+	more := resp.GetHasMoreRows()
+	b, err := decodeRowSet(resp.Results, o.cols)
+	if err != nil {
+		return nil, false, &Error{Addr: o.s.addr, Op: "fetch", Sent: true, Err: err}
+	}
+	return b, more, nil
+}
+
+func (o *hs2Op) cancel(ctx context.Context) error {
+	var resp *tcli.TCancelOperationResp
+	if err := o.s.rpc(ctx, "cancel", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+		resp, err = c.CancelOperation(ctx, &tcli.TCancelOperationReq{OperationHandle: o.h})
+		return err
+	}); err != nil {
+		return err
+	}
+	return o.s.statusError("cancel", resp.Status, true)
+}
+
+func (o *hs2Op) close(ctx context.Context) (int64, error) {
+	var resp *impala.TCloseImpalaOperationResp
+	if err := o.s.rpc(ctx, "close operation", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+		resp, err = c.CloseImpalaOperation(ctx, &impala.TCloseImpalaOperationReq{OperationHandle: o.h})
+		return err
+	}); err != nil {
+		return -1, err
+	}
+	if err := o.s.statusError("close operation", resp.Status, true); err != nil {
+		return -1, err
+	}
+	return dmlRows(resp.DmlResult_), nil
+}
+
+// dmlRows is the row count of a DML result, summed over partitions: the
+// rows inserted or updated, or, for a DELETE (which reports only deleted
+// rows), the rows deleted. -1 without a result.
+func dmlRows(dr *impala.TDmlResult_) int64 {
+	if dr == nil {
+		return -1
+	}
+	var n int64
+	for _, v := range dr.RowsModified {
+		n += v
+	}
+	if len(dr.RowsModified) == 0 {
+		for _, v := range dr.RowsDeleted {
+			n += v
+		}
+	}
+	return n
+}
+
+// closeQuiet closes the operation after a failure, ignoring errors.
+func (o *hs2Op) closeQuiet(ctx context.Context) {
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = o.s.cleanupCtx()
+		defer cancel()
+	}
+	_, _ = o.close(ctx)
+}
+
+// abandonIf abandons the operation when the failure came from ctx.
+func (o *hs2Op) abandonIf(ctx context.Context) {
+	if ctx.Err() != nil {
+		o.abandon()
+	}
+}
+
+// abandon cancels and closes the operation on a fresh short deadline.
+// When the interrupted call broke the connection, the session is first
+// reattached on a new one (Impala keeps it), so the statement does not go
+// on running on the coordinator.
+func (o *hs2Op) abandon() {
+	ctx, cancel := o.s.cleanupCtx()
+	defer cancel()
+	if o.s.Broken() {
+		if err := o.s.Reattach(ctx); err != nil {
+			return
+		}
+	}
+	_ = o.cancel(ctx)
+	_, _ = o.close(ctx)
+}
+
+func (o *hs2Op) summary(ctx context.Context) (*Summary, error) {
+	var resp *impala.TGetExecSummaryResp
+	if err := o.s.rpc(ctx, "summary", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+		resp, err = c.GetExecSummary(ctx, &impala.TGetExecSummaryReq{OperationHandle: o.h, SessionHandle: o.s.handle})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := o.s.statusError("summary", resp.Status, true); err != nil {
+		return nil, err
+	}
+	return summaryFrom(resp.Summary), nil
+}
+
+func summaryFrom(es *impala.TExecSummary) *Summary {
+	if es == nil {
+		return &Summary{}
+	}
+	out := &Summary{
+		State:        es.State.String(),
+		Queued:       es.GetIsQueued(),
+		QueuedReason: es.GetQueuedReason(),
+		Nodes:        len(es.Nodes),
+		ErrorLogs:    es.ErrorLogs,
+	}
+	if p := es.Progress; p != nil {
+		out.TotalScanRanges = p.GetTotalScanRanges()
+		out.CompletedScanRanges = p.GetNumCompletedScanRanges()
+	}
+	return out
+}
+
+func (o *hs2Op) profile(ctx context.Context) (string, error) {
+	var resp *impala.TGetRuntimeProfileResp
+	if err := o.s.rpc(ctx, "profile", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+		f := impala.TRuntimeProfileFormat_STRING
+		resp, err = c.GetRuntimeProfile(ctx, &impala.TGetRuntimeProfileReq{OperationHandle: o.h, SessionHandle: o.s.handle, Format: f})
+		return err
+	}); err != nil {
+		return "", err
+	}
+	if err := o.s.statusError("profile", resp.Status, true); err != nil {
+		return "", err
+	}
+	return resp.GetProfile(), nil
+}
+
+func (o *hs2Op) log(ctx context.Context) (string, error) {
+	var resp *tcli.TGetLogResp
+	if err := o.s.rpc(ctx, "log", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+		resp, err = c.GetLog(ctx, &tcli.TGetLogReq{OperationHandle: o.h})
+		return err
+	}); err != nil {
+		return "", err
+	}
+	if err := o.s.statusError("log", resp.Status, true); err != nil {
+		return "", err
+	}
+	return resp.Log, nil
+}

@@ -1,0 +1,220 @@
+package conn
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// opImpl is the protocol-specific half of an Operation.
+type opImpl interface {
+	// fetch asks for up to n rows; more reports whether rows may remain.
+	fetch(ctx context.Context, n int) (b *Batch, more bool, err error)
+	cancel(ctx context.Context) error
+	// close ends the operation; rows is the DML row count, -1 if none.
+	close(ctx context.Context) (rows int64, err error)
+	summary(ctx context.Context) (*Summary, error)
+	profile(ctx context.Context) (string, error)
+	log(ctx context.Context) (string, error)
+	// abandon cancels and closes the operation on the coordinator after
+	// the caller's ctx ended, on a fresh short deadline, best effort.
+	abandon()
+}
+
+// Operation is one statement executed by a Session: its result metadata,
+// its rows, and the calls that watch or stop it. It belongs to the
+// goroutine that uses its Session. Close it when done, even after an
+// error.
+type Operation struct {
+	impl       opImpl
+	addr       string
+	cols       []Column
+	hasResults bool
+	fetchSize  int
+	pollMin    time.Duration
+	pollMax    time.Duration
+	done       bool // no more rows
+	closed     bool
+	rows       int64
+	closeErr   error
+}
+
+// Columns returns the result columns; nil for a statement without a result
+// set.
+func (op *Operation) Columns() []Column { return op.cols }
+
+// HasResultSet reports whether the statement returns rows.
+func (op *Operation) HasResultSet() bool { return op.hasResults }
+
+// Next returns the next batch of rows, with at least one row; io.EOF when
+// there are no more. Batches the coordinator sends empty while rows may
+// still come (Impala's fetch_rows_timeout_ms) are skipped, never taken as
+// the end. If ctx ends during the fetch, the statement is cancelled on the
+// coordinator and the error wraps ctx.Err().
+func (op *Operation) Next(ctx context.Context) (*Batch, error) {
+	if op.closed {
+		return nil, ErrOperationClosed
+	}
+	if op.done || !op.hasResults {
+		return nil, io.EOF
+	}
+	bo := backoff{min: op.pollMin, max: op.pollMax}
+	for empties := 0; ; empties++ {
+		if empties > 2 {
+			// A run of empty batches: the coordinator is slow to produce
+			// rows. Wait a little between fetches rather than spin.
+			if err := sleepCtx(ctx, bo.next()); err != nil {
+				return nil, op.abort(&Error{Addr: op.addr, Op: "fetch", Sent: true, Err: err})
+			}
+		}
+		b, more, err := op.impl.fetch(ctx, op.fetchSize)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, op.abort(err)
+			}
+			return nil, err
+		}
+		if !more {
+			op.done = true
+		}
+		if b.Len() > 0 {
+			return b, nil
+		}
+		if !more {
+			return nil, io.EOF
+		}
+	}
+}
+
+// abort cancels and closes the operation on the coordinator after ctx
+// ended. It returns err.
+func (op *Operation) abort(err error) error {
+	op.done = true
+	if !op.closed {
+		op.closed = true
+		op.rows = -1
+		op.closeErr = err
+		op.impl.abandon()
+	}
+	return err
+}
+
+// Fetch collects every remaining row into batches; convenient for small
+// results.
+func (op *Operation) Fetch(ctx context.Context) ([]*Batch, error) {
+	var out []*Batch
+	for {
+		b, err := op.Next(ctx)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, b)
+	}
+}
+
+// Cancel asks the coordinator to stop the statement. The Operation must
+// still be closed.
+func (op *Operation) Cancel(ctx context.Context) error {
+	if op.closed {
+		return ErrOperationClosed
+	}
+	op.done = true
+	return op.impl.cancel(ctx)
+}
+
+// Close releases the statement on the coordinator (HS2
+// CloseImpalaOperation, beeswax close or CloseInsert) and records the rows
+// a DML statement changed. It is idempotent: later calls return the first
+// result.
+func (op *Operation) Close(ctx context.Context) error {
+	if op.closed {
+		return op.closeErr
+	}
+	op.closed = true
+	op.done = true
+	op.rows, op.closeErr = op.impl.close(ctx)
+	return op.closeErr
+}
+
+// RowsAffected returns the number of rows a DML statement inserted or
+// updated (or, for a DELETE, deleted), summed over partitions, once the
+// Operation is closed; -1 before Close or for a statement that is not DML.
+func (op *Operation) RowsAffected() int64 {
+	if !op.closed {
+		return -1
+	}
+	return op.rows
+}
+
+// Summary returns the coordinator's execution summary: state and progress.
+func (op *Operation) Summary(ctx context.Context) (*Summary, error) {
+	if op.closed {
+		return nil, ErrOperationClosed
+	}
+	return op.impl.summary(ctx)
+}
+
+// Profile returns the statement's runtime profile as text.
+func (op *Operation) Profile(ctx context.Context) (string, error) {
+	if op.closed {
+		return "", ErrOperationClosed
+	}
+	return op.impl.profile(ctx)
+}
+
+// Log returns the statement's log (warnings, progress notes).
+func (op *Operation) Log(ctx context.Context) (string, error) {
+	if op.closed {
+		return "", ErrOperationClosed
+	}
+	return op.impl.log(ctx)
+}
+
+// Summary is a statement's execution summary as the coordinator reports it
+// (GetExecSummary).
+type Summary struct {
+	// State is the execution state: "REGISTERED", "PLANNING", "QUEUED",
+	// "RUNNING", "FINISHED", "CANCELLED" or "FAILED".
+	State string
+	// TotalScanRanges and CompletedScanRanges measure progress.
+	TotalScanRanges, CompletedScanRanges int64
+	// Queued reports that admission control holds the statement, and
+	// QueuedReason why.
+	Queued       bool
+	QueuedReason string
+	// Nodes is the number of plan nodes in the summary.
+	Nodes int
+	// ErrorLogs are the errors and warnings reported so far.
+	ErrorLogs []string
+}
+
+// Progress returns the completed fraction of scan ranges in [0, 1]; 0
+// when unknown.
+func (s *Summary) Progress() float64 {
+	if s == nil || s.TotalScanRanges <= 0 {
+		return 0
+	}
+	p := float64(s.CompletedScanRanges) / float64(s.TotalScanRanges)
+	if p > 1 {
+		p = 1
+	}
+	return p
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

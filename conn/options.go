@@ -1,0 +1,195 @@
+package conn
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math"
+	"time"
+
+	"github.com/impalalb/impalalb/conn/sasl"
+)
+
+// Protocol is the client protocol a Session speaks.
+type Protocol uint8
+
+const (
+	// HS2 is HiveServer2 (Impala's port 21050): columnar results,
+	// reattachable sessions, per-statement options. The default.
+	HS2 Protocol = iota
+	// Beeswax is Impala's older protocol (port 21000): text rows, the
+	// session bound to its connection. Deprecated by Impala; prefer HS2.
+	Beeswax
+)
+
+// String returns "hs2" or "beeswax".
+func (p Protocol) String() string {
+	switch p {
+	case HS2:
+		return "hs2"
+	case Beeswax:
+		return "beeswax"
+	}
+	return fmt.Sprintf("Protocol(%d)", uint8(p))
+}
+
+// Defaults applied by Dial to zero fields of Options.
+const (
+	DefaultConnectTimeout = 30 * time.Second
+	DefaultKeepAlive      = 30 * time.Second
+	DefaultFetchSize      = 10240
+	DefaultPollMin        = 1 * time.Millisecond
+	DefaultPollMax        = 200 * time.Millisecond
+	DefaultCancelTimeout  = 5 * time.Second
+	DefaultMaxMessageSize = 256 << 20
+)
+
+// Options configure Dial. The zero value dials HS2 without TLS and without
+// SASL (NOSASL), as user "" with the coordinator's default database and
+// options. Dial keeps a private copy; later changes to the caller's value
+// (or its SessionOptions map) have no effect.
+type Options struct {
+	// Protocol is HS2 (the zero value) or Beeswax.
+	Protocol Protocol
+
+	// ConnectTimeout bounds the whole of Dial: TCP connect, TLS and SASL
+	// handshakes, OpenSession and the first ping. Zero means
+	// DefaultConnectTimeout; the ctx given to Dial may end it sooner.
+	ConnectTimeout time.Duration
+
+	// KeepAlive is the TCP keep-alive period. Zero means DefaultKeepAlive;
+	// negative disables keep-alives.
+	KeepAlive time.Duration
+
+	// TLS, when not nil, wraps the connection in TLS with this config. An
+	// empty ServerName is set to the host part of the dialed address.
+	TLS *tls.Config
+
+	// Mechanism makes the SASL mechanism for each connection (PLAIN for
+	// LDAP, GSSAPI from package kerberos). Nil means no SASL (NOSASL),
+	// unless Password is set: then Dial uses SASL PLAIN with User and
+	// Password.
+	Mechanism sasl.MechanismFactory
+
+	// User is the user name: HS2 OpenSession's username, beeswax's
+	// hadoop_user on each query. With SASL the authenticated user is the
+	// mechanism's; a different User asks Impala for impersonation.
+	User string
+
+	// Password is used only for SASL PLAIN when Mechanism is nil (see
+	// Mechanism). It is never sent in OpenSession (Impala authenticates in
+	// the SASL layer and ignores OpenSession's password), never logged,
+	// never in an error.
+	Password string
+
+	// Database is the current database of new sessions, and the one Reset
+	// restores. Empty means the coordinator's default ("default").
+	Database string
+
+	// SessionOptions are query options for the whole session: HS2
+	// OpenSession's configuration; beeswax sends them with every query.
+	// Reset restores them. Nil means none.
+	SessionOptions map[string]string
+
+	// FetchSize is the number of rows asked for by each fetch. Zero means
+	// DefaultFetchSize. Impala produces 1024-row batches; larger sizes
+	// help when it spools results.
+	FetchSize int
+
+	// PollMin and PollMax bound the wait between two status polls of a
+	// running statement: the first poll is immediate, then the wait starts
+	// at PollMin and doubles up to PollMax. Zero means DefaultPollMin and
+	// DefaultPollMax.
+	PollMin, PollMax time.Duration
+
+	// CancelTimeout bounds the clean-up after a cancelled or expired ctx:
+	// cancelling and closing the operation on the coordinator. Zero means
+	// DefaultCancelTimeout.
+	CancelTimeout time.Duration
+
+	// MaxMessageSize is the largest Thrift message (and SASL frame)
+	// accepted from the coordinator, in bytes; larger ones fail the call
+	// before anything of that size is allocated. Zero means
+	// DefaultMaxMessageSize.
+	MaxMessageSize int
+
+	// Logger receives debug records (dial, open, close, broken
+	// connections); never statements' text, passwords or tokens. Nil
+	// means no logging.
+	Logger *slog.Logger
+}
+
+// withDefaults returns a private copy of o with defaults filled in, or an
+// error naming the first field out of range.
+func (o Options) withDefaults() (Options, error) {
+	switch {
+	case o.Protocol != HS2 && o.Protocol != Beeswax:
+		return o, fmt.Errorf("conn: Options.Protocol %d is neither HS2 nor Beeswax", o.Protocol)
+	case o.ConnectTimeout < 0:
+		return o, fmt.Errorf("conn: Options.ConnectTimeout %v is negative", o.ConnectTimeout)
+	case o.FetchSize < 0 || o.FetchSize > math.MaxInt32:
+		return o, fmt.Errorf("conn: Options.FetchSize %d out of range", o.FetchSize)
+	case o.PollMin < 0 || o.PollMax < 0:
+		return o, fmt.Errorf("conn: Options.PollMin/PollMax must not be negative")
+	case o.CancelTimeout < 0:
+		return o, fmt.Errorf("conn: Options.CancelTimeout %v is negative", o.CancelTimeout)
+	case o.MaxMessageSize < 0 || o.MaxMessageSize > math.MaxInt32:
+		return o, fmt.Errorf("conn: Options.MaxMessageSize %d out of range", o.MaxMessageSize)
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.KeepAlive == 0 {
+		o.KeepAlive = DefaultKeepAlive
+	}
+	if o.FetchSize == 0 {
+		o.FetchSize = DefaultFetchSize
+	}
+	if o.PollMin == 0 {
+		o.PollMin = DefaultPollMin
+	}
+	if o.PollMax == 0 {
+		o.PollMax = DefaultPollMax
+	}
+	if o.PollMax < o.PollMin {
+		o.PollMax = o.PollMin
+	}
+	if o.CancelTimeout == 0 {
+		o.CancelTimeout = DefaultCancelTimeout
+	}
+	if o.MaxMessageSize == 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.Mechanism == nil && o.Password != "" {
+		o.Mechanism = sasl.PlainFactory(o.User, o.Password)
+	}
+	o.SessionOptions = maps.Clone(o.SessionOptions)
+	if o.TLS != nil {
+		o.TLS = o.TLS.Clone()
+	}
+	return o, nil
+}
+
+// backoff yields the waits between polls: 0 first, then min doubling up
+// to max.
+type backoff struct {
+	min, max, cur time.Duration
+	started       bool
+}
+
+func (b *backoff) next() time.Duration {
+	if !b.started {
+		b.started = true
+		return 0
+	}
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur *= 2
+		if b.cur > b.max {
+			b.cur = b.max
+		}
+	}
+	return b.cur
+}

@@ -1,0 +1,206 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// Session is one open session on one coordinator, over one connection.
+//
+// A Session is used by one goroutine at a time: Execute, Ping, Reset,
+// Reattach and the calls on its Operations must not overlap. Addr,
+// Protocol, ServerVersion, ProtocolVersion, Alive, Broken and NeedsReset
+// may be called from any goroutine, at any time; Close too (it interrupts
+// a call in flight).
+type Session interface {
+	// Addr returns the coordinator's address as dialed.
+	Addr() string
+	// Protocol returns HS2 or Beeswax.
+	Protocol() Protocol
+	// ServerVersion returns the version string the coordinator reported
+	// ("impalad version 4.4.0 RELEASE (build ...)").
+	ServerVersion() string
+	// ProtocolVersion returns the HS2 protocol version the coordinator
+	// agreed to, as a number (6 for HIVE_CLI_SERVICE_PROTOCOL_V6); 0 for
+	// beeswax.
+	ProtocolVersion() int
+
+	// Execute runs one statement with per-statement query options (nil for
+	// none) and waits until the coordinator reports it finished, polling
+	// with backoff. The returned Operation gives the result metadata and
+	// rows and must be closed. If ctx ends first, the statement is
+	// cancelled on the coordinator and the error wraps ctx.Err().
+	Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error)
+
+	// Ping checks with one round trip that the connection works and that
+	// the coordinator still knows the session (HS2 PingImpalaHS2Service,
+	// beeswax PingImpalaService).
+	Ping(ctx context.Context) error
+
+	// Alive reports, without a round trip and without blocking, whether
+	// the connection still looks usable: not broken, not closed, and the
+	// socket has not been closed or reset by the peer (a one-byte
+	// non-blocking peek). Call it only on an idle session.
+	Alive() bool
+
+	// Broken reports whether the connection can no longer be used because
+	// a call was interrupted half-way or failed at the transport level.
+	Broken() bool
+
+	// NeedsReset reports whether a statement changed the session's state
+	// (SET, USE) since it was opened or last reset.
+	NeedsReset() bool
+
+	// Reset restores the query options and database given at Dial: HS2
+	// re-SETs each option changed by a SET (to its Options value, or with
+	// SET k='', which Impala takes as "back to the default") and runs USE
+	// when the database changed; beeswax keeps options on the client and
+	// only runs USE when the database changed. Options changed by other
+	// means (a SET hidden in a multi-statement string) are not seen.
+	Reset(ctx context.Context) error
+
+	// Reattach moves an HS2 session to a new connection to the same
+	// coordinator, e.g. after a proxy cut the old one: Impala keeps a
+	// disconnected session for disconnected_session_timeout. It proves the
+	// session with a ping and clears Broken. Beeswax returns
+	// ErrReattachUnsupported.
+	Reattach(ctx context.Context) error
+
+	// Close closes the session on the coordinator (HS2 CloseSession;
+	// beeswax closes with its connection), then the connection. When the
+	// connection is broken, or a call is in flight (which Close then
+	// interrupts), only the connection is closed and Impala drops an HS2
+	// session after disconnected_session_timeout. It is idempotent.
+	Close() error
+}
+
+// Dial connects to the coordinator at addr (host:port) and opens a session
+// as opts say. Every failure is an *Error with Sent false: nothing of a
+// statement reached the coordinator, so SafeToRetry reports true.
+func Dial(ctx context.Context, addr string, opts Options) (Session, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	defer cancel()
+	var s Session
+	if o.Protocol == Beeswax {
+		s, err = dialBeeswax(ctx, addr, &o)
+	} else {
+		s, err = dialHS2(ctx, addr, &o)
+	}
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Sent = false
+		}
+		if o.Logger != nil {
+			o.Logger.Debug("conn: dial failed", slog.String("addr", addr), slog.String("protocol", o.Protocol.String()), slog.String("error", err.Error()))
+		}
+		return nil, err
+	}
+	if o.Logger != nil {
+		o.Logger.Debug("conn: session open", slog.String("addr", addr), slog.String("protocol", o.Protocol.String()), slog.String("version", s.ServerVersion()))
+	}
+	return s, nil
+}
+
+// stmtKind is what the first keyword of a statement says about it.
+type stmtKind uint8
+
+const (
+	stmtOther   stmtKind = iota
+	stmtSet              // SET k=v: changes a query option of the session
+	stmtSetShow          // SET or SET ALL: lists options
+	stmtUse              // USE db
+	stmtDML              // INSERT, UPSERT, UPDATE, DELETE
+)
+
+// classify looks at the first keyword of stmt, after blanks and comments.
+// For SET k=v it also returns k (lower case) and v (unquoted).
+func classify(stmt string) (kind stmtKind, key, value string) {
+	s := skipBlanks(stmt)
+	word := s
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			word = s[:i]
+			break
+		}
+	}
+	switch strings.ToUpper(word) {
+	case "USE":
+		return stmtUse, "", ""
+	case "INSERT", "UPSERT", "UPDATE", "DELETE":
+		return stmtDML, "", ""
+	case "SET":
+		rest := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s[len(word):]), ";"))
+		k, v, ok := strings.Cut(rest, "=")
+		if !ok {
+			return stmtSetShow, "", ""
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '\'' || v[0] == '"') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		if k == "" {
+			return stmtOther, "", ""
+		}
+		return stmtSet, k, v
+	}
+	return stmtOther, "", ""
+}
+
+// skipBlanks drops leading white space, -- line comments and /* */ block
+// comments.
+func skipBlanks(s string) string {
+	for {
+		s = strings.TrimLeft(s, " \t\r\n\f\v")
+		switch {
+		case strings.HasPrefix(s, "--"):
+			i := strings.IndexByte(s, '\n')
+			if i < 0 {
+				return ""
+			}
+			s = s[i+1:]
+		case strings.HasPrefix(s, "/*"):
+			i := strings.Index(s[2:], "*/")
+			if i < 0 {
+				return ""
+			}
+			s = s[i+4:]
+		default:
+			return s
+		}
+	}
+}
+
+// quoteIdent quotes a database name for USE.
+func quoteIdent(s string) string {
+	return "`" + strings.ReplaceAll(s, "`", "``") + "`"
+}
+
+// quoteString quotes a value for SET k='v'.
+func quoteString(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
+
+// nosaslHint adds a hint to a failed first call of a NOSASL connection
+// whose peer closed it or answered in something else than Thrift: the
+// usual cause is a coordinator that requires authentication (SASL).
+func nosaslHint(err error, o *Options) error {
+	var e *Error
+	if o.Mechanism != nil || !errors.As(err, &e) {
+		return err
+	}
+	if errors.Is(err, ErrNotImpala) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		e.Err = fmt.Errorf("%w (without SASL; if the coordinator requires authentication, set Options.Mechanism or Options.Password)", e.Err)
+	}
+	return err
+}

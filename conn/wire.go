@@ -1,0 +1,288 @@
+package conn
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/impalalb/impalalb/conn/sasl"
+	"github.com/impalalb/impalalb/internal/thrift/gen/beeswax"
+)
+
+// wire is one connection to a coordinator: the TCP socket, optional TLS
+// and SASL, and the Thrift binary protocol client over them. It is used by
+// one goroutine at a time, except Alive, broken and close, which are safe
+// to call concurrently.
+type wire struct {
+	addr   string
+	raw    net.Conn // the TCP socket, for the liveness check
+	conn   *countingConn
+	trans  thrift.TTransport
+	client *thrift.TStandardClient
+	broken atomic.Bool
+	closed atomic.Bool
+	log    *slog.Logger
+
+	// callMu is held for the whole of a call, so that a Close from another
+	// goroutine either waits for nothing (no call in flight: it may send
+	// its own CloseSession) or interrupts the call by closing the socket.
+	callMu sync.Mutex
+}
+
+// dialWire connects, runs TLS and SASL, and sets up the Thrift client.
+// Failures are *Error with Sent false.
+func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
+	fail := func(op string, err error) error {
+		return &Error{Addr: addr, Op: op, Err: err}
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fail("dial", fmt.Errorf("bad address %q: %w", addr, err))
+	}
+	d := net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: o.KeepAlive}
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fail("dial", err)
+	}
+	var c net.Conn = raw
+	if o.TLS != nil {
+		cfg := o.TLS
+		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+			cfg = cfg.Clone()
+			cfg.ServerName = host
+		}
+		tc := tls.Client(raw, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			var rh tls.RecordHeaderError
+			if errors.As(err, &rh) {
+				err = fmt.Errorf("%w (is TLS enabled on the coordinator?): %w", ErrNotImpala, err)
+			}
+			return nil, fail("tls", err)
+		}
+		c = tc
+	}
+	w := &wire{addr: addr, raw: raw, conn: &countingConn{Conn: c}, log: o.Logger}
+	if o.Mechanism != nil {
+		mech, err := o.Mechanism()
+		if err != nil {
+			raw.Close()
+			return nil, fail("sasl", err)
+		}
+		st, err := sasl.NewClient(w.conn, mech, sasl.Config{MaxFrameSize: o.MaxMessageSize, Logger: o.Logger})
+		if err != nil {
+			raw.Close()
+			return nil, fail("sasl", err)
+		}
+		if err := st.Handshake(ctx, host); err != nil {
+			raw.Close()
+			if errors.Is(err, sasl.ErrNotSASL) {
+				err = fmt.Errorf("%w: %w", ErrNotImpala, err)
+			}
+			return nil, fail("sasl", err)
+		}
+		w.trans = st
+	} else {
+		w.trans = newBufTransport(w.conn)
+	}
+	max := int32(o.MaxMessageSize)
+	strict := true
+	cfg := &thrift.TConfiguration{
+		MaxMessageSize:     max,
+		MaxFrameSize:       max,
+		TBinaryStrictRead:  &strict,
+		TBinaryStrictWrite: &strict,
+	}
+	p := thrift.NewTBinaryProtocolConf(w.trans, cfg)
+	w.client = thrift.NewTStandardClient(p, p)
+	return w, nil
+}
+
+// cutGrace is how long a call in flight may still take after its ctx
+// ended before the socket's deadline cuts it: most calls (a status poll, a
+// close) take far less, and one that completes keeps the connection in
+// step, while one cut in the middle breaks it.
+const cutGrace = 50 * time.Millisecond
+
+// call runs one Thrift call under ctx: ctx's deadline (plus cutGrace)
+// becomes the connection's deadline, and its cancellation interrupts the
+// call cutGrace later.
+// A call that fails at the transport or protocol level (including one that
+// ctx interrupted) leaves the stream in an unknown state: the wire is then
+// marked broken. sent reports whether any byte was handed to the network.
+func (w *wire) call(ctx context.Context, fn func(context.Context) error) (sent bool, err error) {
+	w.callMu.Lock()
+	defer w.callMu.Unlock()
+	return w.callLocked(ctx, fn)
+}
+
+// callLocked is call for a caller that holds callMu.
+func (w *wire) callLocked(ctx context.Context, fn func(context.Context) error) (sent bool, err error) {
+	if w.closed.Load() {
+		return false, ErrSessionClosed
+	}
+	if w.broken.Load() {
+		return false, ErrBroken
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	before := w.conn.written.Load()
+	dl, ok := ctx.Deadline()
+	if ok {
+		dl = dl.Add(cutGrace)
+	}
+	_ = w.conn.SetDeadline(dl)
+	var (
+		mu       sync.Mutex // guards finished and the deadline set on cancel
+		finished bool
+	)
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !finished {
+			_ = w.conn.SetDeadline(time.Now().Add(cutGrace))
+		}
+	})
+	err = fn(ctx)
+	stop()
+	mu.Lock()
+	finished = true
+	mu.Unlock()
+	sent = w.conn.written.Load() != before
+	if err == nil {
+		return sent, nil
+	}
+	if breaksStream(err) {
+		w.markBroken(err)
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w: %w", cerr, err)
+		}
+		err = classifyWireError(err)
+	}
+	return sent, err
+}
+
+func (w *wire) markBroken(err error) {
+	if !w.broken.Swap(true) && w.log != nil {
+		w.log.Debug("conn: connection broken", slog.String("addr", w.addr), slog.String("error", err.Error()))
+	}
+	// Nothing more can be read or written in step; release the socket now.
+	_ = w.raw.Close()
+}
+
+// breaksStream reports whether err leaves the Thrift stream out of step:
+// everything but an answer the server sent in full (an application
+// exception or a declared exception).
+func breaksStream(err error) bool {
+	var ae thrift.TApplicationException
+	if errors.As(err, &ae) {
+		switch ae.TypeId() {
+		case thrift.WRONG_METHOD_NAME, thrift.BAD_SEQUENCE_ID, thrift.INVALID_MESSAGE_TYPE_EXCEPTION:
+			return true
+		}
+		return false
+	}
+	var be *beeswax.BeeswaxException
+	var qe *beeswax.QueryNotFoundException
+	return !errors.As(err, &be) && !errors.As(err, &qe)
+}
+
+// classifyWireError adds ErrNotImpala to errors that show a peer speaking
+// something else than Thrift's binary protocol.
+func classifyWireError(err error) error {
+	var pe thrift.TProtocolException
+	if errors.As(err, &pe) {
+		switch pe.TypeId() {
+		case thrift.BAD_VERSION, thrift.INVALID_DATA, thrift.SIZE_LIMIT, thrift.NEGATIVE_SIZE:
+			return fmt.Errorf("%w: %w", ErrNotImpala, err)
+		}
+	}
+	var ae thrift.TApplicationException
+	if errors.As(err, &ae) {
+		switch ae.TypeId() {
+		case thrift.WRONG_METHOD_NAME, thrift.BAD_SEQUENCE_ID, thrift.INVALID_MESSAGE_TYPE_EXCEPTION:
+			return fmt.Errorf("%w: %w", ErrNotImpala, err)
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("connection closed by the peer: %w", err)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("connection closed by the peer in the middle of a reply: %w", err)
+	}
+	return err
+}
+
+// alive reports whether the idle connection still looks usable: not
+// broken, not closed, and the socket has neither been closed by the peer
+// nor holds unexpected data.
+func (w *wire) alive() bool {
+	if w.closed.Load() || w.broken.Load() {
+		return false
+	}
+	if err := connCheck(w.raw); err != nil {
+		w.markBroken(fmt.Errorf("liveness check: %w", err))
+		return false
+	}
+	return true
+}
+
+func (w *wire) close() error {
+	if w.closed.Swap(true) {
+		return nil
+	}
+	return w.raw.Close()
+}
+
+// errUnexpectedRead is the liveness check's verdict on an idle socket
+// that holds data: the stream is out of step.
+var errUnexpectedRead = errors.New("conn: unexpected data on an idle connection")
+
+// countingConn counts the bytes handed to the network, so that a failed
+// call can tell whether anything left.
+type countingConn struct {
+	net.Conn
+	written atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// bufTransport is the NOSASL transport: Thrift's binary protocol straight
+// over the buffered socket, no framing (what Impala's NOSASL expects).
+type bufTransport struct {
+	c net.Conn
+	r *bufio.Reader
+	w *bufio.Writer
+}
+
+var _ thrift.TRichTransport = (*bufTransport)(nil)
+
+func newBufTransport(c net.Conn) *bufTransport {
+	return &bufTransport{c: c, r: bufio.NewReaderSize(c, 32<<10), w: bufio.NewWriterSize(c, 8<<10)}
+}
+
+func (t *bufTransport) Read(p []byte) (int, error)        { return t.r.Read(p) }
+func (t *bufTransport) ReadByte() (byte, error)           { return t.r.ReadByte() }
+func (t *bufTransport) Write(p []byte) (int, error)       { return t.w.Write(p) }
+func (t *bufTransport) WriteByte(b byte) error            { return t.w.WriteByte(b) }
+func (t *bufTransport) WriteString(s string) (int, error) { return t.w.WriteString(s) }
+func (t *bufTransport) Flush(context.Context) error       { return t.w.Flush() }
+func (t *bufTransport) RemainingBytes() uint64            { return thrift.UnknownRemainingBytes }
+func (t *bufTransport) Open() error                       { return nil }
+func (t *bufTransport) IsOpen() bool                      { return true }
+func (t *bufTransport) Close() error                      { return t.c.Close() }
