@@ -1,0 +1,205 @@
+package kerberos
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// QOP is a SASL GSSAPI security layer (RFC 4752 section 3.3), as the bit
+// the server offers and the client chooses.
+type QOP byte
+
+// The three security layers.
+const (
+	// QOPAuth is authentication only: data frames are not wrapped.
+	QOPAuth QOP = 1
+	// QOPAuthInt wraps every frame with an integrity checksum.
+	QOPAuthInt QOP = 2
+	// QOPAuthConf wraps every frame encrypted and checksummed.
+	QOPAuthConf QOP = 4
+)
+
+// String is the SASL name of the layer ("auth", "auth-int", "auth-conf").
+func (q QOP) String() string {
+	switch q {
+	case QOPAuth:
+		return "auth"
+	case QOPAuthInt:
+		return "auth-int"
+	case QOPAuthConf:
+		return "auth-conf"
+	}
+	return fmt.Sprintf("qop(%#x)", byte(q))
+}
+
+// DefaultServiceName is the service part of Impala's principals.
+const DefaultServiceName = "impala"
+
+// defaultMaxReceive is the largest wrapped message we accept (2^24-1, the
+// largest the 3-byte field of RFC 4752 can say).
+const defaultMaxReceive = 1<<24 - 1
+
+// Config configures a [Client]. Exactly one login method applies: Keytab
+// (with Principal), else Password (with Principal), else a credential cache
+// (CCache, else $KRB5CCNAME, else the MIT default FILE:/tmp/krb5cc_<uid>).
+type Config struct {
+	// Krb5Conf is the path of krb5.conf. Empty means the first existing
+	// file of $KRB5_CONFIG (a colon-separated list), else /etc/krb5.conf.
+	Krb5Conf string
+	// Principal is the client principal, "name@REALM" or "name" (default
+	// realm of krb5.conf). Required with Keytab or Password; with a
+	// credential cache, empty means the cache's principal and a non-empty
+	// value must match it.
+	Principal string
+	// Keytab is the path of a keytab holding Principal's keys. Empty means
+	// no keytab login.
+	Keytab string
+	// Password is Principal's password. Empty means no password login. It
+	// never appears in errors, logs or String.
+	Password string
+	// CCache is the path of a credential cache file as kinit leaves it
+	// ("FILE:" prefix allowed). Empty means $KRB5CCNAME, else
+	// /tmp/krb5cc_<uid>. Only FILE caches are supported.
+	CCache string
+	// ServiceName is the service part of the service principal. Empty means
+	// "impala".
+	ServiceName string
+	// HostFQDN is Impala's kerberos_host_fqdn: when set, the service
+	// principal is ServiceName/HostFQDN@REALM whatever host is dialed (the
+	// load balancer's principal, which every coordinator's keytab holds).
+	// Empty means the dialed host.
+	HostFQDN string
+	// Realm is the service principal's realm. Empty means krb5.conf's
+	// domain_realm mapping of the host, else its default realm.
+	Realm string
+	// QOP lists the security layers the client accepts, in order of
+	// preference; the first one the server offers is chosen. Nil means
+	// auth, then auth-int, then auth-conf (so a layer is used only when the
+	// server requires one).
+	QOP []QOP
+	// MaxReceiveSize is the largest wrapped message the client accepts,
+	// sent to the server in the security-layer exchange. Zero means 2^24-1.
+	MaxReceiveSize int
+	// RenewBefore is how long before a ticket's end the client renews it
+	// (TGT) or fetches a new one (service tickets). Zero means a fifth of
+	// the ticket's lifetime.
+	RenewBefore time.Duration
+	// NoBackgroundRenewal turns off the one goroutine per Client that
+	// renews the TGT before it expires; tickets are then renewed only
+	// lazily, when a handshake needs one.
+	NoBackgroundRenewal bool
+	// Logger receives debug and error events. Nil means no logging.
+	Logger *slog.Logger
+}
+
+// DefaultConfig is a Config that logs in from the default credential cache
+// with the default krb5.conf.
+func DefaultConfig() Config {
+	return Config{ServiceName: DefaultServiceName}
+}
+
+// String describes the configuration without the password.
+func (c Config) String() string {
+	pw := ""
+	if c.Password != "" {
+		pw = "<redacted>"
+	}
+	return fmt.Sprintf("kerberos.Config{Krb5Conf:%q Principal:%q Keytab:%q Password:%q CCache:%q ServiceName:%q HostFQDN:%q Realm:%q QOP:%v}",
+		c.Krb5Conf, c.Principal, c.Keytab, pw, c.CCache, c.ServiceName, c.HostFQDN, c.Realm, c.QOP)
+}
+
+// loginMethod is the way a Client obtains its TGT.
+type loginMethod int
+
+const (
+	loginKeytab loginMethod = iota
+	loginPassword
+	loginCCache
+)
+
+// validate checks the fields and fills the defaults in c (a copy).
+func (c *Config) validate() (loginMethod, error) {
+	if c.ServiceName == "" {
+		c.ServiceName = DefaultServiceName
+	}
+	if strings.ContainsAny(c.ServiceName, "/@") {
+		return 0, fmt.Errorf("kerberos: Config.ServiceName %q must not contain '/' or '@'", c.ServiceName)
+	}
+	if strings.ContainsAny(c.HostFQDN, "/@") {
+		return 0, fmt.Errorf("kerberos: Config.HostFQDN %q must not contain '/' or '@'", c.HostFQDN)
+	}
+	if c.MaxReceiveSize < 0 || c.MaxReceiveSize > defaultMaxReceive {
+		return 0, fmt.Errorf("kerberos: Config.MaxReceiveSize %d out of range [0, %d]", c.MaxReceiveSize, defaultMaxReceive)
+	}
+	if c.MaxReceiveSize == 0 {
+		c.MaxReceiveSize = defaultMaxReceive
+	}
+	if c.RenewBefore < 0 {
+		return 0, errors.New("kerberos: Config.RenewBefore must not be negative")
+	}
+	if c.QOP == nil {
+		c.QOP = []QOP{QOPAuth, QOPAuthInt, QOPAuthConf}
+	}
+	for _, q := range c.QOP {
+		if q != QOPAuth && q != QOPAuthInt && q != QOPAuthConf {
+			return 0, fmt.Errorf("kerberos: Config.QOP holds unknown layer %v", q)
+		}
+	}
+	if c.Krb5Conf == "" {
+		c.Krb5Conf = defaultKrb5Conf()
+	}
+	switch {
+	case c.Keytab != "" && c.Password != "":
+		return 0, errors.New("kerberos: Config.Keytab and Config.Password are both set; choose one login method")
+	case c.Keytab != "":
+		if c.Principal == "" {
+			return 0, errors.New("kerberos: Config.Principal is required with Config.Keytab")
+		}
+		return loginKeytab, nil
+	case c.Password != "":
+		if c.Principal == "" {
+			return 0, errors.New("kerberos: Config.Principal is required with Config.Password")
+		}
+		return loginPassword, nil
+	}
+	if c.CCache == "" {
+		c.CCache = os.Getenv("KRB5CCNAME")
+	}
+	if c.CCache == "" {
+		c.CCache = fmt.Sprintf("/tmp/krb5cc_%d", os.Getuid())
+	}
+	if i := strings.Index(c.CCache, ":"); i > 0 {
+		typ := strings.ToUpper(c.CCache[:i])
+		if typ != "FILE" {
+			return 0, fmt.Errorf("kerberos: credential cache type %s is not supported (only FILE); run kinit -c FILE:<path>", typ)
+		}
+		c.CCache = c.CCache[i+1:]
+	}
+	return loginCCache, nil
+}
+
+// defaultKrb5Conf returns the first existing file of $KRB5_CONFIG, else
+// /etc/krb5.conf.
+func defaultKrb5Conf() string {
+	for _, p := range strings.Split(os.Getenv("KRB5_CONFIG"), ":") {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "/etc/krb5.conf"
+}
+
+// splitPrincipal splits "a/b@REALM" into its name and realm.
+func splitPrincipal(p string) (name, realm string) {
+	if i := strings.LastIndex(p, "@"); i >= 0 {
+		return p[:i], p[i+1:]
+	}
+	return p, ""
+}
