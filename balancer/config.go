@@ -1,0 +1,302 @@
+package balancer
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+)
+
+// Policy chooses a coordinator for a new acquire.
+type Policy uint8
+
+const (
+	// PolicyUnset is the zero Policy: the field's default applies.
+	PolicyUnset Policy = iota
+	// LeastConn picks the coordinator with the fewest open sessions from this
+	// pool (idle ones count: each holds one of the coordinator's frontend
+	// threads), ties broken at random, with the power of two random choices
+	// when the set is large.
+	LeastConn
+	// Affinity picks by rendezvous hashing of the acquire key over the healthy
+	// coordinators, with a bounded load: a coordinator takes at most
+	// [Config.LoadFactor] times the mean number of busy sessions, so that one
+	// hot key cannot flood it. The client-side equivalent of HAProxy's
+	// "balance source".
+	Affinity
+	// RoundRobin takes the healthy coordinators in turn. Not recommended for
+	// Impala: it ignores how long sessions stay open.
+	RoundRobin
+)
+
+// String returns the policy's name as [ParsePolicy] reads it.
+func (p Policy) String() string {
+	switch p {
+	case PolicyUnset:
+		return "unset"
+	case LeastConn:
+		return "leastconn"
+	case Affinity:
+		return "affinity"
+	case RoundRobin:
+		return "roundrobin"
+	}
+	return fmt.Sprintf("Policy(%d)", uint8(p))
+}
+
+// ParsePolicy reads a policy name: "leastconn", "affinity" (or HAProxy's
+// "source"), "roundrobin". Case is ignored.
+func ParsePolicy(s string) (Policy, error) {
+	switch strings.ToLower(s) {
+	case "leastconn":
+		return LeastConn, nil
+	case "affinity", "source":
+		return Affinity, nil
+	case "roundrobin":
+		return RoundRobin, nil
+	}
+	return PolicyUnset, fmt.Errorf("balancer: unknown policy %q", s)
+}
+
+// Default values used by [DefaultConfig] and for zero [Config] fields.
+const (
+	DefaultLoadFactor            = 1.25
+	DefaultMaxPerCoordinator     = 48
+	DefaultMaxIdlePerCoordinator = 8
+	DefaultMaxIdleTime           = 30 * time.Minute
+	DefaultMaxLifetime           = time.Hour
+	DefaultLifetimeJitter        = 0.1
+	DefaultValidateAfter         = time.Second
+	DefaultDialTimeout           = 10 * time.Second
+	DefaultRetries               = 3
+	DefaultInterval              = 2 * time.Second
+	DefaultRise                  = 2
+	DefaultFall                  = 3
+	DefaultSlowStart             = 10 * time.Second
+	DefaultBackoffMin            = 500 * time.Millisecond
+	DefaultBackoffMax            = 30 * time.Second
+)
+
+// Config configures a [Pool]. The zero value of each field selects its
+// default, as documented on the field; [New] keeps a private copy.
+type Config struct {
+	// Coordinators lists the coordinators as host:port. Required, at least one.
+	Coordinators []string
+	// Dialer opens sessions. Required.
+	Dialer Dialer
+
+	// Policy serves acquires with an empty key. Zero means LeastConn. With
+	// Affinity, the key is DefaultKey.
+	Policy Policy
+	// KeyedPolicy serves acquires with a non-empty key. Zero means Affinity.
+	KeyedPolicy Policy
+	// DefaultKey is the affinity key used when Policy is Affinity and the
+	// acquire has no key. Empty means this host's name, which makes the pool
+	// behave like HAProxy's "balance source".
+	DefaultKey string
+	// LoadFactor is the bounded-load factor c of Affinity: a coordinator takes
+	// at most c times the mean number of busy sessions. Zero means 1.25; it
+	// must be at least 1.
+	LoadFactor float64
+
+	// MaxSessions caps the open sessions (idle and in use) of the pool; an
+	// acquire beyond it waits, honouring its context. Zero means no cap.
+	MaxSessions int
+	// MaxPerCoordinator caps the open sessions (idle and in use) on one
+	// coordinator; keep it below the coordinator's fe_service_threads (64 by
+	// default), which all clients share. Zero means 48.
+	MaxPerCoordinator int
+	// MaxIdlePerCoordinator is how many idle sessions are kept per
+	// coordinator. Zero means 8; negative keeps none.
+	MaxIdlePerCoordinator int
+	// MaxIdleTime closes a session idle for longer. Zero means 30 minutes;
+	// negative means no limit.
+	MaxIdleTime time.Duration
+	// MaxLifetime closes a session older than this (minus jitter) when it is
+	// idle or released. Zero means one hour; negative means no limit.
+	MaxLifetime time.Duration
+	// LifetimeJitter spreads MaxLifetime by up to this fraction, so sessions
+	// opened together do not all expire together. Zero means 0.1; negative
+	// means none; it must be below 1.
+	LifetimeJitter float64
+	// ValidateAfter is the idle time after which a session is pinged before it
+	// is handed out (the socket liveness check is always done). Zero means one
+	// second; negative means never ping.
+	ValidateAfter time.Duration
+
+	// DialTimeout bounds one Dial (connect, handshake, OpenSession), one Ping
+	// of an idle session, one Reattach and one Reset. Zero means 10 seconds.
+	DialTimeout time.Duration
+	// Retries is how many times an acquire redispatches to another
+	// coordinator after a dial failure, within the caller's deadline. Zero
+	// means 3; negative means none.
+	Retries int
+
+	// Interval is the period of active health checks of up coordinators.
+	// Zero means 2 seconds; negative turns active checks off (down
+	// coordinators are still re-probed with backoff).
+	Interval time.Duration
+	// CheckTimeout bounds one health check. Zero means DialTimeout.
+	CheckTimeout time.Duration
+	// Rise is how many consecutive successful checks bring a down coordinator
+	// back. Zero means 2.
+	Rise int
+	// Fall is how many consecutive failed active checks take an up
+	// coordinator down (a dial failure takes it down at once). Zero means 3.
+	Fall int
+	// SlowStart is how long a returning coordinator takes to ramp up to its
+	// full share of new sessions. Zero means 10 seconds; negative turns slow
+	// start off.
+	SlowStart time.Duration
+	// BackoffMin is the first delay before a down coordinator is re-probed;
+	// the delay doubles (with jitter) after each failed probe up to
+	// BackoffMax. Zero means 500 ms.
+	BackoffMin time.Duration
+	// BackoffMax caps the re-probe delay. Zero means 30 seconds.
+	BackoffMax time.Duration
+
+	// Logger receives state changes: coordinator down and up, redispatches.
+	// Nil means no logging.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with every default filled in; set
+// Coordinators and Dialer before passing it to [New].
+func DefaultConfig() Config {
+	var c Config
+	c.applyDefaults()
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	if c.Policy == PolicyUnset {
+		c.Policy = LeastConn
+	}
+	if c.KeyedPolicy == PolicyUnset {
+		c.KeyedPolicy = Affinity
+	}
+	if c.LoadFactor == 0 {
+		c.LoadFactor = DefaultLoadFactor
+	}
+	if c.MaxPerCoordinator == 0 {
+		c.MaxPerCoordinator = DefaultMaxPerCoordinator
+	}
+	if c.MaxIdlePerCoordinator == 0 {
+		c.MaxIdlePerCoordinator = DefaultMaxIdlePerCoordinator
+	}
+	if c.MaxIdleTime == 0 {
+		c.MaxIdleTime = DefaultMaxIdleTime
+	}
+	if c.MaxLifetime == 0 {
+		c.MaxLifetime = DefaultMaxLifetime
+	}
+	if c.LifetimeJitter == 0 {
+		c.LifetimeJitter = DefaultLifetimeJitter
+	}
+	if c.ValidateAfter == 0 {
+		c.ValidateAfter = DefaultValidateAfter
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.Retries == 0 {
+		c.Retries = DefaultRetries
+	}
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.CheckTimeout == 0 {
+		c.CheckTimeout = c.DialTimeout
+	}
+	if c.Rise == 0 {
+		c.Rise = DefaultRise
+	}
+	if c.Fall == 0 {
+		c.Fall = DefaultFall
+	}
+	if c.SlowStart == 0 {
+		c.SlowStart = DefaultSlowStart
+	}
+	if c.BackoffMin == 0 {
+		c.BackoffMin = DefaultBackoffMin
+	}
+	if c.BackoffMax == 0 {
+		c.BackoffMax = DefaultBackoffMax
+	}
+}
+
+// Validate reports the first invalid field, as a [*ConfigError] naming it.
+// Zero fields are valid: they select their defaults.
+func (c Config) Validate() error {
+	c.applyDefaults()
+	if len(c.Coordinators) == 0 {
+		return configErr("Coordinators", "at least one coordinator is required")
+	}
+	seen := make(map[string]bool, len(c.Coordinators))
+	for _, a := range c.Coordinators {
+		if err := checkAddr(a); err != nil {
+			return err
+		}
+		if seen[a] {
+			return configErr("Coordinators", "%q listed twice", a)
+		}
+		seen[a] = true
+	}
+	if c.Dialer == nil {
+		return configErr("Dialer", "required")
+	}
+	for _, f := range []struct {
+		name string
+		p    Policy
+	}{{"Policy", c.Policy}, {"KeyedPolicy", c.KeyedPolicy}} {
+		if f.p < LeastConn || f.p > RoundRobin {
+			return configErr(f.name, "unknown policy %d", uint8(f.p))
+		}
+	}
+	if math.IsNaN(c.LoadFactor) || math.IsInf(c.LoadFactor, 0) || c.LoadFactor < 1 {
+		return configErr("LoadFactor", "must be at least 1, got %v", c.LoadFactor)
+	}
+	if c.MaxSessions < 0 {
+		return configErr("MaxSessions", "must not be negative, got %d", c.MaxSessions)
+	}
+	if c.MaxPerCoordinator < 0 || c.MaxPerCoordinator > math.MaxInt32/2 {
+		return configErr("MaxPerCoordinator", "must be between 0 and %d, got %d", math.MaxInt32/2, c.MaxPerCoordinator)
+	}
+	if c.MaxSessions > math.MaxInt32/2 {
+		return configErr("MaxSessions", "must be at most %d, got %d", math.MaxInt32/2, c.MaxSessions)
+	}
+	if math.IsNaN(c.LifetimeJitter) || c.LifetimeJitter >= 1 {
+		return configErr("LifetimeJitter", "must be below 1, got %v", c.LifetimeJitter)
+	}
+	if c.DialTimeout < 0 {
+		return configErr("DialTimeout", "must not be negative, got %v", c.DialTimeout)
+	}
+	if c.CheckTimeout < 0 {
+		return configErr("CheckTimeout", "must not be negative, got %v", c.CheckTimeout)
+	}
+	if c.Rise < 0 {
+		return configErr("Rise", "must not be negative, got %d", c.Rise)
+	}
+	if c.Fall < 0 {
+		return configErr("Fall", "must not be negative, got %d", c.Fall)
+	}
+	if c.BackoffMin < 0 {
+		return configErr("BackoffMin", "must not be negative, got %v", c.BackoffMin)
+	}
+	if c.BackoffMax < c.BackoffMin {
+		return configErr("BackoffMax", "must be at least BackoffMin (%v), got %v", c.BackoffMin, c.BackoffMax)
+	}
+	return nil
+}
+
+func checkAddr(a string) error {
+	if a == "" {
+		return configErr("Coordinators", "empty address")
+	}
+	i := strings.LastIndexByte(a, ':')
+	if i <= 0 || i == len(a)-1 {
+		return configErr("Coordinators", "%q is not host:port", a)
+	}
+	return nil
+}

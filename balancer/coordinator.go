@@ -1,0 +1,114 @@
+package balancer
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// State is a coordinator's health as the pool sees it.
+type State int32
+
+const (
+	// StateUp: the coordinator takes new sessions.
+	StateUp State = iota
+	// StateDown: a dial or enough health checks failed; it is re-probed with
+	// backoff and takes no new sessions unless every coordinator is down.
+	StateDown
+	// StateDraining: removed by [Pool.SetCoordinators]; it takes no new
+	// sessions, its idle sessions are closed and its in-use sessions close
+	// when released.
+	StateDraining
+)
+
+// String returns "up", "down" or "draining".
+func (s State) String() string {
+	switch s {
+	case StateUp:
+		return "up"
+	case StateDown:
+		return "down"
+	case StateDraining:
+		return "draining"
+	}
+	return "unknown"
+}
+
+// fullWeight is the slow-start weight of a coordinator at its full share.
+const fullWeight = 1024
+
+// coord is one coordinator. Its atomics are read by the pick on the hot path
+// and outlive snapshot generations; the fields under mu are written by
+// acquire, release and the background loop.
+type coord struct {
+	addr string
+	hash uint64 // rendezvous seed, from addr
+
+	open    atomic.Int32  // sessions idle, in use, or being dialed
+	idle    atomic.Int32  // len(idleList), readable without mu
+	pending atomic.Int32  // acquires between pick and taking a session or slot
+	weight  atomic.Int32  // slow-start share, 1..fullWeight
+	failSeq atomic.Uint64 // Pool.failSeq at the latest failure: orders retries when all are down
+	state   atomic.Int32  // State; written under mu
+
+	dialed     atomic.Uint64
+	failures   atomic.Uint64
+	replaced   atomic.Uint64
+	reattached atomic.Uint64
+
+	mu        sync.Mutex // guards the fields below
+	idleList  []*entry   // LIFO: most recently used last
+	lastErr   error
+	lastErrAt time.Time
+	rise      int           // consecutive successful checks while down
+	fall      int           // consecutive failed checks while up
+	nextCheck time.Time     // when the background loop checks or re-probes next
+	backoff   time.Duration // current re-probe delay while down
+	upSince   time.Time     // start of slow start
+	suspect   bool          // a dial was cut short by its caller: check now
+}
+
+func newCoord(addr string) *coord {
+	c := &coord{addr: addr, hash: mix64(hashString(addr))}
+	c.weight.Store(fullWeight)
+	return c
+}
+
+func (c *coord) getState() State { return State(c.state.Load()) }
+
+// busy is the number of sessions in use or being dialed, plus the acquires
+// that picked c and have not yet taken a session.
+func (c *coord) busy() int32 { return c.open.Load() - c.idle.Load() + c.pending.Load() }
+
+// entry is one pooled session. It lives as long as the session; a Lease
+// points to it while the session is handed out.
+type entry struct {
+	s        Session
+	c        *coord
+	live     LivenessChecker
+	reset    Resetter
+	reattach Reattacher
+	expires  time.Time // zero: never
+	lastUsed time.Time // set before the entry goes idle
+}
+
+// hashString is 64-bit FNV-1a: stable across processes, so every client maps
+// a key to the same coordinator.
+func hashString(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// mix64 is the splitmix64 finalizer.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}

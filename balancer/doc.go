@@ -1,0 +1,89 @@
+// Package balancer is impalalb's client-side load balancer: a pool of
+// sessions spread over a set of Impala coordinators, doing inside the client
+// what an HAProxy in front of Impala does (leastconn, source persistence,
+// health checks, redispatch), and checking idle sessions before reuse.
+//
+// The pool knows sessions only through small interfaces: a [Dialer] opens a
+// [Session] (anything with Ping and Close) on one coordinator; optional
+// interfaces add a socket liveness check ([LivenessChecker]), session hygiene
+// after SET and USE ([Resetter]) and reattaching a server session on a new
+// connection ([Reattacher]). The conn package is the production Dialer;
+// tests use fakes.
+//
+// # Usage
+//
+//	cfg := balancer.DefaultConfig()
+//	cfg.Coordinators = []string{"impalad1:21050", "impalad2:21050", "impalad3:21050"}
+//	cfg.Dialer = dialer // for example an adapter over package conn
+//	pool, err := balancer.New(cfg)
+//	if err != nil {
+//		return err
+//	}
+//	defer pool.Close()
+//
+//	lease, err := pool.Acquire(ctx, user) // "" for leastconn
+//	if err != nil {
+//		return err // nothing was sent to any coordinator
+//	}
+//	s := lease.Session()
+//	// ... run statements on s ...
+//	lease.Release() // or lease.Discard() if s is broken
+//
+// # Policies
+//
+// One pool serves both algorithms that Impala's load-balancer guide asks
+// for. [Pool.Acquire] with an empty key uses [Config.Policy], [LeastConn] by
+// default: the coordinator with the fewest open sessions of this pool, idle
+// ones included since each holds one of the coordinator's frontend threads;
+// ties go to a random one; above 32 coordinators, the better of two random
+// choices. With a key (a user, a tenant, a client host) it uses
+// [Config.KeyedPolicy], [Affinity] by default: rendezvous hashing of the key
+// over the up coordinators, so that a key keeps its coordinator (the catalog
+// it already saw) and only the keys of a departing coordinator move, with a
+// bounded load ([Config.LoadFactor] times the mean busy sessions) so that a
+// hot key spills over instead of flooding one coordinator. [RoundRobin] is
+// available and not recommended.
+//
+// The pick reads an immutable snapshot of the up coordinators, swapped
+// atomically when membership or health changes, and per-coordinator atomic
+// counters: it takes no lock and allocates nothing.
+//
+// # Health
+//
+// Passive: a failed dial marks the coordinator down at once, keeps the error
+// for [Pool.Stats], and redispatches the acquire to the next pick, up to
+// [Config.Retries] times within the caller's deadline. A down coordinator is
+// re-probed with exponential backoff and jitter ([Config.BackoffMin],
+// [Config.BackoffMax]) and comes back after [Config.Rise] successes. While
+// every coordinator is down, acquires still try them, the one that failed
+// longest ago first, and a success brings that one back. A dial cut short
+// by its caller's own deadline says nothing about the coordinator, so it
+// does not mark it down; it has the background loop check it at once, with
+// [Config.CheckTimeout], and a failed check takes it down. Active:
+// every [Config.Interval] each up coordinator is checked at protocol level
+// (the Dialer's [Checker], or dial, ping and close); [Config.Fall]
+// consecutive failures take it down. A returning or new coordinator ramps
+// up over [Config.SlowStart]. [Pool.SetCoordinators] drains removed
+// coordinators: no new sessions, idle ones closed, in-use ones closed on
+// release.
+//
+// # Idle sessions
+//
+// Before an idle session is handed out the pool checks, in order: its
+// lifetime ([Config.MaxLifetime] minus jitter) and idle time
+// ([Config.MaxIdleTime]), its socket ([LivenessChecker], no round trip) and,
+// when it has been idle longer than [Config.ValidateAfter], a Ping, which
+// also proves the coordinator still knows the session. A session that fails
+// is reattached if it is a [Reattacher], or closed and replaced; the caller
+// never sees the error. The background loop also runs the socket check over
+// idle sessions, every 15 seconds and at once after an acquire found a cut
+// one, so that dead sessions stop counting for leastconn.
+//
+// # Concurrency
+//
+// All methods of [Pool] are safe for concurrent use. Acquire, Release and
+// Discard do their work (validation, dials, resets, closes) on the caller's
+// goroutine; one background goroutine per pool runs health checks, slow
+// start and idle expiry, and stops in [Pool.Close]. Logging of state changes
+// goes to [Config.Logger] and is off by default.
+package balancer

@@ -1,0 +1,65 @@
+package balancer_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/impalalb/impalalb/balancer"
+)
+
+// exampleDialer opens sessions that always answer.
+type exampleDialer struct{}
+
+type exampleSession struct{ addr string }
+
+func (exampleDialer) Dial(_ context.Context, addr string) (balancer.Session, error) {
+	return &exampleSession{addr: addr}, nil
+}
+
+func (*exampleSession) Ping(context.Context) error { return nil }
+func (*exampleSession) Close() error               { return nil }
+
+func Example() {
+	cfg := balancer.DefaultConfig()
+	cfg.Coordinators = []string{"impalad1:21050", "impalad2:21050", "impalad3:21050"}
+	cfg.Dialer = exampleDialer{}
+	pool, err := balancer.New(cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Close()
+	ctx := context.Background()
+
+	// Leastconn: three concurrent sessions land on three coordinators.
+	seen := map[string]bool{}
+	var leases []*balancer.Lease
+	for range 3 {
+		l, err := pool.Acquire(ctx, "")
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		seen[l.Coordinator()] = true
+		leases = append(leases, l)
+	}
+	fmt.Println("coordinators used:", len(seen))
+	for _, l := range leases {
+		l.Release()
+	}
+
+	// Affinity: a key keeps its coordinator.
+	a, _ := pool.Acquire(ctx, "alice")
+	first := a.Coordinator()
+	a.Release()
+	b, _ := pool.Acquire(ctx, "alice")
+	fmt.Println("alice stays:", b.Coordinator() == first)
+	b.Release()
+
+	st := pool.Stats()
+	fmt.Println("open:", st.Open, "idle:", st.Idle, "in use:", st.InUse)
+	// Output:
+	// coordinators used: 3
+	// alice stays: true
+	// open: 3 idle: 3 in use: 0
+}

@@ -1,0 +1,47 @@
+package balancer
+
+import "time"
+
+// TestOptions replaces the pool's clock, randomness and state hook in tests.
+type TestOptions struct {
+	Now     func() time.Time
+	RandN   func(n int) int
+	OnState func(addr string, s State)
+	// NoLoop leaves the background loop out; the test drives Maintain.
+	NoLoop bool
+}
+
+// NewForTest is New with internals replaced.
+func NewForTest(cfg Config, o TestOptions) (*Pool, error) {
+	return newPool(cfg, options{now: o.Now, randN: o.RandN, onState: o.OnState, noLoop: o.NoLoop})
+}
+
+// Pick runs the policy's pick over the current snapshot without acquiring.
+func (p *Pool) Pick(policy Policy, key string) string {
+	c := p.pick(p.snap.Load(), key, policy)
+	if c == nil {
+		return ""
+	}
+	return c.addr
+}
+
+// Maintain runs one pass of the background loop's work, the socket check of
+// idle sessions included.
+func (p *Pool) Maintain() {
+	p.pruneWanted.Store(true)
+	p.maintain()
+}
+
+// Expires returns the lifetime deadline of a lease's session.
+func (l *Lease) Expires() time.Time { return l.e.expires }
+
+// Pending sums the acquires counted between pick and session, over members.
+func (p *Pool) Pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.coords {
+		n += int(c.pending.Load())
+	}
+	return n
+}

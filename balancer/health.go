@@ -1,0 +1,312 @@
+package balancer
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// slowStartFloor is the weight a coordinator starts its slow start with.
+const slowStartFloor = fullWeight / 16
+
+// maxParallelChecks bounds the health checks the loop runs at once.
+const maxParallelChecks = 16
+
+// maxLoopSleep bounds how long the background loop sleeps between passes.
+const maxLoopSleep = time.Minute
+
+// pruneEvery is the period of the background socket check of idle sessions
+// (sooner when an acquire found a cut one).
+const pruneEvery = 15 * time.Second
+
+// markDown takes c out of the snapshot after a failure, closes its idle
+// sessions and schedules its first re-probe. Called from acquires (passive
+// health) and from the background loop (active health).
+func (p *Pool) markDown(c *coord, err error) {
+	now := p.now()
+	c.mu.Lock()
+	c.failures.Add(1)
+	c.failSeq.Store(p.failSeq.Add(1))
+	c.lastErr, c.lastErrAt = err, now
+	if c.getState() != StateUp {
+		c.mu.Unlock()
+		return
+	}
+	c.state.Store(int32(StateDown))
+	c.rise, c.fall = 0, 0
+	c.backoff = p.cfg.BackoffMin
+	c.nextCheck = now.Add(p.jitter(c.backoff))
+	idle := c.idleList
+	c.idleList = nil
+	c.idle.Store(0)
+	c.mu.Unlock()
+	p.rebuild()
+	for _, e := range idle {
+		p.closeEntry(e)
+	}
+	p.stateChanged(c, StateDown, err)
+	p.kickLoop()
+}
+
+// suspect asks the background loop to check an up coordinator at once; a
+// failed check then takes it down without waiting for Fall.
+func (p *Pool) suspect(c *coord) {
+	c.mu.Lock()
+	if c.getState() == StateUp && !c.suspect {
+		c.suspect = true
+		c.nextCheck = p.now()
+	}
+	c.mu.Unlock()
+	p.kickLoop()
+}
+
+// markUp brings a down coordinator back, with slow start.
+func (p *Pool) markUp(c *coord) {
+	now := p.now()
+	c.mu.Lock()
+	if c.getState() != StateDown {
+		c.mu.Unlock()
+		return
+	}
+	c.state.Store(int32(StateUp))
+	c.rise, c.fall = 0, 0
+	c.backoff = 0
+	if p.cfg.Interval > 0 {
+		c.nextCheck = now.Add(p.cfg.Interval)
+	}
+	if p.cfg.SlowStart > 0 {
+		c.upSince = now
+		c.weight.Store(slowStartFloor)
+	}
+	c.mu.Unlock()
+	p.rebuild()
+	p.stateChanged(c, StateUp, nil)
+	p.broadcast()
+	p.kickLoop()
+}
+
+// loop is the pool's one background goroutine.
+func (p *Pool) loop() {
+	defer close(p.loopDone)
+	t := time.NewTimer(maxLoopSleep)
+	defer t.Stop()
+	for {
+		t.Reset(p.maintain())
+		select {
+		case <-p.closing:
+			return
+		case <-p.kick:
+		case <-t.C:
+		}
+	}
+}
+
+// maintain does one pass: health checks and re-probes that are due, slow
+// start ramps, idle expiry, removal of drained members. It returns how long
+// to sleep before the next pass.
+func (p *Pool) maintain() time.Duration {
+	if p.closed.Load() {
+		return maxLoopSleep
+	}
+	now := p.now()
+	next := now.Add(maxLoopSleep)
+	earlier := func(t time.Time) {
+		if t.Before(next) {
+			next = t
+		}
+	}
+	p.mu.Lock()
+	coords := append([]*coord(nil), p.coords...)
+	p.mu.Unlock()
+	var (
+		due     []*coord
+		stale   []*entry
+		drained bool
+	)
+	for _, c := range coords {
+		c.mu.Lock()
+		switch c.getState() {
+		case StateDraining:
+			if c.open.Load() == 0 {
+				drained = true
+			}
+		case StateDown:
+			if !now.Before(c.nextCheck) {
+				due = append(due, c)
+			} else {
+				earlier(c.nextCheck)
+			}
+		case StateUp:
+			if p.cfg.Interval > 0 || c.suspect {
+				if !now.Before(c.nextCheck) {
+					due = append(due, c)
+				} else {
+					earlier(c.nextCheck)
+				}
+			}
+			if c.weight.Load() < fullWeight {
+				w := p.slowWeight(c, now)
+				c.weight.Store(w)
+				if w < fullWeight {
+					earlier(now.Add(max(p.cfg.SlowStart/32, time.Millisecond)))
+				}
+			}
+			keep := c.idleList[:0]
+			for _, e := range c.idleList {
+				if p.idleExpired(e, now) {
+					stale = append(stale, e)
+					continue
+				}
+				keep = append(keep, e)
+				if p.cfg.MaxIdleTime > 0 {
+					earlier(e.lastUsed.Add(p.cfg.MaxIdleTime))
+				}
+				if !e.expires.IsZero() {
+					earlier(e.expires)
+				}
+			}
+			clear(c.idleList[len(keep):])
+			c.idleList = keep
+			c.idle.Store(int32(len(keep)))
+		}
+		c.mu.Unlock()
+	}
+	for _, e := range stale {
+		p.closeEntry(e)
+	}
+	if p.pruneWanted.Swap(false) || now.UnixNano() >= p.nextPrune.Load() {
+		p.nextPrune.Store(now.Add(pruneEvery).UnixNano())
+		for _, c := range coords {
+			if c.getState() == StateUp && c.idle.Load() > 0 {
+				p.pruneDead(c)
+			}
+		}
+	}
+	earlier(time.Unix(0, p.nextPrune.Load()))
+	if drained {
+		p.removeDrained()
+	}
+	if len(due) > 0 {
+		p.runChecks(due)
+		return 0 // recompute the schedule with the results
+	}
+	return max(next.Sub(p.now()), time.Millisecond)
+}
+
+func (p *Pool) idleExpired(e *entry, now time.Time) bool {
+	if p.cfg.MaxIdleTime > 0 && now.Sub(e.lastUsed) > p.cfg.MaxIdleTime {
+		return true
+	}
+	return !e.expires.IsZero() && !now.Before(e.expires)
+}
+
+func (p *Pool) slowWeight(c *coord, now time.Time) int32 {
+	el := now.Sub(c.upSince)
+	if p.cfg.SlowStart <= 0 || el >= p.cfg.SlowStart {
+		return fullWeight
+	}
+	w := int32(int64(fullWeight) * int64(el) / int64(p.cfg.SlowStart))
+	return max(w, slowStartFloor)
+}
+
+func (p *Pool) removeDrained() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	keep := p.coords[:0]
+	for _, c := range p.coords {
+		if c.getState() == StateDraining && c.open.Load() == 0 {
+			continue
+		}
+		keep = append(keep, c)
+	}
+	clear(p.coords[len(keep):])
+	p.coords = keep
+}
+
+// runChecks checks the due coordinators in parallel and applies the results.
+func (p *Pool) runChecks(due []*coord) {
+	results := make([]error, len(due))
+	var g errgroup.Group
+	g.SetLimit(maxParallelChecks)
+	for i, c := range due {
+		g.Go(func() error {
+			results[i] = p.check(c.addr)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if p.closed.Load() {
+		return
+	}
+	for i, c := range due {
+		p.applyCheck(c, results[i])
+	}
+}
+
+// check is one protocol-level health check: the Dialer's Check, or Dial,
+// Ping and Close.
+func (p *Pool) check(addr string) error {
+	ctx, cancel := context.WithTimeout(p.bgCtx, p.cfg.CheckTimeout)
+	defer cancel()
+	if p.checker != nil {
+		return p.checker.Check(ctx, addr)
+	}
+	s, err := p.dialer.Dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		return errors.New("balancer: Dialer returned a nil Session")
+	}
+	err = s.Ping(ctx)
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// applyCheck counts a check result toward Rise or Fall.
+func (p *Pool) applyCheck(c *coord, err error) {
+	now := p.now()
+	c.mu.Lock()
+	switch c.getState() {
+	case StateUp:
+		if p.cfg.Interval > 0 {
+			c.nextCheck = now.Add(p.cfg.Interval)
+		}
+		suspect := c.suspect
+		c.suspect = false
+		if err == nil {
+			c.fall = 0
+			break
+		}
+		c.fall++
+		if c.fall >= p.cfg.Fall || suspect {
+			c.mu.Unlock()
+			p.markDown(c, err)
+			return
+		}
+		c.failures.Add(1)
+		c.lastErr, c.lastErrAt = err, now
+	case StateDown:
+		if err == nil {
+			c.rise++
+			if c.rise >= p.cfg.Rise {
+				c.mu.Unlock()
+				p.markUp(c)
+				return
+			}
+			c.nextCheck = now.Add(p.jitter(p.cfg.BackoffMin))
+			break
+		}
+		c.rise = 0
+		c.failures.Add(1)
+		c.failSeq.Store(p.failSeq.Add(1))
+		c.lastErr, c.lastErrAt = err, now
+		c.backoff = min(max(c.backoff*2, p.cfg.BackoffMin), p.cfg.BackoffMax)
+		c.nextCheck = now.Add(p.jitter(c.backoff))
+	}
+	c.mu.Unlock()
+}

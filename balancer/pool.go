@@ -1,0 +1,706 @@
+package balancer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Pool balances sessions over a set of coordinators. All its methods are
+// safe for concurrent use.
+//
+// Who calls what: [Pool.Acquire] and [Lease.Release] run on the caller's
+// goroutine and do the pick, idle validation and dials there; one background
+// goroutine per pool runs health checks, re-probes down coordinators, ramps
+// slow start and closes expired idle sessions. The pick reads an immutable
+// snapshot published atomically and per-coordinator atomic counters.
+type Pool struct {
+	cfg        Config
+	dialer     Dialer
+	checker    Checker // nil: check with Dial, Ping, Close
+	log        *slog.Logger
+	defaultKey string
+	perCap     int32
+	maxTotal   int32 // 0: no cap
+	maxIdle    int
+	retries    int
+
+	now     func() time.Time
+	randN   func(n int) int // uniform in [0, n)
+	onState func(addr string, s State)
+
+	snap    atomic.Pointer[snapshot]
+	rr      atomic.Uint64
+	total   atomic.Int32 // open sessions of the pool
+	waiters atomic.Int32 // acquires registered to wait
+	notify  atomic.Pointer[notifier]
+	closed  atomic.Bool
+
+	waits        atomic.Uint64
+	redispatches atomic.Uint64
+	failSeq      atomic.Uint64
+	pruneWanted  atomic.Bool  // an acquire found a cut idle session
+	nextPrune    atomic.Int64 // UnixNano of the next periodic pruneDead pass
+
+	mu     sync.Mutex // guards coords and snapshot rebuilds
+	coords []*coord   // every member, draining ones included
+
+	closeOnce sync.Once
+	closing   chan struct{} // closed by Close
+	kick      chan struct{} // wakes the background loop; size 1
+	loopDone  chan struct{}
+	bgCtx     context.Context
+	bgCancel  context.CancelFunc
+}
+
+type notifier struct{ ch chan struct{} }
+
+// options are the internals that tests replace (see export_test.go).
+type options struct {
+	now     func() time.Time
+	randN   func(n int) int
+	onState func(addr string, s State)
+	noLoop  bool
+}
+
+// New validates cfg, keeps a copy with defaults applied and starts the
+// pool's background loop. It dials nothing: sessions open on demand.
+func New(cfg Config) (*Pool, error) {
+	return newPool(cfg, options{})
+}
+
+func newPool(cfg Config, o options) (*Pool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.applyDefaults()
+	cfg.Coordinators = slices.Clone(cfg.Coordinators)
+	p := &Pool{
+		cfg:      cfg,
+		dialer:   cfg.Dialer,
+		log:      cfg.Logger,
+		perCap:   int32(cfg.MaxPerCoordinator),
+		maxTotal: int32(cfg.MaxSessions),
+		maxIdle:  max(cfg.MaxIdlePerCoordinator, 0),
+		retries:  max(cfg.Retries, 0),
+		now:      o.now,
+		randN:    o.randN,
+		onState:  o.onState,
+		closing:  make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		loopDone: make(chan struct{}),
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.randN == nil {
+		p.randN = rand.IntN
+	}
+	p.checker, _ = cfg.Dialer.(Checker)
+	p.defaultKey = cfg.DefaultKey
+	if p.defaultKey == "" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			p.defaultKey = h
+		} else {
+			p.defaultKey = "localhost"
+		}
+	}
+	p.notify.Store(&notifier{ch: make(chan struct{})})
+	now := p.now()
+	for _, a := range cfg.Coordinators {
+		c := newCoord(a)
+		p.initCheck(c, now)
+		p.coords = append(p.coords, c)
+	}
+	p.rebuild()
+	p.bgCtx, p.bgCancel = context.WithCancel(context.Background())
+	if o.noLoop {
+		close(p.loopDone)
+	} else {
+		go p.loop()
+	}
+	return p, nil
+}
+
+// initCheck spreads the first active checks over one Interval.
+func (p *Pool) initCheck(c *coord, now time.Time) {
+	if p.cfg.Interval > 0 {
+		c.nextCheck = now.Add(time.Duration(p.randN(int(p.cfg.Interval)) + 1))
+	}
+}
+
+// Lease is one session handed out by [Pool.Acquire]. The holder uses the
+// session alone until it calls Release or Discard, exactly once; later calls
+// do nothing.
+type Lease struct {
+	p    *Pool
+	e    *entry
+	done atomic.Bool
+}
+
+// Session returns the leased session.
+func (l *Lease) Session() Session { return l.e.s }
+
+// Coordinator returns the address of the session's coordinator.
+func (l *Lease) Coordinator() string { return l.e.c.addr }
+
+// Release returns the session to the pool. A session whose user changed it
+// (see [Resetter]) is reset first; it is closed instead of kept when the
+// reset fails, when its coordinator is down or draining, when it is past its
+// lifetime or when the coordinator already has MaxIdlePerCoordinator idle
+// sessions. Closing happens on the caller's goroutine.
+func (l *Lease) Release() { l.p.put(l, false) }
+
+// Discard closes the session instead of returning it: use it when the
+// session or its connection is broken, or its state is unknown.
+func (l *Lease) Discard() { l.p.put(l, true) }
+
+// Acquire hands out a session: an idle one of the chosen coordinator if one
+// passes validation, or a new one. A non-empty key selects
+// [Config.KeyedPolicy] (affinity by default), an empty one [Config.Policy]
+// (leastconn by default).
+//
+// A dial failure marks the coordinator down and redispatches to the next
+// pick, up to [Config.Retries] times. Acquire never sends a statement, so
+// whatever error it returns, nothing of the caller's work reached a
+// coordinator. When every coordinator is at MaxPerCoordinator, or the pool at
+// MaxSessions, Acquire waits until a session frees or ctx ends.
+func (p *Pool) Acquire(ctx context.Context, key string) (*Lease, error) {
+	policy := p.cfg.Policy
+	if key != "" {
+		policy = p.cfg.KeyedPolicy
+	} else if policy == Affinity {
+		key = p.defaultKey
+	}
+	var (
+		failures int
+		lastErr  error
+		waiting  bool
+		ch       chan struct{}
+	)
+	for {
+		if p.closed.Load() {
+			return nil, p.acquireFailed(waiting, ErrPoolClosed)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, p.acquireFailed(waiting, ctxError(err, lastErr))
+		}
+		s := p.snap.Load()
+		c := p.pick(s, key, policy)
+		if c == nil {
+			return nil, p.acquireFailed(waiting, ErrNoCoordinator)
+		}
+		if st := c.getState(); st == StateDraining || (st == StateDown && !s.degraded) {
+			// The snapshot that excludes it is being published.
+			runtime.Gosched()
+			continue
+		}
+		// Count the acquire on c until it holds a session or a slot, so
+		// that concurrent picks see it.
+		c.pending.Add(1)
+		if e := p.takeIdle(ctx, c); e != nil {
+			c.pending.Add(-1)
+			return p.lease(e, waiting), nil
+		}
+		if err := ctx.Err(); err != nil {
+			c.pending.Add(-1)
+			return nil, p.acquireFailed(waiting, ctxError(err, lastErr))
+		}
+		r := p.reserve(c)
+		c.pending.Add(-1)
+		switch r {
+		case reserved:
+			e, err := p.dial(ctx, c, s.degraded)
+			if err == nil {
+				if c.getState() == StateDraining {
+					p.closeEntry(e) // removed while we dialed: pick again
+					continue
+				}
+				return p.lease(e, waiting), nil
+			}
+			if cerr := ctx.Err(); cerr != nil {
+				// The caller gave up first: no verdict on c, but have the
+				// background loop check it now, with its own timeout.
+				p.suspect(c)
+				return nil, p.acquireFailed(waiting, ctxError(cerr, err))
+			}
+			lastErr = err
+			failures++
+			p.markDown(c, err)
+			if failures > p.retries {
+				return nil, p.acquireFailed(waiting, fmt.Errorf("balancer: acquire failed after %d attempts: %w", failures, err))
+			}
+			p.redispatches.Add(1)
+			if p.log != nil {
+				p.log.Info("balancer: redispatch", "coordinator", c.addr, "attempt", failures, "err", err)
+			}
+			continue
+		case poolFull:
+			if p.evictIdle() {
+				continue
+			}
+		}
+		// Blocked: register, re-check once, then wait for a change.
+		if !waiting {
+			waiting = true
+			p.waiters.Add(1)
+			ch = p.notify.Load().ch
+			continue
+		}
+		p.waits.Add(1)
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		case <-p.closing:
+		}
+		ch = p.notify.Load().ch
+	}
+}
+
+func (p *Pool) lease(e *entry, waiting bool) *Lease {
+	if waiting {
+		p.waiters.Add(-1)
+	}
+	return &Lease{p: p, e: e}
+}
+
+func (p *Pool) acquireFailed(waiting bool, err error) error {
+	if waiting {
+		p.waiters.Add(-1)
+	}
+	return err
+}
+
+func ctxError(err, last error) error {
+	if last != nil {
+		return fmt.Errorf("balancer: acquire: %w (last failure: %v)", err, last)
+	}
+	return fmt.Errorf("balancer: acquire: %w", err)
+}
+
+// takeIdle pops idle sessions of c until one passes validation; failed ones
+// are closed and counted as replaced.
+func (p *Pool) takeIdle(ctx context.Context, c *coord) *entry {
+	for c.idle.Load() > 0 {
+		c.mu.Lock()
+		n := len(c.idleList)
+		if n == 0 {
+			c.mu.Unlock()
+			return nil
+		}
+		e := c.idleList[n-1]
+		c.idleList[n-1] = nil
+		c.idleList = c.idleList[:n-1]
+		c.idle.Add(-1)
+		c.mu.Unlock()
+		if p.validate(ctx, e) {
+			return e
+		}
+		c.replaced.Add(1)
+		cut := e.live != nil && e.reattach == nil && !e.live.Alive()
+		p.closeEntry(e)
+		if cut {
+			// Whatever cut this socket (a proxy's idle timeout, a restart)
+			// likely cut the older idle ones too, here and elsewhere: dead
+			// sessions must not keep counting for leastconn.
+			p.pruneDead(c)
+			p.pruneWanted.Store(true)
+			p.kickLoop()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// pruneDead closes the idle sessions of c whose socket is found closed, so
+// that they stop counting as open. Sessions that can reattach are left for
+// validation at hand-out. Alive is called under c.mu, the one exception to
+// "no I/O under a lock": its contract is a non-blocking check with no round
+// trip, and holding the lock keeps the sessions both owned by the pool and
+// visible to acquires.
+func (p *Pool) pruneDead(c *coord) {
+	var dead []*entry
+	c.mu.Lock()
+	keep := c.idleList[:0]
+	for _, e := range c.idleList {
+		if e.live != nil && e.reattach == nil && !e.live.Alive() {
+			dead = append(dead, e)
+		} else {
+			keep = append(keep, e)
+		}
+	}
+	clear(c.idleList[len(keep):])
+	c.idleList = keep
+	c.idle.Store(int32(len(keep)))
+	c.mu.Unlock()
+	for _, e := range dead {
+		c.replaced.Add(1)
+		p.closeEntry(e)
+	}
+}
+
+// validate decides whether an idle session may be handed out: within its
+// lifetime and idle time, socket alive, and pinged when idle longer than
+// ValidateAfter. A dead socket or a failed ping is given to Reattach first.
+func (p *Pool) validate(ctx context.Context, e *entry) bool {
+	now := p.now()
+	if !e.expires.IsZero() && !now.Before(e.expires) {
+		return false
+	}
+	idleFor := now.Sub(e.lastUsed)
+	if p.cfg.MaxIdleTime > 0 && idleFor > p.cfg.MaxIdleTime {
+		return false
+	}
+	if e.live != nil && !e.live.Alive() {
+		return p.tryReattach(ctx, e)
+	}
+	if p.cfg.ValidateAfter >= 0 && idleFor > p.cfg.ValidateAfter {
+		pctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+		err := e.s.Ping(pctx)
+		cancel()
+		if err != nil {
+			return p.tryReattach(ctx, e)
+		}
+	}
+	return true
+}
+
+func (p *Pool) tryReattach(ctx context.Context, e *entry) bool {
+	if e.reattach == nil || ctx.Err() != nil {
+		return false
+	}
+	rctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	if e.reattach.Reattach(rctx) != nil || e.s.Ping(rctx) != nil {
+		return false
+	}
+	e.c.reattached.Add(1)
+	return true
+}
+
+type reserveResult uint8
+
+const (
+	reserved reserveResult = iota
+	coordFull
+	poolFull
+)
+
+// reserve counts a session about to be dialed on c, within the caps.
+func (p *Pool) reserve(c *coord) reserveResult {
+	for {
+		o := c.open.Load()
+		if o >= p.perCap {
+			return coordFull
+		}
+		if c.open.CompareAndSwap(o, o+1) {
+			break
+		}
+	}
+	if p.maxTotal == 0 {
+		p.total.Add(1)
+		return reserved
+	}
+	for {
+		t := p.total.Load()
+		if t >= p.maxTotal {
+			c.open.Add(-1)
+			p.wake()
+			return poolFull
+		}
+		if p.total.CompareAndSwap(t, t+1) {
+			return reserved
+		}
+	}
+}
+
+// evictIdle closes the oldest idle session of the coordinator with the most
+// idle sessions, to make room under MaxSessions. It reports whether it did.
+func (p *Pool) evictIdle() bool {
+	var victim *coord
+	for _, c := range p.snap.Load().list {
+		if n := c.idle.Load(); n > 0 && (victim == nil || n > victim.idle.Load()) {
+			victim = c
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	victim.mu.Lock()
+	if len(victim.idleList) == 0 {
+		victim.mu.Unlock()
+		return true // raced with another taker: try again
+	}
+	e := victim.idleList[0]
+	victim.idleList = slices.Delete(victim.idleList, 0, 1)
+	victim.idle.Add(-1)
+	victim.mu.Unlock()
+	p.closeEntry(e)
+	return true
+}
+
+// dial opens a session on c, whose slot is already reserved.
+func (p *Pool) dial(ctx context.Context, c *coord, degraded bool) (*entry, error) {
+	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	s, err := p.dialer.Dial(dctx, c.addr)
+	cancel()
+	c.dialed.Add(1)
+	if err == nil && s == nil {
+		err = errors.New("balancer: Dialer returned a nil Session")
+	}
+	if err != nil {
+		c.open.Add(-1)
+		p.total.Add(-1)
+		p.wake()
+		return nil, &DialError{Coordinator: c.addr, Err: err}
+	}
+	e := &entry{s: s, c: c}
+	e.live, _ = s.(LivenessChecker)
+	e.reset, _ = s.(Resetter)
+	e.reattach, _ = s.(Reattacher)
+	now := p.now()
+	e.lastUsed = now
+	if lt := p.cfg.MaxLifetime; lt > 0 {
+		if j := p.cfg.LifetimeJitter; j > 0 {
+			lt -= time.Duration(float64(lt) * j * float64(p.randN(1<<20)) / (1 << 20))
+		}
+		e.expires = now.Add(lt)
+	}
+	if degraded && c.getState() == StateDown {
+		p.markUp(c) // every coordinator was down and this one answered
+	}
+	return e, nil
+}
+
+func (p *Pool) put(l *Lease, broken bool) {
+	if !l.done.CompareAndSwap(false, true) {
+		return
+	}
+	e := l.e
+	c := e.c
+	if !broken && e.reset != nil && e.reset.NeedsReset() {
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
+		broken = e.reset.Reset(ctx) != nil
+		cancel()
+	}
+	if !broken {
+		now := p.now()
+		if e.expires.IsZero() || now.Before(e.expires) {
+			e.lastUsed = now
+			c.mu.Lock()
+			if c.getState() == StateUp && !p.closed.Load() && len(c.idleList) < p.maxIdle {
+				c.idleList = append(c.idleList, e)
+				c.idle.Add(1)
+				c.mu.Unlock()
+				p.wake()
+				return
+			}
+			c.mu.Unlock()
+		}
+	}
+	p.closeEntry(e)
+}
+
+// closeEntry closes a session that is no longer idle nor in use and frees
+// its slots.
+func (p *Pool) closeEntry(e *entry) error {
+	err := e.s.Close()
+	c := e.c
+	open := c.open.Add(-1)
+	p.total.Add(-1)
+	p.wake()
+	if open == 0 && c.getState() == StateDraining {
+		p.kickLoop()
+	}
+	return err
+}
+
+// wake tells waiting acquires that something changed.
+func (p *Pool) wake() {
+	if p.waiters.Load() > 0 {
+		p.broadcast()
+	}
+}
+
+func (p *Pool) broadcast() {
+	old := p.notify.Swap(&notifier{ch: make(chan struct{})})
+	close(old.ch)
+}
+
+func (p *Pool) kickLoop() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// rebuild publishes a new snapshot from the members' states.
+func (p *Pool) rebuild() {
+	p.mu.Lock()
+	p.rebuildLocked()
+	p.mu.Unlock()
+}
+
+func (p *Pool) rebuildLocked() {
+	s := &snapshot{}
+	for _, c := range p.coords {
+		if c.getState() == StateUp {
+			s.list = append(s.list, c)
+		}
+	}
+	if len(s.list) == 0 {
+		s.degraded = true
+		for _, c := range p.coords {
+			if c.getState() != StateDraining {
+				s.list = append(s.list, c)
+			}
+		}
+	}
+	s.hashes = make([]uint64, len(s.list))
+	for i, c := range s.list {
+		s.hashes[i] = c.hash
+	}
+	p.snap.Store(s)
+}
+
+// SetCoordinators replaces the member list. New addresses join (with slow
+// start); removed ones drain: they get no new sessions, their idle sessions
+// close now and their in-use sessions close when released. An address that
+// comes back while draining is up again at once.
+func (p *Pool) SetCoordinators(addrs []string) error {
+	seen := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		if err := checkAddr(a); err != nil {
+			return err
+		}
+		if seen[a] {
+			return configErr("Coordinators", "%q listed twice", a)
+		}
+		seen[a] = true
+	}
+	if p.closed.Load() {
+		return ErrPoolClosed
+	}
+	now := p.now()
+	var (
+		drop    []*entry
+		changed []*coord
+	)
+	p.mu.Lock()
+	known := make(map[string]bool, len(p.coords))
+	for _, c := range p.coords {
+		known[c.addr] = true
+		c.mu.Lock()
+		switch st := c.getState(); {
+		case seen[c.addr] && st == StateDraining:
+			c.state.Store(int32(StateUp))
+			c.rise, c.fall = 0, 0
+			p.initCheck(c, now)
+			changed = append(changed, c)
+		case !seen[c.addr] && st != StateDraining:
+			c.state.Store(int32(StateDraining))
+			drop = append(drop, c.idleList...)
+			clear(c.idleList)
+			c.idleList = c.idleList[:0]
+			c.idle.Store(0)
+			changed = append(changed, c)
+		}
+		c.mu.Unlock()
+	}
+	for _, a := range addrs {
+		if known[a] {
+			continue
+		}
+		c := newCoord(a)
+		p.initCheck(c, now)
+		if p.cfg.SlowStart > 0 && len(p.coords) > 0 {
+			c.upSince = now
+			c.weight.Store(slowStartFloor)
+		}
+		p.coords = append(p.coords, c)
+		changed = append(changed, c)
+	}
+	p.rebuildLocked()
+	p.mu.Unlock()
+	for _, e := range drop {
+		p.closeEntry(e)
+	}
+	for _, c := range changed {
+		p.stateChanged(c, c.getState(), nil)
+	}
+	p.broadcast()
+	p.kickLoop()
+	return nil
+}
+
+// Close closes the idle sessions, stops the background loop and makes
+// further acquires fail with [ErrPoolClosed]; waiting acquires return.
+// Sessions in use close when released. Close is idempotent: later calls
+// return nil.
+func (p *Pool) Close() error {
+	var errs []error
+	p.closeOnce.Do(func() {
+		p.closed.Store(true)
+		close(p.closing)
+		p.bgCancel()
+		<-p.loopDone
+		p.mu.Lock()
+		coords := slices.Clone(p.coords)
+		p.mu.Unlock()
+		var idle []*entry
+		for _, c := range coords {
+			c.mu.Lock()
+			idle = append(idle, c.idleList...)
+			clear(c.idleList)
+			c.idleList = nil
+			c.idle.Store(0)
+			c.mu.Unlock()
+		}
+		for _, e := range idle {
+			if err := p.closeEntry(e); err != nil {
+				errs = append(errs, fmt.Errorf("balancer: close session on %s: %w", e.c.addr, err))
+			}
+		}
+		p.broadcast()
+	})
+	return errors.Join(errs...)
+}
+
+func (p *Pool) stateChanged(c *coord, st State, err error) {
+	if p.log != nil {
+		switch st {
+		case StateDown:
+			p.log.Warn("balancer: coordinator down", "coordinator", c.addr, "err", err)
+		case StateUp:
+			p.log.Info("balancer: coordinator up", "coordinator", c.addr)
+		case StateDraining:
+			p.log.Info("balancer: coordinator draining", "coordinator", c.addr)
+		}
+	}
+	if p.onState != nil {
+		p.onState(c.addr, st)
+	}
+}
+
+// jitter spreads d by ±20 %.
+func (p *Pool) jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	spread := d * 2 / 5
+	if spread <= 0 || int64(spread) > math.MaxInt {
+		return d
+	}
+	return d - d/5 + time.Duration(p.randN(int(spread)+1))
+}
