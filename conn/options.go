@@ -1,11 +1,13 @@
 package conn
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"maps"
 	"math"
+	"net"
 	"time"
 
 	"github.com/impalalb/impalalb/conn/sasl"
@@ -65,6 +67,19 @@ type Options struct {
 	// TLS, when not nil, wraps the connection in TLS with this config. An
 	// empty ServerName is set to the host part of the dialed address.
 	TLS *tls.Config
+
+	// TLSHandshake, when not nil, runs the TLS handshake instead of TLS:
+	// it gets the connected socket and the dialed address and returns the
+	// TLS connection. It is how a per-coordinator verifier such as
+	// tlsconf.Client.Handshake plugs in (its errors name the expected and
+	// the presented certificate names). Nil means use TLS as above.
+	TLSHandshake func(ctx context.Context, raw net.Conn, addr string) (net.Conn, error)
+
+	// DialContext, when not nil, opens the TCP connection instead of a
+	// net.Dialer with ConnectTimeout and KeepAlive. Tests use it to reach
+	// host names that resolve only inside the test; services use it for
+	// custom resolution or socket options.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// Mechanism makes the SASL mechanism for each connection (PLAIN for
 	// LDAP, GSSAPI from package kerberos). Nil means no SASL (NOSASL),

@@ -49,13 +49,24 @@ func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
 	if err != nil {
 		return nil, fail("dial", fmt.Errorf("bad address %q: %w", addr, err))
 	}
-	d := net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: o.KeepAlive}
-	raw, err := d.DialContext(ctx, "tcp", addr)
+	dial := o.DialContext
+	if dial == nil {
+		d := net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: o.KeepAlive}
+		dial = d.DialContext
+	}
+	raw, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fail("dial", err)
 	}
 	var c net.Conn = raw
-	if o.TLS != nil {
+	if o.TLSHandshake != nil {
+		tc, err := o.TLSHandshake(ctx, raw, addr)
+		if err != nil {
+			raw.Close()
+			return nil, fail("tls", err)
+		}
+		c = tc
+	} else if o.TLS != nil {
 		cfg := o.TLS
 		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
 			cfg = cfg.Clone()
