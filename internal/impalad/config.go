@@ -1,0 +1,130 @@
+package impalad
+
+import (
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/impalalb/impalalb/conn/sasl"
+)
+
+// Config configures a Coordinator. The zero value is usable: HS2 and beeswax
+// on fresh loopback ports, no authentication, no TLS, no idle timeout.
+type Config struct {
+	// HS2Addr is the HiveServer2 listen address (Impala's port 21050).
+	// Empty means "127.0.0.1:0": a free loopback port.
+	HS2Addr string
+	// BeeswaxAddr is the beeswax listen address (Impala's port 21000).
+	// Empty means "127.0.0.1:0"; "-" turns beeswax off, as does
+	// DisableBeeswax.
+	BeeswaxAddr string
+	// DisableBeeswax turns the beeswax listener off.
+	DisableBeeswax bool
+
+	// TLS, when set, makes every connection start with a TLS handshake
+	// (server side) before SASL or Thrift.
+	TLS *tls.Config
+
+	// Users, when non-nil, turns on SASL with the PLAIN mechanism (Impala's
+	// LDAP authentication) checked against this user → password table.
+	// Without Users and Mechanisms the coordinator speaks NOSASL.
+	Users map[string]string
+	// Mechanisms adds SASL server mechanisms by name (e.g. "GSSAPI" from
+	// package kerberos). Any mechanism turns SASL on for every connection.
+	Mechanisms map[string]sasl.ServerMechanismFactory
+
+	// Version is the version string reported by GetInfo(CLI_DBMS_VER) and
+	// the pings. Empty means DefaultVersion.
+	Version string
+	// WebAddr is the listen address of a small web server with impalad's
+	// /healthz, /jsonmetrics, /metrics?json and /metrics_prometheus (see
+	// web.go), reported in OpenSession's http_addr and the pings. Empty
+	// means no web server; the reported address is then the HS2 host with
+	// port 25000, where nothing listens.
+	WebAddr string
+
+	// ServiceTime is the simulated work of every statement: an operation
+	// stays RUNNING this long after ExecuteStatement. Zero: none.
+	ServiceTime time.Duration
+	// IdleSessionTimeout expires sessions idle that long (Impala's
+	// --idle_session_timeout); a session's own idle_session_timeout option
+	// (seconds, set at OpenSession) overrides it. Zero: never.
+	IdleSessionTimeout time.Duration
+	// DisconnectedSessionTimeout is how long an HS2 session outlives its
+	// last connection, so a client can reattach it on a new connection
+	// (Impala's --disconnected_session_timeout). Zero means 15 minutes;
+	// negative closes sessions with their connection. Beeswax sessions
+	// always close with their connection.
+	DisconnectedSessionTimeout time.Duration
+	// FetchRowsTimeout bounds how long a fetch waits for rows of a running
+	// statement before it returns an empty batch that still has more rows
+	// (Impala's fetch_rows_timeout_ms query option, which overrides it per
+	// session or statement). Zero means 10 s.
+	FetchRowsTimeout time.Duration
+	// HandshakeTimeout bounds the TLS and SASL handshakes of a connection.
+	// Zero means 10 s.
+	HandshakeTimeout time.Duration
+
+	// MaxStatements bounds the statement records kept for Statements: when
+	// exceeded, the oldest half is dropped (Stats still counts every
+	// statement). Zero means 1,000,000; negative keeps none.
+	MaxStatements int
+
+	// FrontendThreads caps the connections served at once, as Impala's
+	// --fe_service_threads (64 by default there) does: a further
+	// connection is accepted by the kernel and then waits, unanswered, for
+	// a served one to close. Zero means no cap.
+	FrontendThreads int
+
+	// Cluster is the catalog shared with other coordinators; nil gives this
+	// coordinator a private one with no DDL delay.
+	Cluster *Cluster
+
+	// Logger receives connection and session events at debug level and
+	// errors at warn level. Nil: no logging.
+	Logger *slog.Logger
+}
+
+// DefaultVersion is the version string a Coordinator reports when
+// Config.Version is empty.
+const DefaultVersion = "4.4.1-RELEASE (impalalb test coordinator)"
+
+// ErrClosed is returned by Restart and Faults methods after Close.
+var ErrClosed = errors.New("impalad: coordinator closed")
+
+func (c *Config) withDefaults() Config {
+	cfg := *c
+	if cfg.HS2Addr == "" {
+		cfg.HS2Addr = "127.0.0.1:0"
+	}
+	if cfg.BeeswaxAddr == "" {
+		cfg.BeeswaxAddr = "127.0.0.1:0"
+	}
+	if cfg.BeeswaxAddr == "-" {
+		cfg.DisableBeeswax = true
+	}
+	if cfg.Version == "" {
+		cfg.Version = DefaultVersion
+	}
+	if cfg.DisconnectedSessionTimeout == 0 {
+		cfg.DisconnectedSessionTimeout = 15 * time.Minute
+	}
+	if cfg.FetchRowsTimeout == 0 {
+		cfg.FetchRowsTimeout = 10 * time.Second
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = 10 * time.Second
+	}
+	if cfg.MaxStatements == 0 {
+		cfg.MaxStatements = 1_000_000
+	}
+	if cfg.Cluster == nil {
+		cfg.Cluster = NewCluster(0)
+	}
+	return cfg
+}
+
+func (c *Config) saslEnabled() bool {
+	return c.Users != nil || len(c.Mechanisms) > 0
+}

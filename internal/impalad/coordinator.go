@@ -1,0 +1,617 @@
+package impalad
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/impalalb/impalalb/conn/sasl"
+	"github.com/impalalb/impalalb/internal/thrift/gen/impala"
+)
+
+// Protocol names one of Impala's two client protocols.
+type Protocol string
+
+// The protocols a Coordinator serves.
+const (
+	HS2     Protocol = "hs2"
+	Beeswax Protocol = "beeswax"
+)
+
+// Coordinator is one simulated impalad: an HS2 and a beeswax Thrift server
+// sharing sessions, statements and a catalog. Its methods are safe for
+// concurrent use.
+type Coordinator struct {
+	cfg     Config
+	cluster *Cluster
+	member  int
+	log     *slog.Logger
+	hs2Proc thrift.TProcessor
+	bzProc  thrift.TProcessor
+	mechs   map[string]sasl.ServerMechanismFactory
+	faults  Faults
+	threads chan struct{} // FrontendThreads slots; nil: no cap
+
+	// Counters read by Stats without the lock.
+	connsAccepted  atomic.Int64
+	sessionsOpened atomic.Int64
+	executed       atomic.Int64
+	rejected       atomic.Int64
+	rpcs           atomic.Int64
+	waiting        atomic.Int64 // connections waiting for a frontend thread
+	logName        atomic.Pointer[string]
+
+	// lifeMu serializes Close, Kill and Restart (held for their whole
+	// run, without mu), so a Kill that a fault started from another
+	// goroutine finishes before a Restart begins.
+	lifeMu sync.Mutex
+
+	mu         sync.Mutex // guards the fields below and every session and operation
+	state      coordState
+	life       *life
+	hs2Addr    string // resolved listen addresses, reused by Restart
+	bzAddr     string
+	webAddrLn  string
+	sessions   map[[16]byte]*session
+	ops        map[[16]byte]*operation
+	statements []Statement
+	// archive holds recently closed operations for profiles and summaries.
+	archive      map[[16]byte]*operation
+	archiveOrder [][16]byte
+	nextConnID   uint64
+}
+
+type coordState int
+
+const (
+	stateRunning coordState = iota
+	stateKilled
+	stateClosed
+)
+
+// life is the state of one run of the servers, between Start (or Restart)
+// and Kill or Close.
+type life struct {
+	ctx    context.Context // cancelled when the run ends
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // accept loops, connection goroutines, the janitor
+	// guarded by Coordinator.mu:
+	hs2Ln, bzLn net.Listener
+	web         *http.Server // nil without Config.WebAddr
+	conns       map[*serverConn]struct{}
+}
+
+// Start starts a coordinator as cfg says and returns once its listeners are
+// bound.
+func Start(cfg Config) (*Coordinator, error) {
+	cfg = cfg.withDefaults()
+	co := &Coordinator{
+		cfg:      cfg,
+		cluster:  cfg.Cluster,
+		log:      cfg.Logger,
+		sessions: map[[16]byte]*session{},
+		ops:      map[[16]byte]*operation{},
+	}
+	co.faults.co = co
+	if cfg.FrontendThreads > 0 {
+		co.threads = make(chan struct{}, cfg.FrontendThreads)
+	}
+	if cfg.saslEnabled() {
+		co.mechs = map[string]sasl.ServerMechanismFactory{}
+		for name, f := range cfg.Mechanisms {
+			co.mechs[name] = f
+		}
+		if cfg.Users != nil {
+			users := make(map[string]string, len(cfg.Users))
+			for u, p := range cfg.Users {
+				users[u] = p
+			}
+			co.mechs[sasl.PlainName] = sasl.NewPlainServer(func(user, password string) error {
+				if want, ok := users[user]; ok && want == password {
+					return nil
+				}
+				return errors.New("invalid user name or password")
+			})
+		}
+	}
+	co.hs2Proc = impala.NewImpalaHiveServer2ServiceProcessor(&hs2Handler{co: co})
+	co.bzProc = impala.NewImpalaServiceProcessor(&beeswaxHandler{co: co})
+	co.member = co.cluster.join()
+	if err := co.startLife(cfg.HS2Addr, cfg.BeeswaxAddr, cfg.WebAddr); err != nil {
+		co.cluster.leave(co.member)
+		return nil, err
+	}
+	return co, nil
+}
+
+// startLife binds the listeners and starts the accept loops. Called without
+// co.mu held.
+func (co *Coordinator) startLife(hs2Addr, bzAddr, webAddr string) error {
+	hs2Ln, err := net.Listen("tcp", hs2Addr)
+	if err != nil {
+		return fmt.Errorf("impalad: listen HS2 on %s: %w", hs2Addr, err)
+	}
+	var bzLn net.Listener
+	if !co.cfg.DisableBeeswax {
+		bzLn, err = net.Listen("tcp", bzAddr)
+		if err != nil {
+			hs2Ln.Close()
+			return fmt.Errorf("impalad: listen beeswax on %s: %w", bzAddr, err)
+		}
+	}
+	var webLn net.Listener
+	if webAddr != "" {
+		webLn, err = net.Listen("tcp", webAddr)
+		if err != nil {
+			hs2Ln.Close()
+			if bzLn != nil {
+				bzLn.Close()
+			}
+			return fmt.Errorf("impalad: listen web server on %s: %w", webAddr, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &life{ctx: ctx, cancel: cancel, hs2Ln: hs2Ln, bzLn: bzLn, conns: map[*serverConn]struct{}{}}
+	co.mu.Lock()
+	co.life = l
+	co.state = stateRunning
+	co.hs2Addr = hs2Ln.Addr().String()
+	name := co.hs2Addr
+	co.logName.Store(&name)
+	if bzLn != nil {
+		co.bzAddr = bzLn.Addr().String()
+	}
+	if webLn != nil {
+		co.webAddrLn = webLn.Addr().String()
+		co.startWeb(l, webLn)
+	}
+	l.wg.Add(2)
+	go co.acceptLoop(l, hs2Ln, HS2)
+	go co.janitor(l)
+	if bzLn != nil {
+		l.wg.Add(1)
+		go co.acceptLoop(l, bzLn, Beeswax)
+	}
+	co.mu.Unlock()
+	co.debug("coordinator started", slog.String("hs2", co.hs2Addr), slog.String("beeswax", co.bzAddr))
+	return nil
+}
+
+// HS2Addr returns the HiveServer2 address (host:port).
+func (co *Coordinator) HS2Addr() string {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	return co.hs2Addr
+}
+
+// WebAddr returns the web server address, empty without Config.WebAddr.
+func (co *Coordinator) WebAddr() string {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	return co.webAddrLn
+}
+
+// BeeswaxAddr returns the beeswax address, empty when beeswax is off.
+func (co *Coordinator) BeeswaxAddr() string {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	return co.bzAddr
+}
+
+// Cluster returns the catalog the coordinator belongs to.
+func (co *Coordinator) Cluster() *Cluster { return co.cluster }
+
+// Faults returns the fault-injection handle of the coordinator.
+func (co *Coordinator) Faults() *Faults { return &co.faults }
+
+// Close shuts the coordinator down for good: listeners close, every
+// connection is closed (FIN), running statements are cancelled, sessions
+// end, and Close waits for every goroutine it started. It is idempotent.
+func (co *Coordinator) Close() error {
+	co.lifeMu.Lock()
+	defer co.lifeMu.Unlock()
+	co.mu.Lock()
+	if co.state == stateClosed {
+		co.mu.Unlock()
+		return nil
+	}
+	co.state = stateClosed
+	l := co.life
+	co.life = nil
+	co.mu.Unlock()
+	co.faults.stop()
+	if l != nil {
+		co.endLife(l, false)
+	}
+	co.forgetAll()
+	co.cluster.leave(co.member)
+	co.debug("coordinator closed")
+	return nil
+}
+
+// Kill simulates a crash: listeners close, every connection is reset (RST),
+// and all sessions and operations are forgotten. Restart brings the
+// coordinator back on the same ports. Statement records and counters are
+// kept. Kill of a killed or closed coordinator does nothing.
+func (co *Coordinator) Kill() {
+	co.lifeMu.Lock()
+	defer co.lifeMu.Unlock()
+	co.kill()
+}
+
+// kill is Kill with lifeMu held.
+func (co *Coordinator) kill() {
+	co.mu.Lock()
+	if co.state != stateRunning {
+		co.mu.Unlock()
+		return
+	}
+	co.state = stateKilled
+	l := co.life
+	co.life = nil
+	co.mu.Unlock()
+	co.endLife(l, true)
+	co.forgetAll()
+	co.debug("coordinator killed")
+}
+
+// Restart kills the coordinator if it is running, then starts it again on
+// the same addresses. Sessions of the previous run are gone ("Invalid
+// session id"). It fails with ErrClosed after Close, or when a port cannot
+// be bound again.
+func (co *Coordinator) Restart() error {
+	co.lifeMu.Lock()
+	defer co.lifeMu.Unlock()
+	co.kill()
+	co.mu.Lock()
+	if co.state == stateClosed {
+		co.mu.Unlock()
+		return ErrClosed
+	}
+	hs2, bz, web := co.hs2Addr, co.bzAddr, co.webAddrLn
+	co.mu.Unlock()
+	co.faults.resetRefuse()
+	return co.startLife(hs2, bz, web)
+}
+
+// endLife stops one run: cancel, close listeners and connections, wait.
+func (co *Coordinator) endLife(l *life, reset bool) {
+	l.cancel()
+	co.mu.Lock()
+	if l.hs2Ln != nil {
+		l.hs2Ln.Close()
+	}
+	if l.bzLn != nil {
+		l.bzLn.Close()
+	}
+	if l.web != nil {
+		l.web.Close()
+	}
+	conns := make([]*serverConn, 0, len(l.conns))
+	for sc := range l.conns {
+		conns = append(conns, sc)
+	}
+	co.mu.Unlock()
+	for _, sc := range conns {
+		sc.close(reset)
+	}
+	l.wg.Wait()
+}
+
+// forgetAll drops every session and operation.
+func (co *Coordinator) forgetAll() {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	for _, op := range co.ops {
+		op.closeLocked()
+	}
+	co.ops = map[[16]byte]*operation{}
+	co.sessions = map[[16]byte]*session{}
+	co.archive, co.archiveOrder = nil, nil
+}
+
+func (co *Coordinator) acceptLoop(l *life, ln net.Listener, p Protocol) {
+	defer l.wg.Done()
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if l.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// A temporary failure (out of file descriptors): back off.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			co.warn("accept failed", slog.String("error", err.Error()))
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-l.ctx.Done():
+				return
+			}
+		}
+		backoff = 0
+		co.connsAccepted.Add(1)
+		if co.faults.acceptAndClose.Load() {
+			c.Close()
+			continue
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetNoDelay(true)
+		}
+		sc := &serverConn{co: co, raw: c, proto: p, done: make(chan struct{}), sessions: map[*session]struct{}{}}
+		sc.touch()
+		co.mu.Lock()
+		if l.ctx.Err() != nil {
+			co.mu.Unlock()
+			c.Close()
+			return
+		}
+		co.nextConnID++
+		sc.id = co.nextConnID
+		l.conns[sc] = struct{}{}
+		l.wg.Add(1)
+		co.mu.Unlock()
+		go co.serve(l, sc)
+	}
+}
+
+// serverConn is one accepted client connection.
+type serverConn struct {
+	co    *Coordinator
+	id    uint64
+	raw   net.Conn // the TCP connection
+	proto Protocol
+	user  string // authenticated SASL user, if any
+
+	lastActive atomic.Int64 // unix nanoseconds of the last request or response
+	busy       atomic.Bool  // an RPC is being served
+	// crashOnFlush makes the next response flush kill the coordinator
+	// instead (Faults.CrashOn after execution).
+	crashOnFlush atomic.Bool
+	closed       atomic.Bool
+	done         chan struct{} // closed by close
+
+	// guarded by co.mu:
+	sessions map[*session]struct{} // HS2 sessions used on this connection
+	bz       *session              // the beeswax session of the connection
+}
+
+func (sc *serverConn) touch() { sc.lastActive.Store(time.Now().UnixNano()) }
+
+// close closes the connection; with reset, the peer gets an RST.
+func (sc *serverConn) close(reset bool) {
+	if !sc.closed.CompareAndSwap(false, true) {
+		return
+	}
+	if tc, ok := sc.raw.(*net.TCPConn); ok && reset {
+		tc.SetLinger(0)
+	}
+	sc.raw.Close()
+	close(sc.done)
+}
+
+type connKey struct{}
+
+func connFrom(ctx context.Context) *serverConn {
+	sc, _ := ctx.Value(connKey{}).(*serverConn)
+	return sc
+}
+
+// serve runs one connection: TLS, SASL or NOSASL, then Thrift RPCs until
+// the connection ends.
+func (co *Coordinator) serve(l *life, sc *serverConn) {
+	defer l.wg.Done()
+	defer co.connClosed(l, sc)
+	defer sc.close(false)
+	if co.threads != nil {
+		co.waiting.Add(1)
+		select {
+		case co.threads <- struct{}{}:
+			co.waiting.Add(-1)
+			defer func() { <-co.threads }()
+		case <-l.ctx.Done():
+			co.waiting.Add(-1)
+			return
+		case <-sc.done:
+			co.waiting.Add(-1)
+			return
+		}
+	}
+	if !co.faults.waitHang(l.ctx, sc) {
+		return
+	}
+	var c net.Conn = sc.raw
+	hctx, hcancel := context.WithTimeout(l.ctx, co.cfg.HandshakeTimeout)
+	defer hcancel()
+	if co.cfg.TLS != nil {
+		tc := tls.Server(c, co.cfg.TLS)
+		if err := tc.HandshakeContext(hctx); err != nil {
+			co.debug("TLS handshake failed", slog.String("remote", c.RemoteAddr().String()), slog.String("error", err.Error()))
+			return
+		}
+		c = tc
+	}
+	var t *serverTransport
+	if co.mechs != nil {
+		tr, user, err := sasl.AcceptContext(hctx, c, co.mechs, sasl.Config{Logger: co.log})
+		if err != nil {
+			co.debug("SASL handshake failed", slog.String("remote", c.RemoteAddr().String()), slog.String("error", err.Error()))
+			return
+		}
+		sc.user = user
+		t = &serverTransport{sc: sc, r: bufio.NewReaderSize(tr, 32<<10), w: tr, flush: tr.Flush}
+	} else {
+		bw := bufio.NewWriterSize(c, 32<<10)
+		t = &serverTransport{sc: sc, r: bufio.NewReaderSize(c, 32<<10), w: bw,
+			flush: func(context.Context) error { return bw.Flush() }}
+	}
+	hcancel()
+	proto := thrift.NewTBinaryProtocolConf(t, &thrift.TConfiguration{
+		MaxMessageSize:     256 << 20,
+		TBinaryStrictRead:  thrift.BoolPtr(false),
+		TBinaryStrictWrite: thrift.BoolPtr(true),
+	})
+	proc := co.hs2Proc
+	if sc.proto == Beeswax {
+		proc = co.bzProc
+		co.openBeeswaxSession(sc)
+	}
+	ctx := context.WithValue(l.ctx, connKey{}, sc)
+	co.debug("connection open", slog.String("protocol", string(sc.proto)), slog.String("remote", sc.raw.RemoteAddr().String()))
+	for {
+		sc.busy.Store(false)
+		sc.touch()
+		if _, err := t.r.Peek(1); err != nil {
+			return
+		}
+		sc.busy.Store(true)
+		sc.touch()
+		if !co.faults.beforeRPC(l.ctx, sc) {
+			return
+		}
+		co.rpcs.Add(1)
+		ok, err := proc.Process(ctx, proto, proto)
+		if err != nil {
+			var te thrift.TTransportException
+			var pe thrift.TProtocolException
+			if errors.As(err, &te) || errors.As(err, &pe) || sc.closed.Load() {
+				return
+			}
+			co.debug("RPC failed", slog.String("error", err.Error()))
+		}
+		if !ok {
+			return
+		}
+	}
+}
+
+// connClosed detaches the connection's sessions: beeswax sessions end, HS2
+// sessions left without a connection start their disconnected timeout.
+func (co *Coordinator) connClosed(l *life, sc *serverConn) {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	delete(l.conns, sc)
+	now := time.Now()
+	for s := range sc.sessions {
+		delete(s.conns, sc)
+		if len(s.conns) == 0 {
+			s.disconnectedAt = now
+			if co.cfg.DisconnectedSessionTimeout < 0 {
+				co.closeSessionLocked(s)
+			}
+		}
+	}
+	sc.sessions = nil
+	if sc.bz != nil {
+		co.closeSessionLocked(sc.bz)
+		sc.bz = nil
+	}
+}
+
+// serverTransport is the Thrift transport of one connection: buffered reads
+// (so the serve loop can wait for the next request without consuming it)
+// over either the raw connection or the SASL transport.
+type serverTransport struct {
+	sc    *serverConn
+	r     *bufio.Reader
+	w     bufferedWriter // writes buffer until flush
+	flush func(context.Context) error
+}
+
+// bufferedWriter is a *bufio.Writer (NOSASL) or a *sasl.Transport.
+type bufferedWriter interface {
+	io.Writer
+	io.ByteWriter
+	io.StringWriter
+}
+
+func (t *serverTransport) Read(p []byte) (int, error)        { return t.r.Read(p) }
+func (t *serverTransport) ReadByte() (byte, error)           { return t.r.ReadByte() }
+func (t *serverTransport) Write(p []byte) (int, error)       { return t.w.Write(p) }
+func (t *serverTransport) WriteByte(c byte) error            { return t.w.WriteByte(c) }
+func (t *serverTransport) WriteString(s string) (int, error) { return t.w.WriteString(s) }
+func (t *serverTransport) Flush(ctx context.Context) error {
+	if t.sc.crashOnFlush.Load() {
+		t.sc.co.faults.crashNow(t.sc)
+		return errCrashed
+	}
+	err := t.flush(ctx)
+	t.sc.touch()
+	return err
+}
+func (t *serverTransport) Close() error           { t.sc.close(false); return nil }
+func (t *serverTransport) Open() error            { return nil }
+func (t *serverTransport) IsOpen() bool           { return !t.sc.closed.Load() }
+func (t *serverTransport) RemainingBytes() uint64 { return thrift.UnknownRemainingBytes }
+
+var _ thrift.TRichTransport = (*serverTransport)(nil)
+
+// janitor closes connections idle longer than the idle-connection fault
+// allows and sweeps expired sessions, for the life of one run.
+func (co *Coordinator) janitor(l *life) {
+	defer l.wg.Done()
+	for {
+		idle := time.Duration(co.faults.idleClose.Load())
+		wait := 100 * time.Millisecond
+		if idle > 0 {
+			wait = min(max(idle/8, time.Millisecond), 100*time.Millisecond)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-l.ctx.Done():
+			t.Stop()
+			return
+		case <-co.faults.kickChan():
+			t.Stop()
+		case <-t.C:
+		}
+		if idle > 0 {
+			limit := time.Now().Add(-idle).UnixNano()
+			var victims []*serverConn
+			co.mu.Lock()
+			for sc := range l.conns {
+				if !sc.busy.Load() && sc.lastActive.Load() < limit {
+					victims = append(victims, sc)
+				}
+			}
+			co.mu.Unlock()
+			for _, sc := range victims {
+				co.debug("closing idle connection", slog.Uint64("conn", sc.id))
+				sc.close(false)
+			}
+		}
+		co.sweepSessions()
+	}
+}
+
+func (co *Coordinator) debug(msg string, attrs ...slog.Attr) {
+	if co.log != nil {
+		co.log.LogAttrs(context.Background(), slog.LevelDebug, "impalad: "+msg, append(attrs, slog.String("coordinator", co.hs2AddrNoLock()))...)
+	}
+}
+
+func (co *Coordinator) warn(msg string, attrs ...slog.Attr) {
+	if co.log != nil {
+		co.log.LogAttrs(context.Background(), slog.LevelWarn, "impalad: "+msg, attrs...)
+	}
+}
+
+// hs2AddrNoLock returns the HS2 address for logging, without co.mu (the
+// caller may hold it).
+func (co *Coordinator) hs2AddrNoLock() string {
+	if p := co.logName.Load(); p != nil {
+		return *p
+	}
+	return co.cfg.HS2Addr
+}

@@ -1,0 +1,69 @@
+package impalad
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/impalalb/impalalb/internal/thrift/gen/tcli"
+)
+
+func TestSelectOneHS2(t *testing.T) {
+	co := startCoord(t, Config{})
+	h := dialHS2(t, co.HS2Addr())
+	h.mustOpen()
+	require.Equal(t, tcli.TStatusCode_SUCCESS_STATUS, h.ping().StatusCode)
+	cols, rows := h.query("select 1")
+	require.Len(t, cols, 1)
+	require.Equal(t, "1", cols[0].ColumnName)
+	require.Equal(t, tcli.TTypeId_TINYINT_TYPE, cols[0].TypeDesc.Types[0].PrimitiveEntry.Type)
+	require.Equal(t, [][]any{{int8(1)}}, rows)
+	h.closeSession()
+	st := co.Stats()
+	require.Equal(t, int64(1), st.StatementsExecuted)
+	require.Equal(t, 0, st.SessionsOpen)
+	stmts := co.Statements()
+	require.Len(t, stmts, 1)
+	require.Equal(t, "select 1", stmts[0].Text)
+}
+
+func TestMaxStatements(t *testing.T) {
+	co := startCoord(t, Config{MaxStatements: 10, DisableBeeswax: true})
+	h := dialHS2(t, co.HS2Addr())
+	h.mustOpen()
+	for range 25 {
+		h.mustExec("select 1")
+	}
+	st := co.Statements()
+	require.LessOrEqual(t, len(st), 10)
+	require.Equal(t, int64(25), co.Stats().StatementsExecuted)
+	none := startCoord(t, Config{MaxStatements: -1, DisableBeeswax: true})
+	h = dialHS2(t, none.HS2Addr())
+	h.mustOpen()
+	h.mustExec("select 1")
+	require.Empty(t, none.Statements())
+}
+
+func TestServiceTimeAndConfig(t *testing.T) {
+	co := startCoord(t, Config{ServiceTime: time.Hour, BeeswaxAddr: "-"})
+	require.Empty(t, co.BeeswaxAddr())
+	h := dialHS2(t, co.HS2Addr())
+	h.mustOpen()
+	op := h.mustExec("select 1")
+	st, err := h.c.GetOperationStatus(context.Background(), &tcli.TGetOperationStatusReq{OperationHandle: op})
+	require.NoError(t, err)
+	require.Equal(t, tcli.TOperationState_RUNNING_STATE, st.GetOperationState())
+	require.Equal(t, int64(1), co.Stats().StatementsExecuted)
+	_, err = h.c.CancelOperation(context.Background(), &tcli.TCancelOperationReq{OperationHandle: op})
+	require.NoError(t, err)
+	require.Equal(t, tcli.TOperationState_CANCELED_STATE, h.wait(op).GetOperationState())
+
+	short := startCoord(t, Config{ServiceTime: 20 * time.Millisecond, DisableBeeswax: true})
+	h = dialHS2(t, short.HS2Addr())
+	h.mustOpen()
+	// A fetch waits for the simulated work, then returns the rows.
+	rows, _ := h.fetchAll(h.mustExec("select 'done'"), 10)
+	require.Equal(t, [][]any{{"done"}}, rows)
+}

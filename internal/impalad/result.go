@@ -1,0 +1,364 @@
+package impalad
+
+import (
+	"github.com/impalalb/impalalb/internal/thrift/gen/tcli"
+)
+
+// result is the output of a statement: a schema and rows addressed by
+// index. Implementations are immutable once built, so fetches read them
+// without a lock.
+type result interface {
+	schema() []Column
+	numRows() int64
+	value(col int, row int64) any
+}
+
+// rowsResult holds materialized rows.
+type rowsResult struct {
+	cols []Column
+	rows [][]any
+}
+
+func (r *rowsResult) schema() []Column             { return r.cols }
+func (r *rowsResult) numRows() int64               { return int64(len(r.rows)) }
+func (r *rowsResult) value(col int, row int64) any { return r.rows[row][col] }
+
+// genResult is a projection of a generated table; values are computed on
+// the fly from the row number.
+type genResult struct {
+	cols []Column
+	proj []int // index into genSchema for each result column
+	n    int64
+}
+
+func (g *genResult) schema() []Column { return g.cols }
+func (g *genResult) numRows() int64   { return g.n }
+func (g *genResult) value(col int, row int64) any {
+	return GenValue(g.proj[col], row)
+}
+
+// typeDesc returns the HS2 type descriptor of t.
+func typeDesc(t Type) *tcli.TTypeDesc {
+	e := &tcli.TPrimitiveTypeEntry{Type: hs2TypeID(t.Kind)}
+	switch t.Kind {
+	case Decimal:
+		p, s := int32(t.Precision), int32(t.Scale)
+		e.TypeQualifiers = &tcli.TTypeQualifiers{Qualifiers: map[string]*tcli.TTypeQualifierValue{
+			tcli.PRECISION: {I32Value: &p},
+			tcli.SCALE:     {I32Value: &s},
+		}}
+	case Varchar, Char:
+		l := int32(t.Length)
+		e.TypeQualifiers = &tcli.TTypeQualifiers{Qualifiers: map[string]*tcli.TTypeQualifierValue{
+			tcli.CHARACTER_MAXIMUM_LENGTH: {I32Value: &l},
+		}}
+	}
+	return &tcli.TTypeDesc{Types: []*tcli.TTypeEntry{{PrimitiveEntry: e}}}
+}
+
+func hs2TypeID(k Kind) tcli.TTypeId {
+	switch k {
+	case Boolean:
+		return tcli.TTypeId_BOOLEAN_TYPE
+	case TinyInt:
+		return tcli.TTypeId_TINYINT_TYPE
+	case SmallInt:
+		return tcli.TTypeId_SMALLINT_TYPE
+	case Int:
+		return tcli.TTypeId_INT_TYPE
+	case BigInt:
+		return tcli.TTypeId_BIGINT_TYPE
+	case Float:
+		return tcli.TTypeId_FLOAT_TYPE
+	case Double:
+		return tcli.TTypeId_DOUBLE_TYPE
+	case Decimal:
+		return tcli.TTypeId_DECIMAL_TYPE
+	case Varchar:
+		return tcli.TTypeId_VARCHAR_TYPE
+	case Char:
+		return tcli.TTypeId_CHAR_TYPE
+	case Timestamp:
+		return tcli.TTypeId_TIMESTAMP_TYPE
+	case Date:
+		return tcli.TTypeId_DATE_TYPE
+	case Binary:
+		return tcli.TTypeId_BINARY_TYPE
+	}
+	return tcli.TTypeId_STRING_TYPE
+}
+
+func tableSchema(cols []Column) *tcli.TTableSchema {
+	s := &tcli.TTableSchema{Columns: make([]*tcli.TColumnDesc, len(cols))}
+	for i, c := range cols {
+		s.Columns[i] = &tcli.TColumnDesc{ColumnName: c.Name, TypeDesc: typeDesc(c.Type), Position: int32(i + 1)}
+	}
+	return s
+}
+
+// columnarBatch encodes rows [from, to) of r as HS2 V6 columns, each with
+// its NULL bitmap (bit i, least significant first, set for a NULL in row i).
+// FLOAT goes as a double; TIMESTAMP, DATE, DECIMAL, CHAR and VARCHAR go as
+// strings and BINARY as binary, as Impala sends them.
+func columnarBatch(r result, from, to int64) []*tcli.TColumn {
+	cols := r.schema()
+	n := int(to - from)
+	out := make([]*tcli.TColumn, len(cols))
+	g, isGen := r.(*genResult)
+	for ci, c := range cols {
+		nulls := make([]byte, (n+7)/8)
+		var get func(row int64) any
+		genCol := -1
+		if isGen {
+			genCol = g.proj[ci]
+		} else {
+			get = func(row int64) any { return r.value(ci, row) }
+		}
+		col := &tcli.TColumn{}
+		switch c.Type.Kind {
+		case Boolean:
+			vals := make([]bool, n)
+			for i := range n {
+				row := from + int64(i)
+				if isGen {
+					if GenIsNull(genCol, row) {
+						nulls[i>>3] |= 1 << (i & 7)
+					} else {
+						vals[i] = genBool(row)
+					}
+					continue
+				}
+				if v, ok := get(row).(bool); ok {
+					vals[i] = v
+				} else {
+					nulls[i>>3] |= 1 << (i & 7)
+				}
+			}
+			col.BoolVal = &tcli.TBoolColumn{Values: vals, Nulls: nulls}
+		case TinyInt:
+			vals := make([]int8, n)
+			for i := range n {
+				row := from + int64(i)
+				if isGen {
+					if GenIsNull(genCol, row) {
+						nulls[i>>3] |= 1 << (i & 7)
+					} else {
+						vals[i] = genTinyInt(row)
+					}
+					continue
+				}
+				if v, ok := get(row).(int8); ok {
+					vals[i] = v
+				} else {
+					nulls[i>>3] |= 1 << (i & 7)
+				}
+			}
+			col.ByteVal = &tcli.TByteColumn{Values: vals, Nulls: nulls}
+		case SmallInt:
+			vals := make([]int16, n)
+			for i := range n {
+				row := from + int64(i)
+				if isGen {
+					if GenIsNull(genCol, row) {
+						nulls[i>>3] |= 1 << (i & 7)
+					} else {
+						vals[i] = genSmallInt(row)
+					}
+					continue
+				}
+				if v, ok := get(row).(int16); ok {
+					vals[i] = v
+				} else {
+					nulls[i>>3] |= 1 << (i & 7)
+				}
+			}
+			col.I16Val = &tcli.TI16Column{Values: vals, Nulls: nulls}
+		case Int:
+			vals := make([]int32, n)
+			for i := range n {
+				row := from + int64(i)
+				if isGen {
+					if GenIsNull(genCol, row) {
+						nulls[i>>3] |= 1 << (i & 7)
+					} else {
+						vals[i] = genInt(row)
+					}
+					continue
+				}
+				if v, ok := get(row).(int32); ok {
+					vals[i] = v
+				} else {
+					nulls[i>>3] |= 1 << (i & 7)
+				}
+			}
+			col.I32Val = &tcli.TI32Column{Values: vals, Nulls: nulls}
+		case BigInt:
+			vals := make([]int64, n)
+			for i := range n {
+				row := from + int64(i)
+				if isGen {
+					switch {
+					case genCol == 0:
+						vals[i] = row
+					case GenIsNull(genCol, row):
+						nulls[i>>3] |= 1 << (i & 7)
+					default:
+						vals[i] = genBigInt(row)
+					}
+					continue
+				}
+				if v, ok := get(row).(int64); ok {
+					vals[i] = v
+				} else {
+					nulls[i>>3] |= 1 << (i & 7)
+				}
+			}
+			col.I64Val = &tcli.TI64Column{Values: vals, Nulls: nulls}
+		case Float, Double:
+			vals := make([]float64, n)
+			for i := range n {
+				row := from + int64(i)
+				if isGen {
+					switch {
+					case GenIsNull(genCol, row):
+						nulls[i>>3] |= 1 << (i & 7)
+					case c.Type.Kind == Float:
+						vals[i] = float64(genFloat(row))
+					default:
+						vals[i] = genDouble(row)
+					}
+					continue
+				}
+				switch v := get(row).(type) {
+				case float32:
+					vals[i] = float64(v)
+				case float64:
+					vals[i] = v
+				default:
+					nulls[i>>3] |= 1 << (i & 7)
+				}
+			}
+			col.DoubleVal = &tcli.TDoubleColumn{Values: vals, Nulls: nulls}
+		case Binary:
+			vals := make([][]byte, n)
+			for i := range n {
+				row := from + int64(i)
+				var v any
+				if isGen {
+					if !GenIsNull(genCol, row) {
+						v = genBinary(row)
+					}
+				} else {
+					v = get(row)
+				}
+				b, ok := v.([]byte)
+				if !ok {
+					nulls[i>>3] |= 1 << (i & 7)
+					continue
+				}
+				vals[i] = b
+			}
+			col.BinaryVal = &tcli.TBinaryColumn{Values: vals, Nulls: nulls}
+		default:
+			vals := make([]string, n)
+			for i := range n {
+				row := from + int64(i)
+				if isGen {
+					if GenIsNull(genCol, row) {
+						nulls[i>>3] |= 1 << (i & 7)
+					} else {
+						vals[i] = genText(genCol, row)
+					}
+					continue
+				}
+				v := get(row)
+				if v == nil {
+					nulls[i>>3] |= 1 << (i & 7)
+					continue
+				}
+				vals[i] = FormatValue(c.Type, v)
+			}
+			col.StringVal = &tcli.TStringColumn{Values: vals, Nulls: nulls}
+		}
+		out[ci] = col
+	}
+	return out
+}
+
+// rowBatch encodes rows [from, to) of r as HS2 row-based values, for
+// clients that asked for a protocol before V6.
+func rowBatch(r result, from, to int64) []*tcli.TRow {
+	cols := r.schema()
+	rows := make([]*tcli.TRow, 0, to-from)
+	for row := from; row < to; row++ {
+		vals := make([]*tcli.TColumnValue, len(cols))
+		for ci, c := range cols {
+			v := r.value(ci, row)
+			cv := &tcli.TColumnValue{}
+			switch c.Type.Kind {
+			case Boolean:
+				cv.BoolVal = &tcli.TBoolValue{}
+				if x, ok := v.(bool); ok {
+					cv.BoolVal.Value = &x
+				}
+			case TinyInt:
+				cv.ByteVal = &tcli.TByteValue{}
+				if x, ok := v.(int8); ok {
+					cv.ByteVal.Value = &x
+				}
+			case SmallInt:
+				cv.I16Val = &tcli.TI16Value{}
+				if x, ok := v.(int16); ok {
+					cv.I16Val.Value = &x
+				}
+			case Int:
+				cv.I32Val = &tcli.TI32Value{}
+				if x, ok := v.(int32); ok {
+					cv.I32Val.Value = &x
+				}
+			case BigInt:
+				cv.I64Val = &tcli.TI64Value{}
+				if x, ok := v.(int64); ok {
+					cv.I64Val.Value = &x
+				}
+			case Float, Double:
+				cv.DoubleVal = &tcli.TDoubleValue{}
+				switch x := v.(type) {
+				case float32:
+					f := float64(x)
+					cv.DoubleVal.Value = &f
+				case float64:
+					cv.DoubleVal.Value = &x
+				}
+			default:
+				cv.StringVal = &tcli.TStringValue{}
+				if v != nil {
+					s := FormatValue(c.Type, v)
+					cv.StringVal.Value = &s
+				}
+			}
+			vals[ci] = cv
+		}
+		rows = append(rows, &tcli.TRow{ColVals: vals})
+	}
+	return rows
+}
+
+// textRows formats rows [from, to) of r as beeswax rows: columns joined by
+// a tab, NULL spelled "NULL".
+func textRows(r result, from, to int64) []string {
+	cols := r.schema()
+	out := make([]string, 0, to-from)
+	var buf []byte
+	for row := from; row < to; row++ {
+		buf = buf[:0]
+		for ci, c := range cols {
+			if ci > 0 {
+				buf = append(buf, '\t')
+			}
+			buf = append(buf, FormatValue(c.Type, r.value(ci, row))...)
+		}
+		out = append(out, string(buf))
+	}
+	return out
+}

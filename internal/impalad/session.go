@@ -1,0 +1,226 @@
+package impalad
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// session is one client session (HS2 OpenSession, or a beeswax connection).
+// Guarded by Coordinator.mu.
+type session struct {
+	key        [16]byte
+	secret     [16]byte
+	id         string
+	proto      Protocol
+	user       string
+	db         string
+	opts       map[string]string
+	rowBased   bool          // the client asked for a protocol before V6
+	idle       time.Duration // 0: never expires
+	lastActive time.Time
+	expired    bool
+	closed     bool
+	conns      map[*serverConn]struct{}
+	// disconnectedAt is when the last connection using the session closed;
+	// zero while one is attached.
+	disconnectedAt time.Time
+	ops            map[*operation]struct{}
+}
+
+// newID returns a fresh 16-byte id and its Impala text form "hi:lo" (hex).
+func newID() ([16]byte, string) {
+	hi, lo := rand.Uint64(), rand.Uint64()
+	var k [16]byte
+	binary.LittleEndian.PutUint64(k[:8], hi)
+	binary.LittleEndian.PutUint64(k[8:], lo)
+	return k, fmt.Sprintf("%016x:%016x", hi, lo)
+}
+
+func newSecret() [16]byte {
+	var s [16]byte
+	binary.LittleEndian.PutUint64(s[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(s[8:], rand.Uint64())
+	return s
+}
+
+// IDFromGUID returns the Impala text form ("%016x:%016x", as in query
+// profiles and Statement.ID) of an HS2 handle's 16-byte guid: the session
+// id of a TSessionHandle, the query id of a TOperationHandle.
+func IDFromGUID(guid []byte) string {
+	if len(guid) != 16 {
+		return fmt.Sprintf("invalid-id-%x", guid)
+	}
+	return fmt.Sprintf("%016x:%016x", binary.LittleEndian.Uint64(guid[:8]), binary.LittleEndian.Uint64(guid[8:]))
+}
+
+// newSessionLocked registers a session opened on sc.
+func (co *Coordinator) newSessionLocked(sc *serverConn, p Protocol, user string, conf map[string]string) *session {
+	now := time.Now()
+	s := &session{
+		proto:      p,
+		user:       user,
+		db:         "default",
+		opts:       map[string]string{},
+		idle:       co.cfg.IdleSessionTimeout,
+		lastActive: now,
+		conns:      map[*serverConn]struct{}{},
+		ops:        map[*operation]struct{}{},
+	}
+	s.key, s.id = newID()
+	s.secret = newSecret()
+	for k, v := range conf {
+		lk := strings.ToLower(k)
+		switch {
+		case lk == "use:database":
+			if v != "" {
+				s.db = strings.ToLower(v)
+			}
+		case strings.HasPrefix(lk, "set:hiveconf:"):
+			s.setOption(strings.TrimPrefix(lk, "set:hiveconf:"), v)
+		case strings.HasPrefix(lk, "impala.") || strings.HasPrefix(lk, "set:"):
+			// Impala's own session keys (impala.doas.user, ...): ignored.
+		default:
+			s.setOption(lk, v)
+		}
+	}
+	if sc != nil {
+		s.conns[sc] = struct{}{}
+		if p == HS2 {
+			sc.sessions[s] = struct{}{}
+		}
+	}
+	co.sessions[s.key] = s
+	co.sessionsOpened.Add(1)
+	return s
+}
+
+// setOption sets a query option on the session; an empty value resets it
+// to its default, as in Impala; idle_session_timeout also changes the
+// session's timeout.
+func (s *session) setOption(k, v string) {
+	k = strings.ToLower(k)
+	if v == "" {
+		delete(s.opts, k)
+	} else {
+		s.opts[k] = v
+	}
+	if k == "idle_session_timeout" {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
+			s.idle = time.Duration(n) * time.Second
+		}
+	}
+}
+
+// checkLocked applies the idle and disconnected timeouts to s and returns
+// the error a client gets for using it, or nil.
+func (co *Coordinator) checkLocked(s *session, now time.Time) *sqlError {
+	if s.closed {
+		return &sqlError{msg: "Session is closed", sqlState: "HY000"}
+	}
+	if !s.disconnectedAt.IsZero() && co.cfg.DisconnectedSessionTimeout > 0 &&
+		now.Sub(s.disconnectedAt) > co.cfg.DisconnectedSessionTimeout {
+		co.closeSessionLocked(s)
+		return invalidSession(s.id)
+	}
+	if !s.expired && s.idle > 0 && now.Sub(s.lastActive) > s.idle {
+		co.expireLocked(s)
+	}
+	if s.expired {
+		return &sqlError{
+			msg: fmt.Sprintf("Client session expired due to more than %ds of inactivity (last activity was at: %s).",
+				int64(s.idle/time.Second), s.lastActive.UTC().Format("2006-01-02 15:04:05.000000000")),
+			sqlState: "HY000",
+		}
+	}
+	return nil
+}
+
+func invalidSession(id string) *sqlError {
+	return &sqlError{msg: "Invalid session id: " + id, sqlState: "HY000"}
+}
+
+// useSessionLocked finds the session of an HS2 handle, checks it, marks it
+// active and attaches it to the connection the request came on.
+func (co *Coordinator) useSessionLocked(sc *serverConn, guid, secret []byte) (*session, *sqlError) {
+	var key [16]byte
+	if len(guid) != 16 {
+		return nil, invalidSession(IDFromGUID(guid))
+	}
+	copy(key[:], guid)
+	s, ok := co.sessions[key]
+	if !ok || string(s.secret[:]) != string(secret) {
+		return nil, invalidSession(IDFromGUID(guid))
+	}
+	if err := co.touchSessionLocked(sc, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// touchSessionLocked checks s, marks it active and attaches it to sc.
+func (co *Coordinator) touchSessionLocked(sc *serverConn, s *session) *sqlError {
+	now := time.Now()
+	if err := co.checkLocked(s, now); err != nil {
+		return err
+	}
+	s.lastActive = now
+	if sc != nil && s.proto == HS2 {
+		if _, ok := s.conns[sc]; !ok && sc.sessions != nil {
+			s.conns[sc] = struct{}{}
+			sc.sessions[s] = struct{}{}
+			s.disconnectedAt = time.Time{}
+		}
+	}
+	return nil
+}
+
+// expireLocked marks s expired and cancels its running statements.
+func (co *Coordinator) expireLocked(s *session) {
+	s.expired = true
+	for op := range s.ops {
+		op.cancelLocked()
+	}
+}
+
+// closeSessionLocked ends s and its operations.
+func (co *Coordinator) closeSessionLocked(s *session) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	for op := range s.ops {
+		op.closeLocked()
+		delete(co.ops, op.key)
+		co.archiveLocked(op)
+	}
+	s.ops = nil
+	for sc := range s.conns {
+		delete(sc.sessions, s)
+	}
+	s.conns = nil
+	delete(co.sessions, s.key)
+}
+
+// sweepSessions closes sessions past their disconnected timeout and
+// expires idle ones, as Impala's session-expiry thread does.
+func (co *Coordinator) sweepSessions() {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	now := time.Now()
+	for _, s := range co.sessions {
+		co.checkLocked(s, now)
+	}
+}
+
+func (co *Coordinator) openBeeswaxSession(sc *serverConn) {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	if sc.closed.Load() {
+		return
+	}
+	sc.bz = co.newSessionLocked(sc, Beeswax, sc.user, nil)
+}
