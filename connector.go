@@ -1,0 +1,245 @@
+package impalalb
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/impalalb/impalalb/balancer"
+	"github.com/impalalb/impalalb/conn"
+	"github.com/impalalb/impalalb/conn/sasl"
+	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/tlsconf"
+)
+
+// noTimeout stands for "no bound" where a zero Config duration means none
+// but the balancer or conn would read zero as their default.
+const noTimeout = 100 * 365 * 24 * time.Hour
+
+// Connector is the driver.Connector of a [Config]: it owns one balancer
+// pool over the Config's coordinators, and each database/sql connection is
+// one session leased from it, on the coordinator the policy picks.
+//
+// Use it with sql.OpenDB to keep access to [Connector.Stats]:
+//
+//	c, err := impalalb.NewConnector(cfg)
+//	if err != nil { ... }
+//	db := sql.OpenDB(c)
+//	defer db.Close() // closes the Connector and its pool
+//
+// The pool caps the sessions per coordinator at
+// balancer.DefaultMaxPerCoordinator (48, below impalad's 64 frontend
+// threads); a connection asked for beyond the cap waits for one, within
+// its ctx. Set sql.DB.SetMaxOpenConns at or below that cap times the
+// number of coordinators.
+//
+// Through sql.Conn.Raw, a connection offers Coordinator() string (the
+// address of its session's coordinator) and ServerVersion() string:
+//
+//	err := c.Raw(func(dc any) error {
+//		addr = dc.(interface{ Coordinator() string }).Coordinator()
+//		return nil
+//	})
+//
+// A Connector is safe for concurrent use.
+type Connector struct {
+	cfg  *Config
+	drv  *Driver
+	pool *balancer.Pool
+	krb  *kerberos.Client // nil unless auth=gssapi
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ driver.Connector = (*Connector)(nil)
+)
+
+// NewConnector validates cfg and returns a Connector with its balancer
+// pool. cfg is copied; later changes to it have no effect. With
+// auth=gssapi it loads krb5.conf and the keytab or credential cache now
+// (no KDC exchange until the first session). Close releases the pool.
+func NewConnector(cfg *Config) (*Connector, error) {
+	if cfg == nil {
+		return nil, errors.New("impalalb: NewConnector: nil Config")
+	}
+	return newConnector(cfg.Clone(), &Driver{})
+}
+
+func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Connector{cfg: cfg, drv: drv}
+	d := &dialer{}
+	opts := conn.Options{
+		ConnectTimeout: cfg.ConnectTimeout,
+		User:           cfg.User,
+		Database:       cfg.Database,
+		SessionOptions: cfg.QueryOptions,
+		FetchSize:      cfg.FetchSize,
+		Logger:         cfg.Logger,
+	}
+	if opts.ConnectTimeout == 0 {
+		opts.ConnectTimeout = noTimeout
+	}
+	if cfg.Protocol == ProtocolBeeswax {
+		opts.Protocol = conn.Beeswax
+	}
+	switch cfg.Auth {
+	case AuthPlain:
+		opts.Mechanism = sasl.PlainFactory(cfg.User, cfg.Password)
+	case AuthGSSAPI:
+		kc := kerberos.Config{
+			Krb5Conf:    cfg.Krb5Conf,
+			Principal:   cfg.Principal,
+			Keytab:      cfg.Keytab,
+			Password:    cfg.Password,
+			CCache:      cfg.CCache,
+			ServiceName: cfg.ServiceName,
+			HostFQDN:    cfg.KerberosHostFQDN,
+			Logger:      cfg.Logger,
+		}
+		if kc.Principal == "" {
+			kc.Principal = cfg.User
+		}
+		krb, err := kerberos.NewClient(kc)
+		if err != nil {
+			return nil, fmt.Errorf("impalalb: auth=gssapi: %w", err)
+		}
+		c.krb = krb
+		opts.Mechanism = krb.MechanismFactory()
+	}
+	if cfg.TLS {
+		tc, err := tlsconf.NewClient(tlsconf.Config{
+			CAFile:             cfg.CACert,
+			ServerName:         cfg.ServerName,
+			CertFile:           cfg.ClientCert,
+			KeyFile:            cfg.ClientKey,
+			InsecureSkipVerify: cfg.TLSInsecureSkipVerify,
+			Logger:             cfg.Logger,
+		})
+		if err != nil {
+			c.closeKerberos()
+			return nil, fmt.Errorf("impalalb: tls: %w", err)
+		}
+		d.tls = tc
+	}
+	d.opts = opts
+
+	bc := balancer.Config{
+		Coordinators: cfg.Addrs,
+		Dialer:       d,
+		DialTimeout:  cfg.ConnectTimeout,
+		Retries:      cfg.Retries,
+		MaxIdleTime:  cfg.MaxIdleTime,
+		// database/sql keeps its own idle connections (each holding a
+		// lease); the pool's idle list serves those it closes.
+		ValidateAfter: cfg.ValidateAfter,
+		Interval:      cfg.HealthInterval,
+		Logger:        cfg.Logger,
+	}
+	switch cfg.Balance {
+	case BalanceAffinity:
+		bc.Policy = balancer.Affinity
+		bc.DefaultKey = cfg.AffinityKey
+	case BalanceRoundRobin:
+		bc.Policy = balancer.RoundRobin
+	default:
+		bc.Policy = balancer.LeastConn
+	}
+	// Zero means "none" in Config and "default" in balancer.Config.
+	if bc.DialTimeout == 0 {
+		bc.DialTimeout = noTimeout
+	}
+	if bc.Retries == 0 {
+		bc.Retries = -1
+	}
+	if bc.MaxIdleTime == 0 {
+		bc.MaxIdleTime = -1
+	}
+	if bc.ValidateAfter == 0 {
+		bc.ValidateAfter = time.Nanosecond // ping at every reuse
+	}
+	if bc.Interval == 0 {
+		bc.Interval = -1
+	}
+	pool, err := balancer.New(bc)
+	if err != nil {
+		c.closeKerberos()
+		return nil, fmt.Errorf("impalalb: %w", err)
+	}
+	c.pool = pool
+	return c, nil
+}
+
+func (c *Connector) closeKerberos() {
+	if c.krb != nil {
+		_ = c.krb.Close()
+	}
+}
+
+// Connect leases a session from the pool: an idle one, validated, or a
+// new one on the coordinator the policy picks. It implements
+// driver.Connector. A failure here means no statement was sent; it is
+// returned as it is (database/sql reports it), never as driver.ErrBadConn.
+func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
+	lease, err := c.pool.Acquire(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("impalalb: connect: %w", err)
+	}
+	s, ok := lease.Session().(conn.Session)
+	if !ok {
+		lease.Discard()
+		return nil, errors.New("impalalb: connect: the pool returned a session of another kind")
+	}
+	return &sqlConn{c: c, lease: lease, s: s, lastUsed: time.Now()}, nil
+}
+
+// Driver returns the [Driver]. It implements driver.Connector.
+func (c *Connector) Driver() driver.Driver { return c.drv }
+
+// Config returns a copy of the Connector's configuration.
+func (c *Connector) Config() *Config { return c.cfg.Clone() }
+
+// Stats returns the balancer pool's figures: per coordinator its state,
+// sessions in use and idle, dials, failures; for the pool, waits and
+// redispatches. Sessions held by database/sql connections (idle in
+// database/sql's own pool or running a statement) count as in use.
+func (c *Connector) Stats() balancer.Stats { return c.pool.Stats() }
+
+// Close closes the pool (idle sessions now; sessions still held by
+// connections when those close) and, with auth=gssapi, stops the ticket
+// renewal. database/sql calls it from DB.Close. It is idempotent.
+func (c *Connector) Close() error {
+	c.closeOnce.Do(func() {
+		c.closeErr = c.pool.Close()
+		c.closeKerberos()
+	})
+	return c.closeErr
+}
+
+// dialer is the balancer.Dialer over package conn: one conn.Dial per
+// session, with a TLS config made for the dialed address, so that
+// certificates are checked against server_name or that address's host.
+type dialer struct {
+	opts conn.Options
+	tls  *tlsconf.Client // nil without TLS
+}
+
+// Dial implements balancer.Dialer.
+func (d *dialer) Dial(ctx context.Context, addr string) (balancer.Session, error) {
+	o := d.opts
+	if d.tls != nil {
+		o.TLS = d.tls.ConfigFor(addr)
+	}
+	s, err := conn.Dial(ctx, addr, o)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}

@@ -1,0 +1,11 @@
+package impalalb
+
+import "time"
+
+// SetIdleCheckAfter sets idleCheckAfter for a test and returns a function
+// that restores it.
+func SetIdleCheckAfter(d time.Duration) (restore func()) {
+	old := idleCheckAfter
+	idleCheckAfter = d
+	return func() { idleCheckAfter = old }
+}

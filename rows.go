@@ -1,0 +1,553 @@
+package impalalb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"reflect"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/impalalb/impalalb/conn"
+)
+
+// endedCtx is a context that has ended.
+var endedCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// closeTimeout bounds cancelling and closing an operation when rows are
+// closed, whatever happened to the query's ctx.
+const closeTimeout = conn.DefaultCancelTimeout
+
+// rows is the driver.Rows of a query: it reads the operation's columnar
+// batches and hands out one row at a time.
+//
+// Values are handed to database/sql without an allocation per cell: a
+// driver.Value of a fixed-width type (and of a string or []byte the batch
+// already holds) is an interface that points into the batch, or into one
+// slice per column and batch for values converted on the way (TINYINT to
+// INT widened to int64, TIMESTAMP and DATE parsed into time.Time). Those
+// slices are never written again once a value points into them, so a
+// value kept by the caller (Scan into *any) stays what it was.
+type rows struct {
+	cn     *sqlConn
+	op     *conn.Operation
+	ctx    context.Context
+	cancel context.CancelFunc
+	cols   []conn.Column
+	names  []string
+
+	b    *conn.Batch
+	next int // next row of b
+	n    int // rows in b
+	vals []colView
+
+	// From the second batch on, the next batch is fetched by a goroutine
+	// while the caller reads the current one, so that the coordinator's work and the network overlap
+	// with the caller's. pctx (from ctx) is cancelled by Close to stop a
+	// fetch still in flight; the operation is then cancelled on the
+	// coordinator.
+	pctx     context.Context
+	pcancel  context.CancelFunc
+	pending  chan fetched
+	inflight bool
+	batches  int // batches fetched so far
+
+	eof    bool // every row was read
+	failed bool // a fetch failed; the operation is closed
+	closed bool
+}
+
+var (
+	_ driver.Rows                           = (*rows)(nil)
+	_ driver.RowsColumnTypeDatabaseTypeName = (*rows)(nil)
+	_ driver.RowsColumnTypeScanType         = (*rows)(nil)
+	_ driver.RowsColumnTypeNullable         = (*rows)(nil)
+	_ driver.RowsColumnTypePrecisionScale   = (*rows)(nil)
+	_ driver.RowsColumnTypeLength           = (*rows)(nil)
+)
+
+// viewMode says how a column of the current batch becomes driver values.
+type viewMode uint8
+
+const (
+	viewNull          viewMode = iota // no values: every cell is NULL
+	viewBool                          // bools
+	viewInt64                         // i64 (BIGINT as sent, or widened)
+	viewFloat64                       // f64 (FLOAT and DOUBLE)
+	viewString                        // str
+	viewBytes                         // bin
+	viewTimeString                    // str parsed into tm
+	viewTimeBytes                     // bin parsed into tm
+	viewStringAsBytes                 // str copied into a []byte (BINARY sent as text)
+	viewBytesAsString                 // bin copied into a string
+)
+
+// colView is one column of the current batch, by the slice that holds it.
+type colView struct {
+	mode  viewMode
+	nulls []byte
+	bools []bool
+	i64   []int64
+	f64   []float64
+	str   []string
+	bin   [][]byte
+	tm    []time.Time
+}
+
+func newRows(ctx context.Context, cn *sqlConn, op *conn.Operation, cancel context.CancelFunc) *rows {
+	cols := op.Columns()
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	r := &rows{cn: cn, op: op, ctx: ctx, cancel: cancel, cols: cols, names: names, vals: make([]colView, len(cols))}
+	if !op.HasResultSet() {
+		r.eof = true
+	}
+	return r
+}
+
+// fetched is the outcome of one fetch.
+type fetched struct {
+	b   *conn.Batch
+	err error
+}
+
+// prefetch starts fetching the next batch.
+func (r *rows) prefetch() {
+	if r.pending == nil {
+		r.pending = make(chan fetched, 1)
+		r.pctx, r.pcancel = context.WithCancel(r.ctx)
+	}
+	r.inflight = true
+	go func() {
+		b, err := r.op.Next(r.pctx)
+		r.pending <- fetched{b, err}
+	}()
+}
+
+// wait returns the batch in flight.
+func (r *rows) wait() (*conn.Batch, error) {
+	f := <-r.pending
+	r.inflight = false
+	return f.b, f.err
+}
+
+// Columns implements driver.Rows.
+func (r *rows) Columns() []string { return r.names }
+
+// Next implements driver.Rows. It fetches the next batch when the current
+// one is used up (fetch_size rows at a time); the query's ctx, with
+// query_timeout applied, bounds the fetch, and its end cancels the query
+// on the coordinator.
+func (r *rows) Next(dest []driver.Value) error {
+	if r.closed {
+		return io.EOF
+	}
+	for r.next >= r.n {
+		if r.eof || r.failed {
+			return io.EOF
+		}
+		if err := r.fetch(); err != nil {
+			return err
+		}
+	}
+	row := r.next
+	r.next++
+	for i := range dest {
+		c := &r.vals[i]
+		if j := row >> 3; j < len(c.nulls) && c.nulls[j]&(1<<(row&7)) != 0 {
+			dest[i] = nil
+			continue
+		}
+		switch c.mode {
+		case viewBool:
+			dest[i] = c.bools[row] // no allocation: bools are static
+		case viewInt64:
+			dest[i] = boxAt(int64Type, unsafe.Pointer(&c.i64[row]))
+		case viewFloat64:
+			dest[i] = boxAt(float64Type, unsafe.Pointer(&c.f64[row]))
+		case viewString:
+			dest[i] = boxAt(stringType, unsafe.Pointer(&c.str[row]))
+		case viewBytes:
+			dest[i] = boxAt(bytesType, unsafe.Pointer(&c.bin[row]))
+		case viewTimeString, viewTimeBytes:
+			var s string
+			if c.mode == viewTimeString {
+				s = c.str[row]
+			} else {
+				s = string(c.bin[row])
+			}
+			t, err := conn.ParseTimestamp(s)
+			if err != nil {
+				// Not a timestamp after all: hand out the text, as
+				// conn.Batch.Value does.
+				dest[i] = s
+				continue
+			}
+			c.tm[row] = t
+			dest[i] = boxAt(timeType, unsafe.Pointer(&c.tm[row]))
+		case viewStringAsBytes:
+			dest[i] = []byte(c.str[row])
+		case viewBytesAsString:
+			dest[i] = string(c.bin[row])
+		default:
+			dest[i] = nil
+		}
+	}
+	return nil
+}
+
+// fetch reads the next batch into the column views, and starts fetching
+// the one after.
+func (r *rows) fetch() error {
+	var b *conn.Batch
+	var err error
+	if r.inflight {
+		b, err = r.wait()
+	} else {
+		b, err = r.op.Next(r.ctx)
+	}
+	if err == io.EOF {
+		r.eof = true
+		r.b, r.n, r.next = nil, 0, 0
+		return io.EOF
+	}
+	if err != nil {
+		r.failed = true
+		r.cn.noteError(err)
+		return err
+	}
+	r.b, r.n, r.next = b, b.Len(), 0
+	for i := range r.vals {
+		r.vals[i] = viewOf(b, i, r.cols[i].Type)
+	}
+	// From the second batch on the result is a large one: fetch ahead.
+	// Small results (one batch) start no goroutine.
+	r.batches++
+	if r.batches >= 2 {
+		r.prefetch()
+	}
+	return nil
+}
+
+// viewOf sets up column col of b by the slice the coordinator's data came
+// in, converting whole integer columns narrower than 64 bits at once.
+func viewOf(b *conn.Batch, col int, t conn.Type) colView {
+	v := colView{nulls: b.Nulls(col)}
+	n := b.Len()
+	switch {
+	case b.Bools(col) != nil:
+		v.mode, v.bools = viewBool, b.Bools(col)
+	case b.Int64s(col) != nil:
+		v.mode, v.i64 = viewInt64, b.Int64s(col)
+	case b.Int32s(col) != nil:
+		v.mode, v.i64 = viewInt64, widen(b.Int32s(col))
+	case b.Int16s(col) != nil:
+		v.mode, v.i64 = viewInt64, widen(b.Int16s(col))
+	case b.Int8s(col) != nil:
+		v.mode, v.i64 = viewInt64, widen(b.Int8s(col))
+	case b.Float64s(col) != nil:
+		v.mode, v.f64 = viewFloat64, b.Float64s(col)
+	case b.Strings(col) != nil:
+		v.str = b.Strings(col)
+		switch t {
+		case conn.TypeTimestamp, conn.TypeDate:
+			v.mode, v.tm = viewTimeString, make([]time.Time, n)
+		case conn.TypeBinary:
+			v.mode = viewStringAsBytes
+		default:
+			v.mode = viewString
+		}
+	case b.Binaries(col) != nil:
+		v.bin = b.Binaries(col)
+		switch t {
+		case conn.TypeTimestamp, conn.TypeDate:
+			v.mode, v.tm = viewTimeBytes, make([]time.Time, n)
+		case conn.TypeBinary:
+			v.mode = viewBytes
+		default:
+			v.mode = viewBytesAsString
+		}
+	default:
+		v.mode = viewNull
+		// Every cell is NULL: a bitmap with every bit set says so.
+		v.nulls = allNulls(n)
+	}
+	return v
+}
+
+func widen[T int8 | int16 | int32](s []T) []int64 {
+	out := make([]int64, len(s))
+	for i, x := range s {
+		out[i] = int64(x)
+	}
+	return out
+}
+
+func allNulls(n int) []byte {
+	b := make([]byte, (n+7)/8)
+	for i := range b {
+		b[i] = 0xff
+	}
+	return b
+}
+
+// eface is the layout of an empty interface: its type, and a pointer to
+// its value for types that are not pointer-shaped.
+type eface struct {
+	typ  unsafe.Pointer
+	data unsafe.Pointer
+}
+
+func typeWord(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
+
+var (
+	int64Type   = typeWord(int64(0))
+	float64Type = typeWord(float64(0))
+	stringType  = typeWord("")
+	bytesType   = typeWord([]byte(nil))
+	timeType    = typeWord(time.Time{})
+)
+
+// boxAt returns the interface of type typ whose value is *p, without
+// copying *p to the heap: what the compiler does when it boxes a value,
+// minus the allocation. *p must never change afterwards.
+func boxAt(typ, p unsafe.Pointer) (v driver.Value) {
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ = typ
+	e.data = p
+	return v
+}
+
+// Close implements driver.Rows. When rows remain, the query is cancelled
+// on the coordinator first; then the operation is closed. Both are bounded
+// by their own short deadline, so that a query whose ctx ended is still
+// cleaned up.
+func (r *rows) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	defer r.cancel()
+	defer func() { r.cn.lastUsed = time.Now() }()
+	r.b, r.vals = nil, nil
+	if r.inflight {
+		// Stop the fetch in flight: if it is cut, conn cancels and closes
+		// the operation on the coordinator.
+		r.pcancel()
+		b, err := r.wait()
+		switch {
+		case err == io.EOF:
+			r.eof = true
+		case err != nil:
+			r.failed = true
+			r.cn.noteError(err)
+		case b == nil:
+			r.eof = true
+		}
+	}
+	if r.pcancel != nil {
+		r.pcancel()
+	}
+	if !r.eof && !r.failed {
+		// Every row read may also mean every row fetched (QueryRow reads
+		// one row of a one-batch result). Asked with a ctx that has
+		// already ended, conn's Next says io.EOF without a round trip when
+		// the operation has no more rows; otherwise it sends nothing and
+		// cancels and closes the operation on the coordinator.
+		switch _, err := r.op.Next(endedCtx); {
+		case err == io.EOF:
+			r.eof = true
+		case err != nil:
+			r.failed = true
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), closeTimeout)
+	defer cancel()
+	if r.failed {
+		// The fetch error was reported by Next; the operation is closed
+		// already, or closes now with the session's help.
+		_ = r.op.Close(ctx)
+		return nil
+	}
+	if !r.eof {
+		_ = r.op.Cancel(ctx)
+	}
+	if err := r.op.Close(ctx); err != nil {
+		r.cn.noteError(err)
+		if !r.eof && errors.Is(err, conn.ErrOperationCanceled) {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// ColumnTypeDatabaseTypeName implements
+// driver.RowsColumnTypeDatabaseTypeName: Impala's upper-case type name
+// without parameters ("INT", "DECIMAL", "VARCHAR", "TIMESTAMP").
+func (r *rows) ColumnTypeDatabaseTypeName(i int) string { return r.cols[i].TypeName }
+
+var (
+	scanNullBool    = reflect.TypeFor[sql.NullBool]()
+	scanNullInt8    = reflect.TypeFor[sql.Null[int8]]()
+	scanNullInt16   = reflect.TypeFor[sql.NullInt16]()
+	scanNullInt32   = reflect.TypeFor[sql.NullInt32]()
+	scanNullInt64   = reflect.TypeFor[sql.NullInt64]()
+	scanNullFloat32 = reflect.TypeFor[sql.Null[float32]]()
+	scanNullFloat64 = reflect.TypeFor[sql.NullFloat64]()
+	scanNullString  = reflect.TypeFor[sql.NullString]()
+	scanNullTime    = reflect.TypeFor[sql.NullTime]()
+	scanBytes       = reflect.TypeFor[[]byte]()
+	scanAny         = reflect.TypeFor[any]()
+)
+
+// ColumnTypeScanType implements driver.RowsColumnTypeScanType. Impala
+// does not say whether a result column can be NULL, so every column may
+// be, and the types are the nullable ones: sql.NullBool, sql.Null[int8]
+// (TINYINT), sql.NullInt16, sql.NullInt32, sql.NullInt64,
+// sql.Null[float32] (FLOAT), sql.NullFloat64, sql.NullString (DECIMAL,
+// STRING, VARCHAR, CHAR, and other types), sql.NullTime (TIMESTAMP,
+// DATE), []byte (BINARY; nil for NULL), any for the NULL type.
+func (r *rows) ColumnTypeScanType(i int) reflect.Type {
+	switch r.cols[i].Type {
+	case conn.TypeBoolean:
+		return scanNullBool
+	case conn.TypeTinyInt:
+		return scanNullInt8
+	case conn.TypeSmallInt:
+		return scanNullInt16
+	case conn.TypeInt:
+		return scanNullInt32
+	case conn.TypeBigInt:
+		return scanNullInt64
+	case conn.TypeFloat:
+		return scanNullFloat32
+	case conn.TypeDouble:
+		return scanNullFloat64
+	case conn.TypeTimestamp, conn.TypeDate:
+		return scanNullTime
+	case conn.TypeBinary:
+		return scanBytes
+	case conn.TypeNull:
+		return scanAny
+	}
+	return scanNullString
+}
+
+// ColumnTypeNullable implements driver.RowsColumnTypeNullable: every
+// Impala result column may hold NULL.
+func (r *rows) ColumnTypeNullable(i int) (nullable, ok bool) { return r.cols[i].Nullable, true }
+
+// ColumnTypePrecisionScale implements
+// driver.RowsColumnTypePrecisionScale for DECIMAL columns.
+func (r *rows) ColumnTypePrecisionScale(i int) (precision, scale int64, ok bool) {
+	c := r.cols[i]
+	if c.Type != conn.TypeDecimal {
+		return 0, 0, false
+	}
+	return int64(c.Precision), int64(c.Scale), true
+}
+
+// ColumnTypeLength implements driver.RowsColumnTypeLength: the declared
+// length of CHAR and VARCHAR, math.MaxInt64 for STRING and BINARY (no
+// limit but the system's), and not ok for the other types.
+func (r *rows) ColumnTypeLength(i int) (length int64, ok bool) {
+	c := r.cols[i]
+	switch c.Type {
+	case conn.TypeChar, conn.TypeVarchar:
+		return int64(c.Length), true
+	case conn.TypeString, conn.TypeBinary:
+		return math.MaxInt64, true
+	}
+	return 0, false
+}
+
+// Decimal is an exact DECIMAL value to Scan into. DECIMAL columns arrive
+// as their exact decimal text ("-50.00"), which database/sql scans into a
+// string by default (or into a float64, rounding); Decimal parses that
+// text into a big.Rat instead:
+//
+//	var d impalalb.Decimal
+//	err := db.QueryRow("select price from sales limit 1").Scan(&d)
+//	// d.Valid is false for NULL; d.Rat holds the value exactly; d.Scale
+//	// is the number of digits after the point, as Impala printed it.
+//
+// As an argument, a Decimal becomes its exact text, a string literal that
+// Impala casts where a DECIMAL is expected (NULL when not Valid).
+type Decimal struct {
+	// Rat is the value; nil when not Valid.
+	Rat *big.Rat
+	// Scale is the number of digits after the decimal point of the text
+	// scanned, the column's scale.
+	Scale int
+	// Valid is false for NULL.
+	Valid bool
+}
+
+var (
+	_ sql.Scanner   = (*Decimal)(nil)
+	_ driver.Valuer = Decimal{}
+)
+
+// Scan implements sql.Scanner: src is the decimal text (string or
+// []byte), an int64 or nil. Floats are refused: they are not exact.
+func (d *Decimal) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*d = Decimal{}
+		return nil
+	case string:
+		return d.parse(v)
+	case []byte:
+		return d.parse(string(v))
+	case int64:
+		*d = Decimal{Rat: new(big.Rat).SetInt64(v), Valid: true}
+		return nil
+	}
+	return fmt.Errorf("impalalb: Decimal.Scan: cannot scan %T into an exact decimal", src)
+}
+
+func (d *Decimal) parse(s string) error {
+	s = strings.TrimSpace(s)
+	scale := 0
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		scale = len(s) - i - 1
+	}
+	if s == "" || strings.ContainsAny(s, "eE/") {
+		return fmt.Errorf("impalalb: Decimal.Scan: %q is not a decimal number", s)
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return fmt.Errorf("impalalb: Decimal.Scan: %q is not a decimal number", s)
+	}
+	*d = Decimal{Rat: r, Scale: scale, Valid: true}
+	return nil
+}
+
+// String returns the value with Scale digits after the point, or "NULL".
+func (d Decimal) String() string {
+	if !d.Valid || d.Rat == nil {
+		return "NULL"
+	}
+	return d.Rat.FloatString(d.Scale)
+}
+
+// Value implements driver.Valuer: the exact text, or nil when not Valid.
+func (d Decimal) Value() (driver.Value, error) {
+	if !d.Valid || d.Rat == nil {
+		return nil, nil
+	}
+	return d.Rat.FloatString(d.Scale), nil
+}
