@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/impalalb/impalalb/internal/certtest"
+	"github.com/impalalb/impalalb/internal/impalad"
+)
+
+// mainEnv makes the test binary run the shell's main instead of the tests,
+// so that the terminal test drives the race-checked shell without a build.
+const mainEnv = "IMPALALB_SHELL_TEST_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(mainEnv) == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// startCluster starts n coordinators on one catalog with the DDL delay.
+func startCluster(t *testing.T, n int, ddlDelay time.Duration, cfg impalad.Config) ([]*impalad.Coordinator, string) {
+	t.Helper()
+	cos, err := impalad.NewCluster(ddlDelay).StartN(n, cfg)
+	require.NoError(t, err)
+	addrs := make([]string, n)
+	for i, co := range cos {
+		t.Cleanup(func() { _ = co.Close() })
+		addrs[i] = co.HS2Addr()
+	}
+	return cos, strings.Join(addrs, ",")
+}
+
+// runShell runs the shell in-process and returns its status and output.
+func runShell(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, strings.NewReader(""), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestQuery(t *testing.T) {
+	_, addrs := startCluster(t, 3, 0, impalad.Config{})
+	code, out, errs := runShell(t, "-i", addrs, "-q", "select 1 as one, 'a' as s, null as n, true as b; select id, double_col from gen.rows_2")
+	require.Equal(t, 0, code, errs)
+	require.Equal(t, ""+
+		"+-----+---+------+------+\n"+
+		"| one | s | n    | b    |\n"+
+		"+-----+---+------+------+\n"+
+		"| 1   | a | NULL | true |\n"+
+		"+-----+---+------+------+\n"+
+		"+----+------------+\n"+
+		"| id | double_col |\n"+
+		"+----+------------+\n"+
+		"| 0  | -100       |\n"+
+		"| 1  | -99.75     |\n"+
+		"+----+------------+\n", out)
+	require.Contains(t, errs, "Connected to 127.0.0.1:")
+	require.Equal(t, 2, strings.Count(errs, "Fetched "), errs)
+	require.Contains(t, errs, "Fetched 2 row(s) in ")
+}
+
+func TestQueryFailure(t *testing.T) {
+	cos, addrs := startCluster(t, 2, 0, impalad.Config{})
+	code, out, errs := runShell(t, "-i", addrs, "-q", "select * from missing; select 1")
+	require.Equal(t, 1, code)
+	require.Empty(t, out, "the statement after the failure must not run")
+	var errLine string
+	for _, l := range strings.Split(errs, "\n") {
+		if strings.HasPrefix(l, "ERROR: ") {
+			require.Empty(t, errLine, "one error line")
+			errLine = l
+		}
+	}
+	// One line: the coordinator, then what Impala said.
+	require.Regexp(t, `^ERROR: \[127\.0\.0\.1:\d+\] AnalysisException: Could not resolve table reference: 'default\.missing'$`, errLine)
+	ran := 0
+	for _, co := range cos {
+		ran += int(co.Stats().StatementsExecuted)
+	}
+	require.Zero(t, ran)
+
+	// -c goes on after a failure, and the status still says it failed.
+	code, out, _ = runShell(t, "-i", addrs, "-c", "-B", "-q", "select fail('boom'); select 7")
+	require.Equal(t, 1, code)
+	require.Equal(t, "7\n", out)
+
+	// No coordinator answers.
+	code, _, errs = runShell(t, "-i", "127.0.0.1:1", "-q", "select 1")
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "ERROR: cannot connect to 127.0.0.1:1")
+}
+
+// TestScriptOneSession runs DDL and the queries that depend on it from a
+// file on a cluster whose catalog propagates DDL only after an hour: it works
+// only because every statement goes through one session.
+func TestScriptOneSession(t *testing.T) {
+	cos, addrs := startCluster(t, 3, time.Hour, impalad.Config{})
+	dir := t.TempDir()
+	script := filepath.Join(dir, "etl.sql")
+	require.NoError(t, os.WriteFile(script, []byte(`
+-- a comment; with a semicolon
+create table etl_t (id int, name string);
+insert into etl_t values (1, 'a;b'), (2, NULL);
+select * from etl_t;
+select count(*) from etl_t
+`), 0o600))
+	outFile := filepath.Join(dir, "out.csv")
+	code, out, errs := runShell(t, "-i", addrs, "-f", script, "-B", "--output_delimiter=,", "--print_header", "-o", outFile)
+	require.Equal(t, 0, code, errs)
+	require.Empty(t, out)
+	b, err := os.ReadFile(outFile)
+	require.NoError(t, err)
+	require.Equal(t, "summary\nTable has been created.\nid,name\n1,a;b\n2,NULL\ncount(*)\n2\n", string(b))
+	require.Contains(t, errs, "Modified 2 row(s)")
+
+	sessions := map[string]bool{}
+	for _, co := range cos {
+		for _, st := range co.Statements() {
+			sessions[st.SessionID] = true
+		}
+	}
+	require.Len(t, sessions, 1, "every statement of -f goes through one session")
+}
+
+func TestBeeswaxAndDatabase(t *testing.T) {
+	cos, _ := startCluster(t, 2, 0, impalad.Config{})
+	addrs := cos[0].BeeswaxAddr() + "," + cos[1].BeeswaxAddr()
+	code, out, errs := runShell(t, "-i", addrs, "--protocol", "beeswax", "-d", "gen", "-B", "-q", "select count(*) from rows_5")
+	require.Equal(t, 0, code, errs)
+	require.Equal(t, "5\n", out)
+}
+
+func TestLocalMode(t *testing.T) {
+	code, out, errs := runShell(t, "--local", "2", "-B", "-q", "select 1")
+	require.Equal(t, 0, code, errs)
+	require.Equal(t, "1\n", out)
+	require.Contains(t, errs, "Started 2 local in-process test coordinators")
+}
+
+func TestLDAPOverTLS(t *testing.T) {
+	ca, err := certtest.NewCA("shell test CA")
+	require.NoError(t, err)
+	srv, err := ca.Server("127.0.0.1")
+	require.NoError(t, err)
+	caFile, err := ca.WriteCertFile(t.TempDir(), "ca.pem")
+	require.NoError(t, err)
+	_, addrs := startCluster(t, 2, 0, impalad.Config{
+		TLS:   &tls.Config{Certificates: []tls.Certificate{srv.TLSCertificate()}},
+		Users: map[string]string{"alice": "s3cret"},
+	})
+	code, out, errs := runShell(t, "-i", addrs, "--ssl", "--ca_cert", caFile, "-l", "-u", "alice",
+		"--ldap_password_cmd", "printf s3cret", "-B", "-q", "select 'ok'")
+	require.Equal(t, 0, code, errs)
+	require.Equal(t, "ok\n", out)
+
+	code, _, errs = runShell(t, "-i", addrs, "--ssl", "--ca_cert", caFile, "-l", "-u", "alice",
+		"--ldap_password_cmd", "printf wrong", "-q", "select 'ok'")
+	require.Equal(t, 1, code)
+	require.NotContains(t, errs, "wrong")
+	require.Contains(t, errs, "ERROR: cannot connect")
+}
+
+func TestAffinityKeepsCoordinator(t *testing.T) {
+	cos, addrs := startCluster(t, 3, 0, impalad.Config{})
+	for i := 0; i < 4; i++ {
+		code, _, errs := runShell(t, "-i", addrs, "--balance", "affinity", "--affinity_key", "etl-user", "-q", "select 1")
+		require.Equal(t, 0, code, errs)
+	}
+	used := 0
+	for _, co := range cos {
+		if co.Stats().StatementsExecuted > 0 {
+			used++
+		}
+	}
+	require.Equal(t, 1, used, "one affinity key, one coordinator")
+}
+
+// TestFailover kills the coordinator the shell's session is on: the next
+// statement goes to another coordinator, as nothing of it was sent.
+func TestFailover(t *testing.T) {
+	cos, addrs := startCluster(t, 2, 0, impalad.Config{})
+	o, err := parseFlags([]string{"-i", addrs, "-B"}, io.Discard)
+	require.NoError(t, err)
+	var out, info bytes.Buffer
+	sh, err := newShell(o, strings.Split(addrs, ","), &connDialer{}, &out, &info)
+	require.NoError(t, err)
+	defer sh.close()
+	ctx := context.Background()
+	require.NoError(t, sh.runStatement(ctx, "select 1"))
+	first := sh.coordinator()
+	for _, co := range cos {
+		if co.HS2Addr() == first {
+			co.Kill()
+		}
+	}
+	require.NoError(t, sh.runStatement(ctx, "select 2"))
+	require.NotEqual(t, first, sh.coordinator())
+	require.Equal(t, "1\n2\n", out.String())
+}

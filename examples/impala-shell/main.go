@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/impalalb/impalalb/balancer"
+	"github.com/impalalb/impalalb/conn"
+	"github.com/impalalb/impalalb/conn/sasl"
+	"github.com/impalalb/impalalb/internal/impalad"
+	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/tlsconf"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is the whole shell; it returns the exit status: 0, 1 when a statement
+// failed, 2 for a bad command line.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "impala-shell: %s\n", ue.msg)
+		}
+		return 2
+	}
+	out := stdout
+	if o.outputFile != "" {
+		f, err := os.Create(o.outputFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "ERROR: %s\n", oneLine(err.Error()))
+			return 1
+		}
+		defer f.Close()
+		out = f
+	}
+	info := stderr
+	if o.quiet {
+		info = io.Discard
+	}
+
+	addrs := o.impalads
+	if len(addrs) == 0 {
+		cos, err := impalad.NewCluster(0).StartN(o.local, impalad.Config{})
+		if err != nil {
+			fmt.Fprintf(stderr, "ERROR: cannot start local coordinators: %s\n", oneLine(err.Error()))
+			return 1
+		}
+		defer func() {
+			for _, co := range cos {
+				_ = co.Close()
+			}
+		}()
+		for _, co := range cos {
+			a := co.HS2Addr()
+			if o.protocol == conn.Beeswax {
+				a = co.BeeswaxAddr()
+			}
+			addrs = append(addrs, a)
+		}
+		fmt.Fprintf(info, "Started %d local in-process test coordinators on %s (use -i host:port,... for a real cluster)\n",
+			len(addrs), strings.Join(addrs, ", "))
+	}
+
+	stdinFile, _ := stdin.(*os.File)
+	interactive := o.query == "" && o.queryFile == "" && stdinFile != nil && term.IsTerminal(int(stdinFile.Fd()))
+
+	d, cleanup, err := newDialer(o, stdinFile, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "ERROR: %s\n", oneLine(err.Error()))
+		return 1
+	}
+	defer cleanup()
+	sh, err := newShell(o, addrs, d, out, info)
+	if err != nil {
+		fmt.Fprintf(stderr, "ERROR: %s\n", oneLine(err.Error()))
+		return 1
+	}
+	defer sh.close()
+
+	if interactive {
+		return runInteractive(ctx, sh, stdinFile, stdout, stderr)
+	}
+	var script string
+	switch {
+	case o.query != "":
+		script = o.query
+	case o.queryFile != "" && o.queryFile != "-":
+		b, err := os.ReadFile(o.queryFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "ERROR: %s\n", oneLine(err.Error()))
+			return 1
+		}
+		script = string(b)
+	default:
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "ERROR: %s\n", oneLine(err.Error()))
+			return 1
+		}
+		script = string(b)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runScript(ctx, sh, script, stderr)
+}
+
+// newShell makes the pool over addrs and the shell on it.
+func newShell(o *options, addrs []string, d balancer.Dialer, out, info io.Writer) (*shell, error) {
+	cfg := balancer.DefaultConfig()
+	cfg.Coordinators = addrs
+	cfg.Dialer = d
+	cfg.Policy = o.balance
+	cfg.DefaultKey = o.affinityKey
+	pool, err := balancer.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &shell{opts: o, pool: pool, out: out, info: info, db: o.database}, nil
+}
+
+// runScript runs every statement of script through one session, in order,
+// stopping at the first failure unless -c was given.
+func runScript(ctx context.Context, sh *shell, script string, stderr io.Writer) int {
+	stmts, rest, pending := splitStatements(script)
+	if pending {
+		// impala-shell runs a last statement without its ';'.
+		more, _, _ := splitStatements(rest + ";")
+		stmts = append(stmts, more...)
+	}
+	status := 0
+	for _, st := range stmts {
+		fmt.Fprintf(sh.info, "Query: %s\n", oneLine(st))
+		err := sh.runStatement(ctx, st)
+		if errors.Is(err, errQuit) {
+			break
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "ERROR: %s\n", err)
+			status = 1
+			if !sh.opts.ignoreFailures || ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return status
+}
+
+// connDialer is the balancer.Dialer over package conn.
+type connDialer struct {
+	opts conn.Options
+	tls  *tlsconf.Client // nil without --ssl
+}
+
+// Dial implements balancer.Dialer.
+func (d *connDialer) Dial(ctx context.Context, addr string) (balancer.Session, error) {
+	o := d.opts
+	if d.tls != nil {
+		o.TLS = d.tls.ConfigFor(addr)
+	}
+	s, err := conn.Dial(ctx, addr, o)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newDialer builds the dialer of the flags: protocol, TLS, Kerberos or LDAP.
+func newDialer(o *options, stdin *os.File, stderr io.Writer) (*connDialer, func(), error) {
+	d := &connDialer{opts: conn.Options{
+		Protocol:       o.protocol,
+		User:           o.user,
+		Database:       o.database,
+		SessionOptions: o.queryOptions.clone(),
+	}}
+	cleanup := func() {}
+	if o.ssl {
+		c, err := tlsconf.NewClient(tlsconf.Config{CAFile: o.caCert, ServerName: o.kerberosHostFQDN})
+		if err != nil {
+			return nil, nil, fmt.Errorf("--ssl: %w", err)
+		}
+		d.tls = c
+	}
+	switch {
+	case o.kerberos:
+		kc, err := kerberos.NewClient(kerberos.Config{ServiceName: o.kerberosServiceName, HostFQDN: o.kerberosHostFQDN})
+		if err != nil {
+			return nil, nil, fmt.Errorf("-k: %w", err)
+		}
+		d.opts.Mechanism = kc.MechanismFactory()
+		cleanup = func() { _ = kc.Close() }
+	case o.ldap:
+		pw, err := ldapPassword(o, stdin, stderr)
+		if err != nil {
+			return nil, nil, err
+		}
+		d.opts.Mechanism = sasl.PlainFactory(o.user, pw)
+	}
+	return d, cleanup, nil
+}
+
+// ldapPassword runs --ldap_password_cmd, or asks on the terminal.
+func ldapPassword(o *options, stdin *os.File, stderr io.Writer) (string, error) {
+	if o.ldapPasswordCmd != "" {
+		cmd := exec.Command("sh", "-c", o.ldapPasswordCmd)
+		cmd.Stderr = stderr
+		b, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("--ldap_password_cmd failed: %v", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	if stdin == nil || !term.IsTerminal(int(stdin.Fd())) {
+		return "", errors.New("-l: stdin is not a terminal to ask the password on: use --ldap_password_cmd")
+	}
+	fmt.Fprintf(stderr, "LDAP password for %s: ", o.user)
+	b, err := term.ReadPassword(int(stdin.Fd()))
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", fmt.Errorf("-l: %v", err)
+	}
+	return string(b), nil
+}
