@@ -62,6 +62,7 @@ func ParsePolicy(s string) (Policy, error) {
 // Default values used by [DefaultConfig] and for zero [Config] fields.
 const (
 	DefaultLoadFactor            = 1.25
+	DefaultMinAffinityLoad       = 8
 	DefaultMaxPerCoordinator     = 48
 	DefaultMaxIdlePerCoordinator = 8
 	DefaultMaxIdleTime           = 30 * time.Minute
@@ -99,6 +100,13 @@ type Config struct {
 	// at most c times the mean number of busy sessions. Zero means 1.25; it
 	// must be at least 1.
 	LoadFactor float64
+	// MinAffinityLoad is the floor of that bound: a key's coordinator takes
+	// up to this many busy sessions whatever the mean, so that at light load
+	// (a user's second session, a coordinator that also holds a few
+	// leastconn sessions) a key stays where its DDL ran. The bound is there
+	// to stop one hot key flooding a coordinator, not to move keys off a
+	// nearly idle one. Zero means 8; negative means no floor.
+	MinAffinityLoad int
 
 	// MaxSessions caps the open sessions (idle and in use) of the pool; an
 	// acquire beyond it waits, honouring its context. Zero means no cap.
@@ -178,6 +186,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.LoadFactor == 0 {
 		c.LoadFactor = DefaultLoadFactor
+	}
+	if c.MinAffinityLoad == 0 {
+		c.MinAffinityLoad = DefaultMinAffinityLoad
 	}
 	if c.MaxPerCoordinator == 0 {
 		c.MaxPerCoordinator = DefaultMaxPerCoordinator

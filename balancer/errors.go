@@ -46,3 +46,13 @@ func (e *ConfigError) Error() string {
 func configErr(field, format string, args ...any) error {
 	return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
+
+// clientSide reports whether a Dial error says the failure is the client's
+// own rather than the coordinator's: some error in its chain has a method
+// ClientSide() bool that returns true (package kerberos's errors do, for an
+// unreachable KDC or expired credentials). The pool then leaves the
+// coordinator up and does not redispatch.
+func clientSide(err error) bool {
+	var cs interface{ ClientSide() bool }
+	return errors.As(err, &cs) && cs.ClientSide()
+}

@@ -133,7 +133,7 @@ func (p *Pool) pickAffinity(s *snapshot, key string) *coord {
 	for _, c := range s.list {
 		total += int64(c.busy())
 	}
-	limit := int64(math.Ceil(p.cfg.LoadFactor * float64(total+1) / float64(len(s.list))))
+	limit := max(int64(math.Ceil(p.cfg.LoadFactor*float64(total+1)/float64(len(s.list)))), int64(p.cfg.MinAffinityLoad))
 	if p.underLimit(best, limit) {
 		return best
 	}

@@ -233,6 +233,11 @@ func (p *Pool) Acquire(ctx context.Context, key string) (*Lease, error) {
 				p.suspect(c)
 				return nil, p.acquireFailed(waiting, ctxError(cerr, err))
 			}
+			if clientSide(err) {
+				// The client's own failure (its credentials, its KDC):
+				// every coordinator would refuse the same way.
+				return nil, p.acquireFailed(waiting, err)
+			}
 			lastErr = err
 			failures++
 			p.markDown(c, err)
@@ -469,6 +474,9 @@ func (p *Pool) dial(ctx context.Context, c *coord, degraded bool) (*entry, error
 	e.live, _ = s.(LivenessChecker)
 	e.reset, _ = s.(Resetter)
 	e.reattach, _ = s.(Reattacher)
+	if cr, ok := s.(interface{ CanReattach() bool }); ok && !cr.CanReattach() {
+		e.reattach = nil
+	}
 	now := p.now()
 	e.lastUsed = now
 	if lt := p.cfg.MaxLifetime; lt > 0 {

@@ -41,6 +41,11 @@ type Resetter interface {
 // or its Ping fails, the pool first calls Reattach, which should open a new
 // connection to the same coordinator and resume the same session; if it
 // fails, the session is closed and replaced by a new one.
+//
+// A Session whose type has Reattach but cannot use it (conn's beeswax
+// sessions: beeswax state dies with its connection) also has a method
+// CanReattach() bool that returns false; the pool then treats it as having
+// no Reattach.
 type Reattacher interface {
 	Reattach(ctx context.Context) error
 }
@@ -53,7 +58,12 @@ type Reattacher interface {
 // Dial covers everything up to a usable session (TCP, TLS, SASL,
 // OpenSession, the pool's options). It never sends a user's statement, so any
 // error from Dial means nothing of the caller's work reached a coordinator:
-// the pool marks the coordinator down and redispatches the acquire.
+// the pool marks the coordinator down and redispatches the acquire. The
+// exception is a failure that is the client's own: when an error in the
+// chain has a method ClientSide() bool that returns true (package
+// kerberos's errors do for an unreachable KDC or expired credentials), the
+// acquire fails with it at once and the coordinator stays up, since every
+// coordinator would refuse the same way.
 type Dialer interface {
 	Dial(ctx context.Context, addr string) (Session, error)
 }

@@ -124,6 +124,11 @@ func (s *beeswaxSession) Ping(ctx context.Context) error {
 	return s.ping(ctx, "ping")
 }
 
+// CanReattach reports false: beeswax keeps no session state that outlives
+// its connection, so a pool should replace a cut beeswax session at once
+// rather than count on Reattach.
+func (s *beeswaxSession) CanReattach() bool { return false }
+
 func (s *beeswaxSession) Reattach(context.Context) error {
 	return &Error{Addr: s.addr, Op: "reattach", Err: ErrReattachUnsupported}
 }

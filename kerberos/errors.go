@@ -128,3 +128,22 @@ func classify(err error) error {
 	}
 	return nil
 }
+
+// ClientSide reports whether the failure is this client's own — its
+// credentials (expired, refused), its KDC (unreachable, clock skew) or a
+// closed Client — rather than the coordinator's. Such a failure would be
+// the same on every coordinator, so package balancer neither marks the
+// coordinator down for it nor tries the next one.
+func (e *Error) ClientSide() bool {
+	switch e.Op {
+	case "login", "renew", "service ticket", "initiate":
+	default:
+		return false
+	}
+	for _, r := range []error{ErrKDCUnreachable, ErrExpired, ErrBadCredentials, ErrClockSkew, ErrClosed} {
+		if errors.Is(e, r) {
+			return true
+		}
+	}
+	return false
+}
