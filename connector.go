@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -75,7 +76,6 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		return nil, err
 	}
 	c := &Connector{cfg: cfg, drv: drv}
-	d := &dialer{}
 	opts := conn.Options{
 		ConnectTimeout: cfg.ConnectTimeout,
 		User:           cfg.User,
@@ -127,13 +127,21 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 			c.closeKerberos()
 			return nil, fmt.Errorf("impalalb: tls: %w", err)
 		}
-		d.tls = tc
+		// tlsconf checks each coordinator's certificate against
+		// server_name, or the dialed address's host, and reloads rotated
+		// files; its errors name the expected and the presented names.
+		opts.TLSHandshake = func(ctx context.Context, raw net.Conn, addr string) (net.Conn, error) {
+			tconn, err := tc.Handshake(ctx, raw, addr)
+			if err != nil {
+				return nil, err
+			}
+			return tconn, nil
+		}
 	}
-	d.opts = opts
 
 	bc := balancer.Config{
 		Coordinators: cfg.Addrs,
-		Dialer:       d,
+		Dialer:       balancer.NewConnDialer(opts),
 		DialTimeout:  cfg.ConnectTimeout,
 		Retries:      cfg.Retries,
 		MaxIdleTime:  cfg.MaxIdleTime,
@@ -221,25 +229,4 @@ func (c *Connector) Close() error {
 		c.closeKerberos()
 	})
 	return c.closeErr
-}
-
-// dialer is the balancer.Dialer over package conn: one conn.Dial per
-// session, with a TLS config made for the dialed address, so that
-// certificates are checked against server_name or that address's host.
-type dialer struct {
-	opts conn.Options
-	tls  *tlsconf.Client // nil without TLS
-}
-
-// Dial implements balancer.Dialer.
-func (d *dialer) Dial(ctx context.Context, addr string) (balancer.Session, error) {
-	o := d.opts
-	if d.tls != nil {
-		o.TLS = d.tls.ConfigFor(addr)
-	}
-	s, err := conn.Dial(ctx, addr, o)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
 }

@@ -160,7 +160,7 @@ func newDemo(s *settings, out io.Writer, tty bool) (*demo, error) {
 	}
 	cfg := balancer.DefaultConfig()
 	cfg.Coordinators = d.addrs
-	cfg.Dialer = dialer{}
+	cfg.Dialer = balancer.NewConnDialer(conn.Options{User: "demo"})
 	cfg.Interval = 250 * time.Millisecond
 	cfg.CheckTimeout = time.Second
 	cfg.DialTimeout = 2 * time.Second
@@ -187,17 +187,6 @@ func (d *demo) close() {
 	for _, co := range d.cos {
 		_ = co.Close()
 	}
-}
-
-// dialer is the balancer.Dialer over package conn: NOSASL, HS2.
-type dialer struct{}
-
-func (dialer) Dial(ctx context.Context, addr string) (balancer.Session, error) {
-	s, err := conn.Dial(ctx, addr, conn.Options{User: "demo"})
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
 }
 
 func (d *demo) run(ctx context.Context) int {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/impalalb/impalalb/balancer"
+	"github.com/impalalb/impalalb/conn"
 	"github.com/impalalb/impalalb/internal/certtest"
 	"github.com/impalalb/impalalb/internal/impalad"
 )
@@ -196,7 +198,7 @@ func TestFailover(t *testing.T) {
 	o, err := parseFlags([]string{"-i", addrs, "-B"}, io.Discard)
 	require.NoError(t, err)
 	var out, info bytes.Buffer
-	sh, err := newShell(o, strings.Split(addrs, ","), &connDialer{}, &out, &info)
+	sh, err := newShell(o, strings.Split(addrs, ","), balancer.NewConnDialer(conn.Options{}), &out, &info)
 	require.NoError(t, err)
 	defer sh.close()
 	ctx := context.Background()

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -162,40 +163,27 @@ func runScript(ctx context.Context, sh *shell, script string, stderr io.Writer) 
 	return status
 }
 
-// connDialer is the balancer.Dialer over package conn.
-type connDialer struct {
-	opts conn.Options
-	tls  *tlsconf.Client // nil without --ssl
-}
-
-// Dial implements balancer.Dialer.
-func (d *connDialer) Dial(ctx context.Context, addr string) (balancer.Session, error) {
-	o := d.opts
-	if d.tls != nil {
-		o.TLS = d.tls.ConfigFor(addr)
-	}
-	s, err := conn.Dial(ctx, addr, o)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
 // newDialer builds the dialer of the flags: protocol, TLS, Kerberos or LDAP.
-func newDialer(o *options, stdin *os.File, stderr io.Writer) (*connDialer, func(), error) {
-	d := &connDialer{opts: conn.Options{
+func newDialer(o *options, stdin *os.File, stderr io.Writer) (*balancer.ConnDialer, func(), error) {
+	opts := conn.Options{
 		Protocol:       o.protocol,
 		User:           o.user,
 		Database:       o.database,
 		SessionOptions: o.queryOptions.clone(),
-	}}
+	}
 	cleanup := func() {}
 	if o.ssl {
 		c, err := tlsconf.NewClient(tlsconf.Config{CAFile: o.caCert, ServerName: o.kerberosHostFQDN})
 		if err != nil {
 			return nil, nil, fmt.Errorf("--ssl: %w", err)
 		}
-		d.tls = c
+		opts.TLSHandshake = func(ctx context.Context, raw net.Conn, addr string) (net.Conn, error) {
+			tc, err := c.Handshake(ctx, raw, addr)
+			if err != nil {
+				return nil, err
+			}
+			return tc, nil
+		}
 	}
 	switch {
 	case o.kerberos:
@@ -203,16 +191,16 @@ func newDialer(o *options, stdin *os.File, stderr io.Writer) (*connDialer, func(
 		if err != nil {
 			return nil, nil, fmt.Errorf("-k: %w", err)
 		}
-		d.opts.Mechanism = kc.MechanismFactory()
+		opts.Mechanism = kc.MechanismFactory()
 		cleanup = func() { _ = kc.Close() }
 	case o.ldap:
 		pw, err := ldapPassword(o, stdin, stderr)
 		if err != nil {
 			return nil, nil, err
 		}
-		d.opts.Mechanism = sasl.PlainFactory(o.user, pw)
+		opts.Mechanism = sasl.PlainFactory(o.user, pw)
 	}
-	return d, cleanup, nil
+	return balancer.NewConnDialer(opts), cleanup, nil
 }
 
 // ldapPassword runs --ldap_password_cmd, or asks on the terminal.
