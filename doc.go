@@ -20,6 +20,39 @@
 //   - [github.com/impalalb/impalalb/tlsconf]: TLS settings for the proxy
 //     models of Impala's load balancer guide.
 //
-// This package parses the DSN ([ParseDSN], [Config.FormatDSN]) and registers
-// the database/sql driver "impala".
+// This package registers the database/sql driver "impala":
+//
+//	import (
+//		"database/sql"
+//		_ "github.com/impalalb/impalalb"
+//	)
+//
+//	db, err := sql.Open("impala", "impala://etl@c1:21050,c2:21050,c3:21050/sales?auth=gssapi&kerberos_host_fqdn=lb.example.com")
+//
+// Each database/sql connection is a session leased from one balancer pool
+// per [Connector] (database/sql closes it at DB.Close). The DSN and its
+// parameters are documented at [ParseDSN]; [Config.FormatDSN] is its
+// inverse, and neither errors nor [Config.String] show the password.
+//
+// Statements: placeholders "?" and "@name" are filled in on the client by
+// [Interpolate] with Impala's literal syntax, since Impala has no
+// server-side bind parameters; a value can never end its literal. A
+// cancelled context or query_timeout cancels the statement on the
+// coordinator. Exec reports the rows a DML statement changed. There are no
+// transactions: Begin returns [ErrNoTransactions].
+//
+// Values: BOOLEAN → bool, TINYINT..BIGINT → int64, FLOAT/DOUBLE → float64,
+// STRING/VARCHAR/CHAR and DECIMAL → string (scan DECIMAL into [Decimal] for
+// an exact value), TIMESTAMP and DATE → time.Time (UTC), BINARY → []byte,
+// NULL → nil (sql.Null* and pointers work).
+//
+// Failures: driver.ErrBadConn, which makes database/sql retry on another
+// connection, is returned only when the statement cannot have reached a
+// coordinator; once it may have, the real error comes back (naming the
+// coordinator) and the connection is discarded, so a statement is never
+// silently run twice. A SET or USE run through a connection is undone
+// before database/sql hands the connection to anyone else.
+//
+// [NewConnector] with sql.OpenDB gives the pool's per-coordinator figures
+// through [Connector.Stats].
 package impalalb
