@@ -1,0 +1,344 @@
+// Command lbbench runs impalalb side by side with a real HAProxy in front of
+// three test coordinators, each its own process, on loopback, and writes a
+// markdown report with PNG plots. See README.md.
+//
+//	go -C internal/lbbench run . [-duration 3s] [-clients 1,8,64] [-out results]
+//
+// It is a separate module so that the library's go.mod does not carry the
+// plotting library.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/impalalb/impalalb/conn"
+	"github.com/impalalb/impalalb/internal/haproxytest"
+)
+
+// config holds the flags.
+type config struct {
+	duration    time.Duration
+	warmup      time.Duration
+	clients     []int
+	workloads   []string
+	modes       []string
+	serviceTime time.Duration
+	long        time.Duration
+	longFrac    float64
+	out         string
+	impalad     string
+	haproxy     string
+	failover    bool
+	foDuration  time.Duration
+	foKillAt    time.Duration
+	foClients   int
+	foStmt      time.Duration
+	foThink     time.Duration
+	bucket      time.Duration
+	overhead    bool
+	rounds      int
+	verbose     bool
+	cpuProfile  string
+	command     string
+}
+
+// env is what every cell runs against.
+type env struct {
+	cfg      *config
+	coords   []*coordProc
+	proxy    *haproxytest.Proxy
+	connOpts conn.Options
+	dir      string
+	// load is /proc/loadavg before and after the cells.
+	load [2]string
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, context.Canceled) {
+			err = errors.New("lbbench: interrupted; the coordinators and HAProxy were stopped")
+		}
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (*config, error) {
+	cfg := &config{}
+	fs := flag.NewFlagSet("lbbench", flag.ContinueOnError)
+	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "measured time per cell")
+	fs.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "unmeasured time before each cell")
+	clients := fs.String("clients", "1,8,64", "concurrent clients, comma-separated")
+	wls := fs.String("workloads", "select1,churn,fetch10k,mixed", "workloads to run")
+	modes := fs.String("modes", "direct,impalalb,haproxy", "modes to run")
+	fs.DurationVar(&cfg.serviceTime, "service-time", 0, "per-statement service time of every coordinator")
+	fs.DurationVar(&cfg.long, "long", 50*time.Millisecond, "service time of the long statements of the mixed workload (select sleep(ms))")
+	fs.Float64Var(&cfg.longFrac, "long-frac", 0.1, "fraction of long statements in the mixed workload")
+	fs.StringVar(&cfg.out, "out", "results", "directory for BENCHMARKS.md and the PNGs")
+	fs.StringVar(&cfg.impalad, "impalad", "", "coordinator binary (default: go build internal/impalad/cmd/impalad)")
+	fs.StringVar(&cfg.haproxy, "haproxy", "", "haproxy binary (default: haproxy on PATH)")
+	fs.BoolVar(&cfg.failover, "failover", true, "run the failover comparison")
+	fs.DurationVar(&cfg.foDuration, "failover-duration", 12*time.Second, "measured time of each failover run")
+	fs.DurationVar(&cfg.foKillAt, "failover-kill-at", 3*time.Second, "when the coordinator is killed, from the start of the measurement")
+	fs.IntVar(&cfg.foClients, "failover-clients", 32, "clients in the failover runs")
+	fs.DurationVar(&cfg.foStmt, "failover-stmt", 10*time.Millisecond, "service time of the failover runs' statements (select sleep(ms))")
+	fs.DurationVar(&cfg.foThink, "failover-think", 50*time.Millisecond, "mean idle time of a session between two statements in the failover runs")
+	fs.BoolVar(&cfg.overhead, "overhead", true, "also run impalalb over (a)'s single coordinator, pooled SELECT 1 at 1 client (the library's own cost)")
+	fs.IntVar(&cfg.rounds, "rounds", 3, "parts each cell's -duration is split into, the modes taking turns")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the client side) to this file")
+	fs.BoolVar(&cfg.verbose, "v", false, "log every failed statement of the failover runs")
+	fs.DurationVar(&cfg.bucket, "bucket", 100*time.Millisecond, "time-line resolution")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	for _, f := range strings.Split(*clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("lbbench: bad -clients entry %q", f)
+		}
+		cfg.clients = append(cfg.clients, n)
+	}
+	cfg.workloads = strings.Split(*wls, ",")
+	known := map[string]bool{}
+	for _, w := range workloads(cfg) {
+		known[w.name] = true
+	}
+	for _, w := range cfg.workloads {
+		if !known[w] {
+			return nil, fmt.Errorf("lbbench: unknown workload %q", w)
+		}
+	}
+	cfg.modes = strings.Split(*modes, ",")
+	for _, m := range cfg.modes {
+		if !slices.Contains(modeShort[:3], m) {
+			return nil, fmt.Errorf("lbbench: unknown mode %q", m)
+		}
+	}
+	if cfg.rounds < 1 || cfg.duration <= 0 || cfg.bucket <= 0 || cfg.longFrac < 0 || cfg.longFrac > 1 || cfg.foKillAt >= cfg.foDuration {
+		return nil, errors.New("lbbench: bad durations or fractions")
+	}
+	cfg.command = "go -C internal/lbbench run ."
+	if len(args) > 0 {
+		cfg.command += " " + strings.Join(args, " ")
+	}
+	return cfg, nil
+}
+
+func run(args []string) (err error) {
+	cfg, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	dir, err := os.MkdirTemp("", "lbbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	e := &env{cfg: cfg, dir: dir, connOpts: conn.Options{ConnectTimeout: 10 * time.Second}}
+	// Every child stops whatever happens below, panics included.
+	defer e.stopAll()
+
+	bin := cfg.impalad
+	if bin == "" {
+		logf("building the coordinator")
+		if bin, err = buildImpalad(ctx, dir); err != nil {
+			return err
+		}
+	}
+	for i := range 3 {
+		c, err := startCoord(ctx, bin, i, cfg.serviceTime)
+		if err != nil {
+			return err
+		}
+		e.coords = append(e.coords, c)
+		logf("coordinator %d at %s (pid %d)", i+1, c.Addr(), c.Pid())
+	}
+	if err := e.startProxy(ctx); err != nil {
+		return err
+	}
+	logf("haproxy at %s (pid %d)", e.proxy.Addr("impala"), e.proxy.Pid())
+
+	// Each cell is measured in -rounds parts, the modes taking turns, so
+	// that a change in the machine's background load falls on every mode
+	// alike.
+	var cells []*cellResult
+	load0 := loadAvg()
+	for _, wl := range workloads(cfg) {
+		if !slices.Contains(cfg.workloads, wl.name) {
+			continue
+		}
+		for _, n := range cfg.clients {
+			var modes []modeKind
+			for m := range modeKind(4) {
+				if m == modeImpalalbOne {
+					if cfg.overhead && wl.name == "select1" && n == 1 {
+						modes = append(modes, m)
+					}
+				} else if slices.Contains(cfg.modes, modeShort[m]) {
+					modes = append(modes, m)
+				}
+			}
+			parts := make(map[modeKind][]*cellResult)
+			for range cfg.rounds {
+				for _, m := range modes {
+					if m == modeHAProxy {
+						if err := e.waitProxyUp(ctx, 15*time.Second); err != nil {
+							return err
+						}
+					}
+					res, err := runCell(ctx, e, cellSpec{mode: m, wl: wl, clients: n,
+						warmup: cfg.warmup, dur: cfg.duration / time.Duration(cfg.rounds), bucket: cfg.bucket})
+					if err != nil {
+						return err
+					}
+					parts[m] = append(parts[m], res)
+				}
+			}
+			for _, m := range modes {
+				res := mergeCells(parts[m])
+				logf("%-9s %3d clients %-13s %9.0f/s p50 %-9v p99 %-9v p999 %-9v errors %d",
+					wl.name, n, modeShort[m], res.tput, round(res.p50), round(res.p99), round(res.p999), res.errs)
+				cells = append(cells, res)
+			}
+		}
+	}
+	e.load = [2]string{load0, loadAvg()}
+
+	var fos []*failoverResult
+	if cfg.failover {
+		for _, m := range []modeKind{modeImpalalb, modeHAProxy} {
+			fo, err := runFailover(ctx, e, m)
+			if err != nil {
+				return err
+			}
+			fos = append(fos, fo)
+			logf("failover %s: ok %d, failed: %d in flight, %d while dying (%v), %d after; taken out after %v",
+				m, fo.cell.n, fo.cell.failPre, fo.cell.failMid, round(fo.dying), fo.cell.failPost, fmtDown(fo.downAfter))
+		}
+	}
+
+	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+		return err
+	}
+	pngs, err := writePlots(cfg, cells, fos)
+	if err != nil {
+		return err
+	}
+	report := buildReport(e, cells, fos, pngs)
+	path := filepath.Join(cfg.out, "BENCHMARKS.md")
+	if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s and %d plots", path, len(pngs))
+	return nil
+}
+
+func (e *env) startProxy(ctx context.Context) error {
+	var servers []haproxytest.Server
+	for i, c := range e.coords {
+		servers = append(servers, haproxytest.Server{Name: fmt.Sprintf("coord%d", i+1), Addr: c.Addr(), Check: true})
+	}
+	// The guide's settings: tcp, leastconn, check (inter 2s fall 3 rise 2),
+	// retries 3, option redispatch, timeout connect 5s, client/server 1h.
+	p, err := haproxytest.Start(ctx, haproxytest.Options{
+		Binary:    e.cfg.haproxy,
+		Dir:       e.dir,
+		Frontends: []haproxytest.Frontend{{Name: "impala", Balance: "leastconn", Servers: servers}},
+	})
+	if err != nil {
+		return err
+	}
+	e.proxy = p
+	return nil
+}
+
+// waitProxyUp waits until HAProxy sees every coordinator up.
+func (e *env) waitProxyUp(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		st, err := e.proxy.Stats(ctx)
+		if err == nil {
+			up := 0
+			for _, s := range st {
+				if s.Status == "UP" {
+					up++
+				}
+			}
+			if up == len(e.coords) {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("lbbench: haproxy does not see every coordinator up: %v %v", st, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (e *env) stopAll() {
+	if e.proxy != nil {
+		e.proxy.Stop()
+	}
+	for _, c := range e.coords {
+		c.Stop()
+	}
+}
+
+// loadAvg returns the first three fields of /proc/loadavg.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
+}
+
+// round shortens a duration for printing.
+func round(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	default:
+		return d.Round(time.Microsecond)
+	}
+}

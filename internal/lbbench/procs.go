@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// coordProc is one test coordinator running as its own process
+// (internal/impalad/cmd/impalad).
+type coordProc struct {
+	index   int
+	name    string // reported as the server version: identifies it through a proxy
+	bin     string
+	args    []string
+	hs2Port int
+
+	mu     sync.Mutex // guards cmd, exited, addr
+	cmd    *exec.Cmd
+	exited chan struct{}
+	addr   string
+}
+
+// buildImpalad builds the coordinator command into dir and returns its path.
+func buildImpalad(ctx context.Context, dir string) (string, error) {
+	out := dir + "/impalad"
+	// Built inside the library's own module (found through the replace
+	// directive), with its go.sum, not with this module's.
+	root, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/impalalb/impalalb").Output()
+	if err != nil {
+		return "", fmt.Errorf("lbbench: find the impalalb module (or pass -impalad): %w", err)
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./internal/impalad/cmd/impalad")
+	cmd.Dir = strings.TrimSpace(string(root))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("lbbench: build the coordinator (or pass -impalad): %w", err)
+	}
+	return out, nil
+}
+
+// startCoord starts coordinator index as a process; the first start takes a
+// free port, Restart reuses it.
+func startCoord(ctx context.Context, bin string, index int, serviceTime time.Duration) (*coordProc, error) {
+	c := &coordProc{
+		index: index,
+		name:  fmt.Sprintf("lbbench-coord%d", index+1),
+		bin:   bin,
+		args:  []string{"--beeswax_port=-1", "--service_time=" + serviceTime.String()},
+	}
+	c.args = append(c.args, "--version="+c.name)
+	return c, c.start(ctx)
+}
+
+func (c *coordProc) start(ctx context.Context) error {
+	args := append([]string{"--hs2_port=" + strconv.Itoa(c.hs2Port)}, c.args...)
+	cmd := exec.Command(c.bin, args...)
+	cmd.SysProcAttr = procAttr()
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("lbbench: start coordinator %d: %w", c.index+1, err)
+	}
+	exited := make(chan struct{})
+	lines := make(chan string, 4)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	c.mu.Lock()
+	c.cmd, c.exited = cmd, exited
+	c.mu.Unlock()
+
+	timer := time.NewTimer(15 * time.Second)
+	defer timer.Stop()
+	for {
+		select {
+		case line := <-lines:
+			if a, ok := strings.CutPrefix(line, "hs2="); ok {
+				_, port, err := net.SplitHostPort(a)
+				if err != nil {
+					c.Stop()
+					return fmt.Errorf("lbbench: coordinator %d printed %q", c.index+1, line)
+				}
+				c.hs2Port, _ = strconv.Atoi(port)
+				c.mu.Lock()
+				c.addr = a
+				c.mu.Unlock()
+				return nil
+			}
+		case <-exited:
+			return fmt.Errorf("lbbench: coordinator %d exited at start", c.index+1)
+		case <-timer.C:
+			c.Stop()
+			return fmt.Errorf("lbbench: coordinator %d did not print its address", c.index+1)
+		case <-ctx.Done():
+			c.Stop()
+			return ctx.Err()
+		}
+	}
+}
+
+// Addr returns the HS2 address.
+func (c *coordProc) Addr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.addr
+}
+
+// Pid returns the process id of the current run.
+func (c *coordProc) Pid() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cmd.Process.Pid
+}
+
+// Kill sends SIGKILL (a crash) and waits for the process to be gone;
+// signalled, if not nil, is called right after the signal is sent.
+func (c *coordProc) Kill(signalled func()) {
+	c.mu.Lock()
+	cmd, exited := c.cmd, c.exited
+	c.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	if signalled != nil {
+		signalled()
+	}
+	<-exited
+}
+
+// Restart starts the coordinator again on the same port.
+func (c *coordProc) Restart(ctx context.Context) error {
+	c.Kill(nil)
+	var err error
+	// The port is free once the process is gone; retry briefly in case the
+	// kernel has not released it yet.
+	for range 50 {
+		if err = c.start(ctx); err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
+}
+
+// Stop ends the process: SIGTERM, then SIGKILL after 5 s.
+func (c *coordProc) Stop() {
+	c.mu.Lock()
+	cmd, exited := c.cmd, c.exited
+	c.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	select {
+	case <-exited:
+		return
+	default:
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+	}
+}
+
+// procAttr puts a child in its own process group (a Ctrl-C reaches only
+// this program, which stops the children in order) and has the kernel kill
+// it should this program die without doing so.
+func procAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// selfCPU returns this process's user+system CPU time (getrusage).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// buildReport renders BENCHMARKS.md.
+func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []string) string {
+	cfg := e.cfg
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("# impalalb and HAProxy side by side\n\n")
+	w("One run of `%s` on %s. Figures are for comparing the modes within this run;\n", cfg.command, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	w("numbers from runs on other days or machines are not comparable.\n\n")
+	w("- (a) **direct**: one coordinator, no balancing; each client holds its own session (churn: dials each time).\n")
+	w("- (b) **impalalb**: `balancer` with `balancer.NewConnDialer` over the three, library defaults (leastconn, health checks every 2 s) except `MaxPerCoordinator` and `MaxIdlePerCoordinator` raised to 256 so that 64 clients fit; each operation is `Acquire`, statement, `Release` (churn: a pool that keeps no idle session, so every acquire dials).\n")
+	w("- (b′) **impalalb over (a)'s coordinator only**: the same pool with one member, pooled `SELECT 1` at 1 client: the library's own cost without the effect of spreading work over three processes.\n")
+	w("- (c) **haproxy**: Debian's HAProxy in TCP mode in front of the three, the guide's settings (`balance leastconn`, `check` with inter 2s fall 3 rise 2, `retries 3`, `option redispatch`); each client holds its own session through it (churn: dials each time).\n\n")
+	w("Every coordinator is a separate process of `internal/impalad/cmd/impalad` (HS2, NOSASL, service time %v); all traffic is on loopback, HS2 protocol V6, and the client, the three coordinators and HAProxy share the machine's CPUs. ", cfg.serviceTime)
+	w("Each cell is measured for %v in %d parts of %v, each after a %v warm-up, the modes taking turns part by part so that changes in the machine's background load fall on all of them alike. Latency is per operation (churn: open + statement + close). ",
+		cfg.duration, cfg.rounds, cfg.duration/time.Duration(cfg.rounds), cfg.warmup)
+	w("Sessions and statements per coordinator are counted by the client (through HAProxy, from the version string each coordinator reports). ")
+	w("CPU per statement: the client process's getrusage, and HAProxy's /proc/<pid>/stat (10 ms ticks), over the measured window; the balancing layer's cost is (b)'s client CPU minus (a)'s, and for (c) HAProxy's CPU plus (c)'s client CPU minus (a)'s.\n\n")
+
+	w("## Machine\n\n")
+	for _, l := range machine() {
+		w("- %s\n", l)
+	}
+	w("- Load average (1, 5, 15 min) before the cells: %s; after: %s. Anything above the CPU count means other work shared the machine during the run.\n", e.load[0], e.load[1])
+	w("\n")
+
+	w("## Results\n\n")
+	get := func(wl string, n int, m modeKind) *cellResult {
+		for _, c := range cells {
+			if c.wl == wl && c.clients == n && c.mode == m {
+				return c
+			}
+		}
+		return nil
+	}
+	for _, wl := range workloads(cfg) {
+		any := false
+		for _, c := range cells {
+			any = any || c.wl == wl.name
+		}
+		if !any {
+			continue
+		}
+		w("### %s (`%s`)\n\n", wl.title, wl.name)
+		w("| clients | mode | ops/s | vs (a) | p50 | p99 | p99.9 | errors | sessions per coordinator | statements per coordinator | max/min | client CPU µs/op | HAProxy CPU µs/op | layer CPU µs/op |\n")
+		w("|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|\n")
+		for _, n := range cfg.clients {
+			a := get(wl.name, n, modeDirect)
+			for _, m := range []modeKind{modeDirect, modeImpalalbOne, modeImpalalb, modeHAProxy} {
+				c := get(wl.name, n, m)
+				if c == nil {
+					continue
+				}
+				vs, layer := "", ""
+				if a != nil && a.tput > 0 {
+					vs = fmt.Sprintf("%.2f×", c.tput/a.tput)
+					if m != modeDirect {
+						layer = fmt.Sprintf("%.1f", perOp(c.clientCPU+c.proxyCPU, c.n)-perOp(a.clientCPU, a.n))
+					}
+				}
+				mm := "–"
+				if m == modeImpalalb || m == modeHAProxy {
+					mm = fmt.Sprintf("%.3f", maxMin(c.stmts))
+				}
+				hap := "–"
+				if m == modeHAProxy {
+					hap = fmt.Sprintf("%.1f", perOp(c.proxyCPU, c.n))
+				}
+				w("| %d | %s | %.0f | %s | %s | %s | %s | %d | %s | %s | %s | %.1f | %s | %s |\n",
+					n, m, c.tput, vs, fmtDur(c.p50), fmtDur(c.p99), fmtDur(c.p999), c.errs,
+					joinCounts(c.sessions, m), joinCounts(c.stmts, m), mm, perOp(c.clientCPU, c.n), hap, layer)
+			}
+		}
+		w("\n")
+	}
+
+	w("## Targets of issue 8\n\n")
+	w("| target | measured | met |\n|---|---|---|\n")
+	yes := func(ok bool) string {
+		if ok {
+			return "yes"
+		}
+		return "**no**"
+	}
+	if a, bb := get("select1", 1, modeDirect), get("select1", 1, modeImpalalb); a != nil && bb != nil && a.tput > 0 {
+		ov := 1 - bb.tput/a.tput
+		w("| (b) vs (a): overhead ≤ 5 %% at 1 client, pooled `SELECT 1` | throughput %s, p50 %s vs %s | %s |\n",
+			lowerHigher(ov), fmtDur(bb.p50), fmtDur(a.p50), yes(ov <= 0.05))
+	}
+	if a, bb := get("select1", 1, modeDirect), get("select1", 1, modeImpalalbOne); a != nil && bb != nil && a.tput > 0 {
+		ov := 1 - bb.tput/a.tput
+		w("| the same, impalalb over (a)'s coordinator only (the library's own cost) | throughput %s, p50 %s vs %s | %s |\n",
+			lowerHigher(ov), fmtDur(bb.p50), fmtDur(a.p50), yes(ov <= 0.05))
+	}
+	if bb, c := get("select1", 8, modeImpalalb), get("select1", 8, modeHAProxy); bb != nil && c != nil && c.tput > 0 {
+		r := bb.tput / c.tput
+		w("| (b) vs (c): ≥ 2× throughput, pooled `SELECT 1`, 8 clients | %.2f× (%.0f vs %.0f ops/s) | %s |\n", r, bb.tput, c.tput, yes(r >= 2))
+	}
+	if bb, c := get("churn", 64, modeImpalalb), get("churn", 64, modeHAProxy); bb != nil && c != nil && c.tput > 0 {
+		r := bb.tput / c.tput
+		w("| (b) vs (c): ≥ 1.5× throughput, session churn, 64 clients | %.2f× (%.0f vs %.0f ops/s) | %s |\n", r, bb.tput, c.tput, yes(r >= 1.5))
+	}
+	{
+		var lower, total int
+		var worse []string
+		var balOK, balTotal int
+		var balBad []string
+		for _, c := range cells {
+			if c.mode != modeHAProxy {
+				continue
+			}
+			bb := get(c.wl, c.clients, modeImpalalb)
+			if bb == nil {
+				continue
+			}
+			total++
+			if bb.p99 < c.p99 {
+				lower++
+			} else {
+				worse = append(worse, fmt.Sprintf("%s/%d (%s vs %s)", c.wl, c.clients, fmtDur(bb.p99), fmtDur(c.p99)))
+			}
+			if c.clients > 1 && maxMin(c.stmts) > 0 && maxMin(c.stmts) <= 1.05 {
+				balTotal++
+				if maxMin(bb.stmts) > 0 && maxMin(bb.stmts) <= 1.05 {
+					balOK++
+				} else {
+					balBad = append(balBad, fmt.Sprintf("%s/%d (%.3f)", c.wl, c.clients, maxMin(bb.stmts)))
+				}
+			}
+		}
+		if total > 0 {
+			detail := ""
+			if len(worse) > 0 {
+				detail = "; not lower: " + strings.Join(worse, ", ")
+			}
+			w("| (b) vs (c): lower p99 on every workload | lower in %d of %d cells%s | %s |\n", lower, total, detail, yes(lower == total))
+			detail = ""
+			if len(balBad) > 0 {
+				detail = "; above: " + strings.Join(balBad, ", ")
+			}
+			w("| balance: statements max/min ≤ 1.05 where HAProxy reaches it (2+ clients) | HAProxy reached it in %d cells, impalalb too in %d%s | %s |\n", balTotal, balOK, detail, yes(balOK == balTotal))
+		}
+	}
+	for _, fo := range fos {
+		if fo.mode == modeImpalalb {
+			w("| failover: zero failed statements that had not started, (b) | %d begun after the coordinator was gone; %d begun while it was dying (%s between SIGKILL and reaping), %d in flight at the SIGKILL | %s |\n",
+				fo.cell.failPost, fo.cell.failMid, fmtDur(fo.dying), fo.cell.failPre, yes(fo.cell.failPost == 0))
+		}
+	}
+	for _, fo := range fos {
+		if fo.mode == modeHAProxy {
+			w("| failover, HAProxy's figure beside it | %d begun after the coordinator was gone; %d while dying (%s), %d in flight | – |\n",
+				fo.cell.failPost, fo.cell.failMid, fmtDur(fo.dying), fo.cell.failPre)
+		}
+	}
+	w("\n")
+
+	if len(fos) > 0 {
+		w("## Failover\n\n")
+		w("%d clients run pooled `select sleep(%d)`, each session idle for %v on average between two statements, for %v; coordinator %d is SIGKILLed %v into the measurement. ",
+			cfg.foClients, cfg.foStmt.Milliseconds(), cfg.foThink, cfg.foDuration, fos[0].victim+1, cfg.foKillAt)
+		w("A client whose statement fails counts it and goes on (impalalb: `Discard` and acquire again; HAProxy: close and reconnect through the proxy, as an application would). ")
+		w("Failed statements are classed by when they began: before the SIGKILL was sent (in flight), between the signal and the moment the process was reaped (its sockets may still have been open: nobody could know), or after it was gone (not started: these are the failures a balancer should avoid). ")
+		w("\"Taken out after\" is the time from the SIGKILL until the layer stops sending new sessions to the coordinator: the pool marks it down (impalalb) or its status turns DOWN on the stats socket (HAProxy).\n\n")
+		w("| mode | statements ok | failed, in flight | failed, while dying | failed, not started | taken out after | slowest operation | statements per coordinator | HAProxy conn. errors / retries / redispatches on it |\n")
+		w("|---|---:|---:|---:|---:|---:|---:|---|---|\n")
+		for _, fo := range fos {
+			down := fmtDown(fo.downAfter)
+			hap := "–"
+			if fo.mode == modeHAProxy {
+				hap = fmt.Sprintf("%d / %d / %d", fo.connErrs, fo.retries, fo.redispatches)
+			}
+			w("| %s | %d | %d | %d | %d | %s | %s | %s | %s |\n", fo.mode, fo.cell.n, fo.cell.failPre, fo.cell.failMid, fo.cell.failPost, down, fmtDur(fo.maxLatency), joinCounts(fo.cell.stmts, fo.mode), hap)
+		}
+		w("\n")
+	}
+
+	if len(pngs) > 0 {
+		w("## Plots\n\n")
+		for _, p := range pngs {
+			w("- [%s](%s)\n", p, p)
+		}
+		w("\n")
+	}
+	// The working directory is temporary: name it rather than print it.
+	w("### HAProxy configuration\n\n```\n%s```\n", strings.ReplaceAll(e.proxy.Config(), e.dir, "<workdir>"))
+	return b.String()
+}
+
+// lowerHigher says how much lower than the reference a throughput was,
+// given 1 - ratio.
+func lowerHigher(ov float64) string {
+	if ov < 0 {
+		return fmt.Sprintf("%.1f %% higher", -ov*100)
+	}
+	return fmt.Sprintf("%.1f %% lower", ov*100)
+}
+
+// fmtDown prints a "taken out after" time; negative means never.
+func fmtDown(d time.Duration) string {
+	if d < 0 {
+		return "never"
+	}
+	return fmtDur(d)
+}
+
+func perOp(d time.Duration, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / float64(n)
+}
+
+func joinCounts(v []int64, m modeKind) string {
+	if m == modeDirect || m == modeImpalalbOne {
+		return fmt.Sprint(v[0])
+	}
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, " / ")
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+	default:
+		return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+	}
+}
+
+// machine describes the host from /proc/cpuinfo, /proc/meminfo and uname.
+func machine() []string {
+	var out []string
+	models := map[string]int{}
+	var order []string
+	mhz := ""
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			k, v, ok := strings.Cut(sc.Text(), ":")
+			if !ok {
+				continue
+			}
+			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+			switch k {
+			case "model name":
+				if models[v] == 0 {
+					order = append(order, v)
+				}
+				models[v]++
+			case "cpu MHz":
+				mhz = v
+			}
+		}
+		f.Close()
+	}
+	for _, m := range order {
+		out = append(out, fmt.Sprintf("CPU: %d × %s (%s MHz), runtime.NumCPU %d", models[m], m, mhz, runtime.NumCPU()))
+	}
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(l, "MemTotal:") {
+				out = append(out, "Memory: "+strings.Join(strings.Fields(strings.TrimPrefix(l, "MemTotal:")), " "))
+			}
+		}
+	}
+	var u syscall.Utsname
+	if syscall.Uname(&u) == nil {
+		out = append(out, fmt.Sprintf("Kernel: %s %s %s", cstr(u.Sysname[:]), cstr(u.Release[:]), cstr(u.Machine[:])))
+	}
+	out = append(out, "Go: "+runtime.Version())
+	// The raw getpriority system call answers 20 - nice.
+	if p, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0); err == nil {
+		out = append(out, fmt.Sprintf("Niceness of the benchmark and its children: %d", 20-p))
+	}
+	if v, err := exec.Command(haproxyBin(), "-v").Output(); err == nil {
+		first, _, _ := strings.Cut(string(v), "\n")
+		out = append(out, "HAProxy: "+strings.TrimSpace(first))
+	}
+	return out
+}
+
+func haproxyBin() string {
+	if p, err := exec.LookPath("haproxy"); err == nil {
+		return p
+	}
+	return "/usr/sbin/haproxy"
+}
+
+func cstr(b []int8) string {
+	s := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		s = append(s, byte(c))
+	}
+	return string(s)
+}

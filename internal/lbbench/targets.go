@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/impalalb/impalalb/balancer"
+	"github.com/impalalb/impalalb/conn"
+)
+
+// modeKind is one of the ways of reaching the coordinators.
+type modeKind int
+
+const (
+	modeDirect   modeKind = iota // (a) one coordinator, no balancing
+	modeImpalalb                 // (b) client-side: balancer + conn over the three
+	modeHAProxy                  // (c) HAProxy (tcp, leastconn, check) over the three
+	// modeImpalalbOne is impalalb over (a)'s single coordinator: the
+	// library's own cost, without the effect of spreading the work.
+	modeImpalalbOne
+)
+
+var modeNames = [...]string{"(a) direct", "(b) impalalb", "(c) haproxy", "(b′) impalalb, (a)'s coordinator only"}
+var modeShort = [...]string{"direct", "impalalb", "haproxy", "impalalb-1"}
+
+func (m modeKind) String() string { return modeNames[m] }
+
+// target opens sessions for the clients of one cell in one mode.
+type target struct {
+	mode   modeKind
+	env    *env
+	pool   *balancer.Pool // impalalb only
+	byAddr map[string]int
+	byName map[string]int
+
+	mu       sync.Mutex // guards sessions
+	sessions []int64    // sessions opened per coordinator (direct, haproxy)
+}
+
+// newTarget prepares a mode; churn makes the impalalb pool keep no idle
+// sessions (each acquire dials, as a short-lived job would).
+func newTarget(e *env, mode modeKind, churn bool) (*target, error) {
+	t := &target{mode: mode, env: e, byAddr: map[string]int{}, byName: map[string]int{},
+		sessions: make([]int64, len(e.coords))}
+	for i, c := range e.coords {
+		t.byAddr[c.Addr()] = i
+		t.byName[c.name] = i
+	}
+	if mode == modeImpalalb || mode == modeImpalalbOne {
+		cfg := balancer.DefaultConfig()
+		for _, c := range e.coords {
+			cfg.Coordinators = append(cfg.Coordinators, c.Addr())
+		}
+		if mode == modeImpalalbOne {
+			cfg.Coordinators = cfg.Coordinators[:1]
+		}
+		cfg.Dialer = balancer.NewConnDialer(e.connOpts)
+		cfg.MaxPerCoordinator = 256
+		if churn {
+			cfg.MaxIdlePerCoordinator = -1
+		} else {
+			cfg.MaxIdlePerCoordinator = 256
+		}
+		p, err := balancer.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		t.pool = p
+	}
+	return t, nil
+}
+
+func (t *target) close() {
+	if t.pool != nil {
+		t.pool.Close()
+	}
+}
+
+// sessionCounts returns the sessions opened on each coordinator so far.
+func (t *target) sessionCounts() []int64 {
+	if t.pool != nil {
+		st := t.pool.Stats()
+		out := make([]int64, len(t.env.coords))
+		for _, c := range st.Coordinators {
+			if i, ok := t.byAddr[c.Addr]; ok {
+				out[i] = int64(c.Dialed)
+			}
+		}
+		return out
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]int64(nil), t.sessions...)
+}
+
+// client is one simulated application thread.
+type client struct {
+	t     *target
+	churn bool
+	held  conn.Session // direct, haproxy: the pooled session
+	coord int
+	lease *balancer.Lease
+}
+
+func (t *target) newClient(churn bool) *client { return &client{t: t, churn: churn} }
+
+func (c *client) dial(ctx context.Context) (conn.Session, int, error) {
+	e := c.t.env
+	addr := e.coords[0].Addr()
+	if c.t.mode == modeHAProxy {
+		addr = e.proxy.Addr("impala")
+	}
+	s, err := conn.Dial(ctx, addr, e.connOpts)
+	if err != nil {
+		return nil, -1, err
+	}
+	coord := 0
+	if c.t.mode == modeHAProxy {
+		i, ok := c.t.byName[s.ServerVersion()]
+		if !ok {
+			s.Close()
+			return nil, -1, fmt.Errorf("lbbench: unknown coordinator %q behind the proxy", s.ServerVersion())
+		}
+		coord = i
+	}
+	c.t.mu.Lock()
+	c.t.sessions[coord]++
+	c.t.mu.Unlock()
+	return s, coord, nil
+}
+
+// get returns a session to run one statement on, and its coordinator.
+func (c *client) get(ctx context.Context) (conn.Session, int, error) {
+	if c.t.pool != nil {
+		l, err := c.t.pool.Acquire(ctx, "")
+		if err != nil {
+			return nil, -1, err
+		}
+		c.lease = l
+		return l.Session().(conn.Session), c.t.byAddr[l.Coordinator()], nil
+	}
+	if c.churn || c.held == nil {
+		s, coord, err := c.dial(ctx)
+		if err != nil {
+			return nil, -1, err
+		}
+		c.held, c.coord = s, coord
+	}
+	return c.held, c.coord, nil
+}
+
+// put gives the session back after a statement; failed says it erred.
+func (c *client) put(failed bool) {
+	if c.t.pool != nil {
+		if c.lease != nil {
+			if failed {
+				c.lease.Discard()
+			} else {
+				c.lease.Release()
+			}
+			c.lease = nil
+		}
+		return
+	}
+	if c.churn || failed {
+		if c.held != nil {
+			c.held.Close()
+			c.held = nil
+		}
+	}
+}
+
+func (c *client) close() {
+	c.put(true)
+}
