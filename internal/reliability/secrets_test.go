@@ -1,0 +1,398 @@
+package reliability
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/credentials"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/stretchr/testify/require"
+
+	"github.com/impalalb/impalalb"
+	"github.com/impalalb/impalalb/balancer"
+	"github.com/impalalb/impalalb/conn"
+	"github.com/impalalb/impalalb/conn/sasl"
+	"github.com/impalalb/impalalb/internal/impalad"
+	"github.com/impalalb/impalalb/internal/kdctest"
+	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/tlsconf"
+)
+
+// syncBuffer is a bytes.Buffer for concurrent slog handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// capture collects everything a user could see: errors (Error and %+v),
+// String and %+v of configuration values, and debug logs.
+type capture struct {
+	mu    sync.Mutex
+	texts []labeled
+	log   syncBuffer
+}
+
+// labeled is one captured text and where it came from ("error",
+// "conn.Options %+v", ...).
+type labeled struct{ label, text string }
+
+func (c *capture) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(&c.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func (c *capture) err(err error) {
+	if err == nil {
+		return
+	}
+	c.add("error", err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
+}
+
+func (c *capture) value(v any) {
+	name := fmt.Sprintf("%T", v)
+	c.add(name+" %v", fmt.Sprint(v))
+	c.add(name+" %+v", fmt.Sprintf("%+v", v))
+	c.add(name+" %#v", fmt.Sprintf("%#v", v))
+	if s, ok := v.(fmt.Stringer); ok {
+		c.add(name+" String()", s.String())
+	}
+}
+
+func (c *capture) add(label string, s ...string) {
+	c.mu.Lock()
+	for _, t := range s {
+		c.texts = append(c.texts, labeled{label, t})
+	}
+	c.mu.Unlock()
+}
+
+// secret is one thing that must never be seen, in all the forms it could
+// take in text.
+type secret struct {
+	what  string
+	forms []string
+}
+
+func secretOf(what string, raw []byte) secret {
+	s := secret{what: what, forms: []string{
+		base64.StdEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw), hex.EncodeToString(raw),
+	}}
+	if len(raw) >= 8 {
+		s.forms = append(s.forms, string(raw), fmt.Sprintf("%v", raw)[1:len(fmt.Sprintf("%v", raw))-1])
+	}
+	return s
+}
+
+// check greps every captured text for every secret. It returns the leaks
+// by source label, each with a sample.
+func (c *capture) check(secrets []secret) map[string]string {
+	c.mu.Lock()
+	texts := append([]labeled{{"slog debug output", c.log.String()}}, c.texts...)
+	c.mu.Unlock()
+	leaks := map[string]string{}
+	for _, s := range secrets {
+		for _, f := range s.forms {
+			if len(f) < 6 {
+				continue
+			}
+			for _, t := range texts {
+				if i := strings.Index(t.text, f); i >= 0 {
+					lo, hi := max(0, i-60), min(len(t.text), i+len(f)+10)
+					leaks[t.label] = fmt.Sprintf("%s in …%s…", s.what, t.text[lo:hi])
+				}
+			}
+		}
+	}
+	return leaks
+}
+
+// knownLeaks are the sources that print a secret today, each reported to
+// the coordinator (see RELIABILITY.md). Any other leak fails the test.
+var knownLeaks = map[string]string{
+	"conn.Options %v":          "conn.Options has no String/Format: fmt prints Password",
+	"conn.Options %+v":         "conn.Options has no String/Format: fmt prints Password",
+	"conn.Options %#v":         "conn.Options has no GoString: fmt prints Password",
+	"*conn.Options %v":         "conn.Options has no String/Format: fmt prints Password",
+	"*conn.Options %+v":        "conn.Options has no String/Format: fmt prints Password",
+	"*conn.Options %#v":        "conn.Options has no GoString: fmt prints Password",
+	"*balancer.ConnDialer %v":  "ConnDialer prints its conn.Options, Password included",
+	"*balancer.ConnDialer %+v": "ConnDialer prints its conn.Options, Password included",
+	"*balancer.ConnDialer %#v": "ConnDialer prints its conn.Options, Password included",
+	"kerberos.Config %#v":      "kerberos.Config has String but no GoString: %#v prints Password",
+}
+
+// report fails on leaks not known, and skips with KNOWN BUG when only
+// known ones remain.
+func report(t *testing.T, leaks map[string]string) {
+	t.Helper()
+	var known []string
+	for label, sample := range leaks {
+		if why, ok := knownLeaks[label]; ok {
+			t.Logf("KNOWN BUG %s: %s (%s)", label, why, sample)
+			known = append(known, label)
+			continue
+		}
+		t.Errorf("secret leak in %s: %s", label, sample)
+	}
+	if len(known) > 0 && !t.Failed() {
+		t.Skipf("KNOWN BUG: secrets printed by %v; everything else is clean", known)
+	}
+}
+
+const plainPassword = "Pl41n-S3cret-xyzzy"
+
+// TestSecretsPLAIN: a known SASL PLAIN password, failures of every kind
+// through conn, the pool and the driver; no error, log line or String
+// shows it.
+func TestSecretsPLAIN(t *testing.T) {
+	var cap capture
+	log := cap.logger()
+	cos, addrs := startCluster(t, 2, impalad.Config{
+		Users:  map[string]string{"rel": plainPassword},
+		Logger: log,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	opts := fastOpts()
+	opts.Password = plainPassword
+	opts.Logger = log
+	cap.value(opts)
+	cap.value(&opts)
+
+	// Wrong password, then wrong user.
+	bad := opts
+	bad.Password = plainPassword + "-wrong"
+	_, err := conn.Dial(ctx, addrs[0], bad)
+	require.Error(t, err)
+	cap.err(err)
+	bad = opts
+	bad.User = "nobody"
+	_, err = conn.Dial(ctx, addrs[0], bad)
+	require.Error(t, err)
+	cap.err(err)
+
+	// A session, a failing statement, a cancelled one, a killed coordinator.
+	s, err := conn.Dial(ctx, addrs[0], opts)
+	require.NoError(t, err)
+	cap.err(runStmt(ctx, s, "select nonsense from nowhere"))
+	cap.err(runStmt(ctx, s, "select fail('boom')"))
+	short, c2 := context.WithTimeout(ctx, 50*time.Millisecond)
+	cap.err(runStmt(short, s, "select sleep(2000)"))
+	c2()
+	cos[0].Faults().Hang(true)
+	short, c2 = context.WithTimeout(ctx, 200*time.Millisecond)
+	cap.err(runStmt(short, s, "select 1"))
+	c2()
+	cos[0].Faults().Hang(false)
+	cos[0].Kill()
+	cap.err(runStmt(ctx, s, "select 1"))
+	cap.err(s.Close())
+	_, err = conn.Dial(ctx, addrs[0], opts)
+	cap.err(err)
+
+	// The pool: dial failures, health checks, DialError.
+	d := balancer.NewConnDialer(opts)
+	cap.value(d)
+	bcfg := balancer.DefaultConfig()
+	bcfg.Coordinators = addrs
+	bcfg.Dialer = d
+	bcfg.Logger = log
+	bcfg.Interval = 50 * time.Millisecond
+	cap.value(bcfg)
+	p, err := balancer.New(bcfg)
+	require.NoError(t, err)
+	for range 3 {
+		l, err := p.Acquire(ctx, "")
+		cap.err(err)
+		if err == nil {
+			cap.err(runStmt(ctx, sess(l), "select fail('x')"))
+			l.Release()
+		}
+	}
+	cos[1].Faults().FailOpenSessions(5)
+	p2 := newPool(t, addrs[1:], opts, func(c *balancer.Config) { c.Logger = log; c.Retries = -1 })
+	_, err = p2.Acquire(ctx, "")
+	cap.err(err)
+	cap.value(p.Stats())
+	require.NoError(t, p.Close())
+	require.NoError(t, cos[0].Restart())
+
+	// The driver: DSN with the password, good and bad, parse errors.
+	for _, dsn := range []string{
+		fmt.Sprintf("impala://rel:%s@%s/default", plainPassword, addrs[0]),
+		fmt.Sprintf("impala://rel:%s-wrong@%s/default?connect_timeout=2s", plainPassword, addrs[0]),
+		fmt.Sprintf("impala://rel:%s@%s/default?balance=nonsense", plainPassword, addrs[0]),
+		fmt.Sprintf("impala://rel:%s@%s,:bad:port/default", plainPassword, addrs[0]),
+		fmt.Sprintf("impala://rel:%s@127.0.0.1:1/default?connect_timeout=1s&retries=0", plainPassword),
+		fmt.Sprintf("impala://rel:%s@%s/de fault", plainPassword, addrs[0]),
+	} {
+		cfg, err := impalalb.ParseDSN(dsn)
+		cap.err(err)
+		if err != nil {
+			continue
+		}
+		cfg.Logger = log
+		cap.value(cfg)
+		cap.value(*cfg)
+		// FormatDSN is ParseDSN's exact inverse and so holds the password
+		// by design; it is not grepped.
+		cn, err := impalalb.NewConnector(cfg)
+		cap.err(err)
+		if err != nil {
+			continue
+		}
+		cap.value(cn.Config())
+		db := sql.OpenDB(cn)
+		cap.err(db.PingContext(ctx))
+		_, err = db.ExecContext(ctx, "select fail('driver')")
+		cap.err(err)
+		var x int
+		cap.err(db.QueryRowContext(ctx, "select nonsense").Scan(&x))
+		cap.value(cn.Stats())
+		cap.err(db.Close())
+	}
+	cap.value(tlsconf.Config{ServerName: lbName})
+
+	require.NotEmpty(t, cap.log.String(), "debug logging produced nothing: the grep would prove nothing")
+	report(t, cap.check([]secret{secretOf("PLAIN password", []byte(plainPassword))}))
+}
+
+// TestSecretsKerberos: a known Kerberos password, a keytab and a ticket
+// from the KDC; failures of every kind; no error, log line or String shows
+// the password, the keytab's bytes or keys, or the ticket's bytes or
+// session key.
+func TestSecretsKerberos(t *testing.T) {
+	t.Parallel()
+	var cap capture
+	log := cap.logger()
+	k := kdctest.Start(t, kdctest.Options{Hosts: krbHosts})
+	var addrs []string
+	for _, h := range k.Hosts[:2] {
+		acc, err := kerberos.NewAcceptor(kerberos.AcceptorConfig{KeytabPath: k.Keytab(h), Logger: log})
+		require.NoError(t, err)
+		co, err := impalad.Start(impalad.Config{
+			Mechanisms: map[string]sasl.ServerMechanismFactory{"GSSAPI": acc.Factory()},
+			Logger:     log,
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = co.Close() })
+		addrs = append(addrs, co.HS2Addr())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// The secrets: password, keytab file and keys, ticket and session key.
+	secrets := []secret{secretOf("Kerberos password", []byte(k.Password))}
+	for _, path := range []string{k.UserKeytab, k.Keytab(k.Hosts[0])} {
+		raw, err := os.ReadFile(path)
+		require.NoError(t, err)
+		secrets = append(secrets, secretOf("keytab file", raw))
+		kt, err := keytab.Load(path)
+		require.NoError(t, err)
+		for _, e := range kt.Entries {
+			secrets = append(secrets, secretOf("keytab key", e.Key.KeyValue))
+		}
+	}
+	ccache := filepath.Join(t.TempDir(), "ccache")
+	k.Kinit(t, ccache)
+
+	configs := map[string]kerberos.Config{
+		"password": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password, HostFQDN: k.LBHost, Logger: log},
+		"keytab":   {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Keytab: k.UserKeytab, HostFQDN: k.LBHost, Logger: log},
+		"ccache":   {Krb5Conf: k.Krb5Conf, CCache: ccache, HostFQDN: k.LBHost, Logger: log},
+		"wrong-pw": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password + "-wrong", HostFQDN: k.LBHost, Logger: log},
+		"bad-host": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password, HostFQDN: "no-such-host.impalalb.test", Logger: log},
+	}
+	run := func(name string, kc kerberos.Config) {
+		cap.value(kc)
+		c, err := kerberos.NewClient(kc)
+		cap.err(err)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		cap.err(c.Login(ctx))
+		opts := fastOpts()
+		opts.User = k.User
+		opts.Mechanism = c.MechanismFactory()
+		opts.Logger = log
+		cap.value(opts)
+		s, err := conn.Dial(ctx, addrs[0], opts)
+		cap.err(err)
+		if err == nil {
+			cap.err(runStmt(ctx, s, "select fail('krb')"))
+			cap.err(s.Close())
+		}
+		p := newPool(t, addrs, opts, func(cfg *balancer.Config) { cfg.Logger = log })
+		l, err := p.Acquire(ctx, "")
+		cap.err(err)
+		if err == nil {
+			l.Release()
+		}
+		cap.value(c.Stats())
+	}
+	for name, kc := range configs {
+		run(name, kc)
+	}
+	// Tickets now exist in the ccache (kinit's TGT): take them as secrets.
+	cc, err := credentials.LoadCCache(ccache)
+	require.NoError(t, err)
+	for _, cr := range cc.GetEntries() {
+		secrets = append(secrets, secretOf("ticket", cr.Ticket), secretOf("ticket session key", cr.Key.KeyValue))
+	}
+
+	// KDC down: every login kind fails.
+	k.Stop(t)
+	for name, kc := range configs {
+		run(name+"-kdc-down", kc)
+	}
+	k.Restart(t)
+
+	// The driver with auth=gssapi.
+	for _, dsn := range []string{
+		fmt.Sprintf("impala://%s:%s@%s/default?auth=gssapi&kerberos_host_fqdn=%s&krb5_conf=%s", k.User, k.Password, addrs[0], k.LBHost, k.Krb5Conf),
+		fmt.Sprintf("impala://%s@%s/default?auth=gssapi&kerberos_host_fqdn=%s&krb5_conf=%s&keytab=%s&principal=%s", k.User, addrs[0], k.LBHost, k.Krb5Conf, k.UserKeytab, k.UserPrincipal()),
+		fmt.Sprintf("impala://%s:%s-wrong@%s/default?auth=gssapi&kerberos_host_fqdn=%s&krb5_conf=%s", k.User, k.Password, addrs[0], k.LBHost, k.Krb5Conf),
+	} {
+		cfg, err := impalalb.ParseDSN(dsn)
+		cap.err(err)
+		if err != nil {
+			continue
+		}
+		cfg.Logger = log
+		cap.value(cfg)
+		cn, err := impalalb.NewConnector(cfg)
+		cap.err(err)
+		if err != nil {
+			continue
+		}
+		db := sql.OpenDB(cn)
+		cap.err(db.PingContext(ctx))
+		cap.err(db.Close())
+	}
+
+	require.NotEmpty(t, cap.log.String(), "debug logging produced nothing: the grep would prove nothing")
+	report(t, cap.check(secrets))
+}
