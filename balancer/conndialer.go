@@ -90,3 +90,9 @@ func (d *ConnDialer) Check(ctx context.Context, addr string) error {
 	_ = s.Close()
 	return nil
 }
+
+// String describes the dialer with its options, the password redacted.
+func (d *ConnDialer) String() string { return "balancer.ConnDialer{" + d.opts.String() + "}" }
+
+// GoString is String, so that %#v redacts the password too.
+func (d *ConnDialer) GoString() string { return d.String() }

@@ -250,8 +250,24 @@ func (p *Pool) Acquire(ctx context.Context, key string) (*Lease, error) {
 			}
 			continue
 		case poolFull:
-			if p.evictIdle() {
+			// MaxSessions reached. A keyed acquire makes room on its own
+			// coordinator (closing an idle session elsewhere) so that the
+			// key does not move. Otherwise, close an idle session only
+			// where that evens out the spread (a coordinator with at least
+			// two more sessions than c, e.g. after c joined); failing
+			// that, an idle session anywhere beats waiting. Closing idle
+			// sessions that waiters could use made them re-dial.
+			minOpen := int32(0)
+			if policy != Affinity {
+				minOpen = c.open.Load() + 2
+			}
+			if p.evictIdle(minOpen) {
 				continue
+			}
+			if policy != Affinity {
+				if e := p.takeAnyIdle(ctx); e != nil {
+					return p.lease(e, waiting), nil
+				}
 			}
 		}
 		// Blocked: register, re-check once, then wait for a change.
@@ -287,7 +303,7 @@ func (p *Pool) acquireFailed(waiting bool, err error) error {
 
 func ctxError(err, last error) error {
 	if last != nil {
-		return fmt.Errorf("balancer: acquire: %w (last failure: %v)", err, last)
+		return fmt.Errorf("balancer: acquire: %w (last failure: %w)", err, last)
 	}
 	return fmt.Errorf("balancer: acquire: %w", err)
 }
@@ -420,8 +436,12 @@ func (p *Pool) reserve(c *coord) reserveResult {
 	for {
 		t := p.total.Load()
 		if t >= p.maxTotal {
-			c.open.Add(-1)
-			p.wake()
+			// Give c's slot back. Only an acquire blocked on c's own cap
+			// can have seen it taken, so wake the waiters only then: waking
+			// them on every full pool made each waiter wake all others.
+			if c.open.Add(-1) == p.perCap-1 {
+				p.wake()
+			}
 			return poolFull
 		}
 		if p.total.CompareAndSwap(t, t+1) {
@@ -430,12 +450,33 @@ func (p *Pool) reserve(c *coord) reserveResult {
 	}
 }
 
+// takeAnyIdle takes a valid idle session from the up coordinator with the
+// most idle sessions, or returns nil when there is none.
+func (p *Pool) takeAnyIdle(ctx context.Context) *entry {
+	for range 2 { // a second look when a taker raced us
+		var best *coord
+		for _, c := range p.snap.Load().list {
+			if n := c.idle.Load(); n > 0 && (best == nil || n > best.idle.Load()) {
+				best = c
+			}
+		}
+		if best == nil {
+			return nil
+		}
+		if e := p.takeIdle(ctx, best); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
 // evictIdle closes the oldest idle session of the coordinator with the most
-// idle sessions, to make room under MaxSessions. It reports whether it did.
-func (p *Pool) evictIdle() bool {
+// idle sessions among those with at least minOpen sessions, to make room
+// under MaxSessions. It reports whether it did.
+func (p *Pool) evictIdle(minOpen int32) bool {
 	var victim *coord
 	for _, c := range p.snap.Load().list {
-		if n := c.idle.Load(); n > 0 && (victim == nil || n > victim.idle.Load()) {
+		if n := c.idle.Load(); n > 0 && c.open.Load() >= minOpen && (victim == nil || n > victim.idle.Load()) {
 			victim = c
 		}
 	}

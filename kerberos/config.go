@@ -112,6 +112,12 @@ func (c Config) String() string {
 		c.Krb5Conf, c.Principal, c.Keytab, pw, c.CCache, c.ServiceName, c.HostFQDN, c.Realm, c.QOP)
 }
 
+// GoString is String, so that %#v redacts the password too.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue implements slog.LogValuer with the redacted String.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
 // loginMethod is the way a Client obtains its TGT.
 type loginMethod int
 

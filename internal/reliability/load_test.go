@@ -590,11 +590,11 @@ func TestAcquireWaitFairness(t *testing.T) {
 			dialed := st.Coordinators[0].Dialed
 			t.Logf("%s: %d acquires by %d goroutines over 4 sessions: wait p50 %v p99 %v max %v; %d sessions dialed; Stats.Waits %d",
 				c.name, len(waits), c.goroutines, q(0.5), q(0.99), q(1), dialed, st.Waits)
-			if dialed > 8 || st.Waits > uint64(100*len(waits)) {
-				t.Skipf("KNOWN BUG (balancer, MaxSessions): %d dials for 4 sessions and %d wake-ups for %d acquires: "+
-					"reserve() wakes every waiter when the pool is full and evictIdle() closes the idle session another waiter was about to take",
-					dialed, st.Waits, len(waits))
-			}
+			// The 4 sessions are reused (a few more dials are tolerated for
+			// sessions cut by the machine's load), and a waiter is woken
+			// about once per release, not once per other waiter.
+			require.LessOrEqual(t, dialed, uint64(8), "sessions dialed for a cap of 4")
+			require.LessOrEqual(t, st.Waits, uint64(100*len(waits)), "wake-ups for %d acquires", len(waits))
 		})
 	}
 }
