@@ -264,7 +264,9 @@ type beeswaxOp struct {
 func (o *beeswaxOp) wait(ctx context.Context) error {
 	s := o.s
 	bo := backoff{min: s.opts.PollMin, max: s.opts.PollMax}
+	progress := newProgressTicker(ctx)
 	for {
+		progress.tick(ctx, o.summary)
 		if err := sleepCtx(ctx, bo.next()); err != nil {
 			o.abandon()
 			return &Error{Addr: s.addr, Op: "poll", Sent: true, Err: err}

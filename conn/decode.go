@@ -25,7 +25,9 @@ func decodeRowSet(rs *tcli.TRowSet, meta []Column) (*Batch, error) {
 	if rs == nil {
 		return b, nil
 	}
-	if rs.Columns == nil {
+	if len(rs.Columns) == 0 {
+		// Spark's Thrift server sends an empty (not absent) column list
+		// for a statement whose result has no rows, such as DDL.
 		if len(rs.Rows) > 0 {
 			return nil, fmt.Errorf("%w: %d rows in the row-based format (protocol before V6)", ErrBadRowSet, len(rs.Rows))
 		}

@@ -136,6 +136,11 @@ func TestDecodeHostile(t *testing.T) {
 	b, err = decodeRowSet(nil, intMeta)
 	require.NoError(t, err)
 	require.Zero(t, b.Len())
+	// An empty, present column list too (Spark's Thrift server sends it
+	// for DDL).
+	b, err = decodeRowSet(&tcli.TRowSet{Columns: []*tcli.TColumn{}}, intMeta)
+	require.NoError(t, err)
+	require.Zero(t, b.Len())
 }
 
 func TestDecodeTextRows(t *testing.T) {

@@ -23,7 +23,9 @@
 // most V6 and older versions are refused with [ErrProtocolVersion]) and
 // are proved by a PingImpalaHS2Service, which also gives
 // [Session.ServerVersion]; beeswax sessions are proved by
-// PingImpalaService. Every Dial failure is an [*Error] for which
+// PingImpalaService. [Options.AllowNonImpala] lets HS2 talk to any
+// HiveServer2 (Apache Hive, Spark's Thrift server) with standard calls
+// only. Every Dial failure is an [*Error] for which
 // [SafeToRetry] is true: nothing of a statement reached the coordinator.
 //
 // # Statements

@@ -32,9 +32,11 @@ var (
 	// package does not decode.
 	ErrProtocolVersion = errors.New("conn: HiveServer2 protocol version below V6")
 
-	// ErrReattachUnsupported is returned by Reattach on a beeswax session:
-	// beeswax binds the session to its connection.
-	ErrReattachUnsupported = errors.New("conn: beeswax sessions cannot be reattached")
+	// ErrReattachUnsupported is returned by Reattach on a beeswax session
+	// (beeswax binds the session to its connection) and on an HS2 session
+	// with Options.AllowNonImpala (HiveServer2 closes a session with its
+	// connection).
+	ErrReattachUnsupported = errors.New("conn: the session cannot be reattached (beeswax, or a server that is not Impala)")
 
 	// ErrOperationFailed is wrapped by the *Error of a statement that the
 	// coordinator ran and reported as failed (HS2 ERROR_STATE, beeswax

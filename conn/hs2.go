@@ -59,6 +59,17 @@ func newHS2Client(w *wire) *impala.ImpalaHiveServer2ServiceClient {
 // its version).
 func (s *hs2Session) open(ctx context.Context) error {
 	conf := s.opts.SessionOptions
+	if s.opts.AllowNonImpala && len(conf) > 0 {
+		// HiveServer2 takes session settings only with its prefix; bare
+		// keys (which Impala takes as query options) are ignored.
+		conf = make(map[string]string, len(s.opts.SessionOptions))
+		for k, v := range s.opts.SessionOptions {
+			if !strings.HasPrefix(k, "set:") && !strings.HasPrefix(k, "use:") {
+				k = "set:hiveconf:" + k
+			}
+			conf[k] = v
+		}
+	}
 	if s.opts.Database != "" {
 		// HiveServer2's key for the initial database, honoured by Impala.
 		conf = maps.Clone(conf)
@@ -153,6 +164,9 @@ func (s *hs2Session) statusError(op string, st *tcli.TStatus, sent bool) error {
 }
 
 func (s *hs2Session) ping(ctx context.Context, op string) error {
+	if s.opts.AllowNonImpala {
+		return s.pingInfo(ctx, op)
+	}
 	var resp *impala.TPingImpalaHS2ServiceResp
 	if err := s.rpc(ctx, op, false, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
 		resp, err = c.PingImpalaHS2Service(ctx, &impala.TPingImpalaHS2ServiceReq{SessionHandle: s.handle})
@@ -165,6 +179,30 @@ func (s *hs2Session) ping(ctx context.Context, op string) error {
 	}
 	if op == "open session" {
 		s.version = resp.GetVersion()
+	}
+	return nil
+}
+
+// pingInfo is ping for a server that may not be Impala: GetInfo, which
+// every HiveServer2 serves and which fails for a session the server does
+// not know. At open it asks for the version (CLI_DBMS_VER).
+func (s *hs2Session) pingInfo(ctx context.Context, op string) error {
+	typ := tcli.TGetInfoType_CLI_SERVER_NAME
+	if op == "open session" {
+		typ = tcli.TGetInfoType_CLI_DBMS_VER
+	}
+	var resp *tcli.TGetInfoResp
+	if err := s.rpc(ctx, op, false, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+		resp, err = c.GetInfo(ctx, &tcli.TGetInfoReq{SessionHandle: s.handle, InfoType: typ})
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := s.statusError(op, resp.Status, false); err != nil {
+		return err
+	}
+	if op == "open session" && resp.InfoValue != nil {
+		s.version = resp.InfoValue.GetStringValue()
 	}
 	return nil
 }
@@ -267,11 +305,22 @@ func (s *hs2Session) Reset(ctx context.Context) error {
 		if v == "" {
 			for ok, ov := range s.opts.SessionOptions {
 				if strings.EqualFold(ok, k) {
-					v = ov
+					k, v = ok, ov
 				}
 			}
 		}
-		if err := run("SET " + k + "=" + quoteString(v)); err != nil {
+		stmt := "SET " + k + "=" + quoteString(v)
+		if s.opts.AllowNonImpala {
+			// HiveServer2's SET takes the raw rest of the statement
+			// (quotes would become part of the value) and has no
+			// "back to the default" value: Spark SQL's RESET k does
+			// that (elsewhere it fails, and a pool drops the session).
+			stmt = "SET " + k + "=" + v
+			if v == "" {
+				stmt = "RESET " + k
+			}
+		}
+		if err := run(stmt); err != nil {
 			return err
 		}
 	}
@@ -293,6 +342,11 @@ func (s *hs2Session) Reset(ctx context.Context) error {
 func (s *hs2Session) Reattach(ctx context.Context) error {
 	if s.closed.Load() {
 		return &Error{Addr: s.addr, Op: "reattach", Err: ErrSessionClosed}
+	}
+	if s.opts.AllowNonImpala {
+		// HiveServer2 closes a session with the connection that opened
+		// it: there is nothing to reattach to.
+		return &Error{Addr: s.addr, Op: "reattach", Err: ErrReattachUnsupported}
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ConnectTimeout)
 	defer cancel()
@@ -385,7 +439,9 @@ type hs2Op struct {
 func (o *hs2Op) wait(ctx context.Context) error {
 	s := o.s
 	bo := backoff{min: s.opts.PollMin, max: s.opts.PollMax}
+	progress := newProgressTicker(ctx)
 	for {
+		progress.tick(ctx, o.summary)
 		if err := sleepCtx(ctx, bo.next()); err != nil {
 			o.abandon()
 			return &Error{Addr: s.addr, Op: "poll", Sent: true, Err: err}
@@ -469,6 +525,11 @@ func (o *hs2Op) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 	if err != nil {
 		return nil, false, &Error{Addr: o.s.addr, Op: "fetch", Sent: true, Err: err}
 	}
+	if o.s.opts.AllowNonImpala {
+		// HiveServer2 (and Spark's) always answers hasMoreRows=false;
+		// its clients fetch until a batch comes back empty.
+		more = b.Len() > 0
+	}
 	return b, more, nil
 }
 
@@ -484,6 +545,16 @@ func (o *hs2Op) cancel(ctx context.Context) error {
 }
 
 func (o *hs2Op) close(ctx context.Context) (int64, error) {
+	if o.s.opts.AllowNonImpala {
+		var resp *tcli.TCloseOperationResp
+		if err := o.s.rpc(ctx, "close operation", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+			resp, err = c.CloseOperation(ctx, &tcli.TCloseOperationReq{OperationHandle: o.h})
+			return err
+		}); err != nil {
+			return -1, err
+		}
+		return -1, o.s.statusError("close operation", resp.Status, true)
+	}
 	var resp *impala.TCloseImpalaOperationResp
 	if err := o.s.rpc(ctx, "close operation", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
 		resp, err = c.CloseImpalaOperation(ctx, &impala.TCloseImpalaOperationReq{OperationHandle: o.h})
@@ -549,7 +620,15 @@ func (o *hs2Op) abandon() {
 	_, _ = o.close(ctx)
 }
 
+// notImpala is the error of an Impala-only call under AllowNonImpala.
+func (o *hs2Op) notImpala(op string) error {
+	return &Error{Addr: o.s.addr, Op: op, Sent: true, Err: fmt.Errorf("%w: %s is Impala's (Options.AllowNonImpala is set)", ErrNotImpala, op)}
+}
+
 func (o *hs2Op) summary(ctx context.Context) (*Summary, error) {
+	if o.s.opts.AllowNonImpala {
+		return nil, o.notImpala("summary")
+	}
 	var resp *impala.TGetExecSummaryResp
 	if err := o.s.rpc(ctx, "summary", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
 		resp, err = c.GetExecSummary(ctx, &impala.TGetExecSummaryReq{OperationHandle: o.h, SessionHandle: o.s.handle})
@@ -582,6 +661,9 @@ func summaryFrom(es *impala.TExecSummary) *Summary {
 }
 
 func (o *hs2Op) profile(ctx context.Context) (string, error) {
+	if o.s.opts.AllowNonImpala {
+		return "", o.notImpala("profile")
+	}
 	var resp *impala.TGetRuntimeProfileResp
 	if err := o.s.rpc(ctx, "profile", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
 		f := impala.TRuntimeProfileFormat_STRING

@@ -129,6 +129,25 @@ type Options struct {
 	// DefaultMaxMessageSize.
 	MaxMessageSize int
 
+	// AllowNonImpala lets an HS2 session talk to any HiveServer2 (Apache
+	// Hive, Spark's Thrift server), not only Impala. conn then uses only
+	// the standard TCLIService calls: GetInfo instead of
+	// PingImpalaHS2Service to prove the session at open and in Ping
+	// (ServerVersion is GetInfo's CLI_DBMS_VER), CloseOperation instead of
+	// CloseImpalaOperation (so Operation.RowsAffected stays unknown, -1),
+	// and Summary and Profile fail with ErrNotImpala without a call. A
+	// fetch ends at the first empty batch (HiveServer2 always says
+	// hasMoreRows=false), and Reattach fails with ErrReattachUnsupported
+	// (HiveServer2 closes a session with its connection). SessionOptions
+	// go to OpenSession as "set:hiveconf:key", and Reset re-sets them with
+	// HiveServer2's unquoted SET (RESET key, Spark SQL's, for one without
+	// a value in SessionOptions). Use it only
+	// for servers that are not Impala: against Impala it loses the above,
+	// and a fetch that comes back empty when fetch_rows_timeout_ms passes
+	// would end the result early. Not valid with Beeswax, which only
+	// Impala serves.
+	AllowNonImpala bool
+
 	// Logger receives debug records (dial, open, close, broken
 	// connections); never statements' text, passwords or tokens. Nil
 	// means no logging.
@@ -141,6 +160,8 @@ func (o Options) withDefaults() (Options, error) {
 	switch {
 	case o.Protocol != HS2 && o.Protocol != Beeswax:
 		return o, fmt.Errorf("conn: Options.Protocol %d is neither HS2 nor Beeswax", o.Protocol)
+	case o.AllowNonImpala && o.Protocol == Beeswax:
+		return o, fmt.Errorf("conn: Options.AllowNonImpala is for HS2 only: beeswax is Impala's own protocol")
 	case o.ConnectTimeout < 0:
 		return o, fmt.Errorf("conn: Options.ConnectTimeout %v is negative", o.ConnectTimeout)
 	case o.FetchSize < 0 || o.FetchSize > math.MaxInt32:

@@ -38,7 +38,7 @@ type Session interface {
 
 	// Ping checks with one round trip that the connection works and that
 	// the coordinator still knows the session (HS2 PingImpalaHS2Service,
-	// beeswax PingImpalaService).
+	// or GetInfo with Options.AllowNonImpala; beeswax PingImpalaService).
 	Ping(ctx context.Context) error
 
 	// Alive reports, without a round trip and without blocking, whether
@@ -66,8 +66,8 @@ type Session interface {
 	// Reattach moves an HS2 session to a new connection to the same
 	// coordinator, e.g. after a proxy cut the old one: Impala keeps a
 	// disconnected session for disconnected_session_timeout. It proves the
-	// session with a ping and clears Broken. Beeswax returns
-	// ErrReattachUnsupported.
+	// session with a ping and clears Broken. Beeswax, and HS2 with
+	// Options.AllowNonImpala, return ErrReattachUnsupported.
 	Reattach(ctx context.Context) error
 
 	// Close closes the session on the coordinator (HS2 CloseSession;

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -158,10 +159,14 @@ const progressDelay = time.Second
 
 // progressReporter returns a function that, for each statement, draws a
 // progress line on w once the statement has run for progressDelay, and
-// erases it when the returned stop function is called.
-func progressReporter(w io.Writer) func(coord string) func() {
-	return func(coord string) func() {
+// erases it when the returned stop function is called. update feeds it the
+// completed fraction from the coordinator's exec summary (negative:
+// unknown, the bar sweeps).
+func progressReporter(w io.Writer) func(coord string) (update func(float64), stop func()) {
+	return func(coord string) (func(float64), func()) {
 		done := make(chan struct{})
+		var frac atomic.Uint64
+		frac.Store(math.Float64bits(-1))
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
@@ -177,7 +182,7 @@ func progressReporter(w io.Writer) func(coord string) func() {
 			tick := time.NewTicker(200 * time.Millisecond)
 			defer tick.Stop()
 			for {
-				fmt.Fprintf(w, "\r%s", progressLine(time.Since(start), -1, coord))
+				fmt.Fprintf(w, "\r%s", progressLine(time.Since(start), math.Float64frombits(frac.Load()), coord))
 				select {
 				case <-done:
 					fmt.Fprint(w, "\r\x1b[K")
@@ -186,10 +191,12 @@ func progressReporter(w io.Writer) func(coord string) func() {
 				}
 			}
 		}()
-		return func() {
+		update := func(f float64) { frac.Store(math.Float64bits(f)) }
+		stop := func() {
 			close(done)
 			wg.Wait()
 		}
+		return update, stop
 	}
 }
 

@@ -26,7 +26,7 @@ type shell struct {
 
 	// progress, when set, is started for each statement and stopped when
 	// it ends (interactive mode only).
-	progress func(coord string) (stop func())
+	progress func(coord string) (update func(float64), stop func())
 
 	// mu guards lease and sess, which Close may read from another
 	// goroutine; statements run on one goroutine.
@@ -238,10 +238,21 @@ func (sh *shell) execute(ctx context.Context, stmt string, isUse bool, useArg st
 	start := time.Now()
 	defer func() { sh.lastUsed = time.Now() }()
 	var stop func()
+	ectx := ctx
 	if sh.progress != nil {
-		stop = sh.progress(coord)
+		var update func(float64)
+		update, stop = sh.progress(coord)
+		// The bar follows the coordinator's exec summary (scan ranges
+		// done); without scan ranges it sweeps.
+		ectx = conn.WithProgress(ctx, 250*time.Millisecond, func(sum *conn.Summary) {
+			if sum.TotalScanRanges > 0 {
+				update(sum.Progress())
+			} else {
+				update(-1)
+			}
+		})
 	}
-	op, err := s.Execute(ctx, stmt, sh.setOpts.clone())
+	op, err := s.Execute(ectx, stmt, sh.setOpts.clone())
 	if stop != nil {
 		stop()
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,23 @@ func (ts *tmuxShell) screen() string {
 }
 
 // waitFor polls the screen until it holds n occurrences of want.
+// waitForRegexp polls the screen until re matches it (bounded).
+func (ts *tmuxShell) waitForRegexp(re string) string {
+	ts.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		s := ts.screen()
+		if rx.MatchString(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			ts.t.Fatalf("waiting for /%s/; screen:\n%s", re, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (ts *tmuxShell) waitFor(want string, n int) string {
 	ts.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -101,6 +119,10 @@ func TestInteractive(t *testing.T) {
 	// Ctrl-C cancels a long statement on the coordinator; the shell stays.
 	ts.typeLine("select sleep(5000) as slept;")
 	ts.waitFor("Query progress: [", 1)
+	// The bar follows the coordinator's exec summary: a percentage shows
+	// once a summary has arrived (the coordinator reports its share of the
+	// 5 s as scan ranges done).
+	s = ts.waitForRegexp(`Query progress: \[#+ *\] +[1-9][0-9]?% `)
 	ts.tmux("send-keys", "-t", "0", "C-c")
 	s = ts.waitFor("statement cancelled", 1)
 	require.Regexp(t, `ERROR: \[127\.0\.0\.1:\d+\] statement cancelled`, s)

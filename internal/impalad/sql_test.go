@@ -272,7 +272,7 @@ func TestGetInfoAndProfile(t *testing.T) {
 	sum, err := h.c.GetExecSummary(ctx, &impala.TGetExecSummaryReq{OperationHandle: op, SessionHandle: h.sess})
 	require.NoError(t, err)
 	require.Equal(t, impala.TExecState_FINISHED, sum.Summary.State)
-	require.Equal(t, int64(1), sum.Summary.Progress.GetNumCompletedScanRanges())
+	require.Equal(t, sum.Summary.Progress.GetTotalScanRanges(), sum.Summary.Progress.GetNumCompletedScanRanges())
 	prof, err := h.c.GetRuntimeProfile(ctx, &impala.TGetRuntimeProfileReq{OperationHandle: op, SessionHandle: h.sess})
 	require.NoError(t, err)
 	id := IDFromGUID(op.OperationId.GUID)
