@@ -82,6 +82,7 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		Database:       cfg.Database,
 		SessionOptions: cfg.QueryOptions,
 		FetchSize:      cfg.FetchSize,
+		AllowNonImpala: cfg.AllowNonImpala,
 		Logger:         cfg.Logger,
 	}
 	if opts.ConnectTimeout == 0 {

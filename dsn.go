@@ -192,6 +192,12 @@ type Config struct {
 	// coordinator passively).
 	HealthInterval time.Duration
 
+	// AllowNonImpala lets the driver talk to a HiveServer2 that is not
+	// Impala (Apache Hive, Spark's Thrift server): no Impala-only calls,
+	// paging until an empty batch, no session reattach. False means the
+	// driver refuses a server that does not answer Impala's ping. HS2 only.
+	AllowNonImpala bool
+
 	// QueryOptions are Impala query options set on every session at
 	// OpenSession (DSN "opt.NAME=value"), keyed by the upper-case option
 	// name. Nil means none.
@@ -331,6 +337,8 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     pinged before reuse [30s]; 0 means always.
 //   - health_interval: Go duration between active health checks [10s]; 0
 //     turns them off.
+//   - allow_non_impala: true to talk to a HiveServer2 that is not Impala
+//     (Apache Hive, Spark's Thrift server) [false]. hs2 only.
 //   - opt.NAME=value: the Impala query option NAME (letters, digits and
 //     underscores, case-insensitive, e.g. opt.MEM_LIMIT=2g,
 //     opt.REQUEST_POOL=etl, opt.SYNC_DDL=1) set on every session. The value
@@ -545,6 +553,8 @@ func (c *Config) setParam(key, value string) error {
 		c.ValidateAfter, err = parseDuration(key, value)
 	case "health_interval":
 		c.HealthInterval, err = parseDuration(key, value)
+	case "allow_non_impala":
+		c.AllowNonImpala, err = parseBool(key, value)
 	default:
 		return dsnErr(key, "unknown parameter")
 	}
@@ -609,6 +619,9 @@ func (c *Config) Validate() error {
 	case "", ProtocolHS2, ProtocolBeeswax:
 	default:
 		return dsnErr("protocol", fmt.Sprintf("%q is not hs2 or beeswax", c.Protocol))
+	}
+	if c.AllowNonImpala && c.Protocol == ProtocolBeeswax {
+		return dsnErr("allow_non_impala", "beeswax is Impala's own protocol; allow_non_impala needs protocol=hs2")
 	}
 	switch c.Balance {
 	case "", BalanceLeastConn, BalanceRoundRobin:
@@ -846,6 +859,7 @@ func (c *Config) FormatDSN() string {
 	dur("max_idle_time", c.MaxIdleTime, DefaultMaxIdleTime)
 	dur("validate_after", c.ValidateAfter, DefaultValidateAfter)
 	dur("health_interval", c.HealthInterval, DefaultHealthInterval)
+	boolean("allow_non_impala", c.AllowNonImpala)
 	for _, k := range sortedKeys(c.QueryOptions) {
 		b.WriteByte(sep)
 		sep = '&'

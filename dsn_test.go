@@ -83,6 +83,8 @@ var dsnCases = []struct {
 	{in: "impala://h?max_idle_time=1h", want: func(c *Config) { c.MaxIdleTime = time.Hour }, canonical: "impala://h?max_idle_time=1h0m0s"},
 	{in: "impala://h?validate_after=0s", want: func(c *Config) { c.ValidateAfter = 0 }},
 	{in: "impala://h?health_interval=2.5s", want: func(c *Config) { c.HealthInterval = 2500 * time.Millisecond }},
+	{in: "impala://h?allow_non_impala=true", want: func(c *Config) { c.AllowNonImpala = true }},
+	{in: "impala://h?allow_non_impala=false", want: func(c *Config) {}, canonical: "impala://h"},
 	{in: "impala://h?opt.mem_limit=2g&opt.REQUEST_POOL=etl%20pool&opt.Sync_DDL=1&opt.x=", want: func(c *Config) {
 		c.QueryOptions = map[string]string{"MEM_LIMIT": "2g", "REQUEST_POOL": "etl pool", "SYNC_DDL": "1", "X": ""}
 	}, canonical: "impala://h?opt.MEM_LIMIT=2g&opt.REQUEST_POOL=etl%20pool&opt.SYNC_DDL=1&opt.X="},
@@ -234,6 +236,8 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h?max_idle_time=-1m", "max_idle_time", "negative"},
 		{"impala://h?validate_after=1d", "validate_after", "not a duration"},
 		{"impala://h?health_interval=-5s", "health_interval", "negative"},
+		{"impala://h?allow_non_impala=yes", "allow_non_impala", "not a boolean"},
+		{"impala://h?protocol=beeswax&allow_non_impala=true", "allow_non_impala", "needs protocol=hs2"},
 		{"impala://h?fetch_size=0", "fetch_size", "not an integer from 1 to 16777216"},
 		{"impala://h?fetch_size=16777217", "fetch_size", "from 1 to"},
 		{"impala://h?fetch_size=1e3", "fetch_size", "not an integer"},

@@ -17,6 +17,16 @@ need kinit krb5-user
 need haproxy haproxy
 need tmux tmux
 need thrift thrift-compiler
+# Interop tests (internal/interop): headers to build impala-shell's sasl and
+# kerberos wheels and gohive's cgo GSSAPI, Cyrus SASL's GSSAPI plugin
+# (impala-shell -k, impyla GSSAPI), Java for Spark's Thrift server.
+for p in libsasl2-dev libkrb5-dev libsasl2-modules-gssapi-mit; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+need java openjdk-17-jre-headless
+need g++ g++
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
+python3 -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"],"Python.h")))' || need_pkgs+=(python3-dev)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_pkgs[*]}"
   sudo_cmd=""
@@ -25,6 +35,11 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   $sudo_cmd apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
+
+# The Python venv of the interop tests (impala-shell, impyla, pyspark),
+# cached per machine.
+IMPALALB_VENV="$(./scripts/venv.sh)"
+export IMPALALB_VENV
 
 # The generated Thrift code must match the IDL.
 if command -v thrift >/dev/null 2>&1; then
@@ -46,3 +61,8 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -race -count=1 -timeout 12m ./...
+# The separate modules: gohive as a third client of the test coordinator,
+# the gohive benchmark's module, the HAProxy benchmark harness.
+(cd internal/interop/gohive && go vet -tags kerberos ./... && go test -race -count=1 -tags kerberos ./...)
+(cd internal/gohivebench && go vet ./... && go test -count=1 -run . ./...)
+(cd internal/lbbench && go vet ./... && go test -count=1 ./...)
