@@ -133,7 +133,10 @@ type Options struct {
 	// Hive, Spark's Thrift server), not only Impala. conn then uses only
 	// the standard TCLIService calls: GetInfo instead of
 	// PingImpalaHS2Service to prove the session at open and in Ping
-	// (ServerVersion is GetInfo's CLI_DBMS_VER), CloseOperation instead of
+	// (ServerVersion is GetInfo's CLI_DBMS_VER; Apache Hive's GetInfo fails
+	// for an unknown session as Impala's ping does, but Spark's Thrift
+	// server answers it without looking at the session, so there Ping
+	// proves the connection and the server only), CloseOperation instead of
 	// CloseImpalaOperation (so Operation.RowsAffected stays unknown, -1),
 	// and Summary and Profile fail with ErrNotImpala without a call. A
 	// fetch ends at the first empty batch (HiveServer2 always says
