@@ -996,59 +996,38 @@ func formatAddr(a string, defPort int) string {
 // isHostName reports whether s is a plausible host name or IPv4 address:
 // letters, digits, '-', '.', '_', at most 253 bytes.
 func isHostName(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(isAlnum(c) || c == '-' || c == '.' || c == '_') {
-			return false
-		}
-	}
-	return true
+	return bytesOK(s, 253, func(c byte) bool { return isAlnum(c) || c == '-' || c == '.' || c == '_' })
 }
 
 // isZone reports whether s is a plausible IPv6 zone: an interface name or
 // number.
 func isZone(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !isAlnum(c) && c != '.' && c != '_' && c != '-' && c != '~' {
-			return false
-		}
-	}
-	return true
+	return bytesOK(s, 64, func(c byte) bool { return isAlnum(c) || c == '.' || c == '_' || c == '-' || c == '~' })
 }
 
 // isParamName reports whether s looks like a parameter name, and so can be
 // shown in an error: ASCII letters, digits, '_' and '.'.
 func isParamName(s string) bool {
-	if s == "" || len(s) > 200 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(isAlnum(c) || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
+	return bytesOK(s, 200, func(c byte) bool { return isAlnum(c) || c == '_' || c == '.' })
 }
 
 // isIdent reports whether s is made of ASCII letters, digits and
 // underscores (and, with letterFirst, starts with a letter or underscore),
 // at most 128 bytes.
 func isIdent(s string, letterFirst bool) bool {
-	if s == "" || len(s) > 128 {
+	if letterFirst && s != "" && s[0] >= '0' && s[0] <= '9' {
 		return false
 	}
-	if letterFirst && s[0] >= '0' && s[0] <= '9' {
+	return bytesOK(s, 128, func(c byte) bool { return isAlnum(c) || c == '_' })
+}
+
+// bytesOK reports whether s has 1 to limit bytes, each of which ok accepts.
+func bytesOK(s string, limit int, ok func(c byte) bool) bool {
+	if s == "" || len(s) > limit {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; !isAlnum(c) && c != '_' {
+		if !ok(s[i]) {
 			return false
 		}
 	}

@@ -454,9 +454,11 @@ func TestIntegrationIdle(t *testing.T) {
 		}
 	}
 
-	t.Run("connections closed when idle", func(t *testing.T) {
-		cos := testenv.StartCluster(t, 3, 0, impalad.Config{DisableBeeswax: true})
-		p := integrationPool(t, testenv.HS2Addrs(cos), conn.Options{}, balancer.Config{Interval: -1}, nil)
+	// cutIdle has cos close connections idle for 200 ms, warms p with 24
+	// idle sessions, waits until the coordinators closed every connection
+	// and out the scenario's quiet period, then lifts the fault.
+	cutIdle := func(t *testing.T, p *balancer.Pool, cos []*impalad.Coordinator) {
+		t.Helper()
 		for _, co := range cos {
 			co.Faults().SetIdleConnectionTimeout(200 * time.Millisecond)
 		}
@@ -472,6 +474,12 @@ func TestIntegrationIdle(t *testing.T) {
 		}), "the coordinators closed the idle connections")
 		time.Sleep(time.Until(quietFrom.Add(300 * time.Millisecond))) // the scenario's quiet period
 		liftIdleTimeout(cos)
+	}
+
+	t.Run("connections closed when idle", func(t *testing.T) {
+		cos := testenv.StartCluster(t, 3, 0, impalad.Config{DisableBeeswax: true})
+		p := integrationPool(t, testenv.HS2Addrs(cos), conn.Options{}, balancer.Config{Interval: -1}, nil)
+		cutIdle(t, p, cos)
 		opened := 0
 		for _, co := range cos {
 			opened += int(co.Stats().SessionsOpened)
@@ -497,21 +505,7 @@ func TestIntegrationIdle(t *testing.T) {
 			addrs[i] = co.BeeswaxAddr()
 		}
 		p := integrationPool(t, addrs, conn.Options{Protocol: conn.Beeswax}, balancer.Config{Interval: -1}, nil)
-		for _, co := range cos {
-			co.Faults().SetIdleConnectionTimeout(200 * time.Millisecond)
-		}
-		warm(t, p, 24)
-		quietFrom := time.Now()
-		require.True(t, pollUntil(10*time.Second, func() bool {
-			for _, co := range cos {
-				if co.Stats().ConnectionsOpen != 0 {
-					return false
-				}
-			}
-			return true
-		}), "the coordinators closed the idle connections")
-		time.Sleep(time.Until(quietFrom.Add(300 * time.Millisecond)))
-		liftIdleTimeout(cos)
+		cutIdle(t, p, cos)
 		hammer(t, p)
 		var reattached, replaced uint64
 		for _, c := range p.Stats().Coordinators {

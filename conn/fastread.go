@@ -241,17 +241,25 @@ func readColumn(ctx context.Context, p thrift.TProtocol, sr *stringReader) (*tcl
 // readValues reads a {1: list<T> values, 2: binary nulls} struct, the
 // list's elements through elem (given an 8-byte scratch buffer).
 func readValues[T any](ctx context.Context, p thrift.TProtocol, elem func(raw []byte) (T, error)) ([]T, []byte, error) {
+	var scratch [8]byte
+	return readColumnStruct(ctx, p, func() ([]T, error) {
+		return readList(ctx, p, func() (T, error) { return elem(scratch[:]) })
+	})
+}
+
+// readColumnStruct reads a {1: list<T> values, 2: binary nulls} struct,
+// the list through list; both fields must be present.
+func readColumnStruct[T any](ctx context.Context, p thrift.TProtocol, list func() ([]T, error)) ([]T, []byte, error) {
 	var (
 		vals            []T
 		nulls           []byte
 		hasVals, hasNul bool
-		scratch         [8]byte
 	)
 	err := readStruct(ctx, p, func(id int16, t thrift.TType) (bool, error) {
 		var err error
 		switch {
 		case id == 1 && t == thrift.LIST:
-			vals, err = readList(ctx, p, func() (T, error) { return elem(scratch[:]) })
+			vals, err = list()
 			hasVals = true
 		case id == 2 && t == thrift.STRING:
 			nulls, err = p.ReadBinary(ctx)
@@ -309,35 +317,7 @@ func newStringReader(p thrift.TProtocol, limit int) *stringReader {
 // struct. The bytes of the values go into one buffer per column; the
 // strings point into it (the buffer is never written again).
 func readStringValues(ctx context.Context, p thrift.TProtocol, sr *stringReader, binaryCol bool) ([]string, []byte, error) {
-	var (
-		vals            []string
-		nulls           []byte
-		hasVals, hasNul bool
-	)
-	err := readStruct(ctx, p, func(id int16, t thrift.TType) (bool, error) {
-		var err error
-		switch {
-		case id == 1 && t == thrift.LIST:
-			vals, err = sr.readList(ctx, p, binaryCol)
-			hasVals = true
-		case id == 2 && t == thrift.STRING:
-			nulls, err = p.ReadBinary(ctx)
-			hasNul = true
-		default:
-			return false, nil
-		}
-		return true, err
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	if !hasVals {
-		return nil, nil, missing("Values")
-	}
-	if !hasNul {
-		return nil, nil, missing("Nulls")
-	}
-	return vals, nulls, nil
+	return readColumnStruct(ctx, p, func() ([]string, error) { return sr.readList(ctx, p, binaryCol) })
 }
 
 // chunk bounds how much buffer a length prefix can make us allocate ahead

@@ -72,15 +72,7 @@ func NewCA(commonName string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"impalalb certtest"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(-time.Hour + DefaultValidity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
+	tmpl := caTemplate(commonName)
 	cert, err := sign(tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return nil, err
@@ -88,6 +80,20 @@ func NewCA(commonName string) (*CA, error) {
 	ca := &CA{Cert: cert, Key: key, chain: []*x509.Certificate{cert}}
 	ca.root = ca
 	return ca, nil
+}
+
+// caTemplate is the template of a CA certificate named commonName, valid
+// from an hour ago for DefaultValidity.
+func caTemplate(commonName string) *x509.Certificate {
+	now := time.Now()
+	return &x509.Certificate{
+		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"impalalb certtest"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(-time.Hour + DefaultValidity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
 }
 
 // Intermediate makes a CA named commonName signed by ca. Certificates it
@@ -98,15 +104,7 @@ func (ca *CA) Intermediate(commonName string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"impalalb certtest"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(-time.Hour + DefaultValidity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
+	tmpl := caTemplate(commonName)
 	cert, err := sign(tmpl, ca.Cert, &key.PublicKey, ca.Key)
 	if err != nil {
 		return nil, err

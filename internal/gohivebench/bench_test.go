@@ -304,28 +304,13 @@ func BenchmarkScan1M(b *testing.B) {
 	}
 	q := query(benchRows)
 	ctx := context.Background()
-	check := func(b *testing.B, n int64, err error) {
-		if err != nil {
-			b.Fatal(err)
-		}
-		if n != benchRows {
-			b.Fatalf("%d rows", n)
-		}
-	}
 
 	b.Run("impalalb-database-sql", func(b *testing.B) {
 		db := openDB(b, addr)
-		n, _, err := scanSQL(ctx, db, q, false) // warm up, untimed
-		check(b, n, err)
-		b.ReportAllocs()
-		var m0 runtime.MemStats
-		runtime.ReadMemStats(&m0)
-		cpu0 := cpuTime()
-		for b.Loop() {
+		timeScans(b, func() (int64, error) {
 			n, _, err := scanSQL(ctx, db, q, false)
-			check(b, n, err)
-		}
-		report(b, &m0, cpu0)
+			return n, err
+		})
 	})
 
 	b.Run("impalalb-conn", func(b *testing.B) {
@@ -334,31 +319,36 @@ func BenchmarkScan1M(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer s.Close()
-		n, err := scanConn(ctx, s, q) // warm up, untimed
-		check(b, n, err)
-		b.ReportAllocs()
-		var m0 runtime.MemStats
-		runtime.ReadMemStats(&m0)
-		cpu0 := cpuTime()
-		for b.Loop() {
-			n, err := scanConn(ctx, s, q)
-			check(b, n, err)
-		}
-		report(b, &m0, cpu0)
+		timeScans(b, func() (int64, error) { return scanConn(ctx, s, q) })
 	})
 
 	b.Run("gohive", func(b *testing.B) {
 		hc := dialGohive(b, addr)
-		n, _, err := scanGohive(ctx, hc, q, false) // warm up, untimed
-		check(b, n, err)
-		b.ReportAllocs()
-		var m0 runtime.MemStats
-		runtime.ReadMemStats(&m0)
-		cpu0 := cpuTime()
-		for b.Loop() {
+		timeScans(b, func() (int64, error) {
 			n, _, err := scanGohive(ctx, hc, q, false)
-			check(b, n, err)
-		}
-		report(b, &m0, cpu0)
+			return n, err
+		})
 	})
+}
+
+// timeScans runs scan once untimed to warm up, then b.N times timed, each
+// time requiring benchRows rows and no error, and reports the figures.
+func timeScans(b *testing.B, scan func() (int64, error)) {
+	check := func(n int64, err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n != benchRows {
+			b.Fatalf("%d rows", n)
+		}
+	}
+	check(scan()) // warm up, untimed
+	b.ReportAllocs()
+	var m0 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	cpu0 := cpuTime()
+	for b.Loop() {
+		check(scan())
+	}
+	report(b, &m0, cpu0)
 }

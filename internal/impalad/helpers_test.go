@@ -161,37 +161,21 @@ func decodeColumns(cols []*tcli.TColumn) [][]any {
 	for ci, c := range cols {
 		switch {
 		case c.BoolVal != nil:
-			v := c.BoolVal
-			n = len(v.Values)
-			get[ci] = func(i int) any { return nullOr(isNull(v.Nulls, i), v.Values[i]) }
+			n, get[ci] = cellGetter(c.BoolVal.Values, c.BoolVal.Nulls)
 		case c.ByteVal != nil:
-			v := c.ByteVal
-			n = len(v.Values)
-			get[ci] = func(i int) any { return nullOr(isNull(v.Nulls, i), v.Values[i]) }
+			n, get[ci] = cellGetter(c.ByteVal.Values, c.ByteVal.Nulls)
 		case c.I16Val != nil:
-			v := c.I16Val
-			n = len(v.Values)
-			get[ci] = func(i int) any { return nullOr(isNull(v.Nulls, i), v.Values[i]) }
+			n, get[ci] = cellGetter(c.I16Val.Values, c.I16Val.Nulls)
 		case c.I32Val != nil:
-			v := c.I32Val
-			n = len(v.Values)
-			get[ci] = func(i int) any { return nullOr(isNull(v.Nulls, i), v.Values[i]) }
+			n, get[ci] = cellGetter(c.I32Val.Values, c.I32Val.Nulls)
 		case c.I64Val != nil:
-			v := c.I64Val
-			n = len(v.Values)
-			get[ci] = func(i int) any { return nullOr(isNull(v.Nulls, i), v.Values[i]) }
+			n, get[ci] = cellGetter(c.I64Val.Values, c.I64Val.Nulls)
 		case c.DoubleVal != nil:
-			v := c.DoubleVal
-			n = len(v.Values)
-			get[ci] = func(i int) any { return nullOr(isNull(v.Nulls, i), v.Values[i]) }
+			n, get[ci] = cellGetter(c.DoubleVal.Values, c.DoubleVal.Nulls)
 		case c.StringVal != nil:
-			v := c.StringVal
-			n = len(v.Values)
-			get[ci] = func(i int) any { return nullOr(isNull(v.Nulls, i), v.Values[i]) }
+			n, get[ci] = cellGetter(c.StringVal.Values, c.StringVal.Nulls)
 		case c.BinaryVal != nil:
-			v := c.BinaryVal
-			n = len(v.Values)
-			get[ci] = func(i int) any { return nullOr(isNull(v.Nulls, i), v.Values[i]) }
+			n, get[ci] = cellGetter(c.BinaryVal.Values, c.BinaryVal.Nulls)
 		}
 	}
 	rows := make([][]any, n)
@@ -203,6 +187,12 @@ func decodeColumns(cols []*tcli.TColumn) [][]any {
 		rows[i] = row
 	}
 	return rows
+}
+
+// cellGetter returns the length of a V6 value list and a func that reads
+// its cell i (nil for NULL).
+func cellGetter[T any](vals []T, nulls []byte) (int, func(i int) any) {
+	return len(vals), func(i int) any { return nullOr(isNull(nulls, i), vals[i]) }
 }
 
 func nullOr[T any](null bool, v T) any {

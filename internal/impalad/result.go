@@ -106,184 +106,105 @@ func columnarBatch(r result, from, to int64) []*tcli.TColumn {
 	out := make([]*tcli.TColumn, len(cols))
 	g, isGen := r.(*genResult)
 	for ci, c := range cols {
-		nulls := make([]byte, (n+7)/8)
-		var get func(row int64) any
-		genCol := -1
+		bc := &batchCol{r: r, ci: ci, genCol: -1, from: from, n: n, nulls: make([]byte, (n+7)/8)}
 		if isGen {
-			genCol = g.proj[ci]
-		} else {
-			get = func(row int64) any { return r.value(ci, row) }
+			bc.genCol = g.proj[ci]
 		}
 		col := &tcli.TColumn{}
 		switch c.Type.Kind {
 		case Boolean:
-			vals := make([]bool, n)
-			for i := range n {
-				row := from + int64(i)
-				if isGen {
-					if GenIsNull(genCol, row) {
-						nulls[i>>3] |= 1 << (i & 7)
-					} else {
-						vals[i] = genBool(row)
-					}
-					continue
-				}
-				if v, ok := get(row).(bool); ok {
-					vals[i] = v
-				} else {
-					nulls[i>>3] |= 1 << (i & 7)
-				}
-			}
-			col.BoolVal = &tcli.TBoolColumn{Values: vals, Nulls: nulls}
+			col.BoolVal = &tcli.TBoolColumn{Values: fillColumn(bc, genBool, as[bool]), Nulls: bc.nulls}
 		case TinyInt:
-			vals := make([]int8, n)
-			for i := range n {
-				row := from + int64(i)
-				if isGen {
-					if GenIsNull(genCol, row) {
-						nulls[i>>3] |= 1 << (i & 7)
-					} else {
-						vals[i] = genTinyInt(row)
-					}
-					continue
-				}
-				if v, ok := get(row).(int8); ok {
-					vals[i] = v
-				} else {
-					nulls[i>>3] |= 1 << (i & 7)
-				}
-			}
-			col.ByteVal = &tcli.TByteColumn{Values: vals, Nulls: nulls}
+			col.ByteVal = &tcli.TByteColumn{Values: fillColumn(bc, genTinyInt, as[int8]), Nulls: bc.nulls}
 		case SmallInt:
-			vals := make([]int16, n)
-			for i := range n {
-				row := from + int64(i)
-				if isGen {
-					if GenIsNull(genCol, row) {
-						nulls[i>>3] |= 1 << (i & 7)
-					} else {
-						vals[i] = genSmallInt(row)
-					}
-					continue
-				}
-				if v, ok := get(row).(int16); ok {
-					vals[i] = v
-				} else {
-					nulls[i>>3] |= 1 << (i & 7)
-				}
-			}
-			col.I16Val = &tcli.TI16Column{Values: vals, Nulls: nulls}
+			col.I16Val = &tcli.TI16Column{Values: fillColumn(bc, genSmallInt, as[int16]), Nulls: bc.nulls}
 		case Int:
-			vals := make([]int32, n)
-			for i := range n {
-				row := from + int64(i)
-				if isGen {
-					if GenIsNull(genCol, row) {
-						nulls[i>>3] |= 1 << (i & 7)
-					} else {
-						vals[i] = genInt(row)
-					}
-					continue
-				}
-				if v, ok := get(row).(int32); ok {
-					vals[i] = v
-				} else {
-					nulls[i>>3] |= 1 << (i & 7)
-				}
-			}
-			col.I32Val = &tcli.TI32Column{Values: vals, Nulls: nulls}
+			col.I32Val = &tcli.TI32Column{Values: fillColumn(bc, genInt, as[int32]), Nulls: bc.nulls}
 		case BigInt:
-			vals := make([]int64, n)
-			for i := range n {
-				row := from + int64(i)
-				if isGen {
-					switch {
-					case genCol == 0:
-						vals[i] = row
-					case GenIsNull(genCol, row):
-						nulls[i>>3] |= 1 << (i & 7)
-					default:
-						vals[i] = genBigInt(row)
-					}
-					continue
-				}
-				if v, ok := get(row).(int64); ok {
-					vals[i] = v
-				} else {
-					nulls[i>>3] |= 1 << (i & 7)
-				}
+			gen := genBigInt
+			if bc.genCol == 0 {
+				gen = genID
 			}
-			col.I64Val = &tcli.TI64Column{Values: vals, Nulls: nulls}
+			col.I64Val = &tcli.TI64Column{Values: fillColumn(bc, gen, as[int64]), Nulls: bc.nulls}
 		case Float, Double:
-			vals := make([]float64, n)
-			for i := range n {
-				row := from + int64(i)
-				if isGen {
-					switch {
-					case GenIsNull(genCol, row):
-						nulls[i>>3] |= 1 << (i & 7)
-					case c.Type.Kind == Float:
-						vals[i] = float64(genFloat(row))
-					default:
-						vals[i] = genDouble(row)
-					}
-					continue
-				}
-				switch v := get(row).(type) {
-				case float32:
-					vals[i] = float64(v)
-				case float64:
-					vals[i] = v
-				default:
-					nulls[i>>3] |= 1 << (i & 7)
-				}
+			gen := genDouble
+			if c.Type.Kind == Float {
+				gen = genFloatAsDouble
 			}
-			col.DoubleVal = &tcli.TDoubleColumn{Values: vals, Nulls: nulls}
+			col.DoubleVal = &tcli.TDoubleColumn{Values: fillColumn(bc, gen, asFloat64), Nulls: bc.nulls}
 		case Binary:
-			vals := make([][]byte, n)
-			for i := range n {
-				row := from + int64(i)
-				var v any
-				if isGen {
-					if !GenIsNull(genCol, row) {
-						v = genBinary(row)
-					}
-				} else {
-					v = get(row)
-				}
-				b, ok := v.([]byte)
-				if !ok {
-					nulls[i>>3] |= 1 << (i & 7)
-					continue
-				}
-				vals[i] = b
-			}
-			col.BinaryVal = &tcli.TBinaryColumn{Values: vals, Nulls: nulls}
+			col.BinaryVal = &tcli.TBinaryColumn{Values: fillColumn(bc, genBinary, as[[]byte]), Nulls: bc.nulls}
 		default:
-			vals := make([]string, n)
-			for i := range n {
-				row := from + int64(i)
-				if isGen {
-					if GenIsNull(genCol, row) {
-						nulls[i>>3] |= 1 << (i & 7)
-					} else {
-						vals[i] = genText(genCol, row)
-					}
-					continue
-				}
-				v := get(row)
+			gen := func(row int64) string { return genText(bc.genCol, row) }
+			conv := func(v any) (string, bool) {
 				if v == nil {
-					nulls[i>>3] |= 1 << (i & 7)
-					continue
+					return "", false
 				}
-				vals[i] = FormatValue(c.Type, v)
+				return FormatValue(c.Type, v), true
 			}
-			col.StringVal = &tcli.TStringColumn{Values: vals, Nulls: nulls}
+			col.StringVal = &tcli.TStringColumn{Values: fillColumn(bc, gen, conv), Nulls: bc.nulls}
 		}
 		out[ci] = col
 	}
 	return out
 }
+
+// batchCol is one column of a batch being encoded: rows [from, from+n) of
+// column ci of r, and their NULL bitmap, filled as the values are read.
+type batchCol struct {
+	r      result
+	ci     int
+	genCol int // the column's index in genSchema when r is a genResult, else -1
+	from   int64
+	n      int
+	nulls  []byte
+}
+
+// fillColumn returns the values of bc's rows and sets bc's NULL bits. A
+// generated table's values come unboxed from gen (after GenIsNull); other
+// results' boxed values go through conv, whose false means NULL.
+func fillColumn[T any](bc *batchCol, gen func(row int64) T, conv func(v any) (T, bool)) []T {
+	vals := make([]T, bc.n)
+	for i := range vals {
+		row := bc.from + int64(i)
+		if bc.genCol >= 0 {
+			if GenIsNull(bc.genCol, row) {
+				bc.nulls[i>>3] |= 1 << (i & 7)
+			} else {
+				vals[i] = gen(row)
+			}
+			continue
+		}
+		if v, ok := conv(bc.r.value(bc.ci, row)); ok {
+			vals[i] = v
+		} else {
+			bc.nulls[i>>3] |= 1 << (i & 7)
+		}
+	}
+	return vals
+}
+
+// as is a fillColumn conv for a column whose values are exactly T.
+func as[T any](v any) (T, bool) {
+	x, ok := v.(T)
+	return x, ok
+}
+
+// asFloat64 is the fillColumn conv of FLOAT and DOUBLE columns.
+func asFloat64(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float32:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
+
+// genID and genFloatAsDouble are the fillColumn gens of the id column
+// (the row number, never NULL) and of float_col, sent as a double.
+func genID(r int64) int64              { return r }
+func genFloatAsDouble(r int64) float64 { return float64(genFloat(r)) }
 
 // rowBatch encodes rows [from, to) of r as HS2 row-based values, for
 // clients that asked for a protocol before V6.
