@@ -293,11 +293,16 @@ func report(b *testing.B, m0 *runtime.MemStats, cpu0 time.Duration) {
 // With IMPALALB_BENCH_HS2=host:port the benchmark reads from that
 // coordinator instead (for example internal/impalad/cmd/impalad run as its
 // own process): allocs/row and B/row are then the client's alone.
-func BenchmarkScan1M(b *testing.B) {
-	// As cmd/impalad does: the in-process coordinator's Thrift processors
-	// would otherwise run a connectivity-check goroutine per call, a cost
-	// of the test coordinator that every client would pay alike.
+// TestMain turns off, as cmd/impalad does, the per-call connectivity-check
+// goroutine of the in-process coordinator's Thrift processors, a cost of
+// the test coordinator that every client would pay alike. It is a global of
+// the Thrift library, so it is set once before any server starts.
+func TestMain(m *testing.M) {
 	thrift.ServerConnectivityCheckInterval = 0
+	os.Exit(m.Run())
+}
+
+func BenchmarkScan1M(b *testing.B) {
 	addr := os.Getenv("IMPALALB_BENCH_HS2")
 	if addr == "" {
 		addr = startCoord(b).HS2Addr()
