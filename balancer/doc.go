@@ -7,14 +7,15 @@
 // [Session] (anything with Ping and Close) on one coordinator; optional
 // interfaces add a socket liveness check ([LivenessChecker]), session hygiene
 // after SET and USE ([Resetter]) and reattaching a server session on a new
-// connection ([Reattacher]). The conn package is the production Dialer;
-// tests use fakes.
+// connection ([Reattacher]). [NewConnDialer] is the production Dialer, over
+// package conn, with a protocol-level health check ([Checker]); tests use
+// fakes.
 //
 // # Usage
 //
 //	cfg := balancer.DefaultConfig()
 //	cfg.Coordinators = []string{"impalad1:21050", "impalad2:21050", "impalad3:21050"}
-//	cfg.Dialer = dialer // for example an adapter over package conn
+//	cfg.Dialer = balancer.NewConnDialer(conn.Options{User: "etl"})
 //	pool, err := balancer.New(cfg)
 //	if err != nil {
 //		return err
