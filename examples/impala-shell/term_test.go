@@ -24,7 +24,7 @@ type tmuxShell struct {
 func startTmuxShell(t *testing.T, args ...string) *tmuxShell {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (apt-get install tmux)")
+		t.Fatal("tmux is not installed: the interactive shell is tested in a real terminal (apt-get install tmux; scripts/test.sh does)")
 	}
 	exe, err := os.Executable()
 	require.NoError(t, err)
