@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
@@ -131,13 +130,7 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		// tlsconf checks each coordinator's certificate against
 		// server_name, or the dialed address's host, and reloads rotated
 		// files; its errors name the expected and the presented names.
-		opts.TLSHandshake = func(ctx context.Context, raw net.Conn, addr string) (net.Conn, error) {
-			tconn, err := tc.Handshake(ctx, raw, addr)
-			if err != nil {
-				return nil, err
-			}
-			return tconn, nil
-		}
+		opts.TLSHandshake = tc.HandshakeConn
 	}
 
 	bc := balancer.Config{

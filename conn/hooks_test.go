@@ -34,10 +34,7 @@ func TestTLSHandshakeHook(t *testing.T) {
 
 	client, err := tlsconf.NewClient(tlsconf.Config{CAFile: caFile, ServerName: "lb.impala.test"})
 	require.NoError(t, err)
-	hook := func(ctx context.Context, raw net.Conn, addr string) (net.Conn, error) {
-		return client.Handshake(ctx, raw, addr)
-	}
-	s, err := conn.Dial(context.Background(), co.HS2Addr(), conn.Options{TLSHandshake: hook})
+	s, err := conn.Dial(context.Background(), co.HS2Addr(), conn.Options{TLSHandshake: client.HandshakeConn})
 	require.NoError(t, err)
 	require.Equal(t, [][]any{{int8(1)}}, query(t, s, "select 1"))
 	require.NoError(t, s.Close())
@@ -45,11 +42,7 @@ func TestTLSHandshakeHook(t *testing.T) {
 	// No override: the coordinator's certificate does not name 127.0.0.1.
 	direct, err := tlsconf.NewClient(tlsconf.Config{CAFile: caFile})
 	require.NoError(t, err)
-	_, err = conn.Dial(context.Background(), co.HS2Addr(), conn.Options{
-		TLSHandshake: func(ctx context.Context, raw net.Conn, addr string) (net.Conn, error) {
-			return direct.Handshake(ctx, raw, addr)
-		},
-	})
+	_, err = conn.Dial(context.Background(), co.HS2Addr(), conn.Options{TLSHandshake: direct.HandshakeConn})
 	var ce *conn.Error
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, "tls", ce.Op)

@@ -385,13 +385,7 @@ func TestBalancerKerberosTLS(t *testing.T) {
 	tc, err := tlsconf.NewClient(tlsconf.Config{CAPEM: ca.CertPEM(), ServerName: lb})
 	require.NoError(t, err)
 	opts := kc.options(kc.client(t, lb).MechanismFactory())
-	opts.TLSHandshake = func(ctx context.Context, raw net.Conn, addr string) (net.Conn, error) {
-		c, err := tc.Handshake(ctx, raw, addr)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
+	opts.TLSHandshake = tc.HandshakeConn
 	p := kc.pool(t, opts, balancer.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -293,6 +293,18 @@ func (c *Client) Handshake(ctx context.Context, raw net.Conn, addr string) (*Con
 	return &Conn{Conn: tc, addr: addr, st: st}, nil
 }
 
+// HandshakeConn is Handshake returning a net.Conn (nil on failure, never a
+// typed nil), the shape of conn.Options.TLSHandshake:
+//
+//	opts.TLSHandshake = client.HandshakeConn
+func (c *Client) HandshakeConn(ctx context.Context, raw net.Conn, addr string) (net.Conn, error) {
+	tc, err := c.Handshake(ctx, raw, addr)
+	if err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
 // DialContext dials addr over network ("tcp", "tcp4", "tcp6") and runs
 // Handshake. Dial errors are returned as net.Dial returns them.
 func (c *Client) DialContext(ctx context.Context, network, addr string) (*Conn, error) {

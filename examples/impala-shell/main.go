@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -177,13 +176,7 @@ func newDialer(o *options, stdin *os.File, stderr io.Writer) (*balancer.ConnDial
 		if err != nil {
 			return nil, nil, fmt.Errorf("--ssl: %w", err)
 		}
-		opts.TLSHandshake = func(ctx context.Context, raw net.Conn, addr string) (net.Conn, error) {
-			tc, err := c.Handshake(ctx, raw, addr)
-			if err != nil {
-				return nil, err
-			}
-			return tc, nil
-		}
+		opts.TLSHandshake = c.HandshakeConn
 	}
 	switch {
 	case o.kerberos:

@@ -152,9 +152,7 @@ func TestFaultCertificateRotated(t *testing.T) {
 	cl, err := tlsconf.NewClient(tlsconf.Config{CAFile: caFile, ServerName: lbName})
 	require.NoError(t, err)
 	opts := fastOpts()
-	opts.TLSHandshake = func(ctx context.Context, raw net.Conn, addr string) (net.Conn, error) {
-		return cl.Handshake(ctx, raw, addr)
-	}
+	opts.TLSHandshake = cl.HandshakeConn
 	// No active checks here: one that runs while the coordinators present
 	// the untrusted certificate would (rightly) take them down and close
 	// their idle sessions, and whether it runs inside that window is up to
