@@ -57,12 +57,15 @@ type Coordinator struct {
 	// goroutine finishes before a Restart begins.
 	lifeMu sync.Mutex
 
-	mu         sync.Mutex // guards the fields below and every session and operation
-	state      coordState
-	life       *life
-	hs2Addr    string // resolved listen addresses, reused by Restart
-	bzAddr     string
-	webAddrLn  string
+	mu        sync.Mutex // guards the fields below and every session and operation
+	state     coordState
+	life      *life
+	hs2Addr   string // resolved listen addresses, reused by Restart
+	bzAddr    string
+	webAddrLn string
+	// reserved holds the ports of a killed coordinator (or of refused
+	// listeners) until the next run binds them again; see reservePort.
+	reserved   []io.Closer
 	sessions   map[[16]byte]*session
 	ops        map[[16]byte]*operation
 	statements []Statement
@@ -88,7 +91,8 @@ type life struct {
 	wg     sync.WaitGroup // accept loops, connection goroutines, the janitor
 	// guarded by Coordinator.mu:
 	hs2Ln, bzLn net.Listener
-	web         *http.Server // nil without Config.WebAddr
+	webLn       net.Listener // nil without Config.WebAddr
+	web         *http.Server
 	conns       map[*serverConn]struct{}
 }
 
@@ -162,8 +166,9 @@ func (co *Coordinator) startLife(hs2Addr, bzAddr, webAddr string) error {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &life{ctx: ctx, cancel: cancel, hs2Ln: hs2Ln, bzLn: bzLn, conns: map[*serverConn]struct{}{}}
+	l := &life{ctx: ctx, cancel: cancel, hs2Ln: hs2Ln, bzLn: bzLn, webLn: webLn, conns: map[*serverConn]struct{}{}}
 	co.mu.Lock()
+	co.releasePortsLocked()
 	co.life = l
 	co.state = stateRunning
 	co.hs2Addr = hs2Ln.Addr().String()
@@ -229,6 +234,7 @@ func (co *Coordinator) Close() error {
 	co.state = stateClosed
 	l := co.life
 	co.life = nil
+	co.releasePortsLocked()
 	co.mu.Unlock()
 	co.faults.stop()
 	if l != nil {
@@ -285,18 +291,21 @@ func (co *Coordinator) Restart() error {
 	return co.startLife(hs2, bz, web)
 }
 
-// endLife stops one run: cancel, close listeners and connections, wait.
+// endLife stops one run: cancel, close listeners and connections, wait. A
+// kill (reset) keeps the ports reserved for Restart.
 func (co *Coordinator) endLife(l *life, reset bool) {
 	l.cancel()
 	co.mu.Lock()
-	if l.hs2Ln != nil {
-		l.hs2Ln.Close()
-	}
-	if l.bzLn != nil {
-		l.bzLn.Close()
-	}
 	if l.web != nil {
-		l.web.Close()
+		l.web.Close() // closes webLn
+	}
+	for _, ln := range []net.Listener{l.hs2Ln, l.bzLn, l.webLn} {
+		if ln != nil {
+			ln.Close()
+			if reset {
+				co.keepPortLocked(ln)
+			}
+		}
 	}
 	conns := make([]*serverConn, 0, len(l.conns))
 	for sc := range l.conns {
@@ -307,6 +316,29 @@ func (co *Coordinator) endLife(l *life, reset bool) {
 		sc.close(reset)
 	}
 	l.wg.Wait()
+}
+
+// keepPortLocked reserves the port of ln, which has just closed, until
+// releasePortsLocked. Without a reservation (off Linux, or when it fails) the
+// port is merely closed and a Restart may find it taken. co.mu held.
+func (co *Coordinator) keepPortLocked(ln net.Listener) {
+	r, err := reservePort(ln)
+	if err != nil {
+		co.warn("cannot keep the port while down", slog.String("error", err.Error()))
+		return
+	}
+	if r != nil {
+		co.reserved = append(co.reserved, r)
+	}
+}
+
+// releasePortsLocked lets go of the reserved ports: the listeners of the
+// next run hold them now, or the coordinator is closed. co.mu held.
+func (co *Coordinator) releasePortsLocked() {
+	for _, r := range co.reserved {
+		r.Close()
+	}
+	co.reserved = nil
 }
 
 // forgetAll drops every session and operation.

@@ -53,16 +53,19 @@ func (f *Faults) kickJanitor() {
 func (f *Faults) RefuseConnections() {
 	co := f.co
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refused {
+		return
+	}
 	f.refused = true
-	f.mu.Unlock()
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	if l := co.life; l != nil {
-		if l.hs2Ln != nil {
-			l.hs2Ln.Close()
-		}
-		if l.bzLn != nil {
-			l.bzLn.Close()
+		for _, ln := range []net.Listener{l.hs2Ln, l.bzLn} {
+			if ln != nil {
+				ln.Close()
+				co.keepPortLocked(ln)
+			}
 		}
 	}
 }
@@ -102,6 +105,7 @@ func (f *Faults) AcceptConnections() error {
 		l.wg.Add(1)
 		go co.acceptLoop(l, bz, Beeswax)
 	}
+	co.releasePortsLocked()
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -332,5 +333,61 @@ func TestFaultCrashOn(t *testing.T) {
 		require.Equal(t, c.recorded, n, "%s after=%v", c.method, c.after)
 		require.NoError(t, co.Restart())
 		dialHS2(t, co.HS2Addr()).mustOpen()
+	}
+}
+
+// portTaken reports whether a socket without SO_REUSEADDR (as an outgoing
+// connection's local end or another program's listener would be) can bind
+// addr: false means the port is free for anyone to take.
+func portTaken(t *testing.T, addr string) bool {
+	t.Helper()
+	ln, err := (&net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 0)
+		})
+		return errors.Join(err, serr)
+	}}).Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		require.ErrorIs(t, err, syscall.EADDRINUSE)
+		return true
+	}
+	ln.Close()
+	return false
+}
+
+// A killed or refusing coordinator keeps its ports (refusing connections),
+// so that a busy machine cannot hand them to someone else before Restart;
+// Close gives them back.
+func TestKilledCoordinatorKeepsItsPorts(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("port reservation is Linux-only")
+	}
+	co := startCoord(t, Config{WebAddr: "127.0.0.1:0"})
+	addrs := []string{co.HS2Addr(), co.BeeswaxAddr(), co.WebAddr()}
+	co.Kill()
+	for _, a := range addrs {
+		require.True(t, portTaken(t, a), "port of %s free while killed", a)
+		_, err := net.DialTimeout("tcp", a, time.Second)
+		require.ErrorIs(t, err, syscall.ECONNREFUSED, a)
+	}
+	require.NoError(t, co.Restart())
+	require.Equal(t, addrs, []string{co.HS2Addr(), co.BeeswaxAddr(), co.WebAddr()})
+	dialHS2(t, addrs[0]).mustOpen()
+
+	co.Faults().RefuseConnections()
+	co.Faults().RefuseConnections() // twice: one reservation each port
+	for _, a := range addrs[:2] {
+		require.True(t, portTaken(t, a), "port of %s free while refusing", a)
+		_, err := net.DialTimeout("tcp", a, time.Second)
+		require.ErrorIs(t, err, syscall.ECONNREFUSED, a)
+	}
+	require.NoError(t, co.Faults().AcceptConnections())
+	dialHS2(t, addrs[0]).mustOpen()
+
+	co.Kill()
+	require.NoError(t, co.Close())
+	for _, a := range addrs {
+		require.False(t, portTaken(t, a), "port of %s still held after Close", a)
 	}
 }

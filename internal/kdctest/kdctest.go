@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -232,14 +233,26 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// freePort finds a port free for both TCP and UDP on 127.0.0.1.
+// freePort finds a port free for both TCP and UDP on 127.0.0.1, below the
+// kernel's ephemeral range where it can: krb5kdc binds it after we let go
+// of it, and Restart binds it again after Stop, so it must not be a port
+// the kernel hands out to other programs' outgoing connections or port-0
+// listeners in between (the test suite runs packages in parallel).
 func freePort() (int, error) {
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	lo, hi := 20000, ephemeralLow()
+	for range 64 {
+		port := 0
+		if hi > lo {
+			port = lo + mrand.IntN(hi-lo)
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
+			if port != 0 {
+				continue
+			}
 			return 0, err
 		}
-		port := l.Addr().(*net.TCPAddr).Port
+		port = l.Addr().(*net.TCPAddr).Port
 		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		_ = l.Close()
 		if err != nil {
@@ -249,6 +262,24 @@ func freePort() (int, error) {
 		return port, nil
 	}
 	return 0, errors.New("no port free for both tcp and udp")
+}
+
+// ephemeralLow is the first port of Linux's ephemeral range, or 0 when it
+// cannot be read (then freePort takes any free port).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 func (k *KDC) writeConfigs(port int, opts Options) error {
