@@ -27,6 +27,30 @@
 // Shell commands: connect [host:port,...], set [k=v], unset k, summary,
 // profile, help, quit, exit.
 //
+// Variables work as in impala-shell: --var NAME=VALUE (repeatable), SET
+// VAR:NAME=VALUE and UNSET VAR:NAME in any session or script, and
+// ${VAR:NAME} or ${HIVEVAR:NAME} anywhere in a statement, comments and
+// string literals included ("\${" is left as typed):
+//
+//	impala-shell -i coord1,coord2 --var=day=2024-05-01 -q "select count(*) from events where day = '${var:day}'"
+//
+// A statement with an undefined variable fails without being sent. -p
+// (--show_profiles) prints the query profile after each query or DML
+// statement.
+//
+// Flags may also come from INI files, as impala-shell reads them: the global
+// file ($IMPALA_SHELL_GLOBAL_CONFIG_FILE, else /etc/impalarc when present),
+// then --config_file (default ~/.impalarc, which may be missing), then the
+// command line, each overriding the one before:
+//
+//	[impala]
+//	impalad = coord1:21050,coord2:21050
+//	B = true
+//	var = env=prod,var=region=eu
+//
+//	[impala.query_options]
+//	MEM_LIMIT = 4g
+//
 // Errors are one line naming the coordinator and what Impala said; the exit
 // status is 1 when a -q or -f statement failed (2 for bad flags).
 package main

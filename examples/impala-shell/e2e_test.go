@@ -28,7 +28,24 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(runTests(m))
+}
+
+// runTests runs the tests away from the config files of this machine: an
+// empty home (no ~/.impalarc) and an empty global config file.
+func runTests(m *testing.M) int {
+	home, err := os.MkdirTemp("", "impala-shell-test-home")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(home)
+	global := filepath.Join(home, "global-impalarc")
+	if err := os.WriteFile(global, nil, 0o600); err != nil {
+		panic(err)
+	}
+	os.Setenv("HOME", home)
+	os.Setenv(globalConfigEnv, global)
+	return m.Run()
 }
 
 // startCluster starts n coordinators on one catalog with the DDL delay.
@@ -198,7 +215,7 @@ func TestFailover(t *testing.T) {
 	o, err := parseFlags([]string{"-i", addrs, "-B"}, io.Discard)
 	require.NoError(t, err)
 	var out, info bytes.Buffer
-	sh, err := newShell(o, strings.Split(addrs, ","), balancer.NewConnDialer(conn.Options{}), &out, &info)
+	sh, err := newShell(o, strings.Split(addrs, ","), balancer.NewConnDialer(conn.Options{}), &out, &out, &info)
 	require.NoError(t, err)
 	defer sh.close()
 	ctx := context.Background()

@@ -99,13 +99,21 @@ func runInteractive(ctx context.Context, sh *shell, stdin *os.File, stdout, stde
 			}
 		}
 		buf += line + "\n"
-		stmts, rest, pending := splitStatements(buf)
+		raws, rest, pending := splitRaw(buf)
 		buf = ""
 		if pending {
 			buf = rest
 		}
-		for _, st := range stmts {
-			err := runCancellable(ctx, sigs, func(ctx context.Context) error { return sh.runStatement(ctx, st) })
+		for _, raw := range raws {
+			st, err := sh.prepare(raw)
+			if err != nil {
+				fmt.Fprintf(stderr, "ERROR: %s\n", err)
+				continue
+			}
+			if st == "" {
+				continue
+			}
+			err = runCancellable(ctx, sigs, func(ctx context.Context) error { return sh.runStatement(ctx, st) })
 			if errors.Is(err, errQuit) {
 				fmt.Fprintln(stdout, "Goodbye")
 				return 0

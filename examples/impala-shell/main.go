@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	defer cleanup()
-	sh, err := newShell(o, addrs, d, out, info)
+	sh, err := newShell(o, addrs, d, out, stdout, info)
 	if err != nil {
 		fmt.Fprintf(stderr, "ERROR: %s\n", oneLine(err.Error()))
 		return 1
@@ -121,8 +121,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return runScript(ctx, sh, script, stderr)
 }
 
-// newShell makes the pool over addrs and the shell on it.
-func newShell(o *options, addrs []string, d balancer.Dialer, out, info io.Writer) (*shell, error) {
+// newShell makes the pool over addrs and the shell on it. Results go to
+// out, profiles to profOut, messages to info.
+func newShell(o *options, addrs []string, d balancer.Dialer, out, profOut, info io.Writer) (*shell, error) {
 	cfg := balancer.DefaultConfig()
 	cfg.Coordinators = addrs
 	cfg.Dialer = d
@@ -132,22 +133,31 @@ func newShell(o *options, addrs []string, d balancer.Dialer, out, info io.Writer
 	if err != nil {
 		return nil, err
 	}
-	return &shell{opts: o, pool: pool, out: out, info: info, db: o.database}, nil
+	return &shell{opts: o, pool: pool, out: out, profOut: profOut, info: info, db: o.database, vars: o.vars.vars.clone()}, nil
 }
 
 // runScript runs every statement of script through one session, in order,
-// stopping at the first failure unless -c was given.
+// stopping at the first failure unless -c was given. A statement whose
+// variables cannot be substituted fails without being sent.
 func runScript(ctx context.Context, sh *shell, script string, stderr io.Writer) int {
-	stmts, rest, pending := splitStatements(script)
+	raws, rest, pending := splitRaw(script)
 	if pending {
 		// impala-shell runs a last statement without its ';'.
-		more, _, _ := splitStatements(rest + ";")
-		stmts = append(stmts, more...)
+		more, _, _ := splitRaw(rest + ";")
+		raws = append(raws, more...)
 	}
 	status := 0
-	for _, st := range stmts {
-		fmt.Fprintf(sh.info, "Query: %s\n", oneLine(st))
-		err := sh.runStatement(ctx, st)
+	for _, raw := range raws {
+		st, err := sh.prepare(raw)
+		if err == nil && st == "" {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintf(sh.info, "Query: %s\n", oneLine(raw))
+		} else {
+			fmt.Fprintf(sh.info, "Query: %s\n", oneLine(st))
+			err = sh.runStatement(ctx, st)
+		}
 		if errors.Is(err, errQuit) {
 			break
 		}

@@ -42,8 +42,10 @@ type options struct {
 	outputDelimiter string // --output_delimiter
 	printHeader     bool
 	outputFile      string // -o
+	showProfiles    bool   // -p
 
-	queryOptions queryOptions // --query_option, repeatable
+	queryOptions queryOptions // -Q/--query_option, repeatable
+	vars         varFlag      // --var, repeatable
 
 	balance     balancer.Policy
 	affinityKey string
@@ -51,6 +53,12 @@ type options struct {
 	ignoreFailures bool // -c
 	quiet          bool
 	verbose        bool
+
+	configFile string // --config_file
+
+	// Raw values checked once every source has been read.
+	impalad  string
+	localSet bool
 }
 
 // queryOptions is the repeatable --query_option k=v flag, in the order given.
@@ -118,25 +126,57 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
-// parseFlags reads impala-shell's flags. flag.ErrHelp is returned for -h.
+// parseFlags reads impala-shell's flags: first the global config file and
+// the user's (--config_file, default ~/.impalarc; see config.go), then the
+// command line, which overrides them. flag.ErrHelp is returned for -h.
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	// A first pass learns --config_file; its errors show in the second.
+	probe := &options{}
+	pfs := newFlagSet(probe, io.Discard)
+	pfs.Usage = func() {}
+	_ = pfs.Parse(args)
+	explicit := false
+	pfs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config_file" })
+
 	o := &options{}
+	fs := newFlagSet(o, stderr)
+	entries, err := loadConfigFiles(probe.configFile, explicit)
+	if err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	if err := applyConfig(fs, o, entries, stderr); err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// newFlagSet defines impala-shell's flags on o, with their defaults.
+func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("impala-shell", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	shortOf := map[string]string{} // long name → short name
-	str := func(p *string, short, long, def, usage string) {
+	value := func(v flag.Value, short, long, usage string) {
 		if short != "" {
-			fs.StringVar(p, short, def, usage)
+			fs.Var(v, short, usage)
 			shortOf[long] = short
 		}
-		fs.StringVar(p, long, def, usage)
+		fs.Var(v, long, usage)
+	}
+	str := func(p *string, short, long, def, usage string) {
+		*p = def
+		value((*stringValue)(p), short, long, usage)
 	}
 	boolean := func(p *bool, short, long string, usage string) {
-		if short != "" {
-			fs.BoolVar(p, short, false, usage)
-			shortOf[long] = short
-		}
-		fs.BoolVar(p, long, false, usage)
+		value((*boolValue)(p), short, long, usage)
 	}
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: impala-shell [flags]   (an impala-shell that balances over the coordinators of -i)")
@@ -153,6 +193,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 				name = "-" + sh + ", " + name
 			}
 			arg, usage := flag.UnquoteUsage(f)
+			if arg == "value" { // this file's own string and choice flags
+				arg = "string"
+			}
 			if arg != "" {
 				name += " " + arg
 			}
@@ -162,15 +205,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			fmt.Fprintf(stderr, "  %-34s %s\n", name, usage)
 		})
 	}
-	var impalad, protocol, balance string
-	localSet := false
-	str(&impalad, "i", "impalad", "", "coordinators to balance over, host[:port] comma-separated; none starts local in-process coordinators")
+	str(&o.impalad, "i", "impalad", "", "coordinators to balance over, host[:port] comma-separated; none starts local in-process coordinators")
 	fs.Func("local", "start `N` in-process test coordinators on loopback and connect to them (default 3 when -i is absent)", func(s string) error {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 64 {
 			return errors.New("want a number from 1 to 64")
 		}
-		o.local, localSet = n, true
+		o.local, o.localSet = n, true
 		return nil
 	})
 	str(&o.query, "q", "query", "", "run these statements and exit")
@@ -181,95 +222,148 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	str(&o.kerberosServiceName, "s", "kerberos_service_name", "impala", "Kerberos service name")
 	boolean(&o.ldap, "l", "ldap", "authenticate with LDAP (SASL PLAIN)")
 	str(&o.user, "u", "user", "", "user name (default: the login user)")
-	fs.StringVar(&o.ldapPasswordCmd, "ldap_password_cmd", "", "shell command whose output is the LDAP password")
-	fs.BoolVar(&o.credsOKInClear, "auth_creds_ok_in_clear", false, "allow LDAP passwords over connections without TLS")
-	fs.BoolVar(&o.ssl, "ssl", false, "connect with TLS")
-	fs.StringVar(&o.caCert, "ca_cert", "", "PEM file of the CAs to trust with --ssl (default: the system's)")
-	fs.StringVar(&protocol, "protocol", "hs2", "client protocol: hs2 or beeswax")
+	str(&o.ldapPasswordCmd, "", "ldap_password_cmd", "", "shell command whose output is the LDAP password")
+	boolean(&o.credsOKInClear, "", "auth_creds_ok_in_clear", "allow LDAP passwords over connections without TLS")
+	boolean(&o.ssl, "", "ssl", "connect with TLS")
+	str(&o.caCert, "", "ca_cert", "", "PEM file of the CAs to trust with --ssl (default: the system's)")
+	o.protocol = conn.HS2
+	value(&choiceValue[conn.Protocol]{p: &o.protocol, choices: []choice[conn.Protocol]{{"hs2", conn.HS2, false}, {"beeswax", conn.Beeswax, false}}},
+		"", "protocol", "client protocol: hs2 or beeswax")
 	boolean(&o.delimited, "B", "delimited", "print rows delimited, without table borders")
-	fs.StringVar(&o.outputDelimiter, "output_delimiter", "\t", "field delimiter with -B")
-	fs.BoolVar(&o.printHeader, "print_header", false, "print column names with -B")
+	str(&o.outputDelimiter, "", "output_delimiter", "\t", "field delimiter with -B")
+	boolean(&o.printHeader, "", "print_header", "print column names with -B")
 	str(&o.outputFile, "o", "output_file", "", "write results to this file")
-	fs.Var(&o.queryOptions, "query_option", "query option `KEY=VALUE` for the session (repeatable)")
-	fs.StringVar(&balance, "balance", "leastconn", "balancing policy: leastconn or affinity")
-	fs.StringVar(&o.affinityKey, "affinity_key", "", "key of --balance affinity (default: this host's name)")
+	boolean(&o.showProfiles, "p", "show_profiles", "print the query profile after each statement")
+	value(&o.queryOptions, "Q", "query_option", "query option `KEY=VALUE` for the session (repeatable)")
+	value(&o.vars, "", "var", "define variable `NAME=VALUE` for ${var:NAME} in statements (repeatable)")
+	o.balance = balancer.LeastConn
+	value(&choiceValue[balancer.Policy]{p: &o.balance, choices: []choice[balancer.Policy]{
+		{"leastconn", balancer.LeastConn, false}, {"affinity", balancer.Affinity, false}, {"source", balancer.Affinity, true}}},
+		"", "balance", "balancing policy: leastconn or affinity")
+	str(&o.affinityKey, "", "affinity_key", "", "key of --balance affinity (default: this host's name)")
 	boolean(&o.ignoreFailures, "c", "ignore_query_failure", "continue after a failed statement")
-	fs.BoolVar(&o.quiet, "quiet", false, "print no informational messages")
+	boolean(&o.quiet, "", "quiet", "print no informational messages")
 	boolean(&o.verbose, "V", "verbose", "print more informational messages")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	}
-	switch strings.ToLower(protocol) {
-	case "hs2":
-		o.protocol = conn.HS2
-	case "beeswax":
-		o.protocol = conn.Beeswax
-	default:
-		return nil, &usageError{fmt.Sprintf("--protocol: want hs2 or beeswax, got %q", protocol)}
-	}
-	switch strings.ToLower(balance) {
-	case "leastconn":
-		o.balance = balancer.LeastConn
-	case "affinity", "source":
-		o.balance = balancer.Affinity
-	default:
-		return nil, &usageError{fmt.Sprintf("--balance: want leastconn or affinity, got %q", balance)}
-	}
+	str(&o.configFile, "", "config_file", "~/.impalarc", "read default flags from this file (sections [impala] and [impala.query_options])")
+	return fs
+}
+
+// check validates the options once every source has been read.
+func (o *options) check() error {
 	if o.affinityKey != "" && o.balance != balancer.Affinity {
-		return nil, &usageError{"--affinity_key needs --balance affinity"}
+		return &usageError{"--affinity_key needs --balance affinity"}
 	}
-	if impalad != "" {
-		if localSet {
-			return nil, &usageError{"-i and --local exclude each other"}
+	if o.impalad != "" {
+		if o.localSet {
+			return &usageError{"-i and --local exclude each other"}
 		}
 		port := "21050"
 		if o.protocol == conn.Beeswax {
 			port = "21000"
 		}
-		addrs, err := parseImpalads(impalad, port)
+		addrs, err := parseImpalads(o.impalad, port)
 		if err != nil {
-			return nil, &usageError{"-i: " + err.Error()}
+			return &usageError{"-i: " + err.Error()}
 		}
 		o.impalads = addrs
 	} else {
 		if o.kerberos || o.ldap || o.ssl {
-			return nil, &usageError{"-k, -l and --ssl need -i: the local in-process coordinators speak neither Kerberos, LDAP nor TLS"}
+			return &usageError{"-k, -l and --ssl need -i: the local in-process coordinators speak neither Kerberos, LDAP nor TLS"}
 		}
-		if !localSet {
+		if !o.localSet {
 			o.local = defaultLocal
 		}
 	}
 	if o.query != "" && o.queryFile != "" {
-		return nil, &usageError{"-q and -f exclude each other"}
+		return &usageError{"-q and -f exclude each other"}
 	}
 	if o.kerberos && o.ldap {
-		return nil, &usageError{"-k and -l exclude each other"}
+		return &usageError{"-k and -l exclude each other"}
 	}
 	if o.kerberosHostFQDN != "" && !o.kerberos {
-		return nil, &usageError{"-b/--kerberos_host_fqdn needs -k"}
+		return &usageError{"-b/--kerberos_host_fqdn needs -k"}
 	}
 	if o.ldapPasswordCmd != "" && !o.ldap {
-		return nil, &usageError{"--ldap_password_cmd needs -l"}
+		return &usageError{"--ldap_password_cmd needs -l"}
 	}
 	if o.ldap && !o.ssl && !o.credsOKInClear {
-		return nil, &usageError{"LDAP credentials may not be sent over insecure connections: use --ssl, or --auth_creds_ok_in_clear"}
+		return &usageError{"LDAP credentials may not be sent over insecure connections: use --ssl, or --auth_creds_ok_in_clear"}
 	}
 	if o.caCert != "" && !o.ssl {
-		return nil, &usageError{"--ca_cert needs --ssl"}
+		return &usageError{"--ca_cert needs --ssl"}
 	}
 	if o.outputDelimiter == `\t` {
 		o.outputDelimiter = "\t"
 	}
 	if o.delimited && o.outputDelimiter == "" {
-		return nil, &usageError{"--output_delimiter must not be empty"}
+		return &usageError{"--output_delimiter must not be empty"}
 	}
 	if o.user == "" {
 		o.user = loginUser()
 	}
-	return o, nil
+	return nil
+}
+
+// stringValue is a string flag.
+type stringValue string
+
+func (s *stringValue) String() string     { return string(*s) }
+func (s *stringValue) Set(v string) error { *s = stringValue(v); return nil }
+func (s *stringValue) Get() any           { return string(*s) }
+
+// boolValue is a bool flag (-x alone sets it).
+type boolValue bool
+
+func (b *boolValue) String() string { return strconv.FormatBool(bool(*b)) }
+func (b *boolValue) Set(v string) error {
+	x, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	*b = boolValue(x)
+	return nil
+}
+func (b *boolValue) Get() any         { return bool(*b) }
+func (b *boolValue) IsBoolFlag() bool { return true }
+
+// choiceValue is a flag taking one of a few names, case-insensitive. The
+// first name of a value is the one shown; the others are aliases.
+type choiceValue[T comparable] struct {
+	p       *T
+	choices []choice[T]
+}
+
+type choice[T comparable] struct {
+	name  string
+	value T
+	alias bool // accepted, not listed
+}
+
+func (c *choiceValue[T]) String() string {
+	if c.p == nil {
+		return ""
+	}
+	for _, ch := range c.choices {
+		if ch.value == *c.p {
+			return ch.name
+		}
+	}
+	return ""
+}
+
+func (c *choiceValue[T]) Set(s string) error {
+	var shown []string
+	for _, ch := range c.choices {
+		if strings.EqualFold(strings.TrimSpace(s), ch.name) {
+			*c.p = ch.value
+			return nil
+		}
+		if !ch.alias {
+			shown = append(shown, ch.name)
+		}
+	}
+	want := strings.Join(shown[:len(shown)-1], ", ") + " or " + shown[len(shown)-1]
+	return fmt.Errorf("want %s, got %q", want, s)
 }
 
 // parseImpalads splits a comma-separated list of host[:port], adding port

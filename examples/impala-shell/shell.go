@@ -19,10 +19,11 @@ var errQuit = errors.New("quit")
 
 // shell holds the pool and the one session statements run on.
 type shell struct {
-	opts *options
-	pool *balancer.Pool
-	out  io.Writer // results: stdout or -o
-	info io.Writer // messages: stderr
+	opts    *options
+	pool    *balancer.Pool
+	out     io.Writer // results: stdout or -o
+	info    io.Writer // messages: stderr
+	profOut io.Writer // profiles: stdout, as impala-shell prints them
 
 	// progress, when set, is started for each statement and stopped when
 	// it ends (interactive mode only).
@@ -36,6 +37,7 @@ type shell struct {
 
 	db          string        // current database (after USE)
 	setOpts     queryOptions  // options of the set command, sent with each statement
+	vars        variables     // of --var and SET VAR:NAME=VALUE
 	lastSummary *conn.Summary // of the last statement
 	lastProfile string        // of the last statement
 	lastCoord   string        // where the last statement ran
@@ -133,6 +135,18 @@ func (sh *shell) close() {
 	_ = sh.pool.Close()
 }
 
+// prepare turns a statement as typed (comments included, no ';') into the
+// text to run: variables substituted, as impala-shell does, in the whole
+// text, comments and string literals included; then comments removed. An
+// empty result means nothing to run.
+func (sh *shell) prepare(raw string) (string, error) {
+	s, err := sh.vars.substitute(raw)
+	if err != nil {
+		return "", err
+	}
+	return stripComments(s), nil
+}
+
 // runStatement runs one statement or shell command. The error is one line,
 // ready to print after "ERROR: ".
 func (sh *shell) runStatement(ctx context.Context, stmt string) error {
@@ -141,7 +155,8 @@ func (sh *shell) runStatement(ctx context.Context, stmt string) error {
 	case "quit", "exit":
 		return errQuit
 	case "help":
-		fmt.Fprintln(sh.info, "Shell commands: connect [host:port,...], set [KEY=VALUE], unset KEY, summary, profile, quit, exit.\nOther statements end with ';' and run on the coordinator shown in the prompt.")
+		fmt.Fprintln(sh.info, "Shell commands: connect [host:port,...], set [KEY=VALUE | VAR:NAME=VALUE], unset KEY | VAR:NAME, summary, profile, quit, exit.\n"+
+			"Other statements end with ';' and run on the coordinator shown in the prompt; ${VAR:NAME} in them is replaced by the variable's value.")
 		return nil
 	case "connect":
 		return sh.cmdConnect(ctx, arg)
@@ -149,6 +164,15 @@ func (sh *shell) runStatement(ctx context.Context, stmt string) error {
 		return sh.cmdSet(arg)
 	case "unset":
 		k := strings.ToUpper(strings.TrimSpace(arg))
+		if name, ok := varName(k); ok {
+			if _, set := sh.vars[name]; !set {
+				fmt.Fprintf(sh.info, "No variable %s is set\n", name)
+				return nil
+			}
+			delete(sh.vars, name)
+			fmt.Fprintf(sh.info, "Unset variable %s\n", name)
+			return nil
+		}
 		if !sh.setOpts.unset(k) {
 			return fmt.Errorf("no option %s was set", k)
 		}
@@ -160,7 +184,7 @@ func (sh *shell) runStatement(ctx context.Context, stmt string) error {
 		if sh.lastProfile == "" {
 			return errors.New("no profile: run a statement first")
 		}
-		fmt.Fprintf(sh.out, "Query Runtime Profile (from %s):\n%s\n", sh.lastCoord, strings.TrimRight(sh.lastProfile, "\n"))
+		sh.printProfile()
 		return nil
 	}
 	return sh.execute(ctx, stmt, word == "use", arg)
@@ -199,13 +223,31 @@ func (sh *shell) cmdSet(arg string) error {
 		for _, k := range sh.setOpts.keys {
 			fmt.Fprintf(sh.out, "\t%s: %s\n", k, sh.setOpts.vals[k])
 		}
+		fmt.Fprintln(sh.out, "Variables:")
+		if len(sh.vars) == 0 {
+			fmt.Fprintln(sh.out, "\tNo variables defined.")
+		}
+		for _, k := range sh.vars.sortedNames() {
+			fmt.Fprintf(sh.out, "\t%s: %s\n", k, sh.vars[k])
+		}
 		return nil
 	}
 	k, v, ok := strings.Cut(arg, "=")
 	k = strings.ToUpper(strings.TrimSpace(k))
+	if name, isVar := varName(k); isVar {
+		// The value is kept as typed, quotes included: it is pasted into
+		// statements.
+		v = strings.TrimSpace(v)
+		if !ok || name == "" || strings.ContainsAny(name, "}$ \t\n") {
+			return fmt.Errorf("set: want VAR:NAME=VALUE, got %q", arg)
+		}
+		sh.vars[name] = v
+		fmt.Fprintf(sh.info, "Variable %s set to %s\n", name, v)
+		return nil
+	}
 	v = strings.Trim(strings.TrimSpace(v), `'"`)
 	if !ok || k == "" {
-		return fmt.Errorf("set: want KEY=VALUE, got %q", arg)
+		return fmt.Errorf("set: want KEY=VALUE or VAR:NAME=VALUE, got %q", arg)
 	}
 	sh.setOpts.set(k, v)
 	fmt.Fprintf(sh.info, "%s set to %s\n", k, v)
@@ -271,8 +313,9 @@ func (sh *shell) execute(ctx context.Context, stmt string, isUse bool, useArg st
 	if sum, err := op.Summary(ctx); err == nil {
 		sh.lastSummary = sum
 	}
+	gotProfile := false
 	if p, err := op.Profile(ctx); err == nil {
-		sh.lastProfile = p
+		sh.lastProfile, gotProfile = p, true
 	}
 	if err := op.Close(ctx); err != nil {
 		return sh.statementError(ctx, coord, err)
@@ -287,7 +330,16 @@ func (sh *shell) execute(ctx context.Context, stmt string, isUse bool, useArg st
 	if !sh.opts.quiet {
 		fmt.Fprintln(sh.info, fetchedLine(rows, modified, time.Since(start)))
 	}
+	// As impala-shell: queries and DML, not statements such as USE.
+	if sh.opts.showProfiles && gotProfile && (op.HasResultSet() || modified) {
+		sh.printProfile()
+	}
 	return nil
+}
+
+// printProfile prints the profile of the last statement.
+func (sh *shell) printProfile() {
+	fmt.Fprintf(sh.profOut, "Query Runtime Profile (from %s):\n%s\n", sh.lastCoord, strings.TrimRight(sh.lastProfile, "\n"))
 }
 
 // printRows writes the rows of op as -B or a table, and returns their number.

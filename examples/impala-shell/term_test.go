@@ -163,6 +163,13 @@ func TestInteractive(t *testing.T) {
 	// Shell commands.
 	ts.typeLine("set mem_limit=1g;")
 	ts.waitFor("MEM_LIMIT set to 1g", 1)
+	// Variables.
+	ts.typeLine("set var:answer=77;")
+	ts.waitFor("Variable ANSWER set to 77", 1)
+	ts.typeLine("select ${VAR:answer} as v;")
+	ts.waitFor("| 77 |", 1)
+	ts.typeLine("select ${var:nope};")
+	ts.waitFor("ERROR: undefined variable NOPE", 1)
 	ts.typeLine("summary")
 	ts.waitFor("state FINISHED", 1)
 	ts.typeLine("profile;")
