@@ -38,8 +38,9 @@
 // [Interpolate] with Impala's literal syntax, since Impala has no
 // server-side bind parameters; a value can never end its literal. A
 // cancelled context or query_timeout cancels the statement on the
-// coordinator. Exec reports the rows a DML statement changed. There are no
-// transactions: Begin returns [ErrNoTransactions].
+// coordinator. Exec reports the rows a DML statement changed. Query options
+// for one statement only travel in its context: [WithQueryOptions]. There
+// are no transactions: Begin returns [ErrNoTransactions].
 //
 // Values: BOOLEAN → bool, TINYINT..BIGINT → int64, FLOAT/DOUBLE → float64,
 // STRING/VARCHAR/CHAR and DECIMAL → string (scan DECIMAL into [Decimal] for

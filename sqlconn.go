@@ -140,11 +140,15 @@ func (cn *sqlConn) QueryContext(ctx context.Context, query string, args []driver
 }
 
 func (cn *sqlConn) query(ctx context.Context, q string) (driver.Rows, error) {
+	opts, err := queryOptionsFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if err := cn.ready(ctx); err != nil {
 		return nil, err
 	}
 	ctx, cancel := cn.withTimeout(ctx)
-	op, err := cn.s.Execute(ctx, q, nil)
+	op, err := cn.s.Execute(ctx, q, opts)
 	if err != nil {
 		cancel()
 		cn.lastUsed = time.Now()
@@ -166,13 +170,17 @@ func (cn *sqlConn) ExecContext(ctx context.Context, query string, args []driver.
 }
 
 func (cn *sqlConn) exec(ctx context.Context, q string) (driver.Result, error) {
+	opts, err := queryOptionsFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if err := cn.ready(ctx); err != nil {
 		return nil, err
 	}
 	ctx, cancel := cn.withTimeout(ctx)
 	defer cancel()
 	defer func() { cn.lastUsed = time.Now() }()
-	op, err := cn.s.Execute(ctx, q, nil)
+	op, err := cn.s.Execute(ctx, q, opts)
 	if err != nil {
 		return nil, cn.failed(ctx, err)
 	}
