@@ -86,8 +86,7 @@ const (
 	viewFloat64                       // f64 (FLOAT and DOUBLE)
 	viewString                        // str
 	viewBytes                         // bin
-	viewTimeString                    // str parsed into tm
-	viewTimeBytes                     // bin parsed into tm
+	viewTime                          // str or bin, parsed into tm
 	viewStringAsBytes                 // str copied into a []byte (BINARY sent as text)
 	viewBytesAsString                 // bin copied into a string
 )
@@ -102,6 +101,7 @@ type colView struct {
 	str   []string
 	bin   [][]byte
 	tm    []time.Time
+	bad   []byte // viewTime: bit set for a value that is not a timestamp (nil: none)
 }
 
 func newRows(ctx context.Context, cn *sqlConn, op *conn.Operation, cancel context.CancelFunc) *rows {
@@ -117,10 +117,11 @@ func newRows(ctx context.Context, cn *sqlConn, op *conn.Operation, cancel contex
 	return r
 }
 
-// fetched is the outcome of one fetch.
+// fetched is the outcome of one fetch: the batch and its column views.
 type fetched struct {
-	b   *conn.Batch
-	err error
+	b    *conn.Batch
+	vals []colView
+	err  error
 }
 
 // prefetch starts fetching the next batch.
@@ -132,15 +133,31 @@ func (r *rows) prefetch() {
 	r.inflight = true
 	go func() {
 		b, err := r.op.Next(r.pctx)
-		r.pending <- fetched{b, err}
+		var vals []colView
+		if err == nil {
+			// The column views (integers widened, timestamps parsed) are
+			// built here too, off the caller's path.
+			vals = r.views(b)
+		}
+		r.pending <- fetched{b, vals, err}
 	}()
 }
 
 // wait returns the batch in flight.
-func (r *rows) wait() (*conn.Batch, error) {
+func (r *rows) wait() fetched {
 	f := <-r.pending
 	r.inflight = false
-	return f.b, f.err
+	return f
+}
+
+// views returns the column views of b. It reads only r.cols, which never
+// changes, so the prefetch goroutine may call it.
+func (r *rows) views(b *conn.Batch) []colView {
+	vals := make([]colView, len(r.cols))
+	for i := range vals {
+		vals[i] = viewOf(b, i, r.cols[i].Type)
+	}
+	return vals
 }
 
 // Columns implements driver.Rows.
@@ -181,21 +198,17 @@ func (r *rows) Next(dest []driver.Value) error {
 			dest[i] = boxAt(stringType, unsafe.Pointer(&c.str[row]))
 		case viewBytes:
 			dest[i] = boxAt(bytesType, unsafe.Pointer(&c.bin[row]))
-		case viewTimeString, viewTimeBytes:
-			var s string
-			if c.mode == viewTimeString {
-				s = c.str[row]
-			} else {
-				s = string(c.bin[row])
-			}
-			t, err := conn.ParseTimestamp(s)
-			if err != nil {
+		case viewTime:
+			if j := row >> 3; j < len(c.bad) && c.bad[j]&(1<<(row&7)) != 0 {
 				// Not a timestamp after all: hand out the text, as
 				// conn.Batch.Value does.
-				dest[i] = s
+				if c.str != nil {
+					dest[i] = c.str[row]
+				} else {
+					dest[i] = string(c.bin[row])
+				}
 				continue
 			}
-			c.tm[row] = t
 			dest[i] = boxAt(timeType, unsafe.Pointer(&c.tm[row]))
 		case viewStringAsBytes:
 			dest[i] = []byte(c.str[row])
@@ -211,13 +224,16 @@ func (r *rows) Next(dest []driver.Value) error {
 // fetch reads the next batch into the column views, and starts fetching
 // the one after.
 func (r *rows) fetch() error {
-	var b *conn.Batch
-	var err error
+	var f fetched
 	if r.inflight {
-		b, err = r.wait()
+		f = r.wait()
 	} else {
-		b, err = r.op.Next(r.ctx)
+		f.b, f.err = r.op.Next(r.ctx)
+		if f.err == nil {
+			f.vals = r.views(f.b)
+		}
 	}
+	b, err := f.b, f.err
 	if err == io.EOF {
 		r.eof = true
 		r.b, r.n, r.next = nil, 0, 0
@@ -228,10 +244,7 @@ func (r *rows) fetch() error {
 		r.cn.noteError(err)
 		return err
 	}
-	r.b, r.n, r.next = b, b.Len(), 0
-	for i := range r.vals {
-		r.vals[i] = viewOf(b, i, r.cols[i].Type)
-	}
+	r.b, r.n, r.next, r.vals = b, b.Len(), 0, f.vals
 	// From the second batch on the result is a large one: fetch ahead.
 	// Small results (one batch) start no goroutine.
 	r.batches++
@@ -242,7 +255,8 @@ func (r *rows) fetch() error {
 }
 
 // viewOf sets up column col of b by the slice the coordinator's data came
-// in, converting whole integer columns narrower than 64 bits at once.
+// in, converting whole integer columns narrower than 64 bits and parsing
+// whole TIMESTAMP and DATE columns at once.
 func viewOf(b *conn.Batch, col int, t conn.Type) colView {
 	v := colView{nulls: b.Nulls(col)}
 	n := b.Len()
@@ -263,7 +277,8 @@ func viewOf(b *conn.Batch, col int, t conn.Type) colView {
 		v.str = b.Strings(col)
 		switch t {
 		case conn.TypeTimestamp, conn.TypeDate:
-			v.mode, v.tm = viewTimeString, make([]time.Time, n)
+			v.mode = viewTime
+			parseTimes(&v, n, func(row int) string { return v.str[row] })
 		case conn.TypeBinary:
 			v.mode = viewStringAsBytes
 		default:
@@ -273,7 +288,8 @@ func viewOf(b *conn.Batch, col int, t conn.Type) colView {
 		v.bin = b.Binaries(col)
 		switch t {
 		case conn.TypeTimestamp, conn.TypeDate:
-			v.mode, v.tm = viewTimeBytes, make([]time.Time, n)
+			v.mode = viewTime
+			parseTimes(&v, n, func(row int) string { return string(v.bin[row]) })
 		case conn.TypeBinary:
 			v.mode = viewBytes
 		default:
@@ -285,6 +301,27 @@ func viewOf(b *conn.Batch, col int, t conn.Type) colView {
 		v.nulls = allNulls(n)
 	}
 	return v
+}
+
+// parseTimes parses the n values of a TIMESTAMP or DATE column into v.tm
+// (text(row) is the text of row), skipping NULLs, and marks in v.bad the
+// ones that do not parse.
+func parseTimes(v *colView, n int, text func(row int) string) {
+	v.tm = make([]time.Time, n)
+	for row := range n {
+		if j := row >> 3; j < len(v.nulls) && v.nulls[j]&(1<<(row&7)) != 0 {
+			continue
+		}
+		t, err := conn.ParseTimestamp(text(row))
+		if err != nil {
+			if v.bad == nil {
+				v.bad = make([]byte, (n+7)/8)
+			}
+			v.bad[row>>3] |= 1 << (row & 7)
+			continue
+		}
+		v.tm[row] = t
+	}
 }
 
 func widen[T int8 | int16 | int32](s []T) []int64 {
@@ -346,7 +383,8 @@ func (r *rows) Close() error {
 		// Stop the fetch in flight: if it is cut, conn cancels and closes
 		// the operation on the coordinator.
 		r.pcancel()
-		b, err := r.wait()
+		f := r.wait()
+		b, err := f.b, f.err
 		switch {
 		case err == io.EOF:
 			r.eof = true

@@ -69,8 +69,9 @@ func (c *colData) len() int {
 // and a null bitmap. Reading a fixed-width cell allocates nothing.
 //
 // A Batch is read-only and stays valid after the next fetch. The strings
-// of one HS2 column share one buffer (one allocation per column, not per
-// cell): a string kept long keeps that buffer alive, so clone
+// of a batch share a few buffers (of at most 64 KiB when read from a
+// buffered connection, one per column otherwise; not one allocation per
+// cell): a string kept long keeps its buffer alive, so clone
 // (strings.Clone) the few values kept beyond the batch. The column
 // and row indexes given to its accessors must be in range (as for a
 // slice); an accessor that does not match the column's type panics, like
@@ -374,7 +375,30 @@ func ParseTimestamp(s string) (time.Time, error) {
 			nsec = n
 		}
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), nil
+	// What time.Date gives for these (valid) fields, computed directly.
+	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
+	return time.Unix(secs, int64(nsec)).UTC(), nil
+}
+
+// daysFromCivil returns the day of the Unix epoch (0 for 1970-01-01) of a
+// valid proleptic Gregorian date.
+func daysFromCivil(year, month, day int) int64 {
+	y := int64(year)
+	if month <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400 // [0, 399]
+	m := int64(month) - 3
+	if month <= 2 {
+		m = int64(month) + 9
+	}
+	doy := (153*m+2)/5 + int64(day) - 1 // [0, 365], from March 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 func digits(s string) (int, bool) {

@@ -322,3 +322,24 @@ func TestDecodeOtherTypeTakesAnyKind(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "7", tb.Value(0, 0))
 }
+
+// TestParseTimestampSameAsTimeDate checks that ParseTimestamp's own date
+// arithmetic gives exactly time.Date's value (the same struct, not only
+// the same instant) over every day of years 0000 to 9999, sampled.
+func TestParseTimestampSameAsTimeDate(t *testing.T) {
+	for y := 0; y <= 9999; y += 7 {
+		for m := 1; m <= 12; m++ {
+			for _, d := range []int{1, 15, daysIn(y, m)} {
+				want := time.Date(y, time.Month(m), d, 13, 59, 7, 42, time.UTC)
+				got, err := ParseTimestamp(want.Format("2006-01-02 15:04:05.000000000"))
+				require.NoError(t, err)
+				if got != want {
+					require.Equal(t, want, got)
+				}
+			}
+		}
+	}
+	got, err := ParseTimestamp("0000-02-29")
+	require.NoError(t, err)
+	require.Equal(t, time.Date(0, 2, 29, 0, 0, 0, 0, time.UTC), got)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/apache/thrift/lib/go/thrift"
@@ -15,9 +16,12 @@ import (
 )
 
 // This file reads FetchResults replies with fewer allocations than the
-// generated code: the bytes of all the strings of a batch go into one
-// buffer that the batch's strings point into (one allocation per batch
-// instead of one per cell), and fixed-width lists are read in bulk. The
+// generated code: the bytes of the strings of a batch go into a few
+// buffers that the batch's strings point into (64 KiB arena blocks when
+// the transport is buffered, one buffer per column otherwise; never one
+// allocation per cell), and fixed-width lists are decoded in bulk. From a
+// buffered transport (the NOSASL one) the values are read in place from
+// its buffer (Peek and Discard), with no copy through io.ReadFull. The
 // result is the same tcli.TFetchResultsResp the generated reader gives
 // (FuzzFastFetch checks it byte for byte), with two differences that only
 // hostile input sees: lists grow as their elements arrive instead of being
@@ -184,34 +188,22 @@ func readColumn(ctx context.Context, p thrift.TProtocol, sr *stringReader) (*tcl
 		switch id {
 		case 1:
 			c.BoolVal = &tcli.TBoolColumn{}
-			c.BoolVal.Values, c.BoolVal.Nulls, err = readValues(ctx, p, func(raw []byte) (bool, error) {
-				return readFixed(ctx, p, sr.raw, raw, 1, func(b []byte) bool { return b[0] == 1 }, p.ReadBool)
-			})
+			c.BoolVal.Values, c.BoolVal.Nulls, err = readFixedValues(ctx, p, sr, 1, p.ReadBool)
 		case 2:
 			c.ByteVal = &tcli.TByteColumn{}
-			c.ByteVal.Values, c.ByteVal.Nulls, err = readValues(ctx, p, func(raw []byte) (int8, error) {
-				return readFixed(ctx, p, sr.raw, raw, 1, func(b []byte) int8 { return int8(b[0]) }, p.ReadByte)
-			})
+			c.ByteVal.Values, c.ByteVal.Nulls, err = readFixedValues(ctx, p, sr, 1, p.ReadByte)
 		case 3:
 			c.I16Val = &tcli.TI16Column{}
-			c.I16Val.Values, c.I16Val.Nulls, err = readValues(ctx, p, func(raw []byte) (int16, error) {
-				return readFixed(ctx, p, sr.raw, raw, 2, func(b []byte) int16 { return int16(binary.BigEndian.Uint16(b)) }, p.ReadI16)
-			})
+			c.I16Val.Values, c.I16Val.Nulls, err = readFixedValues(ctx, p, sr, 2, p.ReadI16)
 		case 4:
 			c.I32Val = &tcli.TI32Column{}
-			c.I32Val.Values, c.I32Val.Nulls, err = readValues(ctx, p, func(raw []byte) (int32, error) {
-				return readFixed(ctx, p, sr.raw, raw, 4, func(b []byte) int32 { return int32(binary.BigEndian.Uint32(b)) }, p.ReadI32)
-			})
+			c.I32Val.Values, c.I32Val.Nulls, err = readFixedValues(ctx, p, sr, 4, p.ReadI32)
 		case 5:
 			c.I64Val = &tcli.TI64Column{}
-			c.I64Val.Values, c.I64Val.Nulls, err = readValues(ctx, p, func(raw []byte) (int64, error) {
-				return readFixed(ctx, p, sr.raw, raw, 8, func(b []byte) int64 { return int64(binary.BigEndian.Uint64(b)) }, p.ReadI64)
-			})
+			c.I64Val.Values, c.I64Val.Nulls, err = readFixedValues(ctx, p, sr, 8, p.ReadI64)
 		case 6:
 			c.DoubleVal = &tcli.TDoubleColumn{}
-			c.DoubleVal.Values, c.DoubleVal.Nulls, err = readValues(ctx, p, func(raw []byte) (float64, error) {
-				return readFixed(ctx, p, sr.raw, raw, 8, func(b []byte) float64 { return math.Float64frombits(binary.BigEndian.Uint64(b)) }, p.ReadDouble)
-			})
+			c.DoubleVal.Values, c.DoubleVal.Nulls, err = readFixedValues(ctx, p, sr, 8, p.ReadDouble)
 		case 7:
 			c.StringVal = &tcli.TStringColumn{}
 			c.StringVal.Values, c.StringVal.Nulls, err = readStringValues(ctx, p, sr, false)
@@ -238,13 +230,61 @@ func readColumn(ctx context.Context, p thrift.TProtocol, sr *stringReader) (*tcl
 	return c, nil
 }
 
-// readValues reads a {1: list<T> values, 2: binary nulls} struct, the
-// list's elements through elem (given an 8-byte scratch buffer).
-func readValues[T any](ctx context.Context, p thrift.TProtocol, elem func(raw []byte) (T, error)) ([]T, []byte, error) {
-	var scratch [8]byte
+// fixedValue is the Go type of the elements of a fixed-width value list.
+type fixedValue interface {
+	bool | int8 | int16 | int32 | int64 | float64
+}
+
+// readFixedValues reads a {1: list<T> values, 2: binary nulls} struct
+// whose elements are width bytes each: in bulk from the transport when
+// there is one to read from, element by element through the protocol
+// (slow) otherwise.
+func readFixedValues[T fixedValue](ctx context.Context, p thrift.TProtocol, sr *stringReader, width int, slow func(context.Context) (T, error)) ([]T, []byte, error) {
 	return readColumnStruct(ctx, p, func() ([]T, error) {
-		return readList(ctx, p, func() (T, error) { return elem(scratch[:]) })
+		if sr.raw == nil {
+			return readList(ctx, p, func() (T, error) { return slow(ctx) })
+		}
+		_, n, err := p.ReadListBegin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		vals, err := readFixedList[T](sr, n, width)
+		if err != nil {
+			return nil, err
+		}
+		return vals, p.ReadListEnd(ctx)
 	})
+}
+
+// decodeFixed decodes into dst the elements encoded in b, width bytes
+// each (len(b) is len(dst) times the width).
+func decodeFixed[T fixedValue](dst []T, b []byte) {
+	switch d := any(dst).(type) {
+	case []bool:
+		for i, x := range b[:len(d)] {
+			d[i] = x == 1
+		}
+	case []int8:
+		for i, x := range b[:len(d)] {
+			d[i] = int8(x)
+		}
+	case []int16:
+		for i := range d {
+			d[i] = int16(binary.BigEndian.Uint16(b[2*i:]))
+		}
+	case []int32:
+		for i := range d {
+			d[i] = int32(binary.BigEndian.Uint32(b[4*i:]))
+		}
+	case []int64:
+		for i := range d {
+			d[i] = int64(binary.BigEndian.Uint64(b[8*i:]))
+		}
+	case []float64:
+		for i := range d {
+			d[i] = math.Float64frombits(binary.BigEndian.Uint64(b[8*i:]))
+		}
+	}
 }
 
 // readColumnStruct reads a {1: list<T> values, 2: binary nulls} struct,
@@ -281,25 +321,29 @@ func readColumnStruct[T any](ctx context.Context, p thrift.TProtocol, list func(
 	return vals, nulls, nil
 }
 
-// readFixed reads one fixed-width element: straight from the transport
-// when there is one to read from, through the protocol otherwise.
-func readFixed[T any](ctx context.Context, p thrift.TProtocol, raw io.Reader, buf []byte, width int, conv func([]byte) T, slow func(context.Context) (T, error)) (T, error) {
-	if raw == nil {
-		return slow(ctx)
-	}
-	if _, err := io.ReadFull(raw, buf[:width]); err != nil {
-		var zero T
-		return zero, thrift.NewTProtocolException(err)
-	}
-	return conv(buf[:width]), nil
-}
-
-// stringReader holds the buffer that the strings of one batch point into.
+// stringReader reads the value lists of one batch straight from the
+// protocol's transport when it can, and holds the count of string bytes
+// read, which the message size limit bounds.
 type stringReader struct {
 	raw   io.Reader // the protocol's transport, nil when unknown
+	win   window    // over raw, when raw is a peeker
+	block []byte    // the current arena block of readPeeked
 	limit int
 	total int
 }
+
+// peeker is a buffered transport whose buffered bytes can be read in place
+// (a *bufio.Reader has these methods).
+type peeker interface {
+	Peek(n int) ([]byte, error)
+	Discard(n int) (int, error)
+	Buffered() int
+	Size() int
+}
+
+// minPeekSize is the smallest buffer a peeker must have to be read in
+// place: larger than the widest element header or fixed-width value.
+const minPeekSize = 16
 
 func newStringReader(p thrift.TProtocol, limit int) *stringReader {
 	sr := &stringReader{limit: limit}
@@ -308,9 +352,98 @@ func newStringReader(p thrift.TProtocol, limit int) *stringReader {
 		// of its own: reading the transport is reading the protocol.
 		if rt, ok := bp.Transport().(thrift.TRichTransport); ok {
 			sr.raw = rt
+			if pk, ok := rt.(peeker); ok && pk.Size() >= minPeekSize {
+				sr.win.pk = pk
+			}
 		}
 	}
 	return sr
+}
+
+// window reads the bytes a peeker has buffered in place. Bytes handed out
+// are consumed from the window; they leave the peeker at release, which
+// must run before anything else reads the transport.
+type window struct {
+	pk  peeker
+	buf []byte // bytes peeked and not yet discarded
+	pos int    // of buf, the bytes consumed
+}
+
+// avail returns the unconsumed bytes of the window, at least min (at most
+// minPeekSize) of them, waiting for them to arrive when needed. It fails
+// like io.ReadFull of min bytes: io.EOF when none came,
+// io.ErrUnexpectedEOF when some did. The slice is valid until the next
+// avail or release.
+func (w *window) avail(min int) ([]byte, error) {
+	if len(w.buf)-w.pos >= min {
+		return w.buf[w.pos:], nil
+	}
+	return w.fill(min)
+}
+
+func (w *window) fill(min int) ([]byte, error) {
+	w.release()
+	b, err := w.pk.Peek(min)
+	if len(b) < min {
+		_, _ = w.pk.Discard(len(b))
+		if err == nil || (err == io.EOF && len(b) > 0) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	// Everything buffered now, without reading more.
+	w.buf, _ = w.pk.Peek(w.pk.Buffered())
+	return w.buf, nil
+}
+
+// consume marks the next k bytes of the window (k at most what avail
+// returned) as read.
+func (w *window) consume(k int) { w.pos += k }
+
+// release discards the consumed bytes from the peeker and empties the
+// window.
+func (w *window) release() {
+	if w.pos > 0 {
+		_, _ = w.pk.Discard(w.pos)
+	}
+	w.buf, w.pos = nil, 0
+}
+
+// fixedChunk is how many bytes of a fixed-width list are read at a time
+// from a transport that is not a peeker.
+const fixedChunk = 4096
+
+// readFixedList reads the n elements, width bytes each, of a list whose
+// header was read, from sr's transport (sr.raw is set). The slice grows as
+// the elements arrive, never ahead of them.
+func readFixedList[T fixedValue](sr *stringReader, n, width int) ([]T, error) {
+	out := make([]T, 0, min(n, preallocMax))
+	if w := &sr.win; w.pk != nil {
+		defer w.release()
+		for len(out) < n {
+			b, err := w.avail(width)
+			if err != nil {
+				return nil, thrift.NewTProtocolException(err)
+			}
+			k := min(len(b)/width, n-len(out))
+			at := len(out)
+			out = slices.Grow(out, k)[:at+k]
+			decodeFixed(out[at:], b[:k*width])
+			w.consume(k * width)
+		}
+		return out, nil
+	}
+	var scratch [fixedChunk]byte
+	for len(out) < n {
+		k := min(n-len(out), fixedChunk/width)
+		if _, err := io.ReadFull(sr.raw, scratch[:k*width]); err != nil {
+			return nil, thrift.NewTProtocolException(err)
+		}
+		at := len(out)
+		out = slices.Grow(out, k)[:at+k]
+		decodeFixed(out[at:], scratch[:k*width])
+	}
+	return out, nil
 }
 
 // readStringValues reads a {1: list<string> values, 2: binary nulls}
@@ -352,6 +485,13 @@ func (sr *stringReader) readList(ctx context.Context, p thrift.TProtocol, binary
 		}
 		return vals, p.ReadListEnd(ctx)
 	}
+	if sr.win.pk != nil {
+		vals, err := sr.readPeeked(n)
+		if err != nil {
+			return nil, err
+		}
+		return vals, p.ReadListEnd(ctx)
+	}
 	ends := make([]int32, 0, min(n, preallocMax))
 	buf := make([]byte, 0, min(n*16, preallocMax*16))
 	var hdr [4]byte
@@ -364,7 +504,7 @@ func (sr *stringReader) readList(ctx context.Context, p thrift.TProtocol, binary
 			return nil, thrift.NewTProtocolExceptionWithType(thrift.NEGATIVE_SIZE, fmt.Errorf("negative size: %d", size))
 		}
 		if int(size) > sr.limit || sr.total+int(size) > sr.limit {
-			return nil, thrift.NewTProtocolExceptionWithType(thrift.SIZE_LIMIT, fmt.Errorf("strings of one batch exceed %d bytes", sr.limit))
+			return nil, sr.errStringsTooLarge()
 		}
 		sr.total += int(size)
 		for left := int(size); left > 0; {
@@ -385,6 +525,12 @@ func (sr *stringReader) readList(ctx context.Context, p thrift.TProtocol, binary
 	if err := p.ReadListEnd(ctx); err != nil {
 		return nil, err
 	}
+	return splitStrings(buf, ends), nil
+}
+
+// splitStrings returns the strings that end at ends in buf, which is never
+// written again.
+func splitStrings(buf []byte, ends []int32) []string {
 	vals := make([]string, len(ends))
 	start := int32(0)
 	for i, end := range ends {
@@ -393,5 +539,98 @@ func (sr *stringReader) readList(ctx context.Context, p thrift.TProtocol, binary
 		}
 		start = end
 	}
+	return vals
+}
+
+// errStringsTooLarge is the error for a batch whose strings exceed the
+// message size limit.
+func (sr *stringReader) errStringsTooLarge() error {
+	return thrift.NewTProtocolExceptionWithType(thrift.SIZE_LIMIT, fmt.Errorf("strings of one batch exceed %d bytes", sr.limit))
+}
+
+// arenaBlock is the size of the buffers that the strings of a batch read
+// in place are copied into; a string longer than arenaBlock/4 gets a
+// buffer of its own.
+const arenaBlock = 64 << 10
+
+// readPeeked reads the n elements of a string list whose header was read,
+// in place from the peeker's buffer: the bytes of each value are copied
+// straight into the batch's current arena block, which the value then
+// points into (blocks are never written again where a value points).
+func (sr *stringReader) readPeeked(n int) ([]string, error) {
+	w := &sr.win
+	defer w.release()
+	vals := make([]string, 0, min(n, preallocMax))
+	for range n {
+		b, err := w.avail(4)
+		if err != nil {
+			return nil, thrift.NewTProtocolException(err)
+		}
+		size := int32(binary.BigEndian.Uint32(b))
+		w.consume(4)
+		if size < 0 {
+			return nil, thrift.NewTProtocolExceptionWithType(thrift.NEGATIVE_SIZE, fmt.Errorf("negative size: %d", size))
+		}
+		if int(size) > sr.limit || sr.total+int(size) > sr.limit {
+			return nil, sr.errStringsTooLarge()
+		}
+		sr.total += int(size)
+		k := int(size)
+		switch {
+		case k == 0:
+			vals = append(vals, "")
+			continue
+		case k > arenaBlock/4:
+			v, err := sr.readLong(k)
+			if err != nil {
+				return nil, err
+			}
+			vals = append(vals, v)
+			continue
+		case cap(sr.block)-len(sr.block) < k:
+			sr.block = make([]byte, 0, arenaBlock)
+		}
+		at := len(sr.block)
+		if k <= len(b)-4 {
+			// The whole value is in the window.
+			sr.block = append(sr.block, b[4:4+k]...)
+			w.consume(k)
+		} else {
+			for left := k; left > 0; {
+				b, err := w.avail(1)
+				if err != nil {
+					if err == io.EOF {
+						err = io.ErrUnexpectedEOF
+					}
+					return nil, thrift.NewTProtocolException(err)
+				}
+				c := min(left, len(b))
+				sr.block = append(sr.block, b[:c]...)
+				w.consume(c)
+				left -= c
+			}
+		}
+		vals = append(vals, unsafe.String(&sr.block[at], k))
+	}
 	return vals, nil
+}
+
+// readLong reads a value of k bytes into a buffer of its own, grown as
+// the bytes arrive (k is only what the length prefix claims).
+func (sr *stringReader) readLong(k int) (string, error) {
+	w := &sr.win
+	buf := make([]byte, 0, min(k, chunk))
+	for len(buf) < k {
+		b, err := w.avail(1)
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", thrift.NewTProtocolException(err)
+		}
+		c := min(k-len(buf), len(b))
+		buf = append(buf, b[:c]...)
+		w.consume(c)
+	}
+	return unsafe.String(&buf[0], k), nil
 }

@@ -1,6 +1,8 @@
 package conn
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -93,7 +95,7 @@ type opaqueProtocol struct{ thrift.TProtocol }
 // the fast reader's paths.
 func FuzzFastFetch(f *testing.F) {
 	more := true
-	for _, rs := range []*tcli.TRowSet{allTypesRowSet(), benchRowSet(20, 3), {Rows: []*tcli.TRow{}}} {
+	for _, rs := range []*tcli.TRowSet{allTypesRowSet(), benchRowSet(20, 3), benchRowSet(700, 5), {Rows: []*tcli.TRow{}}} {
 		resp := &tcli.TFetchResultsResp{Status: &tcli.TStatus{}, HasMoreRows: &more, Results: rs}
 		p, err := thrift.NewTSerializer().Write(context.Background(), resp)
 		if err != nil {
@@ -104,11 +106,26 @@ func FuzzFastFetch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
 		cfg := &thrift.TConfiguration{MaxMessageSize: 1 << 20}
-		read := func(fast, opaque bool) (*tcli.TFetchResultsResp, error) {
-			buf := thrift.NewTMemoryBufferLen(len(data))
-			buf.Write(data)
-			var p thrift.TProtocol = thrift.NewTBinaryProtocolConf(buf, cfg)
-			if opaque {
+		// mode 0: a memory buffer (read in bulk through io.ReadFull);
+		// 1: the protocol hidden (element by element); 2 and 3: a
+		// buffered transport with a 16-byte (the smallest) and a 4 KiB
+		// buffer, read in place.
+		read := func(fast bool, mode int) (*tcli.TFetchResultsResp, error) {
+			var trans thrift.TTransport
+			switch mode {
+			case 2, 3:
+				size := 16
+				if mode == 3 {
+					size = 4096
+				}
+				trans = &bufTransport{r: bufio.NewReaderSize(bytes.NewReader(data), size)}
+			default:
+				buf := thrift.NewTMemoryBufferLen(len(data))
+				buf.Write(data)
+				trans = buf
+			}
+			var p thrift.TProtocol = thrift.NewTBinaryProtocolConf(trans, cfg)
+			if mode == 1 {
 				p = opaqueProtocol{p}
 			}
 			if !fast {
@@ -117,14 +134,14 @@ func FuzzFastFetch(f *testing.F) {
 			}
 			return readFetchResp(ctx, p, 1<<20)
 		}
-		want, werr := read(false, false)
-		for _, opaque := range []bool{false, true} {
-			got, err := read(true, opaque)
+		want, werr := read(false, 0)
+		for mode := range 4 {
+			got, err := read(true, mode)
 			if (werr == nil) != (err == nil) {
-				t.Fatalf("opaque=%v: generated reader says %v, fast reader %v", opaque, werr, err)
+				t.Fatalf("mode %d: generated reader says %v, fast reader %v", mode, werr, err)
 			}
 			if werr == nil {
-				require.Equal(t, want, got, "opaque=%v", opaque)
+				require.Equal(t, want, got, "mode %d", mode)
 			}
 		}
 	})

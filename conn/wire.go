@@ -281,7 +281,10 @@ type bufTransport struct {
 	w *bufio.Writer
 }
 
-var _ thrift.TRichTransport = (*bufTransport)(nil)
+var (
+	_ thrift.TRichTransport = (*bufTransport)(nil)
+	_ peeker                = (*bufTransport)(nil) // the fast FetchResults reader reads it in place
+)
 
 func newBufTransport(c net.Conn) *bufTransport {
 	return &bufTransport{c: c, r: bufio.NewReaderSize(c, 32<<10), w: bufio.NewWriterSize(c, 8<<10)}
@@ -293,6 +296,10 @@ func (t *bufTransport) Write(p []byte) (int, error)       { return t.w.Write(p) 
 func (t *bufTransport) WriteByte(b byte) error            { return t.w.WriteByte(b) }
 func (t *bufTransport) WriteString(s string) (int, error) { return t.w.WriteString(s) }
 func (t *bufTransport) Flush(context.Context) error       { return t.w.Flush() }
+func (t *bufTransport) Peek(n int) ([]byte, error)        { return t.r.Peek(n) }
+func (t *bufTransport) Discard(n int) (int, error)        { return t.r.Discard(n) }
+func (t *bufTransport) Buffered() int                     { return t.r.Buffered() }
+func (t *bufTransport) Size() int                         { return t.r.Size() }
 func (t *bufTransport) RemainingBytes() uint64            { return thrift.UnknownRemainingBytes }
 func (t *bufTransport) Open() error                       { return nil }
 func (t *bufTransport) IsOpen() bool                      { return true }

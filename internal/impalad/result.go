@@ -1,12 +1,15 @@
 package impalad
 
 import (
+	"sync"
+
 	"github.com/impalalb/impalalb/internal/thrift/gen/tcli"
 )
 
 // result is the output of a statement: a schema and rows addressed by
 // index. Implementations are immutable once built, so fetches read them
-// without a lock.
+// without a lock (genResult guards the batch it builds ahead with a lock of
+// its own).
 type result interface {
 	schema() []Column
 	numRows() int64
@@ -24,11 +27,59 @@ func (r *rowsResult) numRows() int64               { return int64(len(r.rows)) }
 func (r *rowsResult) value(col int, row int64) any { return r.rows[row][col] }
 
 // genResult is a projection of a generated table; values are computed on
-// the fly from the row number.
+// the fly from the row number. Its fields are immutable once built, except
+// ahead (guarded by mu).
 type genResult struct {
 	cols []Column
 	proj []int // index into genSchema for each result column
 	n    int64
+
+	// ahead is the batch being built in advance: the one that follows the
+	// last batch fetched, of the same size. Impala's coordinator likewise
+	// produces result rows ahead of the client's fetches, so that
+	// producing a batch overlaps with sending the previous one.
+	mu    sync.Mutex
+	ahead *aheadBatch
+}
+
+// aheadBatch is a batch of a genResult built by a goroutine of its own;
+// cols is set when done is closed.
+type aheadBatch struct {
+	from, to int64
+	done     chan struct{}
+	cols     []*tcli.TColumn
+}
+
+// minAhead is the smallest batch (in rows) after which the next one is
+// built in advance: small fetches start no goroutine.
+const minAhead = 1024
+
+// batch returns the HS2 columns of rows [from, to), the ones built in
+// advance when they match, and starts building the next batch of the same
+// size.
+func (g *genResult) batch(from, to int64) []*tcli.TColumn {
+	g.mu.Lock()
+	a := g.ahead
+	g.ahead = nil
+	g.mu.Unlock()
+	var cols []*tcli.TColumn
+	if a != nil && a.from == from && a.to == to {
+		<-a.done
+		cols = a.cols
+	} else {
+		cols = buildColumns(g, from, to)
+	}
+	if size := to - from; size >= minAhead && to < g.n {
+		next := &aheadBatch{from: to, to: min(to+size, g.n), done: make(chan struct{})}
+		g.mu.Lock()
+		g.ahead = next
+		g.mu.Unlock()
+		go func() {
+			defer close(next.done)
+			next.cols = buildColumns(g, next.from, next.to)
+		}()
+	}
+	return cols
 }
 
 func (g *genResult) schema() []Column { return g.cols }
@@ -101,6 +152,14 @@ func tableSchema(cols []Column) *tcli.TTableSchema {
 // FLOAT goes as a double; TIMESTAMP, DATE, DECIMAL, CHAR and VARCHAR go as
 // strings and BINARY as binary, as Impala sends them.
 func columnarBatch(r result, from, to int64) []*tcli.TColumn {
+	if g, ok := r.(*genResult); ok && to > from {
+		return g.batch(from, to)
+	}
+	return buildColumns(r, from, to)
+}
+
+// buildColumns is columnarBatch without the batches built in advance.
+func buildColumns(r result, from, to int64) []*tcli.TColumn {
 	cols := r.schema()
 	n := int(to - from)
 	out := make([]*tcli.TColumn, len(cols))
@@ -135,6 +194,10 @@ func columnarBatch(r result, from, to int64) []*tcli.TColumn {
 		case Binary:
 			col.BinaryVal = &tcli.TBinaryColumn{Values: fillColumn(bc, genBinary, as[[]byte]), Nulls: bc.nulls}
 		default:
+			if bc.genCol >= 0 {
+				col.StringVal = &tcli.TStringColumn{Values: genTextColumn(bc.genCol, from, n, bc.nulls), Nulls: bc.nulls}
+				break
+			}
 			gen := func(row int64) string { return genText(bc.genCol, row) }
 			conv := func(v any) (string, bool) {
 				if v == nil {
