@@ -14,10 +14,13 @@ type Policy uint8
 const (
 	// PolicyUnset is the zero Policy: the field's default applies.
 	PolicyUnset Policy = iota
-	// LeastConn picks the coordinator with the fewest open sessions from this
-	// pool (idle ones count: each holds one of the coordinator's frontend
-	// threads), ties broken at random, with the power of two random choices
-	// when the set is large.
+	// LeastConn picks the coordinator with the fewest busy sessions from this
+	// pool (in use, being opened, or about to be handed out; idle ones run
+	// nothing and do not count), preferring among equals one with an idle
+	// session to reuse, so that a coordinator's open sessions (each holds one
+	// of its frontend threads) stay near its peak of busy ones; remaining
+	// ties are broken at random, with the power of two random choices when
+	// the set is large.
 	LeastConn
 	// Affinity picks by rendezvous hashing of the acquire key over the healthy
 	// coordinators, with a bounded load: a coordinator takes at most

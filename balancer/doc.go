@@ -34,9 +34,11 @@
 //
 // One pool serves both algorithms that Impala's load-balancer guide asks
 // for. [Pool.Acquire] with an empty key uses [Config.Policy], [LeastConn] by
-// default: the coordinator with the fewest open sessions of this pool, idle
-// ones included since each holds one of the coordinator's frontend threads;
-// ties go to a random one; above 32 coordinators, the better of two random
+// default: the coordinator with the fewest busy sessions of this pool (in
+// use, being opened, or about to be handed out); among equals, one with an
+// idle session to reuse, so that the open sessions of a coordinator (each
+// holds one of its frontend threads) stay near its peak of busy ones; ties
+// go to a random one; above 32 coordinators, the better of two random
 // choices. With a key (a user, a tenant, a client host) it uses
 // [Config.KeyedPolicy], [Affinity] by default: rendezvous hashing of the key
 // over the up coordinators, so that a key keeps its coordinator (the catalog
@@ -78,7 +80,8 @@
 // is reattached if it is a [Reattacher], or closed and replaced; the caller
 // never sees the error. The background loop also runs the socket check over
 // idle sessions, every 15 seconds and at once after an acquire found a cut
-// one, so that dead sessions stop counting for leastconn.
+// one, so that dead sessions stop counting as open (toward
+// MaxPerCoordinator) and as idle ones that leastconn would prefer to reuse.
 //
 // # Concurrency
 //

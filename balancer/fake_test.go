@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"sync"
@@ -50,6 +51,10 @@ type fakeCoord struct {
 	checks    atomic.Int64
 	open      atomic.Int64 // sessions not yet closed
 	firstFail atomic.Int64 // cluster seq of the first failed dial, 0 if none
+	// gate, when set, holds every dial until it is closed (or ctx ends);
+	// dialing, when set, hears the address of each dial that reaches it.
+	gate    chan struct{}
+	dialing chan string
 
 	mu       sync.Mutex
 	sessions []*fakeSession
@@ -126,6 +131,16 @@ func (d *fakeDialer) Dial(ctx context.Context, addr string) (balancer.Session, e
 		return nil, errRefused
 	}
 	fc.dials.Add(1)
+	if fc.gate != nil {
+		if fc.dialing != nil {
+			fc.dialing <- addr
+		}
+		select {
+		case <-fc.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if fc.hang.Load() {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -258,6 +273,18 @@ func (s *resetSession) Reset(context.Context) error {
 	}
 	s.options = nil
 	return nil
+}
+
+// firstOnTies is a TestOptions.RandN that makes leastconn's scan start at
+// the first coordinator (the pick asks for a number below the candidate
+// count ncoord), so that ties go to it; larger draws (jitter) stay random.
+func firstOnTies(ncoord int) func(n int) int {
+	return func(n int) int {
+		if n <= ncoord {
+			return 0
+		}
+		return rand.IntN(n)
+	}
 }
 
 // fakeClock is a clock that moves only when told.

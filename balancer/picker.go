@@ -54,14 +54,22 @@ func leastRecentlyFailed(list []*coord) *coord {
 	return best
 }
 
-// rank orders coordinators for leastconn: open sessions and acquires in
-// flight, plus the one about to be added, divided by the slow-start weight;
-// among equals, one with an idle session to reuse comes first. full reports
-// that c has no room under MaxPerCoordinator.
+// rank orders coordinators for leastconn: c's busy sessions (in use, being
+// dialed, or about to be taken by an acquire that picked c), plus the one
+// about to be added, divided by the slow-start weight; among equals, one
+// with an idle session to reuse comes first. full reports that c has no room
+// under MaxPerCoordinator.
+//
+// Idle sessions do not count: they run nothing, and ranking by open sessions
+// sent every acquire to whichever coordinator happened to hold one session
+// fewer, whatever ran there, so statements spread unevenly over evenly
+// spread sessions. Reusing idle sessions before dialing keeps the open
+// sessions of each coordinator near its peak of busy ones.
 func (p *Pool) rank(c *coord) (score uint64, full bool) {
 	open, idle, pend := c.open.Load(), c.idle.Load(), c.pending.Load()
-	full = open-idle+pend >= p.perCap
-	o := uint64(max(open+pend, 0)) + 1
+	busy := open - idle + pend
+	full = busy >= p.perCap
+	o := uint64(max(busy, 0)) + 1
 	if w := c.weight.Load(); w >= fullWeight {
 		score = o << 10
 	} else {

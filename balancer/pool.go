@@ -332,7 +332,8 @@ func (p *Pool) takeIdle(ctx context.Context, c *coord) *entry {
 		if cut {
 			// Whatever cut this socket (a proxy's idle timeout, a restart)
 			// likely cut the older idle ones too, here and elsewhere: dead
-			// sessions must not keep counting for leastconn.
+			// sessions must not keep counting as open, nor as idle ones
+			// that leastconn prefers to reuse.
 			p.pruneDead(c)
 			p.pruneWanted.Store(true)
 			p.kickLoop()

@@ -117,9 +117,10 @@ func TestLeastConnPowerOfTwo(t *testing.T) {
 	releaseAll(leases)
 }
 
-// Leastconn counts idle sessions too: a coordinator holding idle sessions is
-// not chosen for a new one over an empty coordinator.
-func TestLeastConnCountsIdle(t *testing.T) {
+// Leastconn counts busy sessions, not idle ones: a coordinator holding idle
+// sessions and an empty one that joined share the work, and the idle
+// sessions are reused before anything is dialed.
+func TestLeastConnReusesIdleAmongEquals(t *testing.T) {
 	cl, addrs := newCluster(2)
 	cfg := testConfig(cl, addrs[:1])
 	p := newPool(t, cfg, balancer.TestOptions{})
@@ -127,8 +128,117 @@ func TestLeastConnCountsIdle(t *testing.T) {
 	require.NoError(t, p.SetCoordinators(addrs))
 	leases := acquireSerial(t, p, 4)
 	by := countBy(leases)
-	require.Equal(t, 4, by[addrs[1]], "idle sessions count toward leastconn")
+	require.Equal(t, 2, by[addrs[0]], "busy sessions spread: %v", by)
+	require.Equal(t, 2, by[addrs[1]], "busy sessions spread: %v", by)
+	require.EqualValues(t, 4, cl.get(addrs[0]).dials.Load(), "coord0's idle sessions were reused")
+	require.EqualValues(t, 2, cl.get(addrs[1]).dials.Load())
 	releaseAll(leases)
+}
+
+// Sessions spread 31/30/30 and all idle, as after a burst: the next busy
+// sessions spread evenly over the three, on the idle sessions already
+// there. Ranking by open sessions sent every one of them to the two
+// coordinators holding one session fewer.
+func TestLeastConnSpreadsBusyOverUnevenIdle(t *testing.T) {
+	cl, addrs := newCluster(3)
+	cfg := testConfig(cl, addrs)
+	cfg.MaxIdlePerCoordinator = 64
+	p := newPool(t, cfg, balancer.TestOptions{})
+	releaseAll(acquireSerial(t, p, 91))
+	open := map[string]int{}
+	for _, a := range addrs {
+		open[a] = int(cl.get(a).open.Load())
+	}
+	require.ElementsMatch(t, []int{31, 30, 30}, []int{open[addrs[0]], open[addrs[1]], open[addrs[2]]})
+
+	leases := acquireSerial(t, p, 30)
+	by := countBy(leases)
+	for _, a := range addrs {
+		require.Equal(t, 10, by[a], "busy sessions per coordinator: %v (open %v)", by, open)
+	}
+	require.EqualValues(t, 91, cl.openSessions(), "no dial while idle sessions were there")
+	releaseAll(leases)
+}
+
+// Session churn (no idle sessions kept): dials in progress count toward
+// leastconn, so acquires that arrive while earlier ones are still dialing
+// spread over the coordinators instead of piling onto the one that looked
+// empty.
+func TestLeastConnCountsDialsInProgress(t *testing.T) {
+	cl, addrs := newCluster(3)
+	const n = 30
+	gate := make(chan struct{})
+	dialing := make(chan string, n)
+	for _, a := range addrs {
+		fc := cl.get(a)
+		fc.gate, fc.dialing = gate, dialing
+	}
+	cfg := testConfig(cl, addrs)
+	cfg.MaxIdlePerCoordinator = -1
+	p := newPool(t, cfg, balancer.TestOptions{})
+	leases := make(chan *balancer.Lease, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			l, err := p.Acquire(context.Background(), "")
+			if err != nil {
+				errs <- err
+				return
+			}
+			leases <- l
+		}()
+	}
+	by := map[string]int{}
+	for range n {
+		by[<-dialing]++ // every acquire is now dialing, none has finished
+	}
+	close(gate)
+	for range n {
+		select {
+		case l := <-leases:
+			l.Release()
+		case err := <-errs:
+			require.NoError(t, err)
+		}
+	}
+	minN, maxN := math.MaxInt, 0
+	for _, a := range addrs {
+		minN, maxN = min(minN, by[a]), max(maxN, by[a])
+	}
+	// Picks that race (both read the counters before either counted
+	// itself) can land together: a small slack, far from n/3.
+	require.LessOrEqual(t, maxN-minN, 3, "dials in flight per coordinator %v", by)
+	require.EqualValues(t, 0, cl.openSessions(), "the churn pool keeps nothing")
+}
+
+// The pooled SELECT 1 pattern: a window of busy sessions moving over uneven
+// idle ones (each step acquires one and releases the oldest). Statements
+// per coordinator stay even (ranking by open sessions: 1035 / 1004 / 961).
+func TestLeastConnRotatingWindowEven(t *testing.T) {
+	cl, addrs := newCluster(3)
+	cfg := testConfig(cl, addrs)
+	cfg.MaxIdlePerCoordinator = 64
+	p := newPool(t, cfg, balancer.TestOptions{})
+	releaseAll(acquireSerial(t, p, 31)) // 11/10/10 idle
+	const window, steps = 20, 3000
+	var held []*balancer.Lease
+	by := map[string]int{}
+	for range steps {
+		l, err := p.Acquire(context.Background(), "")
+		require.NoError(t, err)
+		by[l.Coordinator()]++
+		held = append(held, l)
+		if len(held) > window {
+			held[0].Release()
+			held = held[1:]
+		}
+	}
+	releaseAll(held)
+	minN, maxN := math.MaxInt, 0
+	for _, a := range addrs {
+		minN, maxN = min(minN, by[a]), max(maxN, by[a])
+	}
+	require.LessOrEqual(t, maxN-minN, 2, "statements per coordinator %v", by)
 }
 
 func TestRoundRobin(t *testing.T) {
@@ -340,12 +450,13 @@ func TestPassiveDownBackoff(t *testing.T) {
 	})
 	victim := cl.get(addrs[0])
 	victim.kill()
-	for range 4 {
-		l, err := p.Acquire(context.Background(), "")
-		require.NoError(t, err)
+	// Held, so that the second acquire finds addrs[1] busier and tries the
+	// victim.
+	leases := acquireSerial(t, p, 4)
+	for _, l := range leases {
 		require.Equal(t, addrs[1], l.Coordinator())
-		l.Release()
 	}
+	releaseAll(leases)
 	require.EqualValues(t, 1, victim.dials.Load(), "down at the first failure")
 	probesAt := func(d time.Duration) int64 {
 		clk.Advance(d)
@@ -545,7 +656,9 @@ func TestHungCoordinator(t *testing.T) {
 	cfg.DialTimeout = 200 * time.Millisecond
 	cfg.BackoffMin = time.Hour
 	cfg.BackoffMax = time.Hour
-	p := newPool(t, cfg, balancer.TestOptions{})
+	// Ties go to the hung one: the pool must find it, not be spared it by
+	// idle sessions elsewhere.
+	p := newPool(t, cfg, balancer.TestOptions{RandN: firstOnTies(len(addrs))})
 	const workers = 8
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*50)
@@ -594,7 +707,7 @@ func TestShortDeadlinesSuspectHungCoordinator(t *testing.T) {
 	cfg.DialTimeout = time.Hour
 	cfg.CheckTimeout = 50 * time.Millisecond
 	cfg.BackoffMin, cfg.BackoffMax = time.Hour, time.Hour
-	p := newPool(t, cfg, balancer.TestOptions{OnState: ev.hook})
+	p := newPool(t, cfg, balancer.TestOptions{OnState: ev.hook, RandN: firstOnTies(len(addrs))})
 	var shortFailures int
 	for range 20 {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -803,11 +916,17 @@ func TestMaxSessionsEvictsIdle(t *testing.T) {
 	p := newPool(t, cfg, balancer.TestOptions{})
 	releaseAll(acquireN(t, p, 2, nil))
 	require.NoError(t, p.SetCoordinators(addrs))
+	// The first reuses an idle session of coord0; the second goes to the
+	// less busy coord1, where the pool is full.
+	l0, err := p.Acquire(context.Background(), "")
+	require.NoError(t, err)
+	require.Equal(t, addrs[0], l0.Coordinator())
 	l, err := p.Acquire(context.Background(), "")
 	require.NoError(t, err)
 	require.Equal(t, addrs[1], l.Coordinator())
 	require.EqualValues(t, 1, cl.get(addrs[0]).open.Load())
 	l.Release()
+	l0.Release()
 }
 
 func TestSessionReset(t *testing.T) {
@@ -926,7 +1045,7 @@ func waitFor(t *testing.T, cond func() bool) {
 	t.Fatal("condition not met")
 }
 
-// Idle sessions whose socket was cut stop counting for leastconn: an
+// Idle sessions whose socket was cut stop counting as open and idle: an
 // acquire that finds one prunes its coordinator, and the background pass
 // prunes them all.
 func TestPruneCutIdle(t *testing.T) {

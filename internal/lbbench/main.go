@@ -48,6 +48,7 @@ type config struct {
 	foThink     time.Duration
 	bucket      time.Duration
 	overhead    bool
+	spread      bool
 	rounds      int
 	verbose     bool
 	cpuProfile  string
@@ -96,6 +97,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.foStmt, "failover-stmt", 10*time.Millisecond, "service time of the failover runs' statements (select sleep(ms))")
 	fs.DurationVar(&cfg.foThink, "failover-think", 50*time.Millisecond, "mean idle time of a session between two statements in the failover runs")
 	fs.BoolVar(&cfg.overhead, "overhead", true, "also run impalalb over (a)'s single coordinator, pooled SELECT 1 at 1 client (the library's own cost)")
+	fs.BoolVar(&cfg.spread, "spread", true, "also run (a) spread over the three without a balancer (client i on coordinator i mod 3), pooled SELECT 1: what spreading costs by itself")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "parts each cell's -duration is split into, the modes taking turns")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the client side) to this file")
 	fs.BoolVar(&cfg.verbose, "v", false, "log every failed statement of the failover runs")
@@ -122,7 +124,7 @@ func parseFlags(args []string) (*config, error) {
 	}
 	cfg.modes = strings.Split(*modes, ",")
 	for _, m := range cfg.modes {
-		if !slices.Contains(modeShort[:3], m) {
+		if !slices.Contains(modeShort[:3], m) && m != modeShort[modeSpread] {
 			return nil, fmt.Errorf("lbbench: unknown mode %q", m)
 		}
 	}
@@ -195,24 +197,27 @@ func run(args []string) (err error) {
 		}
 		for _, n := range cfg.clients {
 			var modes []modeKind
-			for m := range modeKind(4) {
-				if m == modeImpalalbOne {
+			for m := range numModes {
+				switch {
+				case m == modeImpalalbOne:
 					if cfg.overhead && wl.name == "select1" && n == 1 {
 						modes = append(modes, m)
 					}
-				} else if slices.Contains(cfg.modes, modeShort[m]) {
+				case m == modeSpread && cfg.spread && wl.name == "select1" && n > 1:
+					modes = append(modes, m)
+				case slices.Contains(cfg.modes, modeShort[m]):
 					modes = append(modes, m)
 				}
 			}
 			parts := make(map[modeKind][]*cellResult)
-			for range cfg.rounds {
+			for r := range cfg.rounds {
 				for _, m := range modes {
 					if m == modeHAProxy {
 						if err := e.waitProxyUp(ctx, 15*time.Second); err != nil {
 							return err
 						}
 					}
-					res, err := runCell(ctx, e, cellSpec{mode: m, wl: wl, clients: n,
+					res, err := runCell(ctx, e, cellSpec{mode: m, wl: wl, clients: n, home: r,
 						warmup: cfg.warmup, dur: cfg.duration / time.Duration(cfg.rounds), bucket: cfg.bucket})
 					if err != nil {
 						return err
@@ -222,8 +227,9 @@ func run(args []string) (err error) {
 			}
 			for _, m := range modes {
 				res := mergeCells(parts[m])
-				logf("%-9s %3d clients %-13s %9.0f/s p50 %-9v p99 %-9v p999 %-9v errors %d",
-					wl.name, n, modeShort[m], res.tput, round(res.p50), round(res.p99), round(res.p999), res.errs)
+				logf("%-9s %3d clients %-13s %9.0f/s p50 %-9v p99 %-9v p999 %-9v errors %d; statements %s; coordinator CPU µs/statement %s",
+					wl.name, n, modeShort[m], res.tput, round(res.p50), round(res.p99), round(res.p999), res.errs,
+					joinCounts(res.stmts, modeImpalalb), coordCPUPerStmt(res))
 				cells = append(cells, res)
 			}
 		}
@@ -341,4 +347,19 @@ func round(d time.Duration) time.Duration {
 	default:
 		return d.Round(time.Microsecond)
 	}
+}
+
+// coordCPUPerStmt prints each coordinator's CPU per statement it ran.
+func coordCPUPerStmt(c *cellResult) string {
+	if c.coordCPUs == nil {
+		return "?"
+	}
+	f := make([]string, len(c.coordCPUs))
+	for i, d := range c.coordCPUs {
+		f[i] = "–"
+		if c.stmts[i] > 0 {
+			f[i] = fmt.Sprintf("%.1f", perOp(d, int(c.stmts[i])))
+		}
+	}
+	return strings.Join(f, " / ")
 }

@@ -19,15 +19,16 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 	w("# impalalb and HAProxy side by side\n\n")
 	w("One run of `%s` on %s. Figures are for comparing the modes within this run;\n", cfg.command, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	w("numbers from runs on other days or machines are not comparable.\n\n")
-	w("- (a) **direct**: one coordinator, no balancing; each client holds its own session (churn: dials each time).\n")
+	w("- (a) **direct**: one coordinator, no balancing, a different one of the three in each part so that none is warmer than the others; each client holds its own session (churn: dials each time).\n")
 	w("- (b) **impalalb**: `balancer` with `balancer.NewConnDialer` over the three, library defaults (leastconn, health checks every 2 s) except `MaxPerCoordinator` and `MaxIdlePerCoordinator` raised to 256 so that 64 clients fit; each operation is `Acquire`, statement, `Release` (churn: a pool that keeps no idle session, so every acquire dials).\n")
 	w("- (b′) **impalalb over (a)'s coordinator only**: the same pool with one member, pooled `SELECT 1` at 1 client: the library's own cost without the effect of spreading work over three processes.\n")
+	w("- (a³) **direct, spread**: no balancing layer at all, client i holds its own session on coordinator i mod 3, pooled `SELECT 1` at 2+ clients: what spreading the work over three processes costs by itself on this machine; its \"layer CPU\" is that cost. (b) and (c) cannot do better than it.\n")
 	w("- (c) **haproxy**: Debian's HAProxy in TCP mode in front of the three, the guide's settings (`balance leastconn`, `check` with inter 2s fall 3 rise 2, `retries 3`, `option redispatch`); each client holds its own session through it (churn: dials each time).\n\n")
 	w("Every coordinator is a separate process of `internal/impalad/cmd/impalad` (HS2, NOSASL, service time %v); all traffic is on loopback, HS2 protocol V6, and the client, the three coordinators and HAProxy share the machine's CPUs. ", cfg.serviceTime)
 	w("Each cell is measured for %v in %d parts of %v, each after a %v warm-up, the modes taking turns part by part so that changes in the machine's background load fall on all of them alike. Latency is per operation (churn: open + statement + close). ",
 		cfg.duration, cfg.rounds, cfg.duration/time.Duration(cfg.rounds), cfg.warmup)
-	w("Sessions and statements per coordinator are counted by the client (through HAProxy, from the version string each coordinator reports). ")
-	w("CPU per statement: the client process's getrusage, and HAProxy's /proc/<pid>/stat (10 ms ticks), over the measured window; the balancing layer's cost is (b)'s client CPU minus (a)'s, and for (c) HAProxy's CPU plus (c)'s client CPU minus (a)'s.\n\n")
+	w("Sessions and statements per coordinator are counted by the client (through HAProxy, from the version string each coordinator reports); the mean in flight per coordinator is the durations of its operations summed over the window, divided by the window: what leastconn evens out, where statement counts also follow each coordinator's speed (a process that gets less of the shared CPUs completes fewer) and, in the mixed workload, how the long statements fell. ")
+	w("CPU per statement: the client process's getrusage, and HAProxy's /proc/<pid>/stat (10 ms ticks), over the measured window; the balancing layer's cost is (b)'s client CPU minus (a)'s, and for (c) HAProxy's CPU plus (c)'s client CPU minus (a)'s. The coordinators' CPU (the three processes together, /proc/<pid>/stat) shows what spreading the work over three processes costs on the shared CPUs.\n\n")
 
 	w("## Machine\n\n")
 	for _, l := range machine() {
@@ -54,11 +55,11 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 			continue
 		}
 		w("### %s (`%s`)\n\n", wl.title, wl.name)
-		w("| clients | mode | ops/s | vs (a) | p50 | p99 | p99.9 | errors | sessions per coordinator | statements per coordinator | max/min | client CPU µs/op | HAProxy CPU µs/op | layer CPU µs/op |\n")
-		w("|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|\n")
+		w("| clients | mode | ops/s | vs (a) | p50 | p99 | p99.9 | errors | sessions per coordinator | statements per coordinator | max/min | mean in flight per coordinator (max/min) | client CPU µs/op | HAProxy CPU µs/op | layer CPU µs/op | coordinators CPU µs/op |\n")
+		w("|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|---:|---:|---:|---:|\n")
 		for _, n := range cfg.clients {
 			a := get(wl.name, n, modeDirect)
-			for _, m := range []modeKind{modeDirect, modeImpalalbOne, modeImpalalb, modeHAProxy} {
+			for _, m := range []modeKind{modeDirect, modeSpread, modeImpalalbOne, modeImpalalb, modeHAProxy} {
 				c := get(wl.name, n, m)
 				if c == nil {
 					continue
@@ -78,9 +79,9 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 				if m == modeHAProxy {
 					hap = fmt.Sprintf("%.1f", perOp(c.proxyCPU, c.n))
 				}
-				w("| %d | %s | %.0f | %s | %s | %s | %s | %d | %s | %s | %s | %.1f | %s | %s |\n",
+				w("| %d | %s | %.0f | %s | %s | %s | %s | %d | %s | %s | %s | %s | %.1f | %s | %s | %.1f |\n",
 					n, m, c.tput, vs, fmtDur(c.p50), fmtDur(c.p99), fmtDur(c.p999), c.errs,
-					joinCounts(c.sessions, m), joinCounts(c.stmts, m), mm, perOp(c.clientCPU, c.n), hap, layer)
+					joinCounts(c.sessions, m), joinCounts(c.stmts, m), mm, inFlight(c), perOp(c.clientCPU, c.n), hap, layer, perOp(c.coordCPU, c.n))
 			}
 		}
 		w("\n")
@@ -107,6 +108,12 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 	if bb, c := get("select1", 8, modeImpalalb), get("select1", 8, modeHAProxy); bb != nil && c != nil && c.tput > 0 {
 		r := bb.tput / c.tput
 		w("| (b) vs (c): ≥ 2× throughput, pooled `SELECT 1`, 8 clients | %.2f× (%.0f vs %.0f ops/s) | %s |\n", r, bb.tput, c.tput, yes(r >= 2))
+	}
+	for _, n := range cfg.clients {
+		if bb, s := get("select1", n, modeImpalalb), get("select1", n, modeSpread); bb != nil && s != nil && s.tput > 0 {
+			w("| context: (b) vs (a³), the same spread with no balancer, pooled `SELECT 1`, %d clients | %.2f× (%.0f vs %.0f ops/s); p99 %s vs %s; client CPU %.1f vs %.1f µs/op; statements max/min %.3f vs %.3f | – |\n",
+				n, bb.tput/s.tput, bb.tput, s.tput, fmtDur(bb.p99), fmtDur(s.p99), perOp(bb.clientCPU, bb.n), perOp(s.clientCPU, s.n), maxMin(bb.stmts), maxMin(s.stmts))
+		}
 	}
 	if bb, c := get("churn", 64, modeImpalalb), get("churn", 64, modeHAProxy); bb != nil && c != nil && c.tput > 0 {
 		r := bb.tput / c.tput
@@ -136,7 +143,7 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 				if maxMin(bb.stmts) > 0 && maxMin(bb.stmts) <= 1.05 {
 					balOK++
 				} else {
-					balBad = append(balBad, fmt.Sprintf("%s/%d (%.3f)", c.wl, c.clients, maxMin(bb.stmts)))
+					balBad = append(balBad, fmt.Sprintf("%s/%d (%.3f; in flight %.3f, HAProxy %.3f)", c.wl, c.clients, maxMin(bb.stmts), maxMinDur(bb.busy), maxMinDur(c.busy)))
 				}
 			}
 		}
@@ -199,6 +206,35 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 	return b.String()
 }
 
+// inFlight prints the mean number of operations in flight on each
+// coordinator over the measured window, with their max/min.
+func inFlight(c *cellResult) string {
+	if c.dur <= 0 || len(c.busy) == 0 {
+		return "–"
+	}
+	if c.mode == modeDirect || c.mode == modeImpalalbOne {
+		var sum time.Duration
+		for _, b := range c.busy {
+			sum += b
+		}
+		return fmt.Sprintf("%.1f", sum.Seconds()/c.dur.Seconds())
+	}
+	f := make([]string, len(c.busy))
+	for i, b := range c.busy {
+		f[i] = fmt.Sprintf("%.1f", b.Seconds()/c.dur.Seconds())
+	}
+	return fmt.Sprintf("%s (%.3f)", strings.Join(f, " / "), maxMinDur(c.busy))
+}
+
+// maxMinDur is maxMin over durations.
+func maxMinDur(v []time.Duration) float64 {
+	n := make([]int64, len(v))
+	for i, d := range v {
+		n[i] = int64(d)
+	}
+	return maxMin(n)
+}
+
 // lowerHigher says how much lower than the reference a throughput was,
 // given 1 - ratio.
 func lowerHigher(ov float64) string {
@@ -225,7 +261,12 @@ func perOp(d time.Duration, n int) float64 {
 
 func joinCounts(v []int64, m modeKind) string {
 	if m == modeDirect || m == modeImpalalbOne {
-		return fmt.Sprint(v[0])
+		// One coordinator per part, a different one each part: the total.
+		var sum int64
+		for _, x := range v {
+			sum += x
+		}
+		return fmt.Sprint(sum)
 	}
 	s := make([]string, len(v))
 	for i, x := range v {

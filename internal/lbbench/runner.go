@@ -75,12 +75,13 @@ func runCount(ctx context.Context, s conn.Session, stmt string, want int) error 
 // recorder holds what one client measured.
 type recorder struct {
 	lat      []time.Duration
-	stmts    []int64  // per coordinator
-	ok       []uint32 // [bucket*ncoord+coord]
-	fail     []uint32 // per bucket
-	failPre  int      // failed, started before the SIGKILL was sent
-	failMid  int      // failed, started while the process was dying
-	failPost int      // failed, started after the process was gone
+	stmts    []int64         // per coordinator
+	busy     []time.Duration // per coordinator: the operations' durations summed
+	ok       []uint32        // [bucket*ncoord+coord]
+	fail     []uint32        // per bucket
+	failPre  int             // failed, started before the SIGKILL was sent
+	failMid  int             // failed, started while the process was dying
+	failPost int             // failed, started after the process was gone
 	errs     int
 	lastErr  error
 }
@@ -90,9 +91,11 @@ type cellSpec struct {
 	mode    modeKind
 	wl      workload
 	clients int
-	warmup  time.Duration
-	dur     time.Duration
-	bucket  time.Duration
+	// home is the part's number: (a) and (b′) run on coordinator home mod 3.
+	home   int
+	warmup time.Duration
+	dur    time.Duration
+	bucket time.Duration
 	// during, when set, runs beside the measurement (the failover kill and
 	// monitor) with the measurement's start time.
 	during func(ctx context.Context, t0 time.Time, t *target)
@@ -123,17 +126,23 @@ type cellResult struct {
 	lastErr        error
 	sessions       []int64 // per coordinator, during the measurement
 	stmts          []int64 // per coordinator
-	clientCPU      time.Duration
-	proxyCPU       time.Duration
-	ok             [][]uint32 // [bucket][coord]
-	fail           []uint32
-	failPre        int
-	failMid        int
-	failPost       int
+	// busy is, per coordinator, the durations of its operations summed:
+	// divided by the window, the mean number of operations in flight
+	// there, which is what leastconn evens out.
+	busy      []time.Duration
+	clientCPU time.Duration
+	proxyCPU  time.Duration
+	coordCPU  time.Duration   // the three coordinators together
+	coordCPUs []time.Duration // per coordinator
+	ok        [][]uint32      // [bucket][coord]
+	fail      []uint32
+	failPre   int
+	failMid   int
+	failPost  int
 }
 
 func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
-	t, err := newTarget(e, spec.mode, spec.wl.churn)
+	t, err := newTarget(e, spec.mode, spec.wl.churn, spec.home)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +157,7 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 	recs := make([]*recorder, spec.clients)
 	var panicErr atomic.Value
 	for i := range spec.clients {
-		r := &recorder{stmts: make([]int64, ncoord), ok: make([]uint32, nb*ncoord), fail: make([]uint32, nb)}
+		r := &recorder{stmts: make([]int64, ncoord), busy: make([]time.Duration, ncoord), ok: make([]uint32, nb*ncoord), fail: make([]uint32, nb)}
 		recs[i] = r
 		wg.Add(1)
 		go func() {
@@ -158,7 +167,7 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 					panicErr.Store(fmt.Errorf("lbbench: client panic: %v", p))
 				}
 			}()
-			cl := t.newClient(spec.wl.churn)
+			cl := t.newClient(i, spec.wl.churn)
 			defer cl.close()
 			rng := rand.New(rand.NewPCG(uint64(i)+1, 42))
 			for ctx.Err() == nil {
@@ -211,6 +220,7 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 				}
 				r.lat = append(r.lat, done.Sub(begin))
 				r.stmts[coord]++
+				r.busy[coord] += done.Sub(begin)
 				r.ok[b*ncoord+coord]++
 				if spec.think > 0 {
 					// Uniform in [0, 2×think): clients that run the same
@@ -223,6 +233,7 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 
 	// Measurement window: CPU and session counters at its edges.
 	var cpu0, cpu1, pcpu0, pcpu1 time.Duration
+	var ccpu0, ccpu1 []time.Duration
 	var sess0, sess1 []int64
 	proxyCPU := func() time.Duration {
 		if e.proxy == nil {
@@ -234,13 +245,24 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 		}
 		return u + s
 	}
+	coordCPU := func() []time.Duration {
+		out := make([]time.Duration, len(e.coords))
+		for i, c := range e.coords {
+			u, s, err := haproxytest.ProcessCPUTime(c.Pid())
+			if err != nil {
+				return nil // restarted or killed (failover): no figure
+			}
+			out[i] = u + s
+		}
+		return out
+	}
 	dctx, dcancel := context.WithCancel(ctx)
 	var dwg sync.WaitGroup
 	select {
 	case <-time.After(time.Until(t0)):
 	case <-ctx.Done():
 	}
-	cpu0, pcpu0, sess0 = selfCPU(), proxyCPU(), t.sessionCounts()
+	cpu0, pcpu0, ccpu0, sess0 = selfCPU(), proxyCPU(), coordCPU(), t.sessionCounts()
 	if spec.during != nil {
 		dwg.Add(1)
 		go func() {
@@ -252,7 +274,7 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 	case <-time.After(time.Until(tEnd)):
 	case <-ctx.Done():
 	}
-	cpu1, pcpu1, sess1 = selfCPU(), proxyCPU(), t.sessionCounts()
+	cpu1, pcpu1, ccpu1, sess1 = selfCPU(), proxyCPU(), coordCPU(), t.sessionCounts()
 	wg.Wait()
 	dcancel()
 	dwg.Wait()
@@ -264,10 +286,17 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 	}
 
 	res := &cellResult{mode: spec.mode, wl: spec.wl.name, clients: spec.clients, dur: spec.dur,
-		stmts: make([]int64, ncoord), sessions: make([]int64, ncoord),
+		stmts: make([]int64, ncoord), busy: make([]time.Duration, ncoord), sessions: make([]int64, ncoord),
 		clientCPU: cpu1 - cpu0, ok: make([][]uint32, nb), fail: make([]uint32, nb)}
 	if spec.mode == modeHAProxy {
 		res.proxyCPU = pcpu1 - pcpu0
+	}
+	if ccpu0 != nil && ccpu1 != nil {
+		res.coordCPUs = make([]time.Duration, ncoord)
+		for i := range ncoord {
+			res.coordCPUs[i] = ccpu1[i] - ccpu0[i]
+			res.coordCPU += res.coordCPUs[i]
+		}
 	}
 	// Pooled workloads open their sessions in the warm-up: count the whole
 	// cell; churn counts the window, like the statements.
@@ -291,6 +320,7 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 		}
 		for c := range ncoord {
 			res.stmts[c] += r.stmts[c]
+			res.busy[c] += r.busy[c]
 		}
 		for b := range nb {
 			res.fail[b] += r.fail[b]
@@ -317,7 +347,7 @@ func mergeCells(parts []*cellResult) *cellResult {
 	}
 	first := parts[0]
 	res := &cellResult{mode: first.mode, wl: first.wl, clients: first.clients,
-		stmts: make([]int64, len(first.stmts)), sessions: make([]int64, len(first.sessions))}
+		stmts: make([]int64, len(first.stmts)), busy: make([]time.Duration, len(first.stmts)), sessions: make([]int64, len(first.sessions))}
 	for _, p := range parts {
 		res.dur += p.dur
 		res.lat = append(res.lat, p.lat...)
@@ -327,8 +357,18 @@ func mergeCells(parts []*cellResult) *cellResult {
 		}
 		res.clientCPU += p.clientCPU
 		res.proxyCPU += p.proxyCPU
+		res.coordCPU += p.coordCPU
+		if p.coordCPUs != nil {
+			if res.coordCPUs == nil {
+				res.coordCPUs = make([]time.Duration, len(p.coordCPUs))
+			}
+			for i, d := range p.coordCPUs {
+				res.coordCPUs[i] += d
+			}
+		}
 		for i := range res.stmts {
 			res.stmts[i] += p.stmts[i]
+			res.busy[i] += p.busy[i]
 			res.sessions[i] += p.sessions[i]
 		}
 		// Each part's last bucket is partial: drop it.

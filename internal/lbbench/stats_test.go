@@ -57,11 +57,19 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
+func TestInFlight(t *testing.T) {
+	c := &cellResult{mode: modeImpalalb, dur: 2 * time.Second, busy: []time.Duration{40 * time.Second, 42 * time.Second, 40 * time.Second}}
+	require.Equal(t, "20.0 / 21.0 / 20.0 (1.050)", inFlight(c))
+	c.mode = modeDirect
+	require.Equal(t, "61.0", inFlight(c))
+	require.Equal(t, "–", inFlight(&cellResult{mode: modeImpalalb}))
+}
+
 func TestFormatting(t *testing.T) {
 	require.Equal(t, "250 µs", fmtDur(250*time.Microsecond))
 	require.Equal(t, "1.50 ms", fmtDur(1500*time.Microsecond))
 	require.Equal(t, "2.00 s", fmtDur(2*time.Second))
 	require.Equal(t, "never", fmtDown(-1))
 	require.Equal(t, "1 / 2 / 3", joinCounts([]int64{1, 2, 3}, modeHAProxy))
-	require.Equal(t, "1", joinCounts([]int64{1, 2, 3}, modeDirect))
+	require.Equal(t, "7", joinCounts([]int64{0, 7, 0}, modeDirect), "(a) runs on one coordinator per part: the total")
 }

@@ -19,17 +19,28 @@ const (
 	// modeImpalalbOne is impalalb over (a)'s single coordinator: the
 	// library's own cost, without the effect of spreading the work.
 	modeImpalalbOne
+	// modeSpread is (a) spread over the three without any balancing
+	// layer: client i holds its own session on coordinator i mod 3. It is
+	// what spreading the work over three processes costs by itself, the
+	// floor under (b) and (c).
+	modeSpread
+	numModes
 )
 
-var modeNames = [...]string{"(a) direct", "(b) impalalb", "(c) haproxy", "(b′) impalalb, (a)'s coordinator only"}
-var modeShort = [...]string{"direct", "impalalb", "haproxy", "impalalb-1"}
+var modeNames = [...]string{"(a) direct", "(b) impalalb", "(c) haproxy", "(b′) impalalb, (a)'s coordinator only", "(a³) direct, spread: client i on coordinator i mod 3"}
+var modeShort = [...]string{"direct", "impalalb", "haproxy", "impalalb-1", "spread"}
 
 func (m modeKind) String() string { return modeNames[m] }
 
 // target opens sessions for the clients of one cell in one mode.
 type target struct {
-	mode   modeKind
-	env    *env
+	mode modeKind
+	env  *env
+	// home is the coordinator of (a) and (b′) in this part; it moves from
+	// part to part so that no coordinator is warmer than the others (a
+	// process that served every statement of (a) was measurably cheaper
+	// per statement, and leastconn then sent it more).
+	home   int
 	pool   *balancer.Pool // impalalb only
 	byAddr map[string]int
 	byName map[string]int
@@ -40,8 +51,8 @@ type target struct {
 
 // newTarget prepares a mode; churn makes the impalalb pool keep no idle
 // sessions (each acquire dials, as a short-lived job would).
-func newTarget(e *env, mode modeKind, churn bool) (*target, error) {
-	t := &target{mode: mode, env: e, byAddr: map[string]int{}, byName: map[string]int{},
+func newTarget(e *env, mode modeKind, churn bool, home int) (*target, error) {
+	t := &target{mode: mode, env: e, home: home % len(e.coords), byAddr: map[string]int{}, byName: map[string]int{},
 		sessions: make([]int64, len(e.coords))}
 	for i, c := range e.coords {
 		t.byAddr[c.Addr()] = i
@@ -53,7 +64,7 @@ func newTarget(e *env, mode modeKind, churn bool) (*target, error) {
 			cfg.Coordinators = append(cfg.Coordinators, c.Addr())
 		}
 		if mode == modeImpalalbOne {
-			cfg.Coordinators = cfg.Coordinators[:1]
+			cfg.Coordinators = cfg.Coordinators[t.home : t.home+1]
 		}
 		cfg.Dialer = balancer.NewConnDialer(e.connOpts)
 		cfg.MaxPerCoordinator = 256
@@ -97,17 +108,24 @@ func (t *target) sessionCounts() []int64 {
 // client is one simulated application thread.
 type client struct {
 	t     *target
+	index int // the client's number within the cell
 	churn bool
 	held  conn.Session // direct, haproxy: the pooled session
 	coord int
 	lease *balancer.Lease
 }
 
-func (t *target) newClient(churn bool) *client { return &client{t: t, churn: churn} }
+func (t *target) newClient(index int, churn bool) *client {
+	return &client{t: t, index: index, churn: churn}
+}
 
 func (c *client) dial(ctx context.Context) (conn.Session, int, error) {
 	e := c.t.env
-	addr := e.coords[0].Addr()
+	coord := c.t.home
+	if c.t.mode == modeSpread {
+		coord = (c.index + c.t.home) % len(e.coords)
+	}
+	addr := e.coords[coord].Addr()
 	if c.t.mode == modeHAProxy {
 		addr = e.proxy.Addr("impala")
 	}
@@ -115,7 +133,6 @@ func (c *client) dial(ctx context.Context) (conn.Session, int, error) {
 	if err != nil {
 		return nil, -1, err
 	}
-	coord := 0
 	if c.t.mode == modeHAProxy {
 		i, ok := c.t.byName[s.ServerVersion()]
 		if !ok {
