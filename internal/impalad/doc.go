@@ -32,18 +32,25 @@
 // A small hand-written parser; keywords are case-insensitive, names are
 // lower-cased, a trailing semicolon is ignored.
 //
-//	SELECT <item>, ...                    literals: 1 (TINYINT ... BIGINT by size), 1.50 (DECIMAL(3,2)),
-//	                                      1e3 (DOUBLE), 'text' (STRING), TRUE, FALSE, NULL (BOOLEAN);
-//	                                      CAST(<literal> AS <type>) for every scalar type;
-//	                                      sleep(ms) (BOOLEAN true; runs ms longer; honours cancel);
-//	                                      fail('message') (test extension: the statement fails at run
-//	                                      time with that message, ERROR_STATE / beeswax EXCEPTION);
-//	                                      count(*) ; each item with an optional [AS] alias.
-//	                                      Column labels are the expression text lower-cased, as Impala's.
-//	SELECT * | col, ... FROM [db.]t [LIMIT k]
-//	SELECT count(*) FROM [db.]t
+//	SELECT [DISTINCT] <expr> [[AS] alias], ... [FROM [db.]t [alias]] [WHERE <expr>]
+//	       [GROUP BY <expr|n|alias>, ...] [HAVING <expr>]
+//	       [ORDER BY <expr|n|alias> [ASC|DESC] [NULLS FIRST|LAST], ...] [LIMIT k]
+//	                                      expressions: literals 1 (TINYINT ... BIGINT by size),
+//	                                      1.50 (DECIMAL(3,2)), 1e3 (DOUBLE), 'text', TRUE, FALSE,
+//	                                      NULL; columns; + - * / % DIV; comparisons; AND/OR/NOT;
+//	                                      IS [NOT] NULL; [NOT] BETWEEN/IN/LIKE; CAST; the scalar
+//	                                      functions of func.go (now, version, current_database,
+//	                                      user, concat, upper, coalesce, if, round, substr, ...);
+//	                                      count/sum/min/max/avg [DISTINCT]; result types and
+//	                                      column labels (the expression text lower-cased) as
+//	                                      Impala's. Test extensions: sleep(ms) (BOOLEAN true; runs
+//	                                      ms longer; honours cancel) and fail('message') (fails at
+//	                                      run time: ERROR_STATE / beeswax EXCEPTION).
 //	SELECT ... FROM gen.rows_N            a generated table of N rows, columns GenSchema, values
-//	                                      GenValue (every scalar type, NULLs by GenIsNull)
+//	                                      GenValue (every scalar type, NULLs by GenIsNull);
+//	                                      count(*) never scans; WHERE, ORDER BY and aggregates
+//	                                      scan at most 20M rows, a filtered or sorted result keeps
+//	                                      at most 1M rows, GROUP BY makes at most 65536 groups.
 //	SET k=v                               session query option; SET k='' resets it to its default;
 //	                                      SET alone or SET ALL lists the options with their values
 //	USE db

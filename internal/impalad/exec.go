@@ -296,8 +296,11 @@ func (co *Coordinator) run(s *session, st *statement, op *operation) (result, ti
 			}
 			row := make([]any, len(in))
 			for i, e := range in {
+				if err := analyze(e, &scope{env: &evalEnv{now: localNow(), user: s.user, db: s.db, version: co.cfg.Version}}); err != nil {
+					return nil, 0, err
+				}
 				if e.kind != "lit" {
-					return nil, 0, analysisError("only literals are supported in VALUES by the test coordinator")
+					return nil, 0, analysisError("only constant expressions are supported in VALUES by the test coordinator")
 				}
 				v, err := castValue(e.val, e.typ, t.cols[i].Type)
 				if err != nil {
@@ -338,97 +341,28 @@ func (co *Coordinator) source(db, name string) (cols []Column, n int64, rows [][
 	return t.cols, int64(len(rows)), rows, nil
 }
 
-func (co *Coordinator) runSelect(s *session, st *statement, op *operation) (result, time.Duration, *sqlError) {
-	name := func(it selectItem) string {
-		if it.alias != "" {
-			return it.alias
+func (co *Coordinator) runSelect(s *session, st *statement, op *operation) (res result, extra time.Duration, serr *sqlError) {
+	// A bug in the expression code fails the statement, not the
+	// coordinator (which may be serving a demo or other tests).
+	defer func() {
+		if r := recover(); r != nil {
+			res, extra, serr = nil, 0, analysisError("the test coordinator failed on this statement: %v", r)
 		}
-		return it.e.label
-	}
-	if !st.hasFrom {
-		r := &rowsResult{}
-		row := make([]any, 0, len(st.items))
-		var extra time.Duration
-		for _, it := range st.items {
-			switch it.e.kind {
-			case "star":
-				return nil, 0, analysisError("'*' expression in select list requires FROM clause.")
-			case "col":
-				return nil, 0, analysisError("Could not resolve column/field reference: '%s'", it.e.name)
-			case "sleep":
-				extra += time.Duration(it.e.millis) * time.Millisecond
-				row = append(row, true)
-			case "fail":
-				op.failMsg = it.e.val.(string)
-				row = append(row, nil)
-			case "count":
-				row = append(row, int64(1))
-			default:
-				row = append(row, it.e.val)
-			}
-			r.cols = append(r.cols, Column{Name: name(it), Type: it.e.typ})
+	}()
+	env := &evalEnv{now: localNow(), user: s.user, db: s.db, version: co.cfg.Version}
+	src := &tableSource{n: 1} // without FROM: one row of no columns
+	if st.hasFrom {
+		db := st.fromDB
+		if db == "" {
+			db = s.db
 		}
-		if st.limit != 0 {
-			r.rows = [][]any{row}
+		cols, n, rows, err := co.source(db, st.from)
+		if err != nil {
+			return nil, 0, err
 		}
-		return r, extra, nil
+		src = &tableSource{name: qualified(db, st.from), cols: cols, n: n, rows: rows, gen: rows == nil}
 	}
-	db := st.fromDB
-	if db == "" {
-		db = s.db
-	}
-	cols, n, rows, err := co.source(db, st.from)
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(st.items) == 1 && st.items[0].e.kind == "count" {
-		r := &rowsResult{cols: []Column{{name(st.items[0]), Type{Kind: BigInt}}}}
-		if st.limit != 0 {
-			r.rows = [][]any{{n}}
-		}
-		return r, 0, nil
-	}
-	var outCols []Column
-	var proj []int
-	for _, it := range st.items {
-		switch it.e.kind {
-		case "star":
-			for i, c := range cols {
-				outCols = append(outCols, c)
-				proj = append(proj, i)
-			}
-		case "col":
-			idx := -1
-			for i, c := range cols {
-				if c.Name == it.e.name {
-					idx = i
-					break
-				}
-			}
-			if idx < 0 {
-				return nil, 0, analysisError("Could not resolve column/field reference: '%s'", it.e.name)
-			}
-			outCols = append(outCols, Column{Name: name(it), Type: cols[idx].Type})
-			proj = append(proj, idx)
-		default:
-			return nil, 0, analysisError("the test coordinator supports only *, column names or a lone count(*) with FROM")
-		}
-	}
-	if st.limit >= 0 && st.limit < n {
-		n = st.limit
-	}
-	if rows == nil {
-		return &genResult{cols: outCols, proj: proj, n: n}, 0, nil
-	}
-	r := &rowsResult{cols: outCols, rows: make([][]any, n)}
-	for i := range n {
-		out := make([]any, len(proj))
-		for j, p := range proj {
-			out[j] = rows[i][p]
-		}
-		r.rows[i] = out
-	}
-	return r, 0, nil
+	return selectFrom(st, src, env, op)
 }
 
 // defaultOptions are the query options listed, with their defaults, by SET

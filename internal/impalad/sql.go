@@ -101,7 +101,16 @@ func lex(s string) ([]token, error) {
 			}
 			toks = append(toks, token{tkString, b.String(), s[i:j], i})
 			i = j
-		case strings.IndexByte("(),.*=;-+", c) >= 0:
+		case c == '/' && i+1 < len(s) && s[i+1] == '*':
+			j := strings.Index(s[i+2:], "*/")
+			if j < 0 {
+				return nil, syntaxError(s, i, "unterminated comment")
+			}
+			i += j + 4
+		case i+1 < len(s) && (s[i:i+2] == "<=" || s[i:i+2] == ">=" || s[i:i+2] == "!=" || s[i:i+2] == "<>"):
+			toks = append(toks, token{tkPunct, s[i : i+2], s[i : i+2], i})
+			i += 2
+		case strings.IndexByte("(),.*=;-+<>!/%", c) >= 0:
 			toks = append(toks, token{tkPunct, string(c), string(c), i})
 			i++
 		default:
@@ -147,9 +156,10 @@ func syntaxError(stmt string, pos int, what string) *sqlError {
 
 // parser walks the tokens of one statement.
 type parser struct {
-	src  string
-	toks []token
-	i    int
+	src   string
+	toks  []token
+	i     int
+	depth int // nesting of the expression being parsed
 }
 
 func (p *parser) peek() token {
@@ -253,20 +263,16 @@ const (
 	stDescribe
 )
 
-// expr is a scalar expression of a select list or a VALUES row.
-type expr struct {
-	kind   string // "lit", "cast", "sleep", "fail", "count", "col", "star"
-	typ    Type
-	val    any
-	arg    *expr
-	name   string // column name for "col"
-	label  string // Impala's column label: the expression text, lower-cased
-	millis int64
-}
-
 type selectItem struct {
 	e     *expr
 	alias string
+}
+
+// orderKey is one ORDER BY key.
+type orderKey struct {
+	e          *expr
+	desc       bool
+	nullsFirst bool // Impala's default: NULLS LAST ascending, NULLS FIRST descending
 }
 
 type statement struct {
@@ -276,6 +282,11 @@ type statement struct {
 	fromDB   string
 	from     string
 	hasFrom  bool
+	where    *expr
+	groupBy  []*expr
+	distinct bool // SELECT DISTINCT
+	having   *expr
+	order    []orderKey
 	limit    int64 // -1: none
 	setKey   string
 	setValue string
@@ -565,6 +576,9 @@ func (p *parser) typeName() (Type, error) {
 
 func (p *parser) selectStmt() (*statement, error) {
 	st := &statement{kind: stSelect, limit: -1}
+	if !p.accept("all") {
+		st.distinct = p.accept("distinct")
+	}
 	for {
 		if p.accept("*") {
 			st.items = append(st.items, selectItem{e: &expr{kind: "star", label: "*"}})
@@ -580,7 +594,7 @@ func (p *parser) selectStmt() (*statement, error) {
 					return nil, err
 				}
 				item.alias = a
-			} else if t := p.peek(); t.kind == tkIdent && t.text != "from" && t.text != "limit" {
+			} else if t := p.peek(); t.kind == tkIdent && (!exprKeywords[t.text] || strings.HasPrefix(t.raw, "`")) {
 				item.alias = t.text
 				p.i++
 			}
@@ -596,6 +610,75 @@ func (p *parser) selectStmt() (*statement, error) {
 			return nil, err
 		}
 		st.hasFrom, st.fromDB, st.from = true, db, tbl
+		// A table alias is accepted and ignored.
+		if p.accept("as") {
+			if _, err := p.ident(); err != nil {
+				return nil, err
+			}
+		} else if t := p.peek(); t.kind == tkIdent && !exprKeywords[t.text] {
+			p.i++
+		}
+	}
+	if p.accept("where") {
+		w, err := p.expr()
+		if err != nil {
+			return nil, err
+		}
+		st.where = w
+	}
+	if p.accept("group") {
+		if err := p.expect("by"); err != nil {
+			return nil, err
+		}
+		for {
+			e, err := p.expr()
+			if err != nil {
+				return nil, err
+			}
+			st.groupBy = append(st.groupBy, e)
+			if !p.accept(",") {
+				break
+			}
+		}
+	}
+	if p.accept("having") {
+		h, err := p.expr()
+		if err != nil {
+			return nil, err
+		}
+		st.having = h
+	}
+	if p.accept("order") {
+		if err := p.expect("by"); err != nil {
+			return nil, err
+		}
+		for {
+			e, err := p.expr()
+			if err != nil {
+				return nil, err
+			}
+			k := orderKey{e: e}
+			if p.accept("desc") {
+				k.desc = true
+			} else {
+				p.accept("asc")
+			}
+			k.nullsFirst = k.desc
+			if p.accept("nulls") {
+				switch {
+				case p.accept("first"):
+					k.nullsFirst = true
+				case p.accept("last"):
+					k.nullsFirst = false
+				default:
+					return nil, p.unexpected("expected FIRST or LAST")
+				}
+			}
+			st.order = append(st.order, k)
+			if !p.accept(",") {
+				break
+			}
+		}
 	}
 	if p.accept("limit") {
 		t := p.next()
@@ -607,158 +690,4 @@ func (p *parser) selectStmt() (*statement, error) {
 		st.limit = n
 	}
 	return st, p.done()
-}
-
-// expr parses a literal, a CAST, sleep(ms), fail('msg'), count(*) or a
-// column reference.
-func (p *parser) expr() (*expr, error) {
-	t := p.next()
-	switch t.kind {
-	case tkNumber:
-		return numberLiteral(t.text, false)
-	case tkString:
-		// Impala labels a string literal in single quotes, whatever the source used.
-		label := "'" + strings.ReplaceAll(strings.ToLower(t.text), "'", "\\'") + "'"
-		return &expr{kind: "lit", typ: Type{Kind: String}, val: t.text, label: label}, nil
-	case tkPunct:
-		if t.text == "-" || t.text == "+" {
-			n := p.next()
-			if n.kind != tkNumber {
-				p.i--
-				return nil, p.unexpected("expected a number")
-			}
-			return numberLiteral(n.text, t.text == "-")
-		}
-	case tkIdent:
-		switch t.text {
-		case "true", "false":
-			return &expr{kind: "lit", typ: Type{Kind: Boolean}, val: t.text == "true", label: t.text}, nil
-		case "null":
-			return &expr{kind: "lit", typ: Type{Kind: Boolean}, val: nil, label: "null"}, nil
-		case "cast":
-			if err := p.expect("("); err != nil {
-				return nil, err
-			}
-			arg, err := p.expr()
-			if err != nil {
-				return nil, err
-			}
-			if err := p.expect("as"); err != nil {
-				return nil, err
-			}
-			typ, err := p.typeName()
-			if err != nil {
-				return nil, err
-			}
-			if err := p.expect(")"); err != nil {
-				return nil, err
-			}
-			v, cerr := castValue(arg.val, arg.typ, typ)
-			if cerr != nil {
-				return nil, cerr
-			}
-			if arg.kind != "lit" {
-				return nil, analysisError("CAST is only supported on literals by the test coordinator")
-			}
-			return &expr{kind: "lit", typ: typ, val: v, label: "cast(" + arg.label + " as " + typ.String() + ")"}, nil
-		case "sleep", "fail":
-			if !p.isKw("(") {
-				break
-			}
-			p.i++
-			a := p.next()
-			if t.text == "sleep" && a.kind != tkNumber || t.text == "fail" && a.kind != tkString {
-				p.i--
-				return nil, p.unexpected("expected a literal argument")
-			}
-			if err := p.expect(")"); err != nil {
-				return nil, err
-			}
-			e := &expr{kind: t.text, typ: Type{Kind: Boolean}, label: t.text + "(" + strings.ToLower(a.raw) + ")"}
-			if t.text == "sleep" {
-				ms, err := strconv.ParseInt(a.text, 10, 64)
-				if err != nil || ms < 0 {
-					return nil, analysisError("sleep() needs a non-negative integer, got %s", a.text)
-				}
-				e.millis = ms
-			} else {
-				e.val = a.text
-			}
-			return e, nil
-		case "count":
-			if !p.isKw("(") {
-				break
-			}
-			p.i++
-			if err := p.expect("*"); err != nil {
-				return nil, err
-			}
-			if err := p.expect(")"); err != nil {
-				return nil, err
-			}
-			return &expr{kind: "count", typ: Type{Kind: BigInt}, label: "count(*)"}, nil
-		}
-		if p.isKw("(") {
-			return nil, analysisError("default.%s() unknown for database default. Currently this db has 0 functions.", t.text)
-		}
-		return &expr{kind: "col", name: t.text, label: t.text}, nil
-	}
-	p.i--
-	return nil, p.unexpected("expected an expression")
-}
-
-// numberLiteral types a numeric literal as Impala does: the smallest
-// integer type that holds it, DECIMAL for a fixed-point literal, DOUBLE with
-// an exponent.
-func numberLiteral(text string, neg bool) (*expr, error) {
-	label := text
-	if neg {
-		label = "-" + text
-	}
-	if strings.ContainsAny(text, "eE") {
-		f, err := strconv.ParseFloat(label, 64)
-		if err != nil {
-			return nil, analysisError("invalid number %s", label)
-		}
-		return &expr{kind: "lit", typ: Type{Kind: Double}, val: f, label: strings.ToLower(label)}, nil
-	}
-	if !strings.Contains(text, ".") {
-		n, err := strconv.ParseInt(label, 10, 64)
-		if err == nil {
-			e := &expr{kind: "lit", label: label}
-			switch {
-			case n >= -128 && n <= 127:
-				e.typ, e.val = Type{Kind: TinyInt}, int8(n)
-			case n >= -32768 && n <= 32767:
-				e.typ, e.val = Type{Kind: SmallInt}, int16(n)
-			case n >= -1<<31 && n <= 1<<31-1:
-				e.typ, e.val = Type{Kind: Int}, int32(n)
-			default:
-				e.typ, e.val = Type{Kind: BigInt}, n
-			}
-			return e, nil
-		}
-	}
-	intPart, frac, _ := strings.Cut(text, ".")
-	if strings.Contains(frac, ".") {
-		return nil, analysisError("invalid number %s", label)
-	}
-	intPart = strings.TrimLeft(intPart, "0")
-	scale := len(frac)
-	prec := len(intPart) + scale
-	if prec == 0 {
-		prec = 1
-	}
-	if prec < scale {
-		prec = scale
-	}
-	if prec > 18 {
-		return nil, analysisError("numeric literal %s is out of the test coordinator's range", label)
-	}
-	t := Type{Kind: Decimal, Precision: prec, Scale: scale}
-	v, cerr := castValue(label, Type{Kind: String}, t)
-	if cerr != nil {
-		return nil, cerr
-	}
-	return &expr{kind: "lit", typ: t, val: v, label: label}, nil
 }
