@@ -39,8 +39,11 @@
 // server-side bind parameters; a value can never end its literal. A
 // cancelled context or query_timeout cancels the statement on the
 // coordinator. Exec reports the rows a DML statement changed. Query options
-// for one statement only travel in its context: [WithQueryOptions]. There
-// are no transactions: Begin returns [ErrNoTransactions].
+// for one statement only travel in its context: [WithQueryOptions]; so
+// does conn.WithStatementStarted, which reports each statement's Impala
+// query id and coordinator as soon as it is accepted (errors of a
+// statement that ran name its query id too). There are no transactions:
+// Begin returns [ErrNoTransactions].
 //
 // Values: BOOLEAN → bool, TINYINT..BIGINT → int64, FLOAT/DOUBLE → float64,
 // STRING/VARCHAR/CHAR and DECIMAL → string (scan DECIMAL into [Decimal] for

@@ -217,13 +217,15 @@ func (s *beeswaxSession) Execute(ctx context.Context, stmt string, opts map[stri
 	}
 	bo := &beeswaxOp{s: s, h: h, dml: kind == stmtDML}
 	op.impl = bo
+	op.queryID = h.ID
+	started(ctx, s.addr, op.queryID)
 	if kind == stmtUse {
 		// Count the session as changed from here, whatever happens next.
 		s.dbDirty = true
 		s.anyDirty.Store(true)
 	}
 	if err := bo.wait(ctx); err != nil {
-		return nil, err
+		return nil, tagQuery(err, op.queryID)
 	}
 	var md *beeswax.ResultsMetadata
 	if err := s.rpc(ctx, "metadata", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
@@ -235,7 +237,7 @@ func (s *beeswaxSession) Execute(ctx context.Context, stmt string, opts map[stri
 		} else {
 			bo.closeQuiet(ctx)
 		}
-		return nil, err
+		return nil, tagQuery(err, op.queryID)
 	}
 	if md != nil && md.Schema != nil && len(md.Schema.FieldSchemas) > 0 {
 		cols := make([]Column, len(md.Schema.FieldSchemas))

@@ -52,7 +52,11 @@
 // still come (fetch_rows_timeout_ms). [Operation.Close] reports the rows
 // a DML statement changed ([Operation.RowsAffected]). A failed statement
 // is an [*Error] wrapping [ErrOperationFailed] with Impala's message,
-// SQLSTATE and error code.
+// SQLSTATE and error code. [Operation.QueryID] is Impala's query id, and
+// the errors of a statement the coordinator accepted carry it
+// ([Error.QueryID]); [WithStatementStarted] reports it as soon as the
+// statement is accepted, before Execute waits, and [WithProgress] reports
+// the exec summary while it waits.
 //
 // # Contexts
 //

@@ -64,6 +64,10 @@ type Error struct {
 	// "close session", "ping", "reattach", "reset", "summary", "profile",
 	// "log".
 	Op string
+	// QueryID is Impala's query id of the statement the call belonged to,
+	// once the coordinator had given it one (failures while a statement
+	// ran, was fetched or closed); empty otherwise.
+	QueryID string
 	// SQLState, Code and Message are Impala's sqlState, errorCode and
 	// errorMessage when the coordinator answered with an error status.
 	SQLState string
@@ -80,7 +84,7 @@ type Error struct {
 	Err error
 }
 
-// Error returns "conn: <op> <addr>: <message>: <cause>".
+// Error returns "conn: <op> <addr> (query <id>): <message>: <cause>".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("conn: ")
@@ -88,6 +92,11 @@ func (e *Error) Error() string {
 	if e.Addr != "" {
 		b.WriteByte(' ')
 		b.WriteString(e.Addr)
+	}
+	if e.QueryID != "" {
+		b.WriteString(" (query ")
+		b.WriteString(e.QueryID)
+		b.WriteByte(')')
 	}
 	if e.Message != "" {
 		b.WriteString(": ")

@@ -250,6 +250,8 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 	}
 	h := &hs2Op{s: s, h: resp.OperationHandle}
 	op := &Operation{impl: h, addr: s.addr, fetchSize: s.opts.FetchSize, pollMin: s.opts.PollMin, pollMax: s.opts.PollMax, rows: -1}
+	op.queryID = queryIDFromGUID(resp.OperationHandle.OperationId.GUID)
+	started(ctx, s.addr, op.queryID)
 	// The coordinator applies SET and USE when it accepts them: count the
 	// session as changed from here, whatever happens next.
 	kind, key, _ := classify(stmt)
@@ -265,7 +267,7 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 		s.anyDirty.Store(true)
 	}
 	if err := h.wait(ctx); err != nil {
-		return nil, err
+		return nil, tagQuery(err, op.queryID)
 	}
 	op.hasResults = resp.OperationHandle.HasResultSet
 	if op.hasResults {
@@ -276,7 +278,7 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 			} else {
 				h.closeQuiet(ctx)
 			}
-			return nil, err
+			return nil, tagQuery(err, op.queryID)
 		}
 		op.cols = cols
 		h.cols = cols

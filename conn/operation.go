@@ -37,7 +37,13 @@ type Operation struct {
 	closed     bool
 	rows       int64
 	closeErr   error
+	queryID    string
 }
+
+// QueryID returns Impala's query id of the statement, as the coordinator's
+// web UI, logs and profiles show it; empty for a SET on a beeswax session,
+// which never leaves the client.
+func (op *Operation) QueryID() string { return op.queryID }
 
 // Columns returns the result columns; nil for a statement without a result
 // set.
@@ -64,11 +70,12 @@ func (op *Operation) Next(ctx context.Context) (*Batch, error) {
 			// A run of empty batches: the coordinator is slow to produce
 			// rows. Wait a little between fetches rather than spin.
 			if err := sleepCtx(ctx, bo.next()); err != nil {
-				return nil, op.abort(&Error{Addr: op.addr, Op: "fetch", Sent: true, Err: err})
+				return nil, op.abort(&Error{Addr: op.addr, Op: "fetch", QueryID: op.queryID, Sent: true, Err: err})
 			}
 		}
 		b, more, err := op.impl.fetch(ctx, op.fetchSize)
 		if err != nil {
+			err = tagQuery(err, op.queryID)
 			if ctx.Err() != nil {
 				return nil, op.abort(err)
 			}
@@ -122,7 +129,7 @@ func (op *Operation) Cancel(ctx context.Context) error {
 		return ErrOperationClosed
 	}
 	op.done = true
-	return op.impl.cancel(ctx)
+	return tagQuery(op.impl.cancel(ctx), op.queryID)
 }
 
 // Close releases the statement on the coordinator (HS2
@@ -136,6 +143,7 @@ func (op *Operation) Close(ctx context.Context) error {
 	op.closed = true
 	op.done = true
 	op.rows, op.closeErr = op.impl.close(ctx)
+	op.closeErr = tagQuery(op.closeErr, op.queryID)
 	return op.closeErr
 }
 
@@ -154,7 +162,8 @@ func (op *Operation) Summary(ctx context.Context) (*Summary, error) {
 	if op.closed {
 		return nil, ErrOperationClosed
 	}
-	return op.impl.summary(ctx)
+	s, err := op.impl.summary(ctx)
+	return s, tagQuery(err, op.queryID)
 }
 
 // Profile returns the statement's runtime profile as text.
@@ -162,7 +171,8 @@ func (op *Operation) Profile(ctx context.Context) (string, error) {
 	if op.closed {
 		return "", ErrOperationClosed
 	}
-	return op.impl.profile(ctx)
+	p, err := op.impl.profile(ctx)
+	return p, tagQuery(err, op.queryID)
 }
 
 // Log returns the statement's log (warnings, progress notes).
@@ -170,7 +180,8 @@ func (op *Operation) Log(ctx context.Context) (string, error) {
 	if op.closed {
 		return "", ErrOperationClosed
 	}
-	return op.impl.log(ctx)
+	l, err := op.impl.log(ctx)
+	return l, tagQuery(err, op.queryID)
 }
 
 // Summary is a statement's execution summary as the coordinator reports it

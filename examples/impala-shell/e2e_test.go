@@ -230,3 +230,19 @@ func TestFailover(t *testing.T) {
 	require.NotEqual(t, first, sh.coordinator())
 	require.Equal(t, "1\n2\n", out.String())
 }
+
+// With -V the shell names each statement's query id and coordinator, as
+// the coordinator records them.
+func TestVerbosePrintsQueryID(t *testing.T) {
+	cos, addrs := startCluster(t, 1, 0, impalad.Config{})
+	code, _, errs := runShell(t, "-i", addrs, "-V", "-q", "select 1; select 2")
+	require.Equal(t, 0, code, errs)
+	stmts := cos[0].Statements()
+	require.Len(t, stmts, 2)
+	for _, st := range stmts {
+		require.Contains(t, errs, "Query ID: "+st.ID+" on "+addrs+"\n")
+	}
+	code, _, errs = runShell(t, "-i", addrs, "-q", "select 3")
+	require.Equal(t, 0, code, errs)
+	require.NotContains(t, errs, "Query ID:")
+}

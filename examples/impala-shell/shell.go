@@ -294,6 +294,11 @@ func (sh *shell) execute(ctx context.Context, stmt string, isUse bool, useArg st
 			}
 		})
 	}
+	if sh.opts.verbose && !sh.opts.quiet {
+		ectx = conn.WithStatementStarted(ectx, func(st conn.StatementStarted) {
+			fmt.Fprintf(sh.info, "Query ID: %s on %s\n", st.QueryID, st.Addr)
+		})
+	}
 	op, err := s.Execute(ectx, stmt, sh.setOpts.clone())
 	if stop != nil {
 		stop()

@@ -1,0 +1,4 @@
+package conn
+
+// QueryIDFromGUID exposes queryIDFromGUID to the external tests.
+var QueryIDFromGUID = queryIDFromGUID
