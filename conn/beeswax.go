@@ -22,6 +22,7 @@ type beeswaxSession struct {
 	opts    *Options
 	addr    string
 	version string
+	web     string // the web server URL the coordinator reported
 	w       *wire
 	cli     *impala.ImpalaServiceClient
 	closed  atomic.Bool
@@ -109,6 +110,7 @@ func (s *beeswaxSession) ping(ctx context.Context, op string) error {
 	}
 	if op == "open session" && resp != nil {
 		s.version = resp.Version
+		s.web = resp.WebserverAddress
 	}
 	return nil
 }
@@ -116,6 +118,7 @@ func (s *beeswaxSession) ping(ctx context.Context, op string) error {
 func (s *beeswaxSession) Addr() string          { return s.addr }
 func (s *beeswaxSession) Protocol() Protocol    { return Beeswax }
 func (s *beeswaxSession) ServerVersion() string { return s.version }
+func (s *beeswaxSession) WebServer() string     { return s.web }
 func (s *beeswaxSession) ProtocolVersion() int  { return 0 }
 func (s *beeswaxSession) NeedsReset() bool      { return s.anyDirty.Load() }
 func (s *beeswaxSession) Alive() bool           { return !s.closed.Load() && s.w.alive() }

@@ -24,6 +24,7 @@ type hs2Session struct {
 	handle  *tcli.TSessionHandle
 	proto   tcli.TProtocolVersion
 	version string
+	web     string // the web server URL the coordinator reported
 
 	mu  sync.Mutex // guards w and cli, replaced by Reattach
 	w   *wire
@@ -179,6 +180,7 @@ func (s *hs2Session) ping(ctx context.Context, op string) error {
 	}
 	if op == "open session" {
 		s.version = resp.GetVersion()
+		s.web = resp.GetWebserverAddress()
 	}
 	return nil
 }
@@ -210,6 +212,7 @@ func (s *hs2Session) pingInfo(ctx context.Context, op string) error {
 func (s *hs2Session) Addr() string          { return s.addr }
 func (s *hs2Session) Protocol() Protocol    { return HS2 }
 func (s *hs2Session) ServerVersion() string { return s.version }
+func (s *hs2Session) WebServer() string     { return s.web }
 func (s *hs2Session) ProtocolVersion() int  { return int(s.proto) + 1 }
 func (s *hs2Session) NeedsReset() bool      { return s.anyDirty.Load() }
 func (s *hs2Session) Ping(ctx context.Context) error {

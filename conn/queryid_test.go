@@ -31,6 +31,7 @@ func TestQueryID(t *testing.T) {
 			require.Equal(t, []conn.StatementStarted{{Addr: addr, QueryID: last.ID}}, got)
 			require.Equal(t, last.ID, op.QueryID())
 			require.Regexp(t, `^[0-9a-f]{16}:[0-9a-f]{16}$`, op.QueryID())
+			require.Equal(t, "http://127.0.0.1:25000", s.WebServer())
 
 			// A statement that fails while it runs: its error names it.
 			_, err = s.Execute(ctx, "select fail('boom')", nil)

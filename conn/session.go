@@ -28,6 +28,11 @@ type Session interface {
 	// agreed to, as a number (6 for HIVE_CLI_SERVICE_PROTOCOL_V6); 0 for
 	// beeswax.
 	ProtocolVersion() int
+	// WebServer returns the URL of the coordinator's web server as it
+	// reported it ("http://host:25000"), where /query_plan?query_id=...
+	// shows a statement; empty when it did not say (beeswax before the
+	// first ping, a server that is not Impala).
+	WebServer() string
 
 	// Execute runs one statement with per-statement query options (nil for
 	// none) and waits until the coordinator reports it finished, polling

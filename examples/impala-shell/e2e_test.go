@@ -241,6 +241,7 @@ func TestVerbosePrintsQueryID(t *testing.T) {
 	require.Len(t, stmts, 2)
 	for _, st := range stmts {
 		require.Contains(t, errs, "Query ID: "+st.ID+" on "+addrs+"\n")
+		require.Contains(t, errs, "Query progress can be monitored at: http://127.0.0.1:25000/query_plan?query_id="+st.ID+"\n")
 	}
 	code, _, errs = runShell(t, "-i", addrs, "-q", "select 3")
 	require.Equal(t, 0, code, errs)

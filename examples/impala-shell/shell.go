@@ -295,8 +295,12 @@ func (sh *shell) execute(ctx context.Context, stmt string, isUse bool, useArg st
 		})
 	}
 	if sh.opts.verbose && !sh.opts.quiet {
+		web := s.WebServer()
 		ectx = conn.WithStatementStarted(ectx, func(st conn.StatementStarted) {
 			fmt.Fprintf(sh.info, "Query ID: %s on %s\n", st.QueryID, st.Addr)
+			if web != "" {
+				fmt.Fprintf(sh.info, "Query progress can be monitored at: %s/query_plan?query_id=%s\n", web, st.QueryID)
+			}
 		})
 	}
 	op, err := s.Execute(ectx, stmt, sh.setOpts.clone())

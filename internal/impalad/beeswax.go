@@ -331,7 +331,7 @@ func (b *beeswaxHandler) PingImpalaService(ctx context.Context) (*impala.TPingIm
 	if err := b.co.faults.enter(ctx, "PingImpalaService"); err != nil {
 		return nil, err
 	}
-	return &impala.TPingImpalaServiceResp{Version: b.co.cfg.Version, WebserverAddress: b.co.webAddr()}, nil
+	return &impala.TPingImpalaServiceResp{Version: b.co.cfg.Version, WebserverAddress: "http://" + b.co.webAddr()}, nil
 }
 
 func (b *beeswaxHandler) GetExecSummary(ctx context.Context, h *beeswax.QueryHandle) (*impala.TExecSummary, error) {

@@ -588,7 +588,7 @@ func (h *hs2Handler) PingImpalaHS2Service(ctx context.Context, req *impala.TPing
 	return &impala.TPingImpalaHS2ServiceResp{
 		Status:           okStatus(),
 		Version:          ptr(co.cfg.Version),
-		WebserverAddress: ptr(web),
+		WebserverAddress: ptr("http://" + web), // Impala sends its web server's URL
 		Timestamp:        ptr(time.Now().UnixMilli()),
 	}, nil
 }
