@@ -101,22 +101,9 @@ func castValue(v any, from, to Type) (any, *sqlError) {
 				return nil, analysisError("Invalid type cast of %s from %s to %s", FormatValue(from, v), from, to)
 			}
 		}
-		// Round half away from zero to the scale.
-		scaled := new(big.Rat).Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(to.Scale)), nil)))
-		num, den := scaled.Num(), scaled.Denom()
-		q, m := new(big.Int).QuoRem(num, den, new(big.Int))
-		if new(big.Int).Mul(new(big.Int).Abs(m), big.NewInt(2)).Cmp(den) >= 0 {
-			if num.Sign() < 0 {
-				q.Sub(q, big.NewInt(1))
-			} else {
-				q.Add(q, big.NewInt(1))
-			}
-		}
-		limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(to.Precision)), nil)
-		if new(big.Int).Abs(q).Cmp(limit) >= 0 || !q.IsInt64() {
-			return nil, nil // overflow: NULL, as Impala
-		}
-		return formatDecimal(q.Int64(), to.Scale), nil
+		// Rounded half away from zero to the scale; overflow is NULL, as
+		// Impala's.
+		return decimalFromRat(r, to), nil
 	case String:
 		return FormatValue(from, v), nil
 	case Varchar, Char:
