@@ -83,6 +83,14 @@
 // one, so that dead sessions stop counting as open (toward
 // MaxPerCoordinator) and as idle ones that leastconn would prefer to reuse.
 //
+// # Figures
+//
+// [Pool.Stats] is a snapshot: per coordinator its state, slow-start weight,
+// sessions in use and idle, dials, failures, replaced and reattached
+// sessions and its last error; per pool the acquires waiting and the
+// redispatches. [WritePrometheus] writes the snapshots of one or more pools
+// in Prometheus's text format (the errors themselves left out).
+//
 // # Concurrency
 //
 // All methods of [Pool] are safe for concurrent use. Acquire, Release and

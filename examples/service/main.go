@@ -56,6 +56,7 @@ import (
 	"time"
 
 	"github.com/impalalb/impalalb"
+	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/internal/impalad"
 )
 
@@ -173,6 +174,7 @@ func run(ctx context.Context, args []string, ready func(addr string), stderr io.
 type server struct {
 	base         *impalalb.Config
 	shared       *sql.DB
+	sharedConn   *impalalb.Connector
 	maxUsers     int
 	queryTimeout time.Duration
 
@@ -183,6 +185,7 @@ type server struct {
 
 type userDB struct {
 	db       *sql.DB
+	conn     *impalalb.Connector
 	lastUsed time.Time
 }
 
@@ -191,11 +194,11 @@ func newServer(dsn string, st *settings) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	shared, err := sql.Open(impalalb.DriverName, dsn)
+	sc, err := impalalb.NewConnector(base.Clone())
 	if err != nil {
 		return nil, err
 	}
-	return &server{base: base, shared: shared, maxUsers: st.maxUsers, queryTimeout: st.queryTimeout, users: map[string]*userDB{}}, nil
+	return &server{base: base, shared: sql.OpenDB(sc), sharedConn: sc, maxUsers: st.maxUsers, queryTimeout: st.queryTimeout, users: map[string]*userDB{}}, nil
 }
 
 // db returns the database of user: its own connector with affinity keyed by
@@ -224,7 +227,7 @@ func (s *server) db(user string) (*sql.DB, error) {
 	if len(s.users) >= s.maxUsers {
 		s.evictLocked()
 	}
-	s.users[user] = &userDB{db: db, lastUsed: time.Now()}
+	s.users[user] = &userDB{db: db, conn: c, lastUsed: time.Now()}
 	return db, nil
 }
 
@@ -262,7 +265,22 @@ func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/query", s.handleQuery)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/metrics", s.handleMetrics)
 	return mux
+}
+
+// handleMetrics serves every pool's per-coordinator figures in Prometheus's
+// text format: the shared pool as pool="shared", each user's as
+// pool="user:NAME".
+func (s *server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
+	pools := map[string]balancer.Stats{"shared": s.sharedConn.Stats()}
+	s.mu.Lock()
+	for name, u := range s.users {
+		pools["user:"+name] = u.conn.Stats()
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	_ = balancer.WritePrometheus(w, pools)
 }
 
 // queryResponse is the JSON answer of /query.

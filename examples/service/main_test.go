@@ -97,6 +97,19 @@ func TestServiceAffinityAndShutdown(t *testing.T) {
 	code, _ = get(t, base+"/query", "bob")
 	require.Equal(t, http.StatusBadRequest, code)
 
+	// /metrics: alice's pool holds one session, on her coordinator.
+	res, err := http.Get(base + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Contains(t, res.Header.Get("Content-Type"), "version=0.0.4")
+	metrics := string(body)
+	require.Contains(t, metrics, `impalalb_dials_total{pool="user:alice",coordinator="`+home+`"} 1`+"\n")
+	require.Contains(t, metrics, `impalalb_coordinator_state{pool="shared",coordinator="`+addrs[0]+`",state="up"} 1`+"\n")
+	require.Contains(t, metrics, `pool="user:bob"`)
+
 	// Graceful shutdown: a request in flight finishes.
 	type answer struct {
 		code int

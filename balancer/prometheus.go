@@ -1,0 +1,119 @@
+package balancer
+
+import (
+	"bufio"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// WritePrometheus writes the figures of pools, keyed by a name of the
+// caller's choosing (a service with one pool per user or tenant passes one
+// entry each), in Prometheus's text exposition format (version 0.0.4), as
+// HAProxy's exporter serves its backends: for each coordinator its state,
+// slow-start weight, sessions in use and idle, dials, failures, sessions
+// replaced and reattached, and when it last failed; for each pool the
+// acquires waiting, the waits and the redispatches. Series are labelled
+// pool and coordinator; every metric name is prefixed "impalalb_". Errors
+// themselves are never written (they may name users and hosts; the time of
+// the last one is). Serve it from an http.Handler with the content type
+// "text/plain; version=0.0.4".
+func WritePrometheus(w io.Writer, pools map[string]Stats) error {
+	names := make([]string, 0, len(pools))
+	for name := range pools {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	bw := bufio.NewWriter(w)
+	for _, m := range promMetrics {
+		bw.WriteString("# HELP impalalb_" + m.name + " " + m.help + "\n")
+		bw.WriteString("# TYPE impalalb_" + m.name + " " + m.typ + "\n")
+		for _, pool := range names {
+			st := pools[pool]
+			if m.pool != nil {
+				writeSample(bw, m.name, m.pool(&st), "pool", pool)
+				continue
+			}
+			for i := range st.Coordinators {
+				c := &st.Coordinators[i]
+				if m.state {
+					for _, s := range []State{StateUp, StateDown, StateDraining} {
+						v := 0.0
+						if c.State == s {
+							v = 1
+						}
+						writeSample(bw, m.name, v, "pool", pool, "coordinator", c.Addr, "state", s.String())
+					}
+					continue
+				}
+				if m.sessions {
+					writeSample(bw, m.name, float64(c.InUse), "pool", pool, "coordinator", c.Addr, "state", "in_use")
+					writeSample(bw, m.name, float64(c.Idle), "pool", pool, "coordinator", c.Addr, "state", "idle")
+					continue
+				}
+				writeSample(bw, m.name, m.coord(c), "pool", pool, "coordinator", c.Addr)
+			}
+		}
+	}
+	return bw.Flush()
+}
+
+// promMetric is one metric of WritePrometheus: per pool (pool set) or per
+// coordinator (coord set, or the state and sessions families).
+type promMetric struct {
+	name, typ, help string
+	pool            func(*Stats) float64
+	coord           func(*CoordinatorStats) float64
+	state, sessions bool
+}
+
+var promMetrics = []promMetric{
+	{name: "coordinator_state", typ: "gauge", help: "1 for the coordinator's current state (up, down, draining), 0 for the others.", state: true},
+	{name: "coordinator_weight", typ: "gauge", help: "Share of new sessions the coordinator gets during slow start, 0 to 1.",
+		coord: func(c *CoordinatorStats) float64 { return c.Weight }},
+	{name: "sessions", typ: "gauge", help: "Sessions of the pool on the coordinator, in use (handed out or being dialed) or idle.", sessions: true},
+	{name: "dials_total", typ: "counter", help: "Sessions opened by acquires (health checks excluded).",
+		coord: func(c *CoordinatorStats) float64 { return float64(c.Dialed) }},
+	{name: "failures_total", typ: "counter", help: "Failed dials and failed health checks.",
+		coord: func(c *CoordinatorStats) float64 { return float64(c.Failures) }},
+	{name: "sessions_replaced_total", typ: "counter", help: "Idle sessions found dead or expired and closed.",
+		coord: func(c *CoordinatorStats) float64 { return float64(c.Replaced) }},
+	{name: "sessions_reattached_total", typ: "counter", help: "Idle sessions whose connection was re-established with the server session kept.",
+		coord: func(c *CoordinatorStats) float64 { return float64(c.Reattached) }},
+	{name: "last_failure_timestamp_seconds", typ: "gauge", help: "Unix time of the coordinator's last failure, 0 if none.",
+		coord: func(c *CoordinatorStats) float64 {
+			if c.LastErrorAt.IsZero() {
+				return 0
+			}
+			return float64(c.LastErrorAt.UnixNano()) / 1e9
+		}},
+	{name: "acquires_waiting", typ: "gauge", help: "Acquires waiting for capacity now.",
+		pool: func(s *Stats) float64 { return float64(s.Waiting) }},
+	{name: "acquire_waits_total", typ: "counter", help: "Acquires that had to wait for capacity.",
+		pool: func(s *Stats) float64 { return float64(s.Waits) }},
+	{name: "redispatches_total", typ: "counter", help: "Acquires sent to another coordinator after a dial failed.",
+		pool: func(s *Stats) float64 { return float64(s.Redispatches) }},
+}
+
+// writeSample writes one line: name{k="v",...} value.
+func writeSample(w *bufio.Writer, name string, v float64, kv ...string) {
+	w.WriteString("impalalb_")
+	w.WriteString(name)
+	w.WriteByte('{')
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteString(kv[i])
+		w.WriteString(`="`)
+		w.WriteString(promEscaper.Replace(kv[i+1]))
+		w.WriteByte('"')
+	}
+	w.WriteString("} ")
+	w.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+	w.WriteByte('\n')
+}
+
+// promEscaper escapes a label value: backslash, double quote and line feed.
+var promEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
