@@ -27,6 +27,15 @@
 // Ns of inactivity" error; an unknown session gets "Invalid session id: ...".
 // PingImpalaHS2Service checks the session (and counts as activity).
 //
+// The metadata calls (GetTypeInfo, GetCatalogs, GetSchemas, GetTables,
+// GetTableTypes, GetColumns, GetFunctions) answer from the catalog with the
+// columns and values of Impala's MetadataOp: patterns are Impala's (% and _
+// as in LIKE, other regular-expression characters kept, so impyla's ".*"
+// matches everything), gen's virtual tables are listed by none but
+// GetColumns gives the columns of a gen.rows_N it is asked for by name, and
+// GetFunctions lists nothing (no user functions). Their operations are
+// fetched and closed like statements.
+//
 // # SQL surface
 //
 // A small hand-written parser; keywords are case-insensitive, names are

@@ -365,6 +365,90 @@ struct TExecuteStatementResp {
   2: optional TOperationHandle operationHandle
 }
 
+// The metadata calls (JDBC/ODBC catalog functions). Each starts an operation
+// whose result set is fetched and closed like a statement's. Patterns use
+// SQL LIKE wildcards (% and _); an absent pattern matches everything.
+typedef string TIdentifier
+typedef string TPattern
+typedef string TPatternOrIdentifier
+
+struct TGetTypeInfoReq {
+  1: required TSessionHandle sessionHandle
+}
+
+struct TGetTypeInfoResp {
+  1: required TStatus status
+  2: optional TOperationHandle operationHandle
+}
+
+struct TGetCatalogsReq {
+  1: required TSessionHandle sessionHandle
+}
+
+struct TGetCatalogsResp {
+  1: required TStatus status
+  2: optional TOperationHandle operationHandle
+}
+
+struct TGetSchemasReq {
+  1: required TSessionHandle sessionHandle
+  2: optional TIdentifier catalogName
+  3: optional TPatternOrIdentifier schemaName
+}
+
+struct TGetSchemasResp {
+  1: required TStatus status
+  2: optional TOperationHandle operationHandle
+}
+
+struct TGetTablesReq {
+  1: required TSessionHandle sessionHandle
+  2: optional TPatternOrIdentifier catalogName
+  3: optional TPatternOrIdentifier schemaName
+  4: optional TPatternOrIdentifier tableName
+  // Table types to keep ("TABLE", "VIEW", ...); absent: all.
+  5: optional list<string> tableTypes
+}
+
+struct TGetTablesResp {
+  1: required TStatus status
+  2: optional TOperationHandle operationHandle
+}
+
+struct TGetTableTypesReq {
+  1: required TSessionHandle sessionHandle
+}
+
+struct TGetTableTypesResp {
+  1: required TStatus status
+  2: optional TOperationHandle operationHandle
+}
+
+struct TGetColumnsReq {
+  1: required TSessionHandle sessionHandle
+  2: optional TIdentifier catalogName
+  3: optional TPatternOrIdentifier schemaName
+  4: optional TPatternOrIdentifier tableName
+  5: optional TPatternOrIdentifier columnName
+}
+
+struct TGetColumnsResp {
+  1: required TStatus status
+  2: optional TOperationHandle operationHandle
+}
+
+struct TGetFunctionsReq {
+  1: required TSessionHandle sessionHandle
+  2: optional TIdentifier catalogName
+  3: optional TPatternOrIdentifier schemaName
+  4: required TPatternOrIdentifier functionName
+}
+
+struct TGetFunctionsResp {
+  1: required TStatus status
+  2: optional TOperationHandle operationHandle
+}
+
 struct TGetOperationStatusReq {
   1: required TOperationHandle operationHandle
   2: optional bool getProgressUpdate
@@ -445,6 +529,13 @@ service TCLIService {
   TCloseSessionResp CloseSession(1: TCloseSessionReq req);
   TGetInfoResp GetInfo(1: TGetInfoReq req);
   TExecuteStatementResp ExecuteStatement(1: TExecuteStatementReq req);
+  TGetTypeInfoResp GetTypeInfo(1: TGetTypeInfoReq req);
+  TGetCatalogsResp GetCatalogs(1: TGetCatalogsReq req);
+  TGetSchemasResp GetSchemas(1: TGetSchemasReq req);
+  TGetTablesResp GetTables(1: TGetTablesReq req);
+  TGetTableTypesResp GetTableTypes(1: TGetTableTypesReq req);
+  TGetColumnsResp GetColumns(1: TGetColumnsReq req);
+  TGetFunctionsResp GetFunctions(1: TGetFunctionsReq req);
   TGetOperationStatusResp GetOperationStatus(1: TGetOperationStatusReq req);
   TCancelOperationResp CancelOperation(1: TCancelOperationReq req);
   TCloseOperationResp CloseOperation(1: TCloseOperationReq req);

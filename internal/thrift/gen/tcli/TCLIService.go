@@ -900,6 +900,18 @@ type TTypeEntryPtr int32
 
 func TTypeEntryPtrPtr(v TTypeEntryPtr) *TTypeEntryPtr { return &v }
 
+type TIdentifier string
+
+func TIdentifierPtr(v TIdentifier) *TIdentifier { return &v }
+
+type TPattern string
+
+func TPatternPtr(v TPattern) *TPattern { return &v }
+
+type TPatternOrIdentifier string
+
+func TPatternOrIdentifierPtr(v TPatternOrIdentifier) *TPatternOrIdentifier { return &v }
+
 // Attributes:
 //   - I32Value
 //   - StringValue
@@ -10291,6 +10303,2934 @@ func (p *TExecuteStatementResp) String() string {
 }
 
 // Attributes:
+//   - SessionHandle
+type TGetTypeInfoReq struct {
+	SessionHandle *TSessionHandle `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
+}
+
+func NewTGetTypeInfoReq() *TGetTypeInfoReq {
+	return &TGetTypeInfoReq{}
+}
+
+var TGetTypeInfoReq_SessionHandle_DEFAULT *TSessionHandle
+
+func (p *TGetTypeInfoReq) GetSessionHandle() *TSessionHandle {
+	if !p.IsSetSessionHandle() {
+		return TGetTypeInfoReq_SessionHandle_DEFAULT
+	}
+	return p.SessionHandle
+}
+func (p *TGetTypeInfoReq) IsSetSessionHandle() bool {
+	return p.SessionHandle != nil
+}
+
+func (p *TGetTypeInfoReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetSessionHandle bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetSessionHandle = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetSessionHandle {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field SessionHandle is not set"))
+	}
+	return nil
+}
+
+func (p *TGetTypeInfoReq) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.SessionHandle = &TSessionHandle{}
+	if err := p.SessionHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.SessionHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetTypeInfoReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetTypeInfoReq"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetTypeInfoReq) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "sessionHandle", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:sessionHandle: ", p), err)
+	}
+	if err := p.SessionHandle.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.SessionHandle), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:sessionHandle: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetTypeInfoReq) Equals(other *TGetTypeInfoReq) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.SessionHandle.Equals(other.SessionHandle) {
+		return false
+	}
+	return true
+}
+
+func (p *TGetTypeInfoReq) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetTypeInfoReq(%+v)", *p)
+}
+
+// Attributes:
+//   - Status
+//   - OperationHandle
+type TGetTypeInfoResp struct {
+	Status          *TStatus          `thrift:"status,1,required" db:"status" json:"status"`
+	OperationHandle *TOperationHandle `thrift:"operationHandle,2" db:"operationHandle" json:"operationHandle,omitempty"`
+}
+
+func NewTGetTypeInfoResp() *TGetTypeInfoResp {
+	return &TGetTypeInfoResp{}
+}
+
+var TGetTypeInfoResp_Status_DEFAULT *TStatus
+
+func (p *TGetTypeInfoResp) GetStatus() *TStatus {
+	if !p.IsSetStatus() {
+		return TGetTypeInfoResp_Status_DEFAULT
+	}
+	return p.Status
+}
+
+var TGetTypeInfoResp_OperationHandle_DEFAULT *TOperationHandle
+
+func (p *TGetTypeInfoResp) GetOperationHandle() *TOperationHandle {
+	if !p.IsSetOperationHandle() {
+		return TGetTypeInfoResp_OperationHandle_DEFAULT
+	}
+	return p.OperationHandle
+}
+func (p *TGetTypeInfoResp) IsSetStatus() bool {
+	return p.Status != nil
+}
+
+func (p *TGetTypeInfoResp) IsSetOperationHandle() bool {
+	return p.OperationHandle != nil
+}
+
+func (p *TGetTypeInfoResp) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetStatus bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetStatus = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetStatus {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Status is not set"))
+	}
+	return nil
+}
+
+func (p *TGetTypeInfoResp) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Status = &TStatus{}
+	if err := p.Status.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Status), err)
+	}
+	return nil
+}
+
+func (p *TGetTypeInfoResp) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.OperationHandle = &TOperationHandle{}
+	if err := p.OperationHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.OperationHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetTypeInfoResp) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetTypeInfoResp"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetTypeInfoResp) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "status", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:status: ", p), err)
+	}
+	if err := p.Status.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Status), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:status: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetTypeInfoResp) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetOperationHandle() {
+		if err := oprot.WriteFieldBegin(ctx, "operationHandle", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:operationHandle: ", p), err)
+		}
+		if err := p.OperationHandle.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.OperationHandle), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:operationHandle: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetTypeInfoResp) Equals(other *TGetTypeInfoResp) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.Status.Equals(other.Status) {
+		return false
+	}
+	if !p.OperationHandle.Equals(other.OperationHandle) {
+		return false
+	}
+	return true
+}
+
+func (p *TGetTypeInfoResp) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetTypeInfoResp(%+v)", *p)
+}
+
+// Attributes:
+//   - SessionHandle
+type TGetCatalogsReq struct {
+	SessionHandle *TSessionHandle `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
+}
+
+func NewTGetCatalogsReq() *TGetCatalogsReq {
+	return &TGetCatalogsReq{}
+}
+
+var TGetCatalogsReq_SessionHandle_DEFAULT *TSessionHandle
+
+func (p *TGetCatalogsReq) GetSessionHandle() *TSessionHandle {
+	if !p.IsSetSessionHandle() {
+		return TGetCatalogsReq_SessionHandle_DEFAULT
+	}
+	return p.SessionHandle
+}
+func (p *TGetCatalogsReq) IsSetSessionHandle() bool {
+	return p.SessionHandle != nil
+}
+
+func (p *TGetCatalogsReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetSessionHandle bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetSessionHandle = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetSessionHandle {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field SessionHandle is not set"))
+	}
+	return nil
+}
+
+func (p *TGetCatalogsReq) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.SessionHandle = &TSessionHandle{}
+	if err := p.SessionHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.SessionHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetCatalogsReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetCatalogsReq"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetCatalogsReq) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "sessionHandle", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:sessionHandle: ", p), err)
+	}
+	if err := p.SessionHandle.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.SessionHandle), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:sessionHandle: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetCatalogsReq) Equals(other *TGetCatalogsReq) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.SessionHandle.Equals(other.SessionHandle) {
+		return false
+	}
+	return true
+}
+
+func (p *TGetCatalogsReq) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetCatalogsReq(%+v)", *p)
+}
+
+// Attributes:
+//   - Status
+//   - OperationHandle
+type TGetCatalogsResp struct {
+	Status          *TStatus          `thrift:"status,1,required" db:"status" json:"status"`
+	OperationHandle *TOperationHandle `thrift:"operationHandle,2" db:"operationHandle" json:"operationHandle,omitempty"`
+}
+
+func NewTGetCatalogsResp() *TGetCatalogsResp {
+	return &TGetCatalogsResp{}
+}
+
+var TGetCatalogsResp_Status_DEFAULT *TStatus
+
+func (p *TGetCatalogsResp) GetStatus() *TStatus {
+	if !p.IsSetStatus() {
+		return TGetCatalogsResp_Status_DEFAULT
+	}
+	return p.Status
+}
+
+var TGetCatalogsResp_OperationHandle_DEFAULT *TOperationHandle
+
+func (p *TGetCatalogsResp) GetOperationHandle() *TOperationHandle {
+	if !p.IsSetOperationHandle() {
+		return TGetCatalogsResp_OperationHandle_DEFAULT
+	}
+	return p.OperationHandle
+}
+func (p *TGetCatalogsResp) IsSetStatus() bool {
+	return p.Status != nil
+}
+
+func (p *TGetCatalogsResp) IsSetOperationHandle() bool {
+	return p.OperationHandle != nil
+}
+
+func (p *TGetCatalogsResp) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetStatus bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetStatus = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetStatus {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Status is not set"))
+	}
+	return nil
+}
+
+func (p *TGetCatalogsResp) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Status = &TStatus{}
+	if err := p.Status.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Status), err)
+	}
+	return nil
+}
+
+func (p *TGetCatalogsResp) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.OperationHandle = &TOperationHandle{}
+	if err := p.OperationHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.OperationHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetCatalogsResp) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetCatalogsResp"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetCatalogsResp) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "status", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:status: ", p), err)
+	}
+	if err := p.Status.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Status), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:status: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetCatalogsResp) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetOperationHandle() {
+		if err := oprot.WriteFieldBegin(ctx, "operationHandle", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:operationHandle: ", p), err)
+		}
+		if err := p.OperationHandle.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.OperationHandle), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:operationHandle: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetCatalogsResp) Equals(other *TGetCatalogsResp) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.Status.Equals(other.Status) {
+		return false
+	}
+	if !p.OperationHandle.Equals(other.OperationHandle) {
+		return false
+	}
+	return true
+}
+
+func (p *TGetCatalogsResp) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetCatalogsResp(%+v)", *p)
+}
+
+// Attributes:
+//   - SessionHandle
+//   - CatalogName
+//   - SchemaName
+type TGetSchemasReq struct {
+	SessionHandle *TSessionHandle       `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
+	CatalogName   *TIdentifier          `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
+	SchemaName    *TPatternOrIdentifier `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
+}
+
+func NewTGetSchemasReq() *TGetSchemasReq {
+	return &TGetSchemasReq{}
+}
+
+var TGetSchemasReq_SessionHandle_DEFAULT *TSessionHandle
+
+func (p *TGetSchemasReq) GetSessionHandle() *TSessionHandle {
+	if !p.IsSetSessionHandle() {
+		return TGetSchemasReq_SessionHandle_DEFAULT
+	}
+	return p.SessionHandle
+}
+
+var TGetSchemasReq_CatalogName_DEFAULT TIdentifier
+
+func (p *TGetSchemasReq) GetCatalogName() TIdentifier {
+	if !p.IsSetCatalogName() {
+		return TGetSchemasReq_CatalogName_DEFAULT
+	}
+	return *p.CatalogName
+}
+
+var TGetSchemasReq_SchemaName_DEFAULT TPatternOrIdentifier
+
+func (p *TGetSchemasReq) GetSchemaName() TPatternOrIdentifier {
+	if !p.IsSetSchemaName() {
+		return TGetSchemasReq_SchemaName_DEFAULT
+	}
+	return *p.SchemaName
+}
+func (p *TGetSchemasReq) IsSetSessionHandle() bool {
+	return p.SessionHandle != nil
+}
+
+func (p *TGetSchemasReq) IsSetCatalogName() bool {
+	return p.CatalogName != nil
+}
+
+func (p *TGetSchemasReq) IsSetSchemaName() bool {
+	return p.SchemaName != nil
+}
+
+func (p *TGetSchemasReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetSessionHandle bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetSessionHandle = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetSessionHandle {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field SessionHandle is not set"))
+	}
+	return nil
+}
+
+func (p *TGetSchemasReq) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.SessionHandle = &TSessionHandle{}
+	if err := p.SessionHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.SessionHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetSchemasReq) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		temp := TIdentifier(v)
+		p.CatalogName = &temp
+	}
+	return nil
+}
+
+func (p *TGetSchemasReq) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		temp := TPatternOrIdentifier(v)
+		p.SchemaName = &temp
+	}
+	return nil
+}
+
+func (p *TGetSchemasReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetSchemasReq"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetSchemasReq) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "sessionHandle", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:sessionHandle: ", p), err)
+	}
+	if err := p.SessionHandle.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.SessionHandle), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:sessionHandle: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetSchemasReq) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetCatalogName() {
+		if err := oprot.WriteFieldBegin(ctx, "catalogName", thrift.STRING, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:catalogName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.CatalogName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.catalogName (2) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:catalogName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetSchemasReq) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSchemaName() {
+		if err := oprot.WriteFieldBegin(ctx, "schemaName", thrift.STRING, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:schemaName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.SchemaName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.schemaName (3) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:schemaName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetSchemasReq) Equals(other *TGetSchemasReq) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.SessionHandle.Equals(other.SessionHandle) {
+		return false
+	}
+	if p.CatalogName != other.CatalogName {
+		if p.CatalogName == nil || other.CatalogName == nil {
+			return false
+		}
+		if (*p.CatalogName) != (*other.CatalogName) {
+			return false
+		}
+	}
+	if p.SchemaName != other.SchemaName {
+		if p.SchemaName == nil || other.SchemaName == nil {
+			return false
+		}
+		if (*p.SchemaName) != (*other.SchemaName) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *TGetSchemasReq) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetSchemasReq(%+v)", *p)
+}
+
+// Attributes:
+//   - Status
+//   - OperationHandle
+type TGetSchemasResp struct {
+	Status          *TStatus          `thrift:"status,1,required" db:"status" json:"status"`
+	OperationHandle *TOperationHandle `thrift:"operationHandle,2" db:"operationHandle" json:"operationHandle,omitempty"`
+}
+
+func NewTGetSchemasResp() *TGetSchemasResp {
+	return &TGetSchemasResp{}
+}
+
+var TGetSchemasResp_Status_DEFAULT *TStatus
+
+func (p *TGetSchemasResp) GetStatus() *TStatus {
+	if !p.IsSetStatus() {
+		return TGetSchemasResp_Status_DEFAULT
+	}
+	return p.Status
+}
+
+var TGetSchemasResp_OperationHandle_DEFAULT *TOperationHandle
+
+func (p *TGetSchemasResp) GetOperationHandle() *TOperationHandle {
+	if !p.IsSetOperationHandle() {
+		return TGetSchemasResp_OperationHandle_DEFAULT
+	}
+	return p.OperationHandle
+}
+func (p *TGetSchemasResp) IsSetStatus() bool {
+	return p.Status != nil
+}
+
+func (p *TGetSchemasResp) IsSetOperationHandle() bool {
+	return p.OperationHandle != nil
+}
+
+func (p *TGetSchemasResp) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetStatus bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetStatus = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetStatus {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Status is not set"))
+	}
+	return nil
+}
+
+func (p *TGetSchemasResp) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Status = &TStatus{}
+	if err := p.Status.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Status), err)
+	}
+	return nil
+}
+
+func (p *TGetSchemasResp) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.OperationHandle = &TOperationHandle{}
+	if err := p.OperationHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.OperationHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetSchemasResp) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetSchemasResp"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetSchemasResp) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "status", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:status: ", p), err)
+	}
+	if err := p.Status.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Status), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:status: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetSchemasResp) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetOperationHandle() {
+		if err := oprot.WriteFieldBegin(ctx, "operationHandle", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:operationHandle: ", p), err)
+		}
+		if err := p.OperationHandle.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.OperationHandle), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:operationHandle: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetSchemasResp) Equals(other *TGetSchemasResp) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.Status.Equals(other.Status) {
+		return false
+	}
+	if !p.OperationHandle.Equals(other.OperationHandle) {
+		return false
+	}
+	return true
+}
+
+func (p *TGetSchemasResp) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetSchemasResp(%+v)", *p)
+}
+
+// Attributes:
+//   - SessionHandle
+//   - CatalogName
+//   - SchemaName
+//   - TableName
+//   - TableTypes
+type TGetTablesReq struct {
+	SessionHandle *TSessionHandle       `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
+	CatalogName   *TPatternOrIdentifier `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
+	SchemaName    *TPatternOrIdentifier `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
+	TableName     *TPatternOrIdentifier `thrift:"tableName,4" db:"tableName" json:"tableName,omitempty"`
+	TableTypes    []string              `thrift:"tableTypes,5" db:"tableTypes" json:"tableTypes,omitempty"`
+}
+
+func NewTGetTablesReq() *TGetTablesReq {
+	return &TGetTablesReq{}
+}
+
+var TGetTablesReq_SessionHandle_DEFAULT *TSessionHandle
+
+func (p *TGetTablesReq) GetSessionHandle() *TSessionHandle {
+	if !p.IsSetSessionHandle() {
+		return TGetTablesReq_SessionHandle_DEFAULT
+	}
+	return p.SessionHandle
+}
+
+var TGetTablesReq_CatalogName_DEFAULT TPatternOrIdentifier
+
+func (p *TGetTablesReq) GetCatalogName() TPatternOrIdentifier {
+	if !p.IsSetCatalogName() {
+		return TGetTablesReq_CatalogName_DEFAULT
+	}
+	return *p.CatalogName
+}
+
+var TGetTablesReq_SchemaName_DEFAULT TPatternOrIdentifier
+
+func (p *TGetTablesReq) GetSchemaName() TPatternOrIdentifier {
+	if !p.IsSetSchemaName() {
+		return TGetTablesReq_SchemaName_DEFAULT
+	}
+	return *p.SchemaName
+}
+
+var TGetTablesReq_TableName_DEFAULT TPatternOrIdentifier
+
+func (p *TGetTablesReq) GetTableName() TPatternOrIdentifier {
+	if !p.IsSetTableName() {
+		return TGetTablesReq_TableName_DEFAULT
+	}
+	return *p.TableName
+}
+
+var TGetTablesReq_TableTypes_DEFAULT []string
+
+func (p *TGetTablesReq) GetTableTypes() []string {
+	return p.TableTypes
+}
+func (p *TGetTablesReq) IsSetSessionHandle() bool {
+	return p.SessionHandle != nil
+}
+
+func (p *TGetTablesReq) IsSetCatalogName() bool {
+	return p.CatalogName != nil
+}
+
+func (p *TGetTablesReq) IsSetSchemaName() bool {
+	return p.SchemaName != nil
+}
+
+func (p *TGetTablesReq) IsSetTableName() bool {
+	return p.TableName != nil
+}
+
+func (p *TGetTablesReq) IsSetTableTypes() bool {
+	return p.TableTypes != nil
+}
+
+func (p *TGetTablesReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetSessionHandle bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetSessionHandle = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetSessionHandle {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field SessionHandle is not set"))
+	}
+	return nil
+}
+
+func (p *TGetTablesReq) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.SessionHandle = &TSessionHandle{}
+	if err := p.SessionHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.SessionHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetTablesReq) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		temp := TPatternOrIdentifier(v)
+		p.CatalogName = &temp
+	}
+	return nil
+}
+
+func (p *TGetTablesReq) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		temp := TPatternOrIdentifier(v)
+		p.SchemaName = &temp
+	}
+	return nil
+}
+
+func (p *TGetTablesReq) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		temp := TPatternOrIdentifier(v)
+		p.TableName = &temp
+	}
+	return nil
+}
+
+func (p *TGetTablesReq) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]string, 0, size)
+	p.TableTypes = tSlice
+	for i := 0; i < size; i++ {
+		var _elem46 string
+		if v, err := iprot.ReadString(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem46 = v
+		}
+		p.TableTypes = append(p.TableTypes, _elem46)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *TGetTablesReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetTablesReq"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetTablesReq) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "sessionHandle", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:sessionHandle: ", p), err)
+	}
+	if err := p.SessionHandle.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.SessionHandle), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:sessionHandle: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetTablesReq) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetCatalogName() {
+		if err := oprot.WriteFieldBegin(ctx, "catalogName", thrift.STRING, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:catalogName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.CatalogName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.catalogName (2) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:catalogName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetTablesReq) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSchemaName() {
+		if err := oprot.WriteFieldBegin(ctx, "schemaName", thrift.STRING, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:schemaName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.SchemaName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.schemaName (3) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:schemaName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetTablesReq) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetTableName() {
+		if err := oprot.WriteFieldBegin(ctx, "tableName", thrift.STRING, 4); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:tableName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.TableName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.tableName (4) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 4:tableName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetTablesReq) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetTableTypes() {
+		if err := oprot.WriteFieldBegin(ctx, "tableTypes", thrift.LIST, 5); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:tableTypes: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.TableTypes)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.TableTypes {
+			if err := oprot.WriteString(ctx, string(v)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 5:tableTypes: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetTablesReq) Equals(other *TGetTablesReq) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.SessionHandle.Equals(other.SessionHandle) {
+		return false
+	}
+	if p.CatalogName != other.CatalogName {
+		if p.CatalogName == nil || other.CatalogName == nil {
+			return false
+		}
+		if (*p.CatalogName) != (*other.CatalogName) {
+			return false
+		}
+	}
+	if p.SchemaName != other.SchemaName {
+		if p.SchemaName == nil || other.SchemaName == nil {
+			return false
+		}
+		if (*p.SchemaName) != (*other.SchemaName) {
+			return false
+		}
+	}
+	if p.TableName != other.TableName {
+		if p.TableName == nil || other.TableName == nil {
+			return false
+		}
+		if (*p.TableName) != (*other.TableName) {
+			return false
+		}
+	}
+	if len(p.TableTypes) != len(other.TableTypes) {
+		return false
+	}
+	for i, _tgt := range p.TableTypes {
+		_src47 := other.TableTypes[i]
+		if _tgt != _src47 {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *TGetTablesReq) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetTablesReq(%+v)", *p)
+}
+
+// Attributes:
+//   - Status
+//   - OperationHandle
+type TGetTablesResp struct {
+	Status          *TStatus          `thrift:"status,1,required" db:"status" json:"status"`
+	OperationHandle *TOperationHandle `thrift:"operationHandle,2" db:"operationHandle" json:"operationHandle,omitempty"`
+}
+
+func NewTGetTablesResp() *TGetTablesResp {
+	return &TGetTablesResp{}
+}
+
+var TGetTablesResp_Status_DEFAULT *TStatus
+
+func (p *TGetTablesResp) GetStatus() *TStatus {
+	if !p.IsSetStatus() {
+		return TGetTablesResp_Status_DEFAULT
+	}
+	return p.Status
+}
+
+var TGetTablesResp_OperationHandle_DEFAULT *TOperationHandle
+
+func (p *TGetTablesResp) GetOperationHandle() *TOperationHandle {
+	if !p.IsSetOperationHandle() {
+		return TGetTablesResp_OperationHandle_DEFAULT
+	}
+	return p.OperationHandle
+}
+func (p *TGetTablesResp) IsSetStatus() bool {
+	return p.Status != nil
+}
+
+func (p *TGetTablesResp) IsSetOperationHandle() bool {
+	return p.OperationHandle != nil
+}
+
+func (p *TGetTablesResp) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetStatus bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetStatus = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetStatus {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Status is not set"))
+	}
+	return nil
+}
+
+func (p *TGetTablesResp) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Status = &TStatus{}
+	if err := p.Status.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Status), err)
+	}
+	return nil
+}
+
+func (p *TGetTablesResp) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.OperationHandle = &TOperationHandle{}
+	if err := p.OperationHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.OperationHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetTablesResp) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetTablesResp"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetTablesResp) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "status", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:status: ", p), err)
+	}
+	if err := p.Status.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Status), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:status: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetTablesResp) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetOperationHandle() {
+		if err := oprot.WriteFieldBegin(ctx, "operationHandle", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:operationHandle: ", p), err)
+		}
+		if err := p.OperationHandle.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.OperationHandle), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:operationHandle: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetTablesResp) Equals(other *TGetTablesResp) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.Status.Equals(other.Status) {
+		return false
+	}
+	if !p.OperationHandle.Equals(other.OperationHandle) {
+		return false
+	}
+	return true
+}
+
+func (p *TGetTablesResp) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetTablesResp(%+v)", *p)
+}
+
+// Attributes:
+//   - SessionHandle
+type TGetTableTypesReq struct {
+	SessionHandle *TSessionHandle `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
+}
+
+func NewTGetTableTypesReq() *TGetTableTypesReq {
+	return &TGetTableTypesReq{}
+}
+
+var TGetTableTypesReq_SessionHandle_DEFAULT *TSessionHandle
+
+func (p *TGetTableTypesReq) GetSessionHandle() *TSessionHandle {
+	if !p.IsSetSessionHandle() {
+		return TGetTableTypesReq_SessionHandle_DEFAULT
+	}
+	return p.SessionHandle
+}
+func (p *TGetTableTypesReq) IsSetSessionHandle() bool {
+	return p.SessionHandle != nil
+}
+
+func (p *TGetTableTypesReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetSessionHandle bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetSessionHandle = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetSessionHandle {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field SessionHandle is not set"))
+	}
+	return nil
+}
+
+func (p *TGetTableTypesReq) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.SessionHandle = &TSessionHandle{}
+	if err := p.SessionHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.SessionHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetTableTypesReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetTableTypesReq"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetTableTypesReq) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "sessionHandle", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:sessionHandle: ", p), err)
+	}
+	if err := p.SessionHandle.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.SessionHandle), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:sessionHandle: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetTableTypesReq) Equals(other *TGetTableTypesReq) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.SessionHandle.Equals(other.SessionHandle) {
+		return false
+	}
+	return true
+}
+
+func (p *TGetTableTypesReq) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetTableTypesReq(%+v)", *p)
+}
+
+// Attributes:
+//   - Status
+//   - OperationHandle
+type TGetTableTypesResp struct {
+	Status          *TStatus          `thrift:"status,1,required" db:"status" json:"status"`
+	OperationHandle *TOperationHandle `thrift:"operationHandle,2" db:"operationHandle" json:"operationHandle,omitempty"`
+}
+
+func NewTGetTableTypesResp() *TGetTableTypesResp {
+	return &TGetTableTypesResp{}
+}
+
+var TGetTableTypesResp_Status_DEFAULT *TStatus
+
+func (p *TGetTableTypesResp) GetStatus() *TStatus {
+	if !p.IsSetStatus() {
+		return TGetTableTypesResp_Status_DEFAULT
+	}
+	return p.Status
+}
+
+var TGetTableTypesResp_OperationHandle_DEFAULT *TOperationHandle
+
+func (p *TGetTableTypesResp) GetOperationHandle() *TOperationHandle {
+	if !p.IsSetOperationHandle() {
+		return TGetTableTypesResp_OperationHandle_DEFAULT
+	}
+	return p.OperationHandle
+}
+func (p *TGetTableTypesResp) IsSetStatus() bool {
+	return p.Status != nil
+}
+
+func (p *TGetTableTypesResp) IsSetOperationHandle() bool {
+	return p.OperationHandle != nil
+}
+
+func (p *TGetTableTypesResp) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetStatus bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetStatus = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetStatus {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Status is not set"))
+	}
+	return nil
+}
+
+func (p *TGetTableTypesResp) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Status = &TStatus{}
+	if err := p.Status.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Status), err)
+	}
+	return nil
+}
+
+func (p *TGetTableTypesResp) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.OperationHandle = &TOperationHandle{}
+	if err := p.OperationHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.OperationHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetTableTypesResp) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetTableTypesResp"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetTableTypesResp) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "status", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:status: ", p), err)
+	}
+	if err := p.Status.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Status), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:status: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetTableTypesResp) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetOperationHandle() {
+		if err := oprot.WriteFieldBegin(ctx, "operationHandle", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:operationHandle: ", p), err)
+		}
+		if err := p.OperationHandle.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.OperationHandle), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:operationHandle: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetTableTypesResp) Equals(other *TGetTableTypesResp) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.Status.Equals(other.Status) {
+		return false
+	}
+	if !p.OperationHandle.Equals(other.OperationHandle) {
+		return false
+	}
+	return true
+}
+
+func (p *TGetTableTypesResp) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetTableTypesResp(%+v)", *p)
+}
+
+// Attributes:
+//   - SessionHandle
+//   - CatalogName
+//   - SchemaName
+//   - TableName
+//   - ColumnName
+type TGetColumnsReq struct {
+	SessionHandle *TSessionHandle       `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
+	CatalogName   *TIdentifier          `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
+	SchemaName    *TPatternOrIdentifier `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
+	TableName     *TPatternOrIdentifier `thrift:"tableName,4" db:"tableName" json:"tableName,omitempty"`
+	ColumnName    *TPatternOrIdentifier `thrift:"columnName,5" db:"columnName" json:"columnName,omitempty"`
+}
+
+func NewTGetColumnsReq() *TGetColumnsReq {
+	return &TGetColumnsReq{}
+}
+
+var TGetColumnsReq_SessionHandle_DEFAULT *TSessionHandle
+
+func (p *TGetColumnsReq) GetSessionHandle() *TSessionHandle {
+	if !p.IsSetSessionHandle() {
+		return TGetColumnsReq_SessionHandle_DEFAULT
+	}
+	return p.SessionHandle
+}
+
+var TGetColumnsReq_CatalogName_DEFAULT TIdentifier
+
+func (p *TGetColumnsReq) GetCatalogName() TIdentifier {
+	if !p.IsSetCatalogName() {
+		return TGetColumnsReq_CatalogName_DEFAULT
+	}
+	return *p.CatalogName
+}
+
+var TGetColumnsReq_SchemaName_DEFAULT TPatternOrIdentifier
+
+func (p *TGetColumnsReq) GetSchemaName() TPatternOrIdentifier {
+	if !p.IsSetSchemaName() {
+		return TGetColumnsReq_SchemaName_DEFAULT
+	}
+	return *p.SchemaName
+}
+
+var TGetColumnsReq_TableName_DEFAULT TPatternOrIdentifier
+
+func (p *TGetColumnsReq) GetTableName() TPatternOrIdentifier {
+	if !p.IsSetTableName() {
+		return TGetColumnsReq_TableName_DEFAULT
+	}
+	return *p.TableName
+}
+
+var TGetColumnsReq_ColumnName_DEFAULT TPatternOrIdentifier
+
+func (p *TGetColumnsReq) GetColumnName() TPatternOrIdentifier {
+	if !p.IsSetColumnName() {
+		return TGetColumnsReq_ColumnName_DEFAULT
+	}
+	return *p.ColumnName
+}
+func (p *TGetColumnsReq) IsSetSessionHandle() bool {
+	return p.SessionHandle != nil
+}
+
+func (p *TGetColumnsReq) IsSetCatalogName() bool {
+	return p.CatalogName != nil
+}
+
+func (p *TGetColumnsReq) IsSetSchemaName() bool {
+	return p.SchemaName != nil
+}
+
+func (p *TGetColumnsReq) IsSetTableName() bool {
+	return p.TableName != nil
+}
+
+func (p *TGetColumnsReq) IsSetColumnName() bool {
+	return p.ColumnName != nil
+}
+
+func (p *TGetColumnsReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetSessionHandle bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetSessionHandle = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetSessionHandle {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field SessionHandle is not set"))
+	}
+	return nil
+}
+
+func (p *TGetColumnsReq) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.SessionHandle = &TSessionHandle{}
+	if err := p.SessionHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.SessionHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetColumnsReq) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		temp := TIdentifier(v)
+		p.CatalogName = &temp
+	}
+	return nil
+}
+
+func (p *TGetColumnsReq) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		temp := TPatternOrIdentifier(v)
+		p.SchemaName = &temp
+	}
+	return nil
+}
+
+func (p *TGetColumnsReq) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		temp := TPatternOrIdentifier(v)
+		p.TableName = &temp
+	}
+	return nil
+}
+
+func (p *TGetColumnsReq) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		temp := TPatternOrIdentifier(v)
+		p.ColumnName = &temp
+	}
+	return nil
+}
+
+func (p *TGetColumnsReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetColumnsReq"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetColumnsReq) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "sessionHandle", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:sessionHandle: ", p), err)
+	}
+	if err := p.SessionHandle.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.SessionHandle), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:sessionHandle: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetColumnsReq) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetCatalogName() {
+		if err := oprot.WriteFieldBegin(ctx, "catalogName", thrift.STRING, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:catalogName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.CatalogName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.catalogName (2) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:catalogName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetColumnsReq) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSchemaName() {
+		if err := oprot.WriteFieldBegin(ctx, "schemaName", thrift.STRING, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:schemaName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.SchemaName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.schemaName (3) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:schemaName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetColumnsReq) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetTableName() {
+		if err := oprot.WriteFieldBegin(ctx, "tableName", thrift.STRING, 4); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:tableName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.TableName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.tableName (4) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 4:tableName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetColumnsReq) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetColumnName() {
+		if err := oprot.WriteFieldBegin(ctx, "columnName", thrift.STRING, 5); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:columnName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.ColumnName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.columnName (5) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 5:columnName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetColumnsReq) Equals(other *TGetColumnsReq) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.SessionHandle.Equals(other.SessionHandle) {
+		return false
+	}
+	if p.CatalogName != other.CatalogName {
+		if p.CatalogName == nil || other.CatalogName == nil {
+			return false
+		}
+		if (*p.CatalogName) != (*other.CatalogName) {
+			return false
+		}
+	}
+	if p.SchemaName != other.SchemaName {
+		if p.SchemaName == nil || other.SchemaName == nil {
+			return false
+		}
+		if (*p.SchemaName) != (*other.SchemaName) {
+			return false
+		}
+	}
+	if p.TableName != other.TableName {
+		if p.TableName == nil || other.TableName == nil {
+			return false
+		}
+		if (*p.TableName) != (*other.TableName) {
+			return false
+		}
+	}
+	if p.ColumnName != other.ColumnName {
+		if p.ColumnName == nil || other.ColumnName == nil {
+			return false
+		}
+		if (*p.ColumnName) != (*other.ColumnName) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *TGetColumnsReq) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetColumnsReq(%+v)", *p)
+}
+
+// Attributes:
+//   - Status
+//   - OperationHandle
+type TGetColumnsResp struct {
+	Status          *TStatus          `thrift:"status,1,required" db:"status" json:"status"`
+	OperationHandle *TOperationHandle `thrift:"operationHandle,2" db:"operationHandle" json:"operationHandle,omitempty"`
+}
+
+func NewTGetColumnsResp() *TGetColumnsResp {
+	return &TGetColumnsResp{}
+}
+
+var TGetColumnsResp_Status_DEFAULT *TStatus
+
+func (p *TGetColumnsResp) GetStatus() *TStatus {
+	if !p.IsSetStatus() {
+		return TGetColumnsResp_Status_DEFAULT
+	}
+	return p.Status
+}
+
+var TGetColumnsResp_OperationHandle_DEFAULT *TOperationHandle
+
+func (p *TGetColumnsResp) GetOperationHandle() *TOperationHandle {
+	if !p.IsSetOperationHandle() {
+		return TGetColumnsResp_OperationHandle_DEFAULT
+	}
+	return p.OperationHandle
+}
+func (p *TGetColumnsResp) IsSetStatus() bool {
+	return p.Status != nil
+}
+
+func (p *TGetColumnsResp) IsSetOperationHandle() bool {
+	return p.OperationHandle != nil
+}
+
+func (p *TGetColumnsResp) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetStatus bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetStatus = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetStatus {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Status is not set"))
+	}
+	return nil
+}
+
+func (p *TGetColumnsResp) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Status = &TStatus{}
+	if err := p.Status.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Status), err)
+	}
+	return nil
+}
+
+func (p *TGetColumnsResp) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.OperationHandle = &TOperationHandle{}
+	if err := p.OperationHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.OperationHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetColumnsResp) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetColumnsResp"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetColumnsResp) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "status", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:status: ", p), err)
+	}
+	if err := p.Status.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Status), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:status: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetColumnsResp) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetOperationHandle() {
+		if err := oprot.WriteFieldBegin(ctx, "operationHandle", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:operationHandle: ", p), err)
+		}
+		if err := p.OperationHandle.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.OperationHandle), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:operationHandle: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetColumnsResp) Equals(other *TGetColumnsResp) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.Status.Equals(other.Status) {
+		return false
+	}
+	if !p.OperationHandle.Equals(other.OperationHandle) {
+		return false
+	}
+	return true
+}
+
+func (p *TGetColumnsResp) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetColumnsResp(%+v)", *p)
+}
+
+// Attributes:
+//   - SessionHandle
+//   - CatalogName
+//   - SchemaName
+//   - FunctionName
+type TGetFunctionsReq struct {
+	SessionHandle *TSessionHandle       `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
+	CatalogName   *TIdentifier          `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
+	SchemaName    *TPatternOrIdentifier `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
+	FunctionName  TPatternOrIdentifier  `thrift:"functionName,4,required" db:"functionName" json:"functionName"`
+}
+
+func NewTGetFunctionsReq() *TGetFunctionsReq {
+	return &TGetFunctionsReq{}
+}
+
+var TGetFunctionsReq_SessionHandle_DEFAULT *TSessionHandle
+
+func (p *TGetFunctionsReq) GetSessionHandle() *TSessionHandle {
+	if !p.IsSetSessionHandle() {
+		return TGetFunctionsReq_SessionHandle_DEFAULT
+	}
+	return p.SessionHandle
+}
+
+var TGetFunctionsReq_CatalogName_DEFAULT TIdentifier
+
+func (p *TGetFunctionsReq) GetCatalogName() TIdentifier {
+	if !p.IsSetCatalogName() {
+		return TGetFunctionsReq_CatalogName_DEFAULT
+	}
+	return *p.CatalogName
+}
+
+var TGetFunctionsReq_SchemaName_DEFAULT TPatternOrIdentifier
+
+func (p *TGetFunctionsReq) GetSchemaName() TPatternOrIdentifier {
+	if !p.IsSetSchemaName() {
+		return TGetFunctionsReq_SchemaName_DEFAULT
+	}
+	return *p.SchemaName
+}
+
+func (p *TGetFunctionsReq) GetFunctionName() TPatternOrIdentifier {
+	return p.FunctionName
+}
+func (p *TGetFunctionsReq) IsSetSessionHandle() bool {
+	return p.SessionHandle != nil
+}
+
+func (p *TGetFunctionsReq) IsSetCatalogName() bool {
+	return p.CatalogName != nil
+}
+
+func (p *TGetFunctionsReq) IsSetSchemaName() bool {
+	return p.SchemaName != nil
+}
+
+func (p *TGetFunctionsReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetSessionHandle bool = false
+	var issetFunctionName bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetSessionHandle = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+				issetFunctionName = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetSessionHandle {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field SessionHandle is not set"))
+	}
+	if !issetFunctionName {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field FunctionName is not set"))
+	}
+	return nil
+}
+
+func (p *TGetFunctionsReq) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.SessionHandle = &TSessionHandle{}
+	if err := p.SessionHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.SessionHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetFunctionsReq) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		temp := TIdentifier(v)
+		p.CatalogName = &temp
+	}
+	return nil
+}
+
+func (p *TGetFunctionsReq) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		temp := TPatternOrIdentifier(v)
+		p.SchemaName = &temp
+	}
+	return nil
+}
+
+func (p *TGetFunctionsReq) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		temp := TPatternOrIdentifier(v)
+		p.FunctionName = temp
+	}
+	return nil
+}
+
+func (p *TGetFunctionsReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetFunctionsReq"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetFunctionsReq) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "sessionHandle", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:sessionHandle: ", p), err)
+	}
+	if err := p.SessionHandle.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.SessionHandle), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:sessionHandle: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetFunctionsReq) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetCatalogName() {
+		if err := oprot.WriteFieldBegin(ctx, "catalogName", thrift.STRING, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:catalogName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.CatalogName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.catalogName (2) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:catalogName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetFunctionsReq) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSchemaName() {
+		if err := oprot.WriteFieldBegin(ctx, "schemaName", thrift.STRING, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:schemaName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.SchemaName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.schemaName (3) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:schemaName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetFunctionsReq) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "functionName", thrift.STRING, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:functionName: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.FunctionName)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.functionName (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:functionName: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetFunctionsReq) Equals(other *TGetFunctionsReq) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.SessionHandle.Equals(other.SessionHandle) {
+		return false
+	}
+	if p.CatalogName != other.CatalogName {
+		if p.CatalogName == nil || other.CatalogName == nil {
+			return false
+		}
+		if (*p.CatalogName) != (*other.CatalogName) {
+			return false
+		}
+	}
+	if p.SchemaName != other.SchemaName {
+		if p.SchemaName == nil || other.SchemaName == nil {
+			return false
+		}
+		if (*p.SchemaName) != (*other.SchemaName) {
+			return false
+		}
+	}
+	if p.FunctionName != other.FunctionName {
+		return false
+	}
+	return true
+}
+
+func (p *TGetFunctionsReq) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetFunctionsReq(%+v)", *p)
+}
+
+// Attributes:
+//   - Status
+//   - OperationHandle
+type TGetFunctionsResp struct {
+	Status          *TStatus          `thrift:"status,1,required" db:"status" json:"status"`
+	OperationHandle *TOperationHandle `thrift:"operationHandle,2" db:"operationHandle" json:"operationHandle,omitempty"`
+}
+
+func NewTGetFunctionsResp() *TGetFunctionsResp {
+	return &TGetFunctionsResp{}
+}
+
+var TGetFunctionsResp_Status_DEFAULT *TStatus
+
+func (p *TGetFunctionsResp) GetStatus() *TStatus {
+	if !p.IsSetStatus() {
+		return TGetFunctionsResp_Status_DEFAULT
+	}
+	return p.Status
+}
+
+var TGetFunctionsResp_OperationHandle_DEFAULT *TOperationHandle
+
+func (p *TGetFunctionsResp) GetOperationHandle() *TOperationHandle {
+	if !p.IsSetOperationHandle() {
+		return TGetFunctionsResp_OperationHandle_DEFAULT
+	}
+	return p.OperationHandle
+}
+func (p *TGetFunctionsResp) IsSetStatus() bool {
+	return p.Status != nil
+}
+
+func (p *TGetFunctionsResp) IsSetOperationHandle() bool {
+	return p.OperationHandle != nil
+}
+
+func (p *TGetFunctionsResp) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetStatus bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetStatus = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetStatus {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Status is not set"))
+	}
+	return nil
+}
+
+func (p *TGetFunctionsResp) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Status = &TStatus{}
+	if err := p.Status.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Status), err)
+	}
+	return nil
+}
+
+func (p *TGetFunctionsResp) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.OperationHandle = &TOperationHandle{}
+	if err := p.OperationHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.OperationHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetFunctionsResp) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetFunctionsResp"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetFunctionsResp) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "status", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:status: ", p), err)
+	}
+	if err := p.Status.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Status), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:status: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetFunctionsResp) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetOperationHandle() {
+		if err := oprot.WriteFieldBegin(ctx, "operationHandle", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:operationHandle: ", p), err)
+		}
+		if err := p.OperationHandle.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.OperationHandle), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:operationHandle: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetFunctionsResp) Equals(other *TGetFunctionsResp) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.Status.Equals(other.Status) {
+		return false
+	}
+	if !p.OperationHandle.Equals(other.OperationHandle) {
+		return false
+	}
+	return true
+}
+
+func (p *TGetFunctionsResp) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetFunctionsResp(%+v)", *p)
+}
+
+// Attributes:
 //   - OperationHandle
 //   - GetProgressUpdate
 type TGetOperationStatusReq struct {
@@ -12777,6 +15717,27 @@ type TCLIService interface {
 	ExecuteStatement(ctx context.Context, req *TExecuteStatementReq) (_r *TExecuteStatementResp, _err error)
 	// Parameters:
 	//  - Req
+	GetTypeInfo(ctx context.Context, req *TGetTypeInfoReq) (_r *TGetTypeInfoResp, _err error)
+	// Parameters:
+	//  - Req
+	GetCatalogs(ctx context.Context, req *TGetCatalogsReq) (_r *TGetCatalogsResp, _err error)
+	// Parameters:
+	//  - Req
+	GetSchemas(ctx context.Context, req *TGetSchemasReq) (_r *TGetSchemasResp, _err error)
+	// Parameters:
+	//  - Req
+	GetTables(ctx context.Context, req *TGetTablesReq) (_r *TGetTablesResp, _err error)
+	// Parameters:
+	//  - Req
+	GetTableTypes(ctx context.Context, req *TGetTableTypesReq) (_r *TGetTableTypesResp, _err error)
+	// Parameters:
+	//  - Req
+	GetColumns(ctx context.Context, req *TGetColumnsReq) (_r *TGetColumnsResp, _err error)
+	// Parameters:
+	//  - Req
+	GetFunctions(ctx context.Context, req *TGetFunctionsReq) (_r *TGetFunctionsResp, _err error)
+	// Parameters:
+	//  - Req
 	GetOperationStatus(ctx context.Context, req *TGetOperationStatusReq) (_r *TGetOperationStatusResp, _err error)
 	// Parameters:
 	//  - Req
@@ -12833,17 +15794,17 @@ func (p *TCLIServiceClient) SetLastResponseMeta_(meta thrift.ResponseMeta) {
 // Parameters:
 //   - Req
 func (p *TCLIServiceClient) OpenSession(ctx context.Context, req *TOpenSessionReq) (_r *TOpenSessionResp, _err error) {
-	var _args46 TCLIServiceOpenSessionArgs
-	_args46.Req = req
-	var _result48 TCLIServiceOpenSessionResult
-	var _meta47 thrift.ResponseMeta
-	_meta47, _err = p.Client_().Call(ctx, "OpenSession", &_args46, &_result48)
-	p.SetLastResponseMeta_(_meta47)
+	var _args48 TCLIServiceOpenSessionArgs
+	_args48.Req = req
+	var _result50 TCLIServiceOpenSessionResult
+	var _meta49 thrift.ResponseMeta
+	_meta49, _err = p.Client_().Call(ctx, "OpenSession", &_args48, &_result50)
+	p.SetLastResponseMeta_(_meta49)
 	if _err != nil {
 		return
 	}
-	if _ret49 := _result48.GetSuccess(); _ret49 != nil {
-		return _ret49, nil
+	if _ret51 := _result50.GetSuccess(); _ret51 != nil {
+		return _ret51, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "OpenSession failed: unknown result")
 }
@@ -12851,17 +15812,17 @@ func (p *TCLIServiceClient) OpenSession(ctx context.Context, req *TOpenSessionRe
 // Parameters:
 //   - Req
 func (p *TCLIServiceClient) CloseSession(ctx context.Context, req *TCloseSessionReq) (_r *TCloseSessionResp, _err error) {
-	var _args50 TCLIServiceCloseSessionArgs
-	_args50.Req = req
-	var _result52 TCLIServiceCloseSessionResult
-	var _meta51 thrift.ResponseMeta
-	_meta51, _err = p.Client_().Call(ctx, "CloseSession", &_args50, &_result52)
-	p.SetLastResponseMeta_(_meta51)
+	var _args52 TCLIServiceCloseSessionArgs
+	_args52.Req = req
+	var _result54 TCLIServiceCloseSessionResult
+	var _meta53 thrift.ResponseMeta
+	_meta53, _err = p.Client_().Call(ctx, "CloseSession", &_args52, &_result54)
+	p.SetLastResponseMeta_(_meta53)
 	if _err != nil {
 		return
 	}
-	if _ret53 := _result52.GetSuccess(); _ret53 != nil {
-		return _ret53, nil
+	if _ret55 := _result54.GetSuccess(); _ret55 != nil {
+		return _ret55, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "CloseSession failed: unknown result")
 }
@@ -12869,17 +15830,17 @@ func (p *TCLIServiceClient) CloseSession(ctx context.Context, req *TCloseSession
 // Parameters:
 //   - Req
 func (p *TCLIServiceClient) GetInfo(ctx context.Context, req *TGetInfoReq) (_r *TGetInfoResp, _err error) {
-	var _args54 TCLIServiceGetInfoArgs
-	_args54.Req = req
-	var _result56 TCLIServiceGetInfoResult
-	var _meta55 thrift.ResponseMeta
-	_meta55, _err = p.Client_().Call(ctx, "GetInfo", &_args54, &_result56)
-	p.SetLastResponseMeta_(_meta55)
+	var _args56 TCLIServiceGetInfoArgs
+	_args56.Req = req
+	var _result58 TCLIServiceGetInfoResult
+	var _meta57 thrift.ResponseMeta
+	_meta57, _err = p.Client_().Call(ctx, "GetInfo", &_args56, &_result58)
+	p.SetLastResponseMeta_(_meta57)
 	if _err != nil {
 		return
 	}
-	if _ret57 := _result56.GetSuccess(); _ret57 != nil {
-		return _ret57, nil
+	if _ret59 := _result58.GetSuccess(); _ret59 != nil {
+		return _ret59, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetInfo failed: unknown result")
 }
@@ -12887,35 +15848,161 @@ func (p *TCLIServiceClient) GetInfo(ctx context.Context, req *TGetInfoReq) (_r *
 // Parameters:
 //   - Req
 func (p *TCLIServiceClient) ExecuteStatement(ctx context.Context, req *TExecuteStatementReq) (_r *TExecuteStatementResp, _err error) {
-	var _args58 TCLIServiceExecuteStatementArgs
-	_args58.Req = req
-	var _result60 TCLIServiceExecuteStatementResult
-	var _meta59 thrift.ResponseMeta
-	_meta59, _err = p.Client_().Call(ctx, "ExecuteStatement", &_args58, &_result60)
-	p.SetLastResponseMeta_(_meta59)
+	var _args60 TCLIServiceExecuteStatementArgs
+	_args60.Req = req
+	var _result62 TCLIServiceExecuteStatementResult
+	var _meta61 thrift.ResponseMeta
+	_meta61, _err = p.Client_().Call(ctx, "ExecuteStatement", &_args60, &_result62)
+	p.SetLastResponseMeta_(_meta61)
 	if _err != nil {
 		return
 	}
-	if _ret61 := _result60.GetSuccess(); _ret61 != nil {
-		return _ret61, nil
+	if _ret63 := _result62.GetSuccess(); _ret63 != nil {
+		return _ret63, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "ExecuteStatement failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *TCLIServiceClient) GetOperationStatus(ctx context.Context, req *TGetOperationStatusReq) (_r *TGetOperationStatusResp, _err error) {
-	var _args62 TCLIServiceGetOperationStatusArgs
-	_args62.Req = req
-	var _result64 TCLIServiceGetOperationStatusResult
-	var _meta63 thrift.ResponseMeta
-	_meta63, _err = p.Client_().Call(ctx, "GetOperationStatus", &_args62, &_result64)
-	p.SetLastResponseMeta_(_meta63)
+func (p *TCLIServiceClient) GetTypeInfo(ctx context.Context, req *TGetTypeInfoReq) (_r *TGetTypeInfoResp, _err error) {
+	var _args64 TCLIServiceGetTypeInfoArgs
+	_args64.Req = req
+	var _result66 TCLIServiceGetTypeInfoResult
+	var _meta65 thrift.ResponseMeta
+	_meta65, _err = p.Client_().Call(ctx, "GetTypeInfo", &_args64, &_result66)
+	p.SetLastResponseMeta_(_meta65)
 	if _err != nil {
 		return
 	}
-	if _ret65 := _result64.GetSuccess(); _ret65 != nil {
-		return _ret65, nil
+	if _ret67 := _result66.GetSuccess(); _ret67 != nil {
+		return _ret67, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetTypeInfo failed: unknown result")
+}
+
+// Parameters:
+//   - Req
+func (p *TCLIServiceClient) GetCatalogs(ctx context.Context, req *TGetCatalogsReq) (_r *TGetCatalogsResp, _err error) {
+	var _args68 TCLIServiceGetCatalogsArgs
+	_args68.Req = req
+	var _result70 TCLIServiceGetCatalogsResult
+	var _meta69 thrift.ResponseMeta
+	_meta69, _err = p.Client_().Call(ctx, "GetCatalogs", &_args68, &_result70)
+	p.SetLastResponseMeta_(_meta69)
+	if _err != nil {
+		return
+	}
+	if _ret71 := _result70.GetSuccess(); _ret71 != nil {
+		return _ret71, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetCatalogs failed: unknown result")
+}
+
+// Parameters:
+//   - Req
+func (p *TCLIServiceClient) GetSchemas(ctx context.Context, req *TGetSchemasReq) (_r *TGetSchemasResp, _err error) {
+	var _args72 TCLIServiceGetSchemasArgs
+	_args72.Req = req
+	var _result74 TCLIServiceGetSchemasResult
+	var _meta73 thrift.ResponseMeta
+	_meta73, _err = p.Client_().Call(ctx, "GetSchemas", &_args72, &_result74)
+	p.SetLastResponseMeta_(_meta73)
+	if _err != nil {
+		return
+	}
+	if _ret75 := _result74.GetSuccess(); _ret75 != nil {
+		return _ret75, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetSchemas failed: unknown result")
+}
+
+// Parameters:
+//   - Req
+func (p *TCLIServiceClient) GetTables(ctx context.Context, req *TGetTablesReq) (_r *TGetTablesResp, _err error) {
+	var _args76 TCLIServiceGetTablesArgs
+	_args76.Req = req
+	var _result78 TCLIServiceGetTablesResult
+	var _meta77 thrift.ResponseMeta
+	_meta77, _err = p.Client_().Call(ctx, "GetTables", &_args76, &_result78)
+	p.SetLastResponseMeta_(_meta77)
+	if _err != nil {
+		return
+	}
+	if _ret79 := _result78.GetSuccess(); _ret79 != nil {
+		return _ret79, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetTables failed: unknown result")
+}
+
+// Parameters:
+//   - Req
+func (p *TCLIServiceClient) GetTableTypes(ctx context.Context, req *TGetTableTypesReq) (_r *TGetTableTypesResp, _err error) {
+	var _args80 TCLIServiceGetTableTypesArgs
+	_args80.Req = req
+	var _result82 TCLIServiceGetTableTypesResult
+	var _meta81 thrift.ResponseMeta
+	_meta81, _err = p.Client_().Call(ctx, "GetTableTypes", &_args80, &_result82)
+	p.SetLastResponseMeta_(_meta81)
+	if _err != nil {
+		return
+	}
+	if _ret83 := _result82.GetSuccess(); _ret83 != nil {
+		return _ret83, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetTableTypes failed: unknown result")
+}
+
+// Parameters:
+//   - Req
+func (p *TCLIServiceClient) GetColumns(ctx context.Context, req *TGetColumnsReq) (_r *TGetColumnsResp, _err error) {
+	var _args84 TCLIServiceGetColumnsArgs
+	_args84.Req = req
+	var _result86 TCLIServiceGetColumnsResult
+	var _meta85 thrift.ResponseMeta
+	_meta85, _err = p.Client_().Call(ctx, "GetColumns", &_args84, &_result86)
+	p.SetLastResponseMeta_(_meta85)
+	if _err != nil {
+		return
+	}
+	if _ret87 := _result86.GetSuccess(); _ret87 != nil {
+		return _ret87, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetColumns failed: unknown result")
+}
+
+// Parameters:
+//   - Req
+func (p *TCLIServiceClient) GetFunctions(ctx context.Context, req *TGetFunctionsReq) (_r *TGetFunctionsResp, _err error) {
+	var _args88 TCLIServiceGetFunctionsArgs
+	_args88.Req = req
+	var _result90 TCLIServiceGetFunctionsResult
+	var _meta89 thrift.ResponseMeta
+	_meta89, _err = p.Client_().Call(ctx, "GetFunctions", &_args88, &_result90)
+	p.SetLastResponseMeta_(_meta89)
+	if _err != nil {
+		return
+	}
+	if _ret91 := _result90.GetSuccess(); _ret91 != nil {
+		return _ret91, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetFunctions failed: unknown result")
+}
+
+// Parameters:
+//   - Req
+func (p *TCLIServiceClient) GetOperationStatus(ctx context.Context, req *TGetOperationStatusReq) (_r *TGetOperationStatusResp, _err error) {
+	var _args92 TCLIServiceGetOperationStatusArgs
+	_args92.Req = req
+	var _result94 TCLIServiceGetOperationStatusResult
+	var _meta93 thrift.ResponseMeta
+	_meta93, _err = p.Client_().Call(ctx, "GetOperationStatus", &_args92, &_result94)
+	p.SetLastResponseMeta_(_meta93)
+	if _err != nil {
+		return
+	}
+	if _ret95 := _result94.GetSuccess(); _ret95 != nil {
+		return _ret95, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetOperationStatus failed: unknown result")
 }
@@ -12923,17 +16010,17 @@ func (p *TCLIServiceClient) GetOperationStatus(ctx context.Context, req *TGetOpe
 // Parameters:
 //   - Req
 func (p *TCLIServiceClient) CancelOperation(ctx context.Context, req *TCancelOperationReq) (_r *TCancelOperationResp, _err error) {
-	var _args66 TCLIServiceCancelOperationArgs
-	_args66.Req = req
-	var _result68 TCLIServiceCancelOperationResult
-	var _meta67 thrift.ResponseMeta
-	_meta67, _err = p.Client_().Call(ctx, "CancelOperation", &_args66, &_result68)
-	p.SetLastResponseMeta_(_meta67)
+	var _args96 TCLIServiceCancelOperationArgs
+	_args96.Req = req
+	var _result98 TCLIServiceCancelOperationResult
+	var _meta97 thrift.ResponseMeta
+	_meta97, _err = p.Client_().Call(ctx, "CancelOperation", &_args96, &_result98)
+	p.SetLastResponseMeta_(_meta97)
 	if _err != nil {
 		return
 	}
-	if _ret69 := _result68.GetSuccess(); _ret69 != nil {
-		return _ret69, nil
+	if _ret99 := _result98.GetSuccess(); _ret99 != nil {
+		return _ret99, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "CancelOperation failed: unknown result")
 }
@@ -12941,17 +16028,17 @@ func (p *TCLIServiceClient) CancelOperation(ctx context.Context, req *TCancelOpe
 // Parameters:
 //   - Req
 func (p *TCLIServiceClient) CloseOperation(ctx context.Context, req *TCloseOperationReq) (_r *TCloseOperationResp, _err error) {
-	var _args70 TCLIServiceCloseOperationArgs
-	_args70.Req = req
-	var _result72 TCLIServiceCloseOperationResult
-	var _meta71 thrift.ResponseMeta
-	_meta71, _err = p.Client_().Call(ctx, "CloseOperation", &_args70, &_result72)
-	p.SetLastResponseMeta_(_meta71)
+	var _args100 TCLIServiceCloseOperationArgs
+	_args100.Req = req
+	var _result102 TCLIServiceCloseOperationResult
+	var _meta101 thrift.ResponseMeta
+	_meta101, _err = p.Client_().Call(ctx, "CloseOperation", &_args100, &_result102)
+	p.SetLastResponseMeta_(_meta101)
 	if _err != nil {
 		return
 	}
-	if _ret73 := _result72.GetSuccess(); _ret73 != nil {
-		return _ret73, nil
+	if _ret103 := _result102.GetSuccess(); _ret103 != nil {
+		return _ret103, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "CloseOperation failed: unknown result")
 }
@@ -12959,17 +16046,17 @@ func (p *TCLIServiceClient) CloseOperation(ctx context.Context, req *TCloseOpera
 // Parameters:
 //   - Req
 func (p *TCLIServiceClient) GetResultSetMetadata(ctx context.Context, req *TGetResultSetMetadataReq) (_r *TGetResultSetMetadataResp, _err error) {
-	var _args74 TCLIServiceGetResultSetMetadataArgs
-	_args74.Req = req
-	var _result76 TCLIServiceGetResultSetMetadataResult
-	var _meta75 thrift.ResponseMeta
-	_meta75, _err = p.Client_().Call(ctx, "GetResultSetMetadata", &_args74, &_result76)
-	p.SetLastResponseMeta_(_meta75)
+	var _args104 TCLIServiceGetResultSetMetadataArgs
+	_args104.Req = req
+	var _result106 TCLIServiceGetResultSetMetadataResult
+	var _meta105 thrift.ResponseMeta
+	_meta105, _err = p.Client_().Call(ctx, "GetResultSetMetadata", &_args104, &_result106)
+	p.SetLastResponseMeta_(_meta105)
 	if _err != nil {
 		return
 	}
-	if _ret77 := _result76.GetSuccess(); _ret77 != nil {
-		return _ret77, nil
+	if _ret107 := _result106.GetSuccess(); _ret107 != nil {
+		return _ret107, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetResultSetMetadata failed: unknown result")
 }
@@ -12977,17 +16064,17 @@ func (p *TCLIServiceClient) GetResultSetMetadata(ctx context.Context, req *TGetR
 // Parameters:
 //   - Req
 func (p *TCLIServiceClient) FetchResults(ctx context.Context, req *TFetchResultsReq) (_r *TFetchResultsResp, _err error) {
-	var _args78 TCLIServiceFetchResultsArgs
-	_args78.Req = req
-	var _result80 TCLIServiceFetchResultsResult
-	var _meta79 thrift.ResponseMeta
-	_meta79, _err = p.Client_().Call(ctx, "FetchResults", &_args78, &_result80)
-	p.SetLastResponseMeta_(_meta79)
+	var _args108 TCLIServiceFetchResultsArgs
+	_args108.Req = req
+	var _result110 TCLIServiceFetchResultsResult
+	var _meta109 thrift.ResponseMeta
+	_meta109, _err = p.Client_().Call(ctx, "FetchResults", &_args108, &_result110)
+	p.SetLastResponseMeta_(_meta109)
 	if _err != nil {
 		return
 	}
-	if _ret81 := _result80.GetSuccess(); _ret81 != nil {
-		return _ret81, nil
+	if _ret111 := _result110.GetSuccess(); _ret111 != nil {
+		return _ret111, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "FetchResults failed: unknown result")
 }
@@ -12995,17 +16082,17 @@ func (p *TCLIServiceClient) FetchResults(ctx context.Context, req *TFetchResults
 // Parameters:
 //   - Req
 func (p *TCLIServiceClient) GetLog(ctx context.Context, req *TGetLogReq) (_r *TGetLogResp, _err error) {
-	var _args82 TCLIServiceGetLogArgs
-	_args82.Req = req
-	var _result84 TCLIServiceGetLogResult
-	var _meta83 thrift.ResponseMeta
-	_meta83, _err = p.Client_().Call(ctx, "GetLog", &_args82, &_result84)
-	p.SetLastResponseMeta_(_meta83)
+	var _args112 TCLIServiceGetLogArgs
+	_args112.Req = req
+	var _result114 TCLIServiceGetLogResult
+	var _meta113 thrift.ResponseMeta
+	_meta113, _err = p.Client_().Call(ctx, "GetLog", &_args112, &_result114)
+	p.SetLastResponseMeta_(_meta113)
 	if _err != nil {
 		return
 	}
-	if _ret85 := _result84.GetSuccess(); _ret85 != nil {
-		return _ret85, nil
+	if _ret115 := _result114.GetSuccess(); _ret115 != nil {
+		return _ret115, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetLog failed: unknown result")
 }
@@ -13030,18 +16117,25 @@ func (p *TCLIServiceProcessor) ProcessorMap() map[string]thrift.TProcessorFuncti
 
 func NewTCLIServiceProcessor(handler TCLIService) *TCLIServiceProcessor {
 
-	self86 := &TCLIServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self86.processorMap["OpenSession"] = &tCLIServiceProcessorOpenSession{handler: handler}
-	self86.processorMap["CloseSession"] = &tCLIServiceProcessorCloseSession{handler: handler}
-	self86.processorMap["GetInfo"] = &tCLIServiceProcessorGetInfo{handler: handler}
-	self86.processorMap["ExecuteStatement"] = &tCLIServiceProcessorExecuteStatement{handler: handler}
-	self86.processorMap["GetOperationStatus"] = &tCLIServiceProcessorGetOperationStatus{handler: handler}
-	self86.processorMap["CancelOperation"] = &tCLIServiceProcessorCancelOperation{handler: handler}
-	self86.processorMap["CloseOperation"] = &tCLIServiceProcessorCloseOperation{handler: handler}
-	self86.processorMap["GetResultSetMetadata"] = &tCLIServiceProcessorGetResultSetMetadata{handler: handler}
-	self86.processorMap["FetchResults"] = &tCLIServiceProcessorFetchResults{handler: handler}
-	self86.processorMap["GetLog"] = &tCLIServiceProcessorGetLog{handler: handler}
-	return self86
+	self116 := &TCLIServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self116.processorMap["OpenSession"] = &tCLIServiceProcessorOpenSession{handler: handler}
+	self116.processorMap["CloseSession"] = &tCLIServiceProcessorCloseSession{handler: handler}
+	self116.processorMap["GetInfo"] = &tCLIServiceProcessorGetInfo{handler: handler}
+	self116.processorMap["ExecuteStatement"] = &tCLIServiceProcessorExecuteStatement{handler: handler}
+	self116.processorMap["GetTypeInfo"] = &tCLIServiceProcessorGetTypeInfo{handler: handler}
+	self116.processorMap["GetCatalogs"] = &tCLIServiceProcessorGetCatalogs{handler: handler}
+	self116.processorMap["GetSchemas"] = &tCLIServiceProcessorGetSchemas{handler: handler}
+	self116.processorMap["GetTables"] = &tCLIServiceProcessorGetTables{handler: handler}
+	self116.processorMap["GetTableTypes"] = &tCLIServiceProcessorGetTableTypes{handler: handler}
+	self116.processorMap["GetColumns"] = &tCLIServiceProcessorGetColumns{handler: handler}
+	self116.processorMap["GetFunctions"] = &tCLIServiceProcessorGetFunctions{handler: handler}
+	self116.processorMap["GetOperationStatus"] = &tCLIServiceProcessorGetOperationStatus{handler: handler}
+	self116.processorMap["CancelOperation"] = &tCLIServiceProcessorCancelOperation{handler: handler}
+	self116.processorMap["CloseOperation"] = &tCLIServiceProcessorCloseOperation{handler: handler}
+	self116.processorMap["GetResultSetMetadata"] = &tCLIServiceProcessorGetResultSetMetadata{handler: handler}
+	self116.processorMap["FetchResults"] = &tCLIServiceProcessorFetchResults{handler: handler}
+	self116.processorMap["GetLog"] = &tCLIServiceProcessorGetLog{handler: handler}
+	return self116
 }
 
 func (p *TCLIServiceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -13054,12 +16148,12 @@ func (p *TCLIServiceProcessor) Process(ctx context.Context, iprot, oprot thrift.
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x87 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x117 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x87.Write(ctx, oprot)
+	x117.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x87
+	return false, x117
 
 }
 
@@ -13068,7 +16162,7 @@ type tCLIServiceProcessorOpenSession struct {
 }
 
 func (p *tCLIServiceProcessorOpenSession) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err88 error
+	var _write_err118 error
 	args := TCLIServiceOpenSessionArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -13114,21 +16208,21 @@ func (p *tCLIServiceProcessorOpenSession) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc89 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing OpenSession: "+err2.Error())
+		_exc119 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing OpenSession: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "OpenSession", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err88 = thrift.WrapTException(err2)
+			_write_err118 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc89.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
-			_write_err88 = thrift.WrapTException(err2)
+		if err2 := _exc119.Write(ctx, oprot); _write_err118 == nil && err2 != nil {
+			_write_err118 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
-			_write_err88 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err118 == nil && err2 != nil {
+			_write_err118 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
-			_write_err88 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err118 == nil && err2 != nil {
+			_write_err118 = thrift.WrapTException(err2)
 		}
-		if _write_err88 != nil {
-			return false, thrift.WrapTException(_write_err88)
+		if _write_err118 != nil {
+			return false, thrift.WrapTException(_write_err118)
 		}
 		return true, err
 	} else {
@@ -13136,19 +16230,19 @@ func (p *tCLIServiceProcessorOpenSession) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "OpenSession", thrift.REPLY, seqId); err2 != nil {
-		_write_err88 = thrift.WrapTException(err2)
+		_write_err118 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
-		_write_err88 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err118 == nil && err2 != nil {
+		_write_err118 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
-		_write_err88 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err118 == nil && err2 != nil {
+		_write_err118 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
-		_write_err88 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err118 == nil && err2 != nil {
+		_write_err118 = thrift.WrapTException(err2)
 	}
-	if _write_err88 != nil {
-		return false, thrift.WrapTException(_write_err88)
+	if _write_err118 != nil {
+		return false, thrift.WrapTException(_write_err118)
 	}
 	return true, err
 }
@@ -13158,7 +16252,7 @@ type tCLIServiceProcessorCloseSession struct {
 }
 
 func (p *tCLIServiceProcessorCloseSession) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err90 error
+	var _write_err120 error
 	args := TCLIServiceCloseSessionArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -13204,21 +16298,21 @@ func (p *tCLIServiceProcessorCloseSession) Process(ctx context.Context, seqId in
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc91 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing CloseSession: "+err2.Error())
+		_exc121 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing CloseSession: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "CloseSession", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err90 = thrift.WrapTException(err2)
+			_write_err120 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc91.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
-			_write_err90 = thrift.WrapTException(err2)
+		if err2 := _exc121.Write(ctx, oprot); _write_err120 == nil && err2 != nil {
+			_write_err120 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
-			_write_err90 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err120 == nil && err2 != nil {
+			_write_err120 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
-			_write_err90 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err120 == nil && err2 != nil {
+			_write_err120 = thrift.WrapTException(err2)
 		}
-		if _write_err90 != nil {
-			return false, thrift.WrapTException(_write_err90)
+		if _write_err120 != nil {
+			return false, thrift.WrapTException(_write_err120)
 		}
 		return true, err
 	} else {
@@ -13226,19 +16320,19 @@ func (p *tCLIServiceProcessorCloseSession) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "CloseSession", thrift.REPLY, seqId); err2 != nil {
-		_write_err90 = thrift.WrapTException(err2)
+		_write_err120 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
-		_write_err90 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err120 == nil && err2 != nil {
+		_write_err120 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
-		_write_err90 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err120 == nil && err2 != nil {
+		_write_err120 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
-		_write_err90 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err120 == nil && err2 != nil {
+		_write_err120 = thrift.WrapTException(err2)
 	}
-	if _write_err90 != nil {
-		return false, thrift.WrapTException(_write_err90)
+	if _write_err120 != nil {
+		return false, thrift.WrapTException(_write_err120)
 	}
 	return true, err
 }
@@ -13248,7 +16342,7 @@ type tCLIServiceProcessorGetInfo struct {
 }
 
 func (p *tCLIServiceProcessorGetInfo) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err92 error
+	var _write_err122 error
 	args := TCLIServiceGetInfoArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -13294,21 +16388,21 @@ func (p *tCLIServiceProcessorGetInfo) Process(ctx context.Context, seqId int32, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc93 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetInfo: "+err2.Error())
+		_exc123 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetInfo: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetInfo", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err92 = thrift.WrapTException(err2)
+			_write_err122 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc93.Write(ctx, oprot); _write_err92 == nil && err2 != nil {
-			_write_err92 = thrift.WrapTException(err2)
+		if err2 := _exc123.Write(ctx, oprot); _write_err122 == nil && err2 != nil {
+			_write_err122 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err92 == nil && err2 != nil {
-			_write_err92 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err122 == nil && err2 != nil {
+			_write_err122 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err92 == nil && err2 != nil {
-			_write_err92 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err122 == nil && err2 != nil {
+			_write_err122 = thrift.WrapTException(err2)
 		}
-		if _write_err92 != nil {
-			return false, thrift.WrapTException(_write_err92)
+		if _write_err122 != nil {
+			return false, thrift.WrapTException(_write_err122)
 		}
 		return true, err
 	} else {
@@ -13316,19 +16410,19 @@ func (p *tCLIServiceProcessorGetInfo) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetInfo", thrift.REPLY, seqId); err2 != nil {
-		_write_err92 = thrift.WrapTException(err2)
+		_write_err122 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err92 == nil && err2 != nil {
-		_write_err92 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err122 == nil && err2 != nil {
+		_write_err122 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err92 == nil && err2 != nil {
-		_write_err92 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err122 == nil && err2 != nil {
+		_write_err122 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err92 == nil && err2 != nil {
-		_write_err92 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err122 == nil && err2 != nil {
+		_write_err122 = thrift.WrapTException(err2)
 	}
-	if _write_err92 != nil {
-		return false, thrift.WrapTException(_write_err92)
+	if _write_err122 != nil {
+		return false, thrift.WrapTException(_write_err122)
 	}
 	return true, err
 }
@@ -13338,7 +16432,7 @@ type tCLIServiceProcessorExecuteStatement struct {
 }
 
 func (p *tCLIServiceProcessorExecuteStatement) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err94 error
+	var _write_err124 error
 	args := TCLIServiceExecuteStatementArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -13384,21 +16478,21 @@ func (p *tCLIServiceProcessorExecuteStatement) Process(ctx context.Context, seqI
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc95 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ExecuteStatement: "+err2.Error())
+		_exc125 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ExecuteStatement: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "ExecuteStatement", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err94 = thrift.WrapTException(err2)
+			_write_err124 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc95.Write(ctx, oprot); _write_err94 == nil && err2 != nil {
-			_write_err94 = thrift.WrapTException(err2)
+		if err2 := _exc125.Write(ctx, oprot); _write_err124 == nil && err2 != nil {
+			_write_err124 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err94 == nil && err2 != nil {
-			_write_err94 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err124 == nil && err2 != nil {
+			_write_err124 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err94 == nil && err2 != nil {
-			_write_err94 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err124 == nil && err2 != nil {
+			_write_err124 = thrift.WrapTException(err2)
 		}
-		if _write_err94 != nil {
-			return false, thrift.WrapTException(_write_err94)
+		if _write_err124 != nil {
+			return false, thrift.WrapTException(_write_err124)
 		}
 		return true, err
 	} else {
@@ -13406,19 +16500,649 @@ func (p *tCLIServiceProcessorExecuteStatement) Process(ctx context.Context, seqI
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "ExecuteStatement", thrift.REPLY, seqId); err2 != nil {
-		_write_err94 = thrift.WrapTException(err2)
+		_write_err124 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err94 == nil && err2 != nil {
-		_write_err94 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err124 == nil && err2 != nil {
+		_write_err124 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err94 == nil && err2 != nil {
-		_write_err94 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err124 == nil && err2 != nil {
+		_write_err124 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err94 == nil && err2 != nil {
-		_write_err94 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err124 == nil && err2 != nil {
+		_write_err124 = thrift.WrapTException(err2)
 	}
-	if _write_err94 != nil {
-		return false, thrift.WrapTException(_write_err94)
+	if _write_err124 != nil {
+		return false, thrift.WrapTException(_write_err124)
+	}
+	return true, err
+}
+
+type tCLIServiceProcessorGetTypeInfo struct {
+	handler TCLIService
+}
+
+func (p *tCLIServiceProcessorGetTypeInfo) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err126 error
+	args := TCLIServiceGetTypeInfoArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "GetTypeInfo", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := TCLIServiceGetTypeInfoResult{}
+	if retval, err2 := p.handler.GetTypeInfo(ctx, args.Req); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc127 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetTypeInfo: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "GetTypeInfo", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err126 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc127.Write(ctx, oprot); _write_err126 == nil && err2 != nil {
+			_write_err126 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err126 == nil && err2 != nil {
+			_write_err126 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err126 == nil && err2 != nil {
+			_write_err126 = thrift.WrapTException(err2)
+		}
+		if _write_err126 != nil {
+			return false, thrift.WrapTException(_write_err126)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "GetTypeInfo", thrift.REPLY, seqId); err2 != nil {
+		_write_err126 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err126 == nil && err2 != nil {
+		_write_err126 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err126 == nil && err2 != nil {
+		_write_err126 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err126 == nil && err2 != nil {
+		_write_err126 = thrift.WrapTException(err2)
+	}
+	if _write_err126 != nil {
+		return false, thrift.WrapTException(_write_err126)
+	}
+	return true, err
+}
+
+type tCLIServiceProcessorGetCatalogs struct {
+	handler TCLIService
+}
+
+func (p *tCLIServiceProcessorGetCatalogs) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err128 error
+	args := TCLIServiceGetCatalogsArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "GetCatalogs", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := TCLIServiceGetCatalogsResult{}
+	if retval, err2 := p.handler.GetCatalogs(ctx, args.Req); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc129 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetCatalogs: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "GetCatalogs", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err128 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc129.Write(ctx, oprot); _write_err128 == nil && err2 != nil {
+			_write_err128 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err128 == nil && err2 != nil {
+			_write_err128 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err128 == nil && err2 != nil {
+			_write_err128 = thrift.WrapTException(err2)
+		}
+		if _write_err128 != nil {
+			return false, thrift.WrapTException(_write_err128)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "GetCatalogs", thrift.REPLY, seqId); err2 != nil {
+		_write_err128 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err128 == nil && err2 != nil {
+		_write_err128 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err128 == nil && err2 != nil {
+		_write_err128 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err128 == nil && err2 != nil {
+		_write_err128 = thrift.WrapTException(err2)
+	}
+	if _write_err128 != nil {
+		return false, thrift.WrapTException(_write_err128)
+	}
+	return true, err
+}
+
+type tCLIServiceProcessorGetSchemas struct {
+	handler TCLIService
+}
+
+func (p *tCLIServiceProcessorGetSchemas) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err130 error
+	args := TCLIServiceGetSchemasArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "GetSchemas", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := TCLIServiceGetSchemasResult{}
+	if retval, err2 := p.handler.GetSchemas(ctx, args.Req); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc131 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetSchemas: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "GetSchemas", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err130 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc131.Write(ctx, oprot); _write_err130 == nil && err2 != nil {
+			_write_err130 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err130 == nil && err2 != nil {
+			_write_err130 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err130 == nil && err2 != nil {
+			_write_err130 = thrift.WrapTException(err2)
+		}
+		if _write_err130 != nil {
+			return false, thrift.WrapTException(_write_err130)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "GetSchemas", thrift.REPLY, seqId); err2 != nil {
+		_write_err130 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err130 == nil && err2 != nil {
+		_write_err130 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err130 == nil && err2 != nil {
+		_write_err130 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err130 == nil && err2 != nil {
+		_write_err130 = thrift.WrapTException(err2)
+	}
+	if _write_err130 != nil {
+		return false, thrift.WrapTException(_write_err130)
+	}
+	return true, err
+}
+
+type tCLIServiceProcessorGetTables struct {
+	handler TCLIService
+}
+
+func (p *tCLIServiceProcessorGetTables) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err132 error
+	args := TCLIServiceGetTablesArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "GetTables", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := TCLIServiceGetTablesResult{}
+	if retval, err2 := p.handler.GetTables(ctx, args.Req); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc133 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetTables: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "GetTables", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err132 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc133.Write(ctx, oprot); _write_err132 == nil && err2 != nil {
+			_write_err132 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err132 == nil && err2 != nil {
+			_write_err132 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err132 == nil && err2 != nil {
+			_write_err132 = thrift.WrapTException(err2)
+		}
+		if _write_err132 != nil {
+			return false, thrift.WrapTException(_write_err132)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "GetTables", thrift.REPLY, seqId); err2 != nil {
+		_write_err132 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err132 == nil && err2 != nil {
+		_write_err132 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err132 == nil && err2 != nil {
+		_write_err132 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err132 == nil && err2 != nil {
+		_write_err132 = thrift.WrapTException(err2)
+	}
+	if _write_err132 != nil {
+		return false, thrift.WrapTException(_write_err132)
+	}
+	return true, err
+}
+
+type tCLIServiceProcessorGetTableTypes struct {
+	handler TCLIService
+}
+
+func (p *tCLIServiceProcessorGetTableTypes) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err134 error
+	args := TCLIServiceGetTableTypesArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "GetTableTypes", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := TCLIServiceGetTableTypesResult{}
+	if retval, err2 := p.handler.GetTableTypes(ctx, args.Req); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc135 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetTableTypes: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "GetTableTypes", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err134 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc135.Write(ctx, oprot); _write_err134 == nil && err2 != nil {
+			_write_err134 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err134 == nil && err2 != nil {
+			_write_err134 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err134 == nil && err2 != nil {
+			_write_err134 = thrift.WrapTException(err2)
+		}
+		if _write_err134 != nil {
+			return false, thrift.WrapTException(_write_err134)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "GetTableTypes", thrift.REPLY, seqId); err2 != nil {
+		_write_err134 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err134 == nil && err2 != nil {
+		_write_err134 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err134 == nil && err2 != nil {
+		_write_err134 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err134 == nil && err2 != nil {
+		_write_err134 = thrift.WrapTException(err2)
+	}
+	if _write_err134 != nil {
+		return false, thrift.WrapTException(_write_err134)
+	}
+	return true, err
+}
+
+type tCLIServiceProcessorGetColumns struct {
+	handler TCLIService
+}
+
+func (p *tCLIServiceProcessorGetColumns) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err136 error
+	args := TCLIServiceGetColumnsArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "GetColumns", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := TCLIServiceGetColumnsResult{}
+	if retval, err2 := p.handler.GetColumns(ctx, args.Req); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc137 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetColumns: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "GetColumns", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err136 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc137.Write(ctx, oprot); _write_err136 == nil && err2 != nil {
+			_write_err136 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err136 == nil && err2 != nil {
+			_write_err136 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err136 == nil && err2 != nil {
+			_write_err136 = thrift.WrapTException(err2)
+		}
+		if _write_err136 != nil {
+			return false, thrift.WrapTException(_write_err136)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "GetColumns", thrift.REPLY, seqId); err2 != nil {
+		_write_err136 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err136 == nil && err2 != nil {
+		_write_err136 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err136 == nil && err2 != nil {
+		_write_err136 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err136 == nil && err2 != nil {
+		_write_err136 = thrift.WrapTException(err2)
+	}
+	if _write_err136 != nil {
+		return false, thrift.WrapTException(_write_err136)
+	}
+	return true, err
+}
+
+type tCLIServiceProcessorGetFunctions struct {
+	handler TCLIService
+}
+
+func (p *tCLIServiceProcessorGetFunctions) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err138 error
+	args := TCLIServiceGetFunctionsArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "GetFunctions", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := TCLIServiceGetFunctionsResult{}
+	if retval, err2 := p.handler.GetFunctions(ctx, args.Req); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc139 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetFunctions: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "GetFunctions", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err138 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc139.Write(ctx, oprot); _write_err138 == nil && err2 != nil {
+			_write_err138 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err138 == nil && err2 != nil {
+			_write_err138 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err138 == nil && err2 != nil {
+			_write_err138 = thrift.WrapTException(err2)
+		}
+		if _write_err138 != nil {
+			return false, thrift.WrapTException(_write_err138)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "GetFunctions", thrift.REPLY, seqId); err2 != nil {
+		_write_err138 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err138 == nil && err2 != nil {
+		_write_err138 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err138 == nil && err2 != nil {
+		_write_err138 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err138 == nil && err2 != nil {
+		_write_err138 = thrift.WrapTException(err2)
+	}
+	if _write_err138 != nil {
+		return false, thrift.WrapTException(_write_err138)
 	}
 	return true, err
 }
@@ -13428,7 +17152,7 @@ type tCLIServiceProcessorGetOperationStatus struct {
 }
 
 func (p *tCLIServiceProcessorGetOperationStatus) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err96 error
+	var _write_err140 error
 	args := TCLIServiceGetOperationStatusArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -13474,21 +17198,21 @@ func (p *tCLIServiceProcessorGetOperationStatus) Process(ctx context.Context, se
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc97 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetOperationStatus: "+err2.Error())
+		_exc141 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetOperationStatus: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetOperationStatus", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err96 = thrift.WrapTException(err2)
+			_write_err140 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc97.Write(ctx, oprot); _write_err96 == nil && err2 != nil {
-			_write_err96 = thrift.WrapTException(err2)
+		if err2 := _exc141.Write(ctx, oprot); _write_err140 == nil && err2 != nil {
+			_write_err140 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err96 == nil && err2 != nil {
-			_write_err96 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err140 == nil && err2 != nil {
+			_write_err140 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err96 == nil && err2 != nil {
-			_write_err96 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err140 == nil && err2 != nil {
+			_write_err140 = thrift.WrapTException(err2)
 		}
-		if _write_err96 != nil {
-			return false, thrift.WrapTException(_write_err96)
+		if _write_err140 != nil {
+			return false, thrift.WrapTException(_write_err140)
 		}
 		return true, err
 	} else {
@@ -13496,19 +17220,19 @@ func (p *tCLIServiceProcessorGetOperationStatus) Process(ctx context.Context, se
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetOperationStatus", thrift.REPLY, seqId); err2 != nil {
-		_write_err96 = thrift.WrapTException(err2)
+		_write_err140 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err96 == nil && err2 != nil {
-		_write_err96 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err140 == nil && err2 != nil {
+		_write_err140 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err96 == nil && err2 != nil {
-		_write_err96 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err140 == nil && err2 != nil {
+		_write_err140 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err96 == nil && err2 != nil {
-		_write_err96 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err140 == nil && err2 != nil {
+		_write_err140 = thrift.WrapTException(err2)
 	}
-	if _write_err96 != nil {
-		return false, thrift.WrapTException(_write_err96)
+	if _write_err140 != nil {
+		return false, thrift.WrapTException(_write_err140)
 	}
 	return true, err
 }
@@ -13518,7 +17242,7 @@ type tCLIServiceProcessorCancelOperation struct {
 }
 
 func (p *tCLIServiceProcessorCancelOperation) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err98 error
+	var _write_err142 error
 	args := TCLIServiceCancelOperationArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -13564,21 +17288,21 @@ func (p *tCLIServiceProcessorCancelOperation) Process(ctx context.Context, seqId
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc99 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing CancelOperation: "+err2.Error())
+		_exc143 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing CancelOperation: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "CancelOperation", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err98 = thrift.WrapTException(err2)
+			_write_err142 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc99.Write(ctx, oprot); _write_err98 == nil && err2 != nil {
-			_write_err98 = thrift.WrapTException(err2)
+		if err2 := _exc143.Write(ctx, oprot); _write_err142 == nil && err2 != nil {
+			_write_err142 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err98 == nil && err2 != nil {
-			_write_err98 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err142 == nil && err2 != nil {
+			_write_err142 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err98 == nil && err2 != nil {
-			_write_err98 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err142 == nil && err2 != nil {
+			_write_err142 = thrift.WrapTException(err2)
 		}
-		if _write_err98 != nil {
-			return false, thrift.WrapTException(_write_err98)
+		if _write_err142 != nil {
+			return false, thrift.WrapTException(_write_err142)
 		}
 		return true, err
 	} else {
@@ -13586,19 +17310,19 @@ func (p *tCLIServiceProcessorCancelOperation) Process(ctx context.Context, seqId
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "CancelOperation", thrift.REPLY, seqId); err2 != nil {
-		_write_err98 = thrift.WrapTException(err2)
+		_write_err142 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err98 == nil && err2 != nil {
-		_write_err98 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err142 == nil && err2 != nil {
+		_write_err142 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err98 == nil && err2 != nil {
-		_write_err98 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err142 == nil && err2 != nil {
+		_write_err142 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err98 == nil && err2 != nil {
-		_write_err98 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err142 == nil && err2 != nil {
+		_write_err142 = thrift.WrapTException(err2)
 	}
-	if _write_err98 != nil {
-		return false, thrift.WrapTException(_write_err98)
+	if _write_err142 != nil {
+		return false, thrift.WrapTException(_write_err142)
 	}
 	return true, err
 }
@@ -13608,7 +17332,7 @@ type tCLIServiceProcessorCloseOperation struct {
 }
 
 func (p *tCLIServiceProcessorCloseOperation) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err100 error
+	var _write_err144 error
 	args := TCLIServiceCloseOperationArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -13654,21 +17378,21 @@ func (p *tCLIServiceProcessorCloseOperation) Process(ctx context.Context, seqId 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc101 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing CloseOperation: "+err2.Error())
+		_exc145 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing CloseOperation: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "CloseOperation", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err100 = thrift.WrapTException(err2)
+			_write_err144 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc101.Write(ctx, oprot); _write_err100 == nil && err2 != nil {
-			_write_err100 = thrift.WrapTException(err2)
+		if err2 := _exc145.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
+			_write_err144 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err100 == nil && err2 != nil {
-			_write_err100 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
+			_write_err144 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err100 == nil && err2 != nil {
-			_write_err100 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
+			_write_err144 = thrift.WrapTException(err2)
 		}
-		if _write_err100 != nil {
-			return false, thrift.WrapTException(_write_err100)
+		if _write_err144 != nil {
+			return false, thrift.WrapTException(_write_err144)
 		}
 		return true, err
 	} else {
@@ -13676,19 +17400,19 @@ func (p *tCLIServiceProcessorCloseOperation) Process(ctx context.Context, seqId 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "CloseOperation", thrift.REPLY, seqId); err2 != nil {
-		_write_err100 = thrift.WrapTException(err2)
+		_write_err144 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err100 == nil && err2 != nil {
-		_write_err100 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
+		_write_err144 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err100 == nil && err2 != nil {
-		_write_err100 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
+		_write_err144 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err100 == nil && err2 != nil {
-		_write_err100 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
+		_write_err144 = thrift.WrapTException(err2)
 	}
-	if _write_err100 != nil {
-		return false, thrift.WrapTException(_write_err100)
+	if _write_err144 != nil {
+		return false, thrift.WrapTException(_write_err144)
 	}
 	return true, err
 }
@@ -13698,7 +17422,7 @@ type tCLIServiceProcessorGetResultSetMetadata struct {
 }
 
 func (p *tCLIServiceProcessorGetResultSetMetadata) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err102 error
+	var _write_err146 error
 	args := TCLIServiceGetResultSetMetadataArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -13744,21 +17468,21 @@ func (p *tCLIServiceProcessorGetResultSetMetadata) Process(ctx context.Context, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc103 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetResultSetMetadata: "+err2.Error())
+		_exc147 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetResultSetMetadata: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetResultSetMetadata", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err102 = thrift.WrapTException(err2)
+			_write_err146 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc103.Write(ctx, oprot); _write_err102 == nil && err2 != nil {
-			_write_err102 = thrift.WrapTException(err2)
+		if err2 := _exc147.Write(ctx, oprot); _write_err146 == nil && err2 != nil {
+			_write_err146 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err102 == nil && err2 != nil {
-			_write_err102 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err146 == nil && err2 != nil {
+			_write_err146 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err102 == nil && err2 != nil {
-			_write_err102 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err146 == nil && err2 != nil {
+			_write_err146 = thrift.WrapTException(err2)
 		}
-		if _write_err102 != nil {
-			return false, thrift.WrapTException(_write_err102)
+		if _write_err146 != nil {
+			return false, thrift.WrapTException(_write_err146)
 		}
 		return true, err
 	} else {
@@ -13766,19 +17490,19 @@ func (p *tCLIServiceProcessorGetResultSetMetadata) Process(ctx context.Context, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetResultSetMetadata", thrift.REPLY, seqId); err2 != nil {
-		_write_err102 = thrift.WrapTException(err2)
+		_write_err146 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err102 == nil && err2 != nil {
-		_write_err102 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err146 == nil && err2 != nil {
+		_write_err146 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err102 == nil && err2 != nil {
-		_write_err102 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err146 == nil && err2 != nil {
+		_write_err146 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err102 == nil && err2 != nil {
-		_write_err102 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err146 == nil && err2 != nil {
+		_write_err146 = thrift.WrapTException(err2)
 	}
-	if _write_err102 != nil {
-		return false, thrift.WrapTException(_write_err102)
+	if _write_err146 != nil {
+		return false, thrift.WrapTException(_write_err146)
 	}
 	return true, err
 }
@@ -13788,7 +17512,7 @@ type tCLIServiceProcessorFetchResults struct {
 }
 
 func (p *tCLIServiceProcessorFetchResults) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err104 error
+	var _write_err148 error
 	args := TCLIServiceFetchResultsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -13834,21 +17558,21 @@ func (p *tCLIServiceProcessorFetchResults) Process(ctx context.Context, seqId in
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc105 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing FetchResults: "+err2.Error())
+		_exc149 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing FetchResults: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "FetchResults", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err104 = thrift.WrapTException(err2)
+			_write_err148 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc105.Write(ctx, oprot); _write_err104 == nil && err2 != nil {
-			_write_err104 = thrift.WrapTException(err2)
+		if err2 := _exc149.Write(ctx, oprot); _write_err148 == nil && err2 != nil {
+			_write_err148 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err104 == nil && err2 != nil {
-			_write_err104 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err148 == nil && err2 != nil {
+			_write_err148 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err104 == nil && err2 != nil {
-			_write_err104 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err148 == nil && err2 != nil {
+			_write_err148 = thrift.WrapTException(err2)
 		}
-		if _write_err104 != nil {
-			return false, thrift.WrapTException(_write_err104)
+		if _write_err148 != nil {
+			return false, thrift.WrapTException(_write_err148)
 		}
 		return true, err
 	} else {
@@ -13856,19 +17580,19 @@ func (p *tCLIServiceProcessorFetchResults) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "FetchResults", thrift.REPLY, seqId); err2 != nil {
-		_write_err104 = thrift.WrapTException(err2)
+		_write_err148 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err104 == nil && err2 != nil {
-		_write_err104 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err148 == nil && err2 != nil {
+		_write_err148 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err104 == nil && err2 != nil {
-		_write_err104 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err148 == nil && err2 != nil {
+		_write_err148 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err104 == nil && err2 != nil {
-		_write_err104 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err148 == nil && err2 != nil {
+		_write_err148 = thrift.WrapTException(err2)
 	}
-	if _write_err104 != nil {
-		return false, thrift.WrapTException(_write_err104)
+	if _write_err148 != nil {
+		return false, thrift.WrapTException(_write_err148)
 	}
 	return true, err
 }
@@ -13878,7 +17602,7 @@ type tCLIServiceProcessorGetLog struct {
 }
 
 func (p *tCLIServiceProcessorGetLog) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err106 error
+	var _write_err150 error
 	args := TCLIServiceGetLogArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -13924,21 +17648,21 @@ func (p *tCLIServiceProcessorGetLog) Process(ctx context.Context, seqId int32, i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc107 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetLog: "+err2.Error())
+		_exc151 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetLog: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetLog", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err106 = thrift.WrapTException(err2)
+			_write_err150 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc107.Write(ctx, oprot); _write_err106 == nil && err2 != nil {
-			_write_err106 = thrift.WrapTException(err2)
+		if err2 := _exc151.Write(ctx, oprot); _write_err150 == nil && err2 != nil {
+			_write_err150 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err106 == nil && err2 != nil {
-			_write_err106 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err150 == nil && err2 != nil {
+			_write_err150 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err106 == nil && err2 != nil {
-			_write_err106 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err150 == nil && err2 != nil {
+			_write_err150 = thrift.WrapTException(err2)
 		}
-		if _write_err106 != nil {
-			return false, thrift.WrapTException(_write_err106)
+		if _write_err150 != nil {
+			return false, thrift.WrapTException(_write_err150)
 		}
 		return true, err
 	} else {
@@ -13946,19 +17670,19 @@ func (p *tCLIServiceProcessorGetLog) Process(ctx context.Context, seqId int32, i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetLog", thrift.REPLY, seqId); err2 != nil {
-		_write_err106 = thrift.WrapTException(err2)
+		_write_err150 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err106 == nil && err2 != nil {
-		_write_err106 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err150 == nil && err2 != nil {
+		_write_err150 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err106 == nil && err2 != nil {
-		_write_err106 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err150 == nil && err2 != nil {
+		_write_err150 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err106 == nil && err2 != nil {
-		_write_err106 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err150 == nil && err2 != nil {
+		_write_err150 = thrift.WrapTException(err2)
 	}
-	if _write_err106 != nil {
-		return false, thrift.WrapTException(_write_err106)
+	if _write_err150 != nil {
+		return false, thrift.WrapTException(_write_err150)
 	}
 	return true, err
 }
@@ -14831,6 +18555,1518 @@ func (p *TCLIServiceExecuteStatementResult) String() string {
 		return "<nil>"
 	}
 	return fmt.Sprintf("TCLIServiceExecuteStatementResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Req
+type TCLIServiceGetTypeInfoArgs struct {
+	Req *TGetTypeInfoReq `thrift:"req,1" db:"req" json:"req"`
+}
+
+func NewTCLIServiceGetTypeInfoArgs() *TCLIServiceGetTypeInfoArgs {
+	return &TCLIServiceGetTypeInfoArgs{}
+}
+
+var TCLIServiceGetTypeInfoArgs_Req_DEFAULT *TGetTypeInfoReq
+
+func (p *TCLIServiceGetTypeInfoArgs) GetReq() *TGetTypeInfoReq {
+	if !p.IsSetReq() {
+		return TCLIServiceGetTypeInfoArgs_Req_DEFAULT
+	}
+	return p.Req
+}
+func (p *TCLIServiceGetTypeInfoArgs) IsSetReq() bool {
+	return p.Req != nil
+}
+
+func (p *TCLIServiceGetTypeInfoArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTypeInfoArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Req = &TGetTypeInfoReq{}
+	if err := p.Req.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Req), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTypeInfoArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetTypeInfo_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTypeInfoArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:req: ", p), err)
+	}
+	if err := p.Req.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Req), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:req: ", p), err)
+	}
+	return err
+}
+
+func (p *TCLIServiceGetTypeInfoArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetTypeInfoArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+type TCLIServiceGetTypeInfoResult struct {
+	Success *TGetTypeInfoResp `thrift:"success,0" db:"success" json:"success,omitempty"`
+}
+
+func NewTCLIServiceGetTypeInfoResult() *TCLIServiceGetTypeInfoResult {
+	return &TCLIServiceGetTypeInfoResult{}
+}
+
+var TCLIServiceGetTypeInfoResult_Success_DEFAULT *TGetTypeInfoResp
+
+func (p *TCLIServiceGetTypeInfoResult) GetSuccess() *TGetTypeInfoResp {
+	if !p.IsSetSuccess() {
+		return TCLIServiceGetTypeInfoResult_Success_DEFAULT
+	}
+	return p.Success
+}
+func (p *TCLIServiceGetTypeInfoResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *TCLIServiceGetTypeInfoResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTypeInfoResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &TGetTypeInfoResp{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTypeInfoResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetTypeInfo_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTypeInfoResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TCLIServiceGetTypeInfoResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetTypeInfoResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Req
+type TCLIServiceGetCatalogsArgs struct {
+	Req *TGetCatalogsReq `thrift:"req,1" db:"req" json:"req"`
+}
+
+func NewTCLIServiceGetCatalogsArgs() *TCLIServiceGetCatalogsArgs {
+	return &TCLIServiceGetCatalogsArgs{}
+}
+
+var TCLIServiceGetCatalogsArgs_Req_DEFAULT *TGetCatalogsReq
+
+func (p *TCLIServiceGetCatalogsArgs) GetReq() *TGetCatalogsReq {
+	if !p.IsSetReq() {
+		return TCLIServiceGetCatalogsArgs_Req_DEFAULT
+	}
+	return p.Req
+}
+func (p *TCLIServiceGetCatalogsArgs) IsSetReq() bool {
+	return p.Req != nil
+}
+
+func (p *TCLIServiceGetCatalogsArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetCatalogsArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Req = &TGetCatalogsReq{}
+	if err := p.Req.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Req), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetCatalogsArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetCatalogs_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetCatalogsArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:req: ", p), err)
+	}
+	if err := p.Req.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Req), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:req: ", p), err)
+	}
+	return err
+}
+
+func (p *TCLIServiceGetCatalogsArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetCatalogsArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+type TCLIServiceGetCatalogsResult struct {
+	Success *TGetCatalogsResp `thrift:"success,0" db:"success" json:"success,omitempty"`
+}
+
+func NewTCLIServiceGetCatalogsResult() *TCLIServiceGetCatalogsResult {
+	return &TCLIServiceGetCatalogsResult{}
+}
+
+var TCLIServiceGetCatalogsResult_Success_DEFAULT *TGetCatalogsResp
+
+func (p *TCLIServiceGetCatalogsResult) GetSuccess() *TGetCatalogsResp {
+	if !p.IsSetSuccess() {
+		return TCLIServiceGetCatalogsResult_Success_DEFAULT
+	}
+	return p.Success
+}
+func (p *TCLIServiceGetCatalogsResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *TCLIServiceGetCatalogsResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetCatalogsResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &TGetCatalogsResp{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetCatalogsResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetCatalogs_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetCatalogsResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TCLIServiceGetCatalogsResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetCatalogsResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Req
+type TCLIServiceGetSchemasArgs struct {
+	Req *TGetSchemasReq `thrift:"req,1" db:"req" json:"req"`
+}
+
+func NewTCLIServiceGetSchemasArgs() *TCLIServiceGetSchemasArgs {
+	return &TCLIServiceGetSchemasArgs{}
+}
+
+var TCLIServiceGetSchemasArgs_Req_DEFAULT *TGetSchemasReq
+
+func (p *TCLIServiceGetSchemasArgs) GetReq() *TGetSchemasReq {
+	if !p.IsSetReq() {
+		return TCLIServiceGetSchemasArgs_Req_DEFAULT
+	}
+	return p.Req
+}
+func (p *TCLIServiceGetSchemasArgs) IsSetReq() bool {
+	return p.Req != nil
+}
+
+func (p *TCLIServiceGetSchemasArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetSchemasArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Req = &TGetSchemasReq{}
+	if err := p.Req.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Req), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetSchemasArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetSchemas_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetSchemasArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:req: ", p), err)
+	}
+	if err := p.Req.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Req), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:req: ", p), err)
+	}
+	return err
+}
+
+func (p *TCLIServiceGetSchemasArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetSchemasArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+type TCLIServiceGetSchemasResult struct {
+	Success *TGetSchemasResp `thrift:"success,0" db:"success" json:"success,omitempty"`
+}
+
+func NewTCLIServiceGetSchemasResult() *TCLIServiceGetSchemasResult {
+	return &TCLIServiceGetSchemasResult{}
+}
+
+var TCLIServiceGetSchemasResult_Success_DEFAULT *TGetSchemasResp
+
+func (p *TCLIServiceGetSchemasResult) GetSuccess() *TGetSchemasResp {
+	if !p.IsSetSuccess() {
+		return TCLIServiceGetSchemasResult_Success_DEFAULT
+	}
+	return p.Success
+}
+func (p *TCLIServiceGetSchemasResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *TCLIServiceGetSchemasResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetSchemasResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &TGetSchemasResp{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetSchemasResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetSchemas_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetSchemasResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TCLIServiceGetSchemasResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetSchemasResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Req
+type TCLIServiceGetTablesArgs struct {
+	Req *TGetTablesReq `thrift:"req,1" db:"req" json:"req"`
+}
+
+func NewTCLIServiceGetTablesArgs() *TCLIServiceGetTablesArgs {
+	return &TCLIServiceGetTablesArgs{}
+}
+
+var TCLIServiceGetTablesArgs_Req_DEFAULT *TGetTablesReq
+
+func (p *TCLIServiceGetTablesArgs) GetReq() *TGetTablesReq {
+	if !p.IsSetReq() {
+		return TCLIServiceGetTablesArgs_Req_DEFAULT
+	}
+	return p.Req
+}
+func (p *TCLIServiceGetTablesArgs) IsSetReq() bool {
+	return p.Req != nil
+}
+
+func (p *TCLIServiceGetTablesArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTablesArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Req = &TGetTablesReq{}
+	if err := p.Req.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Req), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTablesArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetTables_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTablesArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:req: ", p), err)
+	}
+	if err := p.Req.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Req), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:req: ", p), err)
+	}
+	return err
+}
+
+func (p *TCLIServiceGetTablesArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetTablesArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+type TCLIServiceGetTablesResult struct {
+	Success *TGetTablesResp `thrift:"success,0" db:"success" json:"success,omitempty"`
+}
+
+func NewTCLIServiceGetTablesResult() *TCLIServiceGetTablesResult {
+	return &TCLIServiceGetTablesResult{}
+}
+
+var TCLIServiceGetTablesResult_Success_DEFAULT *TGetTablesResp
+
+func (p *TCLIServiceGetTablesResult) GetSuccess() *TGetTablesResp {
+	if !p.IsSetSuccess() {
+		return TCLIServiceGetTablesResult_Success_DEFAULT
+	}
+	return p.Success
+}
+func (p *TCLIServiceGetTablesResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *TCLIServiceGetTablesResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTablesResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &TGetTablesResp{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTablesResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetTables_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTablesResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TCLIServiceGetTablesResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetTablesResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Req
+type TCLIServiceGetTableTypesArgs struct {
+	Req *TGetTableTypesReq `thrift:"req,1" db:"req" json:"req"`
+}
+
+func NewTCLIServiceGetTableTypesArgs() *TCLIServiceGetTableTypesArgs {
+	return &TCLIServiceGetTableTypesArgs{}
+}
+
+var TCLIServiceGetTableTypesArgs_Req_DEFAULT *TGetTableTypesReq
+
+func (p *TCLIServiceGetTableTypesArgs) GetReq() *TGetTableTypesReq {
+	if !p.IsSetReq() {
+		return TCLIServiceGetTableTypesArgs_Req_DEFAULT
+	}
+	return p.Req
+}
+func (p *TCLIServiceGetTableTypesArgs) IsSetReq() bool {
+	return p.Req != nil
+}
+
+func (p *TCLIServiceGetTableTypesArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTableTypesArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Req = &TGetTableTypesReq{}
+	if err := p.Req.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Req), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTableTypesArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetTableTypes_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTableTypesArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:req: ", p), err)
+	}
+	if err := p.Req.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Req), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:req: ", p), err)
+	}
+	return err
+}
+
+func (p *TCLIServiceGetTableTypesArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetTableTypesArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+type TCLIServiceGetTableTypesResult struct {
+	Success *TGetTableTypesResp `thrift:"success,0" db:"success" json:"success,omitempty"`
+}
+
+func NewTCLIServiceGetTableTypesResult() *TCLIServiceGetTableTypesResult {
+	return &TCLIServiceGetTableTypesResult{}
+}
+
+var TCLIServiceGetTableTypesResult_Success_DEFAULT *TGetTableTypesResp
+
+func (p *TCLIServiceGetTableTypesResult) GetSuccess() *TGetTableTypesResp {
+	if !p.IsSetSuccess() {
+		return TCLIServiceGetTableTypesResult_Success_DEFAULT
+	}
+	return p.Success
+}
+func (p *TCLIServiceGetTableTypesResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *TCLIServiceGetTableTypesResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTableTypesResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &TGetTableTypesResp{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTableTypesResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetTableTypes_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetTableTypesResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TCLIServiceGetTableTypesResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetTableTypesResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Req
+type TCLIServiceGetColumnsArgs struct {
+	Req *TGetColumnsReq `thrift:"req,1" db:"req" json:"req"`
+}
+
+func NewTCLIServiceGetColumnsArgs() *TCLIServiceGetColumnsArgs {
+	return &TCLIServiceGetColumnsArgs{}
+}
+
+var TCLIServiceGetColumnsArgs_Req_DEFAULT *TGetColumnsReq
+
+func (p *TCLIServiceGetColumnsArgs) GetReq() *TGetColumnsReq {
+	if !p.IsSetReq() {
+		return TCLIServiceGetColumnsArgs_Req_DEFAULT
+	}
+	return p.Req
+}
+func (p *TCLIServiceGetColumnsArgs) IsSetReq() bool {
+	return p.Req != nil
+}
+
+func (p *TCLIServiceGetColumnsArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetColumnsArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Req = &TGetColumnsReq{}
+	if err := p.Req.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Req), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetColumnsArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetColumns_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetColumnsArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:req: ", p), err)
+	}
+	if err := p.Req.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Req), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:req: ", p), err)
+	}
+	return err
+}
+
+func (p *TCLIServiceGetColumnsArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetColumnsArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+type TCLIServiceGetColumnsResult struct {
+	Success *TGetColumnsResp `thrift:"success,0" db:"success" json:"success,omitempty"`
+}
+
+func NewTCLIServiceGetColumnsResult() *TCLIServiceGetColumnsResult {
+	return &TCLIServiceGetColumnsResult{}
+}
+
+var TCLIServiceGetColumnsResult_Success_DEFAULT *TGetColumnsResp
+
+func (p *TCLIServiceGetColumnsResult) GetSuccess() *TGetColumnsResp {
+	if !p.IsSetSuccess() {
+		return TCLIServiceGetColumnsResult_Success_DEFAULT
+	}
+	return p.Success
+}
+func (p *TCLIServiceGetColumnsResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *TCLIServiceGetColumnsResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetColumnsResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &TGetColumnsResp{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetColumnsResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetColumns_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetColumnsResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TCLIServiceGetColumnsResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetColumnsResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Req
+type TCLIServiceGetFunctionsArgs struct {
+	Req *TGetFunctionsReq `thrift:"req,1" db:"req" json:"req"`
+}
+
+func NewTCLIServiceGetFunctionsArgs() *TCLIServiceGetFunctionsArgs {
+	return &TCLIServiceGetFunctionsArgs{}
+}
+
+var TCLIServiceGetFunctionsArgs_Req_DEFAULT *TGetFunctionsReq
+
+func (p *TCLIServiceGetFunctionsArgs) GetReq() *TGetFunctionsReq {
+	if !p.IsSetReq() {
+		return TCLIServiceGetFunctionsArgs_Req_DEFAULT
+	}
+	return p.Req
+}
+func (p *TCLIServiceGetFunctionsArgs) IsSetReq() bool {
+	return p.Req != nil
+}
+
+func (p *TCLIServiceGetFunctionsArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetFunctionsArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Req = &TGetFunctionsReq{}
+	if err := p.Req.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Req), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetFunctionsArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetFunctions_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetFunctionsArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:req: ", p), err)
+	}
+	if err := p.Req.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Req), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:req: ", p), err)
+	}
+	return err
+}
+
+func (p *TCLIServiceGetFunctionsArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetFunctionsArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+type TCLIServiceGetFunctionsResult struct {
+	Success *TGetFunctionsResp `thrift:"success,0" db:"success" json:"success,omitempty"`
+}
+
+func NewTCLIServiceGetFunctionsResult() *TCLIServiceGetFunctionsResult {
+	return &TCLIServiceGetFunctionsResult{}
+}
+
+var TCLIServiceGetFunctionsResult_Success_DEFAULT *TGetFunctionsResp
+
+func (p *TCLIServiceGetFunctionsResult) GetSuccess() *TGetFunctionsResp {
+	if !p.IsSetSuccess() {
+		return TCLIServiceGetFunctionsResult_Success_DEFAULT
+	}
+	return p.Success
+}
+func (p *TCLIServiceGetFunctionsResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *TCLIServiceGetFunctionsResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetFunctionsResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &TGetFunctionsResp{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetFunctionsResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetFunctions_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetFunctionsResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TCLIServiceGetFunctionsResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetFunctionsResult(%+v)", *p)
 }
 
 // Attributes:
