@@ -112,7 +112,7 @@ type phase struct {
 }
 
 var phases = []phase{
-	{"leastconn", "each session goes to the coordinator with the fewest sessions", false},
+	{"leastconn", "each session goes to the coordinator with the fewest sessions in use", false},
 	{"affinity", "each user's sessions go to that user's coordinator", true},
 }
 
