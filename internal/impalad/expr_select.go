@@ -296,6 +296,19 @@ func tooManyDistinct(a *expr) *sqlError {
 // filterRows returns the row numbers of src that pass where, stopping at
 // limit rows when there is no ORDER BY.
 func filterRows(src *tableSource, where *expr, keys []orderKey, limit int64) ([]int64, *sqlError) {
+	scan, what := "WHERE", "WHERE without LIMIT"
+	if len(keys) > 0 {
+		scan, what = "ORDER BY", "ORDER BY"
+	}
+	// Refuse at once what would be refused after a long scan (under the
+	// coordinator's lock): a scan that no LIMIT can stop early over more
+	// rows than may be read, or a result known to keep too many.
+	if full := len(keys) > 0 || limit < 0; full && src.gen && src.n > maxScanRows {
+		return nil, tooManyRows(scan, src, maxScanRows)
+	}
+	if where == nil && src.n > maxKeptRows {
+		return nil, tooManyRows(what, src, maxKeptRows)
+	}
 	var idx []int64
 	ref := &rowRef{src: src}
 	get := ref.get
@@ -304,17 +317,13 @@ func filterRows(src *tableSource, where *expr, keys []orderKey, limit int64) ([]
 			break
 		}
 		if src.gen && i >= maxScanRows {
-			return nil, tooManyRows("WHERE", src, maxScanRows)
+			return nil, tooManyRows(scan, src, maxScanRows)
 		}
 		ref.i = i
 		if where != nil && where.eval(get) != true {
 			continue
 		}
 		if len(idx) >= maxKeptRows {
-			what := "WHERE without LIMIT"
-			if len(keys) > 0 {
-				what = "ORDER BY"
-			}
 			return nil, tooManyRows(what, src, maxKeptRows)
 		}
 		idx = append(idx, i)

@@ -160,6 +160,7 @@ func TestExpressionErrorsHS2(t *testing.T) {
 		{"select sum(id) from gen.rows_30000000", "AnalysisException: Aggregation over more than 20000000 rows"},
 		{"select id from gen.rows_2000000 order by id desc", "AnalysisException: ORDER BY over more than 1048576 rows"},
 		{"select id from gen.rows_2000000 where id > 3", "AnalysisException: WHERE without LIMIT over more than 1048576 rows"},
+		{"select id from gen.rows_30000000 where id > 3 order by id limit 5", "AnalysisException: ORDER BY over more than 20000000 rows"},
 	} {
 		op, st := h.exec(c.sql, nil)
 		require.Nil(t, op, c.sql)
