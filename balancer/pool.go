@@ -52,6 +52,11 @@ type Pool struct {
 	nextPrune    atomic.Int64 // UnixNano of the next periodic pruneDead pass
 
 	mu     sync.Mutex // guards coords and snapshot rebuilds
+	// pickMu makes a pick and the count of the acquire on the coordinator
+	// it picked (pending) one step, so that concurrent acquires each see
+	// the others' picks: 30 acquires at once over 3 coordinators spread
+	// 10/10/10, as HAProxy's leastconn does, not 9/10/11.
+	pickMu sync.Mutex
 	coords []*coord   // every member, draining ones included
 
 	closeOnce sync.Once
@@ -195,18 +200,22 @@ func (p *Pool) Acquire(ctx context.Context, key string) (*Lease, error) {
 			return nil, p.acquireFailed(waiting, ctxError(err, lastErr))
 		}
 		s := p.snap.Load()
+		p.pickMu.Lock()
 		c := p.pick(s, key, policy)
 		if c == nil {
+			p.pickMu.Unlock()
 			return nil, p.acquireFailed(waiting, ErrNoCoordinator)
 		}
 		if st := c.getState(); st == StateDraining || (st == StateDown && !s.degraded) {
 			// The snapshot that excludes it is being published.
+			p.pickMu.Unlock()
 			runtime.Gosched()
 			continue
 		}
 		// Count the acquire on c until it holds a session or a slot, so
-		// that concurrent picks see it.
+		// that the picks that follow see it.
 		c.pending.Add(1)
+		p.pickMu.Unlock()
 		if e := p.takeIdle(ctx, c); e != nil {
 			c.pending.Add(-1)
 			return p.lease(e, waiting), nil
