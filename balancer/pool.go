@@ -51,13 +51,13 @@ type Pool struct {
 	pruneWanted  atomic.Bool  // an acquire found a cut idle session
 	nextPrune    atomic.Int64 // UnixNano of the next periodic pruneDead pass
 
-	mu     sync.Mutex // guards coords and snapshot rebuilds
+	mu sync.Mutex // guards coords and snapshot rebuilds
 	// pickMu makes a pick and the count of the acquire on the coordinator
 	// it picked (pending) one step, so that concurrent acquires each see
 	// the others' picks: 30 acquires at once over 3 coordinators spread
 	// 10/10/10, as HAProxy's leastconn does, not 9/10/11.
 	pickMu sync.Mutex
-	coords []*coord   // every member, draining ones included
+	coords []*coord // every member, draining ones included
 
 	closeOnce sync.Once
 	closing   chan struct{} // closed by Close
