@@ -42,6 +42,7 @@ type Pool struct {
 	rr      atomic.Uint64
 	total   atomic.Int32 // open sessions of the pool
 	waiters atomic.Int32 // acquires registered to wait
+	queue   waitQueue    // the same acquires, in arrival order
 	notify  atomic.Pointer[notifier]
 	closed  atomic.Bool
 
@@ -189,7 +190,7 @@ func (p *Pool) Acquire(ctx context.Context, key string) (*Lease, error) {
 	var (
 		failures int
 		lastErr  error
-		waiting  bool
+		waiting  *waiter // in the queue since it first found no capacity
 		ch       chan struct{}
 	)
 	for {
@@ -216,6 +217,9 @@ func (p *Pool) Acquire(ctx context.Context, key string) (*Lease, error) {
 		// that the picks that follow see it.
 		c.pending.Add(1)
 		p.pickMu.Unlock()
+		if waiting != nil {
+			waiting.c.Store(c)
+		}
 		if e := p.takeIdle(ctx, c); e != nil {
 			c.pending.Add(-1)
 			return p.lease(e, waiting), nil
@@ -279,15 +283,21 @@ func (p *Pool) Acquire(ctx context.Context, key string) (*Lease, error) {
 				}
 			}
 		}
-		// Blocked: register, re-check once, then wait for a change.
-		if !waiting {
-			waiting = true
+		// Blocked: join the queue, re-check once, then wait for a
+		// session handed over or for a change (a slot freed, a
+		// coordinator back).
+		if waiting == nil {
+			waiting = p.queue.enqueue(c, policy == Affinity)
 			p.waiters.Add(1)
 			ch = p.notify.Load().ch
 			continue
 		}
 		p.waits.Add(1)
 		select {
+		case e := <-waiting.ch:
+			// handOff took us out of the queue.
+			p.waiters.Add(-1)
+			return &Lease{p: p, e: e}, nil
 		case <-ch:
 		case <-ctx.Done():
 		case <-p.closing:
@@ -296,18 +306,26 @@ func (p *Pool) Acquire(ctx context.Context, key string) (*Lease, error) {
 	}
 }
 
-func (p *Pool) lease(e *entry, waiting bool) *Lease {
-	if waiting {
-		p.waiters.Add(-1)
-	}
+func (p *Pool) lease(e *entry, w *waiter) *Lease {
+	p.unwait(w)
 	return &Lease{p: p, e: e}
 }
 
-func (p *Pool) acquireFailed(waiting bool, err error) error {
-	if waiting {
-		p.waiters.Add(-1)
-	}
+func (p *Pool) acquireFailed(w *waiter, err error) error {
+	p.unwait(w)
 	return err
+}
+
+// unwait takes an acquire that is done out of the queue; a session handed
+// to it meanwhile goes to the next waiter or the idle list.
+func (p *Pool) unwait(w *waiter) {
+	if w == nil {
+		return
+	}
+	p.waiters.Add(-1)
+	if e := p.queue.leave(w); e != nil {
+		p.reuse(e)
+	}
 }
 
 func ctxError(err, last error) error {
@@ -547,27 +565,43 @@ func (p *Pool) put(l *Lease, broken bool) {
 		return
 	}
 	e := l.e
-	c := e.c
 	if !broken && e.reset != nil && e.reset.NeedsReset() {
 		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
 		broken = e.reset.Reset(ctx) != nil
 		cancel()
 	}
-	if !broken {
-		now := p.now()
-		if e.expires.IsZero() || now.Before(e.expires) {
-			e.lastUsed = now
-			c.mu.Lock()
-			if c.getState() == StateUp && !p.closed.Load() && len(c.idleList) < p.maxIdle {
-				c.idleList = append(c.idleList, e)
-				c.idle.Add(1)
-				c.mu.Unlock()
-				p.wake()
-				return
-			}
-			c.mu.Unlock()
-		}
+	if broken {
+		p.closeEntry(e)
+		return
 	}
+	now := p.now()
+	if !e.expires.IsZero() && !now.Before(e.expires) {
+		p.closeEntry(e)
+		return
+	}
+	e.lastUsed = now
+	p.reuse(e)
+}
+
+// reuse passes on a healthy released session: to the longest-waiting
+// acquire that can use it, else to the idle list; it closes the session
+// when its coordinator is not up, the pool is closed or the idle list is
+// full.
+func (p *Pool) reuse(e *entry) {
+	c := e.c
+	if p.queue.n.Load() > 0 && c.getState() == StateUp && !p.closed.Load() &&
+		(e.live == nil || e.live.Alive()) && p.queue.handOff(e) {
+		return
+	}
+	c.mu.Lock()
+	if c.getState() == StateUp && !p.closed.Load() && len(c.idleList) < p.maxIdle {
+		c.idleList = append(c.idleList, e)
+		c.idle.Add(1)
+		c.mu.Unlock()
+		p.wake()
+		return
+	}
+	c.mu.Unlock()
 	p.closeEntry(e)
 }
 
