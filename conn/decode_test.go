@@ -259,12 +259,43 @@ func TestClassify(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	b := backoff{min: time.Millisecond, max: 5 * time.Millisecond}
-	var got []time.Duration
-	for range 6 {
-		got = append(got, b.next())
+	const rtt = 100 * time.Microsecond // each poll's own round trip
+	ms := time.Millisecond
+	// poll simulates waiting for a statement that runs for d: it returns
+	// when the poll that sees it finished is answered, and how many polls
+	// that took.
+	poll := func(d time.Duration) (seen time.Duration, polls int) {
+		var clock time.Duration
+		b := backoff{min: ms, max: 200 * ms, now: func() time.Time { return time.Unix(0, 0).Add(clock) }}
+		for {
+			w := b.next()
+			if polls == 0 {
+				require.Zero(t, w, "the first poll is immediate")
+			} else {
+				require.GreaterOrEqual(t, w, ms)
+				require.LessOrEqual(t, w, 200*ms)
+			}
+			clock += w + rtt
+			polls++
+			if clock >= d {
+				return clock, polls
+			}
+		}
 	}
-	require.Equal(t, []time.Duration{0, 1e6, 2e6, 4e6, 5e6, 5e6}, got)
+	for _, c := range []struct {
+		run      time.Duration
+		maxPolls int
+	}{{500 * time.Microsecond, 2}, {3 * ms, 4}, {50 * ms, 20}, {700 * ms, 30}, {10 * time.Second, 90}} {
+		seen, polls := poll(c.run)
+		// Seen at most a quarter of its run late (PollMin for short ones;
+		// PollMax caps it for long ones), plus a round trip.
+		late := max(min(c.run/4, 200*ms), ms) + rtt
+		require.LessOrEqual(t, seen-c.run, late, "run %v seen at %v", c.run, seen)
+		require.LessOrEqual(t, polls, c.maxPolls, "run %v", c.run)
+	}
+	// Doubling waits (the former rule) saw a 50 ms statement at about 63 ms.
+	seen, _ := poll(50 * ms)
+	require.Less(t, seen, 63*ms)
 }
 
 func TestOptionsDefaults(t *testing.T) {
