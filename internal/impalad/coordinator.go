@@ -129,7 +129,10 @@ func Start(cfg Config) (*Coordinator, error) {
 			})
 		}
 	}
-	co.hs2Proc = impala.NewImpalaHiveServer2ServiceProcessor(&hs2Handler{co: co})
+	hs2 := &hs2Handler{co: co}
+	hs2Proc := impala.NewImpalaHiveServer2ServiceProcessor(hs2)
+	hs2Proc.AddToProcessorMap("FetchResults", &fetchProcessor{h: hs2}) // see fetchenc.go
+	co.hs2Proc = hs2Proc
 	co.bzProc = impala.NewImpalaServiceProcessor(&beeswaxHandler{co: co})
 	co.member = co.cluster.join()
 	if err := co.startLife(cfg.HS2Addr, cfg.BeeswaxAddr, cfg.WebAddr); err != nil {
@@ -417,6 +420,10 @@ type serverConn struct {
 	// guarded by co.mu:
 	sessions map[*session]struct{} // HS2 sessions used on this connection
 	bz       *session              // the beeswax session of the connection
+
+	// replyBuf is the buffer of the connection's FetchResults replies
+	// (fetchenc.go), used by its serve goroutine only.
+	replyBuf []byte
 }
 
 func (sc *serverConn) touch() { sc.lastActive.Store(time.Now().UnixNano()) }

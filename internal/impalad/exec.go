@@ -81,6 +81,9 @@ func (op *operation) closeLocked() {
 		op.final = op.stateLocked(time.Now())
 	}
 	op.closed = true
+	if g, ok := op.res.(*genResult); ok {
+		g.dropBuffers() // closed operations stay archived a while
+	}
 	if !op.chClosed {
 		op.chClosed = true
 		close(op.cancelled)

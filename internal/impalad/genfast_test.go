@@ -123,9 +123,10 @@ func BenchmarkColumnarBatchGen(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
 }
 
-// TestGenBatchAhead checks that the batches a generated result builds in
-// advance are the ones asked for: sequential fetches, a fetch of another
-// size, a jump back to the first row.
+// TestGenBatchAhead checks that the batches a generated result encodes in
+// advance are the ones asked for, while their buffers are reused:
+// sequential fetches, a fetch of another size, a jump back to the first
+// row.
 func TestGenBatchAhead(t *testing.T) {
 	proj := []int{0, 1, 4, 5, 7, 8, 9, 12}
 	cols := make([]Column, len(proj))
@@ -135,9 +136,22 @@ func TestGenBatchAhead(t *testing.T) {
 	g := &genResult{cols: cols, proj: proj, n: 10_000}
 	ref := &genResult{cols: cols, proj: proj, n: 10_000}
 	for _, r := range [][2]int64{{0, 2000}, {2000, 4000}, {4000, 6000}, {6000, 7000}, {7000, 8000}, {0, 2000}, {2000, 4000}, {4000, 10_000}} {
-		require.Equal(t, buildColumns(ref, r[0], r[1]), columnarBatch(g, r[0], r[1]), "rows %v", r)
+		b := g.encodedBatch(r[0], r[1])
+		require.Equal(t, appendGenColumns(nil, ref, r[0], r[1]), b.enc, "rows %v", r)
+		b.release()
 	}
 	g.mu.Lock()
 	require.Nil(t, g.ahead, "nothing built past the last row")
+	require.NotEmpty(t, g.spare, "buffers kept for reuse")
+	g.mu.Unlock()
+
+	// Once its operation is closed, a result keeps no buffer.
+	b := g.encodedBatch(0, 2000)
+	op := &operation{res: g, cancelled: make(chan struct{})}
+	op.closeLocked()
+	b.release()
+	g.mu.Lock()
+	require.Nil(t, g.ahead)
+	require.Empty(t, g.spare)
 	g.mu.Unlock()
 }

@@ -399,8 +399,16 @@ func (co *Coordinator) fetchRange(op *operation, max int64) (from, to int64, mor
 }
 
 func (h *hs2Handler) FetchResults(ctx context.Context, req *tcli.TFetchResultsReq) (*tcli.TFetchResultsResp, error) {
+	resp, _, err := h.fetch(ctx, req, false)
+	return resp, err
+}
+
+// fetch serves FetchResults. With encode, the columns of a batch of a
+// generated table come encoded in the returned batch (the Results'
+// Columns nil), for the reply encoder (fetchenc.go).
+func (h *hs2Handler) fetch(ctx context.Context, req *tcli.TFetchResultsReq, encode bool) (*tcli.TFetchResultsResp, *encodedBatch, error) {
 	if err := h.co.faults.enter(ctx, "FetchResults"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	co := h.co
 	co.mu.Lock()
@@ -411,7 +419,7 @@ func (h *hs2Handler) FetchResults(ctx context.Context, req *tcli.TFetchResultsRe
 	}
 	co.mu.Unlock()
 	if err != nil {
-		return &tcli.TFetchResultsResp{Status: errStatus(err)}, nil
+		return &tcli.TFetchResultsResp{Status: errStatus(err)}, nil, nil
 	}
 	empty := func(more bool) *tcli.TFetchResultsResp {
 		rs := &tcli.TRowSet{StartRowOffset: co.nextRow(op), Rows: []*tcli.TRow{}}
@@ -422,7 +430,7 @@ func (h *hs2Handler) FetchResults(ctx context.Context, req *tcli.TFetchResultsRe
 	}
 	if req.FetchType == 1 {
 		// The operation log: Impala keeps none in this form.
-		return &tcli.TFetchResultsResp{Status: okStatus(), HasMoreRows: ptr(false), Results: &tcli.TRowSet{Rows: []*tcli.TRow{}, Columns: []*tcli.TColumn{}}}, nil
+		return &tcli.TFetchResultsResp{Status: okStatus(), HasMoreRows: ptr(false), Results: &tcli.TRowSet{Rows: []*tcli.TRow{}, Columns: []*tcli.TColumn{}}}, nil, nil
 	}
 	if req.Orientation == tcli.TFetchOrientation_FETCH_FIRST {
 		// Restart from the first row, as Impala does with result caching.
@@ -431,26 +439,30 @@ func (h *hs2Handler) FetchResults(ctx context.Context, req *tcli.TFetchResultsRe
 		co.mu.Unlock()
 	}
 	if !co.waitReady(ctx, op, co.fetchWait(op.opts)) {
-		return empty(true), nil
+		return empty(true), nil, nil
 	}
 	if op.res != nil && co.faults.takeEmptyFetch() {
-		return empty(true), nil
+		return empty(true), nil, nil
 	}
 	from, to, more, err := co.fetchRange(op, req.MaxRows)
 	if err != nil {
-		return &tcli.TFetchResultsResp{Status: errStatus(err)}, nil
+		return &tcli.TFetchResultsResp{Status: errStatus(err)}, nil, nil
 	}
 	if op.res == nil {
-		return &tcli.TFetchResultsResp{Status: okStatus(), HasMoreRows: ptr(false), Results: &tcli.TRowSet{Rows: []*tcli.TRow{}, Columns: []*tcli.TColumn{}}}, nil
+		return &tcli.TFetchResultsResp{Status: okStatus(), HasMoreRows: ptr(false), Results: &tcli.TRowSet{Rows: []*tcli.TRow{}, Columns: []*tcli.TColumn{}}}, nil, nil
 	}
 	rs := &tcli.TRowSet{StartRowOffset: from}
+	var enc *encodedBatch
 	if rowBased {
 		rs.Rows = rowBatch(op.res, from, to)
+	} else if g, ok := op.res.(*genResult); ok && encode && to > from {
+		rs.Rows = []*tcli.TRow{}
+		enc = g.encodedBatch(from, to)
 	} else {
 		rs.Rows = []*tcli.TRow{}
 		rs.Columns = columnarBatch(op.res, from, to)
 	}
-	return &tcli.TFetchResultsResp{Status: okStatus(), HasMoreRows: ptr(more), Results: rs}, nil
+	return &tcli.TFetchResultsResp{Status: okStatus(), HasMoreRows: ptr(more), Results: rs}, enc, nil
 }
 
 func (h *hs2Handler) GetLog(ctx context.Context, req *tcli.TGetLogReq) (*tcli.TGetLogResp, error) {

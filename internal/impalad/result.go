@@ -28,58 +28,111 @@ func (r *rowsResult) value(col int, row int64) any { return r.rows[row][col] }
 
 // genResult is a projection of a generated table; values are computed on
 // the fly from the row number. Its fields are immutable once built, except
-// ahead (guarded by mu).
+// ahead, spare and dropped (guarded by mu).
 type genResult struct {
 	cols []Column
 	proj []int // index into genSchema for each result column
 	n    int64
 
-	// ahead is the batch being built in advance: the one that follows the
-	// last batch fetched, of the same size. Impala's coordinator likewise
-	// produces result rows ahead of the client's fetches, so that
+	// ahead is the batch being encoded in advance: the one that follows
+	// the last batch fetched, of the same size. Impala's coordinator
+	// likewise produces result rows ahead of the client's fetches, so that
 	// producing a batch overlaps with sending the previous one.
 	mu    sync.Mutex
-	ahead *aheadBatch
+	ahead *encodedBatch
+	// spare holds buffers of batches already sent, for the next ones.
+	spare [][]byte
+	// dropped is set once the operation is closed: buffers are no longer
+	// kept.
+	dropped bool
 }
 
-// aheadBatch is a batch of a genResult built by a goroutine of its own;
-// cols is set when done is closed.
-type aheadBatch struct {
+// encodedBatch is rows [from, to) of a genResult as the encoded columns
+// of a reply (see appendGenColumns); enc is set when done is closed. A
+// batch built in advance is encoded by a goroutine of its own.
+type encodedBatch struct {
+	g        *genResult
 	from, to int64
 	done     chan struct{}
-	cols     []*tcli.TColumn
+	enc      []byte
 }
 
 // minAhead is the smallest batch (in rows) after which the next one is
 // built in advance: small fetches start no goroutine.
 const minAhead = 1024
 
-// batch returns the HS2 columns of rows [from, to), the ones built in
-// advance when they match, and starts building the next batch of the same
-// size.
-func (g *genResult) batch(from, to int64) []*tcli.TColumn {
+// maxSpare is the number of batch buffers a genResult keeps for reuse: the
+// one being sent and the one being built in advance.
+const maxSpare = 2
+
+// maxSpareSize is the capacity of the largest batch buffer kept for reuse.
+const maxSpareSize = 4 << 20
+
+// encodedBatch returns rows [from, to) of g encoded, the ones built in
+// advance when they match, and starts encoding the next batch of the same
+// size. The caller calls release once the bytes are written.
+func (g *genResult) encodedBatch(from, to int64) *encodedBatch {
 	g.mu.Lock()
 	a := g.ahead
 	g.ahead = nil
 	g.mu.Unlock()
-	var cols []*tcli.TColumn
 	if a != nil && a.from == from && a.to == to {
 		<-a.done
-		cols = a.cols
 	} else {
-		cols = buildColumns(g, from, to)
+		// A batch built in advance for other rows is dropped unused (its
+		// goroutine may still be writing its buffer).
+		a = &encodedBatch{g: g, from: from, to: to}
+		a.enc = appendGenColumns(g.takeBuffer(), g, from, to)
 	}
 	if size := to - from; size >= minAhead && to < g.n {
-		next := &aheadBatch{from: to, to: min(to+size, g.n), done: make(chan struct{})}
+		next := &encodedBatch{g: g, from: to, to: min(to+size, g.n), done: make(chan struct{})}
 		g.mu.Lock()
 		g.ahead = next
 		g.mu.Unlock()
 		go func() {
 			defer close(next.done)
-			next.cols = buildColumns(g, next.from, next.to)
+			next.enc = appendGenColumns(g.takeBuffer(), g, next.from, next.to)
 		}()
 	}
-	return cols
+	return a
+}
+
+// release gives the batch's buffer back to its genResult once the bytes
+// have been written: nothing may read or keep them afterwards.
+func (b *encodedBatch) release() {
+	buf := b.enc
+	b.enc = nil
+	if cap(buf) > maxSpareSize {
+		return
+	}
+	g := b.g
+	g.mu.Lock()
+	if !g.dropped && len(g.spare) < maxSpare {
+		g.spare = append(g.spare, buf[:0])
+	}
+	g.mu.Unlock()
+}
+
+// dropBuffers lets go of the spare buffers and of the batch built in
+// advance, for good: g's operation is closed.
+func (g *genResult) dropBuffers() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.dropped = true
+	g.spare = nil
+	g.ahead = nil
+}
+
+// takeBuffer returns an empty buffer for a batch, a spare one if any.
+func (g *genResult) takeBuffer() []byte {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if n := len(g.spare); n > 0 {
+		b := g.spare[n-1]
+		g.spare = g.spare[:n-1]
+		return b
+	}
+	return nil
 }
 
 func (g *genResult) schema() []Column { return g.cols }
@@ -150,15 +203,13 @@ func tableSchema(cols []Column) *tcli.TTableSchema {
 // columnarBatch encodes rows [from, to) of r as HS2 V6 columns, each with
 // its NULL bitmap (bit i, least significant first, set for a NULL in row i).
 // FLOAT goes as a double; TIMESTAMP, DATE, DECIMAL, CHAR and VARCHAR go as
-// strings and BINARY as binary, as Impala sends them.
+// strings and BINARY as binary, as Impala sends them. (The FetchResults
+// replies of a generated table skip these structs: see encodedBatch.)
 func columnarBatch(r result, from, to int64) []*tcli.TColumn {
-	if g, ok := r.(*genResult); ok && to > from {
-		return g.batch(from, to)
-	}
 	return buildColumns(r, from, to)
 }
 
-// buildColumns is columnarBatch without the batches built in advance.
+// buildColumns is columnarBatch.
 func buildColumns(r result, from, to int64) []*tcli.TColumn {
 	cols := r.schema()
 	n := int(to - from)
