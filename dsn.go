@@ -328,7 +328,8 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //   - connect_timeout: Go duration bounding dial, TLS, SASL and
 //     OpenSession [10s]; 0 means none.
 //   - query_timeout: Go duration bounding each statement [0, none].
-//   - fetch_size: rows per fetch, 1 to 16777216 [10240].
+//   - fetch_size: rows per fetch, 1 to 16777216 [10240]. A large result is
+//     read up to two batches ahead of the caller, decoded.
 //   - retries: further coordinators tried when opening a session fails,
 //     0 to 100 [3].
 //   - max_idle_time: Go duration after which an idle session is closed

@@ -9,3 +9,6 @@ func SetIdleCheckAfter(d time.Duration) (restore func()) {
 	idleCheckAfter = d
 	return func() { idleCheckAfter = old }
 }
+
+// PrefetchDepth is prefetchDepth, for tests.
+const PrefetchDepth = prefetchDepth

@@ -51,16 +51,17 @@ type rows struct {
 	n    int // rows in b
 	vals []colView
 
-	// From the second batch on, the next batch is fetched by a goroutine
-	// while the caller reads the current one, so that the coordinator's work and the network overlap
-	// with the caller's. pctx (from ctx) is cancelled by Close to stop a
-	// fetch still in flight; the operation is then cancelled on the
-	// coordinator.
+	// From the second batch on, one goroutine fetches the batches that
+	// follow while the caller reads the current one, up to prefetchDepth
+	// ahead, so that the coordinator's work, the network and the decoding
+	// overlap with the caller's. pctx (from ctx) is cancelled by Close to
+	// stop a fetch still in flight; the operation is then cancelled on the
+	// coordinator. pending is closed when the goroutine ends.
 	pctx     context.Context
 	pcancel  context.CancelFunc
 	pending  chan fetched
-	inflight bool
-	batches  int // batches fetched so far
+	inflight bool // the prefetch goroutine runs (until pending is drained)
+	batches  int  // batches fetched so far
 
 	eof    bool // every row was read
 	failed bool // a fetch failed; the operation is closed
@@ -124,29 +125,46 @@ type fetched struct {
 	err  error
 }
 
-// prefetch starts fetching the next batch.
+// prefetchDepth is how many decoded batches the prefetch goroutine may hold
+// ready beyond the one the caller reads (each about FetchSize rows).
+const prefetchDepth = 2
+
+// prefetch starts the goroutine that fetches the batches after the current
+// one until the last, an error, or Close.
 func (r *rows) prefetch() {
-	if r.pending == nil {
-		r.pending = make(chan fetched, 1)
-		r.pctx, r.pcancel = context.WithCancel(r.ctx)
-	}
+	r.pending = make(chan fetched, prefetchDepth-1)
+	r.pctx, r.pcancel = context.WithCancel(r.ctx)
 	r.inflight = true
 	go func() {
-		b, err := r.op.Next(r.pctx)
-		var vals []colView
-		if err == nil {
-			// The column views (integers widened, timestamps parsed) are
-			// built here too, off the caller's path.
-			vals = r.views(b)
+		defer close(r.pending)
+		for {
+			b, err := r.op.Next(r.pctx)
+			var vals []colView
+			if err == nil {
+				// The column views (integers widened, timestamps parsed)
+				// are built here too, off the caller's path.
+				vals = r.views(b)
+			}
+			// Sent even after Close cancelled pctx: Close drains the
+			// channel to learn how the fetches ended.
+			r.pending <- fetched{b, vals, err}
+			if err != nil || r.pctx.Err() != nil {
+				return
+			}
 		}
-		r.pending <- fetched{b, vals, err}
 	}()
 }
 
-// wait returns the batch in flight.
+// wait returns the next batch of the prefetch goroutine.
 func (r *rows) wait() fetched {
-	f := <-r.pending
-	r.inflight = false
+	f, ok := <-r.pending
+	if !ok {
+		// Not reached: the goroutine ends after sending an error.
+		return fetched{err: io.EOF}
+	}
+	if f.err != nil {
+		r.inflight = false
+	}
 	return f
 }
 
@@ -248,7 +266,7 @@ func (r *rows) fetch() error {
 	// From the second batch on the result is a large one: fetch ahead.
 	// Small results (one batch) start no goroutine.
 	r.batches++
-	if r.batches >= 2 {
+	if r.batches == 2 {
 		r.prefetch()
 	}
 	return nil
@@ -380,20 +398,20 @@ func (r *rows) Close() error {
 	defer func() { r.cn.lastUsed = time.Now() }()
 	r.b, r.vals = nil, nil
 	if r.inflight {
-		// Stop the fetch in flight: if it is cut, conn cancels and closes
-		// the operation on the coordinator.
+		// Stop the prefetch goroutine: a fetch it has in flight is cut,
+		// and conn then cancels and closes the operation on the
+		// coordinator. What it sends until it ends says how.
 		r.pcancel()
-		f := r.wait()
-		b, err := f.b, f.err
-		switch {
-		case err == io.EOF:
-			r.eof = true
-		case err != nil:
-			r.failed = true
-			r.cn.noteError(err)
-		case b == nil:
-			r.eof = true
+		for f := range r.pending {
+			switch {
+			case f.err == io.EOF:
+				r.eof = true
+			case f.err != nil:
+				r.failed = true
+				r.cn.noteError(f.err)
+			}
 		}
+		r.inflight = false
 	}
 	if r.pcancel != nil {
 		r.pcancel()

@@ -314,7 +314,7 @@ func TestCancelMidFetch(t *testing.T) {
 		for rows.Next() {
 			n++
 		}
-		require.LessOrEqual(t, n, 2000+2*512, "at most the batch in hand and the one prefetched")
+		require.LessOrEqual(t, n, 2000+(1+impalalb.PrefetchDepth)*512, "at most the batch in hand and the ones prefetched")
 		require.ErrorIs(t, rows.Err(), context.Canceled)
 		require.NoError(t, rows.Close())
 		require.Zero(t, co.Stats().OperationsOpen, "the query is closed on the coordinator")
