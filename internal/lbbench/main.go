@@ -35,6 +35,8 @@ type config struct {
 	workloads   []string
 	modes       []string
 	serviceTime time.Duration
+	coordProcs  int
+	capped      int
 	long        time.Duration
 	longFrac    float64
 	out         string
@@ -85,6 +87,8 @@ func parseFlags(args []string) (*config, error) {
 	wls := fs.String("workloads", "select1,churn,fetch10k,mixed", "workloads to run")
 	modes := fs.String("modes", "direct,impalalb,haproxy", "modes to run")
 	fs.DurationVar(&cfg.serviceTime, "service-time", 0, "per-statement service time of every coordinator")
+	fs.IntVar(&cfg.coordProcs, "coord-gomaxprocs", 1, "GOMAXPROCS of each coordinator process (0: the Go default, the CPU count)")
+	fs.IntVar(&cfg.capped, "capped", 8, "also run (b) with this MaxPerCoordinator, pooled SELECT 1 and mixed, at client counts above three times it (0: off)")
 	fs.DurationVar(&cfg.long, "long", 50*time.Millisecond, "service time of the long statements of the mixed workload (select sleep(ms))")
 	fs.Float64Var(&cfg.longFrac, "long-frac", 0.1, "fraction of long statements in the mixed workload")
 	fs.StringVar(&cfg.out, "out", "results", "directory for BENCHMARKS.md and the PNGs")
@@ -128,6 +132,10 @@ func parseFlags(args []string) (*config, error) {
 			return nil, fmt.Errorf("lbbench: unknown mode %q", m)
 		}
 	}
+	if cfg.capped < 0 || cfg.coordProcs < 0 {
+		return nil, errors.New("lbbench: -capped and -coord-gomaxprocs must not be negative")
+	}
+	cappedSessions = cfg.capped
 	if cfg.rounds < 1 || cfg.duration <= 0 || cfg.bucket <= 0 || cfg.longFrac < 0 || cfg.longFrac > 1 || cfg.foKillAt >= cfg.foDuration {
 		return nil, errors.New("lbbench: bad durations or fractions")
 	}
@@ -174,7 +182,7 @@ func run(args []string) (err error) {
 		}
 	}
 	for i := range 3 {
-		c, err := startCoord(ctx, bin, i, cfg.serviceTime)
+		c, err := startCoord(ctx, bin, i, cfg.serviceTime, cfg.coordProcs)
 		if err != nil {
 			return err
 		}
@@ -205,6 +213,10 @@ func run(args []string) (err error) {
 					}
 				case m == modeSpread && cfg.spread && wl.name == "select1" && n > 1:
 					modes = append(modes, m)
+				case m == modeCapped:
+					if cfg.capped > 0 && (wl.name == "select1" || wl.name == "mixed") && n > 3*cfg.capped {
+						modes = append(modes, m)
+					}
 				case slices.Contains(cfg.modes, modeShort[m]):
 					modes = append(modes, m)
 				}

@@ -22,6 +22,7 @@ type coordProc struct {
 	name    string // reported as the server version: identifies it through a proxy
 	bin     string
 	args    []string
+	env     []string // added to this process's environment
 	hs2Port int
 
 	mu     sync.Mutex // guards cmd, exited, addr
@@ -50,7 +51,7 @@ func buildImpalad(ctx context.Context, dir string) (string, error) {
 
 // startCoord starts coordinator index as a process; the first start takes a
 // free port, Restart reuses it.
-func startCoord(ctx context.Context, bin string, index int, serviceTime time.Duration) (*coordProc, error) {
+func startCoord(ctx context.Context, bin string, index int, serviceTime time.Duration, maxProcs int) (*coordProc, error) {
 	c := &coordProc{
 		index: index,
 		name:  fmt.Sprintf("lbbench-coord%d", index+1),
@@ -58,6 +59,9 @@ func startCoord(ctx context.Context, bin string, index int, serviceTime time.Dur
 		args:  []string{"--beeswax_port=-1", "--service_time=" + serviceTime.String()},
 	}
 	c.args = append(c.args, "--version="+c.name)
+	if maxProcs > 0 {
+		c.env = []string{"GOMAXPROCS=" + strconv.Itoa(maxProcs)}
+	}
 	return c, c.start(ctx)
 }
 
@@ -65,6 +69,9 @@ func (c *coordProc) start(ctx context.Context) error {
 	args := append([]string{"--hs2_port=" + strconv.Itoa(c.hs2Port)}, c.args...)
 	cmd := exec.Command(c.bin, args...)
 	cmd.SysProcAttr = procAttr()
+	if len(c.env) > 0 {
+		cmd.Env = append(os.Environ(), c.env...)
+	}
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

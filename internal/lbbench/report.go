@@ -23,8 +23,11 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 	w("- (b) **impalalb**: `balancer` with `balancer.NewConnDialer` over the three, library defaults (leastconn, health checks every 2 s) except `MaxPerCoordinator` and `MaxIdlePerCoordinator` raised to 256 so that 64 clients fit; each operation is `Acquire`, statement, `Release` (churn: a pool that keeps no idle session, so every acquire dials).\n")
 	w("- (b′) **impalalb over (a)'s coordinator only**: the same pool with one member, pooled `SELECT 1` at 1 client: the library's own cost without the effect of spreading work over three processes.\n")
 	w("- (a³) **direct, spread**: no balancing layer at all, client i holds its own session on coordinator i mod 3, pooled `SELECT 1` at 2+ clients: what spreading the work over three processes costs by itself on this machine; its \"layer CPU\" is that cost. (b) and (c) cannot do better than it.\n")
+	if cfg.capped > 0 {
+		w("- (b̂) **impalalb, capped**: (b) with `MaxPerCoordinator` %d, pooled `SELECT 1` and mixed at more than %d clients: the clients beyond the %d sessions wait in the pool and get released sessions in arrival order, so fewer statements compete for the shared CPUs at once (as a proxy's per-server `maxconn` would do; the guide's HAProxy settings have none).\n", cfg.capped, 3*cfg.capped, 3*cfg.capped)
+	}
 	w("- (c) **haproxy**: Debian's HAProxy in TCP mode in front of the three, the guide's settings (`balance leastconn`, `check` with inter 2s fall 3 rise 2, `retries 3`, `option redispatch`); each client holds its own session through it (churn: dials each time).\n\n")
-	w("Every coordinator is a separate process of `internal/impalad/cmd/impalad` (HS2, NOSASL, service time %v); all traffic is on loopback, HS2 protocol V6, and the client, the three coordinators and HAProxy share the machine's CPUs. ", cfg.serviceTime)
+	w("Every coordinator is a separate process of `internal/impalad/cmd/impalad` (HS2, NOSASL, service time %v, %s); all traffic is on loopback, HS2 protocol V6, and the client, the three coordinators and HAProxy share the machine's CPUs. ", cfg.serviceTime, procsNote(cfg.coordProcs))
 	w("Each cell is measured for %v in %d parts of %v, each after a %v warm-up, the modes taking turns part by part so that changes in the machine's background load fall on all of them alike. Latency is per operation (churn: open + statement + close). ",
 		cfg.duration, cfg.rounds, cfg.duration/time.Duration(cfg.rounds), cfg.warmup)
 	w("Sessions and statements per coordinator are counted by the client (through HAProxy, from the version string each coordinator reports); the mean in flight per coordinator is the durations of its operations summed over the window, divided by the window: what leastconn evens out, where statement counts also follow each coordinator's speed (a process that gets less of the shared CPUs completes fewer) and, in the mixed workload, how the long statements fell. ")
@@ -59,7 +62,7 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 		w("|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|---:|---:|---:|---:|\n")
 		for _, n := range cfg.clients {
 			a := get(wl.name, n, modeDirect)
-			for _, m := range []modeKind{modeDirect, modeSpread, modeImpalalbOne, modeImpalalb, modeHAProxy} {
+			for _, m := range []modeKind{modeDirect, modeSpread, modeImpalalbOne, modeImpalalb, modeCapped, modeHAProxy} {
 				c := get(wl.name, n, m)
 				if c == nil {
 					continue
@@ -72,7 +75,7 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 					}
 				}
 				mm := "–"
-				if m == modeImpalalb || m == modeHAProxy {
+				if m == modeImpalalb || m == modeCapped || m == modeHAProxy {
 					mm = fmt.Sprintf("%.3f", maxMin(c.stmts))
 				}
 				hap := "–"
@@ -153,6 +156,15 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 				detail = "; not lower: " + strings.Join(worse, ", ")
 			}
 			w("| (b) vs (c): lower p99 on every workload | lower in %d of %d cells%s | %s |\n", lower, total, detail, yes(lower == total))
+			for _, c := range cells {
+				if c.mode != modeCapped {
+					continue
+				}
+				if h := get(c.wl, c.clients, modeHAProxy); h != nil && h.tput > 0 {
+					w("| context: (b̂), impalalb with MaxPerCoordinator %d, vs (c), %s/%d | %.2f× throughput (%.0f vs %.0f ops/s); p99 %s vs %s; p99.9 %s vs %s | – |\n",
+						cappedSessions, c.wl, c.clients, c.tput/h.tput, c.tput, h.tput, fmtDur(c.p99), fmtDur(h.p99), fmtDur(c.p999), fmtDur(h.p999))
+				}
+			}
 			detail = ""
 			if len(balBad) > 0 {
 				detail = "; above: " + strings.Join(balBad, ", ")
@@ -354,4 +366,12 @@ func cstr(b []int8) string {
 		s = append(s, byte(c))
 	}
 	return string(s)
+}
+
+// procsNote describes the coordinators' GOMAXPROCS.
+func procsNote(n int) string {
+	if n <= 0 {
+		return "Go's default GOMAXPROCS"
+	}
+	return fmt.Sprintf("GOMAXPROCS=%d: three coordinators share the two CPUs, and with the default each one's scheduler keeps threads spinning for work on CPUs the others need, which a coordinator on its own machine would not take from its clients", n)
 }

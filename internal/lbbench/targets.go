@@ -24,13 +24,25 @@ const (
 	// what spreading the work over three processes costs by itself, the
 	// floor under (b) and (c).
 	modeSpread
+	// modeCapped is (b) with MaxPerCoordinator lowered (-capped): at more
+	// clients than sessions, clients queue in the pool in arrival order
+	// instead of every statement running at once on the shared CPUs.
+	modeCapped
 	numModes
 )
 
-var modeNames = [...]string{"(a) direct", "(b) impalalb", "(c) haproxy", "(b′) impalalb, (a)'s coordinator only", "(a³) direct, spread: client i on coordinator i mod 3"}
-var modeShort = [...]string{"direct", "impalalb", "haproxy", "impalalb-1", "spread"}
+var modeNames = [...]string{"(a) direct", "(b) impalalb", "(c) haproxy", "(b′) impalalb, (a)'s coordinator only", "(a³) direct, spread: client i on coordinator i mod 3", "(b̂) impalalb, MaxPerCoordinator %d: the other clients queue in the pool"}
+var modeShort = [...]string{"direct", "impalalb", "haproxy", "impalalb-1", "spread", "capped"}
 
-func (m modeKind) String() string { return modeNames[m] }
+// cappedSessions is modeCapped's MaxPerCoordinator (-capped), for its name.
+var cappedSessions int
+
+func (m modeKind) String() string {
+	if m == modeCapped {
+		return fmt.Sprintf(modeNames[m], cappedSessions)
+	}
+	return modeNames[m]
+}
 
 // target opens sessions for the clients of one cell in one mode.
 type target struct {
@@ -58,7 +70,7 @@ func newTarget(e *env, mode modeKind, churn bool, home int) (*target, error) {
 		t.byAddr[c.Addr()] = i
 		t.byName[c.name] = i
 	}
-	if mode == modeImpalalb || mode == modeImpalalbOne {
+	if mode == modeImpalalb || mode == modeImpalalbOne || mode == modeCapped {
 		cfg := balancer.DefaultConfig()
 		for _, c := range e.coords {
 			cfg.Coordinators = append(cfg.Coordinators, c.Addr())
@@ -68,6 +80,9 @@ func newTarget(e *env, mode modeKind, churn bool, home int) (*target, error) {
 		}
 		cfg.Dialer = balancer.NewConnDialer(e.connOpts)
 		cfg.MaxPerCoordinator = 256
+		if mode == modeCapped {
+			cfg.MaxPerCoordinator = e.cfg.capped
+		}
 		if churn {
 			cfg.MaxIdlePerCoordinator = -1
 		} else {
