@@ -146,9 +146,13 @@ func (r *rows) prefetch() {
 				vals = r.views(b)
 			}
 			// Sent even after Close cancelled pctx: Close drains the
-			// channel to learn how the fetches ended.
+			// channel to learn how the fetches ended. Once pctx has
+			// ended (Close, or the query's ctx), the next Next returns
+			// at once with its error (or io.EOF after the last row),
+			// which ends the loop: the goroutine always ends by sending
+			// an error.
 			r.pending <- fetched{b, vals, err}
-			if err != nil || r.pctx.Err() != nil {
+			if err != nil {
 				return
 			}
 		}
@@ -159,8 +163,11 @@ func (r *rows) prefetch() {
 func (r *rows) wait() fetched {
 	f, ok := <-r.pending
 	if !ok {
-		// Not reached: the goroutine ends after sending an error.
-		return fetched{err: io.EOF}
+		// Not reached: the goroutine ends by sending an error, after
+		// which wait is not called again. Never taken as the end of
+		// the rows.
+		r.inflight = false
+		return fetched{err: errors.New("impalalb: internal error: the prefetch of the next rows ended without a result")}
 	}
 	if f.err != nil {
 		r.inflight = false
