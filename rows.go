@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -102,7 +103,7 @@ type colView struct {
 	str   []string
 	bin   [][]byte
 	tm    []time.Time
-	bad   []byte // viewTime: bit set for a value that is not a timestamp (nil: none)
+	bad   []byte // viewTime: bit set for a value that is not a timestamp (nil: none; not written)
 }
 
 func newRows(ctx context.Context, cn *sqlConn, op *conn.Operation, cancel context.CancelFunc) *rows {
@@ -112,6 +113,10 @@ func newRows(ctx context.Context, cn *sqlConn, op *conn.Operation, cancel contex
 		names[i] = c.Name
 	}
 	r := &rows{cn: cn, op: op, ctx: ctx, cancel: cancel, cols: cols, names: names, vals: make([]colView, len(cols))}
+	if !parseTimesInDriver.Load() {
+		// TIMESTAMP and DATE values come parsed, without their text.
+		op.SetDecodeTimes(true)
+	}
 	if !op.HasResultSet() {
 		r.eof = true
 	}
@@ -227,10 +232,13 @@ func (r *rows) Next(dest []driver.Value) error {
 			if j := row >> 3; j < len(c.bad) && c.bad[j]&(1<<(row&7)) != 0 {
 				// Not a timestamp after all: hand out the text, as
 				// conn.Batch.Value does.
-				if c.str != nil {
+				switch {
+				case c.str != nil:
 					dest[i] = c.str[row]
-				} else {
+				case c.bin != nil:
 					dest[i] = string(c.bin[row])
+				default:
+					dest[i] = r.b.String(i, row) // the text conn kept
 				}
 				continue
 			}
@@ -298,6 +306,9 @@ func viewOf(b *conn.Batch, col int, t conn.Type) colView {
 		v.mode, v.i64 = viewInt64, widen(b.Int8s(col))
 	case b.Float64s(col) != nil:
 		v.mode, v.f64 = viewFloat64, b.Float64s(col)
+	case b.Times(col) != nil:
+		// Parsed by conn as it read the batch (SetDecodeTimes).
+		v.mode, v.tm, v.bad = viewTime, b.Times(col), b.BadTimes(col)
 	case b.Strings(col) != nil:
 		v.str = b.Strings(col)
 		switch t {
@@ -327,6 +338,12 @@ func viewOf(b *conn.Batch, col int, t conn.Type) colView {
 	}
 	return v
 }
+
+// parseTimesInDriver, false but in tests that compare, makes rows parse
+// the text of TIMESTAMP and DATE columns itself (parseTimes) instead of
+// asking conn to decode them into times as it reads them
+// (conn.Operation.SetDecodeTimes), which saves the text.
+var parseTimesInDriver atomic.Bool
 
 // parseTimes parses the n values of a TIMESTAMP or DATE column into v.tm
 // (text(row) is the text of row), skipping NULLs, and marks in v.bad the

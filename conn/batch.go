@@ -19,9 +19,10 @@ const (
 	kindFloat64
 	kindString
 	kindBinary
+	kindTime // TIMESTAMP or DATE decoded into time.Time (Operation.SetDecodeTimes)
 )
 
-var kindNames = [...]string{"none", "bool", "i8", "i16", "i32", "i64", "double", "string", "binary"}
+var kindNames = [...]string{"none", "bool", "i8", "i16", "i32", "i64", "double", "string", "binary", "time"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -40,6 +41,7 @@ type colData struct {
 	f64   []float64
 	str   []string
 	bin   [][]byte
+	times *timeData // kindTime
 }
 
 func (c *colData) len() int {
@@ -60,13 +62,16 @@ func (c *colData) len() int {
 		return len(c.str)
 	case kindBinary:
 		return len(c.bin)
+	case kindTime:
+		return len(c.times.tm)
 	}
 	return -1
 }
 
 // Batch is one batch of result rows, stored by column: per column one
-// typed slice (bool, int8, int16, int32, int64, float64, string or []byte)
-// and a null bitmap. Reading a fixed-width cell allocates nothing.
+// typed slice (bool, int8, int16, int32, int64, float64, string or []byte;
+// time.Time for TIMESTAMP and DATE with Operation.SetDecodeTimes) and a
+// null bitmap. Reading a fixed-width cell allocates nothing.
 //
 // A Batch is read-only and stays valid after the next fetch. The strings
 // of a batch share a few buffers (of at most 64 KiB when read from a
@@ -178,7 +183,12 @@ func (b *Batch) Float64(col, row int) float64 {
 // String returns the text of a DECIMAL, STRING, VARCHAR, CHAR, TIMESTAMP,
 // DATE or other textual cell as the coordinator sent it; a BINARY cell is
 // converted (one allocation). A NULL cell holds an unspecified value
-// (Impala sends ""): check IsNull.
+// (Impala sends ""): check IsNull. For a TIMESTAMP or DATE column decoded
+// into times (Operation.SetDecodeTimes) the text was not kept: String
+// formats the time ("2006-01-02 15:04:05", with 9 fraction digits when
+// the nanoseconds are not 0; "2006-01-02" for a DATE at midnight), one
+// allocation, and
+// returns the text as sent for a value that is not a timestamp.
 func (b *Batch) String(col, row int) string {
 	c := &b.cols[col]
 	switch c.kind {
@@ -186,6 +196,11 @@ func (b *Batch) String(col, row int) string {
 		return c.str[row]
 	case kindBinary:
 		return string(c.bin[row])
+	case kindTime:
+		if isNull(c.nulls, row) {
+			return ""
+		}
+		return c.times.text(row, c.typ)
 	case kindNone:
 		return ""
 	}
@@ -208,6 +223,11 @@ func (b *Batch) Bytes(col, row int) []byte {
 			return nil
 		}
 		return []byte(c.str[row])
+	case kindTime:
+		if isNull(c.nulls, row) {
+			return nil
+		}
+		return []byte(c.times.text(row, c.typ))
 	case kindNone:
 		return nil
 	}
@@ -217,7 +237,8 @@ func (b *Batch) Bytes(col, row int) []byte {
 
 // Time returns a TIMESTAMP or DATE cell as a time.Time in UTC (Impala's
 // TIMESTAMP has no time zone); the zero Time when NULL. It fails when the
-// text is not a timestamp.
+// text is not a timestamp (with the same error as ParseTimestamp, also
+// for a column decoded into times).
 func (b *Batch) Time(col, row int) (time.Time, error) {
 	c := &b.cols[col]
 	switch c.kind {
@@ -231,6 +252,14 @@ func (b *Batch) Time(col, row int) (time.Time, error) {
 			return time.Time{}, nil
 		}
 		return ParseTimestamp(string(c.bin[row]))
+	case kindTime:
+		if isNull(c.nulls, row) {
+			return time.Time{}, nil
+		}
+		if c.times.isBad(row) {
+			return ParseTimestamp(c.times.badText(row))
+		}
+		return c.times.tm[row], nil
 	case kindNone:
 		return time.Time{}, nil
 	}
@@ -287,6 +316,11 @@ func (b *Batch) Value(col, row int) any {
 			}
 		}
 		return string(p)
+	case kindTime:
+		if c.times.isBad(row) {
+			return c.times.badText(row)
+		}
+		return c.times.tm[row]
 	}
 	return nil
 }
@@ -318,11 +352,13 @@ func (b *Batch) Float64s(col int) []float64 { return b.cols[col].f64 }
 
 // Strings returns the values of a textual column (DECIMAL, STRING,
 // VARCHAR, CHAR, TIMESTAMP, DATE, ...) when the coordinator sent them as
-// strings, or nil. Not a copy.
+// strings, or nil; nil for a TIMESTAMP or DATE column decoded into times
+// (see Operation.SetDecodeTimes and Times). Not a copy.
 func (b *Batch) Strings(col int) []string { return b.cols[col].str }
 
 // Binaries returns the values of a column the coordinator sent as binary
-// (BINARY), or nil. Not a copy.
+// (BINARY), or nil; nil for a TIMESTAMP or DATE column decoded into times.
+// Not a copy.
 func (b *Batch) Binaries(col int) [][]byte { return b.cols[col].bin }
 
 // ErrBadTimestamp is wrapped by ParseTimestamp's errors.
@@ -333,41 +369,47 @@ var ErrBadTimestamp = errors.New("conn: not an Impala timestamp")
 // (1 to 9 fraction digits; 'T' is accepted for the space), as a time in
 // UTC. It does not allocate on success.
 func ParseTimestamp(s string) (time.Time, error) {
-	bad := func() (time.Time, error) {
-		if len(s) > 64 {
-			s = s[:64] + "..."
-		}
-		return time.Time{}, fmt.Errorf("%w: %q", ErrBadTimestamp, s)
+	if t, ok := parseTimestamp(s); ok {
+		return t, nil
 	}
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return time.Time{}, fmt.Errorf("%w: %q", ErrBadTimestamp, s)
+}
+
+// parseTimestamp is ParseTimestamp without the error: ok is false when s
+// is not a timestamp. It neither allocates nor keeps s.
+func parseTimestamp(s string) (time.Time, bool) {
 	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
-		return bad()
+		return time.Time{}, false
 	}
 	year, ok1 := digits(s[0:4])
 	month, ok2 := digits(s[5:7])
 	day, ok3 := digits(s[8:10])
 	if !ok1 || !ok2 || !ok3 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) {
-		return bad()
+		return time.Time{}, false
 	}
 	var hour, minute, sec, nsec int
 	if len(s) > 10 {
 		if len(s) < 19 || (s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':' {
-			return bad()
+			return time.Time{}, false
 		}
 		var ok4, ok5, ok6 bool
 		hour, ok4 = digits(s[11:13])
 		minute, ok5 = digits(s[14:16])
 		sec, ok6 = digits(s[17:19])
 		if !ok4 || !ok5 || !ok6 || hour > 23 || minute > 59 || sec > 59 {
-			return bad()
+			return time.Time{}, false
 		}
 		if len(s) > 19 {
 			f := s[20:]
 			if s[19] != '.' || len(f) == 0 || len(f) > 9 {
-				return bad()
+				return time.Time{}, false
 			}
 			n, ok := digits(f)
 			if !ok {
-				return bad()
+				return time.Time{}, false
 			}
 			for i := len(f); i < 9; i++ {
 				n *= 10
@@ -377,7 +419,7 @@ func ParseTimestamp(s string) (time.Time, error) {
 	}
 	// What time.Date gives for these (valid) fields, computed directly.
 	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
-	return time.Unix(secs, int64(nsec)).UTC(), nil
+	return time.Unix(secs, int64(nsec)).UTC(), true
 }
 
 // daysFromCivil returns the day of the Unix epoch (0 for 1970-01-01) of a

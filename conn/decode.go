@@ -21,6 +21,13 @@ var ErrBadRowSet = errors.New("conn: malformed result batch")
 // are "not NULL". HiveServer2 writers produce them (Java's
 // BitSet.toByteArray drops trailing zero bytes); Impala sends full ones.
 func decodeRowSet(rs *tcli.TRowSet, meta []Column) (*Batch, error) {
+	return decodeRowSetTimes(rs, meta, nil)
+}
+
+// decodeRowSetTimes is decodeRowSet for a TRowSet whose reader decoded
+// some TIMESTAMP and DATE columns into times: times[i], when set, holds
+// the values of column i (whose TStringColumn then has its nulls only).
+func decodeRowSetTimes(rs *tcli.TRowSet, meta []Column, times []*timeData) (*Batch, error) {
 	b := &Batch{meta: meta}
 	if rs == nil {
 		return b, nil
@@ -47,6 +54,10 @@ func decodeRowSet(rs *tcli.TRowSet, meta []Column) (*Batch, error) {
 		c.typ = meta[i].Type
 		if err := setColumn(c, tc); err != nil {
 			return nil, fmt.Errorf("%w: column %d (%s %s): %v", ErrBadRowSet, i, meta[i].Name, meta[i].TypeName, err)
+		}
+		if i < len(times) && times[i] != nil && c.kind == kindString && isTimeType(c.typ) {
+			times[i].applyNulls(c.nulls)
+			c.kind, c.str, c.times = kindTime, nil, times[i]
 		}
 		if want := wantKind(c.typ); !kindFits(want, c.kind) {
 			return nil, fmt.Errorf("%w: column %d (%s %s): sent as %s values", ErrBadRowSet, i, meta[i].Name, meta[i].TypeName, c.kind)
@@ -145,6 +156,9 @@ func kindFits(want, got kind) bool {
 	case want == got, want == kindNone:
 		return true
 	case want == kindString && got == kindBinary, want == kindBinary && got == kindString:
+		return true
+	case want == kindString && got == kindTime:
+		// Decoded by the reader, for TIMESTAMP and DATE only.
 		return true
 	}
 	return false

@@ -97,6 +97,11 @@
 //	BINARY                  []byte
 //	NULL                    nil
 //
+// TIMESTAMP and DATE values arrive as text and are parsed when asked for
+// ([Batch.Time], [Batch.Value]); [Operation.SetDecodeTimes] has them parsed
+// as the batch is read instead, without keeping their text (what the
+// database/sql driver does).
+//
 // # Beeswax
 //
 // Beeswax is deprecated by Impala and off by default in new versions;

@@ -32,6 +32,8 @@ import (
 type fetchResult struct {
 	success *tcli.TFetchResultsResp
 	limit   int // MaxMessageSize
+	// dec is the state of SetDecodeTimes; nil when off.
+	dec *timeDecoder
 }
 
 var _ thrift.TStruct = (*fetchResult)(nil)
@@ -45,7 +47,7 @@ func (r *fetchResult) Write(context.Context, thrift.TProtocol) error {
 func (r *fetchResult) Read(ctx context.Context, p thrift.TProtocol) error {
 	return readStruct(ctx, p, func(id int16, t thrift.TType) (bool, error) {
 		if id == 0 && t == thrift.STRUCT {
-			resp, err := readFetchResp(ctx, p, r.limit)
+			resp, err := readFetchRespTimes(ctx, p, r.limit, r.dec)
 			if err != nil {
 				return true, err
 			}
@@ -91,6 +93,14 @@ func missing(name string) error {
 }
 
 func readFetchResp(ctx context.Context, p thrift.TProtocol, limit int) (*tcli.TFetchResultsResp, error) {
+	return readFetchRespTimes(ctx, p, limit, nil)
+}
+
+// readFetchRespTimes is readFetchResp that, when dec is not nil and the
+// values are read in place, decodes the columns that dec.cols marks into
+// times (see readTimes) and sets dec.times to them, by column (their
+// TStringColumn then holds only the nulls).
+func readFetchRespTimes(ctx context.Context, p thrift.TProtocol, limit int, dec *timeDecoder) (*tcli.TFetchResultsResp, error) {
 	resp := &tcli.TFetchResultsResp{}
 	err := readStruct(ctx, p, func(id int16, t thrift.TType) (bool, error) {
 		switch {
@@ -102,7 +112,7 @@ func readFetchResp(ctx context.Context, p thrift.TProtocol, limit int) (*tcli.TF
 			resp.HasMoreRows = &v
 			return true, err
 		case id == 3 && t == thrift.STRUCT:
-			rs, err := readRowSet(ctx, p, limit)
+			rs, err := readRowSet(ctx, p, limit, dec)
 			resp.Results = rs
 			return true, err
 		}
@@ -117,10 +127,14 @@ func readFetchResp(ctx context.Context, p thrift.TProtocol, limit int) (*tcli.TF
 	return resp, nil
 }
 
-func readRowSet(ctx context.Context, p thrift.TProtocol, limit int) (*tcli.TRowSet, error) {
+func readRowSet(ctx context.Context, p thrift.TProtocol, limit int, dec *timeDecoder) (*tcli.TRowSet, error) {
 	rs := &tcli.TRowSet{}
 	var hasOffset, hasRows bool
 	sr := newStringReader(p, limit)
+	if dec != nil && sr.win.pk != nil {
+		dec.start(sr)
+		defer dec.end(sr)
+	}
 	err := readStruct(ctx, p, func(id int16, t thrift.TType) (bool, error) {
 		var err error
 		switch {
@@ -134,8 +148,10 @@ func readRowSet(ctx context.Context, p thrift.TProtocol, limit int) (*tcli.TRowS
 			})
 			hasRows = true
 		case id == 3 && t == thrift.LIST:
+			col := 0
 			rs.Columns, err = readList(ctx, p, func() (*tcli.TColumn, error) {
-				return readColumn(ctx, p, sr)
+				col++
+				return readColumn(ctx, p, sr, col-1)
 			})
 		case id == 4 && t == thrift.STRING:
 			rs.BinaryColumns, err = p.ReadBinary(ctx)
@@ -178,7 +194,8 @@ func readList[T any](ctx context.Context, p thrift.TProtocol, elem func() (T, er
 	return out, p.ReadListEnd(ctx)
 }
 
-func readColumn(ctx context.Context, p thrift.TProtocol, sr *stringReader) (*tcli.TColumn, error) {
+// readColumn reads column col of the TRowSet.
+func readColumn(ctx context.Context, p thrift.TProtocol, sr *stringReader, col int) (*tcli.TColumn, error) {
 	c := &tcli.TColumn{}
 	err := readStruct(ctx, p, func(id int16, t thrift.TType) (bool, error) {
 		if t != thrift.STRUCT || id < 1 || id > 8 {
@@ -206,6 +223,22 @@ func readColumn(ctx context.Context, p thrift.TProtocol, sr *stringReader) (*tcl
 			c.DoubleVal.Values, c.DoubleVal.Nulls, err = readFixedValues(ctx, p, sr, 8, p.ReadDouble)
 		case 7:
 			c.StringVal = &tcli.TStringColumn{}
+			if col < len(sr.timeCols) && sr.timeCols[col] {
+				var td *timeData
+				td, c.StringVal.Nulls, err = readColumnStruct(ctx, p, func() (*timeData, error) {
+					_, n, err := p.ReadListBegin(ctx)
+					if err != nil {
+						return nil, err
+					}
+					td, err := sr.readTimes(n)
+					if err != nil {
+						return nil, err
+					}
+					return td, p.ReadListEnd(ctx)
+				})
+				sr.times[col] = td
+				break
+			}
 			c.StringVal.Values, c.StringVal.Nulls, err = readStringValues(ctx, p, sr, false)
 		case 8:
 			var vals []string
@@ -289,9 +322,9 @@ func decodeFixed[T fixedValue](dst []T, b []byte) {
 
 // readColumnStruct reads a {1: list<T> values, 2: binary nulls} struct,
 // the list through list; both fields must be present.
-func readColumnStruct[T any](ctx context.Context, p thrift.TProtocol, list func() ([]T, error)) ([]T, []byte, error) {
+func readColumnStruct[V any](ctx context.Context, p thrift.TProtocol, list func() (V, error)) (V, []byte, error) {
 	var (
-		vals            []T
+		vals            V
 		nulls           []byte
 		hasVals, hasNul bool
 	)
@@ -309,14 +342,15 @@ func readColumnStruct[T any](ctx context.Context, p thrift.TProtocol, list func(
 		}
 		return true, err
 	})
+	var zero V
 	if err != nil {
-		return nil, nil, err
+		return zero, nil, err
 	}
 	if !hasVals {
-		return nil, nil, missing("Values")
+		return zero, nil, missing("Values")
 	}
 	if !hasNul {
-		return nil, nil, missing("Nulls")
+		return zero, nil, missing("Nulls")
 	}
 	return vals, nulls, nil
 }
@@ -330,6 +364,10 @@ type stringReader struct {
 	block []byte    // the current arena block of readPeeked
 	limit int
 	total int
+	// timeCols marks the columns to decode into times, and times receives
+	// them (set by timeDecoder.start, with a window only).
+	timeCols []bool
+	times    []*timeData
 }
 
 // peeker is a buffered transport whose buffered bytes can be read in place

@@ -438,6 +438,18 @@ type hs2Op struct {
 	s    *hs2Session
 	h    *tcli.TOperationHandle
 	cols []Column
+	// dec decodes TIMESTAMP and DATE columns into times as they are read
+	// (SetDecodeTimes); nil when off.
+	dec *timeDecoder
+}
+
+// setDecodeTimes turns on or off the decoding of the TIMESTAMP and DATE
+// columns into times as they are read.
+func (o *hs2Op) setDecodeTimes(on bool) {
+	o.dec = nil
+	if on {
+		o.dec = newTimeDecoder(o.cols)
+	}
 }
 
 // wait polls GetOperationStatus until the statement finished.
@@ -503,7 +515,13 @@ func (o *hs2Op) metadata(ctx context.Context) ([]Column, error) {
 }
 
 func (o *hs2Op) fetch(ctx context.Context, n int) (*Batch, bool, error) {
-	var resp *tcli.TFetchResultsResp
+	var (
+		resp  *tcli.TFetchResultsResp
+		times []*timeData
+	)
+	if o.dec != nil {
+		o.dec.times = nil
+	}
 	if err := o.s.rpc(ctx, "fetch", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
 		// The generated c.FetchResults, with our reader for the reply.
 		args := &tcli.TCLIServiceFetchResultsArgs{Req: &tcli.TFetchResultsReq{
@@ -511,9 +529,12 @@ func (o *hs2Op) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 			Orientation:     tcli.TFetchOrientation_FETCH_NEXT,
 			MaxRows:         int64(n),
 		}}
-		res := &fetchResult{limit: o.s.opts.MaxMessageSize}
+		res := &fetchResult{limit: o.s.opts.MaxMessageSize, dec: o.dec}
 		if _, err := c.Client_().Call(ctx, "FetchResults", args, res); err != nil {
 			return err
+		}
+		if o.dec != nil {
+			times = o.dec.times
 		}
 		if resp = res.success; resp == nil {
 			return thrift.NewTApplicationException(thrift.MISSING_RESULT, "FetchResults failed: unknown result")
@@ -526,7 +547,7 @@ func (o *hs2Op) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 		return nil, false, err
 	}
 	more := resp.GetHasMoreRows()
-	b, err := decodeRowSet(resp.Results, o.cols)
+	b, err := decodeRowSetTimes(resp.Results, o.cols, times)
 	if err != nil {
 		return nil, false, &Error{Addr: o.s.addr, Op: "fetch", Sent: true, Err: err}
 	}

@@ -38,6 +38,8 @@ type Operation struct {
 	rows       int64
 	closeErr   error
 	queryID    string
+	// decodeTimes: TIMESTAMP and DATE columns become times (SetDecodeTimes).
+	decodeTimes bool
 }
 
 // QueryID returns Impala's query id of the statement, as the coordinator's
@@ -85,6 +87,11 @@ func (op *Operation) Next(ctx context.Context) (*Batch, error) {
 			op.done = true
 		}
 		if b.Len() > 0 {
+			if op.decodeTimes {
+				// What the fetch did not decode already (text read
+				// through SASL, beeswax rows).
+				b.decodeTimes()
+			}
 			return b, nil
 		}
 		if !more {
