@@ -105,8 +105,15 @@ func (p *Pool) pickLeast(list []*coord) *coord {
 		}
 		return a
 	}
-	// Scan from a random start: ties go to a random one of them.
-	i := p.randN(n)
+	// Scan from a rotating start: coordinators tied on load take turns
+	// (with a random start, the statements each one ran drifted apart by
+	// chance even while the load in flight stayed even).
+	var i int
+	if p.ties != nil {
+		i = int(p.ties.Add(1) % uint64(n))
+	} else {
+		i = p.randN(n)
+	}
 	var (
 		best      *coord
 		bestScore uint64

@@ -34,8 +34,12 @@ type Pool struct {
 	maxIdle    int
 	retries    int
 
-	now     func() time.Time
-	randN   func(n int) int // uniform in [0, n)
+	now   func() time.Time
+	randN func(n int) int // uniform in [0, n)
+	// ties rotates where leastconn's scan starts, so that coordinators
+	// tied on load take turns, as in HAProxy's leastconn; nil when a test
+	// replaced randN, which then decides.
+	ties    *atomic.Uint64
 	onState func(addr string, s State)
 
 	snap    atomic.Pointer[snapshot]
@@ -110,6 +114,7 @@ func newPool(cfg Config, o options) (*Pool, error) {
 	}
 	if p.randN == nil {
 		p.randN = rand.IntN
+		p.ties = new(atomic.Uint64)
 	}
 	p.checker, _ = cfg.Dialer.(Checker)
 	p.defaultKey = cfg.DefaultKey

@@ -1073,3 +1073,23 @@ func TestPruneCutIdle(t *testing.T) {
 	}
 	require.EqualValues(t, 12, replaced)
 }
+
+// Coordinators tied on load take turns under leastconn, as in HAProxy's
+// leastconn: 300 sessions opened one after another (no idle session kept,
+// so every acquire dials and all three are always tied) spread exactly
+// 100/100/100, where a random tie-break drifted by chance.
+func TestLeastconnTiesTakeTurns(t *testing.T) {
+	cl, addrs := newCluster(3)
+	cfg := testConfig(cl, addrs)
+	cfg.MaxIdlePerCoordinator = -1
+	p := newPool(t, cfg, balancer.TestOptions{})
+	ctx := context.Background()
+	for range 300 {
+		l, err := p.Acquire(ctx, "")
+		require.NoError(t, err)
+		l.Release()
+	}
+	for _, c := range p.Stats().Coordinators {
+		require.EqualValues(t, 100, c.Dialed, c.Addr)
+	}
+}
