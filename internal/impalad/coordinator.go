@@ -494,6 +494,9 @@ func (co *Coordinator) serve(l *life, sc *serverConn) {
 		bw := bufio.NewWriterSize(c, 32<<10)
 		t = &serverTransport{sc: sc, r: bufio.NewReaderSize(c, 32<<10), w: bw,
 			flush: func(context.Context) error { return bw.Flush() }}
+		if tc, ok := c.(*net.TCPConn); ok {
+			t.bw, t.tcp = bw, tc
+		}
 	}
 	hcancel()
 	proto := thrift.NewTBinaryProtocolConf(t, &thrift.TConfiguration{
@@ -566,6 +569,11 @@ type serverTransport struct {
 	r     *bufio.Reader
 	w     bufferedWriter // writes buffer until flush
 	flush func(context.Context) error
+	// bw and tcp are set when w is a *bufio.Writer straight over a TCP
+	// connection (no TLS, no SASL): writeReply writes a large reply past
+	// the buffer, in one writev.
+	bw  *bufio.Writer
+	tcp *net.TCPConn
 }
 
 // bufferedWriter is a *bufio.Writer (NOSASL) or a *sasl.Transport.

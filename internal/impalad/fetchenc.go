@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"net"
 	"slices"
 	"time"
 
@@ -21,10 +22,13 @@ import (
 // into the connection's reused buffer and writes it at once. A batch of a
 // generated table skips the generated structs altogether: its columns are
 // encoded straight from the generators (appendGenColumns), ahead of the
-// fetch, into a buffer the genResult reuses. The bytes are exactly the
-// generated writer's (TestFetchReplySameBytes, FuzzFetchReply and
-// TestGenColumnsSameBytes compare them); a reply the encoder does not cover
-// (row-based rows, a malformed column) goes through the generated writer.
+// fetch (by the goroutine that served the previous one, once its reply is
+// written), into a buffer the genResult reuses, and a large reply goes to
+// a plain TCP connection in one writev. The bytes are exactly the
+// generated writer's (TestFetchReplySameBytes, FuzzFetchReply,
+// TestGenColumnsSameBytes and TestGenColumnsLargeBatches compare them); a
+// reply the encoder does not cover (row-based rows, a malformed column)
+// goes through the generated writer.
 
 // fetchProcessor is the processor function of FetchResults.
 type fetchProcessor struct{ h *hs2Handler }
@@ -109,8 +113,18 @@ func (p *fetchProcessor) Process(ctx context.Context, seqID int32, iprot, oprot 
 	if werr != nil {
 		return false, thrift.WrapTException(werr)
 	}
+	if enc != nil {
+		// The reply is on its way: encode the next batch while the client
+		// reads it.
+		enc.g.buildAhead()
+	}
 	return true, nil
 }
+
+// directWriteMin is the size of encoded columns from which writeReply
+// writes a reply straight to a TCP connection rather than through its
+// buffer.
+const directWriteMin = 32 << 10
 
 // writeReply writes and flushes the reply carrying resp (and enc's
 // columns, when not nil) to t, oprot's transport, and releases enc.
@@ -137,7 +151,13 @@ func writeReply(ctx context.Context, seqID int32, oprot thrift.TProtocol, t *ser
 		return writeFetchReplyGen(ctx, seqID, oprot, resp)
 	}
 	var err error
-	if at < 0 {
+	if at >= 0 && t.tcp != nil && t.bw.Buffered() == 0 && len(cols) >= directWriteMin {
+		// One system call for the whole reply rather than three (the
+		// head buffered, the columns partly copied into the buffer, the
+		// rest, the tail), and no copy.
+		bufs := net.Buffers{buf[:at], cols, buf[at:]}
+		_, err = bufs.WriteTo(t.tcp)
+	} else if at < 0 {
 		_, err = t.Write(buf)
 	} else {
 		_, err = t.Write(buf[:at])
@@ -414,108 +434,101 @@ func appendNulls(b []byte, nulls []byte) []byte {
 // appendGenColumns appends rows [from, to) of g as the value of TRowSet's
 // field 3: the list header, then each TColumn, the bytes appendColumn
 // appends for each of buildColumns(g, from, to), without building them
-// (TestGenColumnsSameBytes compares them).
+// (TestGenColumnsSameBytes compares them). The values of fixed-size
+// columns are written for every row, NULL or not, without a branch, then
+// those of the NULL rows (every 8th: genNulls) zeroed.
 func appendGenColumns(b []byte, g *genResult, from, to int64) []byte {
 	n := int(to - from)
 	b = appendListHeader(b, thrift.STRUCT, len(g.cols))
 	nulls := make([]byte, (n+7)/8)
-	var f tsFormatter
 	for ci, c := range g.cols {
 		col := g.proj[ci]
-		clear(nulls)
-		for i := range n {
-			if GenIsNull(col, from+int64(i)) {
-				nulls[i>>3] |= 1 << (i & 7)
-			}
-		}
-		null := func(i int) bool { return nulls[i>>3]&(1<<(i&7)) != 0 }
+		first := genNulls(nulls, col, from, n)
 		var d []byte
 		switch c.Type.Kind {
 		case Boolean:
 			b, d = appendFixedValues(b, 1, thrift.BOOL, 1, n)
-			for i := range n {
+			for i := range d {
 				d[i] = 0
-				if !null(i) && genBool(from+int64(i)) {
+				if genBool(from + int64(i)) {
 					d[i] = 1
 				}
 			}
+			for i := first; i < n; i += 8 {
+				d[i] = 0
+			}
 		case TinyInt:
 			b, d = appendFixedValues(b, 2, thrift.BYTE, 1, n)
-			for i := range n {
+			for i := range d {
+				d[i] = byte(genTinyInt(from + int64(i)))
+			}
+			for i := first; i < n; i += 8 {
 				d[i] = 0
-				if !null(i) {
-					d[i] = byte(genTinyInt(from + int64(i)))
-				}
 			}
 		case SmallInt:
 			b, d = appendFixedValues(b, 3, thrift.I16, 2, n)
 			for i := range n {
-				var v int16
-				if !null(i) {
-					v = genSmallInt(from + int64(i))
-				}
-				binary.BigEndian.PutUint16(d[2*i:], uint16(v))
+				binary.BigEndian.PutUint16(d[2*i:], uint16(genSmallInt(from+int64(i))))
+			}
+			for i := first; i < n; i += 8 {
+				binary.BigEndian.PutUint16(d[2*i:], 0)
 			}
 		case Int:
 			b, d = appendFixedValues(b, 4, thrift.I32, 4, n)
 			for i := range n {
-				var v int32
-				if !null(i) {
-					v = genInt(from + int64(i))
-				}
-				binary.BigEndian.PutUint32(d[4*i:], uint32(v))
+				binary.BigEndian.PutUint32(d[4*i:], uint32(genInt(from+int64(i))))
+			}
+			for i := first; i < n; i += 8 {
+				binary.BigEndian.PutUint32(d[4*i:], 0)
 			}
 		case BigInt:
-			gen := genBigInt
-			if col == 0 {
-				gen = genID
-			}
+			// One loop per generator, each inlined (no call through a
+			// func value per row).
 			b, d = appendFixedValues(b, 5, thrift.I64, 8, n)
-			for i := range n {
-				var v int64
-				if !null(i) {
-					v = gen(from + int64(i))
+			if col == 0 {
+				for i := range n {
+					binary.BigEndian.PutUint64(d[8*i:], uint64(genID(from+int64(i))))
 				}
-				binary.BigEndian.PutUint64(d[8*i:], uint64(v))
+			} else {
+				for i := range n {
+					binary.BigEndian.PutUint64(d[8*i:], uint64(genBigInt(from+int64(i))))
+				}
+			}
+			for i := first; i < n; i += 8 {
+				binary.BigEndian.PutUint64(d[8*i:], 0)
 			}
 		case Float, Double:
-			gen := genDouble
-			if c.Type.Kind == Float {
-				gen = genFloatAsDouble
-			}
 			b, d = appendFixedValues(b, 6, thrift.DOUBLE, 8, n)
-			for i := range n {
-				var v float64
-				if !null(i) {
-					v = gen(from + int64(i))
+			if c.Type.Kind == Float {
+				for i := range n {
+					binary.BigEndian.PutUint64(d[8*i:], math.Float64bits(genFloatAsDouble(from+int64(i))))
 				}
-				binary.BigEndian.PutUint64(d[8*i:], math.Float64bits(v))
+			} else {
+				for i := range n {
+					binary.BigEndian.PutUint64(d[8*i:], math.Float64bits(genDouble(from+int64(i))))
+				}
+			}
+			for i := first; i < n; i += 8 {
+				binary.BigEndian.PutUint64(d[8*i:], 0)
 			}
 		case Binary:
 			b = appendFieldHeader(b, thrift.STRUCT, 8)
 			b = appendFieldHeader(b, thrift.LIST, 1)
 			b = appendListHeader(b, thrift.STRING, n)
+			next := first
 			for i := range n {
-				if null(i) {
+				if i == next {
+					next += 8
 					b = append(b, 0, 0, 0, 0)
 					continue
 				}
-				v := genBinary(from + int64(i))
-				b = appendTBinary(b, v)
+				b = appendTBinary(b, genBinary(from+int64(i)))
 			}
 		default:
 			b = appendFieldHeader(b, thrift.STRUCT, 7)
 			b = appendFieldHeader(b, thrift.LIST, 1)
 			b = appendListHeader(b, thrift.STRING, n)
-			b = slices.Grow(b, n*(4+genTextMax(col)))
-			for i := range n {
-				at := len(b)
-				b = append(b, 0, 0, 0, 0)
-				if !null(i) {
-					b = appendGenText(b, col, from+int64(i), &f)
-				}
-				binary.BigEndian.PutUint32(b[at:], uint32(int32(len(b)-at-4)))
-			}
+			b = appendGenTextValues(b, col, from, n, first)
 		}
 		b = appendNulls(b, nulls)
 		b = append(b, thrift.STOP) // the end of the union

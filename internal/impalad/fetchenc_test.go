@@ -421,3 +421,28 @@ func FuzzGenColumns(f *testing.F) {
 		require.Equal(t, want, genReply(t, g, from, to, true))
 	})
 }
+
+// TestGenColumnsLargeBatches compares, like TestGenColumnsSameBytes,
+// batches of the size clients fetch (10240 rows, the timestamps' dates
+// changing within them) with the generated writer's encoding, at the
+// first rows, around the point where the timestamps' offset wraps, and at
+// the last rows; and encoded after bytes already in a buffer, as a reused
+// batch buffer holds them.
+func TestGenColumnsLargeBatches(t *testing.T) {
+	proj := make([]int, len(genSchema))
+	for i := range proj {
+		proj[i] = i
+	}
+	g := &genResult{cols: GenSchema(), proj: proj, n: MaxGenRows}
+	const n = 10240
+	for _, from := range []int64{0, 99_995, 2_561_000 - n/2, 5_122_003 - n/2, MaxGenRows - n} {
+		want := genFetchReply(t, 3, &tcli.TFetchResultsResp{Status: okStatus(), HasMoreRows: ptr(true),
+			Results: &tcli.TRowSet{StartRowOffset: from, Rows: []*tcli.TRow{}, Columns: buildColumns(g, from, from+n)}})
+		require.Equal(t, want, genReply(t, g, from, from+n, true), "rows %d+%d", from, n)
+
+		cols := appendGenColumns(nil, g, from, from+n)
+		prefix := []byte("some bytes already there")
+		got := appendGenColumns(append(make([]byte, 0, 100), prefix...), g, from, from+n)
+		require.Equal(t, append(prefix, cols...), got, "rows %d+%d after a prefix", from, n)
+	}
+}

@@ -1,6 +1,8 @@
 package impalad
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"slices"
 	"time"
 	"unsafe"
@@ -38,7 +40,8 @@ func genTextMax(col int) int {
 func appendGenText(buf []byte, col int, r int64, f *tsFormatter) []byte {
 	switch col {
 	case 8:
-		return appendDecimal(buf, genDecimalUnscaled(r), 2)
+		var d [decimalMax]byte
+		return append(buf, d[:putDecimal2(d[:], genDecimalUnscaled(r))]...)
 	case 9:
 		switch {
 		case r%13 == 5:
@@ -67,8 +70,8 @@ func appendGenText(buf []byte, col int, r int64, f *tsFormatter) []byte {
 		}
 		return buf
 	case 12:
-		t := genTimestamp(r)
-		return f.appendTimestamp(buf, t.Unix(), t.Nanosecond())
+		sec, nsec := genTimestampUnix(r)
+		return f.appendTimestamp(buf, sec, int(nsec))
 	case 13:
 		// genDateBase is day 10957 of the Unix epoch.
 		return appendDate(buf, 10957+r%100000)
@@ -76,30 +79,6 @@ func appendGenText(buf []byte, col int, r int64, f *tsFormatter) []byte {
 		return append(buf, 0xde, 0xad, byte('a'+r%26))
 	}
 	return append(buf, genText(col, r)...)
-}
-
-// appendDecimal appends formatDecimal(unscaled, scale).
-func appendDecimal(buf []byte, unscaled int64, scale int) []byte {
-	u := uint64(unscaled)
-	if unscaled < 0 {
-		buf = append(buf, '-')
-		u = -u
-	}
-	var tmp [24]byte
-	d := appendUint(tmp[:0], u)
-	if scale <= 0 {
-		return append(buf, d...)
-	}
-	if len(d) <= scale {
-		buf = append(buf, '0', '.')
-		for i := len(d); i < scale; i++ {
-			buf = append(buf, '0')
-		}
-		return append(buf, d...)
-	}
-	buf = append(buf, d[:len(d)-scale]...)
-	buf = append(buf, '.')
-	return append(buf, d[len(d)-scale:]...)
 }
 
 // civil returns the proleptic Gregorian date of day days of the Unix epoch
@@ -138,10 +117,18 @@ const digitPairs = "00010203040506070809" +
 	"80818283848586878889" +
 	"90919293949596979899"
 
+// digitPairs16 holds digitPairs two bytes at a time, in the byte order of
+// binary.LittleEndian, so that put2 stores both digits at once.
+var digitPairs16 = func() (t [100]uint16) {
+	for i := range t {
+		t[i] = uint16(digitPairs[2*i]) | uint16(digitPairs[2*i+1])<<8
+	}
+	return t
+}()
+
 // put2 writes v (0 <= v < 100) as two digits at b[0:2].
-func put2(b []byte, v int64) {
-	_ = b[1]
-	b[0], b[1] = digitPairs[2*v], digitPairs[2*v+1]
+func put2[T int64 | uint64 | uint32](b []byte, v T) {
+	binary.LittleEndian.PutUint16(b, digitPairs16[v])
 }
 
 // putDate writes year (0 to 9999), month and day as "YYYY-MM-DD" at
@@ -179,8 +166,29 @@ type tsFormatter struct {
 }
 
 // appendTimestamp appends formatTimestamp of the UTC time sec seconds and
-// nsec (0 to 999999999) nanoseconds after the Unix epoch.
+// nsec nanoseconds after the Unix epoch.
 func (f *tsFormatter) appendTimestamp(buf []byte, sec int64, nsec int) []byte {
+	at := len(buf)
+	buf = slices.Grow(buf, tsMax)
+	if n := f.put(buf[at:at+tsMax], sec, int64(nsec)); n > 0 {
+		return buf[:at+n]
+	}
+	return append(buf, formatTimestamp(unixUTC(sec, nsec))...)
+}
+
+// tsMax is the length of the longest text put writes.
+const tsMax = 29
+
+// put writes formatTimestamp of the UTC time sec seconds and nsec
+// nanoseconds after the Unix epoch at dst[0:tsMax] and returns its length,
+// or 0, having written nothing, when the time is not one of the years 0 to
+// 9999 or nsec is not within 0 to 999999999 (the caller then formats it
+// with the time package).
+func (f *tsFormatter) put(dst []byte, sec, nsec int64) int {
+	b := dst[:tsMax]
+	if nsec < 0 || nsec > 999_999_999 {
+		return 0
+	}
 	days := sec / 86400
 	rem := sec % 86400
 	if rem < 0 {
@@ -189,42 +197,38 @@ func (f *tsFormatter) appendTimestamp(buf []byte, sec int64, nsec int) []byte {
 	}
 	if !f.ok || f.days != days {
 		y, m, d := civil(days)
-		if y < 0 || y > 9999 || nsec < 0 || nsec > 999_999_999 {
+		if y < 0 || y > 9999 {
 			f.ok = false
-			return append(buf, formatTimestamp(unixUTC(sec, nsec))...)
+			return 0
 		}
 		putDate(f.date[:], y, m, d)
 		f.days, f.ok = days, true
 	}
-	if nsec < 0 || nsec > 999_999_999 {
-		return append(buf, formatTimestamp(unixUTC(sec, nsec))...)
-	}
-	n := 19
-	if nsec != 0 {
-		n = 29
-	}
-	at := len(buf)
-	buf = slices.Grow(buf, n)[:at+n]
-	b := buf[at:]
-	copy(b, f.date[:])
+	*(*[10]byte)(b) = f.date
 	b[10] = ' '
-	put2(b[11:], rem/3600)
+	t := uint32(rem) // 32-bit arithmetic from here: cheaper divisions
+	h := t / 3600
+	t -= h * 3600
+	put2(b[11:], h)
 	b[13] = ':'
-	put2(b[14:], rem/60%60)
+	put2(b[14:], t/60)
 	b[16] = ':'
-	put2(b[17:], rem%60)
+	put2(b[17:], t%60)
 	if nsec == 0 {
-		return buf
+		return 19
 	}
-	ns := int64(nsec)
+	ns := uint32(nsec)
 	b[19] = '.'
-	b[20] = byte('0' + ns/100_000_000)
-	ns %= 100_000_000
-	put2(b[21:], ns/1_000_000)
-	put2(b[23:], ns/10_000%100)
-	put2(b[25:], ns/100%100)
-	put2(b[27:], ns%100)
-	return buf
+	hi := ns / 100_000_000
+	b[20] = byte('0' + hi)
+	lo := ns - hi*100_000_000 // 8 digits
+	q := lo / 10_000
+	r := lo - q*10_000
+	put2(b[21:], q/100)
+	put2(b[23:], q%100)
+	put2(b[25:], r/100)
+	put2(b[27:], r%100)
+	return 29
 }
 
 // appendTimestamp appends formatTimestamp of the UTC time sec seconds and
@@ -301,3 +305,266 @@ func genTextColumn(col int, from int64, n int, nulls []byte) []string {
 // unixUTC is the UTC time sec seconds and nsec nanoseconds after the Unix
 // epoch.
 func unixUTC(sec int64, nsec int) time.Time { return time.Unix(sec, int64(nsec)).UTC() }
+
+// genTimestampBaseUnix is genTimestampBase in seconds after the Unix epoch.
+var genTimestampBaseUnix = genTimestampBase.Unix()
+
+// genTimestampUnix returns genTimestamp(r) as seconds and nanoseconds
+// (0 to 999999999) after the Unix epoch, by time.Time.Add's arithmetic
+// on the same (wrapping) offset, without building the time.Time.
+func genTimestampUnix(r int64) (sec, nsec int64) {
+	ns := int64(0)
+	if r%2 == 1 {
+		ns = (r % 1000) * 1_000_123
+	}
+	d := r*3601*int64(time.Second) + ns
+	sec = genTimestampBaseUnix + d/1_000_000_000
+	nsec = d % 1_000_000_000
+	if nsec < 0 {
+		sec--
+		nsec += 1_000_000_000
+	}
+	return sec, nsec
+}
+
+// pow10 holds the powers of ten that fit a uint64.
+var pow10 = func() (t [20]uint64) {
+	t[0] = 1
+	for i := 1; i < len(t); i++ {
+		t[i] = t[i-1] * 10
+	}
+	return t
+}()
+
+// decLen returns the number of decimal digits of u (1 for 0).
+func decLen(u uint64) int {
+	// t is floor(log10(2) * bits): u has t or t+1 digits.
+	t := bits.Len64(u) * 1233 >> 12
+	if u >= pow10[t] {
+		t++
+	}
+	return max(t, 1)
+}
+
+// putUint writes the decimal digits of u filling dst, which has exactly
+// decLen(u) bytes.
+func putUint(dst []byte, u uint64) {
+	i := len(dst)
+	for u >= 100 {
+		q := u / 100
+		i -= 2
+		put2(dst[i:], u-q*100)
+		u = q
+	}
+	if u >= 10 {
+		put2(dst[i-2:], u)
+	} else {
+		dst[i-1] = byte('0' + u)
+	}
+}
+
+// decimalMax is the length of the longest text putDecimal2 writes.
+const decimalMax = 24
+
+// putDecimal2 writes formatDecimal(unscaled, 2) at dst[0:decimalMax] and
+// returns its length.
+func putDecimal2(dst []byte, unscaled int64) int {
+	b := dst[:decimalMax]
+	u := uint64(unscaled)
+	k := 0
+	if unscaled < 0 {
+		b[0] = '-'
+		u = -u
+		k = 1
+	}
+	ip := u / 100
+	if ip < 100_000_000 {
+		// Up to 8 digits before the point (DECIMAL(10,2)): two groups of
+		// four in 32 bits.
+		hi, lo := uint32(ip)/10000, uint32(ip)%10000
+		if hi > 0 {
+			k += putUpTo4(b[k:], hi)
+			put2(b[k:], lo/100)
+			put2(b[k+2:], lo%100)
+			k += 4
+		} else {
+			k += putUpTo4(b[k:], lo)
+		}
+	} else {
+		n := decLen(ip)
+		putUint(b[k:k+n], ip)
+		k += n
+	}
+	b[k] = '.'
+	put2(b[k+1:], u-ip*100)
+	return k + 3
+}
+
+// putUpTo4 writes the decimal digits of x (0 to 9999) at b and returns
+// how many.
+func putUpTo4(b []byte, x uint32) int {
+	switch {
+	case x >= 1000:
+		put2(b, x/100)
+		put2(b[2:], x%100)
+		return 4
+	case x >= 100:
+		b[0] = byte('0' + x/100)
+		put2(b[1:], x%100)
+		return 3
+	case x >= 10:
+		put2(b, x)
+		return 2
+	}
+	b[0] = byte('0' + x)
+	return 1
+}
+
+// decCounter holds the decimal digits of a non-negative number that is
+// counted up by one at a time: the row numbers of a batch, one after the
+// other, without a division each.
+type decCounter struct {
+	d [24]byte // the digits, in d[:n]; zero bytes past them
+	n int
+}
+
+// set makes the counter's number u.
+func (c *decCounter) set(u uint64) {
+	c.d = [24]byte{}
+	c.n = decLen(u)
+	putUint(c.d[:c.n], u)
+}
+
+// inc adds one to the counter's number.
+func (c *decCounter) inc() {
+	for i := c.n - 1; i >= 0; i-- {
+		if c.d[i] != '9' {
+			c.d[i]++
+			return
+		}
+		c.d[i] = '0'
+	}
+	// All nines: one digit more, 1 then zeros.
+	c.d[0] = '1'
+	c.d[c.n] = '0'
+	c.n++
+}
+
+// genNulls sets nulls, of (n+7)/8 bytes, to the NULL bitmap of generated
+// column col over rows [from, from+n), from >= 0, and returns the index of
+// the batch's first NULL, or n when it has none: GenIsNull's NULLs come
+// every 8th row.
+func genNulls(nulls []byte, col int, from int64, n int) int {
+	clear(nulls)
+	if col == 0 {
+		return n
+	}
+	first := int((int64(col%8) - from%8 + 8) % 8)
+	for i := first; i < n; i += 8 {
+		nulls[i>>3] |= 1 << (i & 7)
+	}
+	return min(first, n)
+}
+
+// genTextSlack is the room appendGenTextValues keeps past a value's end:
+// the putters write fixed-size blocks (decCounter's digits, tsMax,
+// decimalMax) past the text they keep.
+const genTextSlack = 64
+
+// appendGenTextValues appends the list elements (length, then bytes) of
+// the texts of rows [from, from+n) of string-encoded generated column col,
+// whose first NULL is at index first (then every 8th), as appendVarValues
+// appends them: an empty string for a NULL.
+func appendGenTextValues(b []byte, col int, from int64, n, first int) []byte {
+	step := 4 + genTextMax(col)
+	b = slices.Grow(b, n*step+genTextSlack)
+	next := first
+	switch col {
+	case 8:
+		for i := range n {
+			if cap(b)-len(b) < step+genTextSlack {
+				b = slices.Grow(b, (n-i)*step+genTextSlack)
+			}
+			at := len(b)
+			w := 0
+			if i == next {
+				next += 8
+			} else {
+				w = putDecimal2(b[at+4:at+4+decimalMax], genDecimalUnscaled(from+int64(i)))
+			}
+			binary.BigEndian.PutUint32(b[at:at+4], uint32(w))
+			b = b[:at+4+w]
+		}
+	case 9:
+		var c decCounter
+		c.set(uint64(from))
+		m5, m13 := from%5, from%13
+		for i := range n {
+			if cap(b)-len(b) < step+genTextSlack {
+				b = slices.Grow(b, (n-i)*step+genTextSlack)
+			}
+			at := len(b)
+			v := b[at : at+4+32]
+			w := 0
+			switch {
+			case i == next:
+				next += 8
+			case m13 == 5:
+			case m5 == 2:
+				// "ü-" + digits + "-ß"
+				v[4], v[5], v[6] = 0xc3, 0xbc, '-'
+				*(*[24]byte)(v[7:31]) = c.d
+				w = 3 + c.n
+				v[4+w], v[5+w], v[6+w] = '-', 0xc3, 0x9f
+				w += 3
+			default:
+				binary.LittleEndian.PutUint32(v[4:], 'r'|'o'<<8|'w'<<16|'-'<<24)
+				*(*[24]byte)(v[8:32]) = c.d
+				w = 4 + c.n
+			}
+			binary.BigEndian.PutUint32(v, uint32(w))
+			b = b[:at+4+w]
+			c.inc()
+			if m5++; m5 == 5 {
+				m5 = 0
+			}
+			if m13++; m13 == 13 {
+				m13 = 0
+			}
+		}
+	case 12:
+		var f tsFormatter
+		for i := range n {
+			if cap(b)-len(b) < step+genTextSlack {
+				b = slices.Grow(b, (n-i)*step+genTextSlack)
+			}
+			at := len(b)
+			w := 0
+			if i == next {
+				next += 8
+			} else {
+				sec, nsec := genTimestampUnix(from + int64(i))
+				w = f.put(b[at+4:at+4+tsMax], sec, nsec)
+				if w == 0 {
+					b = f.appendTimestamp(b[:at+4], sec, int(nsec))
+					w = len(b) - at - 4
+				}
+			}
+			binary.BigEndian.PutUint32(b[at:at+4], uint32(w))
+			b = b[:at+4+w]
+		}
+	default:
+		var f tsFormatter
+		for i := range n {
+			at := len(b)
+			b = append(b, 0, 0, 0, 0)
+			if i == next {
+				next += 8
+			} else {
+				b = appendGenText(b, col, from+int64(i), &f)
+			}
+			binary.BigEndian.PutUint32(b[at:], uint32(int32(len(b)-at-4)))
+		}
+	}
+	return b
+}

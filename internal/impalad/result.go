@@ -28,18 +28,23 @@ func (r *rowsResult) value(col int, row int64) any { return r.rows[row][col] }
 
 // genResult is a projection of a generated table; values are computed on
 // the fly from the row number. Its fields are immutable once built, except
-// ahead, spare and dropped (guarded by mu).
+// ahead, queued, spare and dropped (guarded by mu).
 type genResult struct {
 	cols []Column
 	proj []int // index into genSchema for each result column
 	n    int64
 
-	// ahead is the batch being encoded in advance: the one that follows
-	// the last batch fetched, of the same size. Impala's coordinator
-	// likewise produces result rows ahead of the client's fetches, so that
-	// producing a batch overlaps with sending the previous one.
+	// ahead is the batch encoded in advance: the one that follows the
+	// last batch fetched, of the same size. Impala's coordinator likewise
+	// produces result rows ahead of the client's fetches. The goroutine
+	// that served a fetch encodes the next batch once it has written its
+	// reply (buildAhead), while the client reads that reply: no goroutine
+	// of its own, whose start and wake-ups cost more CPU than the
+	// encoding saves.
 	mu    sync.Mutex
 	ahead *encodedBatch
+	// queued is ahead while nobody has started encoding it.
+	queued *encodedBatch
 	// spare holds buffers of batches already sent, for the next ones.
 	spare [][]byte
 	// dropped is set once the operation is closed: buffers are no longer
@@ -48,8 +53,7 @@ type genResult struct {
 }
 
 // encodedBatch is rows [from, to) of a genResult as the encoded columns
-// of a reply (see appendGenColumns); enc is set when done is closed. A
-// batch built in advance is encoded by a goroutine of its own.
+// of a reply (see appendGenColumns); enc is set when done is closed.
 type encodedBatch struct {
 	g        *genResult
 	from, to int64
@@ -58,7 +62,7 @@ type encodedBatch struct {
 }
 
 // minAhead is the smallest batch (in rows) after which the next one is
-// built in advance: small fetches start no goroutine.
+// encoded in advance: small fetches do not.
 const minAhead = 1024
 
 // maxSpare is the number of batch buffers a genResult keeps for reuse: the
@@ -69,32 +73,53 @@ const maxSpare = 2
 const maxSpareSize = 4 << 20
 
 // encodedBatch returns rows [from, to) of g encoded, the ones built in
-// advance when they match, and starts encoding the next batch of the same
-// size. The caller calls release once the bytes are written.
+// advance when they match, and queues the next batch of the same size for
+// buildAhead. The caller calls release once the bytes are written, then
+// buildAhead.
 func (g *genResult) encodedBatch(from, to int64) *encodedBatch {
 	g.mu.Lock()
 	a := g.ahead
-	g.ahead = nil
+	unbuilt := a != nil && a == g.queued
+	g.ahead, g.queued = nil, nil
 	g.mu.Unlock()
-	if a != nil && a.from == from && a.to == to {
+	switch {
+	case a != nil && a.from == from && a.to == to && unbuilt:
+		// Queued but nobody built it (its fetch's reply failed, or this
+		// fetch came before that fetch's goroutine got to it): build it
+		// now.
+		a.enc = appendGenColumns(g.takeBuffer(), g, from, to)
+		close(a.done)
+	case a != nil && a.from == from && a.to == to:
 		<-a.done
-	} else {
-		// A batch built in advance for other rows is dropped unused (its
-		// goroutine may still be writing its buffer).
+	default:
+		// A batch built in advance for other rows is dropped unused
+		// (another fetch's goroutine may still be encoding it).
 		a = &encodedBatch{g: g, from: from, to: to}
 		a.enc = appendGenColumns(g.takeBuffer(), g, from, to)
 	}
 	if size := to - from; size >= minAhead && to < g.n {
 		next := &encodedBatch{g: g, from: to, to: min(to+size, g.n), done: make(chan struct{})}
 		g.mu.Lock()
-		g.ahead = next
+		if !g.dropped {
+			g.ahead, g.queued = next, next
+		}
 		g.mu.Unlock()
-		go func() {
-			defer close(next.done)
-			next.enc = appendGenColumns(g.takeBuffer(), g, next.from, next.to)
-		}()
 	}
 	return a
+}
+
+// buildAhead encodes the batch queued by the last encodedBatch, if nobody
+// has started it yet.
+func (g *genResult) buildAhead() {
+	g.mu.Lock()
+	a := g.queued
+	g.queued = nil
+	g.mu.Unlock()
+	if a == nil {
+		return
+	}
+	a.enc = appendGenColumns(g.takeBuffer(), g, a.from, a.to)
+	close(a.done)
 }
 
 // release gives the batch's buffer back to its genResult once the bytes
@@ -120,7 +145,7 @@ func (g *genResult) dropBuffers() {
 	defer g.mu.Unlock()
 	g.dropped = true
 	g.spare = nil
-	g.ahead = nil
+	g.ahead, g.queued = nil, nil
 }
 
 // takeBuffer returns an empty buffer for a batch, a spare one if any.
