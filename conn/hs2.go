@@ -453,10 +453,15 @@ func (o *hs2Op) setDecodeTimes(on bool) {
 }
 
 // wait polls GetOperationStatus until the statement finished.
+// maxBareErrorPolls bounds the polls made again when a statement is in
+// ERROR_STATE but the server has not yet given its message.
+const maxBareErrorPolls = 5
+
 func (o *hs2Op) wait(ctx context.Context) error {
 	s := o.s
 	bo := backoff{min: s.opts.PollMin, max: s.opts.PollMax}
 	progress := newProgressTicker(ctx)
+	bare := 0 // ERROR_STATE answers seen without a message
 	for {
 		progress.tick(ctx, o.summary)
 		if err := sleepCtx(ctx, bo.next()); err != nil {
@@ -487,6 +492,13 @@ func (o *hs2Op) wait(ctx context.Context) error {
 				Message: resp.GetErrorMessage(), SQLState: resp.GetSqlState(), Code: resp.GetErrorCode()}
 			if e.Message == "" {
 				e.Message = resp.Status.GetErrorMessage()
+			}
+			if e.Message == "" && e.SQLState == "" && bare < maxBareErrorPolls {
+				// HiveServer2 (and Spark's) set the ERROR state a moment
+				// before the exception that carries the message: ask
+				// again rather than report an error that says nothing.
+				bare++
+				continue
 			}
 			o.closeQuiet(ctx)
 			return e
