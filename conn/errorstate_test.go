@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/stretchr/testify/require"
 
 	"github.com/impalalb/impalalb/conn"
@@ -66,15 +65,7 @@ func (h *lateErrorServer) CloseSession(context.Context, *tcli.TCloseSessionReq) 
 
 func startLateError(t *testing.T, bare int32) (string, *lateErrorServer) {
 	h := &lateErrorServer{bare: bare}
-	ss, err := thrift.NewTServerSocket("127.0.0.1:0")
-	require.NoError(t, err)
-	require.NoError(t, ss.Listen())
-	srv := thrift.NewTSimpleServer4(tcli.NewTCLIServiceProcessor(h), ss,
-		thrift.NewTBufferedTransportFactory(8192), thrift.NewTBinaryProtocolFactoryConf(nil))
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve() }()
-	t.Cleanup(func() { srv.Stop(); <-done })
-	return ss.Addr().String(), h
+	return serveTCLI(t, h), h
 }
 
 // A statement whose ERROR state comes before its message is reported with

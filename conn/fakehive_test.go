@@ -37,6 +37,12 @@ func (h *hiveServer) CloseSession(context.Context, *tcli.TCloseSessionReq) (*tcl
 
 func startHive(t *testing.T, v tcli.TProtocolVersion) (string, *hiveServer) {
 	h := &hiveServer{version: v, closed: make(chan struct{}, 1)}
+	return serveTCLI(t, h), h
+}
+
+// serveTCLI serves h as a plain HiveServer2 (binary protocol, no SASL) on
+// loopback until the test ends, and returns its address.
+func serveTCLI(t *testing.T, h tcli.TCLIService) string {
 	ss, err := thrift.NewTServerSocket("127.0.0.1:0")
 	require.NoError(t, err)
 	require.NoError(t, ss.Listen())
@@ -45,7 +51,7 @@ func startHive(t *testing.T, v tcli.TProtocolVersion) (string, *hiveServer) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve() }()
 	t.Cleanup(func() { srv.Stop(); <-done })
-	return ss.Addr().String(), h
+	return ss.Addr().String()
 }
 
 func TestHiveServerIsNotImpala(t *testing.T) {

@@ -231,6 +231,9 @@ func (b *Batch) BadTimes(col int) []byte {
 // DATE column, whose header was read, in place from the peeker's buffer
 // (sr.win.pk is set), parsing each into a time. Only the text of the
 // values that do not parse is kept.
+//
+// The length check at the top of the loop is readPeeked's, repeated on
+// purpose: a shared function costs the hot loop 3-4 % (not inlined).
 func (sr *stringReader) readTimes(n int) (*timeData, error) {
 	w := &sr.win
 	defer w.release()
