@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -102,4 +103,51 @@ func TestAffinityFloor(t *testing.T) {
 		require.Equal(t, tc.wantOnHome, countBy(leases)[home], "floor %d, %d sessions", tc.floor, tc.sessions)
 		releaseAll(leases)
 	}
+}
+
+// clientFailChecker is clientFailDialer whose active health check fails the
+// same way while fail is set.
+type clientFailChecker struct{ clientFailDialer }
+
+func (d *clientFailChecker) Check(ctx context.Context, addr string) error {
+	if d.fail.Load() {
+		d.tries.Add(1)
+		return &wrapped{credsExpired{}}
+	}
+	return nil
+}
+
+// TestClientSideCheckFailure: health checks that fail on the client's side
+// (a KDC outage once the service tickets are gone) take no coordinator
+// down, so the idle sessions, which need no KDC, keep serving.
+func TestClientSideCheckFailure(t *testing.T) {
+	cl, addrs := newCluster(3)
+	d := &clientFailChecker{clientFailDialer{fakeDialer: fakeDialer{cl: cl}}}
+	cfg := testConfig(cl, addrs)
+	cfg.Dialer = d
+	cfg.Interval = time.Millisecond
+	cfg.Fall = 1
+	p := newPool(t, cfg, balancer.TestOptions{})
+	ctx := context.Background()
+	var leases []*balancer.Lease
+	for range 6 {
+		l, err := p.Acquire(ctx, "")
+		require.NoError(t, err)
+		leases = append(leases, l)
+	}
+	releaseAll(leases)
+
+	d.fail.Store(true)
+	require.Eventually(t, func() bool { return d.tries.Load() >= 30 }, 10*time.Second, time.Millisecond,
+		"the checks keep running")
+	for _, cs := range p.Stats().Coordinators {
+		require.Equal(t, balancer.StateUp, cs.State, cs.Addr)
+		require.EqualValues(t, 2, cs.Idle, "idle sessions kept on %s", cs.Addr)
+	}
+	for range 12 {
+		l, err := p.Acquire(ctx, "")
+		require.NoError(t, err, "the idle sessions serve without the KDC")
+		l.Release()
+	}
+	require.EqualValues(t, 6, cl.openSessions(), "no dial was needed")
 }

@@ -271,6 +271,26 @@ func (p *Pool) check(addr string) error {
 func (p *Pool) applyCheck(c *coord, err error) {
 	now := p.now()
 	c.mu.Lock()
+	if err != nil && clientSide(err) {
+		// The client's own failure (its KDC unreachable, its credentials
+		// expired) says nothing of the coordinator: no verdict either
+		// way. Taking it down would close its idle sessions, which still
+		// serve without the KDC.
+		c.lastErr, c.lastErrAt = err, now
+		c.suspect = false
+		if c.getState() == StateUp {
+			if p.cfg.Interval > 0 {
+				c.nextCheck = now.Add(p.cfg.Interval)
+			}
+		} else {
+			c.nextCheck = now.Add(p.jitter(max(c.backoff, p.cfg.BackoffMin)))
+		}
+		c.mu.Unlock()
+		if p.log != nil {
+			p.log.Warn("balancer: health check failed on the client's side; coordinator state kept", "coordinator", c.addr, "err", err)
+		}
+		return
+	}
 	switch c.getState() {
 	case StateUp:
 		if p.cfg.Interval > 0 {
