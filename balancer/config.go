@@ -155,6 +155,8 @@ type Config struct {
 	Rise int
 	// Fall is how many consecutive failed active checks take an up
 	// coordinator down (a dial failure takes it down at once). Zero means 3.
+	// A failure that is the client's own (see [Dialer]) counts for nothing,
+	// in checks as in dials.
 	Fall int
 	// SlowStart is how long a returning coordinator takes to ramp up to its
 	// full share of new sessions. Zero means 10 seconds; negative turns slow

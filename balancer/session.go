@@ -63,7 +63,8 @@ type Reattacher interface {
 // chain has a method ClientSide() bool that returns true (package
 // kerberos's errors do for an unreachable KDC or expired credentials), the
 // acquire fails with it at once and the coordinator stays up, since every
-// coordinator would refuse the same way.
+// coordinator would refuse the same way; an active health check that fails
+// so leaves the coordinator's state as it was.
 type Dialer interface {
 	Dial(ctx context.Context, addr string) (Session, error)
 }
