@@ -42,13 +42,12 @@ type Pool struct {
 	ties    *atomic.Uint64
 	onState func(addr string, s State)
 
-	snap    atomic.Pointer[snapshot]
-	rr      atomic.Uint64
-	total   atomic.Int32 // open sessions of the pool
-	waiters atomic.Int32 // acquires registered to wait
-	queue   waitQueue    // the same acquires, in arrival order
-	notify  atomic.Pointer[notifier]
-	closed  atomic.Bool
+	snap   atomic.Pointer[snapshot]
+	rr     atomic.Uint64
+	total  atomic.Int32 // open sessions of the pool
+	queue  waitQueue    // acquires waiting for capacity, in arrival order
+	notify atomic.Pointer[notifier]
+	closed atomic.Bool
 
 	waits        atomic.Uint64
 	redispatches atomic.Uint64
@@ -293,7 +292,6 @@ func (p *Pool) Acquire(ctx context.Context, key string) (*Lease, error) {
 		// coordinator back).
 		if waiting == nil {
 			waiting = p.queue.enqueue(c, policy == Affinity)
-			p.waiters.Add(1)
 			ch = p.notify.Load().ch
 			continue
 		}
@@ -301,7 +299,6 @@ func (p *Pool) Acquire(ctx context.Context, key string) (*Lease, error) {
 		select {
 		case e := <-waiting.ch:
 			// handOff took us out of the queue.
-			p.waiters.Add(-1)
 			return &Lease{p: p, e: e}, nil
 		case <-ch:
 		case <-ctx.Done():
@@ -327,7 +324,6 @@ func (p *Pool) unwait(w *waiter) {
 	if w == nil {
 		return
 	}
-	p.waiters.Add(-1)
 	if e := p.queue.leave(w); e != nil {
 		p.reuse(e)
 	}
@@ -626,7 +622,7 @@ func (p *Pool) closeEntry(e *entry) error {
 
 // wake tells waiting acquires that something changed.
 func (p *Pool) wake() {
-	if p.waiters.Load() > 0 {
+	if p.queue.n.Load() > 0 {
 		p.broadcast()
 	}
 }

@@ -63,7 +63,7 @@ func (p *Pool) Stats() Stats {
 	p.mu.Unlock()
 	st := Stats{
 		Coordinators: make([]CoordinatorStats, 0, len(coords)),
-		Waiting:      int(p.waiters.Load()),
+		Waiting:      int(p.queue.n.Load()),
 		Waits:        p.waits.Load(),
 		Redispatches: p.redispatches.Load(),
 	}
