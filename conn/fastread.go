@@ -32,7 +32,8 @@ import (
 type fetchResult struct {
 	success *tcli.TFetchResultsResp
 	limit   int // MaxMessageSize
-	// dec is the state of SetDecodeTimes; nil when off.
+	// dec is the reader's state carried from batch to batch: the string
+	// block, and the columns to decode into times (SetDecodeTimes).
 	dec *timeDecoder
 }
 

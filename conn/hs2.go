@@ -441,14 +441,22 @@ type hs2Op struct {
 	// dec decodes TIMESTAMP and DATE columns into times as they are read
 	// (SetDecodeTimes); nil when off.
 	dec *timeDecoder
+	// plain is the reader state when dec is off: no columns to decode,
+	// only the string block carried from batch to batch.
+	plain timeDecoder
 }
 
 // setDecodeTimes turns on or off the decoding of the TIMESTAMP and DATE
 // columns into times as they are read.
 func (o *hs2Op) setDecodeTimes(on bool) {
-	o.dec = nil
+	block := o.plain.block
+	if o.dec != nil {
+		block = o.dec.block
+	}
+	o.dec, o.plain.block = nil, block
 	if on {
 		o.dec = newTimeDecoder(o.cols)
+		o.dec.block = block
 	}
 }
 
@@ -531,9 +539,11 @@ func (o *hs2Op) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 		resp  *tcli.TFetchResultsResp
 		times []*timeData
 	)
-	if o.dec != nil {
-		o.dec.times = nil
+	dec := o.dec
+	if dec == nil {
+		dec = &o.plain
 	}
+	dec.times = nil
 	if err := o.s.rpc(ctx, "fetch", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
 		// The generated c.FetchResults, with our reader for the reply.
 		args := &tcli.TCLIServiceFetchResultsArgs{Req: &tcli.TFetchResultsReq{
@@ -541,13 +551,11 @@ func (o *hs2Op) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 			Orientation:     tcli.TFetchOrientation_FETCH_NEXT,
 			MaxRows:         int64(n),
 		}}
-		res := &fetchResult{limit: o.s.opts.MaxMessageSize, dec: o.dec}
+		res := &fetchResult{limit: o.s.opts.MaxMessageSize, dec: dec}
 		if _, err := c.Client_().Call(ctx, "FetchResults", args, res); err != nil {
 			return err
 		}
-		if o.dec != nil {
-			times = o.dec.times
-		}
+		times = dec.times
 		if resp = res.success; resp == nil {
 			return thrift.NewTApplicationException(thrift.MISSING_RESULT, "FetchResults failed: unknown result")
 		}

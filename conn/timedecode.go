@@ -117,18 +117,18 @@ func (d *timeData) applyNulls(nulls []byte) {
 	d.bad = nil
 }
 
-// timeDecoder is the state of the reader of an operation whose
-// SetDecodeTimes is on; the goroutine that fetches owns it.
+// timeDecoder is the state of an operation's reader carried from batch to
+// batch: the columns to decode into times when SetDecodeTimes is on (none
+// otherwise) and the string block; the goroutine that fetches owns it.
 type timeDecoder struct {
 	cols  []bool      // the TIMESTAMP and DATE columns, by index; nil when none
 	times []*timeData // of the batch read last, by column; nil when not read in place
 	// block is the arena block the strings of the batch read last went
 	// into, carried over to the next batch, which fills its unused tail
 	// (bytes that no string points into) rather than start a new block:
-	// without the text of the times, the strings of a batch of a
-	// thousand rows fill a fraction of a block, and a block per batch
-	// would waste the rest. A block may then hold the strings of two
-	// batches.
+	// the strings of a batch of a thousand rows fill a fraction of a
+	// block, and a block per batch would waste the rest. A block may then
+	// hold the strings of two batches.
 	block []byte
 }
 

@@ -413,3 +413,39 @@ func TestDecodeTimesCarriesArena(t *testing.T) {
 	}
 	require.Equal(t, want, kept)
 }
+
+// TestPlainReaderCarriesArena: without SetDecodeTimes too, batches read one
+// after another share the arena block the previous one left with room (an
+// Operation keeps the block from fetch to fetch), and the strings of
+// earlier batches, timestamps' text included, stay what they were.
+func TestPlainReaderCarriesArena(t *testing.T) {
+	dec := &timeDecoder{} // no columns to decode: the state of a plain operation
+	ctx := context.Background()
+	var (
+		kept  [][]string
+		want  [][]string
+		first *byte
+	)
+	for i := range 5 {
+		resp := &tcli.TFetchResultsResp{Status: &tcli.TStatus{}, Results: benchRowSet(100, 100*i)}
+		data, err := thrift.NewTSerializer().Write(ctx, resp)
+		require.NoError(t, err)
+		p := thrift.NewTBinaryProtocolConf(&bufTransport{r: bufio.NewReaderSize(bytes.NewReader(data), 4096)}, &thrift.TConfiguration{MaxMessageSize: DefaultMaxMessageSize})
+		got, err := readFetchRespTimes(ctx, p, DefaultMaxMessageSize, dec)
+		require.NoError(t, err)
+		require.Nil(t, dec.times)
+		b, err := decodeRowSetTimes(got.Results, benchMeta, nil)
+		require.NoError(t, err)
+		for _, col := range []int{6, 7} {
+			vals := b.Strings(col)
+			require.Equal(t, resp.Results.Columns[col].StringVal.Values, vals)
+			kept = append(kept, vals)
+			want = append(want, slices.Clone(vals))
+		}
+		if i == 0 {
+			first = unsafe.SliceData(dec.block)
+		}
+		require.Same(t, first, unsafe.SliceData(dec.block), "one block for small batches")
+	}
+	require.Equal(t, want, kept)
+}
