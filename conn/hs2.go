@@ -438,25 +438,18 @@ type hs2Op struct {
 	s    *hs2Session
 	h    *tcli.TOperationHandle
 	cols []Column
-	// dec decodes TIMESTAMP and DATE columns into times as they are read
-	// (SetDecodeTimes); nil when off.
-	dec *timeDecoder
-	// plain is the reader state when dec is off: no columns to decode,
-	// only the string block carried from batch to batch.
-	plain timeDecoder
+	// rd is the reader's state from batch to batch: the string block, and
+	// the TIMESTAMP and DATE columns to decode into times as they are read
+	// (SetDecodeTimes; none when off).
+	rd timeDecoder
 }
 
 // setDecodeTimes turns on or off the decoding of the TIMESTAMP and DATE
 // columns into times as they are read.
 func (o *hs2Op) setDecodeTimes(on bool) {
-	block := o.plain.block
-	if o.dec != nil {
-		block = o.dec.block
-	}
-	o.dec, o.plain.block = nil, block
+	o.rd.cols = nil
 	if on {
-		o.dec = newTimeDecoder(o.cols)
-		o.dec.block = block
+		o.rd.cols = newTimeDecoder(o.cols).cols
 	}
 }
 
@@ -539,10 +532,7 @@ func (o *hs2Op) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 		resp  *tcli.TFetchResultsResp
 		times []*timeData
 	)
-	dec := o.dec
-	if dec == nil {
-		dec = &o.plain
-	}
+	dec := &o.rd
 	dec.times = nil
 	if err := o.s.rpc(ctx, "fetch", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
 		// The generated c.FetchResults, with our reader for the reply.

@@ -149,11 +149,11 @@ func readTimeReplyTimes(data []byte, meta []Column, bufSize int) (*Batch, []*tim
 	p := thrift.NewTBinaryProtocolConf(trans, &thrift.TConfiguration{MaxMessageSize: DefaultMaxMessageSize})
 	h := &hs2Op{cols: meta}
 	h.setDecodeTimes(true)
-	resp, err := readFetchRespTimes(context.Background(), p, DefaultMaxMessageSize, h.dec)
+	resp, err := readFetchRespTimes(context.Background(), p, DefaultMaxMessageSize, &h.rd)
 	if err != nil {
 		return nil, nil, err
 	}
-	times := h.dec.times
+	times := h.rd.times
 	b, err := decodeRowSetTimes(resp.Results, meta, times)
 	if err != nil {
 		return nil, nil, err
