@@ -239,7 +239,17 @@ func TestClassify(t *testing.T) {
 		kind       stmtKind
 		key, value string
 	}{
-		{"select 1", stmtOther, "", ""},
+		{"select 1", stmtQuery, "", ""},
+		{"  /* c */ VALUES (1)", stmtQuery, "", ""},
+		{"show tables", stmtQuery, "", ""},
+		{"desc t", stmtQuery, "", ""},
+		{"explain select 1", stmtQuery, "", ""},
+		{"with t as (select 1) select * from t", stmtQuery, "", ""},
+		{"with t as (select 1) insert into u select * from t", stmtOther, "", ""},
+		{"WITH t AS (SELECT 1) UPSERT INTO u SELECT * FROM t", stmtOther, "", ""},
+		{"with t as (select 1 as inserted) select * from t", stmtQuery, "", ""},
+		{"with t as (select 'insert' x) select * from t", stmtOther, "", ""},
+		{"create table t as select 1", stmtOther, "", ""},
 		{"  -- c\n /* x */ SET MEM_LIMIT = '1g' ;", stmtSet, "mem_limit", "1g"},
 		{"set request_pool=\"a\"", stmtSet, "request_pool", "a"},
 		{"set", stmtSetShow, "", ""},

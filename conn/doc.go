@@ -31,10 +31,16 @@
 // # Statements
 //
 // [Session.Execute] sends a statement with per-statement query options
-// (HS2 confOverlay), then polls its status with backoff
-// ([Options.PollMin] to [Options.PollMax]) until it finished, because
-// Impala runs every statement asynchronously. The [*Operation] gives the
-// result columns and batches of rows:
+// (HS2 confOverlay) and returns when it finished, because Impala runs
+// every statement asynchronously. A query (SELECT, VALUES, SHOW, DESCRIBE,
+// EXPLAIN, WITH without INSERT or UPSERT) on an HS2 session to Impala is
+// not polled: Execute asks for its result metadata and fetches its first
+// rows, a fetch that Impala holds until they are ready, so it returns the
+// moment they are, in one call fewer. Other statements, beeswax sessions,
+// servers other than Impala and callers that asked for progress reports
+// ([WithProgress]) poll the status with backoff ([Options.PollMin] to
+// [Options.PollMax]). The [*Operation] gives the result columns and
+// batches of rows:
 //
 //	op, err := s.Execute(ctx, "select id, name from t", nil)
 //	if err != nil { ... }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"sort"
@@ -269,10 +270,16 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 		s.dbDirty = true
 		s.anyDirty.Store(true)
 	}
+	op.hasResults = resp.OperationHandle.HasResultSet
+	if kind == stmtQuery && op.hasResults && !s.opts.AllowNonImpala && !wantsProgress(ctx) {
+		if err := h.fetchFirst(ctx, op); err != nil {
+			return nil, tagQuery(err, op.queryID)
+		}
+		return op, nil
+	}
 	if err := h.wait(ctx); err != nil {
 		return nil, tagQuery(err, op.queryID)
 	}
-	op.hasResults = resp.OperationHandle.HasResultSet
 	if op.hasResults {
 		cols, err := h.metadata(ctx)
 		if err != nil {
@@ -511,6 +518,50 @@ func (o *hs2Op) wait(ctx context.Context) error {
 			return &Error{Addr: s.addr, Op: "execute", Sent: true, Err: ErrOperationFailed, Message: "operation state " + st.String()}
 		}
 	}
+}
+
+// fetchFirst ends Execute for a query on Impala without polling: it asks
+// for the result metadata, which Impala has once the statement is planned,
+// then fetches, and Impala holds a fetch until the first rows are ready
+// (the moment a poll would see FINISHED) or fetch_rows_timeout_ms passes
+// (the answer is empty and the fetch is repeated, as Next does). So
+// Execute returns as soon as the rows are there, not up to a poll interval
+// later, and in one call fewer. The batch waits in op for the first Next.
+// A statement that fails while running fails this fetch; the error is the
+// one a poll would have given (ErrOperationFailed, Op "execute").
+func (o *hs2Op) fetchFirst(ctx context.Context, op *Operation) error {
+	cols, err := o.metadata(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			o.abandon()
+		} else {
+			o.closeQuiet(ctx)
+		}
+		return err
+	}
+	op.cols, o.cols = cols, cols
+	if len(cols) == 0 {
+		// Nothing to fetch after all: wait as for any other statement.
+		return o.wait(ctx)
+	}
+	b, err := op.Next(ctx)
+	switch {
+	case err == nil:
+		op.pending = b
+	case err == io.EOF:
+	default:
+		// When ctx ended, Next has already cancelled and closed it.
+		if ctx.Err() == nil && !o.s.Broken() {
+			o.closeQuiet(ctx)
+		}
+		op.closed = true
+		var e *Error
+		if errors.As(err, &e) && e.Op == "fetch" && errors.Is(e.Err, ErrOperationFailed) {
+			e.Op = "execute"
+		}
+		return err
+	}
+	return nil
 }
 
 func (o *hs2Op) metadata(ctx context.Context) ([]Column, error) {

@@ -274,9 +274,16 @@ func TestDeadlineInterruptsCall(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			co, addr, opts := setup(t, v, impalad.Config{})
 			opts.CancelTimeout = 100 * time.Millisecond
+			opts.FetchSize = 4
 			s := dial(t, addr, opts)
 			op, err := s.Execute(context.Background(), "select * from gen.rows_10", nil)
 			require.NoError(t, err)
+			// The first batch may have come with Execute (HS2 fetches a
+			// query's first rows instead of polling): take it, so that the
+			// next Next is a call to the coordinator.
+			b, err := op.Next(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, 4, b.Len())
 			co.Faults().SetDelay(time.Hour)
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()

@@ -40,6 +40,9 @@ type Operation struct {
 	queryID    string
 	// decodeTimes: TIMESTAMP and DATE columns become times (SetDecodeTimes).
 	decodeTimes bool
+	// pending is the first batch, fetched by Execute (HS2 fetchFirst),
+	// until Next hands it out.
+	pending *Batch
 }
 
 // QueryID returns Impala's query id of the statement, as the coordinator's
@@ -62,6 +65,13 @@ func (op *Operation) HasResultSet() bool { return op.hasResults }
 func (op *Operation) Next(ctx context.Context) (*Batch, error) {
 	if op.closed {
 		return nil, ErrOperationClosed
+	}
+	if b := op.pending; b != nil {
+		op.pending = nil
+		if op.decodeTimes {
+			b.decodeTimes()
+		}
+		return b, nil
 	}
 	if op.done || !op.hasResults {
 		return nil, io.EOF
@@ -136,6 +146,7 @@ func (op *Operation) Cancel(ctx context.Context) error {
 		return ErrOperationClosed
 	}
 	op.done = true
+	op.pending = nil
 	return tagQuery(op.impl.cancel(ctx), op.queryID)
 }
 

@@ -113,7 +113,8 @@ type Options struct {
 	FetchSize int
 
 	// PollMin and PollMax bound the wait between two status polls of a
-	// running statement: the first poll is immediate, then each wait is a
+	// running statement that is polled (see Session.Execute; an HS2 query
+	// to Impala is fetched instead): the first poll is immediate, then each wait is a
 	// quarter of the time since it, at least PollMin and at most PollMax,
 	// so that a statement is seen finished at most about a quarter of its
 	// run time late. Zero means DefaultPollMin and DefaultPollMax.

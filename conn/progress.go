@@ -23,6 +23,12 @@ func WithProgress(ctx context.Context, every time.Duration, fn func(*Summary)) c
 	return context.WithValue(ctx, progressKey{}, &progressHook{every: max(every, 100*time.Millisecond), fn: fn})
 }
 
+// wantsProgress reports whether ctx carries a progress callback
+// (WithProgress), which needs Execute to poll.
+func wantsProgress(ctx context.Context) bool {
+	return newProgressTicker(ctx).h != nil
+}
+
 // progressTicker calls the context's progress hook, if any, when its
 // interval has passed since the last call.
 type progressTicker struct {

@@ -35,10 +35,13 @@ type Session interface {
 	WebServer() string
 
 	// Execute runs one statement with per-statement query options (nil for
-	// none) and waits until the coordinator reports it finished, polling
-	// with backoff. The returned Operation gives the result metadata and
-	// rows and must be closed. If ctx ends first, the statement is
-	// cancelled on the coordinator and the error wraps ctx.Err().
+	// none) and waits until it finished: for a query on an HS2 session to
+	// Impala, until its first rows are ready, by fetching them (Impala
+	// holds the fetch until then; the Operation keeps them for Next);
+	// otherwise by polling its status with backoff. The returned Operation
+	// gives the result metadata and rows and must be closed. If ctx ends
+	// first, the statement is cancelled on the coordinator and the error
+	// wraps ctx.Err().
 	Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error)
 
 	// Ping checks with one round trip that the connection works and that
@@ -124,6 +127,7 @@ const (
 	stmtSetShow          // SET or SET ALL: lists options
 	stmtUse              // USE db
 	stmtDML              // INSERT, UPSERT, UPDATE, DELETE
+	stmtQuery            // SELECT, VALUES, SHOW, DESCRIBE, EXPLAIN, WITH without INSERT/UPSERT: only reads
 )
 
 // classify looks at the first keyword of stmt, after blanks and comments.
@@ -143,6 +147,16 @@ func classify(stmt string) (kind stmtKind, key, value string) {
 		return stmtUse, "", ""
 	case "INSERT", "UPSERT", "UPDATE", "DELETE":
 		return stmtDML, "", ""
+	case "SELECT", "VALUES", "SHOW", "DESCRIBE", "DESC", "EXPLAIN":
+		return stmtQuery, "", ""
+	case "WITH":
+		// WITH may lead to an INSERT or UPSERT; a mention of either word
+		// anywhere (a string, an alias) counts: the cost of a wrong guess
+		// is only that the statement is polled.
+		if hasWord(s, "INSERT") || hasWord(s, "UPSERT") {
+			return stmtOther, "", ""
+		}
+		return stmtQuery, "", ""
 	case "SET":
 		rest := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s[len(word):]), ";"))
 		k, v, ok := strings.Cut(rest, "=")
@@ -160,6 +174,23 @@ func classify(stmt string) (kind stmtKind, key, value string) {
 		return stmtSet, k, v
 	}
 	return stmtOther, "", ""
+}
+
+// hasWord reports whether s contains word (upper case) as a whole word,
+// in any case.
+func hasWord(s, word string) bool {
+	isLetter := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+	}
+	for i := 0; i+len(word) <= len(s); i++ {
+		if !strings.EqualFold(s[i:i+len(word)], word) {
+			continue
+		}
+		if (i == 0 || !isLetter(s[i-1])) && (i+len(word) == len(s) || !isLetter(s[i+len(word)])) {
+			return true
+		}
+	}
+	return false
 }
 
 // skipBlanks drops leading white space, -- line comments and /* */ block

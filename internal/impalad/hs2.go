@@ -439,7 +439,9 @@ func (h *hs2Handler) fetch(ctx context.Context, req *tcli.TFetchResultsReq, enco
 		co.mu.Unlock()
 	}
 	if !co.waitReady(ctx, op, co.fetchWait(op.opts)) {
-		return empty(true), nil, nil
+		// As Impala answers when fetch_rows_timeout_ms passes before the
+		// first rows: still executing, more to come, no row set.
+		return &tcli.TFetchResultsResp{Status: &tcli.TStatus{StatusCode: tcli.TStatusCode_STILL_EXECUTING_STATUS}, HasMoreRows: ptr(true)}, nil, nil
 	}
 	if op.res != nil && co.faults.takeEmptyFetch() {
 		return empty(true), nil, nil

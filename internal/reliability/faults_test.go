@@ -152,21 +152,29 @@ func TestFaultCrashMidStatement(t *testing.T) {
 		name   string
 		method string
 		after  bool
+		// polled: the caller asks for progress reports, so Execute polls
+		// the query's status instead of fetching its first rows.
+		polled bool
 	}{
-		{"execute-before", "ExecuteStatement", false},
-		{"execute-after", "ExecuteStatement", true},
-		{"poll", "GetOperationStatus", false},
+		{"execute-before", "ExecuteStatement", false, false},
+		{"execute-after", "ExecuteStatement", true, false},
+		{"metadata", "GetResultSetMetadata", false, false},
+		{"first-fetch", "FetchResults", false, false},
+		{"poll", "GetOperationStatus", false, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := newMatrix(t, impalad.Config{ServiceTime: 30 * time.Millisecond})
 			p := newPool(t, m.addr, fastOpts(), nil)
 			l := leaseOn(m.ctx, t, p, m.xa)
+			if c.polled {
+				m.ctx = conn.WithProgress(m.ctx, time.Hour, func(*conn.Summary) {})
+			}
 			m.x.Faults().CrashOn(c.method, c.after)
 			stmt, err, safe := m.execX(sess(l), "crash-"+c.name)
 			require.Error(t, err)
 			l.Discard()
 			m.waitDead()
-			if c.after || c.method == "GetOperationStatus" {
+			if c.after || c.method != "ExecuteStatement" {
 				require.Equal(t, 1, execCount(m.cos, stmt), "the coordinator ran it before dying")
 				require.False(t, safe)
 			}

@@ -29,6 +29,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -67,6 +68,7 @@ func run(args []string) error {
 	feThreads := fs.Int("fe_service_threads", 0, "connections served at once; more wait (0: no cap)")
 	n := fs.Int("coordinators", 1, "coordinators to start, sharing one catalog")
 	verbose := fs.Bool("v", false, "log connections and sessions to stderr")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until SIGINT or SIGTERM")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -155,6 +157,22 @@ func run(args []string) error {
 		if a := co.WebAddr(); a != "" {
 			fmt.Printf("web=%s\n", a)
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			closeAll()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
