@@ -99,3 +99,41 @@ func TestPrefetchCloseEarly(t *testing.T) {
 		require.EqualValues(t, 1, co.Stats().SessionsOpened, "one session served every round")
 	})
 }
+
+// Values the caller keeps (Scan into *any) stay what they were, for every
+// type and NULL, over many batches read ahead.
+func TestPrefetchedValuesKept(t *testing.T) {
+	co := startCoord(t, impalad.Config{})
+	cfg := testConfig(impalalb.ProtocolHS2, co)
+	cfg.FetchSize = 37 // 3000 rows: 82 batches, most of them read ahead
+	db, _ := openDB(t, cfg)
+	const n = 3000
+	rows, err := db.Query("select * from gen.rows_3000")
+	require.NoError(t, err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	require.NoError(t, err)
+	var kept [][]any
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		require.NoError(t, rows.Scan(ptrs...))
+		kept = append(kept, vals)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, kept, n)
+	schema := impalad.GenSchema()
+	for row, vals := range kept {
+		for c := range cols {
+			want := impalad.GenValue(c, int64(row))
+			if want == nil {
+				require.Nil(t, vals[c], "row %d col %s", row, cols[c])
+				continue
+			}
+			require.Equal(t, driverValue(t, schema[c].Type.Kind, want), vals[c], "row %d col %s", row, cols[c])
+		}
+	}
+}
