@@ -96,44 +96,56 @@ func TestDriverOpen(t *testing.T) {
 
 func TestQueryGenRows(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, p impalalb.Protocol) {
-		co := startCoord(t, impalad.Config{})
-		db, _ := openDB(t, testConfig(p, co))
-		const n = 100
-		rows, err := db.Query(fmt.Sprintf("select * from gen.rows_%d", n))
-		require.NoError(t, err)
-		defer rows.Close()
-		cols, err := rows.Columns()
-		require.NoError(t, err)
-		schema := impalad.GenSchema()
-		require.Len(t, cols, len(schema))
-		for i, c := range schema {
-			require.Equal(t, c.Name, cols[i])
-		}
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		var row int64
-		nulls := make([]int, len(cols))
-		for rows.Next() {
-			require.NoError(t, rows.Scan(ptrs...))
-			for c := range cols {
-				want := impalad.GenValue(c, row)
-				got := vals[c]
-				if want == nil {
-					require.Nil(t, got, "row %d col %s", row, cols[c])
-					nulls[c]++
-					continue
-				}
-				require.Equal(t, driverValue(t, schema[c].Type.Kind, want), got, "row %d col %s", row, cols[c])
+		// One batch; and 82 batches, most of them read ahead, every value
+		// kept by the caller (Scan into *any) until the end: none may
+		// change when later batches come.
+		for _, c := range []struct {
+			n         int64
+			fetchSize int
+		}{{100, 0}, {3000, 37}} {
+			co := startCoord(t, impalad.Config{})
+			cfg := testConfig(p, co)
+			if c.fetchSize > 0 {
+				cfg.FetchSize = c.fetchSize
 			}
-			row++
-		}
-		require.NoError(t, rows.Err())
-		require.EqualValues(t, n, row)
-		for c := 1; c < len(cols); c++ {
-			require.NotZero(t, nulls[c], "column %s has NULLs", cols[c])
+			db, _ := openDB(t, cfg)
+			rows, err := db.Query(fmt.Sprintf("select * from gen.rows_%d", c.n))
+			require.NoError(t, err)
+			defer rows.Close()
+			cols, err := rows.Columns()
+			require.NoError(t, err)
+			schema := impalad.GenSchema()
+			require.Len(t, cols, len(schema))
+			for i, c := range schema {
+				require.Equal(t, c.Name, cols[i])
+			}
+			var kept [][]any
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				require.NoError(t, rows.Scan(ptrs...))
+				kept = append(kept, vals)
+			}
+			require.NoError(t, rows.Err())
+			require.Len(t, kept, int(c.n))
+			nulls := make([]int, len(cols))
+			for row, vals := range kept {
+				for c := range cols {
+					want := impalad.GenValue(c, int64(row))
+					if want == nil {
+						require.Nil(t, vals[c], "row %d col %s", row, cols[c])
+						nulls[c]++
+						continue
+					}
+					require.Equal(t, driverValue(t, schema[c].Type.Kind, want), vals[c], "row %d col %s", row, cols[c])
+				}
+			}
+			for c := 1; c < len(cols); c++ {
+				require.NotZero(t, nulls[c], "column %s has NULLs", cols[c])
+			}
 		}
 	})
 }
