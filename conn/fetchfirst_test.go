@@ -80,22 +80,26 @@ func TestQueryFailsInFirstFetch(t *testing.T) {
 // the session is reattached on a new connection, and the statement is
 // cancelled and closed on the coordinator.
 func TestQueryCancelledInFirstFetch(t *testing.T) {
-	co, addr, opts := setup(t, variants[0], impalad.Config{})
-	opts.CancelTimeout = 2 * time.Second
-	s := dial(t, addr, opts)
-	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
-	defer cancel()
-	_, err := s.Execute(ctx, "select sleep(3600000)", nil)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	var ce *conn.Error
-	require.ErrorAs(t, err, &ce)
-	require.True(t, ce.Sent)
-	require.False(t, conn.SafeToRetry(err))
-	require.Eventually(t, func() bool { return co.Stats().OperationsOpen == 0 }, 5*time.Second, time.Millisecond)
-	stmts := co.Statements()
-	require.Equal(t, "select sleep(3600000)", stmts[len(stmts)-1].Text)
-	require.False(t, s.Broken())
-	require.Equal(t, [][]any{{int8(1)}}, query(t, s, "select 1"))
+	for _, v := range []variant{variants[0], variants[1]} { // without SASL, and with (reattach runs it again)
+		t.Run(v.name, func(t *testing.T) {
+			co, addr, opts := setup(t, v, impalad.Config{})
+			opts.CancelTimeout = 2 * time.Second
+			s := dial(t, addr, opts)
+			ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
+			defer cancel()
+			_, err := s.Execute(ctx, "select sleep(3600000)", nil)
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			var ce *conn.Error
+			require.ErrorAs(t, err, &ce)
+			require.True(t, ce.Sent)
+			require.False(t, conn.SafeToRetry(err))
+			require.Eventually(t, func() bool { return co.Stats().OperationsOpen == 0 }, 5*time.Second, time.Millisecond)
+			stmts := co.Statements()
+			require.Equal(t, "select sleep(3600000)", stmts[len(stmts)-1].Text)
+			require.False(t, s.Broken())
+			require.Equal(t, [][]any{{int8(1)}}, query(t, s, "select 1"))
+		})
+	}
 }
 
 // When Impala's fetch_rows_timeout_ms passes before the rows are ready,
