@@ -82,6 +82,7 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		SessionOptions: cfg.QueryOptions,
 		FetchSize:      cfg.FetchSize,
 		AllowNonImpala: cfg.AllowNonImpala,
+		PollQueries:    cfg.PollQueries,
 		Logger:         cfg.Logger,
 	}
 	if opts.ConnectTimeout == 0 {

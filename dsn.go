@@ -192,6 +192,12 @@ type Config struct {
 	// coordinator passively).
 	HealthInterval time.Duration
 
+	// PollQueries makes a query wait by polling its status, as every other
+	// statement does, instead of fetching its first rows at once (which
+	// Impala holds until they are ready). A way back should a coordinator
+	// mishandle the early fetch. HS2 only (beeswax always polls).
+	PollQueries bool
+
 	// AllowNonImpala lets the driver talk to a HiveServer2 that is not
 	// Impala (Apache Hive, Spark's Thrift server): no Impala-only calls,
 	// paging until an empty batch, no session reattach. False means the
@@ -340,6 +346,10 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     turns them off.
 //   - allow_non_impala: true to talk to a HiveServer2 that is not Impala
 //     (Apache Hive, Spark's Thrift server) [false]. hs2 only.
+//   - poll_queries: true to have queries wait by polling their status,
+//     like every other statement, instead of fetching their first rows at
+//     once [false]. A way back should a coordinator mishandle the early
+//     fetch.
 //   - opt.NAME=value: the Impala query option NAME (letters, digits and
 //     underscores, case-insensitive, e.g. opt.MEM_LIMIT=2g,
 //     opt.REQUEST_POOL=etl, opt.SYNC_DDL=1) set on every session. The value
@@ -556,6 +566,8 @@ func (c *Config) setParam(key, value string) error {
 		c.HealthInterval, err = parseDuration(key, value)
 	case "allow_non_impala":
 		c.AllowNonImpala, err = parseBool(key, value)
+	case "poll_queries":
+		c.PollQueries, err = parseBool(key, value)
 	default:
 		return dsnErr(key, "unknown parameter")
 	}
@@ -861,6 +873,7 @@ func (c *Config) FormatDSN() string {
 	dur("validate_after", c.ValidateAfter, DefaultValidateAfter)
 	dur("health_interval", c.HealthInterval, DefaultHealthInterval)
 	boolean("allow_non_impala", c.AllowNonImpala)
+	boolean("poll_queries", c.PollQueries)
 	for _, k := range sortedKeys(c.QueryOptions) {
 		b.WriteByte(sep)
 		sep = '&'

@@ -85,6 +85,8 @@ var dsnCases = []struct {
 	{in: "impala://h?health_interval=2.5s", want: func(c *Config) { c.HealthInterval = 2500 * time.Millisecond }},
 	{in: "impala://h?allow_non_impala=true", want: func(c *Config) { c.AllowNonImpala = true }},
 	{in: "impala://h?allow_non_impala=false", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?poll_queries=true", want: func(c *Config) { c.PollQueries = true }},
+	{in: "impala://h?poll_queries=false", want: func(c *Config) {}, canonical: "impala://h"},
 	{in: "impala://h?opt.mem_limit=2g&opt.REQUEST_POOL=etl%20pool&opt.Sync_DDL=1&opt.x=", want: func(c *Config) {
 		c.QueryOptions = map[string]string{"MEM_LIMIT": "2g", "REQUEST_POOL": "etl pool", "SYNC_DDL": "1", "X": ""}
 	}, canonical: "impala://h?opt.MEM_LIMIT=2g&opt.REQUEST_POOL=etl%20pool&opt.SYNC_DDL=1&opt.X="},
@@ -237,6 +239,7 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h?validate_after=1d", "validate_after", "not a duration"},
 		{"impala://h?health_interval=-5s", "health_interval", "negative"},
 		{"impala://h?allow_non_impala=yes", "allow_non_impala", "not a boolean"},
+		{"impala://h?poll_queries=often", "poll_queries", "not a boolean"},
 		{"impala://h?protocol=beeswax&allow_non_impala=true", "allow_non_impala", "needs protocol=hs2"},
 		{"impala://h?fetch_size=0", "fetch_size", "not an integer from 1 to 16777216"},
 		{"impala://h?fetch_size=16777217", "fetch_size", "from 1 to"},

@@ -65,6 +65,28 @@ func TestSessionOptionsFromDSN(t *testing.T) {
 	})
 }
 
+// TestPollQueries: a query is fetched at once (4 calls whatever it runs),
+// and poll_queries=true makes it wait by polling its status.
+func TestPollQueries(t *testing.T) {
+	for _, poll := range []bool{false, true} {
+		co := startCoord(t, impalad.Config{ServiceTime: 100 * time.Millisecond})
+		cfg := testConfig(impalalb.ProtocolHS2, co)
+		cfg.PollQueries = poll
+		db, _ := openDB(t, cfg)
+		var one int
+		require.NoError(t, db.QueryRow("select 1").Scan(&one)) // the session is open and idle
+		before := co.Stats().RPCs
+		require.NoError(t, db.QueryRow("select 2").Scan(&one))
+		require.Equal(t, 2, one)
+		n := co.Stats().RPCs - before
+		if poll {
+			require.Greater(t, n, int64(4), "polled")
+		} else {
+			require.Equal(t, int64(4), n, "execute, metadata, fetch, close")
+		}
+	}
+}
+
 // TestSetUseResetBeforeReuse: a SET or USE run through database/sql does
 // not leak to the next user of the same session.
 func TestSetUseResetBeforeReuse(t *testing.T) {

@@ -37,8 +37,9 @@
 // not polled: Execute asks for its result metadata and fetches its first
 // rows, a fetch that Impala holds until they are ready, so it returns the
 // moment they are, in one call fewer. Other statements, beeswax sessions,
-// servers other than Impala and callers that asked for progress reports
-// ([WithProgress]) poll the status with backoff ([Options.PollMin] to
+// servers other than Impala, callers that asked for progress reports
+// ([WithProgress]) and sessions with [Options.PollQueries] poll the
+// status with backoff ([Options.PollMin] to
 // [Options.PollMax]). The [*Operation] gives the result columns and
 // batches of rows:
 //

@@ -54,6 +54,11 @@ func TestQueryFetchedNotPolled(t *testing.T) {
 	})
 	require.Greater(t, n, int64(4))
 	require.Empty(t, query(t, s, "select * from t"))
+	// Options.PollQueries goes back to polling queries too.
+	opts.PollQueries = true
+	ps := dial(t, addr, opts)
+	n = rpcs(co, func() { require.Equal(t, [][]any{{true}}, query(t, ps, "select sleep(50)")) })
+	require.Greater(t, n, int64(4))
 }
 
 // A query that fails while it runs fails Execute as a poll would have

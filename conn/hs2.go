@@ -271,7 +271,7 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 		s.anyDirty.Store(true)
 	}
 	op.hasResults = resp.OperationHandle.HasResultSet
-	if kind == stmtQuery && op.hasResults && !s.opts.AllowNonImpala && !wantsProgress(ctx) {
+	if kind == stmtQuery && op.hasResults && !s.opts.AllowNonImpala && !s.opts.PollQueries && !wantsProgress(ctx) {
 		if err := h.fetchFirst(ctx, op); err != nil {
 			return nil, tagQuery(err, op.queryID)
 		}

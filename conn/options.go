@@ -112,6 +112,13 @@ type Options struct {
 	// help when it spools results.
 	FetchSize int
 
+	// PollQueries makes Execute poll the status of queries too, as it does
+	// for every other statement, instead of fetching their first rows at
+	// once (see Session.Execute). For a server that mishandles an early
+	// fetch; costs a status call per query and up to a quarter of its run
+	// time in latency.
+	PollQueries bool
+
 	// PollMin and PollMax bound the wait between two status polls of a
 	// running statement that is polled (see Session.Execute; an HS2 query
 	// to Impala is fetched instead): the first poll is immediate, then each wait is a
