@@ -109,42 +109,33 @@ func TestQueryGenRows(t *testing.T) {
 				cfg.FetchSize = c.fetchSize
 			}
 			db, _ := openDB(t, cfg)
-			rows, err := db.Query(fmt.Sprintf("select * from gen.rows_%d", c.n))
+			q := fmt.Sprintf("select * from gen.rows_%d", c.n)
+			rows, err := db.Query(q)
 			require.NoError(t, err)
-			defer rows.Close()
-			cols, err := rows.Columns()
+			names, err := rows.Columns()
 			require.NoError(t, err)
+			require.NoError(t, rows.Close())
 			schema := impalad.GenSchema()
-			require.Len(t, cols, len(schema))
+			require.Len(t, names, len(schema))
 			for i, c := range schema {
-				require.Equal(t, c.Name, cols[i])
+				require.Equal(t, c.Name, names[i])
 			}
-			var kept [][]any
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				require.NoError(t, rows.Scan(ptrs...))
-				kept = append(kept, vals)
-			}
-			require.NoError(t, rows.Err())
+			kept := impalalb.ScanAll(t, db, q)
 			require.Len(t, kept, int(c.n))
-			nulls := make([]int, len(cols))
+			nulls := make([]int, len(schema))
 			for row, vals := range kept {
-				for c := range cols {
+				for c, col := range schema {
 					want := impalad.GenValue(c, int64(row))
 					if want == nil {
-						require.Nil(t, vals[c], "row %d col %s", row, cols[c])
+						require.Nil(t, vals[c], "row %d col %s", row, col.Name)
 						nulls[c]++
 						continue
 					}
-					require.Equal(t, driverValue(t, schema[c].Type.Kind, want), vals[c], "row %d col %s", row, cols[c])
+					require.Equal(t, driverValue(t, col.Type.Kind, want), vals[c], "row %d col %s", row, col.Name)
 				}
 			}
-			for c := 1; c < len(cols); c++ {
-				require.NotZero(t, nulls[c], "column %s has NULLs", cols[c])
+			for c := 1; c < len(schema); c++ {
+				require.NotZero(t, nulls[c], "column %s has NULLs", schema[c].Name)
 			}
 		}
 	})

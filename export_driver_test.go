@@ -12,3 +12,7 @@ func SetIdleCheckAfter(d time.Duration) (restore func()) {
 
 // PrefetchDepth is prefetchDepth, for tests.
 const PrefetchDepth = prefetchDepth
+
+// ScanAll is scanAll (rows_timedecode_test.go): every row of a query as
+// the values the driver hands out, for tests.
+var ScanAll = scanAll

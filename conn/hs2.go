@@ -281,13 +281,8 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 		return nil, tagQuery(err, op.queryID)
 	}
 	if op.hasResults {
-		cols, err := h.metadata(ctx)
+		cols, err := h.columns(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				h.abandon()
-			} else {
-				h.closeQuiet(ctx)
-			}
 			return nil, tagQuery(err, op.queryID)
 		}
 		op.cols = cols
@@ -530,13 +525,8 @@ func (o *hs2Op) wait(ctx context.Context) error {
 // A statement that fails while running fails this fetch; the error is the
 // one a poll would have given (ErrOperationFailed, Op "execute").
 func (o *hs2Op) fetchFirst(ctx context.Context, op *Operation) error {
-	cols, err := o.metadata(ctx)
+	cols, err := o.columns(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			o.abandon()
-		} else {
-			o.closeQuiet(ctx)
-		}
 		return err
 	}
 	op.cols, o.cols = cols, cols
@@ -562,6 +552,20 @@ func (o *hs2Op) fetchFirst(ctx context.Context, op *Operation) error {
 		return err
 	}
 	return nil
+}
+
+// columns asks for the result metadata; when that fails, the operation is
+// ended on the coordinator (abandoned if ctx ended, else closed).
+func (o *hs2Op) columns(ctx context.Context) ([]Column, error) {
+	cols, err := o.metadata(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			o.abandon()
+		} else {
+			o.closeQuiet(ctx)
+		}
+	}
+	return cols, err
 }
 
 func (o *hs2Op) metadata(ctx context.Context) ([]Column, error) {
