@@ -81,7 +81,7 @@ func TestQueryFailsInFirstFetch(t *testing.T) {
 	require.Equal(t, [][]any{{int8(1)}}, query(t, s, "select 1"))
 }
 
-// While Execute waits in the first fetch, the end of ctx cuts the call,
+// While Execute waits in the first fetch, a cancelled ctx cuts the call,
 // the session is reattached on a new connection, and the statement is
 // cancelled and closed on the coordinator.
 func TestQueryCancelledInFirstFetch(t *testing.T) {
@@ -90,10 +90,12 @@ func TestQueryCancelledInFirstFetch(t *testing.T) {
 			co, addr, opts := setup(t, v, impalad.Config{})
 			opts.CancelTimeout = 2 * time.Second
 			s := dial(t, addr, opts)
-			ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
+			accepted := co.Stats().ConnectionsAccepted
+			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
+			time.AfterFunc(80*time.Millisecond, cancel)
 			_, err := s.Execute(ctx, "select sleep(3600000)", nil)
-			require.ErrorIs(t, err, context.DeadlineExceeded)
+			require.ErrorIs(t, err, context.Canceled)
 			var ce *conn.Error
 			require.ErrorAs(t, err, &ce)
 			require.True(t, ce.Sent)
@@ -102,6 +104,7 @@ func TestQueryCancelledInFirstFetch(t *testing.T) {
 			stmts := co.Statements()
 			require.Equal(t, "select sleep(3600000)", stmts[len(stmts)-1].Text)
 			require.False(t, s.Broken())
+			require.Greater(t, co.Stats().ConnectionsAccepted, accepted, "reattached on a new connection")
 			require.Equal(t, [][]any{{int8(1)}}, query(t, s, "select 1"))
 		})
 	}
@@ -151,4 +154,58 @@ func TestFirstBatchDecodesTimesAfterExecute(t *testing.T) {
 	require.Nil(t, b.Strings(0))
 	_, err = op.Next(ctx)
 	require.ErrorIs(t, err, io.EOF)
+}
+
+func TestMajorVersion(t *testing.T) {
+	for v, want := range map[string]int{
+		"impalad version 4.4.0-RELEASE RELEASE (build 1234)": 4,
+		"impalad version 3.2.0-cdh6.3.2 RELEASE":             3,
+		impalad.DefaultVersion:                               4,
+		"10.1":                                               10,
+		"impalad version 5":                                  0,
+		"":                                                   0,
+		"v2x.3":                                              0,
+		"build 99999999999999999999999.1":                    0,
+	} {
+		require.Equal(t, want, conn.MajorVersion(v), v)
+	}
+}
+
+// When ctx has a deadline and the coordinator is Impala 4 or later, the
+// query carries FETCH_ROWS_TIMEOUT_MS up to the deadline: a first fetch
+// still waiting then comes back by itself, and the query is cancelled on
+// the same connection (no reattach). An older coordinator, or a session
+// where the option was chosen, has the call cut and the session
+// reattached on a new connection, as before.
+func TestQueryDeadlineInFirstFetch(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		version string
+		session map[string]string
+		cut     bool
+	}{
+		{"impala4", "", nil, false},
+		{"impala3", "3.2.0-cdh6.3.2 RELEASE", nil, true},
+		{"chosen", "", map[string]string{"fetch_rows_timeout_ms": "0"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			co, addr, opts := setup(t, variants[0], impalad.Config{Version: c.version})
+			opts.SessionOptions = c.session
+			s := dial(t, addr, opts)
+			accepted := co.Stats().ConnectionsAccepted
+			ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+			defer cancel()
+			_, err := s.Execute(ctx, "select sleep(3600000)", nil)
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			require.False(t, conn.SafeToRetry(err))
+			require.Eventually(t, func() bool { return co.Stats().OperationsOpen == 0 }, 5*time.Second, time.Millisecond)
+			require.False(t, s.Broken())
+			if c.cut {
+				require.Greater(t, co.Stats().ConnectionsAccepted, accepted, "reattached on a new connection")
+			} else {
+				require.Equal(t, accepted, co.Stats().ConnectionsAccepted, "the same connection")
+			}
+			require.Equal(t, [][]any{{int8(1)}}, query(t, s, "select 1"))
+		})
+	}
 }

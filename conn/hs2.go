@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"maps"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
 
@@ -230,6 +232,11 @@ func (s *hs2Session) Alive() bool  { return !s.closed.Load() && s.cur().alive() 
 func (s *hs2Session) Broken() bool { return s.cur().broken.Load() }
 
 func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error) {
+	kind, key, _ := classify(stmt)
+	fetched := kind == stmtQuery && !s.opts.AllowNonImpala && !s.opts.PollQueries && !wantsProgress(ctx)
+	if fetched {
+		opts = s.boundFetch(ctx, opts)
+	}
 	req := &tcli.TExecuteStatementReq{
 		SessionHandle: s.handle,
 		Statement:     stmt,
@@ -258,7 +265,6 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 	started(ctx, s.addr, op.queryID)
 	// The coordinator applies SET and USE when it accepts them: count the
 	// session as changed from here, whatever happens next.
-	kind, key, _ := classify(stmt)
 	switch kind {
 	case stmtSet:
 		if s.setKeys == nil {
@@ -271,7 +277,7 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 		s.anyDirty.Store(true)
 	}
 	op.hasResults = resp.OperationHandle.HasResultSet
-	if kind == stmtQuery && op.hasResults && !s.opts.AllowNonImpala && !s.opts.PollQueries && !wantsProgress(ctx) {
+	if fetched && op.hasResults {
 		if err := h.fetchFirst(ctx, op); err != nil {
 			return nil, tagQuery(err, op.queryID)
 		}
@@ -513,6 +519,67 @@ func (o *hs2Op) wait(ctx context.Context) error {
 			return &Error{Addr: s.addr, Op: "execute", Sent: true, Err: ErrOperationFailed, Message: "operation state " + st.String()}
 		}
 	}
+}
+
+// fetchTimeoutOption is Impala's query option that bounds how long a fetch
+// waits for rows (since Impala 3.4; 10 s by default).
+const fetchTimeoutOption = "FETCH_ROWS_TIMEOUT_MS"
+
+// boundFetch returns the statement's query options with
+// FETCH_ROWS_TIMEOUT_MS set to the time left before ctx's deadline, so that
+// a first fetch still waiting at the deadline comes back (empty) instead of
+// being cut, and the query is cancelled on the same connection rather than
+// on a new one after a reattach. Only for coordinators that report Impala
+// 4 or later (an older one may reject the option), when ctx has a deadline
+// and nobody chose a value: the statement's options, the session's, a SET
+// on this session.
+func (s *hs2Session) boundFetch(ctx context.Context, opts map[string]string) map[string]string {
+	dl, ok := ctx.Deadline()
+	if !ok || majorVersion(s.version) < 4 {
+		return opts
+	}
+	if _, set := s.setKeys[strings.ToLower(fetchTimeoutOption)]; set {
+		return opts
+	}
+	for _, m := range []map[string]string{opts, s.opts.SessionOptions} {
+		for k := range m {
+			if strings.EqualFold(k, fetchTimeoutOption) {
+				return opts
+			}
+		}
+	}
+	left := time.Until(dl)
+	if left <= 0 {
+		return opts
+	}
+	ms := (left + time.Millisecond - 1) / time.Millisecond
+	out := make(map[string]string, len(opts)+1)
+	maps.Copy(out, opts)
+	out[fetchTimeoutOption] = strconv.FormatInt(int64(ms), 10)
+	return out
+}
+
+// majorVersion returns the first number of the first "N.M" in an Impala
+// version string ("impalad version 4.4.0-RELEASE ..." gives 4), or 0.
+func majorVersion(v string) int {
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			continue
+		}
+		j := i
+		for j < len(v) && v[j] >= '0' && v[j] <= '9' {
+			j++
+		}
+		if j < len(v)-1 && v[j] == '.' && v[j+1] >= '0' && v[j+1] <= '9' {
+			n, err := strconv.Atoi(v[i:j])
+			if err != nil {
+				return 0
+			}
+			return n
+		}
+		i = j
+	}
+	return 0
 }
 
 // fetchFirst ends Execute for a query on Impala without polling: it asks
