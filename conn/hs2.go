@@ -234,8 +234,9 @@ func (s *hs2Session) Broken() bool { return s.cur().broken.Load() }
 func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error) {
 	kind, key, _ := classify(stmt)
 	fetched := kind == stmtQuery && !s.opts.AllowNonImpala && !s.opts.PollQueries && !wantsProgress(ctx)
+	bounded := false
 	if fetched {
-		opts = s.boundFetch(ctx, opts)
+		opts, bounded = s.boundFetch(ctx, opts)
 	}
 	req := &tcli.TExecuteStatementReq{
 		SessionHandle: s.handle,
@@ -278,7 +279,7 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 	}
 	op.hasResults = resp.OperationHandle.HasResultSet
 	if fetched && op.hasResults {
-		if err := h.fetchFirst(ctx, op); err != nil {
+		if err := h.fetchFirst(ctx, op, bounded); err != nil {
 			return nil, tagQuery(err, op.queryID)
 		}
 		return op, nil
@@ -526,37 +527,38 @@ func (o *hs2Op) wait(ctx context.Context) error {
 const fetchTimeoutOption = "FETCH_ROWS_TIMEOUT_MS"
 
 // boundFetch returns the statement's query options with
-// FETCH_ROWS_TIMEOUT_MS set to the time left before ctx's deadline, so that
-// a first fetch still waiting at the deadline comes back (empty) instead of
-// being cut, and the query is cancelled on the same connection rather than
-// on a new one after a reattach. Only for coordinators that report Impala
+// FETCH_ROWS_TIMEOUT_MS set to the time left before ctx's deadline, and
+// true, so that a first fetch still waiting at the deadline comes back
+// (empty) instead of being cut (its calls get boundedGrace), and the query
+// is cancelled on the same connection rather than on a new one after a
+// reattach. Only for coordinators that report Impala
 // 4 or later (an older one may reject the option), when ctx has a deadline
 // and nobody chose a value: the statement's options, the session's, a SET
 // on this session.
-func (s *hs2Session) boundFetch(ctx context.Context, opts map[string]string) map[string]string {
+func (s *hs2Session) boundFetch(ctx context.Context, opts map[string]string) (map[string]string, bool) {
 	dl, ok := ctx.Deadline()
 	if !ok || majorVersion(s.version) < 4 {
-		return opts
+		return opts, false
 	}
 	if _, set := s.setKeys[strings.ToLower(fetchTimeoutOption)]; set {
-		return opts
+		return opts, false
 	}
 	for _, m := range []map[string]string{opts, s.opts.SessionOptions} {
 		for k := range m {
 			if strings.EqualFold(k, fetchTimeoutOption) {
-				return opts
+				return opts, false
 			}
 		}
 	}
 	left := time.Until(dl)
 	if left <= 0 {
-		return opts
+		return opts, false
 	}
 	ms := (left + time.Millisecond - 1) / time.Millisecond
 	out := make(map[string]string, len(opts)+1)
 	maps.Copy(out, opts)
 	out[fetchTimeoutOption] = strconv.FormatInt(int64(ms), 10)
-	return out
+	return out, true
 }
 
 // majorVersion returns the first number of the first "N.M" in an Impala
@@ -591,7 +593,12 @@ func majorVersion(v string) int {
 // later, and in one call fewer. The batch waits in op for the first Next.
 // A statement that fails while running fails this fetch; the error is the
 // one a poll would have given (ErrOperationFailed, Op "execute").
-func (o *hs2Op) fetchFirst(ctx context.Context, op *Operation) error {
+//
+// bounded says the query carries FETCH_ROWS_TIMEOUT_MS up to ctx's
+// deadline (boundFetch): the coordinator then answers the fetch at the
+// deadline, and that answer is waited for (boundedGrace) rather than the
+// call cut.
+func (o *hs2Op) fetchFirst(ctx context.Context, op *Operation, bounded bool) error {
 	cols, err := o.columns(ctx)
 	if err != nil {
 		return err
@@ -601,7 +608,11 @@ func (o *hs2Op) fetchFirst(ctx context.Context, op *Operation) error {
 		// Nothing to fetch after all: wait as for any other statement.
 		return o.wait(ctx)
 	}
-	b, err := op.Next(ctx)
+	fctx := ctx
+	if bounded {
+		fctx = withGrace(ctx, boundedGrace)
+	}
+	b, err := op.Next(fctx)
 	switch {
 	case err == nil:
 		op.pending = b

@@ -125,6 +125,20 @@ func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
 // step, while one cut in the middle breaks it.
 const cutGrace = 50 * time.Millisecond
 
+// boundedGrace replaces cutGrace for a call the server ends by itself at
+// about ctx's deadline (a first fetch bounded by FETCH_ROWS_TIMEOUT_MS):
+// its answer, which keeps the connection, may come a little after the
+// deadline, later still on a loaded machine.
+const boundedGrace = time.Second
+
+// graceKey keys a cut grace other than cutGrace in a context.
+type graceKey struct{}
+
+// withGrace returns ctx under which calls are cut d after ctx ends.
+func withGrace(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, graceKey{}, d)
+}
+
 // call runs one Thrift call under ctx: ctx's deadline (plus cutGrace)
 // becomes the connection's deadline, and its cancellation interrupts the
 // call cutGrace later.
@@ -149,9 +163,13 @@ func (w *wire) callLocked(ctx context.Context, fn func(context.Context) error) (
 		return false, err
 	}
 	before := w.conn.written.Load()
+	grace := cutGrace
+	if g, ok := ctx.Value(graceKey{}).(time.Duration); ok {
+		grace = g
+	}
 	dl, ok := ctx.Deadline()
 	if ok {
-		dl = dl.Add(cutGrace)
+		dl = dl.Add(grace)
 	}
 	_ = w.conn.SetDeadline(dl)
 	var (
@@ -162,7 +180,7 @@ func (w *wire) callLocked(ctx context.Context, fn func(context.Context) error) (
 		mu.Lock()
 		defer mu.Unlock()
 		if !finished {
-			_ = w.conn.SetDeadline(time.Now().Add(cutGrace))
+			_ = w.conn.SetDeadline(time.Now().Add(grace))
 		}
 	})
 	err = fn(ctx)
