@@ -135,6 +135,17 @@ func Start(cfg Config) (*Coordinator, error) {
 	co.hs2Proc = hs2Proc
 	co.bzProc = impala.NewImpalaServiceProcessor(&beeswaxHandler{co: co})
 	co.member = co.cluster.join()
+	// The listeners share their ports with the reservations of a killed
+	// coordinator (SO_REUSEPORT, see listen), which would let two
+	// coordinators bind one port given twice: find that out first.
+	bz := cfg.BeeswaxAddr
+	if cfg.DisableBeeswax {
+		bz = ""
+	}
+	if err := checkFree(cfg.HS2Addr, bz, cfg.WebAddr); err != nil {
+		co.cluster.leave(co.member)
+		return nil, err
+	}
 	if err := co.startLife(cfg.HS2Addr, cfg.BeeswaxAddr, cfg.WebAddr); err != nil {
 		co.cluster.leave(co.member)
 		return nil, err
@@ -142,16 +153,35 @@ func Start(cfg Config) (*Coordinator, error) {
 	return co, nil
 }
 
+// checkFree fails when one of the addresses with a port given (not 0) is
+// in use, by binding it for a moment without SO_REUSEPORT.
+func checkFree(addrs ...string) error {
+	for _, a := range addrs {
+		if a == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(a); err == nil && port == "0" {
+			continue
+		}
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return fmt.Errorf("impalad: listen on %s: %w", a, err)
+		}
+		ln.Close()
+	}
+	return nil
+}
+
 // startLife binds the listeners and starts the accept loops. Called without
 // co.mu held.
 func (co *Coordinator) startLife(hs2Addr, bzAddr, webAddr string) error {
-	hs2Ln, err := net.Listen("tcp", hs2Addr)
+	hs2Ln, err := listen(hs2Addr)
 	if err != nil {
 		return fmt.Errorf("impalad: listen HS2 on %s: %w", hs2Addr, err)
 	}
 	var bzLn net.Listener
 	if !co.cfg.DisableBeeswax {
-		bzLn, err = net.Listen("tcp", bzAddr)
+		bzLn, err = listen(bzAddr)
 		if err != nil {
 			hs2Ln.Close()
 			return fmt.Errorf("impalad: listen beeswax on %s: %w", bzAddr, err)
@@ -159,7 +189,7 @@ func (co *Coordinator) startLife(hs2Addr, bzAddr, webAddr string) error {
 	}
 	var webLn net.Listener
 	if webAddr != "" {
-		webLn, err = net.Listen("tcp", webAddr)
+		webLn, err = listen(webAddr)
 		if err != nil {
 			hs2Ln.Close()
 			if bzLn != nil {
@@ -299,15 +329,21 @@ func (co *Coordinator) Restart() error {
 func (co *Coordinator) endLife(l *life, reset bool) {
 	l.cancel()
 	co.mu.Lock()
+	lns := []net.Listener{l.hs2Ln, l.bzLn, l.webLn}
+	if reset {
+		// Before the listeners close: no moment without the ports.
+		for _, ln := range lns {
+			if ln != nil {
+				co.keepPortLocked(ln)
+			}
+		}
+	}
 	if l.web != nil {
 		l.web.Close() // closes webLn
 	}
-	for _, ln := range []net.Listener{l.hs2Ln, l.bzLn, l.webLn} {
+	for _, ln := range lns {
 		if ln != nil {
 			ln.Close()
-			if reset {
-				co.keepPortLocked(ln)
-			}
 		}
 	}
 	conns := make([]*serverConn, 0, len(l.conns))
@@ -321,7 +357,7 @@ func (co *Coordinator) endLife(l *life, reset bool) {
 	l.wg.Wait()
 }
 
-// keepPortLocked reserves the port of ln, which has just closed, until
+// keepPortLocked reserves the port of ln, which is about to close, until
 // releasePortsLocked. Without a reservation (off Linux, or when it fails) the
 // port is merely closed and a Restart may find it taken. co.mu held.
 func (co *Coordinator) keepPortLocked(ln net.Listener) {

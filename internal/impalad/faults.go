@@ -63,8 +63,8 @@ func (f *Faults) RefuseConnections() {
 	if l := co.life; l != nil {
 		for _, ln := range []net.Listener{l.hs2Ln, l.bzLn} {
 			if ln != nil {
+				co.keepPortLocked(ln) // before the close: no moment without the port
 				ln.Close()
-				co.keepPortLocked(ln)
 			}
 		}
 	}
@@ -89,7 +89,7 @@ func (f *Faults) AcceptConnections() error {
 	if l == nil {
 		return nil // killed: Restart will listen
 	}
-	hs2, err := net.Listen("tcp", co.hs2Addr)
+	hs2, err := listen(co.hs2Addr)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (f *Faults) AcceptConnections() error {
 	l.wg.Add(1)
 	go co.acceptLoop(l, hs2, HS2)
 	if co.bzAddr != "" {
-		bz, err := net.Listen("tcp", co.bzAddr)
+		bz, err := listen(co.bzAddr)
 		if err != nil {
 			return err
 		}

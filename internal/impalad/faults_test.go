@@ -391,3 +391,15 @@ func TestKilledCoordinatorKeepsItsPorts(t *testing.T) {
 		require.False(t, portTaken(t, a), "port of %s still held after Close", a)
 	}
 }
+
+// Two coordinators given the same port: the second fails to start, though
+// listeners set SO_REUSEPORT (to share their ports with the reservations
+// of a killed coordinator).
+func TestPortGivenTwiceFails(t *testing.T) {
+	co := startCoord(t, Config{})
+	_, err := Start(Config{HS2Addr: co.HS2Addr()})
+	require.ErrorIs(t, err, syscall.EADDRINUSE)
+	_, err = Start(Config{BeeswaxAddr: co.BeeswaxAddr()})
+	require.ErrorIs(t, err, syscall.EADDRINUSE)
+	dialHS2(t, co.HS2Addr()).mustOpen()
+}
