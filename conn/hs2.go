@@ -523,18 +523,23 @@ func (o *hs2Op) wait(ctx context.Context) error {
 }
 
 // fetchTimeoutOption is Impala's query option that bounds how long a fetch
-// waits for rows (since Impala 3.4; 10 s by default).
-const fetchTimeoutOption = "FETCH_ROWS_TIMEOUT_MS"
+// waits for rows (since Impala 3.4), defaultFetchTimeout its default.
+const (
+	fetchTimeoutOption  = "FETCH_ROWS_TIMEOUT_MS"
+	defaultFetchTimeout = 10 * time.Second
+)
 
 // boundFetch returns the statement's query options with
 // FETCH_ROWS_TIMEOUT_MS set to the time left before ctx's deadline, and
 // true, so that a first fetch still waiting at the deadline comes back
 // (empty) instead of being cut (its calls get boundedGrace), and the query
 // is cancelled on the same connection rather than on a new one after a
-// reattach. Only for coordinators that report Impala
-// 4 or later (an older one may reject the option), when ctx has a deadline
-// and nobody chose a value: the statement's options, the session's, a SET
-// on this session.
+// reattach. Only for coordinators that report Impala 4 or later (an older
+// one may reject the option), when ctx's deadline is
+// at most Impala's default wait away (the option also bounds how long a
+// fetch waits to fill a batch: it is only ever made shorter, so rows that
+// trickle in still come at least as often), and when nobody chose a value:
+// the statement's options, the session's, a SET on this session.
 func (s *hs2Session) boundFetch(ctx context.Context, opts map[string]string) (map[string]string, bool) {
 	dl, ok := ctx.Deadline()
 	if !ok || majorVersion(s.version) < 4 {
@@ -551,7 +556,7 @@ func (s *hs2Session) boundFetch(ctx context.Context, opts map[string]string) (ma
 		}
 	}
 	left := time.Until(dl)
-	if left <= 0 {
+	if left <= 0 || left > defaultFetchTimeout {
 		return opts, false
 	}
 	ms := (left + time.Millisecond - 1) / time.Millisecond

@@ -41,10 +41,10 @@ type Session interface {
 	// otherwise by polling its status with backoff. The returned Operation
 	// gives the result metadata and rows and must be closed. If ctx ends
 	// first, the statement is cancelled on the coordinator and the error
-	// wraps ctx.Err(). (A ctx deadline bounds that fetch on Impala 4 and
-	// later through FETCH_ROWS_TIMEOUT_MS, unless a value was chosen;
-	// otherwise the end of ctx cuts the call and the session is reattached
-	// on a new connection to cancel the statement.)
+	// wraps ctx.Err(). (A ctx deadline at most 10 s away bounds that fetch
+	// on Impala 4 and later through FETCH_ROWS_TIMEOUT_MS, unless a value
+	// was chosen; otherwise the end of ctx cuts the call and the session is
+	// reattached on a new connection to cancel the statement.)
 	Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error)
 
 	// Ping checks with one round trip that the connection works and that
