@@ -81,35 +81,6 @@ func TestQueryFailsInFirstFetch(t *testing.T) {
 	require.Equal(t, [][]any{{int8(1)}}, query(t, s, "select 1"))
 }
 
-// While Execute waits in the first fetch, a cancelled ctx cuts the call,
-// the session is reattached on a new connection, and the statement is
-// cancelled and closed on the coordinator.
-func TestQueryCancelledInFirstFetch(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[1]} { // without SASL, and with (reattach runs it again)
-		t.Run(v.name, func(t *testing.T) {
-			co, addr, opts := setup(t, v, impalad.Config{})
-			opts.CancelTimeout = 2 * time.Second
-			s := dial(t, addr, opts)
-			accepted := co.Stats().ConnectionsAccepted
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			time.AfterFunc(80*time.Millisecond, cancel)
-			_, err := s.Execute(ctx, "select sleep(3600000)", nil)
-			require.ErrorIs(t, err, context.Canceled)
-			var ce *conn.Error
-			require.ErrorAs(t, err, &ce)
-			require.True(t, ce.Sent)
-			require.False(t, conn.SafeToRetry(err))
-			require.Eventually(t, func() bool { return co.Stats().OperationsOpen == 0 }, 5*time.Second, time.Millisecond)
-			stmts := co.Statements()
-			require.Equal(t, "select sleep(3600000)", stmts[len(stmts)-1].Text)
-			require.False(t, s.Broken())
-			require.Greater(t, co.Stats().ConnectionsAccepted, accepted, "reattached on a new connection")
-			require.Equal(t, [][]any{{int8(1)}}, query(t, s, "select 1"))
-		})
-	}
-}
-
 // When Impala's fetch_rows_timeout_ms passes before the rows are ready,
 // the fetch comes back empty (still executing) and is asked again; Execute
 // returns with the rows once they are there.
