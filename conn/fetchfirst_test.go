@@ -164,7 +164,10 @@ func TestQueryDeadlineInFirstFetch(t *testing.T) {
 			opts.SessionOptions = c.session
 			s := dial(t, addr, opts)
 			accepted := co.Stats().ConnectionsAccepted
-			ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+			// A deadline far enough for the execute and metadata calls to
+			// be done (on a loaded machine too), so that it comes while
+			// the first fetch waits.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			_, err := s.Execute(ctx, "select sleep(3600000)", nil)
 			require.ErrorIs(t, err, context.DeadlineExceeded)

@@ -245,7 +245,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			co, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
-			accepted := co.Stats().ConnectionsAccepted
+			accepted, calls := co.Stats().ConnectionsAccepted, co.Stats().RPCs
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() {
@@ -253,6 +253,11 @@ func TestCancelWhileWaiting(t *testing.T) {
 				done <- err
 			}()
 			require.Eventually(t, func() bool { return len(co.Statements()) == 1 }, 5*time.Second, time.Millisecond)
+			if v.proto == conn.HS2 {
+				// Execute, metadata, and the fetch the coordinator holds:
+				// the cancel comes while that call is in flight.
+				require.Eventually(t, func() bool { return co.Stats().RPCs >= calls+3 }, 5*time.Second, time.Millisecond)
+			}
 			cancel()
 			err := <-done
 			require.ErrorIs(t, err, context.Canceled)
