@@ -102,6 +102,9 @@ type Statement struct {
 	// Text is the statement as the client sent it.
 	Text  string
 	Start time.Time
+	// Overlay is the statement's own query options as the client sent
+	// them (HS2 confOverlay); nil for none.
+	Overlay map[string]string
 }
 
 func truthy(v string) bool {
@@ -146,7 +149,11 @@ func (co *Coordinator) executeLocked(s *session, text string, overlay map[string
 			keep := co.statements[len(co.statements)-max/2:]
 			co.statements = append([]Statement(nil), keep...)
 		}
-		co.statements = append(co.statements, Statement{ID: op.id, SessionID: s.id, Protocol: s.proto, User: s.user, Text: text, Start: now})
+		rec := Statement{ID: op.id, SessionID: s.id, Protocol: s.proto, User: s.user, Text: text, Start: now}
+		if len(overlay) > 0 {
+			rec.Overlay = maps.Clone(overlay)
+		}
+		co.statements = append(co.statements, rec)
 	}
 	return op, nil
 }
