@@ -128,7 +128,9 @@ func BenchmarkDecodeWireBuffered(b *testing.B) { benchDecodeWire(b, true, true) 
 // Thrift reader, for comparison.
 func BenchmarkDecodeWireGenerated(b *testing.B) { benchDecodeWire(b, false, false) }
 
-func benchDecodeWire(b *testing.B, fast, buffered bool) {
+// benchMessages returns the benchmark's rows as serialized FetchResults
+// replies, benchBatch rows each.
+func benchMessages(b *testing.B) [][]byte {
 	ser := thrift.NewTSerializer()
 	var msgs [][]byte
 	for from := 0; from < benchRows; from += benchBatch {
@@ -140,6 +142,11 @@ func benchDecodeWire(b *testing.B, fast, buffered bool) {
 		}
 		msgs = append(msgs, append([]byte(nil), p...))
 	}
+	return msgs
+}
+
+func benchDecodeWire(b *testing.B, fast, buffered bool) {
+	msgs := benchMessages(b)
 	cfg := &thrift.TConfiguration{MaxMessageSize: DefaultMaxMessageSize}
 	b.ReportAllocs()
 	b.ResetTimer()

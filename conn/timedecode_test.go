@@ -340,17 +340,7 @@ func BenchmarkDecodeWireTimes(b *testing.B) { benchDecodeWireTimes(b, true) }
 func BenchmarkDecodeWireTimesText(b *testing.B) { benchDecodeWireTimes(b, false) }
 
 func benchDecodeWireTimes(b *testing.B, inReader bool) {
-	ser := thrift.NewTSerializer()
-	var msgs [][]byte
-	for from := 0; from < benchRows; from += benchBatch {
-		more := true
-		resp := &tcli.TFetchResultsResp{Status: &tcli.TStatus{}, HasMoreRows: &more, Results: benchRowSet(benchBatch, from)}
-		p, err := ser.Write(context.Background(), resp)
-		if err != nil {
-			b.Fatal(err)
-		}
-		msgs = append(msgs, append([]byte(nil), p...))
-	}
+	msgs := benchMessages(b)
 	var dec *timeDecoder
 	if inReader {
 		dec = newTimeDecoder(benchMeta)
@@ -380,25 +370,34 @@ func benchDecodeWireTimes(b *testing.B, inReader bool) {
 	b.ReportMetric(float64(benchRows*len(benchMeta))*float64(b.N)/b.Elapsed().Seconds(), "cells/s")
 }
 
+// readSmallBatch sends 100 rows from row from as a FetchResults reply and
+// reads it back through the fast reader with dec, as a buffered NOSASL
+// connection does; it returns the reply sent and the one read.
+func readSmallBatch(t *testing.T, dec *timeDecoder, from int) (sent, got *tcli.TFetchResultsResp) {
+	t.Helper()
+	ctx := context.Background()
+	sent = &tcli.TFetchResultsResp{Status: &tcli.TStatus{}, Results: benchRowSet(100, from)}
+	data, err := thrift.NewTSerializer().Write(ctx, sent)
+	require.NoError(t, err)
+	p := thrift.NewTBinaryProtocolConf(&bufTransport{r: bufio.NewReaderSize(bytes.NewReader(data), 4096)}, &thrift.TConfiguration{MaxMessageSize: DefaultMaxMessageSize})
+	got, err = readFetchRespTimes(ctx, p, DefaultMaxMessageSize, dec)
+	require.NoError(t, err)
+	return sent, got
+}
+
 // TestDecodeTimesCarriesArena reads batches one after another with one
 // timeDecoder, as an Operation does: the strings of a batch share the
 // arena block that the previous one left with room, and stay what they
 // were.
 func TestDecodeTimesCarriesArena(t *testing.T) {
 	dec := newTimeDecoder(benchMeta)
-	ctx := context.Background()
 	var (
 		kept  [][]string
 		want  [][]string
 		first *byte
 	)
 	for i := range 5 {
-		resp := &tcli.TFetchResultsResp{Status: &tcli.TStatus{}, Results: benchRowSet(100, 100*i)}
-		data, err := thrift.NewTSerializer().Write(ctx, resp)
-		require.NoError(t, err)
-		p := thrift.NewTBinaryProtocolConf(&bufTransport{r: bufio.NewReaderSize(bytes.NewReader(data), 4096)}, &thrift.TConfiguration{MaxMessageSize: DefaultMaxMessageSize})
-		got, err := readFetchRespTimes(ctx, p, DefaultMaxMessageSize, dec)
-		require.NoError(t, err)
+		resp, got := readSmallBatch(t, dec, 100*i)
 		b, err := decodeRowSetTimes(got.Results, benchMeta, dec.times)
 		require.NoError(t, err)
 		require.Len(t, b.Times(7), 100)
@@ -420,19 +419,13 @@ func TestDecodeTimesCarriesArena(t *testing.T) {
 // earlier batches, timestamps' text included, stay what they were.
 func TestPlainReaderCarriesArena(t *testing.T) {
 	dec := &timeDecoder{} // no columns to decode: the state of a plain operation
-	ctx := context.Background()
 	var (
 		kept  [][]string
 		want  [][]string
 		first *byte
 	)
 	for i := range 5 {
-		resp := &tcli.TFetchResultsResp{Status: &tcli.TStatus{}, Results: benchRowSet(100, 100*i)}
-		data, err := thrift.NewTSerializer().Write(ctx, resp)
-		require.NoError(t, err)
-		p := thrift.NewTBinaryProtocolConf(&bufTransport{r: bufio.NewReaderSize(bytes.NewReader(data), 4096)}, &thrift.TConfiguration{MaxMessageSize: DefaultMaxMessageSize})
-		got, err := readFetchRespTimes(ctx, p, DefaultMaxMessageSize, dec)
-		require.NoError(t, err)
+		resp, got := readSmallBatch(t, dec, 100*i)
 		require.Nil(t, dec.times)
 		b, err := decodeRowSetTimes(got.Results, benchMeta, nil)
 		require.NoError(t, err)
