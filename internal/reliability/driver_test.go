@@ -14,6 +14,17 @@ import (
 	"github.com/impalalb/impalalb/internal/impalad"
 )
 
+// driverConfig is the driver's configuration over m's coordinators with
+// the suite's connect and statement timeouts.
+func driverConfig(m *matrix) *impalalb.Config {
+	cfg := impalalb.DefaultConfig()
+	cfg.Addrs = m.addr
+	cfg.User = "rel"
+	cfg.ConnectTimeout = connectTimeout
+	cfg.QueryTimeout = stmtTimeout
+	return cfg
+}
+
 // TestFaultDriver runs the riskiest cells through database/sql, which
 // retries by itself on driver.ErrBadConn: a coordinator killed under idle
 // connections, and crashes before and after ExecuteStatement is served.
@@ -21,11 +32,7 @@ import (
 // that reaches the caller names the coordinator; new work succeeds.
 func TestFaultDriver(t *testing.T) {
 	m := newMatrix(t, impalad.Config{})
-	cfg := impalalb.DefaultConfig()
-	cfg.Addrs = m.addr
-	cfg.User = "rel"
-	cfg.ConnectTimeout = connectTimeout
-	cfg.QueryTimeout = stmtTimeout
+	cfg := driverConfig(m)
 	cfg.HealthInterval = 100 * time.Millisecond
 	cfg.ValidateAfter = time.Nanosecond
 	cn, err := impalalb.NewConnector(cfg)
@@ -114,11 +121,7 @@ func TestFaultDriverMidFetch(t *testing.T) {
 	for _, after := range []bool{false, true} {
 		t.Run(map[bool]string{false: "before", true: "after"}[after], func(t *testing.T) {
 			m := newMatrix(t, impalad.Config{})
-			cfg := impalalb.DefaultConfig()
-			cfg.Addrs = m.addr
-			cfg.User = "rel"
-			cfg.ConnectTimeout = connectTimeout
-			cfg.QueryTimeout = stmtTimeout
+			cfg := driverConfig(m)
 			cfg.FetchSize = 1000
 			cn, err := impalalb.NewConnector(cfg)
 			require.NoError(t, err)
