@@ -15,10 +15,6 @@ import (
 	"github.com/impalalb/impalalb/tlsconf"
 )
 
-// noTimeout stands for "no bound" where a zero Config duration means none
-// but the balancer or conn would read zero as their default.
-const noTimeout = 100 * 365 * 24 * time.Hour
-
 // Connector is the driver.Connector of a [Config]: it owns one balancer
 // pool over the Config's coordinators, and each database/sql connection is
 // one session leased from it, on the coordinator the policy picks.
@@ -36,11 +32,13 @@ const noTimeout = 100 * 365 * 24 * time.Hour
 // its ctx. Set sql.DB.SetMaxOpenConns at or below that cap times the
 // number of coordinators.
 //
-// Through sql.Conn.Raw, a connection offers Coordinator() string (the
-// address of its session's coordinator) and ServerVersion() string:
+// Through sql.Conn.Raw, a connection is a [RawConn]: the address of its
+// session's coordinator, the coordinator's version, and the session
+// itself for what database/sql has no call for (the metadata calls, a
+// statement's profile):
 //
 //	err := c.Raw(func(dc any) error {
-//		addr = dc.(interface{ Coordinator() string }).Coordinator()
+//		addr = dc.(impalalb.RawConn).Coordinator()
 //		return nil
 //	})
 //
@@ -48,7 +46,15 @@ const noTimeout = 100 * 365 * 24 * time.Hour
 type Connector struct {
 	cfg  *Config
 	drv  *Driver
-	pool *balancer.Pool
+	pool *balancer.Pool[*conn.Session]
+	// bcfg and opts are what the pool and its dialer were given.
+	bcfg balancer.Config
+	opts conn.Options
+	// idleCheck is idleCheckAfter, or what a test set.
+	idleCheck time.Duration
+	// validateAfter is the pool's ValidateAfter, default applied: the
+	// idleness after which database/sql's reuse of a connection pings.
+	validateAfter time.Duration
 	krb  *kerberos.Client // nil unless auth=gssapi
 
 	closeOnce sync.Once
@@ -74,7 +80,7 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Connector{cfg: cfg, drv: drv}
+	c := &Connector{cfg: cfg, drv: drv, idleCheck: idleCheckAfter}
 	opts := conn.Options{
 		ConnectTimeout: cfg.ConnectTimeout,
 		User:           cfg.User,
@@ -83,10 +89,8 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		FetchSize:      cfg.FetchSize,
 		AllowNonImpala: cfg.AllowNonImpala,
 		PollQueries:    cfg.PollQueries,
+		Tracer:         cfg.Tracer,
 		Logger:         cfg.Logger,
-	}
-	if opts.ConnectTimeout == 0 {
-		opts.ConnectTimeout = noTimeout
 	}
 	if cfg.Protocol == ProtocolBeeswax {
 		opts.Protocol = conn.Beeswax
@@ -134,17 +138,19 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		opts.TLSHandshake = tc.HandshakeConn
 	}
 
+	// Config and balancer.Config share one convention (zero: the
+	// default, negative: off) and the same defaults.
 	bc := balancer.Config{
-		Coordinators: cfg.Addrs,
-		Dialer:       balancer.NewConnDialer(opts),
-		DialTimeout:  cfg.ConnectTimeout,
-		Retries:      cfg.Retries,
-		MaxIdleTime:  cfg.MaxIdleTime,
-		// database/sql keeps its own idle connections (each holding a
-		// lease); the pool's idle list serves those it closes.
+		Coordinators:  cfg.Addrs,
+		DialTimeout:   cfg.ConnectTimeout,
+		Retries:       cfg.Retries,
+		MaxIdleTime:   cfg.MaxIdleTime,
 		ValidateAfter: cfg.ValidateAfter,
 		Interval:      cfg.HealthInterval,
 		Logger:        cfg.Logger,
+	}
+	if t, ok := cfg.Tracer.(balancer.Tracer); ok {
+		bc.Tracer = t
 	}
 	switch cfg.Balance {
 	case BalanceAffinity:
@@ -155,23 +161,9 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 	default:
 		bc.Policy = balancer.LeastConn
 	}
-	// Zero means "none" in Config and "default" in balancer.Config.
-	if bc.DialTimeout == 0 {
-		bc.DialTimeout = noTimeout
-	}
-	if bc.Retries == 0 {
-		bc.Retries = -1
-	}
-	if bc.MaxIdleTime == 0 {
-		bc.MaxIdleTime = -1
-	}
-	if bc.ValidateAfter == 0 {
-		bc.ValidateAfter = time.Nanosecond // ping at every reuse
-	}
-	if bc.Interval == 0 {
-		bc.Interval = -1
-	}
-	pool, err := balancer.New(bc)
+	c.bcfg, c.opts = bc, opts
+	c.validateAfter = bc.WithDefaults().ValidateAfter
+	pool, err := balancer.NewWithHooks(bc, balancer.NewConnDialer(opts), cfg.Hooks)
 	if err != nil {
 		c.closeKerberos()
 		return nil, fmt.Errorf("impalalb: %w", err)
@@ -195,12 +187,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("impalalb: connect: %w", err)
 	}
-	s, ok := lease.Session().(conn.Session)
-	if !ok {
-		lease.Discard()
-		return nil, errors.New("impalalb: connect: the pool returned a session of another kind")
-	}
-	return &sqlConn{c: c, lease: lease, s: s, lastUsed: time.Now()}, nil
+	return &sqlConn{c: c, lease: lease, s: lease.Session(), lastUsed: time.Now()}, nil
 }
 
 // Driver returns the [Driver]. It implements driver.Connector.

@@ -56,10 +56,10 @@ func BenchmarkScan1M(b *testing.B) {
 	defer co.Close()
 
 	b.Run("database-sql", func(b *testing.B) {
-		cfg := impalalb.DefaultConfig()
+		cfg := &impalalb.Config{}
 		cfg.Addrs = []string{co.HS2Addr()}
 		cfg.User = "bench"
-		cfg.HealthInterval = 0
+		cfg.HealthInterval = -1
 		c, err := impalalb.NewConnector(cfg)
 		if err != nil {
 			b.Fatal(err)
@@ -110,7 +110,7 @@ func BenchmarkScan1M(b *testing.B) {
 
 	b.Run("conn", func(b *testing.B) {
 		ctx := context.Background()
-		s, err := conn.Dial(ctx, co.HS2Addr(), conn.Options{User: "bench", FetchSize: impalalb.DefaultFetchSize})
+		s, err := conn.Dial(ctx, co.HS2Addr(), conn.Options{User: "bench", FetchSize: conn.DefaultFetchSize})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -189,9 +189,9 @@ func BenchmarkSelectOne(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer co.Close()
-	cfg := impalalb.DefaultConfig()
+	cfg := &impalalb.Config{}
 	cfg.Addrs = []string{co.HS2Addr()}
-	cfg.HealthInterval = 0
+	cfg.HealthInterval = -1
 	c, err := impalalb.NewConnector(cfg)
 	if err != nil {
 		b.Fatal(err)

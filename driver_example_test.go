@@ -74,7 +74,7 @@ func ExampleNewConnector() {
 	}
 	defer co.Close()
 
-	cfg := impalalb.DefaultConfig()
+	cfg := &impalalb.Config{}
 	cfg.Addrs = []string{co.HS2Addr()}
 	cfg.User = "demo"
 	c, err := impalalb.NewConnector(cfg)

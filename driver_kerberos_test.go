@@ -40,10 +40,10 @@ func TestGSSAPI(t *testing.T) {
 		}
 		for _, login := range []string{"keytab", "password"} {
 			t.Run(string(p)+"/"+login, func(t *testing.T) {
-				cfg := impalalb.DefaultConfig()
+				cfg := &impalalb.Config{}
 				cfg.Addrs = hosts
 				cfg.Protocol = p
-				cfg.HealthInterval = 0
+				cfg.HealthInterval = -1
 				cfg.Auth = impalalb.AuthGSSAPI
 				cfg.KerberosHostFQDN = k.LBHost
 				cfg.Krb5Conf = k.Krb5Conf
@@ -78,7 +78,7 @@ func TestGSSAPI(t *testing.T) {
 
 	// Through a DSN, with a wrong password: a clear error without the
 	// password.
-	dsn := fmt.Sprintf("impala://%s:%s@%s?auth=gssapi&kerberos_host_fqdn=%s&krb5_conf=%s&principal=%s&retries=0&health_interval=0",
+	dsn := fmt.Sprintf("impala://%s:%s@%s?auth=gssapi&kerberos_host_fqdn=%s&krb5_conf=%s&principal=%s&retries=0&health_interval=-1s",
 		k.User, "not-the-password", addrs[0], k.LBHost, url.QueryEscape(k.Krb5Conf), url.QueryEscape(k.UserPrincipal()))
 	db, err := sql.Open("impala", dsn)
 	require.NoError(t, err)

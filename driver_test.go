@@ -42,10 +42,10 @@ func addrOf(co *impalad.Coordinator, p impalalb.Protocol) string {
 // testConfig is a Config for coordinators cos over protocol p, with the
 // background health checks off so that tests count every RPC.
 func testConfig(p impalalb.Protocol, cos ...*impalad.Coordinator) *impalalb.Config {
-	cfg := impalalb.DefaultConfig()
+	cfg := &impalalb.Config{}
 	cfg.Protocol = p
 	cfg.User = "tester"
-	cfg.HealthInterval = 0
+	cfg.HealthInterval = -1
 	for _, co := range cos {
 		cfg.Addrs = append(cfg.Addrs, addrOf(co, p))
 	}
@@ -71,7 +71,7 @@ func forEachProtocol(t *testing.T, f func(t *testing.T, p impalalb.Protocol)) {
 func TestRegistered(t *testing.T) {
 	require.Contains(t, sql.Drivers(), "impala")
 	co := startCoord(t, impalad.Config{})
-	db, err := sql.Open("impala", "impala://tester@"+co.HS2Addr()+"/default?health_interval=0")
+	db, err := sql.Open("impala", "impala://tester@"+co.HS2Addr()+"/default?health_interval=-1s")
 	require.NoError(t, err)
 	defer db.Close()
 	var one int
@@ -87,7 +87,7 @@ func TestRegistered(t *testing.T) {
 func TestDriverOpen(t *testing.T) {
 	co := startCoord(t, impalad.Config{})
 	d := &impalalb.Driver{}
-	c, err := d.Open("impala://tester@" + co.HS2Addr() + "?health_interval=0")
+	c, err := d.Open("impala://tester@" + co.HS2Addr() + "?health_interval=-1s")
 	require.NoError(t, err)
 	require.NoError(t, c.(driver.Pinger).Ping(context.Background()))
 	require.NoError(t, c.Close())

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/impalalb/impalalb/balancer"
+	"github.com/impalalb/impalalb/conn"
 )
 
 // Protocol is the wire protocol spoken to the coordinators.
@@ -55,32 +58,16 @@ const (
 	AuthGSSAPI Auth = "gssapi"
 )
 
-// Defaults used by [DefaultConfig] and documented for every DSN parameter.
+// Ports and limits of the DSN. The other defaults of [Config] are the
+// balancer's and conn's, each defined once: [balancer.DefaultDialTimeout],
+// [balancer.DefaultRetries], [balancer.DefaultMaxIdleTime],
+// [balancer.DefaultValidateAfter], [balancer.DefaultInterval],
+// [conn.DefaultFetchSize], [kerberos.DefaultServiceName].
 const (
 	// DefaultPort is the coordinators' HS2 port.
 	DefaultPort = 21050
 	// DefaultBeeswaxPort is the coordinators' beeswax port.
 	DefaultBeeswaxPort = 21000
-	// DefaultServiceName is the Kerberos service name of impalad.
-	DefaultServiceName = "impala"
-	// DefaultConnectTimeout bounds dialling plus the handshake (TLS, SASL,
-	// OpenSession) of one coordinator.
-	DefaultConnectTimeout = 10 * time.Second
-	// DefaultFetchSize is the number of rows asked for per fetch. Impala
-	// produces 1024-row batches; with result spooling (on by default in
-	// recent versions) a larger fetch saves round trips on big results.
-	DefaultFetchSize = 10240
-	// DefaultRetries is how many other coordinators are tried when opening
-	// a session fails before any statement was sent.
-	DefaultRetries = 3
-	// DefaultMaxIdleTime closes sessions idle for longer than this, well
-	// under the one hour idle timeout of the usual proxy setups.
-	DefaultMaxIdleTime = 30 * time.Minute
-	// DefaultValidateAfter is the idle time after which a session is
-	// pinged on the coordinator before it is reused.
-	DefaultValidateAfter = 30 * time.Second
-	// DefaultHealthInterval is the period of the active health checks.
-	DefaultHealthInterval = 10 * time.Second
 
 	// MaxFetchSize is the largest accepted fetch_size.
 	MaxFetchSize = 1 << 24
@@ -92,10 +79,11 @@ const dsnScheme = "impala://"
 
 // Config is the configuration of the database/sql driver and of the
 // connector behind it: where the coordinators are, how to authenticate,
-// how to balance, and the session options. [ParseDSN] returns one filled
-// from [DefaultConfig]; a Config built by hand should start from
-// [DefaultConfig] too, since some zero values differ from the defaults
-// (a zero ConnectTimeout means no timeout, not 10 s).
+// how to balance, and the session options. The zero value of every field
+// means its documented default, the same as the DSN parameter that is
+// left out; negative durations and counts turn off what can be turned
+// off. A Config built by hand behaves like the DSN that says the same:
+// [ParseDSN] fills only the fields the DSN names.
 //
 // Config is printed (String, GoString, slog) with the password redacted.
 type Config struct {
@@ -134,7 +122,7 @@ type Config struct {
 	// coordinator's own host name. Only with AuthGSSAPI.
 	KerberosHostFQDN string
 	// ServiceName is the Kerberos service name. Empty means
-	// DefaultServiceName. Only with AuthGSSAPI.
+	// kerberos.DefaultServiceName ("impala"). Only with AuthGSSAPI.
 	ServiceName string
 	// Krb5Conf is the path of krb5.conf. Empty means $KRB5_CONFIG, else
 	// /etc/krb5.conf. Only with AuthGSSAPI.
@@ -168,27 +156,31 @@ type Config struct {
 	TLSInsecureSkipVerify bool
 
 	// ConnectTimeout bounds opening one session (dial, TLS, SASL,
-	// OpenSession). Zero means no bound beyond the caller's context.
+	// OpenSession), and the pool's pings, reattaches and resets. Zero
+	// means 10 s (balancer.DefaultDialTimeout); it cannot be turned off.
 	ConnectTimeout time.Duration
 	// QueryTimeout bounds each statement, from submission to the last row;
 	// on expiry the query is cancelled on the coordinator. Zero means no
 	// bound beyond the caller's context.
 	QueryTimeout time.Duration
 	// FetchSize is the number of rows asked for per fetch. Zero means
-	// DefaultFetchSize.
+	// 10240 (conn.DefaultFetchSize).
 	FetchSize int
 	// Retries is how many more coordinators are tried when opening a
-	// session fails. Zero means a single attempt. A statement already sent
-	// is never retried.
+	// session fails. Zero means 3 (balancer.DefaultRetries); negative
+	// means a single attempt. A statement already sent is never retried.
 	Retries int
-	// MaxIdleTime closes a pooled session idle for longer. Zero means idle
-	// sessions are kept.
+	// MaxIdleTime closes a pooled session idle for longer. Zero means 30
+	// minutes (balancer.DefaultMaxIdleTime); negative keeps idle sessions.
 	MaxIdleTime time.Duration
 	// ValidateAfter is the idle time after which a pooled session is
-	// pinged on its coordinator before reuse. Zero means every reuse pings.
+	// pinged on its coordinator before reuse (its socket is always checked,
+	// without a round trip). Zero means 30 s
+	// (balancer.DefaultValidateAfter); negative means never ping.
 	ValidateAfter time.Duration
 	// HealthInterval is the period of the active health checks of the
-	// coordinators. Zero means no active checks (failures still eject a
+	// coordinators. Zero means 2 s (balancer.DefaultInterval, HAProxy's
+	// "inter"); negative turns active checks off (failures still eject a
 	// coordinator passively).
 	HealthInterval time.Duration
 
@@ -209,29 +201,19 @@ type Config struct {
 	// name. Nil means none.
 	QueryOptions map[string]string
 
+	// Tracer, when not nil, is told of every statement's start and end
+	// (see conn.Tracer); when it also implements balancer.Tracer, of every
+	// acquire of a session too. Nil means no tracing. Not part of the DSN.
+	Tracer conn.Tracer `json:"-"`
+
+	// Hooks are the pool's lifecycle hooks (after a session is opened,
+	// before it is handed to a connection, after it is released, before it
+	// is closed). The zero value means none. Not part of the DSN.
+	Hooks balancer.Hooks[*conn.Session] `json:"-"`
+
 	// Logger receives the driver's logs. Nil means no logging. Not part of
 	// the DSN.
 	Logger *slog.Logger `json:"-"`
-}
-
-// DefaultConfig returns a Config with every default set and no
-// coordinators: HS2, leastconn, no authentication, a 10 s connect timeout,
-// 10240-row fetches, 3 retries, 30 min maximum idle time, validation after
-// 30 s idle, health checks every 10 s.
-func DefaultConfig() *Config {
-	return &Config{
-		Addrs:          []string{},
-		Protocol:       ProtocolHS2,
-		Balance:        BalanceLeastConn,
-		Auth:           AuthNone,
-		ServiceName:    DefaultServiceName,
-		ConnectTimeout: DefaultConnectTimeout,
-		FetchSize:      DefaultFetchSize,
-		Retries:        DefaultRetries,
-		MaxIdleTime:    DefaultMaxIdleTime,
-		ValidateAfter:  DefaultValidateAfter,
-		HealthInterval: DefaultHealthInterval,
-	}
 }
 
 // Clone returns a deep copy of c (Addrs and QueryOptions are copied; the
@@ -298,7 +280,8 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //
 //	impala://[user[:password]@]host1[:port][,host2[:port]...][/database][?param=value&...]
 //
-// into a Config that starts from [DefaultConfig]. Hosts are names, IPv4
+// into a Config that holds what the DSN says, every other field zero (its
+// default). Hosts are names, IPv4
 // addresses or IPv6 addresses in brackets ("[::1]:21050", a zone written
 // as "%25"); a missing port is 21050, or 21000 with protocol=beeswax. The
 // user name and password are percent-decoded: '%', '/' and '?' in them
@@ -332,18 +315,18 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     key, both or neither [none]. tls only.
 //   - tls_insecure_skip_verify: true or false [false]. tls only; tests only.
 //   - connect_timeout: Go duration bounding dial, TLS, SASL and
-//     OpenSession [10s]; 0 means none.
-//   - query_timeout: Go duration bounding each statement [0, none].
-//   - fetch_size: rows per fetch, 1 to 16777216 [10240]. A large result is
+//     OpenSession [10s].
+//   - query_timeout: Go duration bounding each statement [none].
+//   - fetch_size: rows per fetch, up to 16777216 [10240]. A large result is
 //     read up to two batches ahead of the caller, decoded.
 //   - retries: further coordinators tried when opening a session fails,
-//     0 to 100 [3].
+//     up to 100 [3]; -1 means none.
 //   - max_idle_time: Go duration after which an idle session is closed
-//     [30m]; 0 means never.
+//     [30m]; negative means never.
 //   - validate_after: Go duration of idleness after which a session is
-//     pinged before reuse [30s]; 0 means always.
-//   - health_interval: Go duration between active health checks [10s]; 0
-//     turns them off.
+//     pinged before reuse [30s]; negative means never.
+//   - health_interval: Go duration between active health checks [2s];
+//     negative turns them off.
 //   - allow_non_impala: true to talk to a HiveServer2 that is not Impala
 //     (Apache Hive, Spark's Thrift server) [false]. hs2 only.
 //   - poll_queries: true to have queries wait by polling their status,
@@ -355,7 +338,8 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     opt.REQUEST_POOL=etl, opt.SYNC_DDL=1) set on every session. The value
 //     may not hold a line break or NUL.
 //
-// Durations are Go durations ("500ms", "1m30s"); booleans are what
+// A value of 0 means the default, as a zero Config field does. Durations
+// are Go durations ("500ms", "1m30s"); booleans are what
 // strconv.ParseBool accepts. An unknown parameter, a parameter given
 // twice, a bad value, or a combination that cannot work (for example a
 // password with auth=none, client_cert without client_key, ca_cert without
@@ -376,7 +360,7 @@ func ParseDSN(dsn string) (*Config, error) {
 	}
 	authority, tail := rest[:end], rest[end:]
 	hasUserinfo := false
-	c := DefaultConfig()
+	c := &Config{Addrs: []string{}}
 	hasPassword := false
 	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
 		hasUserinfo = true
@@ -527,9 +511,6 @@ func (c *Config) setParam(key, value string) error {
 		c.KerberosHostFQDN = value
 	case "service_name":
 		c.ServiceName = value
-		if value == "" {
-			c.ServiceName = DefaultServiceName
-		}
 	case "krb5_conf":
 		c.Krb5Conf = value
 	case "keytab":
@@ -551,19 +532,19 @@ func (c *Config) setParam(key, value string) error {
 	case "tls_insecure_skip_verify":
 		c.TLSInsecureSkipVerify, err = parseBool(key, value)
 	case "connect_timeout":
-		c.ConnectTimeout, err = parseDuration(key, value)
+		c.ConnectTimeout, err = parseDuration(key, value, false)
 	case "query_timeout":
-		c.QueryTimeout, err = parseDuration(key, value)
+		c.QueryTimeout, err = parseDuration(key, value, false)
 	case "fetch_size":
-		c.FetchSize, err = parseInt(key, value, 1, MaxFetchSize)
+		c.FetchSize, err = parseInt(key, value, 0, MaxFetchSize)
 	case "retries":
-		c.Retries, err = parseInt(key, value, 0, MaxRetries)
+		c.Retries, err = parseInt(key, value, -1, MaxRetries)
 	case "max_idle_time":
-		c.MaxIdleTime, err = parseDuration(key, value)
+		c.MaxIdleTime, err = parseDuration(key, value, true)
 	case "validate_after":
-		c.ValidateAfter, err = parseDuration(key, value)
+		c.ValidateAfter, err = parseDuration(key, value, true)
 	case "health_interval":
-		c.HealthInterval, err = parseDuration(key, value)
+		c.HealthInterval, err = parseDuration(key, value, true)
 	case "allow_non_impala":
 		c.AllowNonImpala, err = parseBool(key, value)
 	case "poll_queries":
@@ -582,12 +563,14 @@ func parseBool(key, v string) (bool, error) {
 	return b, nil
 }
 
-func parseDuration(key, v string) (time.Duration, error) {
+// parseDuration reads a Go duration; off says a negative one is allowed
+// (it turns the feature off).
+func parseDuration(key, v string, off bool) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil {
 		return 0, &DSNError{Param: key, Reason: "not a duration such as 10s or 1m30s", Err: err}
 	}
-	if d < 0 {
+	if d < 0 && !off {
 		return 0, dsnErr(key, fmt.Sprintf("%q is negative", v))
 	}
 	return d, nil
@@ -656,11 +639,7 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{
-		{"connect_timeout", c.ConnectTimeout}, {"query_timeout", c.QueryTimeout},
-		{"max_idle_time", c.MaxIdleTime}, {"validate_after", c.ValidateAfter},
-		{"health_interval", c.HealthInterval},
-	} {
+	}{{"connect_timeout", c.ConnectTimeout}, {"query_timeout", c.QueryTimeout}} {
 		if d.v < 0 {
 			return dsnErr(d.name, "is negative")
 		}
@@ -668,8 +647,8 @@ func (c *Config) Validate() error {
 	if c.FetchSize < 0 || c.FetchSize > MaxFetchSize {
 		return dsnErr("fetch_size", fmt.Sprintf("%d is not from 1 to %d", c.FetchSize, MaxFetchSize))
 	}
-	if c.Retries < 0 || c.Retries > MaxRetries {
-		return dsnErr("retries", fmt.Sprintf("%d is not from 0 to %d", c.Retries, MaxRetries))
+	if c.Retries > MaxRetries {
+		return dsnErr("retries", fmt.Sprintf("%d is more than %d", c.Retries, MaxRetries))
 	}
 
 	upper := make(map[string]bool, len(c.QueryOptions))
@@ -738,7 +717,7 @@ func (c *Config) validateAuth() error {
 			return dsnErr(p.name, "needs auth=gssapi")
 		}
 	}
-	if c.ServiceName != "" && c.ServiceName != DefaultServiceName {
+	if c.ServiceName != "" {
 		return dsnErr("service_name", "needs auth=gssapi")
 	}
 	return nil
@@ -789,8 +768,9 @@ func validOptionValue(key, v string) error {
 
 // FormatDSN returns the DSN of c, the inverse of [ParseDSN]: parsing the
 // result gives back c. The form is canonical: parameters in the order of
-// the ParseDSN documentation, query options sorted by name, values equal to
-// the defaults left out, ports equal to the protocol's default left out.
+// the ParseDSN documentation, query options sorted by name, zero fields
+// (which mean their defaults) left out, ports equal to the protocol's
+// default left out.
 // It contains the password; use [Config.String] to print a Config.
 func (c *Config) FormatDSN() string {
 	var b strings.Builder
@@ -832,25 +812,22 @@ func (c *Config) FormatDSN() string {
 			param(k, "true")
 		}
 	}
-	dur := func(k string, v, def time.Duration) {
-		if v != def {
+	dur := func(k string, v time.Duration) {
+		if v != 0 {
 			param(k, v.String())
 		}
 	}
-	str("protocol", string(c.Protocol), string(ProtocolHS2))
-	str("balance", string(c.Balance), string(BalanceLeastConn))
+	str("protocol", string(c.Protocol), "")
+	str("balance", string(c.Balance), "")
 	str("affinity_key", c.AffinityKey, "")
-	defAuth := AuthNone
+	// ParseDSN takes a password without auth for auth=plain.
+	implied := Auth("")
 	if c.Password != "" {
-		defAuth = AuthPlain
+		implied = AuthPlain
 	}
-	auth := c.Auth
-	if auth == "" {
-		auth = AuthNone
-	}
-	str("auth", string(auth), string(defAuth))
+	str("auth", string(c.Auth), string(implied))
 	str("kerberos_host_fqdn", c.KerberosHostFQDN, "")
-	str("service_name", c.ServiceName, DefaultServiceName)
+	str("service_name", c.ServiceName, "")
 	str("krb5_conf", c.Krb5Conf, "")
 	str("keytab", c.Keytab, "")
 	str("principal", c.Principal, "")
@@ -861,17 +838,17 @@ func (c *Config) FormatDSN() string {
 	str("client_cert", c.ClientCert, "")
 	str("client_key", c.ClientKey, "")
 	boolean("tls_insecure_skip_verify", c.TLSInsecureSkipVerify)
-	dur("connect_timeout", c.ConnectTimeout, DefaultConnectTimeout)
-	dur("query_timeout", c.QueryTimeout, 0)
-	if c.FetchSize != 0 && c.FetchSize != DefaultFetchSize {
+	dur("connect_timeout", c.ConnectTimeout)
+	dur("query_timeout", c.QueryTimeout)
+	if c.FetchSize != 0 {
 		param("fetch_size", strconv.Itoa(c.FetchSize))
 	}
-	if c.Retries != DefaultRetries {
+	if c.Retries != 0 {
 		param("retries", strconv.Itoa(c.Retries))
 	}
-	dur("max_idle_time", c.MaxIdleTime, DefaultMaxIdleTime)
-	dur("validate_after", c.ValidateAfter, DefaultValidateAfter)
-	dur("health_interval", c.HealthInterval, DefaultHealthInterval)
+	dur("max_idle_time", c.MaxIdleTime)
+	dur("validate_after", c.ValidateAfter)
+	dur("health_interval", c.HealthInterval)
 	boolean("allow_non_impala", c.AllowNonImpala)
 	boolean("poll_queries", c.PollQueries)
 	for _, k := range sortedKeys(c.QueryOptions) {

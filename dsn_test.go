@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/impalalb/impalalb/balancer"
+	"github.com/impalalb/impalalb/conn"
 )
 
 // base returns what ParseDSN gives for "impala://h".
 func base() *Config {
-	c := DefaultConfig()
-	c.Addrs = []string{"h:21050"}
-	return c
+	return &Config{Addrs: []string{"h:21050"}}
 }
 
 // dsnCases are valid DSNs, what they parse to (as a change of base()) and
@@ -49,20 +50,20 @@ var dsnCases = []struct {
 	{in: "impala://bob:pw@h?auth=ldap", want: func(c *Config) { c.User, c.Password, c.Auth = "bob", "pw", AuthPlain }, canonical: "impala://bob:pw@h"},
 	{in: "impala://bob@h?auth=plain", want: func(c *Config) { c.User, c.Auth = "bob", AuthPlain }},
 	{in: "impala://bob:pw@h?auth=gssapi", want: func(c *Config) { c.User, c.Password, c.Auth = "bob", "pw", AuthGSSAPI }},
-	{in: "impala://h?auth=none", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?auth=none", want: func(c *Config) { c.Auth = AuthNone }},
 	{in: "impala://h?protocol=beeswax", want: func(c *Config) { c.Protocol = ProtocolBeeswax; c.Addrs = []string{"h:21000"} }},
 	{in: "impala://h:21050?protocol=beeswax", want: func(c *Config) { c.Protocol = ProtocolBeeswax }},
-	{in: "impala://h?protocol=hs2", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?protocol=hs2", want: func(c *Config) { c.Protocol = ProtocolHS2 }},
 	{in: "impala://h?balance=affinity&affinity_key=tenant%2042", want: func(c *Config) { c.Balance, c.AffinityKey = BalanceAffinity, "tenant 42" }, canonical: "impala://h?balance=affinity&affinity_key=tenant%2042"},
 	{in: "impala://h?balance=affinity&affinity_key=a+b", want: func(c *Config) { c.Balance, c.AffinityKey = BalanceAffinity, "a b" }, canonical: "impala://h?balance=affinity&affinity_key=a%20b"},
 	{in: "impala://h?balance=roundrobin", want: func(c *Config) { c.Balance = BalanceRoundRobin }},
-	{in: "impala://h?balance=leastconn", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?balance=leastconn", want: func(c *Config) { c.Balance = BalanceLeastConn }},
 	{in: "impala://h?auth=gssapi&kerberos_host_fqdn=lb.example.com&service_name=impala2&krb5_conf=/etc/k.conf&keytab=/k/u.keytab&principal=u@EXAMPLE.COM",
 		want: func(c *Config) {
 			c.Auth, c.KerberosHostFQDN, c.ServiceName = AuthGSSAPI, "lb.example.com", "impala2"
 			c.Krb5Conf, c.Keytab, c.Principal = "/etc/k.conf", "/k/u.keytab", "u@EXAMPLE.COM"
 		}},
-	{in: "impala://h?auth=gssapi&service_name=impala", want: func(c *Config) { c.Auth = AuthGSSAPI }, canonical: "impala://h?auth=gssapi"},
+	{in: "impala://h?auth=gssapi&service_name=impala", want: func(c *Config) { c.Auth, c.ServiceName = AuthGSSAPI, "impala" }},
 	{in: "impala://h?auth=gssapi&ccache=/cc/krb5cc_1", want: func(c *Config) { c.Auth, c.CCache = AuthGSSAPI, "/cc/krb5cc_1" }},
 	{in: "impala://h?tls=true", want: func(c *Config) { c.TLS = true }},
 	{in: "impala://h?tls=1", want: func(c *Config) { c.TLS = true }, canonical: "impala://h?tls=true"},
@@ -73,15 +74,20 @@ var dsnCases = []struct {
 			c.TLSInsecureSkipVerify = true
 		}},
 	{in: "impala://h?connect_timeout=1m30s", want: func(c *Config) { c.ConnectTimeout = 90 * time.Second }},
-	{in: "impala://h?connect_timeout=0", want: func(c *Config) { c.ConnectTimeout = 0 }, canonical: "impala://h?connect_timeout=0s"},
-	{in: "impala://h?connect_timeout=10s", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?connect_timeout=0", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?connect_timeout=10s", want: func(c *Config) { c.ConnectTimeout = 10 * time.Second }},
 	{in: "impala://h?query_timeout=250ms", want: func(c *Config) { c.QueryTimeout = 250 * time.Millisecond }},
 	{in: "impala://h?fetch_size=1024", want: func(c *Config) { c.FetchSize = 1024 }},
-	{in: "impala://h?fetch_size=10240", want: func(c *Config) {}, canonical: "impala://h"},
-	{in: "impala://h?retries=0", want: func(c *Config) { c.Retries = 0 }},
+	{in: "impala://h?fetch_size=10240", want: func(c *Config) { c.FetchSize = 10240 }},
+	{in: "impala://h?retries=0", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?retries=-1", want: func(c *Config) { c.Retries = -1 }},
 	{in: "impala://h?retries=100", want: func(c *Config) { c.Retries = 100 }},
 	{in: "impala://h?max_idle_time=1h", want: func(c *Config) { c.MaxIdleTime = time.Hour }, canonical: "impala://h?max_idle_time=1h0m0s"},
-	{in: "impala://h?validate_after=0s", want: func(c *Config) { c.ValidateAfter = 0 }},
+	{in: "impala://h?validate_after=0s", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?validate_after=-1s&max_idle_time=-1s&health_interval=-1s", want: func(c *Config) {
+		c.ValidateAfter, c.MaxIdleTime, c.HealthInterval = -time.Second, -time.Second, -time.Second
+	}, canonical: "impala://h?max_idle_time=-1s&validate_after=-1s&health_interval=-1s"},
+	{in: "impala://h?fetch_size=0", want: func(c *Config) {}, canonical: "impala://h"},
 	{in: "impala://h?health_interval=2.5s", want: func(c *Config) { c.HealthInterval = 2500 * time.Millisecond }},
 	{in: "impala://h?allow_non_impala=true", want: func(c *Config) { c.AllowNonImpala = true }},
 	{in: "impala://h?allow_non_impala=false", want: func(c *Config) {}, canonical: "impala://h"},
@@ -122,22 +128,12 @@ func TestParseDSN(t *testing.T) {
 	}
 }
 
-func TestDefaultConfig(t *testing.T) {
-	c := DefaultConfig()
-	require.Equal(t, ProtocolHS2, c.Protocol)
-	require.Equal(t, BalanceLeastConn, c.Balance)
-	require.Equal(t, AuthNone, c.Auth)
-	require.Equal(t, "impala", c.ServiceName)
-	require.Equal(t, 10*time.Second, c.ConnectTimeout)
-	require.Equal(t, 10240, c.FetchSize)
-	require.Equal(t, 3, c.Retries)
-	require.Equal(t, 30*time.Minute, c.MaxIdleTime)
-	require.Equal(t, 30*time.Second, c.ValidateAfter)
-	require.Equal(t, 10*time.Second, c.HealthInterval)
+func TestDefaultPort(t *testing.T) {
+	c := &Config{}
 	require.Equal(t, 21050, c.DefaultPort())
 	c.Protocol = ProtocolBeeswax
 	require.Equal(t, 21000, c.DefaultPort())
-	require.Error(t, DefaultConfig().Validate(), "no coordinator")
+	require.Error(t, (&Config{}).Validate(), "no coordinator")
 }
 
 const secret = "Sup3r-Secr3t"
@@ -235,17 +231,15 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h?connect_timeout=10", "connect_timeout", "not a duration"},
 		{"impala://h?connect_timeout=-1s", "connect_timeout", "negative"},
 		{"impala://h?query_timeout=x", "query_timeout", "not a duration"},
-		{"impala://h?max_idle_time=-1m", "max_idle_time", "negative"},
 		{"impala://h?validate_after=1d", "validate_after", "not a duration"},
-		{"impala://h?health_interval=-5s", "health_interval", "negative"},
 		{"impala://h?allow_non_impala=yes", "allow_non_impala", "not a boolean"},
 		{"impala://h?poll_queries=often", "poll_queries", "not a boolean"},
 		{"impala://h?protocol=beeswax&allow_non_impala=true", "allow_non_impala", "needs protocol=hs2"},
-		{"impala://h?fetch_size=0", "fetch_size", "not an integer from 1 to 16777216"},
-		{"impala://h?fetch_size=16777217", "fetch_size", "from 1 to"},
+		{"impala://h?fetch_size=-1", "fetch_size", "not an integer from 0 to 16777216"},
+		{"impala://h?fetch_size=16777217", "fetch_size", "from 0 to"},
 		{"impala://h?fetch_size=1e3", "fetch_size", "not an integer"},
-		{"impala://h?retries=-1", "retries", "from 0 to 100"},
-		{"impala://h?retries=101", "retries", "from 0 to 100"},
+		{"impala://h?retries=-2", "retries", "from -1 to 100"},
+		{"impala://h?retries=101", "retries", "from -1 to 100"},
 		// A password whose '/' or '?' was not encoded: nothing of it shows.
 		{"impala://u:" + secret + "/x@h", "address", "malformed; percent-encode"},
 		{"impala://u:12/" + secret + "@h", "", "'@' after the host list"},
@@ -320,15 +314,13 @@ func TestConfigClone(t *testing.T) {
 
 func TestConfigValidateByHand(t *testing.T) {
 	ok := func() *Config {
-		c := DefaultConfig()
-		c.Addrs = []string{"h1", "h2:21051", "[::1]"}
-		return c
+		return &Config{Addrs: []string{"h1", "h2:21051", "[::1]"}}
 	}
 	require.NoError(t, ok().Validate())
 
 	zero := &Config{Addrs: []string{"h"}}
 	require.NoError(t, zero.Validate(), "zero values mean defaults")
-	require.Equal(t, "impala://h?connect_timeout=0s&retries=0&max_idle_time=0s&validate_after=0s&health_interval=0s", zero.FormatDSN())
+	require.Equal(t, "impala://h", zero.FormatDSN(), "a zero Config is the DSN without parameters")
 
 	cases := []struct {
 		name   string
@@ -389,5 +381,52 @@ func ExampleParseDSN() {
 	// Output:
 	// [coord1:21050 coord2:21051] plain map[MEM_LIMIT:2g]
 	// impala://etl:xxxxx@coord1,coord2:21051/sales?tls=true&server_name=lb.example.com&opt.MEM_LIMIT=2g
-	// impalalb: dsn: fetch_size: "lots" is not an integer from 1 to 16777216
+	// impalalb: dsn: fetch_size: "lots" is not an integer from 0 to 16777216
+}
+
+// TestConfigByHandIsTheDSN: one convention for every layer. A zero Config
+// and a DSN without parameters give the pool and the dialer the same
+// settings, and those are the documented defaults, defined once in
+// balancer and conn; the same values written in a DSN and set by hand
+// agree too.
+func TestConfigByHandIsTheDSN(t *testing.T) {
+	effective := func(c *Config) (balancer.Config, conn.Options) {
+		t.Helper()
+		cn, err := NewConnector(c)
+		require.NoError(t, err)
+		defer cn.Close()
+		bc, o, err := cn.Effective()
+		require.NoError(t, err)
+		bc.Logger, o.Logger = nil, nil
+		return bc, o
+	}
+	fromDSN := func(dsn string) *Config {
+		c, err := ParseDSN(dsn)
+		require.NoError(t, err)
+		return c
+	}
+	bc, o := effective(&Config{Addrs: []string{"h:21050"}})
+	bd, od := effective(fromDSN("impala://h"))
+	require.Equal(t, bc, bd)
+	require.Equal(t, o, od)
+	require.Equal(t, 10*time.Second, bc.DialTimeout)
+	require.Equal(t, 10*time.Second, o.ConnectTimeout)
+	require.Equal(t, balancer.DefaultDialTimeout, conn.DefaultConnectTimeout)
+	require.Equal(t, 3, bc.Retries)
+	require.Equal(t, 30*time.Minute, bc.MaxIdleTime)
+	require.Equal(t, 30*time.Second, bc.ValidateAfter)
+	require.Equal(t, 2*time.Second, bc.Interval)
+	require.Equal(t, 10240, o.FetchSize)
+	require.Equal(t, balancer.LeastConn, bc.Policy)
+
+	byHand := &Config{Addrs: []string{"h:21050"}, ConnectTimeout: 3 * time.Second, Retries: -1,
+		MaxIdleTime: -1, ValidateAfter: time.Second, HealthInterval: -1, FetchSize: 99,
+		Balance: BalanceAffinity, AffinityKey: "tenant"}
+	bc, o = effective(byHand)
+	bd, od = effective(fromDSN("impala://h?connect_timeout=3s&retries=-1&max_idle_time=-1ns&validate_after=1s&health_interval=-1ns&fetch_size=99&balance=affinity&affinity_key=tenant"))
+	require.Equal(t, bc, bd)
+	require.Equal(t, o, od)
+	require.Equal(t, -1, bc.Retries, "negative: a single attempt")
+	require.Negative(t, bc.Interval, "negative: no active checks")
+	require.Equal(t, "tenant", bc.DefaultKey)
 }

@@ -1,13 +1,22 @@
 package impalalb
 
-import "time"
+import (
+	"time"
 
-// SetIdleCheckAfter sets idleCheckAfter for a test and returns a function
-// that restores it.
-func SetIdleCheckAfter(d time.Duration) (restore func()) {
-	old := idleCheckAfter
-	idleCheckAfter = d
-	return func() { idleCheckAfter = old }
+	"github.com/impalalb/impalalb/balancer"
+	"github.com/impalalb/impalalb/conn"
+)
+
+// SetIdleCheckAfter sets the idle time after which the connector's
+// connections check their socket before a statement (idleCheckAfter).
+// Call it before the connections are made.
+func (c *Connector) SetIdleCheckAfter(d time.Duration) { c.idleCheck = d }
+
+// Effective returns what the connector gave its pool and dialer, with
+// their defaults applied.
+func (c *Connector) Effective() (balancer.Config, conn.Options, error) {
+	o, err := c.opts.WithDefaults()
+	return c.bcfg.WithDefaults(), o, err
 }
 
 // PrefetchDepth is prefetchDepth, for tests.

@@ -147,10 +147,10 @@ func TestDecodeTimesInConnMatchesDriver(t *testing.T) {
 			if p == ProtocolBeeswax {
 				target = co.BeeswaxAddr()
 			}
-			cfg := DefaultConfig()
+			cfg := &Config{}
 			cfg.Protocol = p
 			cfg.User = "tester"
-			cfg.HealthInterval = 0
+			cfg.HealthInterval = -1
 			cfg.FetchSize = 97 // many batches
 			cfg.Addrs = []string{rewriteProxy(t, target, old, new)}
 			c, err := NewConnector(cfg)

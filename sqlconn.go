@@ -15,8 +15,8 @@ import (
 // connector's pool. database/sql uses it from one goroutine at a time.
 type sqlConn struct {
 	c     *Connector
-	lease *balancer.Lease
-	s     conn.Session
+	lease *balancer.Lease[*conn.Session]
+	s     *conn.Session
 
 	// bad is set when the session can no longer be trusted: its
 	// connection broke, a ping failed, or a reset failed. database/sql
@@ -56,6 +56,30 @@ func (e *badConnError) Is(target error) bool { return target == driver.ErrBadCon
 // Unwrap returns the cause.
 func (e *badConnError) Unwrap() error { return e.err }
 
+// RawConn is what a database/sql connection is inside sql.Conn.Raw:
+//
+//	err := c.Raw(func(dc any) error {
+//		rc := dc.(impalalb.RawConn)
+//		log.Printf("on %s (%s)", rc.Coordinator(), rc.ServerVersion())
+//		return nil
+//	})
+type RawConn interface {
+	// Coordinator returns the address of the coordinator the
+	// connection's session is on.
+	Coordinator() string
+	// ServerVersion returns the version the coordinator reported.
+	ServerVersion() string
+	// Session returns the connection's session, for what database/sql has
+	// no call for. It is the connection's own: use it only inside the Raw
+	// function, and never Close it.
+	Session() *conn.Session
+}
+
+var _ RawConn = (*sqlConn)(nil)
+
+// Session returns the connection's session (see RawConn).
+func (cn *sqlConn) Session() *conn.Session { return cn.s }
+
 // Coordinator returns the address of the coordinator the connection's
 // session is on (reachable through sql.Conn.Raw, see Connector).
 func (cn *sqlConn) Coordinator() string { return cn.lease.Coordinator() }
@@ -65,8 +89,9 @@ func (cn *sqlConn) ServerVersion() string { return cn.s.ServerVersion() }
 
 // idleCheckAfter is the idle time after which a statement on a connection
 // that database/sql did not reset (one pinned by sql.Conn) first checks
-// the socket without a round trip.
-var idleCheckAfter = time.Second
+// the socket without a round trip (Connector.idleCheck, which tests
+// change).
+const idleCheckAfter = time.Second
 
 // usable returns driver.ErrBadConn when no statement should be sent on
 // the connection any more. Nothing was sent, so database/sql may retry.
@@ -88,7 +113,7 @@ func (cn *sqlConn) ready(ctx context.Context) error {
 	if err := cn.usable(); err != nil {
 		return err
 	}
-	if time.Since(cn.lastUsed) > idleCheckAfter && !cn.s.Alive() {
+	if time.Since(cn.lastUsed) > cn.c.idleCheck && !cn.s.Alive() {
 		if err := cn.s.Reattach(ctx); err != nil {
 			cn.bad = true
 			return &badConnError{err: fmt.Errorf("impalalb: session's connection closed by the peer: %w", err)}
@@ -253,7 +278,7 @@ func (cn *sqlConn) ResetSession(ctx context.Context) error {
 			cn.bad = true
 			return &badConnError{err: fmt.Errorf("impalalb: session's connection closed by the peer: %w", err)}
 		}
-	} else if time.Since(cn.lastUsed) > cn.c.cfg.ValidateAfter {
+	} else if va := cn.c.validateAfter; va >= 0 && time.Since(cn.lastUsed) > va {
 		if err := cn.s.Ping(ctx); err != nil {
 			if rerr := cn.s.Reattach(ctx); rerr != nil {
 				cn.bad = true

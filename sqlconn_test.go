@@ -48,7 +48,7 @@ func coordinatorOf(t *testing.T, c *sql.Conn) string {
 	t.Helper()
 	var addr string
 	require.NoError(t, c.Raw(func(dc any) error {
-		addr = dc.(interface{ Coordinator() string }).Coordinator()
+		addr = dc.(impalalb.RawConn).Coordinator()
 		return nil
 	}))
 	return addr
@@ -432,7 +432,7 @@ func TestPlainAuth(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, p impalalb.Protocol) {
 		co := startCoord(t, impalad.Config{Users: map[string]string{"alice": "s3cret-pw"}})
 		addr := addrOf(co, p)
-		db, err := sql.Open("impala", fmt.Sprintf("impala://alice:s3cret-pw@%s?protocol=%s&health_interval=0", addr, p))
+		db, err := sql.Open("impala", fmt.Sprintf("impala://alice:s3cret-pw@%s?protocol=%s&health_interval=-1s", addr, p))
 		require.NoError(t, err)
 		defer db.Close()
 		var one int
@@ -441,7 +441,7 @@ func TestPlainAuth(t *testing.T) {
 		recs := co.Statements()
 		require.Equal(t, "alice", recs[len(recs)-1].User)
 
-		bad, err := sql.Open("impala", fmt.Sprintf("impala://alice:wrong-pw@%s?protocol=%s&retries=0&health_interval=0", addr, p))
+		bad, err := sql.Open("impala", fmt.Sprintf("impala://alice:wrong-pw@%s?protocol=%s&retries=0&health_interval=-1s", addr, p))
 		require.NoError(t, err)
 		defer bad.Close()
 		err = bad.Ping()
@@ -449,7 +449,7 @@ func TestPlainAuth(t *testing.T) {
 		require.NotContains(t, err.Error(), "wrong-pw")
 		require.False(t, errors.Is(err, driver.ErrBadConn))
 
-		none, err := sql.Open("impala", fmt.Sprintf("impala://alice@%s?protocol=%s&retries=0&connect_timeout=5s&health_interval=0", addr, p))
+		none, err := sql.Open("impala", fmt.Sprintf("impala://alice@%s?protocol=%s&retries=0&connect_timeout=5s&health_interval=-1s", addr, p))
 		require.NoError(t, err)
 		defer none.Close()
 		require.Error(t, none.Ping())
@@ -478,7 +478,7 @@ func TestTLS(t *testing.T) {
 	cfg2 := testConfig(impalalb.ProtocolHS2, co)
 	cfg2.TLS = true
 	cfg2.CACert = caFile
-	cfg2.Retries = 0
+	cfg2.Retries = -1
 	db2, _ := openDB(t, cfg2)
 	err = db2.Ping()
 	require.Error(t, err)
@@ -496,7 +496,7 @@ func TestPingAndStats(t *testing.T) {
 	st := c.Stats()
 	require.Len(t, st.Coordinators, 2)
 	require.Equal(t, 1, st.Open)
-	require.Equal(t, impalalb.BalanceLeastConn, c.Config().Balance)
+	require.Equal(t, impalalb.Balance(""), c.Config().Balance, "zero: leastconn")
 	require.Same(t, c.Driver(), c.Driver())
 
 	// A session whose coordinator closed it while idle is replaced
@@ -547,7 +547,7 @@ func TestAffinity(t *testing.T) {
 func TestPeerClosedIdleSession(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, p impalalb.Protocol) {
 		co := startCoord(t, impalad.Config{})
-		db, _ := openDB(t, testConfig(p, co))
+		db, connector := openDB(t, testConfig(p, co))
 		db.SetMaxOpenConns(1)
 		ctx := context.Background()
 		var one int
@@ -560,7 +560,8 @@ func TestPeerClosedIdleSession(t *testing.T) {
 		}
 		require.Equal(t, wantSessions, co.Stats().SessionsOpened)
 
-		defer impalalb.SetIdleCheckAfter(0)()
+		// A pinned connection checks its socket before every statement.
+		connector.SetIdleCheckAfter(0)
 		c, err := db.Conn(ctx)
 		require.NoError(t, err)
 		require.NoError(t, c.QueryRowContext(ctx, "select 1").Scan(&one))

@@ -63,7 +63,7 @@ func TestClientSideDialFailure(t *testing.T) {
 
 	d.fail.Store(false)
 	seen := map[string]bool{}
-	var leases []*balancer.Lease
+	var leases []*lease
 	for range 3 {
 		l, err := p.Acquire(context.Background(), "")
 		require.NoError(t, err)
@@ -94,7 +94,7 @@ func TestAffinityFloor(t *testing.T) {
 		cfg.MinAffinityLoad = tc.floor
 		p := newPool(t, cfg, balancer.TestOptions{})
 		home := p.Pick(balancer.Affinity, "alice")
-		var leases []*balancer.Lease
+		var leases []*lease
 		for range tc.sessions {
 			l, err := p.Acquire(context.Background(), "alice")
 			require.NoError(t, err)
@@ -129,7 +129,7 @@ func TestClientSideCheckFailure(t *testing.T) {
 	cfg.Fall = 1
 	p := newPool(t, cfg, balancer.TestOptions{})
 	ctx := context.Background()
-	var leases []*balancer.Lease
+	var leases []*lease
 	for range 6 {
 		l, err := p.Acquire(ctx, "")
 		require.NoError(t, err)

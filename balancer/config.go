@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/impalalb/impalalb/conn"
 )
 
 // Policy chooses a coordinator for a new acquire.
@@ -62,7 +64,8 @@ func ParsePolicy(s string) (Policy, error) {
 	return PolicyUnset, fmt.Errorf("balancer: unknown policy %q", s)
 }
 
-// Default values used by [DefaultConfig] and for zero [Config] fields.
+// Default values of zero [Config] fields. The root package's Config and
+// DSN use the same ones.
 const (
 	DefaultLoadFactor            = 1.25
 	DefaultMinAffinityLoad       = 8
@@ -71,8 +74,8 @@ const (
 	DefaultMaxIdleTime           = 30 * time.Minute
 	DefaultMaxLifetime           = time.Hour
 	DefaultLifetimeJitter        = 0.1
-	DefaultValidateAfter         = time.Second
-	DefaultDialTimeout           = 10 * time.Second
+	DefaultValidateAfter         = 30 * time.Second
+	DefaultDialTimeout           = conn.DefaultConnectTimeout
 	DefaultRetries               = 3
 	DefaultInterval              = 2 * time.Second
 	DefaultRise                  = 2
@@ -83,12 +86,11 @@ const (
 )
 
 // Config configures a [Pool]. The zero value of each field selects its
-// default, as documented on the field; [New] keeps a private copy.
+// default, as documented on the field (negative values turn off what can
+// be turned off); [New] keeps a private copy.
 type Config struct {
 	// Coordinators lists the coordinators as host:port. Required, at least one.
 	Coordinators []string
-	// Dialer opens sessions. Required.
-	Dialer Dialer
 
 	// Policy serves acquires with an empty key. Zero means LeastConn. With
 	// Affinity, the key is DefaultKey.
@@ -132,8 +134,8 @@ type Config struct {
 	// means none; it must be below 1.
 	LifetimeJitter float64
 	// ValidateAfter is the idle time after which a session is pinged before it
-	// is handed out (the socket liveness check is always done). Zero means one
-	// second; negative means never ping.
+	// is handed out (the socket liveness check is always done). Zero means
+	// 30 seconds; negative means never ping.
 	ValidateAfter time.Duration
 
 	// DialTimeout bounds one Dial (connect, handshake, OpenSession), one Ping
@@ -169,15 +171,18 @@ type Config struct {
 	// BackoffMax caps the re-probe delay. Zero means 30 seconds.
 	BackoffMax time.Duration
 
+	// Tracer, when not nil, is told of the start and end of every
+	// Acquire. Nil means no tracing.
+	Tracer Tracer
+
 	// Logger receives state changes: coordinator down and up, redispatches.
 	// Nil means no logging.
 	Logger *slog.Logger
 }
 
-// DefaultConfig returns a Config with every default filled in; set
-// Coordinators and Dialer before passing it to [New].
-func DefaultConfig() Config {
-	var c Config
+// WithDefaults returns a copy of c with every zero field set to its
+// default, as the pool sees it.
+func (c Config) WithDefaults() Config {
 	c.applyDefaults()
 	return c
 }
@@ -258,9 +263,6 @@ func (c Config) Validate() error {
 			return configErr("Coordinators", "%q listed twice", a)
 		}
 		seen[a] = true
-	}
-	if c.Dialer == nil {
-		return configErr("Dialer", "required")
 	}
 	for _, f := range []struct {
 		name string

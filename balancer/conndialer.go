@@ -7,28 +7,33 @@ import (
 	"github.com/impalalb/impalalb/conn"
 )
 
-// ConnDialer is the default [Dialer]: it opens sessions with [conn.Dial],
-// so a pool over it balances real HS2 or beeswax sessions. It also
-// implements [Checker], so the pool's active health checks work at protocol
-// level. A ConnDialer is safe for concurrent use.
+// ConnDialer is the default [Dialer]: it opens [*conn.Session] values with
+// [conn.Dial], so a pool over it balances real HS2 or beeswax sessions. It
+// also implements [Checker], so the pool's active health checks work at
+// protocol level. A ConnDialer is safe for concurrent use.
 //
-// The sessions it returns are [conn.Session] values, which implement
-// [LivenessChecker], [Resetter] and [Reattacher]: the pool checks their
-// socket before reuse, resets SET and USE at release and reattaches an HS2
-// session whose connection was cut. The holder of a [Lease] gets the
-// conn.Session back with a type assertion:
+// *conn.Session implements [LivenessChecker], [Resetter] and [Reattacher]:
+// the pool checks its socket before reuse, resets SET and USE at release
+// and reattaches an HS2 session whose connection was cut. A pool over a
+// ConnDialer is a Pool[*conn.Session]:
 //
+//	pool, err := balancer.New(cfg, balancer.NewConnDialer(conn.Options{User: "etl"}))
+//	...
 //	l, err := pool.Acquire(ctx, "")
 //	if err != nil { ... }
 //	defer l.Release()
-//	op, err := l.Session().(conn.Session).Execute(ctx, "select 1", nil)
+//	op, err := l.Session().Execute(ctx, "select 1", nil)
 type ConnDialer struct {
 	opts conn.Options
 }
 
 var (
-	_ Dialer  = (*ConnDialer)(nil)
-	_ Checker = (*ConnDialer)(nil)
+	_ Dialer[*conn.Session] = (*ConnDialer)(nil)
+	_ Checker               = (*ConnDialer)(nil)
+	_ Session               = (*conn.Session)(nil)
+	_ LivenessChecker       = (*conn.Session)(nil)
+	_ Resetter              = (*conn.Session)(nil)
+	_ Reattacher            = (*conn.Session)(nil)
 )
 
 // NewConnDialer returns a ConnDialer that dials with a private copy of
@@ -62,12 +67,8 @@ func (d *ConnDialer) Options() conn.Options {
 // database and query options, and a first ping. Its error is conn's
 // [*conn.Error], for which [conn.SafeToRetry] reports true: nothing of a
 // statement was sent.
-func (d *ConnDialer) Dial(ctx context.Context, addr string) (Session, error) {
-	s, err := conn.Dial(ctx, addr, d.opts)
-	if err != nil {
-		return nil, err // never a typed nil inside the interface
-	}
-	return s, nil
+func (d *ConnDialer) Dial(ctx context.Context, addr string) (*conn.Session, error) {
+	return conn.Dial(ctx, addr, d.opts)
 }
 
 // Check checks the coordinator at addr at protocol level: it connects, runs

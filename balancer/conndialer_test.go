@@ -28,8 +28,7 @@ func TestConnDialerDialAndCheck(t *testing.T) {
 
 	s, err := d.Dial(ctx, co.HS2Addr())
 	require.NoError(t, err)
-	cs, ok := s.(conn.Session)
-	require.True(t, ok, "ConnDialer sessions are conn.Session values")
+	cs := s
 	// The pool's optional interfaces are all there.
 	require.Implements(t, (*balancer.LivenessChecker)(nil), s)
 	require.Implements(t, (*balancer.Resetter)(nil), s)
@@ -57,7 +56,7 @@ func TestConnDialerBeeswax(t *testing.T) {
 	require.NoError(t, d.Check(ctx, co.BeeswaxAddr()))
 	s, err := d.Dial(ctx, co.BeeswaxAddr())
 	require.NoError(t, err)
-	require.NoError(t, testenv.Exec(ctx, s.(conn.Session), "select 1"))
+	require.NoError(t, testenv.Exec(ctx, s, "select 1"))
 	require.NoError(t, s.Close())
 }
 
@@ -142,10 +141,8 @@ func ExampleNewConnDialer() {
 		defer co.Close()
 		addrs = append(addrs, co.HS2Addr())
 	}
-	cfg := balancer.DefaultConfig()
-	cfg.Coordinators = addrs
-	cfg.Dialer = balancer.NewConnDialer(conn.Options{User: "etl", Database: "default"})
-	pool, err := balancer.New(cfg)
+	cfg := balancer.Config{Coordinators: addrs}
+	pool, err := balancer.New(cfg, balancer.NewConnDialer(conn.Options{User: "etl", Database: "default"}))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -159,7 +156,7 @@ func ExampleNewConnDialer() {
 		return
 	}
 	defer l.Release()
-	op, err := l.Session().(conn.Session).Execute(ctx, "select 42", nil)
+	op, err := l.Session().Execute(ctx, "select 42", nil)
 	if err != nil {
 		fmt.Println(err)
 		return

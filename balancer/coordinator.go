@@ -40,7 +40,7 @@ const fullWeight = 1024
 // coord is one coordinator. Its atomics are read by the pick on the hot path
 // and outlive snapshot generations; the fields under mu are written by
 // acquire, release and the background loop.
-type coord struct {
+type coord[S Session] struct {
 	addr string
 	hash uint64 // rendezvous seed, from addr
 
@@ -57,7 +57,7 @@ type coord struct {
 	reattached atomic.Uint64
 
 	mu        sync.Mutex // guards the fields below
-	idleList  []*entry   // LIFO: most recently used last
+	idleList  []*entry[S]   // LIFO: most recently used last
 	lastErr   error
 	lastErrAt time.Time
 	rise      int           // consecutive successful checks while down
@@ -68,23 +68,23 @@ type coord struct {
 	suspect   bool          // a dial was cut short by its caller: check now
 }
 
-func newCoord(addr string) *coord {
-	c := &coord{addr: addr, hash: mix64(hashString(addr))}
+func newCoord[S Session](addr string) *coord[S] {
+	c := &coord[S]{addr: addr, hash: mix64(hashString(addr))}
 	c.weight.Store(fullWeight)
 	return c
 }
 
-func (c *coord) getState() State { return State(c.state.Load()) }
+func (c *coord[S]) getState() State { return State(c.state.Load()) }
 
 // busy is the number of sessions in use or being dialed, plus the acquires
 // that picked c and have not yet taken a session.
-func (c *coord) busy() int32 { return c.open.Load() - c.idle.Load() + c.pending.Load() }
+func (c *coord[S]) busy() int32 { return c.open.Load() - c.idle.Load() + c.pending.Load() }
 
 // entry is one pooled session. It lives as long as the session; a Lease
 // points to it while the session is handed out.
-type entry struct {
-	s        Session
-	c        *coord
+type entry[S Session] struct {
+	s        S
+	c        *coord[S]
 	live     LivenessChecker
 	reset    Resetter
 	reattach Reattacher

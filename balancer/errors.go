@@ -48,11 +48,10 @@ func configErr(field, format string, args ...any) error {
 }
 
 // clientSide reports whether a Dial error says the failure is the client's
-// own rather than the coordinator's: some error in its chain has a method
-// ClientSide() bool that returns true (package kerberos's errors do, for an
-// unreachable KDC or expired credentials). The pool then leaves the
-// coordinator up and does not redispatch.
+// own rather than the coordinator's: a [ClientSideError] in its chain
+// reports true. The pool then leaves the coordinator's state as it is and
+// does not redispatch.
 func clientSide(err error) bool {
-	var cs interface{ ClientSide() bool }
+	var cs ClientSideError
 	return errors.As(err, &cs) && cs.ClientSide()
 }

@@ -12,7 +12,7 @@ type exampleDialer struct{}
 
 type exampleSession struct{ addr string }
 
-func (exampleDialer) Dial(_ context.Context, addr string) (balancer.Session, error) {
+func (exampleDialer) Dial(_ context.Context, addr string) (*exampleSession, error) {
 	return &exampleSession{addr: addr}, nil
 }
 
@@ -20,10 +20,9 @@ func (*exampleSession) Ping(context.Context) error { return nil }
 func (*exampleSession) Close() error               { return nil }
 
 func Example() {
-	cfg := balancer.DefaultConfig()
-	cfg.Coordinators = []string{"impalad1:21050", "impalad2:21050", "impalad3:21050"}
-	cfg.Dialer = exampleDialer{}
-	pool, err := balancer.New(cfg)
+	cfg := balancer.Config{Coordinators: []string{"impalad1:21050", "impalad2:21050", "impalad3:21050"}}
+	// A Pool[*exampleSession]: leases hand out *exampleSession values.
+	pool, err := balancer.New(cfg, exampleDialer{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -33,7 +32,7 @@ func Example() {
 
 	// Leastconn: three concurrent sessions land on three coordinators.
 	seen := map[string]bool{}
-	var leases []*balancer.Lease
+	var leases []*balancer.Lease[*exampleSession]
 	for range 3 {
 		l, err := pool.Acquire(ctx, "")
 		if err != nil {

@@ -11,13 +11,13 @@ type TestOptions struct {
 	NoLoop bool
 }
 
-// NewForTest is New with internals replaced.
-func NewForTest(cfg Config, o TestOptions) (*Pool, error) {
-	return newPool(cfg, options{now: o.Now, randN: o.RandN, onState: o.OnState, noLoop: o.NoLoop})
+// NewForTest is NewWithHooks with internals replaced.
+func NewForTest[S Session](cfg Config, d Dialer[S], h Hooks[S], o TestOptions) (*Pool[S], error) {
+	return newPool(cfg, d, h, options{now: o.Now, randN: o.RandN, onState: o.OnState, noLoop: o.NoLoop})
 }
 
 // Pick runs the policy's pick over the current snapshot without acquiring.
-func (p *Pool) Pick(policy Policy, key string) string {
+func (p *Pool[S]) Pick(policy Policy, key string) string {
 	c := p.pick(p.snap.Load(), key, policy)
 	if c == nil {
 		return ""
@@ -27,16 +27,16 @@ func (p *Pool) Pick(policy Policy, key string) string {
 
 // Maintain runs one pass of the background loop's work, the socket check of
 // idle sessions included.
-func (p *Pool) Maintain() {
+func (p *Pool[S]) Maintain() {
 	p.pruneWanted.Store(true)
 	p.maintain()
 }
 
 // Expires returns the lifetime deadline of a lease's session.
-func (l *Lease) Expires() time.Time { return l.e.expires }
+func (l *Lease[S]) Expires() time.Time { return l.e.expires }
 
 // Pending sums the acquires counted between pick and session, over members.
-func (p *Pool) Pending() int {
+func (p *Pool[S]) Pending() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
@@ -45,3 +45,10 @@ func (p *Pool) Pending() int {
 	}
 	return n
 }
+
+// Settle waits for the resets and closes that releases started.
+func (p *Pool[S]) Settle() { p.bg.wait() }
+
+// Settle waits for the resets and closes that releases of the lease's pool
+// started.
+func (l *Lease[S]) Settle() { l.p.bg.wait() }

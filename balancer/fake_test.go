@@ -226,6 +226,8 @@ func (s *fakeSession) Close() error {
 // the coordinator lives and still knows the session.
 type reattachSession struct{ *fakeSession }
 
+func (s *reattachSession) CanReattach() bool { return true }
+
 func (s *reattachSession) Reattach(ctx context.Context) error {
 	if s.fc.dead.Load() || s.gen != s.fc.gen.Load() || s.expired.Load() {
 		return errGone
@@ -334,25 +336,41 @@ func (e *stateEvents) wait(t *testing.T, addr string, s balancer.State) {
 	}
 }
 
+// pool is the pool the fake tests use: over any Session.
+type (
+	pool  = balancer.Pool[balancer.Session]
+	lease = balancer.Lease[balancer.Session]
+)
+
+// testCfg is a pool's Config with the Dialer and Hooks that New takes
+// beside it.
+type testCfg struct {
+	balancer.Config
+	Dialer balancer.Dialer[balancer.Session]
+	Hooks  balancer.Hooks[balancer.Session]
+}
+
 // testConfig is a config over the fake cluster with passive health only.
-func testConfig(cl *fakeCluster, addrs []string) balancer.Config {
-	return balancer.Config{
-		Coordinators: addrs,
-		Dialer:       &fakeDialer{cl: cl},
-		Interval:     -1,
-		SlowStart:    -1,
-		Rise:         1,
-		BackoffMin:   time.Millisecond,
-		BackoffMax:   10 * time.Millisecond,
+func testConfig(cl *fakeCluster, addrs []string) testCfg {
+	return testCfg{
+		Config: balancer.Config{
+			Coordinators: addrs,
+			Interval:     -1,
+			SlowStart:    -1,
+			Rise:         1,
+			BackoffMin:   time.Millisecond,
+			BackoffMax:   10 * time.Millisecond,
+		},
+		Dialer: &fakeDialer{cl: cl},
 	}
 }
 
 // newPool starts a pool closed at cleanup, then checks that no goroutine of
 // the pool is left and no session was closed twice.
-func newPool(t testing.TB, cfg balancer.Config, o balancer.TestOptions) *balancer.Pool {
+func newPool(t testing.TB, cfg testCfg, o balancer.TestOptions) *pool {
 	t.Helper()
 	checkLeaks(t)
-	p, err := balancer.NewForTest(cfg, o)
+	p, err := balancer.NewForTest(cfg.Config, cfg.Dialer, cfg.Hooks, o)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		require.Zero(t, p.Pending(), "acquires left counted as pending")
@@ -392,7 +410,9 @@ func poolGoroutines() []string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "impalalb/balancer.(*Pool)") && !strings.Contains(g, "balancer_test.checkLeaks") {
+		// Frames of a generic type read "balancer.(*Pool[...]).loop".
+		ours := strings.Contains(g, "impalalb/balancer.(*Pool[") || strings.Contains(g, "impalalb/balancer.(*tasks)")
+		if ours && !strings.Contains(g, "balancer_test.checkLeaks") {
 			out = append(out, g)
 		}
 	}
@@ -400,9 +420,9 @@ func poolGoroutines() []string {
 }
 
 // acquireN acquires n sessions concurrently and holds them.
-func acquireN(t *testing.T, p *balancer.Pool, n int, key func(i int) string) []*balancer.Lease {
+func acquireN(t *testing.T, p *pool, n int, key func(i int) string) []*lease {
 	t.Helper()
-	leases := make([]*balancer.Lease, n)
+	leases := make([]*lease, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -424,9 +444,9 @@ func acquireN(t *testing.T, p *balancer.Pool, n int, key func(i int) string) []*
 }
 
 // acquireSerial acquires n sessions one after the other and holds them.
-func acquireSerial(t *testing.T, p *balancer.Pool, n int) []*balancer.Lease {
+func acquireSerial(t *testing.T, p *pool, n int) []*lease {
 	t.Helper()
-	leases := make([]*balancer.Lease, n)
+	leases := make([]*lease, n)
 	for i := range leases {
 		l, err := p.Acquire(context.Background(), "")
 		require.NoError(t, err)
@@ -435,13 +455,18 @@ func acquireSerial(t *testing.T, p *balancer.Pool, n int) []*balancer.Lease {
 	return leases
 }
 
-func releaseAll(leases []*balancer.Lease) {
+// releaseAll releases the leases and waits for the resets and closes that
+// the releases started.
+func releaseAll(leases []*lease) {
 	for _, l := range leases {
 		l.Release()
 	}
+	if len(leases) > 0 {
+		leases[0].Settle()
+	}
 }
 
-func countBy(leases []*balancer.Lease) map[string]int {
+func countBy(leases []*lease) map[string]int {
 	m := map[string]int{}
 	for _, l := range leases {
 		m[l.Coordinator()]++

@@ -14,25 +14,25 @@ import (
 // 445 ms for a 1 ms statement, 64 users over 24 sessions).
 
 // waiter is one blocked Acquire in the queue.
-type waiter struct {
-	ch    chan *entry // capacity 1: receives the handed-over session
+type waiter[S Session] struct {
+	ch    chan *entry[S] // capacity 1: receives the handed-over session
 	keyed bool        // affinity: only sessions of c will do
-	c     atomic.Pointer[coord]
-	next  *waiter
-	prev  *waiter
+	c     atomic.Pointer[coord[S]]
+	next  *waiter[S]
+	prev  *waiter[S]
 }
 
-// waitQueue is the FIFO of blocked acquires.
-type waitQueue struct {
+// waitQueue[S] is the FIFO of blocked acquires.
+type waitQueue[S Session] struct {
 	mu         sync.Mutex
-	head, tail *waiter
+	head, tail *waiter[S]
 	n          atomic.Int32
 }
 
 // enqueue appends a waiter that needs a session of c (keyed) or of any
 // coordinator.
-func (q *waitQueue) enqueue(c *coord, keyed bool) *waiter {
-	w := &waiter{ch: make(chan *entry, 1), keyed: keyed}
+func (q *waitQueue[S]) enqueue(c *coord[S], keyed bool) *waiter[S] {
+	w := &waiter[S]{ch: make(chan *entry[S], 1), keyed: keyed}
 	w.c.Store(c)
 	q.mu.Lock()
 	if q.tail == nil {
@@ -48,7 +48,7 @@ func (q *waitQueue) enqueue(c *coord, keyed bool) *waiter {
 }
 
 // unlinkLocked removes w, which is in the queue.
-func (q *waitQueue) unlinkLocked(w *waiter) {
+func (q *waitQueue[S]) unlinkLocked(w *waiter[S]) {
 	if w.prev == nil {
 		q.head = w.next
 	} else {
@@ -65,7 +65,7 @@ func (q *waitQueue) unlinkLocked(w *waiter) {
 
 // leave takes w out of the queue. If a session was handed to w before it
 // could leave, leave returns it: the caller owns it and must pass it on.
-func (q *waitQueue) leave(w *waiter) *entry {
+func (q *waitQueue[S]) leave(w *waiter[S]) *entry[S] {
 	q.mu.Lock()
 	in := w.prev != nil || q.head == w
 	if in {
@@ -80,7 +80,7 @@ func (q *waitQueue) leave(w *waiter) *entry {
 
 // handOff gives e to the longest-waiting acquire that can use it and
 // reports whether one took it.
-func (q *waitQueue) handOff(e *entry) bool {
+func (q *waitQueue[S]) handOff(e *entry[S]) bool {
 	if q.n.Load() == 0 {
 		return false
 	}

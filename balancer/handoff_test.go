@@ -13,8 +13,8 @@ import (
 
 // acquireAsync starts an Acquire and returns where its lease (or nil on
 // error) arrives.
-func acquireAsync(ctx context.Context, p *balancer.Pool, key string) <-chan *balancer.Lease {
-	got := make(chan *balancer.Lease, 1)
+func acquireAsync(ctx context.Context, p *pool, key string) <-chan *lease {
+	got := make(chan *lease, 1)
 	go func() {
 		l, err := p.Acquire(ctx, key)
 		if err != nil {
@@ -27,7 +27,7 @@ func acquireAsync(ctx context.Context, p *balancer.Pool, key string) <-chan *bal
 
 // recv waits for an acquire's result, failing the test if none comes
 // within a generous bound (the pool's handoff is immediate).
-func recv(t *testing.T, ch <-chan *balancer.Lease) *balancer.Lease {
+func recv(t *testing.T, ch <-chan *lease) *lease {
 	t.Helper()
 	select {
 	case l := <-ch:

@@ -24,14 +24,16 @@ const pruneEvery = 15 * time.Second
 // markDown takes c out of the snapshot after a failure, closes its idle
 // sessions and schedules its first re-probe. Called from acquires (passive
 // health) and from the background loop (active health).
-func (p *Pool) markDown(c *coord, err error) {
+func (p *Pool[S]) markDown(c *coord[S], err error) {
 	now := p.now()
+	p.pickMu.Lock()
 	c.mu.Lock()
 	c.failures.Add(1)
 	c.failSeq.Store(p.failSeq.Add(1))
 	c.lastErr, c.lastErrAt = err, now
 	if c.getState() != StateUp {
 		c.mu.Unlock()
+		p.pickMu.Unlock()
 		return
 	}
 	c.state.Store(int32(StateDown))
@@ -43,6 +45,7 @@ func (p *Pool) markDown(c *coord, err error) {
 	c.idle.Store(0)
 	c.mu.Unlock()
 	p.rebuild()
+	p.pickMu.Unlock()
 	for _, e := range idle {
 		p.closeEntry(e)
 	}
@@ -52,7 +55,7 @@ func (p *Pool) markDown(c *coord, err error) {
 
 // suspect asks the background loop to check an up coordinator at once; a
 // failed check then takes it down without waiting for Fall.
-func (p *Pool) suspect(c *coord) {
+func (p *Pool[S]) suspect(c *coord[S]) {
 	c.mu.Lock()
 	if c.getState() == StateUp && !c.suspect {
 		c.suspect = true
@@ -63,11 +66,13 @@ func (p *Pool) suspect(c *coord) {
 }
 
 // markUp brings a down coordinator back, with slow start.
-func (p *Pool) markUp(c *coord) {
+func (p *Pool[S]) markUp(c *coord[S]) {
 	now := p.now()
+	p.pickMu.Lock()
 	c.mu.Lock()
 	if c.getState() != StateDown {
 		c.mu.Unlock()
+		p.pickMu.Unlock()
 		return
 	}
 	c.state.Store(int32(StateUp))
@@ -82,13 +87,14 @@ func (p *Pool) markUp(c *coord) {
 	}
 	c.mu.Unlock()
 	p.rebuild()
+	p.pickMu.Unlock()
 	p.stateChanged(c, StateUp, nil)
 	p.broadcast()
 	p.kickLoop()
 }
 
 // loop is the pool's one background goroutine.
-func (p *Pool) loop() {
+func (p *Pool[S]) loop() {
 	defer close(p.loopDone)
 	t := time.NewTimer(maxLoopSleep)
 	defer t.Stop()
@@ -106,7 +112,7 @@ func (p *Pool) loop() {
 // maintain does one pass: health checks and re-probes that are due, slow
 // start ramps, idle expiry, removal of drained members. It returns how long
 // to sleep before the next pass.
-func (p *Pool) maintain() time.Duration {
+func (p *Pool[S]) maintain() time.Duration {
 	if p.closed.Load() {
 		return maxLoopSleep
 	}
@@ -118,11 +124,11 @@ func (p *Pool) maintain() time.Duration {
 		}
 	}
 	p.mu.Lock()
-	coords := append([]*coord(nil), p.coords...)
+	coords := append([]*coord[S](nil), p.coords...)
 	p.mu.Unlock()
 	var (
-		due     []*coord
-		stale   []*entry
+		due     []*coord[S]
+		stale   []*entry[S]
 		drained bool
 	)
 	for _, c := range coords {
@@ -195,14 +201,14 @@ func (p *Pool) maintain() time.Duration {
 	return max(next.Sub(p.now()), time.Millisecond)
 }
 
-func (p *Pool) idleExpired(e *entry, now time.Time) bool {
+func (p *Pool[S]) idleExpired(e *entry[S], now time.Time) bool {
 	if p.cfg.MaxIdleTime > 0 && now.Sub(e.lastUsed) > p.cfg.MaxIdleTime {
 		return true
 	}
 	return !e.expires.IsZero() && !now.Before(e.expires)
 }
 
-func (p *Pool) slowWeight(c *coord, now time.Time) int32 {
+func (p *Pool[S]) slowWeight(c *coord[S], now time.Time) int32 {
 	el := now.Sub(c.upSince)
 	if p.cfg.SlowStart <= 0 || el >= p.cfg.SlowStart {
 		return fullWeight
@@ -211,7 +217,7 @@ func (p *Pool) slowWeight(c *coord, now time.Time) int32 {
 	return max(w, slowStartFloor)
 }
 
-func (p *Pool) removeDrained() {
+func (p *Pool[S]) removeDrained() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	keep := p.coords[:0]
@@ -226,7 +232,7 @@ func (p *Pool) removeDrained() {
 }
 
 // runChecks checks the due coordinators in parallel and applies the results.
-func (p *Pool) runChecks(due []*coord) {
+func (p *Pool[S]) runChecks(due []*coord[S]) {
 	results := make([]error, len(due))
 	var g errgroup.Group
 	g.SetLimit(maxParallelChecks)
@@ -247,7 +253,7 @@ func (p *Pool) runChecks(due []*coord) {
 
 // check is one protocol-level health check: the Dialer's Check, or Dial,
 // Ping and Close.
-func (p *Pool) check(addr string) error {
+func (p *Pool[S]) check(addr string) error {
 	ctx, cancel := context.WithTimeout(p.bgCtx, p.cfg.CheckTimeout)
 	defer cancel()
 	if p.checker != nil {
@@ -257,7 +263,7 @@ func (p *Pool) check(addr string) error {
 	if err != nil {
 		return err
 	}
-	if s == nil {
+	if isNil(s) {
 		return errors.New("balancer: Dialer returned a nil Session")
 	}
 	err = s.Ping(ctx)
@@ -268,7 +274,7 @@ func (p *Pool) check(addr string) error {
 }
 
 // applyCheck counts a check result toward Rise or Fall.
-func (p *Pool) applyCheck(c *coord, err error) {
+func (p *Pool[S]) applyCheck(c *coord[S], err error) {
 	now := p.now()
 	c.mu.Lock()
 	if err != nil && clientSide(err) {

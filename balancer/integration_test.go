@@ -25,20 +25,24 @@ import (
 
 // integrationPool starts a pool over addrs with a ConnDialer; cfg's zero
 // fields get defaults. It is closed in t.Cleanup.
-func integrationPool(t *testing.T, addrs []string, opts conn.Options, cfg balancer.Config, onState func(string, balancer.State)) *balancer.Pool {
+func integrationPool(t *testing.T, addrs []string, opts conn.Options, cfg balancer.Config, onState func(string, balancer.State)) *connPool {
 	t.Helper()
 	cfg.Coordinators = addrs
-	cfg.Dialer = balancer.NewConnDialer(opts)
-	p, err := balancer.NewForTest(cfg, balancer.TestOptions{OnState: onState})
+	p, err := balancer.NewForTest(cfg, balancer.NewConnDialer(opts), balancer.Hooks[*conn.Session]{}, balancer.TestOptions{OnState: onState})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })
 	return p
 }
 
-func sess(l *balancer.Lease) conn.Session { return l.Session().(conn.Session) }
+type (
+	connPool  = balancer.Pool[*conn.Session]
+	connLease = balancer.Lease[*conn.Session]
+)
+
+func sess(l *connLease) *conn.Session { return l.Session() }
 
 // run executes stmt on the lease's session without reading rows.
-func run(ctx context.Context, l *balancer.Lease, stmt string) error {
+func run(ctx context.Context, l *connLease, stmt string) error {
 	op, err := sess(l).Execute(ctx, stmt, nil)
 	if err != nil {
 		return err
@@ -78,7 +82,7 @@ func TestIntegrationSpread(t *testing.T) {
 	defer cancel()
 
 	const n = 300
-	leases := make([]*balancer.Lease, n)
+	leases := make([]*connLease, n)
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range n {
 		g.Go(func() error {
@@ -409,9 +413,9 @@ func TestIntegrationIdle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	warm := func(t *testing.T, p *balancer.Pool, n int) {
+	warm := func(t *testing.T, p *connPool, n int) {
 		t.Helper()
-		leases := make([]*balancer.Lease, n)
+		leases := make([]*connLease, n)
 		for i := range leases {
 			l, err := p.Acquire(ctx, "")
 			require.NoError(t, err)
@@ -423,7 +427,7 @@ func TestIntegrationIdle(t *testing.T) {
 		}
 		require.Equal(t, n, p.Stats().Idle)
 	}
-	hammer := func(t *testing.T, p *balancer.Pool) {
+	hammer := func(t *testing.T, p *connPool) {
 		t.Helper()
 		var errs atomic.Int64
 		var first atomic.Pointer[error]
@@ -457,7 +461,7 @@ func TestIntegrationIdle(t *testing.T) {
 	// cutIdle has cos close connections idle for 200 ms, warms p with 24
 	// idle sessions, waits until the coordinators closed every connection
 	// and out the scenario's quiet period, then lifts the fault.
-	cutIdle := func(t *testing.T, p *balancer.Pool, cos []*impalad.Coordinator) {
+	cutIdle := func(t *testing.T, p *connPool, cos []*impalad.Coordinator) {
 		t.Helper()
 		for _, co := range cos {
 			co.Faults().SetIdleConnectionTimeout(200 * time.Millisecond)
@@ -571,7 +575,7 @@ func TestIntegrationHungCoordinator(t *testing.T) {
 	defer cancel()
 
 	const n = 30
-	leases := make([]*balancer.Lease, n)
+	leases := make([]*connLease, n)
 	g, _ := errgroup.WithContext(ctx)
 	for i := range n {
 		g.Go(func() error {
@@ -636,6 +640,7 @@ func TestIntegrationSessionHygiene(t *testing.T) {
 			require.Equal(t, "8", optionValue(rows, "MT_DOP"))
 			require.Error(t, run(ctx, l, "select * from only_default"), "current database is other")
 			l.Release()
+			l.Settle() // the reset runs after Release returned
 
 			l2, err := p.Acquire(ctx, "")
 			require.NoError(t, err)

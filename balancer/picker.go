@@ -5,10 +5,10 @@ import "math"
 // snapshot is the immutable set of candidate coordinators that the pick
 // reads. It is rebuilt under Pool.mu whenever membership or health changes
 // and published through Pool.snap; picks never lock.
-type snapshot struct {
+type snapshot[S Session] struct {
 	// list holds the up coordinators or, when none is up, every member that
 	// is not draining, so that acquires keep probing rather than failing.
-	list []*coord
+	list []*coord[S]
 	// hashes holds list[i].hash, contiguous for the affinity scan.
 	hashes []uint64
 	// degraded reports that no coordinator is up.
@@ -21,7 +21,7 @@ const p2cThreshold = 32
 
 // pick chooses a coordinator from s for one acquire. It is called from any
 // goroutine, never blocks, never locks and never allocates.
-func (p *Pool) pick(s *snapshot, key string, policy Policy) *coord {
+func (p *Pool[S]) pick(s *snapshot[S], key string, policy Policy) *coord[S] {
 	list := s.list
 	switch len(list) {
 	case 0:
@@ -44,7 +44,7 @@ func (p *Pool) pick(s *snapshot, key string, policy Policy) *coord {
 
 // leastRecentlyFailed serves acquires while every coordinator is down: the
 // one whose latest failure is oldest, so that redispatches try each in turn.
-func leastRecentlyFailed(list []*coord) *coord {
+func leastRecentlyFailed[S Session](list []*coord[S]) *coord[S] {
 	best := list[0]
 	for _, c := range list[1:] {
 		if c.failSeq.Load() < best.failSeq.Load() {
@@ -65,7 +65,7 @@ func leastRecentlyFailed(list []*coord) *coord {
 // fewer, whatever ran there, so statements spread unevenly over evenly
 // spread sessions. Reusing idle sessions before dialing keeps the open
 // sessions of each coordinator near its peak of busy ones.
-func (p *Pool) rank(c *coord) (score uint64, full bool) {
+func (p *Pool[S]) rank(c *coord[S]) (score uint64, full bool) {
 	open, idle, pend := c.open.Load(), c.idle.Load(), c.pending.Load()
 	busy := open - idle + pend
 	full = busy >= p.perCap
@@ -82,7 +82,7 @@ func (p *Pool) rank(c *coord) (score uint64, full bool) {
 	return score, full
 }
 
-func (p *Pool) pickLeast(list []*coord) *coord {
+func (p *Pool[S]) pickLeast(list []*coord[S]) *coord[S] {
 	n := len(list)
 	if n > p2cThreshold {
 		// Power of two random choices, from one random number.
@@ -115,7 +115,7 @@ func (p *Pool) pickLeast(list []*coord) *coord {
 		i = p.randN(n)
 	}
 	var (
-		best      *coord
+		best      *coord[S]
 		bestScore uint64
 		bestFull  bool
 	)
@@ -132,7 +132,7 @@ func (p *Pool) pickLeast(list []*coord) *coord {
 	return best
 }
 
-func (p *Pool) pickAffinity(s *snapshot, key string) *coord {
+func (p *Pool[S]) pickAffinity(s *snapshot[S], key string) *coord[S] {
 	kh := hashString(key)
 	bi, bestH := 0, mix64(kh^s.hashes[0])
 	for i := 1; i < len(s.hashes); i++ {
@@ -176,7 +176,7 @@ func (p *Pool) pickAffinity(s *snapshot, key string) *coord {
 
 // underLimit reports whether c can take one more busy session under the
 // bounded-load limit (scaled by its slow-start weight) and the cap.
-func (p *Pool) underLimit(c *coord, limit int64) bool {
+func (p *Pool[S]) underLimit(c *coord[S], limit int64) bool {
 	b := c.busy()
 	if b >= p.perCap {
 		return false
@@ -187,7 +187,7 @@ func (p *Pool) underLimit(c *coord, limit int64) bool {
 	return int64(b)+1 <= limit
 }
 
-func (p *Pool) pickRoundRobin(list []*coord) *coord {
+func (p *Pool[S]) pickRoundRobin(list []*coord[S]) *coord[S] {
 	n := uint64(len(list))
 	start := p.rr.Add(1) - 1
 	for k := range n {

@@ -8,24 +8,27 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Pool balances sessions over a set of coordinators. All its methods are
-// safe for concurrent use.
+// Pool balances sessions of type S over a set of coordinators. All its
+// methods are safe for concurrent use.
 //
-// Who calls what: [Pool.Acquire] and [Lease.Release] run on the caller's
-// goroutine and do the pick, idle validation and dials there; one background
-// goroutine per pool runs health checks, re-probes down coordinators, ramps
-// slow start and closes expired idle sessions. The pick reads an immutable
-// snapshot published atomically and per-coordinator atomic counters.
-type Pool struct {
+// Who calls what: [Pool.Acquire] runs on the caller's goroutine and does
+// the pick, idle validation and dials there; [Lease.Release] and
+// [Lease.Discard] return at once and leave resets and closes (which talk
+// to the coordinator) to a goroutine of their own; one background
+// goroutine per pool runs health checks, re-probes down coordinators,
+// ramps slow start and closes expired idle sessions. The pick reads an
+// immutable snapshot published atomically and per-coordinator atomic
+// counters.
+type Pool[S Session] struct {
 	cfg        Config
-	dialer     Dialer
+	dialer     Dialer[S]
+	hooks      Hooks[S]
 	checker    Checker // nil: check with Dial, Ping, Close
 	log        *slog.Logger
 	defaultKey string
@@ -42,10 +45,10 @@ type Pool struct {
 	ties    *atomic.Uint64
 	onState func(addr string, s State)
 
-	snap   atomic.Pointer[snapshot]
+	snap   atomic.Pointer[snapshot[S]]
 	rr     atomic.Uint64
 	total  atomic.Int32 // open sessions of the pool
-	queue  waitQueue    // acquires waiting for capacity, in arrival order
+	queue  waitQueue[S] // acquires waiting for capacity, in arrival order
 	notify atomic.Pointer[notifier]
 	closed atomic.Bool
 
@@ -55,13 +58,20 @@ type Pool struct {
 	pruneWanted  atomic.Bool  // an acquire found a cut idle session
 	nextPrune    atomic.Int64 // UnixNano of the next periodic pruneDead pass
 
-	mu sync.Mutex // guards coords and snapshot rebuilds
 	// pickMu makes a pick and the count of the acquire on the coordinator
 	// it picked (pending) one step, so that concurrent acquires each see
 	// the others' picks: 30 acquires at once over 3 coordinators spread
-	// 10/10/10, as HAProxy's leastconn does, not 9/10/11.
+	// 10/10/10, as HAProxy's leastconn does, not 9/10/11. Changes of a
+	// coordinator's state and the snapshot that follows from them are made
+	// under it too, so that a pick never sees one without the other.
+	// Lock order: pickMu, mu, coord.mu.
 	pickMu sync.Mutex
-	coords []*coord // every member, draining ones included
+	mu     sync.Mutex // guards coords and snapshot rebuilds
+	coords []*coord[S] // every member, draining ones included
+
+	// bg runs the resets and closes after Release and Discard; Close
+	// waits for them.
+	bg tasks
 
 	closeOnce sync.Once
 	closing   chan struct{} // closed by Close
@@ -82,20 +92,30 @@ type options struct {
 }
 
 // New validates cfg, keeps a copy with defaults applied and starts the
-// pool's background loop. It dials nothing: sessions open on demand.
-func New(cfg Config) (*Pool, error) {
-	return newPool(cfg, options{})
+// pool's background loop, with dialer opening its sessions. It dials
+// nothing: sessions open on demand.
+func New[S Session](cfg Config, dialer Dialer[S]) (*Pool[S], error) {
+	return newPool(cfg, dialer, Hooks[S]{}, options{})
 }
 
-func newPool(cfg Config, o options) (*Pool, error) {
+// NewWithHooks is [New] with lifecycle hooks.
+func NewWithHooks[S Session](cfg Config, dialer Dialer[S], hooks Hooks[S]) (*Pool[S], error) {
+	return newPool(cfg, dialer, hooks, options{})
+}
+
+func newPool[S Session](cfg Config, dialer Dialer[S], hooks Hooks[S], o options) (*Pool[S], error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if dialer == nil {
+		return nil, configErr("Dialer", "New needs a Dialer")
+	}
 	cfg.applyDefaults()
 	cfg.Coordinators = slices.Clone(cfg.Coordinators)
-	p := &Pool{
+	p := &Pool[S]{
 		cfg:      cfg,
-		dialer:   cfg.Dialer,
+		dialer:   dialer,
+		hooks:    hooks,
 		log:      cfg.Logger,
 		perCap:   int32(cfg.MaxPerCoordinator),
 		maxTotal: int32(cfg.MaxSessions),
@@ -115,7 +135,7 @@ func newPool(cfg Config, o options) (*Pool, error) {
 		p.randN = rand.IntN
 		p.ties = new(atomic.Uint64)
 	}
-	p.checker, _ = cfg.Dialer.(Checker)
+	p.checker, _ = dialer.(Checker)
 	p.defaultKey = cfg.DefaultKey
 	if p.defaultKey == "" {
 		if h, err := os.Hostname(); err == nil && h != "" {
@@ -127,7 +147,7 @@ func newPool(cfg Config, o options) (*Pool, error) {
 	p.notify.Store(&notifier{ch: make(chan struct{})})
 	now := p.now()
 	for _, a := range cfg.Coordinators {
-		c := newCoord(a)
+		c := newCoord[S](a)
 		p.initCheck(c, now)
 		p.coords = append(p.coords, c)
 	}
@@ -142,7 +162,7 @@ func newPool(cfg Config, o options) (*Pool, error) {
 }
 
 // initCheck spreads the first active checks over one Interval.
-func (p *Pool) initCheck(c *coord, now time.Time) {
+func (p *Pool[S]) initCheck(c *coord[S], now time.Time) {
 	if p.cfg.Interval > 0 {
 		c.nextCheck = now.Add(time.Duration(p.randN(int(p.cfg.Interval)) + 1))
 	}
@@ -151,28 +171,31 @@ func (p *Pool) initCheck(c *coord, now time.Time) {
 // Lease is one session handed out by [Pool.Acquire]. The holder uses the
 // session alone until it calls Release or Discard, exactly once; later calls
 // do nothing.
-type Lease struct {
-	p    *Pool
-	e    *entry
+type Lease[S Session] struct {
+	p    *Pool[S]
+	e    *entry[S]
 	done atomic.Bool
 }
 
 // Session returns the leased session.
-func (l *Lease) Session() Session { return l.e.s }
+func (l *Lease[S]) Session() S { return l.e.s }
 
 // Coordinator returns the address of the session's coordinator.
-func (l *Lease) Coordinator() string { return l.e.c.addr }
+func (l *Lease[S]) Coordinator() string { return l.e.c.addr }
 
 // Release returns the session to the pool. A session whose user changed it
 // (see [Resetter]) is reset first; it is closed instead of kept when the
 // reset fails, when its coordinator is down or draining, when it is past its
-// lifetime or when the coordinator already has MaxIdlePerCoordinator idle
-// sessions. Closing happens on the caller's goroutine.
-func (l *Lease) Release() { l.p.put(l, false) }
+// lifetime, when [Hooks.AfterRelease] says so or when the coordinator
+// already has MaxIdlePerCoordinator idle sessions. Release returns at once:
+// the reset and the close run on a goroutine of their own, and the session
+// counts as busy until they are done.
+func (l *Lease[S]) Release() { l.p.put(l, false) }
 
 // Discard closes the session instead of returning it: use it when the
-// session or its connection is broken, or its state is unknown.
-func (l *Lease) Discard() { l.p.put(l, true) }
+// session or its connection is broken, or its state is unknown. Like
+// Release, it does not wait for the close.
+func (l *Lease[S]) Discard() { l.p.put(l, true) }
 
 // Acquire hands out a session: an idle one of the chosen coordinator if one
 // passes validation, or a new one. A non-empty key selects
@@ -184,143 +207,233 @@ func (l *Lease) Discard() { l.p.put(l, true) }
 // whatever error it returns, nothing of the caller's work reached a
 // coordinator. When every coordinator is at MaxPerCoordinator, or the pool at
 // MaxSessions, Acquire waits until a session frees or ctx ends.
-func (p *Pool) Acquire(ctx context.Context, key string) (*Lease, error) {
-	policy := p.cfg.Policy
+func (p *Pool[S]) Acquire(ctx context.Context, key string) (*Lease[S], error) {
+	a := acquire[S]{p: p, policy: p.cfg.Policy, key: key}
 	if key != "" {
-		policy = p.cfg.KeyedPolicy
-	} else if policy == Affinity {
-		key = p.defaultKey
+		a.policy = p.cfg.KeyedPolicy
+	} else if a.policy == Affinity {
+		a.key = p.defaultKey
 	}
-	var (
-		failures int
-		lastErr  error
-		waiting  *waiter // in the queue since it first found no capacity
-		ch       chan struct{}
-	)
+	t := p.cfg.Tracer
+	if t == nil {
+		return a.run(ctx)
+	}
+	start := p.now()
+	tctx := t.TraceAcquireStart(ctx, TraceAcquireStartData{Key: key})
+	l, err := a.run(ctx)
+	end := TraceAcquireEndData{Duration: p.now().Sub(start), Wait: a.waited, Dialed: a.dialed, Redispatches: a.failures, Err: err}
+	if l != nil {
+		end.Coordinator = l.Coordinator()
+	}
+	t.TraceAcquireEnd(tctx, end)
+	return l, err
+}
+
+// acquire is the state of one Acquire between its steps.
+type acquire[S Session] struct {
+	p        *Pool[S]
+	key      string
+	policy   Policy
+	failures int   // failed dials, each followed by a redispatch
+	lastErr  error // the latest of them
+	waiting  *waiter[S]
+	ch       chan struct{} // closed when something changes for waiters
+	dialed   bool
+	waitFrom time.Time
+	waited   time.Duration
+}
+
+// run is Acquire's loop: pick a coordinator, reuse an idle session of it
+// or dial a new one, and when the caps stop both, make room or wait.
+func (a *acquire[S]) run(ctx context.Context) (*Lease[S], error) {
+	p := a.p
 	for {
 		if p.closed.Load() {
-			return nil, p.acquireFailed(waiting, ErrPoolClosed)
+			return nil, a.fail(ErrPoolClosed)
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, p.acquireFailed(waiting, ctxError(err, lastErr))
+			return nil, a.fail(ctxError(err, a.lastErr))
 		}
-		s := p.snap.Load()
-		p.pickMu.Lock()
-		c := p.pick(s, key, policy)
+		c, degraded := a.pick()
 		if c == nil {
-			p.pickMu.Unlock()
-			return nil, p.acquireFailed(waiting, ErrNoCoordinator)
-		}
-		if st := c.getState(); st == StateDraining || (st == StateDown && !s.degraded) {
-			// The snapshot that excludes it is being published.
-			p.pickMu.Unlock()
-			runtime.Gosched()
-			continue
-		}
-		// Count the acquire on c until it holds a session or a slot, so
-		// that the picks that follow see it.
-		c.pending.Add(1)
-		p.pickMu.Unlock()
-		if waiting != nil {
-			waiting.c.Store(c)
+			return nil, a.fail(ErrNoCoordinator)
 		}
 		if e := p.takeIdle(ctx, c); e != nil {
 			c.pending.Add(-1)
-			return p.lease(e, waiting), nil
+			if l := a.handOut(ctx, e); l != nil {
+				return l, nil
+			}
+			continue
 		}
 		if err := ctx.Err(); err != nil {
 			c.pending.Add(-1)
-			return nil, p.acquireFailed(waiting, ctxError(err, lastErr))
+			return nil, a.fail(ctxError(err, a.lastErr))
 		}
 		r := p.reserve(c)
 		c.pending.Add(-1)
 		switch r {
 		case reserved:
-			e, err := p.dial(ctx, c, s.degraded)
-			if err == nil {
-				if c.getState() == StateDraining {
-					p.closeEntry(e) // removed while we dialed: pick again
-					continue
-				}
-				return p.lease(e, waiting), nil
+			l, err, again := a.dialOn(ctx, c, degraded)
+			if l != nil || err != nil {
+				return l, err
 			}
-			if cerr := ctx.Err(); cerr != nil {
-				// The caller gave up first: no verdict on c, but have the
-				// background loop check it now, with its own timeout.
-				p.suspect(c)
-				return nil, p.acquireFailed(waiting, ctxError(cerr, err))
-			}
-			if clientSide(err) {
-				// The client's own failure (its credentials, its KDC):
-				// every coordinator would refuse the same way.
-				return nil, p.acquireFailed(waiting, err)
-			}
-			lastErr = err
-			failures++
-			p.markDown(c, err)
-			if failures > p.retries {
-				return nil, p.acquireFailed(waiting, fmt.Errorf("balancer: acquire failed after %d attempts: %w", failures, err))
-			}
-			p.redispatches.Add(1)
-			if p.log != nil {
-				p.log.Info("balancer: redispatch", "coordinator", c.addr, "attempt", failures, "err", err)
-			}
-			continue
-		case poolFull:
-			// MaxSessions reached. A keyed acquire makes room on its own
-			// coordinator (closing an idle session elsewhere) so that the
-			// key does not move. Otherwise, close an idle session only
-			// where that evens out the spread (a coordinator with at least
-			// two more sessions than c, e.g. after c joined); failing
-			// that, an idle session anywhere beats waiting. Closing idle
-			// sessions that waiters could use made them re-dial.
-			minOpen := int32(0)
-			if policy != Affinity {
-				minOpen = c.open.Load() + 2
-			}
-			if p.evictIdle(minOpen) {
+			if again {
 				continue
 			}
-			if policy != Affinity {
-				if e := p.takeAnyIdle(ctx); e != nil {
-					return p.lease(e, waiting), nil
+		case poolFull:
+			if room, e := a.makeRoom(ctx, c); room {
+				continue
+			} else if e != nil {
+				if l := a.handOut(ctx, e); l != nil {
+					return l, nil
 				}
+				continue
 			}
 		}
-		// Blocked: join the queue, re-check once, then wait for a
-		// session handed over or for a change (a slot freed, a
-		// coordinator back).
-		if waiting == nil {
-			waiting = p.queue.enqueue(c, policy == Affinity)
-			ch = p.notify.Load().ch
-			continue
+		if l, err := a.wait(ctx, c); l != nil || err != nil {
+			return l, err
 		}
-		p.waits.Add(1)
-		select {
-		case e := <-waiting.ch:
-			// handOff took us out of the queue.
-			return &Lease{p: p, e: e}, nil
-		case <-ch:
-		case <-ctx.Done():
-		case <-p.closing:
-		}
-		ch = p.notify.Load().ch
 	}
 }
 
-func (p *Pool) lease(e *entry, w *waiter) *Lease {
-	p.unwait(w)
-	return &Lease{p: p, e: e}
+// pick chooses the coordinator and counts the acquire on it (pending)
+// until it holds a session or a slot, so that the picks that follow see
+// it. A nil coordinator means there is none to try.
+func (a *acquire[S]) pick() (c *coord[S], degraded bool) {
+	p := a.p
+	p.pickMu.Lock()
+	s := p.snap.Load()
+	c = p.pick(s, a.key, a.policy)
+	if c != nil {
+		c.pending.Add(1)
+	}
+	p.pickMu.Unlock()
+	if c != nil && a.waiting != nil {
+		a.waiting.c.Store(c)
+	}
+	return c, s.degraded
 }
 
-func (p *Pool) acquireFailed(w *waiter, err error) error {
-	p.unwait(w)
+// handOut turns a session into the caller's lease, once BeforeAcquire
+// agrees; nil means the hook refused it (the session is closed).
+func (a *acquire[S]) handOut(ctx context.Context, e *entry[S]) *Lease[S] {
+	if h := a.p.hooks.BeforeAcquire; h != nil && !h(ctx, e.s) {
+		a.p.closeEntry(e)
+		return nil
+	}
+	a.p.unwait(a.waiting)
+	a.waiting = nil
+	return &Lease[S]{p: a.p, e: e}
+}
+
+// fail takes the acquire out of the wait queue and returns err.
+func (a *acquire[S]) fail(err error) error {
+	a.p.unwait(a.waiting)
+	a.waiting = nil
 	return err
+}
+
+// dialOn opens a session on c, whose slot is reserved. It returns the
+// lease, or the acquire's final error, or neither: again when the acquire
+// should pick anew (c was removed meanwhile, or failed and may be
+// redispatched).
+func (a *acquire[S]) dialOn(ctx context.Context, c *coord[S], degraded bool) (*Lease[S], error, bool) {
+	p := a.p
+	e, err := p.dial(ctx, c, degraded)
+	if err == nil {
+		a.dialed = true
+		if c.getState() == StateDraining {
+			p.closeEntry(e) // removed while we dialed: pick again
+			return nil, nil, true
+		}
+		if l := a.handOut(ctx, e); l != nil {
+			return l, nil, false
+		}
+		return nil, nil, true
+	}
+	var hookErr *hookError
+	switch {
+	case ctx.Err() != nil:
+		// The caller gave up first: no verdict on c, but have the
+		// background loop check it now, with its own timeout.
+		p.suspect(c)
+		return nil, a.fail(ctxError(ctx.Err(), err)), false
+	case errors.As(err, &hookErr) || clientSide(err):
+		// The client's own failure (its credentials, its KDC, its hook):
+		// every coordinator would refuse the same way.
+		return nil, a.fail(err), false
+	}
+	a.lastErr = err
+	a.failures++
+	p.markDown(c, err)
+	if a.failures > p.retries {
+		return nil, a.fail(fmt.Errorf("balancer: acquire failed after %d attempts: %w", a.failures, err)), false
+	}
+	p.redispatches.Add(1)
+	if p.log != nil {
+		p.log.Info("balancer: redispatch", "coordinator", c.addr, "attempt", a.failures, "err", err)
+	}
+	return nil, nil, true
+}
+
+// makeRoom is the answer to a full pool (MaxSessions). A keyed acquire
+// makes room on its own coordinator (closing an idle session elsewhere) so
+// that the key does not move. Otherwise, close an idle session only where
+// that evens out the spread (a coordinator with at least two more
+// sessions than c, e.g. after c joined); failing that, an idle session
+// anywhere beats waiting. Closing idle sessions that waiters could use
+// made them re-dial. room reports a session closed; e is an idle session
+// taken instead.
+func (a *acquire[S]) makeRoom(ctx context.Context, c *coord[S]) (room bool, e *entry[S]) {
+	p := a.p
+	minOpen := int32(0)
+	if a.policy != Affinity {
+		minOpen = c.open.Load() + 2
+	}
+	if p.evictIdle(minOpen) {
+		return true, nil
+	}
+	if a.policy != Affinity {
+		return false, p.takeAnyIdle(ctx)
+	}
+	return false, nil
+}
+
+// wait blocks the acquire until a session is handed over to it or
+// something changes (a slot freed, a coordinator back, the pool closed,
+// ctx done). The first call only joins the queue: the caller then looks
+// once more before waiting.
+func (a *acquire[S]) wait(ctx context.Context, c *coord[S]) (*Lease[S], error) {
+	p := a.p
+	if a.waiting == nil {
+		a.waiting = p.queue.enqueue(c, a.policy == Affinity)
+		a.ch = p.notify.Load().ch
+		a.waitFrom = p.now()
+		return nil, nil
+	}
+	p.waits.Add(1)
+	select {
+	case e := <-a.waiting.ch:
+		// handOff took us out of the queue.
+		a.waiting = nil
+		a.waited = p.now().Sub(a.waitFrom)
+		if h := p.hooks.BeforeAcquire; h != nil && !h(ctx, e.s) {
+			p.closeEntry(e)
+			return nil, nil
+		}
+		return &Lease[S]{p: p, e: e}, nil
+	case <-a.ch:
+	case <-ctx.Done():
+	case <-p.closing:
+	}
+	a.waited = p.now().Sub(a.waitFrom)
+	a.ch = p.notify.Load().ch
+	return nil, nil
 }
 
 // unwait takes an acquire that is done out of the queue; a session handed
 // to it meanwhile goes to the next waiter or the idle list.
-func (p *Pool) unwait(w *waiter) {
+func (p *Pool[S]) unwait(w *waiter[S]) {
 	if w == nil {
 		return
 	}
@@ -338,7 +451,7 @@ func ctxError(err, last error) error {
 
 // takeIdle pops idle sessions of c until one passes validation; failed ones
 // are closed and counted as replaced.
-func (p *Pool) takeIdle(ctx context.Context, c *coord) *entry {
+func (p *Pool[S]) takeIdle(ctx context.Context, c *coord[S]) *entry[S] {
 	for c.idle.Load() > 0 {
 		c.mu.Lock()
 		n := len(c.idleList)
@@ -379,8 +492,8 @@ func (p *Pool) takeIdle(ctx context.Context, c *coord) *entry {
 // "no I/O under a lock": its contract is a non-blocking check with no round
 // trip, and holding the lock keeps the sessions both owned by the pool and
 // visible to acquires.
-func (p *Pool) pruneDead(c *coord) {
-	var dead []*entry
+func (p *Pool[S]) pruneDead(c *coord[S]) {
+	var dead []*entry[S]
 	c.mu.Lock()
 	keep := c.idleList[:0]
 	for _, e := range c.idleList {
@@ -403,7 +516,7 @@ func (p *Pool) pruneDead(c *coord) {
 // validate decides whether an idle session may be handed out: within its
 // lifetime and idle time, socket alive, and pinged when idle longer than
 // ValidateAfter. A dead socket or a failed ping is given to Reattach first.
-func (p *Pool) validate(ctx context.Context, e *entry) bool {
+func (p *Pool[S]) validate(ctx context.Context, e *entry[S]) bool {
 	now := p.now()
 	if !e.expires.IsZero() && !now.Before(e.expires) {
 		return false
@@ -426,7 +539,7 @@ func (p *Pool) validate(ctx context.Context, e *entry) bool {
 	return true
 }
 
-func (p *Pool) tryReattach(ctx context.Context, e *entry) bool {
+func (p *Pool[S]) tryReattach(ctx context.Context, e *entry[S]) bool {
 	if e.reattach == nil || ctx.Err() != nil {
 		return false
 	}
@@ -448,7 +561,7 @@ const (
 )
 
 // reserve counts a session about to be dialed on c, within the caps.
-func (p *Pool) reserve(c *coord) reserveResult {
+func (p *Pool[S]) reserve(c *coord[S]) reserveResult {
 	for {
 		o := c.open.Load()
 		if o >= p.perCap {
@@ -481,9 +594,9 @@ func (p *Pool) reserve(c *coord) reserveResult {
 
 // takeAnyIdle takes a valid idle session from the up coordinator with the
 // most idle sessions, or returns nil when there is none.
-func (p *Pool) takeAnyIdle(ctx context.Context) *entry {
+func (p *Pool[S]) takeAnyIdle(ctx context.Context) *entry[S] {
 	for range 2 { // a second look when a taker raced us
-		var best *coord
+		var best *coord[S]
 		for _, c := range p.snap.Load().list {
 			if n := c.idle.Load(); n > 0 && (best == nil || n > best.idle.Load()) {
 				best = c
@@ -502,8 +615,8 @@ func (p *Pool) takeAnyIdle(ctx context.Context) *entry {
 // evictIdle closes the oldest idle session of the coordinator with the most
 // idle sessions among those with at least minOpen sessions, to make room
 // under MaxSessions. It reports whether it did.
-func (p *Pool) evictIdle(minOpen int32) bool {
-	var victim *coord
+func (p *Pool[S]) evictIdle(minOpen int32) bool {
+	var victim *coord[S]
 	for _, c := range p.snap.Load().list {
 		if n := c.idle.Load(); n > 0 && c.open.Load() >= minOpen && (victim == nil || n > victim.idle.Load()) {
 			victim = c
@@ -525,27 +638,32 @@ func (p *Pool) evictIdle(minOpen int32) bool {
 	return true
 }
 
+// hookError is the error of a Hooks.AfterDial that refused a session: the
+// hook's verdict, not the coordinator's failure.
+type hookError struct{ err error }
+
+func (e *hookError) Error() string { return "balancer: AfterDial hook: " + e.err.Error() }
+func (e *hookError) Unwrap() error { return e.err }
+
 // dial opens a session on c, whose slot is already reserved.
-func (p *Pool) dial(ctx context.Context, c *coord, degraded bool) (*entry, error) {
+func (p *Pool[S]) dial(ctx context.Context, c *coord[S], degraded bool) (*entry[S], error) {
 	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
 	s, err := p.dialer.Dial(dctx, c.addr)
-	cancel()
 	c.dialed.Add(1)
-	if err == nil && s == nil {
+	if err == nil && isNil(s) {
 		err = errors.New("balancer: Dialer returned a nil Session")
 	}
 	if err != nil {
-		c.open.Add(-1)
-		p.total.Add(-1)
-		p.wake()
+		p.release(c)
 		return nil, &DialError{Coordinator: c.addr, Err: err}
 	}
-	e := &entry{s: s, c: c}
-	e.live, _ = s.(LivenessChecker)
-	e.reset, _ = s.(Resetter)
-	e.reattach, _ = s.(Reattacher)
-	if cr, ok := s.(interface{ CanReattach() bool }); ok && !cr.CanReattach() {
-		e.reattach = nil
+	e := newEntry(s, c)
+	if h := p.hooks.AfterDial; h != nil {
+		if herr := h(dctx, c.addr, s); herr != nil {
+			p.closeEntry(e)
+			return nil, &hookError{err: herr}
+		}
 	}
 	now := p.now()
 	e.lastUsed = now
@@ -561,34 +679,73 @@ func (p *Pool) dial(ctx context.Context, c *coord, degraded bool) (*entry, error
 	return e, nil
 }
 
-func (p *Pool) put(l *Lease, broken bool) {
+// newEntry wraps a new session, noting once what else it can do.
+func newEntry[S Session](s S, c *coord[S]) *entry[S] {
+	e := &entry[S]{s: s, c: c}
+	e.live, _ = any(s).(LivenessChecker)
+	e.reset, _ = any(s).(Resetter)
+	if r, ok := any(s).(Reattacher); ok && r.CanReattach() {
+		e.reattach = r
+	}
+	return e
+}
+
+// release gives back the slots of a session that is gone (or was never
+// opened).
+func (p *Pool[S]) release(c *coord[S]) {
+	open := c.open.Add(-1)
+	p.total.Add(-1)
+	p.wake()
+	if open == 0 && c.getState() == StateDraining {
+		p.kickLoop()
+	}
+}
+
+// put takes a session back from its lease. The caller does not wait:
+// a session that needs a reset or a close gets a goroutine of its own,
+// and keeps counting as busy until that is done.
+func (p *Pool[S]) put(l *Lease[S], broken bool) {
 	if !l.done.CompareAndSwap(false, true) {
 		return
 	}
 	e := l.e
-	if !broken && e.reset != nil && e.reset.NeedsReset() {
-		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
-		broken = e.reset.Reset(ctx) != nil
-		cancel()
-	}
-	if broken {
-		p.closeEntry(e)
+	if !broken && (e.reset == nil || !e.reset.NeedsReset()) && p.keepable(e) {
+		p.reuse(e)
 		return
 	}
+	p.bg.goDo(func() {
+		if !broken && e.reset != nil && e.reset.NeedsReset() {
+			ctx, cancel := context.WithTimeout(p.bgCtx, p.cfg.DialTimeout)
+			broken = e.reset.Reset(ctx) != nil
+			cancel()
+		}
+		if broken || !p.keepable(e) {
+			p.closeEntry(e)
+			return
+		}
+		p.reuse(e)
+	})
+}
+
+// keepable reports whether a released session, reset if it needed one,
+// may be used again: within its lifetime and accepted by AfterRelease.
+func (p *Pool[S]) keepable(e *entry[S]) bool {
 	now := p.now()
 	if !e.expires.IsZero() && !now.Before(e.expires) {
-		p.closeEntry(e)
-		return
+		return false
+	}
+	if h := p.hooks.AfterRelease; h != nil && !h(e.s) {
+		return false
 	}
 	e.lastUsed = now
-	p.reuse(e)
+	return true
 }
 
 // reuse passes on a healthy released session: to the longest-waiting
 // acquire that can use it, else to the idle list; it closes the session
-// when its coordinator is not up, the pool is closed or the idle list is
-// full.
-func (p *Pool) reuse(e *entry) {
+// (in the background) when its coordinator is not up, the pool is closed
+// or the idle list is full.
+func (p *Pool[S]) reuse(e *entry[S]) {
 	c := e.c
 	if p.queue.n.Load() > 0 && c.getState() == StateUp && !p.closed.Load() &&
 		(e.live == nil || e.live.Alive()) && p.queue.handOff(e) {
@@ -603,36 +760,38 @@ func (p *Pool) reuse(e *entry) {
 		return
 	}
 	c.mu.Unlock()
-	p.closeEntry(e)
+	p.closeLater(e)
+}
+
+// closeLater closes e on a goroutine of its own.
+func (p *Pool[S]) closeLater(e *entry[S]) {
+	p.bg.goDo(func() { p.closeEntry(e) })
 }
 
 // closeEntry closes a session that is no longer idle nor in use and frees
 // its slots.
-func (p *Pool) closeEntry(e *entry) error {
-	err := e.s.Close()
-	c := e.c
-	open := c.open.Add(-1)
-	p.total.Add(-1)
-	p.wake()
-	if open == 0 && c.getState() == StateDraining {
-		p.kickLoop()
+func (p *Pool[S]) closeEntry(e *entry[S]) error {
+	if h := p.hooks.BeforeClose; h != nil {
+		h(e.s)
 	}
+	err := e.s.Close()
+	p.release(e.c)
 	return err
 }
 
 // wake tells waiting acquires that something changed.
-func (p *Pool) wake() {
+func (p *Pool[S]) wake() {
 	if p.queue.n.Load() > 0 {
 		p.broadcast()
 	}
 }
 
-func (p *Pool) broadcast() {
+func (p *Pool[S]) broadcast() {
 	old := p.notify.Swap(&notifier{ch: make(chan struct{})})
 	close(old.ch)
 }
 
-func (p *Pool) kickLoop() {
+func (p *Pool[S]) kickLoop() {
 	select {
 	case p.kick <- struct{}{}:
 	default:
@@ -640,14 +799,14 @@ func (p *Pool) kickLoop() {
 }
 
 // rebuild publishes a new snapshot from the members' states.
-func (p *Pool) rebuild() {
+func (p *Pool[S]) rebuild() {
 	p.mu.Lock()
 	p.rebuildLocked()
 	p.mu.Unlock()
 }
 
-func (p *Pool) rebuildLocked() {
-	s := &snapshot{}
+func (p *Pool[S]) rebuildLocked() {
+	s := &snapshot[S]{}
 	for _, c := range p.coords {
 		if c.getState() == StateUp {
 			s.list = append(s.list, c)
@@ -672,7 +831,7 @@ func (p *Pool) rebuildLocked() {
 // start); removed ones drain: they get no new sessions, their idle sessions
 // close now and their in-use sessions close when released. An address that
 // comes back while draining is up again at once.
-func (p *Pool) SetCoordinators(addrs []string) error {
+func (p *Pool[S]) SetCoordinators(addrs []string) error {
 	seen := make(map[string]bool, len(addrs))
 	for _, a := range addrs {
 		if err := checkAddr(a); err != nil {
@@ -688,9 +847,10 @@ func (p *Pool) SetCoordinators(addrs []string) error {
 	}
 	now := p.now()
 	var (
-		drop    []*entry
-		changed []*coord
+		drop    []*entry[S]
+		changed []*coord[S]
 	)
+	p.pickMu.Lock()
 	p.mu.Lock()
 	known := make(map[string]bool, len(p.coords))
 	for _, c := range p.coords {
@@ -716,7 +876,7 @@ func (p *Pool) SetCoordinators(addrs []string) error {
 		if known[a] {
 			continue
 		}
-		c := newCoord(a)
+		c := newCoord[S](a)
 		p.initCheck(c, now)
 		if p.cfg.SlowStart > 0 && len(p.coords) > 0 {
 			c.upSince = now
@@ -727,6 +887,7 @@ func (p *Pool) SetCoordinators(addrs []string) error {
 	}
 	p.rebuildLocked()
 	p.mu.Unlock()
+	p.pickMu.Unlock()
 	for _, e := range drop {
 		p.closeEntry(e)
 	}
@@ -738,11 +899,11 @@ func (p *Pool) SetCoordinators(addrs []string) error {
 	return nil
 }
 
-// Close closes the idle sessions, stops the background loop and makes
-// further acquires fail with [ErrPoolClosed]; waiting acquires return.
-// Sessions in use close when released. Close is idempotent: later calls
-// return nil.
-func (p *Pool) Close() error {
+// Close closes the idle sessions, stops the background loop, waits for the
+// resets and closes that releases started, and makes further acquires fail
+// with [ErrPoolClosed]; waiting acquires return. Sessions in use close
+// when released. Close is idempotent: later calls return nil.
+func (p *Pool[S]) Close() error {
 	var errs []error
 	p.closeOnce.Do(func() {
 		p.closed.Store(true)
@@ -752,7 +913,7 @@ func (p *Pool) Close() error {
 		p.mu.Lock()
 		coords := slices.Clone(p.coords)
 		p.mu.Unlock()
-		var idle []*entry
+		var idle []*entry[S]
 		for _, c := range coords {
 			c.mu.Lock()
 			idle = append(idle, c.idleList...)
@@ -767,11 +928,13 @@ func (p *Pool) Close() error {
 			}
 		}
 		p.broadcast()
+		// The resets and closes that releases started.
+		p.bg.wait()
 	})
 	return errors.Join(errs...)
 }
 
-func (p *Pool) stateChanged(c *coord, st State, err error) {
+func (p *Pool[S]) stateChanged(c *coord[S], st State, err error) {
 	if p.log != nil {
 		switch st {
 		case StateDown:
@@ -788,7 +951,7 @@ func (p *Pool) stateChanged(c *coord, st State, err error) {
 }
 
 // jitter spreads d by ±20 %.
-func (p *Pool) jitter(d time.Duration) time.Duration {
+func (p *Pool[S]) jitter(d time.Duration) time.Duration {
 	if d <= 0 {
 		return 0
 	}

@@ -17,8 +17,12 @@ import (
 
 func TestConfigValidate(t *testing.T) {
 	cl, addrs := newCluster(2)
-	good := balancer.Config{Coordinators: addrs, Dialer: &fakeDialer{cl: cl}}
+	good := balancer.Config{Coordinators: addrs}
 	require.NoError(t, good.Validate())
+	_, err := balancer.New[balancer.Session](good, nil)
+	var ce *balancer.ConfigError
+	require.ErrorAs(t, err, &ce, "New needs a Dialer")
+	require.Equal(t, "Dialer", ce.Field)
 	tests := []struct {
 		field string
 		edit  func(c *balancer.Config)
@@ -26,7 +30,6 @@ func TestConfigValidate(t *testing.T) {
 		{"Coordinators", func(c *balancer.Config) { c.Coordinators = nil }},
 		{"Coordinators", func(c *balancer.Config) { c.Coordinators = []string{"nohost"} }},
 		{"Coordinators", func(c *balancer.Config) { c.Coordinators = []string{"a:1", "a:1"} }},
-		{"Dialer", func(c *balancer.Config) { c.Dialer = nil }},
 		{"Policy", func(c *balancer.Config) { c.Policy = 9 }},
 		{"KeyedPolicy", func(c *balancer.Config) { c.KeyedPolicy = 9 }},
 		{"LoadFactor", func(c *balancer.Config) { c.LoadFactor = 0.5 }},
@@ -50,14 +53,14 @@ func TestConfigValidate(t *testing.T) {
 			require.ErrorAs(t, err, &ce)
 			require.Equal(t, tc.field, ce.Field)
 			require.Contains(t, err.Error(), "Config."+tc.field)
-			_, err = balancer.New(c)
+			_, err = balancer.New(c, &fakeDialer{cl: cl})
 			require.ErrorAs(t, err, &ce)
 		})
 	}
 }
 
-func TestDefaultConfig(t *testing.T) {
-	c := balancer.DefaultConfig()
+func TestConfigDefaults(t *testing.T) {
+	c := balancer.Config{}.WithDefaults()
 	require.Equal(t, balancer.LeastConn, c.Policy)
 	require.Equal(t, balancer.Affinity, c.KeyedPolicy)
 	require.Equal(t, 1.25, c.LoadFactor)
@@ -176,7 +179,7 @@ func TestLeastConnCountsDialsInProgress(t *testing.T) {
 	cfg := testConfig(cl, addrs)
 	cfg.MaxIdlePerCoordinator = -1
 	p := newPool(t, cfg, balancer.TestOptions{})
-	leases := make(chan *balancer.Lease, n)
+	leases := make(chan *lease, n)
 	errs := make(chan error, n)
 	for range n {
 		go func() {
@@ -197,6 +200,7 @@ func TestLeastConnCountsDialsInProgress(t *testing.T) {
 		select {
 		case l := <-leases:
 			l.Release()
+			l.Settle()
 		case err := <-errs:
 			require.NoError(t, err)
 		}
@@ -221,7 +225,7 @@ func TestLeastConnRotatingWindowEven(t *testing.T) {
 	p := newPool(t, cfg, balancer.TestOptions{})
 	releaseAll(acquireSerial(t, p, 31)) // 11/10/10 idle
 	const window, steps = 20, 3000
-	var held []*balancer.Lease
+	var held []*lease
 	by := map[string]int{}
 	for range steps {
 		l, err := p.Acquire(context.Background(), "")
@@ -286,7 +290,7 @@ func TestAffinitySticky(t *testing.T) {
 	l.Release()
 }
 
-func keyMap(p *balancer.Pool, n int) []string {
+func keyMap(p *pool, n int) []string {
 	m := make([]string, n)
 	for i := range n {
 		m[i] = p.Pick(balancer.Affinity, fmt.Sprintf("user-%d", i))
@@ -334,7 +338,7 @@ func TestAffinityBoundedLoad(t *testing.T) {
 	p := newPool(t, cfg, balancer.TestOptions{})
 	const n = 400
 	hot := p.Pick(balancer.Affinity, "hot")
-	var leases []*balancer.Lease
+	var leases []*lease
 	for i := range n {
 		k := "hot"
 		if i%2 == 1 {
@@ -634,6 +638,7 @@ func TestIdleLimits(t *testing.T) {
 	require.NoError(t, err)
 	clk.Advance(time.Hour)
 	l.Release()
+	l.Settle()
 	require.EqualValues(t, 0, fc.open.Load())
 	require.Zero(t, cl.doubleCloses.Load())
 
@@ -785,7 +790,7 @@ func TestDraining(t *testing.T) {
 	p := newPool(t, testConfig(cl, addrs), balancer.TestOptions{OnState: ev.hook, NoLoop: true})
 	leases := acquireSerial(t, p, 30)
 	gone := cl.get(addrs[2])
-	var goneLeases, others []*balancer.Lease
+	var goneLeases, others []*lease
 	for _, l := range leases {
 		if l.Coordinator() == gone.addr {
 			goneLeases = append(goneLeases, l)
@@ -851,7 +856,7 @@ func TestWaitersHonourCtx(t *testing.T) {
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		require.Zero(t, p.Stats().Waiting)
 
-		got := make(chan *balancer.Lease)
+		got := make(chan *lease)
 		go func() {
 			l, err := p.Acquire(context.Background(), "")
 			if err != nil {
@@ -903,6 +908,7 @@ func TestWaitersHonourCtx(t *testing.T) {
 		require.NoError(t, p.Close())
 		require.ErrorIs(t, <-done, balancer.ErrPoolClosed)
 		l.Release()
+		l.Settle()
 		require.EqualValues(t, 0, cl.openSessions(), "released after Close: closed")
 	})
 }
@@ -939,7 +945,8 @@ func TestSessionReset(t *testing.T) {
 	require.NoError(t, err)
 	s := l.Session().(*resetSession)
 	s.Set("MEM_LIMIT", "1g")
-	l.Release()
+	l.Release() // the reset runs after Release returned
+	l.Settle()
 	l, err = p.Acquire(ctx, "bob")
 	require.NoError(t, err)
 	require.Same(t, s, l.Session())
@@ -948,6 +955,7 @@ func TestSessionReset(t *testing.T) {
 	s.Set("SYNC_DDL", "1")
 	s.failRst = true
 	l.Release()
+	l.Settle()
 	require.True(t, s.closed.Load(), "a session that cannot be reset is closed")
 	l, err = p.Acquire(ctx, "bob")
 	require.NoError(t, err)
@@ -967,6 +975,7 @@ func TestLeaseReleaseTwiceAndDiscard(t *testing.T) {
 	l, err = p.Acquire(context.Background(), "")
 	require.NoError(t, err)
 	l.Discard()
+	l.Settle()
 	require.Equal(t, 0, p.Stats().Idle)
 	require.EqualValues(t, 0, cl.openSessions())
 	require.Zero(t, cl.doubleCloses.Load())
@@ -1088,6 +1097,7 @@ func TestLeastconnTiesTakeTurns(t *testing.T) {
 		l, err := p.Acquire(ctx, "")
 		require.NoError(t, err)
 		l.Release()
+		l.Settle() // the close, which frees the slot, runs after Release
 	}
 	for _, c := range p.Stats().Coordinators {
 		require.EqualValues(t, 100, c.Dialed, c.Addr)

@@ -188,14 +188,13 @@ func TestRealSocketsHungCoordinator(t *testing.T) {
 	hung := startLineServer(t, true, 0)
 	a := startLineServer(t, false, 0)
 	b := startLineServer(t, false, 0)
-	cfg := balancer.Config{
+	cfg := testCfg{Dialer: tcpDialer{}, Config: balancer.Config{
 		Coordinators: []string{hung.addr(), a.addr(), b.addr()},
-		Dialer:       tcpDialer{},
 		DialTimeout:  300 * time.Millisecond,
 		Interval:     -1,
 		BackoffMin:   time.Hour,
 		BackoffMax:   time.Hour,
-	}
+	}}
 	p := newPool(t, cfg, balancer.TestOptions{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 8*20)
@@ -241,12 +240,11 @@ func TestRealSocketsIdleCut(t *testing.T) {
 		servers = append(servers, s)
 		addrs = append(addrs, s.addr())
 	}
-	cfg := balancer.Config{
+	cfg := testCfg{Dialer: tcpDialer{}, Config: balancer.Config{
 		Coordinators:  addrs,
-		Dialer:        tcpDialer{},
 		Interval:      -1,
 		ValidateAfter: time.Hour, // rely on the socket check alone
-	}
+	}}
 	p := newPool(t, cfg, balancer.TestOptions{NoLoop: true})
 	releaseAll(acquireSerial(t, p, 6))
 	for range 6 { // the servers signal each connection they cut

@@ -57,7 +57,7 @@ type CoordinatorStats struct {
 // Stats returns a snapshot of the pool's counters. Figures are read one by
 // one without stopping the pool, so they may be slightly inconsistent with
 // each other under load.
-func (p *Pool) Stats() Stats {
+func (p *Pool[S]) Stats() Stats {
 	p.mu.Lock()
 	coords := slices.Clone(p.coords)
 	p.mu.Unlock()

@@ -69,7 +69,7 @@ func lowerKeys(m map[string]string) map[string]string {
 
 // rpc runs one call and wraps a failure in *Error, keeping what a
 // BeeswaxException carries.
-func (s *beeswaxSession) rpc(ctx context.Context, op string, sent bool, fn func(context.Context, *impala.ImpalaServiceClient) error) error {
+func (s *beeswaxSession) rpc(ctx context.Context, op Op, sent bool, fn func(context.Context, *impala.ImpalaServiceClient) error) error {
 	if s.closed.Load() {
 		return &Error{Addr: s.addr, Op: op, Sent: sent, Err: ErrSessionClosed}
 	}
@@ -100,7 +100,7 @@ func (s *beeswaxSession) rpc(ctx context.Context, op string, sent bool, fn func(
 	return e
 }
 
-func (s *beeswaxSession) ping(ctx context.Context, op string) error {
+func (s *beeswaxSession) ping(ctx context.Context, op Op) error {
 	var resp *impala.TPingImpalaServiceResp
 	if err := s.rpc(ctx, op, false, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
 		resp, err = c.PingImpalaService(ctx)

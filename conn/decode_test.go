@@ -310,7 +310,7 @@ func TestBackoff(t *testing.T) {
 
 func TestOptionsDefaults(t *testing.T) {
 	in := Options{SessionOptions: map[string]string{"a": "1"}, Password: "pw", User: "u"}
-	o, err := in.withDefaults()
+	o, err := in.WithDefaults()
 	require.NoError(t, err)
 	require.Equal(t, DefaultFetchSize, o.FetchSize)
 	require.Equal(t, DefaultConnectTimeout, o.ConnectTimeout)
@@ -318,7 +318,7 @@ func TestOptionsDefaults(t *testing.T) {
 	in.SessionOptions["a"] = "2"
 	require.Equal(t, "1", o.SessionOptions["a"], "a private copy")
 	for _, bad := range []Options{{Protocol: 7}, {FetchSize: -1}, {ConnectTimeout: -1}, {PollMin: -1}, {MaxMessageSize: -1}, {CancelTimeout: -1}} {
-		_, err := bad.withDefaults()
+		_, err := bad.WithDefaults()
 		require.Error(t, err)
 	}
 }

@@ -53,17 +53,42 @@ var (
 	ErrOperationCanceled = errors.New("conn: statement cancelled on the coordinator")
 )
 
+// Op names the step of a session's life that failed, in [Error.Op].
+type Op string
+
+// The steps an [Error] names.
+const (
+	OpDial        Op = "dial"         // TCP connect
+	OpTLS         Op = "tls"          // TLS handshake
+	OpSASL        Op = "sasl"         // SASL negotiation
+	OpOpenSession Op = "open session" // OpenSession and the first ping
+	// OpExecute is the statement's run: ExecuteStatement, and the poll or
+	// first fetch that waits for it in Execute.
+	OpExecute        Op = "execute"
+	OpPoll           Op = "poll"     // a status poll (Operation.Summary's state included)
+	OpMetadata       Op = "metadata" // GetResultSetMetadata
+	OpFetch          Op = "fetch"    // a fetch of rows after Execute returned
+	OpCancel         Op = "cancel"
+	OpCloseOperation Op = "close operation"
+	OpCloseSession   Op = "close session"
+	OpPing           Op = "ping"
+	// OpReattach is the move of a session to a new connection; its Err is
+	// the failure of that connection's own step (an *Error) or of the ping.
+	OpReattach Op = "reattach"
+	OpReset    Op = "reset"
+	OpSummary  Op = "summary"
+	OpProfile  Op = "profile"
+	OpLog      Op = "log"
+)
+
 // Error is the error of every failed call of this package that involved a
 // coordinator. It keeps what Impala said (Message, SQLState, Code) and
 // whether anything of the call can have reached the coordinator.
 type Error struct {
 	// Addr is the coordinator's address, host:port as dialed.
 	Addr string
-	// Op names the step that failed: "dial", "tls", "sasl", "open session",
-	// "execute", "poll", "metadata", "fetch", "cancel", "close operation",
-	// "close session", "ping", "reattach", "reset", "summary", "profile",
-	// "log".
-	Op string
+	// Op names the step that failed, one of the Op constants.
+	Op Op
 	// QueryID is Impala's query id of the statement the call belonged to,
 	// once the coordinator had given it one (failures while a statement
 	// ran, was fetched or closed); empty otherwise.
@@ -88,7 +113,7 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("conn: ")
-	b.WriteString(e.Op)
+	b.WriteString(string(e.Op))
 	if e.Addr != "" {
 		b.WriteByte(' ')
 		b.WriteString(e.Addr)
@@ -138,4 +163,11 @@ func SafeToRetry(err error) bool {
 		return false
 	}
 	return !e.Sent
+}
+
+// asError returns the *Error in err's chain.
+func asError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
 }

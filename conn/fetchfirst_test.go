@@ -72,7 +72,7 @@ func TestQueryFailsInFirstFetch(t *testing.T) {
 	var ce *conn.Error
 	require.ErrorAs(t, err, &ce)
 	require.ErrorIs(t, err, conn.ErrOperationFailed)
-	require.Equal(t, "execute", ce.Op)
+	require.Equal(t, conn.OpExecute, ce.Op)
 	require.Contains(t, ce.Message, "late boom")
 	require.NotEmpty(t, ce.QueryID)
 	require.True(t, ce.Sent)

@@ -45,7 +45,7 @@ func TestTLSHandshakeHook(t *testing.T) {
 	_, err = conn.Dial(context.Background(), co.HS2Addr(), conn.Options{TLSHandshake: direct.HandshakeConn})
 	var ce *conn.Error
 	require.ErrorAs(t, err, &ce)
-	require.Equal(t, "tls", ce.Op)
+	require.Equal(t, conn.OpTLS, ce.Op)
 	require.True(t, conn.SafeToRetry(err))
 	var mm *tlsconf.NameMismatchError
 	require.ErrorAs(t, err, &mm)

@@ -124,7 +124,7 @@ func (s *hs2Session) open(ctx context.Context) error {
 // rpc runs one call on the current wire and wraps a failure in *Error.
 // sent says whether the statement already reached the coordinator before
 // this call; for "execute" the call itself decides.
-func (s *hs2Session) rpc(ctx context.Context, op string, sent bool, fn func(context.Context, *impala.ImpalaHiveServer2ServiceClient) error) error {
+func (s *hs2Session) rpc(ctx context.Context, op Op, sent bool, fn func(context.Context, *impala.ImpalaHiveServer2ServiceClient) error) error {
 	if s.closed.Load() {
 		return &Error{Addr: s.addr, Op: op, Sent: sent, Err: ErrSessionClosed}
 	}
@@ -146,7 +146,7 @@ func (s *hs2Session) rpc(ctx context.Context, op string, sent bool, fn func(cont
 }
 
 // statusError turns a TStatus that is not a success into *Error.
-func (s *hs2Session) statusError(op string, st *tcli.TStatus, sent bool) error {
+func (s *hs2Session) statusError(op Op, st *tcli.TStatus, sent bool) error {
 	if st == nil {
 		return &Error{Addr: s.addr, Op: op, Sent: sent, Err: fmt.Errorf("%w: reply without a status", ErrNotImpala)}
 	}
@@ -167,7 +167,7 @@ func (s *hs2Session) statusError(op string, st *tcli.TStatus, sent bool) error {
 	return e
 }
 
-func (s *hs2Session) ping(ctx context.Context, op string) error {
+func (s *hs2Session) ping(ctx context.Context, op Op) error {
 	if s.opts.AllowNonImpala {
 		return s.pingInfo(ctx, op)
 	}
@@ -191,7 +191,7 @@ func (s *hs2Session) ping(ctx context.Context, op string) error {
 // pingInfo is ping for a server that may not be Impala: GetInfo, which
 // every HiveServer2 serves and which fails for a session the server does
 // not know. At open it asks for the version (CLI_DBMS_VER).
-func (s *hs2Session) pingInfo(ctx context.Context, op string) error {
+func (s *hs2Session) pingInfo(ctx context.Context, op Op) error {
 	typ := tcli.TGetInfoType_CLI_SERVER_NAME
 	if op == "open session" {
 		typ = tcli.TGetInfoType_CLI_DBMS_VER
@@ -353,6 +353,10 @@ func (s *hs2Session) Reset(ctx context.Context) error {
 	return nil
 }
 
+// CanReattach reports whether the server keeps the session past its
+// connection: Impala does, other HiveServer2 servers do not.
+func (s *hs2Session) CanReattach() bool { return !s.opts.AllowNonImpala }
+
 func (s *hs2Session) Reattach(ctx context.Context) error {
 	if s.closed.Load() {
 		return &Error{Addr: s.addr, Op: "reattach", Err: ErrSessionClosed}
@@ -366,11 +370,7 @@ func (s *hs2Session) Reattach(ctx context.Context) error {
 	defer cancel()
 	w, err := dialWire(ctx, s.addr, s.opts)
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			e.Op = "reattach " + e.Op
-		}
-		return err
+		return &Error{Addr: s.addr, Op: OpReattach, Err: err}
 	}
 	s.mu.Lock()
 	old := s.w
@@ -451,6 +451,8 @@ type hs2Op struct {
 	// the TIMESTAMP and DATE columns to decode into times as they are read
 	// (SetDecodeTimes; none when off).
 	rd timeDecoder
+	// first is set while Execute fetches a query's first rows (fetchFirst).
+	first bool
 }
 
 // setDecodeTimes turns on or off the decoding of the TIMESTAMP and DATE
@@ -617,7 +619,9 @@ func (o *hs2Op) fetchFirst(ctx context.Context, op *Operation, bounded bool) err
 	if bounded {
 		fctx = withGrace(ctx, boundedGrace)
 	}
+	o.first = true
 	b, err := op.Next(fctx)
+	o.first = false
 	switch {
 	case err == nil:
 		op.pending = b
@@ -628,10 +632,6 @@ func (o *hs2Op) fetchFirst(ctx context.Context, op *Operation, bounded bool) err
 			o.closeQuiet(ctx)
 		}
 		op.closed = true
-		var e *Error
-		if errors.As(err, &e) && e.Op == "fetch" && errors.Is(e.Err, ErrOperationFailed) {
-			e.Op = "execute"
-		}
 		return err
 	}
 	return nil
@@ -672,7 +672,13 @@ func (o *hs2Op) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 	)
 	dec := &o.rd
 	dec.times = nil
-	if err := o.s.rpc(ctx, "fetch", true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+	// The fetch that Execute makes for a query's first rows is part of
+	// the statement's run: its failure is the statement's, as a poll's.
+	op := OpFetch
+	if o.first {
+		op = OpExecute
+	}
+	if err := o.s.rpc(ctx, op, true, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
 		// The generated c.FetchResults, with our reader for the reply.
 		args := &tcli.TCLIServiceFetchResultsArgs{Req: &tcli.TFetchResultsReq{
 			OperationHandle: o.h,
@@ -691,7 +697,7 @@ func (o *hs2Op) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 	}); err != nil {
 		return nil, false, err
 	}
-	if err := o.s.statusError("fetch", resp.Status, true); err != nil {
+	if err := o.s.statusError(op, resp.Status, true); err != nil {
 		return nil, false, err
 	}
 	more := resp.GetHasMoreRows()
@@ -795,7 +801,7 @@ func (o *hs2Op) abandon() {
 }
 
 // notImpala is the error of an Impala-only call under AllowNonImpala.
-func (o *hs2Op) notImpala(op string) error {
+func (o *hs2Op) notImpala(op Op) error {
 	return &Error{Addr: o.s.addr, Op: op, Sent: true, Err: fmt.Errorf("%w: %s is Impala's (Options.AllowNonImpala is set)", ErrNotImpala, op)}
 }
 

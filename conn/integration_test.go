@@ -72,7 +72,7 @@ func setup(t testing.TB, v variant, cfg impalad.Config) (*impalad.Coordinator, s
 	return co, addr, opts
 }
 
-func dial(t testing.TB, addr string, opts conn.Options) conn.Session {
+func dial(t testing.TB, addr string, opts conn.Options) *conn.Session {
 	t.Helper()
 	s, err := conn.Dial(context.Background(), addr, opts)
 	require.NoError(t, err)
@@ -81,7 +81,7 @@ func dial(t testing.TB, addr string, opts conn.Options) conn.Session {
 }
 
 // query runs stmt and returns every row as values.
-func query(t testing.TB, s conn.Session, stmt string) [][]any {
+func query(t testing.TB, s *conn.Session, stmt string) [][]any {
 	t.Helper()
 	ctx := context.Background()
 	op, err := s.Execute(ctx, stmt, nil)
@@ -107,7 +107,7 @@ func query(t testing.TB, s conn.Session, stmt string) [][]any {
 	return rows
 }
 
-func exec(t testing.TB, s conn.Session, stmt string) *conn.Operation {
+func exec(t testing.TB, s *conn.Session, stmt string) *conn.Operation {
 	t.Helper()
 	ctx := context.Background()
 	op, err := s.Execute(ctx, stmt, nil)
@@ -403,7 +403,7 @@ func TestSetUseReset(t *testing.T) {
 
 // setOptions returns the session's options as "k=v" strings, through SET
 // (which lists them).
-func setOptions(t *testing.T, s conn.Session) []string {
+func setOptions(t *testing.T, s *conn.Session) []string {
 	var out []string
 	for _, r := range query(t, s, "set") {
 		out = append(out, strings.ToLower(fmt.Sprintf("%v", r[0]))+"="+fmt.Sprint(r[1]))
@@ -512,7 +512,7 @@ func TestDialErrors(t *testing.T) {
 		t.Log(err)
 		var ce *conn.Error
 		require.ErrorAs(t, err, &ce)
-		require.Equal(t, "dial", ce.Op)
+		require.Equal(t, conn.OpDial, ce.Op)
 		require.True(t, conn.SafeToRetry(err))
 	})
 	t.Run("bad address", func(t *testing.T) {
@@ -549,7 +549,7 @@ func TestDialErrors(t *testing.T) {
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		var ce *conn.Error
 		require.ErrorAs(t, err, &ce)
-		require.Equal(t, "sasl", ce.Op)
+		require.Equal(t, conn.OpSASL, ce.Op)
 		require.True(t, conn.SafeToRetry(err))
 	})
 	t.Run("http server", func(t *testing.T) {
@@ -582,7 +582,7 @@ func TestDialErrors(t *testing.T) {
 		t.Log(err)
 		var ce *conn.Error
 		require.ErrorAs(t, err, &ce)
-		require.Equal(t, "open session", ce.Op)
+		require.Equal(t, conn.OpOpenSession, ce.Op)
 		require.True(t, conn.SafeToRetry(err))
 	})
 	t.Run("silent peer", func(t *testing.T) {
@@ -602,7 +602,7 @@ func TestDialErrors(t *testing.T) {
 		t.Log(err)
 		var ce *conn.Error
 		require.ErrorAs(t, err, &ce)
-		require.Equal(t, "open session", ce.Op)
+		require.Equal(t, conn.OpOpenSession, ce.Op)
 		require.NotEmpty(t, ce.Message)
 		require.True(t, conn.SafeToRetry(err))
 		s, err := conn.Dial(ctx, co.HS2Addr(), quick)
@@ -667,7 +667,7 @@ func TestTLS(t *testing.T) {
 			_, err = conn.Dial(context.Background(), addr, opts)
 			var ce *conn.Error
 			require.ErrorAs(t, err, &ce)
-			require.Equal(t, "tls", ce.Op)
+			require.Equal(t, conn.OpTLS, ce.Op)
 		})
 	}
 }

@@ -43,6 +43,9 @@ type Operation struct {
 	// pending is the first batch, fetched by Execute (HS2 fetchFirst),
 	// until Next hands it out.
 	pending *Batch
+	// trace is set when the session has a Tracer, until the end is
+	// reported.
+	trace *opTrace
 }
 
 // QueryID returns Impala's query id of the statement, as the coordinator's
@@ -63,6 +66,21 @@ func (op *Operation) HasResultSet() bool { return op.hasResults }
 // the end. If ctx ends during the fetch, the statement is cancelled on the
 // coordinator and the error wraps ctx.Err().
 func (op *Operation) Next(ctx context.Context) (*Batch, error) {
+	b, err := op.next(ctx)
+	if t := op.trace; t != nil {
+		if err == nil {
+			t.rows += int64(b.Len())
+		} else if err != io.EOF && t.err == nil {
+			t.err = err
+		}
+		if op.closed {
+			op.traceEnd()
+		}
+	}
+	return b, err
+}
+
+func (op *Operation) next(ctx context.Context) (*Batch, error) {
 	if op.closed {
 		return nil, ErrOperationClosed
 	}
@@ -162,6 +180,9 @@ func (op *Operation) Close(ctx context.Context) error {
 	op.done = true
 	op.rows, op.closeErr = op.impl.close(ctx)
 	op.closeErr = tagQuery(op.closeErr, op.queryID)
+	if op.trace != nil {
+		op.traceEnd()
+	}
 	return op.closeErr
 }
 

@@ -38,7 +38,7 @@ func (p Protocol) String() string {
 
 // Defaults applied by Dial to zero fields of Options.
 const (
-	DefaultConnectTimeout = 30 * time.Second
+	DefaultConnectTimeout = 10 * time.Second
 	DefaultKeepAlive      = 30 * time.Second
 	DefaultFetchSize      = 10240
 	DefaultPollMin        = 1 * time.Millisecond
@@ -160,15 +160,20 @@ type Options struct {
 	// Impala serves.
 	AllowNonImpala bool
 
+	// Tracer, when not nil, is told of every statement's start and end
+	// (see [Tracer]). Nil means no tracing.
+	Tracer Tracer
+
 	// Logger receives debug records (dial, open, close, broken
 	// connections); never statements' text, passwords or tokens. Nil
 	// means no logging.
 	Logger *slog.Logger
 }
 
-// withDefaults returns a private copy of o with defaults filled in, or an
-// error naming the first field out of range.
-func (o Options) withDefaults() (Options, error) {
+// WithDefaults returns a copy of o with every zero field set to its
+// default, as Dial uses it (a Password without Mechanism becomes SASL
+// PLAIN), or an error naming the first field out of range.
+func (o Options) WithDefaults() (Options, error) {
 	switch {
 	case o.Protocol != HS2 && o.Protocol != Beeswax:
 		return o, fmt.Errorf("conn: Options.Protocol %d is neither HS2 nor Beeswax", o.Protocol)

@@ -9,97 +9,136 @@ import (
 	"strings"
 )
 
-// Session is one open session on one coordinator, over one connection.
+// sessionImpl is the protocol half of a [Session]: *hs2Session or
+// *beeswaxSession. Its methods are documented on Session.
+type sessionImpl interface {
+	Addr() string
+	Protocol() Protocol
+	ServerVersion() string
+	ProtocolVersion() int
+	WebServer() string
+	Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error)
+	Ping(ctx context.Context) error
+	Alive() bool
+	Broken() bool
+	NeedsReset() bool
+	Reset(ctx context.Context) error
+	Reattach(ctx context.Context) error
+	CanReattach() bool
+	Close() error
+}
+
+// Session is one open session on one coordinator, over one connection:
+// HiveServer2 or beeswax, as [Options.Protocol] says. [Dial] opens one.
 //
 // A Session is used by one goroutine at a time: Execute, Ping, Reset,
 // Reattach and the calls on its Operations must not overlap. Addr,
-// Protocol, ServerVersion, ProtocolVersion, Alive, Broken and NeedsReset
-// may be called from any goroutine, at any time; Close too (it interrupts
-// a call in flight).
-type Session interface {
-	// Addr returns the coordinator's address as dialed.
-	Addr() string
-	// Protocol returns HS2 or Beeswax.
-	Protocol() Protocol
-	// ServerVersion returns the version string the coordinator reported
-	// ("impalad version 4.4.0 RELEASE (build ...)").
-	ServerVersion() string
-	// ProtocolVersion returns the HS2 protocol version the coordinator
-	// agreed to, as a number (6 for HIVE_CLI_SERVICE_PROTOCOL_V6); 0 for
-	// beeswax.
-	ProtocolVersion() int
-	// WebServer returns the URL of the coordinator's web server as it
-	// reported it ("http://host:25000"), where /query_plan?query_id=...
-	// shows a statement; empty when it did not say (beeswax before the
-	// first ping, a server that is not Impala).
-	WebServer() string
-
-	// Execute runs one statement with per-statement query options (nil for
-	// none) and waits until it finished: for a query on an HS2 session to
-	// Impala, until its first rows are ready, by fetching them (Impala
-	// holds the fetch until then; the Operation keeps them for Next);
-	// otherwise by polling its status with backoff. The returned Operation
-	// gives the result metadata and rows and must be closed. If ctx ends
-	// first, the statement is cancelled on the coordinator and the error
-	// wraps ctx.Err(). (A ctx deadline at most 10 s away bounds that fetch
-	// on Impala 4 and later through FETCH_ROWS_TIMEOUT_MS, unless a value
-	// was chosen; otherwise the end of ctx cuts the call and the session is
-	// reattached on a new connection to cancel the statement.)
-	Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error)
-
-	// Ping checks with one round trip that the connection works and that
-	// the coordinator still knows the session (HS2 PingImpalaHS2Service,
-	// or GetInfo with Options.AllowNonImpala; beeswax PingImpalaService).
-	Ping(ctx context.Context) error
-
-	// Alive reports, without a round trip and without blocking, whether
-	// the connection still looks usable: not broken, not closed, and the
-	// socket has not been closed or reset by the peer (a one-byte
-	// non-blocking peek). Call it only on an idle session.
-	Alive() bool
-
-	// Broken reports whether the connection can no longer be used because
-	// a call was interrupted half-way or failed at the transport level.
-	Broken() bool
-
-	// NeedsReset reports whether a statement changed the session's state
-	// (SET, USE) since it was opened or last reset.
-	NeedsReset() bool
-
-	// Reset restores the query options and database given at Dial: HS2
-	// re-SETs each option changed by a SET (to its Options value, or with
-	// SET k='', which Impala takes as "back to the default") and runs USE
-	// when the database changed; beeswax keeps options on the client and
-	// only runs USE when the database changed. Options changed by other
-	// means (a SET hidden in a multi-statement string) are not seen.
-	Reset(ctx context.Context) error
-
-	// Reattach moves an HS2 session to a new connection to the same
-	// coordinator, e.g. after a proxy cut the old one: Impala keeps a
-	// disconnected session for disconnected_session_timeout. It proves the
-	// session with a ping and clears Broken. Beeswax, and HS2 with
-	// Options.AllowNonImpala, return ErrReattachUnsupported.
-	Reattach(ctx context.Context) error
-
-	// Close closes the session on the coordinator (HS2 CloseSession;
-	// beeswax closes with its connection), then the connection. When the
-	// connection is broken, or a call is in flight (which Close then
-	// interrupts), only the connection is closed and Impala drops an HS2
-	// session after disconnected_session_timeout. It is idempotent.
-	Close() error
+// Protocol, ServerVersion, ProtocolVersion, WebServer, Alive, Broken,
+// CanReattach and NeedsReset may be called from any goroutine, at any
+// time; Close too (it interrupts a call in flight).
+type Session struct {
+	impl   sessionImpl
+	tracer Tracer // nil: no tracing
 }
+
+// Addr returns the coordinator's address as dialed.
+func (s *Session) Addr() string { return s.impl.Addr() }
+
+// Protocol returns HS2 or Beeswax.
+func (s *Session) Protocol() Protocol { return s.impl.Protocol() }
+
+// ServerVersion returns the version string the coordinator reported
+// ("impalad version 4.4.0 RELEASE (build ...)").
+func (s *Session) ServerVersion() string { return s.impl.ServerVersion() }
+
+// ProtocolVersion returns the HS2 protocol version the coordinator agreed
+// to, as a number (6 for HIVE_CLI_SERVICE_PROTOCOL_V6); 0 for beeswax.
+func (s *Session) ProtocolVersion() int { return s.impl.ProtocolVersion() }
+
+// WebServer returns the URL of the coordinator's web server as it reported
+// it ("http://host:25000"), where /query_plan?query_id=... shows a
+// statement; empty when it did not say (beeswax before the first ping, a
+// server that is not Impala).
+func (s *Session) WebServer() string { return s.impl.WebServer() }
+
+// Execute runs one statement with per-statement query options (nil for
+// none) and waits until it finished: for a query on an HS2 session to
+// Impala, until its first rows are ready, by fetching them (Impala holds
+// the fetch until then; the Operation keeps them for Next); otherwise by
+// polling its status with backoff. The returned Operation gives the result
+// metadata and rows and must be closed. If ctx ends first, the statement
+// is cancelled on the coordinator and the error wraps ctx.Err(). (A ctx
+// deadline at most 10 s away bounds that fetch on Impala 4 and later
+// through FETCH_ROWS_TIMEOUT_MS, unless a value was chosen; otherwise the
+// end of ctx cuts the call and the session is reattached on a new
+// connection to cancel the statement.)
+//
+// With [Options.Tracer] set, the statement is traced from here to the
+// Operation's Close (or to Execute's error).
+func (s *Session) Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error) {
+	if s.tracer == nil {
+		return s.impl.Execute(ctx, stmt, opts)
+	}
+	return s.executeTraced(ctx, stmt, opts)
+}
+
+// Ping checks with one round trip that the connection works and that the
+// coordinator still knows the session (HS2 PingImpalaHS2Service, or
+// GetInfo with Options.AllowNonImpala; beeswax PingImpalaService).
+func (s *Session) Ping(ctx context.Context) error { return s.impl.Ping(ctx) }
+
+// Alive reports, without a round trip and without blocking, whether the
+// connection still looks usable: not broken, not closed, and the socket
+// has not been closed or reset by the peer (a one-byte non-blocking peek).
+// Call it only on an idle session.
+func (s *Session) Alive() bool { return s.impl.Alive() }
+
+// Broken reports whether the connection can no longer be used because a
+// call was interrupted half-way or failed at the transport level.
+func (s *Session) Broken() bool { return s.impl.Broken() }
+
+// NeedsReset reports whether a statement changed the session's state
+// (SET, USE) since it was opened or last reset.
+func (s *Session) NeedsReset() bool { return s.impl.NeedsReset() }
+
+// Reset restores the query options and database given at Dial: HS2
+// re-SETs each option changed by a SET (to its Options value, or with SET
+// k=”, which Impala takes as "back to the default") and runs USE when the
+// database changed; beeswax keeps options on the client and only runs USE
+// when the database changed. Options changed by other means (a SET hidden
+// in a multi-statement string) are not seen.
+func (s *Session) Reset(ctx context.Context) error { return s.impl.Reset(ctx) }
+
+// CanReattach reports whether [Session.Reattach] can work: true for HS2 to
+// Impala, false for beeswax (its state dies with its connection) and for
+// HS2 with [Options.AllowNonImpala].
+func (s *Session) CanReattach() bool { return s.impl.CanReattach() }
+
+// Reattach moves an HS2 session to a new connection to the same
+// coordinator, e.g. after a proxy cut the old one: Impala keeps a
+// disconnected session for disconnected_session_timeout. It proves the
+// session with a ping and clears Broken. When [Session.CanReattach] is
+// false it returns ErrReattachUnsupported.
+func (s *Session) Reattach(ctx context.Context) error { return s.impl.Reattach(ctx) }
+
+// Close closes the session on the coordinator (HS2 CloseSession; beeswax
+// closes with its connection), then the connection. When the connection is
+// broken, or a call is in flight (which Close then interrupts), only the
+// connection is closed and Impala drops an HS2 session after
+// disconnected_session_timeout. It is idempotent.
+func (s *Session) Close() error { return s.impl.Close() }
 
 // Dial connects to the coordinator at addr (host:port) and opens a session
 // as opts say. Every failure is an *Error with Sent false: nothing of a
 // statement reached the coordinator, so SafeToRetry reports true.
-func Dial(ctx context.Context, addr string, opts Options) (Session, error) {
-	o, err := opts.withDefaults()
+func Dial(ctx context.Context, addr string, opts Options) (*Session, error) {
+	o, err := opts.WithDefaults()
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
 	defer cancel()
-	var s Session
+	var s sessionImpl
 	if o.Protocol == Beeswax {
 		s, err = dialBeeswax(ctx, addr, &o)
 	} else {
@@ -118,7 +157,7 @@ func Dial(ctx context.Context, addr string, opts Options) (Session, error) {
 	if o.Logger != nil {
 		o.Logger.Debug("conn: session open", slog.String("addr", addr), slog.String("protocol", o.Protocol.String()), slog.String("version", s.ServerVersion()))
 	}
-	return s, nil
+	return &Session{impl: s, tracer: o.Tracer}, nil
 }
 
 // stmtKind is what the first keyword of a statement says about it.

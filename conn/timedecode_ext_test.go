@@ -13,7 +13,7 @@ import (
 
 // queryTimes runs stmt with SetDecodeTimes on and returns every row as
 // values, checking that the TIMESTAMP and DATE columns came as times.
-func queryTimes(t *testing.T, s conn.Session, stmt string) [][]any {
+func queryTimes(t *testing.T, s *conn.Session, stmt string) [][]any {
 	t.Helper()
 	ctx := context.Background()
 	op, err := s.Execute(ctx, stmt, nil)

@@ -42,7 +42,7 @@ type wire struct {
 // dialWire connects, runs TLS and SASL, and sets up the Thrift client.
 // Failures are *Error with Sent false.
 func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
-	fail := func(op string, err error) error {
+	fail := func(op Op, err error) error {
 		return &Error{Addr: addr, Op: op, Err: err}
 	}
 	host, _, err := net.SplitHostPort(addr)

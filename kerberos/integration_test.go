@@ -142,28 +142,27 @@ func (kc *krbCluster) options(mech sasl.MechanismFactory) conn.Options {
 	return conn.Options{Mechanism: mech, DialContext: kc.hosts.DialContext, ConnectTimeout: 10 * time.Second}
 }
 
-func (kc *krbCluster) pool(t testing.TB, opts conn.Options, cfg balancer.Config) *balancer.Pool {
+func (kc *krbCluster) pool(t testing.TB, opts conn.Options, cfg balancer.Config) *balancer.Pool[*conn.Session] {
 	t.Helper()
 	cfg.Coordinators = kc.addrs
-	cfg.Dialer = balancer.NewConnDialer(opts)
 	if cfg.Interval == 0 {
 		cfg.Interval = -1
 	}
-	p, err := balancer.New(cfg)
+	p, err := balancer.New(cfg, balancer.NewConnDialer(opts))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })
 	return p
 }
 
-func runOn(ctx context.Context, l *balancer.Lease, stmt string) error {
-	return testenv.Exec(ctx, l.Session().(conn.Session), stmt)
+func runOn(ctx context.Context, l *balancer.Lease[*conn.Session], stmt string) error {
+	return testenv.Exec(ctx, l.Session(), stmt)
 }
 
 // holdN acquires n leases at once (leastconn spreads them), runs select 1
 // on each and returns them, still held.
-func holdN(t testing.TB, ctx context.Context, p *balancer.Pool, n int) []*balancer.Lease {
+func holdN(t testing.TB, ctx context.Context, p *balancer.Pool[*conn.Session], n int) []*balancer.Lease[*conn.Session] {
 	t.Helper()
-	leases := make([]*balancer.Lease, n)
+	leases := make([]*balancer.Lease[*conn.Session], n)
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range n {
 		g.Go(func() error {
@@ -299,9 +298,8 @@ func TestBalancerKerberosShortTickets(t *testing.T) {
 		Krb5Conf: kc.k.Krb5Conf, Principal: kc.k.UserPrincipal(), Password: kc.k.Password, HostFQDN: kc.k.LBHost,
 	})
 	require.NoError(t, err)
-	cfg := balancer.Config{Coordinators: kc.addrs, Interval: -1, MaxIdlePerCoordinator: -1, // every acquire opens a session
-		Dialer: balancer.NewConnDialer(kc.options(c.MechanismFactory()))}
-	p, err := balancer.New(cfg)
+	cfg := balancer.Config{Coordinators: kc.addrs, Interval: -1, MaxIdlePerCoordinator: -1} // every acquire opens a session
+	p, err := balancer.New(cfg, balancer.NewConnDialer(kc.options(c.MechanismFactory())))
 	require.NoError(t, err)
 
 	acquire := func() {

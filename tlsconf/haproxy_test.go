@@ -77,7 +77,7 @@ func startLB(t *testing.T, p *pki, coords []*impalad.Coordinator, bridging bool)
 
 // requireSelectOne runs the checks of every model on one session: ping, then
 // "select 1" with its exact result.
-func requireSelectOne(t *testing.T, s conn.Session) {
+func requireSelectOne(t *testing.T, s *conn.Session) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -151,7 +151,7 @@ func TestThroughHAProxy(t *testing.T) {
 			for _, pr := range lbProtocols() {
 				t.Run(pr.name, func(t *testing.T) {
 					addr := lb.Addr(pr.name)
-					var sessions []conn.Session
+					var sessions []*conn.Session
 					for range sessionsPerModel {
 						ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 						s, err := conn.Dial(ctx, addr, conn.Options{Protocol: pr.proto, TLS: cl.ConfigFor(addr)})
@@ -238,7 +238,7 @@ type perAddrDialer struct {
 	tls  *tlsconf.Client
 }
 
-func (d perAddrDialer) Dial(ctx context.Context, addr string) (balancer.Session, error) {
+func (d perAddrDialer) Dial(ctx context.Context, addr string) (*conn.Session, error) {
 	o := d.opts
 	o.TLS = d.tls.ConfigFor(addr)
 	return conn.Dial(ctx, addr, o)
@@ -246,17 +246,16 @@ func (d perAddrDialer) Dial(ctx context.Context, addr string) (balancer.Session,
 
 // newLBPool makes a pool over addrs with the library's own dialer, or d
 // when given.
-func newLBPool(t *testing.T, addrs []string, opts conn.Options, d balancer.Dialer) *balancer.Pool {
+func newLBPool(t *testing.T, addrs []string, opts conn.Options, d balancer.Dialer[*conn.Session]) *balancer.Pool[*conn.Session] {
 	t.Helper()
-	cfg := balancer.DefaultConfig()
+	cfg := balancer.Config{}
 	cfg.Coordinators = addrs
-	cfg.Dialer = d
 	if d == nil {
-		cfg.Dialer = balancer.NewConnDialer(opts)
+		d = balancer.NewConnDialer(opts)
 	}
 	cfg.SlowStart = -1
 	cfg.Retries = -1
-	pool, err := balancer.New(cfg)
+	pool, err := balancer.New(cfg, d)
 	require.NoError(t, err)
 	t.Cleanup(func() { pool.Close() })
 	return pool
@@ -281,14 +280,14 @@ func TestPassthroughClientSideBalancing(t *testing.T) {
 				}
 			}
 			pool := newLBPool(t, addrs, conn.Options{Protocol: pr.proto, TLS: cl.TLSConfig()}, nil)
-			var leases []*balancer.Lease
+			var leases []*balancer.Lease[*conn.Session]
 			for range sessionsPerModel {
 				ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 				l, err := pool.Acquire(ctx, "")
 				cancel()
 				require.NoError(t, err)
 				leases = append(leases, l)
-				s := l.Session().(conn.Session)
+				s := l.Session()
 				require.Equal(t, l.Coordinator(), s.Addr())
 				requireSelectOne(t, s)
 			}

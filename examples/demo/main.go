@@ -123,7 +123,7 @@ type demo struct {
 	tty   bool
 	cos   []*impalad.Coordinator
 	addrs []string
-	pool  *balancer.Pool
+	pool  *balancer.Pool[*conn.Session]
 	start time.Time
 
 	phase    atomic.Int32
@@ -158,9 +158,8 @@ func newDemo(s *settings, out io.Writer, tty bool) (*demo, error) {
 	for range phases {
 		d.stmts = append(d.stmts, map[string]int64{})
 	}
-	cfg := balancer.DefaultConfig()
+	cfg := balancer.Config{}
 	cfg.Coordinators = d.addrs
-	cfg.Dialer = balancer.NewConnDialer(conn.Options{User: "demo"})
 	cfg.Interval = 250 * time.Millisecond
 	cfg.CheckTimeout = time.Second
 	cfg.DialTimeout = 2 * time.Second
@@ -172,7 +171,7 @@ func newDemo(s *settings, out io.Writer, tty bool) (*demo, error) {
 	// a user to the next one, which weakens the guide's guarantee).
 	cfg.LoadFactor = float64(s.users + 1)
 	cfg.SlowStart = -1
-	d.pool, err = balancer.New(cfg)
+	d.pool, err = balancer.New(cfg, balancer.NewConnDialer(conn.Options{User: "demo"}))
 	if err != nil {
 		d.close()
 		return nil, err
@@ -370,7 +369,7 @@ func (d *demo) run1(ctx context.Context, name, key, stmt string) result {
 
 // acquire leases a session; a failure is a failed statement, since a
 // coordinator is always up.
-func (d *demo) acquire(ctx context.Context, name, key string) (*balancer.Lease, error) {
+func (d *demo) acquire(ctx context.Context, name, key string) (*balancer.Lease[*conn.Session], error) {
 	lease, err := d.pool.Acquire(ctx, key)
 	if err != nil && ctx.Err() == nil {
 		d.fail(fmt.Sprintf("%s: acquire: %s", name, oneLine(err)))
@@ -379,8 +378,8 @@ func (d *demo) acquire(ctx context.Context, name, key string) (*balancer.Lease, 
 }
 
 // giveBack releases a lease, or discards it when its session broke.
-func (d *demo) giveBack(lease *balancer.Lease, err error) {
-	if s, _ := lease.Session().(conn.Session); err != nil && (s == nil || s.Broken()) {
+func (d *demo) giveBack(lease *balancer.Lease[*conn.Session], err error) {
+	if err != nil && lease.Session().Broken() {
 		lease.Discard()
 	} else {
 		lease.Release()
@@ -388,7 +387,7 @@ func (d *demo) giveBack(lease *balancer.Lease, err error) {
 }
 
 // exec runs stmt on the lease's session and classifies a failure.
-func (d *demo) exec(ctx context.Context, lease *balancer.Lease, name, stmt string) result {
+func (d *demo) exec(ctx context.Context, lease *balancer.Lease[*conn.Session], name, stmt string) result {
 	coord := lease.Coordinator()
 	ph := d.phase.Load()
 	d.mu.Lock()
@@ -396,7 +395,7 @@ func (d *demo) exec(ctx context.Context, lease *balancer.Lease, name, stmt strin
 	d.lastCoord[name] = coord
 	d.total++
 	d.mu.Unlock()
-	s := lease.Session().(conn.Session)
+	s := lease.Session()
 	err := func() error {
 		op, err := s.Execute(ctx, stmt, nil)
 		if err != nil {

@@ -123,13 +123,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // newShell makes the pool over addrs and the shell on it. Results go to
 // out, profiles to profOut, messages to info.
-func newShell(o *options, addrs []string, d balancer.Dialer, out, profOut, info io.Writer) (*shell, error) {
-	cfg := balancer.DefaultConfig()
+func newShell(o *options, addrs []string, d balancer.Dialer[*conn.Session], out, profOut, info io.Writer) (*shell, error) {
+	cfg := balancer.Config{}
 	cfg.Coordinators = addrs
-	cfg.Dialer = d
 	cfg.Policy = o.balance
 	cfg.DefaultKey = o.affinityKey
-	pool, err := balancer.New(cfg)
+	pool, err := balancer.New(cfg, d)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ var errQuit = errors.New("quit")
 // shell holds the pool and the one session statements run on.
 type shell struct {
 	opts    *options
-	pool    *balancer.Pool
+	pool    *balancer.Pool[*conn.Session]
 	out     io.Writer // results: stdout or -o
 	info    io.Writer // messages: stderr
 	profOut io.Writer // profiles: stdout, as impala-shell prints them
@@ -32,8 +32,8 @@ type shell struct {
 	// mu guards lease and sess, which Close may read from another
 	// goroutine; statements run on one goroutine.
 	mu    sync.Mutex
-	lease *balancer.Lease
-	sess  conn.Session
+	lease *balancer.Lease[*conn.Session]
+	sess  *conn.Session
 
 	db          string        // current database (after USE)
 	setOpts     queryOptions  // options of the set command, sent with each statement
@@ -59,7 +59,7 @@ func (sh *shell) coordinator() string {
 }
 
 // session returns the current session, leasing one when there is none.
-func (sh *shell) session(ctx context.Context) (conn.Session, error) {
+func (sh *shell) session(ctx context.Context) (*conn.Session, error) {
 	sh.mu.Lock()
 	s := sh.sess
 	sh.mu.Unlock()
@@ -81,16 +81,12 @@ func (sh *shell) session(ctx context.Context) (conn.Session, error) {
 
 // connect leases a session from the pool and moves it to the current
 // database.
-func (sh *shell) connect(ctx context.Context) (conn.Session, error) {
+func (sh *shell) connect(ctx context.Context) (*conn.Session, error) {
 	lease, err := sh.pool.Acquire(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("cannot connect to %s: %s", describeCoordinators(sh.pool), connectMessage(err))
 	}
-	s, ok := lease.Session().(conn.Session)
-	if !ok {
-		lease.Discard()
-		return nil, errors.New("the pool returned a session of another kind")
-	}
+	s := lease.Session()
 	if sh.db != "" && sh.db != sh.opts.database {
 		op, err := s.Execute(ctx, "use "+sh.db, nil)
 		if err != nil {
@@ -431,7 +427,7 @@ func impalaMessage(err error) string {
 			return oneLine(ce.Message)
 		}
 		if ce.Err != nil {
-			return oneLine(ce.Op + ": " + ce.Err.Error())
+			return oneLine(string(ce.Op) + ": " + ce.Err.Error())
 		}
 	}
 	return oneLine(err.Error())
@@ -445,7 +441,7 @@ func connectMessage(err error) string {
 		return oneLine(err.Error())
 	}
 	if ce.Message != "" {
-		return oneLine(ce.Op + " " + ce.Addr + ": " + ce.Message)
+		return oneLine(string(ce.Op) + " " + ce.Addr + ": " + ce.Message)
 	}
 	cause := ce.Err
 	for cause != nil {
@@ -458,11 +454,11 @@ func connectMessage(err error) string {
 	if cause == nil {
 		return oneLine(err.Error())
 	}
-	return oneLine(ce.Op + " " + ce.Addr + ": " + cause.Error())
+	return oneLine(string(ce.Op) + " " + ce.Addr + ": " + cause.Error())
 }
 
 // describeCoordinators lists the pool's coordinators with their state.
-func describeCoordinators(p *balancer.Pool) string {
+func describeCoordinators(p *balancer.Pool[*conn.Session]) string {
 	st := p.Stats()
 	parts := make([]string, 0, len(st.Coordinators))
 	for _, c := range st.Coordinators {

@@ -216,7 +216,7 @@ func (s *server) db(user string) (*sql.DB, error) {
 	cfg := s.base.Clone()
 	cfg.Balance = impalalb.BalanceAffinity
 	cfg.AffinityKey = user
-	cfg.HealthInterval = 0 // passive checks only: many small pools
+	cfg.HealthInterval = -1 // passive checks only: many small pools
 	c, err := impalalb.NewConnector(cfg)
 	if err != nil {
 		return nil, err

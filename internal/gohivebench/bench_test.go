@@ -41,10 +41,10 @@ func startCoord(tb testing.TB) *impalad.Coordinator {
 
 func openDB(tb testing.TB, addr string) *sql.DB {
 	tb.Helper()
-	cfg := impalalb.DefaultConfig()
+	cfg := &impalalb.Config{}
 	cfg.Addrs = []string{addr}
 	cfg.User = "bench"
-	cfg.HealthInterval = 0
+	cfg.HealthInterval = -1
 	c, err := impalalb.NewConnector(cfg)
 	require.NoError(tb, err)
 	db := sql.OpenDB(c)
@@ -60,7 +60,7 @@ func dialGohive(tb testing.TB, addr string) *gohive.Connection {
 	require.NoError(tb, err)
 	gc := gohive.NewConnectConfiguration()
 	gc.Username = "bench"
-	gc.FetchSize = impalalb.DefaultFetchSize
+	gc.FetchSize = conn.DefaultFetchSize
 	// gohive sleeps this long between status polls (200 ms by default);
 	// 1 ms keeps its latency out of the scan figures.
 	gc.PollIntervalInMillis = 1
@@ -236,7 +236,7 @@ func deref[T any](p *T) T {
 }
 
 // scanConn reads the query through impalalb's raw conn API.
-func scanConn(ctx context.Context, s conn.Session, q string) (n int64, err error) {
+func scanConn(ctx context.Context, s *conn.Session, q string) (n int64, err error) {
 	op, err := s.Execute(ctx, q, nil)
 	if err != nil {
 		return 0, err
@@ -367,7 +367,7 @@ func BenchmarkScan1M(b *testing.B) {
 	})
 
 	b.Run("impalalb-conn", func(b *testing.B) {
-		s, err := conn.Dial(ctx, addr, conn.Options{User: "bench", FetchSize: impalalb.DefaultFetchSize})
+		s, err := conn.Dial(ctx, addr, conn.Options{User: "bench", FetchSize: conn.DefaultFetchSize})
 		if err != nil {
 			b.Fatal(err)
 		}

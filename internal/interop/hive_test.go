@@ -19,7 +19,7 @@ import (
 // hiveOpts are conn's options for a plain HiveServer2.
 var hiveOpts = conn.Options{AllowNonImpala: true, ConnectTimeout: 30 * time.Second, CancelTimeout: 30 * time.Second}
 
-func dialHive(t *testing.T, ctx context.Context, addr string, o conn.Options) conn.Session {
+func dialHive(t *testing.T, ctx context.Context, addr string, o conn.Options) *conn.Session {
 	t.Helper()
 	s, err := conn.Dial(ctx, addr, o)
 	require.NoError(t, err)
@@ -29,7 +29,7 @@ func dialHive(t *testing.T, ctx context.Context, addr string, o conn.Options) co
 
 // queryAll runs stmt and returns its columns, rows (as Batch.Value gives
 // them) and the number of fetched batches.
-func queryAll(ctx context.Context, s conn.Session, stmt string) ([]conn.Column, [][]any, int, error) {
+func queryAll(ctx context.Context, s *conn.Session, stmt string) ([]conn.Column, [][]any, int, error) {
 	op, err := s.Execute(ctx, stmt, nil)
 	if err != nil {
 		return nil, nil, 0, err
@@ -201,7 +201,7 @@ func TestHiveServer2Cancel(t *testing.T) {
 		_, _, _, err = queryAll(qctx, s, "select sum(id % 13) from range(0, 100000000000, 1, 1)")
 		cancel()
 		require.ErrorIs(t, err, context.DeadlineExceeded)
-		var cs conn.Session
+		var cs *conn.Session
 		if s.Broken() {
 			t.Logf("round %d: the deadline broke the connection (%v); closing the session", i, err)
 			s.Close()
@@ -242,17 +242,16 @@ func TestHiveServer2Balancer(t *testing.T) {
 	addrs := []string{ss[0].Addr, ss[1].Addr}
 	pool, err := balancer.New(balancer.Config{
 		Coordinators:  addrs,
-		Dialer:        balancer.NewConnDialer(hiveOpts),
 		ValidateAfter: time.Nanosecond, // ping every idle session before reuse
 		Interval:      -1,
 		SlowStart:     -1,
 		DialTimeout:   30 * time.Second,
-	})
+	}, balancer.NewConnDialer(hiveOpts))
 	require.NoError(t, err)
 	defer pool.Close()
 
 	round := func(n int) map[string]int {
-		leases := make([]*balancer.Lease, n)
+		leases := make([]*balancer.Lease[*conn.Session], n)
 		for i := range leases {
 			l, err := pool.Acquire(ctx, "")
 			require.NoError(t, err)
@@ -262,7 +261,7 @@ func TestHiveServer2Balancer(t *testing.T) {
 		errs := make([]error, n)
 		for i, l := range leases {
 			wg.Go(func() {
-				_, rows, _, err := queryAll(ctx, l.Session().(conn.Session), fmt.Sprintf("select %d", i))
+				_, rows, _, err := queryAll(ctx, l.Session(), fmt.Sprintf("select %d", i))
 				if err == nil && (len(rows) != 1 || rows[0][0] != int32(i)) {
 					err = fmt.Errorf("select %d: got %v", i, rows)
 				}

@@ -44,7 +44,7 @@ func runFailover(ctx context.Context, e *env, mode modeKind) (*failoverResult, e
 		return nil, err
 	}
 	stmt := fmt.Sprintf("select sleep(%d)", cfg.foStmt.Milliseconds())
-	wl := workload{name: "failover", title: "pooled " + stmt, stmt: func(ctx context.Context, s conn.Session, _ *rand.Rand) error {
+	wl := workload{name: "failover", title: "pooled " + stmt, stmt: func(ctx context.Context, s *conn.Session, _ *rand.Rand) error {
 		return runCount(ctx, s, stmt, 1)
 	}}
 	fo := &failoverResult{mode: mode, victim: victim, killAt: cfg.foKillAt, downAfter: -1}

@@ -22,21 +22,21 @@ type workload struct {
 	// closes it.
 	churn bool
 	// stmt runs one statement on s and checks its result.
-	stmt func(ctx context.Context, s conn.Session, rng *rand.Rand) error
+	stmt func(ctx context.Context, s *conn.Session, rng *rand.Rand) error
 }
 
 func workloads(cfg *config) []workload {
-	selectOne := func(ctx context.Context, s conn.Session, _ *rand.Rand) error {
+	selectOne := func(ctx context.Context, s *conn.Session, _ *rand.Rand) error {
 		return runCount(ctx, s, "select 1", 1)
 	}
 	long := fmt.Sprintf("select sleep(%d)", cfg.long.Milliseconds())
 	return []workload{
 		{name: "select1", title: "pooled sessions, SELECT 1", stmt: selectOne},
 		{name: "churn", title: "session churn: open, SELECT 1, close", churn: true, stmt: selectOne},
-		{name: "fetch10k", title: "10,000-row fetch (SELECT * FROM gen.rows_10000, 15 columns)", stmt: func(ctx context.Context, s conn.Session, _ *rand.Rand) error {
+		{name: "fetch10k", title: "10,000-row fetch (SELECT * FROM gen.rows_10000, 15 columns)", stmt: func(ctx context.Context, s *conn.Session, _ *rand.Rand) error {
 			return runCount(ctx, s, "select * from gen.rows_10000", 10000)
 		}},
-		{name: "mixed", title: fmt.Sprintf("mixed: %.0f%% %s, the rest SELECT 1, pooled", cfg.longFrac*100, long), stmt: func(ctx context.Context, s conn.Session, rng *rand.Rand) error {
+		{name: "mixed", title: fmt.Sprintf("mixed: %.0f%% %s, the rest SELECT 1, pooled", cfg.longFrac*100, long), stmt: func(ctx context.Context, s *conn.Session, rng *rand.Rand) error {
 			if rng.Float64() < cfg.longFrac {
 				return runCount(ctx, s, long, 1)
 			}
@@ -46,7 +46,7 @@ func workloads(cfg *config) []workload {
 }
 
 // runCount runs stmt, reads every row and checks how many came.
-func runCount(ctx context.Context, s conn.Session, stmt string, want int) error {
+func runCount(ctx context.Context, s *conn.Session, stmt string, want int) error {
 	op, err := s.Execute(ctx, stmt, nil)
 	if err != nil {
 		return err

@@ -53,7 +53,7 @@ type target struct {
 	// process that served every statement of (a) was measurably cheaper
 	// per statement, and leastconn then sent it more).
 	home   int
-	pool   *balancer.Pool // impalalb only
+	pool   *balancer.Pool[*conn.Session] // impalalb only
 	byAddr map[string]int
 	byName map[string]int
 
@@ -71,14 +71,13 @@ func newTarget(e *env, mode modeKind, churn bool, home int) (*target, error) {
 		t.byName[c.name] = i
 	}
 	if mode == modeImpalalb || mode == modeImpalalbOne || mode == modeCapped {
-		cfg := balancer.DefaultConfig()
+		cfg := balancer.Config{}
 		for _, c := range e.coords {
 			cfg.Coordinators = append(cfg.Coordinators, c.Addr())
 		}
 		if mode == modeImpalalbOne {
 			cfg.Coordinators = cfg.Coordinators[t.home : t.home+1]
 		}
-		cfg.Dialer = balancer.NewConnDialer(e.connOpts)
 		cfg.MaxPerCoordinator = 256
 		if mode == modeCapped {
 			cfg.MaxPerCoordinator = e.cfg.capped
@@ -88,7 +87,7 @@ func newTarget(e *env, mode modeKind, churn bool, home int) (*target, error) {
 		} else {
 			cfg.MaxIdlePerCoordinator = 256
 		}
-		p, err := balancer.New(cfg)
+		p, err := balancer.New(cfg, balancer.NewConnDialer(e.connOpts))
 		if err != nil {
 			return nil, err
 		}
@@ -125,16 +124,16 @@ type client struct {
 	t     *target
 	index int // the client's number within the cell
 	churn bool
-	held  conn.Session // direct, haproxy: the pooled session
+	held  *conn.Session // direct, haproxy: the pooled session
 	coord int
-	lease *balancer.Lease
+	lease *balancer.Lease[*conn.Session]
 }
 
 func (t *target) newClient(index int, churn bool) *client {
 	return &client{t: t, index: index, churn: churn}
 }
 
-func (c *client) dial(ctx context.Context) (conn.Session, int, error) {
+func (c *client) dial(ctx context.Context) (*conn.Session, int, error) {
 	e := c.t.env
 	coord := c.t.home
 	if c.t.mode == modeSpread {
@@ -163,14 +162,14 @@ func (c *client) dial(ctx context.Context) (conn.Session, int, error) {
 }
 
 // get returns a session to run one statement on, and its coordinator.
-func (c *client) get(ctx context.Context) (conn.Session, int, error) {
+func (c *client) get(ctx context.Context) (*conn.Session, int, error) {
 	if c.t.pool != nil {
 		l, err := c.t.pool.Acquire(ctx, "")
 		if err != nil {
 			return nil, -1, err
 		}
 		c.lease = l
-		return l.Session().(conn.Session), c.t.byAddr[l.Coordinator()], nil
+		return l.Session(), c.t.byAddr[l.Coordinator()], nil
 	}
 	if c.churn || c.held == nil {
 		s, coord, err := c.dial(ctx)

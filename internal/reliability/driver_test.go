@@ -17,7 +17,7 @@ import (
 // driverConfig is the driver's configuration over m's coordinators with
 // the suite's connect and statement timeouts.
 func driverConfig(m *matrix) *impalalb.Config {
-	cfg := impalalb.DefaultConfig()
+	cfg := &impalalb.Config{}
 	cfg.Addrs = m.addr
 	cfg.User = "rel"
 	cfg.ConnectTimeout = connectTimeout

@@ -59,7 +59,7 @@ func (m *matrix) waitDead() {
 }
 
 // dialX opens a direct conn session on x.
-func (m *matrix) dialX() conn.Session {
+func (m *matrix) dialX() *conn.Session {
 	s, err := conn.Dial(m.ctx, m.xa, fastOpts())
 	require.NoError(m.t, err)
 	m.t.Cleanup(func() { _ = s.Close() })
@@ -69,7 +69,7 @@ func (m *matrix) dialX() conn.Session {
 // execX runs a tagged statement on s with the statement timeout and checks
 // a failure: typed, naming x, within the bound, SafeToRetry truthful.
 // It returns the statement, its error and whether it was safe to retry.
-func (m *matrix) execX(s conn.Session, what string) (string, error, bool) {
+func (m *matrix) execX(s *conn.Session, what string) (string, error, bool) {
 	m.t.Helper()
 	stmt := tagged(what)
 	ctx, cancel := context.WithTimeout(m.ctx, stmtTimeout)

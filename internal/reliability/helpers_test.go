@@ -126,11 +126,10 @@ func fastOpts() conn.Options {
 
 // newPool starts a pool over addrs with quick health settings; mod may
 // change the config. It is closed in t.Cleanup.
-func newPool(t testing.TB, addrs []string, opts conn.Options, mod func(*balancer.Config)) *balancer.Pool {
+func newPool(t testing.TB, addrs []string, opts conn.Options, mod func(*balancer.Config)) *balancer.Pool[*conn.Session] {
 	t.Helper()
-	cfg := balancer.DefaultConfig()
+	cfg := balancer.Config{}
 	cfg.Coordinators = addrs
-	cfg.Dialer = balancer.NewConnDialer(opts)
 	cfg.DialTimeout = connectTimeout
 	cfg.CheckTimeout = connectTimeout
 	cfg.Interval = 100 * time.Millisecond
@@ -146,16 +145,16 @@ func newPool(t testing.TB, addrs []string, opts conn.Options, mod func(*balancer
 	if mod != nil {
 		mod(&cfg)
 	}
-	p, err := balancer.New(cfg)
+	p, err := balancer.New(cfg, balancer.NewConnDialer(opts))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })
 	return p
 }
 
-func sess(l *balancer.Lease) conn.Session { return l.Session().(conn.Session) }
+func sess(l *balancer.Lease[*conn.Session]) *conn.Session { return l.Session() }
 
 // runStmt executes stmt on s and reads its rows.
-func runStmt(ctx context.Context, s conn.Session, stmt string) error {
+func runStmt(ctx context.Context, s *conn.Session, stmt string) error {
 	op, err := s.Execute(ctx, stmt, nil)
 	if err != nil {
 		return err
@@ -176,7 +175,7 @@ func runStmt(ctx context.Context, s conn.Session, stmt string) error {
 // fetchIDs runs "select id from gen.rows_n" on s and checks, when the fetch
 // completes, that every id 0..n-1 came exactly once. It returns the number
 // of rows read before an error.
-func fetchIDs(ctx context.Context, t *testing.T, s conn.Session, n int, between func(batch int)) (int, error) {
+func fetchIDs(ctx context.Context, t *testing.T, s *conn.Session, n int, between func(batch int)) (int, error) {
 	t.Helper()
 	op, err := s.Execute(ctx, fmt.Sprintf("select id from gen.rows_%d", n), nil)
 	if err != nil {
@@ -210,9 +209,9 @@ func fetchIDs(ctx context.Context, t *testing.T, s conn.Session, n int, between 
 
 // leaseOn acquires leases until one is on addr (leastconn spreads held
 // leases over the coordinators) and releases the others.
-func leaseOn(ctx context.Context, t *testing.T, p *balancer.Pool, addr string) *balancer.Lease {
+func leaseOn(ctx context.Context, t *testing.T, p *balancer.Pool[*conn.Session], addr string) *balancer.Lease[*conn.Session] {
 	t.Helper()
-	var held []*balancer.Lease
+	var held []*balancer.Lease[*conn.Session]
 	defer func() {
 		for _, l := range held {
 			l.Release()
@@ -231,9 +230,9 @@ func leaseOn(ctx context.Context, t *testing.T, p *balancer.Pool, addr string) *
 }
 
 // warm opens k sessions per coordinator and leaves them idle in the pool.
-func warm(ctx context.Context, t *testing.T, p *balancer.Pool, total int) {
+func warm(ctx context.Context, t *testing.T, p *balancer.Pool[*conn.Session], total int) {
 	t.Helper()
-	var held []*balancer.Lease
+	var held []*balancer.Lease[*conn.Session]
 	for range total {
 		l, err := p.Acquire(ctx, "")
 		require.NoError(t, err)
@@ -248,7 +247,7 @@ func warm(ctx context.Context, t *testing.T, p *balancer.Pool, total int) {
 // workSucceeds runs n acquire-statement-release cycles and requires every
 // one to succeed at once (no caller retry): the pool itself must route
 // around what is broken. It returns the coordinators used.
-func workSucceeds(ctx context.Context, t *testing.T, p *balancer.Pool, n int) map[string]int {
+func workSucceeds(ctx context.Context, t *testing.T, p *balancer.Pool[*conn.Session], n int) map[string]int {
 	t.Helper()
 	used := map[string]int{}
 	for i := range n {
@@ -268,11 +267,11 @@ func workSucceeds(ctx context.Context, t *testing.T, p *balancer.Pool, n int) ma
 
 // recovers waits (bounded) until a statement runs on addr through the pool:
 // the restored coordinator takes work again.
-func recovers(ctx context.Context, t *testing.T, p *balancer.Pool, addr string, n int) {
+func recovers(ctx context.Context, t *testing.T, p *balancer.Pool[*conn.Session], addr string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		var held []*balancer.Lease
+		var held []*balancer.Lease[*conn.Session]
 		hit := false
 		for range n + 1 {
 			l, err := p.Acquire(ctx, "")

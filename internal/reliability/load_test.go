@@ -69,9 +69,8 @@ func TestLoadAndLeaks(t *testing.T) {
 	for _, a := range addrs {
 		set[a] = true
 	}
-	cfg := balancer.DefaultConfig()
+	cfg := balancer.Config{}
 	cfg.Coordinators = addrs
-	cfg.Dialer = balancer.NewConnDialer(fastOpts())
 	cfg.DialTimeout = connectTimeout
 	cfg.Interval = 100 * time.Millisecond
 	cfg.BackoffMin = 20 * time.Millisecond
@@ -80,7 +79,7 @@ func TestLoadAndLeaks(t *testing.T) {
 	cfg.SlowStart = -1
 	cfg.ValidateAfter = time.Nanosecond
 	cfg.Retries = 3
-	p, err := balancer.New(cfg)
+	p, err := balancer.New(cfg, balancer.NewConnDialer(fastOpts()))
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
@@ -323,7 +322,7 @@ func errKind(err error) string {
 	case ce.Err != nil:
 		cause = firstWords(ce.Err.Error(), 6)
 	}
-	return ce.Op + ": " + cause
+	return string(ce.Op) + ": " + cause
 }
 
 func firstWords(s string, n int) string {
@@ -419,7 +418,7 @@ var errRowsWrong = errors.New("rows lost or duplicated")
 
 // loadFetch reads gen.rows_n and checks every id came once when the fetch
 // completes (without require: it runs on worker goroutines).
-func loadFetch(ctx context.Context, s conn.Session, n int) error {
+func loadFetch(ctx context.Context, s *conn.Session, n int) error {
 	op, err := s.Execute(ctx, fmt.Sprintf("select id from gen.rows_%d", n), nil)
 	if err != nil {
 		return err

@@ -206,13 +206,12 @@ func TestSecretsPLAIN(t *testing.T) {
 	// The pool: dial failures, health checks, DialError.
 	d := balancer.NewConnDialer(opts)
 	cap.value(d)
-	bcfg := balancer.DefaultConfig()
+	bcfg := balancer.Config{}
 	bcfg.Coordinators = addrs
-	bcfg.Dialer = d
 	bcfg.Logger = log
 	bcfg.Interval = 50 * time.Millisecond
 	cap.value(bcfg)
-	p, err := balancer.New(bcfg)
+	p, err := balancer.New(bcfg, d)
 	require.NoError(t, err)
 	for range 3 {
 		l, err := p.Acquire(ctx, "")

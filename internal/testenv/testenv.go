@@ -85,14 +85,14 @@ func (h *Hosts) DialContext(ctx context.Context, network, addr string) (net.Conn
 }
 
 // Exec runs stmt on s, reads every row and closes the operation.
-func Exec(ctx context.Context, s conn.Session, stmt string) error {
+func Exec(ctx context.Context, s *conn.Session, stmt string) error {
 	_, err := Query(ctx, s, stmt)
 	return err
 }
 
 // Query runs stmt on s and returns its rows, each value as conn's
 // Batch.Value gives it (nil for NULL), then closes the operation.
-func Query(ctx context.Context, s conn.Session, stmt string) ([][]any, error) {
+func Query(ctx context.Context, s *conn.Session, stmt string) ([][]any, error) {
 	op, err := s.Execute(ctx, stmt, nil)
 	if err != nil {
 		return nil, err
