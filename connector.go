@@ -55,7 +55,7 @@ type Connector struct {
 	// validateAfter is the pool's ValidateAfter, default applied: the
 	// idleness after which database/sql's reuse of a connection pings.
 	validateAfter time.Duration
-	krb  *kerberos.Client // nil unless auth=gssapi
+	krb           *kerberos.Client // nil unless auth=gssapi
 
 	closeOnce sync.Once
 	closeErr  error

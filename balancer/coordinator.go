@@ -56,8 +56,8 @@ type coord[S Session] struct {
 	replaced   atomic.Uint64
 	reattached atomic.Uint64
 
-	mu        sync.Mutex // guards the fields below
-	idleList  []*entry[S]   // LIFO: most recently used last
+	mu        sync.Mutex  // guards the fields below
+	idleList  []*entry[S] // LIFO: most recently used last
 	lastErr   error
 	lastErrAt time.Time
 	rise      int           // consecutive successful checks while down

@@ -16,7 +16,7 @@ import (
 // waiter is one blocked Acquire in the queue.
 type waiter[S Session] struct {
 	ch    chan *entry[S] // capacity 1: receives the handed-over session
-	keyed bool        // affinity: only sessions of c will do
+	keyed bool           // affinity: only sessions of c will do
 	c     atomic.Pointer[coord[S]]
 	next  *waiter[S]
 	prev  *waiter[S]

@@ -66,7 +66,7 @@ type Pool[S Session] struct {
 	// under it too, so that a pick never sees one without the other.
 	// Lock order: pickMu, mu, coord.mu.
 	pickMu sync.Mutex
-	mu     sync.Mutex // guards coords and snapshot rebuilds
+	mu     sync.Mutex  // guards coords and snapshot rebuilds
 	coords []*coord[S] // every member, draining ones included
 
 	// bg runs the resets and closes after Release and Discard; Close
