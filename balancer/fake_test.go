@@ -243,6 +243,8 @@ type resetSession struct {
 	options map[string]string
 	resets  int
 	failRst bool
+	// hold, when set, keeps Reset waiting until it is closed.
+	hold chan struct{}
 }
 
 func (s *resetSession) Set(k, v string) {
@@ -267,6 +269,12 @@ func (s *resetSession) NeedsReset() bool {
 }
 
 func (s *resetSession) Reset(context.Context) error {
+	s.mu.Lock()
+	hold := s.hold
+	s.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.resets++

@@ -1103,3 +1103,204 @@ func TestLeastconnTiesTakeTurns(t *testing.T) {
 		require.EqualValues(t, 100, c.Dialed, c.Addr)
 	}
 }
+
+// TestHooks: each hook runs at its point of a session's life and its
+// verdict is honoured; a refusal by AfterDial is the hook's, not the
+// coordinator's: no coordinator goes down and nothing is redispatched.
+func TestHooks(t *testing.T) {
+	cl, addrs := newCluster(2)
+	cfg := testConfig(cl, addrs)
+	var (
+		dialed, acquired, released, closed atomic.Int32
+		refuseDial, refuseAcquire          atomic.Bool
+		refuseRelease                      atomic.Bool
+	)
+	errHook := errors.New("hook: not this one")
+	cfg.Hooks = balancer.Hooks[balancer.Session]{
+		AfterDial: func(ctx context.Context, addr string, s balancer.Session) error {
+			dialed.Add(1)
+			require.NotNil(t, s)
+			require.Contains(t, addrs, addr)
+			if refuseDial.Load() {
+				return errHook
+			}
+			return nil
+		},
+		BeforeAcquire: func(ctx context.Context, s balancer.Session) bool {
+			acquired.Add(1)
+			return !refuseAcquire.Swap(false)
+		},
+		AfterRelease: func(s balancer.Session) bool {
+			released.Add(1)
+			return !refuseRelease.Load()
+		},
+		BeforeClose: func(s balancer.Session) { closed.Add(1) },
+	}
+	p := newPool(t, cfg, balancer.TestOptions{NoLoop: true})
+	ctx := context.Background()
+
+	l, err := p.Acquire(ctx, "")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, dialed.Load())
+	require.EqualValues(t, 1, acquired.Load())
+	l.Release()
+	l.Settle()
+	require.EqualValues(t, 1, released.Load())
+	require.Equal(t, 1, p.Stats().Idle)
+
+	// BeforeAcquire refuses the idle session: it is closed, the acquire
+	// goes on and dials.
+	refuseAcquire.Store(true)
+	l, err = p.Acquire(ctx, "")
+	require.NoError(t, err)
+	require.EqualValues(t, 3, acquired.Load())
+	require.EqualValues(t, 1, closed.Load())
+	require.EqualValues(t, 2, dialed.Load())
+
+	// AfterRelease refuses: closed instead of kept.
+	refuseRelease.Store(true)
+	l.Release()
+	l.Settle()
+	require.EqualValues(t, 2, closed.Load())
+	require.Equal(t, 0, p.Stats().Idle)
+	require.EqualValues(t, 0, cl.openSessions())
+
+	// AfterDial refuses: the acquire fails with the hook's error, at once.
+	refuseDial.Store(true)
+	_, err = p.Acquire(ctx, "")
+	require.ErrorIs(t, err, errHook)
+	require.EqualValues(t, 3, dialed.Load(), "no redispatch after a hook's refusal")
+	require.EqualValues(t, 3, closed.Load(), "the refused session is closed")
+	for _, cs := range p.Stats().Coordinators {
+		require.Equal(t, balancer.StateUp, cs.State, "a hook's refusal takes no coordinator down")
+	}
+	require.EqualValues(t, 0, cl.openSessions())
+}
+
+// recTracer records acquire traces.
+type recTracer struct {
+	mu     sync.Mutex
+	starts []balancer.TraceAcquireStartData
+	ends   []balancer.TraceAcquireEndData
+}
+
+type traceKey struct{}
+
+func (r *recTracer) TraceAcquireStart(ctx context.Context, d balancer.TraceAcquireStartData) context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.starts = append(r.starts, d)
+	return context.WithValue(ctx, traceKey{}, len(r.starts))
+}
+
+func (r *recTracer) TraceAcquireEnd(ctx context.Context, d balancer.TraceAcquireEndData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ctx.Value(traceKey{}) != len(r.starts) {
+		panic("the end's context is not the one the start returned")
+	}
+	r.ends = append(r.ends, d)
+}
+
+func (r *recTracer) last() balancer.TraceAcquireEndData {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ends[len(r.ends)-1]
+}
+
+// TestAcquireTracer: every acquire is traced once, with its key, its
+// coordinator, whether it dialed, its redispatches, its wait and its
+// error.
+func TestAcquireTracer(t *testing.T) {
+	cl, addrs := newCluster(2)
+	cfg := testConfig(cl, addrs)
+	tr := &recTracer{}
+	cfg.Tracer = tr
+	cfg.MaxSessions = 1
+	p := newPool(t, cfg, balancer.TestOptions{NoLoop: true, RandN: firstOnTies(2)})
+	ctx := context.Background()
+
+	l, err := p.Acquire(ctx, "alice")
+	require.NoError(t, err)
+	end := tr.last()
+	require.Equal(t, "alice", tr.starts[0].Key)
+	require.Equal(t, l.Coordinator(), end.Coordinator)
+	require.True(t, end.Dialed)
+	require.Zero(t, end.Redispatches)
+	require.NoError(t, end.Err)
+
+	// A waiter: traced with the time it waited.
+	done := make(chan *lease)
+	go func() {
+		l2, err := p.Acquire(ctx, "alice")
+		if err != nil {
+			panic(err)
+		}
+		done <- l2
+	}()
+	waitFor(t, func() bool { return p.Stats().Waiting == 1 })
+	l.Release()
+	l2 := <-done
+	end = tr.last()
+	require.False(t, end.Dialed, "the released session was handed over")
+	require.Positive(t, end.Wait)
+	require.GreaterOrEqual(t, end.Duration, end.Wait)
+	l2.Release()
+	l2.Settle()
+
+	// An error.
+	ctx2, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = p.Acquire(ctx2, "")
+	require.Error(t, err)
+	require.ErrorIs(t, tr.last().Err, context.Canceled)
+	require.Empty(t, tr.last().Coordinator)
+	require.Len(t, tr.ends, len(tr.starts))
+
+	// A redispatch: leastconn's first pick is dead.
+	cl2, addrs2 := newCluster(2)
+	cfg2 := testConfig(cl2, addrs2)
+	tr2 := &recTracer{}
+	cfg2.Tracer = tr2
+	p2 := newPool(t, cfg2, balancer.TestOptions{NoLoop: true, RandN: firstOnTies(2)})
+	cl2.get(addrs2[0]).kill()
+	l3, err := p2.Acquire(ctx, "")
+	require.NoError(t, err)
+	require.Equal(t, addrs2[1], l3.Coordinator())
+	require.Equal(t, 1, tr2.last().Redispatches)
+	require.Equal(t, addrs2[1], tr2.last().Coordinator)
+	l3.Release()
+}
+
+// TestReleaseDoesNotWaitForTheNetwork: a release whose session needs a
+// reset (a round trip to the coordinator, which may hang) returns at once;
+// until the reset is done the session counts as in use and nobody else
+// gets it.
+func TestReleaseDoesNotWaitForTheNetwork(t *testing.T) {
+	cl, addrs := newCluster(1)
+	cfg := testConfig(cl, addrs)
+	cfg.Dialer = &fakeDialer{cl: cl, kind: resetKind}
+	p := newPool(t, cfg, balancer.TestOptions{NoLoop: true})
+	ctx := context.Background()
+	l, err := p.Acquire(ctx, "")
+	require.NoError(t, err)
+	s := l.Session().(*resetSession)
+	s.Set("MEM_LIMIT", "1g")
+	hold := make(chan struct{})
+	s.mu.Lock()
+	s.hold = hold
+	s.mu.Unlock()
+	l.Release() // would hang here if the reset ran on this goroutine
+	require.Equal(t, 1, p.Stats().InUse, "a session being reset is not idle")
+
+	l2, err := p.Acquire(ctx, "")
+	require.NoError(t, err)
+	require.NotSame(t, s, l2.Session(), "the session being reset is not handed out")
+	l2.Release()
+
+	close(hold)
+	l.Settle()
+	require.Empty(t, s.Get("MEM_LIMIT"))
+	require.Equal(t, 2, p.Stats().Idle)
+	require.Equal(t, 0, p.Stats().InUse)
+}
