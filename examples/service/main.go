@@ -32,6 +32,17 @@
 //	                          or {error, coordinator} with status 502 (Impala
 //	                          refused or failed it) or 400 (no statement).
 //	GET /healthz              "ok"
+//	GET /metrics              every pool's per-coordinator figures, and the
+//	                          statement and acquire latency histograms per
+//	                          coordinator, in Prometheus's text format
+//
+// # Tracing
+//
+// Every connector shares one tracer (tracing.go), set as Config.Tracer: it
+// implements conn.Tracer and balancer.Tracer, logs each statement with its
+// coordinator and Impala query id, and records per-coordinator latency
+// histograms for /metrics. It is the shape of an OpenTelemetry adapter; the
+// library itself depends on no tracing package.
 //
 // SIGINT or SIGTERM shuts down gracefully: no new requests, the ones in flight
 // finish (up to -shutdown-timeout), then the sessions and pools close.
@@ -131,7 +142,7 @@ func run(ctx context.Context, args []string, ready func(addr string), stderr io.
 		dsn = "impala://" + strings.Join(addrs, ",") + "/default"
 		log.Info("started local in-process coordinators", "coordinators", strings.Join(addrs, ","))
 	}
-	srv, err := newServer(dsn, st)
+	srv, err := newServer(dsn, st, newTracer(log))
 	if err != nil {
 		log.Error("bad -dsn", "err", err)
 		return 2
@@ -173,6 +184,7 @@ func run(ctx context.Context, args []string, ready func(addr string), stderr io.
 // (affinity keyed by the user).
 type server struct {
 	base         *impalalb.Config
+	tracer       *tracer
 	shared       *sql.DB
 	sharedConn   *impalalb.Connector
 	maxUsers     int
@@ -189,16 +201,17 @@ type userDB struct {
 	lastUsed time.Time
 }
 
-func newServer(dsn string, st *settings) (*server, error) {
+func newServer(dsn string, st *settings, tr *tracer) (*server, error) {
 	base, err := impalalb.ParseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
+	base.Tracer = tr // every connector's statements and acquires
 	sc, err := impalalb.NewConnector(base.Clone())
 	if err != nil {
 		return nil, err
 	}
-	return &server{base: base, shared: sql.OpenDB(sc), sharedConn: sc, maxUsers: st.maxUsers, queryTimeout: st.queryTimeout, users: map[string]*userDB{}}, nil
+	return &server{base: base, tracer: tr, shared: sql.OpenDB(sc), sharedConn: sc, maxUsers: st.maxUsers, queryTimeout: st.queryTimeout, users: map[string]*userDB{}}, nil
 }
 
 // db returns the database of user: its own connector with affinity keyed by
@@ -270,8 +283,8 @@ func (s *server) routes() http.Handler {
 }
 
 // handleMetrics serves every pool's per-coordinator figures in Prometheus's
-// text format: the shared pool as pool="shared", each user's as
-// pool="user:NAME".
+// text format, the shared pool as pool="shared", each user's as
+// pool="user:NAME"; then the tracer's latency histograms.
 func (s *server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
 	pools := map[string]balancer.Stats{"shared": s.sharedConn.Stats()}
 	s.mu.Lock()
@@ -281,6 +294,7 @@ func (s *server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_ = balancer.WritePrometheus(w, pools)
+	s.tracer.writeMetrics(w)
 }
 
 // queryResponse is the JSON answer of /query.
@@ -344,9 +358,7 @@ func (s *server) query(ctx context.Context, db *sql.DB, q string, resp *queryRes
 	}
 	defer c.Close()
 	_ = c.Raw(func(dc any) error {
-		if cc, ok := dc.(interface{ Coordinator() string }); ok {
-			resp.Coordinator = cc.Coordinator()
-		}
+		resp.Coordinator = dc.(impalalb.RawConn).Coordinator()
 		return nil
 	})
 	rows, err := c.QueryContext(ctx, q)

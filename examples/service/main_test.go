@@ -1,17 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/impalalb/impalalb/conn"
 	"github.com/impalalb/impalalb/internal/impalad"
 )
 
@@ -109,6 +114,12 @@ func TestServiceAffinityAndShutdown(t *testing.T) {
 	require.Contains(t, metrics, `impalalb_dials_total{pool="user:alice",coordinator="`+home+`"} 1`+"\n")
 	require.Contains(t, metrics, `impalalb_coordinator_state{pool="shared",coordinator="`+addrs[0]+`",state="up"} 1`+"\n")
 	require.Contains(t, metrics, `pool="user:bob"`)
+	// The tracer's histograms: alice's seven statements ran on her
+	// coordinator (and maybe others' too), every one counted in +Inf.
+	count := metricValue(t, metrics, `impalalb_statement_duration_seconds_count{coordinator="`+home+`"}`)
+	require.GreaterOrEqual(t, count, 7.0)
+	require.Equal(t, count, metricValue(t, metrics, `impalalb_statement_duration_seconds_bucket{coordinator="`+home+`",le="+Inf"}`))
+	require.GreaterOrEqual(t, metricValue(t, metrics, `impalalb_acquire_duration_seconds_count{coordinator="`+home+`"}`), 1.0)
 
 	// Graceful shutdown: a request in flight finishes.
 	type answer struct {
@@ -181,4 +192,41 @@ func TestServiceFlags(t *testing.T) {
 		code := run(context.Background(), args, nil, io.Discard)
 		require.Equal(t, 2, code, args)
 	}
+}
+
+// metricValue returns the value of the Prometheus sample named by series.
+func metricValue(t *testing.T, text, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err, line)
+			return f
+		}
+	}
+	t.Fatalf("no sample %s in:\n%s", series, text)
+	return 0
+}
+
+// TestTracerLogs: the tracer logs a statement with its coordinator and
+// query id (never its text), a failure as a warning, and counts each in
+// the coordinator's histogram bucket.
+func TestTracerLogs(t *testing.T) {
+	var buf bytes.Buffer
+	tr := newTracer(slog.New(slog.NewTextHandler(&buf, nil)))
+	ctx := tr.TraceStatementStart(context.Background(), conn.TraceStatementStartData{Addr: "c1:21050", Statement: "select 'secret'"})
+	tr.TraceStatementEnd(ctx, conn.TraceStatementEndData{Addr: "c1:21050", QueryID: "a:b", Rows: 3, RowsAffected: -1, Duration: 3 * time.Millisecond})
+	tr.TraceStatementEnd(ctx, conn.TraceStatementEndData{Addr: "c2:21050", RowsAffected: -1, Duration: 2 * time.Second, Err: errors.New("boom")})
+	log := buf.String()
+	require.Contains(t, log, "msg=statement coordinator=c1:21050 query_id=a:b rows=3 duration=3ms")
+	require.Contains(t, log, `level=WARN msg="statement failed" coordinator=c2:21050`)
+	require.Contains(t, log, "err=boom")
+	require.NotContains(t, log, "secret")
+	var m bytes.Buffer
+	tr.writeMetrics(&m)
+	require.Equal(t, 0.0, metricValue(t, m.String(), `impalalb_statement_duration_seconds_bucket{coordinator="c1:21050",le="0.0025"}`))
+	require.Equal(t, 1.0, metricValue(t, m.String(), `impalalb_statement_duration_seconds_bucket{coordinator="c1:21050",le="0.005"}`))
+	require.Equal(t, 0.0, metricValue(t, m.String(), `impalalb_statement_duration_seconds_bucket{coordinator="c2:21050",le="1"}`))
+	require.Equal(t, 1.0, metricValue(t, m.String(), `impalalb_statement_duration_seconds_bucket{coordinator="c2:21050",le="2.5"}`))
+	require.Equal(t, 2.0, metricValue(t, m.String(), `impalalb_statement_duration_seconds_sum{coordinator="c2:21050"}`))
 }
