@@ -57,6 +57,15 @@
 // silently run twice. A SET or USE run through a connection is undone
 // before database/sql hands the connection to anyone else.
 //
+// Configuration: every [Config] field's zero value is its documented
+// default, the same as the DSN parameter left out, so a Config built by
+// hand behaves like the DSN that says the same; the defaults are the
+// balancer's and conn's, defined once. [Config.Tracer] traces statements
+// (and acquires, when it also implements balancer.Tracer) for logs,
+// metrics or OpenTelemetry spans; [Config.Hooks] are the pool's lifecycle
+// hooks.
+//
 // [NewConnector] with sql.OpenDB gives the pool's per-coordinator figures
-// through [Connector.Stats].
+// through [Connector.Stats]; inside sql.Conn.Raw a connection is a
+// [RawConn] (its coordinator, and the *conn.Session itself).
 package impalalb

@@ -3,20 +3,20 @@
 // what an HAProxy in front of Impala does (leastconn, source persistence,
 // health checks, redispatch), and checking idle sessions before reuse.
 //
-// The pool knows sessions only through small interfaces: a [Dialer] opens a
-// [Session] (anything with Ping and Close) on one coordinator; optional
-// interfaces add a socket liveness check ([LivenessChecker]), session hygiene
-// after SET and USE ([Resetter]) and reattaching a server session on a new
-// connection ([Reattacher]). [NewConnDialer] is the production Dialer, over
-// package conn, with a protocol-level health check ([Checker]); tests use
-// fakes.
+// A [Pool] is typed by the sessions it holds: a [Dialer] of S opens them and
+// the pool is a Pool[S] whose leases hand out S values. [NewConnDialer] is
+// the production Dialer, over package conn, with a protocol-level health
+// check ([Checker]): its pool is a Pool[*conn.Session]. Tests pool fakes.
+// The pool needs only Ping and Close of a [Session]; what more it can do is
+// declared by small optional interfaces: a socket liveness check
+// ([LivenessChecker]), session hygiene after SET and USE ([Resetter]) and
+// reattaching a server session on a new connection ([Reattacher]).
 //
 // # Usage
 //
-//	cfg := balancer.DefaultConfig()
-//	cfg.Coordinators = []string{"impalad1:21050", "impalad2:21050", "impalad3:21050"}
-//	cfg.Dialer = balancer.NewConnDialer(conn.Options{User: "etl"})
-//	pool, err := balancer.New(cfg)
+//	pool, err := balancer.New(balancer.Config{
+//		Coordinators: []string{"impalad1:21050", "impalad2:21050", "impalad3:21050"},
+//	}, balancer.NewConnDialer(conn.Options{User: "etl"}))
 //	if err != nil {
 //		return err
 //	}
@@ -26,9 +26,22 @@
 //	if err != nil {
 //		return err // nothing was sent to any coordinator
 //	}
-//	s := lease.Session()
-//	// ... run statements on s ...
-//	lease.Release() // or lease.Discard() if s is broken
+//	op, err := lease.Session().Execute(ctx, "select 1", nil) // a *conn.Session
+//	// ...
+//	lease.Release() // or lease.Discard() if the session is broken
+//
+// Every field of [Config] means its documented default when zero, and
+// negative values turn off what can be turned off (active checks, slow
+// start, idle expiry); the defaults are HAProxy's where it has one (rise
+// 2, fall 3, inter 2 s).
+//
+// # Hooks and tracing
+//
+// [NewWithHooks] takes [Hooks]: AfterDial (set up or refuse a new
+// session), BeforeAcquire, AfterRelease and BeforeClose, as pgxpool's.
+// [Config.Tracer] is told of every acquire's start and end (its
+// coordinator, the time it waited for capacity, its redispatches, its
+// error); package conn's Tracer does the same for statements.
 //
 // # Policies
 //
@@ -93,10 +106,13 @@
 //
 // # Concurrency
 //
-// All methods of [Pool] are safe for concurrent use. Acquire, Release and
-// Discard do their work (validation, dials, resets, closes) on the caller's
-// goroutine; one background goroutine per pool runs health checks, slow
-// start and idle expiry, and stops in [Pool.Close]. A pick and the count
+// All methods of [Pool] are safe for concurrent use. Acquire does its work
+// (validation, dials) on the caller's goroutine; Release and Discard
+// return at once and leave resets and closes, which talk to the
+// coordinator, to a goroutine of their own (the session counts as busy
+// until then, and Close waits for them); one background goroutine per pool
+// runs health checks, slow start and idle expiry, and stops in
+// [Pool.Close]. A pick and the count
 // of the acquire on the coordinator it picked are one step under a short
 // lock, so that acquires made at once spread as evenly as if made one by
 // one (30 over 3 coordinators: 10 each). Logging of state changes

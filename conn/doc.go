@@ -26,7 +26,13 @@
 // PingImpalaService. [Options.AllowNonImpala] lets HS2 talk to any
 // HiveServer2 (Apache Hive, Spark's Thrift server) with standard calls
 // only. Every Dial failure is an [*Error] for which
-// [SafeToRetry] is true: nothing of a statement reached the coordinator.
+// [SafeToRetry] is true: nothing of a statement reached the coordinator;
+// its [Error.Op] ([OpDial], [OpTLS], [OpSASL], [OpOpenSession]) says which
+// step failed. A [*Session] is one type whatever the protocol.
+//
+// [Options.Tracer] is told of every statement's start and end (coordinator,
+// Impala query id, rows, DML count, duration, error): the hook for logs,
+// metrics and OpenTelemetry spans, see [Tracer].
 //
 // # Statements
 //
