@@ -2,6 +2,7 @@ package balancer_test
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -76,31 +77,45 @@ func TestClientSideDialFailure(t *testing.T) {
 	require.Len(t, seen, 3, "every coordinator still takes sessions")
 }
 
-// TestAffinityFloor: at light load a key's sessions all stay on its
-// coordinator (the floor MinAffinityLoad), where a bound of 1.25 × the mean
-// alone would move the key's second session elsewhere; with the floor
-// turned off they spread, and past the floor the bound applies again.
+// TestAffinityFloor: the placement of a new key takes a coordinator
+// only under its share of busy sessions, LoadFactor × the mean, or up to
+// the floor MinAffinityLoad: at light load (a key placed beside a few
+// busy sessions) the floor keeps it at its rendezvous choice; with the
+// floor off the bound sends it on.
 func TestAffinityFloor(t *testing.T) {
 	for _, tc := range []struct {
-		floor, sessions int
-		wantOnHome      int
+		floor  int
+		onHome bool
 	}{
-		{floor: 0, sessions: 6, wantOnHome: 6},  // default floor 8
-		{floor: -1, sessions: 6, wantOnHome: 3}, // bound only: ceil(1.25 × 6 / 3) = 3
-		{floor: 4, sessions: 12, wantOnHome: 5}, // bound ceil(1.25 × 12 / 3) = 5 beats the floor 4
+		{floor: 0, onHome: true},   // default floor 8: 5 busy sessions are under it
+		{floor: -1, onHome: false}, // bound only: ceil(1.25 × 6 / 3) = 3 ≤ 5
 	} {
 		cl, addrs := newCluster(3)
 		cfg := testConfig(cl, addrs)
 		cfg.MinAffinityLoad = tc.floor
-		p := newPool(t, cfg, balancer.TestOptions{})
-		home := p.Pick(balancer.Affinity, "alice")
+		p := newPool(t, cfg, balancer.TestOptions{NoLoop: true})
+		// "alice"'s rendezvous choice, and another key of hers, computed
+		// on a pool of their own so that this one has placed neither.
+		probe := newPool(t, cfg, balancer.TestOptions{NoLoop: true})
+		home := probe.Pick(balancer.Affinity, "alice")
+		var other string
+		for i := 0; other == ""; i++ {
+			if k := fmt.Sprintf("k%d", i); probe.Pick(balancer.Affinity, k) == home {
+				other = k
+			}
+		}
+		// Five busy sessions on her coordinator, from the other key.
 		var leases []*lease
-		for range tc.sessions {
-			l, err := p.Acquire(context.Background(), "alice")
+		for range 5 {
+			l, err := p.Acquire(context.Background(), other)
 			require.NoError(t, err)
+			require.Equal(t, home, l.Coordinator(), "a key stays put")
 			leases = append(leases, l)
 		}
-		require.Equal(t, tc.wantOnHome, countBy(leases)[home], "floor %d, %d sessions", tc.floor, tc.sessions)
+		l, err := p.Acquire(context.Background(), "alice")
+		require.NoError(t, err)
+		require.Equal(t, tc.onHome, l.Coordinator() == home, "floor %d", tc.floor)
+		leases = append(leases, l)
 		releaseAll(leases)
 	}
 }

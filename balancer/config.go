@@ -83,6 +83,8 @@ const (
 	DefaultSlowStart             = 10 * time.Second
 	DefaultBackoffMin            = 500 * time.Millisecond
 	DefaultBackoffMax            = 30 * time.Second
+	DefaultStickyTableSize       = 100000
+	DefaultStickyExpire          = 30 * time.Minute
 )
 
 // Config configures a [Pool]. The zero value of each field selects its
@@ -101,8 +103,9 @@ type Config struct {
 	// acquire has no key. Empty means this host's name, which makes the pool
 	// behave like HAProxy's "balance source".
 	DefaultKey string
-	// LoadFactor is the bounded-load factor c of Affinity: a coordinator takes
-	// at most c times the mean number of busy sessions. Zero means 1.25; it
+	// LoadFactor is the bounded-load factor c of Affinity's placement of a
+	// new key: a coordinator takes it only while it holds at most c times
+	// the mean number of busy sessions and of keys. Zero means 1.25; it
 	// must be at least 1.
 	LoadFactor float64
 	// MinAffinityLoad is the floor of that bound: a key's coordinator takes
@@ -112,6 +115,34 @@ type Config struct {
 	// to stop one hot key flooding a coordinator, not to move keys off a
 	// nearly idle one. Zero means 8; negative means no floor.
 	MinAffinityLoad int
+
+	// StickyTableSize bounds the table that keeps each affinity key on the
+	// coordinator it was placed on (HAProxy's stick-table "size"): a key
+	// moves only when that coordinator is down, draining or removed, or when
+	// the key expired or was evicted, least recently used first, from a full
+	// table. Zero means 100000 keys (about 15 MB); negative means no table:
+	// every acquire is placed anew by rendezvous hashing with the bounded
+	// load, and a key moves whenever the loads shift.
+	StickyTableSize int
+	// StickyExpire forgets a key not used for this long (HAProxy's
+	// stick-table "expire"). Zero means 30 minutes; negative means never
+	// (the table's size still bounds it).
+	StickyExpire time.Duration
+	// SpreadKeys places a new affinity key only on a coordinator holding at
+	// most LoadFactor times the mean number of this pool's keys, so that a
+	// few keys (six users over three coordinators) spread over all of
+	// them. False means keys are placed by rendezvous hashing bounded by
+	// sessions only, which every client process computes alike: two
+	// processes (replicas of a service) send a key to the same coordinator
+	// unless their loads differ. Turn it on in a single process with few
+	// keys.
+	SpreadKeys bool
+	// ReturnHome sends a key that moved away from a coordinator that went
+	// down back to it, once, when it is up again and its slow start is
+	// over. False means the key stays where it moved: the fewer moves, the
+	// fewer chances that a key's query lands where its DDL is not yet
+	// known.
+	ReturnHome bool
 
 	// MaxSessions caps the open sessions (idle and in use) of the pool; an
 	// acquire beyond it waits, honouring its context. Zero means no cap.
@@ -244,6 +275,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.BackoffMax == 0 {
 		c.BackoffMax = DefaultBackoffMax
+	}
+	if c.StickyTableSize == 0 {
+		c.StickyTableSize = DefaultStickyTableSize
+	}
+	if c.StickyExpire == 0 {
+		c.StickyExpire = DefaultStickyExpire
 	}
 }
 

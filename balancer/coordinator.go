@@ -50,6 +50,7 @@ type coord[S Session] struct {
 	weight  atomic.Int32  // slow-start share, 1..fullWeight
 	failSeq atomic.Uint64 // Pool.failSeq at the latest failure: orders retries when all are down
 	state   atomic.Int32  // State; written under mu
+	keys    atomic.Int32  // affinity keys the sticky table places here
 
 	dialed     atomic.Uint64
 	failures   atomic.Uint64

@@ -18,7 +18,9 @@ func NewForTest[S Session](cfg Config, d Dialer[S], h Hooks[S], o TestOptions) (
 
 // Pick runs the policy's pick over the current snapshot without acquiring.
 func (p *Pool[S]) Pick(policy Policy, key string) string {
-	c := p.pick(p.snap.Load(), key, policy)
+	p.pickMu.Lock()
+	c, _ := p.pick(p.snap.Load(), key, policy)
+	p.pickMu.Unlock()
 	if c == nil {
 		return ""
 	}

@@ -191,6 +191,9 @@ func (p *Pool[S]) maintain() time.Duration {
 		}
 	}
 	earlier(time.Unix(0, p.nextPrune.Load()))
+	if p.sticky != nil && p.trimSticky(now) {
+		earlier(now) // more expired keys than one pass takes
+	}
 	if drained {
 		p.removeDrained()
 	}
@@ -223,12 +226,26 @@ func (p *Pool[S]) removeDrained() {
 	keep := p.coords[:0]
 	for _, c := range p.coords {
 		if c.getState() == StateDraining && c.open.Load() == 0 {
+			// The sticky table may still point to c: its keys move at
+			// their next acquire, as for any draining coordinator.
 			continue
 		}
 		keep = append(keep, c)
 	}
 	clear(p.coords[len(keep):])
 	p.coords = keep
+}
+
+// maxTrimPerPass bounds the expired keys one pass of the background loop
+// removes, so that it holds the pick lock briefly.
+const maxTrimPerPass = 4096
+
+// trimSticky removes expired keys from the sticky table; it reports
+// whether some are left for the next pass.
+func (p *Pool[S]) trimSticky(now time.Time) bool {
+	p.pickMu.Lock()
+	defer p.pickMu.Unlock()
+	return p.sticky.trim(now.UnixNano(), maxTrimPerPass)
 }
 
 // runChecks checks the due coordinators in parallel and applies the results.

@@ -19,26 +19,30 @@ type snapshot[S Session] struct {
 // coordinators at random instead of scanning them all.
 const p2cThreshold = 32
 
-// pick chooses a coordinator from s for one acquire. It is called from any
-// goroutine, never blocks, never locks and never allocates.
-func (p *Pool[S]) pick(s *snapshot[S], key string, policy Policy) *coord[S] {
+// pick chooses a coordinator from s for one acquire. It is called under
+// Pool.pickMu, never blocks and allocates nothing but a new affinity key's
+// entry in the sticky table. ev, when its kind is set, is a move of an
+// affinity key for the caller to report once the lock is released.
+func (p *Pool[S]) pick(s *snapshot[S], key string, policy Policy) (c *coord[S], ev keyEvent) {
 	list := s.list
 	switch len(list) {
 	case 0:
-		return nil
+		return nil, ev
 	case 1:
-		return list[0]
+		if policy != Affinity || s.degraded {
+			return list[0], ev
+		}
 	}
 	if s.degraded {
-		return leastRecentlyFailed(list)
+		return leastRecentlyFailed(list), ev
 	}
 	switch policy {
 	case Affinity:
 		return p.pickAffinity(s, key)
 	case RoundRobin:
-		return p.pickRoundRobin(list)
+		return p.pickRoundRobin(list), ev
 	default:
-		return p.pickLeast(list)
+		return p.pickLeast(list), ev
 	}
 }
 
@@ -132,59 +136,133 @@ func (p *Pool[S]) pickLeast(list []*coord[S]) *coord[S] {
 	return best
 }
 
-func (p *Pool[S]) pickAffinity(s *snapshot[S], key string) *coord[S] {
-	kh := hashString(key)
-	bi, bestH := 0, mix64(kh^s.hashes[0])
-	for i := 1; i < len(s.hashes); i++ {
-		if h := mix64(kh ^ s.hashes[i]); h > bestH {
-			bi, bestH = i, h
+// pickAffinity keeps a key on the coordinator the sticky table placed it
+// on while that one is up; it places new keys, and keys whose coordinator
+// is down, draining or removed, with placeKey. A key whose coordinator is
+// at MaxPerCoordinator overflows, for this acquire only, to the next
+// coordinator of its rendezvous order with room.
+func (p *Pool[S]) pickAffinity(s *snapshot[S], key string) (*coord[S], keyEvent) {
+	t := p.sticky
+	if t == nil {
+		return p.placeKey(s, key), keyEvent{}
+	}
+	now := p.now().UnixNano()
+	e := t.get(key, now)
+	if e == nil {
+		c := p.placeKey(s, key)
+		t.put(key, c, nil, now)
+		p.keysPlaced.Add(1)
+		return c, keyEvent{}
+	}
+	c := e.c
+	if st := c.getState(); st != StateUp {
+		// Down, draining or being removed: the key moves, once, and stays
+		// where it lands. A down coordinator is remembered as its home
+		// (Config.ReturnHome).
+		n := p.placeKey(s, key)
+		reason := moveDraining
+		if st == StateDown {
+			reason = moveDown
+			if e.home == nil {
+				e.home = c
+			}
+		}
+		t.move(e, n)
+		p.keysMoved.Add(1)
+		return n, keyEvent{kind: reason, key: e.key, from: c.addr, to: n.addr}
+	}
+	if h := e.home; h != nil && p.cfg.ReturnHome && h.getState() == StateUp && h.weight.Load() >= fullWeight && h.busy() < p.perCap {
+		// Its home is back and done ramping up: once, and for good.
+		e.home = nil
+		t.move(e, h)
+		p.keysReturned.Add(1)
+		return h, keyEvent{kind: moveHome, key: e.key, from: c.addr, to: h.addr}
+	}
+	if c.busy() >= p.perCap {
+		if o := p.overflow(s, key, c); o != nil {
+			p.keysOverflowed.Add(1)
+			return o, keyEvent{kind: moveOverflow, key: e.key, from: c.addr, to: o.addr}
 		}
 	}
-	best := s.list[bi]
-	if best.busy() <= 0 {
-		return best // an idle coordinator is always under its bound
-	}
-	var total int64
+	return c, keyEvent{}
+}
+
+// placeKey places a key by rendezvous hashing over s's coordinators: the
+// first coordinator of the key's order that is under its share of the busy
+// sessions (LoadFactor times their mean, at least MinAffinityLoad, scaled
+// by its slow-start weight) and under MaxPerCoordinator, so that a key's
+// neighbours do not pile up behind a hot key. Every client process walks
+// the same order, so processes agree on a key's coordinator unless loads
+// differ. With SpreadKeys the coordinator must also be under its share of
+// this pool's keys (LoadFactor times their mean): a few keys spread over
+// every coordinator (six over three: at most three on one), at the cost of
+// that agreement between processes.
+func (p *Pool[S]) placeKey(s *snapshot[S], key string) *coord[S] {
+	kh := hashString(key)
+	var busy, keys int64
 	for _, c := range s.list {
-		total += int64(c.busy())
+		busy += int64(c.busy())
+		keys += int64(c.keys.Load())
 	}
-	limit := max(int64(math.Ceil(p.cfg.LoadFactor*float64(total+1)/float64(len(s.list)))), int64(p.cfg.MinAffinityLoad))
-	if p.underLimit(best, limit) {
-		return best
+	n := float64(len(s.list))
+	sessLimit := max(int64(math.Ceil(p.cfg.LoadFactor*float64(busy+1)/n)), int64(p.cfg.MinAffinityLoad))
+	keyLimit := int64(math.Ceil(p.cfg.LoadFactor * float64(keys+1) / n))
+	ok := func(c *coord[S]) bool {
+		if !p.underLimit(c, int64(c.busy()), sessLimit) {
+			return false
+		}
+		return !p.cfg.SpreadKeys || p.underLimit(c, int64(c.keys.Load()), keyLimit)
 	}
-	// Walk down the key's rendezvous order to the first coordinator under
-	// its bound. Rare (only under skew), so recomputing hashes is fine.
-	prev := bestH
-	for range len(s.list) - 1 {
+	// The key's rendezvous order, walked from the top: rare beyond the
+	// first (only under skew), so recomputing hashes is fine.
+	prev, first := uint64(math.MaxUint64), true
+	for range len(s.list) {
 		ni, nextH := -1, uint64(0)
 		for i, sh := range s.hashes {
-			if h := mix64(kh ^ sh); h < prev && (ni < 0 || h > nextH) {
+			if h := mix64(kh ^ sh); (first || h < prev) && (ni < 0 || h > nextH) {
 				ni, nextH = i, h
 			}
 		}
 		if ni < 0 {
 			break
 		}
-		if p.underLimit(s.list[ni], limit) {
+		if ok(s.list[ni]) {
 			return s.list[ni]
 		}
-		prev = nextH
+		prev, first = nextH, false
 	}
 	// Only when the per-coordinator cap stops every one: any with room.
 	return p.pickLeast(s.list)
 }
 
-// underLimit reports whether c can take one more busy session under the
-// bounded-load limit (scaled by its slow-start weight) and the cap.
-func (p *Pool[S]) underLimit(c *coord[S], limit int64) bool {
-	b := c.busy()
-	if b >= p.perCap {
+// overflow is the coordinator after from in the key's rendezvous order
+// that has room under MaxPerCoordinator, nil if none has.
+func (p *Pool[S]) overflow(s *snapshot[S], key string, from *coord[S]) *coord[S] {
+	kh := hashString(key)
+	var best *coord[S]
+	var bestH uint64
+	for i, c := range s.list {
+		if c == from || c.busy() >= p.perCap {
+			continue
+		}
+		if h := mix64(kh ^ s.hashes[i]); best == nil || h > bestH {
+			best, bestH = c, h
+		}
+	}
+	return best
+}
+
+// underLimit reports whether c, holding have of something (busy
+// sessions, keys), can take one more under limit (scaled by its slow-start
+// weight) and has room under the session cap.
+func (p *Pool[S]) underLimit(c *coord[S], have, limit int64) bool {
+	if c.busy() >= p.perCap {
 		return false
 	}
 	if w := c.weight.Load(); w < fullWeight {
 		limit = max(1, limit*int64(w)/fullWeight)
 	}
-	return int64(b)+1 <= limit
+	return have+1 <= limit
 }
 
 func (p *Pool[S]) pickRoundRobin(list []*coord[S]) *coord[S] {

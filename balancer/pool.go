@@ -52,11 +52,19 @@ type Pool[S Session] struct {
 	notify atomic.Pointer[notifier]
 	closed atomic.Bool
 
-	waits        atomic.Uint64
-	redispatches atomic.Uint64
-	failSeq      atomic.Uint64
-	pruneWanted  atomic.Bool  // an acquire found a cut idle session
-	nextPrune    atomic.Int64 // UnixNano of the next periodic pruneDead pass
+	// sticky is the table of affinity keys; nil when StickyTableSize is
+	// negative. Used under pickMu.
+	sticky *stickyTable[S]
+
+	waits          atomic.Uint64
+	redispatches   atomic.Uint64
+	keysPlaced     atomic.Uint64
+	keysMoved      atomic.Uint64
+	keysReturned   atomic.Uint64
+	keysOverflowed atomic.Uint64
+	failSeq        atomic.Uint64
+	pruneWanted    atomic.Bool  // an acquire found a cut idle session
+	nextPrune      atomic.Int64 // UnixNano of the next periodic pruneDead pass
 
 	// pickMu makes a pick and the count of the acquire on the coordinator
 	// it picked (pending) one step, so that concurrent acquires each see
@@ -143,6 +151,9 @@ func newPool[S Session](cfg Config, dialer Dialer[S], hooks Hooks[S], o options)
 		} else {
 			p.defaultKey = "localhost"
 		}
+	}
+	if cfg.StickyTableSize > 0 {
+		p.sticky = newStickyTable[S](cfg.StickyTableSize, cfg.StickyExpire)
 	}
 	p.notify.Store(&notifier{ch: make(chan struct{})})
 	now := p.now()
@@ -303,11 +314,14 @@ func (a *acquire[S]) pick() (c *coord[S], degraded bool) {
 	p := a.p
 	p.pickMu.Lock()
 	s := p.snap.Load()
-	c = p.pick(s, a.key, a.policy)
+	c, ev := p.pick(s, a.key, a.policy)
 	if c != nil {
 		c.pending.Add(1)
 	}
 	p.pickMu.Unlock()
+	if ev.kind != moveNone && p.log != nil {
+		p.log.Debug("balancer: affinity key moved", "key", ev.key, "from", ev.from, "to", ev.to, "reason", ev.kind.String())
+	}
 	if c != nil && a.waiting != nil {
 		a.waiting.c.Store(c)
 	}

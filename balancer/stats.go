@@ -23,6 +23,23 @@ type Stats struct {
 	// Redispatches counts acquires sent to another coordinator after a dial
 	// failure.
 	Redispatches uint64
+	// Keys is the number of affinity keys in the sticky table.
+	Keys int
+	// KeysPlaced counts keys placed on a coordinator: new keys, and keys
+	// that had expired or been evicted from the table.
+	KeysPlaced uint64
+	// KeysMoved counts keys moved because their coordinator went down, is
+	// draining or was removed (each logged at debug level with the reason).
+	KeysMoved uint64
+	// KeysReturned counts keys sent back to the coordinator they had left
+	// (Config.ReturnHome).
+	KeysReturned uint64
+	// KeysOverflowed counts acquires of a key served by another coordinator
+	// because the key's own was at MaxPerCoordinator; the key stays placed
+	// where it was. A DDL statement on such a session may not be seen at
+	// once by the key's next query: give hot keys room (MaxPerCoordinator)
+	// or use SYNC_DDL.
+	KeysOverflowed uint64
 }
 
 // CoordinatorStats describes one coordinator in [Stats].
@@ -42,6 +59,8 @@ type CoordinatorStats struct {
 	Dialed uint64
 	// Failures counts failed dials and failed health checks.
 	Failures uint64
+	// Keys is the number of affinity keys placed here.
+	Keys int
 	// Replaced counts idle sessions found dead or expired at hand-out, or
 	// found with a closed socket by the background loop, and closed.
 	Replaced uint64
@@ -62,10 +81,19 @@ func (p *Pool[S]) Stats() Stats {
 	coords := slices.Clone(p.coords)
 	p.mu.Unlock()
 	st := Stats{
-		Coordinators: make([]CoordinatorStats, 0, len(coords)),
-		Waiting:      int(p.queue.n.Load()),
-		Waits:        p.waits.Load(),
-		Redispatches: p.redispatches.Load(),
+		Coordinators:   make([]CoordinatorStats, 0, len(coords)),
+		Waiting:        int(p.queue.n.Load()),
+		Waits:          p.waits.Load(),
+		Redispatches:   p.redispatches.Load(),
+		KeysPlaced:     p.keysPlaced.Load(),
+		KeysMoved:      p.keysMoved.Load(),
+		KeysReturned:   p.keysReturned.Load(),
+		KeysOverflowed: p.keysOverflowed.Load(),
+	}
+	if p.sticky != nil {
+		p.pickMu.Lock()
+		st.Keys = len(p.sticky.m)
+		p.pickMu.Unlock()
 	}
 	for _, c := range coords {
 		c.mu.Lock()
@@ -84,6 +112,7 @@ func (p *Pool[S]) Stats() Stats {
 		cs.Failures = c.failures.Load()
 		cs.Replaced = c.replaced.Load()
 		cs.Reattached = c.reattached.Load()
+		cs.Keys = int(c.keys.Load())
 		st.Coordinators = append(st.Coordinators, cs)
 		st.Open += open
 		st.InUse += cs.InUse
@@ -101,4 +130,21 @@ func (s Stats) Coordinator(addr string) (CoordinatorStats, bool) {
 		}
 	}
 	return CoordinatorStats{}, false
+}
+
+// Placement returns the address of the coordinator the sticky table holds
+// for an affinity key, and false when the key is not in the table (never
+// used, expired or evicted; or the table is off). It does not count as a
+// use of the key.
+func (p *Pool[S]) Placement(key string) (string, bool) {
+	if p.sticky == nil {
+		return "", false
+	}
+	p.pickMu.Lock()
+	defer p.pickMu.Unlock()
+	e := p.sticky.m[key]
+	if e == nil || p.sticky.expired(e, p.now().UnixNano()) {
+		return "", false
+	}
+	return e.c.addr, true
 }
