@@ -30,6 +30,59 @@ func BenchmarkPick(b *testing.B) {
 	}
 }
 
+// BenchmarkPickSticky measures affinity's pick against the sticky table: a
+// key already in it (the usual case: 0 allocations), a new key each time
+// (placement and insertion; at the table's size, an eviction too), and a
+// lookup among a million keys.
+func BenchmarkPickSticky(b *testing.B) {
+	for _, n := range []int{3, 64} {
+		b.Run(fmt.Sprintf("warm/%d", n), func(b *testing.B) {
+			cl, addrs := newCluster(n)
+			p := newPool(b, testConfig(cl, addrs), balancer.TestOptions{NoLoop: true})
+			p.Pick(balancer.Affinity, "tenant-42")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if p.Pick(balancer.Affinity, "tenant-42") == "" {
+					b.Fatal("no pick")
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("newkey/%d", n), func(b *testing.B) {
+			cl, addrs := newCluster(n)
+			p := newPool(b, testConfig(cl, addrs), balancer.TestOptions{NoLoop: true})
+			keys := make([]string, b.N)
+			for i := range keys {
+				keys[i] = fmt.Sprintf("tenant-%d", i)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				p.Pick(balancer.Affinity, keys[i])
+			}
+		})
+	}
+	b.Run("1M-keys/3", func(b *testing.B) {
+		cl, addrs := newCluster(3)
+		cfg := testConfig(cl, addrs)
+		cfg.StickyTableSize = 1 << 20
+		p := newPool(b, cfg, balancer.TestOptions{NoLoop: true})
+		keys := make([]string, 1<<20)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("tenant-%d", i)
+			p.Pick(balancer.Affinity, keys[i])
+		}
+		if st := p.Stats(); st.Keys != len(keys) {
+			b.Fatalf("%d keys in the table", st.Keys)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			p.Pick(balancer.Affinity, keys[(i*7919)&(len(keys)-1)])
+		}
+	})
+}
+
 func BenchmarkAcquireRelease(b *testing.B) {
 	for _, key := range []string{"", "tenant-42"} {
 		name := "leastconn"

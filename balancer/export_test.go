@@ -17,10 +17,14 @@ func NewForTest[S Session](cfg Config, d Dialer[S], h Hooks[S], o TestOptions) (
 }
 
 // Pick runs the policy's pick over the current snapshot without acquiring.
+// Affinity's pick, which reads the sticky table, takes the pick lock as
+// Acquire does; the others need no lock.
 func (p *Pool[S]) Pick(policy Policy, key string) string {
-	p.pickMu.Lock()
+	if policy == Affinity {
+		p.pickMu.Lock()
+		defer p.pickMu.Unlock()
+	}
 	c, _ := p.pick(p.snap.Load(), key, policy)
-	p.pickMu.Unlock()
 	if c == nil {
 		return ""
 	}

@@ -191,8 +191,13 @@ func (p *Pool[S]) maintain() time.Duration {
 		}
 	}
 	earlier(time.Unix(0, p.nextPrune.Load()))
-	if p.sticky != nil && p.trimSticky(now) {
-		earlier(now) // more expired keys than one pass takes
+	if p.sticky != nil {
+		ep := int64(now.Sub(p.epochStart) / p.tick)
+		p.epoch.Store(ep)
+		earlier(p.epochStart.Add(time.Duration(ep+1) * p.tick))
+		if p.trimSticky(ep) {
+			earlier(now) // more expired keys than one pass takes
+		}
 	}
 	if drained {
 		p.removeDrained()
@@ -242,10 +247,10 @@ const maxTrimPerPass = 4096
 
 // trimSticky removes expired keys from the sticky table; it reports
 // whether some are left for the next pass.
-func (p *Pool[S]) trimSticky(now time.Time) bool {
+func (p *Pool[S]) trimSticky(epoch int64) bool {
 	p.pickMu.Lock()
 	defer p.pickMu.Unlock()
-	return p.sticky.trim(now.UnixNano(), maxTrimPerPass)
+	return p.sticky.trim(epoch, maxTrimPerPass)
 }
 
 // runChecks checks the due coordinators in parallel and applies the results.

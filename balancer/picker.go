@@ -146,7 +146,7 @@ func (p *Pool[S]) pickAffinity(s *snapshot[S], key string) (*coord[S], keyEvent)
 	if t == nil {
 		return p.placeKey(s, key), keyEvent{}
 	}
-	now := p.now().UnixNano()
+	now := p.epoch.Load()
 	e := t.get(key, now)
 	if e == nil {
 		c := p.placeKey(s, key)

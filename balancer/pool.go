@@ -55,6 +55,11 @@ type Pool[S Session] struct {
 	// sticky is the table of affinity keys; nil when StickyTableSize is
 	// negative. Used under pickMu.
 	sticky *stickyTable[S]
+	// epoch is the sticky table's clock: the number of epochs (tick) since
+	// epochStart, advanced by the background loop.
+	epoch      atomic.Int64
+	epochStart time.Time
+	tick       time.Duration
 
 	waits          atomic.Uint64
 	redispatches   atomic.Uint64
@@ -153,7 +158,9 @@ func newPool[S Session](cfg Config, dialer Dialer[S], hooks Hooks[S], o options)
 		}
 	}
 	if cfg.StickyTableSize > 0 {
-		p.sticky = newStickyTable[S](cfg.StickyTableSize, cfg.StickyExpire)
+		p.sticky = newStickyTable[S](cfg.StickyTableSize, cfg.StickyExpire > 0)
+		p.tick = stickyEpoch(cfg.StickyExpire)
+		p.epochStart = p.now()
 	}
 	p.notify.Store(&notifier{ch: make(chan struct{})})
 	now := p.now()

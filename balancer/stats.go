@@ -143,7 +143,7 @@ func (p *Pool[S]) Placement(key string) (string, bool) {
 	p.pickMu.Lock()
 	defer p.pickMu.Unlock()
 	e := p.sticky.m[key]
-	if e == nil || p.sticky.expired(e, p.now().UnixNano()) {
+	if e == nil || p.sticky.expired(e, p.epoch.Load()) {
 		return "", false
 	}
 	return e.c.addr, true

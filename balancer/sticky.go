@@ -16,7 +16,12 @@ import (
 //
 // The table is used under Pool.pickMu only: a map of keys to entries and a
 // list of the entries from most to least recently used, so that a lookup
-// allocates nothing, and expiry and eviction take the list's tail.
+// allocates nothing, and expiry and eviction take the list's tail. Time is
+// counted in epochs of StickyExpire/16, which the background loop
+// advances (Pool.epoch), because reading the clock costs more than the
+// rest of a pick; an entry moves to the list's front once per epoch, so
+// the order is least recently used to within an epoch, and a key expires
+// after 16 to 17 epochs without use.
 
 // stickyEntry is one key's placement.
 type stickyEntry[S Session] struct {
@@ -27,25 +32,38 @@ type stickyEntry[S Session] struct {
 	// key goes back there, once, when it is up at full weight. Nil
 	// otherwise.
 	home       *coord[S]
-	used       int64 // UnixNano of the latest acquire
+	used       int64 // epoch of the latest acquire
 	prev, next *stickyEntry[S]
 }
 
 // stickyTable is the bounded, expiring table of keys to coordinators.
 type stickyTable[S Session] struct {
 	size   int
-	expire time.Duration // <= 0: never
+	expire bool // whether keys expire, after stickyEpochs epochs
 	m      map[string]*stickyEntry[S]
 	// head is the most recently used entry, tail the least.
 	head, tail *stickyEntry[S]
 }
 
-func newStickyTable[S Session](size int, expire time.Duration) *stickyTable[S] {
+// stickyEpochs is the number of epochs after which an unused key expires:
+// an epoch is StickyExpire/stickyEpochs.
+const stickyEpochs = 16
+
+// stickyEpoch is the length of an epoch for a StickyExpire; without
+// expiry, epochs only order the list, and a minute will do.
+func stickyEpoch(expire time.Duration) time.Duration {
+	if expire <= 0 {
+		return time.Minute
+	}
+	return max(expire/stickyEpochs, time.Millisecond)
+}
+
+func newStickyTable[S Session](size int, expire bool) *stickyTable[S] {
 	return &stickyTable[S]{size: size, expire: expire, m: make(map[string]*stickyEntry[S])}
 }
 
-// get returns the live entry of key, marked as used now, or nil. An entry
-// past its expiry is removed.
+// get returns the live entry of key, marked as used in epoch now, or nil.
+// An entry past its expiry is removed.
 func (t *stickyTable[S]) get(key string, now int64) *stickyEntry[S] {
 	e := t.m[key]
 	if e == nil {
@@ -55,13 +73,15 @@ func (t *stickyTable[S]) get(key string, now int64) *stickyEntry[S] {
 		t.remove(e)
 		return nil
 	}
-	e.used = now
-	t.toFront(e)
+	if e.used != now {
+		e.used = now
+		t.toFront(e)
+	}
 	return e
 }
 
 func (t *stickyTable[S]) expired(e *stickyEntry[S], now int64) bool {
-	return t.expire > 0 && now-e.used > int64(t.expire)
+	return t.expire && now-e.used > stickyEpochs
 }
 
 // put records a new key's placement, evicting the least recently used

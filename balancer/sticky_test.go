@@ -201,6 +201,7 @@ func TestStickyExpiryAndSize(t *testing.T) {
 	cfg.StickyTableSize = 100
 	cfg.StickyExpire = time.Minute
 	p := newPool(t, cfg, balancer.TestOptions{Now: clk.Now, NoLoop: true})
+	p.Maintain()
 	for k := range 150 {
 		p.Pick(balancer.Affinity, fmt.Sprintf("k%d", k))
 	}
@@ -216,12 +217,15 @@ func TestStickyExpiryAndSize(t *testing.T) {
 	}
 	require.Equal(t, 100, perCoord, "per-coordinator counts follow evictions")
 
+	// The table's clock is the background loop's (Maintain here), in
+	// sixteenths of StickyExpire.
 	clk.Advance(30 * time.Second)
+	p.Maintain()
 	p.Pick(balancer.Affinity, "k149") // used: not expired
 	clk.Advance(45 * time.Second)
+	p.Maintain()
 	_, ok = p.Placement("k148")
 	require.False(t, ok, "unused for longer than StickyExpire")
-	p.Maintain()
 	st = p.Stats()
 	require.Equal(t, 1, st.Keys, "the loop trimmed the expired keys")
 	_, ok = p.Placement("k149")
