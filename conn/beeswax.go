@@ -27,10 +27,10 @@ type beeswaxSession struct {
 	cli     *impala.ImpalaServiceClient
 	closed  atomic.Bool
 
-	// Owned by the goroutine using the session.
-	options  map[string]string // current query options, lower-case keys
-	dbDirty  bool
-	anyDirty atomic.Bool
+	// st is the session's database and query options (state.go). Beeswax
+	// keeps the options on the client and sends them with every query.
+	// Used by the goroutine using the session.
+	st *tracker
 }
 
 func dialBeeswax(ctx context.Context, addr string, o *Options) (*beeswaxSession, error) {
@@ -38,33 +38,31 @@ func dialBeeswax(ctx context.Context, addr string, o *Options) (*beeswaxSession,
 	if err != nil {
 		return nil, err
 	}
-	s := &beeswaxSession{opts: o, addr: addr, w: w, cli: impala.NewImpalaServiceClient(w.client)}
-	s.options = lowerKeys(o.SessionOptions)
+	s := &beeswaxSession{opts: o, addr: addr, w: w, cli: impala.NewImpalaServiceClient(w.client), st: newTracker(o)}
 	if err := s.ping(ctx, "open session"); err != nil {
 		w.close()
 		return nil, nosaslHint(err, o)
 	}
 	if o.Database != "" {
-		op, err := s.Execute(ctx, "USE "+quoteIdent(o.Database), nil)
-		if err == nil {
-			err = op.Close(ctx)
-		}
-		if err != nil {
+		// The connection starts in "default": what the session was
+		// opened with is the state to come back to.
+		if err := s.run(ctx, "USE "+quoteIdent(o.Database)); err != nil {
 			w.close()
 			return nil, err
 		}
-		s.dbDirty = false
-		s.anyDirty.Store(false)
+		s.st = newTracker(o)
 	}
 	return s, nil
 }
 
-func lowerKeys(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[strings.ToLower(k)] = v
+// run runs a statement of the session's own (a USE of Dial, Reset or a
+// move) and closes it.
+func (s *beeswaxSession) run(ctx context.Context, stmt string) error {
+	op, err := s.Execute(ctx, stmt, nil)
+	if err != nil {
+		return err
 	}
-	return out
+	return op.Close(ctx)
 }
 
 // rpc runs one call and wraps a failure in *Error, keeping what a
@@ -120,7 +118,8 @@ func (s *beeswaxSession) Protocol() Protocol    { return Beeswax }
 func (s *beeswaxSession) ServerVersion() string { return s.version }
 func (s *beeswaxSession) WebServer() string     { return s.web }
 func (s *beeswaxSession) ProtocolVersion() int  { return 0 }
-func (s *beeswaxSession) NeedsReset() bool      { return s.anyDirty.Load() }
+func (s *beeswaxSession) NeedsReset() bool      { return s.st.dirty.Load() }
+func (s *beeswaxSession) state() *tracker       { return s.st }
 func (s *beeswaxSession) Alive() bool           { return !s.closed.Load() && s.w.alive() }
 func (s *beeswaxSession) Broken() bool          { return s.w.broken.Load() }
 func (s *beeswaxSession) Ping(ctx context.Context) error {
@@ -137,26 +136,10 @@ func (s *beeswaxSession) Reattach(context.Context) error {
 }
 
 func (s *beeswaxSession) Reset(ctx context.Context) error {
-	if !s.anyDirty.Load() {
+	if !s.st.dirty.Load() {
 		return nil
 	}
-	s.options = lowerKeys(s.opts.SessionOptions)
-	if s.dbDirty {
-		db := s.opts.Database
-		if db == "" {
-			db = "default"
-		}
-		op, err := s.Execute(ctx, "USE "+quoteIdent(db), nil)
-		if err == nil {
-			err = op.Close(ctx)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	s.dbDirty = false
-	s.anyDirty.Store(false)
-	return nil
+	return s.st.apply(ctx, s.st.base, false, s.run)
 }
 
 func (s *beeswaxSession) Close() error {
@@ -169,9 +152,13 @@ func (s *beeswaxSession) Close() error {
 }
 
 // configuration renders the session's options overlaid with the
-// statement's as beeswax's "key=value" list, in a stable order.
-func (s *beeswaxSession) configuration(extra map[string]string) []string {
-	m := s.options
+// statement's as beeswax's "key=value" list, in a stable order. Impala
+// parses each entry with ParseQueryOptions (be/src/service/query-options.cc):
+// it splits at commas outside double quotes and at '=', and keeps quotes,
+// so a value holding ',' or '=' cannot be sent; it is refused here rather
+// than sent as another value.
+func (s *beeswaxSession) configuration(extra map[string]string) ([]string, error) {
+	m := s.st.cur.opts
 	if len(extra) > 0 {
 		m = maps.Clone(m)
 		for k, v := range extra {
@@ -181,33 +168,39 @@ func (s *beeswaxSession) configuration(extra map[string]string) []string {
 	keys := slices.Sorted(maps.Keys(m))
 	out := make([]string, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, k+"="+m[k])
+		v := m[k]
+		if strings.ContainsAny(k+v, ",=\"") {
+			return nil, fmt.Errorf("conn: query option %s: beeswax cannot carry a value with ',', '=' or '\"' (Impala splits the option list at them); use HS2", k)
+		}
+		out = append(out, k+"="+v)
 	}
-	return out
+	return out, nil
 }
 
 func (s *beeswaxSession) Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error) {
 	if s.closed.Load() {
 		return nil, &Error{Addr: s.addr, Op: "execute", Err: ErrSessionClosed}
 	}
-	kind, key, value := classify(stmt)
+	c := classify(stmt)
+	kind := c.kind
 	op := &Operation{addr: s.addr, fetchSize: s.opts.FetchSize, pollMin: s.opts.PollMin, pollMax: s.opts.PollMax, rows: -1}
-	if kind == stmtSet {
-		// Query options stay on the client and go with every query.
-		if value == "" {
-			if v, ok := lowerKeys(s.opts.SessionOptions)[key]; ok {
-				s.options[key] = v
-			} else {
-				delete(s.options, key)
+	if kind == stmtSet || kind == stmtUnsetAll {
+		// Query options stay on the client and go with every query; SET
+		// k='' drops k, which is then the server's default.
+		if kind == stmtSet && c.value != "" {
+			if _, err := s.configuration(map[string]string{c.key: c.value}); err != nil {
+				return nil, &Error{Addr: s.addr, Op: OpExecute, Err: err}
 			}
-		} else {
-			s.options[key] = value
 		}
-		s.anyDirty.Store(true)
+		s.st.done(c)
 		op.impl = noopOp{}
 		return op, nil
 	}
-	q := &beeswax.Query{Query: stmt, Configuration: s.configuration(opts), HadoopUser: s.opts.User}
+	conf, err := s.configuration(opts)
+	if err != nil {
+		return nil, &Error{Addr: s.addr, Op: OpExecute, Err: err}
+	}
+	q := &beeswax.Query{Query: stmt, Configuration: conf, HadoopUser: s.opts.User}
 	var h *beeswax.QueryHandle
 	if err := s.rpc(ctx, "execute", false, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
 		h, err = c.Query(ctx, q)
@@ -222,14 +215,12 @@ func (s *beeswaxSession) Execute(ctx context.Context, stmt string, opts map[stri
 	op.impl = bo
 	op.queryID = h.ID
 	started(ctx, s.addr, op.queryID)
-	if kind == stmtUse {
-		// Count the session as changed from here, whatever happens next.
-		s.dbDirty = true
-		s.anyDirty.Store(true)
-	}
+	// Count the session as changed from here, whatever happens next.
+	s.st.begin(c)
 	if err := bo.wait(ctx); err != nil {
 		return nil, tagQuery(err, op.queryID)
 	}
+	s.st.done(c)
 	var md *beeswax.ResultsMetadata
 	if err := s.rpc(ctx, "metadata", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
 		md, err = c.GetResultsMetadata(ctx, h)

@@ -238,33 +238,52 @@ func TestClassify(t *testing.T) {
 		stmt       string
 		kind       stmtKind
 		key, value string
+		db         string
+		catalog    bool
 	}{
-		{"select 1", stmtQuery, "", ""},
-		{"  /* c */ VALUES (1)", stmtQuery, "", ""},
-		{"show tables", stmtQuery, "", ""},
-		{"desc t", stmtQuery, "", ""},
-		{"explain select 1", stmtQuery, "", ""},
-		{"with t as (select 1) select * from t", stmtQuery, "", ""},
-		{"with t as (select 1) insert into u select * from t", stmtOther, "", ""},
-		{"WITH t AS (SELECT 1) UPSERT INTO u SELECT * FROM t", stmtOther, "", ""},
-		{"with t as (select 1 as inserted) select * from t", stmtQuery, "", ""},
-		{"with t as (select 'insert' x) select * from t", stmtOther, "", ""},
-		{"create table t as select 1", stmtOther, "", ""},
-		{"  -- c\n /* x */ SET MEM_LIMIT = '1g' ;", stmtSet, "mem_limit", "1g"},
-		{"set request_pool=\"a\"", stmtSet, "request_pool", "a"},
-		{"set", stmtSetShow, "", ""},
-		{"SET ALL", stmtSetShow, "", ""},
-		{"use db1", stmtUse, "", ""},
-		{"Insert into t values (1)", stmtDML, "", ""},
-		{"settle", stmtOther, "", ""},
-		{"/* unterminated", stmtOther, "", ""},
-		{"-- only", stmtOther, "", ""},
+		{stmt: "select 1", kind: stmtQuery},
+		{stmt: "  /* c */ VALUES (1)", kind: stmtQuery},
+		{stmt: "show tables", kind: stmtQuery},
+		{stmt: "desc t", kind: stmtQuery},
+		{stmt: "explain select 1", kind: stmtQuery},
+		{stmt: "with t as (select 1) select * from t", kind: stmtQuery},
+		{stmt: "with t as (select 1) insert into u select * from t", catalog: true},
+		{stmt: "WITH t AS (SELECT 1) UPSERT INTO u SELECT * FROM t", catalog: true},
+		{stmt: "with t as (select 1 as inserted) select * from t", kind: stmtQuery},
+		{stmt: "with t as (select 'insert' x) select * from t", catalog: true},
+		{stmt: "create table t as select 1", catalog: true},
+		{stmt: "  -- c\n /* x */ SET MEM_LIMIT = '1g' ;", kind: stmtSet, key: "MEM_LIMIT", value: "1g"},
+		{stmt: "set request_pool=\"a\"", kind: stmtSet, key: "request_pool", value: "a"},
+		{stmt: "set request_pool=''", kind: stmtSet, key: "request_pool"},
+		{stmt: `set debug_action='a\b'`, kind: stmtSet, key: "debug_action", value: `a\b`},
+		{stmt: "set", kind: stmtSetShow},
+		{stmt: "SET ALL", kind: stmtSetShow},
+		{stmt: "unset all;", kind: stmtUnsetAll},
+		{stmt: "unset mem_limit", kind: stmtOther},
+		{stmt: "use db1", kind: stmtUse, db: "db1"},
+		{stmt: "USE `Sales`;", kind: stmtUse, db: "sales"},
+		{stmt: "Insert into t values (1)", kind: stmtDML, catalog: true},
+		{stmt: "delete from t where x = 1", kind: stmtDML, catalog: true},
+		{stmt: "merge into t using s on t.id = s.id when matched then delete", kind: stmtDML, catalog: true},
+		{stmt: "alter table t add columns (c int)", catalog: true},
+		{stmt: "drop table t", catalog: true},
+		{stmt: "truncate t", catalog: true},
+		{stmt: "compute stats t", catalog: true},
+		{stmt: "invalidate metadata t", catalog: true},
+		{stmt: "refresh t", catalog: true},
+		{stmt: "load data inpath '/x' into table t", catalog: true},
+		{stmt: "comment on table t is 'x'", catalog: true},
+		{stmt: "settle"},
+		{stmt: "/* unterminated"},
+		{stmt: "-- only"},
 	}
 	for _, c := range cases {
-		k, key, v := classify(c.stmt)
-		require.Equal(t, c.kind, k, c.stmt)
-		require.Equal(t, c.key, key, c.stmt)
-		require.Equal(t, c.value, v, c.stmt)
+		got := classify(c.stmt)
+		require.Equal(t, c.kind, got.kind, c.stmt)
+		require.Equal(t, c.key, got.key, c.stmt)
+		require.Equal(t, c.value, got.value, c.stmt)
+		require.Equal(t, c.db, got.db, c.stmt)
+		require.Equal(t, c.catalog, got.catalog, c.stmt)
 	}
 }
 

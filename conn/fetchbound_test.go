@@ -18,12 +18,10 @@ func TestBoundFetchRules(t *testing.T) {
 		return ctx
 	}
 	session := func(version string, sessionOpts map[string]string, set ...string) *hs2Session {
-		s := &hs2Session{version: version, opts: &Options{SessionOptions: sessionOpts}}
+		o := &Options{SessionOptions: sessionOpts}
+		s := &hs2Session{version: version, opts: o, st: newTracker(o)}
 		for _, k := range set {
-			if s.setKeys == nil {
-				s.setKeys = map[string]struct{}{}
-			}
-			s.setKeys[k] = struct{}{}
+			s.st.begin(classify("set " + k + "=1"))
 		}
 		return s
 	}

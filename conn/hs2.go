@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,11 +34,9 @@ type hs2Session struct {
 
 	closed atomic.Bool
 
-	// Session state changed by statements, for Reset. Used by the owning
-	// goroutine only.
-	setKeys  map[string]struct{}
-	dbDirty  bool
-	anyDirty atomic.Bool
+	// st is the session's database and query options as statements
+	// changed them (state.go). Used by the owning goroutine.
+	st *tracker
 }
 
 func dialHS2(ctx context.Context, addr string, o *Options) (*hs2Session, error) {
@@ -47,7 +44,7 @@ func dialHS2(ctx context.Context, addr string, o *Options) (*hs2Session, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &hs2Session{opts: o, addr: addr, w: w, cli: newHS2Client(w)}
+	s := &hs2Session{opts: o, addr: addr, w: w, cli: newHS2Client(w), st: newTracker(o)}
 	if err := s.open(ctx); err != nil {
 		w.close()
 		return nil, err
@@ -217,7 +214,8 @@ func (s *hs2Session) Protocol() Protocol    { return HS2 }
 func (s *hs2Session) ServerVersion() string { return s.version }
 func (s *hs2Session) WebServer() string     { return s.web }
 func (s *hs2Session) ProtocolVersion() int  { return int(s.proto) + 1 }
-func (s *hs2Session) NeedsReset() bool      { return s.anyDirty.Load() }
+func (s *hs2Session) NeedsReset() bool      { return s.st.dirty.Load() }
+func (s *hs2Session) state() *tracker       { return s.st }
 func (s *hs2Session) Ping(ctx context.Context) error {
 	return s.ping(ctx, "ping")
 }
@@ -232,7 +230,8 @@ func (s *hs2Session) Alive() bool  { return !s.closed.Load() && s.cur().alive() 
 func (s *hs2Session) Broken() bool { return s.cur().broken.Load() }
 
 func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error) {
-	kind, key, _ := classify(stmt)
+	c := classify(stmt)
+	kind := c.kind
 	fetched := kind == stmtQuery && !s.opts.AllowNonImpala && !s.opts.PollQueries && !wantsProgress(ctx)
 	bounded := false
 	if fetched {
@@ -265,18 +264,9 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 	op.queryID = queryIDFromGUID(resp.OperationHandle.OperationId.GUID)
 	started(ctx, s.addr, op.queryID)
 	// The coordinator applies SET and USE when it accepts them: count the
-	// session as changed from here, whatever happens next.
-	switch kind {
-	case stmtSet:
-		if s.setKeys == nil {
-			s.setKeys = make(map[string]struct{})
-		}
-		s.setKeys[key] = struct{}{}
-		s.anyDirty.Store(true)
-	case stmtUse:
-		s.dbDirty = true
-		s.anyDirty.Store(true)
-	}
+	// session as changed from here, whatever happens next; what it became
+	// is known once the statement succeeded.
+	s.st.begin(c)
 	op.hasResults = resp.OperationHandle.HasResultSet
 	if fetched && op.hasResults {
 		if err := h.fetchFirst(ctx, op, bounded); err != nil {
@@ -287,6 +277,7 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 	if err := h.wait(ctx); err != nil {
 		return nil, tagQuery(err, op.queryID)
 	}
+	s.st.done(c)
 	if op.hasResults {
 		cols, err := h.columns(ctx)
 		if err != nil {
@@ -299,58 +290,20 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 }
 
 func (s *hs2Session) Reset(ctx context.Context) error {
-	if !s.anyDirty.Load() {
+	if !s.st.dirty.Load() {
 		return nil
 	}
-	keys := make([]string, 0, len(s.setKeys))
-	for k := range s.setKeys {
-		keys = append(keys, k)
+	return s.st.apply(ctx, s.st.base, s.opts.AllowNonImpala, s.run)
+}
+
+// run runs a statement of the session's own (a SET or USE of Reset or of a
+// move) and closes it.
+func (s *hs2Session) run(ctx context.Context, stmt string) error {
+	op, err := s.Execute(ctx, stmt, nil)
+	if err != nil {
+		return err
 	}
-	sort.Strings(keys)
-	run := func(stmt string) error {
-		op, err := s.Execute(ctx, stmt, nil)
-		if err != nil {
-			return err
-		}
-		return op.Close(ctx)
-	}
-	for _, k := range keys {
-		v := s.opts.SessionOptions[k]
-		if v == "" {
-			for ok, ov := range s.opts.SessionOptions {
-				if strings.EqualFold(ok, k) {
-					k, v = ok, ov
-				}
-			}
-		}
-		stmt := "SET " + k + "=" + quoteString(v)
-		if s.opts.AllowNonImpala {
-			// HiveServer2's SET takes the raw rest of the statement
-			// (quotes would become part of the value) and has no
-			// "back to the default" value: Spark SQL's RESET k does
-			// that (elsewhere it fails, and a pool drops the session).
-			stmt = "SET " + k + "=" + v
-			if v == "" {
-				stmt = "RESET " + k
-			}
-		}
-		if err := run(stmt); err != nil {
-			return err
-		}
-	}
-	if s.dbDirty {
-		db := s.opts.Database
-		if db == "" {
-			db = "default"
-		}
-		if err := run("USE " + quoteIdent(db)); err != nil {
-			return err
-		}
-	}
-	s.setKeys = nil
-	s.dbDirty = false
-	s.anyDirty.Store(false)
-	return nil
+	return op.Close(ctx)
 }
 
 // CanReattach reports whether the server keeps the session past its
@@ -547,14 +500,12 @@ func (s *hs2Session) boundFetch(ctx context.Context, opts map[string]string) (ma
 	if !ok || majorVersion(s.version) < 4 {
 		return opts, false
 	}
-	if _, set := s.setKeys[strings.ToLower(fetchTimeoutOption)]; set {
+	if s.st.chosen(fetchTimeoutOption) {
 		return opts, false
 	}
-	for _, m := range []map[string]string{opts, s.opts.SessionOptions} {
-		for k := range m {
-			if strings.EqualFold(k, fetchTimeoutOption) {
-				return opts, false
-			}
+	for k := range opts {
+		if strings.EqualFold(k, fetchTimeoutOption) {
+			return opts, false
 		}
 	}
 	left := time.Until(dl)

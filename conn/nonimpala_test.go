@@ -67,13 +67,14 @@ func TestAllowNonImpala(t *testing.T) {
 
 	// Session options go with HiveServer2's prefix; Reset re-sets them
 	// without quotes (HiveServer2's SET keeps quotes in the value) and
-	// sends Spark SQL's RESET for one without a configured value.
+	// sends Spark SQL's RESET for one without a configured value. Setting
+	// names keep their case (HiveServer2's and Spark's do not ignore it).
 	o2 := opts
 	o2.SessionOptions = map[string]string{"MEM_LIMIT": "1g"}
 	s2, err := conn.Dial(ctx, co.HS2Addr(), o2)
 	require.NoError(t, err)
 	defer s2.Close()
-	for _, stmt := range []string{"set mem_limit=2g", "set request_pool=x"} {
+	for _, stmt := range []string{"set MEM_LIMIT=2g", "set request_pool=x"} {
 		op, err := s2.Execute(ctx, stmt, nil)
 		require.NoError(t, err)
 		require.NoError(t, op.Close(ctx))

@@ -164,17 +164,36 @@ func Dial(ctx context.Context, addr string, opts Options) (*Session, error) {
 type stmtKind uint8
 
 const (
-	stmtOther   stmtKind = iota
-	stmtSet              // SET k=v: changes a query option of the session
-	stmtSetShow          // SET or SET ALL: lists options
-	stmtUse              // USE db
-	stmtDML              // INSERT, UPSERT, UPDATE, DELETE
-	stmtQuery            // SELECT, VALUES, SHOW, DESCRIBE, EXPLAIN, WITH without INSERT/UPSERT: only reads
+	stmtOther    stmtKind = iota
+	stmtSet               // SET k=v: changes a query option of the session
+	stmtSetShow           // SET or SET ALL: lists options
+	stmtUnsetAll          // UNSET ALL: every option back to the server's default
+	stmtUse               // USE db
+	stmtDML               // INSERT, UPSERT, UPDATE, DELETE, MERGE
+	stmtQuery             // SELECT, VALUES, SHOW, DESCRIBE, EXPLAIN, WITH without INSERT/UPSERT: only reads
 )
 
+// classified is what classify finds in a statement.
+type classified struct {
+	kind stmtKind
+	// key and value are SET's option (as written) and value (unquoted,
+	// "" to put it back to its default).
+	key, value string
+	// db is USE's database, lower case.
+	db string
+	// catalog reports a statement that changes the catalog, which
+	// SYNC_DDL makes wait until every coordinator has seen the change:
+	// DDL (CREATE, ALTER, DROP, TRUNCATE, COMPUTE, INVALIDATE, REFRESH,
+	// LOAD, GRANT, REVOKE, COMMENT) and DML, which adds files or
+	// partitions (INSERT, UPSERT, UPDATE, DELETE, MERGE, OPTIMIZE, and
+	// WITH ... INSERT). As be/src/service/client-request-state.cc passes
+	// sync_ddl to the catalog for DDL, LOAD DATA and the catalog update
+	// that ends a DML statement.
+	catalog bool
+}
+
 // classify looks at the first keyword of stmt, after blanks and comments.
-// For SET k=v it also returns k (lower case) and v (unquoted).
-func classify(stmt string) (kind stmtKind, key, value string) {
+func classify(stmt string) classified {
 	s := skipBlanks(stmt)
 	word := s
 	for i := 0; i < len(s); i++ {
@@ -184,38 +203,50 @@ func classify(stmt string) (kind stmtKind, key, value string) {
 			break
 		}
 	}
+	rest := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s[len(word):]), ";"))
 	switch strings.ToUpper(word) {
 	case "USE":
-		return stmtUse, "", ""
-	case "INSERT", "UPSERT", "UPDATE", "DELETE":
-		return stmtDML, "", ""
+		db := rest
+		if len(db) >= 2 && db[0] == '`' && db[len(db)-1] == '`' {
+			db = strings.ReplaceAll(db[1:len(db)-1], "``", "`")
+		}
+		return classified{kind: stmtUse, db: strings.ToLower(db)}
+	case "INSERT", "UPSERT", "UPDATE", "DELETE", "MERGE":
+		return classified{kind: stmtDML, catalog: true}
+	case "CREATE", "ALTER", "DROP", "TRUNCATE", "COMPUTE", "INVALIDATE", "REFRESH",
+		"LOAD", "GRANT", "REVOKE", "COMMENT", "OPTIMIZE":
+		return classified{catalog: true}
 	case "SELECT", "VALUES", "SHOW", "DESCRIBE", "DESC", "EXPLAIN":
-		return stmtQuery, "", ""
+		return classified{kind: stmtQuery}
 	case "WITH":
 		// WITH may lead to an INSERT or UPSERT; a mention of either word
 		// anywhere (a string, an alias) counts: the cost of a wrong guess
-		// is only that the statement is polled.
+		// is only that the statement is polled (and, with SYNC_DDL, waits
+		// for the catalog).
 		if hasWord(s, "INSERT") || hasWord(s, "UPSERT") {
-			return stmtOther, "", ""
+			return classified{catalog: true}
 		}
-		return stmtQuery, "", ""
+		return classified{kind: stmtQuery}
+	case "UNSET":
+		if strings.EqualFold(rest, "ALL") {
+			return classified{kind: stmtUnsetAll}
+		}
 	case "SET":
-		rest := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s[len(word):]), ";"))
 		k, v, ok := strings.Cut(rest, "=")
 		if !ok {
-			return stmtSetShow, "", ""
+			return classified{kind: stmtSetShow}
 		}
-		k = strings.ToLower(strings.TrimSpace(k))
+		k = strings.TrimSpace(k)
 		v = strings.TrimSpace(v)
 		if len(v) >= 2 && (v[0] == '\'' || v[0] == '"') && v[len(v)-1] == v[0] {
 			v = v[1 : len(v)-1]
 		}
 		if k == "" {
-			return stmtOther, "", ""
+			return classified{}
 		}
-		return stmtSet, k, v
+		return classified{kind: stmtSet, key: k, value: v}
 	}
-	return stmtOther, "", ""
+	return classified{}
 }
 
 // hasWord reports whether s contains word (upper case) as a whole word,
@@ -262,11 +293,6 @@ func skipBlanks(s string) string {
 // quoteIdent quotes a database name for USE.
 func quoteIdent(s string) string {
 	return "`" + strings.ReplaceAll(s, "`", "``") + "`"
-}
-
-// quoteString quotes a value for SET k='v'.
-func quoteString(s string) string {
-	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
 }
 
 // nosaslHint adds a hint to a failed first call of a NOSASL connection
