@@ -143,7 +143,8 @@ func (t *tracker) differs(target sessionState) bool {
 
 // plan returns the statements that take the server's state to target,
 // given that it is cur except where touched: a SET for each option that
-// differs (SET k=” for one target does not set), then a USE.
+// differs (set to the empty string, the default, for one target does not
+// set), then a USE.
 func (t *tracker) plan(target sessionState, allowNonImpala bool) ([]string, error) {
 	keys := make(map[string]struct{}, len(t.cur.opts)+len(target.opts)+len(t.touched))
 	for k := range t.cur.opts {
