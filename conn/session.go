@@ -98,15 +98,15 @@ func (s *Session) Alive() bool { return s.impl.Alive() }
 func (s *Session) Broken() bool { return s.impl.Broken() }
 
 // NeedsReset reports whether a statement changed the session's state
-// (SET, USE) since it was opened or last reset.
+// (SET, UNSET ALL, USE) since it was opened or last reset.
 func (s *Session) NeedsReset() bool { return s.impl.NeedsReset() }
 
-// Reset restores the query options and database given at Dial: HS2
-// re-SETs each option changed by a SET (to its Options value, or with SET
-// k=”, which Impala takes as "back to the default") and runs USE when the
-// database changed; beeswax keeps options on the client and only runs USE
-// when the database changed. Options changed by other means (a SET hidden
-// in a multi-statement string) are not seen.
+// Reset restores the query options and database given at Dial: HS2 sets
+// each option a statement changed back to its Options value, or to the
+// server's default (an empty value) when Options has none, and runs USE
+// when the database changed; beeswax keeps options on the client and only
+// runs USE when the database changed. Options changed by other means (a
+// SET hidden in a multi-statement string) are not seen.
 func (s *Session) Reset(ctx context.Context) error { return s.impl.Reset(ctx) }
 
 // CanReattach reports whether [Session.Reattach] can work: true for HS2 to
