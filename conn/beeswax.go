@@ -86,8 +86,16 @@ func (s *beeswaxSession) rpc(ctx context.Context, op Op, sent bool, fn func(cont
 	case errors.As(err, &be):
 		e.Message, e.SQLState, e.Code = be.Message, strings.TrimSpace(be.SQLState), be.ErrorCode
 		e.Err = ErrOperationFailed
-		if op == "execute" {
+		if op == OpExecute {
 			e.Sent = true
+		}
+		if r := refusal(be.Message); r != nil {
+			// Refused before it ran (beeswax's query checks the shutdown
+			// first, be/src/service/impala-beeswax-server.cc).
+			e.Err = r
+			if op == OpExecute {
+				e.Sent = false
+			}
 		}
 	case errors.As(err, &qe):
 		e.Message = "query not found"

@@ -51,7 +51,40 @@ var (
 	// ErrOperationCanceled is wrapped when the coordinator reports the
 	// operation as cancelled (by another client, an admin or a timeout).
 	ErrOperationCanceled = errors.New("conn: statement cancelled on the coordinator")
+
+	// ErrShuttingDown is wrapped when the coordinator refused an
+	// OpenSession or a statement because it is shutting down gracefully
+	// (Impala's ":shutdown()" or SIGTERM: "Server is being shut down",
+	// TErrorCode SERVER_SHUTTING_DOWN, from ImpalaServer::
+	// CheckNotShuttingDown in be/src/service/impala-server.cc). Its
+	// running statements go on; new ones are refused. A statement refused
+	// so never ran: the *Error has Sent false, and SafeToRetry is true.
+	ErrShuttingDown = errors.New("conn: the coordinator is shutting down")
+
+	// ErrSessionGone is wrapped when the coordinator does not know the
+	// session any more: "Invalid session id" (it restarted, or a proxy
+	// sent the connection to another coordinator), "Client session
+	// expired" (idle_session_timeout) or "Session is closed"
+	// (be/src/service/impala-server.cc, GetSessionState). A statement
+	// refused so never ran: the *Error has Sent false. The session must be
+	// closed; a pool opens another (moving the state, see Session.Adopt).
+	ErrSessionGone = errors.New("conn: the coordinator no longer knows the session")
 )
+
+// refusal returns the sentinel for what an error status of the
+// coordinator says, when it refused a call without running anything:
+// ErrShuttingDown, ErrSessionGone, or nil.
+func refusal(msg string) error {
+	switch {
+	case strings.Contains(msg, "Server is being shut down"):
+		return ErrShuttingDown
+	case strings.Contains(msg, "Invalid session id"),
+		strings.Contains(msg, "Client session expired"),
+		strings.HasPrefix(strings.TrimSpace(msg), "Session is closed"):
+		return ErrSessionGone
+	}
+	return nil
+}
 
 // Op names the step of a session's life that failed, in [Error.Op].
 type Op string

@@ -153,8 +153,17 @@ func (s *hs2Session) statusError(op Op, st *tcli.TStatus, sent bool) error {
 	}
 	cause := ErrRemote
 	switch op {
-	case "execute", "poll", "metadata", "fetch":
+	case OpExecute, OpPoll, OpMetadata, OpFetch:
 		cause = ErrOperationFailed
+	}
+	if r := refusal(st.GetErrorMessage()); r != nil {
+		cause = r
+		if op == OpExecute && sent {
+			// Refused before it was registered: the statement never ran
+			// (ExecuteStatementCommon checks the shutdown and the session
+			// first, be/src/service/impala-hs2-server.cc).
+			sent = false
+		}
 	}
 	e := &Error{Addr: s.addr, Op: op, Sent: sent, Err: cause,
 		Message: st.GetErrorMessage(), SQLState: st.GetSqlState(), Code: st.GetErrorCode()}

@@ -46,6 +46,17 @@ type Operation struct {
 	// trace is set when the session has a Tracer, until the end is
 	// reported.
 	trace *opTrace
+	// sess is the Session that ran the statement, told when the
+	// Operation closes.
+	sess *Session
+}
+
+// ended tells the session that the Operation is closed.
+func (op *Operation) ended() {
+	if op.sess != nil {
+		op.sess.ops--
+		op.sess = nil
+	}
 }
 
 // QueryID returns Impala's query id of the statement, as the coordinator's
@@ -76,6 +87,9 @@ func (op *Operation) Next(ctx context.Context) (*Batch, error) {
 		if op.closed {
 			op.traceEnd()
 		}
+	}
+	if op.closed {
+		op.ended()
 	}
 	return b, err
 }
@@ -183,6 +197,7 @@ func (op *Operation) Close(ctx context.Context) error {
 	if op.trace != nil {
 		op.traceEnd()
 	}
+	op.ended()
 	return op.closeErr
 }
 

@@ -160,6 +160,15 @@ type Options struct {
 	// Impala serves.
 	AllowNonImpala bool
 
+	// SyncDDL says when a statement that changes the catalog (DDL, and DML
+	// that adds files or partitions) carries SYNC_DDL=1, so that it
+	// returns only when every coordinator has seen the change, unless the
+	// user chose a SYNC_DDL value (for the statement, in SessionOptions or
+	// by SET). The zero value, SyncDDLAuto, does so for sessions a pool
+	// placed without an affinity key, whose next statements may run
+	// elsewhere.
+	SyncDDL SyncDDL
+
 	// Tracer, when not nil, is told of every statement's start and end
 	// (see [Tracer]). Nil means no tracing.
 	Tracer Tracer
@@ -187,6 +196,8 @@ func (o Options) WithDefaults() (Options, error) {
 		return o, fmt.Errorf("conn: Options.PollMin/PollMax must not be negative")
 	case o.CancelTimeout < 0:
 		return o, fmt.Errorf("conn: Options.CancelTimeout %v is negative", o.CancelTimeout)
+	case o.SyncDDL > SyncDDLNever:
+		return o, fmt.Errorf("conn: Options.SyncDDL %d is not a SyncDDL mode", o.SyncDDL)
 	case o.MaxMessageSize < 0 || o.MaxMessageSize > math.MaxInt32:
 		return o, fmt.Errorf("conn: Options.MaxMessageSize %d out of range", o.MaxMessageSize)
 	}

@@ -26,6 +26,10 @@ type sessionImpl interface {
 	Reattach(ctx context.Context) error
 	CanReattach() bool
 	Close() error
+	// state is the session's database and options; run runs a statement
+	// of the session's own (a SET or USE) and closes it.
+	state() *tracker
+	run(ctx context.Context, stmt string) error
 }
 
 // Session is one open session on one coordinator, over one connection:
@@ -39,6 +43,14 @@ type sessionImpl interface {
 type Session struct {
 	impl   sessionImpl
 	tracer Tracer // nil: no tracing
+	opts   *Options
+	// mover is the pool's, set by SetMover; nil for a session of its own.
+	mover Mover
+	// ops counts the Operations not yet closed: a session with one open
+	// cannot move (the Operation belongs to its connection).
+	ops int
+	// placed and byKey are what the pool said of its placement (Placed).
+	placed, byKey bool
 }
 
 // Addr returns the coordinator's address as dialed.
@@ -76,6 +88,30 @@ func (s *Session) WebServer() string { return s.impl.WebServer() }
 // With [Options.Tracer] set, the statement is traced from here to the
 // Operation's Close (or to Execute's error).
 func (s *Session) Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error) {
+	if s.mover != nil && s.ops == 0 && s.mover.Retiring() {
+		// Its coordinator takes no new work (draining, down, removed from
+		// the pool): move first. If that fails, the statement still
+		// tries here.
+		_ = s.mover.Move(ctx, errRetiring)
+	}
+	op, err := s.execute(ctx, stmt, opts)
+	for moves := 0; err != nil && moves < maxMoves && s.canMove(err); moves++ {
+		if rerr := s.reattachOrMove(ctx, err); rerr != nil {
+			return nil, &MoveError{Cause: err, Err: rerr}
+		}
+		op, err = s.execute(ctx, stmt, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.ops++
+	op.sess = s
+	return op, nil
+}
+
+// execute runs the statement on the current connection, traced.
+func (s *Session) execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error) {
+	opts = s.syncDDL(stmt, opts)
 	if s.tracer == nil {
 		return s.impl.Execute(ctx, stmt, opts)
 	}
@@ -157,7 +193,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Session, error) {
 	if o.Logger != nil {
 		o.Logger.Debug("conn: session open", slog.String("addr", addr), slog.String("protocol", o.Protocol.String()), slog.String("version", s.ServerVersion()))
 	}
-	return &Session{impl: s, tracer: o.Tracer}, nil
+	return &Session{impl: s, tracer: o.Tracer, opts: &o}, nil
 }
 
 // stmtKind is what the first keyword of a statement says about it.
