@@ -15,13 +15,22 @@ const (
 	// StateDown: a dial or enough health checks failed; it is re-probed with
 	// backoff and takes no new sessions unless every coordinator is down.
 	StateDown
-	// StateDraining: removed by [Pool.SetCoordinators]; it takes no new
-	// sessions, its idle sessions are closed and its in-use sessions close
-	// when released.
+	// StateDraining: the coordinator refuses new work because it is
+	// shutting down gracefully (Impala's ":shutdown()" or SIGTERM, or a
+	// quiescing coordinator of the cluster's membership). It takes no new
+	// sessions, its idle sessions are closed, its sessions in use keep the
+	// statements they run (Impala lets them finish) and move to another
+	// coordinator for their next one; it is re-probed with backoff and
+	// comes back, like a down one, through Rise and slow start.
 	StateDraining
+	// StateRemoved: no longer a member ([Pool.SetCoordinators]); its idle
+	// sessions are closed, its sessions in use finish their statements and
+	// move for their next one or close when released, and it leaves the
+	// pool when none is left.
+	StateRemoved
 )
 
-// String returns "up", "down" or "draining".
+// String returns "up", "down", "draining" or "removed".
 func (s State) String() string {
 	switch s {
 	case StateUp:
@@ -30,6 +39,8 @@ func (s State) String() string {
 		return "down"
 	case StateDraining:
 		return "draining"
+	case StateRemoved:
+		return "removed"
 	}
 	return "unknown"
 }
@@ -53,6 +64,7 @@ type coord[S Session] struct {
 	keys    atomic.Int32  // affinity keys the sticky table places here
 
 	dialed     atomic.Uint64
+	movedAway  atomic.Uint64 // sessions that moved from here to another coordinator
 	failures   atomic.Uint64
 	replaced   atomic.Uint64
 	reattached atomic.Uint64
@@ -112,4 +124,11 @@ func mix64(x uint64) uint64 {
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
 	return x
+}
+
+// lastErrSnapshot returns the latest failure, nil if none.
+func (c *coord[S]) lastErrSnapshot() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
 }

@@ -3,9 +3,12 @@ package balancer
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/impalalb/impalalb/conn"
 )
 
 // slowStartFloor is the weight a coordinator starts its slow start with.
@@ -23,22 +26,40 @@ const pruneEvery = 15 * time.Second
 
 // markDown takes c out of the snapshot after a failure, closes its idle
 // sessions and schedules its first re-probe. Called from acquires (passive
-// health) and from the background loop (active health).
+// health) and from the background loop (active health). A draining
+// coordinator that stops answering is down too.
 func (p *Pool[S]) markDown(c *coord[S], err error) {
+	p.leave(c, StateDown, err, StateUp, StateDraining)
+}
+
+// markDraining takes c out of the snapshot because it refused new work
+// while shutting down (conn.ErrShuttingDown): as markDown, but the
+// sessions it runs go on and move to another coordinator for their next
+// statement, and it is shown as draining.
+func (p *Pool[S]) markDraining(c *coord[S], err error) {
+	p.leave(c, StateDraining, err, StateUp, StateDown)
+}
+
+// leave moves c from one of the states from to to (down or draining):
+// out of the snapshot, idle sessions closed, first re-probe scheduled.
+func (p *Pool[S]) leave(c *coord[S], to State, err error, from ...State) {
 	now := p.now()
 	p.pickMu.Lock()
 	c.mu.Lock()
 	c.failures.Add(1)
 	c.failSeq.Store(p.failSeq.Add(1))
 	c.lastErr, c.lastErrAt = err, now
-	if c.getState() != StateUp {
+	if !slices.Contains(from, c.getState()) {
 		c.mu.Unlock()
 		p.pickMu.Unlock()
 		return
 	}
-	c.state.Store(int32(StateDown))
+	wasUp := c.getState() == StateUp
+	c.state.Store(int32(to))
 	c.rise, c.fall = 0, 0
-	c.backoff = p.cfg.BackoffMin
+	if wasUp || c.backoff == 0 {
+		c.backoff = p.cfg.BackoffMin
+	}
 	c.nextCheck = now.Add(p.jitter(c.backoff))
 	idle := c.idleList
 	c.idleList = nil
@@ -49,8 +70,17 @@ func (p *Pool[S]) markDown(c *coord[S], err error) {
 	for _, e := range idle {
 		p.closeEntry(e)
 	}
-	p.stateChanged(c, StateDown, err)
+	p.stateChanged(c, to, err)
 	p.kickLoop()
+}
+
+// markFailed takes c down or draining as err says.
+func (p *Pool[S]) markFailed(c *coord[S], err error) {
+	if errors.Is(err, conn.ErrShuttingDown) {
+		p.markDraining(c, err)
+		return
+	}
+	p.markDown(c, err)
 }
 
 // suspect asks the background loop to check an up coordinator at once; a
@@ -65,12 +95,12 @@ func (p *Pool[S]) suspect(c *coord[S]) {
 	p.kickLoop()
 }
 
-// markUp brings a down coordinator back, with slow start.
+// markUp brings a down or draining coordinator back, with slow start.
 func (p *Pool[S]) markUp(c *coord[S]) {
 	now := p.now()
 	p.pickMu.Lock()
 	c.mu.Lock()
-	if c.getState() != StateDown {
+	if st := c.getState(); st != StateDown && st != StateDraining {
 		c.mu.Unlock()
 		p.pickMu.Unlock()
 		return
@@ -134,11 +164,11 @@ func (p *Pool[S]) maintain() time.Duration {
 	for _, c := range coords {
 		c.mu.Lock()
 		switch c.getState() {
-		case StateDraining:
+		case StateRemoved:
 			if c.open.Load() == 0 {
 				drained = true
 			}
-		case StateDown:
+		case StateDown, StateDraining:
 			if !now.Before(c.nextCheck) {
 				due = append(due, c)
 			} else {
@@ -230,7 +260,7 @@ func (p *Pool[S]) removeDrained() {
 	defer p.mu.Unlock()
 	keep := p.coords[:0]
 	for _, c := range p.coords {
-		if c.getState() == StateDraining && c.open.Load() == 0 {
+		if c.getState() == StateRemoved && c.open.Load() == 0 {
 			// The sticky table may still point to c: its keys move at
 			// their next acquire, as for any draining coordinator.
 			continue
@@ -319,6 +349,7 @@ func (p *Pool[S]) applyCheck(c *coord[S], err error) {
 		}
 		return
 	}
+	refusing := errors.Is(err, conn.ErrShuttingDown)
 	switch c.getState() {
 	case StateUp:
 		if p.cfg.Interval > 0 {
@@ -331,14 +362,16 @@ func (p *Pool[S]) applyCheck(c *coord[S], err error) {
 			break
 		}
 		c.fall++
-		if c.fall >= p.cfg.Fall || suspect {
+		if c.fall >= p.cfg.Fall || suspect || refusing {
+			// A refusal says it all at once: the coordinator is shutting
+			// down.
 			c.mu.Unlock()
-			p.markDown(c, err)
+			p.markFailed(c, err)
 			return
 		}
 		c.failures.Add(1)
 		c.lastErr, c.lastErrAt = err, now
-	case StateDown:
+	case StateDown, StateDraining:
 		if err == nil {
 			c.rise++
 			if c.rise >= p.cfg.Rise {
@@ -348,6 +381,13 @@ func (p *Pool[S]) applyCheck(c *coord[S], err error) {
 			}
 			c.nextCheck = now.Add(p.jitter(p.cfg.BackoffMin))
 			break
+		}
+		if st := c.getState(); (st == StateDown && refusing) || (st == StateDraining && !refusing) {
+			// Down and now refusing: it is back, shutting down; draining and
+			// no longer answering: it is gone, for now.
+			c.mu.Unlock()
+			p.markFailed(c, err)
+			return
 		}
 		c.rise = 0
 		c.failures.Add(1)

@@ -216,7 +216,8 @@ func TestIntegrationGuideScenario(t *testing.T) {
 	})
 
 	t.Run("leastconn", func(t *testing.T) {
-		p := integrationPool(t, addrs, conn.Options{}, balancer.Config{Interval: -1}, nil)
+		// Without SYNC_DDL (which the next test turns on automatically).
+		p := integrationPool(t, addrs, conn.Options{SyncDDL: conn.SyncDDLNever}, balancer.Config{Interval: -1}, nil)
 		for i := range 3 {
 			l, err := p.Acquire(ctx, "")
 			require.NoError(t, err)
@@ -236,6 +237,63 @@ func TestIntegrationGuideScenario(t *testing.T) {
 			l.Release()
 		}
 	})
+}
+
+// TestIntegrationAutoSyncDDL: sessions placed by leastconn run their
+// catalog changes with SYNC_DDL=1 (conn.SyncDDLAuto), so the same
+// CREATE-then-SELECT on two coordinators works; it waits for the
+// catalog's propagation, which the coordinators' records show as the
+// statement's option. Sessions placed by a key, and queries, do not carry
+// it; a session whose user chose SYNC_DDL keeps the user's choice.
+func TestIntegrationAutoSyncDDL(t *testing.T) {
+	const delay = 300 * time.Millisecond
+	cos := testenv.StartCluster(t, 3, delay, impalad.Config{DisableBeeswax: true})
+	addrs := testenv.HS2Addrs(cos)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p := integrationPool(t, addrs, conn.Options{}, balancer.Config{Interval: -1}, nil)
+	overlay := func(text string) map[string]string {
+		for _, co := range cos {
+			for _, st := range co.Statements() {
+				if st.Text == text {
+					return st.Overlay
+				}
+			}
+		}
+		t.Fatalf("no record of %q", text)
+		return nil
+	}
+	for i := range 3 {
+		l, err := p.Acquire(ctx, "")
+		require.NoError(t, err)
+		create := fmt.Sprintf("create table sync_%d (id int)", i)
+		start := time.Now()
+		require.NoError(t, run(ctx, l, create))
+		require.GreaterOrEqual(t, time.Since(start), delay, "the DDL waited for every coordinator")
+		l2, err := p.Acquire(ctx, "")
+		require.NoError(t, err)
+		require.NotEqual(t, l.Coordinator(), l2.Coordinator())
+		sel := fmt.Sprintf("select * from sync_%d", i)
+		require.NoError(t, run(ctx, l2, sel), "the other coordinator knows the table")
+		require.Equal(t, "1", overlay(create)["SYNC_DDL"])
+		require.NotContains(t, overlay(sel), "SYNC_DDL", "a query does not wait")
+		l2.Release()
+		l.Release()
+	}
+	// Placed by a key: no SYNC_DDL (the key's next sessions come back here).
+	l, err := p.Acquire(ctx, "alice")
+	require.NoError(t, err)
+	require.NoError(t, run(ctx, l, "create table keyed (id int)"))
+	require.NotContains(t, overlay("create table keyed (id int)"), "SYNC_DDL")
+	// The user's own choice wins.
+	require.NoError(t, run(ctx, l, "set sync_ddl=0"))
+	l.Release()
+	l, err = p.Acquire(ctx, "")
+	require.NoError(t, err)
+	require.NoError(t, run(ctx, l, "set sync_ddl=false"))
+	require.NoError(t, run(ctx, l, "create table chosen (id int)"))
+	require.NotContains(t, overlay("create table chosen (id int)"), "SYNC_DDL")
+	l.Release()
 }
 
 // TestIntegrationFailover: 32 goroutines acquire, run a statement and

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +64,7 @@ type Pool[S Session] struct {
 
 	waits          atomic.Uint64
 	redispatches   atomic.Uint64
+	moves          atomic.Uint64
 	keysPlaced     atomic.Uint64
 	keysMoved      atomic.Uint64
 	keysReturned   atomic.Uint64
@@ -190,9 +192,11 @@ func (p *Pool[S]) initCheck(c *coord[S], now time.Time) {
 // session alone until it calls Release or Discard, exactly once; later calls
 // do nothing.
 type Lease[S Session] struct {
-	p    *Pool[S]
-	e    *entry[S]
-	done atomic.Bool
+	p      *Pool[S]
+	e      *entry[S]
+	key    string // the acquire's key and policy, for a move
+	policy Policy
+	done   atomic.Bool
 }
 
 // Session returns the leased session.
@@ -274,7 +278,7 @@ func (a *acquire[S]) run(ctx context.Context) (*Lease[S], error) {
 		}
 		c, degraded := a.pick()
 		if c == nil {
-			return nil, a.fail(ErrNoCoordinator)
+			return nil, a.fail(p.noCoordinator())
 		}
 		if e := p.takeIdle(ctx, c); e != nil {
 			c.pending.Add(-1)
@@ -344,7 +348,15 @@ func (a *acquire[S]) handOut(ctx context.Context, e *entry[S]) *Lease[S] {
 	}
 	a.p.unwait(a.waiting)
 	a.waiting = nil
-	return &Lease[S]{p: a.p, e: e}
+	return a.lease(e)
+}
+
+// lease makes the lease of e and tells its session how it was placed and
+// who moves it (Placer, Movable).
+func (a *acquire[S]) lease(e *entry[S]) *Lease[S] {
+	l := &Lease[S]{p: a.p, e: e, key: a.key, policy: a.policy}
+	l.bind()
+	return l
 }
 
 // fail takes the acquire out of the wait queue and returns err.
@@ -363,8 +375,8 @@ func (a *acquire[S]) dialOn(ctx context.Context, c *coord[S], degraded bool) (*L
 	e, err := p.dial(ctx, c, degraded)
 	if err == nil {
 		a.dialed = true
-		if c.getState() == StateDraining {
-			p.closeEntry(e) // removed while we dialed: pick again
+		if st := c.getState(); st == StateDraining || st == StateRemoved {
+			p.closeEntry(e) // draining or removed while we dialed: pick again
 			return nil, nil, true
 		}
 		if l := a.handOut(ctx, e); l != nil {
@@ -386,7 +398,7 @@ func (a *acquire[S]) dialOn(ctx context.Context, c *coord[S], degraded bool) (*L
 	}
 	a.lastErr = err
 	a.failures++
-	p.markDown(c, err)
+	p.markFailed(c, err)
 	if a.failures > p.retries {
 		return nil, a.fail(fmt.Errorf("balancer: acquire failed after %d attempts: %w", a.failures, err)), false
 	}
@@ -442,7 +454,7 @@ func (a *acquire[S]) wait(ctx context.Context, c *coord[S]) (*Lease[S], error) {
 			p.closeEntry(e)
 			return nil, nil
 		}
-		return &Lease[S]{p: p, e: e}, nil
+		return a.lease(e), nil
 	case <-a.ch:
 	case <-ctx.Done():
 	case <-p.closing:
@@ -717,7 +729,7 @@ func (p *Pool[S]) release(c *coord[S]) {
 	open := c.open.Add(-1)
 	p.total.Add(-1)
 	p.wake()
-	if open == 0 && c.getState() == StateDraining {
+	if open == 0 && c.getState() == StateRemoved {
 		p.kickLoop()
 	}
 }
@@ -836,7 +848,7 @@ func (p *Pool[S]) rebuildLocked() {
 	if len(s.list) == 0 {
 		s.degraded = true
 		for _, c := range p.coords {
-			if c.getState() != StateDraining {
+			if c.getState() == StateDown {
 				s.list = append(s.list, c)
 			}
 		}
@@ -878,13 +890,13 @@ func (p *Pool[S]) SetCoordinators(addrs []string) error {
 		known[c.addr] = true
 		c.mu.Lock()
 		switch st := c.getState(); {
-		case seen[c.addr] && st == StateDraining:
+		case seen[c.addr] && st == StateRemoved:
 			c.state.Store(int32(StateUp))
 			c.rise, c.fall = 0, 0
 			p.initCheck(c, now)
 			changed = append(changed, c)
-		case !seen[c.addr] && st != StateDraining:
-			c.state.Store(int32(StateDraining))
+		case !seen[c.addr] && st != StateRemoved:
+			c.state.Store(int32(StateRemoved))
 			drop = append(drop, c.idleList...)
 			clear(c.idleList)
 			c.idleList = c.idleList[:0]
@@ -981,4 +993,25 @@ func (p *Pool[S]) jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d - d/5 + time.Duration(p.randN(int(spread)+1))
+}
+
+// noCoordinator is the error of an acquire with no coordinator to try:
+// none left, or every one draining or removed, named with its state.
+func (p *Pool[S]) noCoordinator() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.coords) == 0 {
+		return ErrNoCoordinator
+	}
+	var b strings.Builder
+	for i, c := range p.coords {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.addr + " " + c.getState().String())
+		if err := c.lastErrSnapshot(); err != nil {
+			b.WriteString(" (" + err.Error() + ")")
+		}
+	}
+	return fmt.Errorf("%w is taking new sessions: %s", ErrNoCoordinator, b.String())
 }

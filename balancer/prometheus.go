@@ -13,8 +13,9 @@ import (
 // entry each), in Prometheus's text exposition format (version 0.0.4), as
 // HAProxy's exporter serves its backends: for each coordinator its state,
 // slow-start weight, sessions in use and idle, dials, failures, sessions
-// replaced and reattached, and when it last failed; for each pool the
-// acquires waiting, the waits and the redispatches. Series are labelled
+// replaced, reattached and moved away, affinity keys, and when it last
+// failed; for each pool the acquires waiting, the waits, the redispatches,
+// the session moves and the affinity keys moved and overflowed. Series are labelled
 // pool and coordinator; every metric name is prefixed "impalalb_". Errors
 // themselves are never written (they may name users and hosts; the time of
 // the last one is). Serve it from an http.Handler with the content type
@@ -38,7 +39,7 @@ func WritePrometheus(w io.Writer, pools map[string]Stats) error {
 			for i := range st.Coordinators {
 				c := &st.Coordinators[i]
 				if m.state {
-					for _, s := range []State{StateUp, StateDown, StateDraining} {
+					for _, s := range []State{StateUp, StateDown, StateDraining, StateRemoved} {
 						v := 0.0
 						if c.State == s {
 							v = 1
@@ -69,7 +70,7 @@ type promMetric struct {
 }
 
 var promMetrics = []promMetric{
-	{name: "coordinator_state", typ: "gauge", help: "1 for the coordinator's current state (up, down, draining), 0 for the others.", state: true},
+	{name: "coordinator_state", typ: "gauge", help: "1 for the coordinator's current state (up, down, draining, removed), 0 for the others.", state: true},
 	{name: "coordinator_weight", typ: "gauge", help: "Share of new sessions the coordinator gets during slow start, 0 to 1.",
 		coord: func(c *CoordinatorStats) float64 { return c.Weight }},
 	{name: "sessions", typ: "gauge", help: "Sessions of the pool on the coordinator, in use (handed out or being dialed) or idle.", sessions: true},
@@ -81,6 +82,10 @@ var promMetrics = []promMetric{
 		coord: func(c *CoordinatorStats) float64 { return float64(c.Replaced) }},
 	{name: "sessions_reattached_total", typ: "counter", help: "Idle sessions whose connection was re-established with the server session kept.",
 		coord: func(c *CoordinatorStats) float64 { return float64(c.Reattached) }},
+	{name: "sessions_moved_away_total", typ: "counter", help: "Sessions moved from the coordinator to another at their next statement.",
+		coord: func(c *CoordinatorStats) float64 { return float64(c.MovedAway) }},
+	{name: "affinity_keys", typ: "gauge", help: "Affinity keys the sticky table places on the coordinator.",
+		coord: func(c *CoordinatorStats) float64 { return float64(c.Keys) }},
 	{name: "last_failure_timestamp_seconds", typ: "gauge", help: "Unix time of the coordinator's last failure, 0 if none.",
 		coord: func(c *CoordinatorStats) float64 {
 			if c.LastErrorAt.IsZero() {
@@ -94,6 +99,12 @@ var promMetrics = []promMetric{
 		pool: func(s *Stats) float64 { return float64(s.Waits) }},
 	{name: "redispatches_total", typ: "counter", help: "Acquires sent to another coordinator after a dial failed.",
 		pool: func(s *Stats) float64 { return float64(s.Redispatches) }},
+	{name: "session_moves_total", typ: "counter", help: "Sessions moved to another coordinator at their next statement.",
+		pool: func(s *Stats) float64 { return float64(s.Moves) }},
+	{name: "affinity_keys_moved_total", typ: "counter", help: "Affinity keys moved because their coordinator went down, is draining or was removed.",
+		pool: func(s *Stats) float64 { return float64(s.KeysMoved) }},
+	{name: "affinity_keys_overflowed_total", typ: "counter", help: "Acquires of an affinity key served elsewhere because its coordinator was at MaxPerCoordinator.",
+		pool: func(s *Stats) float64 { return float64(s.KeysOverflowed) }},
 }
 
 // writeSample writes one line: name{k="v",...} value.

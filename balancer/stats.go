@@ -23,6 +23,10 @@ type Stats struct {
 	// Redispatches counts acquires sent to another coordinator after a dial
 	// failure.
 	Redispatches uint64
+	// Moves counts sessions moved to another coordinator at their next
+	// statement (their coordinator shutting down, down, removed, or
+	// having forgotten them).
+	Moves uint64
 	// Keys is the number of affinity keys in the sticky table.
 	Keys int
 	// KeysPlaced counts keys placed on a coordinator: new keys, and keys
@@ -61,6 +65,8 @@ type CoordinatorStats struct {
 	Failures uint64
 	// Keys is the number of affinity keys placed here.
 	Keys int
+	// MovedAway counts sessions moved from here to another coordinator.
+	MovedAway uint64
 	// Replaced counts idle sessions found dead or expired at hand-out, or
 	// found with a closed socket by the background loop, and closed.
 	Replaced uint64
@@ -85,6 +91,7 @@ func (p *Pool[S]) Stats() Stats {
 		Waiting:        int(p.queue.n.Load()),
 		Waits:          p.waits.Load(),
 		Redispatches:   p.redispatches.Load(),
+		Moves:          p.moves.Load(),
 		KeysPlaced:     p.keysPlaced.Load(),
 		KeysMoved:      p.keysMoved.Load(),
 		KeysReturned:   p.keysReturned.Load(),
@@ -113,6 +120,7 @@ func (p *Pool[S]) Stats() Stats {
 		cs.Replaced = c.replaced.Load()
 		cs.Reattached = c.reattached.Load()
 		cs.Keys = int(c.keys.Load())
+		cs.MovedAway = c.movedAway.Load()
 		st.Coordinators = append(st.Coordinators, cs)
 		st.Open += open
 		st.InUse += cs.InUse
