@@ -89,6 +89,11 @@ func (b *beeswaxHandler) startQuery(ctx context.Context, q *beeswax.Query) (*ope
 	co := b.co
 	co.mu.Lock()
 	defer co.mu.Unlock()
+	// beeswax's query and executeAndWait check the shutdown first
+	// (impala-beeswax-server.cc).
+	if err := co.checkNotShuttingDownLocked(); err != nil {
+		return nil, bzError(err)
+	}
 	s, err := co.bzSessionLocked(ctx)
 	if err != nil {
 		return nil, bzError(err)
@@ -151,6 +156,9 @@ func (b *beeswaxHandler) ExecuteAndWait(ctx context.Context, q *beeswax.Query, _
 func (b *beeswaxHandler) Explain(ctx context.Context, q *beeswax.Query) (*beeswax.QueryExplanation, error) {
 	if err := b.co.faults.enter(ctx, "explain"); err != nil {
 		return nil, err
+	}
+	if err := b.co.checkNotShuttingDown(); err != nil {
+		return nil, bzError(err)
 	}
 	if q == nil {
 		return nil, bzError(&sqlError{msg: "empty query"})

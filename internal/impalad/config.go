@@ -57,6 +57,18 @@ type Config struct {
 	// negative closes sessions with their connection. Beeswax sessions
 	// always close with their connection.
 	DisconnectedSessionTimeout time.Duration
+	// ShutdownGracePeriod is how long a graceful shutdown waits before the
+	// coordinator may exit (Impala's --shutdown_grace_period_s). Zero means
+	// 120 s, Impala's default.
+	ShutdownGracePeriod time.Duration
+	// ShutdownDeadline is the default deadline of a graceful shutdown, when
+	// the coordinator exits whatever still runs (Impala's
+	// --shutdown_deadline_s). Zero means one hour, Impala's default.
+	ShutdownDeadline time.Duration
+	// ShutdownCheckInterval is how often a shutting-down coordinator checks
+	// whether it may exit. Zero means one second, as Impala's
+	// ShutdownThread.
+	ShutdownCheckInterval time.Duration
 	// FetchRowsTimeout bounds how long a fetch waits for rows of a running
 	// statement before it returns an empty batch that still has more rows
 	// (Impala's fetch_rows_timeout_ms query option, which overrides it per
@@ -109,6 +121,15 @@ func (c *Config) withDefaults() Config {
 	}
 	if cfg.DisconnectedSessionTimeout == 0 {
 		cfg.DisconnectedSessionTimeout = 15 * time.Minute
+	}
+	if cfg.ShutdownGracePeriod == 0 {
+		cfg.ShutdownGracePeriod = 120 * time.Second
+	}
+	if cfg.ShutdownDeadline == 0 {
+		cfg.ShutdownDeadline = time.Hour
+	}
+	if cfg.ShutdownCheckInterval == 0 {
+		cfg.ShutdownCheckInterval = time.Second
 	}
 	if cfg.FetchRowsTimeout == 0 {
 		cfg.FetchRowsTimeout = 10 * time.Second

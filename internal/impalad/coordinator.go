@@ -73,6 +73,7 @@ type Coordinator struct {
 	archive      map[[16]byte]*operation
 	archiveOrder [][16]byte
 	nextConnID   uint64
+	shut         shutdownState // graceful shutdown (shutdown.go)
 }
 
 type coordState int
@@ -204,6 +205,7 @@ func (co *Coordinator) startLife(hs2Addr, bzAddr, webAddr string) error {
 	co.releasePortsLocked()
 	co.life = l
 	co.state = stateRunning
+	co.resetShutdownLocked()
 	co.hs2Addr = hs2Ln.Addr().String()
 	name := co.hs2Addr
 	co.logName.Store(&name)

@@ -116,10 +116,14 @@ func truthy(v string) bool {
 // INSERT, SET, USE) happen now; the operation then stays RUNNING until its
 // simulated work is done.
 func (co *Coordinator) executeLocked(s *session, text string, overlay map[string]string) (*operation, *sqlError) {
-	st, perr := parse(text)
-	if perr != nil {
-		co.rejected.Add(1)
-		return nil, perr
+	fn, fnArgs, admin := adminFn(text)
+	var st *statement
+	if !admin {
+		var perr *sqlError
+		if st, perr = parse(text); perr != nil {
+			co.rejected.Add(1)
+			return nil, perr
+		}
 	}
 	opts := maps.Clone(s.opts)
 	for k, v := range overlay {
@@ -128,7 +132,16 @@ func (co *Coordinator) executeLocked(s *session, text string, overlay map[string
 	now := time.Now()
 	op := &operation{sess: s, text: text, opts: opts, started: now, cancelled: make(chan struct{})}
 	delay := co.cfg.ServiceTime
-	res, extra, err := co.run(s, st, op)
+	var (
+		res   result
+		extra time.Duration
+		err   *sqlError
+	)
+	if admin {
+		res, err = co.runAdminFnLocked(fn, fnArgs)
+	} else {
+		res, extra, err = co.run(s, st, op)
+	}
 	if err != nil {
 		co.rejected.Add(1)
 		return nil, err

@@ -53,6 +53,12 @@ func (h *hs2Handler) OpenSession(ctx context.Context, req *tcli.TOpenSessionReq)
 	}
 	co := h.co
 	resp := &tcli.TOpenSessionResp{ServerProtocolVersion: tcli.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6}
+	// As ImpalaServer::OpenSession (impala-hs2-server.cc): refused first
+	// during a graceful shutdown.
+	if err := co.checkNotShuttingDown(); err != nil {
+		resp.Status = errStatus(err)
+		return resp, nil
+	}
 	if co.faults.takeFailOpen() {
 		resp.Status = errStatus(&sqlError{msg: "impalad: OpenSession failed (injected fault)", sqlState: "HY000"})
 		return resp, nil
@@ -123,7 +129,10 @@ func (h *hs2Handler) GetInfo(ctx context.Context, req *tcli.TGetInfoReq) (*tcli.
 	co := h.co
 	guid, secret := sessionIDs(req.SessionHandle)
 	co.mu.Lock()
-	_, err := co.useSessionLocked(connFrom(ctx), guid, secret)
+	err := co.checkNotShuttingDownLocked()
+	if err == nil {
+		_, err = co.useSessionLocked(connFrom(ctx), guid, secret)
+	}
 	co.mu.Unlock()
 	resp := &tcli.TGetInfoResp{InfoValue: &tcli.TGetInfoValue{StringValue: ptr("")}}
 	if err != nil {
@@ -151,6 +160,11 @@ func (h *hs2Handler) ExecuteStatement(ctx context.Context, req *tcli.TExecuteSta
 	guid, secret := sessionIDs(req.SessionHandle)
 	co.mu.Lock()
 	defer co.mu.Unlock()
+	// As ExecuteStatementCommon: the shutdown is checked before the
+	// session.
+	if err := co.checkNotShuttingDownLocked(); err != nil {
+		return &tcli.TExecuteStatementResp{Status: errStatus(err)}, nil
+	}
 	s, err := co.useSessionLocked(connFrom(ctx), guid, secret)
 	if err != nil {
 		return &tcli.TExecuteStatementResp{Status: errStatus(err)}, nil

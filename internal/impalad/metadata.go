@@ -142,6 +142,10 @@ func (h *hs2Handler) metadata(ctx context.Context, method string, sh *tcli.TSess
 	guid, secret := sessionIDs(sh)
 	co.mu.Lock()
 	defer co.mu.Unlock()
+	// Every metadata call of impala-hs2-server.cc checks the shutdown first.
+	if err := co.checkNotShuttingDownLocked(); err != nil {
+		return errStatus(err), nil, nil
+	}
 	s, serr := co.useSessionLocked(connFrom(ctx), guid, secret)
 	if serr != nil {
 		return errStatus(serr), nil, nil

@@ -1,7 +1,10 @@
 // Command impalad runs one test coordinator (package internal/impalad) as
 // its own process, for benchmarks behind a real proxy and for interop tests
 // with impala-shell and impyla. It prints its addresses and runs until
-// SIGINT or SIGTERM.
+// SIGINT, or until a graceful shutdown ends: SIGTERM starts one, as it does
+// in Impala (as the statement ":shutdown()" does), and the process exits
+// once the grace period is over and no statement runs, or at the deadline
+// (--shutdown_grace_period_s, --shutdown_deadline_s).
 //
 //	impalad --hs2_port=21050 --beeswax_port=21000 --service_time=2ms
 //	impalad --tls_cert=server.pem --tls_key=server.key --ldap_users=users.txt
@@ -68,7 +71,9 @@ func run(args []string) error {
 	feThreads := fs.Int("fe_service_threads", 0, "connections served at once; more wait (0: no cap)")
 	n := fs.Int("coordinators", 1, "coordinators to start, sharing one catalog")
 	verbose := fs.Bool("v", false, "log connections and sessions to stderr")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until SIGINT or SIGTERM")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the process ends")
+	grace := fs.Int64("shutdown_grace_period_s", 120, "graceful shutdown: seconds before the coordinator may exit")
+	deadline := fs.Int64("shutdown_deadline_s", 3600, "graceful shutdown: default deadline in seconds")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,6 +92,14 @@ func run(args []string) error {
 		Version:                    *version,
 		FrontendThreads:            *feThreads,
 		Cluster:                    impalad.NewCluster(*ddlDelay),
+		ShutdownGracePeriod:        time.Duration(*grace) * time.Second,
+		ShutdownDeadline:           time.Duration(*deadline) * time.Second,
+	}
+	if *grace <= 0 {
+		cfg.ShutdownGracePeriod = time.Nanosecond
+	}
+	if *deadline <= 0 {
+		cfg.ShutdownDeadline = time.Nanosecond
 	}
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -176,7 +189,24 @@ func run(args []string) error {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
+	for s := range sig {
+		if s != syscall.SIGTERM {
+			break
+		}
+		// Graceful: every coordinator shuts down; the process ends when
+		// the last has exited.
+		for _, co := range cos {
+			if _, err := co.StartShutdown(-1); err != nil {
+				fmt.Fprintf(os.Stderr, "impalad: shutdown %s: %v\n", co.HS2Addr(), err)
+			}
+		}
+		go func() {
+			for _, co := range cos {
+				<-co.ShutdownDone()
+			}
+			sig <- syscall.SIGINT
+		}()
+	}
 	done := make(chan struct{})
 	go func() {
 		closeAll()
