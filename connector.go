@@ -50,8 +50,6 @@ type Connector struct {
 	// bcfg and opts are what the pool and its dialer were given.
 	bcfg balancer.Config
 	opts conn.Options
-	// idleCheck is idleCheckAfter, or what a test set.
-	idleCheck time.Duration
 	// validateAfter is the pool's ValidateAfter, default applied: the
 	// idleness after which database/sql's reuse of a connection pings.
 	validateAfter time.Duration
@@ -80,7 +78,7 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Connector{cfg: cfg, drv: drv, idleCheck: idleCheckAfter}
+	c := &Connector{cfg: cfg, drv: drv}
 	opts := conn.Options{
 		ConnectTimeout: cfg.ConnectTimeout,
 		User:           cfg.User,

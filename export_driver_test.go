@@ -1,16 +1,9 @@
 package impalalb
 
 import (
-	"time"
-
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
 )
-
-// SetIdleCheckAfter sets the idle time after which the connector's
-// connections check their socket before a statement (idleCheckAfter).
-// Call it before the connections are made.
-func (c *Connector) SetIdleCheckAfter(d time.Duration) { c.idleCheck = d }
 
 // Effective returns what the connector gave its pool and dialer, with
 // their defaults applied.

@@ -87,37 +87,14 @@ func (cn *sqlConn) Coordinator() string { return cn.lease.Coordinator() }
 // ServerVersion returns the version the coordinator reported.
 func (cn *sqlConn) ServerVersion() string { return cn.s.ServerVersion() }
 
-// idleCheckAfter is the idle time after which a statement on a connection
-// that database/sql did not reset (one pinned by sql.Conn) first checks
-// the socket without a round trip (Connector.idleCheck, which tests
-// change).
-const idleCheckAfter = time.Second
-
 // usable returns driver.ErrBadConn when no statement should be sent on
-// the connection any more. Nothing was sent, so database/sql may retry.
+// the connection any more. Nothing was sent, so database/sql may retry. A
+// session whose socket the peer closed, or whose coordinator is shutting
+// down or gone, is not bad: conn.Session reattaches it, or moves it to
+// another coordinator with its SET and USE, before the next statement.
 func (cn *sqlConn) usable() error {
-	if cn.closed {
+	if cn.closed || cn.bad {
 		return driver.ErrBadConn
-	}
-	if cn.bad || cn.s.Broken() {
-		cn.bad = true
-		return driver.ErrBadConn
-	}
-	return nil
-}
-
-// ready is usable for a statement: a connection idle for a while whose
-// peer closed the socket is reattached (HS2) or reported as
-// driver.ErrBadConn before anything is sent.
-func (cn *sqlConn) ready(ctx context.Context) error {
-	if err := cn.usable(); err != nil {
-		return err
-	}
-	if time.Since(cn.lastUsed) > cn.c.idleCheck && !cn.s.Alive() {
-		if err := cn.s.Reattach(ctx); err != nil {
-			cn.bad = true
-			return &badConnError{err: fmt.Errorf("impalalb: session's connection closed by the peer: %w", err)}
-		}
 	}
 	return nil
 }
@@ -169,7 +146,7 @@ func (cn *sqlConn) query(ctx context.Context, q string) (driver.Rows, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cn.ready(ctx); err != nil {
+	if err := cn.usable(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := cn.withTimeout(ctx)
@@ -199,7 +176,7 @@ func (cn *sqlConn) exec(ctx context.Context, q string) (driver.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cn.ready(ctx); err != nil {
+	if err := cn.usable(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := cn.withTimeout(ctx)

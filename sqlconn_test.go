@@ -540,14 +540,15 @@ func TestAffinity(t *testing.T) {
 }
 
 // TestPeerClosedIdleSession: the coordinator (or a proxy's idle timeout)
-// closes the connections of idle sessions. The next statement works: an
-// HS2 session is reattached on a new connection, a beeswax one replaced;
-// on a pinned sql.Conn a beeswax session cannot be, and the error says
-// why without anything having been sent.
+// closes the connections of idle sessions. The next statement works, even
+// on a pinned sql.Conn, with the session's state: an HS2 session is
+// reattached on a new connection (the same server session), a beeswax one
+// replaced by a new session with the same database and options. Nothing
+// is sent on the closed socket.
 func TestPeerClosedIdleSession(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, p impalalb.Protocol) {
 		co := startCoord(t, impalad.Config{})
-		db, connector := openDB(t, testConfig(p, co))
+		db, _ := openDB(t, testConfig(p, co))
 		db.SetMaxOpenConns(1)
 		ctx := context.Background()
 		var one int
@@ -560,23 +561,46 @@ func TestPeerClosedIdleSession(t *testing.T) {
 		}
 		require.Equal(t, wantSessions, co.Stats().SessionsOpened)
 
-		// A pinned connection checks its socket before every statement.
-		connector.SetIdleCheckAfter(0)
 		c, err := db.Conn(ctx)
 		require.NoError(t, err)
-		require.NoError(t, c.QueryRowContext(ctx, "select 1").Scan(&one))
+		_, err = c.ExecContext(ctx, "create database peer_closed")
+		require.NoError(t, err)
+		_, err = c.ExecContext(ctx, "use peer_closed")
+		require.NoError(t, err)
+		_, err = c.ExecContext(ctx, "set mem_limit=5g")
+		require.NoError(t, err)
 		co.Faults().CloseConnections()
-		err = c.QueryRowContext(ctx, "select 1").Scan(&one)
+		var db2 string
+		require.NoError(t, c.QueryRowContext(ctx, "select current_database()").Scan(&db2))
+		require.Equal(t, "peer_closed", db2, "the pinned connection kept its USE")
+		require.Equal(t, "5g", connOption(t, ctx, c, "MEM_LIMIT"), "and its SET")
 		if p == impalalb.ProtocolHS2 {
-			require.NoError(t, err)
-			require.Equal(t, wantSessions, co.Stats().SessionsOpened)
+			require.Equal(t, wantSessions, co.Stats().SessionsOpened, "reattached, not replaced")
 		} else {
-			require.ErrorIs(t, err, driver.ErrBadConn)
-			require.ErrorIs(t, err, conn.ErrReattachUnsupported)
-			require.ErrorIs(t, c.PingContext(ctx), sql.ErrConnDone, "database/sql dropped the bad connection")
+			// A new session, and the health check the lost connection
+			// asked for.
+			require.GreaterOrEqual(t, co.Stats().SessionsOpened, wantSessions+1, "replaced, with its state")
 		}
 		_ = c.Close()
 		require.NoError(t, db.QueryRow("select 1").Scan(&one))
 		require.Zero(t, co.Stats().StatementsRejected)
 	})
+}
+
+// connOption returns a query option's value as SET ALL shows it on c.
+func connOption(t *testing.T, ctx context.Context, c *sql.Conn, name string) string {
+	t.Helper()
+	rows, err := c.QueryContext(ctx, "set all")
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var k, v, level string
+		require.NoError(t, rows.Scan(&k, &v, &level))
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	require.NoError(t, rows.Err())
+	t.Fatalf("no option %s", name)
+	return ""
 }

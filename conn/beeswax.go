@@ -130,6 +130,7 @@ func (s *beeswaxSession) NeedsReset() bool      { return s.st.dirty.Load() }
 func (s *beeswaxSession) state() *tracker       { return s.st }
 func (s *beeswaxSession) Alive() bool           { return !s.closed.Load() && s.w.alive() }
 func (s *beeswaxSession) Broken() bool          { return s.w.broken.Load() }
+func (s *beeswaxSession) isClosed() bool        { return s.closed.Load() }
 func (s *beeswaxSession) Ping(ctx context.Context) error {
 	return s.ping(ctx, "ping")
 }

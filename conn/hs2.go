@@ -235,8 +235,9 @@ func (s *hs2Session) cur() *wire {
 	return s.w
 }
 
-func (s *hs2Session) Alive() bool  { return !s.closed.Load() && s.cur().alive() }
-func (s *hs2Session) Broken() bool { return s.cur().broken.Load() }
+func (s *hs2Session) Alive() bool    { return !s.closed.Load() && s.cur().alive() }
+func (s *hs2Session) Broken() bool   { return s.cur().broken.Load() }
+func (s *hs2Session) isClosed() bool { return s.closed.Load() }
 
 func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error) {
 	c := classify(stmt)

@@ -30,6 +30,7 @@ type sessionImpl interface {
 	// of the session's own (a SET or USE) and closes it.
 	state() *tracker
 	run(ctx context.Context, stmt string) error
+	isClosed() bool
 }
 
 // Session is one open session on one coordinator, over one connection:
@@ -88,11 +89,10 @@ func (s *Session) WebServer() string { return s.impl.WebServer() }
 // With [Options.Tracer] set, the statement is traced from here to the
 // Operation's Close (or to Execute's error).
 func (s *Session) Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error) {
-	if s.mover != nil && s.ops == 0 && s.mover.Retiring() {
-		// Its coordinator takes no new work (draining, down, removed from
-		// the pool): move first. If that fails, the statement still
-		// tries here.
-		_ = s.mover.Move(ctx, errRetiring)
+	if s.ops == 0 {
+		if err := s.ready(ctx); err != nil {
+			return nil, err
+		}
 	}
 	op, err := s.execute(ctx, stmt, opts)
 	for moves := 0; err != nil && moves < maxMoves && s.canMove(err); moves++ {
@@ -107,6 +107,33 @@ func (s *Session) Execute(ctx context.Context, stmt string, opts map[string]stri
 	s.ops++
 	op.sess = s
 	return op, nil
+}
+
+// ready prepares the session for a statement, before anything is sent:
+// when its coordinator takes no new work (draining, down, removed from the
+// pool) it moves (if that fails, the statement still tries here); when its
+// connection was closed by the peer while idle (a proxy's idle timeout, a
+// coordinator that died or restarted: a one-byte peek, no round trip) or
+// is broken, it is reattached, or the session moves. A statement written
+// to a socket the peer had closed might be taken as sent.
+func (s *Session) ready(ctx context.Context) error {
+	if s.mover != nil && s.mover.Retiring() {
+		_ = s.mover.Move(ctx, errRetiring)
+	}
+	if s.impl.Alive() {
+		return nil
+	}
+	if s.impl.isClosed() {
+		return &Error{Addr: s.Addr(), Op: OpExecute, Err: ErrSessionClosed}
+	}
+	lost := &Error{Addr: s.Addr(), Op: OpExecute, Err: fmt.Errorf("%w: closed by the peer, or cut, before the statement", ErrBroken)}
+	if s.mover == nil && !s.impl.CanReattach() {
+		return lost
+	}
+	if err := s.reattachOrMove(ctx, lost); err != nil {
+		return &MoveError{Cause: lost, Err: err}
+	}
+	return nil
 }
 
 // execute runs the statement on the current connection, traced.

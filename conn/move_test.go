@@ -1,0 +1,102 @@
+package conn_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/impalalb/impalalb/conn"
+	"github.com/impalalb/impalalb/internal/impalad"
+)
+
+// TestShutdownRefusal: a coordinator shutting down refuses a new session
+// and a statement; the error wraps ErrShuttingDown and says nothing ran
+// (SafeToRetry), so that a pool can send the statement elsewhere. A
+// session of its own (no pool) has nowhere to move: the error comes back.
+func TestShutdownRefusal(t *testing.T) {
+	co, err := impalad.Start(impalad.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = co.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, p := range []struct {
+		proto conn.Protocol
+		addr  string
+	}{{conn.HS2, co.HS2Addr()}, {conn.Beeswax, co.BeeswaxAddr()}} {
+		s, err := conn.Dial(ctx, p.addr, conn.Options{Protocol: p.proto})
+		require.NoError(t, err)
+		defer s.Close()
+		if p.proto == conn.HS2 {
+			_, err := co.StartShutdown(-1)
+			require.NoError(t, err)
+		}
+		_, err = s.Execute(ctx, "select 1", nil)
+		require.ErrorIs(t, err, conn.ErrShuttingDown, p.proto)
+		require.True(t, conn.SafeToRetry(err), "refused before it ran: %v", err)
+		var ce *conn.Error
+		require.ErrorAs(t, err, &ce)
+		require.Equal(t, conn.OpExecute, ce.Op)
+		require.NoError(t, s.Ping(ctx), "pings still work")
+	}
+	_, err = conn.Dial(ctx, co.HS2Addr(), conn.Options{})
+	require.ErrorIs(t, err, conn.ErrShuttingDown)
+	require.True(t, conn.SafeToRetry(err))
+	for _, st := range co.Statements() {
+		require.NotEqual(t, "select 1", st.Text)
+	}
+}
+
+// TestResetRestoresState: SET (a value with a quote in it too), SET back
+// to the default and USE are tracked with their values; Reset gives the
+// session back as it was opened: its options and database.
+func TestResetRestoresState(t *testing.T) {
+	co, err := impalad.Start(impalad.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = co.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, p := range []struct {
+		proto conn.Protocol
+		addr  string
+	}{{conn.HS2, co.HS2Addr()}, {conn.Beeswax, co.BeeswaxAddr()}} {
+		s, err := conn.Dial(ctx, p.addr, conn.Options{Protocol: p.proto, SessionOptions: map[string]string{"MT_DOP": "2", "REQUEST_POOL": "etl"}})
+		require.NoError(t, err)
+		defer s.Close()
+		require.False(t, s.NeedsReset())
+		for _, stmt := range []string{"create database if not exists reset_db", "use reset_db", "set mt_dop=4", "set request_pool=''", "set mem_limit='1g'"} {
+			op, err := s.Execute(ctx, stmt, nil)
+			require.NoError(t, err, stmt)
+			require.NoError(t, op.Close(ctx))
+		}
+		require.True(t, s.NeedsReset())
+		require.Equal(t, "4", option(t, s, "MT_DOP"))
+		require.Equal(t, "1g", option(t, s, "MEM_LIMIT"))
+		require.NoError(t, s.Reset(ctx))
+		require.False(t, s.NeedsReset())
+		require.Equal(t, "2", option(t, s, "MT_DOP"), p.proto)
+		require.Equal(t, "etl", option(t, s, "REQUEST_POOL"), p.proto)
+		require.Equal(t, "0", option(t, s, "MEM_LIMIT"), "back to the server's default")
+		rows := query(t, s, "select current_database()")
+		require.Equal(t, "default", rows[0][0], p.proto)
+		if p.proto == conn.Beeswax {
+			_, err := s.Execute(ctx, "set debug_action='a,b'", nil)
+			require.ErrorContains(t, err, "beeswax cannot carry")
+		}
+	}
+}
+
+// option returns a query option's value as SET ALL shows it on s.
+func option(t *testing.T, s *conn.Session, name string) string {
+	t.Helper()
+	for _, r := range query(t, s, "set all") {
+		if k, _ := r[0].(string); strings.EqualFold(k, name) {
+			v, _ := r[1].(string)
+			return v
+		}
+	}
+	t.Fatalf("no option %s", name)
+	return ""
+}
