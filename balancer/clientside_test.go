@@ -2,8 +2,8 @@ package balancer_test
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"

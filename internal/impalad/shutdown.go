@@ -286,4 +286,3 @@ func printTimeMs(d time.Duration) string {
 	}
 	return b.String()
 }
-
