@@ -158,12 +158,6 @@ func (s *hs2Session) statusError(op Op, st *tcli.TStatus, sent bool) error {
 	}
 	if r := refusal(st.GetErrorMessage()); r != nil {
 		cause = r
-		if op == OpExecute && sent {
-			// Refused before it was registered: the statement never ran
-			// (ExecuteStatementCommon checks the shutdown and the session
-			// first, be/src/service/impala-hs2-server.cc).
-			sent = false
-		}
 	}
 	e := &Error{Addr: s.addr, Op: op, Sent: sent, Err: cause,
 		Message: st.GetErrorMessage(), SQLState: st.GetSqlState(), Code: st.GetErrorCode()}
@@ -263,7 +257,15 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 		// coordinator ends it with the session.
 		return nil, err
 	}
-	if err := s.statusError("execute", resp.Status, true); err != nil {
+	if err := s.statusError(OpExecute, resp.Status, true); err != nil {
+		if e, ok := asError(err); ok && (errors.Is(err, ErrShuttingDown) || errors.Is(err, ErrSessionGone)) {
+			// ExecuteStatement refused it before registering it: it never
+			// ran (ExecuteStatementCommon checks the shutdown and the
+			// session first, be/src/service/impala-hs2-server.cc). Only
+			// this call: the same refusal on a poll or fetch comes after
+			// the statement ran.
+			e.Sent = false
+		}
 		return nil, err
 	}
 	if resp.OperationHandle == nil || resp.OperationHandle.OperationId == nil {

@@ -178,6 +178,9 @@ func newDialer(o *options, stdin *os.File, stderr io.Writer) (*balancer.ConnDial
 		User:           o.user,
 		Database:       o.database,
 		SessionOptions: o.queryOptions.clone(),
+		// The shell runs every statement on its one session, as
+		// impala-shell does: no SYNC_DDL of its own.
+		SyncDDL: conn.SyncDDLNever,
 	}
 	cleanup := func() {}
 	if o.ssl {
