@@ -2,6 +2,7 @@ package conn_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +100,50 @@ func option(t *testing.T, s *conn.Session, name string) string {
 	}
 	t.Fatalf("no option %s", name)
 	return ""
+}
+
+// countingMover is a Mover that counts and refuses moves.
+type countingMover struct{ moves int }
+
+func (m *countingMover) Retiring() bool { return false }
+func (m *countingMover) Move(context.Context, error) error {
+	m.moves++
+	return errors.New("no move in this test")
+}
+
+// TestSessionGoneAfterItRan: a session that expires after ExecuteStatement
+// accepted a query, before the first fetch that Execute makes: the
+// fetch's "Client session expired" comes after the statement ran, so it
+// is an error with Sent true and no move is tried, however much it
+// reads like a refusal (a move would run the statement twice).
+func TestSessionGoneAfterItRan(t *testing.T) {
+	co, err := impalad.Start(impalad.Config{DisableBeeswax: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = co.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := conn.Dial(ctx, co.HS2Addr(), conn.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	m := &countingMover{}
+	s.SetMover(m)
+	co.Faults().SetDelay(200 * time.Millisecond) // each call waits before it is served
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Execute(ctx, "select 1", nil)
+		done <- err
+	}()
+	for len(co.Statements()) == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the statement never arrived")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	co.Faults().ExpireSessions() // before the first fetch is served
+	err = <-done
+	require.ErrorIs(t, err, conn.ErrSessionGone)
+	require.False(t, conn.SafeToRetry(err), "the statement ran: %v", err)
+	require.Zero(t, m.moves)
+	require.Len(t, co.Statements(), 1)
 }
