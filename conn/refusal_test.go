@@ -17,10 +17,10 @@ func TestRefusalKeepsSent(t *testing.T) {
 	s := &hs2Session{addr: "c1:21050"}
 	for msg, want := range map[string]error{
 		"Server is being shut down: shutdown grace period left: 2m, deadline left: 1h, queries registered on coordinator: 0, queries executing: 0, fragment instances: 0.\n": ErrShuttingDown,
-		"Invalid session id: 4a4b:5c5d":                                          ErrSessionGone,
+		"Invalid session id: 4a4b:5c5d":                                         ErrSessionGone,
 		"Client session expired due to more than 60s of inactivity (last ...).": ErrSessionGone,
-		"Session is closed":                                                      ErrSessionGone,
-		"AnalysisException: Could not resolve table reference: 't'":              ErrOperationFailed,
+		"Session is closed":                                                     ErrSessionGone,
+		"AnalysisException: Could not resolve table reference: 't'":             ErrOperationFailed,
 	} {
 		st := &tcli.TStatus{StatusCode: tcli.TStatusCode_ERROR_STATUS, ErrorMessage: &msg}
 		for _, op := range []Op{OpExecute, OpFetch, OpPoll} {
