@@ -145,6 +145,7 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		MaxIdleTime:   cfg.MaxIdleTime,
 		ValidateAfter: cfg.ValidateAfter,
 		Interval:      cfg.HealthInterval,
+		SlowStart:     cfg.SlowStart,
 		Logger:        cfg.Logger,
 	}
 	if t, ok := cfg.Tracer.(balancer.Tracer); ok {

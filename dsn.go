@@ -183,6 +183,11 @@ type Config struct {
 	// "inter"); negative turns active checks off (failures still eject a
 	// coordinator passively).
 	HealthInterval time.Duration
+	// SlowStart is how long a coordinator that comes back (or joins) takes
+	// to ramp up to its full share of new sessions (HAProxy's
+	// "slowstart"). Zero means 10 s (balancer.DefaultSlowStart); negative
+	// turns it off.
+	SlowStart time.Duration
 
 	// PollQueries makes a query wait by polling its status, as every other
 	// statement does, instead of fetching its first rows at once (which
@@ -327,6 +332,8 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     pinged before reuse [30s]; negative means never.
 //   - health_interval: Go duration between active health checks [2s];
 //     negative turns them off.
+//   - slow_start: Go duration over which a returning coordinator ramps up
+//     to its full share of new sessions [10s]; negative turns it off.
 //   - allow_non_impala: true to talk to a HiveServer2 that is not Impala
 //     (Apache Hive, Spark's Thrift server) [false]. hs2 only.
 //   - poll_queries: true to have queries wait by polling their status,
@@ -545,6 +552,8 @@ func (c *Config) setParam(key, value string) error {
 		c.ValidateAfter, err = parseDuration(key, value, true)
 	case "health_interval":
 		c.HealthInterval, err = parseDuration(key, value, true)
+	case "slow_start":
+		c.SlowStart, err = parseDuration(key, value, true)
 	case "allow_non_impala":
 		c.AllowNonImpala, err = parseBool(key, value)
 	case "poll_queries":
@@ -849,6 +858,7 @@ func (c *Config) FormatDSN() string {
 	dur("max_idle_time", c.MaxIdleTime)
 	dur("validate_after", c.ValidateAfter)
 	dur("health_interval", c.HealthInterval)
+	dur("slow_start", c.SlowStart)
 	boolean("allow_non_impala", c.AllowNonImpala)
 	boolean("poll_queries", c.PollQueries)
 	for _, k := range sortedKeys(c.QueryOptions) {

@@ -89,6 +89,7 @@ var dsnCases = []struct {
 	}, canonical: "impala://h?max_idle_time=-1s&validate_after=-1s&health_interval=-1s"},
 	{in: "impala://h?fetch_size=0", want: func(c *Config) {}, canonical: "impala://h"},
 	{in: "impala://h?health_interval=2.5s", want: func(c *Config) { c.HealthInterval = 2500 * time.Millisecond }},
+	{in: "impala://h?slow_start=-1s", want: func(c *Config) { c.SlowStart = -time.Second }},
 	{in: "impala://h?allow_non_impala=true", want: func(c *Config) { c.AllowNonImpala = true }},
 	{in: "impala://h?allow_non_impala=false", want: func(c *Config) {}, canonical: "impala://h"},
 	{in: "impala://h?poll_queries=true", want: func(c *Config) { c.PollQueries = true }},

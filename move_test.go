@@ -3,12 +3,14 @@ package impalalb_test
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/impalalb/impalalb"
+	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/internal/impalad"
 )
 
@@ -80,4 +82,93 @@ func TestSQLConnCoordinatorKilled(t *testing.T) {
 		home.Kill()
 		requireMoved(t, ctx, c, addrOf(home, p))
 	})
+}
+
+// TestBalanceComesBack: 30 database/sql connections run statements
+// without pause over three coordinators; one is killed and restarted. The
+// connections that database/sql keeps do not stay piled on the other two:
+// at reuse, a session whose coordinator holds clearly more than its share
+// is given back, and leastconn opens the next on the restarted one, which
+// then runs its share of the statements. No session in use is closed.
+func TestBalanceComesBack(t *testing.T) {
+	cos, err := impalad.NewCluster(0).StartN(3, impalad.Config{DisableBeeswax: true})
+	require.NoError(t, err)
+	for _, co := range cos {
+		t.Cleanup(func() { co.Close() })
+	}
+	cfg := testConfig(impalalb.ProtocolHS2, cos...)
+	cfg.HealthInterval = 100 * time.Millisecond
+	cfg.SlowStart = 500 * time.Millisecond
+	db, c := openDB(t, cfg)
+	db.SetMaxOpenConns(30)
+	db.SetMaxIdleConns(30)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	errs := make(chan error, 1000)
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var one int
+				if err := db.QueryRowContext(ctx, "select 1").Scan(&one); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	ran := func() []int {
+		n := make([]int, len(cos))
+		for i, co := range cos {
+			n[i] = len(co.Statements())
+		}
+		return n
+	}
+	victim := cos[2]
+	time.Sleep(500 * time.Millisecond) // the load runs
+	victim.Kill()
+	time.Sleep(500 * time.Millisecond)
+	killErrs := len(errs) // statements cut by the kill
+	require.NoError(t, victim.Restart())
+	// Within a few health intervals and the slow start, it carries its
+	// share of the statements.
+	var share float64
+	for range 50 {
+		before := ran()
+		time.Sleep(200 * time.Millisecond)
+		after := ran()
+		total := 0
+		for i := range cos {
+			total += after[i] - before[i]
+		}
+		if total > 0 {
+			share = float64(after[2]-before[2]) / float64(total)
+		}
+		if share >= 0.25 {
+			break
+		}
+	}
+	cs, _ := c.Stats().Coordinator(victim.HS2Addr())
+	t.Logf("restarted coordinator's share of statements: %.2f, sessions there %d, retired elsewhere %v", share, cs.InUse+cs.Idle, retired(c.Stats()))
+	require.GreaterOrEqual(t, share, 0.25, "the restarted coordinator runs its share (a third)")
+	require.Equal(t, killErrs, len(errs), "no statement failed after the kill: retiring closes no session in use")
+}
+
+func retired(st balancer.Stats) map[string]uint64 {
+	m := map[string]uint64{}
+	for _, c := range st.Coordinators {
+		m[c.Addr] = c.Retired
+	}
+	return m
 }

@@ -250,6 +250,13 @@ func (cn *sqlConn) ResetSession(ctx context.Context) error {
 	if err := cn.usable(); err != nil {
 		return err
 	}
+	if cn.lease.Retire() {
+		// Its coordinator holds clearly more than its share (another came
+		// back): database/sql opens a new connection, which leastconn
+		// places where there is room. Nothing was sent.
+		cn.bad = true
+		return driver.ErrBadConn
+	}
 	if !cn.s.Alive() {
 		if err := cn.s.Reattach(ctx); err != nil {
 			cn.bad = true

@@ -65,6 +65,7 @@ type coord[S Session] struct {
 
 	dialed     atomic.Uint64
 	movedAway  atomic.Uint64 // sessions that moved from here to another coordinator
+	retired    atomic.Uint64 // sessions closed at release to even out the load
 	failures   atomic.Uint64
 	replaced   atomic.Uint64
 	reattached atomic.Uint64

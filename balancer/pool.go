@@ -196,6 +196,7 @@ type Lease[S Session] struct {
 	e      *entry[S]
 	key    string // the acquire's key and policy, for a move
 	policy Policy
+	retire bool // Retire said so: close at release
 	done   atomic.Bool
 }
 
@@ -742,6 +743,12 @@ func (p *Pool[S]) put(l *Lease[S], broken bool) {
 		return
 	}
 	e := l.e
+	if l.retire || (!broken && l.policy != Affinity && p.unbalanced(e.c)) {
+		// Balance comes back (rebalance.go): close it, and the next
+		// acquire goes where leastconn says.
+		e.c.retired.Add(1)
+		broken = true
+	}
 	if !broken && (e.reset == nil || !e.reset.NeedsReset()) && p.keepable(e) {
 		p.reuse(e)
 		return

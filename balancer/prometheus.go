@@ -84,6 +84,8 @@ var promMetrics = []promMetric{
 		coord: func(c *CoordinatorStats) float64 { return float64(c.Reattached) }},
 	{name: "sessions_moved_away_total", typ: "counter", help: "Sessions moved from the coordinator to another at their next statement.",
 		coord: func(c *CoordinatorStats) float64 { return float64(c.MovedAway) }},
+	{name: "sessions_retired_total", typ: "counter", help: "Sessions closed at release because the coordinator held clearly more than its share.",
+		coord: func(c *CoordinatorStats) float64 { return float64(c.Retired) }},
 	{name: "affinity_keys", typ: "gauge", help: "Affinity keys the sticky table places on the coordinator.",
 		coord: func(c *CoordinatorStats) float64 { return float64(c.Keys) }},
 	{name: "last_failure_timestamp_seconds", typ: "gauge", help: "Unix time of the coordinator's last failure, 0 if none.",

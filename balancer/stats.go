@@ -67,6 +67,9 @@ type CoordinatorStats struct {
 	Keys int
 	// MovedAway counts sessions moved from here to another coordinator.
 	MovedAway uint64
+	// Retired counts sessions closed at release because this coordinator
+	// held clearly more than its share (see Lease.Retire).
+	Retired uint64
 	// Replaced counts idle sessions found dead or expired at hand-out, or
 	// found with a closed socket by the background loop, and closed.
 	Replaced uint64
@@ -121,6 +124,7 @@ func (p *Pool[S]) Stats() Stats {
 		cs.Reattached = c.reattached.Load()
 		cs.Keys = int(c.keys.Load())
 		cs.MovedAway = c.movedAway.Load()
+		cs.Retired = c.retired.Load()
 		st.Coordinators = append(st.Coordinators, cs)
 		st.Open += open
 		st.InUse += cs.InUse

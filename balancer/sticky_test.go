@@ -239,3 +239,47 @@ func TestStickyExpiryAndSize(t *testing.T) {
 	require.False(t, ok, "no table")
 	require.Zero(t, p2.Stats().Keys)
 }
+
+// TestRetireEvensOut: a coordinator joins a pool whose sessions are all on
+// the others. Leastconn sessions given back retire while their coordinator
+// holds clearly more than its share, until the open sessions differ by at
+// most one; sessions of an affinity key never retire.
+func TestRetireEvensOut(t *testing.T) {
+	cl, addrs := newCluster(3)
+	cfg := testConfig(cl, addrs[:2])
+	cfg.MaxIdlePerCoordinator = 64
+	p := newPool(t, cfg, balancer.TestOptions{NoLoop: true})
+	held := acquireSerial(t, p, 30) // 15 and 15
+	keyed, err := p.Acquire(context.Background(), "alice")
+	require.NoError(t, err)
+	require.NoError(t, p.SetCoordinators(addrs))
+	require.False(t, keyed.Retire(), "an affinity key's session follows its key")
+	for round := 0; round < 100; round++ {
+		// The long-lived holder gives back what Retire asks for and
+		// acquires a new one, as database/sql does.
+		moved := false
+		for i, l := range held {
+			if l.Retire() {
+				l.Release()
+				nl, err := p.Acquire(context.Background(), "")
+				require.NoError(t, err)
+				held[i] = nl
+				moved = true
+			}
+		}
+		if !moved {
+			break
+		}
+	}
+	by := countBy(held)
+	t.Logf("after retiring: %v", by)
+	for _, a := range addrs {
+		require.InDelta(t, 10, by[a], 1, "%v", by)
+	}
+	var retired uint64
+	for _, cs := range p.Stats().Coordinators {
+		retired += cs.Retired
+	}
+	require.Equal(t, uint64(by[addrs[2]]), retired, "each session on the new coordinator came from one retirement")
+	releaseAll(append(held, keyed))
+}
