@@ -32,6 +32,7 @@ var (
 	_ Checker               = (*ConnDialer)(nil)
 	_ Session               = (*conn.Session)(nil)
 	_ LivenessChecker       = (*conn.Session)(nil)
+	_ Breaker               = (*conn.Session)(nil)
 	_ Resetter              = (*conn.Session)(nil)
 	_ Reattacher            = (*conn.Session)(nil)
 )

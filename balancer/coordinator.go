@@ -62,6 +62,9 @@ type coord[S Session] struct {
 	failSeq atomic.Uint64 // Pool.failSeq at the latest failure: orders retries when all are down
 	state   atomic.Int32  // State; written under mu
 	keys    atomic.Int32  // affinity keys the sticky table places here
+	// retiring counts sessions retired for balance and not yet closed:
+	// they no longer count toward this coordinator's load.
+	retiring atomic.Int32
 
 	dialed     atomic.Uint64
 	movedAway  atomic.Uint64 // sessions that moved from here to another coordinator
@@ -100,8 +103,10 @@ type entry[S Session] struct {
 	s        S
 	c        *coord[S]
 	live     LivenessChecker
+	breaker  Breaker
 	reset    Resetter
 	reattach Reattacher
+	retiring bool      // retired for balance: uncount from coord.retiring when closed
 	expires  time.Time // zero: never
 	lastUsed time.Time // set before the entry goes idle
 }

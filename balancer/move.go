@@ -107,6 +107,7 @@ func (l *Lease[S]) Move(ctx context.Context, cause error) error {
 	old, moved := l.e, nl.e
 	old.s, moved.s = moved.s, old.s
 	old.live, moved.live = moved.live, old.live
+	old.breaker, moved.breaker = moved.breaker, old.breaker
 	old.reset, moved.reset = moved.reset, old.reset
 	old.reattach, moved.reattach = moved.reattach, old.reattach
 	l.e, nl.e = moved, old

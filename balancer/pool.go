@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Pool balances sessions of type S over a set of coordinators. All its
@@ -46,12 +48,14 @@ type Pool[S Session] struct {
 	ties    *atomic.Uint64
 	onState func(addr string, s State)
 
-	snap   atomic.Pointer[snapshot[S]]
-	rr     atomic.Uint64
-	total  atomic.Int32 // open sessions of the pool
-	queue  waitQueue[S] // acquires waiting for capacity, in arrival order
-	notify atomic.Pointer[notifier]
-	closed atomic.Bool
+	snap  atomic.Pointer[snapshot[S]]
+	rr    atomic.Uint64
+	total atomic.Int32 // open sessions of the pool
+	// retiring counts sessions retired for balance, not yet closed.
+	retiring atomic.Int32
+	queue    waitQueue[S] // acquires waiting for capacity, in arrival order
+	notify   atomic.Pointer[notifier]
+	closed   atomic.Bool
 
 	// sticky is the table of affinity keys; nil when StickyTableSize is
 	// negative. Used under pickMu.
@@ -717,6 +721,7 @@ func (p *Pool[S]) dial(ctx context.Context, c *coord[S], degraded bool) (*entry[
 func newEntry[S Session](s S, c *coord[S]) *entry[S] {
 	e := &entry[S]{s: s, c: c}
 	e.live, _ = any(s).(LivenessChecker)
+	e.breaker, _ = any(s).(Breaker)
 	e.reset, _ = any(s).(Resetter)
 	if r, ok := any(s).(Reattacher); ok && r.CanReattach() {
 		e.reattach = r
@@ -743,7 +748,13 @@ func (p *Pool[S]) put(l *Lease[S], broken bool) {
 		return
 	}
 	e := l.e
-	if l.retire || (!broken && l.policy != Affinity && p.unbalanced(e.c)) {
+	if !broken && e.breaker != nil && e.breaker.Broken() {
+		broken = true // its connection broke: closing it is all that is left
+	}
+	if !l.retire && !broken && l.policy != Affinity && p.unbalanced(e.c) {
+		l.markRetiring()
+	}
+	if l.retire {
 		// Balance comes back (rebalance.go): close it, and the next
 		// acquire goes where leastconn says.
 		e.c.retired.Add(1)
@@ -815,6 +826,11 @@ func (p *Pool[S]) closeEntry(e *entry[S]) error {
 		h(e.s)
 	}
 	err := e.s.Close()
+	if e.retiring {
+		e.retiring = false
+		e.c.retiring.Add(-1)
+		p.retiring.Add(-1)
+	}
 	p.release(e.c)
 	return err
 }
@@ -962,11 +978,24 @@ func (p *Pool[S]) Close() error {
 			c.idle.Store(0)
 			c.mu.Unlock()
 		}
+		// In parallel: closing a session whose connection was cut means
+		// a new connection to the coordinator.
+		var (
+			g     errgroup.Group
+			errMu sync.Mutex
+		)
+		g.SetLimit(maxParallelChecks)
 		for _, e := range idle {
-			if err := p.closeEntry(e); err != nil {
-				errs = append(errs, fmt.Errorf("balancer: close session on %s: %w", e.c.addr, err))
-			}
+			g.Go(func() error {
+				if err := p.closeEntry(e); err != nil {
+					errMu.Lock()
+					errs = append(errs, fmt.Errorf("balancer: close session on %s: %w", e.c.addr, err))
+					errMu.Unlock()
+				}
+				return nil
+			})
 		}
+		_ = g.Wait()
 		p.broadcast()
 		// The resets and closes that releases started.
 		p.bg.wait()

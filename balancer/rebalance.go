@@ -23,9 +23,9 @@ func (p *Pool[S]) unbalanced(c *coord[S]) bool {
 	if s.degraded || len(s.list) < 2 || c.getState() != StateUp {
 		return false
 	}
-	open := int64(c.open.Load())
+	open := int64(c.open.Load() - c.retiring.Load())
 	// Cheap test first: at or under the mean, nothing to do.
-	if open*int64(len(s.list)) <= int64(p.total.Load()) {
+	if open*int64(len(s.list)) <= int64(p.total.Load()-p.retiring.Load()) {
 		return false
 	}
 	wc := int64(c.weight.Load())
@@ -34,7 +34,7 @@ func (p *Pool[S]) unbalanced(c *coord[S]) bool {
 			continue
 		}
 		// (open_c - 1) / w_c >= (open_d + 1) / w_d, without division.
-		if (open-1)*int64(d.weight.Load()) >= (int64(d.open.Load())+1)*wc {
+		if (open-1)*int64(d.weight.Load()) >= (int64(d.open.Load()-d.retiring.Load())+1)*wc {
 			return true
 		}
 	}
@@ -50,9 +50,21 @@ func (p *Pool[S]) unbalanced(c *coord[S]) bool {
 // Acquire goes where the policy says. The database/sql driver asks it
 // before it reuses a connection (its ResetSession).
 func (l *Lease[S]) Retire() bool {
+	if l.retire {
+		return true
+	}
 	if l.policy == Affinity || l.done.Load() || !l.p.unbalanced(l.e.c) {
 		return false
 	}
-	l.retire = true
+	l.markRetiring()
 	return true
+}
+
+// markRetiring takes the lease's session out of its coordinator's load
+// now, so that the next decisions see it gone before it is closed.
+func (l *Lease[S]) markRetiring() {
+	l.retire = true
+	l.e.retiring = true
+	l.e.c.retiring.Add(1)
+	l.p.retiring.Add(1)
 }

@@ -33,6 +33,14 @@ type LivenessChecker interface {
 	Alive() bool
 }
 
+// Breaker is implemented by a [Session] that knows, without a system
+// call, that it cannot be used again (its connection broke in the middle
+// of a call). The pool closes such a session at release instead of
+// keeping it idle.
+type Breaker interface {
+	Broken() bool
+}
+
 // Resetter is implemented by a [Session] that tracks changes a user made to
 // it (SET, USE). When NeedsReset reports true at release, the pool calls
 // Reset (in the background: Release does not wait) to restore the pool's

@@ -33,6 +33,9 @@ type hs2Session struct {
 	cli *impala.ImpalaHiveServer2ServiceClient
 
 	closed atomic.Bool
+	// orphan says a statement may run in the session with no handle to
+	// close it by: the session must end (Close), not be reattached.
+	orphan atomic.Bool
 
 	// st is the session's database and query options as statements
 	// changed them (state.go). Used by the owning goroutine.
@@ -248,13 +251,18 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 		RunAsync:      true,
 	}
 	var resp *tcli.TExecuteStatementResp
-	if err := s.rpc(ctx, "execute", false, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
+	if err := s.rpc(ctx, OpExecute, false, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
 		resp, err = c.ExecuteStatement(ctx, req)
 		return err
 	}); err != nil {
-		// If ctx interrupted the call after the request left, the
-		// statement may run with no handle to cancel it by; the
-		// coordinator ends it with the session.
+		if e, ok := asError(err); ok && e.Sent {
+			// The request left and no handle came back (ctx cut the
+			// call; planning can take seconds on Impala): the statement
+			// may run with no one to close it. Only closing the session
+			// ends it, so the session is not reattached: Close ends it
+			// from a new connection.
+			s.orphan.Store(true)
+		}
 		return nil, err
 	}
 	if err := s.statusError(OpExecute, resp.Status, true); err != nil {
@@ -320,16 +328,17 @@ func (s *hs2Session) run(ctx context.Context, stmt string) error {
 
 // CanReattach reports whether the server keeps the session past its
 // connection: Impala does, other HiveServer2 servers do not.
-func (s *hs2Session) CanReattach() bool { return !s.opts.AllowNonImpala }
+func (s *hs2Session) CanReattach() bool { return !s.opts.AllowNonImpala && !s.orphan.Load() }
 
 func (s *hs2Session) Reattach(ctx context.Context) error {
 	if s.closed.Load() {
 		return &Error{Addr: s.addr, Op: "reattach", Err: ErrSessionClosed}
 	}
-	if s.opts.AllowNonImpala {
+	if !s.CanReattach() {
 		// HiveServer2 closes a session with the connection that opened
-		// it: there is nothing to reattach to.
-		return &Error{Addr: s.addr, Op: "reattach", Err: ErrReattachUnsupported}
+		// it: there is nothing to reattach to; a session that may run an
+		// orphaned statement must end.
+		return &Error{Addr: s.addr, Op: OpReattach, Err: ErrReattachUnsupported}
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ConnectTimeout)
 	defer cancel()
@@ -375,30 +384,73 @@ func (s *hs2Session) Close() error {
 	}
 	w := s.cur()
 	var err error
-	if w.callMu.TryLock() {
-		// No call in flight: say goodbye to the coordinator.
-		if !w.broken.Load() && !w.closed.Load() && s.handle != nil {
-			ctx, cancel := s.cleanupCtx()
-			cli := newHS2Client(w)
-			var resp *tcli.TCloseSessionResp
-			_, err = w.callLocked(ctx, func(ctx context.Context) (err error) {
-				resp, err = cli.CloseSession(ctx, &tcli.TCloseSessionReq{SessionHandle: s.handle})
-				return err
-			})
-			cancel()
-			if err != nil {
-				err = &Error{Addr: s.addr, Op: "close session", Err: err}
-			} else {
-				err = s.statusError("close session", resp.Status, false)
-			}
+	idle := w.callMu.TryLock()
+	if idle && s.handle != nil && w.alive() {
+		// No call in flight and the connection works: say goodbye to
+		// the coordinator.
+		ctx, cancel := s.cleanupCtx()
+		cli := newHS2Client(w)
+		var resp *tcli.TCloseSessionResp
+		_, err = w.callLocked(ctx, func(ctx context.Context) (err error) {
+			resp, err = cli.CloseSession(ctx, &tcli.TCloseSessionReq{SessionHandle: s.handle})
+			return err
+		})
+		cancel()
+		if err != nil {
+			err = &Error{Addr: s.addr, Op: OpCloseSession, Err: err}
+		} else {
+			err = s.statusError(OpCloseSession, resp.Status, false)
 		}
 		w.callMu.Unlock()
+		w.close()
+		s.logClosed()
+		return err
 	}
-	w.close()
+	if idle {
+		w.callMu.Unlock()
+	}
+	w.close() // interrupts a call in flight
+	if s.handle != nil && !s.opts.AllowNonImpala {
+		// The connection was cut (a proxy's idle timeout, a reset), broke
+		// in a call, or had a call in flight: Impala keeps the session, and
+		// what it runs, for disconnected_session_timeout. Close it from a
+		// new connection, bounded by CancelTimeout.
+		err = s.closeAfresh()
+	}
+	s.logClosed()
+	return err
+}
+
+// closeAfresh closes the server session on a new connection to the same
+// coordinator: CloseSession ends the session and cancels and closes its
+// statements (ImpalaServer::CloseSessionInternal). A session the
+// coordinator no longer knows is nothing left behind.
+func (s *hs2Session) closeAfresh() error {
+	ctx, cancel := s.cleanupCtx()
+	defer cancel()
+	w, err := dialWire(ctx, s.addr, s.opts)
+	if err != nil {
+		return &Error{Addr: s.addr, Op: OpCloseSession, Err: err}
+	}
+	defer w.close()
+	cli := newHS2Client(w)
+	var resp *tcli.TCloseSessionResp
+	if _, err := w.call(ctx, func(ctx context.Context) (err error) {
+		resp, err = cli.CloseSession(ctx, &tcli.TCloseSessionReq{SessionHandle: s.handle})
+		return err
+	}); err != nil {
+		return &Error{Addr: s.addr, Op: OpCloseSession, Err: err}
+	}
+	if err := s.statusError(OpCloseSession, resp.Status, false); err != nil && !errors.Is(err, ErrSessionGone) {
+		return err
+	}
+	return nil
+}
+
+func (s *hs2Session) logClosed() {
 	if s.opts.Logger != nil {
 		s.opts.Logger.Debug("conn: session closed", slog.String("addr", s.addr))
 	}
-	return err
 }
 
 // cleanupCtx is the short fresh context for clean-up after the caller's
