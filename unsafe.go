@@ -1,4 +1,4 @@
-//go:build !impalalb_nounsafe
+//go:build !impalalb_nounsafe_driver
 
 package impalalb
 
@@ -18,7 +18,7 @@ import (
 // interface may point into it; an interface a caller keeps (a *any
 // destination) keeps the column's array alive, as a kept string keeps its
 // buffer. BINARY values are copies and never boxed here (a []byte can be
-// written through). Building with -tags impalalb_nounsafe swaps in
+// written through). Building with -tags impalalb_nounsafe_driver swaps in
 // unsafe_off.go, which boxes as the compiler does: BENCHMARKS.md ("unsafe:
 // what each use buys") measures one against the other.
 

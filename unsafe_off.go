@@ -1,4 +1,4 @@
-//go:build impalalb_nounsafe
+//go:build impalalb_nounsafe_driver
 
 package impalalb
 
@@ -8,7 +8,8 @@ import (
 )
 
 // The helpers of unsafe.go without package unsafe, for measuring what it
-// buys (-tags impalalb_nounsafe): the compiler boxes, copying the value.
+// buys (-tags impalalb_nounsafe_driver): the compiler boxes, copying the
+// value.
 
 func boxInt64(p *int64) driver.Value     { return *p }
 func boxFloat64(p *float64) driver.Value { return *p }

@@ -1,13 +1,14 @@
-//go:build !impalalb_nounsafe
+//go:build !impalalb_nounsafe_conn
 
 package conn
 
 import "unsafe"
 
 // This file holds every use of package unsafe in conn, each in a helper
-// that says why it is safe. Building with -tags impalalb_nounsafe swaps in
-// unsafe_off.go, where each helper does the same with a copy: BENCHMARKS.md
-// ("unsafe: what each use buys") measures one against the other.
+// that says why it is safe. Building with -tags impalalb_nounsafe_conn
+// swaps in unsafe_off.go, where each helper does the same with a copy:
+// BENCHMARKS.md ("unsafe: what each use buys") measures one against the
+// other.
 
 // stringAt returns the k bytes of buf from at (k > 0) as a string that
 // shares them: the fast reader (fastread.go) makes the strings of a batch
