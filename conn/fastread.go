@@ -491,29 +491,48 @@ const chunk = 64 << 10
 // batches up to that many rows are read without regrowth.
 const preallocMax = 1 << 16
 
+// readList reads the values of a string column, a list<string>, into the
+// arena or a buffer per column that the strings share.
 func (sr *stringReader) readList(ctx context.Context, p thrift.TProtocol) ([]string, error) {
+	return readValues(ctx, p, sr, p.ReadString, sr.readPeeked, splitStrings)
+}
+
+// readBinaryList reads the values of a BINARY column, a list<binary>. They
+// are the caller's to modify, so none may share memory with a string: the
+// values of a column go into a buffer of their own (not the arena), one
+// buffer per column and batch, each value capped at its length.
+func (sr *stringReader) readBinaryList(ctx context.Context, p thrift.TProtocol) ([][]byte, error) {
+	return readValues(ctx, p, sr, p.ReadBinary, sr.readPeekedBytes, splitBytes)
+}
+
+// readValues reads a list of strings or binaries, whose elements come,
+// by the transport: one at a time from slow when sr has no transport to
+// read (the generated code's way), from peeked when it reads in place,
+// and otherwise read into one buffer and cut by split.
+func readValues[V any](ctx context.Context, p thrift.TProtocol, sr *stringReader,
+	slow func(context.Context) (V, error), peeked func(n int) ([]V, error), split func(buf []byte, ends []int32) []V) ([]V, error) {
 	_, n, err := p.ReadListBegin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var vals []string
+	var vals []V
 	switch {
 	case sr.raw == nil:
-		vals = make([]string, 0, min(n, preallocMax))
+		vals = make([]V, 0, min(n, preallocMax))
 		for i := 0; i < n; i++ {
-			v, err := p.ReadString(ctx)
+			v, err := slow(ctx)
 			if err != nil {
 				return nil, err
 			}
 			vals = append(vals, v)
 		}
 	case sr.win.pk != nil:
-		vals, err = sr.readPeeked(n)
+		vals, err = peeked(n)
 	default:
 		var buf []byte
 		var ends []int32
 		if buf, ends, err = sr.readRaw(n); err == nil {
-			vals = splitStrings(buf, ends)
+			vals = split(buf, ends)
 		}
 	}
 	if err != nil {
@@ -522,49 +541,18 @@ func (sr *stringReader) readList(ctx context.Context, p thrift.TProtocol) ([]str
 	return vals, p.ReadListEnd(ctx)
 }
 
-// readBinaryList reads the values of a BINARY column, a list<binary>. They
-// are the caller's to modify, so none may share memory with a string: the
-// values of a column go into a buffer of their own (not the arena), one
-// buffer per column and batch, each value capped at its length.
-func (sr *stringReader) readBinaryList(ctx context.Context, p thrift.TProtocol) ([][]byte, error) {
-	_, n, err := p.ReadListBegin(ctx)
+// readPeekedBytes is readPeeked for a BINARY column: the values are read
+// in place as strings into blocks of their own that nothing keeps (not
+// the strings' arena), then copied into the column's buffer.
+func (sr *stringReader) readPeekedBytes(n int) ([][]byte, error) {
+	arena := sr.block
+	sr.block = nil
+	strs, err := sr.readPeeked(n)
+	sr.block = arena
 	if err != nil {
 		return nil, err
 	}
-	var vals [][]byte
-	switch {
-	case sr.raw == nil:
-		vals = make([][]byte, 0, min(n, preallocMax))
-		for i := 0; i < n; i++ {
-			v, err := p.ReadBinary(ctx)
-			if err != nil {
-				return nil, err
-			}
-			vals = append(vals, v)
-		}
-	case sr.win.pk != nil:
-		// Read in place as strings, into blocks of their own that nothing
-		// keeps (not the strings' arena), then copied into the column's
-		// buffer.
-		arena := sr.block
-		sr.block = nil
-		var strs []string
-		strs, err = sr.readPeeked(n)
-		sr.block = arena
-		if err == nil {
-			vals = copyBytes(strs)
-		}
-	default:
-		var buf []byte
-		var ends []int32
-		if buf, ends, err = sr.readRaw(n); err == nil {
-			vals = splitBytes(buf, ends)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return vals, p.ReadListEnd(ctx)
+	return copyBytes(strs), nil
 }
 
 // readRaw reads the n elements of a string or binary list whose header was
