@@ -9,10 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/impalalb/impalalb"
-	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/kdctest"
-	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/internal/krbacceptor"
+	"github.com/impalalb/impalalb/internal/saslserver"
 )
 
 // TestGSSAPI: auth=gssapi against two coordinators that accept Kerberos,
@@ -24,11 +24,11 @@ func TestGSSAPI(t *testing.T) {
 	cluster := impalad.NewCluster(0)
 	var addrs, bzAddrs []string
 	for _, h := range k.Hosts {
-		acc, err := kerberos.NewAcceptor(kerberos.AcceptorConfig{KeytabPath: k.Keytab(h)})
+		acc, err := krbacceptor.New(krbacceptor.Config{KeytabPath: k.Keytab(h)})
 		require.NoError(t, err)
 		co := startCoord(t, impalad.Config{
 			Cluster:    cluster,
-			Mechanisms: map[string]sasl.ServerMechanismFactory{"GSSAPI": acc.Factory()},
+			Mechanisms: map[string]saslserver.MechanismFactory{"GSSAPI": acc.Factory()},
 		})
 		addrs = append(addrs, co.HS2Addr())
 		bzAddrs = append(bzAddrs, co.BeeswaxAddr())

@@ -1,6 +1,7 @@
 package impalalb
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -13,7 +14,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/impalalb/impalalb/conn"
 )
@@ -87,7 +87,7 @@ const (
 	viewInt64                         // i64 (BIGINT as sent, or widened)
 	viewFloat64                       // f64 (FLOAT and DOUBLE)
 	viewString                        // str
-	viewBytes                         // bin
+	viewBytes                         // bin, handed out as copies
 	viewTime                          // str or bin, parsed into tm
 	viewStringAsBytes                 // str copied into a []byte (BINARY sent as text)
 	viewBytesAsString                 // bin copied into a string
@@ -221,13 +221,15 @@ func (r *rows) Next(dest []driver.Value) error {
 		case viewBool:
 			dest[i] = c.bools[row] // no allocation: bools are static
 		case viewInt64:
-			dest[i] = boxAt(int64Type, unsafe.Pointer(&c.i64[row]))
+			dest[i] = boxInt64(&c.i64[row])
 		case viewFloat64:
-			dest[i] = boxAt(float64Type, unsafe.Pointer(&c.f64[row]))
+			dest[i] = boxFloat64(&c.f64[row])
 		case viewString:
-			dest[i] = boxAt(stringType, unsafe.Pointer(&c.str[row]))
+			dest[i] = boxString(&c.str[row])
 		case viewBytes:
-			dest[i] = boxAt(bytesType, unsafe.Pointer(&c.bin[row]))
+			// A copy: database/sql hands a sql.RawBytes destination the
+			// driver's slice as it is, for the caller to modify.
+			dest[i] = bytes.Clone(c.bin[row])
 		case viewTime:
 			if j := row >> 3; j < len(c.bad) && c.bad[j]&(1<<(row&7)) != 0 {
 				// Not a timestamp after all: hand out the text, as
@@ -242,7 +244,7 @@ func (r *rows) Next(dest []driver.Value) error {
 				}
 				continue
 			}
-			dest[i] = boxAt(timeType, unsafe.Pointer(&c.tm[row]))
+			dest[i] = boxTime(&c.tm[row])
 		case viewStringAsBytes:
 			dest[i] = []byte(c.str[row])
 		case viewBytesAsString:
@@ -380,33 +382,6 @@ func allNulls(n int) []byte {
 		b[i] = 0xff
 	}
 	return b
-}
-
-// eface is the layout of an empty interface: its type, and a pointer to
-// its value for types that are not pointer-shaped.
-type eface struct {
-	typ  unsafe.Pointer
-	data unsafe.Pointer
-}
-
-func typeWord(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
-
-var (
-	int64Type   = typeWord(int64(0))
-	float64Type = typeWord(float64(0))
-	stringType  = typeWord("")
-	bytesType   = typeWord([]byte(nil))
-	timeType    = typeWord(time.Time{})
-)
-
-// boxAt returns the interface of type typ whose value is *p, without
-// copying *p to the heap: what the compiler does when it boxes a value,
-// minus the allocation. *p must never change afterwards.
-func boxAt(typ, p unsafe.Pointer) (v driver.Value) {
-	e := (*eface)(unsafe.Pointer(&v))
-	e.typ = typ
-	e.data = p
-	return v
 }
 
 // Close implements driver.Rows. When rows remain, the query is cancelled

@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -208,8 +209,8 @@ func (b *Batch) String(col, row int) string {
 	return ""
 }
 
-// Bytes returns a BINARY cell (not copied: do not modify it); a textual
-// cell is copied into a new slice. Nil when NULL.
+// Bytes returns a copy of a BINARY or textual cell, the caller's to keep
+// and modify (one allocation). Nil when NULL.
 func (b *Batch) Bytes(col, row int) []byte {
 	c := &b.cols[col]
 	switch c.kind {
@@ -217,7 +218,7 @@ func (b *Batch) Bytes(col, row int) []byte {
 		if isNull(c.nulls, row) {
 			return nil
 		}
-		return c.bin[row]
+		return bytes.Clone(c.bin[row])
 	case kindString:
 		if isNull(c.nulls, row) {
 			return nil
@@ -271,8 +272,9 @@ func (b *Batch) Time(col, row int) (time.Time, error) {
 // int8, int16, int32, int64 for TINYINT..BIGINT; float32 for FLOAT and
 // float64 for DOUBLE; string for DECIMAL (exact text), STRING, VARCHAR,
 // CHAR and other types; time.Time (UTC) for TIMESTAMP and DATE; []byte for
-// BINARY. A TIMESTAMP or DATE whose text does not parse is returned as the
-// string. Boxing into an interface may allocate; the typed accessors do not.
+// BINARY, a copy that the caller may keep and modify. A TIMESTAMP or DATE
+// whose text does not parse is returned as the string. Boxing into an
+// interface may allocate; the typed accessors do not.
 func (b *Batch) Value(col, row int) any {
 	c := &b.cols[col]
 	if c.kind == kindNone || isNull(c.nulls, row) {
@@ -309,7 +311,7 @@ func (b *Batch) Value(col, row int) any {
 		p := c.bin[row]
 		switch c.typ {
 		case TypeBinary:
-			return p
+			return bytes.Clone(p)
 		case TypeTimestamp, TypeDate:
 			if t, err := ParseTimestamp(string(p)); err == nil {
 				return t
@@ -358,7 +360,8 @@ func (b *Batch) Strings(col int) []string { return b.cols[col].str }
 
 // Binaries returns the values of a column the coordinator sent as binary
 // (BINARY), or nil; nil for a TIMESTAMP or DATE column decoded into times.
-// Not a copy.
+// Not a copy: do not modify them (Bytes and Value return copies). They
+// share no memory with the batch's strings.
 func (b *Batch) Binaries(col int) [][]byte { return b.cols[col].bin }
 
 // ErrBadTimestamp is wrapped by ParseTimestamp's errors.
@@ -379,8 +382,9 @@ func ParseTimestamp(s string) (time.Time, error) {
 }
 
 // parseTimestamp is ParseTimestamp without the error: ok is false when s
-// is not a timestamp. It neither allocates nor keeps s.
-func parseTimestamp(s string) (time.Time, bool) {
+// is not a timestamp. It neither allocates nor keeps s, which may be the
+// bytes of a reply's buffer (a []byte) as well as a string.
+func parseTimestamp[S string | []byte](s S) (time.Time, bool) {
 	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
 		return time.Time{}, false
 	}
@@ -443,7 +447,7 @@ func daysFromCivil(year, month, day int) int64 {
 	return era*146097 + doe - 719468
 }
 
-func digits(s string) (int, bool) {
+func digits[S string | []byte](s S) (int, bool) {
 	n := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]

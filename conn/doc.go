@@ -107,7 +107,7 @@
 //	DECIMAL                 string, exactly as Impala prints it ("-50.00")
 //	STRING, VARCHAR, CHAR   string
 //	TIMESTAMP, DATE         time.Time in UTC (Impala's TIMESTAMP has no zone)
-//	BINARY                  []byte
+//	BINARY                  []byte, a copy that is the caller's
 //	NULL                    nil
 //
 // TIMESTAMP and DATE values arrive as text and are parsed when asked for

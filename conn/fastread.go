@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"unsafe"
 
 	"github.com/apache/thrift/lib/go/thrift"
 
@@ -240,21 +239,12 @@ func readColumn(ctx context.Context, p thrift.TProtocol, sr *stringReader, col i
 				sr.times[col] = td
 				break
 			}
-			c.StringVal.Values, c.StringVal.Nulls, err = readStringValues(ctx, p, sr, false)
+			c.StringVal.Values, c.StringVal.Nulls, err = readStringValues(ctx, p, sr)
 		case 8:
-			var vals []string
 			c.BinaryVal = &tcli.TBinaryColumn{}
-			vals, c.BinaryVal.Nulls, err = readStringValues(ctx, p, sr, true)
-			if err == nil {
-				c.BinaryVal.Values = make([][]byte, len(vals))
-				for i, s := range vals {
-					if len(s) == 0 {
-						c.BinaryVal.Values[i] = []byte{}
-						continue
-					}
-					c.BinaryVal.Values[i] = unsafe.Slice(unsafe.StringData(s), len(s))
-				}
-			}
+			c.BinaryVal.Values, c.BinaryVal.Nulls, err = readColumnStruct(ctx, p, func() ([][]byte, error) {
+				return sr.readBinaryList(ctx, p)
+			})
 		}
 		return true, err
 	})
@@ -486,10 +476,10 @@ func readFixedList[T fixedValue](sr *stringReader, n, width int) ([]T, error) {
 }
 
 // readStringValues reads a {1: list<string> values, 2: binary nulls}
-// struct. The bytes of the values go into one buffer per column; the
-// strings point into it (the buffer is never written again).
-func readStringValues(ctx context.Context, p thrift.TProtocol, sr *stringReader, binaryCol bool) ([]string, []byte, error) {
-	return readColumnStruct(ctx, p, func() ([]string, error) { return sr.readList(ctx, p, binaryCol) })
+// struct. The bytes of the values go into one buffer per column, or the
+// arena; the strings point into it (where it is never written again).
+func readStringValues(ctx context.Context, p thrift.TProtocol, sr *stringReader) ([]string, []byte, error) {
+	return readColumnStruct(ctx, p, func() ([]string, error) { return sr.readList(ctx, p) })
 }
 
 // chunk bounds how much buffer a length prefix can make us allocate ahead
@@ -501,49 +491,87 @@ const chunk = 64 << 10
 // batches up to that many rows are read without regrowth.
 const preallocMax = 1 << 16
 
-func (sr *stringReader) readList(ctx context.Context, p thrift.TProtocol, binaryCol bool) ([]string, error) {
+// readList reads the values of a string column, a list<string>, into the
+// arena or a buffer per column that the strings share.
+func (sr *stringReader) readList(ctx context.Context, p thrift.TProtocol) ([]string, error) {
+	return readValues(ctx, p, sr, p.ReadString, sr.readPeeked, splitStrings)
+}
+
+// readBinaryList reads the values of a BINARY column, a list<binary>. They
+// are the caller's to modify, so none may share memory with a string: the
+// values of a column go into a buffer of their own (not the arena), one
+// buffer per column and batch, each value capped at its length.
+func (sr *stringReader) readBinaryList(ctx context.Context, p thrift.TProtocol) ([][]byte, error) {
+	return readValues(ctx, p, sr, p.ReadBinary, sr.readPeekedBytes, splitBytes)
+}
+
+// readValues reads a list of strings or binaries, whose elements come,
+// by the transport: one at a time from slow when sr has no transport to
+// read (the generated code's way), from peeked when it reads in place,
+// and otherwise read into one buffer and cut by split.
+func readValues[V any](ctx context.Context, p thrift.TProtocol, sr *stringReader,
+	slow func(context.Context) (V, error), peeked func(n int) ([]V, error), split func(buf []byte, ends []int32) []V) ([]V, error) {
 	_, n, err := p.ReadListBegin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if sr.raw == nil {
-		vals := make([]string, 0, min(n, preallocMax))
+	var vals []V
+	switch {
+	case sr.raw == nil:
+		vals = make([]V, 0, min(n, preallocMax))
 		for i := 0; i < n; i++ {
-			var v string
-			if binaryCol {
-				var b []byte
-				b, err = p.ReadBinary(ctx)
-				v = string(b)
-			} else {
-				v, err = p.ReadString(ctx)
-			}
+			v, err := slow(ctx)
 			if err != nil {
 				return nil, err
 			}
 			vals = append(vals, v)
 		}
-		return vals, p.ReadListEnd(ctx)
-	}
-	if sr.win.pk != nil {
-		vals, err := sr.readPeeked(n)
-		if err != nil {
-			return nil, err
+	case sr.win.pk != nil:
+		vals, err = peeked(n)
+	default:
+		var buf []byte
+		var ends []int32
+		if buf, ends, err = sr.readRaw(n); err == nil {
+			vals = split(buf, ends)
 		}
-		return vals, p.ReadListEnd(ctx)
 	}
-	ends := make([]int32, 0, min(n, preallocMax))
-	buf := make([]byte, 0, min(n*16, preallocMax*16))
+	if err != nil {
+		return nil, err
+	}
+	return vals, p.ReadListEnd(ctx)
+}
+
+// readPeekedBytes is readPeeked for a BINARY column: the values are read
+// in place as strings into blocks of their own that nothing keeps (not
+// the strings' arena), then copied into the column's buffer.
+func (sr *stringReader) readPeekedBytes(n int) ([][]byte, error) {
+	arena := sr.block
+	sr.block = nil
+	strs, err := sr.readPeeked(n)
+	sr.block = arena
+	if err != nil {
+		return nil, err
+	}
+	return copyBytes(strs), nil
+}
+
+// readRaw reads the n elements of a string or binary list whose header was
+// read, from sr's transport (not a peeker) into one buffer: the values end
+// at ends in it.
+func (sr *stringReader) readRaw(n int) (buf []byte, ends []int32, err error) {
+	ends = make([]int32, 0, min(n, preallocMax))
+	buf = make([]byte, 0, min(n*16, preallocMax*16))
 	var hdr [4]byte
 	for i := 0; i < n; i++ {
 		if _, err := io.ReadFull(sr.raw, hdr[:]); err != nil {
-			return nil, thrift.NewTProtocolException(err)
+			return nil, nil, thrift.NewTProtocolException(err)
 		}
 		size := int32(binary.BigEndian.Uint32(hdr[:]))
 		if size < 0 {
-			return nil, thrift.NewTProtocolExceptionWithType(thrift.NEGATIVE_SIZE, fmt.Errorf("negative size: %d", size))
+			return nil, nil, thrift.NewTProtocolExceptionWithType(thrift.NEGATIVE_SIZE, fmt.Errorf("negative size: %d", size))
 		}
 		if int(size) > sr.limit || sr.total+int(size) > sr.limit {
-			return nil, sr.errStringsTooLarge()
+			return nil, nil, sr.errStringsTooLarge()
 		}
 		sr.total += int(size)
 		for left := int(size); left > 0; {
@@ -554,17 +582,14 @@ func (sr *stringReader) readList(ctx context.Context, p thrift.TProtocol, binary
 				buf = nb
 			}
 			if _, err := io.ReadFull(sr.raw, buf[len(buf):len(buf)+k]); err != nil {
-				return nil, thrift.NewTProtocolException(err)
+				return nil, nil, thrift.NewTProtocolException(err)
 			}
 			buf = buf[:len(buf)+k]
 			left -= k
 		}
 		ends = append(ends, int32(len(buf)))
 	}
-	if err := p.ReadListEnd(ctx); err != nil {
-		return nil, err
-	}
-	return splitStrings(buf, ends), nil
+	return buf, ends, nil
 }
 
 // splitStrings returns the strings that end at ends in buf, which is never
@@ -574,8 +599,37 @@ func splitStrings(buf []byte, ends []int32) []string {
 	start := int32(0)
 	for i, end := range ends {
 		if end > start {
-			vals[i] = unsafe.String(&buf[start], end-start)
+			vals[i] = stringAt(buf, int(start), int(end-start))
 		}
+		start = end
+	}
+	return vals
+}
+
+// copyBytes copies strs into one new buffer and returns them as slices of
+// it, each capped at its length.
+func copyBytes(strs []string) [][]byte {
+	n := 0
+	for _, s := range strs {
+		n += len(s)
+	}
+	buf := make([]byte, 0, n) // never grown: the slices stay in it
+	vals := make([][]byte, len(strs))
+	for i, s := range strs {
+		at := len(buf)
+		buf = append(buf, s...)
+		vals[i] = buf[at:len(buf):len(buf)]
+	}
+	return vals
+}
+
+// splitBytes returns the values that end at ends in buf, each capped at
+// its length so that appending to one cannot write into the next.
+func splitBytes(buf []byte, ends []int32) [][]byte {
+	vals := make([][]byte, len(ends))
+	start := int32(0)
+	for i, end := range ends {
+		vals[i] = buf[start:end:end]
 		start = end
 	}
 	return vals
@@ -649,7 +703,7 @@ func (sr *stringReader) readPeeked(n int) ([]string, error) {
 				left -= c
 			}
 		}
-		vals = append(vals, unsafe.String(&sr.block[at], k))
+		vals = append(vals, stringAt(sr.block, at, k))
 	}
 	return vals, nil
 }
@@ -671,5 +725,5 @@ func (sr *stringReader) readLong(k int) (string, error) {
 		buf = append(buf, b[:c]...)
 		w.consume(c)
 	}
-	return unsafe.String(&buf[0], k), nil
+	return stringAt(buf, 0, k), nil
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"slices"
 	"time"
-	"unsafe"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -183,7 +182,7 @@ func (c *colData) toTimes() {
 			if isNull(c.nulls, row) {
 				continue
 			}
-			if t, ok := parseTimestamp(unsafe.String(unsafe.SliceData(p), len(p))); ok {
+			if t, ok := parseTimestamp(p); ok {
 				d.tm[row] = t
 			} else {
 				d.markBad(row, string(p))
@@ -264,7 +263,7 @@ func (sr *stringReader) readTimes(n int) (*timeData, error) {
 		case k <= len(b)-4:
 			// The whole value is in the window: parse it there.
 			p := b[4 : 4+k]
-			if t, ok = parseTimestamp(unsafe.String(&p[0], k)); !ok {
+			if t, ok = parseTimestamp(p); !ok {
 				d.tm = append(d.tm, time.Time{})
 				d.markBad(row, string(p))
 				w.consume(k)
@@ -285,7 +284,7 @@ func (sr *stringReader) readTimes(n int) (*timeData, error) {
 				w.consume(c)
 				at += c
 			}
-			if t, ok = parseTimestamp(unsafe.String(&scratch[0], k)); !ok {
+			if t, ok = parseTimestamp(scratch[:k]); !ok {
 				d.tm = append(d.tm, time.Time{})
 				d.markBad(row, string(scratch[:k]))
 				continue

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/impalalb/impalalb/internal/kdctest"
+	"github.com/impalalb/impalalb/internal/krbacceptor"
 	"github.com/impalalb/impalalb/kerberos"
 )
 
@@ -20,7 +21,7 @@ import (
 //   - login-and-ticket: a new client per handshake (AS and TGS exchanges).
 func BenchmarkHandshake(b *testing.B) {
 	k := kdctest.Start(b, kdctest.Options{Hosts: testHosts})
-	a := newAcceptor(b, kerberos.AcceptorConfig{KeytabPath: k.Keytab(testHosts[0])})
+	a := newAcceptor(b, krbacceptor.Config{KeytabPath: k.Keytab(testHosts[0])})
 	ctx := context.Background()
 	cfg := kerberos.Config{Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Keytab: k.UserKeytab, HostFQDN: k.LBHost}
 

@@ -12,8 +12,6 @@ import (
 	"github.com/jcmturner/gokrb5/v8/client"
 	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/credentials"
-	"github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
@@ -21,6 +19,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/impalalb/impalalb/conn/sasl"
+	"github.com/impalalb/impalalb/internal/gss"
 )
 
 // ticket is a ticket with its session key and times. It is immutable once
@@ -32,27 +31,18 @@ type ticket struct {
 	end       time.Time
 	renewTill time.Time
 
-	// Service tickets only: the marshalled ticket and the session key's
-	// crypto for the authenticator and the AP-REP, made once per ticket.
-	der []byte
-	mc  *msgCrypto
+	// svc is set on service tickets only: the ticket prepared for
+	// handshakes.
+	svc *gss.ServiceTicket
 }
 
 // newServiceTicket prepares a service ticket for repeated handshakes.
 func newServiceTicket(tkt messages.Ticket, key types.EncryptionKey, start, end, renewTill time.Time) (*ticket, error) {
-	der, err := tkt.Marshal()
+	svc, err := gss.NewServiceTicket(tkt, key)
 	if err != nil {
 		return nil, err
 	}
-	et, err := crypto.GetEtype(key.KeyType)
-	if err != nil {
-		return nil, err
-	}
-	mc, err := newMsgCrypto(et, key.KeyValue, keyusage.AP_REQ_AUTHENTICATOR, keyusage.AP_REP_ENCPART)
-	if err != nil {
-		return nil, err
-	}
-	return &ticket{tkt: tkt, key: key, start: start, end: end, renewTill: renewTill, der: der, mc: mc}, nil
+	return &ticket{tkt: tkt, key: key, start: start, end: end, renewTill: renewTill, svc: svc}, nil
 }
 
 // Stats is a snapshot of a Client's counters.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/impalalb/impalalb/internal/gss"
 )
 
 // QOP is a SASL GSSAPI security layer (RFC 4752 section 3.3), as the bit
@@ -23,25 +25,33 @@ const (
 	QOPAuthConf QOP = 4
 )
 
-// String is the SASL name of the layer ("auth", "auth-int", "auth-conf").
+// String is the SASL name of the layer ("auth", "auth-int",
+// "auth-conf"). A set of layers, as a server offers them, gives their names
+// joined by commas ("auth,auth-conf"); zero gives "none".
 func (q QOP) String() string {
-	switch q {
-	case QOPAuth:
-		return "auth"
-	case QOPAuthInt:
-		return "auth-int"
-	case QOPAuthConf:
-		return "auth-conf"
+	var names []string
+	for _, l := range []QOP{QOPAuth, QOPAuthInt, QOPAuthConf} {
+		if q&l != 0 {
+			names = append(names, qopNames[l])
+		}
 	}
-	return fmt.Sprintf("qop(%#x)", byte(q))
+	if rest := q &^ (QOPAuth | QOPAuthInt | QOPAuthConf); rest != 0 {
+		names = append(names, fmt.Sprintf("qop(%#x)", byte(rest)))
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ",")
 }
+
+var qopNames = map[QOP]string{QOPAuth: "auth", QOPAuthInt: "auth-int", QOPAuthConf: "auth-conf"}
 
 // DefaultServiceName is the service part of Impala's principals.
 const DefaultServiceName = "impala"
 
-// defaultMaxReceive is the largest wrapped message we accept (2^24-1, the
-// largest the 3-byte field of RFC 4752 can say).
-const defaultMaxReceive = 1<<24 - 1
+// defaultMaxReceive is the largest wrapped message we accept: the largest
+// the security-layer message of RFC 4752 can say.
+const defaultMaxReceive = gss.MaxLayerSize
 
 // Config configures a [Client]. Exactly one login method applies: Keytab
 // (with Principal), else Password (with Principal), else a credential cache

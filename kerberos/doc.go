@@ -52,18 +52,15 @@
 // with sequence numbers. Kerberos keys of the AES types are supported (the
 // defaults of MIT and Active Directory today); RC4 and DES are not.
 //
-// The server side, [Acceptor] and [ServerMechanism], accepts tickets for
-// the principals of a keytab only, answers with an AP-REP carrying an
-// acceptor subkey, and offers the layers of AcceptorConfig.QOP. The test
-// coordinator internal/impalad uses it. Both sides are cross-checked in the
-// tests against MIT krb5's GSS-API (python3-gssapi) and a real MIT KDC.
+// The Mechanism is cross-checked in the tests against MIT krb5's GSS-API
+// (python3-gssapi) and a real MIT KDC.
 //
 // # Errors
 //
 // Failures are [*Error] values naming the step and the principal asked for,
 // wrapping a sentinel that says why: [ErrUnknownPrincipal],
 // [ErrClockSkew], [ErrKDCUnreachable], [ErrExpired], [ErrBadCredentials],
-// [ErrNotInKeytab] or [ErrProtocol]. Errors, logs and [Config.String] never
+// [ErrClosed] or [ErrProtocol]. Errors, logs and [Config.String] never
 // contain passwords, keys or tickets.
 //
 // gokrb5's KDC exchanges take no context; a handshake's ctx ends the

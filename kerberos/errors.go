@@ -3,6 +3,8 @@ package kerberos
 import (
 	"errors"
 	"strings"
+
+	"github.com/impalalb/impalalb/internal/gss"
 )
 
 // Sentinel errors name why a Kerberos step failed. An [*Error] wraps one of
@@ -10,19 +12,16 @@ import (
 var (
 	// ErrUnknownPrincipal: the KDC does not know the principal (client or
 	// service) that was asked for.
-	ErrUnknownPrincipal = errors.New("no such principal in the realm")
+	ErrUnknownPrincipal = gss.ErrUnknownPrincipal
 	// ErrClockSkew: clocks of client, KDC or service differ too much.
-	ErrClockSkew = errors.New("clock skew too large")
+	ErrClockSkew = gss.ErrClockSkew
 	// ErrKDCUnreachable: no KDC of the realm answered.
-	ErrKDCUnreachable = errors.New("KDC unreachable")
+	ErrKDCUnreachable = gss.ErrKDCUnreachable
 	// ErrExpired: credentials (ticket, credential cache, password or key)
 	// have expired and cannot be renewed.
-	ErrExpired = errors.New("credentials expired")
+	ErrExpired = gss.ErrExpired
 	// ErrBadCredentials: the password or key was refused.
-	ErrBadCredentials = errors.New("password or key refused")
-	// ErrNotInKeytab: the acceptor's keytab holds no key for the service
-	// principal the client's ticket is for.
-	ErrNotInKeytab = errors.New("service principal not in the acceptor's keytab")
+	ErrBadCredentials = gss.ErrBadCredentials
 	// ErrProtocol: a GSSAPI or SASL token was malformed, failed its integrity
 	// check, or came out of order.
 	ErrProtocol = errors.New("GSSAPI protocol error")
@@ -35,11 +34,12 @@ var (
 // underlying error. It never holds key material or passwords.
 type Error struct {
 	// Op is the step: "login", "renew", "service ticket", "initiate",
-	// "accept", "security layer", "wrap", "unwrap".
+	// "security layer", "wrap", "unwrap".
 	Op string
 	// Principal is the principal asked for (user or service), with realm.
 	Principal string
-	// Reason is one of the sentinel errors of this package, or nil.
+	// Reason is one of the sentinel errors of this package, or nil when
+	// the reason is not known.
 	Reason error
 	// Err is the underlying error, or nil.
 	Err error
@@ -91,42 +91,9 @@ func newError(op, principal string, reason, err error) error {
 		return err
 	}
 	if reason == nil {
-		reason = classify(err)
+		reason = gss.Classify(err)
 	}
 	return &Error{Op: op, Principal: principal, Reason: reason, Err: err}
-}
-
-// classify maps gokrb5's error texts (which carry the RFC 4120 error code
-// names, but not as typed values) to the sentinels.
-func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	s := err.Error()
-	has := func(words ...string) bool {
-		for _, w := range words {
-			if strings.Contains(s, w) {
-				return true
-			}
-		}
-		return false
-	}
-	switch {
-	case has("KDC_ERR_S_PRINCIPAL_UNKNOWN", "KDC_ERR_C_PRINCIPAL_UNKNOWN"):
-		return ErrUnknownPrincipal
-	case has("KRB_AP_ERR_SKEW", "clock skew"):
-		return ErrClockSkew
-	case has("KRB_AP_ERR_TKT_EXPIRED", "KDC_ERR_KEY_EXPIRED", "KDC_ERR_CLIENT_REVOKED", "KDC_ERR_TGT_REVOKED",
-		"KDC_ERR_CANNOT_POSTDATE", "KRB_AP_ERR_TKT_NYV", "ticket is expired", "ticket expired"):
-		return ErrExpired
-	case has("KDC_ERR_PREAUTH_FAILED", "KRB_AP_ERR_BAD_INTEGRITY", "client password/keytab incorrect",
-		"Matching key not found in keytab"):
-		return ErrBadCredentials
-	case has("Networking_Error", "error sending to a KDC", "communication error with KDC",
-		"failed to communicate with KDC", "no KDC", "connection refused", "i/o timeout"):
-		return ErrKDCUnreachable
-	}
-	return nil
 }
 
 // ClientSide reports whether the failure is this client's own — its

@@ -19,6 +19,8 @@ import (
 	"github.com/impalalb/impalalb/internal/certtest"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/kdctest"
+	"github.com/impalalb/impalalb/internal/krbacceptor"
+	"github.com/impalalb/impalalb/internal/saslserver"
 	"github.com/impalalb/impalalb/internal/testenv"
 	"github.com/impalalb/impalalb/kerberos"
 	"github.com/impalalb/impalalb/tlsconf"
@@ -69,12 +71,12 @@ func startKrbCluster(t testing.TB, o clusterOpts) *krbCluster {
 		if o.qop != nil {
 			qop = o.qop(h)
 		}
-		acc, err := kerberos.NewAcceptor(kerberos.AcceptorConfig{KeytabPath: path, QOP: qop})
+		acc, err := krbacceptor.New(krbacceptor.Config{KeytabPath: path, QOP: qop})
 		require.NoError(t, err)
 		cfg := impalad.Config{
 			DisableBeeswax: true,
 			Cluster:        cluster,
-			Mechanisms:     map[string]sasl.ServerMechanismFactory{"GSSAPI": acc.Factory()},
+			Mechanisms:     map[string]saslserver.MechanismFactory{"GSSAPI": acc.Factory()},
 		}
 		if o.tls != nil {
 			cfg.TLS = o.tls(h)

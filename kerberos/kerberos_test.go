@@ -15,6 +15,8 @@ import (
 
 	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/kdctest"
+	"github.com/impalalb/impalalb/internal/krbacceptor"
+	"github.com/impalalb/impalalb/internal/saslserver"
 	"github.com/impalalb/impalalb/kerberos"
 )
 
@@ -40,16 +42,16 @@ func passwordConfig(k *kdctest.KDC) kerberos.Config {
 	return kerberos.Config{Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password}
 }
 
-func newAcceptor(t testing.TB, cfg kerberos.AcceptorConfig) *kerberos.Acceptor {
+func newAcceptor(t testing.TB, cfg krbacceptor.Config) *krbacceptor.Acceptor {
 	t.Helper()
-	a, err := kerberos.NewAcceptor(cfg)
+	a, err := krbacceptor.New(cfg)
 	require.NoError(t, err)
 	return a
 }
 
 // handshake drives a client mechanism against a server mechanism in memory,
 // as the SASL transport would, for at most 10 round trips.
-func handshake(ctx context.Context, m sasl.Mechanism, s sasl.ServerMechanism, host string) error {
+func handshake(ctx context.Context, m sasl.Mechanism, s saslserver.Mechanism, host string) error {
 	resp, err := m.Start(ctx, host)
 	if err != nil {
 		return err
@@ -106,7 +108,7 @@ func TestLoginMethods(t *testing.T) {
 		t.Setenv("KRB5_CONFIG", k.Krb5Conf)
 		c := newClient(t, kerberos.DefaultConfig())
 		require.Equal(t, k.UserPrincipal(), c.Principal())
-		a := newAcceptor(t, kerberos.AcceptorConfig{KeytabPath: k.Keytab(testHosts[0])})
+		a := newAcceptor(t, krbacceptor.Config{KeytabPath: k.Keytab(testHosts[0])})
 		require.NoError(t, handshake(ctx, c.Mechanism(), a.NewMechanism(), testHosts[0]))
 	})
 	t.Run("wrong password", func(t *testing.T) {
@@ -137,7 +139,7 @@ func TestLoginMethods(t *testing.T) {
 func TestHandshakeLBAndHostPrincipals(t *testing.T) {
 	k := startKDC(t, kdctest.Options{})
 	ctx := context.Background()
-	a := newAcceptor(t, kerberos.AcceptorConfig{KeytabPath: k.Keytab(testHosts[0])})
+	a := newAcceptor(t, krbacceptor.Config{KeytabPath: k.Keytab(testHosts[0])})
 
 	t.Run("kerberos_host_fqdn", func(t *testing.T) {
 		cfg := passwordConfig(k)
@@ -179,10 +181,10 @@ func TestPrincipalMissingFromKeytab(t *testing.T) {
 	k := startKDC(t, kdctest.Options{})
 	ctx := context.Background()
 	// coord1's keytab lacks coord2's principal, which the KDC knows.
-	a := newAcceptor(t, kerberos.AcceptorConfig{KeytabPath: k.Keytab(testHosts[0])})
+	a := newAcceptor(t, krbacceptor.Config{KeytabPath: k.Keytab(testHosts[0])})
 	c := newClient(t, passwordConfig(k))
 	err := handshake(ctx, c.Mechanism(), a.NewMechanism(), testHosts[1])
-	require.ErrorIs(t, err, kerberos.ErrNotInKeytab)
+	require.ErrorIs(t, err, krbacceptor.ErrNotInKeytab)
 	require.Contains(t, err.Error(), k.HostPrincipal(testHosts[1]))
 
 	// A principal the KDC does not know: the client's error names it.
@@ -191,9 +193,9 @@ func TestPrincipalMissingFromKeytab(t *testing.T) {
 	require.Contains(t, err.Error(), "impala/nosuch.impalalb.test@"+k.Realm)
 
 	// A keytab holding only the LB principal refuses host principals.
-	lbOnly := newAcceptor(t, kerberos.AcceptorConfig{KeytabPath: k.WriteKeytab(t, k.LBPrincipal())})
+	lbOnly := newAcceptor(t, krbacceptor.Config{KeytabPath: k.WriteKeytab(t, k.LBPrincipal())})
 	err = handshake(ctx, c.Mechanism(), lbOnly.NewMechanism(), testHosts[0])
-	require.ErrorIs(t, err, kerberos.ErrNotInKeytab)
+	require.ErrorIs(t, err, krbacceptor.ErrNotInKeytab)
 	require.Contains(t, err.Error(), k.HostPrincipal(testHosts[0]))
 }
 
@@ -212,7 +214,7 @@ func TestSecurityLayers(t *testing.T) {
 		{kerberos.QOPAuthInt | kerberos.QOPAuthConf, kerberos.QOPAuthInt},
 	} {
 		t.Run(tc.offer.String()+"->"+tc.want.String(), func(t *testing.T) {
-			a := newAcceptor(t, kerberos.AcceptorConfig{KeytabPath: k.Keytab(testHosts[0]), QOP: tc.offer})
+			a := newAcceptor(t, krbacceptor.Config{KeytabPath: k.Keytab(testHosts[0]), QOP: tc.offer})
 			m := c.Mechanism()
 			s := a.NewMechanism()
 			require.NoError(t, handshake(ctx, m, s, testHosts[0]))
@@ -261,7 +263,7 @@ func TestSecurityLayers(t *testing.T) {
 		cfg := passwordConfig(k)
 		cfg.QOP = []kerberos.QOP{kerberos.QOPAuthConf}
 		c2 := newClient(t, cfg)
-		a := newAcceptor(t, kerberos.AcceptorConfig{KeytabPath: k.Keytab(testHosts[0]), QOP: kerberos.QOPAuth})
+		a := newAcceptor(t, krbacceptor.Config{KeytabPath: k.Keytab(testHosts[0]), QOP: kerberos.QOPAuth})
 		err := handshake(ctx, c2.Mechanism(), a.NewMechanism(), testHosts[0])
 		require.ErrorIs(t, err, kerberos.ErrProtocol)
 		require.Contains(t, err.Error(), "auth-conf")
@@ -270,7 +272,7 @@ func TestSecurityLayers(t *testing.T) {
 
 func TestKDCDownAndBack(t *testing.T) {
 	k := startKDC(t, kdctest.Options{})
-	a := newAcceptor(t, kerberos.AcceptorConfig{KeytabPath: k.Keytab(testHosts[0])})
+	a := newAcceptor(t, krbacceptor.Config{KeytabPath: k.Keytab(testHosts[0])})
 	c := newClient(t, passwordConfig(k))
 	k.Stop(t)
 
@@ -339,7 +341,7 @@ func TestShortTicketRenewal(t *testing.T) {
 			t.Parallel()
 			k := startKDC(t, kdctest.Options{TicketLifetime: life, RenewLifetime: tc.renew})
 			// A tight skew makes the acceptor refuse expired tickets.
-			a := newAcceptor(t, kerberos.AcceptorConfig{KeytabPath: k.Keytab(testHosts[0]), MaxClockSkew: time.Second})
+			a := newAcceptor(t, krbacceptor.Config{KeytabPath: k.Keytab(testHosts[0]), MaxClockSkew: time.Second})
 			ctx := context.Background()
 			cfg := passwordConfig(k)
 			if tc.ccache {
@@ -368,7 +370,7 @@ func TestShortTicketRenewal(t *testing.T) {
 	t.Run("ccache expires", func(t *testing.T) {
 		t.Parallel()
 		k := startKDC(t, kdctest.Options{TicketLifetime: 2 * time.Second})
-		a := newAcceptor(t, kerberos.AcceptorConfig{KeytabPath: k.Keytab(testHosts[0]), MaxClockSkew: time.Second})
+		a := newAcceptor(t, krbacceptor.Config{KeytabPath: k.Keytab(testHosts[0]), MaxClockSkew: time.Second})
 		cc := filepath.Join(t.TempDir(), "krb5cc")
 		k.Kinit(t, cc)
 		c := newClient(t, kerberos.Config{Krb5Conf: k.Krb5Conf, CCache: cc})
@@ -387,7 +389,7 @@ func TestShortTicketRenewal(t *testing.T) {
 
 func TestCloseStopsGoroutines(t *testing.T) {
 	k := startKDC(t, kdctest.Options{TicketLifetime: time.Minute, RenewLifetime: time.Hour})
-	a := newAcceptor(t, kerberos.AcceptorConfig{KeytabPath: k.Keytab(testHosts[0])})
+	a := newAcceptor(t, krbacceptor.Config{KeytabPath: k.Keytab(testHosts[0])})
 	ctx := context.Background()
 	// Warm the process-wide goroutines (gokrb5's replay cache cleaner).
 	c0 := newClient(t, kerberos.Config{Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Keytab: k.UserKeytab, NoBackgroundRenewal: true})
@@ -432,7 +434,7 @@ func TestConfigValidation(t *testing.T) {
 
 func TestConcurrentHandshakesShareOneFetch(t *testing.T) {
 	k := startKDC(t, kdctest.Options{})
-	a := newAcceptor(t, kerberos.AcceptorConfig{KeytabPath: k.Keytab(testHosts[0]), QOP: kerberos.QOPAuthConf})
+	a := newAcceptor(t, krbacceptor.Config{KeytabPath: k.Keytab(testHosts[0]), QOP: kerberos.QOPAuthConf})
 	cfg := passwordConfig(k)
 	cfg.HostFQDN = k.LBHost
 	c := newClient(t, cfg)

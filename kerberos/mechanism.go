@@ -9,6 +9,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/impalalb/impalalb/conn/sasl"
+	"github.com/impalalb/impalalb/internal/gss"
 )
 
 // Mechanism is the client side of SASL GSSAPI (RFC 4752) for one
@@ -22,7 +23,7 @@ type Mechanism struct {
 	spn     string
 	tkt     *ticket
 	auth    types.Authenticator
-	sec     *secContext
+	sec     *gss.SecContext
 	qop     QOP
 	peerMax int
 }
@@ -60,7 +61,7 @@ func (m *Mechanism) Start(ctx context.Context, host string) ([]byte, error) {
 		}
 		return nil, newError("service ticket", m.spn, nil, err)
 	}
-	tok, auth, err := newAPReqToken(m.c.cname, m.c.crealm, t)
+	tok, auth, err := gss.NewAPReqToken(m.c.cname, m.c.crealm, t.svc)
 	if err != nil {
 		return nil, newError("initiate", m.spn, nil, err)
 	}
@@ -94,22 +95,22 @@ func (m *Mechanism) acceptAPRep(tok []byte) error {
 	if len(tok) == 0 {
 		return &Error{Op: "initiate", Principal: m.spn, Reason: ErrProtocol, Err: errors.New("server sent no AP-REP: mutual authentication not done")}
 	}
-	id, msg, err := unframeToken(tok)
+	id, msg, err := gss.UnframeToken(tok)
 	if err != nil {
 		return &Error{Op: "initiate", Principal: m.spn, Reason: ErrProtocol, Err: err}
 	}
 	switch id {
-	case tokKRBError:
+	case gss.TokKRBError:
 		var ke messages.KRBError
 		if err := ke.Unmarshal(msg); err != nil {
 			return &Error{Op: "initiate", Principal: m.spn, Reason: ErrProtocol, Err: err}
 		}
 		return newError("initiate", m.spn, nil, fmt.Errorf("server refused the ticket: %w", ke))
-	case tokAPRep:
+	case gss.TokAPRep:
 	default:
 		return &Error{Op: "initiate", Principal: m.spn, Reason: ErrProtocol, Err: fmt.Errorf("unexpected token id %x", id)}
 	}
-	part, err := verifyAPRep(msg, m.tkt, m.auth)
+	part, err := gss.VerifyAPRep(msg, m.tkt.svc, m.auth)
 	if err != nil {
 		return &Error{Op: "initiate", Principal: m.spn, Reason: ErrProtocol, Err: err}
 	}
@@ -119,7 +120,7 @@ func (m *Mechanism) acceptAPRep(tok []byte) error {
 	} else if m.auth.SubKey.KeyType != 0 {
 		key = m.auth.SubKey
 	}
-	m.sec, err = newSecContext(true, key, subkey, uint64(m.auth.SeqNumber), uint64(part.SequenceNumber))
+	m.sec, err = gss.NewSecContext(true, key, subkey, uint64(m.auth.SeqNumber), uint64(part.SequenceNumber))
 	if err != nil {
 		return &Error{Op: "initiate", Principal: m.spn, Reason: ErrProtocol, Err: err}
 	}
@@ -127,14 +128,15 @@ func (m *Mechanism) acceptAPRep(tok []byte) error {
 }
 
 func (m *Mechanism) negotiate(challenge []byte) ([]byte, error) {
-	p, _, err := m.sec.unwrap(challenge)
+	p, _, err := m.sec.Unwrap(challenge)
 	if err != nil {
 		return nil, &Error{Op: "security layer", Principal: m.spn, Reason: ErrProtocol, Err: err}
 	}
-	offered, max, _, err := parseLayerMessage(p)
+	layers, max, _, err := gss.ParseLayerMessage(p)
 	if err != nil {
 		return nil, &Error{Op: "security layer", Principal: m.spn, Reason: ErrProtocol, Err: err}
 	}
+	offered := QOP(layers)
 	var chosen QOP
 	for _, q := range m.c.cfg.QOP {
 		if offered&q != 0 {
@@ -144,34 +146,18 @@ func (m *Mechanism) negotiate(challenge []byte) ([]byte, error) {
 	}
 	if chosen == 0 {
 		return nil, &Error{Op: "security layer", Principal: m.spn, Reason: ErrProtocol,
-			Err: fmt.Errorf("server offers layers %s, client accepts %v", layerNames(offered), m.c.cfg.QOP)}
+			Err: fmt.Errorf("server offers layers %s, client accepts %v", offered, m.c.cfg.QOP)}
 	}
 	size := 0
 	if chosen != QOPAuth {
 		size = m.c.cfg.MaxReceiveSize
 	}
-	resp, err := m.sec.wrap(layerMessage(chosen, size, ""), false)
+	resp, err := m.sec.Wrap(gss.LayerMessage(byte(chosen), size, ""), false)
 	if err != nil {
 		return nil, &Error{Op: "security layer", Principal: m.spn, Err: err}
 	}
 	m.qop, m.peerMax = chosen, max
 	return resp, nil
-}
-
-func layerNames(q QOP) string {
-	s := ""
-	for _, l := range []QOP{QOPAuth, QOPAuthInt, QOPAuthConf} {
-		if q&l != 0 {
-			if s != "" {
-				s += ","
-			}
-			s += l.String()
-		}
-	}
-	if s == "" {
-		return "none"
-	}
-	return s
 }
 
 // QOP is the negotiated security layer (zero before the handshake ends).
@@ -191,7 +177,7 @@ func (m *Mechanism) Wrap(p []byte) ([]byte, error) {
 	if !m.Active() {
 		return nil, &Error{Op: "wrap", Principal: m.spn, Err: errors.New("no security layer negotiated")}
 	}
-	b, err := m.sec.wrap(p, m.qop == QOPAuthConf)
+	b, err := m.sec.Wrap(p, m.qop == QOPAuthConf)
 	if err != nil {
 		return nil, &Error{Op: "wrap", Principal: m.spn, Err: err}
 	}
@@ -203,7 +189,7 @@ func (m *Mechanism) Unwrap(p []byte) ([]byte, error) {
 	if !m.Active() {
 		return nil, &Error{Op: "unwrap", Principal: m.spn, Err: errors.New("no security layer negotiated")}
 	}
-	b, sealed, err := m.sec.unwrap(p)
+	b, sealed, err := m.sec.Unwrap(p)
 	if err != nil {
 		return nil, &Error{Op: "unwrap", Principal: m.spn, Reason: ErrProtocol, Err: err}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/impalalb/impalalb/internal/kdctest"
+	"github.com/impalalb/impalalb/internal/krbacceptor"
 	"github.com/impalalb/impalalb/kerberos"
 )
 
@@ -203,7 +204,7 @@ func TestOurAcceptorAcceptsMIT(t *testing.T) {
 	k.Kinit(t, cc)
 	for _, layer := range []kerberos.QOP{kerberos.QOPAuth, kerberos.QOPAuthInt, kerberos.QOPAuthConf} {
 		t.Run(layer.String(), func(t *testing.T) {
-			a := newAcceptor(t, kerberos.AcceptorConfig{KeytabPath: k.Keytab(testHosts[0]), QOP: layer})
+			a := newAcceptor(t, krbacceptor.Config{KeytabPath: k.Keytab(testHosts[0]), QOP: layer})
 			s := a.NewMechanism()
 			p := startMIT(t, k, []string{"KRB5CCNAME=FILE:" + cc}, "initiate", fmt.Sprint(int(layer)), "impala@"+k.LBHost)
 			ch, done, err := s.Step(p.recv())

@@ -11,6 +11,8 @@ import (
 
 	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/kdctest"
+	"github.com/impalalb/impalalb/internal/krbacceptor"
+	"github.com/impalalb/impalalb/internal/saslserver"
 	"github.com/impalalb/impalalb/kerberos"
 )
 
@@ -33,7 +35,7 @@ func TestThroughSASLTransport(t *testing.T) {
 		{"keytab lacks the LB principal", k.WriteKeytab(t, k.HostPrincipal(testHosts[0])), kerberos.QOPAuth, k.LBPrincipal()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := newAcceptor(t, kerberos.AcceptorConfig{KeytabPath: tc.keytab, QOP: tc.offer})
+			a := newAcceptor(t, krbacceptor.Config{KeytabPath: tc.keytab, QOP: tc.offer})
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = ln.Close() })
@@ -52,7 +54,7 @@ func TestThroughSASLTransport(t *testing.T) {
 					return
 				}
 				defer func() { _ = sc.Close() }()
-				tr, user, err := sasl.AcceptContext(ctx, sc, map[string]sasl.ServerMechanismFactory{"GSSAPI": a.Factory()}, sasl.DefaultConfig())
+				tr, user, err := saslserver.AcceptContext(ctx, sc, map[string]saslserver.MechanismFactory{"GSSAPI": a.Factory()}, sasl.DefaultConfig())
 				if err != nil {
 					served <- result{err: err}
 					return
@@ -82,7 +84,7 @@ func TestThroughSASLTransport(t *testing.T) {
 			if tc.wantErr != "" {
 				require.ErrorContains(t, err, tc.wantErr)
 				r := <-served
-				require.ErrorIs(t, r.err, kerberos.ErrNotInKeytab)
+				require.ErrorIs(t, r.err, krbacceptor.ErrNotInKeytab)
 				return
 			}
 			require.NoError(t, err)

@@ -10,6 +10,8 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+
+	"github.com/impalalb/impalalb/internal/tlsfiles"
 )
 
 // Config describes the client side of TLS to Impala coordinators. The zero
@@ -61,8 +63,8 @@ func (c Config) Validate() error {
 		}
 		return &ConfigError{Field: missing, Err: fmt.Errorf("empty while %s is set; set both for a client certificate, or neither", set)}
 	}
-	if err := checkMinVersion(c.MinVersion); err != nil {
-		return err
+	if err := tlsfiles.CheckMinVersion(c.MinVersion); err != nil {
+		return configError(err)
 	}
 	if n := c.ServerName; n != "" {
 		if strings.ContainsAny(n, " /\t") || (strings.Contains(n, ":") && net.ParseIP(n) == nil) {
@@ -70,14 +72,6 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-func checkMinVersion(v uint16) error {
-	switch v {
-	case 0, tls.VersionTLS12, tls.VersionTLS13:
-		return nil
-	}
-	return &ConfigError{Field: "MinVersion", Err: fmt.Errorf("%#04x is not supported; use tls.VersionTLS12 or tls.VersionTLS13", v)}
 }
 
 // Build is NewClient(c).TLSConfig(): a *tls.Config for clients, ready for
@@ -101,9 +95,9 @@ type Client struct {
 	insecure   bool
 	minVersion uint16
 	roots      func() *x509.CertPool // nil pool: system roots
-	caFile     *fileValue[*x509.CertPool]
-	cert       *fileValue[*tls.Certificate] // nil: no client certificate
-	trusted    string                       // what is trusted, for errors
+	caFile     *tlsfiles.Value[*x509.CertPool]
+	cert       *tlsfiles.Value[*tls.Certificate] // nil: no client certificate
+	trusted    string                            // what is trusted, for errors
 	base       *tls.Config
 }
 
@@ -129,7 +123,7 @@ func NewClient(cfg Config) (*Client, error) {
 	var static []*x509.Certificate
 	var trusted []string
 	if len(cfg.CAPEM) > 0 {
-		certs, err := parseCerts(cfg.CAPEM)
+		certs, err := tlsfiles.ParseCerts(cfg.CAPEM)
 		if err != nil {
 			return nil, &ConfigError{Field: "CAPEM", Err: err}
 		}
@@ -139,17 +133,17 @@ func NewClient(cfg Config) (*Client, error) {
 	switch {
 	case cfg.CAFile != "":
 		path := cfg.CAFile
-		fv, err := newFileValue([]string{"CAFile"}, []string{path}, func(d [][]byte) (*x509.CertPool, error) {
-			return caPool(static, "CAFile", path, d[0])
+		fv, err := tlsfiles.New("tlsconf:", []string{"CAFile"}, []string{path}, func(d [][]byte) (*x509.CertPool, error) {
+			return tlsfiles.CAPool(static, "CAFile", path, d[0])
 		}, log)
 		if err != nil {
-			return nil, err
+			return nil, configError(err)
 		}
 		c.caFile = fv
 		c.roots = fv.Get
 		trusted = append(trusted, fmt.Sprintf("CAFile %q", path))
 	case static != nil:
-		pool, _ := caPool(static, "", "", nil)
+		pool, _ := tlsfiles.CAPool(static, "", "", nil)
 		c.roots = func() *x509.CertPool { return pool }
 	default:
 		c.roots = func() *x509.CertPool { return nil }
@@ -159,11 +153,11 @@ func NewClient(cfg Config) (*Client, error) {
 
 	if cfg.CertFile != "" {
 		certFile, keyFile := cfg.CertFile, cfg.KeyFile
-		fv, err := newFileValue([]string{"CertFile", "KeyFile"}, []string{certFile, keyFile}, func(d [][]byte) (*tls.Certificate, error) {
-			return keyPair("CertFile", certFile, d[0], "KeyFile", keyFile, d[1])
+		fv, err := tlsfiles.New("tlsconf:", []string{"CertFile", "KeyFile"}, []string{certFile, keyFile}, func(d [][]byte) (*tls.Certificate, error) {
+			return tlsfiles.KeyPair("CertFile", certFile, d[0], "KeyFile", keyFile, d[1])
 		}, log)
 		if err != nil {
-			return nil, err
+			return nil, configError(err)
 		}
 		c.cert = fv
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/impalalb/impalalb/internal/tlsserver"
 	"github.com/impalalb/impalalb/tlsconf"
 )
 
@@ -77,39 +78,11 @@ func TestConfigErrorsNameFieldAndFile(t *testing.T) {
 	require.Equal(t, uint16(tls.VersionTLS12), cfg.MinVersion)
 }
 
-func TestServerConfigErrors(t *testing.T) {
-	p := newPKI(t, "CA")
-	certFile, keyFile, _ := p.server(t, "server", lbName)
-	missing := filepath.Join(p.dir, "missing.pem")
-	for _, tc := range []struct {
-		name  string
-		cfg   tlsconf.ServerConfig
-		field string
-		msg   string
-	}{
-		{"no cert", tlsconf.ServerConfig{KeyFile: keyFile}, "CertFile", "required"},
-		{"no key", tlsconf.ServerConfig{CertFile: certFile}, "KeyFile", "required"},
-		{"key missing", tlsconf.ServerConfig{CertFile: certFile, KeyFile: missing}, "KeyFile", "no such file"},
-		{"client CA missing", tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: missing}, "ClientCAFile", "no such file"},
-		{"client CA not PEM", tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile, ClientCAPEM: []byte("x")}, "ClientCAPEM", "no PEM data"},
-		{"verify without CA", tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile, ClientAuth: tls.RequireAndVerifyClientCert}, "ClientAuth", "needs ClientCAFile"},
-		{"old TLS", tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile, MinVersion: tls.VersionTLS10}, "MinVersion", "not supported"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.cfg.Build()
-			var ce *tlsconf.ConfigError
-			require.ErrorAs(t, err, &ce)
-			require.Equal(t, tc.field, ce.Field)
-			require.Contains(t, err.Error(), tc.msg)
-		})
-	}
-}
-
 func TestServerConfigClientCAPEM(t *testing.T) {
 	// A fixed client CA works like a file one, and requires certificates.
 	p := newPKI(t, "CA")
 	certFile, keyFile, _ := p.server(t, "server", lbName)
-	s := startEcho(t, serverTLS(t, tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile, ClientCAPEM: p.ca.CertPEM()}))
+	s := startEcho(t, serverTLS(t, tlsserver.Config{CertFile: certFile, KeyFile: keyFile, ClientCAPEM: p.ca.CertPEM()}))
 	cliCert, cliKey, _ := p.client(t, "client", "alice")
 
 	for _, withCert := range []bool{true, false} {

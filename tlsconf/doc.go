@@ -1,6 +1,6 @@
 // Package tlsconf builds the TLS configuration impalalb uses to reach Impala
 // coordinators, for each of the proxy models of Impala's load balancer
-// guide, and the server side used by the test coordinator.
+// guide.
 //
 // # Proxy models
 //
@@ -65,10 +65,4 @@
 // changes next. A rotation should keep old and new CAs in the bundle while
 // certificates are switched, as cluster tools do. No goroutine runs, so
 // there is nothing to close.
-//
-// # Server side
-//
-// [ServerConfig] builds the *tls.Config of a TLS listener with the same
-// reload rules for its certificate, key and client CA file, requiring client
-// certificates when a client CA is given.
 package tlsconf

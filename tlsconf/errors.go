@@ -8,6 +8,8 @@ import (
 	"net"
 	"reflect"
 	"strings"
+
+	"github.com/impalalb/impalalb/internal/tlsfiles"
 )
 
 // ErrClientCertRequired is matched (errors.Is) by a ClientCertError when the
@@ -27,8 +29,8 @@ var ErrClientCertRejected = errors.New("tlsconf: server refused the client certi
 // set Config.ServerName.
 var ErrNoServerName = errors.New("tlsconf: no server name to verify the certificate against (set Config.ServerName or use Client.Handshake with the dialed address)")
 
-// ConfigError reports an invalid Config or ServerConfig field, or a file
-// named by one that cannot be read or parsed.
+// ConfigError reports an invalid Config field, or a file named by one that
+// cannot be read or parsed.
 type ConfigError struct {
 	// Field is the name of the field at fault, such as "CAFile".
 	Field string
@@ -48,6 +50,16 @@ func (e *ConfigError) Error() string {
 
 // Unwrap returns the cause.
 func (e *ConfigError) Unwrap() error { return e.Err }
+
+// configError turns the errors of the shared file code, which name the
+// field and file, into ConfigErrors; others pass through.
+func configError(err error) error {
+	var fe *tlsfiles.Error
+	if errors.As(err, &fe) {
+		return &ConfigError{Field: fe.Field, File: fe.File, Err: fe.Err}
+	}
+	return err
+}
 
 // NameMismatchError reports a server certificate that is valid but not for
 // the name it was checked against.

@@ -30,11 +30,11 @@ func Example_passthrough() {
 	certFile, keyFile, _ := leaf.WriteFiles(dir, "coordinator")
 
 	// The coordinator: a TLS listener on loopback.
-	serverCfg, err := tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile}.Build()
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		panic(err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverCfg)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}})
 	if err != nil {
 		panic(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/impalalb/impalalb/conn"
 	"github.com/impalalb/impalalb/internal/haproxytest"
 	"github.com/impalalb/impalalb/internal/impalad"
+	"github.com/impalalb/impalalb/internal/tlsserver"
 	"github.com/impalalb/impalalb/tlsconf"
 )
 
@@ -36,7 +37,7 @@ func startImpalads(t *testing.T, p *pki, useTLS, withLBName bool) []*impalad.Coo
 				hosts = append(hosts, lbName)
 			}
 			certFile, keyFile, _ := p.server(t, name, hosts...)
-			cfg.TLS = serverTLS(t, tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile})
+			cfg.TLS = serverTLS(t, tlsserver.Config{CertFile: certFile, KeyFile: keyFile})
 		}
 		co, err := impalad.Start(cfg)
 		require.NoError(t, err)
@@ -205,7 +206,7 @@ func TestThroughHAProxy(t *testing.T) {
 func TestBridgingRefusesCoordinatorWithWrongName(t *testing.T) {
 	p := newPKI(t, "impalalb test CA")
 	certFile, keyFile, _ := p.server(t, "other", "other.impala.test")
-	co, err := impalad.Start(impalad.Config{TLS: serverTLS(t, tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile})})
+	co, err := impalad.Start(impalad.Config{TLS: serverTLS(t, tlsserver.Config{CertFile: certFile, KeyFile: keyFile})})
 	require.NoError(t, err)
 	t.Cleanup(func() { co.Close() })
 	lbCert, err := p.ca.Server(lbName)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/impalalb/impalalb/internal/certtest"
+	"github.com/impalalb/impalalb/internal/tlsserver"
 	"github.com/impalalb/impalalb/tlsconf"
 )
 
@@ -22,7 +23,7 @@ func TestRotation(t *testing.T) {
 	srvCert, srvKey, srv1 := p.server(t, "server", lbName)
 	cliCert, cliKey, cli1 := p.client(t, "client", "alice")
 	log, logs := newLogger()
-	s := startEcho(t, serverTLS(t, tlsconf.ServerConfig{CertFile: srvCert, KeyFile: srvKey, ClientCAFile: p.caFile, Logger: log}))
+	s := startEcho(t, serverTLS(t, tlsserver.Config{CertFile: srvCert, KeyFile: srvKey, ClientCAFile: p.caFile, Logger: log}))
 	cl, err := tlsconf.NewClient(tlsconf.Config{CAFile: p.caFile, ServerName: lbName, CertFile: cliCert, KeyFile: cliKey, Logger: log})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
@@ -80,7 +81,7 @@ func TestRotationUnderLoad(t *testing.T) {
 	p := newPKI(t, "CA 1")
 	srvCert, srvKey, _ := p.server(t, "server", lbName)
 	cliCert, cliKey, _ := p.client(t, "client", "alice")
-	s := startEcho(t, serverTLS(t, tlsconf.ServerConfig{CertFile: srvCert, KeyFile: srvKey, ClientCAFile: p.caFile}))
+	s := startEcho(t, serverTLS(t, tlsserver.Config{CertFile: srvCert, KeyFile: srvKey, ClientCAFile: p.caFile}))
 	cl, err := tlsconf.NewClient(tlsconf.Config{CAFile: p.caFile, ServerName: lbName, CertFile: cliCert, KeyFile: cliKey})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)

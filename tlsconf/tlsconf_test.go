@@ -13,12 +13,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/impalalb/impalalb/internal/certtest"
+	"github.com/impalalb/impalalb/internal/tlsserver"
 	"github.com/impalalb/impalalb/tlsconf"
 )
 
 const lbName = "lb.impala.test"
 
-func serverTLS(t testing.TB, sc tlsconf.ServerConfig) *tls.Config {
+func serverTLS(t testing.TB, sc tlsserver.Config) *tls.Config {
 	t.Helper()
 	cfg, err := sc.Build()
 	require.NoError(t, err)
@@ -32,7 +33,7 @@ func startCoordinators(t *testing.T, p *pki, n int) []*echoServer {
 	for i := range n {
 		name := "coord" + string(rune('1'+i))
 		certFile, keyFile, _ := p.server(t, name, lbName, name+".impala.test")
-		out = append(out, startEcho(t, serverTLS(t, tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile})))
+		out = append(out, startEcho(t, serverTLS(t, tlsserver.Config{CertFile: certFile, KeyFile: keyFile})))
 	}
 	return out
 }
@@ -107,7 +108,7 @@ func TestDirectHostNames(t *testing.T) {
 	// No proxy: each coordinator's certificate names its own address.
 	p := newPKI(t, "direct CA")
 	certFile, keyFile, _ := p.server(t, "coord", "coord1.impala.test", "127.0.0.1")
-	s := startEcho(t, serverTLS(t, tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile}))
+	s := startEcho(t, serverTLS(t, tlsserver.Config{CertFile: certFile, KeyFile: keyFile}))
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 
@@ -147,7 +148,7 @@ func TestDirectHostNames(t *testing.T) {
 func TestUnknownAuthority(t *testing.T) {
 	p := newPKI(t, "real CA")
 	certFile, keyFile, _ := p.server(t, "coord", lbName)
-	s := startEcho(t, serverTLS(t, tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile}))
+	s := startEcho(t, serverTLS(t, tlsserver.Config{CertFile: certFile, KeyFile: keyFile}))
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 
@@ -185,7 +186,7 @@ func TestIntermediateChain(t *testing.T) {
 	require.NoError(t, err)
 	certFile, keyFile, err := leaf.WriteFiles(p.dir, "chain")
 	require.NoError(t, err)
-	s := startEcho(t, serverTLS(t, tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile}))
+	s := startEcho(t, serverTLS(t, tlsserver.Config{CertFile: certFile, KeyFile: keyFile}))
 
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -204,7 +205,7 @@ func TestExpiredCertificate(t *testing.T) {
 	require.NoError(t, err)
 	certFile, keyFile, err := old.WriteFiles(p.dir, "old")
 	require.NoError(t, err)
-	s := startEcho(t, serverTLS(t, tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile}))
+	s := startEcho(t, serverTLS(t, tlsserver.Config{CertFile: certFile, KeyFile: keyFile}))
 
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -235,7 +236,7 @@ func TestServerNotSpeakingTLS(t *testing.T) {
 func TestInsecureSkipVerifyIsLogged(t *testing.T) {
 	p := newPKI(t, "CA")
 	certFile, keyFile, _ := p.server(t, "coord", "somewhere.else")
-	s := startEcho(t, serverTLS(t, tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile}))
+	s := startEcho(t, serverTLS(t, tlsserver.Config{CertFile: certFile, KeyFile: keyFile}))
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 
@@ -273,7 +274,7 @@ func capVersion(base *tls.Config, maxVersion uint16) *tls.Config {
 func TestMutualTLS(t *testing.T) {
 	p := newPKI(t, "mTLS CA")
 	certFile, keyFile, _ := p.server(t, "coord", lbName)
-	base := serverTLS(t, tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: p.caFile})
+	base := serverTLS(t, tlsserver.Config{CertFile: certFile, KeyFile: keyFile, ClientCAFile: p.caFile})
 	goodCert, goodKey, good := p.client(t, "alice", "alice")
 
 	stranger := newPKI(t, "stranger CA")
@@ -332,7 +333,7 @@ func TestOrdinaryErrorsPassThroughConn(t *testing.T) {
 	// ClientCertError, even though it asked for a certificate.
 	p := newPKI(t, "CA")
 	certFile, keyFile, _ := p.server(t, "coord", lbName)
-	base := serverTLS(t, tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: p.caFile, ClientAuth: tls.VerifyClientCertIfGiven})
+	base := serverTLS(t, tlsserver.Config{CertFile: certFile, KeyFile: keyFile, ClientCAFile: p.caFile, ClientAuth: tls.VerifyClientCertIfGiven})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan struct{})
@@ -369,7 +370,7 @@ func TestIPv6AddressChecksIPSAN(t *testing.T) {
 	ln.Close()
 	p := newPKI(t, "CA")
 	certFile, keyFile, _ := p.server(t, "coord", "::1")
-	cfg := serverTLS(t, tlsconf.ServerConfig{CertFile: certFile, KeyFile: keyFile})
+	cfg := serverTLS(t, tlsserver.Config{CertFile: certFile, KeyFile: keyFile})
 	ln, err = tls.Listen("tcp", "[::1]:0", cfg)
 	require.NoError(t, err)
 	done := make(chan struct{})

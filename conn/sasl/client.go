@@ -1,6 +1,7 @@
 package sasl
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+
+	"github.com/impalalb/impalalb/internal/saslwire"
 )
 
 // Completer is an optional interface of a Mechanism. Complete reports
@@ -33,10 +36,10 @@ func NewClient(c net.Conn, mech Mechanism, cfg Config) (*Transport, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	t := newTransport(c, cfg, "client")
-	t.mech = mech
-	t.mechName = mech.Name()
-	return t, nil
+	w := saslwire.New(c, "client", cmp.Or(cfg.MaxFrameSize, DefaultMaxFrameSize),
+		cmp.Or(cfg.MaxNegotiationSize, DefaultMaxNegotiationSize), cfg.Logger)
+	w.SetMechanism(mech.Name())
+	return &Transport{w: w, mech: mech}, nil
 }
 
 // Handshake runs the client side of the SASL negotiation: START with the
@@ -49,33 +52,28 @@ func NewClient(c net.Conn, mech Mechanism, cfg Config) (*Transport, error) {
 // connection has no deadline. On failure the connection is closed and the
 // error is a *HandshakeError (see its Unwrap for what callers can test).
 // Handshake may be called once per Transport.
-func (t *Transport) Handshake(ctx context.Context, host string) (err error) {
-	if t.mech == nil {
-		return errors.New("sasl: Handshake called on a server transport")
-	}
+func (t *Transport) Handshake(ctx context.Context, host string) error {
 	if t.started {
 		return errors.New("sasl: Handshake called twice")
 	}
-	if t.closed.Load() {
+	if t.w.Closed() {
 		return ErrNotOpen
 	}
 	t.started = true
-	done := t.bindContext(ctx)
-	defer func() {
-		done(&err)
-		if err != nil {
-			_ = t.Close()
-			t.debug("sasl handshake failed", slog.String("error", err.Error()))
+	return t.w.Handshake(ctx, func() (error, *error) {
+		if he := t.clientNegotiate(ctx, host); he != nil {
+			return he, &he.Err
 		}
-	}()
-	return t.clientNegotiate(ctx, host)
+		return nil, nil
+	})
 }
 
-func (t *Transport) clientNegotiate(ctx context.Context, host string) error {
-	fail := func(step string, err error) error {
-		return &HandshakeError{Side: t.side, Mechanism: t.mechName, Step: step, Err: err}
+// clientNegotiate runs the negotiation; it returns nil or the failure.
+func (t *Transport) clientNegotiate(ctx context.Context, host string) *HandshakeError {
+	name := t.w.Mechanism()
+	fail := func(step string, err error) *HandshakeError {
+		return &HandshakeError{Side: "client", Mechanism: name, Step: step, Err: err}
 	}
-	name := t.mechName
 	if name == "" || len(name) > 255 {
 		return fail("start", fmt.Errorf("sasl: invalid mechanism name of %d bytes", len(name)))
 	}
@@ -91,36 +89,37 @@ func (t *Transport) clientNegotiate(ctx context.Context, host string) error {
 	if done {
 		st = StatusComplete
 	}
-	b, _ := appendMessage(make([]byte, 0, 2*messageHeaderLen+len(name)+len(initial)), StatusStart, []byte(name))
-	b, err = appendMessage(b, st, initial)
+	b, _ := saslwire.AppendMessage(make([]byte, 0, 2*saslwire.MessageHeaderLen+len(name)+len(initial)), byte(StatusStart), []byte(name))
+	b, err = saslwire.AppendMessage(b, byte(st), initial)
 	if err != nil {
 		return fail("send start", err)
 	}
-	t.debug("sasl send start", slog.String("status", st.String()))
-	if err := t.send(b); err != nil {
+	t.w.Debug("sasl send start", slog.String("status", st.String()))
+	if err := t.w.Send(b); err != nil {
 		return fail("send start", err)
 	}
 
-	for round := 1; round <= maxRounds; round++ {
+	for round := 1; round <= saslwire.MaxRounds; round++ {
 		step := fmt.Sprintf("read reply %d", round)
-		m, err := readMessage(t.br, t.cfg.MaxNegotiationSize)
+		m, err := t.w.ReadMessage()
 		if err != nil {
-			return fail(step, t.classifyReadError(err, round == 1))
+			return fail(step, classifyReadError(err, round == 1))
 		}
-		t.debug("sasl received", slog.String("status", m.status.String()), slog.Int("round", round))
-		switch m.status {
+		status := Status(m.Status)
+		t.w.Debug("sasl received", slog.String("status", status.String()), slog.Int("round", round))
+		switch status {
 		case StatusBad, StatusError:
-			return &HandshakeError{Side: t.side, Mechanism: name, Step: step,
-				Status: m.status, PeerMessage: peerMessage(m.payload)}
+			return &HandshakeError{Side: "client", Mechanism: name, Step: step,
+				Status: status, PeerMessage: saslwire.PeerMessage(m.Payload)}
 		case StatusOK:
 			step = fmt.Sprintf("evaluate challenge %d", round)
 			if done {
-				t.sendFailure(StatusError, "client mechanism is already complete")
+				t.w.SendFailure(byte(StatusError), "client mechanism is already complete")
 				return fail(step, fmt.Errorf("%w: server sent a challenge after the client mechanism completed", ErrProtocol))
 			}
-			resp, d, err := t.mech.Step(ctx, m.payload)
+			resp, d, err := t.mech.Step(ctx, m.Payload)
 			if err != nil {
-				t.sendFailure(StatusBad, err.Error())
+				t.w.SendFailure(byte(StatusBad), err.Error())
 				return fail(step, err)
 			}
 			done = d
@@ -128,17 +127,17 @@ func (t *Transport) clientNegotiate(ctx context.Context, host string) error {
 			if done {
 				st = StatusComplete
 			}
-			b, err := appendMessage(nil, st, resp)
+			b, err := saslwire.AppendMessage(nil, byte(st), resp)
 			if err != nil {
 				return fail(step, err)
 			}
-			if err := t.send(b); err != nil {
+			if err := t.w.Send(b); err != nil {
 				return fail(fmt.Sprintf("send response %d", round), err)
 			}
 		case StatusComplete:
 			if !done {
 				step = "evaluate final data"
-				_, d, err := t.mech.Step(ctx, m.payload)
+				_, d, err := t.mech.Step(ctx, m.Payload)
 				if err != nil {
 					return fail(step, err)
 				}
@@ -146,25 +145,25 @@ func (t *Transport) clientNegotiate(ctx context.Context, host string) error {
 					return fail(step, fmt.Errorf("%w: server said COMPLETE before the client mechanism finished", ErrProtocol))
 				}
 			}
-			t.finish(t.mech)
+			t.w.Finish(t.mech)
 			return nil
 		default: // StatusStart
-			t.sendFailure(StatusError, "unexpected START from server")
-			return fail(step, fmt.Errorf("%w: server sent %s", ErrProtocol, m.status))
+			t.w.SendFailure(byte(StatusError), "unexpected START from server")
+			return fail(step, fmt.Errorf("%w: server sent %s", ErrProtocol, status))
 		}
 	}
-	t.sendFailure(StatusError, "too many negotiation rounds")
-	return fail("negotiate", fmt.Errorf("%w: more than %d rounds", ErrProtocol, maxRounds))
+	t.w.SendFailure(byte(StatusError), "too many negotiation rounds")
+	return fail("negotiate", fmt.Errorf("%w: more than %d rounds", ErrProtocol, saslwire.MaxRounds))
 }
 
 // classifyReadError explains a failed read of a negotiation message. On the
 // peer's first message, a header that is not SASL means the peer speaks
 // something else, and a close means it may not speak SASL at all.
-func (t *Transport) classifyReadError(err error, first bool) error {
-	var he *messageHeaderError
+func classifyReadError(err error, first bool) error {
+	var he *saslwire.HeaderError
 	if errors.As(err, &he) {
 		if first {
-			return &notSASLError{peer: "server", header: he}
+			return &saslwire.NotSASLError{Peer: "server", Header: he}
 		}
 		return err
 	}

@@ -1,6 +1,7 @@
-// Package sasl implements Thrift's SASL transport, client and server side,
-// and the SASL PLAIN mechanism. Impala's HiveServer2 and beeswax ports speak
-// it when LDAP (PLAIN) or Kerberos (GSSAPI, in package kerberos) is on.
+// Package sasl is the client side of Thrift's SASL transport, the
+// interface a SASL mechanism implements, and the SASL PLAIN mechanism.
+// Impala's HiveServer2 and beeswax ports speak it when LDAP (PLAIN) or
+// Kerberos (GSSAPI, in package kerberos) is on.
 //
 // # Wire format
 //
@@ -39,19 +40,10 @@
 // fails with [ErrFrameTooLarge] before anything of that size is allocated,
 // and even an allowed frame costs memory only as its bytes arrive.
 //
-// # Server
-//
-// [Accept] (or [AcceptContext]) runs the server side, as the test
-// coordinator does:
-//
-//	tr, user, err := sasl.Accept(conn, map[string]sasl.ServerMechanismFactory{
-//		sasl.PlainName: sasl.NewPlainServer(checkPassword),
-//	}, sasl.Config{})
-//
 // # Errors
 //
-// Handshake failures are [*HandshakeError] values that name the side, the
-// mechanism and the step, and quote the peer's BAD or ERROR message.
+// Handshake failures are [*HandshakeError] values that name the mechanism
+// and the step, and quote the server's BAD or ERROR message.
 // errors.Is tells the cases apart: [ErrRejected] (the peer refused, e.g. a
 // wrong password: the coordinator itself is fine), [ErrNotSASL] (the port
 // answered with something that is not SASL: an HTTP endpoint or a server

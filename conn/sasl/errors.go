@@ -4,20 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/impalalb/impalalb/internal/saslwire"
 )
 
 var (
-	// ErrFrameTooLarge is wrapped by the error for a data frame or a
-	// negotiation message whose length prefix exceeds the configured limit
-	// (Config.MaxFrameSize, Config.MaxNegotiationSize). Nothing of the
-	// claimed size is allocated; the connection cannot be used afterwards.
-	ErrFrameTooLarge = errors.New("sasl: frame too large")
-
-	// ErrNotSASL is wrapped by the handshake error when the server's first
-	// reply is not a SASL negotiation message: an HTTP endpoint, a Thrift
-	// server without SASL (NOSASL), or anything else on the port.
-	ErrNotSASL = errors.New("sasl: peer did not answer with SASL")
-
 	// ErrRejected is wrapped by a *HandshakeError when the peer ended the
 	// negotiation with BAD or ERROR: wrong credentials, an unsupported
 	// mechanism, a failure on the peer's side. The peer's message is in
@@ -26,33 +17,37 @@ var (
 	// against it.
 	ErrRejected = errors.New("sasl: peer rejected the authentication")
 
+	// ErrFrameTooLarge is wrapped by the error for a data frame or a
+	// negotiation message whose length prefix exceeds the configured limit
+	// (Config.MaxFrameSize, Config.MaxNegotiationSize). Nothing of the
+	// claimed size is allocated; the connection cannot be used afterwards.
+	ErrFrameTooLarge = saslwire.ErrFrameTooLarge
+
+	// ErrNotSASL is wrapped by the handshake error when the server's first
+	// reply is not a SASL negotiation message: an HTTP endpoint, a Thrift
+	// server without SASL (NOSASL), or anything else on the port.
+	ErrNotSASL = saslwire.ErrNotSASL
+
 	// ErrProtocol is wrapped by errors for a message that breaks the
 	// negotiation rules: an unknown status byte, a status out of turn, a
 	// peer that says COMPLETE while the local mechanism is not done.
-	ErrProtocol = errors.New("sasl: protocol violation")
-
-	// ErrUnknownMechanism is wrapped by Accept's error when the client asked
-	// for a mechanism that is not offered. The client was told with BAD.
-	ErrUnknownMechanism = errors.New("sasl: unsupported mechanism")
+	ErrProtocol = saslwire.ErrProtocol
 
 	// ErrNotOpen is returned by Read, Write and Flush before the handshake
 	// has completed and after Close.
-	ErrNotOpen = errors.New("sasl: transport not open")
+	ErrNotOpen = saslwire.ErrNotOpen
 )
 
-// maxPeerMessage bounds how much of a peer's BAD or ERROR message is kept in
-// an error.
-const maxPeerMessage = 1024
-
-// HandshakeError is returned when the SASL negotiation fails, on either
-// side. Callers branch with errors.Is on ErrRejected, ErrNotSASL,
-// ErrProtocol, ErrFrameTooLarge, ErrUnknownMechanism, io.EOF or a context
-// error, all reachable through Unwrap.
+// HandshakeError is returned when the SASL negotiation fails. Callers
+// branch with errors.Is on ErrRejected, ErrNotSASL, ErrProtocol,
+// ErrFrameTooLarge, io.EOF or a context error, all reachable through
+// Unwrap.
 type HandshakeError struct {
-	// Side is "client" or "server": the side that reports the error.
+	// Side is the side that reports the error: "client" for the errors of
+	// Handshake.
 	Side string
-	// Mechanism is the SASL mechanism name, empty when the server failed
-	// before it learned it.
+	// Mechanism is the SASL mechanism name (empty only on a server that
+	// failed before it learned it).
 	Mechanism string
 	// Step names where the negotiation stopped, e.g. "send start",
 	// "read reply 1", "evaluate challenge 2".
@@ -114,40 +109,3 @@ func (e *HandshakeError) Unwrap() []error {
 	}
 	return errs
 }
-
-// peerMessage turns the payload of a BAD or ERROR message into text for an
-// error, cut to maxPeerMessage bytes on a rune boundary.
-func peerMessage(p []byte) string {
-	s := strings.ToValidUTF8(string(p), "\uFFFD")
-	if len(s) <= maxPeerMessage {
-		return s
-	}
-	cut := maxPeerMessage
-	for cut > 0 && !isRuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
-// notSASLError reports a first message from the peer that is not SASL.
-type notSASLError struct {
-	peer   string // "server" or "client"
-	header *messageHeaderError
-}
-
-func (e *notSASLError) Error() string {
-	h := e.header
-	what := fmt.Sprintf("status byte %d", h.header[0])
-	if !h.badStatus {
-		what = fmt.Sprintf("a length of %d bytes (limit %d)", h.length, h.limit)
-	}
-	hint := "an HTTP endpoint, or a Thrift server without SASL?"
-	if e.peer == "client" {
-		hint = "a client without SASL?"
-	}
-	return fmt.Sprintf("sasl: peer did not answer with SASL: its first bytes %q give %s (%s)", h.header[:], what, hint)
-}
-
-func (e *notSASLError) Unwrap() []error { return []error{ErrNotSASL, e.header} }

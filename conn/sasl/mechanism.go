@@ -16,8 +16,7 @@ import "context"
 // Step are sent to the server with BAD and must not hold secrets.
 //
 // PLAIN lives in this package; GSSAPI (RFC 4752) lives in package kerberos.
-// Package conn dials with a Mechanism; internal/impalad accepts with a
-// ServerMechanism.
+// Package conn dials with a Mechanism.
 type Mechanism interface {
 	// Name is the SASL mechanism name sent in the START frame ("PLAIN", "GSSAPI").
 	Name() string
@@ -43,20 +42,3 @@ type SecurityLayer interface {
 
 // MechanismFactory makes a new Mechanism for each connection.
 type MechanismFactory func() (Mechanism, error)
-
-// ServerMechanism is one SASL mechanism on the server side (used by the test
-// coordinator internal/impalad). A value serves one handshake, from one
-// goroutine.
-type ServerMechanism interface {
-	// Name is the SASL mechanism name the client selects in its START frame.
-	Name() string
-	// Step consumes one client response (the first call gets the initial
-	// response) and returns the next challenge. done reports that the
-	// exchange succeeded; the transport then sends COMPLETE with challenge.
-	Step(response []byte) (challenge []byte, done bool, err error)
-	// User is the authenticated user name, valid once Step reported done.
-	User() string
-}
-
-// ServerMechanismFactory makes a new ServerMechanism for each connection.
-type ServerMechanismFactory func() ServerMechanism

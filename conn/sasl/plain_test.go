@@ -1,4 +1,4 @@
-package sasl
+package sasl_test
 
 import (
 	"context"
@@ -6,10 +6,12 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/impalalb/impalalb/conn/sasl"
 )
 
 func TestPlainClient(t *testing.T) {
-	p := NewPlain("bob", "hunter2")
+	p := sasl.NewPlain("bob", "hunter2")
 	require.Equal(t, "PLAIN", p.Name())
 	require.False(t, p.Complete())
 	ir, err := p.Start(context.Background(), "ignored")
@@ -24,7 +26,7 @@ func TestPlainClient(t *testing.T) {
 	_, _, err = p.Step(context.Background(), []byte("challenge"))
 	require.ErrorContains(t, err, "sasl: PLAIN: unexpected challenge of 9 bytes")
 
-	m, err := PlainFactory("bob", "hunter2")()
+	m, err := sasl.PlainFactory("bob", "hunter2")()
 	require.NoError(t, err)
 	require.NotSame(t, p, m)
 	require.Equal(t, "PLAIN", m.Name())
@@ -36,78 +38,18 @@ func TestPlainClientErrors(t *testing.T) {
 		{"a\x00b", "pw-secret", "sasl: PLAIN: user name contains a NUL byte"},
 		{"bob", "pw\x00secret", "sasl: PLAIN: password contains a NUL byte"},
 	} {
-		_, err := NewPlain(tc.user, tc.password).Start(context.Background(), "")
+		_, err := sasl.NewPlain(tc.user, tc.password).Start(context.Background(), "")
 		require.EqualError(t, err, tc.want)
 		require.NotContains(t, err.Error(), "secret")
 	}
 }
 
 func TestPlainRedaction(t *testing.T) {
-	p := NewPlain("bob", "hunter2")
+	p := sasl.NewPlain("bob", "hunter2")
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
 		out := fmt.Sprintf(verb, p)
 		require.NotContains(t, out, "hunter2", verb)
 		require.Contains(t, out, "bob", verb)
 	}
 	require.Equal(t, `PLAIN(user="bob")`, p.String())
-}
-
-func TestPlainServer(t *testing.T) {
-	check := func(user, password string) error {
-		if user == "bob" && password == "hunter2" {
-			return nil
-		}
-		return fmt.Errorf("no such user or wrong password")
-	}
-	newSM := NewPlainServer(check)
-	tests := []struct {
-		name     string
-		resp     []string // responses in order; the last one decides
-		wantUser string
-		wantErr  string
-	}{
-		{name: "good", resp: []string{"\x00bob\x00hunter2"}, wantUser: "bob"},
-		{name: "authzid same as user", resp: []string{"bob\x00bob\x00hunter2"}, wantUser: "bob"},
-		{name: "empty password checked", resp: []string{"\x00bob\x00"}, wantErr: `authentication failed for user "bob"`},
-		{name: "no initial response", resp: []string{"", "\x00bob\x00hunter2"}, wantUser: "bob"},
-		{name: "empty twice", resp: []string{"", ""}, wantErr: "malformed message"},
-		{name: "wrong password", resp: []string{"\x00bob\x00nope"}, wantErr: `sasl: PLAIN: authentication failed for user "bob": no such user or wrong password`},
-		{name: "other authzid", resp: []string{"root\x00bob\x00hunter2"}, wantErr: `user "bob" may not act as "root"`},
-		{name: "too few parts", resp: []string{"bob\x00hunter2"}, wantErr: "malformed message"},
-		{name: "too many parts", resp: []string{"\x00bob\x00hunter2\x00x"}, wantErr: "malformed message"},
-		{name: "empty user", resp: []string{"\x00\x00hunter2"}, wantErr: "empty user name"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			sm := newSM()
-			require.Equal(t, "PLAIN", sm.Name())
-			var (
-				done bool
-				err  error
-				ch   []byte
-			)
-			for i, r := range tc.resp {
-				ch, done, err = sm.Step([]byte(r))
-				if i < len(tc.resp)-1 {
-					require.NoError(t, err)
-					require.False(t, done)
-					require.Empty(t, ch)
-				}
-			}
-			if tc.wantErr != "" {
-				require.ErrorContains(t, err, tc.wantErr)
-				require.NotContains(t, err.Error(), "hunter2")
-				require.False(t, done)
-				require.Empty(t, sm.User())
-				return
-			}
-			require.NoError(t, err)
-			require.True(t, done)
-			require.Empty(t, ch)
-			require.Equal(t, tc.wantUser, sm.User())
-			require.NotContains(t, fmt.Sprintf("%v %#v", sm, sm), "hunter2")
-		})
-	}
-	_, _, err := NewPlainServer(nil)().Step([]byte("\x00bob\x00hunter2"))
-	require.ErrorContains(t, err, "no credential check")
 }

@@ -1,20 +1,14 @@
 package sasl
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"os"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/impalalb/impalalb/internal/saslwire"
 )
 
 const (
@@ -28,20 +22,6 @@ const (
 	// Transport reads when Config.MaxNegotiationSize is zero: 64 KiB, ample
 	// for PLAIN and for Kerberos tickets.
 	DefaultMaxNegotiationSize = 64 << 10
-
-	// maxRounds bounds the challenge/response rounds of one handshake; real
-	// mechanisms need at most a handful.
-	maxRounds = 32
-
-	// readBufferSize is the size of the buffered reader over the connection.
-	readBufferSize = 32 << 10
-	// minFrameChunk is the first allocation when a wrapped frame is read in
-	// growing chunks.
-	minFrameChunk = 64 << 10
-	// retainBuffer is the capacity above which a read or write buffer is
-	// dropped after use instead of kept for the next frame, so an idle
-	// pooled connection does not pin a large buffer.
-	retainBuffer = 1 << 20
 )
 
 // Config holds the limits and logging of a Transport. The zero value is
@@ -72,76 +52,32 @@ func DefaultConfig() Config {
 
 // Validate reports the first field that is out of range.
 func (c Config) Validate() error {
-	if c.MaxFrameSize < 0 || c.MaxFrameSize > maxWireLen {
-		return fmt.Errorf("sasl: Config.MaxFrameSize %d out of range [0, %d]", c.MaxFrameSize, maxWireLen)
+	if c.MaxFrameSize < 0 || c.MaxFrameSize > saslwire.MaxWireLen {
+		return fmt.Errorf("sasl: Config.MaxFrameSize %d out of range [0, %d]", c.MaxFrameSize, saslwire.MaxWireLen)
 	}
-	if c.MaxNegotiationSize < 0 || c.MaxNegotiationSize > maxWireLen {
-		return fmt.Errorf("sasl: Config.MaxNegotiationSize %d out of range [0, %d]", c.MaxNegotiationSize, maxWireLen)
+	if c.MaxNegotiationSize < 0 || c.MaxNegotiationSize > saslwire.MaxWireLen {
+		return fmt.Errorf("sasl: Config.MaxNegotiationSize %d out of range [0, %d]", c.MaxNegotiationSize, saslwire.MaxWireLen)
 	}
 	return nil
 }
 
-func (c Config) withDefaults() Config {
-	if c.MaxFrameSize == 0 {
-		c.MaxFrameSize = DefaultMaxFrameSize
-	}
-	if c.MaxNegotiationSize == 0 {
-		c.MaxNegotiationSize = DefaultMaxNegotiationSize
-	}
-	return c
-}
-
-// Transport is Thrift's SASL transport over one net.Conn. It implements
-// thrift.TTransport (and thrift.TRichTransport): after the handshake
-// (Handshake on the client, Accept on the server) Write buffers, Flush sends
-// the buffer as one frame, and Read serves the current frame and reads the
-// next one when it is used up. With an active SecurityLayer each frame's
-// payload is wrapped on Flush and unwrapped when read.
+// Transport is the client side of Thrift's SASL transport over one
+// net.Conn. It implements thrift.TTransport (and thrift.TRichTransport):
+// after Handshake, Write buffers, Flush sends the buffer as one frame, and
+// Read serves the current frame and reads the next one when it is used up.
+// With an active SecurityLayer each frame's payload is wrapped on Flush and
+// unwrapped when read.
 //
 // Like every Thrift transport, a Transport is used by one goroutine at a
 // time; Close may be called from any goroutine and unblocks pending I/O.
 // After a read error (a cut connection, a frame over the limit) the stream
 // position is lost and every later Read returns the same error.
 type Transport struct {
-	conn net.Conn
-	cfg  Config
-	side string // "client" or "server"
-	br   *bufio.Reader
-
-	mech     Mechanism // client side; nil on the server
-	mechName string
-
-	// started is set when a client handshake began; a Mechanism serves one
+	w    *saslwire.Transport
+	mech Mechanism
+	// started is set when the handshake began; a Mechanism serves one
 	// handshake only.
 	started bool
-
-	open      atomic.Bool
-	closed    atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
-
-	// layer wraps and unwraps frames; nil when no security layer is active.
-	layer SecurityLayer
-
-	// Read state. Without a layer, frame payloads stream from br and
-	// remaining counts the bytes of the current frame not yet read. With a
-	// layer, a whole frame is read into rbuf and its unwrapped bytes not
-	// yet served are in rdata.
-	remaining int
-	rbuf      []byte
-	rdata     []byte
-	rerr      error // sticky read error
-	rone      [1]byte
-	rhdr      [frameHeaderLen]byte // scratch for frame headers, kept here so it does not escape per read
-
-	// wbuf holds frameHeaderLen bytes for the header, then the payload
-	// written since the last Flush.
-	wbuf []byte
-	// wdeadline is set while Flush left a write deadline from a ctx on conn.
-	wdeadline bool
-	// wframe holds a wrapped frame, header and payload, so that it goes
-	// out in one Write (one TLS record on a TLS connection).
-	wframe []byte
 }
 
 var (
@@ -149,247 +85,54 @@ var (
 	_ thrift.TRichTransport = (*Transport)(nil)
 )
 
-func newTransport(c net.Conn, cfg Config, side string) *Transport {
-	return &Transport{
-		conn: c,
-		cfg:  cfg.withDefaults(),
-		side: side,
-		br:   bufio.NewReaderSize(c, readBufferSize),
-		wbuf: make([]byte, frameHeaderLen, 4096),
-	}
-}
-
 // Conn returns the connection under the transport, for deadlines and
 // addresses. Reading or writing it directly corrupts the stream.
-func (t *Transport) Conn() net.Conn { return t.conn }
+func (t *Transport) Conn() net.Conn { return t.w.Conn() }
 
-// Mechanism returns the SASL mechanism name of the handshake, empty before
-// the server learned it.
-func (t *Transport) Mechanism() string { return t.mechName }
+// Mechanism returns the SASL mechanism name of the handshake.
+func (t *Transport) Mechanism() string { return t.w.Mechanism() }
 
 // SecurityLayerActive reports whether frames are wrapped by the mechanism's
 // SecurityLayer.
-func (t *Transport) SecurityLayerActive() bool { return t.layer != nil }
+func (t *Transport) SecurityLayerActive() bool { return t.w.SecurityLayerActive() }
 
 // Open implements thrift.TTransport. It does not run the handshake, which
-// needs a context and a host: it returns nil once Handshake or Accept has
-// succeeded, and an error wrapping ErrNotOpen before that or after Close.
-func (t *Transport) Open() error {
-	if t.IsOpen() {
-		return nil
-	}
-	if t.closed.Load() {
-		return fmt.Errorf("%w: closed", ErrNotOpen)
-	}
-	return fmt.Errorf("%w: Open does not run the SASL handshake; call Handshake or Accept", ErrNotOpen)
-}
+// needs a context and a host: it returns nil once Handshake has succeeded,
+// and an error wrapping ErrNotOpen before that or after Close.
+func (t *Transport) Open() error { return t.w.Open() }
 
 // IsOpen reports whether the handshake has succeeded and Close has not been
 // called.
-func (t *Transport) IsOpen() bool { return t.open.Load() && !t.closed.Load() }
+func (t *Transport) IsOpen() bool { return t.w.IsOpen() }
 
 // Close closes the connection. It is safe to call more than once and from
 // another goroutine than the one doing I/O; later calls return what the
 // first one did.
-func (t *Transport) Close() error {
-	t.closed.Store(true)
-	t.closeOnce.Do(func() {
-		if err := t.conn.Close(); err != nil {
-			t.closeErr = fmt.Errorf("sasl: close: %w", err)
-		}
-	})
-	return t.closeErr
-}
+func (t *Transport) Close() error { return t.w.Close() }
 
 // RemainingBytes implements thrift.ReadSizeProvider. It returns
 // thrift.UnknownRemainingBytes: a peer may split one Thrift message over
 // several frames, so the bytes left in the current frame are no bound for
 // the message.
-func (t *Transport) RemainingBytes() uint64 { return thrift.UnknownRemainingBytes }
+func (t *Transport) RemainingBytes() uint64 { return t.w.RemainingBytes() }
 
 // Read reads payload bytes of the current frame, reading the next frame
 // first when the current one is used up. It returns io.EOF when the peer
 // closed the connection between frames, and an error wrapping
 // io.ErrUnexpectedEOF when it did so inside a frame.
-func (t *Transport) Read(p []byte) (int, error) {
-	if !t.IsOpen() {
-		return 0, ErrNotOpen
-	}
-	if t.rerr != nil {
-		return 0, t.rerr
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	if t.layer != nil {
-		for len(t.rdata) == 0 {
-			if err := t.readWrappedFrame(); err != nil {
-				return 0, t.failRead(err)
-			}
-		}
-		n := copy(p, t.rdata)
-		t.rdata = t.rdata[n:]
-		return n, nil
-	}
-	for t.remaining == 0 {
-		n, err := t.readFrameHeader()
-		if err != nil {
-			return 0, t.failRead(err)
-		}
-		t.remaining = n
-	}
-	if len(p) > t.remaining {
-		p = p[:t.remaining]
-	}
-	n, err := t.br.Read(p)
-	t.remaining -= n
-	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return n, t.failRead(fmt.Errorf("sasl: read frame: %w", err))
-	}
-	return n, nil
-}
+func (t *Transport) Read(p []byte) (int, error) { return t.w.Read(p) }
 
 // ReadByte implements io.ByteReader for thrift.TRichTransport.
-func (t *Transport) ReadByte() (byte, error) {
-	if t.layer == nil && t.remaining > 0 && t.rerr == nil && t.IsOpen() {
-		b, err := t.br.ReadByte()
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return 0, t.failRead(fmt.Errorf("sasl: read frame: %w", err))
-		}
-		t.remaining--
-		return b, nil
-	}
-	if _, err := io.ReadFull(t, t.rone[:]); err != nil {
-		return 0, err
-	}
-	return t.rone[0], nil
-}
-
-// failRead records err as the sticky read error; io.EOF between frames
-// stays io.EOF so callers can tell a clean close.
-func (t *Transport) failRead(err error) error {
-	t.rerr = err
-	return err
-}
-
-// frameTooLargeError reports a data frame header over the limit.
-type frameTooLargeError struct {
-	size  uint32
-	limit int
-}
-
-func (e *frameTooLargeError) Error() string {
-	return fmt.Sprintf("sasl: data frame of %d bytes exceeds the limit of %d", e.size, e.limit)
-}
-
-func (e *frameTooLargeError) Unwrap() error { return ErrFrameTooLarge }
-
-// readFrameHeader reads the 4-byte length of the next data frame and checks
-// it against the limit.
-func (t *Transport) readFrameHeader() (int, error) {
-	if _, err := io.ReadFull(t.br, t.rhdr[:]); err != nil {
-		if err == io.EOF {
-			return 0, io.EOF
-		}
-		return 0, fmt.Errorf("sasl: read frame header: %w", err)
-	}
-	n := binary.BigEndian.Uint32(t.rhdr[:])
-	if uint64(n) > uint64(t.cfg.MaxFrameSize) {
-		return 0, &frameTooLargeError{size: n, limit: t.cfg.MaxFrameSize}
-	}
-	return int(n), nil
-}
-
-// readWrappedFrame reads one whole frame and unwraps it into rdata.
-func (t *Transport) readWrappedFrame() error {
-	n, err := t.readFrameHeader()
-	if err != nil {
-		return err
-	}
-	buf, err := readBounded(t.br, t.rbuf[:0], n)
-	if err != nil {
-		return fmt.Errorf("sasl: read frame: %w", err)
-	}
-	if cap(buf) > retainBuffer {
-		t.rbuf = nil
-	} else {
-		t.rbuf = buf
-	}
-	out, err := t.layer.Unwrap(buf)
-	if err != nil {
-		return fmt.Errorf("sasl: unwrap frame: %w", err)
-	}
-	t.rdata = out
-	return nil
-}
-
-// readBounded reads exactly n bytes into buf[:0], growing it in chunks as
-// the data arrives, so that memory follows the bytes actually received and
-// not the length a header claims. The caller has checked n against its
-// limit; no allocation exceeds n.
-func readBounded(r io.Reader, buf []byte, n int) ([]byte, error) {
-	buf = buf[:0]
-	for len(buf) < n {
-		if len(buf) == cap(buf) {
-			grow := max(2*cap(buf), minFrameChunk)
-			nb := make([]byte, len(buf), min(grow, n))
-			copy(nb, buf)
-			buf = nb
-		}
-		end := min(cap(buf), n)
-		m, err := io.ReadFull(r, buf[len(buf):end])
-		buf = buf[:len(buf)+m]
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return buf, err
-		}
-	}
-	return buf, nil
-}
+func (t *Transport) ReadByte() (byte, error) { return t.w.ReadByte() }
 
 // Write appends p to the frame being built; nothing is sent before Flush.
-func (t *Transport) Write(p []byte) (int, error) {
-	if !t.IsOpen() {
-		return 0, ErrNotOpen
-	}
-	if len(t.wbuf)-frameHeaderLen > maxWireLen-len(p) {
-		return 0, fmt.Errorf("sasl: frame would exceed %d bytes: %w", maxWireLen, ErrFrameTooLarge)
-	}
-	t.wbuf = append(t.wbuf, p...)
-	return len(p), nil
-}
+func (t *Transport) Write(p []byte) (int, error) { return t.w.Write(p) }
 
 // WriteByte implements io.ByteWriter for thrift.TRichTransport.
-func (t *Transport) WriteByte(c byte) error {
-	if !t.IsOpen() {
-		return ErrNotOpen
-	}
-	if len(t.wbuf)-frameHeaderLen >= maxWireLen {
-		return fmt.Errorf("sasl: frame would exceed %d bytes: %w", maxWireLen, ErrFrameTooLarge)
-	}
-	t.wbuf = append(t.wbuf, c)
-	return nil
-}
+func (t *Transport) WriteByte(c byte) error { return t.w.WriteByte(c) }
 
 // WriteString implements io.StringWriter for thrift.TRichTransport.
-func (t *Transport) WriteString(s string) (int, error) {
-	if !t.IsOpen() {
-		return 0, ErrNotOpen
-	}
-	if len(t.wbuf)-frameHeaderLen > maxWireLen-len(s) {
-		return 0, fmt.Errorf("sasl: frame would exceed %d bytes: %w", maxWireLen, ErrFrameTooLarge)
-	}
-	t.wbuf = append(t.wbuf, s...)
-	return len(s), nil
-}
+func (t *Transport) WriteString(s string) (int, error) { return t.w.WriteString(s) }
 
 // Flush sends what was written since the last Flush as one frame, wrapped
 // when a security layer is active. Nothing is sent when nothing was
@@ -397,147 +140,4 @@ func (t *Transport) WriteString(s string) (int, error) {
 // the connection's write deadline alone (unless an earlier Flush set it,
 // which this one then clears). The buffer is emptied even when the write
 // fails.
-func (t *Transport) Flush(ctx context.Context) error {
-	if !t.IsOpen() {
-		return ErrNotOpen
-	}
-	if len(t.wbuf) == frameHeaderLen {
-		return nil
-	}
-	defer t.resetWriteBuffer()
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sasl: flush: %w", err)
-	}
-	if d, ok := ctx.Deadline(); ok {
-		if err := t.conn.SetWriteDeadline(d); err != nil {
-			return fmt.Errorf("sasl: flush: %w", err)
-		}
-		t.wdeadline = true
-	} else if t.wdeadline {
-		if err := t.conn.SetWriteDeadline(time.Time{}); err != nil {
-			return fmt.Errorf("sasl: flush: %w", err)
-		}
-		t.wdeadline = false
-	}
-	var err error
-	if t.layer == nil {
-		binary.BigEndian.PutUint32(t.wbuf, uint32(len(t.wbuf)-frameHeaderLen))
-		_, err = t.conn.Write(t.wbuf)
-	} else {
-		err = t.writeWrapped(t.wbuf[frameHeaderLen:])
-	}
-	if err != nil {
-		return fmt.Errorf("sasl: flush: %w", err)
-	}
-	return nil
-}
-
-func (t *Transport) writeWrapped(payload []byte) error {
-	out, err := t.layer.Wrap(payload)
-	if err != nil {
-		return fmt.Errorf("wrap: %w", err)
-	}
-	if len(out) > maxWireLen {
-		return fmt.Errorf("wrapped frame of %d bytes: %w", len(out), ErrFrameTooLarge)
-	}
-	b := binary.BigEndian.AppendUint32(t.wframe[:0], uint32(len(out)))
-	b = append(b, out...)
-	_, err = t.conn.Write(b)
-	if cap(b) > retainBuffer {
-		b = nil
-	}
-	t.wframe = b
-	return err
-}
-
-func (t *Transport) resetWriteBuffer() {
-	if cap(t.wbuf) > retainBuffer {
-		t.wbuf = make([]byte, frameHeaderLen, 4096)
-		return
-	}
-	t.wbuf = t.wbuf[:frameHeaderLen]
-}
-
-// bindContext applies ctx to the connection for a handshake: its deadline
-// becomes the connection's deadline, and its cancellation makes pending I/O
-// fail at once. The returned func undoes both (the connection is left with
-// no deadline) and, when the handshake failed because ctx ended, makes the
-// error wrap ctx.Err().
-func (t *Transport) bindContext(ctx context.Context) func(*error) {
-	if d, ok := ctx.Deadline(); ok {
-		_ = t.conn.SetDeadline(d)
-	}
-	var (
-		mu       sync.Mutex // guards finished and the deadline set on cancel
-		finished bool
-	)
-	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if !finished {
-			_ = t.conn.SetDeadline(time.Unix(1, 0))
-		}
-	})
-	return func(errp *error) {
-		stop()
-		mu.Lock()
-		finished = true
-		mu.Unlock()
-		_ = t.conn.SetDeadline(time.Time{})
-		if *errp == nil {
-			return
-		}
-		cerr := ctx.Err()
-		if d, ok := ctx.Deadline(); ok && cerr == nil && errors.Is(*errp, os.ErrDeadlineExceeded) && !time.Now().Before(d) {
-			// The connection's deadline fired just before ctx's timer.
-			cerr = context.DeadlineExceeded
-		}
-		if cerr == nil || errors.Is(*errp, cerr) {
-			return
-		}
-		var he *HandshakeError
-		if errors.As(*errp, &he) {
-			if he.Err == nil {
-				he.Err = cerr
-			} else {
-				he.Err = fmt.Errorf("%w: %w", cerr, he.Err)
-			}
-			return
-		}
-		*errp = fmt.Errorf("%w: %w", cerr, *errp)
-	}
-}
-
-// send writes raw negotiation bytes.
-func (t *Transport) send(b []byte) error {
-	_, err := t.conn.Write(b)
-	return err
-}
-
-// sendFailure tells the peer, best effort, why the negotiation stops.
-func (t *Transport) sendFailure(st Status, msg string) {
-	if len(msg) > maxPeerMessage {
-		msg = msg[:maxPeerMessage]
-	}
-	b, err := appendMessage(nil, st, []byte(msg))
-	if err == nil {
-		_ = t.send(b)
-	}
-}
-
-// finish makes the transport open after a successful negotiation.
-func (t *Transport) finish(mech any) {
-	if sl, ok := mech.(SecurityLayer); ok && sl.Active() {
-		t.layer = sl
-	}
-	t.open.Store(true)
-	t.debug("sasl handshake complete", slog.Bool("security_layer", t.layer != nil))
-}
-
-func (t *Transport) debug(msg string, attrs ...slog.Attr) {
-	if t.cfg.Logger == nil {
-		return
-	}
-	attrs = append(attrs, slog.String("side", t.side), slog.String("mechanism", t.mechName))
-	t.cfg.Logger.LogAttrs(context.Background(), slog.LevelDebug, msg, attrs...)
-}
+func (t *Transport) Flush(ctx context.Context) error { return t.w.Flush(ctx) }

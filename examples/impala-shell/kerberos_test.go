@@ -7,10 +7,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/kdctest"
-	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/internal/krbacceptor"
+	"github.com/impalalb/impalalb/internal/saslserver"
 )
 
 // TestKerberos runs -k -b against coordinators whose keytabs hold the load
@@ -26,11 +26,11 @@ func TestKerberos(t *testing.T) {
 	cluster := impalad.NewCluster(0)
 	var addrs []string
 	for _, h := range hosts {
-		acc, err := kerberos.NewAcceptor(kerberos.AcceptorConfig{KeytabPath: k.Keytab(h)})
+		acc, err := krbacceptor.New(krbacceptor.Config{KeytabPath: k.Keytab(h)})
 		require.NoError(t, err)
 		co, err := impalad.Start(impalad.Config{
 			Cluster:    cluster,
-			Mechanisms: map[string]sasl.ServerMechanismFactory{"GSSAPI": acc.Factory()},
+			Mechanisms: map[string]saslserver.MechanismFactory{"GSSAPI": acc.Factory()},
 		})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = co.Close() })

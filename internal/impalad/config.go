@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/impalalb/impalalb/conn/sasl"
+	"github.com/impalalb/impalalb/internal/saslserver"
 )
 
 // Config configures a Coordinator. The zero value is usable: HS2 and beeswax
@@ -32,7 +32,7 @@ type Config struct {
 	Users map[string]string
 	// Mechanisms adds SASL server mechanisms by name (e.g. "GSSAPI" from
 	// package kerberos). Any mechanism turns SASL on for every connection.
-	Mechanisms map[string]sasl.ServerMechanismFactory
+	Mechanisms map[string]saslserver.MechanismFactory
 
 	// Version is the version string reported by GetInfo(CLI_DBMS_VER) and
 	// the pings. Empty means DefaultVersion.

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/thrift/lib/go/thrift"
 
 	"github.com/impalalb/impalalb/conn/sasl"
+	"github.com/impalalb/impalalb/internal/saslserver"
 	"github.com/impalalb/impalalb/internal/thrift/gen/impala"
 )
 
@@ -39,7 +40,7 @@ type Coordinator struct {
 	log     *slog.Logger
 	hs2Proc thrift.TProcessor
 	bzProc  thrift.TProcessor
-	mechs   map[string]sasl.ServerMechanismFactory
+	mechs   map[string]saslserver.MechanismFactory
 	faults  Faults
 	threads chan struct{} // FrontendThreads slots; nil: no cap
 
@@ -113,7 +114,7 @@ func Start(cfg Config) (*Coordinator, error) {
 		co.threads = make(chan struct{}, cfg.FrontendThreads)
 	}
 	if cfg.saslEnabled() {
-		co.mechs = map[string]sasl.ServerMechanismFactory{}
+		co.mechs = map[string]saslserver.MechanismFactory{}
 		for name, f := range cfg.Mechanisms {
 			co.mechs[name] = f
 		}
@@ -122,7 +123,7 @@ func Start(cfg Config) (*Coordinator, error) {
 			for u, p := range cfg.Users {
 				users[u] = p
 			}
-			co.mechs[sasl.PlainName] = sasl.NewPlainServer(func(user, password string) error {
+			co.mechs[sasl.PlainName] = saslserver.NewPlain(func(user, password string) error {
 				if want, ok := users[user]; ok && want == password {
 					return nil
 				}
@@ -521,7 +522,7 @@ func (co *Coordinator) serve(l *life, sc *serverConn) {
 	}
 	var t *serverTransport
 	if co.mechs != nil {
-		tr, user, err := sasl.AcceptContext(hctx, c, co.mechs, sasl.Config{Logger: co.log})
+		tr, user, err := saslserver.AcceptContext(hctx, c, co.mechs, sasl.Config{Logger: co.log})
 		if err != nil {
 			co.debug("SASL handshake failed", slog.String("remote", c.RemoteAddr().String()), slog.String("error", err.Error()))
 			return
@@ -614,7 +615,7 @@ type serverTransport struct {
 	tcp *net.TCPConn
 }
 
-// bufferedWriter is a *bufio.Writer (NOSASL) or a *sasl.Transport.
+// bufferedWriter is a *bufio.Writer (NOSASL) or a *saslwire.Transport.
 type bufferedWriter interface {
 	io.Writer
 	io.ByteWriter

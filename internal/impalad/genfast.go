@@ -5,7 +5,6 @@ import (
 	"math/bits"
 	"slices"
 	"time"
-	"unsafe"
 )
 
 // The fetch path of the generated tables: the text of a batch's values is
@@ -292,8 +291,7 @@ func genTextColumn(col int, from int64, n int, nulls []byte) []string {
 	if len(buf) == 0 {
 		return vals
 	}
-	// buf is not written again: the strings may share it.
-	all := unsafe.String(unsafe.SliceData(buf), len(buf))
+	all := sharedString(buf)
 	start := int32(0)
 	for i, end := range ends {
 		vals[i] = all[start:end]

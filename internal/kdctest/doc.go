@@ -15,7 +15,7 @@
 //
 //	k := kdctest.Start(t, kdctest.Options{Hosts: []string{"coord1.impalalb.test", "coord2.impalalb.test"}})
 //	// client: kerberos.Config{Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password, HostFQDN: k.LBHost}
-//	// coordinator 1: kerberos.AcceptorConfig{KeytabPath: k.Keytab("coord1.impalalb.test")}
+//	// coordinator 1: krbacceptor.Config{KeytabPath: k.Keytab("coord1.impalalb.test")}
 //	k.Stop(t)    // "KDC down"
 //	k.Restart(t) // same address again
 //

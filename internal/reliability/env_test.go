@@ -14,11 +14,13 @@ import (
 
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
-	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/certtest"
 	"github.com/impalalb/impalalb/internal/haproxytest"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/kdctest"
+	"github.com/impalalb/impalalb/internal/krbacceptor"
+	"github.com/impalalb/impalalb/internal/saslserver"
+	"github.com/impalalb/impalalb/internal/tlsserver"
 	"github.com/impalalb/impalalb/kerberos"
 	"github.com/impalalb/impalalb/tlsconf"
 )
@@ -38,11 +40,11 @@ func kerberized(t *testing.T) (*kdctest.KDC, []*impalad.Coordinator, []string, *
 	var cos []*impalad.Coordinator
 	var addrs []string
 	for _, h := range k.Hosts {
-		acc, err := kerberos.NewAcceptor(kerberos.AcceptorConfig{KeytabPath: k.Keytab(h)})
+		acc, err := krbacceptor.New(krbacceptor.Config{KeytabPath: k.Keytab(h)})
 		require.NoError(t, err)
 		co, err := impalad.Start(impalad.Config{
 			Cluster:    cluster,
-			Mechanisms: map[string]sasl.ServerMechanismFactory{"GSSAPI": acc.Factory()},
+			Mechanisms: map[string]saslserver.MechanismFactory{"GSSAPI": acc.Factory()},
 		})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = co.Close() })
@@ -143,7 +145,7 @@ func TestFaultCertificateRotated(t *testing.T) {
 		require.NoError(t, os.Rename(tmp, caFile))
 	}
 	writeCA(ca1)
-	srv, err := tlsconf.ServerConfig{
+	srv, err := tlsserver.Config{
 		CertFile: filepath.Join(dir, "server.pem"), KeyFile: filepath.Join(dir, "server-key.pem"),
 	}.Build()
 	require.NoError(t, err)

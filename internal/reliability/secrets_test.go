@@ -22,9 +22,10 @@ import (
 	"github.com/impalalb/impalalb"
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
-	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/kdctest"
+	"github.com/impalalb/impalalb/internal/krbacceptor"
+	"github.com/impalalb/impalalb/internal/saslserver"
 	"github.com/impalalb/impalalb/kerberos"
 	"github.com/impalalb/impalalb/tlsconf"
 )
@@ -280,10 +281,10 @@ func TestSecretsKerberos(t *testing.T) {
 	k := kdctest.Start(t, kdctest.Options{Hosts: krbHosts})
 	var addrs []string
 	for _, h := range k.Hosts[:2] {
-		acc, err := kerberos.NewAcceptor(kerberos.AcceptorConfig{KeytabPath: k.Keytab(h), Logger: log})
+		acc, err := krbacceptor.New(krbacceptor.Config{KeytabPath: k.Keytab(h), Logger: log})
 		require.NoError(t, err)
 		co, err := impalad.Start(impalad.Config{
-			Mechanisms: map[string]sasl.ServerMechanismFactory{"GSSAPI": acc.Factory()},
+			Mechanisms: map[string]saslserver.MechanismFactory{"GSSAPI": acc.Factory()},
 			Logger:     log,
 		})
 		require.NoError(t, err)

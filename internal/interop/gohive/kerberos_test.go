@@ -11,10 +11,10 @@ import (
 	"github.com/beltran/gohive"
 	"github.com/stretchr/testify/require"
 
-	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/kdctest"
-	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/internal/krbacceptor"
+	"github.com/impalalb/impalalb/internal/saslserver"
 )
 
 // TestKerberos connects with gohive's GSSAPI (MIT's library, through cgo)
@@ -24,9 +24,9 @@ import (
 func TestKerberos(t *testing.T) {
 	const host = "coord1.impalalb.test"
 	k := kdctest.Start(t, kdctest.Options{Hosts: []string{host}})
-	acc, err := kerberos.NewAcceptor(kerberos.AcceptorConfig{KeytabPath: k.Keytab(host)})
+	acc, err := krbacceptor.New(krbacceptor.Config{KeytabPath: k.Keytab(host)})
 	require.NoError(t, err)
-	co := start(t, impalad.Config{Mechanisms: map[string]sasl.ServerMechanismFactory{"GSSAPI": acc.Factory()}})
+	co := start(t, impalad.Config{Mechanisms: map[string]saslserver.MechanismFactory{"GSSAPI": acc.Factory()}})
 	ccache := filepath.Join(t.TempDir(), "ccache")
 	k.Kinit(t, ccache)
 	t.Setenv("KRB5_CONFIG", k.Krb5Conf)

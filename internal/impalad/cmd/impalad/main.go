@@ -40,8 +40,9 @@ import (
 
 	"github.com/apache/thrift/lib/go/thrift"
 
-	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/impalad"
+	"github.com/impalalb/impalalb/internal/krbacceptor"
+	"github.com/impalalb/impalalb/internal/saslserver"
 	"github.com/impalalb/impalalb/kerberos"
 )
 
@@ -132,11 +133,11 @@ func run(args []string) error {
 				return fmt.Errorf("--kerberos_qop: unknown layer %q", name)
 			}
 		}
-		acc, err := kerberos.NewAcceptor(kerberos.AcceptorConfig{KeytabPath: *keytab, QOP: q, Logger: cfg.Logger})
+		acc, err := krbacceptor.New(krbacceptor.Config{KeytabPath: *keytab, QOP: q, Logger: cfg.Logger})
 		if err != nil {
 			return err
 		}
-		cfg.Mechanisms = map[string]sasl.ServerMechanismFactory{"GSSAPI": acc.Factory()}
+		cfg.Mechanisms = map[string]saslserver.MechanismFactory{"GSSAPI": acc.Factory()}
 	}
 	port := func(base, i int) string {
 		if base == 0 {

@@ -1,4 +1,4 @@
-package tlsconf
+package tlsfiles
 
 import (
 	"crypto/sha256"
@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// fileValue is a value parsed from one or more files (a CA bundle; a
+// Value is a value parsed from one or more files (a CA bundle; a
 // certificate and its key) that is parsed again when any of the files
 // changes on disk.
 //
@@ -35,7 +35,8 @@ import (
 // the failure is logged once and the files are tried again when they change
 // next. Connections already open are never affected: they hold on to what
 // they were handshaken with.
-type fileValue[T any] struct {
+type Value[T any] struct {
+	prefix string   // of log messages: the package using it, "tlsconf:"
 	fields []string // Config field names, parallel to paths, for errors
 	paths  []string
 	parse  func(data [][]byte) (T, error)
@@ -50,7 +51,7 @@ type fileValue[T any] struct {
 // keeps modification times to 2 s; ext4, XFS, tmpfs to 1 ns).
 const racyWindow = 2 * time.Second
 
-// fileSnap is one immutable generation of a fileValue.
+// fileSnap is one immutable generation of a Value.
 type fileSnap[T any] struct {
 	infos   []os.FileInfo
 	sums    [][sha256.Size]byte
@@ -60,10 +61,13 @@ type fileSnap[T any] struct {
 	loads   uint64    // how many times val was parsed (for tests and stats)
 }
 
-// newFileValue reads and parses the files once; an error here is a
-// configuration error and is returned as is.
-func newFileValue[T any](fields, paths []string, parse func([][]byte) (T, error), log *slog.Logger) (*fileValue[T], error) {
-	f := &fileValue[T]{fields: fields, paths: paths, parse: parse, log: log}
+// New reads and parses the files once; an error here is a configuration
+// error and is returned as is (an *Error when a file cannot be read).
+// fields name the configuration fields of paths, parallel to them, for
+// errors and logs; prefix starts the log messages ("tlsconf:"), which go to
+// log (not nil).
+func New[T any](prefix string, fields, paths []string, parse func([][]byte) (T, error), log *slog.Logger) (*Value[T], error) {
+	f := &Value[T]{prefix: prefix, fields: fields, paths: paths, parse: parse, log: log}
 	infos, sums, data, err := f.read()
 	if err != nil {
 		return nil, err
@@ -77,7 +81,7 @@ func newFileValue[T any](fields, paths []string, parse func([][]byte) (T, error)
 }
 
 // Get returns the current value, reloading it first if a file changed.
-func (f *fileValue[T]) Get() T {
+func (f *Value[T]) Get() T {
 	s := f.cur.Load()
 	if f.unchanged(s) {
 		return s.val
@@ -86,10 +90,10 @@ func (f *fileValue[T]) Get() T {
 	return v.(T)
 }
 
-// loads reports how many times the value has been parsed.
-func (f *fileValue[T]) loads() uint64 { return f.cur.Load().loads }
+// Loads reports how many times the value has been parsed.
+func (f *Value[T]) Loads() uint64 { return f.cur.Load().loads }
 
-func (f *fileValue[T]) unchanged(s *fileSnap[T]) bool {
+func (f *Value[T]) unchanged(s *fileSnap[T]) bool {
 	if time.Now().Before(s.settled) {
 		return false
 	}
@@ -119,18 +123,18 @@ func settledAt(infos []os.FileInfo) time.Time {
 
 // read stats and reads every file. The stat comes first so that a change
 // racing with the read shows up at the next check.
-func (f *fileValue[T]) read() ([]os.FileInfo, [][sha256.Size]byte, [][]byte, error) {
+func (f *Value[T]) read() ([]os.FileInfo, [][sha256.Size]byte, [][]byte, error) {
 	infos := make([]os.FileInfo, len(f.paths))
 	sums := make([][sha256.Size]byte, len(f.paths))
 	data := make([][]byte, len(f.paths))
 	for i, p := range f.paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return nil, nil, nil, &ConfigError{Field: f.fields[i], File: p, Err: pathErr(err)}
+			return nil, nil, nil, &Error{Field: f.fields[i], File: p, Err: pathErr(err)}
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, nil, nil, &ConfigError{Field: f.fields[i], File: p, Err: pathErr(err)}
+			return nil, nil, nil, &Error{Field: f.fields[i], File: p, Err: pathErr(err)}
 		}
 		infos[i], sums[i], data[i] = fi, sha256.Sum256(b), b
 	}
@@ -138,7 +142,7 @@ func (f *fileValue[T]) read() ([]os.FileInfo, [][sha256.Size]byte, [][]byte, err
 }
 
 // reload runs under singleflight: never two at once.
-func (f *fileValue[T]) reload() T {
+func (f *Value[T]) reload() T {
 	old := f.cur.Load()
 	if f.unchanged(old) {
 		return old.val // another caller reloaded while we stat'ed
@@ -158,7 +162,7 @@ func (f *fileValue[T]) reload() T {
 			next.val, next.lastErr = val, ""
 			next.loads++
 			f.cur.Store(&next)
-			f.log.Info("tlsconf: reloaded", "field", f.fields[0], "files", f.paths)
+			f.log.Info(f.prefix+" reloaded", "field", f.fields[0], "files", f.paths)
 			return val
 		}
 	}
@@ -167,13 +171,13 @@ func (f *fileValue[T]) reload() T {
 	// change; when they could not, the next handshake tries again.
 	if msg := err.Error(); msg != old.lastErr {
 		next.lastErr = msg
-		f.log.Warn("tlsconf: reload failed; still using the previous files", "field", f.fields[0], "err", err)
+		f.log.Warn(f.prefix+" reload failed; still using the previous files", "field", f.fields[0], "err", err)
 	}
 	f.cur.Store(&next)
 	return next.val
 }
 
-// pathErr drops the *fs.PathError around err: a ConfigError names the file
+// pathErr drops the *fs.PathError around err: an Error names the file
 // already. errors.Is(err, fs.ErrNotExist) still holds.
 func pathErr(err error) error {
 	var pe *fs.PathError

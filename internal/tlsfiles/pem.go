@@ -1,4 +1,4 @@
-package tlsconf
+package tlsfiles
 
 import (
 	"crypto/tls"
@@ -9,10 +9,10 @@ import (
 	"strings"
 )
 
-// parseCerts returns every CERTIFICATE block of data. Blocks of other types
+// ParseCerts returns every CERTIFICATE block of data. Blocks of other types
 // are skipped; data without any certificate, or a certificate that does not
 // parse, is an error that says what was found instead.
-func parseCerts(data []byte) ([]*x509.Certificate, error) {
+func ParseCerts(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	var others []string
 	rest := data
@@ -41,18 +41,19 @@ func parseCerts(data []byte) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-// caPool builds a pool from the CA certificates of static (a Config's PEM
-// field, already checked) and of file, the content of the CA file. It
-// returns errors as ConfigErrors naming field and path.
-func caPool(static []*x509.Certificate, field, path string, file []byte) (*x509.CertPool, error) {
+// CAPool builds a pool from the CA certificates of static (a Config's PEM
+// field, already checked) and of file, the content of the CA file named
+// by path (none when path is empty). Errors are *Error naming field and
+// path.
+func CAPool(static []*x509.Certificate, field, path string, file []byte) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	for _, c := range static {
 		pool.AddCert(c)
 	}
 	if path != "" {
-		certs, err := parseCerts(file)
+		certs, err := ParseCerts(file)
 		if err != nil {
-			return nil, &ConfigError{Field: field, File: path, Err: err}
+			return nil, &Error{Field: field, File: path, Err: err}
 		}
 		for _, c := range certs {
 			pool.AddCert(c)
@@ -61,18 +62,18 @@ func caPool(static []*x509.Certificate, field, path string, file []byte) (*x509.
 	return pool, nil
 }
 
-// keyPair parses a certificate chain and its private key, with errors that
+// KeyPair parses a certificate chain and its private key, with errors that
 // name the field at fault.
-func keyPair(certField, certFile string, certPEM []byte, keyField, keyFile string, keyPEM []byte) (*tls.Certificate, error) {
-	if _, err := parseCerts(certPEM); err != nil {
-		return nil, &ConfigError{Field: certField, File: certFile, Err: err}
+func KeyPair(certField, certFile string, certPEM []byte, keyField, keyFile string, keyPEM []byte) (*tls.Certificate, error) {
+	if _, err := ParseCerts(certPEM); err != nil {
+		return nil, &Error{Field: certField, File: certFile, Err: err}
 	}
 	if err := checkKeyPEM(keyPEM); err != nil {
-		return nil, &ConfigError{Field: keyField, File: keyFile, Err: err}
+		return nil, &Error{Field: keyField, File: keyFile, Err: err}
 	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, &ConfigError{Field: keyField, File: keyFile, Err: fmt.Errorf("does not go with %s %q: %w", certField, certFile, err)}
+		return nil, &Error{Field: keyField, File: keyFile, Err: fmt.Errorf("does not go with %s %q: %w", certField, certFile, err)}
 	}
 	return &pair, nil
 }
@@ -100,4 +101,14 @@ func checkKeyPEM(data []byte) error {
 		return errors.New("no PEM data found")
 	}
 	return fmt.Errorf("no PRIVATE KEY block (found %s)", strings.Join(found, ", "))
+}
+
+// CheckMinVersion refuses a TLS version other than zero (the default), 1.2
+// and 1.3, with an *Error naming the MinVersion field.
+func CheckMinVersion(v uint16) error {
+	switch v {
+	case 0, tls.VersionTLS12, tls.VersionTLS13:
+		return nil
+	}
+	return &Error{Field: "MinVersion", Err: fmt.Errorf("%#04x is not supported; use tls.VersionTLS12 or tls.VersionTLS13", v)}
 }

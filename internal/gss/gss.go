@@ -1,4 +1,4 @@
-package kerberos
+package gss
 
 import (
 	"bytes"
@@ -28,20 +28,15 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 )
 
-// This file holds the Kerberos V5 GSS-API mechanism pieces (RFC 4121) that
-// gokrb5 does not offer as a whole: the AP-REQ with a known authenticator
-// (sequence number), the AP-REP (build and verify), and Wrap tokens both
-// with and without confidentiality.
-
 // krb5OID is the DER encoding of the Kerberos V5 mechanism OID
 // 1.2.840.113554.1.2.2.
 var krb5OID = []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02}
 
 // Inner token ids of RFC 4121 section 4.1.
 var (
-	tokAPReq    = [2]byte{0x01, 0x00}
-	tokAPRep    = [2]byte{0x02, 0x00}
-	tokKRBError = [2]byte{0x03, 0x00}
+	TokAPReq    = [2]byte{0x01, 0x00}
+	TokAPRep    = [2]byte{0x02, 0x00}
+	TokKRBError = [2]byte{0x03, 0x00}
 )
 
 // GSS checksum flags (RFC 4121 section 4.1.1.1).
@@ -67,9 +62,9 @@ const (
 	usageInitiatorSeal = 24
 )
 
-// frameToken wraps an inner token in the RFC 2743 section 3.1 framing:
+// FrameToken wraps an inner token in the RFC 2743 section 3.1 framing:
 // [APPLICATION 0] { mech OID, token id, message }.
-func frameToken(id [2]byte, msg []byte) []byte {
+func FrameToken(id [2]byte, msg []byte) []byte {
 	b := make([]byte, 0, len(krb5OID)+2+len(msg))
 	b = append(b, krb5OID...)
 	b = append(b, id[:]...)
@@ -77,9 +72,9 @@ func frameToken(id [2]byte, msg []byte) []byte {
 	return asn1tools.AddASNAppTag(b, 0)
 }
 
-// unframeToken parses the RFC 2743 framing and returns the token id and the
+// UnframeToken parses the RFC 2743 framing and returns the token id and the
 // Kerberos message.
-func unframeToken(b []byte) (id [2]byte, msg []byte, err error) {
+func UnframeToken(b []byte) (id [2]byte, msg []byte, err error) {
 	if len(b) < 2 || b[0] != 0x60 {
 		return id, nil, errors.New("not a GSS-API token")
 	}
@@ -133,8 +128,8 @@ func supportedEtype(id int32) bool {
 	return false
 }
 
-// random30 is a random sequence number below 2^30 (as MIT picks them).
-func random30() (int64, error) {
+// Random30 is a random sequence number below 2^30 (as MIT picks them).
+func Random30() (int64, error) {
 	n, err := rand.Int(rand.Reader, big.NewInt(1<<30))
 	if err != nil {
 		return 0, err
@@ -175,11 +170,39 @@ type apReqDER struct {
 	EncryptedAuthenticator types.EncryptedData `asn1:"explicit,tag:4"`
 }
 
-// newAPReqToken builds the initial context token for service ticket t,
+// ServiceTicket is a service ticket as a handshake uses it: the
+// marshalled ticket and its session key, with the crypto of that key for
+// the authenticator and the AP-REP made once per ticket, not per
+// handshake. It is immutable.
+type ServiceTicket struct {
+	DER []byte
+	Key types.EncryptionKey
+	mc  *msgCrypto
+}
+
+// NewServiceTicket prepares tkt, whose session key is key, for repeated
+// handshakes.
+func NewServiceTicket(tkt messages.Ticket, key types.EncryptionKey) (*ServiceTicket, error) {
+	der, err := tkt.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	et, err := crypto.GetEtype(key.KeyType)
+	if err != nil {
+		return nil, err
+	}
+	mc, err := newMsgCrypto(et, key.KeyValue, keyusage.AP_REQ_AUTHENTICATOR, keyusage.AP_REP_ENCPART)
+	if err != nil {
+		return nil, err
+	}
+	return &ServiceTicket{DER: der, Key: key, mc: mc}, nil
+}
+
+// NewAPReqToken builds the initial context token for service ticket t,
 // requesting mutual authentication, and returns it with the authenticator
 // (whose time the AP-REP must echo and whose sequence number starts ours).
-func newAPReqToken(cname types.PrincipalName, crealm string, t *ticket) ([]byte, types.Authenticator, error) {
-	seq, err := random30()
+func NewAPReqToken(cname types.PrincipalName, crealm string, t *ServiceTicket) ([]byte, types.Authenticator, error) {
+	seq, err := Random30()
 	if err != nil {
 		return nil, types.Authenticator{}, err
 	}
@@ -202,15 +225,15 @@ func newAPReqToken(cname types.PrincipalName, crealm string, t *ticket) ([]byte,
 		PVNO:                   5,
 		MsgType:                msgtype.KRB_AP_REQ,
 		APOptions:              types.NewKrbFlags(),
-		Ticket:                 asn1.RawValue{Class: asn1.ClassContextSpecific, IsCompound: true, Tag: 3, Bytes: t.der},
-		EncryptedAuthenticator: types.EncryptedData{EType: t.key.KeyType, Cipher: ct},
+		Ticket:                 asn1.RawValue{Class: asn1.ClassContextSpecific, IsCompound: true, Tag: 3, Bytes: t.DER},
+		EncryptedAuthenticator: types.EncryptedData{EType: t.Key.KeyType, Cipher: ct},
 	}
 	types.SetFlag(&req.APOptions, flags.APOptionMutualRequired)
 	b, err := asn1.Marshal(req)
 	if err != nil {
 		return nil, auth, err
 	}
-	return frameToken(tokAPReq, asn1tools.AddASNAppTag(b, asnAppTag.APREQ)), auth, nil
+	return FrameToken(TokAPReq, asn1tools.AddASNAppTag(b, asnAppTag.APREQ)), auth, nil
 }
 
 // apRep mirrors messages.APRep for marshalling (gokrb5 only unmarshals it).
@@ -220,10 +243,10 @@ type apRep struct {
 	EncPart types.EncryptedData `asn1:"explicit,tag:2"`
 }
 
-// newAPRepToken builds the acceptor's reply token: the authenticator's time
+// NewAPRepToken builds the acceptor's reply token: the authenticator's time
 // echoed, an acceptor subkey and the acceptor's initial sequence number, all
 // encrypted in the ticket's session key.
-func newAPRepToken(sessionKey types.EncryptionKey, auth types.Authenticator, subkey types.EncryptionKey, seq int64) ([]byte, error) {
+func NewAPRepToken(sessionKey types.EncryptionKey, auth types.Authenticator, subkey types.EncryptionKey, seq int64) ([]byte, error) {
 	part := messages.EncAPRepPart{
 		CTime:          auth.CTime.UTC().Truncate(time.Second),
 		Cusec:          auth.Cusec,
@@ -243,18 +266,18 @@ func newAPRepToken(sessionKey types.EncryptionKey, auth types.Authenticator, sub
 	if err != nil {
 		return nil, err
 	}
-	return frameToken(tokAPRep, asn1tools.AddASNAppTag(rb, asnAppTag.APREP)), nil
+	return FrameToken(TokAPRep, asn1tools.AddASNAppTag(rb, asnAppTag.APREP)), nil
 }
 
-// verifyAPRep checks the acceptor's reply to service ticket t against the
+// VerifyAPRep checks the acceptor's reply to service ticket t against the
 // authenticator sent and returns its decrypted part.
-func verifyAPRep(msg []byte, t *ticket, auth types.Authenticator) (messages.EncAPRepPart, error) {
+func VerifyAPRep(msg []byte, t *ServiceTicket, auth types.Authenticator) (messages.EncAPRepPart, error) {
 	var rep messages.APRep
 	var part messages.EncAPRepPart
 	if err := rep.Unmarshal(msg); err != nil {
 		return part, err
 	}
-	if err := checkCipher(rep.EncPart.Cipher, t.key.KeyType); err != nil {
+	if err := CheckCipher(rep.EncPart.Cipher, t.Key.KeyType); err != nil {
 		return part, fmt.Errorf("AP-REP: %w", err)
 	}
 	pb, err := t.mc.decrypt(keyusage.AP_REP_ENCPART, rep.EncPart.Cipher)
@@ -280,9 +303,9 @@ func minCipher(keyType int32) (int, error) {
 	return et.GetConfounderByteSize() + et.GetHMACBitLength()/8, nil
 }
 
-// checkCipher refuses ciphertexts too short to decrypt with a key of
+// CheckCipher refuses ciphertexts too short to decrypt with a key of
 // keyType.
-func checkCipher(cipher []byte, keyType int32) error {
+func CheckCipher(cipher []byte, keyType int32) error {
 	n, err := minCipher(keyType)
 	if err != nil {
 		return err
@@ -293,9 +316,9 @@ func checkCipher(cipher []byte, keyType int32) error {
 	return nil
 }
 
-// randomKey makes a random key of the given encryption type and length in
+// RandomKey makes a random key of the given encryption type and length in
 // bytes (random-to-key is the identity for the AES types).
-func randomKey(id int32, size int) (types.EncryptionKey, error) {
+func RandomKey(id int32, size int) (types.EncryptionKey, error) {
 	k := make([]byte, size)
 	if _, err := rand.Read(k); err != nil {
 		return types.EncryptionKey{}, err
@@ -426,10 +449,10 @@ func (m *msgCrypto) checksum(usage uint32, parts ...[]byte) ([]byte, error) {
 	return hmacSHA1(kc, parts...), nil
 }
 
-// secContext is an established security context: the per-message key and
+// SecContext is an established security context: the per-message key and
 // the sequence numbers of both directions. Wrap and Unwrap may run
 // concurrently with each other (one sender, one receiver).
-type secContext struct {
+type SecContext struct {
 	initiator      bool
 	key            types.EncryptionKey
 	mc             *msgCrypto
@@ -441,7 +464,7 @@ type secContext struct {
 	recvSeq uint64
 }
 
-func newSecContext(initiator bool, key types.EncryptionKey, acceptorSubkey bool, sendSeq, recvSeq uint64) (*secContext, error) {
+func NewSecContext(initiator bool, key types.EncryptionKey, acceptorSubkey bool, sendSeq, recvSeq uint64) (*SecContext, error) {
 	if !supportedEtype(key.KeyType) {
 		return nil, fmt.Errorf("encryption type %d has no RFC 4121 per-message tokens; use AES keys", key.KeyType)
 	}
@@ -453,10 +476,10 @@ func newSecContext(initiator bool, key types.EncryptionKey, acceptorSubkey bool,
 	if err != nil {
 		return nil, err
 	}
-	return &secContext{initiator: initiator, key: key, mc: mc, acceptorSubkey: acceptorSubkey, sendSeq: sendSeq, recvSeq: recvSeq}, nil
+	return &SecContext{initiator: initiator, key: key, mc: mc, acceptorSubkey: acceptorSubkey, sendSeq: sendSeq, recvSeq: recvSeq}, nil
 }
 
-func (s *secContext) header(flags byte, ec, rrc uint16, seq uint64) [16]byte {
+func (s *SecContext) header(flags byte, ec, rrc uint16, seq uint64) [16]byte {
 	var h [16]byte
 	h[0], h[1], h[2], h[3] = 0x05, 0x04, flags, 0xff
 	binary.BigEndian.PutUint16(h[4:6], ec)
@@ -465,8 +488,8 @@ func (s *secContext) header(flags byte, ec, rrc uint16, seq uint64) [16]byte {
 	return h
 }
 
-// wrap makes an RFC 4121 Wrap token of p, encrypted when conf is set.
-func (s *secContext) wrap(p []byte, conf bool) ([]byte, error) {
+// Wrap makes an RFC 4121 Wrap token of p, encrypted when conf is set.
+func (s *SecContext) Wrap(p []byte, conf bool) ([]byte, error) {
 	var fl byte
 	usage := uint32(usageInitiatorSeal)
 	if !s.initiator {
@@ -506,9 +529,9 @@ func (s *secContext) wrap(p []byte, conf bool) ([]byte, error) {
 	return append(out, ck...), nil
 }
 
-// unwrap checks an RFC 4121 Wrap token from the peer and returns its
+// Unwrap checks an RFC 4121 Wrap token from the peer and returns its
 // payload and whether it was encrypted. Tokens must arrive in sequence.
-func (s *secContext) unwrap(tok []byte) ([]byte, bool, error) {
+func (s *SecContext) Unwrap(tok []byte) ([]byte, bool, error) {
 	if len(tok) < 16 || tok[0] != 0x05 || tok[1] != 0x04 || tok[3] != 0xff {
 		return nil, false, errors.New("not an RFC 4121 wrap token")
 	}
@@ -582,16 +605,25 @@ func (s *secContext) unwrap(tok []byte) ([]byte, bool, error) {
 
 // Security-layer negotiation messages of RFC 4752 section 3.1.
 
-func layerMessage(layers QOP, maxSize int, authz string) []byte {
+// MaxLayerSize is the largest wrapped message size a security-layer
+// message can say: 2^24-1, its field has 3 bytes.
+const MaxLayerSize = 1<<24 - 1
+
+// LayerMessage is the security-layer message: the layers (a bit set of
+// RFC 4752 section 3.3: 1 auth, 2 auth-int, 4 auth-conf), the largest
+// wrapped message its sender accepts (24 bits) and an authorization
+// identity.
+func LayerMessage(layers byte, maxSize int, authz string) []byte {
 	b := make([]byte, 4, 4+len(authz))
-	b[0] = byte(layers)
+	b[0] = layers
 	b[1], b[2], b[3] = byte(maxSize>>16), byte(maxSize>>8), byte(maxSize)
 	return append(b, authz...)
 }
 
-func parseLayerMessage(b []byte) (layers QOP, maxSize int, authz string, err error) {
+// ParseLayerMessage reads a LayerMessage.
+func ParseLayerMessage(b []byte) (layers byte, maxSize int, authz string, err error) {
 	if len(b) < 4 {
 		return 0, 0, "", fmt.Errorf("security layer message of %d bytes, want at least 4", len(b))
 	}
-	return QOP(b[0]), int(b[1])<<16 | int(b[2])<<8 | int(b[3]), string(b[4:]), nil
+	return b[0], int(b[1])<<16 | int(b[2])<<8 | int(b[3]), string(b[4:]), nil
 }

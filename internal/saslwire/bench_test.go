@@ -1,10 +1,12 @@
-package sasl
+package saslwire
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"testing"
+
+	"github.com/impalalb/impalalb/internal/sasltest"
 )
 
 var benchSizes = []int{256, 64 << 10}
@@ -25,11 +27,11 @@ func BenchmarkFrameWriteRead(b *testing.B) {
 			payload[i] = byte(i)
 		}
 		b.Run(sizeName(size)+"/mem", func(b *testing.B) { benchMemFrames(b, nil, payload) })
-		b.Run(sizeName(size)+"/mem-xor", func(b *testing.B) { benchMemFrames(b, &xorLayer{key: 9}, payload) })
+		b.Run(sizeName(size)+"/mem-xor", func(b *testing.B) { benchMemFrames(b, &sasltest.XORLayer{Key: 9}, payload) })
 		b.Run(sizeName(size)+"/tcp", func(b *testing.B) {
-			cc, sc := tcpPairB(b)
-			w := openTransportFor(cc, Config{})
-			r := openTransportFor(sc, Config{})
+			cc, sc := sasltest.TCPPair(b)
+			w := openTransport(cc, 0, nil)
+			r := openTransport(sc, 0, nil)
 			dst := make([]byte, size)
 			n := b.N
 			errc := make(chan error, 1)
@@ -65,8 +67,8 @@ func BenchmarkFrameWriteRead(b *testing.B) {
 // benchMemFrames writes payload as one frame and reads it back, b.N times,
 // over an in-memory connection, through layer (nil: none).
 func benchMemFrames(b *testing.B, layer SecurityLayer, payload []byte) {
-	c, _ := newLoopConn()
-	tr := openTransportLayer(c, Config{}, layer)
+	c, _ := sasltest.NewLoopConn()
+	tr := openTransport(c, 0, layer)
 	dst := make([]byte, len(payload))
 	ctx := context.Background()
 	b.ReportAllocs()

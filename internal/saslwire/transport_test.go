@@ -1,11 +1,11 @@
-package sasl
+package saslwire
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"io"
-	"runtime"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,16 +13,18 @@ import (
 
 	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/stretchr/testify/require"
+
+	"github.com/impalalb/impalalb/internal/sasltest"
 )
 
-func TestStatusString(t *testing.T) {
-	for st, want := range map[Status]string{
-		StatusStart: "START", StatusOK: "OK", StatusBad: "BAD", StatusError: "ERROR",
-		StatusComplete: "COMPLETE", 0: "Status(0)", 9: "Status(9)",
-	} {
-		require.Equal(t, want, st.String())
-	}
-}
+// The statuses by name, as package sasl names them.
+const (
+	StatusStart byte = iota + 1
+	StatusOK
+	StatusBad
+	StatusError
+	StatusComplete
+)
 
 func TestReadMessage(t *testing.T) {
 	long := strings.Repeat("x", 100)
@@ -30,25 +32,25 @@ func TestReadMessage(t *testing.T) {
 		name    string
 		in      []byte
 		limit   int
-		want    message
+		want    Message
 		wantErr error // nil, or a target for errors.Is
 	}{
-		{name: "start", in: msg(StatusStart, "PLAIN"), want: message{StatusStart, []byte("PLAIN")}},
-		{name: "ok", in: msg(StatusOK, "challenge"), want: message{StatusOK, []byte("challenge")}},
-		{name: "bad", in: msg(StatusBad, "bad password"), want: message{StatusBad, []byte("bad password")}},
-		{name: "error", in: msg(StatusError, "oops"), want: message{StatusError, []byte("oops")}},
-		{name: "complete empty", in: msg(StatusComplete, ""), want: message{StatusComplete, nil}},
-		{name: "at limit", in: msg(StatusOK, long), limit: 100, want: message{StatusOK, []byte(long)}},
-		{name: "trailing bytes ignored", in: append(msg(StatusOK, "a"), 1, 2), want: message{StatusOK, []byte("a")}},
+		{name: "start", in: sasltest.Msg(StatusStart, "PLAIN"), want: Message{StatusStart, []byte("PLAIN")}},
+		{name: "ok", in: sasltest.Msg(StatusOK, "challenge"), want: Message{StatusOK, []byte("challenge")}},
+		{name: "bad", in: sasltest.Msg(StatusBad, "bad password"), want: Message{StatusBad, []byte("bad password")}},
+		{name: "error", in: sasltest.Msg(StatusError, "oops"), want: Message{StatusError, []byte("oops")}},
+		{name: "complete empty", in: sasltest.Msg(StatusComplete, ""), want: Message{StatusComplete, nil}},
+		{name: "at limit", in: sasltest.Msg(StatusOK, long), limit: 100, want: Message{StatusOK, []byte(long)}},
+		{name: "trailing bytes ignored", in: append(sasltest.Msg(StatusOK, "a"), 1, 2), want: Message{StatusOK, []byte("a")}},
 		{name: "empty stream", in: nil, wantErr: io.EOF},
 		{name: "truncated header", in: []byte{2, 0, 0}, wantErr: io.ErrUnexpectedEOF},
-		{name: "truncated payload", in: msg(StatusOK, "abcdef")[:8], wantErr: io.ErrUnexpectedEOF},
-		{name: "header only", in: rawHeader(2, 3), wantErr: io.ErrUnexpectedEOF},
-		{name: "over limit", in: msg(StatusOK, long), limit: 99, wantErr: ErrFrameTooLarge},
-		{name: "negative length", in: rawHeader(2, 0x80000000), wantErr: ErrFrameTooLarge},
-		{name: "max uint32 length", in: rawHeader(5, 0xFFFFFFFF), wantErr: ErrFrameTooLarge},
-		{name: "status zero", in: rawHeader(0, 0), wantErr: ErrProtocol},
-		{name: "status six", in: rawHeader(6, 0), wantErr: ErrProtocol},
+		{name: "truncated payload", in: sasltest.Msg(StatusOK, "abcdef")[:8], wantErr: io.ErrUnexpectedEOF},
+		{name: "header only", in: sasltest.RawHeader(2, 3), wantErr: io.ErrUnexpectedEOF},
+		{name: "over limit", in: sasltest.Msg(StatusOK, long), limit: 99, wantErr: ErrFrameTooLarge},
+		{name: "negative length", in: sasltest.RawHeader(2, 0x80000000), wantErr: ErrFrameTooLarge},
+		{name: "max uint32 length", in: sasltest.RawHeader(5, 0xFFFFFFFF), wantErr: ErrFrameTooLarge},
+		{name: "status zero", in: sasltest.RawHeader(0, 0), wantErr: ErrProtocol},
+		{name: "status six", in: sasltest.RawHeader(6, 0), wantErr: ErrProtocol},
 		{name: "http", in: []byte("HTTP/1.1 400 Bad Request\r\n"), wantErr: ErrProtocol},
 		{name: "thrift strict message", in: []byte{0x80, 0x01, 0x00, 0x03, 0, 0, 0, 4}, wantErr: ErrProtocol},
 	}
@@ -56,9 +58,9 @@ func TestReadMessage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			limit := tc.limit
 			if limit == 0 {
-				limit = DefaultMaxNegotiationSize
+				limit = testMaxNeg
 			}
-			got, err := readMessage(bytes.NewReader(tc.in), limit)
+			got, err := ReadMessage(bytes.NewReader(tc.in), limit)
 			if tc.wantErr != nil {
 				require.ErrorIs(t, err, tc.wantErr)
 				return
@@ -70,21 +72,21 @@ func TestReadMessage(t *testing.T) {
 }
 
 func TestMessageHeaderErrorText(t *testing.T) {
-	_, err := readMessage(bytes.NewReader([]byte("HTTP/1.1")), 10)
+	_, err := ReadMessage(bytes.NewReader([]byte("HTTP/1.1")), 10)
 	require.ErrorContains(t, err, `sasl: invalid negotiation status byte 72 (header bytes "HTTP/")`)
-	_, err = readMessage(bytes.NewReader(rawHeader(2, 11)), 10)
+	_, err = ReadMessage(bytes.NewReader(sasltest.RawHeader(2, 11)), 10)
 	require.ErrorContains(t, err, "sasl: negotiation message of 11 bytes exceeds the limit of 10")
 }
 
 func TestAppendMessageRoundTrip(t *testing.T) {
 	for st := StatusStart; st <= StatusComplete; st++ {
-		b, err := appendMessage([]byte("prefix"), st, []byte("payload"))
+		b, err := AppendMessage([]byte("prefix"), st, []byte("payload"))
 		require.NoError(t, err)
 		require.Equal(t, []byte("prefix"), b[:6])
-		m, err := readMessage(bytes.NewReader(b[6:]), 100)
+		m, err := ReadMessage(bytes.NewReader(b[6:]), 100)
 		require.NoError(t, err)
-		require.Equal(t, st, m.status)
-		require.Equal(t, "payload", string(m.payload))
+		require.Equal(t, st, m.Status)
+		require.Equal(t, "payload", string(m.Payload))
 	}
 }
 
@@ -96,16 +98,16 @@ func TestReadDataFrames(t *testing.T) {
 		want    string
 		wantErr error // error after want was read; nil means io.EOF
 	}{
-		{name: "one frame", in: frame([]byte("hello")), want: "hello"},
-		{name: "two frames", in: append(frame([]byte("hel")), frame([]byte("lo"))...), want: "hello"},
-		{name: "empty frames skipped", in: bytes.Join([][]byte{frame(nil), frame([]byte("a")), frame(nil), frame([]byte("b"))}, nil), want: "ab"},
-		{name: "at limit", in: frame([]byte("12345678")), max: 8, want: "12345678"},
-		{name: "over limit", in: frame([]byte("123456789")), max: 8, wantErr: ErrFrameTooLarge},
+		{name: "one frame", in: sasltest.Frame([]byte("hello")), want: "hello"},
+		{name: "two frames", in: append(sasltest.Frame([]byte("hel")), sasltest.Frame([]byte("lo"))...), want: "hello"},
+		{name: "empty frames skipped", in: bytes.Join([][]byte{sasltest.Frame(nil), sasltest.Frame([]byte("a")), sasltest.Frame(nil), sasltest.Frame([]byte("b"))}, nil), want: "ab"},
+		{name: "at limit", in: sasltest.Frame([]byte("12345678")), max: 8, want: "12345678"},
+		{name: "over limit", in: sasltest.Frame([]byte("123456789")), max: 8, wantErr: ErrFrameTooLarge},
 		{name: "negative length", in: []byte{0x80, 0, 0, 0, 1}, wantErr: ErrFrameTooLarge},
 		{name: "max length", in: []byte{0xFF, 0xFF, 0xFF, 0xFF}, wantErr: ErrFrameTooLarge},
 		{name: "truncated header", in: []byte{0, 0}, wantErr: io.ErrUnexpectedEOF},
-		{name: "truncated payload", in: frame([]byte("hello"))[:7], want: "hel", wantErr: io.ErrUnexpectedEOF},
-		{name: "second frame truncated", in: append(frame([]byte("ok")), 0, 0, 0, 9, 'x'), want: "okx", wantErr: io.ErrUnexpectedEOF},
+		{name: "truncated payload", in: sasltest.Frame([]byte("hello"))[:7], want: "hel", wantErr: io.ErrUnexpectedEOF},
+		{name: "second frame truncated", in: append(sasltest.Frame([]byte("ok")), 0, 0, 0, 9, 'x'), want: "okx", wantErr: io.ErrUnexpectedEOF},
 	}
 	for _, tc := range tests {
 		for _, layered := range []bool{false, true} {
@@ -117,7 +119,7 @@ func TestReadDataFrames(t *testing.T) {
 				in := tc.in
 				var layer SecurityLayer
 				if layered {
-					x := &xorLayer{key: 0x5A}
+					x := &sasltest.XORLayer{Key: 0x5A}
 					layer = x
 					in = wrapFrames(t, x, tc.in)
 				}
@@ -125,7 +127,7 @@ func TestReadDataFrames(t *testing.T) {
 				if layered && limit > 0 {
 					limit++ // the layer's byte of overhead
 				}
-				tr := openTransportLayer(newMemConn(in), Config{MaxFrameSize: limit}, layer)
+				tr := openTransport(sasltest.NewMemConn(in), limit, layer)
 				got, err := io.ReadAll(tr)
 				if tc.wantErr == nil {
 					require.NoError(t, err) // ReadAll turns io.EOF into nil
@@ -147,7 +149,7 @@ func TestReadDataFrames(t *testing.T) {
 // wrapFrames rewrites a stream of plain frames into wrapped frames, keeping
 // every header that is not followed by a whole frame (a lying or truncated
 // one) as it is, adjusted by the layer's one byte of overhead.
-func wrapFrames(t *testing.T, x *xorLayer, in []byte) []byte {
+func wrapFrames(t *testing.T, x *sasltest.XORLayer, in []byte) []byte {
 	t.Helper()
 	var out []byte
 	for len(in) >= 4 {
@@ -161,15 +163,15 @@ func wrapFrames(t *testing.T, x *xorLayer, in []byte) []byte {
 		}
 		w, err := x.Wrap(in[4 : 4+n])
 		require.NoError(t, err)
-		out = append(out, frame(w)...)
+		out = append(out, sasltest.Frame(w)...)
 		in = in[4+n:]
 	}
-	x.wraps.Store(0)
+	x.Wraps.Store(0)
 	return append(out, in...)
 }
 
 func TestFrameTooLargeError(t *testing.T) {
-	tr := openTransportFor(newMemConn([]byte{0x7F, 0xFF, 0xFF, 0xFF}), Config{})
+	tr := openTransport(sasltest.NewMemConn([]byte{0x7F, 0xFF, 0xFF, 0xFF}), 0, nil)
 	_, err := tr.Read(make([]byte, 10))
 	require.ErrorIs(t, err, ErrFrameTooLarge)
 	require.EqualError(t, err, "sasl: data frame of 2147483647 bytes exceeds the limit of 16777216")
@@ -177,8 +179,8 @@ func TestFrameTooLargeError(t *testing.T) {
 
 func TestWriteFlushFrames(t *testing.T) {
 	var out bytes.Buffer
-	tr := openTransportFor(newMemConnTo(nil, &out), Config{})
-	ctx := testCtx(t)
+	tr := openTransport(sasltest.NewMemConnTo(nil, &out), 0, nil)
+	ctx := sasltest.Ctx(t)
 	_, err := tr.Write([]byte("hel"))
 	require.NoError(t, err)
 	_, err = tr.WriteString("lo")
@@ -188,21 +190,20 @@ func TestWriteFlushFrames(t *testing.T) {
 	require.NoError(t, tr.Flush(ctx), "an empty flush sends nothing")
 	require.NoError(t, tr.WriteByte('!'))
 	require.NoError(t, tr.Flush(ctx))
-	require.Equal(t, append(frame([]byte("hello")), frame([]byte("!"))...), out.Bytes())
+	require.Equal(t, append(sasltest.Frame([]byte("hello")), sasltest.Frame([]byte("!"))...), out.Bytes())
 }
 
 func TestNotOpen(t *testing.T) {
-	tr, err := NewClient(newMemConn(nil), NewPlain("u", "p"), Config{})
-	require.NoError(t, err)
+	tr := New(sasltest.NewMemConn(nil), "client", testMaxFrame, testMaxNeg, nil)
 	require.False(t, tr.IsOpen())
 	require.ErrorIs(t, tr.Open(), ErrNotOpen)
-	_, err = tr.Write([]byte("x"))
+	_, err := tr.Write([]byte("x"))
 	require.ErrorIs(t, err, ErrNotOpen)
 	_, err = tr.Read(make([]byte, 1))
 	require.ErrorIs(t, err, ErrNotOpen)
-	require.ErrorIs(t, tr.Flush(testCtx(t)), ErrNotOpen)
+	require.ErrorIs(t, tr.Flush(sasltest.Ctx(t)), ErrNotOpen)
 
-	open := openTransportFor(newMemConn(nil), Config{})
+	open := openTransport(sasltest.NewMemConn(nil), 0, nil)
 	require.NoError(t, open.Open())
 	require.NoError(t, open.Close())
 	require.NoError(t, open.Close(), "Close is idempotent")
@@ -210,16 +211,6 @@ func TestNotOpen(t *testing.T) {
 	_, err = open.Write([]byte("x"))
 	require.ErrorIs(t, err, ErrNotOpen)
 	require.ErrorIs(t, open.Open(), ErrNotOpen)
-}
-
-func TestConfigValidate(t *testing.T) {
-	require.NoError(t, Config{}.Validate())
-	require.NoError(t, DefaultConfig().Validate())
-	require.ErrorContains(t, Config{MaxFrameSize: -1}.Validate(), "sasl: Config.MaxFrameSize")
-	require.ErrorContains(t, Config{MaxNegotiationSize: -1}.Validate(), "sasl: Config.MaxNegotiationSize")
-	_, err := NewClient(newMemConn(nil), NewPlain("u", "p"), Config{MaxFrameSize: -5})
-	require.ErrorContains(t, err, "MaxFrameSize")
-	require.Equal(t, DefaultConfig(), Config{}.withDefaults())
 }
 
 // TestLyingHeaderAllocatesLittle checks that a header claiming a large
@@ -230,23 +221,15 @@ func TestLyingHeaderAllocatesLittle(t *testing.T) {
 	for _, layered := range []bool{false, true} {
 		var layer SecurityLayer
 		if layered {
-			layer = &xorLayer{key: 1}
+			layer = &sasltest.XORLayer{Key: 1}
 		}
-		allocated := bytesAllocated(func() {
-			tr := openTransportLayer(newMemConn(in), Config{}, layer)
+		allocated := sasltest.BytesAllocated(func() {
+			tr := openTransport(sasltest.NewMemConn(in), 0, layer)
 			_, err := io.ReadAll(tr)
 			require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 		})
 		require.Less(t, allocated, uint64(1<<20), "layered=%v", layered)
 	}
-}
-
-func bytesAllocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }
 
 func TestReadBoundedGrowth(t *testing.T) {
@@ -264,14 +247,14 @@ func TestReadBoundedGrowth(t *testing.T) {
 
 func TestReadByte(t *testing.T) {
 	for _, layered := range []bool{false, true} {
-		in := append(frame([]byte("ab")), frame([]byte("c"))...)
+		in := append(sasltest.Frame([]byte("ab")), sasltest.Frame([]byte("c"))...)
 		var layer SecurityLayer
 		if layered {
-			x := &xorLayer{key: 3}
+			x := &sasltest.XORLayer{Key: 3}
 			layer = x
 			in = wrapFrames(t, x, in)
 		}
-		tr := openTransportLayer(newMemConn(in), Config{}, layer)
+		tr := openTransport(sasltest.NewMemConn(in), 0, layer)
 		var got []byte
 		for {
 			b, err := tr.ReadByte()
@@ -286,18 +269,18 @@ func TestReadByte(t *testing.T) {
 }
 
 func TestPeerMessage(t *testing.T) {
-	require.Equal(t, "short", peerMessage([]byte("short")))
-	require.Equal(t, "bad \uFFFD byte", peerMessage([]byte("bad \xff byte")))
-	long := strings.Repeat("é", maxPeerMessage) // two bytes each
-	got := peerMessage([]byte(long))
+	require.Equal(t, "short", PeerMessage([]byte("short")))
+	require.Equal(t, "bad \uFFFD byte", PeerMessage([]byte("bad \xff byte")))
+	long := strings.Repeat("é", MaxPeerMessage) // two bytes each
+	got := PeerMessage([]byte(long))
 	require.True(t, strings.HasSuffix(got, "..."))
-	require.LessOrEqual(t, len(got), maxPeerMessage+3)
+	require.LessOrEqual(t, len(got), MaxPeerMessage+3)
 	require.True(t, utf8.ValidString(strings.TrimSuffix(got, "...")))
 }
 
 // deadlineConn records write deadlines.
 type deadlineConn struct {
-	memConn
+	sasltest.MemConn
 	writeDeadlines []time.Time
 }
 
@@ -308,8 +291,8 @@ func (c *deadlineConn) SetWriteDeadline(d time.Time) error {
 
 func TestFlushContext(t *testing.T) {
 	var out bytes.Buffer
-	c := &deadlineConn{memConn: memConn{r: bytes.NewReader(nil), w: &out}}
-	tr := openTransportFor(c, Config{})
+	c := &deadlineConn{MemConn: sasltest.MemConn{R: bytes.NewReader(nil), W: &out}}
+	tr := openTransport(c, 0, nil)
 	require.Equal(t, thrift.UnknownRemainingBytes, tr.RemainingBytes())
 	require.Same(t, c, tr.Conn())
 
@@ -329,14 +312,14 @@ func TestFlushContext(t *testing.T) {
 	_, _ = tr.Write([]byte("lost"))
 	require.ErrorIs(t, tr.Flush(canceled), context.Canceled)
 	require.NoError(t, tr.Flush(context.Background()), "the buffer was emptied")
-	require.Equal(t, bytes.Join([][]byte{frame([]byte("a")), frame([]byte("b")), frame([]byte("c"))}, nil), out.Bytes())
+	require.Equal(t, bytes.Join([][]byte{sasltest.Frame([]byte("a")), sasltest.Frame([]byte("b")), sasltest.Frame([]byte("c"))}, nil), out.Bytes())
 }
 
 func TestLargeWriteBufferReleased(t *testing.T) {
 	var out bytes.Buffer
-	for _, layer := range []SecurityLayer{nil, &xorLayer{key: 1}} {
+	for _, layer := range []SecurityLayer{nil, &sasltest.XORLayer{Key: 1}} {
 		out.Reset()
-		tr := openTransportLayer(newMemConnTo(nil, &out), Config{}, layer)
+		tr := openTransport(sasltest.NewMemConnTo(nil, &out), 0, layer)
 		big := make([]byte, 2*retainBuffer)
 		_, err := tr.Write(big)
 		require.NoError(t, err)
@@ -345,4 +328,32 @@ func TestLargeWriteBufferReleased(t *testing.T) {
 		require.LessOrEqual(t, cap(tr.wframe), retainBuffer)
 		require.Equal(t, frameHeaderLen+len(big)+map[bool]int{true: 1, false: 0}[layer != nil], out.Len())
 	}
+}
+
+// The limits package sasl uses by default.
+const (
+	testMaxFrame = 16 << 20
+	testMaxNeg   = 64 << 10
+)
+
+// openTransport returns a transport in the data phase, as after a
+// handshake, with layer as its security layer (nil for none) and a frame
+// limit of maxFrame (zero: testMaxFrame).
+func openTransport(c net.Conn, maxFrame int, layer SecurityLayer) *Transport {
+	if maxFrame == 0 {
+		maxFrame = testMaxFrame
+	}
+	t := New(c, "client", maxFrame, testMaxNeg, nil)
+	t.layer = layer
+	t.open.Store(true)
+	return t
+}
+
+func TestUnwrapErrorIsSticky(t *testing.T) {
+	in := sasltest.Frame([]byte("not wrapped"))
+	tr := openTransport(sasltest.NewMemConn(in), 0, &sasltest.XORLayer{Key: 1})
+	_, err := tr.Read(make([]byte, 4))
+	require.ErrorContains(t, err, "sasl: unwrap frame: xor: missing marker")
+	_, err2 := tr.Read(make([]byte, 4))
+	require.Equal(t, err, err2)
 }

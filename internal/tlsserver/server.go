@@ -1,4 +1,4 @@
-package tlsconf
+package tlsserver
 
 import (
 	"crypto/tls"
@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+
+	"github.com/impalalb/impalalb/internal/tlsfiles"
 )
 
-// ServerConfig describes the server side of TLS, for the test coordinator
-// and the local demo: a certificate and key reloaded when they change on
-// disk, and optionally client certificates checked against a CA (mutual
-// TLS).
-type ServerConfig struct {
+// Config describes the server side of TLS, for the test coordinator and the
+// local demo: a certificate and key reloaded when they change on disk, and
+// optionally client certificates checked against a CA (mutual TLS).
+type Config struct {
 	// CertFile and KeyFile name the PEM certificate (chain) and its
 	// unencrypted private key. Required. Read again when either changes.
 	CertFile string
@@ -28,29 +29,36 @@ type ServerConfig struct {
 	// CA is set and tls.NoClientCert otherwise. A policy that verifies
 	// certificates needs a client CA.
 	ClientAuth tls.ClientAuthType
-	// MinVersion is the lowest TLS version accepted, as in Config. Zero
-	// means TLS 1.2.
+	// MinVersion is the lowest TLS version accepted, tls.VersionTLS12 or
+	// tls.VersionTLS13. Zero means TLS 1.2.
 	MinVersion uint16
 	// Logger receives reload events and failed reloads. Nil means no
 	// logging.
 	Logger *slog.Logger
 }
 
-// Validate checks the fields without reading any file. Errors are
-// *ConfigError naming the field.
-func (c ServerConfig) Validate() error {
+// Validate checks the fields without reading any file. Errors wrap a
+// *tlsfiles.Error naming the field.
+func (c Config) Validate() error {
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("tlsserver: %w", err)
+	}
+	return nil
+}
+
+func (c Config) validate() error {
 	if c.CertFile == "" {
-		return &ConfigError{Field: "CertFile", Err: fmt.Errorf("required")}
+		return &tlsfiles.Error{Field: "CertFile", Err: fmt.Errorf("required")}
 	}
 	if c.KeyFile == "" {
-		return &ConfigError{Field: "KeyFile", Err: fmt.Errorf("required")}
+		return &tlsfiles.Error{Field: "KeyFile", Err: fmt.Errorf("required")}
 	}
-	if err := checkMinVersion(c.MinVersion); err != nil {
+	if err := tlsfiles.CheckMinVersion(c.MinVersion); err != nil {
 		return err
 	}
 	hasCA := c.ClientCAFile != "" || len(c.ClientCAPEM) > 0
 	if (c.ClientAuth == tls.VerifyClientCertIfGiven || c.ClientAuth == tls.RequireAndVerifyClientCert) && !hasCA {
-		return &ConfigError{Field: "ClientAuth", Err: fmt.Errorf("%v needs ClientCAFile or ClientCAPEM", c.ClientAuth)}
+		return &tlsfiles.Error{Field: "ClientAuth", Err: fmt.Errorf("%v needs ClientCAFile or ClientCAPEM", c.ClientAuth)}
 	}
 	return nil
 }
@@ -66,9 +74,17 @@ type serverState struct {
 // Build validates c, reads its files and returns a *tls.Config for a
 // listener. Each handshake gets the certificate and client CAs current at
 // that moment (through GetConfigForClient); connections already open keep
-// theirs. Errors are *ConfigError naming the field and the file.
-func (c ServerConfig) Build() (*tls.Config, error) {
-	if err := c.Validate(); err != nil {
+// theirs. Errors wrap a *tlsfiles.Error naming the field and the file.
+func (c Config) Build() (*tls.Config, error) {
+	cfg, err := c.build()
+	if err != nil {
+		return nil, fmt.Errorf("tlsserver: %w", err)
+	}
+	return cfg, nil
+}
+
+func (c Config) build() (*tls.Config, error) {
+	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	log := c.Logger
@@ -80,8 +96,8 @@ func (c ServerConfig) Build() (*tls.Config, error) {
 		minVersion = tls.VersionTLS12
 	}
 	certFile, keyFile := c.CertFile, c.KeyFile
-	cert, err := newFileValue([]string{"CertFile", "KeyFile"}, []string{certFile, keyFile}, func(d [][]byte) (*tls.Certificate, error) {
-		return keyPair("CertFile", certFile, d[0], "KeyFile", keyFile, d[1])
+	cert, err := tlsfiles.New("tlsserver:", []string{"CertFile", "KeyFile"}, []string{certFile, keyFile}, func(d [][]byte) (*tls.Certificate, error) {
+		return tlsfiles.KeyPair("CertFile", certFile, d[0], "KeyFile", keyFile, d[1])
 	}, log)
 	if err != nil {
 		return nil, err
@@ -89,23 +105,23 @@ func (c ServerConfig) Build() (*tls.Config, error) {
 
 	var static []*x509.Certificate
 	if len(c.ClientCAPEM) > 0 {
-		if static, err = parseCerts(c.ClientCAPEM); err != nil {
-			return nil, &ConfigError{Field: "ClientCAPEM", Err: err}
+		if static, err = tlsfiles.ParseCerts(c.ClientCAPEM); err != nil {
+			return nil, &tlsfiles.Error{Field: "ClientCAPEM", Err: err}
 		}
 	}
 	roots := func() *x509.CertPool { return nil }
 	switch {
 	case c.ClientCAFile != "":
 		path := c.ClientCAFile
-		fv, err := newFileValue([]string{"ClientCAFile"}, []string{path}, func(d [][]byte) (*x509.CertPool, error) {
-			return caPool(static, "ClientCAFile", path, d[0])
+		fv, err := tlsfiles.New("tlsserver:", []string{"ClientCAFile"}, []string{path}, func(d [][]byte) (*x509.CertPool, error) {
+			return tlsfiles.CAPool(static, "ClientCAFile", path, d[0])
 		}, log)
 		if err != nil {
 			return nil, err
 		}
 		roots = fv.Get
 	case static != nil:
-		pool, _ := caPool(static, "", "", nil)
+		pool, _ := tlsfiles.CAPool(static, "", "", nil)
 		roots = func() *x509.CertPool { return pool }
 	}
 	clientAuth := c.ClientAuth

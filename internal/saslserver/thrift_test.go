@@ -1,4 +1,4 @@
-package sasl
+package saslserver_test
 
 import (
 	"context"
@@ -7,6 +7,10 @@ import (
 
 	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/stretchr/testify/require"
+
+	"github.com/impalalb/impalalb/conn/sasl"
+	"github.com/impalalb/impalalb/internal/saslserver"
+	"github.com/impalalb/impalalb/internal/sasltest"
 )
 
 // TestThriftRoundTrip runs a Thrift call and its reply with the binary
@@ -14,26 +18,26 @@ import (
 func TestThriftRoundTrip(t *testing.T) {
 	tests := []struct {
 		name  string
-		pair  func(*testing.T) (net.Conn, net.Conn)
-		mech  func() Mechanism
-		mechs map[string]ServerMechanismFactory
+		pair  func(testing.TB) (net.Conn, net.Conn)
+		mech  func() sasl.Mechanism
+		mechs map[string]saslserver.MechanismFactory
 	}{
-		{name: "plain over tcp", pair: tcpPair,
-			mech:  func() Mechanism { return NewPlain(testUser, testPassword) },
+		{name: "plain over tcp", pair: sasltest.TCPPair,
+			mech:  func() sasl.Mechanism { return sasl.NewPlain(testUser, testPassword) },
 			mechs: plainMechs()},
-		{name: "xor layer over pipe", pair: pipePair,
-			mech: func() Mechanism { return &xorClient{xorLayer: xorLayer{key: 0x77}} },
-			mechs: map[string]ServerMechanismFactory{"XOR-TEST": func() ServerMechanism {
-				return &xorServer{xorLayer: xorLayer{key: 0x77}}
+		{name: "xor layer over pipe", pair: sasltest.PipePair,
+			mech: func() sasl.Mechanism { return &sasltest.XORClient{XORLayer: sasltest.XORLayer{Key: 0x77}} },
+			mechs: map[string]saslserver.MechanismFactory{"XOR-TEST": func() saslserver.Mechanism {
+				return &sasltest.XORServer{XORLayer: sasltest.XORLayer{Key: 0x77}}
 			}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cc, sc := tc.pair(t)
 			res := serve(t, sc, tc.mechs)
-			ctr, err := NewClient(cc, tc.mech(), Config{})
+			ctr, err := sasl.NewClient(cc, tc.mech(), sasl.Config{})
 			require.NoError(t, err)
-			ctx := testCtx(t)
+			ctx := sasltest.Ctx(t)
 			require.NoError(t, ctr.Handshake(ctx, "localhost"))
 			r := <-res
 			require.NoError(t, r.err)

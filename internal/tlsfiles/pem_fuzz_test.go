@@ -1,4 +1,4 @@
-package tlsconf
+package tlsfiles
 
 import (
 	"testing"
@@ -22,20 +22,20 @@ func FuzzPEM(f *testing.F) {
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"), []byte("junk"))
 	f.Add([]byte{}, []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"))
 	f.Fuzz(func(t *testing.T, certPEM, keyPEM []byte) {
-		if certs, err := parseCerts(certPEM); err == nil && len(certs) == 0 {
-			t.Fatal("parseCerts: no error and no certificate")
+		if certs, err := ParseCerts(certPEM); err == nil && len(certs) == 0 {
+			t.Fatal("ParseCerts: no error and no certificate")
 		}
-		if pool, err := caPool(nil, "CAFile", "ca.pem", certPEM); err == nil && pool == nil {
-			t.Fatal("caPool: no error and no pool")
+		if pool, err := CAPool(nil, "CAFile", "ca.pem", certPEM); err == nil && pool == nil {
+			t.Fatal("CAPool: no error and no pool")
 		}
 		_ = checkKeyPEM(keyPEM)
-		pair, err := keyPair("CertFile", "c.pem", certPEM, "KeyFile", "k.pem", keyPEM)
+		pair, err := KeyPair("CertFile", "c.pem", certPEM, "KeyFile", "k.pem", keyPEM)
 		if err == nil && (pair == nil || len(pair.Certificate) == 0) {
-			t.Fatal("keyPair: no error and no certificate")
+			t.Fatal("KeyPair: no error and no certificate")
 		}
 		if err != nil {
-			if _, ok := err.(*ConfigError); !ok {
-				t.Fatalf("keyPair: %T is not a *ConfigError", err)
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("KeyPair: %T is not an *Error", err)
 			}
 		}
 	})

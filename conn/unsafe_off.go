@@ -1,0 +1,9 @@
+//go:build impalalb_nounsafe_conn
+
+package conn
+
+// The helpers of unsafe.go without package unsafe, for measuring what it
+// buys (-tags impalalb_nounsafe_conn).
+
+// stringAt returns the k bytes of buf from at as a new string.
+func stringAt(buf []byte, at, k int) string { return string(buf[at : at+k]) }
