@@ -72,7 +72,10 @@ type Coordinator struct {
 	// archive holds recently closed operations for profiles and summaries.
 	archive      map[[16]byte]*operation
 	archiveOrder [][16]byte
-	nextConnID   uint64
+	// interrupted holds the status of statements QUERY_TIMEOUT_S
+	// unregistered, for later calls about them.
+	interrupted map[[16]byte]string
+	nextConnID  uint64
 }
 
 type coordState int
@@ -133,7 +136,10 @@ func Start(cfg Config) (*Coordinator, error) {
 	hs2Proc := impala.NewImpalaHiveServer2ServiceProcessor(hs2)
 	hs2Proc.AddToProcessorMap("FetchResults", &fetchProcessor{h: hs2}) // see fetchenc.go
 	co.hs2Proc = hs2Proc
-	co.bzProc = impala.NewImpalaServiceProcessor(&beeswaxHandler{co: co})
+	bh := &beeswaxHandler{co: co}
+	bzProc := impala.NewImpalaServiceProcessor(bh)
+	addUndeclaredProcessors(bzProc, bh)
+	co.bzProc = bzProc
 	co.member = co.cluster.join()
 	// The listeners share their ports with the reservations of a killed
 	// coordinator (SO_REUSEPORT, see listen), which would let two
@@ -390,6 +396,7 @@ func (co *Coordinator) forgetAll() {
 	co.ops = map[[16]byte]*operation{}
 	co.sessions = map[[16]byte]*session{}
 	co.archive, co.archiveOrder = nil, nil
+	co.interrupted = nil
 }
 
 func (co *Coordinator) acceptLoop(l *life, ln net.Listener, p Protocol) {
@@ -675,6 +682,7 @@ func (co *Coordinator) janitor(l *life) {
 			}
 		}
 		co.sweepSessions()
+		co.expireQueries(time.Now())
 	}
 }
 

@@ -2,6 +2,7 @@ package impalad
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func TestExpressionsHS2(t *testing.T) {
 		{"select 100000 * 100000", "100000 * 100000", "bigint", int64(10000000000)},
 		{"select 9223372036854775807 + 1", "9223372036854775807 + 1", "bigint", int64(-9223372036854775808)},
 		{"select 10/4", "10 / 4", "double", 2.5},
-		{"select 1/0", "1 / 0", "double", nil},
+		{"select 1/0", "1 / 0", "double", math.Inf(1)},
 		{"select 7 % 3", "7 % 3", "tinyint", int8(1)},
 		{"select 7 % 0", "7 % 0", "tinyint", nil},
 		{"select 300 % 7", "300 % 7", "smallint", int16(6)},
@@ -91,7 +92,7 @@ func TestExpressionsHS2(t *testing.T) {
 		{"select 'abc' like 'a_c'", "'abc' like 'a_c'", "boolean", true},
 		{"select cast('2024-01-02' as timestamp) < '2024-01-03'", "cast('2024-01-02' as timestamp) < '2024-01-03'", "boolean", true},
 		// Functions.
-		{"select version()", "version()", "string", "impalad version 9.8.7-TEST"},
+		{"select version()", "version()", "string", "impalad version 9.8.7-TEST RELEASE (build impalalb-test-coordinator)\nBuilt on Thu Jan  1 00:00:00 UTC 1970"},
 		{"select current_database()", "current_database()", "string", "default"},
 		{"select concat('a','b')", "concat('a', 'b')", "string", "ab"},
 		{"select concat('a', null)", "concat('a', null)", "string", nil},
@@ -341,7 +342,7 @@ func TestGroupBy(t *testing.T) {
 	_, rows = h.query("select bool_col, count(distinct id % 3) from gen.rows_40 group by 1 order by 1")
 	require.Equal(t, [][]any{{false, int64(2)}, {true, int64(1)}, {nil, int64(3)}}, rows)
 	_, st := h.exec("select count(distinct id) from gen.rows_100000", nil)
-	require.Contains(t, st.GetErrorMessage(), "AnalysisException: count(distinct id) over more than 65536 distinct values")
+	require.Contains(t, st.GetErrorMessage(), "AnalysisException: not supported by the test coordinator: count(distinct id) over more than 65536 distinct values")
 	// HAVING without GROUP BY, and no rows at all.
 	_, rows = h.query("select count(*) from gen.rows_10 having count(*) > 100")
 	require.Empty(t, rows)

@@ -184,7 +184,7 @@ func (co *Coordinator) tablesMatching(schema, table pattern, genName string) []c
 			if genName == "" || !table.match(genName) {
 				continue
 			}
-			if cols, _, _, err := co.source("gen", strings.ToLower(genName)); err == nil {
+			if cols, _, _, err := co.source("gen", strings.ToLower(genName), genName, "table reference"); err == nil {
 				out = append(out, catalogTable{db, strings.ToLower(genName), cols})
 			}
 			continue

@@ -40,13 +40,13 @@ func FuzzCast(f *testing.F) {
 		{Kind: Varchar, Length: 3}, {Kind: Char, Length: 4}, {Kind: Timestamp}, {Kind: Date}, {Kind: Binary}}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, typ := range types {
-			v, err := castValue(s, Type{Kind: String}, typ)
+			v, err := safeCast(s, Type{Kind: String}, typ)
 			if err != nil {
 				continue
 			}
 			_ = FormatValue(typ, v)
 			if v != nil && typ.Kind == Decimal {
-				if _, err := castValue(v, typ, Type{Kind: Double}); err != nil {
+				if _, err := safeCast(v, typ, Type{Kind: Double}); err != nil {
 					t.Fatalf("decimal %v does not convert back: %v", v, err)
 				}
 			}

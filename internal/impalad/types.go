@@ -2,6 +2,7 @@ package impalad
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +69,10 @@ type Column struct {
 
 // FormatValue returns v as Impala prints it in text: beeswax rows and the
 // HS2 string columns (TIMESTAMP, DATE, DECIMAL, CHAR, VARCHAR, STRING,
-// BINARY). NULL is "NULL".
+// BINARY). NULL is "NULL"; FLOAT and DOUBLE print as RawValue::PrintValue
+// prints them (be/src/runtime/raw-value.cc, at the ASCII_PRECISION of 16
+// significant digits that beeswax results use, query-result-set.cc):
+// 1000000, 0.1000000014901161 for the FLOAT 0.1, Infinity, -Infinity, NaN.
 func FormatValue(t Type, v any) string {
 	if v == nil {
 		return "NULL"
@@ -88,9 +92,9 @@ func FormatValue(t Type, v any) string {
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case float32:
-		return strconv.FormatFloat(float64(x), 'g', -1, 32)
+		return printDouble(float64(x))
 	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
+		return printDouble(x)
 	case string:
 		return x
 	case []byte:
@@ -102,6 +106,20 @@ func FormatValue(t Type, v any) string {
 		return formatTimestamp(x)
 	}
 	return fmt.Sprint(v)
+}
+
+// printDouble is a stream's output of a double at precision 16 (printf's
+// %.16g), with Java's names for the values that are not finite.
+func printDouble(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	case math.IsNaN(f):
+		return "NaN"
+	}
+	return strconv.FormatFloat(f, 'g', 16, 64)
 }
 
 // formatTimestamp prints a timestamp as Impala does: no fraction when the
