@@ -157,7 +157,7 @@ func (s *hs2Session) statusError(op string, st *tcli.TStatus, sent bool) error {
 	cause := ErrRemote
 	switch op {
 	case "execute", "poll", "metadata", "fetch":
-		cause = ErrOperationFailed
+		cause = failure(st.GetErrorMessage())
 	}
 	e := &Error{Addr: s.addr, Op: op, Sent: sent, Err: cause,
 		Message: st.GetErrorMessage(), SQLState: st.GetSqlState(), Code: st.GetErrorCode()}
@@ -510,6 +510,7 @@ func (o *hs2Op) wait(ctx context.Context) error {
 				bare++
 				continue
 			}
+			e.Err = failure(e.Message)
 			o.closeQuiet(ctx)
 			return e
 		case tcli.TOperationState_CANCELED_STATE:

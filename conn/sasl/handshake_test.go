@@ -186,8 +186,8 @@ func TestClientAgainstScriptedServer(t *testing.T) {
 		{name: "thrift without sasl", reply: thriftReply, wantErr: []error{ErrNotSASL, ErrProtocol}},
 		{name: "oversize first reply", reply: rawHeader(2, 1<<30), wantErr: []error{ErrNotSASL, ErrFrameTooLarge},
 			wantText: "give a length of 1073741824 bytes (limit 65536)"},
-		{name: "closed without reply", reply: nil, wantErr: []error{io.EOF},
-			wantText: "without answering with SASL"},
+		{name: "closed without reply", reply: nil, wantErr: []error{io.EOF, ErrRejected},
+			wantText: "the server closed the connection during authentication (the credentials were refused, or it does not speak SASL)"},
 		{name: "truncated reply", reply: msg(StatusComplete, "abc")[:6], closeAfter: true, wantErr: []error{io.ErrUnexpectedEOF}},
 		{name: "final data evaluated", mech: func() Mechanism { return &finalMech{} },
 			reply: msg(StatusComplete, "final"), wantSent: []Status{StatusOK}},
@@ -390,7 +390,8 @@ func TestNotSASLOverRealServers(t *testing.T) {
 		tr, err := NewClient(cc, NewPlain(testUser, testPassword), Config{})
 		require.NoError(t, err)
 		err = tr.Handshake(testCtx(t), "h")
-		require.ErrorContains(t, err, "without answering with SASL")
+		require.ErrorContains(t, err, "the server closed the connection during authentication")
+		require.ErrorIs(t, err, ErrRejected)
 	})
 }
 

@@ -526,7 +526,7 @@ func (co *Coordinator) serve(l *life, sc *serverConn) {
 	}
 	var t *serverTransport
 	if co.mechs != nil {
-		tr, user, err := sasl.AcceptContext(hctx, c, co.mechs, sasl.Config{Logger: co.log})
+		tr, user, err := sasl.AcceptContext(hctx, c, closingMechs(co.mechs, c), sasl.Config{Logger: co.log})
 		if err != nil {
 			co.debug("SASL handshake failed", slog.String("remote", c.RemoteAddr().String()), slog.String("error", err.Error()))
 			return
@@ -579,6 +579,51 @@ func (co *Coordinator) serve(l *life, sc *serverConn) {
 			return
 		}
 	}
+}
+
+// closingMechs returns mechs with every mechanism's failure closing c at
+// once, before the SASL transport could answer BAD: as Impala's
+// TSaslTransport::doSaslNegotiation (be/src/transport/TSaslTransport.cpp)
+// rethrows a failed authentication, and the client sees the connection
+// close. (An unsupported mechanism still gets BAD, as in Impala's
+// TSaslServerTransport.)
+func closingMechs(mechs map[string]sasl.ServerMechanismFactory, c net.Conn) map[string]sasl.ServerMechanismFactory {
+	out := make(map[string]sasl.ServerMechanismFactory, len(mechs))
+	for name, f := range mechs {
+		out[name] = func() sasl.ServerMechanism {
+			m := f()
+			if m == nil {
+				return nil
+			}
+			cm := &closingMech{ServerMechanism: m, c: c}
+			if sl, ok := m.(sasl.SecurityLayer); ok {
+				return &closingLayerMech{closingMech: cm, SecurityLayer: sl}
+			}
+			return cm
+		}
+	}
+	return out
+}
+
+// closingMech is a ServerMechanism whose failure closes its connection.
+type closingMech struct {
+	sasl.ServerMechanism
+	c net.Conn
+}
+
+// closingLayerMech is a closingMech that keeps its mechanism's security
+// layer (GSSAPI with a QOP other than auth).
+type closingLayerMech struct {
+	*closingMech
+	sasl.SecurityLayer
+}
+
+func (m *closingMech) Step(response []byte) ([]byte, bool, error) {
+	challenge, done, err := m.ServerMechanism.Step(response)
+	if err != nil {
+		m.c.Close()
+	}
+	return challenge, done, err
 }
 
 // connClosed detaches the connection's sessions: beeswax sessions end, HS2
