@@ -48,6 +48,7 @@ type Coordinator struct {
 	sessionsOpened atomic.Int64
 	executed       atomic.Int64
 	rejected       atomic.Int64
+	expired        atomic.Int64 // statements ended by a time limit
 	rpcs           atomic.Int64
 	waiting        atomic.Int64 // connections waiting for a frontend thread
 	logName        atomic.Pointer[string]

@@ -173,12 +173,22 @@ func (co *Coordinator) insertSource(s *session, st *statement, op *operation) (*
 		for i, e := range row {
 			v, uerr := safeEval(e, nil)
 			if uerr != nil {
-				return nil, uerr
+				// A value that fails when it runs fails the statement
+				// then, not its analysis.
+				if src.fail == "" {
+					src.fail = uerr.msg
+				}
+				continue
 			}
 			if e.typ != src.types[i] && v != nil {
 				var err *sqlError
 				if v, err = safeCast(v, e.typ, src.types[i]); err != nil {
-					return nil, err
+					if !err.runtime {
+						return nil, err
+					}
+					if src.fail == "" {
+						src.fail = err.msg
+					}
 				}
 			}
 			vals[i] = v

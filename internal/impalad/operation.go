@@ -190,7 +190,9 @@ func (co *Coordinator) expireQueries(now time.Time) {
 			continue
 		}
 		if limit := op.optSeconds("exec_time_limit_s"); limit > 0 && now.Sub(op.started) >= time.Duration(limit)*time.Second {
-			op.failLocked(fmt.Sprintf("Query %s expired due to execution time limit of %s", op.id, printTimeS(limit)), now)
+			if op.failLocked(fmt.Sprintf("Query %s expired due to execution time limit of %s", op.id, printTimeS(limit)), now) {
+				co.expired.Add(1)
+			}
 		}
 		idle := op.optSeconds("query_timeout_s")
 		if idle <= 0 || op.rpcs > 0 || now.Sub(op.lastActive) < time.Duration(idle)*time.Second {
@@ -203,6 +205,7 @@ func (co *Coordinator) expireQueries(now time.Time) {
 		}
 		op.failLocked(msg, now)
 		co.interruptLocked(op, msg)
+		co.expired.Add(1)
 	}
 }
 

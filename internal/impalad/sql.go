@@ -954,7 +954,8 @@ func (p *parser) selectStmt() (*statement, error) {
 					return nil, err
 				}
 				item.alias = a
-			} else if t := p.peek(); t.kind == tkIdent && (!exprKeywords[t.text] || strings.HasPrefix(t.raw, "`")) {
+			} else if t := p.peek(); t.kind == tkIdent && (!exprKeywords[t.text] && !impalaKeywords[t.text] || strings.HasPrefix(t.raw, "`")) {
+				// An alias without AS; a keyword cannot be one.
 				item.alias = t.text
 				p.i++
 			}
@@ -975,7 +976,7 @@ func (p *parser) selectStmt() (*statement, error) {
 			if _, err := p.ident(); err != nil {
 				return nil, err
 			}
-		} else if t := p.peek(); t.kind == tkIdent && !exprKeywords[t.text] {
+		} else if t := p.peek(); t.kind == tkIdent && (!exprKeywords[t.text] && !impalaKeywords[t.text] || strings.HasPrefix(t.raw, "`")) {
 			p.i++
 		}
 	}
