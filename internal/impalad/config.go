@@ -34,7 +34,7 @@ type Config struct {
 	// package kerberos). Any mechanism turns SASL on for every connection.
 	Mechanisms map[string]sasl.ServerMechanismFactory
 
-	// Version is the coordinator's build version ("4.4.1-RELEASE"), as
+	// Version is the coordinator's build version ("4.5.0-RELEASE"), as
 	// GetInfo(CLI_DBMS_VER) reports it; the pings and version() say
 	// "impalad version <Version> RELEASE (build ...)". Empty means
 	// DefaultVersion.
@@ -95,7 +95,7 @@ type Config struct {
 
 // DefaultVersion is the build version a Coordinator reports when
 // Config.Version is empty: the Impala release whose behaviour it follows.
-const DefaultVersion = "4.4.1-RELEASE"
+const DefaultVersion = "4.5.0-RELEASE"
 
 // buildHash stands for the git hash of Impala's build in the version
 // strings.

@@ -265,7 +265,7 @@ func TestSetResultSet(t *testing.T) {
 
 // TestQueryTimeout: a statement whose client makes no call about it for
 // QUERY_TIMEOUT_S is cancelled and unregistered; later calls get its
-// status (ImpalaServer::ExpireQueries, GetInterruptedStatus).
+// status (ImpalaServer::ExpireQueries, GetActiveQueryHandle).
 func TestQueryTimeout(t *testing.T) {
 	co := startCoord(t, Config{})
 	h := dialHS2(t, co.HS2Addr())
@@ -366,10 +366,10 @@ func TestVersionStrings(t *testing.T) {
 	h.mustOpen()
 	ping, err := h.c.PingImpalaHS2Service(context.Background(), &impala.TPingImpalaHS2ServiceReq{SessionHandle: h.sess})
 	require.NoError(t, err)
-	require.Equal(t, "impalad version 4.4.1-RELEASE RELEASE (build impalalb-test-coordinator)", ping.GetVersion())
+	require.Equal(t, "impalad version 4.5.0-RELEASE RELEASE (build impalalb-test-coordinator)", ping.GetVersion())
 	info, err := h.c.GetInfo(context.Background(), &tcli.TGetInfoReq{SessionHandle: h.sess, InfoType: tcli.TGetInfoType_CLI_DBMS_VER})
 	require.NoError(t, err)
-	require.Equal(t, "4.4.1-RELEASE", info.InfoValue.GetStringValue())
+	require.Equal(t, "4.5.0-RELEASE", info.InfoValue.GetStringValue())
 }
 
 // TestSessionOfAnotherUser: a connection authenticated as one user may not

@@ -210,7 +210,7 @@ func (co *Coordinator) expireQueries(now time.Time) {
 }
 
 // interruptLocked unregisters op, keeping msg as the status of later calls
-// about it (ImpalaServer::GetInterruptedStatus).
+// about it (idle_query_statuses_, read by ImpalaServer::GetActiveQueryHandle).
 func (co *Coordinator) interruptLocked(op *operation, msg string) {
 	co.closeOpLocked(op)
 	if co.interrupted == nil {
