@@ -17,6 +17,7 @@ const (
 	tkNumber
 	tkString
 	tkPunct
+	tkError // the scanner failed here: parser.lexErr
 )
 
 type token struct {
@@ -26,10 +27,12 @@ type token struct {
 	pos  int
 }
 
-// lex splits a statement into tokens. A trailing semicolon is dropped.
-func lex(s string) ([]token, *sqlError) {
-	var toks []token
-	i := 0
+// lexOne reads the token of s that starts at or after byte i, past blanks
+// and comments: ok is false at the end of s. The parser lexes as it goes,
+// as Impala's scanner feeds its parser: a statement refused early costs no
+// more than its start, and a scanner error shows once the parser gets
+// there.
+func lexOne(s string, i int) (tok token, next int, ok bool, err *sqlError) {
 	for i < len(s) {
 		c := s[i]
 		switch {
@@ -44,15 +47,13 @@ func lex(s string) ([]token, *sqlError) {
 			for j < len(s) && isIdentPart(s[j]) {
 				j++
 			}
-			toks = append(toks, token{tkIdent, strings.ToLower(s[i:j]), s[i:j], i})
-			i = j
+			return token{tkIdent, strings.ToLower(s[i:j]), s[i:j], i}, j, true, nil
 		case c == '`':
 			j := strings.IndexByte(s[i+1:], '`')
 			if j < 0 {
-				return nil, unmatchedString(s, i)
+				return token{}, i, false, unmatchedString(s, i)
 			}
-			toks = append(toks, token{tkIdent, strings.ToLower(s[i+1 : i+1+j]), s[i : i+2+j], i})
-			i += j + 2
+			return token{tkIdent, strings.ToLower(s[i+1 : i+1+j]), s[i : i+2+j], i}, i + j + 2, true, nil
 		case c >= '0' && c <= '9' || c == '.' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
 			j := i
 			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
@@ -74,12 +75,9 @@ func lex(s string) ([]token, *sqlError) {
 			// takes a word that starts with digits ("2g") when it is the
 			// longer match; an equal one is a number ("1e3").
 			if k := identFrom(s, i); k > j {
-				toks = append(toks, token{tkIdent, strings.ToLower(s[i:k]), s[i:k], i})
-				i = k
-				continue
+				return token{tkIdent, strings.ToLower(s[i:k]), s[i:k], i}, k, true, nil
 			}
-			toks = append(toks, token{tkNumber, s[i:j], s[i:j], i})
-			i = j
+			return token{tkNumber, s[i:j], s[i:j], i}, j, true, nil
 		case c == '\'' || c == '"':
 			var b strings.Builder
 			j := i + 1
@@ -106,31 +104,40 @@ func lex(s string) ([]token, *sqlError) {
 				j++
 			}
 			if !closed {
-				return nil, unmatchedString(s, i)
+				return token{}, i, false, unmatchedString(s, i)
 			}
-			toks = append(toks, token{tkString, b.String(), s[i:j], i})
-			i = j
+			return token{tkString, b.String(), s[i:j], i}, j, true, nil
 		case c == '/' && i+1 < len(s) && s[i+1] == '*':
 			j := strings.Index(s[i+2:], "*/")
 			if j < 0 {
-				return nil, syntaxError(s, i, "/", "an end of comment */")
+				return token{}, i, false, syntaxError(s, i, "/", "an end of comment */")
 			}
 			i += j + 4
 		case i+1 < len(s) && (s[i:i+2] == "<=" || s[i:i+2] == ">=" || s[i:i+2] == "!=" || s[i:i+2] == "<>"):
-			toks = append(toks, token{tkPunct, s[i : i+2], s[i : i+2], i})
-			i += 2
+			return token{tkPunct, s[i : i+2], s[i : i+2], i}, i + 2, true, nil
 		case strings.IndexByte("(),.*=;-+<>!/%", c) >= 0:
-			toks = append(toks, token{tkPunct, string(c), string(c), i})
-			i++
+			return token{tkPunct, s[i : i+1], s[i : i+1], i}, i + 1, true, nil
 		default:
 			// As the scanner's UNEXPECTED_CHAR token.
-			return nil, syntaxError(s, i, "Unexpected character", "")
+			return token{}, i, false, syntaxError(s, i, "Unexpected character", "")
 		}
 	}
-	for len(toks) > 0 && toks[len(toks)-1].kind == tkPunct && toks[len(toks)-1].text == ";" {
-		toks = toks[:len(toks)-1]
+	return token{}, i, false, nil
+}
+
+// trailingSemicolons reports whether s from byte i holds only semicolons,
+// blanks and comments: the end of the statement.
+func trailingSemicolons(s string, i int) bool {
+	for {
+		t, next, ok, err := lexOne(s, i)
+		if err != nil || !ok {
+			return err == nil
+		}
+		if t.kind != tkPunct || t.text != ";" {
+			return false
+		}
+		i = next
 	}
-	return toks, nil
 }
 
 // identFrom returns the end of the identifier that starts with digits at
@@ -252,17 +259,40 @@ func errorLine(b *strings.Builder, stmt string, pos int) {
 	b.WriteString("^\n")
 }
 
-// parser walks the tokens of one statement.
+// parser walks the tokens of one statement, lexing them as it needs them.
 type parser struct {
-	src   string
-	toks  []token
-	i     int
-	depth int // nesting of the expression being parsed
+	src    string
+	toks   []token // the tokens lexed so far
+	pos    int     // where lexing goes on in src
+	end    bool    // every token is lexed
+	lexErr *sqlError
+	i      int
+	depth  int // nesting of the expression being parsed
+}
+
+// fill lexes tokens until toks holds n+1 of them or the statement ends.
+func (p *parser) fill(n int) {
+	for len(p.toks) <= n && !p.end {
+		t, next, ok, err := lexOne(p.src, p.pos)
+		switch {
+		case err != nil:
+			p.lexErr, p.end = err, true
+		case !ok, t.kind == tkPunct && t.text == ";" && trailingSemicolons(p.src, next):
+			p.end = true
+		default:
+			p.toks = append(p.toks, t)
+			p.pos = next
+		}
+	}
 }
 
 func (p *parser) peek() token {
+	p.fill(p.i)
 	if p.i < len(p.toks) {
 		return p.toks[p.i]
+	}
+	if p.lexErr != nil {
+		return token{kind: tkError, pos: len(p.src)}
 	}
 	return token{kind: tkEOF, pos: len(p.src)}
 }
@@ -322,6 +352,9 @@ func tokenName(t token) string {
 // could have come instead.
 func (p *parser) unexpected(expected string) *sqlError {
 	t := p.peek()
+	if t.kind == tkError {
+		return p.lexErr
+	}
 	return syntaxError(p.src, t.pos, tokenName(t), expected)
 }
 
@@ -449,12 +482,8 @@ func rawName(db, t string) string {
 
 // parse turns one SQL statement into a statement.
 func parse(src string) (*statement, *sqlError) {
-	toks, err := lex(src)
-	if err != nil {
-		return nil, err
-	}
-	p := &parser{src: src, toks: toks}
-	if len(toks) == 0 {
+	p := &parser{src: src}
+	if p.peek().kind == tkEOF {
 		return nil, p.unexpected(statementStarts)
 	}
 	st, perr := p.statement()
