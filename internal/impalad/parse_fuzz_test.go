@@ -15,6 +15,10 @@ func FuzzParse(f *testing.F) {
 		"drop table if exists db.t", "show tables in d", "show databases", "describe t",
 		"insert into t values (1, 'a'), (2, NULL)", "select sleep(5)", "select fail('x')",
 		"select `quoted` from t", "select 'unterminated", "select cast(x as int)", "select -", "-- comment\nselect 1;",
+		"insert overwrite t (a, b) values (1, 'x')", "insert into t select * from gen.rows_3", "show create table db.t",
+		"unset all", "set all", `set k='a\b'`, "set mem_limit=2g", "select 1 in (1, 2, 3), 2 not between 1 and 3",
+		"create external table t (a varchar, b int comment 'c') comment 'x' row format delimited fields terminated by ',' stored as parquet location 'l' tblproperties ('a'='b')",
+		"select a\nfrom t\nwhere x yy", "select 1;;", "select 1; select 2",
 	} {
 		f.Add(s)
 	}

@@ -297,11 +297,11 @@ func (p *parser) peek() token {
 	return token{kind: tkEOF, pos: len(p.src)}
 }
 
+// next returns the next token and moves past it (past the end too, so
+// that p.i-- always steps back over it).
 func (p *parser) next() token {
 	t := p.peek()
-	if p.i < len(p.toks) {
-		p.i++
-	}
+	p.i++
 	return t
 }
 
