@@ -251,18 +251,29 @@ func castToString(from Type, v any) string {
 	return FormatValue(from, v)
 }
 
-// cFormatG is C's printf("%.*g", prec, f), which spells infinities "inf".
-func cFormatG(f float64, prec int) string {
+// cNonFinite are C's names of infinities and NaN (printf), javaNonFinite
+// Java's, which RawValue::PrintValue uses.
+var (
+	cNonFinite    = [3]string{"inf", "-inf", "nan"}
+	javaNonFinite = [3]string{"Infinity", "-Infinity", "NaN"}
+)
+
+// formatG is printf's "%.*g" of f, its values that are not finite (+Inf,
+// -Inf, NaN) spelled as names says.
+func formatG(f float64, prec int, names *[3]string) string {
 	switch {
 	case math.IsInf(f, 1):
-		return "inf"
+		return names[0]
 	case math.IsInf(f, -1):
-		return "-inf"
+		return names[1]
 	case math.IsNaN(f):
-		return "nan"
+		return names[2]
 	}
 	return strconv.FormatFloat(f, 'g', prec, 64)
 }
+
+// cFormatG is C's printf("%.*g", prec, f).
+func cFormatG(f float64, prec int) string { return formatG(f, prec, &cNonFinite) }
 
 // doubleToString is DoubleToBuffer (be/src/gutil/strings/numbers.cc):
 // 15 significant digits, or 17 when 15 do not read back as the value.

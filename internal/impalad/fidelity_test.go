@@ -22,6 +22,24 @@ import (
 // The tests of this file check the test coordinator against behaviour of
 // Impala 4.x read in its source; each names the file it follows.
 
+// openHS2 starts a coordinator with cfg and opens an HS2 session on it.
+func openHS2(t *testing.T, cfg Config) (*Coordinator, *hs2Client) {
+	t.Helper()
+	co := startCoord(t, cfg)
+	h := dialHS2(t, co.HS2Addr())
+	h.mustOpen()
+	return co, h
+}
+
+// analysisErrors checks that each statement is refused with its
+// AnalysisException.
+func (h *hs2Client) analysisErrors(want map[string]string) {
+	h.t.Helper()
+	for sql, msg := range want {
+		require.Equal(h.t, "AnalysisException: "+msg, failedQuery(h.t, h.execErr(sql, nil)), sql)
+	}
+}
+
 // execErr runs sql and returns the error message ExecuteStatement gave.
 func (h *hs2Client) execErr(sql string, overlay map[string]string) string {
 	h.t.Helper()
@@ -56,9 +74,7 @@ func (h *hs2Client) runErr(sql string) string {
 // column's type, or only with a possible loss of precision; nothing is
 // written.
 func TestInsertTypeChecks(t *testing.T) {
-	co := startCoord(t, Config{})
-	h := dialHS2(t, co.HS2Addr())
-	h.mustOpen()
+	_, h := openHS2(t, Config{})
 	h.query("create table t (ti tinyint, i int, s string, d decimal(5,2), v varchar(5), ts timestamp)")
 	for _, c := range []struct{ values, want string }{
 		{"(300, 1, 'a', 1, NULL, NULL)", "Possible loss of precision for target table 'default.t'.\nExpression '300' (type: SMALLINT) would need to be cast to TINYINT for column 'ti'"},
@@ -90,24 +106,20 @@ func TestInsertTypeChecks(t *testing.T) {
 	h.query("insert into t (s, i) values ('q', 7)")
 	_, rows = h.query("select ti, i, s from t where i = 7")
 	require.Equal(t, [][]any{{nil, int32(7), "q"}}, rows)
-	for sql, want := range map[string]string{
+	h.analysisErrors(map[string]string{
 		"insert into t (nope) values (1)":              "Unknown column 'nope' in column permutation",
 		"insert into t (i, i) values (1, 2)":           "Duplicate column 'i' in column permutation",
 		"insert into t (i, s) values (1)":              "Column permutation mentions more columns (2) than the SELECT / VALUES clause returns (1)",
 		"insert into t (i) values (1, 'x')":            "Column permutation mentions fewer columns (1) than the SELECT / VALUES clause returns (2)",
 		"insert into t (i) values (cast(1 as bigint))": "Possible loss of precision for target table 'default.t'.\nExpression 'cast(1 as bigint)' (type: BIGINT) would need to be cast to INT for column 'i'",
-	} {
-		require.Equal(t, "AnalysisException: "+want, failedQuery(t, h.execErr(sql, nil)), sql)
-	}
+	})
 }
 
 // TestInsertOverwriteAndSelect: INSERT OVERWRITE replaces the rows; VALUES
 // may hold expressions that run (InsertStmt over a ValuesStmt), and INSERT
 // ... SELECT writes a query's rows.
 func TestInsertOverwriteAndSelect(t *testing.T) {
-	co := startCoord(t, Config{})
-	h := dialHS2(t, co.HS2Addr())
-	h.mustOpen()
+	_, h := openHS2(t, Config{})
 	h.query("create table t (i int, s string)")
 	h.query("insert into t values (1, 'a'), (2, 'b')")
 	h.query("insert overwrite table t values (3, 'c')")
@@ -138,9 +150,7 @@ func TestInsertOverwriteAndSelect(t *testing.T) {
 // be/src/exprs/decimal-operators-ir.cc), while a DOUBLE divided by zero is
 // IEEE's infinity (be/src/exprs/operators-ir.cc).
 func TestDecimalCasts(t *testing.T) {
-	co := startCoord(t, Config{})
-	h := dialHS2(t, co.HS2Addr())
-	h.mustOpen()
+	_, h := openHS2(t, Config{})
 	_, rows := h.query("select cast(1.9 as tinyint), cast(-2.5 as int), cast(1.4 as bigint), cast(2.5 as smallint), cast(1.9e0 as int)")
 	require.Equal(t, [][]any{{int8(2), int32(-3), int64(1), int16(3), int32(1)}}, rows)
 	_, rows = h.query("select 1/0, cast(1 as double) / 0")
@@ -267,9 +277,7 @@ func TestSetResultSet(t *testing.T) {
 // QUERY_TIMEOUT_S is cancelled and unregistered; later calls get its
 // status (ImpalaServer::ExpireQueries, GetActiveQueryHandle).
 func TestQueryTimeout(t *testing.T) {
-	co := startCoord(t, Config{})
-	h := dialHS2(t, co.HS2Addr())
-	h.mustOpen()
+	co, h := openHS2(t, Config{})
 	op, st := h.exec("select sleep(600000)", map[string]string{"QUERY_TIMEOUT_S": "1"})
 	require.Equal(t, tcli.TStatusCode_SUCCESS_STATUS, st.StatusCode)
 	// Stats does not count as the client's activity.
@@ -287,9 +295,7 @@ func TestQueryTimeout(t *testing.T) {
 // TestExecTimeLimit: a statement still running (or not fetched to its end)
 // after EXEC_TIME_LIMIT_S fails with EXEC_TIME_LIMIT_EXCEEDED.
 func TestExecTimeLimit(t *testing.T) {
-	co := startCoord(t, Config{})
-	h := dialHS2(t, co.HS2Addr())
-	h.mustOpen()
+	co, h := openHS2(t, Config{})
 	op, _ := h.exec("select sleep(600000)", map[string]string{"EXEC_TIME_LIMIT_S": "1"})
 	st := h.wait(op)
 	require.Equal(t, tcli.TOperationState_ERROR_STATE, st.GetOperationState())
@@ -361,9 +367,7 @@ func TestBeeswaxFidelity(t *testing.T) {
 // TestVersionStrings: the pings say GetVersionString(true), GetInfo's
 // CLI_DBMS_VER the build version (odbc-helper.cc).
 func TestVersionStrings(t *testing.T) {
-	co := startCoord(t, Config{})
-	h := dialHS2(t, co.HS2Addr())
-	h.mustOpen()
+	_, h := openHS2(t, Config{})
 	ping, err := h.c.PingImpalaHS2Service(context.Background(), &impala.TPingImpalaHS2ServiceReq{SessionHandle: h.sess})
 	require.NoError(t, err)
 	require.Equal(t, "impalad version 4.5.0-RELEASE RELEASE (build impalalb-test-coordinator)", ping.GetVersion())
@@ -406,9 +410,7 @@ func TestBadPasswordCloses(t *testing.T) {
 // on) a fetch returns up to its size, at most 102400 rows, 10240 when it
 // gives none; without, one row batch of 1024 (buffered-plan-root-sink.cc).
 func TestFetchFillsBatch(t *testing.T) {
-	co := startCoord(t, Config{})
-	h := dialHS2(t, co.HS2Addr())
-	h.mustOpen()
+	_, h := openHS2(t, Config{})
 	fetchOnce := func(sql string, overlay map[string]string, max int64) int {
 		op, st := h.exec(sql, overlay)
 		require.Equal(t, tcli.TStatusCode_SUCCESS_STATUS, st.StatusCode)
@@ -451,9 +453,7 @@ func TestPlanningTime(t *testing.T) {
 // puts the caret under its column; a long line is shown as a window
 // (SqlParser.getErrorMsg, common/cup/sql-parser.cup).
 func TestParseErrorPosition(t *testing.T) {
-	co := startCoord(t, Config{})
-	h := dialHS2(t, co.HS2Addr())
-	h.mustOpen()
+	_, h := openHS2(t, Config{})
 	require.Equal(t, "ParseException: Syntax error in line 3:\nwhere x yy\n        ^\nEncountered: IDENTIFIER\nExpected: EOF\n\n\nCAUSED BY: Exception: Syntax error",
 		failedQuery(t, h.execErr("select a\nfrom t\nwhere x yy", nil)))
 	require.Equal(t, "ParseException: Syntax error in line 1:\nselect 1 from\n             ^\nEncountered: EOF\nExpected: IDENTIFIER\n\n\nCAUSED BY: Exception: Syntax error",
@@ -473,27 +473,21 @@ func TestParseErrorPosition(t *testing.T) {
 // TestNamesAsWritten: a table that does not resolve is named as written
 // (Analyzer.resolvePaths); DDL names it fully qualified (Analyzer.getTable).
 func TestNamesAsWritten(t *testing.T) {
-	co := startCoord(t, Config{})
-	h := dialHS2(t, co.HS2Addr())
-	h.mustOpen()
-	for sql, want := range map[string]string{
+	_, h := openHS2(t, Config{})
+	h.analysisErrors(map[string]string{
 		"select * from nosuch":     "Could not resolve table reference: 'nosuch'",
 		"select * from db.nosuch":  "Could not resolve table reference: 'db.nosuch'",
 		"describe nosuch":          "Could not resolve path: 'nosuch'",
 		"drop table nosuch":        "Table does not exist: default.nosuch",
 		"show create table nosuch": "Table does not exist: default.nosuch",
-	} {
-		require.Equal(t, "AnalysisException: "+want, failedQuery(t, h.execErr(sql, nil)), sql)
-	}
+	})
 }
 
 // TestBuiltinsLimits: an Impala builtin the test coordinator lacks fails
 // as its limit; a name that is no builtin gets Impala's error
 // (FunctionCallExpr).
 func TestBuiltinsLimits(t *testing.T) {
-	co := startCoord(t, Config{})
-	h := dialHS2(t, co.HS2Addr())
-	h.mustOpen()
+	_, h := openHS2(t, Config{})
 	require.Equal(t, "AnalysisException: not supported by the test coordinator: the builtin function regexp_replace()",
 		failedQuery(t, h.execErr("select regexp_replace('a', 'a', 'b')", nil)))
 	require.Equal(t, "AnalysisException: default.no_such_fn() unknown for database default. Currently this db has 0 functions.",
@@ -505,9 +499,7 @@ func TestBuiltinsLimits(t *testing.T) {
 // in ToSqlUtils.getCreateTableSql's layout; clauses the test coordinator
 // does not take say so.
 func TestCreateTableClauses(t *testing.T) {
-	co := startCoord(t, Config{})
-	h := dialHS2(t, co.HS2Addr())
-	h.mustOpen()
+	_, h := openHS2(t, Config{})
 	h.query("create table plain (v varchar, `select` int)")
 	_, rows := h.query("describe plain")
 	require.Equal(t, [][]any{{"v", "string", ""}, {"select", "int", ""}}, rows)
@@ -538,9 +530,7 @@ func TestCreateTableClauses(t *testing.T) {
 // one is fine up to Impala's 10000 operands. A statement's allocations stay
 // proportional to its text, however long.
 func TestExpressionBounds(t *testing.T) {
-	co := startCoord(t, Config{})
-	h := dialHS2(t, co.HS2Addr())
-	h.mustOpen()
+	_, h := openHS2(t, Config{})
 	sum := func(n int) string { return "select 1" + strings.Repeat("+1", n-1) }
 	in := func(n int) string {
 		return "select id in (" + strings.TrimSuffix(strings.Repeat("1,", n), ",") + ") from gen.rows_3"
@@ -582,9 +572,7 @@ func TestExpressionBounds(t *testing.T) {
 // MetadataOp's columns (fe/.../service/MetadataOp.java); the catalog has
 // no constraints, so no rows.
 func TestMetadataKeys(t *testing.T) {
-	co := startCoord(t, Config{})
-	h := dialHS2(t, co.HS2Addr())
-	h.mustOpen()
+	_, h := openHS2(t, Config{})
 	h.query("create table t (a int)")
 	ctx := context.Background()
 	pk, err := h.c.GetPrimaryKeys(ctx, &tcli.TGetPrimaryKeysReq{SessionHandle: h.sess, SchemaName: ptr(tcli.TIdentifier("default")), TableName: ptr(tcli.TIdentifier("t"))})

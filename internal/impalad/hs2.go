@@ -188,10 +188,21 @@ func (h *hs2Handler) ExecuteStatement(ctx context.Context, req *tcli.TExecuteSta
 // statement before ExecuteStatement answers; the connection's end or ctx
 // cuts it short.
 func (co *Coordinator) plan(ctx context.Context) {
-	d := co.cfg.PlanningTime
-	if d <= 0 {
-		return
+	if d := co.cfg.PlanningTime; d > 0 {
+		wait(ctx, d, nil)
 	}
+}
+
+// Outcomes of wait.
+const (
+	waitElapsed  = iota // d passed
+	waitSignaled        // ch closed
+	waitAborted         // ctx ended or the connection closed
+)
+
+// wait waits d, until ch closes (nil: never), or until ctx ends or the
+// connection the call came on closes.
+func wait(ctx context.Context, d time.Duration, ch <-chan struct{}) int {
 	var connDone <-chan struct{}
 	if sc := connFrom(ctx); sc != nil {
 		connDone = sc.done
@@ -200,9 +211,13 @@ func (co *Coordinator) plan(ctx context.Context) {
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return waitElapsed
+	case <-ch:
+		return waitSignaled
 	case <-ctx.Done():
 	case <-connDone:
 	}
+	return waitAborted
 }
 
 func opHandle(op *operation) *tcli.TOperationHandle {
@@ -403,22 +418,13 @@ func (co *Coordinator) waitReady(ctx context.Context, op *operation, max time.Du
 	if bounded {
 		d = max
 	}
-	var connDone <-chan struct{}
-	if sc := connFrom(ctx); sc != nil {
-		connDone = sc.done
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
+	switch wait(ctx, d, ch) {
+	case waitElapsed:
 		return !bounded
-	case <-ch:
+	case waitSignaled:
 		return true
-	case <-ctx.Done():
-		return false
-	case <-connDone:
-		return false
 	}
+	return false
 }
 
 // nextRow returns the offset of op's next unfetched row.

@@ -2,7 +2,6 @@ package impalad
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -110,17 +109,7 @@ func FormatValue(t Type, v any) string {
 
 // printDouble is a stream's output of a double at precision 16 (printf's
 // %.16g), with Java's names for the values that are not finite.
-func printDouble(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	case math.IsNaN(f):
-		return "NaN"
-	}
-	return strconv.FormatFloat(f, 'g', 16, 64)
-}
+func printDouble(f float64) string { return formatG(f, 16, &javaNonFinite) }
 
 // formatTimestamp prints a timestamp as Impala does: no fraction when the
 // nanoseconds are zero, nine digits otherwise.
