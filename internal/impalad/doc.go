@@ -47,7 +47,8 @@
 // long; later calls get its status), EXEC_TIME_LIMIT_S or its session's
 // expiry, ends in ERROR_STATE (beeswax EXCEPTION) with "Cancelled", "Query
 // <id> expired due to ...", never CANCELED_STATE. A FetchResults that fails
-// unregisters the statement, as Impala's does.
+// unregisters the statement, as Impala's does. A statement longer than
+// MAX_STATEMENT_LENGTH_BYTES (16 MB) is refused.
 //
 // Query options are Impala 4.5.0's (impala_tables.go), checked and kept as
 // SetQueryOption does: SET of an unknown name fails ("Invalid query option:

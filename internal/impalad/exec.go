@@ -2,6 +2,7 @@ package impalad
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"sort"
 	"strconv"
@@ -80,6 +81,11 @@ func (co *Coordinator) executeLocked(s *session, text string, overlay map[string
 	op = &operation{sess: s, text: text, opts: opts, started: now, lastActive: now, cancelled: make(chan struct{})}
 	op.key, op.id = newID()
 	op.secret = newSecret()
+	// ImpalaServer::ExecuteInternal: MAX_STATEMENT_LENGTH_EXCEEDED.
+	if max, _ := strconv.Atoi(optionValue(opts, "max_statement_length_bytes")); max > 0 && len(text) > max {
+		co.rejected.Add(1)
+		return nil, op.id, &sqlError{msg: fmt.Sprintf("Statement length of %d bytes exceeds the maximum statement length (%d bytes)", len(text), max), sqlState: "HY000"}
+	}
 	st, err := parse(text)
 	if err != nil {
 		co.rejected.Add(1)

@@ -3,6 +3,7 @@ package impalad
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"runtime"
@@ -539,6 +540,10 @@ func TestExpressionBounds(t *testing.T) {
 	require.Equal(t, [][]any{{int64(999)}}, rows)
 	require.Equal(t, "AnalysisException: Exceeded the maximum depth of an expression tree (1000).", failedQuery(t, h.execErr(sum(1001), nil)))
 	require.Equal(t, "AnalysisException: Exceeded the maximum depth of an expression tree (1000).", failedQuery(t, h.execErr(sum(64000), nil)))
+	// MAX_STATEMENT_LENGTH_BYTES bounds the text (16 MB by default).
+	long := sum(999)
+	require.Equal(t, fmt.Sprintf("Statement length of %d bytes exceeds the maximum statement length (1024 bytes)", len(long)),
+		failedQuery(t, h.execErr(long, map[string]string{"MAX_STATEMENT_LENGTH_BYTES": "1024"})))
 	_, rows = h.query(in(5000))
 	require.Equal(t, [][]any{{false}, {true}, {false}}, rows)
 	msg := failedQuery(t, h.execErr(in(10001), nil))

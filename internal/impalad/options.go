@@ -226,8 +226,12 @@ func parseMemSpec(s string) (int64, bool) {
 	return n, n >= 0
 }
 
-// optionDefault returns the default of the option with lower-case name k.
-func optionDefault(k string) string {
+// optionValue returns the option with lower-case name k: its value in
+// set, or its default.
+func optionValue(set map[string]string, k string) string {
+	if v, ok := set[k]; ok {
+		return v
+	}
 	if o := optionsByName[k]; o != nil {
 		return o.def
 	}
