@@ -444,8 +444,7 @@ func (p *parser) primary() (*expr, error) {
 			p.i++
 			a := p.next()
 			if t.text == "sleep" && a.kind != tkNumber || t.text == "fail" && a.kind != tkString {
-				p.i--
-				return nil, p.unexpected("a literal argument")
+				return nil, unsupported("%s() of anything but a literal", t.text)
 			}
 			if err := p.expect(")"); err != nil {
 				return nil, err

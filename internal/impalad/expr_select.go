@@ -49,8 +49,7 @@ func localNow() time.Time {
 }
 
 func tooManyRows(what string, src *tableSource, limit int64) *sqlError {
-	return analysisError("%s over more than %d rows is not supported by the test coordinator (%s has %d rows)",
-		what, limit, src.name, src.n)
+	return unsupported("%s over more than %d rows (%s has %d rows)", what, limit, src.name, src.n)
 }
 
 // selectFrom analyzes and runs a SELECT over src. A run-time error of an
@@ -573,7 +572,7 @@ func groupRows(src *tableSource, where *expr, groupKeys, aggs []*expr, having *e
 		gi, ok := index[string(kb)]
 		if !ok {
 			if len(groups) >= maxGroups {
-				return nil, analysisError("GROUP BY with more than %d groups is not supported by the test coordinator", maxGroups)
+				return nil, unsupported("GROUP BY with more than %d groups", maxGroups)
 			}
 			gi = len(groups)
 			index[string(kb)] = gi

@@ -179,7 +179,7 @@ func parseTypeName(name string, params []int) (Type, error) {
 		}
 		if t.Precision > 18 {
 			// Values are held in an int64; enough for tests.
-			return Type{}, fmt.Errorf("decimal precision above 18 is not supported by the test coordinator")
+			return Type{}, fmt.Errorf("not supported by the test coordinator: DECIMAL precision above 18")
 		}
 		return t, nil
 	case "varchar", "char":
