@@ -69,6 +69,9 @@ func selectFrom(st *statement, src *tableSource, env *evalEnv, op *operation) (r
 			op.failMsg = u.status()
 			res, extra, serr = &rowsResult{cols: outCols}, sc.sleep, nil
 		}
+		if serr == nil {
+			res = withPrintScales(res, items)
+		}
 	}()
 	for _, it := range st.items {
 		if it.e.kind == "star" {
@@ -222,6 +225,43 @@ func selectFrom(st *statement, src *tableSource, env *evalEnv, op *operation) (r
 	}
 	er.idx, er.n = idx, int64(len(idx))
 	return materializeSmall(er), extra, nil
+}
+
+// scaledResult is a result some of whose DOUBLE columns beeswax prints
+// with a fixed number of decimals (printScale).
+type scaledResult struct {
+	result
+	scales []int // per column; -1: as FormatValue prints
+}
+
+func (r *scaledResult) printScale(col int) int { return r.scales[col] }
+
+// withPrintScales gives res the print scales of its items: as
+// ScalarFnCall::OpenEvaluator (be/src/exprs/scalar-fn-call.cc), a select
+// item that is round(DOUBLE, d) prints with d decimals in beeswax's text
+// rows.
+func withPrintScales(res result, items []*expr) result {
+	var scales []int
+	for i, e := range items {
+		if e.kind != "func" || e.name != "round" || e.typ.Kind != Double || len(e.args) != 2 || !e.args[1].isValue() {
+			continue
+		}
+		d, ok := toInt64(e.args[1].val)
+		if !ok || d < 0 {
+			continue
+		}
+		if scales == nil {
+			scales = make([]int, len(items))
+			for j := range scales {
+				scales[j] = -1
+			}
+		}
+		scales[i] = int(d)
+	}
+	if scales == nil {
+		return res
+	}
+	return &scaledResult{result: res, scales: scales}
 }
 
 // materializeSmall computes a result of at most one batch now, so that a

@@ -187,6 +187,10 @@ func TestFloatText(t *testing.T) {
 	b := dialBeeswax(t, co.BeeswaxAddr())
 	_, rows := b.query("select cast(1000000 as double), cast(1e6 as float), cast(0.1 as float), 1/0, -1/0, 0/0, 1e300 * 10, 1e-7")
 	require.Equal(t, []string{"1000000\t1000000\t0.1000000014901161\tInfinity\t-Infinity\tNaN\t1e+301\t1e-07"}, rows)
+	// A select item round(DOUBLE, d) prints with d decimals
+	// (ScalarFnCall::OpenEvaluator, be/src/exprs/scalar-fn-call.cc).
+	_, rows = b.query("select round(cast(2.5 as double), 2), round(cast(1.23456 as double), 3), round(cast(1.5 as double), 0), 1 + round(cast(1.5 as double), 2)")
+	require.Equal(t, []string{"2.50\t1.235\t2\t2.5"}, rows)
 	_, rows = b.query("select cast(cast(1e6 as double) as string), cast(cast(0.1 as float) as string), cast(1/0 as string), cast(0/0 as string), cast(1/3 as string), cast(cast(1/3 as float) as string)")
 	// 15 digits of 1/3 do not read back as it: 17; 6 of the FLOAT: 8.
 	require.Equal(t, []string{"1000000\t0.1\tinf\tnan\t0.33333333333333331\t0.33333334"}, rows)

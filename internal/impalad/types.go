@@ -2,6 +2,7 @@ package impalad
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -110,6 +111,15 @@ func FormatValue(t Type, v any) string {
 // printDouble is a stream's output of a double at precision 16 (printf's
 // %.16g), with Java's names for the values that are not finite.
 func printDouble(f float64) string { return formatG(f, 16, &javaNonFinite) }
+
+// printDoubleFixed is printDouble for a column with a print scale: that
+// many decimals (a stream in std::fixed at that precision).
+func printDoubleFixed(f float64, scale int) string {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return printDouble(f)
+	}
+	return strconv.FormatFloat(f, 'f', scale, 64)
+}
 
 // formatTimestamp prints a timestamp as Impala does: no fraction when the
 // nanoseconds are zero, nine digits otherwise.
