@@ -46,14 +46,14 @@ func TestWithQueryOptions(t *testing.T) {
 		// Nested: the inner call adds and overrides.
 		qctx = impalalb.WithQueryOptions(qctx, map[string]string{"REQUEST_POOL": "reports", "SYNC_DDL": "1"})
 		got := setAll(t, qctx, c)
-		require.Equal(t, "2g", got["MEM_LIMIT"])
+		require.Equal(t, "2147483648", got["MEM_LIMIT"]) // 2g, as Impala keeps it
 		require.Equal(t, "reports", got["REQUEST_POOL"])
 		require.Equal(t, "1", got["SYNC_DDL"])
 
 		// For that statement only: the session keeps its own options.
 		got = setAll(t, ctx, c)
 		require.Equal(t, "etl", got["REQUEST_POOL"])
-		require.NotEqual(t, "2g", got["MEM_LIMIT"])
+		require.NotEqual(t, "2147483648", got["MEM_LIMIT"])
 
 		// Exec takes them too (SYNC_DDL on a DDL statement).
 		_, err = c.ExecContext(impalalb.WithQueryOptions(ctx, map[string]string{"SYNC_DDL": "true"}), "create table qo_t (x int)")

@@ -85,7 +85,7 @@ func (s *beeswaxSession) rpc(ctx context.Context, op Op, sent bool, fn func(cont
 	switch {
 	case errors.As(err, &be):
 		e.Message, e.SQLState, e.Code = be.Message, strings.TrimSpace(be.SQLState), be.ErrorCode
-		e.Err = ErrOperationFailed
+		e.Err = failure(be.Message)
 		if op == OpExecute {
 			e.Sent = true
 		}
@@ -296,6 +296,7 @@ func (o *beeswaxOp) wait(ctx context.Context) error {
 			if e.Message == "" {
 				e.Message = "query failed"
 			}
+			e.Err = failure(e.Message)
 			o.closeQuiet(ctx)
 			return e
 		}

@@ -50,6 +50,8 @@ var (
 
 	// ErrOperationCanceled is wrapped when the coordinator reports the
 	// operation as cancelled (by another client, an admin or a timeout).
+	// Impala reports a cancelled statement as failed (ERROR_STATE, beeswax
+	// EXCEPTION) with a status that says so; see canceledMessage.
 	ErrOperationCanceled = errors.New("conn: statement cancelled on the coordinator")
 
 	// ErrShuttingDown is wrapped when the coordinator refused an
@@ -113,6 +115,44 @@ const (
 	OpProfile  Op = "profile"
 	OpLog      Op = "log"
 )
+
+// failure is the cause of a statement's error with the message msg:
+// ErrOperationCanceled when Impala says it cancelled the statement,
+// ErrOperationFailed otherwise.
+func failure(msg string) error {
+	if canceledMessage(msg) {
+		return ErrOperationCanceled
+	}
+	return ErrOperationFailed
+}
+
+// canceledMessage reports whether msg is the status Impala gives a
+// statement it cancelled rather than one that failed (texts of
+// common/thrift/generate_error_codes.py and be/src/service/): CANCELLED
+// ("Cancelled", a CancelOperation or beeswax Cancel), "Cancelled from
+// Impala's debug web interface ...", INACTIVE_QUERY_EXPIRED
+// (QUERY_TIMEOUT_S), EXEC_TIME_LIMIT_EXCEEDED (EXEC_TIME_LIMIT_S),
+// INACTIVE_SESSION_EXPIRED and DISCONNECTED_SESSION_CLOSED. The message
+// may come wrapped as "Query <id> failed:\n<status>".
+func canceledMessage(msg string) bool {
+	msg = strings.TrimSpace(msg)
+	if rest, ok := strings.CutPrefix(msg, "Query "); ok {
+		if _, status, ok := strings.Cut(rest, " failed:\n"); ok {
+			msg = strings.TrimSpace(status)
+		}
+	}
+	switch {
+	case msg == "Cancelled",
+		strings.HasPrefix(msg, "Cancelled from Impala's debug web interface"),
+		msg == "Session expired due to inactivity",
+		msg == "Session closed because it has no active connections":
+		return true
+	case strings.HasPrefix(msg, "Query "):
+		return strings.Contains(msg, " expired due to client inactivity (timeout is ") ||
+			strings.Contains(msg, " expired due to execution time limit of ")
+	}
+	return false
+}
 
 // Error is the error of every failed call of this package that involved a
 // coordinator. It keeps what Impala said (Message, SQLState, Code) and

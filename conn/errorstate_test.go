@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/impalalb/impalalb/conn"
+	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/thrift/gen/tcli"
 )
 
@@ -99,4 +100,25 @@ func TestErrorStateBeforeItsMessage(t *testing.T) {
 	require.Empty(t, ce.Message)
 	require.LessOrEqual(t, h.polls.Load(), int32(10), "asked a bounded number of times")
 	require.EqualValues(t, 1, h.closed.Load())
+}
+
+// TestCanceledOnCoordinator: Impala ends a statement it cancels (here by
+// EXEC_TIME_LIMIT_S) in ERROR_STATE, beeswax EXCEPTION, with a status that
+// says so; the error is ErrOperationCanceled, not ErrOperationFailed.
+func TestCanceledOnCoordinator(t *testing.T) {
+	for _, v := range []variant{variants[0], variants[2]} {
+		t.Run(v.name, func(t *testing.T) {
+			_, addr, opts := setup(t, v, impalad.Config{})
+			s := dial(t, addr, opts)
+			_, err := s.Execute(context.Background(), "select sleep(60000)", map[string]string{"EXEC_TIME_LIMIT_S": "1"})
+			require.ErrorIs(t, err, conn.ErrOperationCanceled)
+			require.NotErrorIs(t, err, conn.ErrOperationFailed)
+			require.ErrorContains(t, err, "expired due to execution time limit of 1s000ms")
+
+			// A statement that fails is not a cancelled one.
+			_, err = s.Execute(context.Background(), "select fail('Cancelled by the test')", nil)
+			require.ErrorIs(t, err, conn.ErrOperationFailed)
+			require.NotErrorIs(t, err, conn.ErrOperationCanceled)
+		})
+	}
 }

@@ -157,7 +157,7 @@ func (s *hs2Session) statusError(op Op, st *tcli.TStatus, sent bool) error {
 	cause := ErrRemote
 	switch op {
 	case OpExecute, OpPoll, OpMetadata, OpFetch:
-		cause = ErrOperationFailed
+		cause = failure(st.GetErrorMessage())
 	}
 	if r := refusal(st.GetErrorMessage()); r != nil {
 		cause = r
@@ -529,6 +529,7 @@ func (o *hs2Op) wait(ctx context.Context) error {
 				bare++
 				continue
 			}
+			e.Err = failure(e.Message)
 			o.closeQuiet(ctx)
 			return e
 		case tcli.TOperationState_CANCELED_STATE:

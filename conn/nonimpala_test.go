@@ -93,7 +93,7 @@ func TestAllowNonImpala(t *testing.T) {
 	for r := range b.Len() {
 		if strings.EqualFold(b.String(0, r), "mem_limit") {
 			found = true
-			require.Equal(t, "1g", b.String(1, r), "set:hiveconf:MEM_LIMIT at open, then SET MEM_LIMIT=1g")
+			require.Equal(t, "1073741824", b.String(1, r), "set:hiveconf:MEM_LIMIT at open, then SET MEM_LIMIT=1g")
 		}
 	}
 	require.True(t, found)

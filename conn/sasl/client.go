@@ -168,7 +168,7 @@ func classifyReadError(err error, first bool) error {
 		return err
 	}
 	if first && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
-		return fmt.Errorf("peer closed the connection without answering with SASL (is it a server without SASL?): %w", err)
+		return &closedDuringAuth{err: err}
 	}
 	if first && errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("no SASL answer before the deadline (a server without SASL waits silently): %w", err)

@@ -12,9 +12,11 @@ var (
 	// ErrRejected is wrapped by a *HandshakeError when the peer ended the
 	// negotiation with BAD or ERROR: wrong credentials, an unsupported
 	// mechanism, a failure on the peer's side. The peer's message is in
-	// HandshakeError.PeerMessage. The peer itself is reachable and speaks
-	// SASL, so callers that track coordinator health should not count this
-	// against it.
+	// HandshakeError.PeerMessage. It is wrapped too when the server closed
+	// the connection instead of answering the client's credentials, as
+	// Impala does when it refuses them. The peer itself is reachable and
+	// speaks SASL, so callers that track coordinator health should not
+	// count this against it.
 	ErrRejected = errors.New("sasl: peer rejected the authentication")
 
 	// ErrFrameTooLarge is wrapped by the error for a data frame or a
@@ -109,3 +111,17 @@ func (e *HandshakeError) Unwrap() []error {
 	}
 	return errs
 }
+
+// closedDuringAuth reports a server that closed the connection instead of
+// answering the client's first message, which carries its credentials:
+// Impala's way of refusing them (TSaslTransport::doSaslNegotiation, in
+// Impala's be/src/transport/TSaslTransport.cpp, rethrows the
+// authentication failure without a BAD frame, and the connection closes).
+// A server that does not speak SASL rather waits for more bytes.
+type closedDuringAuth struct{ err error }
+
+func (e *closedDuringAuth) Error() string {
+	return "sasl: the server closed the connection during authentication (the credentials were refused, or it does not speak SASL): " + e.err.Error()
+}
+
+func (e *closedDuringAuth) Unwrap() []error { return []error{e.err, ErrRejected} }

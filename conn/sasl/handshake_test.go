@@ -74,8 +74,8 @@ func TestClientAgainstScriptedServer(t *testing.T) {
 		{name: "thrift without sasl", reply: thriftReply, wantErr: []error{sasl.ErrNotSASL, sasl.ErrProtocol}},
 		{name: "oversize first reply", reply: sasltest.RawHeader(2, 1<<30), wantErr: []error{sasl.ErrNotSASL, sasl.ErrFrameTooLarge},
 			wantText: "give a length of 1073741824 bytes (limit 65536)"},
-		{name: "closed without reply", reply: nil, wantErr: []error{io.EOF},
-			wantText: "without answering with SASL"},
+		{name: "closed without reply", reply: nil, wantErr: []error{io.EOF, sasl.ErrRejected},
+			wantText: "the server closed the connection during authentication (the credentials were refused, or it does not speak SASL)"},
 		{name: "truncated reply", reply: sasltest.Msg(sasl.StatusComplete, "abc")[:6], closeAfter: true, wantErr: []error{io.ErrUnexpectedEOF}},
 		{name: "final data evaluated", mech: func() sasl.Mechanism { return &finalMech{} },
 			reply: sasltest.Msg(sasl.StatusComplete, "final"), wantSent: []sasl.Status{sasl.StatusOK}},
@@ -262,6 +262,7 @@ func TestNotSASLOverRealServers(t *testing.T) {
 		tr, err := sasl.NewClient(cc, sasl.NewPlain(testUser, testPassword), sasl.Config{})
 		require.NoError(t, err)
 		err = tr.Handshake(sasltest.Ctx(t), "h")
-		require.ErrorContains(t, err, "without answering with SASL")
+		require.ErrorContains(t, err, "the server closed the connection during authentication")
+		require.ErrorIs(t, err, sasl.ErrRejected)
 	})
 }

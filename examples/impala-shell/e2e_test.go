@@ -105,7 +105,7 @@ func TestQueryFailure(t *testing.T) {
 		}
 	}
 	// One line: the coordinator, then what Impala said.
-	require.Regexp(t, `^ERROR: \[127\.0\.0\.1:\d+\] AnalysisException: Could not resolve table reference: 'default\.missing'$`, errLine)
+	require.Regexp(t, `^ERROR: \[127\.0\.0\.1:\d+\] Query [0-9a-f]{16}:[0-9a-f]{16} failed: AnalysisException: Could not resolve table reference: 'missing'$`, errLine)
 	ran := 0
 	for _, co := range cos {
 		ran += int(co.Stats().StatementsExecuted)

@@ -139,7 +139,7 @@ func TestConfigFileEndToEnd(t *testing.T) {
 	defer sh.close()
 	require.NoError(t, sh.execute(context.Background(), "set all", false, ""))
 	lines := strings.Split(res.String(), "\n")
-	require.Contains(t, lines, "MEM_LIMIT,3g,REGULAR")
+	require.Contains(t, lines, "MEM_LIMIT,3221225472,REGULAR") // 3g, as Impala keeps it
 	require.Contains(t, lines, "MT_DOP,4,REGULAR")
 	require.Contains(t, lines, "SYNC_DDL,1,REGULAR")
 

@@ -54,7 +54,7 @@ func TestFirstStatementsErrors(t *testing.T) {
 	code, out, errs := runShell(t, "--quiet", "-B", "-q", "select nosuchfn(1)")
 	require.Equal(t, 1, code)
 	require.Empty(t, out)
-	require.Regexp(t, `ERROR: \[127\.0\.0\.1:\d+\] AnalysisException: default\.nosuchfn\(\) unknown for database default\. Currently this db has 0 functions\.`, errs)
+	require.Regexp(t, `ERROR: \[127\.0\.0\.1:\d+\] Query [0-9a-f]{16}:[0-9a-f]{16} failed: AnalysisException: default\.nosuchfn\(\) unknown for database default\. Currently this db has 0 functions\.`, errs)
 
 	code, _, errs = runShell(t, "--quiet", "-B", "-q", "select 1 +")
 	require.Equal(t, 1, code)

@@ -4,26 +4,56 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
 
 	"github.com/impalalb/impalalb/internal/thrift/gen/beeswax"
 	"github.com/impalalb/impalalb/internal/thrift/gen/impala"
 )
 
-// beeswaxHandler serves beeswax's ImpalaService. Each connection has one
-// session, opened with the connection and closed with it, as in Impala.
+// beeswaxHandler serves beeswax's ImpalaService (be/src/service/
+// impala-beeswax-server.cc). Each connection has one session, opened with
+// the connection and closed with it, as in Impala.
 type beeswaxHandler struct{ co *Coordinator }
 
 var _ impala.ImpalaService = (*beeswaxHandler)(nil)
 
-func bzError(e *sqlError) *beeswax.BeeswaxException {
-	state := e.sqlState
-	if state == "" {
-		state = "HY000"
+// SQLSTATEs of ImpalaServer (be/src/service/impala-server.cc).
+const (
+	sqlStateGeneral        = "HY000"
+	sqlStateSyntax         = "42000" // SQLSTATE_SYNTAX_ERROR_OR_ACCESS_VIOLATION
+	sqlStateNotImplemented = "HYC00" // SQLSTATE_OPTIONAL_FEATURE_NOT_IMPLEMENTED
+)
+
+// bzRaise is ImpalaServer::RaiseBeeswaxException: message as given,
+// wrapped as QUERY_ERROR_FORMAT when the call is about query id.
+func bzRaise(msg, id, sqlState string) *beeswax.BeeswaxException {
+	if id != "" {
+		msg = "Query " + id + " failed:\n" + msg + "\n"
 	}
-	code := e.code
-	return &beeswax.BeeswaxException{Message: e.msg, SQLState: state, ErrorCode: code}
+	return &beeswax.BeeswaxException{Message: msg, SQLState: sqlState}
+}
+
+// bzError is RAISE_IF_ERROR: the status's detail (its message and a
+// newline), about query id when not empty.
+func bzError(e *sqlError, id, sqlState string) *beeswax.BeeswaxException {
+	return bzRaise(e.msg+"\n", id, sqlState)
+}
+
+// undeclaredError is a BeeswaxException raised by a call whose IDL
+// declares only QueryNotFoundException (get_state, get_results_metadata):
+// Thrift's C++ processor answers it as a TApplicationException (type
+// UNKNOWN) carrying the exception's what(), "TException - service has
+// thrown: BeeswaxException(...)" (see bzUndeclaredProcessor).
+type undeclaredError struct{ bz *beeswax.BeeswaxException }
+
+func (u *undeclaredError) Error() string {
+	bz := u.bz
+	return fmt.Sprintf("TException - service has thrown: BeeswaxException(message=%s, log_context=%s, handle=QueryHandle(id=, log_context=), errorCode=%d, SQLState=%s)",
+		bz.Message, bz.LogContext, bz.ErrorCode, bz.SQLState)
 }
 
 // parseID turns Impala's "hi:lo" text id into the 16-byte key.
@@ -47,7 +77,7 @@ func parseID(id string) ([16]byte, bool) {
 func (co *Coordinator) bzSessionLocked(ctx context.Context) (*session, *sqlError) {
 	sc := connFrom(ctx)
 	if sc == nil || sc.bz == nil {
-		return nil, &sqlError{msg: "Invalid session id", sqlState: "HY000"}
+		return nil, &sqlError{msg: "Invalid session id", sqlState: sqlStateGeneral}
 	}
 	if err := co.touchSessionLocked(sc, sc.bz); err != nil {
 		return nil, err
@@ -69,51 +99,74 @@ func (co *Coordinator) bzAnyOpLocked(ctx context.Context, h *beeswax.QueryHandle
 	return nil, err
 }
 
-// bzOpLocked finds a beeswax query by handle.
+// bzOpLocked finds a beeswax query by handle (GetActiveQueryHandle): an
+// unknown one is INVALID_QUERY_HANDLE, one QUERY_TIMEOUT_S unregistered
+// reports the status it ended with.
 func (co *Coordinator) bzOpLocked(ctx context.Context, h *beeswax.QueryHandle) (*operation, *sqlError) {
 	if h == nil {
-		return nil, &sqlError{msg: "Invalid or unknown query handle", sqlState: "HY000"}
+		return nil, &sqlError{msg: "Invalid or unknown query handle: .", sqlState: sqlStateGeneral}
 	}
 	key, ok := parseID(h.ID)
 	op := co.ops[key]
 	if !ok || op == nil {
-		return nil, &sqlError{msg: "Invalid or unknown query handle: " + h.ID + ".", sqlState: "HY000"}
+		if msg, found := co.interrupted[key]; ok && found {
+			return nil, &sqlError{msg: msg, sqlState: sqlStateGeneral}
+		}
+		return nil, &sqlError{msg: "Invalid or unknown query handle: " + h.ID + ".", sqlState: sqlStateGeneral}
 	}
 	if err := co.touchSessionLocked(connFrom(ctx), op.sess); err != nil {
 		return nil, err
 	}
+	op.lastActive = time.Now()
 	return op, nil
 }
 
+// startQuery is query and executeAndWait up to the query's registration.
 func (b *beeswaxHandler) startQuery(ctx context.Context, q *beeswax.Query) (*operation, error) {
 	co := b.co
 	co.mu.Lock()
-	defer co.mu.Unlock()
 	// beeswax's query and executeAndWait check the shutdown first
 	// (impala-beeswax-server.cc).
-	if err := co.checkNotShuttingDownLocked(); err != nil {
-		return nil, bzError(err)
+	err := co.checkNotShuttingDownLocked()
+	if err == nil {
+		_, err = co.bzSessionLocked(ctx)
 	}
+	co.mu.Unlock()
+	if err != nil {
+		return nil, bzError(err, "", sqlStateGeneral)
+	}
+	co.plan(ctx)
+	co.mu.Lock()
+	defer co.mu.Unlock()
 	s, err := co.bzSessionLocked(ctx)
 	if err != nil {
-		return nil, bzError(err)
+		return nil, bzError(err, "", sqlStateGeneral)
 	}
 	if q == nil {
-		return nil, bzError(&sqlError{msg: "empty query"})
+		return nil, bzRaise("empty query", "", sqlStateGeneral)
 	}
 	if s.user == "" {
 		s.user = q.HadoopUser
 	}
+	// QueryToTQueryContext: every "key=value" of the configuration is a
+	// query option (ParseQueryOptions); a bad one fails the call.
 	overlay := map[string]string{}
 	for _, kv := range q.Configuration {
 		k, v, ok := strings.Cut(kv, "=")
-		if ok {
-			overlay[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+		if !ok {
+			return nil, bzError(invalidOption(kv), "", sqlStateGeneral)
 		}
+		overlay[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
 	}
-	op, err := co.executeLocked(s, q.Query, overlay)
+	op, id, err := co.executeLocked(s, q.Query, overlay)
 	if err != nil {
-		return nil, bzError(err)
+		state := sqlStateGeneral
+		if id != "" {
+			// Execute's failures (parse and analysis): raised before the
+			// query id is in the thread's context.
+			state = sqlStateSyntax
+		}
+		return nil, bzError(err, "", state)
 	}
 	return op, nil
 }
@@ -133,7 +186,7 @@ func (b *beeswaxHandler) Query(ctx context.Context, q *beeswax.Query) (*beeswax.
 	return bzHandle(op), nil
 }
 
-func (b *beeswaxHandler) ExecuteAndWait(ctx context.Context, q *beeswax.Query, _ beeswax.LogContextId) (*beeswax.QueryHandle, error) {
+func (b *beeswaxHandler) ExecuteAndWait(ctx context.Context, q *beeswax.Query, clientCtx beeswax.LogContextId) (*beeswax.QueryHandle, error) {
 	if err := b.co.faults.enter(ctx, "executeAndWait"); err != nil {
 		return nil, err
 	}
@@ -144,13 +197,15 @@ func (b *beeswaxHandler) ExecuteAndWait(ctx context.Context, q *beeswax.Query, _
 	b.co.waitReady(ctx, op, -1)
 	b.co.mu.Lock()
 	defer b.co.mu.Unlock()
-	switch op.stateLocked(time.Now()) {
-	case opError:
-		return nil, bzError(&sqlError{msg: op.failMsg})
-	case opCanceled:
-		return nil, bzError(&sqlError{msg: "Cancelled", sqlState: "HY008"})
+	if op.stateLocked(time.Now()) == opError {
+		b.co.closeOpLocked(op)
+		return nil, bzRaise(op.failMsg+"\n", op.id, sqlStateGeneral)
 	}
-	return bzHandle(op), nil
+	h := bzHandle(op)
+	if clientCtx != "" {
+		h.LogContext = clientCtx
+	}
+	return h, nil
 }
 
 func (b *beeswaxHandler) Explain(ctx context.Context, q *beeswax.Query) (*beeswax.QueryExplanation, error) {
@@ -158,15 +213,25 @@ func (b *beeswaxHandler) Explain(ctx context.Context, q *beeswax.Query) (*beeswa
 		return nil, err
 	}
 	if err := b.co.checkNotShuttingDown(); err != nil {
-		return nil, bzError(err)
+		return nil, bzError(err, "", sqlStateGeneral)
 	}
 	if q == nil {
-		return nil, bzError(&sqlError{msg: "empty query"})
+		return nil, bzRaise("empty query", "", sqlStateGeneral)
 	}
 	if _, err := parse(q.Query); err != nil {
-		return nil, bzError(err)
+		return nil, bzError(err, "", sqlStateSyntax)
 	}
 	return &beeswax.QueryExplanation{Textual: "Max Per-Host Resource Reservation: Memory=0B Threads=1\n\nPLAN-ROOT SINK\n|\n00:UNION\n"}, nil
+}
+
+// beeswaxTypeName is ColumnTypeToBeeswaxTypeString (TypeToOdbcString in
+// be/src/runtime/types.cc): the type's name without its parameters,
+// VARCHAR reported as string.
+func beeswaxTypeName(t Type) string {
+	if t.Kind == Varchar {
+		return "string"
+	}
+	return t.Kind.String()
 }
 
 func (b *beeswaxHandler) Fetch(ctx context.Context, h *beeswax.QueryHandle, startOver bool, fetchSize int32) (*beeswax.Results, error) {
@@ -174,17 +239,26 @@ func (b *beeswaxHandler) Fetch(ctx context.Context, h *beeswax.QueryHandle, star
 		return nil, err
 	}
 	co := b.co
+	if startOver {
+		return nil, bzRaise("Does not support start over", "", sqlStateNotImplemented)
+	}
+	id := ""
+	if h != nil {
+		id = h.ID
+	}
 	co.mu.Lock()
 	op, err := co.bzOpLocked(ctx, h)
-	if err == nil && startOver {
-		op.next = 0
+	var done func()
+	if err == nil {
+		done = co.touchOpLocked(op)
 	}
 	co.mu.Unlock()
 	if err != nil {
-		return nil, bzError(err)
+		return nil, bzError(err, id, sqlStateGeneral)
 	}
+	defer done()
 	notReady := func() *beeswax.Results {
-		return &beeswax.Results{Ready: false, Columns: []string{}, Data: []string{}, StartRow: co.nextRow(op), HasMore: true}
+		return &beeswax.Results{Ready: false, Columns: []string{}, Data: []string{}, StartRow: 0, HasMore: true}
 	}
 	if !co.waitReady(ctx, op, co.fetchWait(op.opts)) {
 		return notReady(), nil
@@ -194,14 +268,17 @@ func (b *beeswaxHandler) Fetch(ctx context.Context, h *beeswax.QueryHandle, star
 	}
 	from, to, more, err := co.fetchRange(op, int64(fetchSize))
 	if err != nil {
-		return nil, bzError(err)
+		return nil, bzError(err, id, sqlStateGeneral)
 	}
+	// FetchInternal: Results.columns carries the column types (ODBC-190).
 	res := &beeswax.Results{Ready: true, Columns: []string{}, Data: []string{}, StartRow: from, HasMore: more}
 	if op.res != nil {
 		for _, c := range op.res.schema() {
-			res.Columns = append(res.Columns, c.Name)
+			res.Columns = append(res.Columns, beeswaxTypeName(c.Type))
 		}
-		res.Data = textRows(op.res, from, to)
+		if err := co.encodeRows(op, func() { res.Data = textRows(op.res, from, to) }); err != nil {
+			return nil, bzError(err, id, sqlStateGeneral)
+		}
 	}
 	return res, nil
 }
@@ -213,9 +290,22 @@ func (b *beeswaxHandler) GetState(ctx context.Context, h *beeswax.QueryHandle) (
 	co := b.co
 	co.mu.Lock()
 	defer co.mu.Unlock()
+	if _, err := co.bzSessionLocked(ctx); err != nil {
+		return 0, &undeclaredError{bzError(err, "", sqlStateGeneral)}
+	}
 	op, err := co.bzOpLocked(ctx, h)
 	if err != nil {
-		return 0, &beeswax.QueryNotFoundException{}
+		if h != nil {
+			if key, ok := parseID(h.ID); ok && co.interrupted[key] != "" {
+				// An error status other than INVALID_QUERY_HANDLE: EXCEPTION.
+				return beeswax.QueryState_EXCEPTION, nil
+			}
+		}
+		id := ""
+		if h != nil {
+			id = h.ID
+		}
+		return 0, &undeclaredError{bzError(err, id, sqlStateGeneral)}
 	}
 	switch op.stateLocked(time.Now()) {
 	case opRunning:
@@ -233,14 +323,21 @@ func (b *beeswaxHandler) GetResultsMetadata(ctx context.Context, h *beeswax.Quer
 	co := b.co
 	co.mu.Lock()
 	defer co.mu.Unlock()
+	if _, err := co.bzSessionLocked(ctx); err != nil {
+		return nil, &undeclaredError{bzError(err, "", sqlStateGeneral)}
+	}
 	op, err := co.bzOpLocked(ctx, h)
 	if err != nil {
-		return nil, &beeswax.QueryNotFoundException{}
+		id := ""
+		if h != nil {
+			id = h.ID
+		}
+		return nil, &undeclaredError{bzError(err, id, sqlStateGeneral)}
 	}
 	schema := &beeswax.Schema{FieldSchemas: []*beeswax.FieldSchema{}, Properties: map[string]string{}}
 	if op.res != nil {
 		for _, c := range op.res.schema() {
-			schema.FieldSchemas = append(schema.FieldSchemas, &beeswax.FieldSchema{Name: c.Name, Type: c.Type.String()})
+			schema.FieldSchemas = append(schema.FieldSchemas, &beeswax.FieldSchema{Name: c.Name, Type: beeswaxTypeName(c.Type)})
 		}
 	}
 	return &beeswax.ResultsMetadata{Schema: schema, Delim: "\t"}, nil
@@ -259,16 +356,22 @@ func (b *beeswaxHandler) GetLog(ctx context.Context, id beeswax.LogContextId) (s
 	defer co.mu.Unlock()
 	op, err := co.bzOpLocked(ctx, &beeswax.QueryHandle{ID: string(id)})
 	if err != nil {
-		return "", &beeswax.QueryNotFoundException{}
+		return "", &undeclaredError{bzError(err, string(id), sqlStateGeneral)}
 	}
 	return op.logLocked(time.Now()), nil
 }
 
+// GetDefaultConfiguration lists the options with their defaults and levels
+// (ImpalaServer::get_default_configuration).
 func (b *beeswaxHandler) GetDefaultConfiguration(context.Context, bool) ([]*beeswax.ConfigVariable, error) {
-	out := make([]*beeswax.ConfigVariable, 0, len(defaultOptions))
-	for _, o := range defaultOptions {
-		lvl := beeswax.TQueryOptionLevel_REGULAR
-		out = append(out, &beeswax.ConfigVariable{Key: o.key, Value: o.value, Level: &lvl})
+	rows := optionRows(b.co.serverOptions(nil), true)
+	out := make([]*beeswax.ConfigVariable, 0, len(rows))
+	for _, r := range rows {
+		lvl, err := beeswax.TQueryOptionLevelFromString(r[2].(string))
+		if err != nil {
+			continue
+		}
+		out = append(out, &beeswax.ConfigVariable{Key: r[0].(string), Value: r[1].(string), Level: &lvl})
 	}
 	return out, nil
 }
@@ -282,7 +385,7 @@ func (b *beeswaxHandler) Close(ctx context.Context, h *beeswax.QueryHandle) erro
 	defer co.mu.Unlock()
 	op, err := co.bzOpLocked(ctx, h)
 	if err != nil {
-		return &beeswax.QueryNotFoundException{}
+		return bzError(err, h.GetID(), sqlStateGeneral)
 	}
 	co.closeOpLocked(op)
 	return nil
@@ -299,7 +402,7 @@ func (b *beeswaxHandler) Cancel(ctx context.Context, h *beeswax.QueryHandle) (*i
 	defer co.mu.Unlock()
 	op, err := co.bzOpLocked(ctx, h)
 	if err != nil {
-		return nil, bzError(err)
+		return nil, bzError(err, "", sqlStateGeneral)
 	}
 	op.cancelLocked()
 	return &impala.TStatus{StatusCode: impala.TErrorCode_OK, ErrorMsgs: []string{}}, nil
@@ -314,7 +417,7 @@ func (b *beeswaxHandler) GetRuntimeProfile(ctx context.Context, h *beeswax.Query
 	defer co.mu.Unlock()
 	op, err := co.bzAnyOpLocked(ctx, h)
 	if err != nil {
-		return "", bzError(err)
+		return "", bzError(err, h.GetID(), sqlStateGeneral)
 	}
 	return co.profileLocked(op, time.Now()), nil
 }
@@ -328,7 +431,7 @@ func (b *beeswaxHandler) CloseInsert(ctx context.Context, h *beeswax.QueryHandle
 	defer co.mu.Unlock()
 	op, err := co.bzOpLocked(ctx, h)
 	if err != nil {
-		return nil, &beeswax.QueryNotFoundException{}
+		return nil, bzError(err, h.GetID(), sqlStateGeneral)
 	}
 	res := &impala.TDmlResult_{RowsModified: map[string]int64{"": op.modified}, NumRowErrors: ptr(int64(0))}
 	co.closeOpLocked(op)
@@ -339,7 +442,8 @@ func (b *beeswaxHandler) PingImpalaService(ctx context.Context) (*impala.TPingIm
 	if err := b.co.faults.enter(ctx, "PingImpalaService"); err != nil {
 		return nil, err
 	}
-	return &impala.TPingImpalaServiceResp{Version: b.co.cfg.Version, WebserverAddress: "http://" + b.co.webAddr()}, nil
+	// ImpalaServer::PingImpalaService: GetVersionString(true).
+	return &impala.TPingImpalaServiceResp{Version: versionString(b.co.cfg.Version, true), WebserverAddress: "http://" + b.co.webAddr()}, nil
 }
 
 func (b *beeswaxHandler) GetExecSummary(ctx context.Context, h *beeswax.QueryHandle) (*impala.TExecSummary, error) {
@@ -351,7 +455,105 @@ func (b *beeswaxHandler) GetExecSummary(ctx context.Context, h *beeswax.QueryHan
 	defer co.mu.Unlock()
 	op, err := co.bzAnyOpLocked(ctx, h)
 	if err != nil {
-		return nil, &beeswax.QueryNotFoundException{}
+		return nil, bzError(err, h.GetID(), sqlStateGeneral)
 	}
 	return op.execSummaryLocked(time.Now()), nil
+}
+
+// bzUndeclaredProcessor serves a beeswax call whose handler may raise an
+// undeclaredError, writing it as Thrift's C++ processor does an exception
+// the IDL does not declare: a TApplicationException of type UNKNOWN with
+// the exception's text.
+type bzUndeclaredProcessor struct {
+	name string
+	call func(ctx context.Context, iprot thrift.TProtocol) (thrift.TStruct, error)
+}
+
+func (p *bzUndeclaredProcessor) Process(ctx context.Context, seqID int32, iprot, oprot thrift.TProtocol) (bool, thrift.TException) {
+	result, err := p.call(ctx, iprot)
+	if err == nil {
+		if werr := writeMessage(ctx, oprot, p.name, thrift.REPLY, seqID, result); werr != nil {
+			return false, thrift.WrapTException(werr)
+		}
+		return true, nil
+	}
+	var x thrift.TApplicationException
+	keep := true
+	switch e := err.(type) {
+	case *undeclaredError:
+		x = thrift.NewTApplicationException(thrift.UNKNOWN_APPLICATION_EXCEPTION, e.Error())
+	case thrift.TApplicationException:
+		// A request that could not be read: answered, then the
+		// connection ends, as with the generated processor.
+		x, keep = e, false
+	default:
+		x = thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing "+p.name+": "+err.Error())
+	}
+	if werr := writeMessage(ctx, oprot, p.name, thrift.EXCEPTION, seqID, x); werr != nil {
+		return false, thrift.WrapTException(werr)
+	}
+	return keep, nil
+}
+
+// writeMessage writes one reply message with body s and flushes it.
+func writeMessage(ctx context.Context, oprot thrift.TProtocol, name string, typ thrift.TMessageType, seqID int32, s interface {
+	Write(context.Context, thrift.TProtocol) error
+}) error {
+	if err := oprot.WriteMessageBegin(ctx, name, typ, seqID); err != nil {
+		return err
+	}
+	if err := s.Write(ctx, oprot); err != nil {
+		return err
+	}
+	if err := oprot.WriteMessageEnd(ctx); err != nil {
+		return err
+	}
+	return oprot.Flush(ctx)
+}
+
+// addUndeclaredProcessors routes get_state, get_results_metadata and
+// get_log through bzUndeclaredProcessor.
+func addUndeclaredProcessors(proc *impala.ImpalaServiceProcessor, h *beeswaxHandler) {
+	readArgs := func(ctx context.Context, iprot thrift.TProtocol, args thrift.TStruct) error {
+		if err := args.Read(ctx, iprot); err != nil {
+			return thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err.Error())
+		}
+		return iprot.ReadMessageEnd(ctx)
+	}
+	proc.AddToProcessorMap("get_state", &bzUndeclaredProcessor{name: "get_state",
+		call: func(ctx context.Context, iprot thrift.TProtocol) (thrift.TStruct, error) {
+			args := beeswax.BeeswaxServiceGetStateArgs{}
+			if err := readArgs(ctx, iprot, &args); err != nil {
+				return nil, err
+			}
+			st, err := h.GetState(ctx, args.Handle)
+			if err != nil {
+				return nil, err
+			}
+			return &beeswax.BeeswaxServiceGetStateResult{Success: &st}, nil
+		}})
+	proc.AddToProcessorMap("get_results_metadata", &bzUndeclaredProcessor{name: "get_results_metadata",
+		call: func(ctx context.Context, iprot thrift.TProtocol) (thrift.TStruct, error) {
+			args := beeswax.BeeswaxServiceGetResultsMetadataArgs{}
+			if err := readArgs(ctx, iprot, &args); err != nil {
+				return nil, err
+			}
+			md, err := h.GetResultsMetadata(ctx, args.Handle)
+			if err != nil {
+				return nil, err
+			}
+			return &beeswax.BeeswaxServiceGetResultsMetadataResult{Success: md}, nil
+		}})
+	proc.AddToProcessorMap("get_log", &bzUndeclaredProcessor{name: "get_log",
+		call: func(ctx context.Context, iprot thrift.TProtocol) (thrift.TStruct, error) {
+			args := beeswax.BeeswaxServiceGetLogArgs{}
+			if err := readArgs(ctx, iprot, &args); err != nil {
+				return nil, err
+			}
+			l, err := h.GetLog(ctx, args.Context)
+			if err != nil {
+				return nil, err
+			}
+			return &beeswax.BeeswaxServiceGetLogResult{Success: &l}, nil
+		}})
 }

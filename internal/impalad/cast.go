@@ -1,6 +1,8 @@
 package impalad
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"strconv"
@@ -10,8 +12,12 @@ import (
 )
 
 // castValue converts v (of type from) to type to, as CAST does in Impala
-// for the cases the tests need. A value that does not convert becomes NULL,
-// as Impala's CAST of a malformed string does.
+// (be/src/exprs/cast-functions-ir.cc, decimal-operators-ir.cc). A string
+// that is no number, timestamp or boolean becomes NULL; the conversions
+// Impala fails at run time raise a udfError (see raise): a DECIMAL or a
+// floating-point value out of the target's range, a string that is no
+// DECIMAL or DATE. The *sqlError is for a cast between types Impala has no
+// cast for.
 func castValue(v any, from, to Type) (any, *sqlError) {
 	if v == nil {
 		return nil, nil
@@ -41,41 +47,35 @@ func castValue(v any, from, to Type) (any, *sqlError) {
 				n = 1
 			}
 		case string:
+			if from.Kind == Decimal {
+				n = decimalToInt(x, to)
+				break
+			}
 			i, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
 			if err != nil {
 				return nil, nil
 			}
 			n = i
-		case float32, float64:
-			f, _ := toFloat(v)
-			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return nil, nil
-			}
-			n = int64(f)
+		case float32:
+			n = floatToInt(float64(x), "FLOAT", to)
+		case float64:
+			n = floatToInt(x, "DOUBLE", to)
 		default:
-			r, ok := toRat(v)
+			i, ok := toInt64(v)
 			if !ok {
 				return nil, analysisError("Invalid type cast of %s from %s to %s", FormatValue(from, v), from, to)
 			}
-			q := new(big.Int).Quo(r.Num(), r.Denom())
-			n = q.Int64()
+			n = i
 		}
-		switch to.Kind {
-		case TinyInt:
-			return int8(n), nil
-		case SmallInt:
-			return int16(n), nil
-		case Int:
-			return int32(n), nil
-		}
-		return n, nil
+		// Between integer types, C's conversion: the value wraps.
+		return narrowInt(n, to.Kind), nil
 	case Float, Double:
 		f, ok := toFloat(v)
 		if !ok {
 			if s, isStr := v.(string); isStr {
 				var err error
 				f, err = strconv.ParseFloat(strings.TrimSpace(s), 64)
-				if err != nil {
+				if err != nil && !errors.Is(err, strconv.ErrRange) {
 					return nil, nil
 				}
 			} else {
@@ -83,6 +83,9 @@ func castValue(v any, from, to Type) (any, *sqlError) {
 			}
 		}
 		if to.Kind == Float {
+			if from.Kind == Double && !math.IsNaN(f) && !math.IsInf(f, 0) && math.Abs(f) > math.MaxFloat32 {
+				raise(fmt.Sprintf("Converting value %s of type DOUBLE to FLOAT failed, value out of range for destination type.", doubleToString(f)))
+			}
 			return float32(f), nil
 		}
 		return f, nil
@@ -92,22 +95,32 @@ func castValue(v any, from, to Type) (any, *sqlError) {
 			var good bool
 			r, good = ratFromString(strings.TrimSpace(s))
 			if !good {
-				return nil, nil
+				raise("String to Decimal parse failed")
 			}
-		} else {
-			var good bool
-			r, good = toRat(v)
-			if !good {
-				return nil, analysisError("Invalid type cast of %s from %s to %s", FormatValue(from, v), from, to)
+			out := decimalFromRat(r, to)
+			if out == nil {
+				raise("String to Decimal cast overflowed")
 			}
+			return out, nil
 		}
-		// Rounded half away from zero to the scale; overflow is NULL, as
-		// Impala's.
-		return decimalFromRat(r, to), nil
+		var good bool
+		r, good = toRat(v)
+		if !good {
+			if f, isFloat := toFloat(v); isFloat && (math.IsNaN(f) || math.IsInf(f, 0)) {
+				raise("Decimal expression overflowed")
+			}
+			return nil, analysisError("Invalid type cast of %s from %s to %s", FormatValue(from, v), from, to)
+		}
+		// Rounded half away from zero to the scale (DECIMAL_V2).
+		out := decimalFromRat(r, to)
+		if out == nil {
+			raise("Decimal expression overflowed")
+		}
+		return out, nil
 	case String:
-		return FormatValue(from, v), nil
+		return castToString(from, v), nil
 	case Varchar, Char:
-		s := FormatValue(from, v)
+		s := castToString(from, v)
 		if utf8.RuneCountInString(s) > to.Length {
 			rs := []rune(s)
 			s = string(rs[:to.Length])
@@ -136,7 +149,7 @@ func castValue(v any, from, to Type) (any, *sqlError) {
 		case string:
 			t, err := time.Parse("2006-01-02", strings.TrimSpace(x))
 			if err != nil {
-				return nil, nil
+				raise(fmt.Sprintf("String to Date parse failed. Invalid string val: '%s'", x))
 			}
 			return t, nil
 		}
@@ -149,6 +162,136 @@ func castValue(v any, from, to Type) (any, *sqlError) {
 		}
 	}
 	return nil, analysisError("Invalid type cast of %s from %s to %s", FormatValue(from, v), from, to)
+}
+
+// safeCast is castValue with a run-time error returned as the statement's
+// error.
+func safeCast(v any, from, to Type) (out any, err *sqlError) {
+	defer recoverUDF(&err)
+	return castValue(v, from, to)
+}
+
+// decimalToInt is CAST(decimal AS integer) with DECIMAL_V2: rounded half
+// away from zero (DecimalValue::ToInt, be/src/runtime/decimal-value.inline.h),
+// an error when out of the target's range.
+func decimalToInt(s string, to Type) int64 {
+	r, ok := ratFromString(s)
+	if !ok {
+		return 0
+	}
+	num, den := r.Num(), r.Denom()
+	q, m := new(big.Int).QuoRem(num, den, new(big.Int))
+	if new(big.Int).Mul(new(big.Int).Abs(m), big.NewInt(2)).Cmp(den) >= 0 {
+		q.Add(q, big.NewInt(int64(num.Sign())))
+	}
+	lo, hi := intRange(to.Kind)
+	if !q.IsInt64() || q.Int64() < lo || q.Int64() > hi {
+		raise("Decimal expression overflowed")
+	}
+	return q.Int64()
+}
+
+// floatToInt is CAST(float or double AS integer): the fraction dropped, an
+// error for a value out of the target's range (Validate in
+// cast-functions-ir.cc; bounds exclusive for 64-bit targets, and for 32-bit
+// ones from FLOAT, whose bounds are not exact).
+func floatToInt(f float64, fromName string, to Type) int64 {
+	toName := strings.ToUpper(to.Kind.String())
+	switch {
+	case math.IsNaN(f):
+		raise(fmt.Sprintf("NaN value of type %s cannot be converted to %s.", fromName, toName))
+	case math.IsInf(f, 0):
+		raise(fmt.Sprintf("Non-finite value of type %s cannot be converted to %s.", fromName, toName))
+	}
+	lo, hi := intRange(to.Kind)
+	flo, fhi := float64(lo), float64(hi)
+	if fromName == "FLOAT" {
+		flo, fhi = float64(float32(lo)), float64(float32(hi))
+	}
+	exact := to.Kind == TinyInt || to.Kind == SmallInt || to.Kind == Int && fromName == "DOUBLE"
+	if exact && (f < flo || f > fhi) || !exact && (f <= flo || f >= fhi) {
+		num := doubleToString(f)
+		if fromName == "FLOAT" {
+			num = floatToString(float32(f))
+		}
+		raise(fmt.Sprintf("Converting value %s of type %s to %s failed, value out of range for destination type.", num, fromName, toName))
+	}
+	return int64(f)
+}
+
+// intRange is the range of an integer kind.
+func intRange(k Kind) (int64, int64) {
+	switch k {
+	case TinyInt:
+		return math.MinInt8, math.MaxInt8
+	case SmallInt:
+		return math.MinInt16, math.MaxInt16
+	case Int:
+		return math.MinInt32, math.MaxInt32
+	}
+	return math.MinInt64, math.MaxInt64
+}
+
+// castToString is CAST(v AS STRING): floating-point values as
+// CastToStringVal prints them (FloatToBuffer, DoubleToBuffer), the rest as
+// text.
+func castToString(from Type, v any) string {
+	switch x := v.(type) {
+	case float32:
+		if math.IsNaN(float64(x)) {
+			return "nan"
+		}
+		return floatToString(x)
+	case float64:
+		if math.IsNaN(x) {
+			return "nan"
+		}
+		return doubleToString(x)
+	}
+	return FormatValue(from, v)
+}
+
+// cNonFinite are C's names of infinities and NaN (printf), javaNonFinite
+// Java's, which RawValue::PrintValue uses.
+var (
+	cNonFinite    = [3]string{"inf", "-inf", "nan"}
+	javaNonFinite = [3]string{"Infinity", "-Infinity", "NaN"}
+)
+
+// formatG is printf's "%.*g" of f, its values that are not finite (+Inf,
+// -Inf, NaN) spelled as names says.
+func formatG(f float64, prec int, names *[3]string) string {
+	switch {
+	case math.IsInf(f, 1):
+		return names[0]
+	case math.IsInf(f, -1):
+		return names[1]
+	case math.IsNaN(f):
+		return names[2]
+	}
+	return strconv.FormatFloat(f, 'g', prec, 64)
+}
+
+// cFormatG is C's printf("%.*g", prec, f).
+func cFormatG(f float64, prec int) string { return formatG(f, prec, &cNonFinite) }
+
+// doubleToString is DoubleToBuffer (be/src/gutil/strings/numbers.cc):
+// 15 significant digits, or 17 when 15 do not read back as the value.
+func doubleToString(f float64) string {
+	s := cFormatG(f, 15)
+	if back, err := strconv.ParseFloat(s, 64); err == nil && back == f || math.IsInf(f, 0) {
+		return s
+	}
+	return cFormatG(f, 17)
+}
+
+// floatToString is FloatToBuffer: 6 significant digits, or 8.
+func floatToString(f float32) string {
+	s := cFormatG(float64(f), 6)
+	if back, err := strconv.ParseFloat(s, 32); err == nil && float32(back) == f || math.IsInf(float64(f), 0) {
+		return s
+	}
+	return cFormatG(float64(f), 8)
 }
 
 func parseTimestamp(s string) (time.Time, bool) {

@@ -48,6 +48,7 @@ type dbEntry struct {
 type tableEntry struct {
 	db, name string
 	cols     []Column
+	meta     tableMeta
 	created  visibility
 	dropped  *visibility
 
@@ -186,7 +187,7 @@ func (c *Cluster) listDBs(member int) []string {
 	return out
 }
 
-func (c *Cluster) createTable(member int, db, name string, cols []Column) error {
+func (c *Cluster) createTable(member int, db, name string, cols []Column, meta tableMeta) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
@@ -197,7 +198,7 @@ func (c *Cluster) createTable(member int, db, name string, cols []Column) error 
 	if t, ok := d.tables[name]; ok && (c.tableVisible(t, member, now) || t.dropped == nil) {
 		return errExists
 	}
-	d.tables[name] = &tableEntry{db: db, name: name, cols: cols, created: visibility{member, now}}
+	d.tables[name] = &tableEntry{db: db, name: name, cols: cols, meta: meta, created: visibility{member, now}}
 	return nil
 }
 

@@ -34,8 +34,10 @@ type Config struct {
 	// package kerberos). Any mechanism turns SASL on for every connection.
 	Mechanisms map[string]saslserver.MechanismFactory
 
-	// Version is the version string reported by GetInfo(CLI_DBMS_VER) and
-	// the pings. Empty means DefaultVersion.
+	// Version is the coordinator's build version ("4.5.0-RELEASE"), as
+	// GetInfo(CLI_DBMS_VER) reports it; the pings and version() say
+	// "impalad version <Version> RELEASE (build ...)". Empty means
+	// DefaultVersion.
 	Version string
 	// WebAddr is the listen address of a small web server with impalad's
 	// /healthz, /jsonmetrics, /metrics?json and /metrics_prometheus (see
@@ -47,6 +49,11 @@ type Config struct {
 	// ServiceTime is the simulated work of every statement: an operation
 	// stays RUNNING this long after ExecuteStatement. Zero: none.
 	ServiceTime time.Duration
+	// PlanningTime is the simulated planning of every statement:
+	// ExecuteStatement (beeswax query) answers only after it, as Impala's
+	// does once it has planned the statement. A cancel or the connection's
+	// end stops the wait. Zero: ExecuteStatement answers at once.
+	PlanningTime time.Duration
 	// IdleSessionTimeout expires sessions idle that long (Impala's
 	// --idle_session_timeout); a session's own idle_session_timeout option
 	// (seconds, set at OpenSession) overrides it. Zero: never.
@@ -98,9 +105,24 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// DefaultVersion is the version string a Coordinator reports when
-// Config.Version is empty.
-const DefaultVersion = "4.4.1-RELEASE (impalalb test coordinator)"
+// DefaultVersion is the build version a Coordinator reports when
+// Config.Version is empty: the Impala release whose behaviour it follows.
+const DefaultVersion = "4.5.0-RELEASE"
+
+// buildHash stands for the git hash of Impala's build in the version
+// strings.
+const buildHash = "impalalb-test-coordinator"
+
+// versionString is GetVersionString (be/src/util/debug-util.cc):
+// "impalad version <build version> RELEASE (build <hash>)", and in full
+// (version()) the build time on a second line.
+func versionString(version string, compact bool) string {
+	s := "impalad version " + version + " RELEASE (build " + buildHash + ")"
+	if !compact {
+		s += "\nBuilt on Thu Jan  1 00:00:00 UTC 1970"
+	}
+	return s
+}
 
 // ErrClosed is returned by Restart and Faults methods after Close.
 var ErrClosed = errors.New("impalad: coordinator closed")

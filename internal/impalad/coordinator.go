@@ -49,6 +49,7 @@ type Coordinator struct {
 	sessionsOpened atomic.Int64
 	executed       atomic.Int64
 	rejected       atomic.Int64
+	expired        atomic.Int64 // statements ended by a time limit
 	rpcs           atomic.Int64
 	waiting        atomic.Int64 // connections waiting for a frontend thread
 	logName        atomic.Pointer[string]
@@ -73,8 +74,11 @@ type Coordinator struct {
 	// archive holds recently closed operations for profiles and summaries.
 	archive      map[[16]byte]*operation
 	archiveOrder [][16]byte
-	nextConnID   uint64
-	shut         shutdownState // graceful shutdown (shutdown.go)
+	// interrupted holds the status of statements QUERY_TIMEOUT_S
+	// unregistered, for later calls about them.
+	interrupted map[[16]byte]string
+	nextConnID  uint64
+	shut        shutdownState // graceful shutdown (shutdown.go)
 }
 
 type coordState int
@@ -135,7 +139,10 @@ func Start(cfg Config) (*Coordinator, error) {
 	hs2Proc := impala.NewImpalaHiveServer2ServiceProcessor(hs2)
 	hs2Proc.AddToProcessorMap("FetchResults", &fetchProcessor{h: hs2}) // see fetchenc.go
 	co.hs2Proc = hs2Proc
-	co.bzProc = impala.NewImpalaServiceProcessor(&beeswaxHandler{co: co})
+	bh := &beeswaxHandler{co: co}
+	bzProc := impala.NewImpalaServiceProcessor(bh)
+	addUndeclaredProcessors(bzProc, bh)
+	co.bzProc = bzProc
 	co.member = co.cluster.join()
 	// The listeners share their ports with the reservations of a killed
 	// coordinator (SO_REUSEPORT, see listen), which would let two
@@ -393,6 +400,7 @@ func (co *Coordinator) forgetAll() {
 	co.ops = map[[16]byte]*operation{}
 	co.sessions = map[[16]byte]*session{}
 	co.archive, co.archiveOrder = nil, nil
+	co.interrupted = nil
 }
 
 func (co *Coordinator) acceptLoop(l *life, ln net.Listener, p Protocol) {
@@ -522,7 +530,7 @@ func (co *Coordinator) serve(l *life, sc *serverConn) {
 	}
 	var t *serverTransport
 	if co.mechs != nil {
-		tr, user, err := saslserver.AcceptContext(hctx, c, co.mechs, sasl.Config{Logger: co.log})
+		tr, user, err := saslserver.AcceptContext(hctx, c, closingMechs(co.mechs, c), sasl.Config{Logger: co.log})
 		if err != nil {
 			co.debug("SASL handshake failed", slog.String("remote", c.RemoteAddr().String()), slog.String("error", err.Error()))
 			return
@@ -575,6 +583,51 @@ func (co *Coordinator) serve(l *life, sc *serverConn) {
 			return
 		}
 	}
+}
+
+// closingMechs returns mechs with every mechanism's failure closing c at
+// once, before the SASL transport could answer BAD: as Impala's
+// TSaslTransport::doSaslNegotiation (be/src/transport/TSaslTransport.cpp)
+// rethrows a failed authentication, and the client sees the connection
+// close. (An unsupported mechanism still gets BAD, as in Impala's
+// TSaslServerTransport.)
+func closingMechs(mechs map[string]saslserver.MechanismFactory, c net.Conn) map[string]saslserver.MechanismFactory {
+	out := make(map[string]saslserver.MechanismFactory, len(mechs))
+	for name, f := range mechs {
+		out[name] = func() saslserver.Mechanism {
+			m := f()
+			if m == nil {
+				return nil
+			}
+			cm := &closingMech{Mechanism: m, c: c}
+			if sl, ok := m.(sasl.SecurityLayer); ok {
+				return &closingLayerMech{closingMech: cm, SecurityLayer: sl}
+			}
+			return cm
+		}
+	}
+	return out
+}
+
+// closingMech is a ServerMechanism whose failure closes its connection.
+type closingMech struct {
+	saslserver.Mechanism
+	c net.Conn
+}
+
+// closingLayerMech is a closingMech that keeps its mechanism's security
+// layer (GSSAPI with a QOP other than auth).
+type closingLayerMech struct {
+	*closingMech
+	sasl.SecurityLayer
+}
+
+func (m *closingMech) Step(response []byte) ([]byte, bool, error) {
+	challenge, done, err := m.Mechanism.Step(response)
+	if err != nil {
+		m.c.Close()
+	}
+	return challenge, done, err
 }
 
 // connClosed detaches the connection's sessions: beeswax sessions end, HS2
@@ -678,6 +731,7 @@ func (co *Coordinator) janitor(l *life) {
 			}
 		}
 		co.sweepSessions()
+		co.expireQueries(time.Now())
 	}
 }
 

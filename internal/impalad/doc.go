@@ -3,6 +3,11 @@
 // client touches. Tests, benchmarks and the demo run it in-process with
 // Start, or as its own process with cmd/impalad.
 //
+// It is a witness, not a target: what it does is what Impala 4.5.0 does,
+// read in Impala's source (each place names the file it follows), and what
+// it does not implement fails with an error saying "not supported by the
+// test coordinator: ...", never with a made-up answer.
+//
 // # Servers
 //
 // Each Coordinator serves HiveServer2 (ImpalaHiveServer2Service, Impala's
@@ -10,9 +15,12 @@
 // connection optionally in TLS (Config.TLS), then either NOSASL (the binary
 // protocol on a buffered, unframed transport, as Impala without
 // authentication) or SASL (Config.Users turns on PLAIN with a user table;
-// Config.Mechanisms adds others such as GSSAPI). HS2 answers at most
-// protocol V6 with columnar TRowSet; a client asking for less gets
-// row-based TRowSet. A fetch returns at most min(maxRows, 1024) rows.
+// Config.Mechanisms adds others such as GSSAPI); credentials it refuses
+// close the connection, without a BAD frame, as Impala's TSaslTransport
+// does. HS2 answers at most protocol V6 with columnar TRowSet; a client
+// asking for less gets row-based TRowSet. With result spooling
+// (SPOOL_QUERY_RESULTS, on by default) a fetch returns up to its size, at
+// most 102400 rows (10240 when it gives none); without, at most 1024.
 //
 //	co, err := impalad.Start(impalad.Config{})
 //	...
@@ -25,16 +33,42 @@
 // after Config.IdleSessionTimeout or the session's idle_session_timeout
 // option (seconds), with Impala's "Client session expired due to more than
 // Ns of inactivity" error; an unknown session gets "Invalid session id: ...".
-// PingImpalaHS2Service checks the session (and counts as activity).
+// A connection authenticated as one user cannot use another user's session.
+// PingImpalaHS2Service checks the session (and counts as activity) and
+// answers "impalad version <Config.Version> RELEASE (build ...)"; GetInfo's
+// CLI_DBMS_VER is Config.Version alone.
+//
+// Statements: ExecuteStatement answers after Config.PlanningTime (Impala
+// plans before it answers), the statement then runs for Config.ServiceTime
+// (and its sleep()s). Errors are Impala's: a status message with its
+// newline, and for anything about a statement "Query <id> failed:\n<status>\n"
+// (HS2 statuses and GetOperationStatus, beeswax exceptions and get_log). A
+// cancelled statement, or one ended by QUERY_TIMEOUT_S (client idle that
+// long; later calls get its status), EXEC_TIME_LIMIT_S or its session's
+// expiry, ends in ERROR_STATE (beeswax EXCEPTION) with "Cancelled", "Query
+// <id> expired due to ...", never CANCELED_STATE. A FetchResults that fails
+// unregisters the statement, as Impala's does. A statement longer than
+// MAX_STATEMENT_LENGTH_BYTES (16 MB) is refused.
+//
+// Query options are Impala 4.5.0's (impala_tables.go), checked and kept as
+// SetQueryOption does: SET of an unknown name fails ("Invalid query option:
+// X"), a bad value fails with Impala's message, a value is kept as Impala
+// prints it (2g as 2147483648, true as 1), an empty value resets; an HS2
+// overlay or a beeswax configuration is checked the same way; OpenSession
+// ignores what it refuses and answers every option in its configuration.
+// Values of options whose check is more than a type, a range or an enum
+// (COMPRESSION_CODEC, TIMEZONE, ...) are taken as given.
 //
 // The metadata calls (GetTypeInfo, GetCatalogs, GetSchemas, GetTables,
-// GetTableTypes, GetColumns, GetFunctions) answer from the catalog with the
+// GetTableTypes, GetColumns, GetFunctions, GetPrimaryKeys,
+// GetCrossReference) answer from the catalog with the
 // columns and values of Impala's MetadataOp: patterns are Impala's (% and _
 // as in LIKE, other regular-expression characters kept, so impyla's ".*"
 // matches everything), gen's virtual tables are listed by none but
-// GetColumns gives the columns of a gen.rows_N it is asked for by name, and
-// GetFunctions lists nothing (no user functions). Their operations are
-// fetched and closed like statements.
+// GetColumns gives the columns of a gen.rows_N it is asked for by name,
+// GetFunctions lists nothing (no user functions), and GetPrimaryKeys and
+// GetCrossReference nothing (no constraints). Their operations are fetched
+// and closed like statements.
 //
 // # SQL surface
 //
@@ -52,33 +86,65 @@
 //	                                      user, concat, upper, coalesce, if, round, substr, ...);
 //	                                      count/sum/min/max/avg [DISTINCT]; result types and
 //	                                      column labels (the expression text lower-cased) as
-//	                                      Impala's. Test extensions: sleep(ms) (BOOLEAN true; runs
-//	                                      ms longer; honours cancel) and fail('message') (fails at
-//	                                      run time: ERROR_STATE / beeswax EXCEPTION).
+//	                                      Impala's. sleep(ms) (BOOLEAN true; runs ms longer; honours
+//	                                      cancel), as Impala's; test extension fail('message')
+//	                                      (fails at run time: ERROR_STATE / beeswax EXCEPTION).
+//	                                      An expression tree deeper than 1000 levels, or a node with
+//	                                      more than 10000 operands (an IN list), fails as in Impala,
+//	                                      while it is parsed: a statement's memory stays
+//	                                      proportional to its text. CAST of a DECIMAL to an integer
+//	                                      rounds half away from zero; a DECIMAL division by zero, a
+//	                                      DECIMAL or float out of its target's range and a string
+//	                                      that is no DECIMAL or DATE fail the statement with
+//	                                      Impala's "UDF ERROR: ..." (DECIMAL_V2); a DOUBLE divided
+//	                                      by zero is Infinity. An Impala builtin not implemented
+//	                                      here is "not supported by the test coordinator".
 //	SELECT ... FROM gen.rows_N            a generated table of N rows, columns GenSchema, values
 //	                                      GenValue (every scalar type, NULLs by GenIsNull);
 //	                                      count(*) never scans; WHERE, ORDER BY and aggregates
 //	                                      scan at most 20M rows, a filtered or sorted result keeps
 //	                                      at most 1M rows, GROUP BY makes at most 65536 groups.
-//	SET k=v                               session query option; SET k='' resets it to its default;
-//	                                      SET alone or SET ALL lists the options with their values
+//	SET k=v                               a session query option (see above); the value a number,
+//	                                      a word or a string literal as written; SET k='' resets
+//	                                      it; SET lists the REGULAR and ADVANCED options, SET ALL
+//	                                      all; UNSET ALL resets every option of the session. All
+//	                                      answer Impala's result set (option, value, level).
 //	USE db
 //	CREATE DATABASE [IF NOT EXISTS] db    DROP DATABASE [IF EXISTS] db [CASCADE]
-//	CREATE TABLE [IF NOT EXISTS] [db.]t (c type [COMMENT '...'], ...) [ignored storage clauses]
+//	CREATE [EXTERNAL] TABLE [IF NOT EXISTS] [db.]t (c type [COMMENT '...'], ...)
+//	       [COMMENT '...'] [ROW FORMAT DELIMITED [FIELDS TERMINATED BY '.' [ESCAPED BY '.']]
+//	       [LINES TERMINATED BY '.']] [STORED AS TEXTFILE|PARQUET|AVRO|ORC|...]
+//	       [LOCATION '...'] [TBLPROPERTIES ('k'='v', ...)]
+//	                                      PARTITIONED BY, SORT BY, constraints, AS SELECT, LIKE,
+//	                                      CACHED IN: not supported; VARCHAR without a length is
+//	                                      STRING, as in Impala
 //	DROP TABLE [IF EXISTS] [db.]t
 //	SHOW DATABASES                        SHOW TABLES [IN db]
+//	SHOW CREATE TABLE [db.]t              ToSqlUtils' layout; a table without LOCATION is said to
+//	                                      be in the warehouse directory under
+//	                                      hdfs://impalad-test-coordinator/user/hive/warehouse, and
+//	                                      TBLPROPERTIES are the ones given (no metastore adds any)
 //	DESCRIBE [db.]t
-//	INSERT INTO [TABLE] [db.]t VALUES (...), (...)   rows affected via CloseImpalaOperation
-//	                                      dml_result, beeswax CloseInsert, numModifiedRows
+//	INSERT INTO|OVERWRITE [TABLE] [db.]t [(col, ...)] VALUES (...), (...) | SELECT ...
+//	                                      Impala's analysis: a value that needs a cast losing
+//	                                      precision, or that no implicit cast fits, fails with
+//	                                      Impala's message and nothing is written; OVERWRITE
+//	                                      replaces the rows; unlisted columns get NULL; rows
+//	                                      affected via CloseImpalaOperation dml_result, beeswax
+//	                                      CloseInsert, numModifiedRows
 //
 // Types: BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, FLOAT, DOUBLE,
 // DECIMAL(p,s) (p <= 18 here), STRING, VARCHAR(n), CHAR(n), TIMESTAMP, DATE,
 // BINARY. On HS2, FLOAT goes as a double column, TIMESTAMP, DATE, DECIMAL,
 // CHAR and VARCHAR as string columns and BINARY as a binary column, as
 // Impala sends them (row-based results before V6 carry BINARY as a string);
-// beeswax rows are tab-separated text with "NULL". Other SQL fails with an
-// Impala-like "ParseException: ..." or "AnalysisException: ..." error
-// (sqlState HY000).
+// beeswax rows are tab-separated text with "NULL", FLOAT and DOUBLE at 16
+// significant digits (1000000, Infinity, NaN), and its metadata names types
+// without parameters (decimal, char; varchar as string). Other SQL fails
+// with Impala's "ParseException: Syntax error in line N: ..." (the caret
+// under the right column of the right line) or "AnalysisException: ..."
+// error (sqlState HY000; over beeswax 42000). A name that does not resolve
+// is quoted as written ('t', not 'default.t').
 //
 // # Values
 //
@@ -106,8 +172,7 @@
 // query option SYNC_DDL=1 (session or per statement) the statement stays
 // RUNNING until every coordinator sees it. Every statement stays RUNNING
 // for Config.ServiceTime (simulated work); a fetch waits for rows up to
-// fetch_rows_timeout_ms (default 10 s) and then returns an empty batch
-// with hasMoreRows set.
+// fetch_rows_timeout_ms (default 10 s) and then answers STILL_EXECUTING.
 //
 // # Faults
 //

@@ -2,93 +2,13 @@ package impalad
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
-
-// operation is one statement's execution. Guarded by Coordinator.mu, except
-// res, which is immutable once set.
-type operation struct {
-	key       [16]byte
-	secret    [16]byte
-	id        string
-	sess      *session
-	text      string
-	res       result // nil: no result set
-	opts      map[string]string
-	started   time.Time
-	readyAt   time.Time // the statement's (simulated) work ends here
-	failMsg   string    // set: the statement fails at readyAt
-	dml       bool
-	modified  int64
-	next      int64 // next row to fetch
-	canceled  bool
-	closed    bool
-	final     opState // the state when it was closed
-	chClosed  bool
-	cancelled chan struct{} // closed on cancel or close
-}
-
-type opState int
-
-const (
-	opRunning opState = iota
-	opFinished
-	opError
-	opCanceled
-	opClosed
-)
-
-func (op *operation) stateLocked(now time.Time) opState {
-	switch {
-	case op.closed:
-		return opClosed
-	case op.canceled:
-		return opCanceled
-	case now.Before(op.readyAt):
-		return opRunning
-	case op.failMsg != "":
-		return opError
-	}
-	return opFinished
-}
-
-// viewState is the state shown in profiles and summaries: for a closed
-// operation, the state it had when it was closed.
-func (op *operation) viewState(now time.Time) opState {
-	if op.closed {
-		return op.final
-	}
-	return op.stateLocked(now)
-}
-
-func (op *operation) cancelLocked() {
-	if op.closed || op.canceled {
-		return
-	}
-	op.canceled = true
-	if !op.chClosed {
-		op.chClosed = true
-		close(op.cancelled)
-	}
-}
-
-func (op *operation) closeLocked() {
-	if !op.closed {
-		op.final = op.stateLocked(time.Now())
-	}
-	op.closed = true
-	if g, ok := op.res.(*genResult); ok {
-		g.dropBuffers() // closed operations stay archived a while
-	}
-	if !op.chClosed {
-		op.chClosed = true
-		close(op.cancelled)
-	}
-}
 
 // Statement records one statement a coordinator accepted for execution.
 type Statement struct {
@@ -112,48 +32,86 @@ func truthy(v string) bool {
 	return v == "1" || v == "true"
 }
 
-// executeLocked parses and runs one statement for s. Side effects (DDL,
-// INSERT, SET, USE) happen now; the operation then stays RUNNING until its
-// simulated work is done.
-func (co *Coordinator) executeLocked(s *session, text string, overlay map[string]string) (*operation, *sqlError) {
-	fn, fnArgs, admin := adminFn(text)
-	var st *statement
-	if !admin {
-		var perr *sqlError
-		if st, perr = parse(text); perr != nil {
-			co.rejected.Add(1)
-			return nil, perr
-		}
-	}
+// resultCacheOption is the HS2 overlay key clients use to ask for a result
+// cache (IMPALA_RESULT_CACHING_OPT in be/src/service/impala-hs2-server.cc):
+// not a query option.
+const resultCacheOption = "impala.resultset.cache.size"
+
+// statementOptions returns the query options a statement runs with: the
+// session's, overlaid with the statement's own, each checked as
+// SetQueryOption does (an unknown name or a bad value fails the statement
+// before it gets a query id, as TExecuteStatementReqToTQueryContext does).
+func statementOptions(s *session, overlay map[string]string) (map[string]string, *sqlError) {
 	opts := maps.Clone(s.opts)
 	for k, v := range overlay {
-		opts[strings.ToLower(k)] = v
+		if strings.EqualFold(k, resultCacheOption) {
+			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+				return nil, &sqlError{msg: "Invalid value '" + v + "' for '" + resultCacheOption + "' option.", sqlState: "HY000"}
+			}
+			continue
+		}
+		name, norm, ok, err := checkOption(k, v)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		if norm == "" {
+			delete(opts, name)
+		} else {
+			opts[name] = norm
+		}
+	}
+	return opts, nil
+}
+
+// executeLocked parses and runs one statement for s. Side effects (DDL,
+// INSERT, SET, USE) happen now; the operation then stays RUNNING until its
+// simulated work is done. A statement that fails to run still has a query
+// id (Impala registers the query before it plans it): id is set with err,
+// except for a bad option overlay, which fails before.
+func (co *Coordinator) executeLocked(s *session, text string, overlay map[string]string) (op *operation, id string, err *sqlError) {
+	opts, err := statementOptions(s, overlay)
+	if err != nil {
+		co.rejected.Add(1)
+		return nil, "", err
 	}
 	now := time.Now()
-	op := &operation{sess: s, text: text, opts: opts, started: now, cancelled: make(chan struct{})}
-	delay := co.cfg.ServiceTime
+	op = &operation{sess: s, text: text, opts: opts, started: now, lastActive: now, cancelled: make(chan struct{})}
+	op.key, op.id = newID()
+	op.secret = newSecret()
+	// ImpalaServer::ExecuteInternal: MAX_STATEMENT_LENGTH_EXCEEDED.
+	if max, _ := strconv.Atoi(optionValue(opts, "max_statement_length_bytes")); max > 0 && len(text) > max {
+		co.rejected.Add(1)
+		return nil, op.id, &sqlError{msg: fmt.Sprintf("Statement length of %d bytes exceeds the maximum statement length (%d bytes)", len(text), max), sqlState: "HY000"}
+	}
 	var (
 		res   result
 		extra time.Duration
-		err   *sqlError
 	)
-	if admin {
+	if fn, fnArgs, admin := adminFn(text); admin {
+		// ":shutdown()" and the other administrative functions
+		// (shutdown.go).
 		res, err = co.runAdminFnLocked(fn, fnArgs)
 	} else {
-		res, extra, err = co.run(s, st, op)
+		var st *statement
+		if st, err = parse(text); err == nil {
+			res, extra, err = co.run(s, st, op)
+		}
 	}
 	if err != nil {
 		co.rejected.Add(1)
-		return nil, err
+		return nil, op.id, err
 	}
-	delay += extra
 	op.res = res
 	// Measured from after the statement's side effects, so a SYNC_DDL
 	// statement finishes only once its catalog change reached every
 	// coordinator.
-	op.readyAt = time.Now().Add(delay)
-	op.key, op.id = newID()
-	op.secret = newSecret()
+	op.readyAt = time.Now().Add(co.cfg.ServiceTime + extra)
+	if op.failMsg != "" && op.errAt.IsZero() {
+		op.errAt = op.readyAt
+	}
 	co.ops[op.key] = op
 	s.ops[op] = struct{}{}
 	co.executed.Add(1)
@@ -168,7 +126,7 @@ func (co *Coordinator) executeLocked(s *session, text string, overlay map[string
 		}
 		co.statements = append(co.statements, rec)
 	}
-	return op, nil
+	return op, op.id, nil
 }
 
 func summary(msg string) result {
@@ -176,6 +134,19 @@ func summary(msg string) result {
 }
 
 func qualified(db, t string) string { return db + "." + t }
+
+// setColumns are the columns of SET's result set (Frontend.createExecRequest,
+// fe/src/main/java/org/apache/impala/service/Frontend.java).
+var setColumns = []Column{{"option", Type{Kind: String}}, {"value", Type{Kind: String}}, {"level", Type{Kind: String}}}
+
+// serverOptions returns set over the coordinator's own defaults: those of
+// the flags (DefaultQueryOptions in be/src/service/query-options.cc sets
+// IDLE_SESSION_TIMEOUT from --idle_session_timeout).
+func (co *Coordinator) serverOptions(set map[string]string) map[string]string {
+	out := map[string]string{"idle_session_timeout": strconv.FormatInt(int64(co.cfg.IdleSessionTimeout/time.Second), 10)}
+	maps.Copy(out, set)
+	return out
+}
 
 // run executes st; it returns the result (nil when the statement has no
 // result set) and extra simulated time.
@@ -195,27 +166,23 @@ func (co *Coordinator) run(s *session, st *statement, op *operation) (result, ti
 	case stSelect:
 		return co.runSelect(s, st, op)
 	case stSet:
-		if st.setAll {
-			vals := map[string]string{}
-			for _, o := range defaultOptions {
-				vals[strings.ToLower(o.key)] = o.value
+		// As ClientRequestState::Exec for TStmtType::SET
+		// (be/src/service/client-request-state.cc): SET k=v and UNSET ALL
+		// answer an empty result set, SET and SET ALL list the options.
+		r := &rowsResult{cols: setColumns}
+		switch st.setMode {
+		case setOne:
+			if err := s.setOption(st.setKey, st.setValue); err != nil {
+				return nil, 0, err
 			}
-			for k, v := range op.opts {
-				vals[k] = v
-			}
-			keys := make([]string, 0, len(vals))
-			for k := range vals {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			r := &rowsResult{cols: []Column{{"option", Type{Kind: String}}, {"value", Type{Kind: String}}, {"level", Type{Kind: String}}}}
-			for _, k := range keys {
-				r.rows = append(r.rows, []any{strings.ToUpper(k), vals[k], "REGULAR"})
-			}
-			return r, 0, nil
+		case unsetAll:
+			// ResetAllQueryOptions: every option the session set, the
+			// ones of OpenSession included.
+			clear(s.opts)
+		default:
+			r.rows = optionRows(co.serverOptions(op.opts), st.setMode == setAll)
 		}
-		s.setOption(st.setKey, st.setValue)
-		return nil, 0, nil
+		return r, 0, nil
 	case stUse:
 		if st.db != "gen" && !cl.hasDB(co.member, st.db) {
 			return nil, 0, analysisError("Database does not exist: %s", st.db)
@@ -245,13 +212,15 @@ func (co *Coordinator) run(s *session, st *statement, op *operation) (result, ti
 		if db == "gen" {
 			return nil, 0, analysisError("Cannot create a table in the generated database gen")
 		}
-		switch err := cl.createTable(co.member, db, st.table, st.cols); {
+		switch err := cl.createTable(co.member, db, st.table, st.cols, st.meta); {
 		case errors.Is(err, errNotFound):
 			return nil, 0, analysisError("Database does not exist: %s", db)
 		case errors.Is(err, errExists):
 			if st.ifExists {
 				return summary("Table already exists."), 0, nil
 			}
+			// TableDef.analyze (fe/.../analysis/TableDef.java) names the
+			// table fully qualified.
 			return nil, 0, analysisError("Table already exists: %s", qualified(db, st.table))
 		}
 		return summary("Table has been created."), syncDelay(), nil
@@ -289,74 +258,57 @@ func (co *Coordinator) run(s *session, st *statement, op *operation) (result, ti
 		r.rows = append(r.rows, []any{"gen", "Generated tables rows_N (impalalb test coordinator)"})
 		sort.Slice(r.rows, func(i, j int) bool { return r.rows[i][0].(string) < r.rows[j][0].(string) })
 		return r, 0, nil
-	case stDescribe:
-		cols, _, _, err := co.source(db, st.table)
-		if err != nil {
-			return nil, 0, err
-		}
-		r := &rowsResult{cols: []Column{{"name", Type{Kind: String}}, {"type", Type{Kind: String}}, {"comment", Type{Kind: String}}}}
-		for _, c := range cols {
-			r.rows = append(r.rows, []any{c.Name, c.Type.String(), ""})
-		}
-		return r, 0, nil
-	case stInsert:
+	case stShowCreateTable:
 		if db == "gen" {
-			return nil, 0, analysisError("Unable to INSERT into target table (gen.%s) because it is read-only", st.table)
+			return nil, 0, unsupported("SHOW CREATE TABLE of the generated table %s", qualified(db, st.table))
 		}
 		t, _ := cl.table(co.member, db, st.table)
 		if t == nil {
+			// ShowCreateTableStmt.analyze: the table fully qualified.
 			return nil, 0, analysisError("Table does not exist: %s", qualified(db, st.table))
 		}
-		rows := make([][]any, 0, len(st.rows))
-		for _, in := range st.rows {
-			if len(in) != len(t.cols) {
-				more, n := "more", len(in)
-				if len(in) > len(t.cols) {
-					more = "fewer"
-				}
-				return nil, 0, analysisError("Target table '%s' has %s columns (%d) than the VALUES clause returns (%d)",
-					qualified(db, st.table), more, len(t.cols), n)
-			}
-			row := make([]any, len(in))
-			for i, e := range in {
-				if err := analyze(e, &scope{env: &evalEnv{now: localNow(), user: s.user, db: s.db, version: co.cfg.Version}}); err != nil {
-					return nil, 0, err
-				}
-				if e.kind != "lit" {
-					return nil, 0, analysisError("only constant expressions are supported in VALUES by the test coordinator")
-				}
-				v, err := castValue(e.val, e.typ, t.cols[i].Type)
-				if err != nil {
-					return nil, 0, err
-				}
-				row[i] = v
-			}
-			rows = append(rows, row)
+		return &rowsResult{cols: []Column{{"result", Type{Kind: String}}}, rows: [][]any{{createTableSQL(t)}}}, 0, nil
+	case stDescribe:
+		// DescribeTableStmt resolves the path as written.
+		cols, _, _, err := co.source(db, st.table, rawName(st.db, st.table), "path")
+		if err != nil {
+			return nil, 0, err
 		}
-		t.rowsMu.Lock()
-		t.rows = append(t.rows, rows...)
-		t.rowsMu.Unlock()
-		op.dml = true
-		op.modified = int64(len(rows))
-		return nil, 0, nil
+		var comments []string
+		if t, _ := cl.table(co.member, db, st.table); t != nil {
+			comments = t.meta.colComments
+		}
+		r := &rowsResult{cols: []Column{{"name", Type{Kind: String}}, {"type", Type{Kind: String}}, {"comment", Type{Kind: String}}}}
+		for i, c := range cols {
+			comment := ""
+			if i < len(comments) {
+				comment = comments[i]
+			}
+			r.rows = append(r.rows, []any{c.Name, c.Type.String(), comment})
+		}
+		return r, 0, nil
+	case stInsert:
+		return co.runInsert(s, st, db, op)
 	}
-	return nil, 0, analysisError("unsupported statement")
+	return nil, 0, unsupported("this statement")
 }
 
-// source resolves a FROM table: a generated gen.rows_N or a catalog table.
-// For a catalog table the rows are a snapshot.
-func (co *Coordinator) source(db, name string) (cols []Column, n int64, rows [][]any, err *sqlError) {
+// source resolves a FROM table (or DESCRIBE's path): a generated
+// gen.rows_N or a catalog table, whose rows are a snapshot. An unknown one
+// is Impala's "Could not resolve <what>: '<name as written>'"
+// (Analyzer.resolvePaths, fe/.../analysis/Analyzer.java).
+func (co *Coordinator) source(db, name, written, what string) (cols []Column, n int64, rows [][]any, err *sqlError) {
 	if db == "gen" {
 		if rest, ok := strings.CutPrefix(name, "rows_"); ok {
 			if v, perr := strconv.ParseInt(rest, 10, 64); perr == nil && v >= 0 && v <= MaxGenRows {
 				return genSchema, v, nil, nil
 			}
 		}
-		return nil, 0, nil, analysisError("Could not resolve table reference: '%s'", qualified(db, name))
+		return nil, 0, nil, analysisError("Could not resolve %s: '%s'", what, written)
 	}
 	t, _ := co.cluster.table(co.member, db, name)
 	if t == nil {
-		return nil, 0, nil, analysisError("Could not resolve table reference: '%s'", qualified(db, name))
+		return nil, 0, nil, analysisError("Could not resolve %s: '%s'", what, written)
 	}
 	t.rowsMu.Lock()
 	rows = t.rows[:len(t.rows):len(t.rows)]
@@ -369,17 +321,17 @@ func (co *Coordinator) runSelect(s *session, st *statement, op *operation) (res 
 	// coordinator (which may be serving a demo or other tests).
 	defer func() {
 		if r := recover(); r != nil {
-			res, extra, serr = nil, 0, analysisError("the test coordinator failed on this statement: %v", r)
+			res, extra, serr = nil, 0, unsupported("the test coordinator failed on this statement: %v", r)
 		}
 	}()
-	env := &evalEnv{now: localNow(), user: s.user, db: s.db, version: co.cfg.Version}
+	env := co.evalEnv(s)
 	src := &tableSource{n: 1} // without FROM: one row of no columns
 	if st.hasFrom {
 		db := st.fromDB
 		if db == "" {
 			db = s.db
 		}
-		cols, n, rows, err := co.source(db, st.from)
+		cols, n, rows, err := co.source(db, st.from, rawName(st.fromDB, st.from), "table reference")
 		if err != nil {
 			return nil, 0, err
 		}
@@ -388,29 +340,8 @@ func (co *Coordinator) runSelect(s *session, st *statement, op *operation) (res 
 	return selectFrom(st, src, env, op)
 }
 
-// defaultOptions are the query options listed, with their defaults, by SET
-// and beeswax get_default_configuration (impala-shell checks SET's
-// arguments against them). Options not listed are accepted too.
-var defaultOptions = []struct{ key, value string }{
-	{"ABORT_ON_ERROR", "0"},
-	{"BATCH_SIZE", "0"},
-	{"DEBUG_ACTION", ""},
-	{"DEFAULT_FILE_FORMAT", "TEXT"},
-	{"DISABLE_CODEGEN", "0"},
-	{"EXEC_TIME_LIMIT_S", "0"},
-	{"EXPLAIN_LEVEL", "STANDARD"},
-	{"FETCH_ROWS_TIMEOUT_MS", "10000"},
-	{"IDLE_SESSION_TIMEOUT", "0"},
-	{"MAX_ERRORS", "100"},
-	{"MEM_LIMIT", "0"},
-	{"MT_DOP", ""},
-	{"NUM_NODES", "0"},
-	{"QUERY_TIMEOUT_S", "0"},
-	{"REQUEST_POOL", ""},
-	{"RUNTIME_FILTER_MODE", "GLOBAL"},
-	{"SPOOL_QUERY_RESULTS", "1"},
-	{"SYNC_DDL", "0"},
-	{"TIMEZONE", ""},
+func (co *Coordinator) evalEnv(s *session) *evalEnv {
+	return &evalEnv{now: localNow(), user: s.user, db: s.db, version: co.cfg.Version}
 }
 
 // maxArchived bounds the closed operations kept for profiles and summaries.

@@ -8,14 +8,21 @@ import (
 // Expressions: parsed by the parser below into an expr tree, typed and
 // resolved against a FROM table by analyze (expr_analyze.go), evaluated per
 // row by eval (expr_eval.go).
+//
+// A statement's memory stays proportional to its text: the parser refuses
+// a tree deeper than Impala allows as soon as it is built that deep, an IN
+// list is one node with its values, and an expression's label (Impala's
+// column label, the lower-cased SQL) is rendered only when it is needed
+// (sql), never stored per node.
 
 // expr is a scalar expression of a select list, a WHERE clause, an ORDER BY
 // key or a VALUES row.
 type expr struct {
 	// kind is one of "lit", "col", "star", "sleep", "fail", "bin" (op: + - *
-	// / % = != < <= > >= and or), "not", "isnull" (op: "is null" or "is not
-	// null"), "cast", "func" (name, args), "agg" (name; args empty for
-	// count(*)).
+	// / % div = != < <= > >= and or), "not", "isnull" (op: "is null" or "is
+	// not null"), "cast", "func" (name, args), "agg" (name; args empty for
+	// count(*)), "like" (args: value, pattern), "in" (args: value, list...),
+	// "between" (args: value, low, high).
 	kind   string
 	typ    Type
 	val    any
@@ -23,17 +30,25 @@ type expr struct {
 	args   []*expr
 	op     string
 	name   string // column name for "col", function name for "func" and "agg"
-	label  string // Impala's column label: the expression text, lower-cased
+	label  string // the label of a leaf: "lit", "col", "sleep", "fail"
+	parens bool   // written in parentheses
+	depth  int    // levels of the tree below and with this node
 	millis int64
 	// intLit marks an integer literal: in DECIMAL arithmetic it counts as
 	// DECIMAL(digits,0), as in Impala.
 	intLit bool
 	// null marks the NULL literal (typed BOOLEAN until its context gives it a type).
 	null bool
+	// folded marks a constant expression analyze evaluated: val is its
+	// value, its children stay for its label.
+	folded bool
 	// col is the index of a "col" in its table, set by analyze.
 	col int
-	// cmp is the comparison class of a comparison "bin", set by analyze.
-	cmp cmpClass
+	// cmp is the comparison class of a comparison "bin", cmps those of the
+	// value of an "in" or "between" with each other operand; set by
+	// analyze.
+	cmp  cmpClass
+	cmps []cmpClass
 	// fn evaluates a "func" over its argument values, set by analyze.
 	fn func(args []any) any
 	// argTypes are the types the arguments of a "func" are converted to
@@ -43,6 +58,104 @@ type expr struct {
 	agg *aggState
 }
 
+// isValue reports whether e's value is known without a row: a literal or a
+// folded constant.
+func (e *expr) isValue() bool { return e.kind == "lit" || e.folded }
+
+// children returns e's operands.
+func (e *expr) children() []*expr {
+	if e.arg != nil {
+		return []*expr{e.arg}
+	}
+	return e.args
+}
+
+// sql returns e's label: its SQL as Impala prints it (Expr.toSql), lower
+// case, as Impala labels a select-list column.
+func (e *expr) sql() string {
+	var b strings.Builder
+	e.writeSQL(&b)
+	return b.String()
+}
+
+func (e *expr) writeSQL(b *strings.Builder) {
+	if e.parens {
+		b.WriteByte('(')
+		defer b.WriteByte(')')
+	}
+	list := func(es []*expr) {
+		for i, a := range es {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			a.writeSQL(b)
+		}
+	}
+	switch e.kind {
+	case "bin":
+		e.args[0].writeSQL(b)
+		b.WriteString(" " + e.op + " ")
+		e.args[1].writeSQL(b)
+	case "not":
+		// Impala prints the negation inside: "x NOT IN (...)".
+		switch a := e.arg; {
+		case !a.parens && (a.kind == "in" || a.kind == "between" || a.kind == "like"):
+			a.writePredicate(b, "not ")
+		default:
+			b.WriteString("not ")
+			a.writeSQL(b)
+		}
+	case "isnull":
+		e.arg.writeSQL(b)
+		b.WriteString(" " + e.op)
+	case "cast":
+		b.WriteString("cast(")
+		e.arg.writeSQL(b)
+		b.WriteString(" as " + e.typ.String() + ")")
+	case "func", "agg":
+		b.WriteString(e.name + "(")
+		switch e.op {
+		case "*":
+			b.WriteByte('*')
+		case "distinct":
+			b.WriteString("distinct ")
+			list(e.args)
+		default:
+			list(e.args)
+		}
+		b.WriteByte(')')
+	case "like", "in", "between":
+		e.writePredicate(b, "")
+	default:
+		b.WriteString(e.label)
+	}
+}
+
+// writePredicate writes LIKE, IN or BETWEEN, with not ("not " or "")
+// before the keyword.
+func (e *expr) writePredicate(b *strings.Builder, not string) {
+	e.args[0].writeSQL(b)
+	switch e.kind {
+	case "like":
+		b.WriteString(" " + not + "like ")
+		e.args[1].writeSQL(b)
+	case "between":
+		b.WriteString(" " + not + "between ")
+		e.args[1].writeSQL(b)
+		b.WriteString(" and ")
+		e.args[2].writeSQL(b)
+	case "in":
+		b.WriteString(" " + not + "in (")
+		for i, a := range e.args[1:] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			a.writeSQL(b)
+		}
+		b.WriteByte(')')
+	}
+}
+
 // exprKeywords end an expression: an identifier among them is never taken
 // as a select-list alias.
 var exprKeywords = map[string]bool{
@@ -50,6 +163,46 @@ var exprKeywords = map[string]bool{
 	"and": true, "or": true, "not": true, "is": true, "as": true, "asc": true, "desc": true,
 	"nulls": true, "offset": true, "union": true, "by": true, "div": true, "in": true,
 	"like": true, "between": true, "join": true, "on": true,
+}
+
+// Impala's bounds on an expression tree (Expr.java): its depth, and the
+// operands of one node.
+const (
+	maxTreeDepth = 1000
+	maxChildren  = 10000
+)
+
+// depthError is Expr.analyze's error for a tree deeper than maxTreeDepth.
+func depthError() *sqlError {
+	return analysisError("Exceeded the maximum depth of an expression tree (%d).", maxTreeDepth)
+}
+
+// node finishes a composite expression: its depth, checked against
+// Impala's limit while the statement is parsed, so that no statement can
+// build a deeper tree (or make the analyzer and evaluator recurse deeper).
+func node(e *expr) (*expr, error) {
+	d := 0
+	for _, c := range e.children() {
+		d = max(d, c.depth)
+	}
+	e.depth = d + 1
+	if e.depth > maxTreeDepth {
+		return nil, depthError()
+	}
+	return e, nil
+}
+
+// childrenLimit is Expr.analyze's error for a node with more than
+// maxChildren operands, quoting the start of its SQL.
+func childrenLimit(e *expr) *sqlError {
+	var b strings.Builder
+	e.writeSQL(&b)
+	s := b.String()
+	if len(s) > 80 {
+		s = s[:80]
+	}
+	return analysisError("Exceeded the maximum number of child expressions (%d).\nExpression has %d children:\n%s...",
+		maxChildren, len(e.children()), s)
 }
 
 // expr parses an expression: OR binds loosest, then AND, NOT, comparisons
@@ -62,23 +215,21 @@ func (p *parser) expr() (*expr, error) {
 	return p.orExpr()
 }
 
-// maxDepth bounds the nesting of an expression (parentheses, function
-// calls, NOT, unary minus) and of its tree, so that no statement can make
-// the recursive parser, analyzer or evaluator run deep.
-const maxDepth = 200
-
+// nest bounds the recursion of the parser: every level of it makes a tree
+// level too, except redundant parentheses, which Impala's parser takes
+// deeper than the test coordinator's does.
 func (p *parser) nest() error {
 	p.depth++
-	if p.depth > maxDepth {
-		return p.unexpected("expression nested too deeply for the test coordinator")
+	if p.depth > maxTreeDepth {
+		return depthError()
 	}
 	return nil
 }
 
 func (p *parser) unnest() { p.depth-- }
 
-func binExpr(op string, l, r *expr) *expr {
-	return &expr{kind: "bin", op: op, args: []*expr{l, r}, label: l.label + " " + op + " " + r.label}
+func binExpr(op string, l, r *expr) (*expr, error) {
+	return node(&expr{kind: "bin", op: op, args: []*expr{l, r}})
 }
 
 func (p *parser) orExpr() (*expr, error) {
@@ -91,7 +242,9 @@ func (p *parser) orExpr() (*expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = binExpr("or", l, r)
+		if l, err = binExpr("or", l, r); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }
@@ -106,7 +259,9 @@ func (p *parser) andExpr() (*expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = binExpr("and", l, r)
+		if l, err = binExpr("and", l, r); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }
@@ -121,7 +276,7 @@ func (p *parser) notExpr() (*expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &expr{kind: "not", arg: a, label: "not " + a.label}, nil
+		return node(&expr{kind: "not", arg: a})
 	}
 	return p.cmpExpr()
 }
@@ -141,7 +296,9 @@ func (p *parser) cmpExpr() (*expr, error) {
 			if err != nil {
 				return nil, err
 			}
-			l = binExpr(op, l, r)
+			if l, err = binExpr(op, l, r); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if e, ok, err := p.predicate(l); ok || err != nil {
@@ -159,7 +316,9 @@ func (p *parser) cmpExpr() (*expr, error) {
 			if err := p.expect("null"); err != nil {
 				return nil, err
 			}
-			l = &expr{kind: "isnull", op: op, arg: l, label: l.label + " " + op}
+			if l, err = node(&expr{kind: "isnull", op: op, arg: l}); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		return l, nil
@@ -172,21 +331,21 @@ func (p *parser) addExpr() (*expr, error) {
 		return nil, err
 	}
 	for {
+		op := ""
 		switch {
 		case p.accept("+"):
-			r, err := p.mulExpr()
-			if err != nil {
-				return nil, err
-			}
-			l = binExpr("+", l, r)
+			op = "+"
 		case p.accept("-"):
-			r, err := p.mulExpr()
-			if err != nil {
-				return nil, err
-			}
-			l = binExpr("-", l, r)
+			op = "-"
 		default:
 			return l, nil
+		}
+		r, err := p.mulExpr()
+		if err != nil {
+			return nil, err
+		}
+		if l, err = binExpr(op, l, r); err != nil {
+			return nil, err
 		}
 	}
 }
@@ -211,7 +370,9 @@ func (p *parser) mulExpr() (*expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = binExpr(op, l, r)
+		if l, err = binExpr(op, l, r); err != nil {
+			return nil, err
+		}
 	}
 }
 
@@ -238,7 +399,7 @@ func (p *parser) unaryExpr() (*expr, error) {
 			return a, nil
 		}
 		minusOne, _ := numberLiteral("1", true)
-		return binExpr("*", minusOne, a), nil
+		return binExpr("*", minusOne, a)
 	}
 	return p.primary()
 }
@@ -253,7 +414,7 @@ func (p *parser) primary() (*expr, error) {
 	case tkString:
 		// Impala labels a string literal in single quotes, whatever the source used.
 		label := "'" + strings.ReplaceAll(strings.ToLower(t.text), "'", "\\'") + "'"
-		return &expr{kind: "lit", typ: Type{Kind: String}, val: t.text, label: label}, nil
+		return &expr{kind: "lit", typ: Type{Kind: String}, val: t.text, label: label, depth: 1}, nil
 	case tkPunct:
 		if t.text == "(" {
 			e, err := p.expr()
@@ -263,18 +424,17 @@ func (p *parser) primary() (*expr, error) {
 			if err := p.expect(")"); err != nil {
 				return nil, err
 			}
-			c := *e
-			c.label = "(" + e.label + ")"
-			return &c, nil
+			e.parens = true
+			return e, nil
 		}
 	case tkIdent:
 		quoted := strings.HasPrefix(t.raw, "`")
 		switch {
 		case quoted:
 		case t.text == "true" || t.text == "false":
-			return &expr{kind: "lit", typ: Type{Kind: Boolean}, val: t.text == "true", label: t.text}, nil
+			return &expr{kind: "lit", typ: Type{Kind: Boolean}, val: t.text == "true", label: t.text, depth: 1}, nil
 		case t.text == "null":
-			return &expr{kind: "lit", typ: Type{Kind: Boolean}, val: nil, null: true, label: "null"}, nil
+			return &expr{kind: "lit", typ: Type{Kind: Boolean}, val: nil, null: true, label: "null", depth: 1}, nil
 		case t.text == "cast":
 			return p.castExpr()
 		case t.text == "sleep" || t.text == "fail":
@@ -284,13 +444,12 @@ func (p *parser) primary() (*expr, error) {
 			p.i++
 			a := p.next()
 			if t.text == "sleep" && a.kind != tkNumber || t.text == "fail" && a.kind != tkString {
-				p.i--
-				return nil, p.unexpected("expected a literal argument")
+				return nil, unsupported("%s() of anything but a literal", t.text)
 			}
 			if err := p.expect(")"); err != nil {
 				return nil, err
 			}
-			e := &expr{kind: t.text, typ: Type{Kind: Boolean}, label: t.text + "(" + strings.ToLower(a.raw) + ")"}
+			e := &expr{kind: t.text, typ: Type{Kind: Boolean}, label: t.text + "(" + strings.ToLower(a.raw) + ")", depth: 1}
 			if t.text == "sleep" {
 				ms, err := strconv.ParseInt(a.text, 10, 64)
 				if err != nil || ms < 0 {
@@ -303,7 +462,7 @@ func (p *parser) primary() (*expr, error) {
 			return e, nil
 		case exprKeywords[t.text] && t.text != "in" && t.text != "like":
 			p.i--
-			return nil, p.unexpected("expected an expression")
+			return nil, p.unexpected("an expression")
 		}
 		if p.isKw("(") {
 			return p.call(t.text)
@@ -315,12 +474,12 @@ func (p *parser) primary() (*expr, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &expr{kind: "col", name: c, label: t.text + "." + c}, nil
+			return &expr{kind: "col", name: c, label: t.text + "." + c, depth: 1}, nil
 		}
-		return &expr{kind: "col", name: t.text, label: t.text}, nil
+		return &expr{kind: "col", name: t.text, label: t.text, depth: 1}, nil
 	}
 	p.i--
-	return nil, p.unexpected("expected an expression")
+	return nil, p.unexpected("an expression")
 }
 
 func (p *parser) castExpr() (*expr, error) {
@@ -341,7 +500,7 @@ func (p *parser) castExpr() (*expr, error) {
 	if err := p.expect(")"); err != nil {
 		return nil, err
 	}
-	return &expr{kind: "cast", typ: typ, arg: arg, label: "cast(" + arg.label + " as " + typ.String() + ")"}, nil
+	return node(&expr{kind: "cast", typ: typ, arg: arg})
 }
 
 // aggNames are the aggregate functions.
@@ -358,38 +517,47 @@ func (p *parser) call(name string) (*expr, error) {
 		if err := p.expect(")"); err != nil {
 			return nil, err
 		}
-		e.label, e.op = "count(*)", "*"
-		return e, nil
+		e.op = "*"
+		return node(e)
 	}
 	distinct := e.kind == "agg" && p.accept("distinct")
 	if !p.accept(")") {
-		for {
-			a, err := p.expr()
-			if err != nil {
-				return nil, err
-			}
-			e.args = append(e.args, a)
-			if !p.accept(",") {
-				break
-			}
+		args, err := p.exprList(e)
+		if err != nil {
+			return nil, err
 		}
+		e.args = args
 		if err := p.expect(")"); err != nil {
 			return nil, err
 		}
 	}
-	labels := make([]string, len(e.args))
-	for i, a := range e.args {
-		labels[i] = a.label
-	}
-	e.label = name + "(" + strings.Join(labels, ", ") + ")"
 	if distinct {
 		if len(e.args) != 1 {
-			return nil, analysisError("%s(DISTINCT) takes one argument in the test coordinator", name)
+			return nil, unsupported("%s(DISTINCT) of more than one argument", name)
 		}
 		e.op = "distinct"
-		e.label = name + "(distinct " + labels[0] + ")"
 	}
-	return e, nil
+	return node(e)
+}
+
+// exprList parses expressions separated by commas, the operands of e after
+// the ones it has, bounded by Impala's limit on a node's operands.
+func (p *parser) exprList(e *expr) ([]*expr, error) {
+	args := e.args
+	for {
+		a, err := p.expr()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, a)
+		if len(args) > maxChildren {
+			e.args = args
+			return nil, childrenLimit(e)
+		}
+		if !p.accept(",") {
+			return args, nil
+		}
+	}
 }
 
 // numberLiteral types a numeric literal as Impala does: the smallest
@@ -405,12 +573,12 @@ func numberLiteral(text string, neg bool) (*expr, error) {
 		if err != nil {
 			return nil, analysisError("invalid number %s", label)
 		}
-		return &expr{kind: "lit", typ: Type{Kind: Double}, val: f, label: strings.ToLower(label)}, nil
+		return &expr{kind: "lit", typ: Type{Kind: Double}, val: f, label: strings.ToLower(label), depth: 1}, nil
 	}
 	if !strings.Contains(text, ".") {
 		n, err := strconv.ParseInt(label, 10, 64)
 		if err == nil {
-			e := &expr{kind: "lit", label: label, intLit: true}
+			e := &expr{kind: "lit", label: label, intLit: true, depth: 1}
 			switch {
 			case n >= -128 && n <= 127:
 				e.typ, e.val = Type{Kind: TinyInt}, int8(n)
@@ -438,23 +606,22 @@ func numberLiteral(text string, neg bool) (*expr, error) {
 		prec = scale
 	}
 	if prec > 18 {
-		return nil, analysisError("numeric literal %s is out of the test coordinator's range", label)
+		return nil, unsupported("numeric literal %s (more than 18 digits)", label)
 	}
 	t := Type{Kind: Decimal, Precision: prec, Scale: scale}
-	v, cerr := castValue(label, Type{Kind: String}, t)
+	v, cerr := safeCast(label, Type{Kind: String}, t)
 	if cerr != nil {
 		return nil, cerr
 	}
-	return &expr{kind: "lit", typ: t, val: v, label: label}, nil
+	return &expr{kind: "lit", typ: t, val: v, label: label, depth: 1}, nil
 }
 
 // predicate parses [NOT] BETWEEN, [NOT] IN (list) and [NOT] LIKE after l.
-// BETWEEN and IN become comparisons joined by AND / OR (labelled as
-// written), which gives them SQL's NULL semantics.
 func (p *parser) predicate(l *expr) (*expr, bool, error) {
 	save := p.i
 	neg := p.accept("not")
 	var e *expr
+	var err error
 	switch {
 	case p.accept("between"):
 		lo, err := p.addExpr()
@@ -468,53 +635,35 @@ func (p *parser) predicate(l *expr) (*expr, bool, error) {
 		if err != nil {
 			return nil, true, err
 		}
-		e = binExpr("and", binExpr(">=", l, lo), binExpr("<=", l, hi))
-		e.label = l.label + " between " + lo.label + " and " + hi.label
+		e = &expr{kind: "between", args: []*expr{l, lo, hi}}
 	case p.accept("in"):
 		if err := p.expect("("); err != nil {
 			return nil, true, err
 		}
-		var labels []string
-		for {
-			a, err := p.expr()
-			if err != nil {
-				return nil, true, err
-			}
-			labels = append(labels, a.label)
-			eq := binExpr("=", l, a)
-			if e == nil {
-				e = eq
-			} else {
-				e = binExpr("or", e, eq)
-			}
-			if !p.accept(",") {
-				break
-			}
+		e = &expr{kind: "in", args: []*expr{l}}
+		if e.args, err = p.exprList(e); err != nil {
+			return nil, true, err
 		}
 		if err := p.expect(")"); err != nil {
 			return nil, true, err
 		}
-		e.label = l.label + " in (" + strings.Join(labels, ", ") + ")"
 	case p.accept("like"):
 		pat, err := p.addExpr()
 		if err != nil {
 			return nil, true, err
 		}
-		e = &expr{kind: "like", args: []*expr{l, pat}, label: l.label + " like " + pat.label}
+		e = &expr{kind: "like", args: []*expr{l, pat}}
 	default:
 		p.i = save
 		return nil, false, nil
 	}
+	if e, err = node(e); err != nil {
+		return nil, true, err
+	}
 	if neg {
-		// Impala prints the negation inside: "x NOT IN (...)".
-		label := strings.Replace(e.label, " between ", " not between ", 1)
-		if label == e.label {
-			label = strings.Replace(e.label, " in (", " not in (", 1)
+		if e, err = node(&expr{kind: "not", arg: e}); err != nil {
+			return nil, true, err
 		}
-		if label == e.label {
-			label = strings.Replace(e.label, " like ", " not like ", 1)
-		}
-		e = &expr{kind: "not", arg: e, label: label}
 	}
 	return e, true, nil
 }

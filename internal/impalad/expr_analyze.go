@@ -22,17 +22,12 @@ type scope struct {
 	allowAgg bool   // aggregates allowed here (select list, ORDER BY)
 	clause   string // for errors: "WHERE clause", ...
 	inAgg    bool
-	depth    int
 	// Collected while analyzing.
 	aggs     []*expr
 	bareCols []string // columns referenced outside an aggregate
 	sleep    time.Duration
 	failMsg  string
 }
-
-// maxTreeDepth bounds the depth of an analyzed expression tree, as
-// Impala's.
-const maxTreeDepth = 1000
 
 // cmpClass is how a comparison compares its operands.
 type cmpClass int
@@ -57,34 +52,31 @@ func isStringKind(k Kind) bool { return k == String || k == Varchar || k == Char
 func typeName(t Type) string { return strings.ToUpper(t.String()) }
 
 // analyze resolves columns, checks and types e and its children in place,
-// folds constant subexpressions into literals, and records aggregates,
-// sleep() and fail() in sc.
+// folds constant subexpressions (as FoldConstantsRule: a node whose
+// operands are all values; one whose evaluation fails is left for run
+// time, where it fails the statement), and records aggregates, sleep() and
+// fail() in sc. The parser bounded the tree's depth.
 func analyze(e *expr, sc *scope) *sqlError {
-	sc.depth++
-	defer func() { sc.depth-- }()
-	if sc.depth > maxTreeDepth {
-		return analysisError("Exceeded the maximum depth of an expression tree (%d).", maxTreeDepth)
-	}
 	if err := analyzeNode(e, sc); err != nil {
 		return err
 	}
-	if e.kind != "lit" && isConst(e) {
-		e.val = e.eval(nil)
-		e.kind, e.arg, e.args = "lit", nil, nil
+	if !e.isValue() && isConst(e) {
+		if v, err := safeEval(e, nil); err == nil {
+			e.val, e.folded = v, true
+		}
 	}
 	return nil
 }
 
+// isConst reports whether e can be folded: no row, aggregate or test
+// function in it, every operand a value.
 func isConst(e *expr) bool {
 	switch e.kind {
 	case "col", "agg", "sleep", "fail", "star":
 		return false
 	}
-	if e.arg != nil && !isConst(e.arg) {
-		return false
-	}
-	for _, a := range e.args {
-		if !isConst(a) {
+	for _, c := range e.children() {
+		if !c.isValue() {
 			return false
 		}
 	}
@@ -118,8 +110,10 @@ func analyzeNode(e *expr, sc *scope) *sqlError {
 		if err := analyze(e.arg, sc); err != nil {
 			return err
 		}
-		if e.arg.kind == "lit" && !e.arg.null {
-			if _, err := castValue(e.arg.val, e.arg.typ, e.typ); err != nil {
+		if e.arg.isValue() && !e.arg.null {
+			// A cast Impala has no conversion for fails here; a value
+			// the cast refuses fails at run time.
+			if _, err := safeCast(e.arg.val, e.arg.typ, e.typ); err != nil && !err.runtime {
 				return err
 			}
 		}
@@ -130,7 +124,7 @@ func analyzeNode(e *expr, sc *scope) *sqlError {
 		}
 		if e.arg.typ.Kind != Boolean {
 			return analysisError("Operand '%s' part of predicate '%s' should return type 'BOOLEAN' but returns type '%s'.",
-				e.arg.label, e.label, typeName(e.arg.typ))
+				e.arg.sql(), e.sql(), typeName(e.arg.typ))
 		}
 		e.typ = Type{Kind: Boolean}
 		return nil
@@ -162,16 +156,33 @@ func analyzeNode(e *expr, sc *scope) *sqlError {
 				return err
 			}
 			if !a.null && !isStringKind(a.typ.Kind) {
-				return analysisError("left operand of LIKE must be of type STRING: %s", e.label)
+				return analysisError("left operand of LIKE must be of type STRING: %s", e.sql())
 			}
 		}
 		e.typ = Type{Kind: Boolean}
-		if pat := e.args[1]; pat.kind == "lit" && pat.val != nil {
-			e.val = likeRegexp(pat.val.(string))
+		if pat, ok := e.args[1].val.(string); ok && e.args[1].isValue() {
+			e.val = likeRegexp(pat)
 		}
 		return nil
+	case "in", "between":
+		for _, a := range e.args {
+			if err := analyze(a, sc); err != nil {
+				return err
+			}
+		}
+		l := e.args[0]
+		e.cmps = make([]cmpClass, len(e.args)-1)
+		for i, a := range e.args[1:] {
+			c, ok := compareClass(l, a)
+			if !ok {
+				return analysisError("operands of type %s and %s are not comparable: %s", typeName(l.typ), typeName(a.typ), e.sql())
+			}
+			e.cmps[i] = c
+		}
+		e.typ = Type{Kind: Boolean}
+		return nil
 	}
-	return analysisError("unsupported expression: %s", e.label)
+	return unsupported("the expression %s", e.sql())
 }
 
 func analyzeBinary(e *expr) *sqlError {
@@ -181,7 +192,7 @@ func analyzeBinary(e *expr) *sqlError {
 		for _, a := range e.args {
 			if a.typ.Kind != Boolean {
 				return analysisError("Operand '%s' part of predicate '%s' should return type 'BOOLEAN' but returns type '%s'.",
-					a.label, e.label, typeName(a.typ))
+					a.sql(), e.sql(), typeName(a.typ))
 			}
 		}
 		e.typ = Type{Kind: Boolean}
@@ -189,14 +200,14 @@ func analyzeBinary(e *expr) *sqlError {
 	case "=", "!=", "<", "<=", ">", ">=":
 		c, ok := compareClass(l, r)
 		if !ok {
-			return analysisError("operands of type %s and %s are not comparable: %s", typeName(l.typ), typeName(r.typ), e.label)
+			return analysisError("operands of type %s and %s are not comparable: %s", typeName(l.typ), typeName(r.typ), e.sql())
 		}
 		e.cmp, e.typ = c, Type{Kind: Boolean}
 		return nil
 	}
 	t, err := arithType(e.op, l, r)
 	if err != nil {
-		return analysisError("%s: %s", err, e.label)
+		return analysisError("%s: %s", err, e.sql())
 	}
 	e.typ = t
 	return nil
@@ -396,10 +407,10 @@ func analyzeAgg(e *expr, sc *scope) *sqlError {
 		return nil // already analyzed: a BETWEEN or IN operand appears more than once
 	}
 	if !sc.allowAgg {
-		return analysisError("aggregate function not allowed in %s: %s", sc.clause, e.label)
+		return analysisError("aggregate function not allowed in %s: %s", sc.clause, e.sql())
 	}
 	if sc.inAgg {
-		return analysisError("aggregate function must not contain aggregate parameters: %s", e.label)
+		return analysisError("aggregate function must not contain aggregate parameters: %s", e.sql())
 	}
 	e.agg = &aggState{}
 	sc.aggs = append(sc.aggs, e)
@@ -447,7 +458,7 @@ func analyzeAgg(e *expr, sc *scope) *sqlError {
 				e.typ = decimalType(at.Precision-at.Scale+s, s)
 			}
 		case e.name == "avg" && isStringKind(at.Kind):
-			return analysisError("AVG requires a numeric or timestamp parameter: %s", e.label)
+			return analysisError("AVG requires a numeric or timestamp parameter: %s", e.sql())
 		default:
 			return analysisError("No matching function with signature: %s(%s).", e.name, typeName(at))
 		}

@@ -9,11 +9,48 @@ import (
 	"time"
 )
 
+// udfError is a run-time error of an expression, as a builtin reports it
+// through FunctionContext::SetError (be/src/udf/udf.cc): it fails the
+// statement with "UDF ERROR: <msg>". eval raises it with raise; safeEval
+// and safeValue turn it into the statement's error.
+type udfError struct{ msg string }
+
+func (u udfError) status() string { return "UDF ERROR: " + u.msg }
+
+func raise(msg string) { panic(udfError{msg}) }
+
+// recoverUDF turns a raised udfError into *err; any other panic goes on.
+func recoverUDF(err **sqlError) {
+	if r := recover(); r != nil {
+		u, ok := r.(udfError)
+		if !ok {
+			panic(r)
+		}
+		*err = &sqlError{msg: u.status(), sqlState: "HY000", runtime: true}
+	}
+}
+
+// safeEval is e.eval(row) with a run-time error returned.
+func safeEval(e *expr, row func(col int) any) (v any, err *sqlError) {
+	defer recoverUDF(&err)
+	return e.eval(row), nil
+}
+
+// safeValue is r.value(col, row) with a run-time error returned.
+func safeValue(r result, col int, row int64) (v any, err *sqlError) {
+	defer recoverUDF(&err)
+	return r.value(col, row), nil
+}
+
 // eval computes e for one row; row returns the value of a table column
 // (nil without FROM). Values have the Go types of the package doc's Values
 // section for e.typ; NULL is nil. eval only reads e, so evaluations may run
-// concurrently once the aggregates are final.
+// concurrently once the aggregates are final. A run-time error raises a
+// udfError.
 func (e *expr) eval(row func(col int) any) any {
+	if e.folded {
+		return e.val
+	}
 	switch e.kind {
 	case "lit", "agg":
 		return e.val
@@ -55,6 +92,33 @@ func (e *expr) eval(row func(col int) any) any {
 		return e.fn(args)
 	case "bin":
 		return e.evalBinary(row)
+	case "in":
+		// x IN (a, b, ...): true when x equals one; else NULL when x or one
+		// of them is NULL; else false.
+		x := e.args[0].eval(row)
+		if x == nil {
+			return nil
+		}
+		sawNull := false
+		for i, a := range e.args[1:] {
+			y := a.eval(row)
+			if y == nil {
+				sawNull = true
+				continue
+			}
+			if c, ok := compareValues(e.cmps[i], x, y); ok && c == 0 {
+				return true
+			}
+		}
+		if sawNull {
+			return nil
+		}
+		return false
+	case "between":
+		x := e.args[0].eval(row)
+		lo, hi := e.args[1].eval(row), e.args[2].eval(row)
+		ge, le := compareTo(e.cmps[0], x, lo, 1), compareTo(e.cmps[1], x, hi, -1)
+		return and3(ge, le)
 	case "like":
 		x, _ := e.args[0].eval(row).(string)
 		re, _ := e.val.(*regexp.Regexp)
@@ -71,6 +135,29 @@ func (e *expr) eval(row func(col int) any) any {
 		return re.MatchString(x)
 	}
 	return nil
+}
+
+// compareTo is x >= y (sign 1) or x <= y (sign -1) with NULL for a NULL.
+func compareTo(c cmpClass, x, y any, sign int) any {
+	if x == nil || y == nil {
+		return nil
+	}
+	r, ok := compareValues(c, x, y)
+	if !ok {
+		return nil
+	}
+	return r*sign >= 0
+}
+
+// and3 is SQL's AND of two BOOLEAN values (nil: NULL).
+func and3(a, b any) any {
+	if a == false || b == false {
+		return false
+	}
+	if a == nil || b == nil {
+		return nil
+	}
+	return true
 }
 
 // likeRegexp turns a LIKE pattern (% any run, _ one character, \\
@@ -110,14 +197,7 @@ func (e *expr) evalBinary(row func(col int) any) any {
 	l, r := e.args[0], e.args[1]
 	switch e.op {
 	case "and":
-		a, b := l.eval(row), r.eval(row)
-		if a == false || b == false {
-			return false
-		}
-		if a == nil || b == nil {
-			return nil
-		}
-		return true
+		return and3(l.eval(row), r.eval(row))
 	case "or":
 		a, b := l.eval(row), r.eval(row)
 		if a == true || b == true {
@@ -191,9 +271,7 @@ func arith(op string, t Type, a, b any) any {
 		case "*":
 			return x * y
 		case "/":
-			if y == 0 {
-				return nil
-			}
+			// Operators::Divide_DoubleVal_DoubleVal: IEEE division.
 			return x / y
 		case "%":
 			if y == 0 {
@@ -217,7 +295,8 @@ func arith(op string, t Type, a, b any) any {
 			z.Mul(x, y)
 		case "/", "%":
 			if y.Sign() == 0 {
-				return nil
+				// DECIMAL_V2 (be/src/exprs/decimal-operators-ir.cc).
+				raise("Cannot divide decimal by zero")
 			}
 			z.Quo(x, y)
 			if op == "%" {
@@ -225,7 +304,11 @@ func arith(op string, t Type, a, b any) any {
 				z.Sub(x, new(big.Rat).Mul(y, new(big.Rat).SetInt(q)))
 			}
 		}
-		return decimalFromRat(z, t)
+		out := decimalFromRat(z, t)
+		if out == nil {
+			raise("Decimal expression overflowed")
+		}
+		return out
 	}
 	return nil
 }
@@ -370,7 +453,7 @@ func (e *expr) accumulate(st *aggState, row func(col int) any) {
 		return
 	}
 	if e.op == "distinct" {
-		k := FormatValue(e.args[0].typ, v)
+		k := keyString(e.args[0].typ, v)
 		if _, dup := st.seen[k]; dup {
 			return
 		}

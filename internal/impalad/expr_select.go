@@ -49,22 +49,37 @@ func localNow() time.Time {
 }
 
 func tooManyRows(what string, src *tableSource, limit int64) *sqlError {
-	return analysisError("%s over more than %d rows is not supported by the test coordinator (%s has %d rows)",
-		what, limit, src.name, src.n)
+	return unsupported("%s over more than %d rows (%s has %d rows)", what, limit, src.name, src.n)
 }
 
-// selectFrom analyzes and runs a SELECT over src.
-func selectFrom(st *statement, src *tableSource, env *evalEnv, op *operation) (result, time.Duration, *sqlError) {
+// selectFrom analyzes and runs a SELECT over src. A run-time error of an
+// expression evaluated now (a WHERE, ORDER BY, an aggregate, or a result
+// small enough to compute at once) fails the statement when it ends, as in
+// Impala; one met later fails the fetch that meets it.
+func selectFrom(st *statement, src *tableSource, env *evalEnv, op *operation) (res result, extra time.Duration, serr *sqlError) {
 	sc := &scope{cols: src.cols, env: env, allowAgg: true}
 	var items []*expr
 	var outCols []Column
+	defer func() {
+		if r := recover(); r != nil {
+			u, ok := r.(udfError)
+			if !ok {
+				panic(r)
+			}
+			op.failMsg = u.status()
+			res, extra, serr = &rowsResult{cols: outCols}, sc.sleep, nil
+		}
+		if serr == nil {
+			res = withPrintScales(res, items)
+		}
+	}()
 	for _, it := range st.items {
 		if it.e.kind == "star" {
 			if !st.hasFrom {
 				return nil, 0, analysisError("'*' expression in select list requires FROM clause.")
 			}
 			for i, c := range src.cols {
-				items = append(items, &expr{kind: "col", name: c.Name, col: i, typ: c.Type, label: c.Name})
+				items = append(items, &expr{kind: "col", name: c.Name, col: i, typ: c.Type, label: c.Name, depth: 1})
 				outCols = append(outCols, c)
 				sc.bareCols = append(sc.bareCols, "*")
 			}
@@ -81,7 +96,7 @@ func selectFrom(st *statement, src *tableSource, env *evalEnv, op *operation) (r
 		case it.e.kind == "col":
 			name = it.e.name
 		default:
-			name = it.e.label
+			name = it.e.sql()
 		}
 		items = append(items, it.e)
 		outCols = append(outCols, Column{Name: name, Type: it.e.typ})
@@ -100,7 +115,7 @@ func selectFrom(st *statement, src *tableSource, env *evalEnv, op *operation) (r
 	if grouped {
 		for _, e := range items {
 			if !boundBy(e, groupKeys) {
-				return nil, 0, analysisError("select list expression not produced by aggregation output (missing from GROUP BY clause?): %s", e.label)
+				return nil, 0, analysisError("select list expression not produced by aggregation output (missing from GROUP BY clause?): %s", e.sql())
 			}
 		}
 	} else if aggregate && len(sc.bareCols) > 0 {
@@ -113,7 +128,7 @@ func selectFrom(st *statement, src *tableSource, env *evalEnv, op *operation) (r
 			return nil, 0, err
 		}
 		if where.typ.Kind != Boolean {
-			return nil, 0, analysisError("WHERE clause '%s' requires return type 'BOOLEAN'. Actual type is '%s'.", where.label, typeName(where.typ))
+			return nil, 0, analysisError("WHERE clause '%s' requires return type 'BOOLEAN'. Actual type is '%s'.", where.sql(), typeName(where.typ))
 		}
 	}
 	having := st.having
@@ -124,13 +139,13 @@ func selectFrom(st *statement, src *tableSource, env *evalEnv, op *operation) (r
 			return nil, 0, err
 		}
 		if !grouped && (len(sc.bareCols) > bare || itemsBare > 0) {
-			return nil, 0, analysisError("HAVING clause must not contain non-aggregated columns: %s", having.label)
+			return nil, 0, analysisError("HAVING clause must not contain non-aggregated columns: %s", having.sql())
 		}
 		if having.typ.Kind != Boolean {
-			return nil, 0, analysisError("HAVING clause '%s' requires return type 'BOOLEAN'. Actual type is '%s'.", having.label, typeName(having.typ))
+			return nil, 0, analysisError("HAVING clause '%s' requires return type 'BOOLEAN'. Actual type is '%s'.", having.sql(), typeName(having.typ))
 		}
 		if len(sc.aggs) == 0 && !grouped {
-			return nil, 0, analysisError("HAVING clause must not contain non-aggregated columns: %s", having.label)
+			return nil, 0, analysisError("HAVING clause must not contain non-aggregated columns: %s", having.sql())
 		}
 		aggregate = true
 	}
@@ -141,7 +156,7 @@ func selectFrom(st *statement, src *tableSource, env *evalEnv, op *operation) (r
 	if sc.failMsg != "" {
 		op.failMsg = sc.failMsg
 	}
-	extra := sc.sleep
+	extra = sc.sleep
 
 	if grouped {
 		r, err := groupRows(src, where, groupKeys, sc.aggs, having, items, keys, st.limit)
@@ -194,9 +209,9 @@ func selectFrom(st *statement, src *tableSource, env *evalEnv, op *operation) (r
 		}
 		return r, extra, nil
 	}
-	res := &exprResult{cols: outCols, items: items, src: src, n: n}
+	er := &exprResult{cols: outCols, items: items, src: src, n: n}
 	if where == nil && len(keys) == 0 {
-		return res, extra, nil
+		return materializeSmall(er), extra, nil
 	}
 	idx, serr := filterRows(src, where, keys, st.limit)
 	if serr != nil {
@@ -208,8 +223,63 @@ func selectFrom(st *statement, src *tableSource, env *evalEnv, op *operation) (r
 			idx = idx[:st.limit]
 		}
 	}
-	res.idx, res.n = idx, int64(len(idx))
-	return res, extra, nil
+	er.idx, er.n = idx, int64(len(idx))
+	return materializeSmall(er), extra, nil
+}
+
+// scaledResult is a result some of whose DOUBLE columns beeswax prints
+// with a fixed number of decimals (printScale).
+type scaledResult struct {
+	result
+	scales []int // per column; -1: as FormatValue prints
+}
+
+func (r *scaledResult) printScale(col int) int { return r.scales[col] }
+
+// withPrintScales gives res the print scales of its items: as
+// ScalarFnCall::OpenEvaluator (be/src/exprs/scalar-fn-call.cc), a select
+// item that is round(DOUBLE, d) prints with d decimals in beeswax's text
+// rows.
+func withPrintScales(res result, items []*expr) result {
+	var scales []int
+	for i, e := range items {
+		if e.kind != "func" || e.name != "round" || e.typ.Kind != Double || len(e.args) != 2 || !e.args[1].isValue() {
+			continue
+		}
+		d, ok := toInt64(e.args[1].val)
+		if !ok || d < 0 {
+			continue
+		}
+		if scales == nil {
+			scales = make([]int, len(items))
+			for j := range scales {
+				scales[j] = -1
+			}
+		}
+		scales[i] = int(d)
+	}
+	if scales == nil {
+		return res
+	}
+	return &scaledResult{result: res, scales: scales}
+}
+
+// materializeSmall computes a result of at most one batch now, so that a
+// run-time error in it fails the statement before its first fetch, as
+// Impala's coordinator produces the first rows ahead of the client.
+func materializeSmall(r *exprResult) result {
+	if r.n > batchSize {
+		return r
+	}
+	rows := make([][]any, r.n)
+	for i := range rows {
+		row := make([]any, len(r.cols))
+		for c := range row {
+			row[c] = r.value(c, int64(i))
+		}
+		rows[i] = row
+	}
+	return &rowsResult{cols: r.cols, rows: rows}
 }
 
 // orderKeys resolves ORDER BY keys: an ordinal or a select-list alias names
@@ -290,7 +360,7 @@ func aggregateRows(src *tableSource, where *expr, aggs []*expr) *sqlError {
 }
 
 func tooManyDistinct(a *expr) *sqlError {
-	return analysisError("%s over more than %d distinct values is not supported by the test coordinator", a.label, maxGroups)
+	return unsupported("%s over more than %d distinct values", a.sql(), maxGroups)
 }
 
 // filterRows returns the row numbers of src that pass where, stopping at
@@ -404,6 +474,18 @@ func (r *exprResult) value(col int, row int64) any {
 	return r.items[col].eval(ref.get)
 }
 
+// keyString is v as a GROUP BY or DISTINCT key: its text, floating-point
+// values in full (FormatValue's 16 digits could make two values one).
+func keyString(t Type, v any) string {
+	switch x := v.(type) {
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return FormatValue(t, v)
+}
+
 // maxGroups is the most groups a GROUP BY may make.
 const maxGroups = 1 << 16
 
@@ -428,7 +510,7 @@ func groupByKeys(st *statement, items []*expr, sc *scope) ([]*expr, *sqlError) {
 			}
 		}
 		if containsAgg(e) {
-			return nil, analysisError("GROUP BY expression must not contain aggregate functions: %s", e.label)
+			return nil, analysisError("GROUP BY expression must not contain aggregate functions: %s", e.sql())
 		}
 		keys = append(keys, e)
 	}
@@ -448,25 +530,44 @@ func containsAgg(e *expr) bool {
 }
 
 // boundBy reports whether e is computed from the group keys and aggregates
-// only: e is a key (the same expression text), a constant or an aggregate,
-// or made of such.
+// only: e is a key (the same expression), a constant or an aggregate, or
+// made of such.
 func boundBy(e *expr, keys []*expr) bool {
 	for _, k := range keys {
-		if k == e || k.label == e.label {
+		if sameExpr(k, e) {
 			return true
 		}
 	}
-	switch e.kind {
-	case "agg", "lit":
+	switch {
+	case e.kind == "agg" || e.isValue():
 		return true
-	case "col":
+	case e.kind == "col":
 		return false
 	}
-	if e.arg != nil && !boundBy(e.arg, keys) {
+	for _, c := range e.children() {
+		if !boundBy(c, keys) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameExpr reports whether a and b are the same expression (as their
+// labels would say), comparing the trees rather than rendering them.
+func sameExpr(a, b *expr) bool {
+	if a == b {
+		return true
+	}
+	if a.kind != b.kind || a.op != b.op || a.name != b.name || a.label != b.label || a.parens != b.parens ||
+		a.kind == "cast" && a.typ != b.typ {
 		return false
 	}
-	for _, a := range e.args {
-		if !boundBy(a, keys) {
+	ac, bc := a.children(), b.children()
+	if len(ac) != len(bc) {
+		return false
+	}
+	for i := range ac {
+		if !sameExpr(ac[i], bc[i]) {
 			return false
 		}
 	}
@@ -504,14 +605,14 @@ func groupRows(src *tableSource, where *expr, groupKeys, aggs []*expr, having *e
 				kb = append(kb, 'N')
 				continue
 			}
-			s := FormatValue(k.typ, v)
+			s := keyString(k.typ, v)
 			kb = strconv.AppendInt(append(kb, 'V'), int64(len(s)), 10)
 			kb = append(append(kb, ':'), s...)
 		}
 		gi, ok := index[string(kb)]
 		if !ok {
 			if len(groups) >= maxGroups {
-				return nil, analysisError("GROUP BY with more than %d groups is not supported by the test coordinator", maxGroups)
+				return nil, unsupported("GROUP BY with more than %d groups", maxGroups)
 			}
 			gi = len(groups)
 			index[string(kb)] = gi

@@ -55,7 +55,7 @@ func analyzeFunc(e *expr, sc *scope) *sqlError {
 		if len(e.args) != 0 {
 			return noMatch(e)
 		}
-		e.kind, e.typ, e.val = "lit", t, v
+		e.typ, e.val, e.folded = t, v, true
 		return nil
 	}
 	str := Type{Kind: String}
@@ -68,7 +68,8 @@ func analyzeFunc(e *expr, sc *scope) *sqlError {
 		n := env.now
 		return constant(Type{Kind: Date}, time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, time.UTC))
 	case "version":
-		return constant(str, "impalad version "+env.version)
+		// UtilityFunctions::Version: GetVersionString() in full.
+		return constant(str, versionString(env.version, false))
 	case "current_database":
 		return constant(str, env.db)
 	case "user", "effective_user", "logged_in_user", "current_user":
@@ -234,8 +235,8 @@ func analyzeFunc(e *expr, sc *scope) *sqlError {
 		at := e.args[0].typ
 		digits := int64(0)
 		if len(e.args) == 2 {
-			if e.args[1].kind != "lit" {
-				return analysisError("round() needs a constant number of digits: %s", e.label)
+			if !e.args[1].isValue() {
+				return unsupported("round() with digits that are not a constant: %s", e.sql())
 			}
 			digits, _ = toInt64(e.args[1].val)
 			digits = max(-38, min(digits, 38))
@@ -312,6 +313,11 @@ func analyzeFunc(e *expr, sc *scope) *sqlError {
 			return args[2]
 		}
 	default:
+		if impalaBuiltins[e.name] {
+			return unsupported("the builtin function %s()", e.name)
+		}
+		// FunctionCallExpr.analyze (fe/.../analysis/FunctionCallExpr.java):
+		// a name that is no builtin is looked up in the current database.
 		return analysisError("%s.%s() unknown for database %s. Currently this db has 0 functions.", env.db, e.name, env.db)
 	}
 	return nil

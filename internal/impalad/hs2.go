@@ -18,14 +18,24 @@ type hs2Handler struct{ co *Coordinator }
 
 var _ impala.ImpalaHiveServer2Service = (*hs2Handler)(nil)
 
-// batchSize is the most rows Impala returns per fetch.
-const batchSize = 1024
-
 func okStatus() *tcli.TStatus { return &tcli.TStatus{StatusCode: tcli.TStatusCode_SUCCESS_STATUS} }
 
+// errStatus is an HS2 error status as HS2_RETURN_IF_ERROR sets it
+// (be/src/service/impala-hs2-server.cc): the status's detail, its message
+// and a newline (Status::GetDetail), sqlState HY000.
 func errStatus(e *sqlError) *tcli.TStatus {
+	return rawErrStatus(e.msg+"\n", e)
+}
+
+// queryErrStatus is errStatus for a call about the statement id: Impala
+// wraps the detail in "Query <id> failed:" (QUERY_ERROR_FORMAT).
+func queryErrStatus(id string, e *sqlError) *tcli.TStatus {
+	return rawErrStatus(queryFailed(id, e.msg), e)
+}
+
+func rawErrStatus(msg string, e *sqlError) *tcli.TStatus {
 	st := &tcli.TStatus{StatusCode: tcli.TStatusCode_ERROR_STATUS}
-	msg, state, code := e.msg, e.sqlState, e.code
+	state, code := e.sqlState, e.code
 	if state == "" {
 		state = "HY000"
 	}
@@ -80,10 +90,10 @@ func (h *hs2Handler) OpenSession(ctx context.Context, req *tcli.TOpenSessionReq)
 	co.mu.Lock()
 	s := co.newSessionLocked(sc, HS2, user, req.Configuration)
 	s.rowBased = proto < tcli.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6
-	conf := map[string]string{"http_addr": web}
-	for k, v := range s.opts {
-		conf[k] = v
-	}
+	// Every query option with its value (TQueryOptionsToMap), and the web
+	// server's host:port.
+	conf := optionMap(co.serverOptions(s.opts))
+	conf["http_addr"] = web
 	resp.SessionHandle = &tcli.TSessionHandle{SessionId: &tcli.THandleIdentifier{GUID: s.key[:], Secret: append([]byte(nil), s.secret[:]...)}}
 	co.mu.Unlock()
 	resp.Status = okStatus()
@@ -143,6 +153,8 @@ func (h *hs2Handler) GetInfo(ctx context.Context, req *tcli.TGetInfoReq) (*tcli.
 	case tcli.TGetInfoType_CLI_DBMS_NAME, tcli.TGetInfoType_CLI_SERVER_NAME:
 		resp.InfoValue.StringValue = ptr("Impala")
 	case tcli.TGetInfoType_CLI_DBMS_VER:
+		// PopulateOdbcGetInfo (be/src/service/odbc-helper.cc): the build
+		// version alone.
 		resp.InfoValue.StringValue = ptr(co.cfg.Version)
 	default:
 		resp.Status = errStatus(&sqlError{msg: "Unsupported operation"})
@@ -159,6 +171,13 @@ func (h *hs2Handler) ExecuteStatement(ctx context.Context, req *tcli.TExecuteSta
 	co := h.co
 	guid, secret := sessionIDs(req.SessionHandle)
 	co.mu.Lock()
+	_, err := co.useSessionLocked(connFrom(ctx), guid, secret)
+	co.mu.Unlock()
+	if err != nil {
+		return &tcli.TExecuteStatementResp{Status: errStatus(err)}, nil
+	}
+	co.plan(ctx)
+	co.mu.Lock()
 	defer co.mu.Unlock()
 	// As ExecuteStatementCommon: the shutdown is checked before the
 	// session.
@@ -169,11 +188,50 @@ func (h *hs2Handler) ExecuteStatement(ctx context.Context, req *tcli.TExecuteSta
 	if err != nil {
 		return &tcli.TExecuteStatementResp{Status: errStatus(err)}, nil
 	}
-	op, err := co.executeLocked(s, req.Statement, req.ConfOverlay)
+	op, id, err := co.executeLocked(s, req.Statement, req.ConfOverlay)
 	if err != nil {
-		return &tcli.TExecuteStatementResp{Status: errStatus(err)}, nil
+		if id == "" {
+			return &tcli.TExecuteStatementResp{Status: errStatus(err)}, nil
+		}
+		return &tcli.TExecuteStatementResp{Status: queryErrStatus(id, err)}, nil
 	}
 	return &tcli.TExecuteStatementResp{Status: okStatus(), OperationHandle: opHandle(op)}, nil
+}
+
+// plan waits Config.PlanningTime, the time Impala takes to plan a
+// statement before ExecuteStatement answers; the connection's end or ctx
+// cuts it short.
+func (co *Coordinator) plan(ctx context.Context) {
+	if d := co.cfg.PlanningTime; d > 0 {
+		wait(ctx, d, nil)
+	}
+}
+
+// Outcomes of wait.
+const (
+	waitElapsed  = iota // d passed
+	waitSignaled        // ch closed
+	waitAborted         // ctx ended or the connection closed
+)
+
+// wait waits d, until ch closes (nil: never), or until ctx ends or the
+// connection the call came on closes.
+func wait(ctx context.Context, d time.Duration, ch <-chan struct{}) int {
+	var connDone <-chan struct{}
+	if sc := connFrom(ctx); sc != nil {
+		connDone = sc.done
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return waitElapsed
+	case <-ch:
+		return waitSignaled
+	case <-ctx.Done():
+	case <-connDone:
+	}
+	return waitAborted
 }
 
 func opHandle(op *operation) *tcli.TOperationHandle {
@@ -188,35 +246,48 @@ func invalidHandle(guid []byte) *sqlError {
 	return &sqlError{msg: fmt.Sprintf("Invalid or unknown query handle: %s.", IDFromGUID(guid)), sqlState: "HY000"}
 }
 
-// opLocked finds the operation of an HS2 handle and checks its session.
-func (co *Coordinator) opLocked(sc *serverConn, h *tcli.TOperationHandle) (*operation, *sqlError) {
+// opLocked finds the operation of an HS2 handle and checks its session, as
+// the HS2 calls about a statement do (GetActiveQueryHandle, then
+// WithSession): a statement unregistered by QUERY_TIMEOUT_S reports the
+// status it ended with. The error goes with the handle's query id (id),
+// for queryErrStatus.
+func (co *Coordinator) opLocked(sc *serverConn, h *tcli.TOperationHandle) (op *operation, id string, err *sqlError) {
 	if h == nil || h.OperationId == nil || len(h.OperationId.GUID) != 16 {
-		return nil, invalidHandle(nil)
+		return nil, "", invalidHandle(nil)
 	}
+	id = IDFromGUID(h.OperationId.GUID)
 	var key [16]byte
 	copy(key[:], h.OperationId.GUID)
 	op, ok := co.ops[key]
-	if !ok || string(op.secret[:]) != string(h.OperationId.Secret) {
-		return nil, invalidHandle(h.OperationId.GUID)
+	if !ok {
+		if msg, ok := co.interrupted[key]; ok {
+			return nil, id, &sqlError{msg: msg, sqlState: "HY000"}
+		}
+		return nil, id, invalidHandle(h.OperationId.GUID)
+	}
+	if string(op.secret[:]) != string(h.OperationId.Secret) {
+		// GetSessionState with an operation secret: LEGACY_INVALID_QUERY_HANDLE_TEMPLATE.
+		return nil, id, &sqlError{msg: "Query id " + id + " not found.", sqlState: "HY000"}
 	}
 	if err := co.touchSessionLocked(sc, op.sess); err != nil {
-		return nil, err
+		return nil, id, err
 	}
-	return op, nil
+	op.lastActive = time.Now()
+	return op, id, nil
 }
 
 // anyOpLocked is opLocked that also finds recently closed operations.
-func (co *Coordinator) anyOpLocked(sc *serverConn, h *tcli.TOperationHandle) (*operation, *sqlError) {
-	op, err := co.opLocked(sc, h)
+func (co *Coordinator) anyOpLocked(sc *serverConn, h *tcli.TOperationHandle) (*operation, string, *sqlError) {
+	op, id, err := co.opLocked(sc, h)
 	if err == nil || h == nil || h.OperationId == nil || len(h.OperationId.GUID) != 16 {
-		return op, err
+		return op, id, err
 	}
 	var key [16]byte
 	copy(key[:], h.OperationId.GUID)
 	if a, ok := co.archive[key]; ok && string(a.secret[:]) == string(h.OperationId.Secret) {
-		return a, nil
+		return a, id, nil
 	}
-	return nil, err
+	return nil, id, err
 }
 
 func (h *hs2Handler) GetOperationStatus(ctx context.Context, req *tcli.TGetOperationStatusReq) (*tcli.TGetOperationStatusResp, error) {
@@ -226,9 +297,10 @@ func (h *hs2Handler) GetOperationStatus(ctx context.Context, req *tcli.TGetOpera
 	co := h.co
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	op, err := co.opLocked(connFrom(ctx), req.OperationHandle)
+	op, id, err := co.opLocked(connFrom(ctx), req.OperationHandle)
 	if err != nil {
-		return &tcli.TGetOperationStatusResp{Status: errStatus(err)}, nil
+		st := tcli.TOperationState_ERROR_STATE
+		return &tcli.TGetOperationStatusResp{Status: queryErrStatus(id, err), OperationState: &st}, nil
 	}
 	resp := &tcli.TGetOperationStatusResp{
 		Status:           okStatus(),
@@ -246,10 +318,11 @@ func (h *hs2Handler) GetOperationStatus(ctx context.Context, req *tcli.TGetOpera
 			resp.NumModifiedRows = ptr(op.modified)
 		}
 	case opError:
+		// A failed, cancelled or expired statement: ERROR_STATE with its
+		// status (ImpalaServer::GetOperationStatus); Impala never answers
+		// CANCELED_STATE.
 		state = tcli.TOperationState_ERROR_STATE
-		resp.ErrorMessage, resp.SqlState, resp.ErrorCode = ptr(op.failMsg), ptr("HY000"), ptr(int32(0))
-	case opCanceled:
-		state = tcli.TOperationState_CANCELED_STATE
+		resp.ErrorMessage, resp.SqlState = ptr(queryFailed(op.id, op.failMsg)), ptr("HY000")
 	}
 	resp.OperationState = &state
 	return resp, nil
@@ -262,9 +335,9 @@ func (h *hs2Handler) CancelOperation(ctx context.Context, req *tcli.TCancelOpera
 	co := h.co
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	op, err := co.opLocked(connFrom(ctx), req.OperationHandle)
+	op, id, err := co.opLocked(connFrom(ctx), req.OperationHandle)
 	if err != nil {
-		return &tcli.TCancelOperationResp{Status: errStatus(err)}, nil
+		return &tcli.TCancelOperationResp{Status: queryErrStatus(id, err)}, nil
 	}
 	op.cancelLocked()
 	return &tcli.TCancelOperationResp{Status: okStatus()}, nil
@@ -287,9 +360,9 @@ func (h *hs2Handler) CloseOperation(ctx context.Context, req *tcli.TCloseOperati
 	co := h.co
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	op, err := co.opLocked(connFrom(ctx), req.OperationHandle)
+	op, id, err := co.opLocked(connFrom(ctx), req.OperationHandle)
 	if err != nil {
-		return &tcli.TCloseOperationResp{Status: errStatus(err)}, nil
+		return &tcli.TCloseOperationResp{Status: queryErrStatus(id, err)}, nil
 	}
 	co.closeOpLocked(op)
 	return &tcli.TCloseOperationResp{Status: okStatus()}, nil
@@ -302,9 +375,9 @@ func (h *hs2Handler) CloseImpalaOperation(ctx context.Context, req *impala.TClos
 	co := h.co
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	op, err := co.opLocked(connFrom(ctx), req.OperationHandle)
+	op, id, err := co.opLocked(connFrom(ctx), req.OperationHandle)
 	if err != nil {
-		return &impala.TCloseImpalaOperationResp{Status: errStatus(err)}, nil
+		return &impala.TCloseImpalaOperationResp{Status: queryErrStatus(id, err)}, nil
 	}
 	resp := &impala.TCloseImpalaOperationResp{Status: okStatus()}
 	if op.dml {
@@ -321,9 +394,9 @@ func (h *hs2Handler) GetResultSetMetadata(ctx context.Context, req *tcli.TGetRes
 	co := h.co
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	op, err := co.opLocked(connFrom(ctx), req.OperationHandle)
+	op, id, err := co.opLocked(connFrom(ctx), req.OperationHandle)
 	if err != nil {
-		return &tcli.TGetResultSetMetadataResp{Status: errStatus(err)}, nil
+		return &tcli.TGetResultSetMetadataResp{Status: queryErrStatus(id, err)}, nil
 	}
 	var cols []Column
 	if op.res != nil {
@@ -359,22 +432,13 @@ func (co *Coordinator) waitReady(ctx context.Context, op *operation, max time.Du
 	if bounded {
 		d = max
 	}
-	var connDone <-chan struct{}
-	if sc := connFrom(ctx); sc != nil {
-		connDone = sc.done
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
+	switch wait(ctx, d, ch) {
+	case waitElapsed:
 		return !bounded
-	case <-ch:
+	case waitSignaled:
 		return true
-	case <-ctx.Done():
-		return false
-	case <-connDone:
-		return false
 	}
+	return false
 }
 
 // nextRow returns the offset of op's next unfetched row.
@@ -384,8 +448,36 @@ func (co *Coordinator) nextRow(op *operation) int64 {
 	return op.next
 }
 
-// fetchRange reserves the next batch of op's rows. done reports that the
-// statement is finished; err is set when it failed, was cancelled or closed.
+// Batch bounds of a fetch: Impala's row batch, and with result spooling
+// (SPOOL_QUERY_RESULTS, on by default since 4.0) BufferedPlanRootSink's
+// (be/src/exec/buffered-plan-root-sink.cc), which fills a fetch up to its
+// size, at most MAX_FETCH_SIZE rows, FETCH_NUM_BATCHES batches when the
+// client gives none.
+const (
+	batchSize      = 1024
+	spoolFetchMax  = 100 * batchSize
+	spoolFetchNone = 10 * batchSize
+)
+
+// fetchSize is how many rows one fetch of op returns at most, for a client
+// that asked for max (<= 0: no size).
+func fetchSize(op *operation, max int64) int64 {
+	if v, ok := op.opts["spool_query_results"]; ok && !truthy(v) {
+		if max <= 0 || max > batchSize {
+			return batchSize
+		}
+		return max
+	}
+	if max <= 0 {
+		return spoolFetchNone
+	}
+	return min(max, spoolFetchMax)
+}
+
+// fetchRange reserves the next batch of op's rows. more reports that rows
+// remain; err is set when the statement failed (and is then unregistered,
+// as FetchResults does after an error it cannot recover from) or was
+// closed.
 func (co *Coordinator) fetchRange(op *operation, max int64) (from, to int64, more bool, err *sqlError) {
 	co.mu.Lock()
 	defer co.mu.Unlock()
@@ -393,23 +485,36 @@ func (co *Coordinator) fetchRange(op *operation, max int64) (from, to int64, mor
 	case opRunning:
 		return op.next, op.next, true, nil
 	case opError:
+		co.closeOpLocked(op)
 		return 0, 0, false, &sqlError{msg: op.failMsg, sqlState: "HY000"}
-	case opCanceled:
-		return 0, 0, false, &sqlError{msg: "Cancelled", sqlState: "HY008"}
 	case opClosed:
 		return 0, 0, false, invalidHandle(op.key[:])
 	}
 	if op.res == nil {
 		return 0, 0, false, nil
 	}
-	if max <= 0 || max > batchSize {
-		max = batchSize
-	}
 	n := op.res.numRows()
 	from = op.next
-	to = min(from+max, n)
+	to = min(from+fetchSize(op, max), n)
 	op.next = to
 	return from, to, to < n, nil
+}
+
+// encodeRows runs encode, the computing of a batch's values; a run-time
+// error of an expression met there fails the statement (and unregisters
+// it, as a failed fetch does) with that error.
+func (co *Coordinator) encodeRows(op *operation, encode func()) (err *sqlError) {
+	defer func() {
+		if err != nil {
+			co.mu.Lock()
+			op.failLocked(err.msg, time.Now())
+			co.closeOpLocked(op)
+			co.mu.Unlock()
+		}
+	}()
+	defer recoverUDF(&err)
+	encode()
+	return nil
 }
 
 func (h *hs2Handler) FetchResults(ctx context.Context, req *tcli.TFetchResultsReq) (*tcli.TFetchResultsResp, error) {
@@ -425,16 +530,22 @@ func (h *hs2Handler) fetch(ctx context.Context, req *tcli.TFetchResultsReq, enco
 		return nil, nil, err
 	}
 	co := h.co
+	if req.Orientation != tcli.TFetchOrientation_FETCH_NEXT && req.Orientation != tcli.TFetchOrientation_FETCH_FIRST {
+		return &tcli.TFetchResultsResp{Status: rawErrStatus("Unsupported operation", &sqlError{sqlState: "HYC00"})}, nil, nil
+	}
 	co.mu.Lock()
-	op, err := co.opLocked(connFrom(ctx), req.OperationHandle)
+	op, id, err := co.opLocked(connFrom(ctx), req.OperationHandle)
 	var rowBased bool
+	var done func()
 	if err == nil {
 		rowBased = op.sess.rowBased
+		done = co.touchOpLocked(op)
 	}
 	co.mu.Unlock()
 	if err != nil {
-		return &tcli.TFetchResultsResp{Status: errStatus(err)}, nil, nil
+		return &tcli.TFetchResultsResp{Status: queryErrStatus(id, err)}, nil, nil
 	}
+	defer done()
 	empty := func(more bool) *tcli.TFetchResultsResp {
 		rs := &tcli.TRowSet{StartRowOffset: co.nextRow(op), Rows: []*tcli.TRow{}}
 		if !rowBased && op.res != nil {
@@ -462,21 +573,25 @@ func (h *hs2Handler) fetch(ctx context.Context, req *tcli.TFetchResultsReq, enco
 	}
 	from, to, more, err := co.fetchRange(op, req.MaxRows)
 	if err != nil {
-		return &tcli.TFetchResultsResp{Status: errStatus(err)}, nil, nil
+		return &tcli.TFetchResultsResp{Status: queryErrStatus(id, err)}, nil, nil
 	}
 	if op.res == nil {
 		return &tcli.TFetchResultsResp{Status: okStatus(), HasMoreRows: ptr(false), Results: &tcli.TRowSet{Rows: []*tcli.TRow{}, Columns: []*tcli.TColumn{}}}, nil, nil
 	}
 	rs := &tcli.TRowSet{StartRowOffset: from}
 	var enc *encodedBatch
-	if rowBased {
-		rs.Rows = rowBatch(op.res, from, to)
-	} else if g, ok := op.res.(*genResult); ok && encode && to > from {
+	if g, ok := op.res.(*genResult); ok && encode && to > from && !rowBased {
 		rs.Rows = []*tcli.TRow{}
 		enc = g.encodedBatch(from, to)
-	} else {
-		rs.Rows = []*tcli.TRow{}
-		rs.Columns = columnarBatch(op.res, from, to)
+	} else if err := co.encodeRows(op, func() {
+		if rowBased {
+			rs.Rows = rowBatch(op.res, from, to)
+		} else {
+			rs.Rows = []*tcli.TRow{}
+			rs.Columns = columnarBatch(op.res, from, to)
+		}
+	}); err != nil {
+		return &tcli.TFetchResultsResp{Status: queryErrStatus(id, err)}, nil, nil
 	}
 	return &tcli.TFetchResultsResp{Status: okStatus(), HasMoreRows: ptr(more), Results: rs}, enc, nil
 }
@@ -488,16 +603,18 @@ func (h *hs2Handler) GetLog(ctx context.Context, req *tcli.TGetLogReq) (*tcli.TG
 	co := h.co
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	op, err := co.opLocked(connFrom(ctx), req.OperationHandle)
+	op, id, err := co.opLocked(connFrom(ctx), req.OperationHandle)
 	if err != nil {
-		return &tcli.TGetLogResp{Status: errStatus(err)}, nil
+		return &tcli.TGetLogResp{Status: queryErrStatus(id, err)}, nil
 	}
 	return &tcli.TGetLogResp{Status: okStatus(), Log: op.logLocked(time.Now())}, nil
 }
 
+// logLocked is GetLog's text: a failed statement's error, as
+// QUERY_ERROR_FORMAT.
 func (op *operation) logLocked(now time.Time) string {
 	if op.stateLocked(now) == opError {
-		return op.failMsg + "\n"
+		return queryFailed(op.id, op.failMsg)
 	}
 	return ""
 }
@@ -520,8 +637,9 @@ func (op *operation) execSummaryLocked(now time.Time) *impala.TExecSummary {
 		}
 	case opError:
 		state = impala.TExecState_FAILED
-	case opCanceled:
-		state = impala.TExecState_CANCELLED
+		if op.canceled {
+			state = impala.TExecState_CANCELLED
+		}
 	}
 	var rows int64
 	if op.res != nil {
@@ -556,13 +674,13 @@ func (op *operation) execSummaryLocked(now time.Time) *impala.TExecSummary {
 
 // profileLocked renders a short text runtime profile in Impala's layout.
 func (co *Coordinator) profileLocked(op *operation, now time.Time) string {
-	state := map[opState]string{opRunning: "RUNNING", opFinished: "FINISHED", opError: "EXCEPTION", opCanceled: "EXCEPTION", opClosed: "FINISHED"}[op.viewState(now)]
+	state := map[opState]string{opRunning: "RUNNING", opFinished: "FINISHED", opError: "EXCEPTION", opClosed: "FINISHED"}[op.viewState(now)]
 	var b strings.Builder
 	fmt.Fprintf(&b, "Query (id=%s):\n  Summary:\n", op.id)
 	fmt.Fprintf(&b, "    Session ID: %s\n    Session Type: %s\n", op.sess.id, strings.ToUpper(string(op.sess.proto)))
 	fmt.Fprintf(&b, "    Start Time: %s\n", op.started.Format("2006-01-02 15:04:05.000000000"))
 	fmt.Fprintf(&b, "    Query Type: QUERY\n    Query State: %s\n    User: %s\n", state, op.sess.user)
-	fmt.Fprintf(&b, "    Impala Version: impalad version %s\n", co.cfg.Version)
+	fmt.Fprintf(&b, "    Impala Version: %s\n", versionString(co.cfg.Version, true))
 	fmt.Fprintf(&b, "    Default Db: %s\n    Sql Statement: %s\n    Coordinator: %s\n", op.sess.db, op.text, co.hs2Addr)
 	if op.failMsg != "" && op.viewState(now) == opError {
 		fmt.Fprintf(&b, "    Query Status: %s\n", op.failMsg)
@@ -577,9 +695,9 @@ func (h *hs2Handler) GetExecSummary(ctx context.Context, req *impala.TGetExecSum
 	co := h.co
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	op, err := co.anyOpLocked(connFrom(ctx), req.OperationHandle)
+	op, id, err := co.anyOpLocked(connFrom(ctx), req.OperationHandle)
 	if err != nil {
-		return &impala.TGetExecSummaryResp{Status: errStatus(err)}, nil
+		return &impala.TGetExecSummaryResp{Status: queryErrStatus(id, err)}, nil
 	}
 	return &impala.TGetExecSummaryResp{Status: okStatus(), Summary: op.execSummaryLocked(time.Now())}, nil
 }
@@ -591,9 +709,9 @@ func (h *hs2Handler) GetRuntimeProfile(ctx context.Context, req *impala.TGetRunt
 	co := h.co
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	op, err := co.anyOpLocked(connFrom(ctx), req.OperationHandle)
+	op, id, err := co.anyOpLocked(connFrom(ctx), req.OperationHandle)
 	if err != nil {
-		return &impala.TGetRuntimeProfileResp{Status: errStatus(err)}, nil
+		return &impala.TGetRuntimeProfileResp{Status: queryErrStatus(id, err)}, nil
 	}
 	if req.Format != impala.TRuntimeProfileFormat_STRING {
 		return &impala.TGetRuntimeProfileResp{Status: errStatus(&sqlError{msg: "the test coordinator serves profiles as STRING only"})}, nil
@@ -613,9 +731,10 @@ func (h *hs2Handler) PingImpalaHS2Service(ctx context.Context, req *impala.TPing
 	if _, err := co.useSessionLocked(connFrom(ctx), guid, secret); err != nil {
 		return &impala.TPingImpalaHS2ServiceResp{Status: errStatus(err)}, nil
 	}
+	// ImpalaServer::PingImpalaHS2Service: GetVersionString(true).
 	return &impala.TPingImpalaHS2ServiceResp{
 		Status:           okStatus(),
-		Version:          ptr(co.cfg.Version),
+		Version:          ptr(versionString(co.cfg.Version, true)),
 		WebserverAddress: ptr("http://" + web), // Impala sends its web server's URL
 		Timestamp:        ptr(time.Now().UnixMilli()),
 	}, nil

@@ -58,7 +58,10 @@ func TestServiceTimeAndConfig(t *testing.T) {
 	require.Equal(t, int64(1), co.Stats().StatementsExecuted)
 	_, err = h.c.CancelOperation(context.Background(), &tcli.TCancelOperationReq{OperationHandle: op})
 	require.NoError(t, err)
-	require.Equal(t, tcli.TOperationState_CANCELED_STATE, h.wait(op).GetOperationState())
+	// Impala ends a cancelled statement in ERROR_STATE.
+	st = h.wait(op)
+	require.Equal(t, tcli.TOperationState_ERROR_STATE, st.GetOperationState())
+	require.Equal(t, queryFailed(IDFromGUID(op.OperationId.GUID), "Cancelled"), st.GetErrorMessage())
 
 	short := startCoord(t, Config{ServiceTime: 20 * time.Millisecond, DisableBeeswax: true})
 	h = dialHS2(t, short.HS2Addr())

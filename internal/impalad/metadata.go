@@ -13,7 +13,8 @@ import (
 )
 
 // The HiveServer2 metadata calls (GetTypeInfo, GetCatalogs, GetSchemas,
-// GetTables, GetTableTypes, GetColumns, GetFunctions). Each builds its
+// GetTables, GetTableTypes, GetColumns, GetFunctions, GetPrimaryKeys,
+// GetCrossReference). Each builds its
 // result set at once, as Impala's frontend does, and registers it as a
 // finished operation that the client fetches and closes like a statement's.
 // The result set columns are Impala's (fe MetadataOp), including its
@@ -51,6 +52,17 @@ var (
 		{"UNSIGNED_ATTRIBUTE", Type{Kind: Boolean}}, {"FIXED_PREC_SCALE", Type{Kind: Boolean}}, {"AUTO_INCREMENT", Type{Kind: Boolean}},
 		{"LOCAL_TYPE_NAME", Type{Kind: String}}, {"MINIMUM_SCALE", Type{Kind: SmallInt}}, {"MAXIMUM_SCALE", Type{Kind: SmallInt}},
 		{"SQL_DATA_TYPE", Type{Kind: Int}}, {"SQL_DATETIME_SUB", Type{Kind: Int}}, {"NUM_PREC_RADIX", Type{Kind: Int}},
+	}
+	mdPrimaryKeys = []Column{
+		{"TABLE_CAT", Type{Kind: String}}, {"TABLE_SCHEM", Type{Kind: String}}, {"TABLE_NAME", Type{Kind: String}},
+		{"COLUMN_NAME", Type{Kind: String}}, {"KEQ_SEQ", Type{Kind: Int}}, {"PK_NAME", Type{Kind: String}},
+	}
+	mdCrossReference = []Column{
+		{"PKTABLE_CAT", Type{Kind: String}}, {"PKTABLE_SCHEM", Type{Kind: String}}, {"PKTABLE_NAME", Type{Kind: String}},
+		{"PKCOLUMN_NAME", Type{Kind: String}}, {"FKTABLE_CAT", Type{Kind: String}}, {"FKTABLE_SCHEM", Type{Kind: String}},
+		{"FKTABLE_NAME", Type{Kind: String}}, {"FKCOLUMN_NAME", Type{Kind: String}}, {"KEQ_SEQ", Type{Kind: Int}},
+		{"UPDATE_RULE", Type{Kind: Int}}, {"DELETE_RULE", Type{Kind: Int}}, {"FK_NAME", Type{Kind: String}},
+		{"PK_NAME", Type{Kind: String}}, {"DEFERRABILITY", Type{Kind: Int}},
 	}
 	mdFunctions = []Column{
 		{"FUNCTION_CAT", Type{Kind: String}}, {"FUNCTION_SCHEM", Type{Kind: String}}, {"FUNCTION_NAME", Type{Kind: String}},
@@ -188,7 +200,7 @@ func (co *Coordinator) tablesMatching(schema, table pattern, genName string) []c
 			if genName == "" || !table.match(genName) {
 				continue
 			}
-			if cols, _, _, err := co.source("gen", strings.ToLower(genName)); err == nil {
+			if cols, _, _, err := co.source("gen", strings.ToLower(genName), genName, "table reference"); err == nil {
 				out = append(out, catalogTable{db, strings.ToLower(genName), cols})
 			}
 			continue
@@ -475,4 +487,45 @@ func (h *hs2Handler) GetFunctions(ctx context.Context, req *tcli.TGetFunctionsRe
 		return nil, err
 	}
 	return &tcli.TGetFunctionsResp{Status: st, OperationHandle: op}, nil
+}
+
+// GetPrimaryKeys answers as MetadataOp.getPrimaryKeys: the primary key
+// columns of the matching tables. The test coordinator's catalog has no
+// constraints (CREATE TABLE refuses PRIMARY KEY), so the result set, with
+// Impala's columns (its spelling "KEQ_SEQ" included), is empty once the
+// patterns are checked. Impala leaves the handle's operation type unset.
+func (h *hs2Handler) GetPrimaryKeys(ctx context.Context, req *tcli.TGetPrimaryKeysReq) (*tcli.TGetPrimaryKeysResp, error) {
+	st, op, err := h.metadata(ctx, "GetPrimaryKeys", req.SessionHandle, tcli.TOperationType_EXECUTE_STATEMENT,
+		func() (*rowsResult, *sqlError) {
+			if _, perr := compilePattern(req.SchemaName); perr != nil {
+				return nil, perr
+			}
+			if _, perr := compilePattern(req.TableName); perr != nil {
+				return nil, perr
+			}
+			return &rowsResult{cols: mdPrimaryKeys}, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &tcli.TGetPrimaryKeysResp{Status: st, OperationHandle: op}, nil
+}
+
+// GetCrossReference answers as MetadataOp.getCrossReference: the foreign
+// keys of the matching tables, none in the test coordinator's catalog.
+func (h *hs2Handler) GetCrossReference(ctx context.Context, req *tcli.TGetCrossReferenceReq) (*tcli.TGetCrossReferenceResp, error) {
+	st, op, err := h.metadata(ctx, "GetCrossReference", req.SessionHandle, tcli.TOperationType_EXECUTE_STATEMENT,
+		func() (*rowsResult, *sqlError) {
+			if _, perr := compilePattern(req.ForeignSchemaName); perr != nil {
+				return nil, perr
+			}
+			if _, perr := compilePattern(req.ForeignTableName); perr != nil {
+				return nil, perr
+			}
+			return &rowsResult{cols: mdCrossReference}, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &tcli.TGetCrossReferenceResp{Status: st, OperationHandle: op}, nil
 }

@@ -15,6 +15,10 @@ func FuzzParse(f *testing.F) {
 		"drop table if exists db.t", "show tables in d", "show databases", "describe t",
 		"insert into t values (1, 'a'), (2, NULL)", "select sleep(5)", "select fail('x')",
 		"select `quoted` from t", "select 'unterminated", "select cast(x as int)", "select -", "-- comment\nselect 1;",
+		"insert overwrite t (a, b) values (1, 'x')", "insert into t select * from gen.rows_3", "show create table db.t",
+		"unset all", "set all", `set k='a\b'`, "set mem_limit=2g", "select 1 in (1, 2, 3), 2 not between 1 and 3",
+		"create external table t (a varchar, b int comment 'c') comment 'x' row format delimited fields terminated by ',' stored as parquet location 'l' tblproperties ('a'='b')",
+		"select a\nfrom t\nwhere x yy", "select 1;;", "select 1; select 2",
 	} {
 		f.Add(s)
 	}
@@ -40,13 +44,13 @@ func FuzzCast(f *testing.F) {
 		{Kind: Varchar, Length: 3}, {Kind: Char, Length: 4}, {Kind: Timestamp}, {Kind: Date}, {Kind: Binary}}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, typ := range types {
-			v, err := castValue(s, Type{Kind: String}, typ)
+			v, err := safeCast(s, Type{Kind: String}, typ)
 			if err != nil {
 				continue
 			}
 			_ = FormatValue(typ, v)
 			if v != nil && typ.Kind == Decimal {
-				if _, err := castValue(v, typ, Type{Kind: Double}); err != nil {
+				if _, err := safeCast(v, typ, Type{Kind: Double}); err != nil {
 					t.Fatalf("decimal %v does not convert back: %v", v, err)
 				}
 			}

@@ -409,6 +409,7 @@ func rowBatch(r result, from, to int64) []*tcli.TRow {
 func textRows(r result, from, to int64) []string {
 	cols := r.schema()
 	out := make([]string, 0, to-from)
+	scaled, _ := r.(interface{ printScale(col int) int })
 	var buf []byte
 	for row := from; row < to; row++ {
 		buf = buf[:0]
@@ -416,7 +417,12 @@ func textRows(r result, from, to int64) []string {
 			if ci > 0 {
 				buf = append(buf, '\t')
 			}
-			buf = append(buf, FormatValue(c.Type, r.value(ci, row))...)
+			v := r.value(ci, row)
+			if f, ok := v.(float64); ok && scaled != nil && scaled.printScale(ci) >= 0 {
+				buf = append(buf, printDoubleFixed(f, scaled.printScale(ci))...)
+				continue
+			}
+			buf = append(buf, FormatValue(c.Type, v)...)
 		}
 		out = append(out, string(buf))
 	}

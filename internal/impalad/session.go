@@ -72,6 +72,12 @@ func (co *Coordinator) newSessionLocked(sc *serverConn, p Protocol, user string,
 	}
 	s.key, s.id = newID()
 	s.secret = newSecret()
+	// As ImpalaServer::OpenSession (be/src/service/impala-hs2-server.cc):
+	// use:database picks the database, impala.doas.user is delegation
+	// (not supported here, so ignored like any key Impala does not take),
+	// a set:hiveconf: prefix (Hive JDBC) is dropped, and every other key is
+	// a query option; one Impala refuses (unknown, or a bad value) is
+	// ignored.
 	for k, v := range conf {
 		lk := strings.ToLower(k)
 		switch {
@@ -79,12 +85,9 @@ func (co *Coordinator) newSessionLocked(sc *serverConn, p Protocol, user string,
 			if v != "" {
 				s.db = strings.ToLower(v)
 			}
-		case strings.HasPrefix(lk, "set:hiveconf:"):
-			s.setOption(strings.TrimPrefix(lk, "set:hiveconf:"), v)
-		case strings.HasPrefix(lk, "impala.") || strings.HasPrefix(lk, "set:"):
-			// Impala's own session keys (impala.doas.user, ...): ignored.
+		case lk == "impala.doas.user":
 		default:
-			s.setOption(lk, v)
+			s.setOption(strings.TrimPrefix(lk, "set:hiveconf:"), v)
 		}
 	}
 	if sc != nil {
@@ -98,21 +101,26 @@ func (co *Coordinator) newSessionLocked(sc *serverConn, p Protocol, user string,
 	return s
 }
 
-// setOption sets a query option on the session; an empty value resets it
-// to its default, as in Impala; idle_session_timeout also changes the
-// session's timeout.
-func (s *session) setOption(k, v string) {
-	k = strings.ToLower(k)
-	if v == "" {
-		delete(s.opts, k)
+// setOption sets a query option on the session as SET does, with the
+// checks of SetQueryOption (options.go): an empty value resets the option to
+// its default; idle_session_timeout also changes the session's timeout, as
+// in be/src/service/client-request-state.cc (IMPALA-2248).
+func (s *session) setOption(k, v string) *sqlError {
+	name, norm, ok, err := checkOption(k, v)
+	if err != nil || !ok {
+		return err
+	}
+	if norm == "" {
+		delete(s.opts, name)
 	} else {
-		s.opts[k] = v
+		s.opts[name] = norm
 	}
-	if k == "idle_session_timeout" {
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-			s.idle = time.Duration(n) * time.Second
-		}
+	if name == "idle_session_timeout" && norm != "" {
+		n, _ := strconv.Atoi(norm)
+		s.idle = time.Duration(n) * time.Second
+		s.lastActive = time.Now()
 	}
+	return nil
 }
 
 // checkLocked applies the idle and disconnected timeouts to s and returns
@@ -161,11 +169,17 @@ func (co *Coordinator) useSessionLocked(sc *serverConn, guid, secret []byte) (*s
 	return s, nil
 }
 
-// touchSessionLocked checks s, marks it active and attaches it to sc.
+// touchSessionLocked checks s, marks it active and attaches it to sc. As
+// ScopedSessionState::WithSession (be/src/service/impala-server.cc), a
+// connection whose user was authenticated may use only the sessions of
+// that user (TErrorCode UNAUTHORIZED_SESSION_USER).
 func (co *Coordinator) touchSessionLocked(sc *serverConn, s *session) *sqlError {
 	now := time.Now()
 	if err := co.checkLocked(s, now); err != nil {
 		return err
+	}
+	if sc != nil && sc.user != "" && s.proto == HS2 && s.user != sc.user {
+		return &sqlError{msg: fmt.Sprintf("The user authorized on the connection '%s' does not match the session username '%s'", sc.user, s.user), sqlState: "HY000"}
 	}
 	s.lastActive = now
 	if sc != nil && s.proto == HS2 {
@@ -178,11 +192,13 @@ func (co *Coordinator) touchSessionLocked(sc *serverConn, s *session) *sqlError 
 	return nil
 }
 
-// expireLocked marks s expired and cancels its running statements.
+// expireLocked marks s expired and ends its statements with
+// INACTIVE_SESSION_EXPIRED, as ImpalaServer::ExpireSessions does.
 func (co *Coordinator) expireLocked(s *session) {
 	s.expired = true
+	now := time.Now()
 	for op := range s.ops {
-		op.cancelLocked()
+		op.failLocked("Session expired due to inactivity", now)
 	}
 }
 

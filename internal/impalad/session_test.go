@@ -79,7 +79,7 @@ func TestInvalidSession(t *testing.T) {
 	h.sess = &tcli.TSessionHandle{SessionId: &tcli.THandleIdentifier{GUID: make([]byte, 16), Secret: make([]byte, 16)}}
 	st := h.ping()
 	require.Equal(t, tcli.TStatusCode_ERROR_STATUS, st.StatusCode)
-	require.Equal(t, "Invalid session id: 0000000000000000:0000000000000000", st.GetErrorMessage())
+	require.Equal(t, "Invalid session id: 0000000000000000:0000000000000000\n", st.GetErrorMessage())
 	// A wrong secret is as good as an unknown session.
 	h.mustOpen()
 	h.sess.SessionId.Secret = make([]byte, 16)
@@ -106,7 +106,7 @@ func TestReattachAfterDisconnect(t *testing.T) {
 	rows, _ := h2.fetchAllFrom(op, 1000, 1000)
 	require.Len(t, rows, 2000)
 	_, opts := h2.query("set")
-	require.Contains(t, opts, []any{"MEM_LIMIT", "2g", "REGULAR"})
+	require.Contains(t, opts, []any{"MEM_LIMIT", "2147483648", "REGULAR"})
 
 	// With a negative DisconnectedSessionTimeout sessions die with the connection.
 	co2 := startCoord(t, Config{DisableBeeswax: true, DisconnectedSessionTimeout: -1})

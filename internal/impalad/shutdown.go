@@ -125,9 +125,9 @@ func (co *Coordinator) checkNotShuttingDownLocked() *sqlError {
 	}
 	now := time.Now()
 	// TErrorCode SERVER_SHUTTING_DOWN (120), "Server is being shut down:
-	// $0." (common/thrift/generate_error_codes.py); HS2 returns the
-	// status's detail, which ends with a line feed.
-	msg := "Server is being shut down: " + co.shutdownStatusLocked(co.graceLeftLocked(now), co.shut.deadline.Sub(now), 0) + ".\n"
+	// $0." (common/thrift/generate_error_codes.py); errStatus and bzError
+	// end it with the line feed of the status's detail.
+	msg := "Server is being shut down: " + co.shutdownStatusLocked(co.graceLeftLocked(now), co.shut.deadline.Sub(now), 0) + "."
 	return &sqlError{msg: msg, sqlState: "HY000"}
 }
 

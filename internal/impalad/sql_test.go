@@ -78,7 +78,7 @@ func TestErrorsHS2(t *testing.T) {
 	h.mustOpen()
 	for _, c := range []struct{ sql, want string }{
 		{"selec 1", "ParseException"},
-		{"select * from nosuch", "AnalysisException: Could not resolve table reference: 'default.nosuch'"},
+		{"select * from nosuch", "AnalysisException: Could not resolve table reference: 'nosuch'"},
 		{"select x", "AnalysisException: Could not resolve column/field reference: 'x'"},
 		{"use nodb", "AnalysisException: Database does not exist: nodb"},
 		{"select 'unterminated", "ParseException"},
@@ -99,13 +99,13 @@ func TestErrorsHS2(t *testing.T) {
 	op := h.mustExec("select fail('boom')")
 	st := h.wait(op)
 	require.Equal(t, tcli.TOperationState_ERROR_STATE, st.GetOperationState())
-	require.Equal(t, "boom", st.GetErrorMessage())
-	fr, err := h.c.FetchResults(context.Background(), &tcli.TFetchResultsReq{OperationHandle: op, MaxRows: 10})
-	require.NoError(t, err)
-	require.Equal(t, tcli.TStatusCode_ERROR_STATUS, fr.Status.StatusCode)
+	require.Equal(t, queryFailed(IDFromGUID(op.OperationId.GUID), "boom"), st.GetErrorMessage())
 	lg, err := h.c.GetLog(context.Background(), &tcli.TGetLogReq{OperationHandle: op})
 	require.NoError(t, err)
 	require.Contains(t, lg.Log, "boom")
+	fr, err := h.c.FetchResults(context.Background(), &tcli.TFetchResultsReq{OperationHandle: op, MaxRows: 10})
+	require.NoError(t, err)
+	require.Equal(t, tcli.TStatusCode_ERROR_STATUS, fr.Status.StatusCode)
 }
 
 func TestGenTableHS2(t *testing.T) {
@@ -125,7 +125,7 @@ func TestGenTableHS2(t *testing.T) {
 	}
 	rows, batches := h.fetchAll(op, 5000)
 	require.Len(t, rows, n)
-	require.Equal(t, 3, batches) // 1024 + 1024 + 952
+	require.Equal(t, 1, batches) // result spooling fills the fetch
 	nulls := make([]int, len(schema))
 	for r, row := range rows {
 		for c, got := range row {
@@ -234,17 +234,21 @@ func TestSetOptions(t *testing.T) {
 	for _, r := range rows {
 		got[r[0].(string)] = r[1].(string)
 	}
-	require.Equal(t, "1g", got["MEM_LIMIT"])
+	require.Equal(t, "1073741824", got["MEM_LIMIT"]) // as SetQueryOption parsed it
 	require.Equal(t, "small", got["REQUEST_POOL"])
 	require.Equal(t, "1", got["SYNC_DDL"])
 	require.Equal(t, "10000", got["FETCH_ROWS_TIMEOUT_MS"])
 	// A per-statement overlay does not stick.
-	op, st := h.exec("set", map[string]string{"EXTRA": "x"})
+	op, st := h.exec("set", map[string]string{"MT_DOP": "2"})
 	require.Equal(t, tcli.TStatusCode_SUCCESS_STATUS, st.StatusCode)
-	withExtra, _ := h.fetchAll(op, 1000)
-	require.Len(t, withExtra, len(rows)+1)
-	_, again := h.query("set all")
-	require.Len(t, again, len(rows))
+	withOverlay, _ := h.fetchAll(op, 1000)
+	require.Contains(t, withOverlay, []any{"MT_DOP", "2", "REGULAR"})
+	_, again := h.query("set")
+	require.Contains(t, again, []any{"MT_DOP", "", "REGULAR"})
+	// SET ALL lists the DEVELOPMENT, DEPRECATED and REMOVED options too.
+	_, all := h.query("set all")
+	require.Greater(t, len(all), len(again))
+	require.Contains(t, all, []any{"BATCH_SIZE", "0", "DEVELOPMENT"})
 	// An empty value resets the option to its default.
 	h.query("set mem_limit=''")
 	_, rows = h.query("set")
@@ -282,7 +286,7 @@ func TestGetInfoAndProfile(t *testing.T) {
 
 	ping, err := h.c.PingImpalaHS2Service(ctx, &impala.TPingImpalaHS2ServiceReq{SessionHandle: h.sess})
 	require.NoError(t, err)
-	require.Equal(t, "9.9.9", ping.GetVersion())
+	require.Equal(t, "impalad version 9.9.9 RELEASE (build impalalb-test-coordinator)", ping.GetVersion())
 	require.Regexp(t, `^http://127\.0\.0\.1:25000$`, ping.GetWebserverAddress())
 }
 
@@ -322,11 +326,14 @@ func TestCancelSleep(t *testing.T) {
 	c, err := h.c.CancelOperation(context.Background(), &tcli.TCancelOperationReq{OperationHandle: op})
 	require.NoError(t, err)
 	require.Equal(t, tcli.TStatusCode_SUCCESS_STATUS, c.Status.StatusCode)
-	require.Equal(t, tcli.TOperationState_CANCELED_STATE, h.wait(op).GetOperationState())
+	id := IDFromGUID(op.OperationId.GUID)
+	st = h.wait(op)
+	require.Equal(t, tcli.TOperationState_ERROR_STATE, st.GetOperationState())
+	require.Equal(t, queryFailed(id, "Cancelled"), st.GetErrorMessage())
 	fr, err := h.c.FetchResults(context.Background(), &tcli.TFetchResultsReq{OperationHandle: op, MaxRows: 10})
 	require.NoError(t, err)
 	require.Equal(t, tcli.TStatusCode_ERROR_STATUS, fr.Status.StatusCode)
-	require.Equal(t, "Cancelled", fr.Status.GetErrorMessage())
+	require.Equal(t, queryFailed(id, "Cancelled"), fr.Status.GetErrorMessage())
 }
 
 func TestFetchRowsTimeout(t *testing.T) {

@@ -27,6 +27,9 @@ type Stats struct {
 	StatementsRejected int64
 	// OperationsOpen is the number of operations not closed.
 	OperationsOpen int
+	// QueriesExpired counts statements ended by QUERY_TIMEOUT_S or
+	// EXEC_TIME_LIMIT_S (Impala's impala-server.num-queries-expired).
+	QueriesExpired int64
 	// RPCs counts Thrift calls served.
 	RPCs int64
 }
@@ -43,6 +46,7 @@ func (co *Coordinator) Stats() Stats {
 		StatementsExecuted:  co.executed.Load(),
 		StatementsRejected:  co.rejected.Load(),
 		OperationsOpen:      len(co.ops),
+		QueriesExpired:      co.expired.Load(),
 		RPCs:                co.rpcs.Load(),
 		ConnectionsWaiting:  int(co.waiting.Load()),
 	}

@@ -2,6 +2,7 @@ package impalad
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +69,10 @@ type Column struct {
 
 // FormatValue returns v as Impala prints it in text: beeswax rows and the
 // HS2 string columns (TIMESTAMP, DATE, DECIMAL, CHAR, VARCHAR, STRING,
-// BINARY). NULL is "NULL".
+// BINARY). NULL is "NULL"; FLOAT and DOUBLE print as RawValue::PrintValue
+// prints them (be/src/runtime/raw-value.cc, at the ASCII_PRECISION of 16
+// significant digits that beeswax results use, query-result-set.cc):
+// 1000000, 0.1000000014901161 for the FLOAT 0.1, Infinity, -Infinity, NaN.
 func FormatValue(t Type, v any) string {
 	if v == nil {
 		return "NULL"
@@ -88,9 +92,9 @@ func FormatValue(t Type, v any) string {
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case float32:
-		return strconv.FormatFloat(float64(x), 'g', -1, 32)
+		return printDouble(float64(x))
 	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
+		return printDouble(x)
 	case string:
 		return x
 	case []byte:
@@ -102,6 +106,19 @@ func FormatValue(t Type, v any) string {
 		return formatTimestamp(x)
 	}
 	return fmt.Sprint(v)
+}
+
+// printDouble is a stream's output of a double at precision 16 (printf's
+// %.16g), with Java's names for the values that are not finite.
+func printDouble(f float64) string { return formatG(f, 16, &javaNonFinite) }
+
+// printDoubleFixed is printDouble for a column with a print scale: that
+// many decimals (a stream in std::fixed at that precision).
+func printDoubleFixed(f float64, scale int) string {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return printDouble(f)
+	}
+	return strconv.FormatFloat(f, 'f', scale, 64)
 }
 
 // formatTimestamp prints a timestamp as Impala does: no fraction when the
@@ -172,7 +189,7 @@ func parseTypeName(name string, params []int) (Type, error) {
 		}
 		if t.Precision > 18 {
 			// Values are held in an int64; enough for tests.
-			return Type{}, fmt.Errorf("decimal precision above 18 is not supported by the test coordinator")
+			return Type{}, fmt.Errorf("not supported by the test coordinator: DECIMAL precision above 18")
 		}
 		return t, nil
 	case "varchar", "char":

@@ -111,3 +111,27 @@ func TestImpyla(t *testing.T) {
 		require.Equal(t, want, got)
 	})
 }
+
+// TestImpylaImpalaErrors: impyla reports the test coordinator's errors as
+// Impala 4.5's (the query id, INSERT's type check), and a statement that
+// fails at run time (a DECIMAL division by zero) as an error too.
+func TestImpylaImpalaErrors(t *testing.T) {
+	venv(t)
+	p := startImpalad(t)
+	host, port, err := net.SplitHostPort(p.HS2)
+	require.NoError(t, err)
+	script, err := filepath.Abs("impyla_check.py")
+	require.NoError(t, err)
+	require.Equal(t, []string{"stmt create table imp (ti tinyint)", "col summary STRING", "row", "val str:Table has been created.",
+		"stmt select count(*) from imp", "col count(*) BIGINT", "row", "val int:0", "done"},
+		impyla(t, nil, p.HS2, "NOSASL", nil, "create table imp (ti tinyint)", "select count(*) from imp"))
+	for q, want := range map[string]string{
+		"insert into imp values (300)": "AnalysisException: Possible loss of precision for target table 'default.imp'.",
+		"select 1.0/0":                 "UDF ERROR: Cannot divide decimal by zero",
+	} {
+		r := run(t, nil, "python", script, host, port, "NOSASL", "--", q)
+		require.Error(t, r.Err, q)
+		require.Regexp(t, `Query [0-9a-f]{16}:[0-9a-f]{16} failed:`, r.Stderr, q)
+		require.Contains(t, r.Stderr, want, q)
+	}
+}

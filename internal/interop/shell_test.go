@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/impalalb/impalalb/internal/impalad"
+
 	"github.com/impalalb/impalalb/internal/certtest"
 	"github.com/impalalb/impalalb/internal/kdctest"
 )
@@ -215,4 +217,30 @@ func TestImpalaShellKerberos(t *testing.T) {
 		require.Error(t, r.Err)
 		require.Empty(t, r.Stdout)
 	})
+}
+
+// TestImpalaShellImpalaSemantics runs impala-shell against what the test
+// coordinator does as Impala 4.5 does: errors naming the query id, INSERT's
+// type checks, a DECIMAL division by zero failing at run time, beeswax's
+// float text, the server version of the pings.
+func TestImpalaShellImpalaSemantics(t *testing.T) {
+	venv(t)
+	p := startImpalad(t)
+	fails := func(addr, proto, q string) string {
+		t.Helper()
+		r := run(t, nil, "impala-shell", "-i", addr, "--protocol="+proto, "-B", "-q", q)
+		require.Error(t, r.Err, "%s: a failing statement makes impala-shell exit non-zero", q)
+		return r.Stderr
+	}
+	shell(t, nil, "-i", p.HS2, "--protocol=hs2", "-q", "create table sem (ti tinyint)")
+	require.Regexp(t, `ERROR: Query [0-9a-f]{16}:[0-9a-f]{16} failed:\nAnalysisException: Possible loss of precision for target table 'default\.sem'\.\nExpression '300' \(type: SMALLINT\) would need to be cast to TINYINT for column 'ti'`,
+		fails(p.HS2, "hs2", "insert into sem values (300)"))
+	require.Contains(t, fails(p.HS2, "hs2", "select 1.0/0"), "UDF ERROR: Cannot divide decimal by zero")
+	require.Contains(t, fails(p.Beeswax, "beeswax", "select 1.0/0"), "UDF ERROR: Cannot divide decimal by zero")
+	r := shell(t, nil, "-i", p.Beeswax, "--protocol=beeswax", "-B", "-q", "select cast(1e6 as double), cast(0.1 as float), 1/0")
+	require.Equal(t, []string{"1000000\t0.1000000014901161\tInfinity"}, lines(r.Stdout))
+	for _, c := range []struct{ addr, proto string }{{p.HS2, "hs2"}, {p.Beeswax, "beeswax"}} {
+		r = shell(t, nil, "-i", c.addr, "--protocol="+c.proto, "-q", "version")
+		require.Contains(t, r.Stdout+r.Stderr, "impalad version "+impalad.DefaultVersion+" RELEASE (build ", c.proto)
+	}
 }

@@ -449,6 +449,33 @@ struct TGetFunctionsResp {
   2: optional TOperationHandle operationHandle
 }
 
+struct TGetPrimaryKeysReq {
+  1: required TSessionHandle sessionHandle
+  2: optional TIdentifier catalogName
+  3: optional TIdentifier schemaName
+  4: optional TIdentifier tableName
+}
+
+struct TGetPrimaryKeysResp {
+  1: required TStatus status
+  2: optional TOperationHandle operationHandle
+}
+
+struct TGetCrossReferenceReq {
+  1: required TSessionHandle sessionHandle
+  2: optional TIdentifier parentCatalogName
+  3: optional TIdentifier parentSchemaName
+  4: optional TIdentifier parentTableName
+  5: optional TIdentifier foreignCatalogName
+  6: optional TIdentifier foreignSchemaName
+  7: optional TIdentifier foreignTableName
+}
+
+struct TGetCrossReferenceResp {
+  1: required TStatus status
+  2: optional TOperationHandle operationHandle
+}
+
 struct TGetOperationStatusReq {
   1: required TOperationHandle operationHandle
   2: optional bool getProgressUpdate
@@ -536,6 +563,8 @@ service TCLIService {
   TGetTableTypesResp GetTableTypes(1: TGetTableTypesReq req);
   TGetColumnsResp GetColumns(1: TGetColumnsReq req);
   TGetFunctionsResp GetFunctions(1: TGetFunctionsReq req);
+  TGetPrimaryKeysResp GetPrimaryKeys(1: TGetPrimaryKeysReq req);
+  TGetCrossReferenceResp GetCrossReference(1: TGetCrossReferenceReq req);
   TGetOperationStatusResp GetOperationStatus(1: TGetOperationStatusReq req);
   TCancelOperationResp CancelOperation(1: TCancelOperationReq req);
   TCloseOperationResp CloseOperation(1: TCloseOperationReq req);

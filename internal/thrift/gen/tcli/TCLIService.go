@@ -13231,6 +13231,1163 @@ func (p *TGetFunctionsResp) String() string {
 }
 
 // Attributes:
+//   - SessionHandle
+//   - CatalogName
+//   - SchemaName
+//   - TableName
+type TGetPrimaryKeysReq struct {
+	SessionHandle *TSessionHandle `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
+	CatalogName   *TIdentifier    `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
+	SchemaName    *TIdentifier    `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
+	TableName     *TIdentifier    `thrift:"tableName,4" db:"tableName" json:"tableName,omitempty"`
+}
+
+func NewTGetPrimaryKeysReq() *TGetPrimaryKeysReq {
+	return &TGetPrimaryKeysReq{}
+}
+
+var TGetPrimaryKeysReq_SessionHandle_DEFAULT *TSessionHandle
+
+func (p *TGetPrimaryKeysReq) GetSessionHandle() *TSessionHandle {
+	if !p.IsSetSessionHandle() {
+		return TGetPrimaryKeysReq_SessionHandle_DEFAULT
+	}
+	return p.SessionHandle
+}
+
+var TGetPrimaryKeysReq_CatalogName_DEFAULT TIdentifier
+
+func (p *TGetPrimaryKeysReq) GetCatalogName() TIdentifier {
+	if !p.IsSetCatalogName() {
+		return TGetPrimaryKeysReq_CatalogName_DEFAULT
+	}
+	return *p.CatalogName
+}
+
+var TGetPrimaryKeysReq_SchemaName_DEFAULT TIdentifier
+
+func (p *TGetPrimaryKeysReq) GetSchemaName() TIdentifier {
+	if !p.IsSetSchemaName() {
+		return TGetPrimaryKeysReq_SchemaName_DEFAULT
+	}
+	return *p.SchemaName
+}
+
+var TGetPrimaryKeysReq_TableName_DEFAULT TIdentifier
+
+func (p *TGetPrimaryKeysReq) GetTableName() TIdentifier {
+	if !p.IsSetTableName() {
+		return TGetPrimaryKeysReq_TableName_DEFAULT
+	}
+	return *p.TableName
+}
+func (p *TGetPrimaryKeysReq) IsSetSessionHandle() bool {
+	return p.SessionHandle != nil
+}
+
+func (p *TGetPrimaryKeysReq) IsSetCatalogName() bool {
+	return p.CatalogName != nil
+}
+
+func (p *TGetPrimaryKeysReq) IsSetSchemaName() bool {
+	return p.SchemaName != nil
+}
+
+func (p *TGetPrimaryKeysReq) IsSetTableName() bool {
+	return p.TableName != nil
+}
+
+func (p *TGetPrimaryKeysReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetSessionHandle bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetSessionHandle = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetSessionHandle {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field SessionHandle is not set"))
+	}
+	return nil
+}
+
+func (p *TGetPrimaryKeysReq) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.SessionHandle = &TSessionHandle{}
+	if err := p.SessionHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.SessionHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetPrimaryKeysReq) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		temp := TIdentifier(v)
+		p.CatalogName = &temp
+	}
+	return nil
+}
+
+func (p *TGetPrimaryKeysReq) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		temp := TIdentifier(v)
+		p.SchemaName = &temp
+	}
+	return nil
+}
+
+func (p *TGetPrimaryKeysReq) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		temp := TIdentifier(v)
+		p.TableName = &temp
+	}
+	return nil
+}
+
+func (p *TGetPrimaryKeysReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetPrimaryKeysReq"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetPrimaryKeysReq) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "sessionHandle", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:sessionHandle: ", p), err)
+	}
+	if err := p.SessionHandle.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.SessionHandle), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:sessionHandle: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetPrimaryKeysReq) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetCatalogName() {
+		if err := oprot.WriteFieldBegin(ctx, "catalogName", thrift.STRING, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:catalogName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.CatalogName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.catalogName (2) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:catalogName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetPrimaryKeysReq) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSchemaName() {
+		if err := oprot.WriteFieldBegin(ctx, "schemaName", thrift.STRING, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:schemaName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.SchemaName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.schemaName (3) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:schemaName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetPrimaryKeysReq) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetTableName() {
+		if err := oprot.WriteFieldBegin(ctx, "tableName", thrift.STRING, 4); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:tableName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.TableName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.tableName (4) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 4:tableName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetPrimaryKeysReq) Equals(other *TGetPrimaryKeysReq) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.SessionHandle.Equals(other.SessionHandle) {
+		return false
+	}
+	if p.CatalogName != other.CatalogName {
+		if p.CatalogName == nil || other.CatalogName == nil {
+			return false
+		}
+		if (*p.CatalogName) != (*other.CatalogName) {
+			return false
+		}
+	}
+	if p.SchemaName != other.SchemaName {
+		if p.SchemaName == nil || other.SchemaName == nil {
+			return false
+		}
+		if (*p.SchemaName) != (*other.SchemaName) {
+			return false
+		}
+	}
+	if p.TableName != other.TableName {
+		if p.TableName == nil || other.TableName == nil {
+			return false
+		}
+		if (*p.TableName) != (*other.TableName) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *TGetPrimaryKeysReq) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetPrimaryKeysReq(%+v)", *p)
+}
+
+// Attributes:
+//   - Status
+//   - OperationHandle
+type TGetPrimaryKeysResp struct {
+	Status          *TStatus          `thrift:"status,1,required" db:"status" json:"status"`
+	OperationHandle *TOperationHandle `thrift:"operationHandle,2" db:"operationHandle" json:"operationHandle,omitempty"`
+}
+
+func NewTGetPrimaryKeysResp() *TGetPrimaryKeysResp {
+	return &TGetPrimaryKeysResp{}
+}
+
+var TGetPrimaryKeysResp_Status_DEFAULT *TStatus
+
+func (p *TGetPrimaryKeysResp) GetStatus() *TStatus {
+	if !p.IsSetStatus() {
+		return TGetPrimaryKeysResp_Status_DEFAULT
+	}
+	return p.Status
+}
+
+var TGetPrimaryKeysResp_OperationHandle_DEFAULT *TOperationHandle
+
+func (p *TGetPrimaryKeysResp) GetOperationHandle() *TOperationHandle {
+	if !p.IsSetOperationHandle() {
+		return TGetPrimaryKeysResp_OperationHandle_DEFAULT
+	}
+	return p.OperationHandle
+}
+func (p *TGetPrimaryKeysResp) IsSetStatus() bool {
+	return p.Status != nil
+}
+
+func (p *TGetPrimaryKeysResp) IsSetOperationHandle() bool {
+	return p.OperationHandle != nil
+}
+
+func (p *TGetPrimaryKeysResp) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetStatus bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetStatus = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetStatus {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Status is not set"))
+	}
+	return nil
+}
+
+func (p *TGetPrimaryKeysResp) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Status = &TStatus{}
+	if err := p.Status.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Status), err)
+	}
+	return nil
+}
+
+func (p *TGetPrimaryKeysResp) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.OperationHandle = &TOperationHandle{}
+	if err := p.OperationHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.OperationHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetPrimaryKeysResp) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetPrimaryKeysResp"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetPrimaryKeysResp) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "status", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:status: ", p), err)
+	}
+	if err := p.Status.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Status), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:status: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetPrimaryKeysResp) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetOperationHandle() {
+		if err := oprot.WriteFieldBegin(ctx, "operationHandle", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:operationHandle: ", p), err)
+		}
+		if err := p.OperationHandle.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.OperationHandle), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:operationHandle: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetPrimaryKeysResp) Equals(other *TGetPrimaryKeysResp) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.Status.Equals(other.Status) {
+		return false
+	}
+	if !p.OperationHandle.Equals(other.OperationHandle) {
+		return false
+	}
+	return true
+}
+
+func (p *TGetPrimaryKeysResp) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetPrimaryKeysResp(%+v)", *p)
+}
+
+// Attributes:
+//   - SessionHandle
+//   - ParentCatalogName
+//   - ParentSchemaName
+//   - ParentTableName
+//   - ForeignCatalogName
+//   - ForeignSchemaName
+//   - ForeignTableName
+type TGetCrossReferenceReq struct {
+	SessionHandle      *TSessionHandle `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
+	ParentCatalogName  *TIdentifier    `thrift:"parentCatalogName,2" db:"parentCatalogName" json:"parentCatalogName,omitempty"`
+	ParentSchemaName   *TIdentifier    `thrift:"parentSchemaName,3" db:"parentSchemaName" json:"parentSchemaName,omitempty"`
+	ParentTableName    *TIdentifier    `thrift:"parentTableName,4" db:"parentTableName" json:"parentTableName,omitempty"`
+	ForeignCatalogName *TIdentifier    `thrift:"foreignCatalogName,5" db:"foreignCatalogName" json:"foreignCatalogName,omitempty"`
+	ForeignSchemaName  *TIdentifier    `thrift:"foreignSchemaName,6" db:"foreignSchemaName" json:"foreignSchemaName,omitempty"`
+	ForeignTableName   *TIdentifier    `thrift:"foreignTableName,7" db:"foreignTableName" json:"foreignTableName,omitempty"`
+}
+
+func NewTGetCrossReferenceReq() *TGetCrossReferenceReq {
+	return &TGetCrossReferenceReq{}
+}
+
+var TGetCrossReferenceReq_SessionHandle_DEFAULT *TSessionHandle
+
+func (p *TGetCrossReferenceReq) GetSessionHandle() *TSessionHandle {
+	if !p.IsSetSessionHandle() {
+		return TGetCrossReferenceReq_SessionHandle_DEFAULT
+	}
+	return p.SessionHandle
+}
+
+var TGetCrossReferenceReq_ParentCatalogName_DEFAULT TIdentifier
+
+func (p *TGetCrossReferenceReq) GetParentCatalogName() TIdentifier {
+	if !p.IsSetParentCatalogName() {
+		return TGetCrossReferenceReq_ParentCatalogName_DEFAULT
+	}
+	return *p.ParentCatalogName
+}
+
+var TGetCrossReferenceReq_ParentSchemaName_DEFAULT TIdentifier
+
+func (p *TGetCrossReferenceReq) GetParentSchemaName() TIdentifier {
+	if !p.IsSetParentSchemaName() {
+		return TGetCrossReferenceReq_ParentSchemaName_DEFAULT
+	}
+	return *p.ParentSchemaName
+}
+
+var TGetCrossReferenceReq_ParentTableName_DEFAULT TIdentifier
+
+func (p *TGetCrossReferenceReq) GetParentTableName() TIdentifier {
+	if !p.IsSetParentTableName() {
+		return TGetCrossReferenceReq_ParentTableName_DEFAULT
+	}
+	return *p.ParentTableName
+}
+
+var TGetCrossReferenceReq_ForeignCatalogName_DEFAULT TIdentifier
+
+func (p *TGetCrossReferenceReq) GetForeignCatalogName() TIdentifier {
+	if !p.IsSetForeignCatalogName() {
+		return TGetCrossReferenceReq_ForeignCatalogName_DEFAULT
+	}
+	return *p.ForeignCatalogName
+}
+
+var TGetCrossReferenceReq_ForeignSchemaName_DEFAULT TIdentifier
+
+func (p *TGetCrossReferenceReq) GetForeignSchemaName() TIdentifier {
+	if !p.IsSetForeignSchemaName() {
+		return TGetCrossReferenceReq_ForeignSchemaName_DEFAULT
+	}
+	return *p.ForeignSchemaName
+}
+
+var TGetCrossReferenceReq_ForeignTableName_DEFAULT TIdentifier
+
+func (p *TGetCrossReferenceReq) GetForeignTableName() TIdentifier {
+	if !p.IsSetForeignTableName() {
+		return TGetCrossReferenceReq_ForeignTableName_DEFAULT
+	}
+	return *p.ForeignTableName
+}
+func (p *TGetCrossReferenceReq) IsSetSessionHandle() bool {
+	return p.SessionHandle != nil
+}
+
+func (p *TGetCrossReferenceReq) IsSetParentCatalogName() bool {
+	return p.ParentCatalogName != nil
+}
+
+func (p *TGetCrossReferenceReq) IsSetParentSchemaName() bool {
+	return p.ParentSchemaName != nil
+}
+
+func (p *TGetCrossReferenceReq) IsSetParentTableName() bool {
+	return p.ParentTableName != nil
+}
+
+func (p *TGetCrossReferenceReq) IsSetForeignCatalogName() bool {
+	return p.ForeignCatalogName != nil
+}
+
+func (p *TGetCrossReferenceReq) IsSetForeignSchemaName() bool {
+	return p.ForeignSchemaName != nil
+}
+
+func (p *TGetCrossReferenceReq) IsSetForeignTableName() bool {
+	return p.ForeignTableName != nil
+}
+
+func (p *TGetCrossReferenceReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetSessionHandle bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetSessionHandle = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 7:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField7(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetSessionHandle {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field SessionHandle is not set"))
+	}
+	return nil
+}
+
+func (p *TGetCrossReferenceReq) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.SessionHandle = &TSessionHandle{}
+	if err := p.SessionHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.SessionHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetCrossReferenceReq) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		temp := TIdentifier(v)
+		p.ParentCatalogName = &temp
+	}
+	return nil
+}
+
+func (p *TGetCrossReferenceReq) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		temp := TIdentifier(v)
+		p.ParentSchemaName = &temp
+	}
+	return nil
+}
+
+func (p *TGetCrossReferenceReq) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		temp := TIdentifier(v)
+		p.ParentTableName = &temp
+	}
+	return nil
+}
+
+func (p *TGetCrossReferenceReq) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		temp := TIdentifier(v)
+		p.ForeignCatalogName = &temp
+	}
+	return nil
+}
+
+func (p *TGetCrossReferenceReq) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 6: ", err)
+	} else {
+		temp := TIdentifier(v)
+		p.ForeignSchemaName = &temp
+	}
+	return nil
+}
+
+func (p *TGetCrossReferenceReq) ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 7: ", err)
+	} else {
+		temp := TIdentifier(v)
+		p.ForeignTableName = &temp
+	}
+	return nil
+}
+
+func (p *TGetCrossReferenceReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetCrossReferenceReq"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField7(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetCrossReferenceReq) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "sessionHandle", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:sessionHandle: ", p), err)
+	}
+	if err := p.SessionHandle.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.SessionHandle), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:sessionHandle: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetCrossReferenceReq) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetParentCatalogName() {
+		if err := oprot.WriteFieldBegin(ctx, "parentCatalogName", thrift.STRING, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:parentCatalogName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.ParentCatalogName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.parentCatalogName (2) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:parentCatalogName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetCrossReferenceReq) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetParentSchemaName() {
+		if err := oprot.WriteFieldBegin(ctx, "parentSchemaName", thrift.STRING, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:parentSchemaName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.ParentSchemaName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.parentSchemaName (3) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:parentSchemaName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetCrossReferenceReq) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetParentTableName() {
+		if err := oprot.WriteFieldBegin(ctx, "parentTableName", thrift.STRING, 4); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:parentTableName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.ParentTableName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.parentTableName (4) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 4:parentTableName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetCrossReferenceReq) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetForeignCatalogName() {
+		if err := oprot.WriteFieldBegin(ctx, "foreignCatalogName", thrift.STRING, 5); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:foreignCatalogName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.ForeignCatalogName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.foreignCatalogName (5) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 5:foreignCatalogName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetCrossReferenceReq) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetForeignSchemaName() {
+		if err := oprot.WriteFieldBegin(ctx, "foreignSchemaName", thrift.STRING, 6); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:foreignSchemaName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.ForeignSchemaName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.foreignSchemaName (6) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 6:foreignSchemaName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetCrossReferenceReq) writeField7(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetForeignTableName() {
+		if err := oprot.WriteFieldBegin(ctx, "foreignTableName", thrift.STRING, 7); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:foreignTableName: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.ForeignTableName)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.foreignTableName (7) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 7:foreignTableName: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetCrossReferenceReq) Equals(other *TGetCrossReferenceReq) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.SessionHandle.Equals(other.SessionHandle) {
+		return false
+	}
+	if p.ParentCatalogName != other.ParentCatalogName {
+		if p.ParentCatalogName == nil || other.ParentCatalogName == nil {
+			return false
+		}
+		if (*p.ParentCatalogName) != (*other.ParentCatalogName) {
+			return false
+		}
+	}
+	if p.ParentSchemaName != other.ParentSchemaName {
+		if p.ParentSchemaName == nil || other.ParentSchemaName == nil {
+			return false
+		}
+		if (*p.ParentSchemaName) != (*other.ParentSchemaName) {
+			return false
+		}
+	}
+	if p.ParentTableName != other.ParentTableName {
+		if p.ParentTableName == nil || other.ParentTableName == nil {
+			return false
+		}
+		if (*p.ParentTableName) != (*other.ParentTableName) {
+			return false
+		}
+	}
+	if p.ForeignCatalogName != other.ForeignCatalogName {
+		if p.ForeignCatalogName == nil || other.ForeignCatalogName == nil {
+			return false
+		}
+		if (*p.ForeignCatalogName) != (*other.ForeignCatalogName) {
+			return false
+		}
+	}
+	if p.ForeignSchemaName != other.ForeignSchemaName {
+		if p.ForeignSchemaName == nil || other.ForeignSchemaName == nil {
+			return false
+		}
+		if (*p.ForeignSchemaName) != (*other.ForeignSchemaName) {
+			return false
+		}
+	}
+	if p.ForeignTableName != other.ForeignTableName {
+		if p.ForeignTableName == nil || other.ForeignTableName == nil {
+			return false
+		}
+		if (*p.ForeignTableName) != (*other.ForeignTableName) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *TGetCrossReferenceReq) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetCrossReferenceReq(%+v)", *p)
+}
+
+// Attributes:
+//   - Status
+//   - OperationHandle
+type TGetCrossReferenceResp struct {
+	Status          *TStatus          `thrift:"status,1,required" db:"status" json:"status"`
+	OperationHandle *TOperationHandle `thrift:"operationHandle,2" db:"operationHandle" json:"operationHandle,omitempty"`
+}
+
+func NewTGetCrossReferenceResp() *TGetCrossReferenceResp {
+	return &TGetCrossReferenceResp{}
+}
+
+var TGetCrossReferenceResp_Status_DEFAULT *TStatus
+
+func (p *TGetCrossReferenceResp) GetStatus() *TStatus {
+	if !p.IsSetStatus() {
+		return TGetCrossReferenceResp_Status_DEFAULT
+	}
+	return p.Status
+}
+
+var TGetCrossReferenceResp_OperationHandle_DEFAULT *TOperationHandle
+
+func (p *TGetCrossReferenceResp) GetOperationHandle() *TOperationHandle {
+	if !p.IsSetOperationHandle() {
+		return TGetCrossReferenceResp_OperationHandle_DEFAULT
+	}
+	return p.OperationHandle
+}
+func (p *TGetCrossReferenceResp) IsSetStatus() bool {
+	return p.Status != nil
+}
+
+func (p *TGetCrossReferenceResp) IsSetOperationHandle() bool {
+	return p.OperationHandle != nil
+}
+
+func (p *TGetCrossReferenceResp) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetStatus bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetStatus = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetStatus {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Status is not set"))
+	}
+	return nil
+}
+
+func (p *TGetCrossReferenceResp) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Status = &TStatus{}
+	if err := p.Status.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Status), err)
+	}
+	return nil
+}
+
+func (p *TGetCrossReferenceResp) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.OperationHandle = &TOperationHandle{}
+	if err := p.OperationHandle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.OperationHandle), err)
+	}
+	return nil
+}
+
+func (p *TGetCrossReferenceResp) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TGetCrossReferenceResp"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TGetCrossReferenceResp) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "status", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:status: ", p), err)
+	}
+	if err := p.Status.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Status), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:status: ", p), err)
+	}
+	return err
+}
+
+func (p *TGetCrossReferenceResp) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetOperationHandle() {
+		if err := oprot.WriteFieldBegin(ctx, "operationHandle", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:operationHandle: ", p), err)
+		}
+		if err := p.OperationHandle.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.OperationHandle), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:operationHandle: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TGetCrossReferenceResp) Equals(other *TGetCrossReferenceResp) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.Status.Equals(other.Status) {
+		return false
+	}
+	if !p.OperationHandle.Equals(other.OperationHandle) {
+		return false
+	}
+	return true
+}
+
+func (p *TGetCrossReferenceResp) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGetCrossReferenceResp(%+v)", *p)
+}
+
+// Attributes:
 //   - OperationHandle
 //   - GetProgressUpdate
 type TGetOperationStatusReq struct {
@@ -15738,6 +16895,12 @@ type TCLIService interface {
 	GetFunctions(ctx context.Context, req *TGetFunctionsReq) (_r *TGetFunctionsResp, _err error)
 	// Parameters:
 	//  - Req
+	GetPrimaryKeys(ctx context.Context, req *TGetPrimaryKeysReq) (_r *TGetPrimaryKeysResp, _err error)
+	// Parameters:
+	//  - Req
+	GetCrossReference(ctx context.Context, req *TGetCrossReferenceReq) (_r *TGetCrossReferenceResp, _err error)
+	// Parameters:
+	//  - Req
 	GetOperationStatus(ctx context.Context, req *TGetOperationStatusReq) (_r *TGetOperationStatusResp, _err error)
 	// Parameters:
 	//  - Req
@@ -15991,12 +17154,12 @@ func (p *TCLIServiceClient) GetFunctions(ctx context.Context, req *TGetFunctions
 
 // Parameters:
 //   - Req
-func (p *TCLIServiceClient) GetOperationStatus(ctx context.Context, req *TGetOperationStatusReq) (_r *TGetOperationStatusResp, _err error) {
-	var _args92 TCLIServiceGetOperationStatusArgs
+func (p *TCLIServiceClient) GetPrimaryKeys(ctx context.Context, req *TGetPrimaryKeysReq) (_r *TGetPrimaryKeysResp, _err error) {
+	var _args92 TCLIServiceGetPrimaryKeysArgs
 	_args92.Req = req
-	var _result94 TCLIServiceGetOperationStatusResult
+	var _result94 TCLIServiceGetPrimaryKeysResult
 	var _meta93 thrift.ResponseMeta
-	_meta93, _err = p.Client_().Call(ctx, "GetOperationStatus", &_args92, &_result94)
+	_meta93, _err = p.Client_().Call(ctx, "GetPrimaryKeys", &_args92, &_result94)
 	p.SetLastResponseMeta_(_meta93)
 	if _err != nil {
 		return
@@ -16004,17 +17167,17 @@ func (p *TCLIServiceClient) GetOperationStatus(ctx context.Context, req *TGetOpe
 	if _ret95 := _result94.GetSuccess(); _ret95 != nil {
 		return _ret95, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetOperationStatus failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetPrimaryKeys failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *TCLIServiceClient) CancelOperation(ctx context.Context, req *TCancelOperationReq) (_r *TCancelOperationResp, _err error) {
-	var _args96 TCLIServiceCancelOperationArgs
+func (p *TCLIServiceClient) GetCrossReference(ctx context.Context, req *TGetCrossReferenceReq) (_r *TGetCrossReferenceResp, _err error) {
+	var _args96 TCLIServiceGetCrossReferenceArgs
 	_args96.Req = req
-	var _result98 TCLIServiceCancelOperationResult
+	var _result98 TCLIServiceGetCrossReferenceResult
 	var _meta97 thrift.ResponseMeta
-	_meta97, _err = p.Client_().Call(ctx, "CancelOperation", &_args96, &_result98)
+	_meta97, _err = p.Client_().Call(ctx, "GetCrossReference", &_args96, &_result98)
 	p.SetLastResponseMeta_(_meta97)
 	if _err != nil {
 		return
@@ -16022,17 +17185,17 @@ func (p *TCLIServiceClient) CancelOperation(ctx context.Context, req *TCancelOpe
 	if _ret99 := _result98.GetSuccess(); _ret99 != nil {
 		return _ret99, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "CancelOperation failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetCrossReference failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *TCLIServiceClient) CloseOperation(ctx context.Context, req *TCloseOperationReq) (_r *TCloseOperationResp, _err error) {
-	var _args100 TCLIServiceCloseOperationArgs
+func (p *TCLIServiceClient) GetOperationStatus(ctx context.Context, req *TGetOperationStatusReq) (_r *TGetOperationStatusResp, _err error) {
+	var _args100 TCLIServiceGetOperationStatusArgs
 	_args100.Req = req
-	var _result102 TCLIServiceCloseOperationResult
+	var _result102 TCLIServiceGetOperationStatusResult
 	var _meta101 thrift.ResponseMeta
-	_meta101, _err = p.Client_().Call(ctx, "CloseOperation", &_args100, &_result102)
+	_meta101, _err = p.Client_().Call(ctx, "GetOperationStatus", &_args100, &_result102)
 	p.SetLastResponseMeta_(_meta101)
 	if _err != nil {
 		return
@@ -16040,17 +17203,17 @@ func (p *TCLIServiceClient) CloseOperation(ctx context.Context, req *TCloseOpera
 	if _ret103 := _result102.GetSuccess(); _ret103 != nil {
 		return _ret103, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "CloseOperation failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetOperationStatus failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *TCLIServiceClient) GetResultSetMetadata(ctx context.Context, req *TGetResultSetMetadataReq) (_r *TGetResultSetMetadataResp, _err error) {
-	var _args104 TCLIServiceGetResultSetMetadataArgs
+func (p *TCLIServiceClient) CancelOperation(ctx context.Context, req *TCancelOperationReq) (_r *TCancelOperationResp, _err error) {
+	var _args104 TCLIServiceCancelOperationArgs
 	_args104.Req = req
-	var _result106 TCLIServiceGetResultSetMetadataResult
+	var _result106 TCLIServiceCancelOperationResult
 	var _meta105 thrift.ResponseMeta
-	_meta105, _err = p.Client_().Call(ctx, "GetResultSetMetadata", &_args104, &_result106)
+	_meta105, _err = p.Client_().Call(ctx, "CancelOperation", &_args104, &_result106)
 	p.SetLastResponseMeta_(_meta105)
 	if _err != nil {
 		return
@@ -16058,17 +17221,17 @@ func (p *TCLIServiceClient) GetResultSetMetadata(ctx context.Context, req *TGetR
 	if _ret107 := _result106.GetSuccess(); _ret107 != nil {
 		return _ret107, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetResultSetMetadata failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "CancelOperation failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *TCLIServiceClient) FetchResults(ctx context.Context, req *TFetchResultsReq) (_r *TFetchResultsResp, _err error) {
-	var _args108 TCLIServiceFetchResultsArgs
+func (p *TCLIServiceClient) CloseOperation(ctx context.Context, req *TCloseOperationReq) (_r *TCloseOperationResp, _err error) {
+	var _args108 TCLIServiceCloseOperationArgs
 	_args108.Req = req
-	var _result110 TCLIServiceFetchResultsResult
+	var _result110 TCLIServiceCloseOperationResult
 	var _meta109 thrift.ResponseMeta
-	_meta109, _err = p.Client_().Call(ctx, "FetchResults", &_args108, &_result110)
+	_meta109, _err = p.Client_().Call(ctx, "CloseOperation", &_args108, &_result110)
 	p.SetLastResponseMeta_(_meta109)
 	if _err != nil {
 		return
@@ -16076,23 +17239,59 @@ func (p *TCLIServiceClient) FetchResults(ctx context.Context, req *TFetchResults
 	if _ret111 := _result110.GetSuccess(); _ret111 != nil {
 		return _ret111, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "FetchResults failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "CloseOperation failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *TCLIServiceClient) GetLog(ctx context.Context, req *TGetLogReq) (_r *TGetLogResp, _err error) {
-	var _args112 TCLIServiceGetLogArgs
+func (p *TCLIServiceClient) GetResultSetMetadata(ctx context.Context, req *TGetResultSetMetadataReq) (_r *TGetResultSetMetadataResp, _err error) {
+	var _args112 TCLIServiceGetResultSetMetadataArgs
 	_args112.Req = req
-	var _result114 TCLIServiceGetLogResult
+	var _result114 TCLIServiceGetResultSetMetadataResult
 	var _meta113 thrift.ResponseMeta
-	_meta113, _err = p.Client_().Call(ctx, "GetLog", &_args112, &_result114)
+	_meta113, _err = p.Client_().Call(ctx, "GetResultSetMetadata", &_args112, &_result114)
 	p.SetLastResponseMeta_(_meta113)
 	if _err != nil {
 		return
 	}
 	if _ret115 := _result114.GetSuccess(); _ret115 != nil {
 		return _ret115, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetResultSetMetadata failed: unknown result")
+}
+
+// Parameters:
+//   - Req
+func (p *TCLIServiceClient) FetchResults(ctx context.Context, req *TFetchResultsReq) (_r *TFetchResultsResp, _err error) {
+	var _args116 TCLIServiceFetchResultsArgs
+	_args116.Req = req
+	var _result118 TCLIServiceFetchResultsResult
+	var _meta117 thrift.ResponseMeta
+	_meta117, _err = p.Client_().Call(ctx, "FetchResults", &_args116, &_result118)
+	p.SetLastResponseMeta_(_meta117)
+	if _err != nil {
+		return
+	}
+	if _ret119 := _result118.GetSuccess(); _ret119 != nil {
+		return _ret119, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "FetchResults failed: unknown result")
+}
+
+// Parameters:
+//   - Req
+func (p *TCLIServiceClient) GetLog(ctx context.Context, req *TGetLogReq) (_r *TGetLogResp, _err error) {
+	var _args120 TCLIServiceGetLogArgs
+	_args120.Req = req
+	var _result122 TCLIServiceGetLogResult
+	var _meta121 thrift.ResponseMeta
+	_meta121, _err = p.Client_().Call(ctx, "GetLog", &_args120, &_result122)
+	p.SetLastResponseMeta_(_meta121)
+	if _err != nil {
+		return
+	}
+	if _ret123 := _result122.GetSuccess(); _ret123 != nil {
+		return _ret123, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "GetLog failed: unknown result")
 }
@@ -16117,25 +17316,27 @@ func (p *TCLIServiceProcessor) ProcessorMap() map[string]thrift.TProcessorFuncti
 
 func NewTCLIServiceProcessor(handler TCLIService) *TCLIServiceProcessor {
 
-	self116 := &TCLIServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self116.processorMap["OpenSession"] = &tCLIServiceProcessorOpenSession{handler: handler}
-	self116.processorMap["CloseSession"] = &tCLIServiceProcessorCloseSession{handler: handler}
-	self116.processorMap["GetInfo"] = &tCLIServiceProcessorGetInfo{handler: handler}
-	self116.processorMap["ExecuteStatement"] = &tCLIServiceProcessorExecuteStatement{handler: handler}
-	self116.processorMap["GetTypeInfo"] = &tCLIServiceProcessorGetTypeInfo{handler: handler}
-	self116.processorMap["GetCatalogs"] = &tCLIServiceProcessorGetCatalogs{handler: handler}
-	self116.processorMap["GetSchemas"] = &tCLIServiceProcessorGetSchemas{handler: handler}
-	self116.processorMap["GetTables"] = &tCLIServiceProcessorGetTables{handler: handler}
-	self116.processorMap["GetTableTypes"] = &tCLIServiceProcessorGetTableTypes{handler: handler}
-	self116.processorMap["GetColumns"] = &tCLIServiceProcessorGetColumns{handler: handler}
-	self116.processorMap["GetFunctions"] = &tCLIServiceProcessorGetFunctions{handler: handler}
-	self116.processorMap["GetOperationStatus"] = &tCLIServiceProcessorGetOperationStatus{handler: handler}
-	self116.processorMap["CancelOperation"] = &tCLIServiceProcessorCancelOperation{handler: handler}
-	self116.processorMap["CloseOperation"] = &tCLIServiceProcessorCloseOperation{handler: handler}
-	self116.processorMap["GetResultSetMetadata"] = &tCLIServiceProcessorGetResultSetMetadata{handler: handler}
-	self116.processorMap["FetchResults"] = &tCLIServiceProcessorFetchResults{handler: handler}
-	self116.processorMap["GetLog"] = &tCLIServiceProcessorGetLog{handler: handler}
-	return self116
+	self124 := &TCLIServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self124.processorMap["OpenSession"] = &tCLIServiceProcessorOpenSession{handler: handler}
+	self124.processorMap["CloseSession"] = &tCLIServiceProcessorCloseSession{handler: handler}
+	self124.processorMap["GetInfo"] = &tCLIServiceProcessorGetInfo{handler: handler}
+	self124.processorMap["ExecuteStatement"] = &tCLIServiceProcessorExecuteStatement{handler: handler}
+	self124.processorMap["GetTypeInfo"] = &tCLIServiceProcessorGetTypeInfo{handler: handler}
+	self124.processorMap["GetCatalogs"] = &tCLIServiceProcessorGetCatalogs{handler: handler}
+	self124.processorMap["GetSchemas"] = &tCLIServiceProcessorGetSchemas{handler: handler}
+	self124.processorMap["GetTables"] = &tCLIServiceProcessorGetTables{handler: handler}
+	self124.processorMap["GetTableTypes"] = &tCLIServiceProcessorGetTableTypes{handler: handler}
+	self124.processorMap["GetColumns"] = &tCLIServiceProcessorGetColumns{handler: handler}
+	self124.processorMap["GetFunctions"] = &tCLIServiceProcessorGetFunctions{handler: handler}
+	self124.processorMap["GetPrimaryKeys"] = &tCLIServiceProcessorGetPrimaryKeys{handler: handler}
+	self124.processorMap["GetCrossReference"] = &tCLIServiceProcessorGetCrossReference{handler: handler}
+	self124.processorMap["GetOperationStatus"] = &tCLIServiceProcessorGetOperationStatus{handler: handler}
+	self124.processorMap["CancelOperation"] = &tCLIServiceProcessorCancelOperation{handler: handler}
+	self124.processorMap["CloseOperation"] = &tCLIServiceProcessorCloseOperation{handler: handler}
+	self124.processorMap["GetResultSetMetadata"] = &tCLIServiceProcessorGetResultSetMetadata{handler: handler}
+	self124.processorMap["FetchResults"] = &tCLIServiceProcessorFetchResults{handler: handler}
+	self124.processorMap["GetLog"] = &tCLIServiceProcessorGetLog{handler: handler}
+	return self124
 }
 
 func (p *TCLIServiceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -16148,12 +17349,12 @@ func (p *TCLIServiceProcessor) Process(ctx context.Context, iprot, oprot thrift.
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x117 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x125 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x117.Write(ctx, oprot)
+	x125.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x117
+	return false, x125
 
 }
 
@@ -16162,7 +17363,7 @@ type tCLIServiceProcessorOpenSession struct {
 }
 
 func (p *tCLIServiceProcessorOpenSession) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err118 error
+	var _write_err126 error
 	args := TCLIServiceOpenSessionArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16208,21 +17409,21 @@ func (p *tCLIServiceProcessorOpenSession) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc119 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing OpenSession: "+err2.Error())
+		_exc127 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing OpenSession: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "OpenSession", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err118 = thrift.WrapTException(err2)
+			_write_err126 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc119.Write(ctx, oprot); _write_err118 == nil && err2 != nil {
-			_write_err118 = thrift.WrapTException(err2)
+		if err2 := _exc127.Write(ctx, oprot); _write_err126 == nil && err2 != nil {
+			_write_err126 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err118 == nil && err2 != nil {
-			_write_err118 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err126 == nil && err2 != nil {
+			_write_err126 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err118 == nil && err2 != nil {
-			_write_err118 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err126 == nil && err2 != nil {
+			_write_err126 = thrift.WrapTException(err2)
 		}
-		if _write_err118 != nil {
-			return false, thrift.WrapTException(_write_err118)
+		if _write_err126 != nil {
+			return false, thrift.WrapTException(_write_err126)
 		}
 		return true, err
 	} else {
@@ -16230,19 +17431,19 @@ func (p *tCLIServiceProcessorOpenSession) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "OpenSession", thrift.REPLY, seqId); err2 != nil {
-		_write_err118 = thrift.WrapTException(err2)
+		_write_err126 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err118 == nil && err2 != nil {
-		_write_err118 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err126 == nil && err2 != nil {
+		_write_err126 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err118 == nil && err2 != nil {
-		_write_err118 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err126 == nil && err2 != nil {
+		_write_err126 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err118 == nil && err2 != nil {
-		_write_err118 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err126 == nil && err2 != nil {
+		_write_err126 = thrift.WrapTException(err2)
 	}
-	if _write_err118 != nil {
-		return false, thrift.WrapTException(_write_err118)
+	if _write_err126 != nil {
+		return false, thrift.WrapTException(_write_err126)
 	}
 	return true, err
 }
@@ -16252,7 +17453,7 @@ type tCLIServiceProcessorCloseSession struct {
 }
 
 func (p *tCLIServiceProcessorCloseSession) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err120 error
+	var _write_err128 error
 	args := TCLIServiceCloseSessionArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16298,21 +17499,21 @@ func (p *tCLIServiceProcessorCloseSession) Process(ctx context.Context, seqId in
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc121 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing CloseSession: "+err2.Error())
+		_exc129 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing CloseSession: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "CloseSession", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err120 = thrift.WrapTException(err2)
+			_write_err128 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc121.Write(ctx, oprot); _write_err120 == nil && err2 != nil {
-			_write_err120 = thrift.WrapTException(err2)
+		if err2 := _exc129.Write(ctx, oprot); _write_err128 == nil && err2 != nil {
+			_write_err128 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err120 == nil && err2 != nil {
-			_write_err120 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err128 == nil && err2 != nil {
+			_write_err128 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err120 == nil && err2 != nil {
-			_write_err120 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err128 == nil && err2 != nil {
+			_write_err128 = thrift.WrapTException(err2)
 		}
-		if _write_err120 != nil {
-			return false, thrift.WrapTException(_write_err120)
+		if _write_err128 != nil {
+			return false, thrift.WrapTException(_write_err128)
 		}
 		return true, err
 	} else {
@@ -16320,19 +17521,19 @@ func (p *tCLIServiceProcessorCloseSession) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "CloseSession", thrift.REPLY, seqId); err2 != nil {
-		_write_err120 = thrift.WrapTException(err2)
+		_write_err128 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err120 == nil && err2 != nil {
-		_write_err120 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err128 == nil && err2 != nil {
+		_write_err128 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err120 == nil && err2 != nil {
-		_write_err120 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err128 == nil && err2 != nil {
+		_write_err128 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err120 == nil && err2 != nil {
-		_write_err120 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err128 == nil && err2 != nil {
+		_write_err128 = thrift.WrapTException(err2)
 	}
-	if _write_err120 != nil {
-		return false, thrift.WrapTException(_write_err120)
+	if _write_err128 != nil {
+		return false, thrift.WrapTException(_write_err128)
 	}
 	return true, err
 }
@@ -16342,7 +17543,7 @@ type tCLIServiceProcessorGetInfo struct {
 }
 
 func (p *tCLIServiceProcessorGetInfo) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err122 error
+	var _write_err130 error
 	args := TCLIServiceGetInfoArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16388,21 +17589,21 @@ func (p *tCLIServiceProcessorGetInfo) Process(ctx context.Context, seqId int32, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc123 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetInfo: "+err2.Error())
+		_exc131 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetInfo: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetInfo", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err122 = thrift.WrapTException(err2)
+			_write_err130 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc123.Write(ctx, oprot); _write_err122 == nil && err2 != nil {
-			_write_err122 = thrift.WrapTException(err2)
+		if err2 := _exc131.Write(ctx, oprot); _write_err130 == nil && err2 != nil {
+			_write_err130 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err122 == nil && err2 != nil {
-			_write_err122 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err130 == nil && err2 != nil {
+			_write_err130 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err122 == nil && err2 != nil {
-			_write_err122 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err130 == nil && err2 != nil {
+			_write_err130 = thrift.WrapTException(err2)
 		}
-		if _write_err122 != nil {
-			return false, thrift.WrapTException(_write_err122)
+		if _write_err130 != nil {
+			return false, thrift.WrapTException(_write_err130)
 		}
 		return true, err
 	} else {
@@ -16410,19 +17611,19 @@ func (p *tCLIServiceProcessorGetInfo) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetInfo", thrift.REPLY, seqId); err2 != nil {
-		_write_err122 = thrift.WrapTException(err2)
+		_write_err130 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err122 == nil && err2 != nil {
-		_write_err122 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err130 == nil && err2 != nil {
+		_write_err130 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err122 == nil && err2 != nil {
-		_write_err122 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err130 == nil && err2 != nil {
+		_write_err130 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err122 == nil && err2 != nil {
-		_write_err122 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err130 == nil && err2 != nil {
+		_write_err130 = thrift.WrapTException(err2)
 	}
-	if _write_err122 != nil {
-		return false, thrift.WrapTException(_write_err122)
+	if _write_err130 != nil {
+		return false, thrift.WrapTException(_write_err130)
 	}
 	return true, err
 }
@@ -16432,7 +17633,7 @@ type tCLIServiceProcessorExecuteStatement struct {
 }
 
 func (p *tCLIServiceProcessorExecuteStatement) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err124 error
+	var _write_err132 error
 	args := TCLIServiceExecuteStatementArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16478,21 +17679,21 @@ func (p *tCLIServiceProcessorExecuteStatement) Process(ctx context.Context, seqI
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc125 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ExecuteStatement: "+err2.Error())
+		_exc133 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ExecuteStatement: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "ExecuteStatement", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err124 = thrift.WrapTException(err2)
+			_write_err132 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc125.Write(ctx, oprot); _write_err124 == nil && err2 != nil {
-			_write_err124 = thrift.WrapTException(err2)
+		if err2 := _exc133.Write(ctx, oprot); _write_err132 == nil && err2 != nil {
+			_write_err132 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err124 == nil && err2 != nil {
-			_write_err124 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err132 == nil && err2 != nil {
+			_write_err132 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err124 == nil && err2 != nil {
-			_write_err124 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err132 == nil && err2 != nil {
+			_write_err132 = thrift.WrapTException(err2)
 		}
-		if _write_err124 != nil {
-			return false, thrift.WrapTException(_write_err124)
+		if _write_err132 != nil {
+			return false, thrift.WrapTException(_write_err132)
 		}
 		return true, err
 	} else {
@@ -16500,19 +17701,19 @@ func (p *tCLIServiceProcessorExecuteStatement) Process(ctx context.Context, seqI
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "ExecuteStatement", thrift.REPLY, seqId); err2 != nil {
-		_write_err124 = thrift.WrapTException(err2)
+		_write_err132 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err124 == nil && err2 != nil {
-		_write_err124 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err132 == nil && err2 != nil {
+		_write_err132 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err124 == nil && err2 != nil {
-		_write_err124 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err132 == nil && err2 != nil {
+		_write_err132 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err124 == nil && err2 != nil {
-		_write_err124 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err132 == nil && err2 != nil {
+		_write_err132 = thrift.WrapTException(err2)
 	}
-	if _write_err124 != nil {
-		return false, thrift.WrapTException(_write_err124)
+	if _write_err132 != nil {
+		return false, thrift.WrapTException(_write_err132)
 	}
 	return true, err
 }
@@ -16522,7 +17723,7 @@ type tCLIServiceProcessorGetTypeInfo struct {
 }
 
 func (p *tCLIServiceProcessorGetTypeInfo) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err126 error
+	var _write_err134 error
 	args := TCLIServiceGetTypeInfoArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16568,21 +17769,21 @@ func (p *tCLIServiceProcessorGetTypeInfo) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc127 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetTypeInfo: "+err2.Error())
+		_exc135 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetTypeInfo: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetTypeInfo", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err126 = thrift.WrapTException(err2)
+			_write_err134 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc127.Write(ctx, oprot); _write_err126 == nil && err2 != nil {
-			_write_err126 = thrift.WrapTException(err2)
+		if err2 := _exc135.Write(ctx, oprot); _write_err134 == nil && err2 != nil {
+			_write_err134 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err126 == nil && err2 != nil {
-			_write_err126 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err134 == nil && err2 != nil {
+			_write_err134 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err126 == nil && err2 != nil {
-			_write_err126 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err134 == nil && err2 != nil {
+			_write_err134 = thrift.WrapTException(err2)
 		}
-		if _write_err126 != nil {
-			return false, thrift.WrapTException(_write_err126)
+		if _write_err134 != nil {
+			return false, thrift.WrapTException(_write_err134)
 		}
 		return true, err
 	} else {
@@ -16590,19 +17791,19 @@ func (p *tCLIServiceProcessorGetTypeInfo) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetTypeInfo", thrift.REPLY, seqId); err2 != nil {
-		_write_err126 = thrift.WrapTException(err2)
+		_write_err134 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err126 == nil && err2 != nil {
-		_write_err126 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err134 == nil && err2 != nil {
+		_write_err134 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err126 == nil && err2 != nil {
-		_write_err126 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err134 == nil && err2 != nil {
+		_write_err134 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err126 == nil && err2 != nil {
-		_write_err126 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err134 == nil && err2 != nil {
+		_write_err134 = thrift.WrapTException(err2)
 	}
-	if _write_err126 != nil {
-		return false, thrift.WrapTException(_write_err126)
+	if _write_err134 != nil {
+		return false, thrift.WrapTException(_write_err134)
 	}
 	return true, err
 }
@@ -16612,7 +17813,7 @@ type tCLIServiceProcessorGetCatalogs struct {
 }
 
 func (p *tCLIServiceProcessorGetCatalogs) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err128 error
+	var _write_err136 error
 	args := TCLIServiceGetCatalogsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16658,21 +17859,21 @@ func (p *tCLIServiceProcessorGetCatalogs) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc129 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetCatalogs: "+err2.Error())
+		_exc137 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetCatalogs: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetCatalogs", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err128 = thrift.WrapTException(err2)
+			_write_err136 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc129.Write(ctx, oprot); _write_err128 == nil && err2 != nil {
-			_write_err128 = thrift.WrapTException(err2)
+		if err2 := _exc137.Write(ctx, oprot); _write_err136 == nil && err2 != nil {
+			_write_err136 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err128 == nil && err2 != nil {
-			_write_err128 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err136 == nil && err2 != nil {
+			_write_err136 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err128 == nil && err2 != nil {
-			_write_err128 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err136 == nil && err2 != nil {
+			_write_err136 = thrift.WrapTException(err2)
 		}
-		if _write_err128 != nil {
-			return false, thrift.WrapTException(_write_err128)
+		if _write_err136 != nil {
+			return false, thrift.WrapTException(_write_err136)
 		}
 		return true, err
 	} else {
@@ -16680,19 +17881,19 @@ func (p *tCLIServiceProcessorGetCatalogs) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetCatalogs", thrift.REPLY, seqId); err2 != nil {
-		_write_err128 = thrift.WrapTException(err2)
+		_write_err136 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err128 == nil && err2 != nil {
-		_write_err128 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err136 == nil && err2 != nil {
+		_write_err136 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err128 == nil && err2 != nil {
-		_write_err128 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err136 == nil && err2 != nil {
+		_write_err136 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err128 == nil && err2 != nil {
-		_write_err128 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err136 == nil && err2 != nil {
+		_write_err136 = thrift.WrapTException(err2)
 	}
-	if _write_err128 != nil {
-		return false, thrift.WrapTException(_write_err128)
+	if _write_err136 != nil {
+		return false, thrift.WrapTException(_write_err136)
 	}
 	return true, err
 }
@@ -16702,7 +17903,7 @@ type tCLIServiceProcessorGetSchemas struct {
 }
 
 func (p *tCLIServiceProcessorGetSchemas) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err130 error
+	var _write_err138 error
 	args := TCLIServiceGetSchemasArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16748,21 +17949,21 @@ func (p *tCLIServiceProcessorGetSchemas) Process(ctx context.Context, seqId int3
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc131 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetSchemas: "+err2.Error())
+		_exc139 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetSchemas: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetSchemas", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err130 = thrift.WrapTException(err2)
+			_write_err138 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc131.Write(ctx, oprot); _write_err130 == nil && err2 != nil {
-			_write_err130 = thrift.WrapTException(err2)
+		if err2 := _exc139.Write(ctx, oprot); _write_err138 == nil && err2 != nil {
+			_write_err138 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err130 == nil && err2 != nil {
-			_write_err130 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err138 == nil && err2 != nil {
+			_write_err138 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err130 == nil && err2 != nil {
-			_write_err130 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err138 == nil && err2 != nil {
+			_write_err138 = thrift.WrapTException(err2)
 		}
-		if _write_err130 != nil {
-			return false, thrift.WrapTException(_write_err130)
+		if _write_err138 != nil {
+			return false, thrift.WrapTException(_write_err138)
 		}
 		return true, err
 	} else {
@@ -16770,19 +17971,19 @@ func (p *tCLIServiceProcessorGetSchemas) Process(ctx context.Context, seqId int3
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetSchemas", thrift.REPLY, seqId); err2 != nil {
-		_write_err130 = thrift.WrapTException(err2)
+		_write_err138 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err130 == nil && err2 != nil {
-		_write_err130 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err138 == nil && err2 != nil {
+		_write_err138 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err130 == nil && err2 != nil {
-		_write_err130 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err138 == nil && err2 != nil {
+		_write_err138 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err130 == nil && err2 != nil {
-		_write_err130 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err138 == nil && err2 != nil {
+		_write_err138 = thrift.WrapTException(err2)
 	}
-	if _write_err130 != nil {
-		return false, thrift.WrapTException(_write_err130)
+	if _write_err138 != nil {
+		return false, thrift.WrapTException(_write_err138)
 	}
 	return true, err
 }
@@ -16792,7 +17993,7 @@ type tCLIServiceProcessorGetTables struct {
 }
 
 func (p *tCLIServiceProcessorGetTables) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err132 error
+	var _write_err140 error
 	args := TCLIServiceGetTablesArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16838,21 +18039,21 @@ func (p *tCLIServiceProcessorGetTables) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc133 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetTables: "+err2.Error())
+		_exc141 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetTables: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetTables", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err132 = thrift.WrapTException(err2)
+			_write_err140 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc133.Write(ctx, oprot); _write_err132 == nil && err2 != nil {
-			_write_err132 = thrift.WrapTException(err2)
+		if err2 := _exc141.Write(ctx, oprot); _write_err140 == nil && err2 != nil {
+			_write_err140 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err132 == nil && err2 != nil {
-			_write_err132 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err140 == nil && err2 != nil {
+			_write_err140 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err132 == nil && err2 != nil {
-			_write_err132 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err140 == nil && err2 != nil {
+			_write_err140 = thrift.WrapTException(err2)
 		}
-		if _write_err132 != nil {
-			return false, thrift.WrapTException(_write_err132)
+		if _write_err140 != nil {
+			return false, thrift.WrapTException(_write_err140)
 		}
 		return true, err
 	} else {
@@ -16860,19 +18061,19 @@ func (p *tCLIServiceProcessorGetTables) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetTables", thrift.REPLY, seqId); err2 != nil {
-		_write_err132 = thrift.WrapTException(err2)
+		_write_err140 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err132 == nil && err2 != nil {
-		_write_err132 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err140 == nil && err2 != nil {
+		_write_err140 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err132 == nil && err2 != nil {
-		_write_err132 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err140 == nil && err2 != nil {
+		_write_err140 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err132 == nil && err2 != nil {
-		_write_err132 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err140 == nil && err2 != nil {
+		_write_err140 = thrift.WrapTException(err2)
 	}
-	if _write_err132 != nil {
-		return false, thrift.WrapTException(_write_err132)
+	if _write_err140 != nil {
+		return false, thrift.WrapTException(_write_err140)
 	}
 	return true, err
 }
@@ -16882,7 +18083,7 @@ type tCLIServiceProcessorGetTableTypes struct {
 }
 
 func (p *tCLIServiceProcessorGetTableTypes) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err134 error
+	var _write_err142 error
 	args := TCLIServiceGetTableTypesArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16928,21 +18129,21 @@ func (p *tCLIServiceProcessorGetTableTypes) Process(ctx context.Context, seqId i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc135 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetTableTypes: "+err2.Error())
+		_exc143 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetTableTypes: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetTableTypes", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err134 = thrift.WrapTException(err2)
+			_write_err142 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc135.Write(ctx, oprot); _write_err134 == nil && err2 != nil {
-			_write_err134 = thrift.WrapTException(err2)
+		if err2 := _exc143.Write(ctx, oprot); _write_err142 == nil && err2 != nil {
+			_write_err142 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err134 == nil && err2 != nil {
-			_write_err134 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err142 == nil && err2 != nil {
+			_write_err142 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err134 == nil && err2 != nil {
-			_write_err134 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err142 == nil && err2 != nil {
+			_write_err142 = thrift.WrapTException(err2)
 		}
-		if _write_err134 != nil {
-			return false, thrift.WrapTException(_write_err134)
+		if _write_err142 != nil {
+			return false, thrift.WrapTException(_write_err142)
 		}
 		return true, err
 	} else {
@@ -16950,19 +18151,19 @@ func (p *tCLIServiceProcessorGetTableTypes) Process(ctx context.Context, seqId i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetTableTypes", thrift.REPLY, seqId); err2 != nil {
-		_write_err134 = thrift.WrapTException(err2)
+		_write_err142 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err134 == nil && err2 != nil {
-		_write_err134 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err142 == nil && err2 != nil {
+		_write_err142 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err134 == nil && err2 != nil {
-		_write_err134 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err142 == nil && err2 != nil {
+		_write_err142 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err134 == nil && err2 != nil {
-		_write_err134 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err142 == nil && err2 != nil {
+		_write_err142 = thrift.WrapTException(err2)
 	}
-	if _write_err134 != nil {
-		return false, thrift.WrapTException(_write_err134)
+	if _write_err142 != nil {
+		return false, thrift.WrapTException(_write_err142)
 	}
 	return true, err
 }
@@ -16972,7 +18173,7 @@ type tCLIServiceProcessorGetColumns struct {
 }
 
 func (p *tCLIServiceProcessorGetColumns) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err136 error
+	var _write_err144 error
 	args := TCLIServiceGetColumnsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17018,21 +18219,21 @@ func (p *tCLIServiceProcessorGetColumns) Process(ctx context.Context, seqId int3
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc137 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetColumns: "+err2.Error())
+		_exc145 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetColumns: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetColumns", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err136 = thrift.WrapTException(err2)
+			_write_err144 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc137.Write(ctx, oprot); _write_err136 == nil && err2 != nil {
-			_write_err136 = thrift.WrapTException(err2)
+		if err2 := _exc145.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
+			_write_err144 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err136 == nil && err2 != nil {
-			_write_err136 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
+			_write_err144 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err136 == nil && err2 != nil {
-			_write_err136 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
+			_write_err144 = thrift.WrapTException(err2)
 		}
-		if _write_err136 != nil {
-			return false, thrift.WrapTException(_write_err136)
+		if _write_err144 != nil {
+			return false, thrift.WrapTException(_write_err144)
 		}
 		return true, err
 	} else {
@@ -17040,19 +18241,19 @@ func (p *tCLIServiceProcessorGetColumns) Process(ctx context.Context, seqId int3
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetColumns", thrift.REPLY, seqId); err2 != nil {
-		_write_err136 = thrift.WrapTException(err2)
+		_write_err144 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err136 == nil && err2 != nil {
-		_write_err136 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
+		_write_err144 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err136 == nil && err2 != nil {
-		_write_err136 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
+		_write_err144 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err136 == nil && err2 != nil {
-		_write_err136 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
+		_write_err144 = thrift.WrapTException(err2)
 	}
-	if _write_err136 != nil {
-		return false, thrift.WrapTException(_write_err136)
+	if _write_err144 != nil {
+		return false, thrift.WrapTException(_write_err144)
 	}
 	return true, err
 }
@@ -17062,7 +18263,7 @@ type tCLIServiceProcessorGetFunctions struct {
 }
 
 func (p *tCLIServiceProcessorGetFunctions) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err138 error
+	var _write_err146 error
 	args := TCLIServiceGetFunctionsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17108,21 +18309,21 @@ func (p *tCLIServiceProcessorGetFunctions) Process(ctx context.Context, seqId in
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc139 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetFunctions: "+err2.Error())
+		_exc147 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetFunctions: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetFunctions", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err138 = thrift.WrapTException(err2)
+			_write_err146 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc139.Write(ctx, oprot); _write_err138 == nil && err2 != nil {
-			_write_err138 = thrift.WrapTException(err2)
+		if err2 := _exc147.Write(ctx, oprot); _write_err146 == nil && err2 != nil {
+			_write_err146 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err138 == nil && err2 != nil {
-			_write_err138 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err146 == nil && err2 != nil {
+			_write_err146 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err138 == nil && err2 != nil {
-			_write_err138 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err146 == nil && err2 != nil {
+			_write_err146 = thrift.WrapTException(err2)
 		}
-		if _write_err138 != nil {
-			return false, thrift.WrapTException(_write_err138)
+		if _write_err146 != nil {
+			return false, thrift.WrapTException(_write_err146)
 		}
 		return true, err
 	} else {
@@ -17130,19 +18331,199 @@ func (p *tCLIServiceProcessorGetFunctions) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetFunctions", thrift.REPLY, seqId); err2 != nil {
-		_write_err138 = thrift.WrapTException(err2)
+		_write_err146 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err138 == nil && err2 != nil {
-		_write_err138 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err146 == nil && err2 != nil {
+		_write_err146 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err138 == nil && err2 != nil {
-		_write_err138 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err146 == nil && err2 != nil {
+		_write_err146 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err138 == nil && err2 != nil {
-		_write_err138 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err146 == nil && err2 != nil {
+		_write_err146 = thrift.WrapTException(err2)
 	}
-	if _write_err138 != nil {
-		return false, thrift.WrapTException(_write_err138)
+	if _write_err146 != nil {
+		return false, thrift.WrapTException(_write_err146)
+	}
+	return true, err
+}
+
+type tCLIServiceProcessorGetPrimaryKeys struct {
+	handler TCLIService
+}
+
+func (p *tCLIServiceProcessorGetPrimaryKeys) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err148 error
+	args := TCLIServiceGetPrimaryKeysArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "GetPrimaryKeys", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := TCLIServiceGetPrimaryKeysResult{}
+	if retval, err2 := p.handler.GetPrimaryKeys(ctx, args.Req); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc149 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetPrimaryKeys: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "GetPrimaryKeys", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err148 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc149.Write(ctx, oprot); _write_err148 == nil && err2 != nil {
+			_write_err148 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err148 == nil && err2 != nil {
+			_write_err148 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err148 == nil && err2 != nil {
+			_write_err148 = thrift.WrapTException(err2)
+		}
+		if _write_err148 != nil {
+			return false, thrift.WrapTException(_write_err148)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "GetPrimaryKeys", thrift.REPLY, seqId); err2 != nil {
+		_write_err148 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err148 == nil && err2 != nil {
+		_write_err148 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err148 == nil && err2 != nil {
+		_write_err148 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err148 == nil && err2 != nil {
+		_write_err148 = thrift.WrapTException(err2)
+	}
+	if _write_err148 != nil {
+		return false, thrift.WrapTException(_write_err148)
+	}
+	return true, err
+}
+
+type tCLIServiceProcessorGetCrossReference struct {
+	handler TCLIService
+}
+
+func (p *tCLIServiceProcessorGetCrossReference) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err150 error
+	args := TCLIServiceGetCrossReferenceArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "GetCrossReference", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := TCLIServiceGetCrossReferenceResult{}
+	if retval, err2 := p.handler.GetCrossReference(ctx, args.Req); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc151 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetCrossReference: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "GetCrossReference", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err150 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc151.Write(ctx, oprot); _write_err150 == nil && err2 != nil {
+			_write_err150 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err150 == nil && err2 != nil {
+			_write_err150 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err150 == nil && err2 != nil {
+			_write_err150 = thrift.WrapTException(err2)
+		}
+		if _write_err150 != nil {
+			return false, thrift.WrapTException(_write_err150)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "GetCrossReference", thrift.REPLY, seqId); err2 != nil {
+		_write_err150 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err150 == nil && err2 != nil {
+		_write_err150 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err150 == nil && err2 != nil {
+		_write_err150 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err150 == nil && err2 != nil {
+		_write_err150 = thrift.WrapTException(err2)
+	}
+	if _write_err150 != nil {
+		return false, thrift.WrapTException(_write_err150)
 	}
 	return true, err
 }
@@ -17152,7 +18533,7 @@ type tCLIServiceProcessorGetOperationStatus struct {
 }
 
 func (p *tCLIServiceProcessorGetOperationStatus) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err140 error
+	var _write_err152 error
 	args := TCLIServiceGetOperationStatusArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17198,21 +18579,21 @@ func (p *tCLIServiceProcessorGetOperationStatus) Process(ctx context.Context, se
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc141 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetOperationStatus: "+err2.Error())
+		_exc153 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetOperationStatus: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetOperationStatus", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err140 = thrift.WrapTException(err2)
+			_write_err152 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc141.Write(ctx, oprot); _write_err140 == nil && err2 != nil {
-			_write_err140 = thrift.WrapTException(err2)
+		if err2 := _exc153.Write(ctx, oprot); _write_err152 == nil && err2 != nil {
+			_write_err152 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err140 == nil && err2 != nil {
-			_write_err140 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err152 == nil && err2 != nil {
+			_write_err152 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err140 == nil && err2 != nil {
-			_write_err140 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err152 == nil && err2 != nil {
+			_write_err152 = thrift.WrapTException(err2)
 		}
-		if _write_err140 != nil {
-			return false, thrift.WrapTException(_write_err140)
+		if _write_err152 != nil {
+			return false, thrift.WrapTException(_write_err152)
 		}
 		return true, err
 	} else {
@@ -17220,19 +18601,19 @@ func (p *tCLIServiceProcessorGetOperationStatus) Process(ctx context.Context, se
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetOperationStatus", thrift.REPLY, seqId); err2 != nil {
-		_write_err140 = thrift.WrapTException(err2)
+		_write_err152 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err140 == nil && err2 != nil {
-		_write_err140 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err152 == nil && err2 != nil {
+		_write_err152 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err140 == nil && err2 != nil {
-		_write_err140 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err152 == nil && err2 != nil {
+		_write_err152 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err140 == nil && err2 != nil {
-		_write_err140 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err152 == nil && err2 != nil {
+		_write_err152 = thrift.WrapTException(err2)
 	}
-	if _write_err140 != nil {
-		return false, thrift.WrapTException(_write_err140)
+	if _write_err152 != nil {
+		return false, thrift.WrapTException(_write_err152)
 	}
 	return true, err
 }
@@ -17242,7 +18623,7 @@ type tCLIServiceProcessorCancelOperation struct {
 }
 
 func (p *tCLIServiceProcessorCancelOperation) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err142 error
+	var _write_err154 error
 	args := TCLIServiceCancelOperationArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17288,21 +18669,21 @@ func (p *tCLIServiceProcessorCancelOperation) Process(ctx context.Context, seqId
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc143 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing CancelOperation: "+err2.Error())
+		_exc155 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing CancelOperation: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "CancelOperation", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err142 = thrift.WrapTException(err2)
+			_write_err154 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc143.Write(ctx, oprot); _write_err142 == nil && err2 != nil {
-			_write_err142 = thrift.WrapTException(err2)
+		if err2 := _exc155.Write(ctx, oprot); _write_err154 == nil && err2 != nil {
+			_write_err154 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err142 == nil && err2 != nil {
-			_write_err142 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err154 == nil && err2 != nil {
+			_write_err154 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err142 == nil && err2 != nil {
-			_write_err142 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err154 == nil && err2 != nil {
+			_write_err154 = thrift.WrapTException(err2)
 		}
-		if _write_err142 != nil {
-			return false, thrift.WrapTException(_write_err142)
+		if _write_err154 != nil {
+			return false, thrift.WrapTException(_write_err154)
 		}
 		return true, err
 	} else {
@@ -17310,19 +18691,19 @@ func (p *tCLIServiceProcessorCancelOperation) Process(ctx context.Context, seqId
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "CancelOperation", thrift.REPLY, seqId); err2 != nil {
-		_write_err142 = thrift.WrapTException(err2)
+		_write_err154 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err142 == nil && err2 != nil {
-		_write_err142 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err154 == nil && err2 != nil {
+		_write_err154 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err142 == nil && err2 != nil {
-		_write_err142 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err154 == nil && err2 != nil {
+		_write_err154 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err142 == nil && err2 != nil {
-		_write_err142 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err154 == nil && err2 != nil {
+		_write_err154 = thrift.WrapTException(err2)
 	}
-	if _write_err142 != nil {
-		return false, thrift.WrapTException(_write_err142)
+	if _write_err154 != nil {
+		return false, thrift.WrapTException(_write_err154)
 	}
 	return true, err
 }
@@ -17332,7 +18713,7 @@ type tCLIServiceProcessorCloseOperation struct {
 }
 
 func (p *tCLIServiceProcessorCloseOperation) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err144 error
+	var _write_err156 error
 	args := TCLIServiceCloseOperationArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17378,21 +18759,21 @@ func (p *tCLIServiceProcessorCloseOperation) Process(ctx context.Context, seqId 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc145 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing CloseOperation: "+err2.Error())
+		_exc157 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing CloseOperation: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "CloseOperation", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err144 = thrift.WrapTException(err2)
+			_write_err156 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc145.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
-			_write_err144 = thrift.WrapTException(err2)
+		if err2 := _exc157.Write(ctx, oprot); _write_err156 == nil && err2 != nil {
+			_write_err156 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
-			_write_err144 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err156 == nil && err2 != nil {
+			_write_err156 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
-			_write_err144 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err156 == nil && err2 != nil {
+			_write_err156 = thrift.WrapTException(err2)
 		}
-		if _write_err144 != nil {
-			return false, thrift.WrapTException(_write_err144)
+		if _write_err156 != nil {
+			return false, thrift.WrapTException(_write_err156)
 		}
 		return true, err
 	} else {
@@ -17400,19 +18781,19 @@ func (p *tCLIServiceProcessorCloseOperation) Process(ctx context.Context, seqId 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "CloseOperation", thrift.REPLY, seqId); err2 != nil {
-		_write_err144 = thrift.WrapTException(err2)
+		_write_err156 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
-		_write_err144 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err156 == nil && err2 != nil {
+		_write_err156 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
-		_write_err144 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err156 == nil && err2 != nil {
+		_write_err156 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
-		_write_err144 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err156 == nil && err2 != nil {
+		_write_err156 = thrift.WrapTException(err2)
 	}
-	if _write_err144 != nil {
-		return false, thrift.WrapTException(_write_err144)
+	if _write_err156 != nil {
+		return false, thrift.WrapTException(_write_err156)
 	}
 	return true, err
 }
@@ -17422,7 +18803,7 @@ type tCLIServiceProcessorGetResultSetMetadata struct {
 }
 
 func (p *tCLIServiceProcessorGetResultSetMetadata) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err146 error
+	var _write_err158 error
 	args := TCLIServiceGetResultSetMetadataArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17468,21 +18849,21 @@ func (p *tCLIServiceProcessorGetResultSetMetadata) Process(ctx context.Context, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc147 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetResultSetMetadata: "+err2.Error())
+		_exc159 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetResultSetMetadata: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetResultSetMetadata", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err146 = thrift.WrapTException(err2)
+			_write_err158 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc147.Write(ctx, oprot); _write_err146 == nil && err2 != nil {
-			_write_err146 = thrift.WrapTException(err2)
+		if err2 := _exc159.Write(ctx, oprot); _write_err158 == nil && err2 != nil {
+			_write_err158 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err146 == nil && err2 != nil {
-			_write_err146 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err158 == nil && err2 != nil {
+			_write_err158 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err146 == nil && err2 != nil {
-			_write_err146 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err158 == nil && err2 != nil {
+			_write_err158 = thrift.WrapTException(err2)
 		}
-		if _write_err146 != nil {
-			return false, thrift.WrapTException(_write_err146)
+		if _write_err158 != nil {
+			return false, thrift.WrapTException(_write_err158)
 		}
 		return true, err
 	} else {
@@ -17490,19 +18871,19 @@ func (p *tCLIServiceProcessorGetResultSetMetadata) Process(ctx context.Context, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetResultSetMetadata", thrift.REPLY, seqId); err2 != nil {
-		_write_err146 = thrift.WrapTException(err2)
+		_write_err158 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err146 == nil && err2 != nil {
-		_write_err146 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err158 == nil && err2 != nil {
+		_write_err158 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err146 == nil && err2 != nil {
-		_write_err146 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err158 == nil && err2 != nil {
+		_write_err158 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err146 == nil && err2 != nil {
-		_write_err146 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err158 == nil && err2 != nil {
+		_write_err158 = thrift.WrapTException(err2)
 	}
-	if _write_err146 != nil {
-		return false, thrift.WrapTException(_write_err146)
+	if _write_err158 != nil {
+		return false, thrift.WrapTException(_write_err158)
 	}
 	return true, err
 }
@@ -17512,7 +18893,7 @@ type tCLIServiceProcessorFetchResults struct {
 }
 
 func (p *tCLIServiceProcessorFetchResults) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err148 error
+	var _write_err160 error
 	args := TCLIServiceFetchResultsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17558,21 +18939,21 @@ func (p *tCLIServiceProcessorFetchResults) Process(ctx context.Context, seqId in
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc149 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing FetchResults: "+err2.Error())
+		_exc161 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing FetchResults: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "FetchResults", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err148 = thrift.WrapTException(err2)
+			_write_err160 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc149.Write(ctx, oprot); _write_err148 == nil && err2 != nil {
-			_write_err148 = thrift.WrapTException(err2)
+		if err2 := _exc161.Write(ctx, oprot); _write_err160 == nil && err2 != nil {
+			_write_err160 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err148 == nil && err2 != nil {
-			_write_err148 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err160 == nil && err2 != nil {
+			_write_err160 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err148 == nil && err2 != nil {
-			_write_err148 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err160 == nil && err2 != nil {
+			_write_err160 = thrift.WrapTException(err2)
 		}
-		if _write_err148 != nil {
-			return false, thrift.WrapTException(_write_err148)
+		if _write_err160 != nil {
+			return false, thrift.WrapTException(_write_err160)
 		}
 		return true, err
 	} else {
@@ -17580,19 +18961,19 @@ func (p *tCLIServiceProcessorFetchResults) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "FetchResults", thrift.REPLY, seqId); err2 != nil {
-		_write_err148 = thrift.WrapTException(err2)
+		_write_err160 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err148 == nil && err2 != nil {
-		_write_err148 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err160 == nil && err2 != nil {
+		_write_err160 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err148 == nil && err2 != nil {
-		_write_err148 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err160 == nil && err2 != nil {
+		_write_err160 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err148 == nil && err2 != nil {
-		_write_err148 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err160 == nil && err2 != nil {
+		_write_err160 = thrift.WrapTException(err2)
 	}
-	if _write_err148 != nil {
-		return false, thrift.WrapTException(_write_err148)
+	if _write_err160 != nil {
+		return false, thrift.WrapTException(_write_err160)
 	}
 	return true, err
 }
@@ -17602,7 +18983,7 @@ type tCLIServiceProcessorGetLog struct {
 }
 
 func (p *tCLIServiceProcessorGetLog) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err150 error
+	var _write_err162 error
 	args := TCLIServiceGetLogArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17648,21 +19029,21 @@ func (p *tCLIServiceProcessorGetLog) Process(ctx context.Context, seqId int32, i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc151 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetLog: "+err2.Error())
+		_exc163 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing GetLog: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "GetLog", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err150 = thrift.WrapTException(err2)
+			_write_err162 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc151.Write(ctx, oprot); _write_err150 == nil && err2 != nil {
-			_write_err150 = thrift.WrapTException(err2)
+		if err2 := _exc163.Write(ctx, oprot); _write_err162 == nil && err2 != nil {
+			_write_err162 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err150 == nil && err2 != nil {
-			_write_err150 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err162 == nil && err2 != nil {
+			_write_err162 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err150 == nil && err2 != nil {
-			_write_err150 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err162 == nil && err2 != nil {
+			_write_err162 = thrift.WrapTException(err2)
 		}
-		if _write_err150 != nil {
-			return false, thrift.WrapTException(_write_err150)
+		if _write_err162 != nil {
+			return false, thrift.WrapTException(_write_err162)
 		}
 		return true, err
 	} else {
@@ -17670,19 +19051,19 @@ func (p *tCLIServiceProcessorGetLog) Process(ctx context.Context, seqId int32, i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "GetLog", thrift.REPLY, seqId); err2 != nil {
-		_write_err150 = thrift.WrapTException(err2)
+		_write_err162 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err150 == nil && err2 != nil {
-		_write_err150 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err162 == nil && err2 != nil {
+		_write_err162 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err150 == nil && err2 != nil {
-		_write_err150 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err162 == nil && err2 != nil {
+		_write_err162 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err150 == nil && err2 != nil {
-		_write_err150 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err162 == nil && err2 != nil {
+		_write_err162 = thrift.WrapTException(err2)
 	}
-	if _write_err150 != nil {
-		return false, thrift.WrapTException(_write_err150)
+	if _write_err162 != nil {
+		return false, thrift.WrapTException(_write_err162)
 	}
 	return true, err
 }
@@ -20067,6 +21448,438 @@ func (p *TCLIServiceGetFunctionsResult) String() string {
 		return "<nil>"
 	}
 	return fmt.Sprintf("TCLIServiceGetFunctionsResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Req
+type TCLIServiceGetPrimaryKeysArgs struct {
+	Req *TGetPrimaryKeysReq `thrift:"req,1" db:"req" json:"req"`
+}
+
+func NewTCLIServiceGetPrimaryKeysArgs() *TCLIServiceGetPrimaryKeysArgs {
+	return &TCLIServiceGetPrimaryKeysArgs{}
+}
+
+var TCLIServiceGetPrimaryKeysArgs_Req_DEFAULT *TGetPrimaryKeysReq
+
+func (p *TCLIServiceGetPrimaryKeysArgs) GetReq() *TGetPrimaryKeysReq {
+	if !p.IsSetReq() {
+		return TCLIServiceGetPrimaryKeysArgs_Req_DEFAULT
+	}
+	return p.Req
+}
+func (p *TCLIServiceGetPrimaryKeysArgs) IsSetReq() bool {
+	return p.Req != nil
+}
+
+func (p *TCLIServiceGetPrimaryKeysArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetPrimaryKeysArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Req = &TGetPrimaryKeysReq{}
+	if err := p.Req.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Req), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetPrimaryKeysArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetPrimaryKeys_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetPrimaryKeysArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:req: ", p), err)
+	}
+	if err := p.Req.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Req), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:req: ", p), err)
+	}
+	return err
+}
+
+func (p *TCLIServiceGetPrimaryKeysArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetPrimaryKeysArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+type TCLIServiceGetPrimaryKeysResult struct {
+	Success *TGetPrimaryKeysResp `thrift:"success,0" db:"success" json:"success,omitempty"`
+}
+
+func NewTCLIServiceGetPrimaryKeysResult() *TCLIServiceGetPrimaryKeysResult {
+	return &TCLIServiceGetPrimaryKeysResult{}
+}
+
+var TCLIServiceGetPrimaryKeysResult_Success_DEFAULT *TGetPrimaryKeysResp
+
+func (p *TCLIServiceGetPrimaryKeysResult) GetSuccess() *TGetPrimaryKeysResp {
+	if !p.IsSetSuccess() {
+		return TCLIServiceGetPrimaryKeysResult_Success_DEFAULT
+	}
+	return p.Success
+}
+func (p *TCLIServiceGetPrimaryKeysResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *TCLIServiceGetPrimaryKeysResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetPrimaryKeysResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &TGetPrimaryKeysResp{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetPrimaryKeysResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetPrimaryKeys_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetPrimaryKeysResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TCLIServiceGetPrimaryKeysResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetPrimaryKeysResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Req
+type TCLIServiceGetCrossReferenceArgs struct {
+	Req *TGetCrossReferenceReq `thrift:"req,1" db:"req" json:"req"`
+}
+
+func NewTCLIServiceGetCrossReferenceArgs() *TCLIServiceGetCrossReferenceArgs {
+	return &TCLIServiceGetCrossReferenceArgs{}
+}
+
+var TCLIServiceGetCrossReferenceArgs_Req_DEFAULT *TGetCrossReferenceReq
+
+func (p *TCLIServiceGetCrossReferenceArgs) GetReq() *TGetCrossReferenceReq {
+	if !p.IsSetReq() {
+		return TCLIServiceGetCrossReferenceArgs_Req_DEFAULT
+	}
+	return p.Req
+}
+func (p *TCLIServiceGetCrossReferenceArgs) IsSetReq() bool {
+	return p.Req != nil
+}
+
+func (p *TCLIServiceGetCrossReferenceArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetCrossReferenceArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Req = &TGetCrossReferenceReq{}
+	if err := p.Req.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Req), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetCrossReferenceArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetCrossReference_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetCrossReferenceArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:req: ", p), err)
+	}
+	if err := p.Req.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Req), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:req: ", p), err)
+	}
+	return err
+}
+
+func (p *TCLIServiceGetCrossReferenceArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetCrossReferenceArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+type TCLIServiceGetCrossReferenceResult struct {
+	Success *TGetCrossReferenceResp `thrift:"success,0" db:"success" json:"success,omitempty"`
+}
+
+func NewTCLIServiceGetCrossReferenceResult() *TCLIServiceGetCrossReferenceResult {
+	return &TCLIServiceGetCrossReferenceResult{}
+}
+
+var TCLIServiceGetCrossReferenceResult_Success_DEFAULT *TGetCrossReferenceResp
+
+func (p *TCLIServiceGetCrossReferenceResult) GetSuccess() *TGetCrossReferenceResp {
+	if !p.IsSetSuccess() {
+		return TCLIServiceGetCrossReferenceResult_Success_DEFAULT
+	}
+	return p.Success
+}
+func (p *TCLIServiceGetCrossReferenceResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *TCLIServiceGetCrossReferenceResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetCrossReferenceResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &TGetCrossReferenceResp{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetCrossReferenceResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "GetCrossReference_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TCLIServiceGetCrossReferenceResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TCLIServiceGetCrossReferenceResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TCLIServiceGetCrossReferenceResult(%+v)", *p)
 }
 
 // Attributes:
