@@ -11,19 +11,22 @@ import (
 
 	"github.com/impalalb/impalalb"
 	"github.com/impalalb/impalalb/balancer"
+	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/impalad"
 )
 
-// movingConn opens a *sql.Conn over two coordinators, sets state on it
-// (USE, SET) and returns it with the coordinator it is on.
+// movingConn opens a *sql.Conn over two coordinators (with the option
+// REQUEST_POOL=etl at open), sets state on it (USE, UNSET ALL, SET) and
+// returns it with the coordinator it is on.
 func movingConn(t *testing.T, ctx context.Context, p impalalb.Protocol, cos []*impalad.Coordinator) (*sql.Conn, *impalad.Coordinator) {
 	t.Helper()
 	cfg := testConfig(p, cos...)
+	cfg.QueryOptions = map[string]string{"REQUEST_POOL": "etl"}
 	db, _ := openDB(t, cfg)
 	c, err := db.Conn(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
-	for _, stmt := range []string{"create database if not exists moving", "use moving", "set mem_limit=3g"} {
+	for _, stmt := range []string{"create database if not exists moving", "use moving", "unset all", "set mem_limit=3g"} {
 		_, err := c.ExecContext(ctx, stmt)
 		require.NoError(t, err, stmt)
 	}
@@ -44,12 +47,13 @@ func requireMoved(t *testing.T, ctx context.Context, c *sql.Conn, home string) {
 	require.NoError(t, c.QueryRowContext(ctx, "select current_database()").Scan(&db), "the statement runs elsewhere, no error")
 	require.NotEqual(t, home, coordinatorOf(t, c), "the connection's session moved")
 	require.Equal(t, "moving", db, "USE held")
-	require.Equal(t, "3g", connOption(t, ctx, c, "MEM_LIMIT"), "SET held")
+	require.Equal(t, "3221225472", connOption(t, ctx, c, "MEM_LIMIT"), "SET held (3g, as Impala stores it)")
+	require.NotEqual(t, "etl", connOption(t, ctx, c, "REQUEST_POOL"), "UNSET ALL held")
 }
 
 // TestSQLConnMovesOffShuttingDown: the coordinator of a pinned *sql.Conn
 // shuts down gracefully; the connection's next statement runs on the other
-// coordinator, with its USE and SET.
+// coordinator, with its USE, UNSET ALL and SET.
 func TestSQLConnMovesOffShuttingDown(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, p impalalb.Protocol) {
 		cos, err := impalad.NewCluster(0).StartN(2, impalad.Config{})
@@ -171,4 +175,28 @@ func retired(st balancer.Stats) map[string]uint64 {
 		m[c.Addr] = c.Retired
 	}
 	return m
+}
+
+// TestPingWrongPassword: database/sql's Ping with a wrong LDAP password
+// makes one login attempt, over three coordinators, and says the
+// credentials were refused; no coordinator is marked down.
+func TestPingWrongPassword(t *testing.T) {
+	cos, err := impalad.NewCluster(0).StartN(3, impalad.Config{DisableBeeswax: true, Users: map[string]string{"alice": "right"}})
+	require.NoError(t, err)
+	for _, co := range cos {
+		t.Cleanup(func() { co.Close() })
+	}
+	cfg := testConfig(impalalb.ProtocolHS2, cos...)
+	cfg.User, cfg.Password, cfg.Auth = "alice", "wrong", impalalb.AuthPlain
+	db, c := openDB(t, cfg)
+	err = db.Ping()
+	require.ErrorIs(t, err, sasl.ErrRejected)
+	require.Contains(t, err.Error(), "credentials were refused")
+	require.NotContains(t, err.Error(), "wrong", "never the password")
+	dials := 0
+	for _, cs := range c.Stats().Coordinators {
+		require.Equal(t, balancer.StateUp, cs.State)
+		dials += int(cs.Dialed)
+	}
+	require.Equal(t, 1, dials, "one login attempt")
 }

@@ -573,7 +573,7 @@ func TestPeerClosedIdleSession(t *testing.T) {
 		var db2 string
 		require.NoError(t, c.QueryRowContext(ctx, "select current_database()").Scan(&db2))
 		require.Equal(t, "peer_closed", db2, "the pinned connection kept its USE")
-		require.Equal(t, "5g", connOption(t, ctx, c, "MEM_LIMIT"), "and its SET")
+		require.Equal(t, "5368709120", connOption(t, ctx, c, "MEM_LIMIT"), "and its SET (5g)")
 		if p == impalalb.ProtocolHS2 {
 			require.Equal(t, wantSessions, co.Stats().SessionsOpened, "reattached, not replaced")
 		} else {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
+	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/testenv"
 )
@@ -75,7 +76,7 @@ func TestDrainOnOpenAndExecute(t *testing.T) {
 			require.Equal(t, "drained", cur, "USE moved with the session")
 			rows, err := testenv.Query(ctx, s, "set all")
 			require.NoError(t, err)
-			require.Equal(t, "3g", optionValue(rows, "MEM_LIMIT"), "SET moved with the session")
+			require.Equal(t, "3221225472", optionValue(rows, "MEM_LIMIT"), "SET moved with the session (3g)")
 			st := p.Stats()
 			hs, _ := st.Coordinator(home)
 			require.Equal(t, balancer.StateDraining, hs.State)
@@ -195,4 +196,28 @@ func TestDrainWhileFetching(t *testing.T) {
 	require.NoError(t, testenv.Exec(ctx, s, "select 1"))
 	require.NotEqual(t, home, l.Coordinator(), "the next statement moved")
 	l.Release()
+}
+
+// TestRefusedCredentials: a wrong LDAP password is refused by the first
+// coordinator (Impala closes the connection during authentication). The
+// acquire fails at once with an error that says so: no other coordinator
+// is tried (an LDAP account would be locked out by the attempts), none is
+// marked down.
+func TestRefusedCredentials(t *testing.T) {
+	cos := testenv.StartCluster(t, 3, 0, impalad.Config{DisableBeeswax: true, Users: map[string]string{"alice": "right"}})
+	addrs := testenv.HS2Addrs(cos)
+	p := integrationPool(t, addrs, conn.Options{User: "alice", Password: "wrong"}, balancer.Config{}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := p.Acquire(ctx, "")
+	require.ErrorIs(t, err, sasl.ErrRejected)
+	require.Contains(t, err.Error(), "credentials were refused")
+	st := p.Stats()
+	dials := 0
+	for _, cs := range st.Coordinators {
+		require.Equal(t, balancer.StateUp, cs.State, cs.Addr)
+		dials += int(cs.Dialed)
+	}
+	require.Equal(t, 1, dials, "one login attempt")
+	require.Zero(t, st.Redispatches)
 }

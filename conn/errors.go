@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/impalalb/impalalb/conn/sasl"
 )
 
 // Sentinel errors. Callers branch on them with errors.Is.
@@ -243,4 +245,14 @@ func asError(err error) (*Error, bool) {
 	var e *Error
 	ok := errors.As(err, &e)
 	return e, ok
+}
+
+// ClientSide reports whether the failure is the client's own rather than
+// the coordinator's: its credentials were refused (sasl.ErrRejected; Impala
+// closes the connection during authentication). Every coordinator would
+// refuse them the same way, so a pool neither tries others (an LDAP
+// account would be locked out) nor marks the coordinator down; it
+// implements balancer.ClientSideError.
+func (e *Error) ClientSide() bool {
+	return errors.Is(e.Err, sasl.ErrRejected)
 }

@@ -74,12 +74,21 @@ func TestResetRestoresState(t *testing.T) {
 		}
 		require.True(t, s.NeedsReset())
 		require.Equal(t, "4", option(t, s, "MT_DOP"))
-		require.Equal(t, "1g", option(t, s, "MEM_LIMIT"))
+		require.Equal(t, "1073741824", option(t, s, "MEM_LIMIT"), "as Impala stores it")
 		require.NoError(t, s.Reset(ctx))
 		require.False(t, s.NeedsReset())
 		require.Equal(t, "2", option(t, s, "MT_DOP"), p.proto)
 		require.Equal(t, "etl", option(t, s, "REQUEST_POOL"), p.proto)
 		require.Equal(t, "0", option(t, s, "MEM_LIMIT"), "back to the server's default")
+		// UNSET ALL drops OpenSession's options too; Reset brings them back.
+		op, err := s.Execute(ctx, "unset all", nil)
+		require.NoError(t, err)
+		require.NoError(t, op.Close(ctx))
+		require.True(t, s.NeedsReset())
+		require.NotEqual(t, "etl", option(t, s, "REQUEST_POOL"))
+		require.NoError(t, s.Reset(ctx))
+		require.Equal(t, "etl", option(t, s, "REQUEST_POOL"), p.proto)
+		require.Equal(t, "2", option(t, s, "MT_DOP"), p.proto)
 		rows := query(t, s, "select current_database()")
 		require.Equal(t, "default", rows[0][0], p.proto)
 		if p.proto == conn.Beeswax {
