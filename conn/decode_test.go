@@ -148,7 +148,7 @@ func TestDecodeTextRows(t *testing.T) {
 		"true\t-8\t-1600\t320000\t-9223372036854775808\t1.1\t2.5e+300\t-12345678.90\théllo\tvc\tab \t2024-02-29 23:59:58.123456789\t1999-12-31\t\x00\xff\tNULL",
 		"NULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL",
 	}
-	tb, err := decodeTextRows(rows, allTypesMeta, "\t")
+	tb, err := decodeTextRows(rows, allTypesMeta, "\t", DefaultMaxMessageSize)
 	require.NoError(t, err)
 	hb, err := decodeRowSet(allTypesRowSet(), allTypesMeta)
 	require.NoError(t, err)
@@ -169,15 +169,15 @@ func TestDecodeTextHostile(t *testing.T) {
 		"int overflow":    {"99999999999\ty"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := decodeTextRows(rows, meta, "\t")
+			_, err := decodeTextRows(rows, meta, "\t", DefaultMaxMessageSize)
 			require.ErrorIs(t, err, ErrBadRowSet)
 		})
 	}
-	_, err := decodeTextRows([]string{"x"}, nil, "")
+	_, err := decodeTextRows([]string{"x"}, nil, "", DefaultMaxMessageSize)
 	require.ErrorIs(t, err, ErrBadRowSet)
-	_, err = decodeTextRows([]string{"1"}, []Column{{Type: TypeBoolean}}, "")
+	_, err = decodeTextRows([]string{"1"}, []Column{{Type: TypeBoolean}}, "", DefaultMaxMessageSize)
 	require.NoError(t, err)
-	_, err = decodeTextRows([]string{"yes"}, []Column{{Type: TypeBoolean}}, "")
+	_, err = decodeTextRows([]string{"yes"}, []Column{{Type: TypeBoolean}}, "", DefaultMaxMessageSize)
 	require.ErrorIs(t, err, ErrBadRowSet)
 }
 
@@ -378,7 +378,7 @@ func TestDecodeOtherTypeTakesAnyKind(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int32(7), b.Value(0, 0))
 	require.Equal(t, "[1,2]", b.Value(1, 0))
-	tb, err := decodeTextRows([]string{"7\t[1,2]"}, meta, "\t")
+	tb, err := decodeTextRows([]string{"7\t[1,2]"}, meta, "\t", DefaultMaxMessageSize)
 	require.NoError(t, err)
 	require.Equal(t, "7", tb.Value(0, 0))
 }

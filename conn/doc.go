@@ -129,9 +129,18 @@
 //
 // # Limits
 //
-// [Options.MaxMessageSize] bounds every Thrift message and SASL frame
-// the coordinator sends; the decoder checks that a result batch agrees
-// with its schema and with itself and fails with [ErrBadRowSet] rather
-// than panic. A Session is used by one goroutine at a time (see
+// What a coordinator (or whatever answers in its place) sends can make
+// the client hold only what was asked for. [Options.MaxMessageSize]
+// bounds the bytes of every reply and SASL frame on the wire, and
+// [Options.MaxReplyMemory] the memory that decoding one reply creates,
+// counted as Go holds it (an empty string is 4 bytes on the wire and 16
+// in memory): a reply over either fails with [ErrReplyTooLarge] before
+// the excess is allocated. A fetch's reply may hold no more rows than
+// the fetch asked for ([Options.FetchSize]; a beeswax fetch no more than
+// its size) and no other columns than the schema's: more fails with
+// [ErrBadRowSet] at the list's header. The decoder checks that a result
+// batch agrees with its schema and with itself and fails rather than
+// panic. Each such error names the coordinator and leaves the Session
+// [Session.Broken]. A Session is used by one goroutine at a time (see
 // [Session]).
 package conn

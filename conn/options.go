@@ -133,10 +133,25 @@ type Options struct {
 	CancelTimeout time.Duration
 
 	// MaxMessageSize is the largest Thrift message (and SASL frame)
-	// accepted from the coordinator, in bytes; larger ones fail the call
-	// before anything of that size is allocated. Zero means
-	// DefaultMaxMessageSize.
+	// accepted from the coordinator, in bytes on the wire; a reply that
+	// goes past it fails the call with ErrReplyTooLarge, and a length
+	// claiming more fails before anything of that size is allocated.
+	// Zero means DefaultMaxMessageSize.
 	MaxMessageSize int
+
+	// MaxReplyMemory bounds the memory that decoding one reply of the
+	// coordinator may make the client hold, in bytes, counted as Go holds
+	// it: string and slice headers, values at their Go size, structs, the
+	// bytes of strings, not only the bytes on the wire (an empty string
+	// takes 4 bytes there and 16 in memory). A reply that would take more
+	// fails the call with ErrReplyTooLarge before the excess is
+	// allocated. Besides, a fetch's reply may hold no more rows than the
+	// fetch asked for (FetchSize), nor a batch other columns than the
+	// schema's: more is an error wrapping ErrBadRowSet. Zero means
+	// MaxMessageSize (256 MiB by default): a 10240-row batch of 64 mixed
+	// columns takes about 25 MiB, one of 256 columns with 40-byte strings
+	// about 250 MiB of wire and memory alike (BENCHMARKS.md).
+	MaxReplyMemory int
 
 	// AllowNonImpala lets an HS2 session talk to any HiveServer2 (Apache
 	// Hive, Spark's Thrift server), not only Impala. conn then uses only
@@ -200,6 +215,8 @@ func (o Options) WithDefaults() (Options, error) {
 		return o, fmt.Errorf("conn: Options.SyncDDL %d is not a SyncDDL mode", o.SyncDDL)
 	case o.MaxMessageSize < 0 || o.MaxMessageSize > math.MaxInt32:
 		return o, fmt.Errorf("conn: Options.MaxMessageSize %d out of range", o.MaxMessageSize)
+	case o.MaxReplyMemory < 0:
+		return o, fmt.Errorf("conn: Options.MaxReplyMemory %d is negative", o.MaxReplyMemory)
 	}
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = DefaultConnectTimeout
@@ -224,6 +241,9 @@ func (o Options) WithDefaults() (Options, error) {
 	}
 	if o.MaxMessageSize == 0 {
 		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.MaxReplyMemory == 0 {
+		o.MaxReplyMemory = o.MaxMessageSize
 	}
 	if o.Mechanism == nil && o.Password != "" {
 		o.Mechanism = sasl.PlainFactory(o.User, o.Password)

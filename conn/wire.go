@@ -32,6 +32,7 @@ type wire struct {
 	broken atomic.Bool
 	closed atomic.Bool
 	log    *slog.Logger
+	maxMsg int // Options.MaxMessageSize: the bytes one reply may take on the wire
 
 	// callMu is held for the whole of a call, so that a Close from another
 	// goroutine either waits for nothing (no call in flight: it may send
@@ -83,7 +84,7 @@ func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
 		}
 		c = tc
 	}
-	w := &wire{addr: addr, raw: raw, conn: &countingConn{Conn: c}, log: o.Logger}
+	w := &wire{addr: addr, raw: raw, conn: &countingConn{Conn: c}, log: o.Logger, maxMsg: o.MaxMessageSize}
 	if o.Mechanism != nil {
 		mech, err := o.Mechanism()
 		if err != nil {
@@ -115,7 +116,7 @@ func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
 		TBinaryStrictWrite: &strict,
 	}
 	p := thrift.NewTBinaryProtocolConf(w.trans, cfg)
-	w.client = thrift.NewTStandardClient(p, p)
+	w.client = thrift.NewTStandardClient(newBudgetProtocol(p, o.MaxReplyMemory), p)
 	return w, nil
 }
 
@@ -163,6 +164,7 @@ func (w *wire) callLocked(ctx context.Context, fn func(context.Context) error) (
 		return false, err
 	}
 	before := w.conn.written.Load()
+	w.conn.limitReads(w.maxMsg)
 	grace := cutGrace
 	if g, ok := ctx.Value(graceKey{}).(time.Duration); ok {
 		grace = g
@@ -279,10 +281,12 @@ func (w *wire) close() error {
 var errUnexpectedRead = errors.New("conn: unexpected data on an idle connection")
 
 // countingConn counts the bytes handed to the network, so that a failed
-// call can tell whether anything left.
+// call can tell whether anything left, and those received, so that a
+// reply cannot exceed Options.MaxMessageSize (budget.go).
 type countingConn struct {
 	net.Conn
 	written atomic.Int64
+	rl      readLimited // used by the goroutine of the call
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
