@@ -61,8 +61,12 @@ func (e *MoveError) Unwrap() []error { return []error{e.Cause, e.Err} }
 
 // SetMover gives the session the Mover of the pool that handed it out;
 // nil takes it away. A pool calls it at each hand-out, before the holder
-// uses the session.
-func (s *Session) SetMover(m Mover) { s.mover = m }
+// uses the session. When m is also an [Observer], it is told how the
+// session's statements end.
+func (s *Session) SetMover(m Mover) {
+	s.mover = m
+	s.obs, _ = m.(Observer)
+}
 
 // canMove reports whether a failed Execute may run again, after a
 // reattach or a move: nothing of the statement ran (refused before it

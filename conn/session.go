@@ -47,6 +47,8 @@ type Session struct {
 	opts   *Options
 	// mover is the pool's, set by SetMover; nil for a session of its own.
 	mover Mover
+	// obs is mover when it is an Observer too, else nil.
+	obs Observer
 	// ops counts the Operations not yet closed: a session with one open
 	// cannot move (the Operation belongs to its connection).
 	ops int
@@ -100,6 +102,9 @@ func (s *Session) Execute(ctx context.Context, stmt string, opts map[string]stri
 			return nil, &MoveError{Cause: err, Err: rerr}
 		}
 		op, err = s.execute(ctx, stmt, opts)
+	}
+	if s.obs != nil {
+		s.observe(err)
 	}
 	if err != nil {
 		return nil, err
