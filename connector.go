@@ -85,6 +85,7 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		Database:       cfg.Database,
 		SessionOptions: cfg.QueryOptions,
 		FetchSize:      cfg.FetchSize,
+		MaxReplyMemory: cfg.MaxReplyMemory,
 		AllowNonImpala: cfg.AllowNonImpala,
 		PollQueries:    cfg.PollQueries,
 		Tracer:         cfg.Tracer,
@@ -95,7 +96,7 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 	}
 	switch cfg.Auth {
 	case AuthPlain:
-		opts.Mechanism = sasl.PlainFactory(cfg.User, cfg.Password)
+		opts.Mechanism = sasl.PlainFactory(cfg.User, cfg.Password.Reveal())
 	case AuthGSSAPI:
 		kc := kerberos.Config{
 			Krb5Conf:    cfg.Krb5Conf,
@@ -147,6 +148,14 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		Interval:      cfg.HealthInterval,
 		SlowStart:     cfg.SlowStart,
 		Logger:        cfg.Logger,
+
+		OutlierFailures:   cfg.OutlierFailures,
+		OutlierWindow:     cfg.OutlierWindow,
+		OutlierEjectTime:  cfg.OutlierEjectTime,
+		OutlierMaxEjected: cfg.OutlierMaxEjected,
+	}
+	if cfg.OutlierEjectTime > balancer.DefaultOutlierEjectTimeMax {
+		bc.OutlierEjectTimeMax = cfg.OutlierEjectTime // no doubling
 	}
 	if t, ok := cfg.Tracer.(balancer.Tracer); ok {
 		bc.Tracer = t

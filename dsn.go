@@ -12,6 +12,7 @@ import (
 
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // Protocol is the wire protocol spoken to the coordinators.
@@ -73,6 +74,10 @@ const (
 	MaxFetchSize = 1 << 24
 	// MaxRetries is the largest accepted retries.
 	MaxRetries = 100
+	// MaxReplyMemory is the largest accepted max_reply_memory (1 TiB).
+	MaxReplyMemory = 1 << 40
+	// MaxOutlierFailures is the largest accepted outlier_failures.
+	MaxOutlierFailures = 1000
 )
 
 const dsnScheme = "impala://"
@@ -92,8 +97,9 @@ type Config struct {
 	// empty. Empty means none.
 	User string
 	// Password is the SASL PLAIN password, or with auth=gssapi the password
-	// to log in to the KDC with. Empty means none. Never printed.
-	Password string `json:"-"`
+	// to log in to the KDC with: secret.New(pw). The zero Value means none.
+	// Never printed, whatever the verb (only FormatDSN writes it).
+	Password secret.Value `json:"-"`
 
 	// Addrs are the coordinators, "host:port" with IPv6 hosts in brackets
 	// ("[::1]:21050"). A missing port means DefaultPort (DefaultBeeswaxPort
@@ -166,6 +172,12 @@ type Config struct {
 	// FetchSize is the number of rows asked for per fetch. Zero means
 	// 10240 (conn.DefaultFetchSize).
 	FetchSize int
+	// MaxReplyMemory bounds the memory, in bytes, that decoding one reply
+	// of a coordinator may make the client hold, counted as Go holds it
+	// (conn.Options.MaxReplyMemory); a fetch's reply besides holds no more
+	// rows than FetchSize. Zero means 256 MiB (conn.DefaultMaxMessageSize);
+	// a 10240-row batch of 256 mixed columns takes about 36 MiB.
+	MaxReplyMemory int
 	// Retries is how many more coordinators are tried when opening a
 	// session fails. Zero means 3 (balancer.DefaultRetries); negative
 	// means a single attempt. A statement already sent is never retried.
@@ -188,6 +200,27 @@ type Config struct {
 	// "slowstart"). Zero means 10 s (balancer.DefaultSlowStart); negative
 	// turns it off.
 	SlowStart time.Duration
+	// OutlierFailures is how many statements in a row that get no answer
+	// from one coordinator (a timeout, a connection lost or reset) eject
+	// it while another answers: it takes no new work for OutlierEjectTime,
+	// then health checks bring it back (balancer.Config.OutlierFailures).
+	// Zero means 5 (balancer.DefaultOutlierFailures); negative turns
+	// ejection off.
+	OutlierFailures int
+	// OutlierWindow is how close together those failures must be. Zero
+	// means 1 minute (balancer.DefaultOutlierWindow); negative means no
+	// window.
+	OutlierWindow time.Duration
+	// OutlierEjectTime is how long a coordinator is out at its first
+	// ejection, doubled at each one that follows up to 5 minutes
+	// (balancer.DefaultOutlierEjectTimeMax), or up to OutlierEjectTime
+	// when that is longer. Zero means 30 s
+	// (balancer.DefaultOutlierEjectTime).
+	OutlierEjectTime time.Duration
+	// OutlierMaxEjected is the largest fraction of the coordinators
+	// ejected at once (at least one, never all). Zero means 0.5
+	// (balancer.DefaultOutlierMaxEjected).
+	OutlierMaxEjected float64
 
 	// PollQueries makes a query wait by polling its status, as every other
 	// statement does, instead of fetching its first rows at once (which
@@ -324,6 +357,9 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //   - query_timeout: Go duration bounding each statement [none].
 //   - fetch_size: rows per fetch, up to 16777216 [10240]. A large result is
 //     read up to two batches ahead of the caller, decoded.
+//   - max_reply_memory: bytes of memory decoding one reply of a coordinator
+//     may make the client hold, up to 2^40 [268435456, 256 MiB]; a fetch's
+//     reply besides holds no more rows than fetch_size.
 //   - retries: further coordinators tried when opening a session fails,
 //     up to 100 [3]; -1 means none.
 //   - max_idle_time: Go duration after which an idle session is closed
@@ -334,6 +370,15 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     negative turns them off.
 //   - slow_start: Go duration over which a returning coordinator ramps up
 //     to its full share of new sessions [10s]; negative turns it off.
+//   - outlier_failures: statements in a row without an answer (a timeout,
+//     a connection lost) that eject a coordinator while another answers,
+//     up to 1000 [5]; -1 turns ejection off.
+//   - outlier_window: Go duration within which those failures count [1m];
+//     negative means no window.
+//   - outlier_eject_time: Go duration of a first ejection, doubled at each
+//     one that follows up to 5m (or itself, when longer) [30s].
+//   - outlier_max_ejected: largest fraction of the coordinators ejected at
+//     once, from 0 to 1 [0.5]; at least one, never all.
 //   - allow_non_impala: true to talk to a HiveServer2 that is not Impala
 //     (Apache Hive, Spark's Thrift server) [false]. hs2 only.
 //   - poll_queries: true to have queries wait by polling their status,
@@ -384,7 +429,7 @@ func ParseDSN(dsn string) (*Config, error) {
 			if !ok {
 				return nil, dsnErr("password", "invalid percent-encoding")
 			}
-			c.Password = p
+			c.Password = secret.New(p)
 			hasPassword = p != ""
 		}
 	}
@@ -544,6 +589,16 @@ func (c *Config) setParam(key, value string) error {
 		c.QueryTimeout, err = parseDuration(key, value, false)
 	case "fetch_size":
 		c.FetchSize, err = parseInt(key, value, 0, MaxFetchSize)
+	case "max_reply_memory":
+		c.MaxReplyMemory, err = parseInt(key, value, 0, MaxReplyMemory)
+	case "outlier_failures":
+		c.OutlierFailures, err = parseInt(key, value, -1, MaxOutlierFailures)
+	case "outlier_window":
+		c.OutlierWindow, err = parseDuration(key, value, true)
+	case "outlier_eject_time":
+		c.OutlierEjectTime, err = parseDuration(key, value, false)
+	case "outlier_max_ejected":
+		c.OutlierMaxEjected, err = parseFraction(key, value)
 	case "retries":
 		c.Retries, err = parseInt(key, value, -1, MaxRetries)
 	case "max_idle_time":
@@ -585,6 +640,15 @@ func parseDuration(key, v string, off bool) (time.Duration, error) {
 	return d, nil
 }
 
+// parseFraction reads a number from 0 to 1.
+func parseFraction(key, v string) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f >= 0 && f <= 1) {
+		return 0, dsnErr(key, fmt.Sprintf("%q is not a number from 0 to 1", v))
+	}
+	return f, nil
+}
+
 func parseInt(key, v string, lo, hi int) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
@@ -617,7 +681,7 @@ func (c *Config) Validate() error {
 	if strings.IndexByte(c.User, 0) >= 0 {
 		return dsnErr("user", "contains NUL")
 	}
-	if strings.IndexByte(c.Password, 0) >= 0 {
+	if strings.IndexByte(c.Password.Reveal(), 0) >= 0 {
 		return dsnErr("password", "contains NUL")
 	}
 	switch c.Protocol {
@@ -648,7 +712,7 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"connect_timeout", c.ConnectTimeout}, {"query_timeout", c.QueryTimeout}} {
+	}{{"connect_timeout", c.ConnectTimeout}, {"query_timeout", c.QueryTimeout}, {"outlier_eject_time", c.OutlierEjectTime}} {
 		if d.v < 0 {
 			return dsnErr(d.name, "is negative")
 		}
@@ -658,6 +722,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Retries > MaxRetries {
 		return dsnErr("retries", fmt.Sprintf("%d is more than %d", c.Retries, MaxRetries))
+	}
+	if c.MaxReplyMemory < 0 || c.MaxReplyMemory > MaxReplyMemory {
+		return dsnErr("max_reply_memory", fmt.Sprintf("%d is not from 0 to %d", c.MaxReplyMemory, MaxReplyMemory))
+	}
+	if c.OutlierFailures > MaxOutlierFailures {
+		return dsnErr("outlier_failures", fmt.Sprintf("%d is more than %d", c.OutlierFailures, MaxOutlierFailures))
+	}
+	if !(c.OutlierMaxEjected >= 0 && c.OutlierMaxEjected <= 1) {
+		return dsnErr("outlier_max_ejected", fmt.Sprintf("%v is not from 0 to 1", c.OutlierMaxEjected))
 	}
 
 	upper := make(map[string]bool, len(c.QueryOptions))
@@ -680,7 +753,7 @@ func (c *Config) Validate() error {
 func (c *Config) validateAuth() error {
 	switch c.Auth {
 	case "", AuthNone:
-		if c.Password != "" {
+		if !c.Password.IsZero() {
 			return dsnErr("auth", "a password needs auth=plain (ldap) or auth=gssapi")
 		}
 	case AuthPlain:
@@ -691,11 +764,11 @@ func (c *Config) validateAuth() error {
 		switch {
 		case c.Keytab != "" && c.CCache != "":
 			return dsnErr("keytab", "not with ccache: give one of keytab, ccache or a password")
-		case c.Keytab != "" && c.Password != "":
+		case c.Keytab != "" && !c.Password.IsZero():
 			return dsnErr("keytab", "not with a password: give one of keytab, ccache or a password")
-		case c.CCache != "" && c.Password != "":
+		case c.CCache != "" && !c.Password.IsZero():
 			return dsnErr("ccache", "not with a password: give one of keytab, ccache or a password")
-		case (c.Keytab != "" || c.Password != "") && c.Principal == "" && c.User == "":
+		case (c.Keytab != "" || !c.Password.IsZero()) && c.Principal == "" && c.User == "":
 			return dsnErr("principal", "a keytab or password login needs a principal or a user name")
 		}
 		if c.KerberosHostFQDN != "" && !isHostName(c.KerberosHostFQDN) {
@@ -784,11 +857,11 @@ func validOptionValue(key, v string) error {
 func (c *Config) FormatDSN() string {
 	var b strings.Builder
 	b.WriteString(dsnScheme)
-	if c.User != "" || c.Password != "" {
+	if c.User != "" || !c.Password.IsZero() {
 		b.WriteString(escapeDSN(c.User, false))
-		if c.Password != "" {
+		if !c.Password.IsZero() {
 			b.WriteByte(':')
-			b.WriteString(escapeDSN(c.Password, false))
+			b.WriteString(escapeDSN(c.Password.Reveal(), false))
 		}
 		b.WriteByte('@')
 	}
@@ -831,7 +904,7 @@ func (c *Config) FormatDSN() string {
 	str("affinity_key", c.AffinityKey, "")
 	// ParseDSN takes a password without auth for auth=plain.
 	implied := Auth("")
-	if c.Password != "" {
+	if !c.Password.IsZero() {
 		implied = AuthPlain
 	}
 	str("auth", string(c.Auth), string(implied))
@@ -852,6 +925,9 @@ func (c *Config) FormatDSN() string {
 	if c.FetchSize != 0 {
 		param("fetch_size", strconv.Itoa(c.FetchSize))
 	}
+	if c.MaxReplyMemory != 0 {
+		param("max_reply_memory", strconv.Itoa(c.MaxReplyMemory))
+	}
 	if c.Retries != 0 {
 		param("retries", strconv.Itoa(c.Retries))
 	}
@@ -859,6 +935,14 @@ func (c *Config) FormatDSN() string {
 	dur("validate_after", c.ValidateAfter)
 	dur("health_interval", c.HealthInterval)
 	dur("slow_start", c.SlowStart)
+	if c.OutlierFailures != 0 {
+		param("outlier_failures", strconv.Itoa(c.OutlierFailures))
+	}
+	dur("outlier_window", c.OutlierWindow)
+	dur("outlier_eject_time", c.OutlierEjectTime)
+	if c.OutlierMaxEjected != 0 {
+		param("outlier_max_ejected", strconv.FormatFloat(c.OutlierMaxEjected, 'g', -1, 64))
+	}
 	boolean("allow_non_impala", c.AllowNonImpala)
 	boolean("poll_queries", c.PollQueries)
 	for _, k := range sortedKeys(c.QueryOptions) {
@@ -874,8 +958,8 @@ func (c *Config) FormatDSN() string {
 
 // String returns the DSN with the password replaced by "xxxxx".
 func (c Config) String() string {
-	if c.Password != "" {
-		c.Password = "xxxxx"
+	if !c.Password.IsZero() {
+		c.Password = secret.New("xxxxx")
 	}
 	return c.FormatDSN()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/impalad"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // movingConn opens a *sql.Conn over two coordinators (with the option
@@ -187,7 +188,7 @@ func TestPingWrongPassword(t *testing.T) {
 		t.Cleanup(func() { co.Close() })
 	}
 	cfg := testConfig(impalalb.ProtocolHS2, cos...)
-	cfg.User, cfg.Password, cfg.Auth = "alice", "wrong", impalalb.AuthPlain
+	cfg.User, cfg.Password, cfg.Auth = "alice", secret.New("wrong"), impalalb.AuthPlain
 	db, c := openDB(t, cfg)
 	err = db.Ping()
 	require.ErrorIs(t, err, sasl.ErrRejected)

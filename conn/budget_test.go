@@ -156,7 +156,7 @@ var okStatus = []byte{byte(thrift.STRUCT), 0, 1, byte(thrift.I32), 0, 1, 0, 0, 0
 func hostileNulls() []byte {
 	var b bytes.Buffer
 	b.Write(okStatus)
-	b.Write([]byte{byte(thrift.STRUCT), 0, 3})                    // results {
+	b.Write([]byte{byte(thrift.STRUCT), 0, 3}) // results {
 	b.Write([]byte{byte(thrift.I64), 0, 1, 0, 0, 0, 0, 0, 0, 0, 0})
 	b.Write([]byte{byte(thrift.LIST), 0, 2, byte(thrift.STRUCT), 0, 0, 0, 0})
 	b.Write([]byte{byte(thrift.LIST), 0, 3, byte(thrift.STRUCT), 0, 0, 0, 1})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/impalalb/impalalb/internal/thrift/gen/impala"
 	"github.com/impalalb/impalalb/internal/thrift/gen/tcli"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // allTypesMeta is one column of every scalar type.
@@ -328,7 +329,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestOptionsDefaults(t *testing.T) {
-	in := Options{SessionOptions: map[string]string{"a": "1"}, Password: "pw", User: "u"}
+	in := Options{SessionOptions: map[string]string{"a": "1"}, Password: secret.New("pw"), User: "u"}
 	o, err := in.WithDefaults()
 	require.NoError(t, err)
 	require.Equal(t, DefaultFetchSize, o.FetchSize)

@@ -11,7 +11,7 @@
 //
 //	s, err := conn.Dial(ctx, "impalad-1:21050", conn.Options{
 //		User:           "etl",
-//		Password:       pw, // SASL PLAIN (LDAP); omit for NOSASL
+//		Password:       secret.New(pw), // SASL PLAIN (LDAP); omit for NOSASL
 //		TLS:            &tls.Config{ServerName: "impala.example.com"},
 //		Database:       "sales",
 //		SessionOptions: map[string]string{"MEM_LIMIT": "2g"},

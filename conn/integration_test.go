@@ -26,6 +26,7 @@ import (
 	"github.com/impalalb/impalalb/conn"
 	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/impalad"
+	"github.com/impalalb/impalalb/secret"
 )
 
 const (
@@ -533,7 +534,7 @@ func TestDialErrors(t *testing.T) {
 	t.Run("wrong password", func(t *testing.T) {
 		co := startCoord(t, impalad.Config{Users: map[string]string{testUser: testPassword}})
 		o := quick
-		o.User, o.Password = testUser, "wrong-pw"
+		o.User, o.Password = testUser, secret.New("wrong-pw")
 		_, err := conn.Dial(ctx, co.HS2Addr(), o)
 		t.Log(err)
 		require.ErrorIs(t, err, sasl.ErrRejected)
@@ -550,7 +551,7 @@ func TestDialErrors(t *testing.T) {
 	t.Run("sasl client, nosasl server", func(t *testing.T) {
 		co := startCoord(t, impalad.Config{})
 		o := quick
-		o.User, o.Password = testUser, testPassword
+		o.User, o.Password = testUser, secret.New(testPassword)
 		o.ConnectTimeout = 200 * time.Millisecond
 		// A NOSASL server waits for the rest of what it takes for a
 		// Thrift message: only the deadline ends the handshake.
@@ -729,7 +730,7 @@ func TestLoggerNeverSeesSecrets(t *testing.T) {
 	s := dial(t, addr, opts)
 	query(t, s, "select 'top secret statement text'")
 	require.NoError(t, s.Close())
-	_, err := conn.Dial(context.Background(), addr, conn.Options{User: testUser, Password: "wrong-" + testPassword, Logger: opts.Logger})
+	_, err := conn.Dial(context.Background(), addr, conn.Options{User: testUser, Password: secret.New("wrong-" + testPassword), Logger: opts.Logger})
 	require.Error(t, err)
 	mu.Lock()
 	defer mu.Unlock()

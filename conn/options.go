@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/impalalb/impalalb/conn/sasl"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // Protocol is the client protocol a Session speaks.
@@ -93,10 +94,11 @@ type Options struct {
 	User string
 
 	// Password is used only for SASL PLAIN when Mechanism is nil (see
-	// Mechanism). It is never sent in OpenSession (Impala authenticates in
-	// the SASL layer and ignores OpenSession's password), never logged,
-	// never in an error.
-	Password string
+	// Mechanism): secret.New(pw). It is never sent in OpenSession (Impala
+	// authenticates in the SASL layer and ignores OpenSession's password),
+	// never logged, never in an error, and prints redacted under every
+	// verb. The zero Value means none.
+	Password secret.Value
 
 	// Database is the current database of new sessions, and the one Reset
 	// restores. Empty means the coordinator's default ("default").
@@ -245,8 +247,8 @@ func (o Options) WithDefaults() (Options, error) {
 	if o.MaxReplyMemory == 0 {
 		o.MaxReplyMemory = o.MaxMessageSize
 	}
-	if o.Mechanism == nil && o.Password != "" {
-		o.Mechanism = sasl.PlainFactory(o.User, o.Password)
+	if o.Mechanism == nil && !o.Password.IsZero() {
+		o.Mechanism = sasl.PlainFactory(o.User, o.Password.Reveal())
 	}
 	o.SessionOptions = maps.Clone(o.SessionOptions)
 	if o.TLS != nil {

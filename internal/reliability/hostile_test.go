@@ -20,6 +20,7 @@ import (
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/thrift/gen/impala"
 	"github.com/impalalb/impalalb/internal/thrift/gen/tcli"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // A hostile coordinator: raw TCP on loopback that speaks enough HS2 (binary
@@ -338,7 +339,7 @@ func TestHostileCoordinator(t *testing.T) {
 			addr := startHostile(t, h)
 			opts := fastOpts()
 			if c.sasl {
-				opts.Password = "hostile-pw"
+				opts.Password = secret.New("hostile-pw")
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

@@ -27,6 +27,7 @@ import (
 	"github.com/impalalb/impalalb/internal/krbacceptor"
 	"github.com/impalalb/impalalb/internal/saslserver"
 	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/secret"
 	"github.com/impalalb/impalalb/tlsconf"
 )
 
@@ -89,15 +90,15 @@ func (c *capture) add(label string, s ...string) {
 	c.mu.Unlock()
 }
 
-// secret is one thing that must never be seen, in all the forms it could
+// sought is one secret that must never be seen, in all the forms it could
 // take in text.
-type secret struct {
+type sought struct {
 	what  string
 	forms []string
 }
 
-func secretOf(what string, raw []byte) secret {
-	s := secret{what: what, forms: []string{
+func secretOf(what string, raw []byte) sought {
+	s := sought{what: what, forms: []string{
 		base64.StdEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw), hex.EncodeToString(raw),
 	}}
 	if len(raw) >= 8 {
@@ -108,7 +109,7 @@ func secretOf(what string, raw []byte) secret {
 
 // check greps every captured text for every secret. It returns the leaks
 // by source label, each with a sample.
-func (c *capture) check(secrets []secret) map[string]string {
+func (c *capture) check(secrets []sought) map[string]string {
 	c.mu.Lock()
 	texts := append([]labeled{{"slog debug output", c.log.String()}}, c.texts...)
 	c.mu.Unlock()
@@ -168,14 +169,14 @@ func TestSecretsPLAIN(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	opts := fastOpts()
-	opts.Password = plainPassword
+	opts.Password = secret.New(plainPassword)
 	opts.Logger = log
 	cap.value(opts)
 	cap.value(&opts)
 
 	// Wrong password, then wrong user.
 	bad := opts
-	bad.Password = plainPassword + "-wrong"
+	bad.Password = secret.New(plainPassword + "-wrong")
 	_, err := conn.Dial(ctx, addrs[0], bad)
 	require.Error(t, err)
 	cap.err(err)
@@ -267,7 +268,7 @@ func TestSecretsPLAIN(t *testing.T) {
 	cap.value(tlsconf.Config{ServerName: lbName})
 
 	require.NotEmpty(t, cap.log.String(), "debug logging produced nothing: the grep would prove nothing")
-	report(t, cap.check([]secret{secretOf("PLAIN password", []byte(plainPassword))}))
+	report(t, cap.check([]sought{secretOf("PLAIN password", []byte(plainPassword))}))
 }
 
 // TestSecretsKerberos: a known Kerberos password, a keytab and a ticket
@@ -295,7 +296,7 @@ func TestSecretsKerberos(t *testing.T) {
 	defer cancel()
 
 	// The secrets: password, keytab file and keys, ticket and session key.
-	secrets := []secret{secretOf("Kerberos password", []byte(k.Password))}
+	secrets := []sought{secretOf("Kerberos password", []byte(k.Password))}
 	for _, path := range []string{k.UserKeytab, k.Keytab(k.Hosts[0])} {
 		raw, err := os.ReadFile(path)
 		require.NoError(t, err)
@@ -310,11 +311,11 @@ func TestSecretsKerberos(t *testing.T) {
 	k.Kinit(t, ccache)
 
 	configs := map[string]kerberos.Config{
-		"password": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password, HostFQDN: k.LBHost, Logger: log},
+		"password": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: secret.New(k.Password), HostFQDN: k.LBHost, Logger: log},
 		"keytab":   {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Keytab: k.UserKeytab, HostFQDN: k.LBHost, Logger: log},
 		"ccache":   {Krb5Conf: k.Krb5Conf, CCache: ccache, HostFQDN: k.LBHost, Logger: log},
-		"wrong-pw": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password + "-wrong", HostFQDN: k.LBHost, Logger: log},
-		"bad-host": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password, HostFQDN: "no-such-host.impalalb.test", Logger: log},
+		"wrong-pw": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: secret.New(k.Password + "-wrong"), HostFQDN: k.LBHost, Logger: log},
+		"bad-host": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: secret.New(k.Password), HostFQDN: "no-such-host.impalalb.test", Logger: log},
 	}
 	run := func(name string, kc kerberos.Config) {
 		cap.value(kc)
