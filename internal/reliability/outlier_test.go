@@ -1,0 +1,291 @@
+package reliability
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/stretchr/testify/require"
+
+	"github.com/impalalb/impalalb/balancer"
+	"github.com/impalalb/impalalb/conn"
+	"github.com/impalalb/impalalb/internal/impalad"
+	"github.com/impalalb/impalalb/internal/thrift/gen/tcli"
+)
+
+// hungServer is a raw-TCP coordinator that opens sessions, answers pings
+// and closes sessions, so that health checks find it healthy, but never
+// answers a statement: it records the statement and leaves the call
+// hanging until the client gives up and cuts the connection.
+type hungServer struct {
+	ln   net.Listener
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	open map[net.Conn]bool
+	got  map[string]int // statements received, by text
+}
+
+func startHung(t *testing.T) (*hungServer, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	h := &hungServer{ln: ln, open: map[net.Conn]bool{}, got: map[string]int{}}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			h.mu.Lock()
+			h.open[nc] = true
+			h.mu.Unlock()
+			h.wg.Add(1)
+			go func() {
+				defer h.wg.Done()
+				defer nc.Close()
+				h.serve(nc)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		h.mu.Lock()
+		for nc := range h.open {
+			nc.Close()
+		}
+		h.mu.Unlock()
+		h.wg.Wait()
+	})
+	return h, ln.Addr().String()
+}
+
+func (h *hungServer) serve(nc net.Conn) {
+	r := bufio.NewReader(nc)
+	prot := thrift.NewTBinaryProtocolConf(thrift.NewStreamTransportR(r), nil)
+	ctx := context.Background()
+	for {
+		name, _, seq, err := prot.ReadMessageBegin(ctx)
+		if err != nil {
+			return
+		}
+		if name == "ExecuteStatement" {
+			var args tcli.TCLIServiceExecuteStatementArgs
+			if args.Read(ctx, prot) != nil || args.Req == nil {
+				return
+			}
+			h.mu.Lock()
+			h.got[args.Req.Statement]++
+			h.mu.Unlock()
+			// Hang: read (and drop) whatever comes until the client cuts.
+			_, _ = io.Copy(io.Discard, r)
+			return
+		}
+		if prot.Skip(ctx, thrift.STRUCT) != nil || prot.ReadMessageEnd(ctx) != nil {
+			return
+		}
+		if _, err := nc.Write(validReply(name, seq)); err != nil {
+			return
+		}
+	}
+}
+
+// signalHandler is a slog.Handler that closes ch at the first record with
+// message msg.
+type signalHandler struct {
+	msg  string
+	ch   chan struct{}
+	once sync.Once
+}
+
+func (h *signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *signalHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *signalHandler) WithGroup(string) slog.Handler            { return h }
+func (h *signalHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.ch) })
+	}
+	return nil
+}
+
+func (h *hungServer) received(stmt string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.got[stmt]
+}
+
+// stmtRun is one statement of the load: when it started and ended, the
+// coordinator of its lease when acquired and after the statement (a
+// session moves off a coordinator taken out), and how it ended.
+type stmtRun struct {
+	stmt          string
+	start, end    time.Time
+	acquired, ran string
+	err           error
+}
+
+// hungLoad runs statements from workers goroutines over the pool, each
+// with its own timeout, until stop is closed, and returns them.
+func hungLoad(t *testing.T, p *balancer.Pool[*conn.Session], workers int, stop <-chan struct{}, timeout time.Duration) []stmtRun {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		runs []stmtRun
+		wg   sync.WaitGroup
+	)
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stopped() {
+				actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				l, err := p.Acquire(actx, "")
+				cancel()
+				if err != nil {
+					t.Errorf("acquire: %v", err)
+					return
+				}
+				r := stmtRun{stmt: tagged("outlier"), start: time.Now(), acquired: l.Coordinator()}
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				r.err = runStmt(ctx, l.Session(), r.stmt)
+				cancel()
+				r.end, r.ran = time.Now(), l.Coordinator()
+				if r.err != nil || l.Session().Broken() {
+					l.Discard()
+				} else {
+					l.Release()
+				}
+				mu.Lock()
+				runs = append(runs, r)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return runs
+}
+
+// TestOutlierEjectsHungCoordinator: beside a healthy coordinator, one that
+// accepts sessions and answers pings (health checks pass) but never
+// answers a statement. Without ejection its statements keep failing and it
+// stays up; with it (the defaults), it is out after OutlierFailures
+// timeouts, within seconds, no statement fails after that, and none ran
+// twice.
+func TestOutlierEjectsHungCoordinator(t *testing.T) {
+	cos, addrs := startCluster(t, 1, impalad.Config{})
+	const (
+		workers = 6
+		timeout = stmtTimeout
+	)
+	for _, eject := range []bool{false, true} {
+		name := map[bool]string{false: "ejection off", true: "ejection on"}[eject]
+		t.Run(name, func(t *testing.T) {
+			hung, hungAddr := startHung(t)
+			// The load runs 7 s without ejection; with it, until 3 s after
+			// the pool logs the ejection (20 s at most).
+			ejected := make(chan struct{})
+			stop := make(chan struct{})
+			p := newPool(t, []string{hungAddr, addrs[0]}, fastOpts(), func(c *balancer.Config) {
+				c.OutlierEjectTime = time.Minute // out for the rest of the test
+				c.Fall = 3                       // a slow check on a loaded machine is no failure
+				c.Logger = slog.New(&signalHandler{msg: "balancer: coordinator ejected", ch: ejected})
+				if !eject {
+					c.OutlierFailures = -1
+				}
+			})
+			start := time.Now()
+			go func() {
+				limit := time.NewTimer(20 * time.Second)
+				defer limit.Stop()
+				if !eject {
+					limit.Reset(7 * time.Second)
+				}
+				select {
+				case <-ejected:
+					after := time.NewTimer(3 * time.Second)
+					defer after.Stop()
+					select {
+					case <-after.C:
+					case <-limit.C:
+					}
+				case <-limit.C:
+				}
+				close(stop)
+			}()
+			runs := hungLoad(t, p, workers, stop, timeout)
+
+			st, _ := p.Stats().Coordinator(hungAddr)
+			failed, ok := 0, 0
+			var lastFailStart time.Time
+			for _, r := range runs {
+				if r.err == nil {
+					ok++
+					continue
+				}
+				failed++
+				requireTyped(t, r.err, hungAddr)
+				if r.start.After(lastFailStart) {
+					lastFailStart = r.start
+				}
+			}
+			// Nothing ran twice: each statement was received once at most,
+			// by one coordinator.
+			ran := map[string]int{}
+			for _, s := range cos[0].Statements() {
+				ran[s.Text]++
+			}
+			for _, r := range runs {
+				n := ran[r.stmt] + hung.received(r.stmt)
+				require.LessOrEqual(t, n, 1, "%s ran %d times", r.stmt, n)
+				if r.err == nil {
+					require.Equal(t, 1, ran[r.stmt], "%s succeeded but did not run on the healthy coordinator", r.stmt)
+				}
+			}
+			if !eject {
+				require.Equal(t, balancer.StateUp, st.State, "health checks alone never take it down")
+				require.Zero(t, st.Ejections)
+				require.GreaterOrEqual(t, failed, balancer.DefaultOutlierFailures, "statements kept failing")
+				t.Logf("%s: %d statements, %d failed, the last failure started %v into the run; %s still %s",
+					name, len(runs), failed, lastFailStart.Sub(start).Round(time.Millisecond), hungAddr, st.State)
+				return
+			}
+			require.True(t, st.Ejected, "not ejected: %+v", st)
+			require.Equal(t, balancer.StateDown, st.State)
+			require.EqualValues(t, 1, st.Ejections)
+			var ej *balancer.EjectedError
+			require.ErrorAs(t, st.LastError, &ej)
+			ejectedAt := st.LastErrorAt
+			// Every failure started before the ejection: none after.
+			require.False(t, lastFailStart.After(ejectedAt), "a statement started %v after the ejection failed", lastFailStart.Sub(ejectedAt))
+			after, moved := 0, 0
+			for _, r := range runs {
+				if r.start.After(ejectedAt) {
+					after++
+					require.Equal(t, addrs[0], r.ran)
+					if r.acquired == hungAddr {
+						moved++ // leased before the ejection: moved at its statement
+					}
+				}
+			}
+			require.Positive(t, after, "statements ran after the ejection")
+			within(t, ejectedAt.Sub(start), timeout*time.Duration(balancer.DefaultOutlierFailures), "time to eject")
+			t.Logf("%s: %d statements, %d failed (all started before the ejection); ejected %v into the run after %d timeouts in a row, for %v; %d statements after it, all on %s (%d of them moved there from a lease on the ejected one), none failed",
+				name, len(runs), failed, ejectedAt.Sub(start).Round(time.Millisecond), ej.Failures, ej.For, after, addrs[0], moved)
+		})
+	}
+}
