@@ -150,9 +150,10 @@ type Options struct {
 	// allocated. Besides, a fetch's reply may hold no more rows than the
 	// fetch asked for (FetchSize), nor a batch other columns than the
 	// schema's: more is an error wrapping ErrBadRowSet. Zero means
-	// MaxMessageSize (256 MiB by default): a 10240-row batch of 64 mixed
-	// columns takes about 25 MiB, one of 256 columns with 40-byte strings
-	// about 250 MiB of wire and memory alike (BENCHMARKS.md).
+	// MaxMessageSize (256 MiB by default); a 10240-row batch of 256 mixed
+	// columns takes about 36 MiB (BENCHMARKS.md). A SASL data frame
+	// wrapped by a security layer is besides buffered whole, up to
+	// MaxMessageSize.
 	MaxReplyMemory int
 
 	// AllowNonImpala lets an HS2 session talk to any HiveServer2 (Apache
