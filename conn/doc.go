@@ -93,7 +93,10 @@
 // idle timeout, closed it); [Session.Ping] proves it with one. A pool
 // must not leak one user's SET or USE to the next: [Session.NeedsReset]
 // says a statement changed the session, and [Session.Reset] restores the
-// options and database of [Options].
+// options and database of [Options]. A pool's lease given to [Session.SetMover]
+// moves the session off a coordinator that takes no new work and, when it
+// is an [Observer], hears how each statement ended: answered, or not
+// (a timeout, a connection lost), for outlier ejection.
 //
 // # Values
 //
