@@ -8,6 +8,8 @@ import (
 	"net"
 
 	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/impalalb/impalalb/internal/saslwire"
 )
 
 // This file bounds what one reply of the coordinator can make the client
@@ -222,29 +224,20 @@ func readCharged(ctx context.Context, p thrift.TProtocol, r io.Reader, b *replyB
 	return buf, nil
 }
 
-// growChunk is the first allocation, and the least growth, of a buffer
-// read as its bytes arrive.
+// growChunk is the first allocation of a buffer read as its bytes arrive
+// (as saslwire.ReadBounded's).
 const growChunk = 64 << 10
 
-// readGrowing reads exactly n bytes into a new buffer that doubles (from
-// growChunk, never past n) as the bytes arrive, so that memory follows
-// what was received and not what a length claimed. Its capacity is n.
+// readGrowing reads exactly n bytes into a new buffer that grows, from
+// growChunk and never past n, as the bytes arrive, so that memory follows
+// what was received and not what a length claimed.
 func readGrowing(r io.Reader, n int) ([]byte, error) {
-	buf := make([]byte, 0, min(n, growChunk))
-	for len(buf) < n {
-		if len(buf) == cap(buf) {
-			nb := make([]byte, len(buf), min(2*cap(buf), n))
-			copy(nb, buf)
-			buf = nb
-		}
-		m, err := io.ReadFull(r, buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+m]
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
+	if n == 0 {
+		return []byte{}, nil // as the binary protocol reads an empty value
+	}
+	buf, err := saslwire.ReadBounded(r, nil, n)
+	if err != nil {
+		return nil, err
 	}
 	return buf, nil
 }

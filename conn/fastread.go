@@ -670,20 +670,14 @@ func (sr *stringReader) readPeeked(n int) ([]string, error) {
 			return nil, negative(size)
 		}
 		k := int(size)
-		switch {
-		case k == 0:
-			vals = append(vals, "")
-			continue
-		case k > arenaBlock/4:
-			v, err := sr.readLong(k)
+		if k == 0 || k > arenaBlock/4 || cap(sr.block)-len(sr.block) < k {
+			v, done, err := sr.outOfBlock(k)
 			if err != nil {
 				return nil, err
 			}
-			vals = append(vals, v)
-			continue
-		case cap(sr.block)-len(sr.block) < k:
-			if err := sr.newBlock(); err != nil {
-				return nil, err
+			if done {
+				vals = append(vals, v)
+				continue
 			}
 		}
 		at := len(sr.block)
@@ -725,23 +719,14 @@ func (sr *stringReader) readStreamed(n int) ([]string, error) {
 			return nil, negative(size)
 		}
 		k := int(size)
-		switch {
-		case k == 0:
-			vals = append(vals, "")
-			continue
-		case k > arenaBlock/4:
-			if err := sr.bud.take(k); err != nil {
-				return nil, err
-			}
-			buf, err := readGrowing(sr.raw, k)
+		if k == 0 || k > arenaBlock/4 || cap(sr.block)-len(sr.block) < k {
+			v, done, err := sr.outOfBlock(k)
 			if err != nil {
-				return nil, thrift.NewTProtocolException(err)
-			}
-			vals = append(vals, stringAt(buf, 0, k))
-			continue
-		case cap(sr.block)-len(sr.block) < k:
-			if err := sr.newBlock(); err != nil {
 				return nil, err
+			}
+			if done {
+				vals = append(vals, v)
+				continue
 			}
 		}
 		at := len(sr.block)
@@ -757,14 +742,36 @@ func (sr *stringReader) readStreamed(n int) ([]string, error) {
 	return vals, nil
 }
 
-// readLong reads from the window a value of k bytes into a buffer of its
-// own, charged at k and grown as the bytes arrive (k is only what the
-// length prefix claims).
+// outOfBlock handles a value of k bytes that does not go into the current
+// arena block as it is: the empty string, a value longer than a quarter
+// block (read into a buffer of its own: done), a value that needs a new
+// block (made: not done, the caller copies the value into it).
+func (sr *stringReader) outOfBlock(k int) (v string, done bool, err error) {
+	switch {
+	case k == 0:
+		return "", true, nil
+	case k > arenaBlock/4:
+		v, err := sr.readLong(k)
+		return v, true, err
+	}
+	return "", false, sr.newBlock()
+}
+
+// readLong reads a value of k bytes into a buffer of its own, charged at k
+// and grown as the bytes arrive (k is only what the length prefix claims):
+// from the window when reading in place, else from the transport.
 func (sr *stringReader) readLong(k int) (string, error) {
 	if err := sr.bud.take(k); err != nil {
 		return "", err
 	}
 	w := &sr.win
+	if w.pk == nil {
+		buf, err := readGrowing(sr.raw, k)
+		if err != nil {
+			return "", thrift.NewTProtocolException(err)
+		}
+		return stringAt(buf, 0, k), nil
+	}
 	buf := make([]byte, 0, min(k, growChunk))
 	for len(buf) < k {
 		b, err := w.avail(1)

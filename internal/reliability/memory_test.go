@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -200,48 +199,10 @@ func gone(w *bufio.Writer) bool {
 
 // streamServer is a hostile coordinator whose replies are streamed: valid
 // ones but for the case's calls.
-type streamServer struct {
-	c    memCase
-	ln   net.Listener
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	open map[net.Conn]bool
-}
+type streamServer struct{ c memCase }
 
 func startStream(t *testing.T, c memCase) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := &streamServer{c: c, ln: ln, open: map[net.Conn]bool{}}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.open[nc] = true
-			s.mu.Unlock()
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer nc.Close()
-				s.serve(nc)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		s.mu.Lock()
-		for nc := range s.open {
-			nc.Close()
-		}
-		s.mu.Unlock()
-		s.wg.Wait()
-	})
-	return ln.Addr().String()
+	return serveLoopback(t, (&streamServer{c: c}).serve)
 }
 
 // framer sends what is written to it as SASL data frames.

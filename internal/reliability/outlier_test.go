@@ -24,47 +24,13 @@ import (
 // answers a statement: it records the statement and leaves the call
 // hanging until the client gives up and cuts the connection.
 type hungServer struct {
-	ln   net.Listener
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	open map[net.Conn]bool
-	got  map[string]int // statements received, by text
+	mu  sync.Mutex
+	got map[string]int // statements received, by text
 }
 
 func startHung(t *testing.T) (*hungServer, string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	h := &hungServer{ln: ln, open: map[net.Conn]bool{}, got: map[string]int{}}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			h.mu.Lock()
-			h.open[nc] = true
-			h.mu.Unlock()
-			h.wg.Add(1)
-			go func() {
-				defer h.wg.Done()
-				defer nc.Close()
-				h.serve(nc)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		h.mu.Lock()
-		for nc := range h.open {
-			nc.Close()
-		}
-		h.mu.Unlock()
-		h.wg.Wait()
-	})
-	return h, ln.Addr().String()
+	h := &hungServer{got: map[string]int{}}
+	return h, serveLoopback(t, h.serve)
 }
 
 func (h *hungServer) serve(nc net.Conn) {

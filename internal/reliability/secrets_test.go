@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,21 +112,7 @@ func (c *capture) check(secrets []sought) map[string]string {
 	c.mu.Lock()
 	texts := append([]labeled{{"slog debug output", c.log.String()}}, c.texts...)
 	c.mu.Unlock()
-	leaks := map[string]string{}
-	for _, s := range secrets {
-		for _, f := range s.forms {
-			if len(f) < 6 {
-				continue
-			}
-			for _, t := range texts {
-				if i := strings.Index(t.text, f); i >= 0 {
-					lo, hi := max(0, i-60), min(len(t.text), i+len(f)+10)
-					leaks[t.label] = fmt.Sprintf("%s in …%s…", s.what, t.text[lo:hi])
-				}
-			}
-		}
-	}
-	return leaks
+	return leaksIn(texts, secrets)
 }
 
 // knownLeaks are the sources that print a secret today, each reported to
