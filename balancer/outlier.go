@@ -134,6 +134,7 @@ func (p *Pool[S]) eject(c *coord[S], n int32, cause error) {
 // EjectedError is a coordinator's last error (in [CoordinatorStats]) while
 // it is ejected: the statement failures that took it out.
 type EjectedError struct {
+	// Coordinator is the ejected coordinator's address.
 	Coordinator string
 	// Failures is how many statements in a row failed.
 	Failures int
@@ -143,10 +144,12 @@ type EjectedError struct {
 	Err error
 }
 
+// Error says which coordinator is out, for how long and why.
 func (e *EjectedError) Error() string {
 	return fmt.Sprintf("balancer: coordinator %s ejected for %v after %d statements in a row got no answer: %v", e.Coordinator, e.For, e.Failures, e.Err)
 }
 
+// Unwrap returns the last failure.
 func (e *EjectedError) Unwrap() error { return e.Err }
 
 var _ conn.Observer = (*Lease[*conn.Session])(nil)
