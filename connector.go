@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -220,3 +221,14 @@ func (c *Connector) Close() error {
 	})
 	return c.closeErr
 }
+
+// String describes the connector by its configuration, the password
+// redacted. A Connector's pool changes under its own goroutines: printing
+// it through fmt's reflection would read it without its locks.
+func (c *Connector) String() string { return "impalalb.Connector{" + c.cfg.String() + "}" }
+
+// Format prints String whatever the verb (fmt.Formatter).
+func (c *Connector) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+
+// LogValue implements slog.LogValuer with String.
+func (c *Connector) LogValue() slog.Value { return slog.StringValue(c.String()) }
