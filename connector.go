@@ -87,6 +87,7 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		FetchSize:      cfg.FetchSize,
 		AllowNonImpala: cfg.AllowNonImpala,
 		PollQueries:    cfg.PollQueries,
+		SyncDDL:        syncDDLMode(cfg.SyncDDL),
 		Tracer:         cfg.Tracer,
 		Logger:         cfg.Logger,
 	}
@@ -201,6 +202,18 @@ func (c *Connector) Config() *Config { return c.cfg.Clone() }
 // database/sql's own pool or running a statement) count as in use.
 func (c *Connector) Stats() balancer.Stats { return c.pool.Stats() }
 
+// Placement returns the coordinator that the connector's affinity key
+// (balance=affinity: AffinityKey, or this host's name) is placed on, and
+// false when the key has not been placed yet (or expired), or the balance
+// is not affinity. Every connection of the connector opens its session
+// there while that coordinator is up.
+func (c *Connector) Placement() (string, bool) {
+	if c.cfg.Balance != BalanceAffinity {
+		return "", false
+	}
+	return c.pool.Placement(c.pool.DefaultKey())
+}
+
 // Close closes the pool (idle sessions now; sessions still held by
 // connections when those close) and, with auth=gssapi, stops the ticket
 // renewal. database/sql calls it from DB.Close. It is idempotent.
@@ -210,4 +223,15 @@ func (c *Connector) Close() error {
 		c.closeKerberos()
 	})
 	return c.closeErr
+}
+
+// syncDDLMode is conn's mode for a Config.SyncDDL (validated).
+func syncDDLMode(m SyncDDL) conn.SyncDDL {
+	switch m {
+	case SyncDDLAlways:
+		return conn.SyncDDLAlways
+	case SyncDDLNever:
+		return conn.SyncDDLNever
+	}
+	return conn.SyncDDLAuto
 }

@@ -43,6 +43,17 @@ const (
 	BalanceRoundRobin Balance = "roundrobin"
 )
 
+// SyncDDL names when the driver adds SYNC_DDL=1 to statements that change
+// the catalog (Config.SyncDDL).
+type SyncDDL string
+
+// The SyncDDL modes.
+const (
+	SyncDDLAuto   SyncDDL = "auto"
+	SyncDDLAlways SyncDDL = "always"
+	SyncDDLNever  SyncDDL = "never"
+)
+
 // Auth names how the client authenticates to the coordinators.
 type Auth string
 
@@ -195,6 +206,15 @@ type Config struct {
 	// mishandle the early fetch. HS2 only (beeswax always polls).
 	PollQueries bool
 
+	// SyncDDL says when a statement that changes the catalog (DDL, and DML
+	// that adds files or partitions) carries SYNC_DDL=1, so that it
+	// returns only once every coordinator has seen the change: "auto" (the
+	// zero value) on connections placed by leastconn or round-robin, whose
+	// next statements may run on another coordinator (with balance=affinity
+	// they stay on one); "always"; "never". A SYNC_DDL the user chose (opt.,
+	// SET, WithQueryOptions) wins.
+	SyncDDL SyncDDL
+
 	// AllowNonImpala lets the driver talk to a HiveServer2 that is not
 	// Impala (Apache Hive, Spark's Thrift server): no Impala-only calls,
 	// paging until an empty batch, no session reattach. False means the
@@ -340,6 +360,12 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     like every other statement, instead of fetching their first rows at
 //     once [false]. A way back should a coordinator mishandle the early
 //     fetch.
+//   - sync_ddl: auto, always or never [auto]: when a statement that
+//     changes the catalog (DDL; DML that adds files or partitions) carries
+//     SYNC_DDL=1, which makes it return once every coordinator has seen
+//     the change. auto: on connections placed by leastconn or round-robin,
+//     whose next statements may run on another coordinator. A SYNC_DDL
+//     the user chose wins.
 //   - opt.NAME=value: the Impala query option NAME (letters, digits and
 //     underscores, case-insensitive, e.g. opt.MEM_LIMIT=2g,
 //     opt.REQUEST_POOL=etl, opt.SYNC_DDL=1) set on every session. The value
@@ -558,6 +584,11 @@ func (c *Config) setParam(key, value string) error {
 		c.AllowNonImpala, err = parseBool(key, value)
 	case "poll_queries":
 		c.PollQueries, err = parseBool(key, value)
+	case "sync_ddl":
+		c.SyncDDL = SyncDDL(value)
+		if c.SyncDDL != SyncDDLAuto && c.SyncDDL != SyncDDLAlways && c.SyncDDL != SyncDDLNever {
+			return dsnErr(key, fmt.Sprintf("%q is not auto, always or never", value))
+		}
 	default:
 		return dsnErr(key, "unknown parameter")
 	}
@@ -624,6 +655,11 @@ func (c *Config) Validate() error {
 	case "", ProtocolHS2, ProtocolBeeswax:
 	default:
 		return dsnErr("protocol", fmt.Sprintf("%q is not hs2 or beeswax", c.Protocol))
+	}
+	switch c.SyncDDL {
+	case "", SyncDDLAuto, SyncDDLAlways, SyncDDLNever:
+	default:
+		return dsnErr("sync_ddl", fmt.Sprintf("%q is not auto, always or never", c.SyncDDL))
 	}
 	if c.AllowNonImpala && c.Protocol == ProtocolBeeswax {
 		return dsnErr("allow_non_impala", "beeswax is Impala's own protocol; allow_non_impala needs protocol=hs2")
@@ -861,6 +897,7 @@ func (c *Config) FormatDSN() string {
 	dur("slow_start", c.SlowStart)
 	boolean("allow_non_impala", c.AllowNonImpala)
 	boolean("poll_queries", c.PollQueries)
+	str("sync_ddl", string(c.SyncDDL), "")
 	for _, k := range sortedKeys(c.QueryOptions) {
 		b.WriteByte(sep)
 		sep = '&'

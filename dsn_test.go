@@ -90,6 +90,8 @@ var dsnCases = []struct {
 	{in: "impala://h?fetch_size=0", want: func(c *Config) {}, canonical: "impala://h"},
 	{in: "impala://h?health_interval=2.5s", want: func(c *Config) { c.HealthInterval = 2500 * time.Millisecond }},
 	{in: "impala://h?slow_start=-1s", want: func(c *Config) { c.SlowStart = -time.Second }},
+	{in: "impala://h?sync_ddl=never", want: func(c *Config) { c.SyncDDL = SyncDDLNever }},
+	{in: "impala://h?sync_ddl=auto", want: func(c *Config) { c.SyncDDL = SyncDDLAuto }},
 	{in: "impala://h?allow_non_impala=true", want: func(c *Config) { c.AllowNonImpala = true }},
 	{in: "impala://h?allow_non_impala=false", want: func(c *Config) {}, canonical: "impala://h"},
 	{in: "impala://h?poll_queries=true", want: func(c *Config) { c.PollQueries = true }},
@@ -235,6 +237,7 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h?validate_after=1d", "validate_after", "not a duration"},
 		{"impala://h?allow_non_impala=yes", "allow_non_impala", "not a boolean"},
 		{"impala://h?poll_queries=often", "poll_queries", "not a boolean"},
+		{"impala://h?sync_ddl=sometimes", "sync_ddl", "not auto, always or never"},
 		{"impala://h?protocol=beeswax&allow_non_impala=true", "allow_non_impala", "needs protocol=hs2"},
 		{"impala://h?fetch_size=-1", "fetch_size", "not an integer from 0 to 16777216"},
 		{"impala://h?fetch_size=16777217", "fetch_size", "from 0 to"},
@@ -422,9 +425,9 @@ func TestConfigByHandIsTheDSN(t *testing.T) {
 
 	byHand := &Config{Addrs: []string{"h:21050"}, ConnectTimeout: 3 * time.Second, Retries: -1,
 		MaxIdleTime: -1, ValidateAfter: time.Second, HealthInterval: -1, FetchSize: 99,
-		Balance: BalanceAffinity, AffinityKey: "tenant"}
+		Balance: BalanceAffinity, AffinityKey: "tenant", SyncDDL: SyncDDLNever}
 	bc, o = effective(byHand)
-	bd, od = effective(fromDSN("impala://h?connect_timeout=3s&retries=-1&max_idle_time=-1ns&validate_after=1s&health_interval=-1ns&fetch_size=99&balance=affinity&affinity_key=tenant"))
+	bd, od = effective(fromDSN("impala://h?connect_timeout=3s&retries=-1&max_idle_time=-1ns&validate_after=1s&health_interval=-1ns&fetch_size=99&balance=affinity&affinity_key=tenant&sync_ddl=never"))
 	require.Equal(t, bc, bd)
 	require.Equal(t, o, od)
 	require.Equal(t, -1, bc.Retries, "negative: a single attempt")

@@ -160,3 +160,7 @@ func (p *Pool[S]) Placement(key string) (string, bool) {
 	}
 	return e.c.addr, true
 }
+
+// DefaultKey returns the affinity key of acquires without one when Policy
+// is Affinity: Config.DefaultKey, or this host's name.
+func (p *Pool[S]) DefaultKey() string { return p.defaultKey }
