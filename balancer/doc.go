@@ -53,16 +53,17 @@
 // holds one of its frontend threads) stay near its peak of busy ones; ties
 // go to a random one; above 32 coordinators, the better of two random
 // choices. With a key (a user, a tenant, a client host) it uses
-// [Config.KeyedPolicy], [Affinity] by default: rendezvous hashing of the key
-// over the up coordinators, so that a key keeps its coordinator (the catalog
-// it already saw) and only the keys of a departing coordinator move, with a
-// bounded load ([Config.LoadFactor] times the mean busy sessions) so that a
-// hot key spills over instead of flooding one coordinator. [RoundRobin] is
+// [Config.KeyedPolicy], [Affinity] by default: a new key is placed by
+// rendezvous hashing over the up coordinators, with a bounded load
+// ([Config.LoadFactor] times the mean busy sessions) so that hot keys do
+// not pile onto one coordinator, and then kept there by the sticky table
+// (see below), so that it keeps the catalog it already saw. [RoundRobin] is
 // available and not recommended.
 //
 // The pick reads an immutable snapshot of the up coordinators, swapped
 // atomically when membership or health changes, and per-coordinator atomic
-// counters: it takes no lock and allocates nothing.
+// counters, under one short lock (see Concurrency); it allocates nothing,
+// except to record a new affinity key.
 //
 // # Health
 //
@@ -82,6 +83,51 @@
 // up over [Config.SlowStart]. [Pool.SetCoordinators] drains removed
 // coordinators: no new sessions, idle ones closed, in-use ones closed on
 // release.
+//
+// # A cluster that changes
+//
+// Sticky keys: the first acquire of an affinity key places it (rendezvous
+// hashing with the bounded load) and a table remembers the placement, as
+// HAProxy's stick-table does ([Config.StickyTableSize],
+// [Config.StickyExpire]). The key then stays on its coordinator whatever
+// the loads do; it moves only when that coordinator is down, draining or
+// removed, or when the key expired or was evicted from a full table
+// ([Config.ReturnHome] sends it back once after a crash). A key's DDL and
+// the queries that follow it thus meet one catalog; [Stats] counts keys
+// placed, moved and returned.
+//
+// Draining: a coordinator that answers "Server is being shut down"
+// (conn.ErrShuttingDown, Impala's graceful shutdown) takes no new
+// sessions; what runs there goes on; it is probed and comes back up when
+// it answers again (a restart). A removed coordinator ([Pool.SetCoordinators])
+// drains the same way.
+//
+// Moves: a session handed out on a coordinator that is draining, down,
+// removed or that lost the session moves, at its next statement, to the
+// coordinator the policy picks (its key's new home, for an affinity
+// lease), and its database and query options are replayed there (see
+// [Lease.Move] and package conn's Mover). What moves: the current
+// database (USE) and the query options, those of conn.Options and every
+// SET, SET x='' and UNSET ALL since. What cannot: a statement that may
+// have reached the old coordinator (it is never sent twice: its error says
+// so, and the caller decides); an open result set (its rows are on the
+// old coordinator: the session moves only once it is closed); the query
+// ids, profiles and logs of earlier statements, which stay where they
+// ran. A statement refused before it ran (shutting down, session gone)
+// or never sent runs on the new coordinator.
+//
+// Balance that comes back: a session placed without a key goes back to
+// the pool on release (or a database/sql connection's ResetSession) and is
+// retired rather than kept when its coordinator holds clearly more than
+// its share, so that a coordinator back from a restart fills up again
+// under a steady load of long-lived connections; [Config.SlowStart] ramps
+// it. Sessions of an affinity key follow the key instead.
+//
+// Nothing left behind: an HS2 session whose connection was cut (a proxy's
+// idle timeout) or broke is closed from a new connection, so that Impala
+// does not keep it, and its statements, for disconnected_session_timeout;
+// a statement whose ExecuteStatement was cut after it left ends with its
+// session.
 //
 // # Idle sessions
 //
