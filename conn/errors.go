@@ -248,11 +248,16 @@ func asError(err error) (*Error, bool) {
 }
 
 // ClientSide reports whether the failure is the client's own rather than
-// the coordinator's: its credentials were refused (sasl.ErrRejected; Impala
-// closes the connection during authentication). Every coordinator would
-// refuse them the same way, so a pool neither tries others (an LDAP
-// account would be locked out) nor marks the coordinator down; it
-// implements balancer.ClientSideError.
+// the coordinator's: its password was refused (sasl.ErrRejected in a PLAIN
+// handshake, LDAP's mechanism; Impala closes the connection during
+// authentication). Every coordinator checks a password against the same
+// directory, so a pool neither tries others (an LDAP account would be
+// locked out) nor marks the coordinator down; it implements
+// balancer.ClientSideError. A GSSAPI refusal is not: the client's ticket
+// came from the KDC for that coordinator's principal, so a coordinator
+// that refuses it has a wrong keytab or clock, and the pool goes on to the
+// others.
 func (e *Error) ClientSide() bool {
-	return errors.Is(e.Err, sasl.ErrRejected)
+	var he *sasl.HandshakeError
+	return errors.As(e.Err, &he) && he.Mechanism == "PLAIN" && errors.Is(he, sasl.ErrRejected)
 }
