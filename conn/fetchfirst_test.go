@@ -102,7 +102,7 @@ func TestQueryWithProgressIsPolled(t *testing.T) {
 	s := dial(t, addr, opts)
 	reports := 0
 	ctx := conn.WithProgress(context.Background(), 100*time.Millisecond, func(*conn.Summary) { reports++ })
-	op, err := s.Execute(ctx, "select sleep(400)", nil)
+	op, err := s.Execute(ctx, "select sleep(1000)", nil)
 	require.NoError(t, err)
 	require.NoError(t, op.Close(ctx))
 	require.Positive(t, reports)
