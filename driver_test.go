@@ -338,6 +338,18 @@ func TestQueryRowExecPrepare(t *testing.T) {
 		require.ErrorContains(t, err, "expected 2 arguments, got 1")
 		require.NoError(t, st.Close())
 
+		// An Iceberg DELETE affects the rows it deleted (its DML result
+		// says 0 modified, N deleted).
+		_, err = db.ExecContext(ctx, "create table ice (id int) stored as iceberg tblproperties ('format-version'='2')")
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, "insert into ice select id from t")
+		require.NoError(t, err)
+		res, err = db.ExecContext(ctx, "delete from ice where id > ?", 4)
+		require.NoError(t, err)
+		ra, err = res.RowsAffected()
+		require.NoError(t, err)
+		require.EqualValues(t, 2, ra)
+
 		q, err := db.Prepare("select @id, ?, @id -- ?\n")
 		require.NoError(t, err)
 		defer q.Close()

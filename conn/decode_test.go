@@ -366,6 +366,11 @@ func TestDMLRows(t *testing.T) {
 	require.Equal(t, int64(5), dmlRows(&impala.TDmlResult_{RowsModified: map[string]int64{"": 2, "p=1": 3}}))
 	require.Equal(t, int64(4), dmlRows(&impala.TDmlResult_{RowsModified: map[string]int64{}, RowsDeleted: map[string]int64{"": 4}}))
 	require.Equal(t, int64(2), dmlRows(&impala.TDmlResult_{RowsModified: map[string]int64{"": 2}, RowsDeleted: map[string]int64{"": 2}}))
+	// An Iceberg DELETE: rows_modified present and 0 in every partition.
+	require.Equal(t, int64(7), dmlRows(&impala.TDmlResult_{RowsModified: map[string]int64{"": 0, "p=1": 0}, RowsDeleted: map[string]int64{"": 3, "p=1": 4}}))
+	// A DELETE that matched nothing, a DML without rows_deleted.
+	require.Equal(t, int64(0), dmlRows(&impala.TDmlResult_{RowsModified: map[string]int64{"": 0}, RowsDeleted: map[string]int64{"": 0}}))
+	require.Equal(t, int64(0), dmlRows(&impala.TDmlResult_{RowsModified: map[string]int64{"": 0}}))
 }
 
 func TestDecodeOtherTypeTakesAnyKind(t *testing.T) {

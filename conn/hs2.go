@@ -764,23 +764,28 @@ func (o *hs2Op) close(ctx context.Context) (int64, error) {
 	return dmlRows(resp.DmlResult_), nil
 }
 
-// dmlRows is the row count of a DML result, summed over partitions: the
-// rows inserted or updated, or, for a DELETE (which reports only deleted
-// rows), the rows deleted. -1 without a result.
+// dmlRows is the row count of a DML result, summed over partitions, as
+// impala-shell reports it (shell/impala_shell/impala_shell.py,
+// _format_num_rows_report): the rows modified (inserted, updated, or
+// deleted from a Kudu table), or, when none were and rows_deleted says
+// some were, the rows deleted: an Iceberg DELETE writes position deletes
+// and reports rows_modified 0 per partition (be/src/runtime/
+// dml-exec-state.cc, ToTDmlResult). -1 without a result.
 func dmlRows(dr *impala.TDmlResult_) int64 {
 	if dr == nil {
 		return -1
 	}
-	var n int64
+	var modified, deleted int64
 	for _, v := range dr.RowsModified {
-		n += v
+		modified += v
 	}
-	if len(dr.RowsModified) == 0 {
-		for _, v := range dr.RowsDeleted {
-			n += v
-		}
+	for _, v := range dr.RowsDeleted {
+		deleted += v
 	}
-	return n
+	if modified == 0 && deleted > 0 {
+		return deleted
+	}
+	return modified
 }
 
 // closeQuiet closes the operation after a failure, ignoring errors.

@@ -436,6 +436,23 @@ func TestDMLRowsAffected(t *testing.T) {
 	}
 }
 
+// An Iceberg DELETE reports rows_modified 0 and the rows it deleted in
+// rows_deleted: RowsAffected is the rows deleted, as impala-shell's
+// "Deleted N row(s)".
+func TestDeleteRowsAffected(t *testing.T) {
+	for _, v := range []variant{variants[0], variants[2]} {
+		t.Run(v.name, func(t *testing.T) {
+			_, addr, opts := setup(t, v, impalad.Config{})
+			s := dial(t, addr, opts)
+			exec(t, s, "create table ice (i int) stored as iceberg tblproperties ('format-version'='2')")
+			require.Equal(t, int64(4), exec(t, s, "insert into ice values (1), (2), (3), (4)").RowsAffected())
+			require.Equal(t, int64(3), exec(t, s, "delete from ice where i > 1").RowsAffected())
+			require.Equal(t, int64(0), exec(t, s, "delete from ice where i > 1").RowsAffected())
+			require.Equal(t, [][]any{{int32(1)}}, query(t, s, "select i from ice"))
+		})
+	}
+}
+
 func TestStatementErrors(t *testing.T) {
 	for _, v := range []variant{variants[0], variants[2]} {
 		t.Run(v.name, func(t *testing.T) {
