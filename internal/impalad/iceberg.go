@@ -164,9 +164,12 @@ func (t *tableEntry) deleteWhere(where *expr) (n int64, err *sqlError) {
 // dmlResult is the TDmlResult of a finished DML statement, as
 // DmlExecState::ToTDmlResult builds it for the one partition ("", the
 // root of an unpartitioned table) the test coordinator writes:
-// rows_modified always, rows_deleted for a DELETE.
+// rows_modified always, rows_deleted for a DELETE, num_row_errors never:
+// ToTDmlResult sets it only when a partition has Kudu stats, and the test
+// coordinator has no Kudu tables (impala-shell prints ", 0 row error(s)"
+// only for Kudu).
 func (op *operation) dmlResult() *impala.TDmlResult_ {
-	r := &impala.TDmlResult_{RowsModified: map[string]int64{"": op.modified}, NumRowErrors: ptr(int64(0))}
+	r := &impala.TDmlResult_{RowsModified: map[string]int64{"": op.modified}}
 	if op.deletes {
 		r.RowsDeleted = map[string]int64{"": op.deleted}
 	}
