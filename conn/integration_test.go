@@ -191,6 +191,15 @@ func TestGenTableAllTypes(t *testing.T) {
 						want = "STRING"
 					}
 					require.Equal(t, want, cols[i].TypeName)
+					// ... so a DECIMAL's precision and scale and a
+					// CHAR's length are unknown, not zero.
+					switch c.Type.Kind {
+					case impalad.Decimal:
+						require.Equal(t, conn.UnknownSize, cols[i].Precision)
+						require.Equal(t, conn.UnknownSize, cols[i].Scale)
+					case impalad.Char:
+						require.Equal(t, conn.UnknownSize, cols[i].Length)
+					}
 					continue
 				}
 				require.Equal(t, strings.ToUpper(c.Type.Kind.String()), cols[i].TypeName)
