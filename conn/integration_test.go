@@ -776,3 +776,27 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// A BeeswaxException that get_state raises (it declares none) arrives as a
+// TApplicationException with the exception's text: it is read into the
+// same *Error a declared one gives (message, SQLSTATE, cause), and the
+// connection, whose stream is in step, is not broken.
+func TestBeeswaxUndeclaredException(t *testing.T) {
+	co, addr, opts := setup(t, variants[2], impalad.Config{})
+	s := dial(t, addr, opts)
+	ctx := conn.WithStatementStarted(context.Background(), func(conn.StatementStarted) {
+		// The session expires while the statement runs: the next
+		// get_state fails with "Client session expired ...".
+		co.Faults().ExpireSessions()
+	})
+	_, err := s.Execute(ctx, "select sleep(5000)", nil)
+	require.Error(t, err)
+	var e *conn.Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, conn.OpPoll, e.Op)
+	require.Contains(t, e.Message, "Client session expired")
+	require.Equal(t, "HY000", e.SQLState)
+	require.ErrorIs(t, err, conn.ErrSessionGone)
+	require.NotContains(t, err.Error(), "TException", "the message, not the processor's text")
+	require.False(t, s.Broken())
+}
