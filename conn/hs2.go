@@ -161,7 +161,7 @@ func (s *hs2Session) statusError(op Op, st *tcli.TStatus, sent bool) error {
 	}
 	cause := ErrRemote
 	switch op {
-	case OpExecute, OpPoll, OpMetadata, OpFetch:
+	case OpExecute, OpPoll, OpMetadata, OpFetch, OpMetadataCall:
 		cause = failure(st.GetErrorMessage())
 	}
 	if r := refusal(st.GetErrorMessage()); r != nil {
