@@ -479,6 +479,20 @@ func TestStatementErrors(t *testing.T) {
 				require.Contains(t, ce.Message, msg, stmt)
 				require.True(t, ce.Sent)
 				require.Equal(t, s.Addr(), ce.Addr)
+				// Impala's SQLSTATEs: HY000 for every HS2 status, 42000
+				// for a statement beeswax's query refuses, none for a
+				// run-time failure (beeswax reads it from get_log).
+				switch {
+				case v.proto == conn.HS2:
+					require.Equal(t, "HY000", ce.SQLState, stmt)
+				case msg == "boom":
+					require.Empty(t, ce.SQLState, stmt)
+				default:
+					require.Equal(t, "42000", ce.SQLState, stmt)
+				}
+				if v.proto == conn.HS2 && msg != "boom" {
+					require.Regexp(t, `^Query [0-9a-f]{16}:[0-9a-f]{16} failed:\n`+msg, ce.Message, stmt)
+				}
 				require.False(t, conn.SafeToRetry(err))
 				require.False(t, s.Broken())
 			}
