@@ -489,7 +489,8 @@ type hs2Op struct {
 	// (boundFetch; 0: none).
 	first bool
 	bound time.Duration
-	// abandoned is set once abandon ran: it runs once.
+	// abandoned is set once abandon cancelled and closed the operation:
+	// a second call (the poll of fetch, then Next's abort) does nothing.
 	abandoned bool
 }
 
@@ -874,7 +875,6 @@ func (o *hs2Op) abandon() {
 	if o.abandoned {
 		return
 	}
-	o.abandoned = true
 	ctx, cancel := o.s.cleanupCtx()
 	defer cancel()
 	if o.s.Broken() {
@@ -882,6 +882,7 @@ func (o *hs2Op) abandon() {
 			return
 		}
 	}
+	o.abandoned = true
 	_ = o.cancel(ctx)
 	_, _ = o.close(ctx)
 }
