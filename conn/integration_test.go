@@ -86,6 +86,13 @@ func query(t testing.TB, s *conn.Session, stmt string) [][]any {
 	ctx := context.Background()
 	op, err := s.Execute(ctx, stmt, nil)
 	require.NoError(t, err, stmt)
+	return readRows(t, op)
+}
+
+// readRows reads every row of op as values and closes it.
+func readRows(t testing.TB, op *conn.Operation) [][]any {
+	t.Helper()
+	ctx := context.Background()
 	defer op.Close(ctx)
 	var rows [][]any
 	for {

@@ -2,7 +2,6 @@ package conn_test
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
@@ -18,30 +17,13 @@ func opReader(t *testing.T) func(op *conn.Operation, err error) ([]string, [][]a
 	return func(op *conn.Operation, err error) ([]string, [][]any) {
 		t.Helper()
 		require.NoError(t, err)
-		ctx := context.Background()
 		require.True(t, op.HasResultSet())
 		require.NotEmpty(t, op.QueryID())
 		var names []string
 		for _, c := range op.Columns() {
 			names = append(names, c.Name)
 		}
-		var rows [][]any
-		for {
-			b, err := op.Next(ctx)
-			if err == io.EOF {
-				break
-			}
-			require.NoError(t, err)
-			for r := range b.Len() {
-				row := make([]any, b.NumColumns())
-				for c := range row {
-					row[c] = b.Value(c, r)
-				}
-				rows = append(rows, row)
-			}
-		}
-		require.NoError(t, op.Close(ctx))
-		return names, rows
+		return names, readRows(t, op)
 	}
 }
 
