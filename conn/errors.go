@@ -42,7 +42,8 @@ var (
 
 	// ErrOperationFailed is wrapped by the *Error of a statement that the
 	// coordinator ran and reported as failed (HS2 ERROR_STATE, beeswax
-	// EXCEPTION), or that it refused (a bad statement, an unknown table).
+	// EXCEPTION), or that it refused (a bad statement, an unknown table),
+	// and of a metadata call it refused (a bad pattern).
 	ErrOperationFailed = errors.New("conn: statement failed")
 
 	// ErrRemote is wrapped by the *Error of a call other than a statement's
@@ -73,6 +74,11 @@ var (
 	// refused so never ran: the *Error has Sent false. The session must be
 	// closed; a pool opens another (moving the state, see Session.Adopt).
 	ErrSessionGone = errors.New("conn: the coordinator no longer knows the session")
+
+	// ErrNoMetadataCalls is wrapped when a metadata call (GetTables,
+	// GetColumns, ...) is made on a beeswax session: beeswax has none.
+	// Use HS2, or SHOW and DESCRIBE statements.
+	ErrNoMetadataCalls = errors.New("conn: beeswax has no metadata calls; use HS2, or SHOW and DESCRIBE")
 )
 
 // refusal returns the sentinel for what an error status of the
@@ -116,6 +122,9 @@ const (
 	OpSummary  Op = "summary"
 	OpProfile  Op = "profile"
 	OpLog      Op = "log"
+	// OpMetadataCall is a metadata call of the catalog (GetTables,
+	// GetColumns, ...: Session.GetTables and its siblings).
+	OpMetadataCall Op = "metadata call"
 )
 
 // failure is the cause of a statement's error with the message msg:

@@ -201,9 +201,12 @@ func (op *Operation) Close(ctx context.Context) error {
 	return op.closeErr
 }
 
-// RowsAffected returns the number of rows a DML statement inserted or
-// updated (or, for a DELETE, deleted), summed over partitions, once the
-// Operation is closed; -1 before Close or for a statement that is not DML.
+// RowsAffected returns the number of rows a DML statement inserted,
+// updated or deleted, summed over partitions, once the Operation is
+// closed; -1 before Close or for a statement that is not DML. It is the
+// count impala-shell prints: the rows the coordinator reports modified,
+// or, when it reports none modified and some deleted (an Iceberg DELETE),
+// the rows deleted.
 func (op *Operation) RowsAffected() int64 {
 	if !op.closed {
 		return -1

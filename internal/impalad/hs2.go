@@ -381,7 +381,7 @@ func (h *hs2Handler) CloseImpalaOperation(ctx context.Context, req *impala.TClos
 	}
 	resp := &impala.TCloseImpalaOperationResp{Status: okStatus()}
 	if op.dml {
-		resp.DmlResult_ = &impala.TDmlResult_{RowsModified: map[string]int64{"": op.modified}, NumRowErrors: ptr(int64(0))}
+		resp.DmlResult_ = op.dmlResult()
 	}
 	co.closeOpLocked(op)
 	return resp, nil

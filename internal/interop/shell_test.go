@@ -70,6 +70,9 @@ func TestImpalaShellNoAuth(t *testing.T) {
 				"select count(*) from t;",
 				"show tables;",
 				"select 'tab\there', cast(7 as tinyint), 1.25, true;",
+				"create table ice (id int) stored as iceberg tblproperties ('format-version'='2');",
+				"insert into ice values (1), (2), (3);",
+				"delete from ice where id > 1;",
 			}, "\n")
 			file := filepath.Join(t.TempDir(), "script.sql")
 			require.NoError(t, os.WriteFile(file, []byte(script), 0o600))
@@ -88,8 +91,14 @@ func TestImpalaShellNoAuth(t *testing.T) {
 				"2",
 				"t",
 				last,
+				"Table has been created.",
 			}, lines(r.Stdout))
 			require.Contains(t, r.Stderr, "Modified 2 row(s)")
+			// An Iceberg DELETE's DML result (0 modified, 2 deleted), and
+			// no row errors but for Kudu tables.
+			require.Contains(t, r.Stderr, "Modified 3 row(s) in")
+			require.Contains(t, r.Stderr, "Deleted 2 row(s) in")
+			require.NotContains(t, r.Stderr, "row error")
 			require.Contains(t, r.Stderr, "MEM_LIMIT set to 1g")
 		})
 	}
