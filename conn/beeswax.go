@@ -313,6 +313,9 @@ func (o *beeswaxOp) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 	if r == nil || !r.Ready {
 		return &Batch{meta: o.cols}, true, nil
 	}
+	if o.s.opts.BeeswaxText {
+		return &Batch{meta: o.cols, n: len(r.Data), text: r.Data}, r.HasMore, nil
+	}
 	b, err := decodeTextRows(r.Data, o.cols, o.delim)
 	if err != nil {
 		return nil, false, &Error{Addr: o.s.addr, Op: "fetch", Sent: true, Err: err}

@@ -831,7 +831,47 @@ func summaryFrom(es *impala.TExecSummary) *Summary {
 		out.TotalScanRanges = p.GetTotalScanRanges()
 		out.CompletedScanRanges = p.GetNumCompletedScanRanges()
 	}
+	if es.Nodes != nil {
+		out.Plan = make([]PlanNode, 0, len(es.Nodes))
+		for _, n := range es.Nodes {
+			if n == nil {
+				continue
+			}
+			pn := PlanNode{ID: int(n.NodeID), Fragment: int(n.FragmentIdx), Label: n.Label, Detail: n.GetLabelDetail(),
+				HasDetail: n.IsSetLabelDetail(), Children: int(n.NumChildren), Hosts: -1}
+			if n.IsSetNumHosts() {
+				pn.Hosts = int(n.GetNumHosts())
+			}
+			if n.EstimatedStats != nil {
+				st := nodeStatsFrom(n.EstimatedStats)
+				pn.Estimated = &st
+			}
+			for _, st := range n.ExecStats {
+				if st != nil {
+					pn.Instances = append(pn.Instances, nodeStatsFrom(st))
+				}
+			}
+			out.Plan = append(out.Plan, pn)
+		}
+	}
+	if len(es.ExchToSenderMap) > 0 {
+		out.ExchangeSenders = make(map[int]int, len(es.ExchToSenderMap))
+		for k, v := range es.ExchToSenderMap {
+			out.ExchangeSenders[int(k)] = int(v)
+		}
+	}
 	return out
+}
+
+// nodeStatsFrom copies a plan node's figures, -1 for those not sent.
+func nodeStatsFrom(st *impala.TExecStats) NodeStats {
+	get := func(p *int64) int64 {
+		if p == nil {
+			return -1
+		}
+		return *p
+	}
+	return NodeStats{LatencyNs: get(st.LatencyNs), CPUTimeNs: get(st.CPUTimeNs), Cardinality: get(st.Cardinality), MemoryUsed: get(st.MemoryUsed)}
 }
 
 func (o *hs2Op) profile(ctx context.Context) (string, error) {

@@ -218,6 +218,41 @@ type Summary struct {
 	Nodes int
 	// ErrorLogs are the errors and warnings reported so far.
 	ErrorLogs []string
+	// Plan is the statement's plan nodes as the coordinator lists them (the
+	// plan tree walked depth first), with the planner's estimates and each
+	// instance's figures: what impala-shell's summary command prints. Nil
+	// when the coordinator sent no node list, empty when it sent an empty
+	// one.
+	Plan []PlanNode
+	// ExchangeSenders maps the index in Plan of an exchange node (or of a
+	// join with a separate build) to the index of the fragment root that
+	// sends to it.
+	ExchangeSenders map[int]int
+}
+
+// PlanNode is one node of a statement's plan in its execution summary.
+type PlanNode struct {
+	// ID is the plan node id (-1 for a data sink); Fragment the index of
+	// its fragment.
+	ID, Fragment int
+	// Label names the node ("00:SCAN HDFS"); Detail is its label detail
+	// (a table name, a join type) and HasDetail whether one was sent.
+	Label, Detail string
+	HasDetail     bool
+	// Children is the number of the node's children in Plan.
+	Children int
+	// Hosts is the number of hosts running the node; -1 when not sent.
+	Hosts int
+	// Estimated holds the planner's estimates; nil when not sent.
+	Estimated *NodeStats
+	// Instances holds the figures of each instance running the node.
+	Instances []NodeStats
+}
+
+// NodeStats are the figures of a plan node (an instance's, or the
+// planner's estimate); a figure the coordinator did not send is -1.
+type NodeStats struct {
+	LatencyNs, CPUTimeNs, Cardinality, MemoryUsed int64
 }
 
 // Progress returns the completed fraction of scan ranges in [0, 1]; 0
