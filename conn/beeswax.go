@@ -259,12 +259,15 @@ func (s *beeswaxSession) Execute(ctx context.Context, stmt string, opts map[stri
 
 // beeswaxOp is the beeswax half of an Operation.
 type beeswaxOp struct {
-	s     *beeswaxSession
-	h     *beeswax.QueryHandle
-	dml   bool
-	cols  []Column
-	delim string
+	s      *beeswaxSession
+	h      *beeswax.QueryHandle
+	dml    bool
+	cols   []Column
+	delim  string
+	dmlRes *impala.TDmlResult_ // CloseInsert's answer
 }
+
+func (o *beeswaxOp) dmlResult() *impala.TDmlResult_ { return o.dmlRes }
 
 func (o *beeswaxOp) wait(ctx context.Context) error {
 	s := o.s
@@ -346,6 +349,7 @@ func (o *beeswaxOp) close(ctx context.Context) (int64, error) {
 		}); err != nil {
 			return -1, err
 		}
+		o.dmlRes = dr
 		return dmlRows(dr), nil
 	}
 	err := o.s.rpc(ctx, "close operation", true, func(ctx context.Context, c *impala.ImpalaServiceClient) error {

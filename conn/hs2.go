@@ -451,7 +451,12 @@ type hs2Op struct {
 	// the TIMESTAMP and DATE columns to decode into times as they are read
 	// (SetDecodeTimes; none when off).
 	rd timeDecoder
+	// dml is the DML result the coordinator sent when the operation was
+	// closed, if any.
+	dml *impala.TDmlResult_
 }
+
+func (o *hs2Op) dmlResult() *impala.TDmlResult_ { return o.dml }
 
 // setDecodeTimes turns on or off the decoding of the TIMESTAMP and DATE
 // columns into times as they are read.
@@ -739,6 +744,7 @@ func (o *hs2Op) close(ctx context.Context) (int64, error) {
 	if err := o.s.statusError("close operation", resp.Status, true); err != nil {
 		return -1, err
 	}
+	o.dml = resp.DmlResult_
 	return dmlRows(resp.DmlResult_), nil
 }
 

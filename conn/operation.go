@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"github.com/impalalb/impalalb/internal/thrift/gen/impala"
 )
 
 // opImpl is the protocol-specific half of an Operation.
@@ -173,6 +175,41 @@ func (op *Operation) RowsAffected() int64 {
 		return -1
 	}
 	return op.rows
+}
+
+// DMLResult is what the coordinator reports about a DML statement when it
+// is closed (Impala's TDmlResult), as impala-shell prints it.
+type DMLResult struct {
+	// Modified is the number of rows inserted or updated, summed over
+	// partitions.
+	Modified int64
+	// Deleted is the number of rows deleted; HasDeleted reports whether the
+	// coordinator sent that figure (only deletes do).
+	Deleted    int64
+	HasDeleted bool
+	// RowErrors is the number of rows that failed (Kudu); HasRowErrors
+	// reports whether the coordinator sent that figure.
+	RowErrors    int64
+	HasRowErrors bool
+}
+
+// DMLResult returns the DML result of a closed operation; ok is false
+// before Close and for a statement the coordinator sent none for.
+func (op *Operation) DMLResult() (r DMLResult, ok bool) {
+	d, _ := op.impl.(interface{ dmlResult() *impala.TDmlResult_ })
+	if !op.closed || d == nil || d.dmlResult() == nil {
+		return r, false
+	}
+	dr := d.dmlResult()
+	for _, v := range dr.RowsModified {
+		r.Modified += v
+	}
+	for _, v := range dr.RowsDeleted {
+		r.Deleted += v
+	}
+	r.HasDeleted = len(dr.RowsDeleted) > 0
+	r.RowErrors, r.HasRowErrors = dr.GetNumRowErrors(), dr.IsSetNumRowErrors()
+	return r, true
 }
 
 // Summary returns the coordinator's execution summary: state and progress.

@@ -77,3 +77,27 @@ func TestBeeswaxText(t *testing.T) {
 	require.ErrorIs(t, err, conn.ErrBadRowSet)
 	_ = op.Close(context.Background())
 }
+
+// TestDMLResult reads the full DML result of an INSERT once closed, over
+// both protocols.
+func TestDMLResult(t *testing.T) {
+	for _, v := range []variant{variants[0], variants[2]} {
+		t.Run(v.name, func(t *testing.T) {
+			_, addr, opts := setup(t, v, impalad.Config{})
+			s := dial(t, addr, opts)
+			exec(t, s, "create table dmlres (a int)")
+			op, err := s.Execute(context.Background(), "insert into dmlres values (1), (2), (3)", nil)
+			require.NoError(t, err)
+			_, ok := op.DMLResult()
+			require.False(t, ok, "not before Close")
+			require.NoError(t, op.Close(context.Background()))
+			r, ok := op.DMLResult()
+			require.True(t, ok)
+			require.Equal(t, conn.DMLResult{Modified: 3, RowErrors: 0, HasRowErrors: true}, r)
+
+			op = exec(t, s, "select 1")
+			_, ok = op.DMLResult()
+			require.False(t, ok, "a query has none")
+		})
+	}
+}
