@@ -329,8 +329,8 @@ backend b from base
 		text: "backend b\n server s1 \"$HOST:1\"\n",
 		err:  "environment variables",
 	}, {
-		name: "a frontend without default_backend",
-		text: "frontend f\n bind :1\nbackend b\n server s1 c1:1\n",
+		name:    "a frontend without default_backend",
+		text:    "frontend f\n bind :1\nbackend b\n server s1 c1:1\n",
 		backend: "f",
 		err:     "frontend f has no default_backend",
 	}} {
