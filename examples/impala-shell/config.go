@@ -190,17 +190,14 @@ var configAliases = map[string]string{
 // implement: they are skipped with a warning, so that an existing
 // ~/.impalarc still works.
 var impalaShellOnly = map[string]bool{
-	"E": true, "vertical": true, "profile_output": true, "profile_format": true,
-	"rpc_stdout": true, "rpc_file": true, "v": true, "version": true,
+	"rpc_stdout": true, "rpc_file": true,
 	"j": true, "jwt": true, "use_jwt": true, "jwt_cmd": true,
 	"a": true, "oauth": true, "use_oauth": true, "oauth_client_id": true, "oauth_client_secret_cmd": true,
 	"oauth_cmd": true, "oauth_server": true, "oauth_endpoint": true, "oauth_mock_response_cmd": true,
-	"verify_cert": true, "history_file": true, "history_max": true,
-	"live_summary": true, "live_progress": true, "disable_live_progress": true,
-	"t": true, "client_connect_timeout_ms": true, "http_socket_timeout_s": true, "connect_max_tries": true,
-	"strict_hs2_protocol": true, "use_ldap_test_password": true, "http_path": true, "fetch_size": true,
+	"http_socket_timeout_s": true, "connect_max_tries": true,
+	"strict_hs2_protocol": true, "use_ldap_test_password": true, "http_path": true,
 	"http_cookie_names": true, "no_http_tracing": true, "hs2_fp_format": true, "hs2_x_forward": true,
-	"beeswax_compat_num_rows": true, "use_new_http_connection": true,
+	"use_new_http_connection": true,
 }
 
 // repeatable are the flags whose config value joins several values.
@@ -252,14 +249,6 @@ func applyEntry(fs *flag.FlagSet, e iniEntry, warn io.Writer) error {
 	if name == "config_file" {
 		warnf("only the command line can name the config file; ignored")
 		return nil
-	}
-	// impala-shell's verbose is on by default and verbose=false is its
-	// --quiet; this shell's -V asks for more than the default.
-	if name == "verbose" {
-		if b, err := parseConfigBool(value); err == nil && !b {
-			name = "quiet"
-			value = "true"
-		}
 	}
 	f := fs.Lookup(name)
 	if f == nil {

@@ -67,7 +67,7 @@ var=a=1,var=b=${var:a}2
 query_option=MT_DOP=2,query_option=SYNC_DDL=1
 protocol=Beeswax
 balance=affinity
-live_progress=true
+rpc_stdout=true
 config_file=other
 verbose=false
 
@@ -91,8 +91,8 @@ mt_dop=4
 	require.Equal(t, map[string]string{"MEM_LIMIT": "80%", "MT_DOP": "2", "SYNC_DDL": "1"}, o.queryOptions.clone())
 	require.Equal(t, conn.Beeswax, o.protocol)
 	require.Equal(t, balancer.Affinity, o.balance)
-	require.True(t, o.quiet, "impala-shell's verbose=false is --quiet")
-	require.Contains(t, warn.String(), "line 15: live_progress: an impala-shell option this shell does not implement; ignored")
+	require.False(t, o.verbose, "verbose=false is --quiet")
+	require.Contains(t, warn.String(), "line 15: rpc_stdout: an impala-shell option this shell does not implement; ignored")
 	require.Contains(t, warn.String(), "line 16: config_file: only the command line")
 
 	// The command line overrides the file; repeatable flags add to it.
