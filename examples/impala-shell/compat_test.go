@@ -40,13 +40,15 @@ import (
 // such line, and the masks above, are listed with their reasons in
 // examples/README.md.
 //
-// A case file is a header, a line "----", and the script:
+// A case file is a header, a line "----", and the script; "@ADDR@" in the
+// flags, the files and the script is the coordinator's address:
 //
 //	desc: what it covers
 //	args: flags after -i and --protocol (split at blanks; '...' quotes)
 //	protocols: hs2 beeswax          (the default: both)
 //	input: file | query | stdin     (-f script.sql, -q script, -f - ; default file)
 //	files: out.txt                  (files the run writes, compared too)
+//	write: NAME TEXT                (a file to write first; \n and \t in TEXT are escapes)
 //	cleanup: SQL run after each run (by this shell, quietly)
 //	accept stdout: REGEXP => REPLACEMENT # reason
 //	----
@@ -59,6 +61,7 @@ type compatCase struct {
 	protocols  []string
 	input      string
 	files      []string
+	writes     map[string]string // files written in the run's directory first
 	cleanup    string
 	accepts    []compatAccept
 	script     string
@@ -105,6 +108,15 @@ func readCompatCase(path string) (*compatCase, error) {
 			c.files = strings.Fields(val)
 		case "cleanup":
 			c.cleanup = val
+		case "write":
+			name, text, ok := strings.Cut(val, " ")
+			if !ok {
+				return nil, fmt.Errorf("%s:%d: want write: NAME TEXT", path, i+1)
+			}
+			if c.writes == nil {
+				c.writes = map[string]string{}
+			}
+			c.writes[name] = strings.NewReplacer(`\n`, "\n", `\t`, "\t").Replace(text)
 		case "accept stdout", "accept stderr":
 			rule, reason, _ := strings.Cut(val, " # ")
 			re, repl, ok := strings.Cut(rule, " => ")
@@ -200,18 +212,27 @@ func compatEnv(home string) []string {
 // runCompat runs one shell (bin with extra environment) on a case in dir.
 func runCompat(t *testing.T, bin string, extraEnv []string, c *compatCase, proto, addr, dir string) compatRun {
 	t.Helper()
+	// @ADDR@ in the flags, the script and the files is the coordinator's
+	// address for the protocol.
+	at := strings.NewReplacer("@ADDR@", addr)
 	args := []string{"-i", addr, "--protocol=" + proto}
-	args = append(args, c.args...)
+	for _, a := range c.args {
+		args = append(args, at.Replace(a))
+	}
+	for name, text := range c.writes {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(at.Replace(text)), 0o600))
+	}
+	script := at.Replace(c.script)
 	var stdin io.Reader = strings.NewReader("")
 	switch c.input {
 	case "file":
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "script.sql"), []byte(c.script), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "script.sql"), []byte(script), 0o600))
 		args = append(args, "-f", "script.sql")
 	case "query":
-		args = append(args, "-q", strings.TrimSuffix(c.script, "\n"))
+		args = append(args, "-q", strings.TrimSuffix(script, "\n"))
 	case "stdin":
 		args = append(args, "-f", "-")
-		stdin = strings.NewReader(c.script)
+		stdin = strings.NewReader(script)
 	case "none":
 	default:
 		t.Fatalf("%s: unknown input %q", c.name, c.input)

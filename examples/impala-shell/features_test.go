@@ -127,7 +127,7 @@ func TestShowProfiles(t *testing.T) {
 // coordinator with every statement, as impala-shell sends them.
 func TestQueryOptionsSent(t *testing.T) {
 	cos, addrs := startCluster(t, 2, 0, impalad.Config{})
-	rc := writeConfig(t, "impalarc", "[impala]\nimpalad="+addrs+"\nB=true\noutput_delimiter=,\nvar=x=5\n"+
+	rc := writeConfig(t, "impalarc", "[impala]\nimpalad="+addrs+"\nwrite_delimited=true\nB=false\noutput_delimiter=,\nvar=x=5\n"+
 		"query_option=SYNC_DDL=1\n\n[impala.query_options]\nmem_limit=3g\nmt_dop=2\n")
 	code, out, errs := runShell(t, "--config_file", rc, "-Q", "mt_dop=4", "-q", "select ${var:x}, 'a'; set mem_limit=5g; select 2")
 	require.Equal(t, 0, code, errs)
@@ -151,7 +151,7 @@ func TestQueryOptionsSent(t *testing.T) {
 	// A bad file stops the shell before it connects.
 	bad := writeConfig(t, "bad", "[impala]\nimpalad="+addrs+"\nprint_header=yes\n")
 	code, _, errs = runShell(t, "--config_file", bad, "-q", "select 1")
-	require.Equal(t, 2, code)
+	require.Equal(t, 1, code)
 	require.Contains(t, errs, "config file "+bad+", line 3: print_header: want true, false, 1 or 0")
 }
 

@@ -162,12 +162,27 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 	o := &options{}
 	fs := newFlagSet(o, stderr)
-	entries, err := loadConfigFiles(probe.configFile, explicit)
+	verbose := true // impala-shell's verbose of the command line alone
+	pfs.Visit(func(f *flag.Flag) {
+		if f.Name == "quiet" {
+			verbose = false
+		}
+	})
+	entries, err := loadConfigFiles(probe.configFile, explicit, func(global bool, path string) {
+		if !verbose {
+			return
+		}
+		if global {
+			fmt.Fprintf(stderr, "Loading in options from global config file: %s \n\n", path)
+		} else {
+			fmt.Fprintf(stderr, "Loading in options from config file: %s \n\n", path)
+		}
+	})
 	if err != nil {
-		return nil, &usageError{err.Error()}
+		return nil, &fatalError{err.Error()}
 	}
 	if err := applyConfig(fs, o, entries, stderr); err != nil {
-		return nil, &usageError{err.Error()}
+		return nil, &fatalError{err.Error()}
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
