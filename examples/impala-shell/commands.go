@@ -41,7 +41,13 @@ func (sh *shell) runList(ctx context.Context, stmts []string) bool {
 	}
 	for _, raw := range stmts {
 		q := sanitise(raw)
-		if sh.onecmd(ctx, q) == failed {
+		st := ok
+		if sh.sigint != nil {
+			runCancellable(ctx, sh.sigint, func(ctx context.Context) { st = sh.onecmd(ctx, q) })
+		} else {
+			st = sh.onecmd(ctx, q)
+		}
+		if st == failed {
 			fmt.Fprintf(sh.stderr, "Could not execute command: %s\n", q)
 			if !sh.opts.ignoreFailures || ctx.Err() != nil {
 				return false

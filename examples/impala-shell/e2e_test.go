@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -259,4 +261,45 @@ func TestFailover(t *testing.T) {
 	require.True(t, sh.runList(ctx, []string{"select 2"}), errb.String())
 	require.NotEqual(t, first, sh.coordinator())
 	require.Equal(t, "1\n2\n", out.String())
+}
+
+// TestInterruptCancelsStatement: Ctrl-C in a script cancels the statement
+// running on the coordinator and the script goes on, as impala-shell does.
+func TestInterruptCancelsStatement(t *testing.T) {
+	cos, addrs := startCluster(t, 1, 0, impalad.Config{})
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "-i", addrs, "-B", "-q", "select sleep(20000); select 2")
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	// The link to the query's page is printed once the coordinator has
+	// accepted it: then interrupt.
+	sc := bufio.NewScanner(stderr)
+	var errLines []string
+	for sc.Scan() {
+		errLines = append(errLines, sc.Text())
+		if strings.HasPrefix(sc.Text(), "Query state can be monitored at:") {
+			require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			break
+		}
+	}
+	for sc.Scan() {
+		errLines = append(errLines, sc.Text())
+	}
+	require.NoError(t, cmd.Wait(), strings.Join(errLines, "\n"))
+	require.Equal(t, "2\n", out.String())
+	require.Regexp(t, `\[Warning\] Query Interrupted`, strings.Join(errLines, "\n"))
+	sleeps := 0
+	for _, st := range cos[0].Statements() {
+		if strings.Contains(st.Text, "sleep(20000)") {
+			sleeps++
+		}
+	}
+	require.Equal(t, 1, sleeps)
 }

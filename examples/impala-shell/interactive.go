@@ -54,6 +54,7 @@ func runInteractive(ctx context.Context, sh *shell, stdin *os.File, stdout, stde
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt)
 	defer signal.Stop(sigs)
+	sh.sigint = sigs
 
 	cr := &ctrlCReader{r: stdin}
 	rw := struct {

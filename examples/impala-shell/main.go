@@ -174,12 +174,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	sh.wantSummary = interactive || usesCommand(stmts, "summary")
 	sh.wantProfile = interactive || usesCommand(stmts, "profile")
 
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if interactive {
-		stop() // interactively Ctrl-C cancels the statement, not the shell
-		return runInteractive(context.Background(), sh, stdinFile, stdout, stderr)
+		return runInteractive(ctx, sh, stdinFile, stdout, stderr)
 	}
+	// SIGTERM ends the shell; Ctrl-C (SIGINT) cancels the running
+	// statement, and the script goes on, as impala-shell's does.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+	defer stop()
+	sigint := make(chan os.Signal, 1)
+	signal.Notify(sigint, os.Interrupt)
+	defer signal.Stop(sigint)
+	sh.sigint = sigint
 	sh.startup(ctx)
 	okList := sh.runList(ctx, sh.queue)
 	if okList {

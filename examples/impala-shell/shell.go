@@ -27,6 +27,9 @@ type shell struct {
 	stderr io.Writer // messages and errors
 
 	interactive bool
+	// sigint, when set, delivers Ctrl-C, which cancels the statement
+	// running (not the shell).
+	sigint <-chan os.Signal
 	// progress, when set, is started for each statement and stopped when
 	// it ends (interactive --live_progress / --live_summary).
 	progress func(coord string) (update func(*conn.Summary), stop func())
