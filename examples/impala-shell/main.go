@@ -358,7 +358,10 @@ func newDialer(o *options, password string, hap *balancer.HAProxyBackend) (*bala
 // does, not through a shell), or asks on the terminal.
 func ldapPassword(o *options, stdin *os.File, stderr io.Writer) (string, error) {
 	if o.ldapPasswordCmd != "" {
-		words := strings.Fields(o.ldapPasswordCmd)
+		words, err := shlexSplit(o.ldapPasswordCmd)
+		if err != nil || len(words) == 0 {
+			return "", fmt.Errorf("Error retrieving LDAP password (command was: '%s', exception was: '%v')", o.ldapPasswordCmd, err)
+		}
 		cmd := exec.Command(words[0], words[1:]...)
 		var errb strings.Builder
 		cmd.Stderr = &errb
@@ -378,4 +381,59 @@ func ldapPassword(o *options, stdin *os.File, stderr io.Writer) (string, error) 
 		return "", fmt.Errorf("-l: %v", err)
 	}
 	return string(b), nil
+}
+
+// shlexSplit splits a command line as Python's shlex.split does (POSIX
+// mode): blanks separate words; '...' keeps everything; "..." keeps
+// everything but a backslash before \ or "; a backslash elsewhere keeps the
+// next character.
+func shlexSplit(s string) ([]string, error) {
+	var words []string
+	var w strings.Builder
+	in := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			if in {
+				words = append(words, w.String())
+				w.Reset()
+				in = false
+			}
+		case c == '\\':
+			if i+1 >= len(s) {
+				return nil, errors.New("No escaped character")
+			}
+			i++
+			w.WriteByte(s[i])
+			in = true
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, errors.New("No closing quotation")
+			}
+			w.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			in = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '\\' || s[i+1] == '"') {
+					i++
+				}
+				w.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, errors.New("No closing quotation")
+			}
+			in = true
+		default:
+			w.WriteByte(c)
+			in = true
+		}
+	}
+	if in {
+		words = append(words, w.String())
+	}
+	return words, nil
 }

@@ -225,3 +225,23 @@ func TestHistoryFile(t *testing.T) {
 	h.Add("x")
 	h.save(io.Discard)
 }
+
+func TestShlexSplit(t *testing.T) {
+	for in, want := range map[string][]string{
+		"echo -n pw":         {"echo", "-n", "pw"},
+		`cat '/a b/pw file'`: {"cat", "/a b/pw file"},
+		`printf "%s" "x\"y"`: {"printf", "%s", `x"y`},
+		`a\ b c`:             {"a b", "c"},
+		`"a\qb"`:             {`a\qb`},
+		`x''y`:               {"xy"},
+		"  ":                 nil,
+	} {
+		got, err := shlexSplit(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{`'open`, `"open`, `trailing\`} {
+		_, err := shlexSplit(bad)
+		require.Error(t, err, bad)
+	}
+}
