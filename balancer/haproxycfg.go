@@ -189,22 +189,22 @@ func (b HAProxyBackend) Apply(cfg *Config) {
 	if b.DownInterval > 0 {
 		cfg.BackoffMin, cfg.BackoffMax = b.DownInterval, b.DownInterval
 	}
-	if b.SlowStart > 0 {
-		cfg.SlowStart = b.SlowStart
-	} else {
-		cfg.SlowStart = -1
-	}
+	cfg.SlowStart = positiveOrOff(b.SlowStart)
+	cfg.Retries = positiveOrOff(b.Retries)
 	if b.ConnectTimeout > 0 {
 		cfg.DialTimeout = b.ConnectTimeout
-	}
-	if b.Retries > 0 {
-		cfg.Retries = b.Retries
-	} else {
-		cfg.Retries = -1
 	}
 	if b.MaxConn > 0 {
 		cfg.MaxPerCoordinator = b.MaxConn
 	}
+}
+
+// positiveOrOff is v, or -1 (Config's "off") for zero.
+func positiveOrOff[T int | time.Duration](v T) T {
+	if v > 0 {
+		return v
+	}
+	return -1
 }
 
 // HAProxy's defaults (doc/configuration.txt: "inter", "rise", "fall",

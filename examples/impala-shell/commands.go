@@ -497,30 +497,43 @@ func (sh *shell) cmdConnect(ctx context.Context, arg string) status {
 	return ok
 }
 
-// cmdSummary is SUMMARY: the last statement's execution summary as a table.
-func (sh *shell) cmdSummary(arg string) status {
+// attemptMode reads the argument of summary and profile: which attempt of
+// a retried query to show (all, latest or original; none given: latest).
+// It prints impala-shell's complaints and reports whether to go on.
+func (sh *shell) attemptMode(cmd, arg string) (string, bool) {
 	args := strings.Fields(arg)
 	if len(args) > 1 {
-		fmt.Fprintln(sh.stderr, "'summary' only accepts 0 or 1 arguments")
-		return failed
+		fmt.Fprintf(sh.stderr, "'%s' only accepts 0 or 1 arguments\n", cmd)
+		return "", false
 	}
-	if sh.last == nil {
+	if len(args) == 0 {
+		return "latest", true
+	}
+	switch mode := strings.ToLower(args[0]); mode {
+	case "all", "latest", "original":
+		return mode, true
+	default:
+		fmt.Fprintf(sh.stdout, "Invalid value for query attempt display mode: '%s'. Valid values are [ALL | LATEST | ORIGINAL]\n", mode)
+		return "", false
+	}
+}
+
+// cmdSummary is SUMMARY: the last statement's execution summary as a table.
+// No query is retried here, so ORIGINAL has no failed attempt to show.
+func (sh *shell) cmdSummary(arg string) status {
+	if len(strings.Fields(arg)) <= 1 && sh.last == nil {
 		fmt.Fprintln(sh.stderr, "Could not retrieve summary: no previous query.")
 		return failed
 	}
-	if len(args) == 1 {
-		switch strings.ToLower(args[0]) {
-		case "all", "latest":
-		case "original":
-			fmt.Fprintln(sh.stdout, "No failed summary found")
-			return ok
-		default:
-			fmt.Fprintf(sh.stdout, "Invalid value for query attempt display mode: '%s'. Valid values are [ALL | LATEST | ORIGINAL]\n", strings.ToLower(args[0]))
-			return failed
-		}
-		if strings.EqualFold(args[0], "all") {
-			fmt.Fprintln(sh.stdout, "Query Summary:")
-		}
+	mode, valid := sh.attemptMode("summary", arg)
+	switch {
+	case !valid:
+		return failed
+	case mode == "original":
+		fmt.Fprintln(sh.stdout, "No failed summary found")
+		return ok
+	case mode == "all":
+		fmt.Fprintln(sh.stdout, "Query Summary:")
 	}
 	s := sh.last.summary
 	if s == nil || s.Plan == nil {
@@ -533,22 +546,12 @@ func (sh *shell) cmdSummary(arg string) status {
 
 // cmdProfile is PROFILE: the last statement's runtime profile.
 func (sh *shell) cmdProfile(arg string) status {
-	args := strings.Fields(arg)
-	if len(args) > 1 {
-		fmt.Fprintln(sh.stderr, "'profile' only accepts 0 or 1 arguments")
-		return failed
-	}
-	if sh.last == nil {
+	if len(strings.Fields(arg)) <= 1 && sh.last == nil {
 		fmt.Fprintln(sh.stderr, "No previous query available to profile")
 		return failed
 	}
-	if len(args) == 1 {
-		switch strings.ToLower(args[0]) {
-		case "all", "latest", "original":
-		default:
-			fmt.Fprintf(sh.stdout, "Invalid value for query attempt display mode: '%s'. Valid values are [ALL | LATEST | ORIGINAL]\n", strings.ToLower(args[0]))
-			return failed
-		}
+	if _, valid := sh.attemptMode("profile", arg); !valid {
+		return failed
 	}
 	sh.printProfile(sh.last.profile)
 	return ok

@@ -44,7 +44,7 @@ import (
 // flags, the files and the script is the coordinator's address:
 //
 //	desc: what it covers
-//	args: flags after -i and --protocol (split at blanks; '...' quotes)
+//	args: flags after -i and --protocol (split as a shell would)
 //	protocols: hs2 beeswax          (the default: both)
 //	input: file | query | stdin     (-f script.sql, -q script, -f - ; default file)
 //	files: out.txt                  (files the run writes, compared too)
@@ -99,7 +99,9 @@ func readCompatCase(path string) (*compatCase, error) {
 		case "desc":
 			c.desc = val
 		case "args":
-			c.args = splitArgs(val)
+			if c.args, err = shlexSplit(val); err != nil {
+				return nil, fmt.Errorf("%s:%d: args: %v", path, i+1, err)
+			}
 		case "protocols":
 			c.protocols = strings.Fields(val)
 		case "input":
@@ -136,32 +138,6 @@ func readCompatCase(path string) (*compatCase, error) {
 		return nil, fmt.Errorf("%s: no desc", path)
 	}
 	return c, nil
-}
-
-// splitArgs splits at blanks, keeping '...' quoted parts together.
-func splitArgs(s string) []string {
-	var out []string
-	var cur strings.Builder
-	in, quoted := false, false
-	for _, r := range s {
-		switch {
-		case r == '\'':
-			quoted, in = !quoted, true
-		case r == ' ' && !quoted:
-			if in {
-				out = append(out, cur.String())
-				cur.Reset()
-				in = false
-			}
-		default:
-			cur.WriteRune(r)
-			in = true
-		}
-	}
-	if in {
-		out = append(out, cur.String())
-	}
-	return out
 }
 
 // The masks the harness applies to both shells' stderr (see the package

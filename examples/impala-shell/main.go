@@ -79,21 +79,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if o.ssl {
 		infof("SSL is enabled")
 	}
-	if o.outputFile != "" {
-		f, err := os.Create(o.outputFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "Error opening output file for writing: %s\n", pyOSError(err))
+	// As impala-shell, the output files are emptied first.
+	for _, f := range []struct{ path, what string }{{o.outputFile, "output"}, {o.profileOutput, "profile output"}} {
+		if f.path == "" {
+			continue
+		}
+		if err := os.WriteFile(f.path, nil, 0o666); err != nil {
+			fmt.Fprintf(stderr, "Error opening %s file for writing: %s\n", f.what, pyOSError(err))
 			return 1
 		}
-		_ = f.Close()
-	}
-	if o.profileOutput != "" {
-		f, err := os.Create(o.profileOutput)
-		if err != nil {
-			fmt.Fprintf(stderr, "Error opening profile output file for writing: %s\n", pyOSError(err))
-			return 1
-		}
-		_ = f.Close()
 	}
 	nonInteractive := o.query != "" || o.queryFile != ""
 	if nonInteractive {

@@ -332,6 +332,10 @@ func vertical(header []string, rows [][]string) string {
 	return c.String()
 }
 
+// pyEscapes are the one-character escapes of Python's string literals; -1
+// for a backslash-newline, which stands for nothing.
+var pyEscapes = map[byte]rune{'\n': -1, '\\': '\\', '\'': '\'', '"': '"', 'a': 7, 'b': 8, 'f': 12, 'n': 10, 'r': 13, 't': 9, 'v': 11}
+
 // unescapeDelimiter reads --output_delimiter as impala-shell does: its
 // UTF-8 bytes decoded with Python's 'unicode_escape' (backslash escapes,
 // every other byte one Latin-1 character). The result must be one
@@ -346,24 +350,14 @@ func unescapeDelimiter(s string) (string, bool) {
 			continue
 		}
 		i++
-		switch e := b[i]; e {
-		case '\n':
-		case '\\', '\'', '"':
-			out = append(out, rune(e))
-		case 'a':
-			out = append(out, 7)
-		case 'b':
-			out = append(out, 8)
-		case 'f':
-			out = append(out, 12)
-		case 'n':
-			out = append(out, 10)
-		case 'r':
-			out = append(out, 13)
-		case 't':
-			out = append(out, 9)
-		case 'v':
-			out = append(out, 11)
+		e := b[i]
+		if r, simple := pyEscapes[e]; simple {
+			if r >= 0 {
+				out = append(out, r)
+			}
+			continue
+		}
+		switch e {
 		case '0', '1', '2', '3', '4', '5', '6', '7':
 			v, j := 0, i
 			for ; j < len(b) && j < i+3 && b[j] >= '0' && b[j] <= '7'; j++ {
