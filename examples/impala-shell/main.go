@@ -165,8 +165,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer sh.close()
 	sh.interactive = interactive
 	stmts := parseQueryText(script)
-	sh.wantSummary = interactive || usesCommand(stmts, "summary")
-	sh.wantProfile = interactive || usesCommand(stmts, "profile")
+	sourced := usesCommand(stmts, "source") || usesCommand(stmts, "src") // their statements are not known yet
+	sh.wantSummary = interactive || sourced || usesCommand(stmts, "summary")
+	sh.wantProfile = interactive || sourced || usesCommand(stmts, "profile")
 
 	if interactive {
 		return runInteractive(ctx, sh, stdinFile, stdout, stderr)

@@ -182,6 +182,15 @@ func TestInteractive(t *testing.T) {
 
 	ts.typeLine("quit;")
 	ts.waitFor("SHELL-EXITED-0", 1)
+
+	// The history file holds the statements, one a line, a statement of
+	// several lines joined by impala-shell's delimiter.
+	b, err := os.ReadFile(filepath.Join(os.Getenv("HOME"), ".impalahistory"))
+	require.NoError(t, err)
+	hist := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	require.Contains(t, hist, "select_IMP_DELIM_  1 as a, -- a comment; not the end_IMP_DELIM_'x;y' as b;")
+	require.Contains(t, hist, "select 42 as answer;")
+	require.Equal(t, "quit;", hist[len(hist)-1])
 }
 
 // shellQuote quotes s for sh.
