@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -83,8 +84,9 @@ type lastQuery struct {
 // validateAfter is the pause after which the session is pinged before use.
 const validateAfter = 30 * time.Second
 
-// versionString is the shell's version line (impala-shell's VERSION_STRING).
-const versionString = "Impala Shell v4.6.0-impalalb (impalalb) built with " + "Go"
+// versionString is the shell's version line, in the form of impala-shell's
+// VERSION_STRING: the impala-shell release it follows, then what built it.
+var versionString = "Impala Shell v4.6.0-impalalb (impalalb) built with " + runtime.Version()
 
 // coordinator returns the coordinator of the current session, or "" when
 // not connected.
