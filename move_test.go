@@ -212,7 +212,7 @@ func TestPingWrongPassword(t *testing.T) {
 // pair runs on two coordinators; only the killed coordinator's keys move,
 // once each.
 func TestStickyDDLThroughDatabaseSQL(t *testing.T) {
-	cos, err := impalad.NewCluster(2 * time.Second).StartN(3, impalad.Config{DisableBeeswax: true})
+	cos, err := impalad.NewCluster(2*time.Second).StartN(3, impalad.Config{DisableBeeswax: true})
 	require.NoError(t, err)
 	for _, co := range cos {
 		t.Cleanup(func() { co.Close() })
