@@ -104,9 +104,10 @@ func TestQueryFailure(t *testing.T) {
 	code, out, errs := runShell(t, "-i", addrs, "-q", "select * from missing; select 1")
 	require.Equal(t, 1, code)
 	require.Empty(t, out, "the statement after the failure must not run")
-	// impala-shell's two lines: the error with a timestamp, and the
+	// impala-shell's lines: the error with a timestamp, Impala's
+	// "Query <id> failed:\n<detail>\n" (QUERY_ERROR_FORMAT), and the
 	// statement that could not run.
-	require.Regexp(t, `(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[Exception\]  ERROR: AnalysisException: Could not resolve table reference: 'default\.missing'\nCould not execute command: select \* from missing\n`, errs)
+	require.Regexp(t, `(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[Exception\]  ERROR: Query [0-9a-f]{16}:[0-9a-f]{16} failed:\nAnalysisException: Could not resolve table reference: 'missing'\n\n\nCould not execute command: select \* from missing\n`, errs)
 	ran := 0
 	for _, co := range cos {
 		ran += int(co.Stats().StatementsExecuted)

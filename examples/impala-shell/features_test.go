@@ -138,9 +138,11 @@ func TestQueryOptionsSent(t *testing.T) {
 			overlays = append(overlays, st.Overlay)
 		}
 	}
+	// CLIENT_IDENTIFIER is the shell's version string, set as impala-shell
+	// sets it when the coordinator knows the option.
 	require.Equal(t, []map[string]string{
-		{"MEM_LIMIT": "3g", "MT_DOP": "4", "SYNC_DDL": "1"},
-		{"MEM_LIMIT": "5g", "MT_DOP": "4", "SYNC_DDL": "1"},
+		{"MEM_LIMIT": "3g", "MT_DOP": "4", "SYNC_DDL": "1", "CLIENT_IDENTIFIER": versionString},
+		{"MEM_LIMIT": "5g", "MT_DOP": "4", "SYNC_DDL": "1", "CLIENT_IDENTIFIER": versionString},
 	}, overlays)
 
 	// The command line wins over the file.

@@ -22,7 +22,9 @@ func TestFirstStatements(t *testing.T) {
 		{"select 2*3 as x", "x\n6\n"},
 		{"select 10 / 4, 7 % 3, -(1 + 2), 1.5 * 2", "10 / 4\t7 % 3\t-1 * (1 + 2)\t1.5 * 2\n2.5\t1\t-3\t3.0\n"},
 		{"select now()", `^now\(\)\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{9})?\n$`},
-		{"select version()", `^version\(\)\nimpalad version \S+`},
+		// Impala's version() is two lines ("...\nBuilt on ..."): -B quotes it
+		// as Python's csv module does.
+		{"select version()", `^version\(\)\n"impalad version \S+ RELEASE \(build [^)]*\)\nBuilt on [^"\n]+"\n$`},
 		{"select current_database()", "current_database()\ndefault\n"},
 		{"select user()", `^user\(\)\n.*\n$`},
 		{"select concat('a','b')", "concat('a', 'b')\nab\n"},
@@ -54,7 +56,7 @@ func TestFirstStatementsErrors(t *testing.T) {
 	code, out, errs := runShell(t, "--quiet", "-B", "-q", "select nosuchfn(1)")
 	require.Equal(t, 1, code)
 	require.Empty(t, out)
-	require.Regexp(t, `\[Exception\]  ERROR: AnalysisException: default\.nosuchfn\(\) unknown for database default\. Currently this db has 0 functions\.`, errs)
+	require.Regexp(t, `\[Exception\]  ERROR: Query [0-9a-f]{16}:[0-9a-f]{16} failed:\nAnalysisException: default\.nosuchfn\(\) unknown for database default\. Currently this db has 0 functions\.`, errs)
 
 	code, _, errs = runShell(t, "--quiet", "-B", "-q", "select 1 +")
 	require.Equal(t, 1, code)

@@ -178,7 +178,7 @@ func TestInteractive(t *testing.T) {
 	ts.waitFor("Connected to 127.0.0.1:", 2)
 	ts.typeLine("select * from nowhere;")
 	s = ts.waitFor("AnalysisException", 1)
-	require.Regexp(t, `\[Exception\]  ERROR: AnalysisException: Could not resolve table reference`, s)
+	require.Regexp(t, `\[Exception\]  ERROR: Query [0-9a-f]{16}:[0-9a-f]{16} failed:\nAnalysisException: Could not resolve table reference: 'nowhere'`, s)
 
 	ts.typeLine("quit;")
 	ts.waitFor("SHELL-EXITED-0", 1)
