@@ -710,7 +710,7 @@ func (p *hapParser) backend(sec *hapSection) (HAProxyBackend, error) {
 		redispatch     bool
 	)
 	ignore := func(d dl, why string) {
-		ign = append(ign, IgnoredDirective{Line: d.l.n, Section: d.sec.label(), Directive: strings.Join(d.l.words, " "), Reason: why})
+		ign = append(ign, IgnoredDirective{Line: d.l.n, Section: d.sec.label(), Directive: hapShown(d.l.words), Reason: why})
 	}
 	for _, d := range lines {
 		w := d.l.words
@@ -916,6 +916,21 @@ func (p *hapParser) backend(sec *hapSection) (HAProxyBackend, error) {
 	sort.SliceStable(ign, func(i, j int) bool { return ign[i].Line < ign[j].Line })
 	b.Ignored = ign
 	return b, nil
+}
+
+// hapShown is a directive as Ignored shows it (and so logs): its words,
+// but not the credentials of "stats auth user:password" nor the value
+// after an Authorization header's name (http-request set-header, http-check
+// send hdr, ...).
+func hapShown(words []string) string {
+	for i := range words {
+		secret := i >= 1 && words[i-1] == "auth" && words[0] == "stats" ||
+			i >= 1 && strings.EqualFold(strings.Trim(words[i-1], ":"), "authorization")
+		if secret {
+			return strings.Join(append(words[:i:i], "(not shown)"), " ")
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 // hapAddr reads a server address: host:port, [v6]:port, or an IPv6

@@ -284,6 +284,15 @@ backend b from base
 			require.Equal(t, []string{"balance uri", "hash-type consistent"}, directives(b))
 		},
 	}, {
+		name: "credentials are not shown",
+		text: "backend b\n stats auth admin:" + "Sup3r-Secr3t" + "\n http-request set-header Authorization \"Basic Sup3r-Secr3t\"\n server s1 c1:1\n",
+		check: func(t *testing.T, b balancer.HAProxyBackend) {
+			require.Equal(t, []string{"stats auth (not shown)", "http-request set-header Authorization (not shown)"}, directives(b))
+			for _, d := range b.Ignored {
+				require.NotContains(t, d.String(), "Secr3t")
+			}
+		},
+	}, {
 		name: "servers differing in TLS",
 		text: "backend b\n server s1 c1:1 ssl\n server s2 c2:1\n",
 		err:  "its TLS settings (ssl, ca-file, crt, sni, verify, verifyhost) differ from server s1's (line 2)",
