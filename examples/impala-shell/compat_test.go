@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,12 +12,12 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/impalalb/impalalb/internal/testenv"
 )
 
 // The compatibility corpus: each file of testdata/compat is a script with
@@ -242,74 +241,12 @@ func runCompat(t *testing.T, bin string, extraEnv []string, c *compatCase, proto
 	return r
 }
 
-// compatServer is cmd/impalad running for the corpus.
-type compatServer struct {
-	hs2, beeswax string
-}
-
 // startCompatServer builds cmd/impalad and runs it until the test ends.
-func startCompatServer(t *testing.T) *compatServer {
+func startCompatServer(t *testing.T) *testenv.ImpaladProcess {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "impalad")
-	build := exec.Command("go", "build", "-o", bin, "../../internal/impalad/cmd/impalad")
-	// The tests run with a home of their own: keep the real build cache.
-	build.Env = os.Environ()
-	if os.Getenv("GOCACHE") == "" && userCacheDir != "" {
-		build.Env = append(build.Env, "GOCACHE="+filepath.Join(userCacheDir, "go-build"))
-	}
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build cmd/impalad: %s", out)
-	cmd := exec.Command(bin, "--hs2_port=0", "--beeswax_port=0")
-	var errb lockedBuffer
-	cmd.Stderr = &errb
-	stdout, err := cmd.StdoutPipe()
+	bin, err := testenv.BuildImpalad(t.TempDir())
 	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	s := &compatServer{}
-	sc := bufio.NewScanner(stdout)
-	for (s.hs2 == "" || s.beeswax == "") && sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), "=")
-		switch k {
-		case "hs2":
-			s.hs2 = v
-		case "beeswax":
-			s.beeswax = v
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	require.NotEmpty(t, s.hs2, "impalad printed no address; stderr:\n%s", errb.String())
-	require.NotEmpty(t, s.beeswax, "impalad printed no beeswax address; stderr:\n%s", errb.String())
-	return s
-}
-
-// lockedBuffer is a bytes.Buffer written by a process's copier and read
-// by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	return testenv.StartImpaladProcess(t, bin)
 }
 
 // impalaShellPath returns impala-shell of the interop venv, found as
@@ -348,9 +285,9 @@ func TestCompatImpalaShell(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			for _, proto := range c.protocols {
-				addr := srv.hs2
+				addr := srv.HS2
 				if proto == "beeswax" {
-					addr = srv.beeswax
+					addr = srv.Beeswax
 				}
 				cleanup := func() {
 					if c.cleanup == "" {
@@ -359,7 +296,7 @@ func TestCompatImpalaShell(t *testing.T) {
 					var out, errb bytes.Buffer
 					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 					defer cancel()
-					code := run(ctx, []string{"-i", srv.hs2, "--quiet", "-c", "-q", c.cleanup}, strings.NewReader(""), &out, &errb)
+					code := run(ctx, []string{"-i", srv.HS2, "--quiet", "-c", "-q", c.cleanup}, strings.NewReader(""), &out, &errb)
 					require.Zero(t, code, "cleanup %q: %s", c.cleanup, errb.String())
 				}
 				cleanup()

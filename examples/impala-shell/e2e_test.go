@@ -41,6 +41,10 @@ func runTests(m *testing.M) int {
 	// The venv's default place is in the user's cache directory, found
 	// before the home directory changes.
 	userCacheDir, _ = os.UserCacheDir()
+	// The go command (building cmd/impalad) keeps the real build cache.
+	if os.Getenv("GOCACHE") == "" && userCacheDir != "" {
+		os.Setenv("GOCACHE", filepath.Join(userCacheDir, "go-build"))
+	}
 	home, err := os.MkdirTemp("", "impala-shell-test-home")
 	if err != nil {
 		panic(err)
