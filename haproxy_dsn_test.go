@@ -1,7 +1,6 @@
 package impalalb_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"database/sql"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/internal/certtest"
 	"github.com/impalalb/impalalb/internal/impalad"
+	"github.com/impalalb/impalalb/internal/testenv"
 )
 
 // guideHAProxyConfig writes one of the guide's haproxy.cfg examples
@@ -39,27 +38,9 @@ func guideHAProxyConfig(t *testing.T, name string, replace ...string) string {
 	return p
 }
 
-// syncBuffer is a log destination written by the pool's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // hapDSN opens the DSN (with the file's path escaped in) through
 // NewConnector, with a logger, and closes it at cleanup.
-func hapDSN(t *testing.T, dsn string, logs *syncBuffer) (*sql.DB, *impalalb.Connector) {
+func hapDSN(t *testing.T, dsn string, logs *testenv.LockedBuffer) (*sql.DB, *impalalb.Connector) {
 	t.Helper()
 	cfg, err := impalalb.ParseDSN(dsn)
 	require.NoError(t, err)
@@ -89,7 +70,7 @@ func TestDSNHAProxyGuideSample(t *testing.T) {
 	defer cancel()
 
 	t.Run("impala: beeswax, leastconn", func(t *testing.T) {
-		var logs syncBuffer
+		var logs testenv.LockedBuffer
 		db, c := hapDSN(t, "impala://tester@?haproxy_config="+file+"&haproxy_backend=impala&protocol=beeswax", &logs)
 		// Four sessions held at once: one on each coordinator.
 		for range cos {

@@ -35,26 +35,29 @@ type ImpaladProcess struct {
 	// HS2 and Beeswax are the addresses it listens on.
 	HS2, Beeswax string
 
-	stderr lockedBuffer
+	stderr LockedBuffer
 }
 
 // Stderr is what the process wrote to stderr so far.
 func (p *ImpaladProcess) Stderr() string { return p.stderr.String() }
 
-// lockedBuffer is a bytes.Buffer written by a process's copier and read by
-// the test.
-type lockedBuffer struct {
+// LockedBuffer is a bytes.Buffer that a process's copier or a logger's
+// goroutines write while the test reads it. The zero value is empty and
+// ready.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+// String returns what was written so far.
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
