@@ -79,8 +79,14 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		return nil, err
 	}
 	c := &Connector{cfg: cfg, drv: drv}
+	bc, hap, err := poolConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	opts := conn.Options{
-		ConnectTimeout: cfg.ConnectTimeout,
+		// The pool's dial timeout: the DSN's, else the file's "timeout
+		// connect", else the default.
+		ConnectTimeout: bc.DialTimeout,
 		User:           cfg.User,
 		Database:       cfg.Database,
 		SessionOptions: cfg.QueryOptions,
@@ -118,15 +124,8 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		c.krb = krb
 		opts.Mechanism = krb.MechanismFactory()
 	}
-	if cfg.TLS {
-		tc, err := tlsconf.NewClient(tlsconf.Config{
-			CAFile:             cfg.CACert,
-			ServerName:         cfg.ServerName,
-			CertFile:           cfg.ClientCert,
-			KeyFile:            cfg.ClientKey,
-			InsecureSkipVerify: cfg.TLSInsecureSkipVerify,
-			Logger:             cfg.Logger,
-		})
+	if tlsOn, tlsCfg := tlsConfig(cfg, hap); tlsOn {
+		tc, err := tlsconf.NewClient(tlsCfg)
 		if err != nil {
 			c.closeKerberos()
 			return nil, fmt.Errorf("impalalb: tls: %w", err)
@@ -137,30 +136,6 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		opts.TLSHandshake = tc.HandshakeConn
 	}
 
-	// Config and balancer.Config share one convention (zero: the
-	// default, negative: off) and the same defaults.
-	bc := balancer.Config{
-		Coordinators:  cfg.Addrs,
-		DialTimeout:   cfg.ConnectTimeout,
-		Retries:       cfg.Retries,
-		MaxIdleTime:   cfg.MaxIdleTime,
-		ValidateAfter: cfg.ValidateAfter,
-		Interval:      cfg.HealthInterval,
-		SlowStart:     cfg.SlowStart,
-		Logger:        cfg.Logger,
-	}
-	if t, ok := cfg.Tracer.(balancer.Tracer); ok {
-		bc.Tracer = t
-	}
-	switch cfg.Balance {
-	case BalanceAffinity:
-		bc.Policy = balancer.Affinity
-		bc.DefaultKey = cfg.AffinityKey
-	case BalanceRoundRobin:
-		bc.Policy = balancer.RoundRobin
-	default:
-		bc.Policy = balancer.LeastConn
-	}
 	c.bcfg, c.opts = bc, opts
 	c.validateAfter = bc.WithDefaults().ValidateAfter
 	pool, err := balancer.NewWithHooks(bc, balancer.NewConnDialer(opts), cfg.Hooks)
@@ -170,6 +145,94 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 	}
 	c.pool = pool
 	return c, nil
+}
+
+// poolConfig is the pool's configuration of cfg (validated): its
+// coordinators and settings, or, with HAProxyConfig, the file's backend
+// (returned too) with cfg's own pool settings over it.
+func poolConfig(cfg *Config) (balancer.Config, *balancer.HAProxyBackend, error) {
+	// Config and balancer.Config share one convention (zero: the
+	// default, negative: off) and the same defaults.
+	bc := balancer.Config{
+		Coordinators:  cfg.Addrs,
+		MaxIdleTime:   cfg.MaxIdleTime,
+		ValidateAfter: cfg.ValidateAfter,
+		Logger:        cfg.Logger,
+	}
+	if t, ok := cfg.Tracer.(balancer.Tracer); ok {
+		bc.Tracer = t
+	}
+	var hap *balancer.HAProxyBackend
+	if cfg.HAProxyConfig != "" {
+		b, err := balancer.LoadHAProxyConfig(cfg.HAProxyConfig, cfg.HAProxyBackend)
+		if err != nil {
+			return bc, nil, fmt.Errorf("impalalb: haproxy_config: %w", err)
+		}
+		hap = &b
+		b.Apply(&bc)
+		if cfg.Logger != nil {
+			for _, d := range b.Ignored {
+				cfg.Logger.Info("impalalb: haproxy_config: directive not carried over",
+					"file", b.File, "line", d.Line, "section", d.Section, "directive", d.Directive, "reason", d.Reason)
+			}
+		}
+	}
+	// The DSN's own settings; a zero one leaves the file's (or the
+	// default).
+	override(&bc.DialTimeout, cfg.ConnectTimeout)
+	override(&bc.Retries, cfg.Retries)
+	override(&bc.Interval, cfg.HealthInterval)
+	override(&bc.SlowStart, cfg.SlowStart)
+	switch cfg.Balance {
+	case BalanceAffinity:
+		bc.Policy = balancer.Affinity
+		bc.DefaultKey = cfg.AffinityKey
+	case BalanceRoundRobin:
+		bc.Policy = balancer.RoundRobin
+	case BalanceLeastConn:
+		bc.Policy = balancer.LeastConn
+	default:
+		if hap == nil {
+			bc.Policy = balancer.LeastConn
+		}
+	}
+	return bc, hap, nil
+}
+
+// override sets *dst to v when v is not zero.
+func override[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
+}
+
+// tlsConfig says whether sessions use TLS and with what: cfg's settings,
+// or, when the HAProxy backend's servers have "ssl", TLS with the file's
+// CA, name and client certificate where cfg gives none.
+func tlsConfig(cfg *Config, hap *balancer.HAProxyBackend) (bool, tlsconf.Config) {
+	tc := tlsconf.Config{
+		CAFile:             cfg.CACert,
+		ServerName:         cfg.ServerName,
+		CertFile:           cfg.ClientCert,
+		KeyFile:            cfg.ClientKey,
+		InsecureSkipVerify: cfg.TLSInsecureSkipVerify,
+		Logger:             cfg.Logger,
+	}
+	if hap == nil || !hap.TLS {
+		return cfg.TLS, tc
+	}
+	if tc.CAFile == "" {
+		tc.CAFile = hap.CAFile
+	}
+	if tc.ServerName == "" {
+		tc.ServerName = hap.ServerName
+	}
+	if tc.CertFile == "" {
+		// "crt" is one PEM file with the certificate and its key.
+		tc.CertFile, tc.KeyFile = hap.ClientCertFile, hap.ClientCertFile
+	}
+	return true, tc
 }
 
 func (c *Connector) closeKerberos() {
@@ -208,7 +271,7 @@ func (c *Connector) Stats() balancer.Stats { return c.pool.Stats() }
 // is not affinity. Every connection of the connector opens its session
 // there while that coordinator is up.
 func (c *Connector) Placement() (string, bool) {
-	if c.cfg.Balance != BalanceAffinity {
+	if c.bcfg.Policy != balancer.Affinity {
 		return "", false
 	}
 	return c.pool.Placement(c.pool.DefaultKey())

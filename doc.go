@@ -65,6 +65,13 @@
 // metrics or OpenTelemetry spans; [Config.Hooks] are the pool's lifecycle
 // hooks.
 //
+// Leaving HAProxy: the DSN parameter haproxy_config ([Config.HAProxyConfig])
+// takes the coordinators, the balance, the health checks, the timeouts and
+// the TLS of one backend of an HAProxy configuration (the haproxy.cfg of
+// Impala's load-balancer guide, read by balancer.LoadHAProxyConfig) in
+// place of the host list; the DSN's own parameters override the file's,
+// and the directives without a client-side meaning are logged.
+//
 // [NewConnector] with sql.OpenDB gives the pool's per-coordinator figures
 // through [Connector.Stats]; inside sql.Conn.Raw a connection is a
 // [RawConn] (its coordinator, and the *conn.Session itself).

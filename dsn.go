@@ -108,9 +108,26 @@ type Config struct {
 
 	// Addrs are the coordinators, "host:port" with IPv6 hosts in brackets
 	// ("[::1]:21050"). A missing port means DefaultPort (DefaultBeeswaxPort
-	// with ProtocolBeeswax). At least one is required; ParseDSN always fills
-	// in the port.
+	// with ProtocolBeeswax). At least one is required, unless HAProxyConfig
+	// is set, and then none may be given; ParseDSN always fills in the port.
 	Addrs []string
+	// HAProxyConfig is the path of an HAProxy configuration, such as the
+	// haproxy.cfg of Impala's load-balancer guide, to take the coordinators
+	// from in place of Addrs: the servers of the HAProxyBackend section,
+	// with its balance, health checks (check, inter, rise, fall,
+	// downinter, slowstart), timeout connect, retries, maxconn and TLS (ssl
+	// ca-file, verifyhost or sni, crt), read by [balancer.LoadHAProxyConfig]
+	// when the Connector is made. Balance, HealthInterval, ConnectTimeout,
+	// Retries and SlowStart, when not zero, override the file; so do TLS
+	// and its CACert, ServerName and ClientCert/ClientKey, each on its own.
+	// Directives without a client-side meaning are logged to Logger. The
+	// protocol is still Protocol (the guide's :21000 servers need
+	// ProtocolBeeswax). Empty means none: Addrs lists the coordinators.
+	HAProxyConfig string
+	// HAProxyBackend is the backend or listen section of HAProxyConfig to
+	// read, or a frontend whose default_backend is read. Empty means the
+	// only section that has servers. Only with HAProxyConfig.
+	HAProxyBackend string
 	// Database is the database sessions start in. Empty means the server's
 	// default ("default").
 	Database string
@@ -306,7 +323,8 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //	impala://[user[:password]@]host1[:port][,host2[:port]...][/database][?param=value&...]
 //
 // into a Config that holds what the DSN says, every other field zero (its
-// default). Hosts are names, IPv4
+// default). The host list may be empty only with haproxy_config. Hosts are
+// names, IPv4
 // addresses or IPv6 addresses in brackets ("[::1]:21050", a zone written
 // as "%25"); a missing port is 21050, or 21000 with protocol=beeswax. The
 // user name and password are percent-decoded: '%', '/' and '?' in them
@@ -317,6 +335,14 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //
 // Parameters (the default in brackets):
 //
+//   - haproxy_config: path of an HAProxy configuration whose backend gives
+//     the coordinators (the host list must then be empty), the balance,
+//     the health checks, the connect timeout, the retries, the slow start
+//     and TLS [none]; the parameters of this DSN override the file's (see
+//     [Config.HAProxyConfig]).
+//   - haproxy_backend: the backend, listen or frontend section of
+//     haproxy_config to read [the only one with servers]. haproxy_config
+//     only.
 //   - protocol: hs2 or beeswax [hs2].
 //   - balance: leastconn, affinity or roundrobin [leastconn].
 //   - affinity_key: key of balance=affinity [this host's address].
@@ -393,7 +419,7 @@ func ParseDSN(dsn string) (*Config, error) {
 	}
 	authority, tail := rest[:end], rest[end:]
 	hasUserinfo := false
-	c := &Config{Addrs: []string{}}
+	c := &Config{}
 	hasPassword := false
 	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
 		hasUserinfo = true
@@ -426,15 +452,15 @@ func ParseDSN(dsn string) (*Config, error) {
 		return dsnErr(param, "malformed; "+encodeHint)
 	}
 
-	if authority == "" {
-		return nil, dsnErr("address", "no coordinator given")
-	}
-	for i, a := range strings.Split(authority, ",") {
-		addr, err := normalizeAddr(a, i+1, 0, true)
-		if err != nil {
-			return nil, hide(err, "address")
+	// An empty host list is for haproxy_config (Validate checks that).
+	if authority != "" {
+		for i, a := range strings.Split(authority, ",") {
+			addr, err := normalizeAddr(a, i+1, 0, true)
+			if err != nil {
+				return nil, hide(err, "address")
+			}
+			c.Addrs = append(c.Addrs, addr)
 		}
-		c.Addrs = append(c.Addrs, addr)
 	}
 
 	if path != "" {
@@ -519,6 +545,10 @@ func (c *Config) setParam(key, value string) error {
 	}
 	var err error
 	switch key {
+	case "haproxy_config":
+		c.HAProxyConfig = value
+	case "haproxy_backend":
+		c.HAProxyBackend = value
 	case "protocol":
 		c.Protocol = Protocol(value)
 		if c.Protocol != ProtocolHS2 && c.Protocol != ProtocolBeeswax {
@@ -628,8 +658,8 @@ func parseInt(key, v string, lo, hi int) (int, error) {
 // and no combination that cannot work. The error is a *[DSNError] naming
 // the DSN parameter.
 func (c *Config) Validate() error {
-	if len(c.Addrs) == 0 {
-		return dsnErr("address", "no coordinator given")
+	if err := c.validateHAProxy(); err != nil {
+		return err
 	}
 	seen := make(map[string]int, len(c.Addrs))
 	for i, a := range c.Addrs {
@@ -709,6 +739,24 @@ func (c *Config) Validate() error {
 		if err := validOptionValue("opt."+u, c.QueryOptions[name]); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// validateHAProxy checks where the coordinators come from: Addrs, or the
+// file of HAProxyConfig.
+func (c *Config) validateHAProxy() error {
+	switch {
+	case c.HAProxyConfig == "" && len(c.Addrs) == 0:
+		return dsnErr("address", "no coordinator given (list them, or give haproxy_config)")
+	case c.HAProxyConfig == "" && c.HAProxyBackend != "":
+		return dsnErr("haproxy_backend", "needs haproxy_config")
+	case c.HAProxyConfig != "" && len(c.Addrs) > 0:
+		return dsnErr("haproxy_config", "not with coordinator addresses: the coordinators are the servers of the file's backend")
+	case strings.IndexByte(c.HAProxyConfig, 0) >= 0:
+		return dsnErr("haproxy_config", "contains NUL")
+	case c.HAProxyBackend != "" && !isHAProxyName(c.HAProxyBackend):
+		return dsnErr("haproxy_backend", fmt.Sprintf("%q is not a section name (letters, digits, '-', '_', '.', ':')", c.HAProxyBackend))
 	}
 	return nil
 }
@@ -862,6 +910,8 @@ func (c *Config) FormatDSN() string {
 			param(k, v.String())
 		}
 	}
+	str("haproxy_config", c.HAProxyConfig, "")
+	str("haproxy_backend", c.HAProxyBackend, "")
 	str("protocol", string(c.Protocol), "")
 	str("balance", string(c.Balance), "")
 	str("affinity_key", c.AffinityKey, "")
@@ -1035,6 +1085,13 @@ func formatAddr(a string, defPort int) string {
 // letters, digits, '-', '.', '_', at most 253 bytes.
 func isHostName(s string) bool {
 	return bytesOK(s, 253, func(c byte) bool { return isAlnum(c) || c == '-' || c == '.' || c == '_' })
+}
+
+// isHAProxyName reports whether s can name a section of an HAProxy
+// configuration: letters, digits, '-', '_', '.' and ':' (HAProxy's
+// invalid_char).
+func isHAProxyName(s string) bool {
+	return bytesOK(s, 200, func(c byte) bool { return isAlnum(c) || c == '-' || c == '_' || c == '.' || c == ':' })
 }
 
 // isZone reports whether s is a plausible IPv6 zone: an interface name or

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +106,16 @@ var dsnCases = []struct {
 	}, canonical: "impala://h?opt.DEBUG_ACTION=a%26b%3Dc%2Bd"},
 	{in: "impala://h?&&fetch_size=5&", want: func(c *Config) { c.FetchSize = 5 }, canonical: "impala://h?fetch_size=5"},
 	{in: "impala://h?t%6Cs=true", want: func(c *Config) { c.TLS = true }, canonical: "impala://h?tls=true"},
+	{in: "impala://?haproxy_config=/etc/haproxy/haproxy.cfg&haproxy_backend=impala", want: func(c *Config) {
+		c.Addrs, c.HAProxyConfig, c.HAProxyBackend = nil, "/etc/haproxy/haproxy.cfg", "impala"
+	}},
+	{in: "impala://etl@/sales?protocol=beeswax&haproxy_config=haproxy.cfg", want: func(c *Config) {
+		c.Addrs, c.User, c.Database, c.Protocol, c.HAProxyConfig = nil, "etl", "sales", ProtocolBeeswax, "haproxy.cfg"
+	}, canonical: "impala://etl@/sales?haproxy_config=haproxy.cfg&protocol=beeswax"},
+	{in: "impala:///?haproxy_backend=impala-jdbc:2.x&haproxy_config=%2Fetc%2Fha+proxy.cfg&balance=leastconn&health_interval=5s", want: func(c *Config) {
+		c.Addrs, c.HAProxyConfig, c.HAProxyBackend = nil, "/etc/ha proxy.cfg", "impala-jdbc:2.x"
+		c.Balance, c.HealthInterval = BalanceLeastConn, 5*time.Second
+	}, canonical: "impala://?haproxy_config=/etc/ha%20proxy.cfg&haproxy_backend=impala-jdbc:2.x&balance=leastconn&health_interval=5s"},
 	{in: "impala://h?retries=1&fetch_size=2&tls=true&protocol=beeswax", want: func(c *Config) {
 		c.Retries, c.FetchSize, c.TLS, c.Protocol, c.Addrs = 1, 2, true, ProtocolBeeswax, []string{"h:21000"}
 	}, canonical: "impala://h?protocol=beeswax&tls=true&fetch_size=2&retries=1"},
@@ -151,6 +163,12 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://", "address", "no coordinator"},
 		{"impala:///db", "address", "no coordinator"},
 		{"impala://u:" + secret + "@", "address", "no coordinator"},
+		{"impala://?haproxy_backend=impala", "address", "or give haproxy_config"},
+		{"impala://h?haproxy_config=/etc/haproxy/haproxy.cfg", "haproxy_config", "not with coordinator addresses"},
+		{"impala://h?haproxy_backend=impala", "haproxy_backend", "needs haproxy_config"},
+		{"impala://?haproxy_config=h.cfg&haproxy_backend=a%20b", "haproxy_backend", `"a b" is not a section name`},
+		{"impala://?haproxy_config=h%00.cfg", "haproxy_config", "NUL"},
+		{"impala://?haproxy_config=a&haproxy_config=b", "haproxy_config", "more than once"},
 		{"impala://h,", "address", "coordinator 2: empty host"},
 		{"impala://h:", "address", "empty port"},
 		{"impala://h:0", "address", "port is not a number"},
@@ -346,6 +364,9 @@ func TestConfigValidateByHand(t *testing.T) {
 		{"opt dup", func(c *Config) { c.QueryOptions = map[string]string{"a": "1", "A": "2"} }, "opt.A"},
 		{"opt value", func(c *Config) { c.QueryOptions = map[string]string{"A": "1\n"} }, "opt.A"},
 		{"user NUL", func(c *Config) { c.User = "a\x00" }, "user"},
+		{"haproxy_config with addresses", func(c *Config) { c.HAProxyConfig = "haproxy.cfg" }, "haproxy_config"},
+		{"haproxy_backend alone", func(c *Config) { c.HAProxyBackend = "impala" }, "haproxy_backend"},
+		{"no coordinator", func(c *Config) { c.Addrs = nil }, "address"},
 		{"password NUL", func(c *Config) { c.Auth, c.User, c.Password = AuthPlain, "u", "a\x00"+secret }, "password"},
 	}
 	for _, tc := range cases {
@@ -433,4 +454,32 @@ func TestConfigByHandIsTheDSN(t *testing.T) {
 	require.Equal(t, -1, bc.Retries, "negative: a single attempt")
 	require.Negative(t, bc.Interval, "negative: no active checks")
 	require.Equal(t, "tenant", bc.DefaultKey)
+
+	// haproxy_config: the backend of the guide's haproxy.cfg (its hosts
+	// made loopback addresses; no active checks, so nothing is dialed),
+	// under the DSN's own pool settings.
+	guide, err := os.ReadFile(filepath.Join("balancer", "testdata", "haproxy", "guide-sample.cfg"))
+	require.NoError(t, err)
+	hapFile := filepath.Join(t.TempDir(), "haproxy.cfg")
+	loopback := strings.NewReplacer("impala-host-", "127.0.0.", ".example.com", "")
+	require.NoError(t, os.WriteFile(hapFile, []byte(loopback.Replace(string(guide))), 0o600))
+	byHand = &Config{HAProxyConfig: hapFile, HAProxyBackend: "impalajdbc", HealthInterval: -1, ConnectTimeout: 3 * time.Second}
+	bc, o = effective(byHand)
+	bd, od = effective(fromDSN("impala://?haproxy_config=" + escapeDSN(hapFile, true) + "&haproxy_backend=impalajdbc&health_interval=-1ns&connect_timeout=3s"))
+	require.Equal(t, bc, bd)
+	require.Equal(t, o, od)
+	require.Equal(t, []string{"127.0.0.1:21050", "127.0.0.2:21050", "127.0.0.3:21050", "127.0.0.4:21050"}, bc.Coordinators)
+	require.Equal(t, balancer.Affinity, bc.Policy, "balance source")
+	require.Equal(t, 3*time.Second, bc.DialTimeout, "the DSN's connect_timeout over the file's timeout connect")
+	require.Equal(t, 3*time.Second, o.ConnectTimeout)
+	require.Negative(t, bc.Interval, "the DSN's health_interval over the file's check")
+	require.Equal(t, 3, bc.Retries, "retries 3")
+	require.Negative(t, bc.SlowStart, "no slowstart in the file: none")
+
+	// Left out of the DSN, the file's settings stay.
+	bc, o = effective(&Config{HAProxyConfig: hapFile, HAProxyBackend: "impala", HealthInterval: -1, Balance: BalanceAffinity})
+	require.Equal(t, 5*time.Second, bc.DialTimeout, "timeout connect 5000")
+	require.Equal(t, 5*time.Second, o.ConnectTimeout)
+	require.Equal(t, balancer.Affinity, bc.Policy, "the DSN's balance over the file's leastconn")
+	require.Equal(t, "127.0.0.1:21000", bc.Coordinators[0])
 }

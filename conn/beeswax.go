@@ -323,12 +323,15 @@ func (s *beeswaxSession) Execute(ctx context.Context, stmt string, opts map[stri
 
 // beeswaxOp is the beeswax half of an Operation.
 type beeswaxOp struct {
-	s     *beeswaxSession
-	h     *beeswax.QueryHandle
-	dml   bool
-	cols  []Column
-	delim string
+	s      *beeswaxSession
+	h      *beeswax.QueryHandle
+	dml    bool
+	cols   []Column
+	delim  string
+	dmlRes *impala.TDmlResult_ // CloseInsert's answer
 }
+
+func (o *beeswaxOp) dmlResult() *impala.TDmlResult_ { return o.dmlRes }
 
 func (o *beeswaxOp) wait(ctx context.Context) error {
 	s := o.s
@@ -378,6 +381,9 @@ func (o *beeswaxOp) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 	if r == nil || !r.Ready {
 		return &Batch{meta: o.cols}, true, nil
 	}
+	if o.s.opts.BeeswaxText {
+		return &Batch{meta: o.cols, n: len(r.Data), text: r.Data}, r.HasMore, nil
+	}
 	b, err := decodeTextRows(r.Data, o.cols, o.delim)
 	if err != nil {
 		return nil, false, &Error{Addr: o.s.addr, Op: "fetch", Sent: true, Err: err}
@@ -408,6 +414,7 @@ func (o *beeswaxOp) close(ctx context.Context) (int64, error) {
 		}); err != nil {
 			return -1, err
 		}
+		o.dmlRes = dr
 		return dmlRows(dr), nil
 	}
 	err := o.s.rpc(ctx, "close operation", true, func(ctx context.Context, c *impala.ImpalaServiceClient) error {

@@ -492,7 +492,12 @@ type hs2Op struct {
 	// abandoned is set once abandon cancelled and closed the operation:
 	// a second call (the poll of fetch, then Next's abort) does nothing.
 	abandoned bool
+	// dml is the DML result the coordinator sent when the operation was
+	// closed, if any.
+	dml *impala.TDmlResult_
 }
+
+func (o *hs2Op) dmlResult() *impala.TDmlResult_ { return o.dml }
 
 // setDecodeTimes turns on or off the decoding of the TIMESTAMP and DATE
 // columns into times as they are read.
@@ -823,6 +828,7 @@ func (o *hs2Op) close(ctx context.Context) (int64, error) {
 	if err := o.s.statusError("close operation", resp.Status, true); err != nil {
 		return -1, err
 	}
+	o.dml = resp.DmlResult_
 	return dmlRows(resp.DmlResult_), nil
 }
 
@@ -924,7 +930,47 @@ func summaryFrom(es *impala.TExecSummary) *Summary {
 		out.TotalScanRanges = p.GetTotalScanRanges()
 		out.CompletedScanRanges = p.GetNumCompletedScanRanges()
 	}
+	if es.Nodes != nil {
+		out.Plan = make([]PlanNode, 0, len(es.Nodes))
+		for _, n := range es.Nodes {
+			if n == nil {
+				continue
+			}
+			pn := PlanNode{ID: int(n.NodeID), Fragment: int(n.FragmentIdx), Label: n.Label, Detail: n.GetLabelDetail(),
+				HasDetail: n.IsSetLabelDetail(), Children: int(n.NumChildren), Hosts: -1}
+			if n.IsSetNumHosts() {
+				pn.Hosts = int(n.GetNumHosts())
+			}
+			if n.EstimatedStats != nil {
+				st := nodeStatsFrom(n.EstimatedStats)
+				pn.Estimated = &st
+			}
+			for _, st := range n.ExecStats {
+				if st != nil {
+					pn.Instances = append(pn.Instances, nodeStatsFrom(st))
+				}
+			}
+			out.Plan = append(out.Plan, pn)
+		}
+	}
+	if len(es.ExchToSenderMap) > 0 {
+		out.ExchangeSenders = make(map[int]int, len(es.ExchToSenderMap))
+		for k, v := range es.ExchToSenderMap {
+			out.ExchangeSenders[int(k)] = int(v)
+		}
+	}
 	return out
+}
+
+// nodeStatsFrom copies a plan node's figures, -1 for those not sent.
+func nodeStatsFrom(st *impala.TExecStats) NodeStats {
+	get := func(p *int64) int64 {
+		if p == nil {
+			return -1
+		}
+		return *p
+	}
+	return NodeStats{LatencyNs: get(st.LatencyNs), CPUTimeNs: get(st.CPUTimeNs), Cardinality: get(st.Cardinality), MemoryUsed: get(st.MemoryUsed)}
 }
 
 func (o *hs2Op) profile(ctx context.Context) (string, error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/impalalb/impalalb/internal/certtest"
 	"github.com/impalalb/impalalb/internal/kdctest"
+	"github.com/impalalb/impalalb/internal/testenv"
 )
 
 const (
@@ -183,7 +184,7 @@ func TestImpalaShellTLS(t *testing.T) {
 // krbSetup starts a KDC, a Kerberos cmd/impalad whose keytab holds its own
 // and the load balancer's principal, and gets alice a TGT with MIT's kinit.
 // It returns the KDC, the coordinator and the environment for clients.
-func krbSetup(t *testing.T) (*kdctest.KDC, *impaladProc, []string) {
+func krbSetup(t *testing.T) (*kdctest.KDC, *testenv.ImpaladProcess, []string) {
 	const host = "coord1.impalalb.test"
 	k := kdctest.Start(t, kdctest.Options{Hosts: []string{host}})
 	p := startImpalad(t, "--keytab="+k.Keytab(host))
