@@ -142,6 +142,11 @@ type rollResult struct {
 	fail                                     []uint32
 	errClasses                               map[string]int
 	moves, retired                           uint64
+	// clientsFailed counts the clients that saw a failure; longestOutage
+	// is the longest time a client spent from a failure to its next
+	// success (or to the end of the run).
+	clientsFailed int
+	longestOutage time.Duration
 }
 
 func (r *rollResult) totalOK() int     { return r.ok[0] + r.ok[1] + r.ok[2] }
@@ -554,7 +559,17 @@ func (re *rollEnv) account(res *rollResult, n int, t0, tEnd time.Time, atts [][]
 		}
 	}
 	for _, list := range atts {
+		var streak time.Time // the first failure since the last success
+		failedOnce := false
 		for _, a := range list {
+			switch {
+			case a.err != nil && streak.IsZero():
+				streak = a.begin
+				failedOnce = true
+			case a.err == nil && !streak.IsZero():
+				res.longestOutage = max(res.longestOutage, a.end.Sub(streak))
+				streak = time.Time{}
+			}
 			if a.err != nil {
 				res.failed[a.kind]++
 				res.errClasses[errClass(a.err)]++
@@ -596,6 +611,12 @@ func (re *rollEnv) account(res *rollResult, n int, t0, tEnd time.Time, atts [][]
 					}
 				}
 			}
+		}
+		if !streak.IsZero() {
+			res.longestOutage = max(res.longestOutage, tEnd.Sub(streak))
+		}
+		if failedOnce {
+			res.clientsFailed++
 		}
 	}
 	slices.Sort(res.lat)

@@ -68,18 +68,23 @@ func rollingSection(cfg *config, results []*rollResult, pngs []string) string {
 	w("**How it is counted.** *Failed*: statements a client saw fail (any of its statements, `USE` and `SET` included, and the acquires and connections that failed, as the statement they were for could not run). ")
 	w("*Ran twice* and *wrong state* are counted at the coordinators: each runs with `-v` and logs every statement it registers with its query and session ids, the database it was analysed in and its query options (as Impala's \"Analyzing query: … db: …\" log line and the profile's \"Query Options (set by configuration)\"); this program reads the three logs. ")
 	w("Every counted statement carries a marker of its own (run, client, attempt): a marker registered more than once ran twice; a registration whose database or `MEM_LIMIT` is not the client's (for a client without state: other than `default` and none) ran in the wrong state. ")
+	w("Each failed statement is one attempt: a client that keeps failing counts one every %v or so, so the count follows the retry pace; *clients that saw a failure* and *longest failing* (the longest time from a client's failure to its next success) do not. ", cfg.rollErrPause)
 	w("*Not in any log*: statements a client saw succeed that no coordinator logged — a check of the method, 0 when the logs are complete. Latency is per counted statement (client side, moves included); statements/s are counted statements that succeeded, over the run.\n\n")
 
-	w("| mode | statements ok | failed (plain / held / per lease) | failed that had run | ran twice | wrong state | not in any log | statements/s | p50 | p99 | max | counted statements per coordinator | session moves / retired |\n")
-	w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	w("| mode | statements ok | failed (plain / held / per lease) | failed that had run | ran twice | wrong state | not in any log | clients that saw a failure | longest failing | statements/s | p50 | p99 | max | counted statements per coordinator | session moves / retired |\n")
+	w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, r := range results {
 		mv := "–"
 		if r.mode == rollImpalalb {
 			mv = fmt.Sprintf("%d / %d", r.moves, r.retired)
 		}
-		w("| %s | %d | %d (%d / %d / %d) | %d | %d | %d | %d | %.0f | %s | %s | %s | %s | %s |\n",
+		outage := "–"
+		if r.longestOutage > 0 {
+			outage = fmtDur(r.longestOutage)
+		}
+		w("| %s | %d | %d (%d / %d / %d) | %d | %d | %d | %d | %d of %d | %s | %.0f | %s | %s | %s | %s | %s |\n",
 			r.mode, r.totalOK(), r.totalFailed(), r.failed[kindPlain], r.failed[kindHeld], r.failed[kindPerLease], r.failedRan,
-			r.duplicated, r.wrongState, r.unseen, r.tput, fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.max), joinCounts(r.perCoord, modeImpalalb), mv)
+			r.duplicated, r.wrongState, r.unseen, r.clientsFailed, cfg.rollClients, outage, r.tput, fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.max), joinCounts(r.perCoord, modeImpalalb), mv)
 	}
 	w("\n")
 
