@@ -1,12 +1,9 @@
 package impalad
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -76,22 +73,13 @@ func TestServiceTimeAndConfig(t *testing.T) {
 	require.Equal(t, [][]any{{"done"}}, rows)
 }
 
-// lockedBuffer is a bytes.Buffer safe for a logger and the test at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// logLines is an io.Writer for a slog handler: each record is one Write,
+// sent as a line to the test.
+type logLines chan string
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+func (l logLines) Write(p []byte) (int, error) {
+	l <- string(p)
+	return len(p), nil
 }
 
 // TestQueryLog: each statement registered is logged, as Impala's
@@ -99,8 +87,8 @@ func (l *lockedBuffer) String() string {
 // and the query options it runs with (the profile's "set by
 // configuration"), overlay included; a refused statement is not.
 func TestQueryLog(t *testing.T) {
-	var buf lockedBuffer
-	co := startCoord(t, Config{DisableBeeswax: true, Logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	lines := make(logLines, 1000)
+	co := startCoord(t, Config{DisableBeeswax: true, Logger: slog.New(slog.NewJSONHandler(lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	h := dialHS2(t, co.HS2Addr())
 	h.mustOpen()
 	h.mustExec("use gen")
@@ -113,15 +101,16 @@ func TestQueryLog(t *testing.T) {
 	type rec struct {
 		Msg, QueryID, SessionID, DB, Options, Stmt string
 	}
+	// Each statement is logged before it is answered: every line is in.
 	var got []rec
-	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+	for len(lines) > 0 {
 		var m map[string]string
-		if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "impalad: query registered" {
+		if json.Unmarshal([]byte(<-lines), &m) != nil || m["msg"] != "impalad: query registered" {
 			continue
 		}
 		got = append(got, rec{m["msg"], m["query_id"], m["session_id"], m["db"], m["query_options"], m["stmt"]})
 	}
-	require.Len(t, got, 3, buf.String())
+	require.Len(t, got, 3)
 	require.Equal(t, "use gen", got[0].Stmt)
 	require.Equal(t, "default", got[0].DB, "the database the statement was analysed in")
 	require.Equal(t, "MEM_LIMIT=3221225472,SYNC_DDL=1", got[2].Options)

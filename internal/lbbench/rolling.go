@@ -770,26 +770,8 @@ func (rc *rollClient) step(ctx context.Context) bool {
 // runStmt runs stmt, reads every row and, when marker is set, checks that
 // one row came back with marker as its second column.
 func runStmt(ctx context.Context, s *conn.Session, stmt, marker string) error {
-	op, err := s.Execute(ctx, stmt, nil)
+	n, got, err := runRows(ctx, s, stmt)
 	if err != nil {
-		return err
-	}
-	n, got := 0, ""
-	for {
-		b, err := op.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			op.Close(ctx)
-			return err
-		}
-		if marker != "" && b.Len() > 0 && b.NumColumns() == 2 {
-			got = b.String(1, 0)
-		}
-		n += b.Len()
-	}
-	if err := op.Close(ctx); err != nil {
 		return err
 	}
 	if marker != "" && (n != 1 || got != marker) {
