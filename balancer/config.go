@@ -197,7 +197,8 @@ type Config struct {
 	SlowStart time.Duration
 	// BackoffMin is the first delay before a down coordinator is re-probed;
 	// the delay doubles (with jitter) after each failed probe up to
-	// BackoffMax. Zero means 500 ms.
+	// BackoffMax. A draining coordinator (shutting down) is re-probed
+	// every BackoffMin, without backing off. Zero means 500 ms.
 	BackoffMin time.Duration
 	// BackoffMax caps the re-probe delay. Zero means 30 seconds.
 	BackoffMax time.Duration

@@ -73,7 +73,13 @@
 // re-probed with exponential backoff and jitter ([Config.BackoffMin],
 // [Config.BackoffMax]) and comes back after [Config.Rise] successes. While
 // every coordinator is down, acquires still try them, the one that failed
-// longest ago first, and a success brings that one back. A dial cut short
+// longest ago first, and a success brings that one back. A coordinator
+// that refuses new work because it is shutting down (Impala's graceful
+// shutdown, [conn.ErrShuttingDown]) is draining: it gets no new sessions,
+// the sessions on it move at their next statement, and it is re-probed
+// every [Config.BackoffMin] without backing off, since it will be back
+// soon; once it answers again (it restarted: a shutdown is not undone) it
+// is down until Rise, and so tried while no coordinator is up. A dial cut short
 // by its caller's own deadline says nothing about the coordinator, so it
 // does not mark it down; it has the background loop check it at once, with
 // [Config.CheckTimeout], and a failed check takes it down. Active:

@@ -72,6 +72,11 @@ type Config struct {
 	// the coordinator exits whatever still runs (Impala's
 	// --shutdown_deadline_s). Zero means one hour, Impala's default.
 	ShutdownDeadline time.Duration
+	// OnShutdownDone, when set, is called once each time a graceful
+	// shutdown ends and the coordinator exits, right after ShutdownDone's
+	// channel is closed: cmd/impalad ends the process then, as Impala's
+	// ShutdownThread does. Nil: nothing is called.
+	OnShutdownDone func()
 	// ShutdownCheckInterval is how often a shutting-down coordinator checks
 	// whether it may exit. Zero means one second, as Impala's
 	// ShutdownThread.
@@ -100,8 +105,11 @@ type Config struct {
 	// coordinator a private one with no DDL delay.
 	Cluster *Cluster
 
-	// Logger receives connection and session events at debug level and
-	// errors at warn level. Nil: no logging.
+	// Logger receives connection and session events at debug level, and
+	// each statement registered ("query registered": its query and
+	// session ids, database, query options and text, as Impala's
+	// "Analyzing query" line and profile), and errors at warn level. Nil:
+	// no logging.
 	Logger *slog.Logger
 }
 

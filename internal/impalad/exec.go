@@ -3,6 +3,7 @@ package impalad
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"sort"
 	"strconv"
@@ -77,6 +78,9 @@ func (co *Coordinator) executeLocked(s *session, text string, overlay map[string
 		co.rejected.Add(1)
 		return nil, "", err
 	}
+	// The database the statement is analysed in (a USE changes it as it
+	// runs).
+	db := s.db
 	now := time.Now()
 	op = &operation{sess: s, text: text, opts: opts, started: now, lastActive: now, cancelled: make(chan struct{})}
 	op.key, op.id = newID()
@@ -115,6 +119,15 @@ func (co *Coordinator) executeLocked(s *session, text string, overlay map[string
 	co.ops[op.key] = op
 	s.ops[op] = struct{}{}
 	co.executed.Add(1)
+	if co.log != nil {
+		// As Frontend.getTExecRequest's "Analyzing query: <stmt> db:
+		// <db>" (fe/src/main/java/org/apache/impala/service/Frontend.java),
+		// with the query options set by configuration of the profile
+		// (ClientRequestState, be/src/service/client-request-state.cc) and
+		// the ids of the query and its session.
+		co.debug("query registered", slog.String("query_id", op.id), slog.String("session_id", s.id),
+			slog.String("db", db), slog.String("query_options", optionsText(opts)), slog.String("stmt", text))
+	}
 	if max := co.cfg.MaxStatements; max > 0 {
 		if len(co.statements) >= max {
 			keep := co.statements[len(co.statements)-max/2:]
@@ -127,6 +140,28 @@ func (co *Coordinator) executeLocked(s *session, text string, overlay map[string
 		co.statements = append(co.statements, rec)
 	}
 	return op, op.id, nil
+}
+
+// optionsText prints query options as the profile's "Query Options (set
+// by configuration)" line does (DebugQueryOptions,
+// be/src/service/query-options.cc): NAME=value, comma-separated, here in
+// name order.
+func optionsText(opts map[string]string) string {
+	keys := make([]string, 0, len(opts))
+	for k := range opts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strings.ToUpper(k))
+		b.WriteByte('=')
+		b.WriteString(opts[k])
+	}
+	return b.String()
 }
 
 func summary(msg string) result {

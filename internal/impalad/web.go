@@ -66,6 +66,10 @@ func (co *Coordinator) metricsSnapshot() []metric {
 
 func (co *Coordinator) webHandler() http.Handler {
 	mux := http.NewServeMux()
+	// As ImpalaHttpHandler::HealthzHandler
+	// (be/src/service/impala-http-handler.cc): 200 "OK" while the services
+	// are started (ImpalaServer::IsHealthy), which a graceful shutdown does
+	// not change: a shutting-down coordinator answers 200 until it exits.
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprint(w, "OK")

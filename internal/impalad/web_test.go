@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -69,4 +70,20 @@ func TestWebServer(t *testing.T) {
 	code, _ = httpGet(t, "http://"+web+"/healthz")
 	require.Equal(t, 200, code)
 	require.True(t, strings.HasPrefix(co.webAddr(), "127.0.0.1:"))
+}
+
+// TestHealthzDuringShutdown: /healthz says only that the services started,
+// as Impala's: a coordinator in its graceful shutdown, refusing new work,
+// still answers 200 until it exits.
+func TestHealthzDuringShutdown(t *testing.T) {
+	http.DefaultClient.CloseIdleConnections()
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
+	co := startCoord(t, Config{WebAddr: "127.0.0.1:0", DisableBeeswax: true, ShutdownGracePeriod: time.Hour})
+	_, err := co.StartShutdown(-1)
+	require.NoError(t, err)
+	resp := dialHS2(t, co.HS2Addr()).open(nil)
+	require.Contains(t, resp.Status.GetErrorMessage(), "Server is being shut down")
+	code, body := httpGet(t, "http://"+co.WebAddr()+"/healthz")
+	require.Equal(t, 200, code)
+	require.Equal(t, "OK", body)
 }

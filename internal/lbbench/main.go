@@ -55,6 +55,16 @@ type config struct {
 	verbose     bool
 	cpuProfile  string
 	command     string
+	// The rolling restart (rolling.go).
+	only         string
+	rolling      bool
+	rollClients  int
+	rollGrace    time.Duration
+	rollLead     time.Duration
+	rollPause    time.Duration
+	rollTail     time.Duration
+	rollErrPause time.Duration
+	rollModes    []rollMode
 }
 
 // env is what every cell runs against.
@@ -106,8 +116,30 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the client side) to this file")
 	fs.BoolVar(&cfg.verbose, "v", false, "log every failed statement of the failover runs")
 	fs.DurationVar(&cfg.bucket, "bucket", 100*time.Millisecond, "time-line resolution")
+	fs.StringVar(&cfg.only, "only", "", `"rolling": run only the rolling restart (writes ROLLING.md and its plots, leaves BENCHMARKS.md alone)`)
+	fs.BoolVar(&cfg.rolling, "rolling", true, "run the rolling restart after the other parts")
+	fs.IntVar(&cfg.rollClients, "rolling-clients", 32, "clients in the rolling restart")
+	fs.DurationVar(&cfg.rollGrace, "rolling-grace", 2*time.Second, "the coordinators' --shutdown_grace_period_s in the rolling restart (whole seconds)")
+	fs.DurationVar(&cfg.rollLead, "rolling-lead", 2*time.Second, "measured time before the first shutdown")
+	fs.DurationVar(&cfg.rollPause, "rolling-pause", 3*time.Second, "time between a coordinator answering again and the next shutdown")
+	fs.DurationVar(&cfg.rollTail, "rolling-tail", 10*time.Second, "measured time after the last coordinator answers again (the balance coming back)")
+	fs.DurationVar(&cfg.rollErrPause, "rolling-err-pause", 50*time.Millisecond, "a client's pause after a failed statement")
+	rollModes := fs.String("rolling-modes", strings.Join(rollShort[:], ","), "modes of the rolling restart")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if cfg.only != "" && cfg.only != "rolling" {
+		return nil, fmt.Errorf("lbbench: -only takes \"rolling\", not %q", cfg.only)
+	}
+	for _, m := range strings.Split(*rollModes, ",") {
+		i := slices.Index(rollShort[:], strings.TrimSpace(m))
+		if i < 0 {
+			return nil, fmt.Errorf("lbbench: unknown rolling mode %q", m)
+		}
+		cfg.rollModes = append(cfg.rollModes, rollMode(i))
+	}
+	if cfg.rollClients < 1 || cfg.rollGrace < time.Second || cfg.rollLead < 0 || cfg.rollPause < 0 || cfg.rollTail < 0 || cfg.rollErrPause < 0 {
+		return nil, errors.New("lbbench: bad -rolling-* values (at least one client, a grace of 1s or more)")
 	}
 	for _, f := range strings.Split(*clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -180,6 +212,13 @@ func run(args []string) (err error) {
 		if bin, err = buildImpalad(ctx, dir); err != nil {
 			return err
 		}
+	}
+	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+		return err
+	}
+	if cfg.only == "rolling" {
+		_, err := rollingAndReport(ctx, cfg, bin, dir)
+		return err
 	}
 	for i := range 3 {
 		c, err := startCoord(ctx, bin, i, cfg.serviceTime, cfg.coordProcs)
@@ -261,14 +300,19 @@ func run(args []string) (err error) {
 		}
 	}
 
-	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
-		return err
+	// The rolling restart has coordinators and an HAProxy of its own.
+	e.stopAll()
+	var rolling string
+	if cfg.rolling {
+		if rolling, err = rollingAndReport(ctx, cfg, bin, dir); err != nil {
+			return err
+		}
 	}
 	pngs, err := writePlots(cfg, cells, fos)
 	if err != nil {
 		return err
 	}
-	report := buildReport(e, cells, fos, pngs)
+	report := buildReport(e, cells, fos, pngs, rolling)
 	path := filepath.Join(cfg.out, "BENCHMARKS.md")
 	if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
 		return err

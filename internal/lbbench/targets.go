@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/impalalb/impalalb/balancer"
@@ -148,7 +149,7 @@ func (c *client) dial(ctx context.Context) (*conn.Session, int, error) {
 		return nil, -1, err
 	}
 	if c.t.mode == modeHAProxy {
-		i, ok := c.t.byName[s.ServerVersion()]
+		i, ok := c.t.byName[versionName(s.ServerVersion())]
 		if !ok {
 			s.Close()
 			return nil, -1, fmt.Errorf("lbbench: unknown coordinator %q behind the proxy", s.ServerVersion())
@@ -204,4 +205,16 @@ func (c *client) put(failed bool) {
 
 func (c *client) close() {
 	c.put(true)
+}
+
+// versionName returns the build version in a coordinator's version string
+// ("impalad version <version> RELEASE (build ...)", as PingImpalaHS2Service
+// reports it): the name each test coordinator of the benchmark reports,
+// which tells through a proxy which one a session reached.
+func versionName(v string) string {
+	f := strings.Fields(v)
+	if len(f) >= 3 && f[0] == "impalad" && f[1] == "version" {
+		return f[2]
+	}
+	return v
 }
