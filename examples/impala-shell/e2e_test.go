@@ -267,6 +267,60 @@ func TestFailover(t *testing.T) {
 	require.Equal(t, "1\n2\n", out.String())
 }
 
+// TestMoveKeepsState: the coordinator of the shell's session starts a
+// graceful shutdown between two statements; the next statement runs on the
+// other coordinator with the session's USE and SET, and the prompt names
+// the new coordinator.
+func TestMoveKeepsState(t *testing.T) {
+	cos, addrs := startCluster(t, 2, 0, impalad.Config{ShutdownGracePeriod: time.Minute})
+	o, err := parseFlags([]string{"-i", addrs, "-B", "--quiet", "-q", "x"}, io.Discard)
+	require.NoError(t, err)
+	cfg, _, err := poolConfig(o, io.Discard)
+	require.NoError(t, err)
+	d, cleanup, err := newDialer(o, "", nil)
+	require.NoError(t, err)
+	defer cleanup()
+	pool, err := balancer.New(cfg, d)
+	require.NoError(t, err)
+	defer pool.Close()
+	var out, errb bytes.Buffer
+	sh := newShell(o, pool, &out, &errb)
+	defer sh.close()
+	ctx := context.Background()
+	sh.startup(ctx)
+	require.True(t, sh.runList(ctx, []string{"use gen", "set mem_limit=3g", "select count(*) from rows_5"}), errb.String())
+	first := sh.coordinator()
+	require.Contains(t, sh.prompt(), hostPort(first))
+	for _, co := range cos {
+		if co.HS2Addr() == first {
+			_, err := co.StartShutdown(time.Minute)
+			require.NoError(t, err)
+		}
+	}
+	require.True(t, sh.runList(ctx, []string{"select count(*) from rows_5"}), errb.String())
+	moved := sh.coordinator()
+	require.NotEqual(t, first, moved)
+	require.Equal(t, "["+hostPort(moved)+"] gen> ", sh.prompt())
+	require.Equal(t, "5\n5\n", out.String())
+	// The shell's SET, as impala-shell's, is sent with each statement.
+	var last impalad.Statement
+	for _, co := range cos {
+		if co.HS2Addr() == moved {
+			sts := co.Statements()
+			last = sts[len(sts)-1]
+		}
+	}
+	require.Equal(t, "select count(*) from rows_5", last.Text)
+	memLimit := ""
+	for k, v := range last.Overlay {
+		if strings.EqualFold(k, "mem_limit") {
+			memLimit = v
+		}
+	}
+	require.Equal(t, "3g", memLimit, "the SET holds on the new coordinator")
+	require.Equal(t, moved, sh.sess.Addr())
+}
+
 // TestInterruptCancelsStatement: Ctrl-C in a script cancels the statement
 // running on the coordinator and the script goes on, as impala-shell does.
 func TestInterruptCancelsStatement(t *testing.T) {
