@@ -102,11 +102,9 @@
 // the queries that follow it thus meet one catalog; [Stats] counts keys
 // placed, moved and returned.
 //
-// Draining: a coordinator that answers "Server is being shut down"
-// (conn.ErrShuttingDown, Impala's graceful shutdown) takes no new
-// sessions; what runs there goes on; it is probed and comes back up when
-// it answers again (a restart). A removed coordinator ([Pool.SetCoordinators])
-// drains the same way.
+// Draining: a coordinator in Impala's graceful shutdown takes no new
+// sessions and lets what runs there finish (see Health); a coordinator
+// removed with [Pool.SetCoordinators] drains the same way.
 //
 // Moves: a session handed out on a coordinator that is draining, down,
 // removed or that lost the session moves, at its next statement, to the
@@ -114,7 +112,7 @@
 // lease), and its database and query options are replayed there (see
 // [Lease.Move] and package conn's Mover). What moves: the current
 // database (USE) and the query options, those of conn.Options and every
-// SET, SET x='' and UNSET ALL since. What cannot: a statement that may
+// SET (an empty value included) and UNSET ALL since. What cannot: a statement that may
 // have reached the old coordinator (it is never sent twice: its error says
 // so, and the caller decides); an open result set (its rows are on the
 // old coordinator: the session moves only once it is closed); the query
