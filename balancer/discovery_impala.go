@@ -375,9 +375,14 @@ func parseBackends(body []byte, port int) ([]Member, map[string]string, error) {
 	urls := map[string]string{}
 	p := strconv.Itoa(port)
 	for i, b := range *doc.Backends {
-		host, _, err := net.SplitHostPort(b.Address)
-		if err != nil || host == "" {
-			return nil, nil, fmt.Errorf("balancer: /backends?json: backend %d: address %q is not host:port", i, b.Address)
+		// NetworkAddressPBToString writes hostname:port, an IPv6 address
+		// without brackets.
+		host := ""
+		if j := strings.LastIndexByte(b.Address, ':'); j > 0 {
+			host = strings.TrimSuffix(strings.TrimPrefix(b.Address[:j], "["), "]")
+		}
+		if host == "" || strings.ContainsAny(host, "/[]@ ") {
+			return nil, nil, fmt.Errorf("balancer: /backends?json: backend %d: address %.80q is not host:port", i, b.Address)
 		}
 		if u, err := url.Parse(b.WebserverURL); err == nil && u.Host != "" {
 			hp := u.Host
