@@ -493,7 +493,7 @@ func TestClusterLoadFormula(t *testing.T) {
 	addrs = []string{x, addrs[(i+1)%3], addrs[(i+2)%3]}
 	fl.set(map[string]float64{addrs[0]: 6, addrs[1]: 2, addrs[2]: 4})
 	p.PollLoad()
-	w := 2.0 / 12 // own 2 of 12 registered
+	w := 2.0 / 12                                         // own 2 of 12 registered
 	require.InDelta(t, w*4, p.RemoteLoad(addrs[0]), 0.01) // 6 − 2 own
 	require.InDelta(t, w*2, p.RemoteLoad(addrs[1]), 0.01)
 	require.InDelta(t, w*4, p.RemoteLoad(addrs[2]), 0.01)
