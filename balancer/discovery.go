@@ -20,7 +20,8 @@ import (
 // The members are the union of the last good list of every source that
 // has answered at least once; until one has, they are [Config.Coordinators]
 // (the seed list). A change is applied as [Pool.SetCoordinators] applies
-// one: a new coordinator joins with slow start, one that left is drained,
+// one: a new coordinator joins with slow start (except those of the first
+// answer: they were running before the pool knew of them), one that left is drained,
 // not cut (its sessions in use finish their statements and move at their
 // next one). A coordinator that a source lists as quiescing (Impala's
 // graceful shutdown) is marked draining at once: no new sessions, and it
@@ -91,6 +92,9 @@ type discovery struct {
 
 	mu    sync.Mutex // guards the fields below and the sources' state; applies run under it
 	seeds []string
+	// answered reports that a source's list was applied: coordinators
+	// added from then on are joining, and ramp up with slow start.
+	answered bool
 	// quiesced holds the addresses marked draining because a source
 	// listed them as quiescing.
 	quiesced map[string]bool
@@ -249,7 +253,11 @@ func (p *Pool[S]) applyDiscoveredLocked() {
 	if !answered {
 		addrs = d.seeds
 	}
-	p.applyMembers(addrs)
+	// The first answer tells the pool of coordinators that were running
+	// already: they take their share at once. Those that join later ramp
+	// up with slow start.
+	p.applyMembers(addrs, d.answered)
+	d.answered = d.answered || answered
 	p.mu.Lock()
 	coords := slices.Clone(p.coords)
 	p.mu.Unlock()

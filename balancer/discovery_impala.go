@@ -36,8 +36,9 @@ const maxWebTries = 5
 // /jsonmetrics?json (load) to the web servers of the cluster, with no
 // credentials at first. Only when a web server answers 401 and asks for
 // them: with "WWW-Authenticate: Basic" (Impala's --webserver_require_ldap)
-// User and Password, in that request's Authorization header, to that web
-// server only, and only over TLS unless BasicInClear; with "Negotiate"
+// User and Password, in the Authorization header, to that web server only
+// (and with every later request to it, which saves the 401 round trip),
+// and only over TLS unless BasicInClear; with "Negotiate"
 // (--webserver_require_spnego) a Kerberos service ticket through
 // Negotiate, when set. Nothing is cached between requests (Impala's
 // authentication cookie is not kept), and no error or log shows the
@@ -77,6 +78,9 @@ type ImpalaWeb struct {
 	mu   sync.Mutex        // guards the fields below
 	urls map[string]string // coordinator host → its web server's host:port, from /backends
 	last string            // the web server (host:port) that answered /backends last
+	// basic holds the web servers that asked for Basic credentials: they
+	// get them with the first request from then on.
+	basic map[string]bool
 }
 
 // HTTPDoer sends an HTTP request: an *http.Client, or one that
@@ -176,11 +180,17 @@ func (w *ImpalaWeb) get(ctx context.Context, hostport, path string) ([]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("balancer: web server %s: %w", hostport, err)
 	}
+	w.mu.Lock()
+	asked := w.basic[hostport]
+	w.mu.Unlock()
+	if asked {
+		req.SetBasicAuth(w.User, w.Password)
+	}
 	resp, err := w.doer.Do(req)
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode == http.StatusUnauthorized && asksBasic(resp) {
+	if resp.StatusCode == http.StatusUnauthorized && asksBasic(resp) && !asked {
 		drain(resp)
 		switch {
 		case w.User == "":
@@ -188,6 +198,12 @@ func (w *ImpalaWeb) get(ctx context.Context, hostport, path string) ([]byte, err
 		case !w.secure() && !w.BasicInClear:
 			return nil, fmt.Errorf("%w: %s", ErrBasicInClear, u)
 		}
+		w.mu.Lock()
+		if w.basic == nil {
+			w.basic = map[string]bool{}
+		}
+		w.basic[hostport] = true
+		w.mu.Unlock()
 		req = req.Clone(ctx)
 		req.SetBasicAuth(w.User, w.Password)
 		if resp, err = w.doer.Do(req); err != nil {

@@ -924,13 +924,13 @@ func (p *Pool[S]) SetCoordinators(addrs []string) error {
 		d.mu.Unlock()
 		return nil
 	}
-	p.applyMembers(addrs)
+	p.applyMembers(addrs, true)
 	return nil
 }
 
 // applyMembers makes addrs (checked, without duplicates) the members, as
-// SetCoordinators documents.
-func (p *Pool[S]) applyMembers(addrs []string) {
+// SetCoordinators documents; new ones ramp up with slow start when slow.
+func (p *Pool[S]) applyMembers(addrs []string, slow bool) {
 	seen := make(map[string]bool, len(addrs))
 	for _, a := range addrs {
 		seen[a] = true
@@ -968,7 +968,7 @@ func (p *Pool[S]) applyMembers(addrs []string) {
 		}
 		c := newCoord[S](a)
 		p.initCheck(c, now)
-		if p.cfg.SlowStart > 0 && len(p.coords) > 0 {
+		if slow && p.cfg.SlowStart > 0 && len(p.coords) > 0 {
 			c.upSince = now
 			c.weight.Store(slowStartFloor)
 		}
