@@ -83,6 +83,34 @@
 // coordinators: no new sessions, idle ones closed, in-use ones closed on
 // release.
 //
+// # Discovery and cluster-wide load
+//
+// [Config.Discovery] lists sources of coordinators: [DNSDiscovery] (a name
+// resolved periodically, each A and AAAA record a coordinator: a Kubernetes
+// headless service), [ImpalaMembership] (the cluster's membership from any
+// coordinator's web server, /backends?json, quiescing coordinators
+// included) or any [Discoverer]. [Config.Coordinators] is then the seed
+// list. Changes apply as [Pool.SetCoordinators] does: a coordinator that
+// joins ramps up with slow start, one that quiesces is marked draining at
+// once, one that leaves is drained, not cut (its statements, fetches
+// included, finish; its sessions move at their next statement). A source
+// that fails keeps its last good list, logs and counts it
+// ([Stats.Discovery]); the pool is never emptied by it.
+//
+// [Config.ClusterLoad] turns on cluster-wide least connections: each
+// coordinator's own load figure ([ImpalaLoad]: its queries registered, all
+// clients') is polled, and leastconn ranks by this pool's live busy
+// sessions plus the other clients' load, weighted by this pool's share of
+// the cluster's load, so that many client processes balance as one. The
+// formula, and why, is with [LoadReporter]'s implementation
+// (clusterload.go); stale or missing figures fall back to local counts.
+//
+// Every poller runs on a goroutine of its own, each poll bounded by a
+// timeout ([Config.DiscoveryTimeout], [Config.ClusterLoadInterval]);
+// [Pool.Close] stops them and waits for them. [ImpalaWeb] says how the web
+// servers are reached (port, TLS, Basic or SPNEGO credentials, sent only
+// to a web server that asks).
+//
 // # Idle sessions
 //
 // Before an idle session is handed out the pool checks, in order: its
