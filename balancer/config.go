@@ -101,7 +101,7 @@ type Config struct {
 
 	// Discovery lists sources of coordinators (DNSDiscovery,
 	// ImpalaMembership, any Discoverer), polled in the background: the
-	// members are the union of their last good lists (see discovery.go's
+	// members are the union of their last good lists (see the package
 	// doc). Nil means the members are Coordinators, changed only by
 	// SetCoordinators.
 	Discovery []Discoverer
@@ -114,7 +114,7 @@ type Config struct {
 	// ClusterLoad, when not nil, turns on cluster-wide least connections:
 	// leastconn ranks coordinators by this pool's busy sessions plus the
 	// other clients' load, read from each coordinator (ImpalaLoad: its
-	// queries registered) every ClusterLoadInterval (see clusterload.go
+	// queries registered) every ClusterLoadInterval (see the package doc
 	// for the formula and why). Nil means local leastconn: this pool's own
 	// busy sessions only.
 	ClusterLoad LoadReporter
