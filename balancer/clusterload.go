@@ -143,21 +143,7 @@ func (p *Pool[S]) startClusterLoad(noLoop bool) {
 	if noLoop {
 		return
 	}
-	p.pollers.Add(1)
-	go func() {
-		defer p.pollers.Done()
-		t := time.NewTimer(0)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.closing:
-				return
-			case <-t.C:
-			}
-			p.pollLoad()
-			t.Reset(p.jitter(p.cfg.ClusterLoadInterval))
-		}
-	}()
+	p.startPoller(p.cfg.ClusterLoadInterval, p.pollLoad)
 }
 
 // pollLoad reads every up coordinator's figure, in parallel, and publishes

@@ -127,26 +127,28 @@ func (p *Pool[S]) startDiscovery(noLoop bool) {
 		return
 	}
 	for _, s := range d.sources {
-		p.pollers.Add(1)
-		go p.discoverLoop(s)
+		p.startPoller(p.cfg.DiscoveryInterval, func() { p.discoverOnce(s) })
 	}
 }
 
-// discoverLoop polls one source until the pool closes: at once, then
-// every DiscoveryInterval (jittered).
-func (p *Pool[S]) discoverLoop(s *source) {
-	defer p.pollers.Done()
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.closing:
-			return
-		case <-t.C:
+// startPoller runs poll on a goroutine of its own until the pool closes:
+// at once, then every period (jittered by ±20 %). Close waits for it.
+func (p *Pool[S]) startPoller(period time.Duration, poll func()) {
+	p.pollers.Add(1)
+	go func() {
+		defer p.pollers.Done()
+		t := time.NewTimer(0)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.closing:
+				return
+			case <-t.C:
+			}
+			poll()
+			t.Reset(p.jitter(period))
 		}
-		p.discoverOnce(s)
-		t.Reset(p.jitter(p.cfg.DiscoveryInterval))
-	}
+	}()
 }
 
 // discoverOnce polls s once and applies what it says.

@@ -1,12 +1,10 @@
 package balancer_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -53,24 +51,6 @@ func members(p *connPool) map[string]balancer.State {
 	return out
 }
 
-// logBuffer is a slog text handler's output, safe for concurrent use.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestDiscoveryDNS: the members follow the DNS records, without a seed
 // list; a coordinator whose record goes away while one of its sessions
 // streams a long result is drained, not cut: the fetch ends with every
@@ -82,12 +62,12 @@ func TestDiscoveryDNS(t *testing.T) {
 	lc := testenv.StartLoopbackCluster(t, 3, impalad.Config{})
 	const name = "coordinators.impalalb.test."
 	dns := dnstest.Start(t, map[string][]string{name: {testenv.Host(0), testenv.Host(1)}})
-	logs := &logBuffer{}
+	logs := &recordHandler{}
 	p := discoveryPool(t, balancer.Config{
 		Discovery:     []balancer.Discoverer{&balancer.DNSDiscovery{Name: name, Port: lc.HS2Port, Resolver: dns.Resolver()}},
 		SlowStart:     -1,
 		ValidateAfter: -1,
-		Logger:        slog.New(slog.NewTextHandler(logs, nil)),
+		Logger:        newLogger(logs),
 	}, conn.Options{FetchSize: 1000})
 	ctx := context.Background()
 
@@ -171,7 +151,7 @@ func TestDiscoveryDNS(t *testing.T) {
 	require.Error(t, st[0].LastError)
 	require.Contains(t, st[0].Source, "dns "+name)
 	require.False(t, st[0].LastSuccess.IsZero())
-	require.Contains(t, logs.String(), "discovery failed; the last good list is kept")
+	require.Contains(t, logs.messages(), "balancer: discovery failed; the last good list is kept")
 	l, err := p.Acquire(ctx, "")
 	require.NoError(t, err)
 	require.NoError(t, run(ctx, l, "select 1"))

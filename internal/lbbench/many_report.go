@@ -9,7 +9,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -25,25 +24,13 @@ func writeManyPlots(out string, runs []*manyResult, jl *joinLeave) ([]string, er
 		p.Legend.Top = true
 		full := int(r.dur / r.bucket)
 		per := int(time.Second / r.bucket)
-		top := 0.0
+		series := make([]plotter.XYs, r.ncoord)
 		for c := range r.ncoord {
-			var xy plotter.XYs
 			for b := per; b <= full; b++ {
-				y := meanOf(r.inFlight[c][b-per : b])
-				xy = append(xy, plotter.XY{X: float64(b) * r.bucket.Seconds(), Y: y})
-				top = max(top, y)
+				series[c] = append(series[c], plotter.XY{X: float64(b) * r.bucket.Seconds(), Y: meanOf(r.inFlight[c][b-per : b])})
 			}
-			l, err := plotter.NewLine(xy)
-			if err != nil {
-				return err
-			}
-			l.LineStyle.Color = plotutil.Color(c)
-			l.LineStyle.Width = vg.Points(1.2)
-			p.Add(l)
-			p.Legend.Add(fmt.Sprintf("coordinator %d", c+1), l)
 		}
-		p.Y.Min = 0
-		p.Y.Max = top * 1.45
+		addCoordLines(p, series)
 		if marks != nil {
 			marks(p, p.Y.Max)
 		}
