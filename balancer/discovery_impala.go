@@ -111,6 +111,25 @@ func (e *WebError) Error() string {
 	return fmt.Sprintf("balancer: GET %s: %s: %s", e.URL, e.Status, e.Body)
 }
 
+// String describes the web client without its password: its scheme,
+// port and user.
+func (w *ImpalaWeb) String() string {
+	s := fmt.Sprintf("balancer.ImpalaWeb{%s, port %d", w.scheme(), w.port())
+	if w.User != "" {
+		s += ", Basic user " + strconv.Quote(w.User)
+		if w.Password != "" {
+			s += " (password set)"
+		}
+	}
+	if w.Negotiate != nil {
+		s += ", Negotiate"
+	}
+	return s + "}"
+}
+
+// GoString is String, so that %#v does not show the password either.
+func (w *ImpalaWeb) GoString() string { return w.String() }
+
 func (w *ImpalaWeb) port() int {
 	if w.Port == 0 {
 		return DefaultWebPort

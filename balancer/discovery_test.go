@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -544,3 +545,13 @@ func TestDiscoveryNoMemberError(t *testing.T) {
 var failingResolver = net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
 	return nil, errors.New("dial refused by the test")
 }}
+
+// TestImpalaWebRedacted: no fmt verb shows the web client's password.
+func TestImpalaWebRedacted(t *testing.T) {
+	w := &balancer.ImpalaWeb{User: "etl", Password: "pw-Secr3t"}
+	m := &balancer.ImpalaMembership{Web: w, Port: 21050}
+	for _, s := range []string{fmt.Sprint(w), fmt.Sprintf("%v %+v %#v %s", w, w, w, w), fmt.Sprintf("%v %+v", m, m)} {
+		require.NotContains(t, s, "pw-Secr3t")
+	}
+	require.Equal(t, `balancer.ImpalaWeb{http, port 25000, Basic user "etl" (password set)}`, w.String())
+}
