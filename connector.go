@@ -5,6 +5,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -124,18 +127,24 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		c.krb = krb
 		opts.Mechanism = krb.MechanismFactory()
 	}
-	if tlsOn, tlsCfg := tlsConfig(cfg, hap); tlsOn {
-		tc, err := tlsconf.NewClient(tlsCfg)
+	tlsOn, tlsCfg := tlsConfig(cfg, hap)
+	var tc *tlsconf.Client
+	if tlsOn || cfg.WebTLS {
+		var err error
+		tc, err = tlsconf.NewClient(tlsCfg)
 		if err != nil {
 			c.closeKerberos()
 			return nil, fmt.Errorf("impalalb: tls: %w", err)
 		}
+	}
+	if tlsOn {
 		// tlsconf checks each coordinator's certificate against
 		// server_name, or the dialed address's host, and reloads rotated
 		// files; its errors name the expected and the presented names.
 		opts.TLSHandshake = tc.HandshakeConn
 	}
 
+	c.discovery(&bc, tc)
 	c.bcfg, c.opts = bc, opts
 	c.validateAfter = bc.WithDefaults().ValidateAfter
 	pool, err := balancer.NewWithHooks(bc, balancer.NewConnDialer(opts), cfg.Hooks)
@@ -233,6 +242,54 @@ func tlsConfig(cfg *Config, hap *balancer.HAProxyBackend) (bool, tlsconf.Config)
 		tc.CertFile, tc.KeyFile = hap.ClientCertFile, hap.ClientCertFile
 	}
 	return true, tc
+}
+
+// discovery sets bc's discovery sources and load source as cfg says
+// (discovery, cluster_load, web_*): DNS over each address, or the
+// membership and the load from the coordinators' web servers through one
+// ImpalaWeb with tc's TLS and the credentials of web_auth.
+func (c *Connector) discovery(bc *balancer.Config, tc *tlsconf.Client) {
+	cfg := c.cfg
+	bc.DiscoveryInterval = cfg.DiscoveryInterval
+	bc.DiscoveryTimeout = cfg.DiscoveryTimeout
+	bc.ClusterLoadInterval = cfg.ClusterLoadInterval
+	var web *balancer.ImpalaWeb
+	if cfg.Discovery == DiscoveryImpala || cfg.ClusterLoad {
+		web = &balancer.ImpalaWeb{Port: cfg.WebPort}
+		if cfg.WebTLS {
+			web.TLSHandshake = tc.HandshakeConn
+		}
+		switch cfg.webAuth() {
+		case WebAuthBasic:
+			web.User, web.Password = cfg.User, cfg.Password
+		case WebAuthSPNEGO:
+			if c.krb != nil {
+				krb := c.krb
+				web.Negotiate = func(hc *http.Client) balancer.HTTPDoer { return krb.SPNEGO(hc) }
+			}
+		}
+	}
+	// hostPort splits an address (validated) with the protocol's port
+	// when it has none.
+	hostPort := func(i int) (string, int) {
+		a, _ := normalizeAddr(cfg.Addrs[i], i+1, cfg.DefaultPort(), false)
+		host, port, _ := net.SplitHostPort(a)
+		p, _ := strconv.Atoi(port)
+		return host, p
+	}
+	switch cfg.Discovery {
+	case DiscoveryDNS:
+		for i := range cfg.Addrs {
+			host, port := hostPort(i)
+			bc.Discovery = append(bc.Discovery, &balancer.DNSDiscovery{Name: host, Port: port, Resolver: cfg.Resolver})
+		}
+	case DiscoveryImpala:
+		_, port := hostPort(0)
+		bc.Discovery = []balancer.Discoverer{&balancer.ImpalaMembership{Web: web, Port: port}}
+	}
+	if cfg.ClusterLoad {
+		bc.ClusterLoad = &balancer.ImpalaLoad{Web: web}
+	}
 }
 
 func (c *Connector) closeKerberos() {

@@ -3,6 +3,7 @@ package impalalb
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -69,6 +70,37 @@ const (
 	AuthGSSAPI Auth = "gssapi"
 )
 
+// Discovery names how the coordinators are found at run time.
+type Discovery string
+
+// The discovery modes.
+const (
+	// DiscoveryDNS resolves the host name of each address periodically:
+	// each A and AAAA record is a coordinator on that address's port (a
+	// Kubernetes headless service, round-robin DNS).
+	DiscoveryDNS Discovery = "dns"
+	// DiscoveryImpala reads the cluster's membership from the
+	// coordinators' web servers (/backends?json): each coordinator's host
+	// on the port of the first address; quiescing ones are drained.
+	DiscoveryImpala Discovery = "impala"
+)
+
+// WebAuth names how the client answers a coordinator's web server that asks
+// for credentials.
+type WebAuth string
+
+// The web server authentication modes.
+const (
+	// WebAuthNone sends no credentials.
+	WebAuthNone WebAuth = "none"
+	// WebAuthBasic sends User and Password with HTTP Basic (Impala's
+	// --webserver_require_ldap), over TLS only.
+	WebAuthBasic WebAuth = "basic"
+	// WebAuthSPNEGO sends a Kerberos ticket for HTTP/<host> with
+	// Negotiate (Impala's --webserver_require_spnego); auth=gssapi only.
+	WebAuthSPNEGO WebAuth = "spnego"
+)
+
 // Ports and limits of the DSN. The other defaults of [Config] are the
 // balancer's and conn's, each defined once: [balancer.DefaultDialTimeout],
 // [balancer.DefaultRetries], [balancer.DefaultMaxIdleTime],
@@ -84,6 +116,8 @@ const (
 	MaxFetchSize = 1 << 24
 	// MaxRetries is the largest accepted retries.
 	MaxRetries = 100
+	// DefaultWebPort is the coordinators' web server port.
+	DefaultWebPort = balancer.DefaultWebPort
 )
 
 const dsnScheme = "impala://"
@@ -216,6 +250,50 @@ type Config struct {
 	// "slowstart"). Zero means 10 s (balancer.DefaultSlowStart); negative
 	// turns it off.
 	SlowStart time.Duration
+
+	// Discovery finds the coordinators at run time (DSN "discovery"), Addrs
+	// being the seed list: the coordinators until discovery first answers,
+	// and where DiscoveryImpala first asks. A coordinator that joins is
+	// taken in with slow start; one that leaves (or, with DiscoveryImpala,
+	// quiesces) is drained, not cut: its sessions finish their statements
+	// and move at their next one. A discovery that fails keeps the last
+	// good list. Empty means Addrs are the coordinators.
+	Discovery Discovery
+	// DiscoveryInterval is the period of discovery's polls, jittered by
+	// ±20 %. Zero means 10 s (balancer.DefaultDiscoveryInterval). Only with
+	// Discovery.
+	DiscoveryInterval time.Duration
+	// DiscoveryTimeout bounds one poll of discovery. Zero means 5 s
+	// (balancer.DefaultDiscoveryTimeout). Only with Discovery.
+	DiscoveryTimeout time.Duration
+	// ClusterLoad turns on cluster-wide least connections: leastconn
+	// counts, beside this client's own sessions, every client's queries on
+	// each coordinator, read from its web server
+	// (impala-server.num-queries-registered of /jsonmetrics?json), so that
+	// many client processes balance as one (see the balancer package doc
+	// for the formula). False means this client's sessions only.
+	ClusterLoad bool
+	// ClusterLoadInterval is the period of those reads, jittered by ±20 %.
+	// Zero means 1 s (balancer.DefaultClusterLoadInterval). Only with
+	// ClusterLoad.
+	ClusterLoadInterval time.Duration
+	// WebPort is the coordinators' web server port (impalad's
+	// --webserver_port). Zero means 25000 (DefaultWebPort). Only with
+	// DiscoveryImpala or ClusterLoad.
+	WebPort int
+	// WebTLS makes the requests to the web servers HTTPS, with CACert,
+	// ServerName, ClientCert and ClientKey as for the sessions. False
+	// means plain HTTP. Only with DiscoveryImpala or ClusterLoad.
+	WebTLS bool
+	// WebAuth is how a web server that asks for credentials is answered;
+	// none is sent to one that does not ask. Empty means as Auth: basic
+	// with AuthPlain (sent over WebTLS only), spnego with AuthGSSAPI,
+	// none otherwise. Only with DiscoveryImpala or ClusterLoad.
+	WebAuth WebAuth
+
+	// Resolver resolves the addresses' host names for DiscoveryDNS. Nil
+	// means net.DefaultResolver. Not part of the DSN.
+	Resolver *net.Resolver `json:"-"`
 
 	// PollQueries makes a query wait by polling its status, as every other
 	// statement does, instead of fetching its first rows at once (which
@@ -380,6 +458,27 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     negative turns them off.
 //   - slow_start: Go duration over which a returning coordinator ramps up
 //     to its full share of new sessions [10s]; negative turns it off.
+//   - discovery: dns (each address's host name resolved periodically, each
+//     record a coordinator on that address's port) or impala (the
+//     cluster's membership from the coordinators' web servers,
+//     /backends?json, on the first address's port) [none: the addresses
+//     are the coordinators]. The addresses are then the seed list.
+//   - discovery_interval, discovery_timeout: Go durations, the period and
+//     the bound of discovery's polls [10s, 5s]. discovery only.
+//   - cluster_load: true for cluster-wide least connections, every
+//     client's queries on each coordinator counted from its web server
+//     [false].
+//   - cluster_load_interval: Go duration between those reads [1s].
+//     cluster_load only.
+//   - web_port: the coordinators' web server port [25000].
+//     discovery=impala or cluster_load only.
+//   - web_tls: true for HTTPS to the web servers, with ca_cert,
+//     server_name, client_cert and client_key [false]. discovery=impala or
+//     cluster_load only.
+//   - web_auth: none, basic (the user and password, web_tls only) or
+//     spnego (auth=gssapi only), sent only to a web server that asks [as
+//     auth: basic with plain, spnego with gssapi]. discovery=impala or
+//     cluster_load only.
 //   - allow_non_impala: true to talk to a HiveServer2 that is not Impala
 //     (Apache Hive, Spark's Thrift server) [false]. hs2 only.
 //   - poll_queries: true to have queries wait by polling their status,
@@ -610,6 +709,28 @@ func (c *Config) setParam(key, value string) error {
 		c.HealthInterval, err = parseDuration(key, value, true)
 	case "slow_start":
 		c.SlowStart, err = parseDuration(key, value, true)
+	case "discovery":
+		c.Discovery = Discovery(value)
+		if c.Discovery != DiscoveryDNS && c.Discovery != DiscoveryImpala {
+			return dsnErr(key, fmt.Sprintf("%q is not dns or impala", value))
+		}
+	case "discovery_interval":
+		c.DiscoveryInterval, err = parseDuration(key, value, false)
+	case "discovery_timeout":
+		c.DiscoveryTimeout, err = parseDuration(key, value, false)
+	case "cluster_load":
+		c.ClusterLoad, err = parseBool(key, value)
+	case "cluster_load_interval":
+		c.ClusterLoadInterval, err = parseDuration(key, value, false)
+	case "web_port":
+		c.WebPort, err = parseInt(key, value, 0, 65535)
+	case "web_tls":
+		c.WebTLS, err = parseBool(key, value)
+	case "web_auth":
+		c.WebAuth = WebAuth(value)
+		if c.WebAuth != WebAuthNone && c.WebAuth != WebAuthBasic && c.WebAuth != WebAuthSPNEGO {
+			return dsnErr(key, fmt.Sprintf("%q is not none, basic or spnego", value))
+		}
 	case "allow_non_impala":
 		c.AllowNonImpala, err = parseBool(key, value)
 	case "poll_queries":
@@ -725,6 +846,9 @@ func (c *Config) Validate() error {
 	if c.Retries > MaxRetries {
 		return dsnErr("retries", fmt.Sprintf("%d is more than %d", c.Retries, MaxRetries))
 	}
+	if err := c.validateDiscovery(); err != nil {
+		return err
+	}
 
 	upper := make(map[string]bool, len(c.QueryOptions))
 	for _, name := range sortedKeys(c.QueryOptions) {
@@ -816,8 +940,76 @@ func (c *Config) validateAuth() error {
 	return nil
 }
 
+func (c *Config) validateDiscovery() error {
+	switch c.Discovery {
+	case "", DiscoveryDNS, DiscoveryImpala:
+	default:
+		return dsnErr("discovery", fmt.Sprintf("%q is not dns or impala", c.Discovery))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+		ok   bool
+		need string
+	}{
+		{"discovery_interval", c.DiscoveryInterval, c.Discovery != "", "needs discovery"},
+		{"discovery_timeout", c.DiscoveryTimeout, c.Discovery != "", "needs discovery"},
+		{"cluster_load_interval", c.ClusterLoadInterval, c.ClusterLoad, "needs cluster_load=true"},
+	} {
+		if d.v < 0 {
+			return dsnErr(d.name, "is negative")
+		}
+		if d.v != 0 && !d.ok {
+			return dsnErr(d.name, d.need)
+		}
+	}
+	web := c.Discovery == DiscoveryImpala || c.ClusterLoad
+	for _, p := range []struct {
+		name string
+		set  bool
+	}{{"web_port", c.WebPort != 0}, {"web_tls", c.WebTLS}, {"web_auth", c.WebAuth != ""}} {
+		if p.set && !web {
+			return dsnErr(p.name, "needs discovery=impala or cluster_load=true")
+		}
+	}
+	if c.WebPort < 0 || c.WebPort > 65535 {
+		return dsnErr("web_port", fmt.Sprintf("%d is not a port from 1 to 65535", c.WebPort))
+	}
+	switch c.WebAuth {
+	case "", WebAuthNone:
+	case WebAuthBasic:
+		if c.User == "" || c.Password == "" {
+			return dsnErr("web_auth", "basic needs a user name and a password")
+		}
+		if !c.WebTLS {
+			return dsnErr("web_auth", "basic sends the password: it needs web_tls=true")
+		}
+	case WebAuthSPNEGO:
+		if c.Auth != AuthGSSAPI {
+			return dsnErr("web_auth", "spnego needs auth=gssapi")
+		}
+	default:
+		return dsnErr("web_auth", fmt.Sprintf("%q is not none, basic or spnego", c.WebAuth))
+	}
+	return nil
+}
+
+// webAuth is the effective WebAuth: as Auth when empty.
+func (c *Config) webAuth() WebAuth {
+	if c.WebAuth != "" {
+		return c.WebAuth
+	}
+	switch c.Auth {
+	case AuthPlain:
+		return WebAuthBasic
+	case AuthGSSAPI:
+		return WebAuthSPNEGO
+	}
+	return WebAuthNone
+}
+
 func (c *Config) validateTLS() error {
-	if !c.TLS {
+	if !c.TLS && !c.WebTLS {
 		for _, p := range []struct {
 			name string
 			set  bool
@@ -827,7 +1019,7 @@ func (c *Config) validateTLS() error {
 			{"tls_insecure_skip_verify", c.TLSInsecureSkipVerify},
 		} {
 			if p.set {
-				return dsnErr(p.name, "needs tls=true")
+				return dsnErr(p.name, "needs tls=true (or web_tls=true)")
 			}
 		}
 		return nil
@@ -945,6 +1137,16 @@ func (c *Config) FormatDSN() string {
 	dur("validate_after", c.ValidateAfter)
 	dur("health_interval", c.HealthInterval)
 	dur("slow_start", c.SlowStart)
+	str("discovery", string(c.Discovery), "")
+	dur("discovery_interval", c.DiscoveryInterval)
+	dur("discovery_timeout", c.DiscoveryTimeout)
+	boolean("cluster_load", c.ClusterLoad)
+	dur("cluster_load_interval", c.ClusterLoadInterval)
+	if c.WebPort != 0 {
+		param("web_port", strconv.Itoa(c.WebPort))
+	}
+	boolean("web_tls", c.WebTLS)
+	str("web_auth", string(c.WebAuth), "")
 	boolean("allow_non_impala", c.AllowNonImpala)
 	boolean("poll_queries", c.PollQueries)
 	str("sync_ddl", string(c.SyncDDL), "")

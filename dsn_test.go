@@ -97,6 +97,19 @@ var dsnCases = []struct {
 	{in: "impala://h?allow_non_impala=true", want: func(c *Config) { c.AllowNonImpala = true }},
 	{in: "impala://h?allow_non_impala=false", want: func(c *Config) {}, canonical: "impala://h"},
 	{in: "impala://h?poll_queries=true", want: func(c *Config) { c.PollQueries = true }},
+	{in: "impala://h?discovery=dns", want: func(c *Config) { c.Discovery = DiscoveryDNS }},
+	{in: "impala://h?discovery=impala&discovery_interval=1s&discovery_timeout=500ms&web_port=25001", want: func(c *Config) {
+		c.Discovery, c.DiscoveryInterval, c.DiscoveryTimeout, c.WebPort = DiscoveryImpala, time.Second, 500*time.Millisecond, 25001
+	}},
+	{in: "impala://h?cluster_load=true&cluster_load_interval=250ms", want: func(c *Config) { c.ClusterLoad, c.ClusterLoadInterval = true, 250*time.Millisecond }},
+	{in: "impala://h?cluster_load=false", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://bob:pw@h?discovery=impala&cluster_load=true&web_tls=true&web_auth=basic&ca_cert=/c/ca.pem", want: func(c *Config) {
+		c.User, c.Password, c.Auth = "bob", "pw", AuthPlain
+		c.CACert, c.Discovery, c.ClusterLoad, c.WebTLS, c.WebAuth = "/c/ca.pem", DiscoveryImpala, true, true, WebAuthBasic
+	}, canonical: "impala://bob:pw@h?ca_cert=/c/ca.pem&discovery=impala&cluster_load=true&web_tls=true&web_auth=basic"},
+	{in: "impala://h?auth=gssapi&cluster_load=true&web_auth=spnego", want: func(c *Config) { c.Auth, c.ClusterLoad, c.WebAuth = AuthGSSAPI, true, WebAuthSPNEGO }},
+	{in: "impala://h?cluster_load=true&web_auth=none&web_port=0", want: func(c *Config) { c.ClusterLoad, c.WebAuth = true, WebAuthNone },
+		canonical: "impala://h?cluster_load=true&web_auth=none"},
 	{in: "impala://h?poll_queries=false", want: func(c *Config) {}, canonical: "impala://h"},
 	{in: "impala://h?opt.mem_limit=2g&opt.REQUEST_POOL=etl%20pool&opt.Sync_DDL=1&opt.x=", want: func(c *Config) {
 		c.QueryOptions = map[string]string{"MEM_LIMIT": "2g", "REQUEST_POOL": "etl pool", "SYNC_DDL": "1", "X": ""}
@@ -158,6 +171,19 @@ func TestParseDSNErrors(t *testing.T) {
 		in, param, reason string
 	}{
 		{"", "scheme", "impala://"},
+		{"impala://h?discovery=consul", "discovery", `"consul" is not dns or impala`},
+		{"impala://h?discovery_interval=1s", "discovery_interval", "needs discovery"},
+		{"impala://h?discovery=dns&discovery_timeout=-1s", "discovery_timeout", "negative"},
+		{"impala://h?cluster_load_interval=1s", "cluster_load_interval", "needs cluster_load=true"},
+		{"impala://h?cluster_load=yes", "cluster_load", "not a boolean"},
+		{"impala://h?web_port=25000", "web_port", "needs discovery=impala or cluster_load=true"},
+		{"impala://h?discovery=dns&web_tls=true", "web_tls", "needs discovery=impala or cluster_load=true"},
+		{"impala://h?cluster_load=true&web_port=70000", "web_port", "not an integer from 0 to 65535"},
+		{"impala://h?cluster_load=true&web_auth=digest", "web_auth", "not none, basic or spnego"},
+		{"impala://bob:pw@h?cluster_load=true&web_auth=basic", "web_auth", "needs web_tls=true"},
+		{"impala://h?cluster_load=true&web_tls=true&web_auth=basic", "web_auth", "needs a user name and a password"},
+		{"impala://bob:pw@h?cluster_load=true&web_auth=spnego", "web_auth", "spnego needs auth=gssapi"},
+		{"impala://h?cluster_load=true&ca_cert=/ca.pem", "ca_cert", "needs tls=true (or web_tls=true)"},
 		{"mysql://h", "scheme", "impala://"},
 		{"impala:/h", "scheme", "impala://"},
 		{"impala://", "address", "no coordinator"},
@@ -359,6 +385,9 @@ func TestConfigValidateByHand(t *testing.T) {
 		{"fetch", func(c *Config) { c.FetchSize = -1 }, "fetch_size"},
 		{"retries", func(c *Config) { c.Retries = MaxRetries + 1 }, "retries"},
 		{"connect", func(c *Config) { c.ConnectTimeout = -1 }, "connect_timeout"},
+		{"discovery", func(c *Config) { c.Discovery = "static" }, "discovery"},
+		{"web port", func(c *Config) { c.ClusterLoad, c.WebPort = true, -1 }, "web_port"},
+		{"web auth", func(c *Config) { c.ClusterLoad, c.WebAuth = true, "x" }, "web_auth"},
 		{"query", func(c *Config) { c.QueryTimeout = -1 }, "query_timeout"},
 		{"opt name", func(c *Config) { c.QueryOptions = map[string]string{"A B": "1"} }, ""},
 		{"opt dup", func(c *Config) { c.QueryOptions = map[string]string{"a": "1", "A": "2"} }, "opt.A"},
@@ -482,4 +511,40 @@ func TestConfigByHandIsTheDSN(t *testing.T) {
 	require.Equal(t, 5*time.Second, o.ConnectTimeout)
 	require.Equal(t, balancer.Affinity, bc.Policy, "the DSN's balance over the file's leastconn")
 	require.Equal(t, "127.0.0.1:21000", bc.Coordinators[0])
+
+	// Discovery and cluster-wide leastconn: the same sources, and the
+	// balancer's defaults for what is left out.
+	// (Loopback names only: the pools start polling at once.)
+	byHand = &Config{Addrs: []string{"127.0.0.1:21051"}, Discovery: DiscoveryImpala, ClusterLoad: true, WebPort: 25001, DiscoveryTimeout: time.Second}
+	// The sources are compared by what they were given (their pollers
+	// have started using them).
+	sources := func(bc *balancer.Config) (*balancer.ImpalaMembership, *balancer.ImpalaLoad) {
+		t.Helper()
+		require.Len(t, bc.Discovery, 1)
+		m, ok := bc.Discovery[0].(*balancer.ImpalaMembership)
+		require.True(t, ok)
+		load, ok := bc.ClusterLoad.(*balancer.ImpalaLoad)
+		require.True(t, ok)
+		require.Same(t, m.Web, load.Web, "one web client for the membership and the load")
+		bc.Discovery, bc.ClusterLoad = nil, nil
+		return m, load
+	}
+	bc, _ = effective(byHand)
+	bd, _ = effective(fromDSN("impala://127.0.0.1:21051?discovery=impala&cluster_load=true&web_port=25001&discovery_timeout=1s"))
+	for _, c := range []*balancer.Config{&bc, &bd} {
+		m, load := sources(c)
+		require.Equal(t, 21051, m.Port)
+		require.Equal(t, 25001, m.Web.Port)
+		require.Nil(t, m.Web.TLS)
+		require.Nil(t, m.Web.TLSHandshake)
+		require.Empty(t, m.Web.User)
+		require.Empty(t, load.Metric)
+	}
+	require.Equal(t, bc, bd)
+	require.Equal(t, balancer.DefaultDiscoveryInterval, bc.DiscoveryInterval)
+	require.Equal(t, time.Second, bc.DiscoveryTimeout)
+	require.Equal(t, balancer.DefaultClusterLoadInterval, bc.ClusterLoadInterval)
+	bc, _ = effective(fromDSN("impala://127.0.0.1:1,localhost:2?discovery=dns"))
+	require.Equal(t, []balancer.Discoverer{&balancer.DNSDiscovery{Name: "127.0.0.1", Port: 1}, &balancer.DNSDiscovery{Name: "localhost", Port: 2}}, bc.Discovery)
+	require.Nil(t, bc.ClusterLoad)
 }

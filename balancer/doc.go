@@ -132,6 +132,73 @@
 // does not keep it, and its statements, for disconnected_session_timeout;
 // a statement whose ExecuteStatement was cut after it left ends with its
 // session.
+// # Discovery and cluster-wide load
+//
+// [Config.Discovery] lists sources of coordinators: [DNSDiscovery] (a name
+// resolved periodically, each A and AAAA record a coordinator: a Kubernetes
+// headless service), [ImpalaMembership] (the cluster's membership from any
+// coordinator's web server, /backends?json, quiescing coordinators
+// included) or any [Discoverer]. [Config.Coordinators] is then the seed
+// list. Changes apply as [Pool.SetCoordinators] does: a coordinator that
+// joins ramps up with slow start, one that quiesces is marked draining at
+// once, one that leaves is drained, not cut (its statements, fetches
+// included, finish; its sessions move at their next statement). A source
+// that fails keeps its last good list, logs and counts it
+// ([Stats.Discovery]); the pool is never emptied by it.
+//
+// [Config.ClusterLoad] turns on cluster-wide least connections.
+//
+// Local leastconn counts this pool's own busy sessions. Ten services each
+// doing that do not balance the cluster: each evens out its own share, and
+// where their shares fall together (their ties broken alike, one
+// service's long queries where another's short ones went) is chance. One
+// HAProxy in front of them all sees every connection. The coordinators
+// themselves see every query: each one's load figure (a [LoadReporter];
+// with [ImpalaLoad], impala-server.num-queries-registered of its
+// /jsonmetrics?json: the queries of every client registered there, in
+// flight or waiting to be closed) is polled at [Config.ClusterLoadInterval]
+// (±20 % jitter, so that client processes do not poll in step), each
+// request bounded by that interval.
+//
+// The rank of coordinator c for leastconn is then
+//
+//	rank(c) = own(c) + w × others(c)
+//	others(c) = max(0, R(c) − own₀(c))
+//	w = max(Σ own₀, 1) / max(Σ R, Σ own₀, 1)
+//
+// where own(c) is this pool's busy sessions on c now (live, as local
+// leastconn counts them), R(c) the coordinator's figure at the last poll
+// and own₀(c) this pool's busy sessions on c at that poll (the mean of
+// before and after the request), the sums over the coordinators with
+// fresh figures.
+//
+// Why: between polls the pool's own picks are known exactly and at once,
+// the other processes' only as of the last poll, so the other processes'
+// load is the figure less this pool's own part of it, and this pool's own
+// part is its live count — no pick is counted twice, and a burst of this
+// pool's acquires spreads by its own counts rather than piling onto the
+// coordinator that was least loaded at the poll. The weight w, this
+// pool's share of the cluster's load, keeps many processes from
+// overcorrecting together: with figures as stale for all of them, each
+// moving its own load to cover the whole imbalance it sees would move N
+// times what is needed, and the imbalance would swing back and forth.
+// Each covering its share of it, together they cover it once. w is never
+// zero: among coordinators with equal own load the others' load breaks
+// the tie, so an idle process's first sessions go where the cluster is
+// least loaded. With one process, others(c) is about zero and the rank is
+// local leastconn's.
+//
+// A coordinator whose figure is missing (a failed poll, just joined) or
+// older than three intervals counts the mean of the others' others(c);
+// when no figure is fresh, the rank is local leastconn's. The term is
+// published per coordinator as an atomic, so the pick still takes no lock
+// and allocates nothing.
+//
+// Every poller runs on a goroutine of its own, each poll bounded by a
+// timeout ([Config.DiscoveryTimeout], [Config.ClusterLoadInterval]);
+// [Pool.Close] stops them and waits for them. [ImpalaWeb] says how the web
+// servers are reached (port, TLS, Basic or SPNEGO credentials, sent only
+// to a web server that asks).
 //
 // # Idle sessions
 //

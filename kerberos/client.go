@@ -82,6 +82,8 @@ type Client struct {
 	kick chan struct{} // size 1: a new TGT arrived, recompute the renewal time
 	stop chan struct{} // closed by Close
 	wg   sync.WaitGroup
+
+	spnego spnegoLogin // the gokrb5 client of SPNEGO (spnego.go)
 }
 
 // NewClient checks cfg, loads krb5.conf and the keytab or credential cache,

@@ -45,6 +45,14 @@ type Config struct {
 	// means no web server; the reported address is then the HS2 host with
 	// port 25000, where nothing listens.
 	WebAddr string
+	// WebTLS, when set, makes the web server HTTPS (Impala's
+	// --webserver_certificate_file and --webserver_private_key_file).
+	WebTLS *tls.Config
+	// WebUsers, when non-nil, makes the web server require HTTP Basic
+	// authentication checked against this user → password table (Impala's
+	// --webserver_require_ldap, where LDAP checks them). Nil means no
+	// authentication.
+	WebUsers map[string]string
 
 	// ServiceTime is the simulated work of every statement: an operation
 	// stays RUNNING this long after ExecuteStatement. Zero: none.

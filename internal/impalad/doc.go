@@ -206,8 +206,12 @@
 //   - Reset: all off.
 //
 // With Config.WebAddr a small web server serves impalad's /healthz,
-// /jsonmetrics, /metrics?json and /metrics_prometheus (open sessions,
-// queries registered and executing, connections in use), for load feedback.
+// /backends?json (the running coordinators of the Cluster, a coordinator in
+// a graceful shutdown as quiescing until it exits), /jsonmetrics?json,
+// /metrics?json and /metrics_prometheus (open sessions, queries registered
+// and executing, connections in use), for discovery and load feedback;
+// Config.WebTLS makes it HTTPS and Config.WebUsers asks for HTTP Basic
+// credentials, as impalad's --webserver_require_ldap (web.go).
 //
 // Config.FrontendThreads caps the connections served at once, as Impala's
 // --fe_service_threads: a further connection is accepted and then waits,

@@ -65,6 +65,7 @@ type config struct {
 	rollTail     time.Duration
 	rollErrPause time.Duration
 	rollModes    []rollMode
+	many         *manyConfig // -many: only the many-client-processes scenario
 }
 
 // env is what every cell runs against.
@@ -79,6 +80,14 @@ type env struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-role=client" {
+		// A client process of the -many scenario (many_client.go).
+		if err := runManyClient(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(os.Args[1:]); err != nil {
 		if errors.Is(err, context.Canceled) {
 			err = errors.New("lbbench: interrupted; the coordinators and HAProxy were stopped")
@@ -125,6 +134,22 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.rollTail, "rolling-tail", 10*time.Second, "measured time after the last coordinator answers again (the balance coming back)")
 	fs.DurationVar(&cfg.rollErrPause, "rolling-err-pause", 50*time.Millisecond, "a client's pause after a failed statement")
 	rollModes := fs.String("rolling-modes", strings.Join(rollShort[:], ","), "modes of the rolling restart")
+	many := fs.Bool("many", false, "run only the many-client-processes scenario (-many-* flags) and write results/MANY.md")
+	mc := &manyConfig{}
+	fs.IntVar(&mc.procs, "many-procs", 4, "-many: client processes, each with its own pool")
+	fs.IntVar(&mc.clients, "many-clients", 16, "-many: clients per process")
+	fs.DurationVar(&mc.dur, "many-duration", 20*time.Second, "-many: measured time per mode")
+	fs.DurationVar(&mc.warmup, "many-warmup", 2*time.Second, "-many: unmeasured time before each mode")
+	manyModes := fs.String("many-modes", "local,cluster,haproxy", "-many: modes (local, cluster, haproxy)")
+	fs.Float64Var(&mc.longFrac, "many-long-frac", 0.1, "-many: fraction of long statements")
+	fs.DurationVar(&mc.longMin, "many-long-min", 50*time.Millisecond, "-many: shortest long statement")
+	fs.DurationVar(&mc.longMax, "many-long-max", 500*time.Millisecond, "-many: longest long statement")
+	fs.DurationVar(&mc.loadInterval, "many-load-interval", 200*time.Millisecond, "-many: cluster-wide leastconn's poll period")
+	fs.DurationVar(&mc.discInterval, "many-discovery-interval", time.Second, "-many: discovery's poll period in the join/leave run")
+	fs.DurationVar(&mc.joinDur, "many-join-duration", 30*time.Second, "-many: length of the join/leave run (0: no such run)")
+	fs.DurationVar(&mc.joinAt, "many-join-at", 6*time.Second, "-many: when the fourth coordinator joins")
+	fs.DurationVar(&mc.leaveAt, "many-leave-at", 20*time.Second, "-many: when coordinator 2 starts its graceful shutdown")
+	fs.DurationVar(&mc.grace, "many-grace", 2*time.Second, "-many: graceful shutdown's grace period")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -140,6 +165,19 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if cfg.rollClients < 1 || cfg.rollGrace < time.Second || cfg.rollLead < 0 || cfg.rollPause < 0 || cfg.rollTail < 0 || cfg.rollErrPause < 0 {
 		return nil, errors.New("lbbench: bad -rolling-* values (at least one client, a grace of 1s or more)")
+	}
+	if *many {
+		mc.modes = strings.Split(*manyModes, ",")
+		for _, m := range mc.modes {
+			if manyModeTitles[m] == "" {
+				return nil, fmt.Errorf("lbbench: unknown -many-modes entry %q", m)
+			}
+		}
+		if mc.procs < 1 || mc.clients < 1 || mc.dur <= 0 || mc.longMin <= 0 || mc.longMax < mc.longMin ||
+			mc.joinDur > 0 && (mc.joinAt <= 0 || mc.leaveAt <= mc.joinAt || mc.leaveAt >= mc.joinDur) {
+			return nil, errors.New("lbbench: bad -many-* values")
+		}
+		cfg.many = mc
 	}
 	for _, f := range strings.Split(*clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -196,6 +234,9 @@ func run(args []string) (err error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.many != nil {
+		return runMany(ctx, cfg, cfg.many)
+	}
 
 	dir, err := os.MkdirTemp("", "lbbench")
 	if err != nil {
