@@ -109,7 +109,14 @@ type entry[S Session] struct {
 	breaker  Breaker
 	reset    Resetter
 	reattach Reattacher
-	retiring bool      // retired for balance: uncount from coord.retiring when closed
+	placer   Placer
+	movable  Movable
+	retiring bool // retired for balance: uncount from coord.retiring when closed
+	// key and policy are those of the acquire that handed the session
+	// out (in the entry, not the Lease, so that a Lease stays small): a
+	// move acquires again with them.
+	key      string
+	policy   Policy
 	expires  time.Time // zero: never
 	lastUsed time.Time // set before the entry goes idle
 }

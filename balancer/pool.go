@@ -208,10 +208,8 @@ func (p *Pool[S]) initCheck(c *coord[S], now time.Time) {
 // do nothing.
 type Lease[S Session] struct {
 	p      *Pool[S]
-	e      *entry[S]
-	key    string // the acquire's key and policy, for a move
-	policy Policy
-	retire bool // Retire said so: close at release
+	e      *entry[S] // its key and policy are the acquire's
+	retire bool      // Retire said so: close at release
 	done   atomic.Bool
 }
 
@@ -349,7 +347,7 @@ func (a *acquire[S]) pick() (c *coord[S], degraded bool) {
 		c.pending.Add(1)
 	}
 	p.pickMu.Unlock()
-	if ev.kind != moveNone && p.log != nil {
+	if ev != nil && p.log != nil {
 		p.log.Debug("balancer: affinity key moved", "key", ev.key, "from", ev.from, "to", ev.to, "reason", ev.kind.String())
 	}
 	if c != nil && a.waiting != nil {
@@ -373,7 +371,8 @@ func (a *acquire[S]) handOut(ctx context.Context, e *entry[S]) *Lease[S] {
 // lease makes the lease of e and tells its session how it was placed and
 // who moves it (Placer, Movable).
 func (a *acquire[S]) lease(e *entry[S]) *Lease[S] {
-	l := &Lease[S]{p: a.p, e: e, key: a.key, policy: a.policy}
+	e.key, e.policy = a.key, a.policy
+	l := &Lease[S]{p: a.p, e: e}
 	l.bind()
 	return l
 }
@@ -737,6 +736,8 @@ func newEntry[S Session](s S, c *coord[S]) *entry[S] {
 	e.live, _ = any(s).(LivenessChecker)
 	e.breaker, _ = any(s).(Breaker)
 	e.reset, _ = any(s).(Resetter)
+	e.placer, _ = any(s).(Placer)
+	e.movable, _ = any(s).(Movable)
 	if r, ok := any(s).(Reattacher); ok && r.CanReattach() {
 		e.reattach = r
 	}
@@ -765,7 +766,7 @@ func (p *Pool[S]) put(l *Lease[S], broken bool) {
 	if !broken && e.breaker != nil && e.breaker.Broken() {
 		broken = true // its connection broke: closing it is all that is left
 	}
-	if !l.retire && !broken && l.policy != Affinity && p.unbalanced(e.c) {
+	if !l.retire && !broken && e.policy != Affinity && p.unbalanced(e.c) {
 		l.markRetiring()
 	}
 	if l.retire {
@@ -778,18 +779,24 @@ func (p *Pool[S]) put(l *Lease[S], broken bool) {
 		p.reuse(e)
 		return
 	}
-	p.bg.goDo(func() {
-		if !broken && e.reset != nil && e.reset.NeedsReset() {
-			ctx, cancel := context.WithTimeout(p.bgCtx, p.cfg.DialTimeout)
-			broken = e.reset.Reset(ctx) != nil
-			cancel()
-		}
-		if broken || !p.keepable(e) {
-			p.closeEntry(e)
-			return
-		}
-		p.reuse(e)
-	})
+	p.bg.goDo(func() { p.settle(e, broken) })
+}
+
+// settle resets a released session that needs it and keeps it, or closes
+// it; on the pool's background goroutine. (A function of its own: a
+// closure that assigned broken would move it to the heap on every
+// Release, the fast path's too.)
+func (p *Pool[S]) settle(e *entry[S], broken bool) {
+	if !broken && e.reset != nil && e.reset.NeedsReset() {
+		ctx, cancel := context.WithTimeout(p.bgCtx, p.cfg.DialTimeout)
+		broken = e.reset.Reset(ctx) != nil
+		cancel()
+	}
+	if broken || !p.keepable(e) {
+		p.closeEntry(e)
+		return
+	}
+	p.reuse(e)
 }
 
 // keepable reports whether a released session, reset if it needed one,

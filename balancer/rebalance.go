@@ -58,7 +58,7 @@ func (l *Lease[S]) Retire() bool {
 	if l.retire {
 		return true
 	}
-	if l.policy == Affinity || l.done.Load() || !l.p.unbalanced(l.e.c) {
+	if l.e.policy == Affinity || l.done.Load() || !l.p.unbalanced(l.e.c) {
 		return false
 	}
 	l.markRetiring()
