@@ -249,10 +249,20 @@ func asError(err error) (*Error, bool) {
 
 // ClientSide reports whether the failure is the client's own rather than
 // the coordinator's: its credentials were refused (sasl.ErrRejected; Impala
-// closes the connection during authentication). Every coordinator would
+// closes the connection during authentication; over HS2HTTP a 401 or 403,
+// see [HTTPError]), or could not be made for HS2HTTP (a token file that
+// cannot be read, a Kerberos login that failed). Every coordinator would
 // refuse them the same way, so a pool neither tries others (an LDAP
 // account would be locked out) nor marks the coordinator down; it
 // implements balancer.ClientSideError.
 func (e *Error) ClientSide() bool {
-	return errors.Is(e.Err, sasl.ErrRejected)
+	if errors.Is(e.Err, sasl.ErrRejected) {
+		return true
+	}
+	var he *HTTPError
+	if errors.As(e.Err, &he) {
+		return he.ClientSide()
+	}
+	var ae *httpAuthError
+	return errors.As(e.Err, &ae) && ae.ClientSide()
 }

@@ -45,7 +45,15 @@ var variants = []variant{
 	{"hs2-plain", conn.HS2, true},
 	{"beeswax-nosasl", conn.Beeswax, false},
 	{"beeswax-plain", conn.Beeswax, true},
+	{"hs2http-none", conn.HS2HTTP, false},
+	{"hs2http-basic", conn.HS2HTTP, true},
 }
+
+// The HS2-over-HTTP variants.
+var httpNone, httpBasic = variants[4], variants[5]
+
+// hs2 reports whether v speaks HiveServer2 (over TCP or HTTP).
+func (v variant) hs2() bool { return v.proto != conn.Beeswax }
 
 func startCoord(t testing.TB, cfg impalad.Config) *impalad.Coordinator {
 	t.Helper()
@@ -64,10 +72,20 @@ func setup(t testing.TB, v variant, cfg impalad.Config) (*impalad.Coordinator, s
 		cfg.Users = map[string]string{testUser: testPassword}
 		opts.Mechanism = sasl.PlainFactory(testUser, testPassword)
 	}
+	if v.proto == conn.HS2HTTP {
+		cfg.HS2HTTPAddr = "127.0.0.1:0"
+		if v.plain {
+			// LDAP over HTTP: Basic from User and Password.
+			opts.Mechanism, opts.Password = nil, testPassword
+		}
+	}
 	co := startCoord(t, cfg)
 	addr := co.HS2Addr()
-	if v.proto == conn.Beeswax {
+	switch v.proto {
+	case conn.Beeswax:
 		addr = co.BeeswaxAddr()
+	case conn.HS2HTTP:
+		addr = co.HS2HTTPAddr()
 	}
 	return co, addr, opts
 }
@@ -124,7 +142,7 @@ func TestSelectOne(t *testing.T) {
 			require.Equal(t, addr, s.Addr())
 			require.Equal(t, v.proto, s.Protocol())
 			require.NotEmpty(t, s.ServerVersion())
-			if v.proto == conn.HS2 {
+			if v.hs2() {
 				require.Equal(t, 6, s.ProtocolVersion())
 			} else {
 				require.Equal(t, 0, s.ProtocolVersion())
@@ -233,7 +251,7 @@ func TestEmptyBatchesWithMoreRows(t *testing.T) {
 	for _, v := range variants[:1:1] {
 		_ = v
 	}
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			co, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -251,7 +269,7 @@ func TestEmptyBatchesWithMoreRows(t *testing.T) {
 // Execute, not safe to retry, and the statement is cancelled and closed on
 // the coordinator.
 func TestCancelWhileWaiting(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[1], variants[2]} {
+	for _, v := range []variant{variants[0], variants[1], variants[2], httpNone, httpBasic} {
 		t.Run(v.name, func(t *testing.T) {
 			co, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -263,7 +281,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 				done <- err
 			}()
 			require.Eventually(t, func() bool { return len(co.Statements()) == 1 }, 5*time.Second, time.Millisecond)
-			if v.proto == conn.HS2 {
+			if v.hs2() {
 				// Execute, metadata, and the fetch the coordinator holds:
 				// the cancel comes while that call is in flight.
 				require.Eventually(t, func() bool { return co.Stats().RPCs >= calls+3 }, 5*time.Second, time.Millisecond)
@@ -283,7 +301,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 				return
 			}
 			require.False(t, s.Broken())
-			if v.proto == conn.HS2 {
+			if v.hs2() {
 				require.Greater(t, co.Stats().ConnectionsAccepted, accepted, "reattached on a new connection")
 			}
 			require.Equal(t, [][]any{{int8(1)}}, query(t, s, "select 1"))
@@ -292,7 +310,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 }
 
 func TestDeadlineInterruptsCall(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			co, addr, opts := setup(t, v, impalad.Config{})
 			opts.CancelTimeout = 100 * time.Millisecond
@@ -374,7 +392,7 @@ func TestExpiredSession(t *testing.T) {
 }
 
 func TestSetUseReset(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpBasic} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			admin := dial(t, addr, opts)
@@ -422,7 +440,7 @@ func setOptions(t *testing.T, s *conn.Session) []string {
 }
 
 func TestDMLRowsAffected(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -437,7 +455,7 @@ func TestDMLRowsAffected(t *testing.T) {
 }
 
 func TestStatementErrors(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -462,7 +480,7 @@ func TestStatementErrors(t *testing.T) {
 }
 
 func TestSummaryProfileLog(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -484,7 +502,7 @@ func TestSummaryProfileLog(t *testing.T) {
 }
 
 func TestPerStatementOptions(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)

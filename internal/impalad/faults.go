@@ -61,7 +61,7 @@ func (f *Faults) RefuseConnections() {
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	if l := co.life; l != nil {
-		for _, ln := range []net.Listener{l.hs2Ln, l.bzLn} {
+		for _, ln := range []net.Listener{l.hs2Ln, l.bzLn, l.httpLn} {
 			if ln != nil {
 				co.keepPortLocked(ln) // before the close: no moment without the port
 				ln.Close()
@@ -104,6 +104,15 @@ func (f *Faults) AcceptConnections() error {
 		l.bzLn = bz
 		l.wg.Add(1)
 		go co.acceptLoop(l, bz, Beeswax)
+	}
+	if co.httpAddr != "" {
+		hl, err := listen(co.httpAddr)
+		if err != nil {
+			return err
+		}
+		l.httpLn = hl
+		l.wg.Add(1)
+		go co.acceptLoop(l, hl, HS2HTTP)
 	}
 	co.releasePortsLocked()
 	return nil

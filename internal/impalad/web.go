@@ -29,7 +29,7 @@ func (co *Coordinator) metricsSnapshot() []metric {
 	co.sweepSessions()
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	var hs2Sessions, bzSessions, running, hs2Conns, bzConns int64
+	var hs2Sessions, bzSessions, running, hs2Conns, bzConns, httpConns int64
 	for _, s := range co.sessions {
 		if s.proto == HS2 {
 			hs2Sessions++
@@ -45,7 +45,9 @@ func (co *Coordinator) metricsSnapshot() []metric {
 	}
 	if co.life != nil {
 		for sc := range co.life.conns {
-			if sc.proto == HS2 {
+			if sc.http {
+				httpConns++
+			} else if sc.proto == HS2 {
 				hs2Conns++
 			} else {
 				bzConns++
@@ -60,6 +62,7 @@ func (co *Coordinator) metricsSnapshot() []metric {
 		{"impala-server.num-queries", "COUNTER", "Queries executed", co.executed.Load()},
 		{"impala.thrift-server.hiveserver2-frontend.connections-in-use", "GAUGE", "HiveServer2 connections open", hs2Conns},
 		{"impala.thrift-server.beeswax-frontend.connections-in-use", "GAUGE", "Beeswax connections open", bzConns},
+		{"impala.thrift-server.hiveserver2-http-frontend.connections-in-use", "GAUGE", "HiveServer2 HTTP connections open", httpConns},
 		{"impala.thrift-server.frontend.total-connections", "COUNTER", "Connections accepted", co.connsAccepted.Load()},
 	}
 }
