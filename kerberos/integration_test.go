@@ -54,6 +54,9 @@ type clusterOpts struct {
 	tls func(host string) *tls.Config
 	// qop returns the layers the acceptor of host offers; nil means auth.
 	qop func(host string) kerberos.QOP
+	// http serves HS2 over HTTP with SPNEGO instead: the cluster's
+	// addresses are the HTTP listeners.
+	http bool
 }
 
 func startKrbCluster(t testing.TB, o clusterOpts) *krbCluster {
@@ -81,10 +84,18 @@ func startKrbCluster(t testing.TB, o clusterOpts) *krbCluster {
 		if o.tls != nil {
 			cfg.TLS = o.tls(h)
 		}
+		if o.http {
+			cfg.HS2HTTPAddr = "127.0.0.1:0"
+			cfg.Negotiate = acc.AcceptNegotiate
+		}
 		co, err := impalad.Start(cfg)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = co.Close() })
-		addr := kc.hosts.Add(h, co.HS2Addr())
+		listen := co.HS2Addr()
+		if o.http {
+			listen = co.HS2HTTPAddr()
+		}
+		addr := kc.hosts.Add(h, listen)
 		kc.cos = append(kc.cos, co)
 		kc.addrs = append(kc.addrs, addr)
 		kc.byAdr[addr] = co
