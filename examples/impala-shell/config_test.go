@@ -121,7 +121,7 @@ func TestConfigFileErrors(t *testing.T) {
 	}{
 		{"[impala]\nB=maybe\n", "line 2: B: want true, false, 1 or 0"},
 		{"[impala]\n\nnope=1\n", "line 3: nope: unknown option"},
-		{"[impala]\nprotocol=http\n", "line 2: protocol: want hs2 or beeswax"},
+		{"[impala]\nprotocol=http\n", "line 2: protocol: want hs2, beeswax or hs2-http"},
 		{"[impala]\nbalance=random\n", "line 2: balance: want leastconn or affinity"},
 		{"[impala]\nlocal=0\n", "line 2: local: want a number from 1 to 64"},
 		{"[impala]\nvar=1=x\n", "line 2: var: want NAME=VALUE"},

@@ -57,7 +57,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	addrs := o.impalads
 	if len(addrs) == 0 {
-		cos, err := impalad.NewCluster(0).StartN(o.local, impalad.Config{})
+		lc := impalad.Config{}
+		if o.protocol == conn.HS2HTTP {
+			lc.HS2HTTPAddr = "127.0.0.1:0"
+		}
+		cos, err := impalad.NewCluster(0).StartN(o.local, lc)
 		if err != nil {
 			fmt.Fprintf(stderr, "ERROR: cannot start local coordinators: %s\n", oneLine(err.Error()))
 			return 1
@@ -69,8 +73,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}()
 		for _, co := range cos {
 			a := co.HS2Addr()
-			if o.protocol == conn.Beeswax {
+			switch o.protocol {
+			case conn.Beeswax:
 				a = co.BeeswaxAddr()
+			case conn.HS2HTTP:
+				a = co.HS2HTTPAddr()
 			}
 			addrs = append(addrs, a)
 		}
@@ -182,6 +189,13 @@ func newDialer(o *options, stdin *os.File, stderr io.Writer) (*balancer.ConnDial
 		// impala-shell does: no SYNC_DDL of its own.
 		SyncDDL: conn.SyncDDLNever,
 	}
+	httpMode := o.protocol == conn.HS2HTTP
+	if httpMode {
+		opts.HTTPPath = o.httpPath
+		if o.hs2XForward != "" {
+			opts.HTTPHeaders = map[string]string{"X-Forwarded-For": o.hs2XForward}
+		}
+	}
 	cleanup := func() {}
 	if o.ssl {
 		c, err := tlsconf.NewClient(tlsconf.Config{CAFile: o.caCert, ServerName: o.kerberosHostFQDN})
@@ -196,37 +210,58 @@ func newDialer(o *options, stdin *os.File, stderr io.Writer) (*balancer.ConnDial
 		if err != nil {
 			return nil, nil, fmt.Errorf("-k: %w", err)
 		}
-		opts.Mechanism = kc.MechanismFactory()
+		if httpMode {
+			opts.HTTPAuth = kc.NegotiateHeader
+		} else {
+			opts.Mechanism = kc.MechanismFactory()
+		}
 		cleanup = func() { _ = kc.Close() }
 	case o.ldap:
 		pw, err := ldapPassword(o, stdin, stderr)
 		if err != nil {
 			return nil, nil, err
 		}
-		opts.Mechanism = sasl.PlainFactory(o.user, pw)
+		if httpMode {
+			opts.HTTPAuth = conn.BasicAuth(o.user, pw)
+		} else {
+			opts.Mechanism = sasl.PlainFactory(o.user, pw)
+		}
+	case o.jwt:
+		tok, err := secretInput(o.jwtCmd, "--jwt_cmd", "-j", "JWT", stdin, stderr)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.HTTPAuth = conn.BearerAuth(conn.StaticToken(tok))
 	}
 	return balancer.NewConnDialer(opts), cleanup, nil
 }
 
 // ldapPassword runs --ldap_password_cmd, or asks on the terminal.
 func ldapPassword(o *options, stdin *os.File, stderr io.Writer) (string, error) {
-	if o.ldapPasswordCmd != "" {
-		cmd := exec.Command("sh", "-c", o.ldapPasswordCmd)
-		cmd.Stderr = stderr
-		b, err := cmd.Output()
+	return secretInput(o.ldapPasswordCmd, "--ldap_password_cmd", "-l", "LDAP password for "+o.user, stdin, stderr)
+}
+
+// secretInput runs cmd (a shell command, flag its name) and takes its
+// output, as impala-shell's read_password_cmd does, or asks on the
+// terminal (what names what is asked, short the flag that asked for it).
+func secretInput(cmd, flag, short, what string, stdin *os.File, stderr io.Writer) (string, error) {
+	if cmd != "" {
+		c := exec.Command("sh", "-c", cmd)
+		c.Stderr = stderr
+		b, err := c.Output()
 		if err != nil {
-			return "", fmt.Errorf("--ldap_password_cmd failed: %v", err)
+			return "", fmt.Errorf("%s failed: %v", flag, err)
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
 	}
 	if stdin == nil || !term.IsTerminal(int(stdin.Fd())) {
-		return "", errors.New("-l: stdin is not a terminal to ask the password on: use --ldap_password_cmd")
+		return "", fmt.Errorf("%s: stdin is not a terminal to ask on: use %s", short, flag)
 	}
-	fmt.Fprintf(stderr, "LDAP password for %s: ", o.user)
+	fmt.Fprintf(stderr, "%s: ", what)
 	b, err := term.ReadPassword(int(stdin.Fd()))
 	fmt.Fprintln(stderr)
 	if err != nil {
-		return "", fmt.Errorf("-l: %v", err)
+		return "", fmt.Errorf("%s: %v", short, err)
 	}
 	return string(b), nil
 }

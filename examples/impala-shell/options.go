@@ -35,8 +35,12 @@ type options struct {
 	credsOKInClear      bool
 	ssl                 bool
 	caCert              string
+	jwt                 bool   // -j
+	jwtCmd              string // --jwt_cmd
 
-	protocol conn.Protocol
+	protocol    conn.Protocol
+	httpPath    string // --http_path (hs2-http)
+	hs2XForward string // --hs2_x_forward (hs2-http): X-Forwarded-For
 
 	delimited       bool   // -B
 	outputDelimiter string // --output_delimiter
@@ -227,8 +231,12 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	boolean(&o.ssl, "", "ssl", "connect with TLS")
 	str(&o.caCert, "", "ca_cert", "", "PEM file of the CAs to trust with --ssl (default: the system's)")
 	o.protocol = conn.HS2
-	value(&choiceValue[conn.Protocol]{p: &o.protocol, choices: []choice[conn.Protocol]{{"hs2", conn.HS2, false}, {"beeswax", conn.Beeswax, false}}},
-		"", "protocol", "client protocol: hs2 or beeswax")
+	value(&choiceValue[conn.Protocol]{p: &o.protocol, choices: []choice[conn.Protocol]{{"hs2", conn.HS2, false}, {"beeswax", conn.Beeswax, false}, {"hs2-http", conn.HS2HTTP, false}}},
+		"", "protocol", "client protocol: hs2, beeswax or hs2-http (HiveServer2 over HTTP)")
+	str(&o.httpPath, "", "http_path", conn.DefaultHTTPPath, "path of hs2-http requests on the coordinators (or the proxy in front)")
+	str(&o.hs2XForward, "", "hs2_x_forward", "", "hs2-http: value of the X-Forwarded-For header")
+	boolean(&o.jwt, "j", "jwt", "authenticate with a JWT (hs2-http)")
+	str(&o.jwtCmd, "", "jwt_cmd", "", "shell command whose output is the JWT (with -j)")
 	boolean(&o.delimited, "B", "delimited", "print rows delimited, without table borders")
 	str(&o.outputDelimiter, "", "output_delimiter", "\t", "field delimiter with -B")
 	boolean(&o.printHeader, "", "print_header", "print column names with -B")
@@ -258,8 +266,11 @@ func (o *options) check() error {
 			return &usageError{"-i and --local exclude each other"}
 		}
 		port := "21050"
-		if o.protocol == conn.Beeswax {
+		switch o.protocol {
+		case conn.Beeswax:
 			port = "21000"
+		case conn.HS2HTTP:
+			port = "28000"
 		}
 		addrs, err := parseImpalads(o.impalad, port)
 		if err != nil {
@@ -267,8 +278,8 @@ func (o *options) check() error {
 		}
 		o.impalads = addrs
 	} else {
-		if o.kerberos || o.ldap || o.ssl {
-			return &usageError{"-k, -l and --ssl need -i: the local in-process coordinators speak neither Kerberos, LDAP nor TLS"}
+		if o.kerberos || o.ldap || o.ssl || o.jwt {
+			return &usageError{"-k, -l, -j and --ssl need -i: the local in-process coordinators speak neither Kerberos, LDAP, JWT nor TLS"}
 		}
 		if !o.localSet {
 			o.local = defaultLocal
@@ -277,8 +288,20 @@ func (o *options) check() error {
 	if o.query != "" && o.queryFile != "" {
 		return &usageError{"-q and -f exclude each other"}
 	}
-	if o.kerberos && o.ldap {
-		return &usageError{"-k and -l exclude each other"}
+	if o.kerberos && o.ldap || o.jwt && (o.kerberos || o.ldap) {
+		return &usageError{"-k, -l and -j exclude each other"}
+	}
+	if o.jwt && o.protocol != conn.HS2HTTP {
+		return &usageError{"-j/--jwt needs --protocol hs2-http"}
+	}
+	if o.jwtCmd != "" && !o.jwt {
+		return &usageError{"--jwt_cmd needs -j"}
+	}
+	if o.jwt && !o.ssl && !o.credsOKInClear {
+		return &usageError{"JWTs may not be sent over insecure connections: use --ssl, or --auth_creds_ok_in_clear"}
+	}
+	if o.hs2XForward != "" && o.protocol != conn.HS2HTTP {
+		return &usageError{"--hs2_x_forward needs --protocol hs2-http"}
 	}
 	if o.kerberosHostFQDN != "" && !o.kerberos {
 		return &usageError{"-b/--kerberos_host_fqdn needs -k"}

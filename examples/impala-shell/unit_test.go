@@ -52,6 +52,16 @@ func TestParseFlags(t *testing.T) {
 	require.Equal(t, "bob", o.user)
 	require.Equal(t, "impala", o.kerberosServiceName)
 
+	// hs2-http: its port, path, JWT and X-Forwarded-For.
+	o, err = parseFlags([]string{"-i", "h1,h2:443", "--protocol", "hs2-http", "-j", "--jwt_cmd", "cat t", "--ssl", "--http_path", "gateway/impala", "--hs2_x_forward", "10.0.0.1"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{"h1:28000", "h2:443"}, o.impalads)
+	require.Equal(t, conn.HS2HTTP, o.protocol)
+	require.True(t, o.jwt)
+	require.Equal(t, "cat t", o.jwtCmd)
+	require.Equal(t, "gateway/impala", o.httpPath)
+	require.Equal(t, "10.0.0.1", o.hs2XForward)
+
 	o, err = parseFlags(nil, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, defaultLocal, o.local)
@@ -83,7 +93,11 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"--local", "2", "--ssl"}, "need -i"},
 		{[]string{"--ldap_password_cmd", "x"}, "needs -l"},
 		{[]string{"-i", "h", "--ca_cert", "x"}, "needs --ssl"},
-		{[]string{"--protocol", "http"}, "hs2 or beeswax"},
+		{[]string{"--protocol", "http"}, "hs2, beeswax or hs2-http"},
+		{[]string{"-i", "h", "-j", "--ssl"}, "-j/--jwt needs --protocol hs2-http"},
+		{[]string{"-i", "h", "--protocol", "hs2-http", "-j"}, "JWTs may not be sent over insecure connections"},
+		{[]string{"-i", "h", "--protocol", "hs2-http", "--jwt_cmd", "echo x"}, "--jwt_cmd needs -j"},
+		{[]string{"-i", "h", "--hs2_x_forward", "1.2.3.4"}, "--hs2_x_forward needs --protocol hs2-http"},
 		{[]string{"--balance", "random"}, "leastconn or affinity"},
 		{[]string{"--affinity_key", "k"}, "needs --balance affinity"},
 		{[]string{"-i", "h1:99999"}, "bad address"},
