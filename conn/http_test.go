@@ -462,3 +462,85 @@ func TestHTTPHeadersAndPath(t *testing.T) {
 	}
 	require.NotContains(t, fmt.Sprintf("%v %+v %#v", opts, opts, opts), "sales", "header values are not printed")
 }
+
+// chunkingProxy is an HTTP proxy in front of addr that sends every reply
+// chunked (as Jetty does for large replies in Spark's and Hive's HTTP
+// mode) and sets a sticky cookie of its own.
+func chunkingProxy(t *testing.T, addr string) string {
+	t.Helper()
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	srv := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+addr+r.URL.RequestURI(), r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		out.Header = r.Header.Clone()
+		out.ContentLength = r.ContentLength
+		resp, err := tr.RoundTrip(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, v := range resp.Header {
+			if k != "Content-Length" {
+				w.Header()[k] = v
+			}
+		}
+		if c, err := r.Cookie("SERVERID"); err != nil || c.Value != "s1" {
+			w.Header().Add("Set-Cookie", "SERVERID=s1; path=/")
+		}
+		w.WriteHeader(resp.StatusCode)
+		buf := make([]byte, 1000)
+		for {
+			n, err := resp.Body.Read(buf)
+			if n > 0 {
+				_, _ = w.Write(buf[:n])
+				w.(http.Flusher).Flush()
+			}
+			if err != nil {
+				return
+			}
+		}
+	}))
+	return srv
+}
+
+// httptestServer serves h on a loopback port until the test ends.
+func httptestServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+// TestHTTPChunkedRepliesThroughProxy: replies of unknown length (chunked)
+// are read in full, batch after batch, and the proxy's sticky cookie goes
+// with every request of the session, a reattach's included.
+func TestHTTPChunkedRepliesThroughProxy(t *testing.T) {
+	_, addr, opts := setup(t, httpBasic, impalad.Config{})
+	proxy := chunkingProxy(t, addr)
+	log := &reqLog{}
+	opts.DialContext = log.dial
+	opts.FetchSize = 1000
+	s := dial(t, proxy, opts)
+	rows := query(t, s, "select * from gen.rows_3000")
+	require.Len(t, rows, 3000)
+	require.Equal(t, int64(2999), rows[2999][0])
+	heads := log.take()
+	require.Empty(t, heads[0].Get("Cookie"))
+	for _, h := range heads[1:] {
+		require.Contains(t, h.Get("Cookie"), "SERVERID=s1")
+		require.Contains(t, h.Get("Cookie"), "impala.auth=")
+	}
+	require.NoError(t, s.Reattach(context.Background()))
+	query(t, s, "select 1")
+	for _, h := range log.take() {
+		require.Contains(t, h.Get("Cookie"), "SERVERID=s1", "the reattached session keeps the sticky cookie")
+	}
+}

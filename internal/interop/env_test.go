@@ -77,6 +77,7 @@ func impaladBinary(t testing.TB) string {
 // impaladProc is cmd/impalad running as a process.
 type impaladProc struct {
 	HS2, Beeswax string
+	HTTP         string // with --hs2_http_port
 	stderr       *lockedWriter
 }
 
@@ -117,6 +118,8 @@ func startImpalad(t testing.TB, args ...string) *impaladProc {
 			p.HS2 = v
 		case "beeswax":
 			p.Beeswax = v
+		case "hs2-http":
+			p.HTTP = v
 		}
 		if p.HS2 != "" && p.Beeswax != "" {
 			break
