@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"slices"
@@ -67,8 +66,9 @@ type httpTransport struct {
 	// refused (link.sent).
 	requests atomic.Int64
 
-	mu       sync.Mutex // guards raw, c, deadline, closed, dialStop
-	raw, c   net.Conn   // the TCP socket, and TLS over it or the socket
+	mu       sync.Mutex   // guards raw, c, check, deadline, closed, dialStop
+	raw, c   net.Conn     // the TCP socket, and TLS over it or the socket
+	checker  *connChecker // of raw
 	deadline time.Time
 	closed   bool
 	dialStop context.CancelFunc // ends a connect in progress
@@ -76,11 +76,11 @@ type httpTransport struct {
 	// The fields below are used by the goroutine of the call only.
 	in         budgetReader // under br: bounds one reply
 	br         *bufio.Reader
-	wbuf       []byte // the Thrift message being written
-	hbuf       []byte // the request head being built
-	left       int64  // bytes of a reply with a Content-Length not yet read
-	stream     *bufio.Reader
-	streamBody io.ReadCloser // a reply without a length (chunked, or until close)
+	wbuf       []byte        // the Thrift message being written
+	hbuf       []byte        // the request head being built
+	head       replyHead     // of the current reply
+	left       int64         // bytes of a reply with a Content-Length not yet read
+	stream     *bufio.Reader // a reply without a length (chunked, or until close)
 	streamBuf  *bufio.Reader // stream's reader, kept for reuse
 	closeAfter bool          // the current reply said Connection: close
 	authz      string        // the Authorization value last sent, for redaction
@@ -158,10 +158,10 @@ func (t *httpTransport) connect(ctx context.Context) (c net.Conn, reused bool, e
 		t.mu.Unlock()
 		return nil, false, ErrSessionClosed
 	}
-	c, raw := t.c, t.raw
+	c, k := t.c, t.checker
 	t.mu.Unlock()
 	if c != nil {
-		if connCheck(raw) == nil {
+		if k.check() == nil {
 			return c, true, nil
 		}
 		// The server or a proxy closed it while idle: nothing is lost.
@@ -176,7 +176,7 @@ func (t *httpTransport) connect(ctx context.Context) (c net.Conn, reused bool, e
 	}
 	t.dialStop = cancel
 	t.mu.Unlock()
-	raw, c, err = dialConn(dctx, t.addr, t.o)
+	raw, c, err := dialConn(dctx, t.addr, t.o)
 	t.mu.Lock()
 	t.dialStop = nil
 	if err == nil && t.closed {
@@ -184,7 +184,7 @@ func (t *httpTransport) connect(ctx context.Context) (c net.Conn, reused bool, e
 		err = ErrSessionClosed
 	}
 	if err == nil {
-		t.raw, t.c = raw, c
+		t.raw, t.c, t.checker = raw, c, newConnChecker(raw)
 		if !t.deadline.IsZero() {
 			_ = c.SetDeadline(t.deadline)
 		}
@@ -195,7 +195,7 @@ func (t *httpTransport) connect(ctx context.Context) (c net.Conn, reused bool, e
 	}
 	t.in = budgetReader{r: c}
 	t.br.Reset(&t.in)
-	t.left, t.stream, t.streamBody, t.closeAfter = 0, nil, nil, false
+	t.left, t.stream, t.closeAfter = 0, nil, false
 	return c, false, nil
 }
 
@@ -230,12 +230,12 @@ func (t *httpTransport) setDeadline(d time.Time) {
 // transport fails.
 func (t *httpTransport) check() error {
 	t.mu.Lock()
-	closed, raw := t.closed, t.raw
+	closed, raw, k := t.closed, t.raw, t.checker
 	t.mu.Unlock()
 	if closed {
 		return net.ErrClosed
 	}
-	if raw != nil && connCheck(raw) != nil {
+	if raw != nil && k.check() != nil {
 		t.dropConn()
 	}
 	return nil
@@ -406,12 +406,11 @@ func (t *httpTransport) Flush(ctx context.Context) error {
 			authz = v
 		}
 		t.authz = authz
-		resp, err := t.roundTrip(ctx, body, authz, cookie)
-		if err != nil {
+		if err := t.roundTrip(ctx, body, authz, cookie); err != nil {
 			return err
 		}
-		t.jar.update(resp.Header, time.Now())
-		if resp.StatusCode == http.StatusUnauthorized {
+		t.jar.update(t.head.setCookie, time.Now())
+		if t.head.status == http.StatusUnauthorized {
 			// Refused in the server's header check, before any Thrift
 			// processing (THttpServer::headersDone): not sent.
 			t.requests.Add(-1)
@@ -425,13 +424,13 @@ func (t *httpTransport) Flush(ctx context.Context) error {
 				continue
 			}
 		}
-		return t.accept(resp, authz)
+		return t.accept(authz)
 	}
 }
 
-// roundTrip writes the request and reads the head of the reply (skipping
-// 1xx answers).
-func (t *httpTransport) roundTrip(ctx context.Context, body []byte, authz, cookie string) (*http.Response, error) {
+// roundTrip writes the request and reads the head of the reply into
+// t.head (skipping 1xx answers).
+func (t *httpTransport) roundTrip(ctx context.Context, body []byte, authz, cookie string) error {
 	h := append(t.hbuf[:0], t.fixed...)
 	h = append(h, "Content-Length: "...)
 	h = strconv.AppendInt(h, int64(len(body)), 10)
@@ -452,7 +451,7 @@ func (t *httpTransport) roundTrip(ctx context.Context, body []byte, authz, cooki
 	for attempt := 0; ; attempt++ {
 		c, reused, err := t.connect(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		bufs := net.Buffers{h, body}
 		n, err := bufs.WriteTo(c)
@@ -469,22 +468,21 @@ func (t *httpTransport) roundTrip(ctx context.Context, body []byte, authz, cooki
 			// not all of it left, so nothing was processed.
 			continue
 		}
-		return nil, fmt.Errorf("sending the HTTP request (%d of %d bytes written): %w", n, total, err)
+		return fmt.Errorf("sending the HTTP request (%d of %d bytes written): %w", n, total, err)
 	}
 	t.in.n = maxReplyHead + int64(t.br.Size())
 	for range maxInformational {
-		resp, err := http.ReadResponse(t.br, nil)
-		if err != nil {
+		if err := readHead(t.br, &t.head); err != nil {
 			t.dropConn()
-			return nil, t.headErr(err)
+			return t.headErr(err)
 		}
-		if resp.StatusCode >= 100 && resp.StatusCode < 200 {
-			continue // 100 Continue and the like: the answer follows
+		if t.head.status >= 200 {
+			return nil
 		}
-		return resp, nil
+		// 100 Continue and the like: the answer follows.
 	}
 	t.dropConn()
-	return nil, fmt.Errorf("%w: more than %d informational (1xx) HTTP answers", ErrNotImpala, maxInformational)
+	return fmt.Errorf("%w: more than %d informational (1xx) HTTP answers", ErrNotImpala, maxInformational)
 }
 
 // headErr explains a failure to read a reply's head.
@@ -496,52 +494,50 @@ func (t *httpTransport) headErr(err error) error {
 		return fmt.Errorf("the coordinator closed the connection without answering the HTTP request: %w", io.ErrUnexpectedEOF)
 	case err == io.ErrUnexpectedEOF:
 		return fmt.Errorf("the coordinator closed the connection in the middle of an HTTP reply head: %w", io.ErrUnexpectedEOF)
+	case errors.Is(err, errBadHead):
+		return fmt.Errorf("%w: not an HTTP reply: %w", ErrNotImpala, err)
 	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, net.ErrClosed) {
-		return err
-	}
-	return fmt.Errorf("%w: not an HTTP reply: %w", ErrNotImpala, err)
+	return err
 }
 
 // accept takes a reply whose head was read: a 2xx carrying a Thrift
 // message becomes the body the Thrift reader reads; anything else is an
 // *HTTPError (the connection is then dropped, its body unread but for the
 // start).
-func (t *httpTransport) accept(resp *http.Response, authz string) error {
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if ct := resp.Header.Get("Content-Type"); ct != "" && !isThriftType(ct) {
-			return t.httpError(resp, authz, true)
-		}
-		if resp.ContentLength > int64(t.o.MaxMessageSize) {
-			t.dropConn()
-			return fmt.Errorf("%w: HTTP reply of %d bytes, over Options.MaxMessageSize (%d)", ErrNotImpala, resp.ContentLength, t.o.MaxMessageSize)
-		}
-		t.closeAfter = resp.Close
-		if resp.ContentLength >= 0 && len(resp.TransferEncoding) == 0 {
-			t.left = resp.ContentLength
-			t.in.n += resp.ContentLength
-			return nil
-		}
-		// Chunked, or until the connection closes (Jetty, in Spark's and
-		// Hive's HTTP mode, chunks large replies).
-		t.in.n += int64(t.o.MaxMessageSize) + maxReplyHead
-		t.streamBody = resp.Body
-		if t.streamBuf == nil {
-			t.streamBuf = bufio.NewReaderSize(resp.Body, httpBufSize)
-		} else {
-			t.streamBuf.Reset(resp.Body)
-		}
-		t.stream = t.streamBuf
+func (t *httpTransport) accept(authz string) error {
+	h := &t.head
+	if h.status < 200 || h.status >= 300 {
+		return t.httpError(authz, false)
+	}
+	if !h.thrift && h.contentType != "" {
+		return t.httpError(authz, true)
+	}
+	if h.length > int64(t.o.MaxMessageSize) {
+		t.dropConn()
+		return fmt.Errorf("%w: HTTP reply of %d bytes, over Options.MaxMessageSize (%d)", ErrNotImpala, h.length, t.o.MaxMessageSize)
+	}
+	t.closeAfter = h.close
+	if h.length >= 0 {
+		t.left = h.length
+		t.in.n += h.length
 		return nil
 	}
-	return t.httpError(resp, authz, false)
-}
-
-// isThriftType reports whether a Content-Type is Thrift's binary protocol.
-func isThriftType(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "application/x-thrift" || mt == "application/vnd.apache.thrift.binary")
+	// Chunked (Jetty, in Spark's and Hive's HTTP mode, chunks large
+	// replies), or until the connection closes.
+	t.in.n += int64(t.o.MaxMessageSize) + maxReplyHead
+	var body io.Reader = t.br
+	if h.chunked {
+		body = newChunkedBody(t.br)
+	} else {
+		t.closeAfter = true
+	}
+	if t.streamBuf == nil {
+		t.streamBuf = bufio.NewReaderSize(body, httpBufSize)
+	} else {
+		t.streamBuf.Reset(body)
+	}
+	t.stream = t.streamBuf
+	return nil
 }
 
 // endReply makes the connection ready for the next request: what is left
@@ -560,7 +556,7 @@ func (t *httpTransport) endReply() {
 	if t.closeAfter {
 		t.dropConn()
 	}
-	t.left, t.stream, t.streamBody, t.closeAfter = 0, nil, nil, false
+	t.left, t.stream, t.closeAfter = 0, nil, false
 }
 
 // drainStream reads what is left of a reply without a length (normally
@@ -586,23 +582,21 @@ func (t *httpTransport) drainStream() bool {
 
 // httpError reads the start of the reply's body, drops the connection and
 // returns the *HTTPError of the reply.
-func (t *httpTransport) httpError(resp *http.Response, authz string, notThrift bool) error {
+func (t *httpTransport) httpError(authz string, notThrift bool) error {
+	h := &t.head
 	e := &HTTPError{
-		StatusCode:  resp.StatusCode,
-		Status:      resp.Status,
-		ContentType: resp.Header.Get("Content-Type"),
+		StatusCode:  h.status,
+		Status:      h.statusText(),
+		ContentType: h.contentType,
 		notThrift:   notThrift,
-	}
-	if e.Status == "" {
-		e.Status = strconv.Itoa(resp.StatusCode)
 	}
 	if s, _, ok := strings.Cut(authz, " "); ok {
 		e.Sent = s
 	}
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		e.Location = printableText(resp.Header.Get("Location"), 200)
+	if h.status >= 300 && h.status < 400 {
+		e.Location = h.location
 	}
-	for _, v := range resp.Header.Values("WWW-Authenticate") {
+	for _, v := range h.authenticate {
 		if s := authScheme(v); s != "" && !slices.Contains(e.Authenticate, s) {
 			e.Authenticate = append(e.Authenticate, s)
 		}
@@ -612,13 +606,21 @@ func (t *httpTransport) httpError(resp *http.Response, authz string, notThrift b
 	t.mu.Lock()
 	c, dl := t.c, t.deadline
 	t.mu.Unlock()
-	if c != nil {
+	if c != nil && h.length != 0 {
 		short := time.Now().Add(time.Second)
 		if dl.IsZero() || short.Before(dl) {
 			_ = c.SetDeadline(short)
 		}
+		var body io.Reader = t.br
+		switch {
+		case h.chunked:
+			body = newChunkedBody(t.br)
+		case h.length > 0:
+			body = io.LimitReader(t.br, h.length)
+		}
+		t.in.n += maxErrorSnippet + maxReplyHead
 		b := make([]byte, maxErrorSnippet)
-		n, _ := io.ReadFull(resp.Body, b)
+		n, _ := io.ReadFull(body, b)
 		e.Body = t.redact(bodyText(b[:n], strings.Contains(strings.ToLower(e.ContentType), "html")))
 	}
 	t.dropConn()

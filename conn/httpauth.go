@@ -267,11 +267,11 @@ func (j *cookieJar) header(path string, now time.Time) (string, bool) {
 
 // update applies the Set-Cookie headers of a response: a new value
 // replaces the old, Max-Age=0 or an Expires in the past deletes.
-func (j *cookieJar) update(h http.Header, now time.Time) {
-	if len(h["Set-Cookie"]) == 0 {
+func (j *cookieJar) update(setCookie []string, now time.Time) {
+	if len(setCookie) == 0 {
 		return
 	}
-	resp := http.Response{Header: h}
+	resp := http.Response{Header: http.Header{"Set-Cookie": setCookie}}
 	set := resp.Cookies()
 	j.mu.Lock()
 	defer j.mu.Unlock()

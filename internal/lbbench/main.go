@@ -55,6 +55,7 @@ type config struct {
 	verbose     bool
 	cpuProfile  string
 	command     string
+	http        bool
 }
 
 // env is what every cell runs against.
@@ -106,6 +107,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the client side) to this file")
 	fs.BoolVar(&cfg.verbose, "v", false, "log every failed statement of the failover runs")
 	fs.DurationVar(&cfg.bucket, "bucket", 100*time.Millisecond, "time-line resolution")
+	fs.BoolVar(&cfg.http, "http", true, "also run HiveServer2 over HTTP (pooled SELECT 1 and churn): direct, impalalb and HAProxy in mode http (leastconn with prefer-last-server, and with a sticky cookie)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -182,7 +184,7 @@ func run(args []string) (err error) {
 		}
 	}
 	for i := range 3 {
-		c, err := startCoord(ctx, bin, i, cfg.serviceTime, cfg.coordProcs)
+		c, err := startCoord(ctx, bin, i, cfg.serviceTime, cfg.coordProcs, cfg.http)
 		if err != nil {
 			return err
 		}
@@ -217,6 +219,10 @@ func run(args []string) (err error) {
 					if cfg.capped > 0 && (wl.name == "select1" || wl.name == "mixed") && n > 3*cfg.capped {
 						modes = append(modes, m)
 					}
+				case m.http():
+					if cfg.http && (wl.name == "select1" || wl.name == "churn") {
+						modes = append(modes, m)
+					}
 				case slices.Contains(cfg.modes, modeShort[m]):
 					modes = append(modes, m)
 				}
@@ -224,7 +230,7 @@ func run(args []string) (err error) {
 			parts := make(map[modeKind][]*cellResult)
 			for r := range cfg.rounds {
 				for _, m := range modes {
-					if m == modeHAProxy {
+					if m.proxied() {
 						if err := e.waitProxyUp(ctx, 15*time.Second); err != nil {
 							return err
 						}
@@ -284,10 +290,14 @@ func (e *env) startProxy(ctx context.Context) error {
 	}
 	// The guide's settings: tcp, leastconn, check (inter 2s fall 3 rise 2),
 	// retries 3, option redispatch, timeout connect 5s, client/server 1h.
+	fes := []haproxytest.Frontend{{Name: "impala", Balance: "leastconn", Servers: servers}}
+	if e.cfg.http {
+		fes = append(fes, httpFrontends(e)...)
+	}
 	p, err := haproxytest.Start(ctx, haproxytest.Options{
 		Binary:    e.cfg.haproxy,
 		Dir:       e.dir,
-		Frontends: []haproxytest.Frontend{{Name: "impala", Balance: "leastconn", Servers: servers}},
+		Frontends: fes,
 	})
 	if err != nil {
 		return err
@@ -308,7 +318,7 @@ func (e *env) waitProxyUp(ctx context.Context, limit time.Duration) error {
 					up++
 				}
 			}
-			if up == len(e.coords) {
+			if up > 0 && up == len(st) {
 				return nil
 			}
 		}

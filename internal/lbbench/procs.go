@@ -24,11 +24,15 @@ type coordProc struct {
 	args    []string
 	env     []string // added to this process's environment
 	hs2Port int
+	// httpPort is the HiveServer2-over-HTTP port: -1 off, 0 any free one
+	// (the first start), then the one taken, which Restart reuses.
+	httpPort int
 
-	mu     sync.Mutex // guards cmd, exited, addr
-	cmd    *exec.Cmd
-	exited chan struct{}
-	addr   string
+	mu       sync.Mutex // guards cmd, exited, addr, httpAddr
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	addr     string
+	httpAddr string
 }
 
 // buildImpalad builds the coordinator command into dir and returns its path.
@@ -51,12 +55,17 @@ func buildImpalad(ctx context.Context, dir string) (string, error) {
 
 // startCoord starts coordinator index as a process; the first start takes a
 // free port, Restart reuses it.
-func startCoord(ctx context.Context, bin string, index int, serviceTime time.Duration, maxProcs int) (*coordProc, error) {
+// With http it listens for HiveServer2 over HTTP too.
+func startCoord(ctx context.Context, bin string, index int, serviceTime time.Duration, maxProcs int, http bool) (*coordProc, error) {
 	c := &coordProc{
-		index: index,
-		name:  fmt.Sprintf("lbbench-coord%d", index+1),
-		bin:   bin,
-		args:  []string{"--beeswax_port=-1", "--service_time=" + serviceTime.String()},
+		index:    index,
+		name:     fmt.Sprintf("lbbench-coord%d", index+1),
+		bin:      bin,
+		args:     []string{"--beeswax_port=-1", "--service_time=" + serviceTime.String()},
+		httpPort: -1,
+	}
+	if http {
+		c.httpPort = 0
 	}
 	c.args = append(c.args, "--version="+c.name)
 	if maxProcs > 0 {
@@ -66,7 +75,7 @@ func startCoord(ctx context.Context, bin string, index int, serviceTime time.Dur
 }
 
 func (c *coordProc) start(ctx context.Context) error {
-	args := append([]string{"--hs2_port=" + strconv.Itoa(c.hs2Port)}, c.args...)
+	args := append([]string{"--hs2_port=" + strconv.Itoa(c.hs2Port), "--hs2_http_port=" + strconv.Itoa(c.httpPort)}, c.args...)
 	cmd := exec.Command(c.bin, args...)
 	cmd.SysProcAttr = procAttr()
 	if len(c.env) > 0 {
@@ -105,6 +114,19 @@ func (c *coordProc) start(ctx context.Context) error {
 	for {
 		select {
 		case line := <-lines:
+			// "hs2-http=" comes right after "hs2=".
+			if a, ok := strings.CutPrefix(line, "hs2-http="); ok {
+				_, port, err := net.SplitHostPort(a)
+				if err != nil {
+					c.Stop()
+					return fmt.Errorf("lbbench: coordinator %d printed %q", c.index+1, line)
+				}
+				c.httpPort, _ = strconv.Atoi(port)
+				c.mu.Lock()
+				c.httpAddr = a
+				c.mu.Unlock()
+				return nil
+			}
 			if a, ok := strings.CutPrefix(line, "hs2="); ok {
 				_, port, err := net.SplitHostPort(a)
 				if err != nil {
@@ -115,7 +137,9 @@ func (c *coordProc) start(ctx context.Context) error {
 				c.mu.Lock()
 				c.addr = a
 				c.mu.Unlock()
-				return nil
+				if c.httpPort < 0 {
+					return nil
+				}
 			}
 		case <-exited:
 			return fmt.Errorf("lbbench: coordinator %d exited at start", c.index+1)
@@ -134,6 +158,13 @@ func (c *coordProc) Addr() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.addr
+}
+
+// HTTPAddr returns the HiveServer2-over-HTTP address ("" when off).
+func (c *coordProc) HTTPAddr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.httpAddr
 }
 
 // Pid returns the process id of the current run.
