@@ -78,6 +78,8 @@ type httpTransport struct {
 	br         *bufio.Reader
 	wbuf       []byte        // the Thrift message being written
 	hbuf       []byte        // the request head being built
+	vec        [2][]byte     // the head and the body
+	bufs       net.Buffers   // over vec, for one writev (WriteTo consumes it)
 	head       replyHead     // of the current reply
 	left       int64         // bytes of a reply with a Content-Length not yet read
 	stream     *bufio.Reader // a reply without a length (chunked, or until close)
@@ -453,8 +455,9 @@ func (t *httpTransport) roundTrip(ctx context.Context, body []byte, authz, cooki
 		if err != nil {
 			return err
 		}
-		bufs := net.Buffers{h, body}
-		n, err := bufs.WriteTo(c)
+		t.vec = [2][]byte{h, body}
+		t.bufs = t.vec[:]
+		n, err := t.bufs.WriteTo(c)
 		if err == nil && n == total {
 			t.requests.Add(1)
 			break

@@ -109,7 +109,9 @@ func readHead(br *bufio.Reader, h *replyHead) error {
 			}
 			h.chunked = true
 		case fold(name, "connection"):
-			for _, tok := range bytes.Split(value, []byte(",")) {
+			for rest := value; len(rest) > 0; {
+				var tok []byte
+				tok, rest, _ = bytes.Cut(rest, []byte(","))
 				tok = bytes.Trim(tok, " \t")
 				switch {
 				case fold(tok, "close"):
