@@ -259,3 +259,38 @@ func TestHTTPJWT(t *testing.T) {
 		require.ErrorContains(t, err, want, body)
 	}
 }
+
+// FuzzHTTPAuth: whatever the Cookie and Authorization headers hold, the
+// HTTP listener's authentication answers yes or no, never panics, and
+// accepts only what it should: a valid cookie, the LDAP password, a JWT
+// of its key.
+func FuzzHTTPAuth(f *testing.F) {
+	dir := f.TempDir()
+	is, err := jwttest.New("k1")
+	require.NoError(f, err)
+	jwks, err := is.WriteJWKS(dir)
+	require.NoError(f, err)
+	var a httpAuth
+	require.NoError(f, a.init(&Config{Users: map[string]string{"alice": "pw"}, JWKSFile: jwks, JWTAllowWithoutTLS: true}))
+	a.newKey()
+	good := strings.Split(a.cookie("alice", authMechLDAP, time.Now()), ";")[0]
+	f.Add(good, "")
+	f.Add("", "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:pw")))
+	f.Add("", "Bearer "+is.Token("carol", time.Hour, nil))
+	f.Add("impala.auth=\"x&u=a&t=1&r=2&a=LDAP\"; a=b", "Negotiate: abc")
+	f.Add("impala.auth=&", "Bearer a.b.c")
+	f.Fuzz(func(t *testing.T, cookie, authz string) {
+		h := http.Header{}
+		if cookie != "" {
+			h.Set("Cookie", cookie)
+		}
+		if authz != "" {
+			h.Set("Authorization", authz)
+		}
+		var ret []string
+		user, ok := a.authenticate(h, &ret)
+		if ok {
+			require.Contains(t, []string{"alice", "carol"}, user, "cookie %q authorization %q", cookie, authz)
+		}
+	})
+}
