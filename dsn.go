@@ -944,22 +944,18 @@ func (c *Config) FormatDSN() string {
 	dur("slow_start", c.SlowStart)
 	boolean("allow_non_impala", c.AllowNonImpala)
 	boolean("poll_queries", c.PollQueries)
-	for _, k := range sortedKeys(c.HTTPHeaders) {
-		b.WriteByte(sep)
-		sep = '&'
-		b.WriteString("http_header.")
-		b.WriteString(escapeDSN(http.CanonicalHeaderKey(k), true))
-		b.WriteByte('=')
-		b.WriteString(escapeDSN(c.HTTPHeaders[k], true))
+	prefixed := func(prefix string, m map[string]string, name func(string) string) {
+		for _, k := range sortedKeys(m) {
+			b.WriteByte(sep)
+			sep = '&'
+			b.WriteString(prefix)
+			b.WriteString(escapeDSN(name(k), true))
+			b.WriteByte('=')
+			b.WriteString(escapeDSN(m[k], true))
+		}
 	}
-	for _, k := range sortedKeys(c.QueryOptions) {
-		b.WriteByte(sep)
-		sep = '&'
-		b.WriteString("opt.")
-		b.WriteString(escapeDSN(strings.ToUpper(k), true))
-		b.WriteByte('=')
-		b.WriteString(escapeDSN(c.QueryOptions[k], true))
-	}
+	prefixed("http_header.", c.HTTPHeaders, http.CanonicalHeaderKey)
+	prefixed("opt.", c.QueryOptions, strings.ToUpper)
 	return b.String()
 }
 

@@ -618,20 +618,25 @@ func (co *Coordinator) serve(l *life, sc *serverConn) {
 		if !co.faults.beforeRPC(l.ctx, sc) {
 			return
 		}
-		co.rpcs.Add(1)
-		ok, err := proc.Process(ctx, proto, proto)
-		if err != nil {
-			var te thrift.TTransportException
-			var pe thrift.TProtocolException
-			if errors.As(err, &te) || errors.As(err, &pe) || sc.closed.Load() {
-				return
-			}
-			co.debug("RPC failed", slog.String("error", err.Error()))
-		}
-		if !ok {
+		if !co.process(ctx, sc, proc, proto) {
 			return
 		}
 	}
+}
+
+// process serves one RPC of sc and reports whether the connection goes on.
+func (co *Coordinator) process(ctx context.Context, sc *serverConn, proc thrift.TProcessor, proto thrift.TProtocol) bool {
+	co.rpcs.Add(1)
+	ok, err := proc.Process(ctx, proto, proto)
+	if err != nil {
+		var te thrift.TTransportException
+		var pe thrift.TProtocolException
+		if errors.As(err, &te) || errors.As(err, &pe) || sc.closed.Load() {
+			return false
+		}
+		co.debug("RPC failed", slog.String("error", err.Error()))
+	}
+	return ok
 }
 
 // closingMechs returns mechs with every mechanism's failure closing c at

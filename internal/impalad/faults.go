@@ -96,23 +96,21 @@ func (f *Faults) AcceptConnections() error {
 	l.hs2Ln = hs2
 	l.wg.Add(1)
 	go co.acceptLoop(l, hs2, HS2)
-	if co.bzAddr != "" {
-		bz, err := listen(co.bzAddr)
+	for _, o := range []struct {
+		addr  string
+		ln    *net.Listener
+		proto Protocol
+	}{{co.bzAddr, &l.bzLn, Beeswax}, {co.httpAddr, &l.httpLn, HS2HTTP}} {
+		if o.addr == "" {
+			continue
+		}
+		ln, err := listen(o.addr)
 		if err != nil {
 			return err
 		}
-		l.bzLn = bz
+		*o.ln = ln
 		l.wg.Add(1)
-		go co.acceptLoop(l, bz, Beeswax)
-	}
-	if co.httpAddr != "" {
-		hl, err := listen(co.httpAddr)
-		if err != nil {
-			return err
-		}
-		l.httpLn = hl
-		l.wg.Add(1)
-		go co.acceptLoop(l, hl, HS2HTTP)
+		go co.acceptLoop(l, ln, o.proto)
 	}
 	co.releasePortsLocked()
 	return nil

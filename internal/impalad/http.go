@@ -405,17 +405,7 @@ func (co *Coordinator) serveHTTP(l *life, sc *serverConn, c net.Conn) {
 		}
 		t.r.Reset(req.Body)
 		resp.Reset()
-		co.rpcs.Add(1)
-		ok, perr := co.hs2Proc.Process(ctx, proto, proto)
-		if perr != nil {
-			var te thrift.TTransportException
-			var pe thrift.TProtocolException
-			if errors.As(perr, &te) || errors.As(perr, &pe) || sc.closed.Load() {
-				return
-			}
-			co.debug("RPC failed", slog.String("error", perr.Error()))
-		}
-		if !ok {
+		if !co.process(ctx, sc, co.hs2Proc, proto) {
 			return
 		}
 		// Whatever of the body the call did not read.

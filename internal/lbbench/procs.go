@@ -115,31 +115,25 @@ func (c *coordProc) start(ctx context.Context) error {
 		select {
 		case line := <-lines:
 			// "hs2-http=" comes right after "hs2=".
-			if a, ok := strings.CutPrefix(line, "hs2-http="); ok {
-				_, port, err := net.SplitHostPort(a)
-				if err != nil {
-					c.Stop()
-					return fmt.Errorf("lbbench: coordinator %d printed %q", c.index+1, line)
-				}
-				c.httpPort, _ = strconv.Atoi(port)
-				c.mu.Lock()
-				c.httpAddr = a
-				c.mu.Unlock()
-				return nil
+			key, a, _ := strings.Cut(line, "=")
+			if key != "hs2" && key != "hs2-http" {
+				continue
 			}
-			if a, ok := strings.CutPrefix(line, "hs2="); ok {
-				_, port, err := net.SplitHostPort(a)
-				if err != nil {
-					c.Stop()
-					return fmt.Errorf("lbbench: coordinator %d printed %q", c.index+1, line)
-				}
-				c.hs2Port, _ = strconv.Atoi(port)
-				c.mu.Lock()
-				c.addr = a
-				c.mu.Unlock()
-				if c.httpPort < 0 {
-					return nil
-				}
+			_, ps, err := net.SplitHostPort(a)
+			if err != nil {
+				c.Stop()
+				return fmt.Errorf("lbbench: coordinator %d printed %q", c.index+1, line)
+			}
+			port, _ := strconv.Atoi(ps)
+			c.mu.Lock()
+			if key == "hs2" {
+				c.hs2Port, c.addr = port, a
+			} else {
+				c.httpPort, c.httpAddr = port, a
+			}
+			c.mu.Unlock()
+			if key == "hs2-http" || c.httpPort < 0 {
+				return nil
 			}
 		case <-exited:
 			return fmt.Errorf("lbbench: coordinator %d exited at start", c.index+1)
