@@ -1,7 +1,7 @@
 // Package kerberos is pure-Go Kerberos for impalalb: a login (keytab,
-// credential cache or password) that renews itself, and the SASL GSSAPI
+// credential cache or password) that renews itself, the SASL GSSAPI
 // mechanism of RFC 4752 that package conn uses to authenticate to Impala
-// coordinators. It is built on gokrb5 (no cgo, no system krb5 libraries).
+// coordinators, and the SPNEGO header of HiveServer2 over HTTP. It is built on gokrb5 (no cgo, no system krb5 libraries).
 //
 // # Logging in
 //
@@ -54,6 +54,14 @@
 //
 // The Mechanism is cross-checked in the tests against MIT krb5's GSS-API
 // (python3-gssapi) and a real MIT KDC.
+//
+// # SPNEGO over HTTP
+//
+// For HiveServer2 over HTTP, [Client.NegotiateHeader] (conn's HTTPAuth)
+// makes the value of an "Authorization: Negotiate" header (RFC 4559): a
+// SPNEGO NegTokenInit carrying the same AP-REQ, for the same service
+// principal as above. conn asks for it once per session; the coordinator's
+// auth cookie carries the rest.
 //
 // # Errors
 //
