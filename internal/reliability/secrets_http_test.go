@@ -144,8 +144,18 @@ func TestSecretsHTTP(t *testing.T) {
 
 	for _, bad := range []conn.Options{
 		func() conn.Options { o := opts; o.Password += "-wrong"; return o }(),
-		func() conn.Options { o := opts; o.Password = ""; o.HTTPAuth = conn.BearerAuth(conn.StaticToken(expired)); return o }(),
-		func() conn.Options { o := opts; o.Password = ""; o.HTTPAuth = conn.BearerAuth(conn.StaticToken(token + "x")); return o }(),
+		func() conn.Options {
+			o := opts
+			o.Password = ""
+			o.HTTPAuth = conn.BearerAuth(conn.StaticToken(expired))
+			return o
+		}(),
+		func() conn.Options {
+			o := opts
+			o.Password = ""
+			o.HTTPAuth = conn.BearerAuth(conn.StaticToken(token + "x"))
+			return o
+		}(),
 	} {
 		_, err := conn.Dial(ctx, addrs[0], bad)
 		require.Error(t, err)
