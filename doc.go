@@ -67,6 +67,24 @@
 // metrics or OpenTelemetry spans; [Config.Hooks] are the pool's lifecycle
 // hooks.
 //
+// Leaving HAProxy: the DSN parameter haproxy_config ([Config.HAProxyConfig])
+// takes the coordinators, the balance, the health checks, the timeouts and
+// the TLS of one backend of an HAProxy configuration (the haproxy.cfg of
+// Impala's load-balancer guide, read by balancer.LoadHAProxyConfig) in
+// place of the host list; the DSN's own parameters override the file's,
+// and the directives without a client-side meaning are logged.
+//
+// Discovery: with discovery=dns (each address's name resolved
+// periodically, a Kubernetes headless service) or discovery=impala (the
+// cluster's membership from the coordinators' web servers, quiescing
+// coordinators drained) the coordinators follow the cluster, the DSN's
+// addresses being the seed list; a coordinator that leaves is drained, not
+// cut, and a discovery that fails keeps the last good list. With
+// cluster_load=true leastconn also counts every client's queries on each
+// coordinator, read from its web server, so that many client processes
+// balance as one. The web_port, web_tls and web_auth parameters say how
+// the web servers are reached; see [ParseDSN].
+//
 // [NewConnector] with sql.OpenDB gives the pool's per-coordinator figures
 // through [Connector.Stats]; inside sql.Conn.Raw a connection is a
 // [RawConn] (its coordinator, and the *conn.Session itself).

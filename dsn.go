@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -51,6 +52,17 @@ const (
 	BalanceRoundRobin Balance = "roundrobin"
 )
 
+// SyncDDL names when the driver adds SYNC_DDL=1 to statements that change
+// the catalog (Config.SyncDDL).
+type SyncDDL string
+
+// The SyncDDL modes.
+const (
+	SyncDDLAuto   SyncDDL = "auto"
+	SyncDDLAlways SyncDDL = "always"
+	SyncDDLNever  SyncDDL = "never"
+)
+
 // Auth names how the client authenticates to the coordinators.
 type Auth string
 
@@ -71,6 +83,37 @@ const (
 	AuthJWT Auth = "jwt"
 )
 
+// Discovery names how the coordinators are found at run time.
+type Discovery string
+
+// The discovery modes.
+const (
+	// DiscoveryDNS resolves the host name of each address periodically:
+	// each A and AAAA record is a coordinator on that address's port (a
+	// Kubernetes headless service, round-robin DNS).
+	DiscoveryDNS Discovery = "dns"
+	// DiscoveryImpala reads the cluster's membership from the
+	// coordinators' web servers (/backends?json): each coordinator's host
+	// on the port of the first address; quiescing ones are drained.
+	DiscoveryImpala Discovery = "impala"
+)
+
+// WebAuth names how the client answers a coordinator's web server that asks
+// for credentials.
+type WebAuth string
+
+// The web server authentication modes.
+const (
+	// WebAuthNone sends no credentials.
+	WebAuthNone WebAuth = "none"
+	// WebAuthBasic sends User and Password with HTTP Basic (Impala's
+	// --webserver_require_ldap), over TLS only.
+	WebAuthBasic WebAuth = "basic"
+	// WebAuthSPNEGO sends a Kerberos ticket for HTTP/<host> with
+	// Negotiate (Impala's --webserver_require_spnego); auth=gssapi only.
+	WebAuthSPNEGO WebAuth = "spnego"
+)
+
 // Ports and limits of the DSN. The other defaults of [Config] are the
 // balancer's and conn's, each defined once: [balancer.DefaultDialTimeout],
 // [balancer.DefaultRetries], [balancer.DefaultMaxIdleTime],
@@ -88,6 +131,8 @@ const (
 	MaxFetchSize = 1 << 24
 	// MaxRetries is the largest accepted retries.
 	MaxRetries = 100
+	// DefaultWebPort is the coordinators' web server port.
+	DefaultWebPort = balancer.DefaultWebPort
 )
 
 const dsnScheme = "impala://"
@@ -113,8 +158,26 @@ type Config struct {
 	// Addrs are the coordinators, "host:port" with IPv6 hosts in brackets
 	// ("[::1]:21050"). A missing port means DefaultPort (DefaultBeeswaxPort
 	// with ProtocolBeeswax, DefaultHTTPPort with ProtocolHS2HTTP). At least
-	// one is required; ParseDSN always fills in the port.
+	// one is required, unless HAProxyConfig is set, and then none may be
+	// given; ParseDSN always fills in the port.
 	Addrs []string
+	// HAProxyConfig is the path of an HAProxy configuration, such as the
+	// haproxy.cfg of Impala's load-balancer guide, to take the coordinators
+	// from in place of Addrs: the servers of the HAProxyBackend section,
+	// with its balance, health checks (check, inter, rise, fall,
+	// downinter, slowstart), timeout connect, retries, maxconn and TLS (ssl
+	// ca-file, verifyhost or sni, crt), read by [balancer.LoadHAProxyConfig]
+	// when the Connector is made. Balance, HealthInterval, ConnectTimeout,
+	// Retries and SlowStart, when not zero, override the file; so do TLS
+	// and its CACert, ServerName and ClientCert/ClientKey, each on its own.
+	// Directives without a client-side meaning are logged to Logger. The
+	// protocol is still Protocol (the guide's :21000 servers need
+	// ProtocolBeeswax). Empty means none: Addrs lists the coordinators.
+	HAProxyConfig string
+	// HAProxyBackend is the backend or listen section of HAProxyConfig to
+	// read, or a frontend whose default_backend is read. Empty means the
+	// only section that has servers. Only with HAProxyConfig.
+	HAProxyBackend string
 	// Database is the database sessions start in. Empty means the server's
 	// default ("default").
 	Database string
@@ -223,11 +286,64 @@ type Config struct {
 	// turns it off.
 	SlowStart time.Duration
 
+	// Discovery finds the coordinators at run time (DSN "discovery"), Addrs
+	// being the seed list: the coordinators until discovery first answers,
+	// and where DiscoveryImpala first asks. A coordinator that joins is
+	// taken in with slow start; one that leaves (or, with DiscoveryImpala,
+	// quiesces) is drained, not cut: its sessions finish their statements
+	// and move at their next one. A discovery that fails keeps the last
+	// good list. Empty means Addrs are the coordinators.
+	Discovery Discovery
+	// DiscoveryInterval is the period of discovery's polls, jittered by
+	// ±20 %. Zero means 10 s (balancer.DefaultDiscoveryInterval). Only with
+	// Discovery.
+	DiscoveryInterval time.Duration
+	// DiscoveryTimeout bounds one poll of discovery. Zero means 5 s
+	// (balancer.DefaultDiscoveryTimeout). Only with Discovery.
+	DiscoveryTimeout time.Duration
+	// ClusterLoad turns on cluster-wide least connections: leastconn
+	// counts, beside this client's own sessions, every client's queries on
+	// each coordinator, read from its web server
+	// (impala-server.num-queries-registered of /jsonmetrics?json), so that
+	// many client processes balance as one (see the balancer package doc
+	// for the formula). False means this client's sessions only.
+	ClusterLoad bool
+	// ClusterLoadInterval is the period of those reads, jittered by ±20 %.
+	// Zero means 1 s (balancer.DefaultClusterLoadInterval). Only with
+	// ClusterLoad.
+	ClusterLoadInterval time.Duration
+	// WebPort is the coordinators' web server port (impalad's
+	// --webserver_port). Zero means 25000 (DefaultWebPort). Only with
+	// DiscoveryImpala or ClusterLoad.
+	WebPort int
+	// WebTLS makes the requests to the web servers HTTPS, with CACert,
+	// ServerName, ClientCert and ClientKey as for the sessions. False
+	// means plain HTTP. Only with DiscoveryImpala or ClusterLoad.
+	WebTLS bool
+	// WebAuth is how a web server that asks for credentials is answered;
+	// none is sent to one that does not ask. Empty means as Auth: basic
+	// with AuthPlain (sent over WebTLS only), spnego with AuthGSSAPI,
+	// none otherwise. Only with DiscoveryImpala or ClusterLoad.
+	WebAuth WebAuth
+
+	// Resolver resolves the addresses' host names for DiscoveryDNS. Nil
+	// means net.DefaultResolver. Not part of the DSN.
+	Resolver *net.Resolver `json:"-"`
+
 	// PollQueries makes a query wait by polling its status, as every other
 	// statement does, instead of fetching its first rows at once (which
 	// Impala holds until they are ready). A way back should a coordinator
 	// mishandle the early fetch. HS2 only (beeswax always polls).
 	PollQueries bool
+
+	// SyncDDL says when a statement that changes the catalog (DDL, and DML
+	// that adds files or partitions) carries SYNC_DDL=1, so that it
+	// returns only once every coordinator has seen the change: "auto" (the
+	// zero value) on connections placed by leastconn or round-robin, whose
+	// next statements may run on another coordinator (with balance=affinity
+	// they stay on one); "always"; "never". A SYNC_DDL the user chose (opt.,
+	// SET, WithQueryOptions) wins.
+	SyncDDL SyncDDL
 
 	// AllowNonImpala lets the driver talk to a HiveServer2 that is not
 	// Impala (Apache Hive, Spark's Thrift server): no Impala-only calls,
@@ -325,7 +441,8 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //	impala://[user[:password]@]host1[:port][,host2[:port]...][/database][?param=value&...]
 //
 // into a Config that holds what the DSN says, every other field zero (its
-// default). Hosts are names, IPv4
+// default). The host list may be empty only with haproxy_config. Hosts are
+// names, IPv4
 // addresses or IPv6 addresses in brackets ("[::1]:21050", a zone written
 // as "%25"); a missing port is 21050, 21000 with protocol=beeswax, 28000
 // with protocol=hs2-http. The
@@ -337,6 +454,14 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //
 // Parameters (the default in brackets):
 //
+//   - haproxy_config: path of an HAProxy configuration whose backend gives
+//     the coordinators (the host list must then be empty), the balance,
+//     the health checks, the connect timeout, the retries, the slow start
+//     and TLS [none]; the parameters of this DSN override the file's (see
+//     [Config.HAProxyConfig]).
+//   - haproxy_backend: the backend, listen or frontend section of
+//     haproxy_config to read [the only one with servers]. haproxy_config
+//     only.
 //   - protocol: hs2, beeswax or hs2-http (HiveServer2 over HTTP) [hs2].
 //   - http_path: path of hs2-http requests, impala-shell's --http_path
 //     [cliservice]. hs2-http only.
@@ -381,6 +506,27 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     negative turns them off.
 //   - slow_start: Go duration over which a returning coordinator ramps up
 //     to its full share of new sessions [10s]; negative turns it off.
+//   - discovery: dns (each address's host name resolved periodically, each
+//     record a coordinator on that address's port) or impala (the
+//     cluster's membership from the coordinators' web servers,
+//     /backends?json, on the first address's port) [none: the addresses
+//     are the coordinators]. The addresses are then the seed list.
+//   - discovery_interval, discovery_timeout: Go durations, the period and
+//     the bound of discovery's polls [10s, 5s]. discovery only.
+//   - cluster_load: true for cluster-wide least connections, every
+//     client's queries on each coordinator counted from its web server
+//     [false].
+//   - cluster_load_interval: Go duration between those reads [1s].
+//     cluster_load only.
+//   - web_port: the coordinators' web server port [25000].
+//     discovery=impala or cluster_load only.
+//   - web_tls: true for HTTPS to the web servers, with ca_cert,
+//     server_name, client_cert and client_key [false]. discovery=impala or
+//     cluster_load only.
+//   - web_auth: none, basic (the user and password, web_tls only) or
+//     spnego (auth=gssapi only), sent only to a web server that asks [as
+//     auth: basic with plain, spnego with gssapi]. discovery=impala or
+//     cluster_load only.
 //   - allow_non_impala: true to talk to a HiveServer2 that is not Impala
 //     (Apache Hive, Spark's Thrift server) [false]. hs2 only.
 //   - poll_queries: true to have queries wait by polling their status,
@@ -391,6 +537,12 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     (a proxy's routing or tenant header; X-Forwarded-For as
 //     impala-shell's --hs2_x_forward). The headers the transport writes
 //     (Authorization, Cookie, Host, Content-*, ...) are refused.
+//   - sync_ddl: auto, always or never [auto]: when a statement that
+//     changes the catalog (DDL; DML that adds files or partitions) carries
+//     SYNC_DDL=1, which makes it return once every coordinator has seen
+//     the change. auto: on connections placed by leastconn or round-robin,
+//     whose next statements may run on another coordinator. A SYNC_DDL
+//     the user chose wins.
 //   - opt.NAME=value: the Impala query option NAME (letters, digits and
 //     underscores, case-insensitive, e.g. opt.MEM_LIMIT=2g,
 //     opt.REQUEST_POOL=etl, opt.SYNC_DDL=1) set on every session. The value
@@ -418,7 +570,7 @@ func ParseDSN(dsn string) (*Config, error) {
 	}
 	authority, tail := rest[:end], rest[end:]
 	hasUserinfo := false
-	c := &Config{Addrs: []string{}}
+	c := &Config{}
 	hasPassword := false
 	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
 		hasUserinfo = true
@@ -451,15 +603,15 @@ func ParseDSN(dsn string) (*Config, error) {
 		return dsnErr(param, "malformed; "+encodeHint)
 	}
 
-	if authority == "" {
-		return nil, dsnErr("address", "no coordinator given")
-	}
-	for i, a := range strings.Split(authority, ",") {
-		addr, err := normalizeAddr(a, i+1, 0, true)
-		if err != nil {
-			return nil, hide(err, "address")
+	// An empty host list is for haproxy_config (Validate checks that).
+	if authority != "" {
+		for i, a := range strings.Split(authority, ",") {
+			addr, err := normalizeAddr(a, i+1, 0, true)
+			if err != nil {
+				return nil, hide(err, "address")
+			}
+			c.Addrs = append(c.Addrs, addr)
 		}
-		c.Addrs = append(c.Addrs, addr)
 	}
 
 	if path != "" {
@@ -557,6 +709,10 @@ func (c *Config) setParam(key, value string) error {
 	}
 	var err error
 	switch key {
+	case "haproxy_config":
+		c.HAProxyConfig = value
+	case "haproxy_backend":
+		c.HAProxyBackend = value
 	case "protocol":
 		c.Protocol = Protocol(value)
 		if c.Protocol != ProtocolHS2 && c.Protocol != ProtocolBeeswax && c.Protocol != ProtocolHS2HTTP {
@@ -624,10 +780,37 @@ func (c *Config) setParam(key, value string) error {
 		c.HealthInterval, err = parseDuration(key, value, true)
 	case "slow_start":
 		c.SlowStart, err = parseDuration(key, value, true)
+	case "discovery":
+		c.Discovery = Discovery(value)
+		if c.Discovery != DiscoveryDNS && c.Discovery != DiscoveryImpala {
+			return dsnErr(key, fmt.Sprintf("%q is not dns or impala", value))
+		}
+	case "discovery_interval":
+		c.DiscoveryInterval, err = parseDuration(key, value, false)
+	case "discovery_timeout":
+		c.DiscoveryTimeout, err = parseDuration(key, value, false)
+	case "cluster_load":
+		c.ClusterLoad, err = parseBool(key, value)
+	case "cluster_load_interval":
+		c.ClusterLoadInterval, err = parseDuration(key, value, false)
+	case "web_port":
+		c.WebPort, err = parseInt(key, value, 0, 65535)
+	case "web_tls":
+		c.WebTLS, err = parseBool(key, value)
+	case "web_auth":
+		c.WebAuth = WebAuth(value)
+		if c.WebAuth != WebAuthNone && c.WebAuth != WebAuthBasic && c.WebAuth != WebAuthSPNEGO {
+			return dsnErr(key, fmt.Sprintf("%q is not none, basic or spnego", value))
+		}
 	case "allow_non_impala":
 		c.AllowNonImpala, err = parseBool(key, value)
 	case "poll_queries":
 		c.PollQueries, err = parseBool(key, value)
+	case "sync_ddl":
+		c.SyncDDL = SyncDDL(value)
+		if c.SyncDDL != SyncDDLAuto && c.SyncDDL != SyncDDLAlways && c.SyncDDL != SyncDDLNever {
+			return dsnErr(key, fmt.Sprintf("%q is not auto, always or never", value))
+		}
 	default:
 		return dsnErr(key, "unknown parameter")
 	}
@@ -667,8 +850,8 @@ func parseInt(key, v string, lo, hi int) (int, error) {
 // and no combination that cannot work. The error is a *[DSNError] naming
 // the DSN parameter.
 func (c *Config) Validate() error {
-	if len(c.Addrs) == 0 {
-		return dsnErr("address", "no coordinator given")
+	if err := c.validateHAProxy(); err != nil {
+		return err
 	}
 	seen := make(map[string]int, len(c.Addrs))
 	for i, a := range c.Addrs {
@@ -697,6 +880,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateHTTP(); err != nil {
 		return err
+	}
+	switch c.SyncDDL {
+	case "", SyncDDLAuto, SyncDDLAlways, SyncDDLNever:
+	default:
+		return dsnErr("sync_ddl", fmt.Sprintf("%q is not auto, always or never", c.SyncDDL))
 	}
 	if c.AllowNonImpala && c.Protocol == ProtocolBeeswax {
 		return dsnErr("allow_non_impala", "beeswax is Impala's own protocol; allow_non_impala needs protocol=hs2")
@@ -732,6 +920,9 @@ func (c *Config) Validate() error {
 	if c.Retries > MaxRetries {
 		return dsnErr("retries", fmt.Sprintf("%d is more than %d", c.Retries, MaxRetries))
 	}
+	if err := c.validateDiscovery(); err != nil {
+		return err
+	}
 
 	upper := make(map[string]bool, len(c.QueryOptions))
 	for _, name := range sortedKeys(c.QueryOptions) {
@@ -746,6 +937,24 @@ func (c *Config) Validate() error {
 		if err := validOptionValue("opt."+u, c.QueryOptions[name]); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// validateHAProxy checks where the coordinators come from: Addrs, or the
+// file of HAProxyConfig.
+func (c *Config) validateHAProxy() error {
+	switch {
+	case c.HAProxyConfig == "" && len(c.Addrs) == 0:
+		return dsnErr("address", "no coordinator given (list them, or give haproxy_config)")
+	case c.HAProxyConfig == "" && c.HAProxyBackend != "":
+		return dsnErr("haproxy_backend", "needs haproxy_config")
+	case c.HAProxyConfig != "" && len(c.Addrs) > 0:
+		return dsnErr("haproxy_config", "not with coordinator addresses: the coordinators are the servers of the file's backend")
+	case strings.IndexByte(c.HAProxyConfig, 0) >= 0:
+		return dsnErr("haproxy_config", "contains NUL")
+	case c.HAProxyBackend != "" && !isHAProxyName(c.HAProxyBackend):
+		return dsnErr("haproxy_backend", fmt.Sprintf("%q is not a section name (letters, digits, '-', '_', '.', ':')", c.HAProxyBackend))
 	}
 	return nil
 }
@@ -812,8 +1021,76 @@ func (c *Config) validateAuth() error {
 	return nil
 }
 
+func (c *Config) validateDiscovery() error {
+	switch c.Discovery {
+	case "", DiscoveryDNS, DiscoveryImpala:
+	default:
+		return dsnErr("discovery", fmt.Sprintf("%q is not dns or impala", c.Discovery))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+		ok   bool
+		need string
+	}{
+		{"discovery_interval", c.DiscoveryInterval, c.Discovery != "", "needs discovery"},
+		{"discovery_timeout", c.DiscoveryTimeout, c.Discovery != "", "needs discovery"},
+		{"cluster_load_interval", c.ClusterLoadInterval, c.ClusterLoad, "needs cluster_load=true"},
+	} {
+		if d.v < 0 {
+			return dsnErr(d.name, "is negative")
+		}
+		if d.v != 0 && !d.ok {
+			return dsnErr(d.name, d.need)
+		}
+	}
+	web := c.Discovery == DiscoveryImpala || c.ClusterLoad
+	for _, p := range []struct {
+		name string
+		set  bool
+	}{{"web_port", c.WebPort != 0}, {"web_tls", c.WebTLS}, {"web_auth", c.WebAuth != ""}} {
+		if p.set && !web {
+			return dsnErr(p.name, "needs discovery=impala or cluster_load=true")
+		}
+	}
+	if c.WebPort < 0 || c.WebPort > 65535 {
+		return dsnErr("web_port", fmt.Sprintf("%d is not a port from 1 to 65535", c.WebPort))
+	}
+	switch c.WebAuth {
+	case "", WebAuthNone:
+	case WebAuthBasic:
+		if c.User == "" || c.Password == "" {
+			return dsnErr("web_auth", "basic needs a user name and a password")
+		}
+		if !c.WebTLS {
+			return dsnErr("web_auth", "basic sends the password: it needs web_tls=true")
+		}
+	case WebAuthSPNEGO:
+		if c.Auth != AuthGSSAPI {
+			return dsnErr("web_auth", "spnego needs auth=gssapi")
+		}
+	default:
+		return dsnErr("web_auth", fmt.Sprintf("%q is not none, basic or spnego", c.WebAuth))
+	}
+	return nil
+}
+
+// webAuth is the effective WebAuth: as Auth when empty.
+func (c *Config) webAuth() WebAuth {
+	if c.WebAuth != "" {
+		return c.WebAuth
+	}
+	switch c.Auth {
+	case AuthPlain:
+		return WebAuthBasic
+	case AuthGSSAPI:
+		return WebAuthSPNEGO
+	}
+	return WebAuthNone
+}
+
 func (c *Config) validateTLS() error {
-	if !c.TLS {
+	if !c.TLS && !c.WebTLS {
 		for _, p := range []struct {
 			name string
 			set  bool
@@ -823,7 +1100,7 @@ func (c *Config) validateTLS() error {
 			{"tls_insecure_skip_verify", c.TLSInsecureSkipVerify},
 		} {
 			if p.set {
-				return dsnErr(p.name, "needs tls=true")
+				return dsnErr(p.name, "needs tls=true (or web_tls=true)")
 			}
 		}
 		return nil
@@ -906,6 +1183,8 @@ func (c *Config) FormatDSN() string {
 			param(k, v.String())
 		}
 	}
+	str("haproxy_config", c.HAProxyConfig, "")
+	str("haproxy_backend", c.HAProxyBackend, "")
 	str("protocol", string(c.Protocol), "")
 	str("http_path", c.HTTPPath, "")
 	str("balance", string(c.Balance), "")
@@ -942,8 +1221,19 @@ func (c *Config) FormatDSN() string {
 	dur("validate_after", c.ValidateAfter)
 	dur("health_interval", c.HealthInterval)
 	dur("slow_start", c.SlowStart)
+	str("discovery", string(c.Discovery), "")
+	dur("discovery_interval", c.DiscoveryInterval)
+	dur("discovery_timeout", c.DiscoveryTimeout)
+	boolean("cluster_load", c.ClusterLoad)
+	dur("cluster_load_interval", c.ClusterLoadInterval)
+	if c.WebPort != 0 {
+		param("web_port", strconv.Itoa(c.WebPort))
+	}
+	boolean("web_tls", c.WebTLS)
+	str("web_auth", string(c.WebAuth), "")
 	boolean("allow_non_impala", c.AllowNonImpala)
 	boolean("poll_queries", c.PollQueries)
+	str("sync_ddl", string(c.SyncDDL), "")
 	prefixed := func(prefix string, m map[string]string, name func(string) string) {
 		for _, k := range sortedKeys(m) {
 			b.WriteByte(sep)
@@ -1089,6 +1379,13 @@ func formatAddr(a string, defPort int) string {
 // letters, digits, '-', '.', '_', at most 253 bytes.
 func isHostName(s string) bool {
 	return bytesOK(s, 253, func(c byte) bool { return isAlnum(c) || c == '-' || c == '.' || c == '_' })
+}
+
+// isHAProxyName reports whether s can name a section of an HAProxy
+// configuration: letters, digits, '-', '_', '.' and ':' (HAProxy's
+// invalid_char).
+func isHAProxyName(s string) bool {
+	return bytesOK(s, 200, func(c byte) bool { return isAlnum(c) || c == '-' || c == '_' || c == '.' || c == ':' })
 }
 
 // isZone reports whether s is a plausible IPv6 zone: an interface name or

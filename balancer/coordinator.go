@@ -65,6 +65,9 @@ type coord[S Session] struct {
 	// retiring counts sessions retired for balance and not yet closed:
 	// they no longer count toward this coordinator's load.
 	retiring atomic.Int32
+	// remote is the other clients' load on it, weighted, ×1024: the
+	// cluster-wide term of leastconn's rank (clusterload.go); 0 when off.
+	remote atomic.Int64
 
 	dialed     atomic.Uint64
 	movedAway  atomic.Uint64 // sessions that moved from here to another coordinator

@@ -60,7 +60,8 @@ func leastRecentlyFailed[S Session](list []*coord[S]) *coord[S] {
 
 // rank orders coordinators for leastconn: c's busy sessions (in use, being
 // dialed, or about to be taken by an acquire that picked c), plus the one
-// about to be added, divided by the slow-start weight; among equals, one
+// about to be added, plus with Config.ClusterLoad the weighted load of the
+// other clients, divided by the slow-start weight; among equals, one
 // with an idle session to reuse comes first. full reports that c has no room
 // under MaxPerCoordinator.
 //
@@ -73,11 +74,12 @@ func (p *Pool[S]) rank(c *coord[S]) (score uint64, full bool) {
 	open, idle, pend := c.open.Load(), c.idle.Load(), c.pending.Load()
 	busy := open - idle + pend
 	full = busy >= p.perCap
-	o := uint64(max(busy, 0)) + 1
+	// With Config.ClusterLoad, the other clients' load (clusterload.go).
+	o := (uint64(max(busy, 0))+1)<<10 + uint64(max(c.remote.Load(), 0))
 	if w := c.weight.Load(); w >= fullWeight {
-		score = o << 10
+		score = o
 	} else {
-		score = (o << 20) / uint64(max(w, 1))
+		score = (o << 10) / uint64(max(w, 1))
 	}
 	score <<= 1
 	if idle <= 0 {

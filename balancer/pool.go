@@ -92,6 +92,15 @@ type Pool[S Session] struct {
 	// waits for them.
 	bg tasks
 
+	// disc is the discovery state (discovery.go), nil without
+	// Config.Discovery; load the cluster-load state (clusterload.go), nil
+	// without Config.ClusterLoad. Their pollers are counted in pollers,
+	// stop when closing is closed, and Close waits for them. Lock order:
+	// disc.mu before pickMu; load.mu before mu.
+	disc    *discovery
+	load    *loadState
+	pollers sync.WaitGroup
+
 	closeOnce sync.Once
 	closing   chan struct{} // closed by Close
 	kick      chan struct{} // wakes the background loop; size 1
@@ -182,6 +191,8 @@ func newPool[S Session](cfg Config, dialer Dialer[S], hooks Hooks[S], o options)
 	} else {
 		go p.loop()
 	}
+	p.startDiscovery(o.noLoop)
+	p.startClusterLoad(o.noLoop)
 	return p, nil
 }
 
@@ -283,6 +294,9 @@ func (a *acquire[S]) run(ctx context.Context) (*Lease[S], error) {
 		}
 		c, degraded := a.pick()
 		if c == nil {
+			if p.waitFirstDiscovery(ctx) {
+				continue // the sources have answered (or ctx ended): look again
+			}
 			return nil, a.fail(p.noCoordinator())
 		}
 		if e := p.takeIdle(ctx, c); e != nil {
@@ -886,7 +900,9 @@ func (p *Pool[S]) rebuildLocked() {
 // SetCoordinators replaces the member list. New addresses join (with slow
 // start); removed ones drain: they get no new sessions, their idle sessions
 // close now and their in-use sessions close when released. An address that
-// comes back while draining is up again at once.
+// comes back while draining is up again at once. With Config.Discovery it
+// replaces the seed list, which is the member list only while no source
+// has answered.
 func (p *Pool[S]) SetCoordinators(addrs []string) error {
 	seen := make(map[string]bool, len(addrs))
 	for _, a := range addrs {
@@ -900,6 +916,24 @@ func (p *Pool[S]) SetCoordinators(addrs []string) error {
 	}
 	if p.closed.Load() {
 		return ErrPoolClosed
+	}
+	if d := p.disc; d != nil {
+		d.mu.Lock()
+		d.seeds = slices.Clone(addrs)
+		p.applyDiscoveredLocked()
+		d.mu.Unlock()
+		return nil
+	}
+	p.applyMembers(addrs, true)
+	return nil
+}
+
+// applyMembers makes addrs (checked, without duplicates) the members, as
+// SetCoordinators documents; new ones ramp up with slow start when slow.
+func (p *Pool[S]) applyMembers(addrs []string, slow bool) {
+	seen := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		seen[a] = true
 	}
 	now := p.now()
 	var (
@@ -934,7 +968,7 @@ func (p *Pool[S]) SetCoordinators(addrs []string) error {
 		}
 		c := newCoord[S](a)
 		p.initCheck(c, now)
-		if p.cfg.SlowStart > 0 && len(p.coords) > 0 {
+		if slow && p.cfg.SlowStart > 0 && len(p.coords) > 0 {
 			c.upSince = now
 			c.weight.Store(slowStartFloor)
 		}
@@ -952,7 +986,6 @@ func (p *Pool[S]) SetCoordinators(addrs []string) error {
 	}
 	p.broadcast()
 	p.kickLoop()
-	return nil
 }
 
 // Close closes the idle sessions, stops the background loop, waits for the
@@ -966,6 +999,9 @@ func (p *Pool[S]) Close() error {
 		close(p.closing)
 		p.bgCancel()
 		<-p.loopDone
+		// The discovery and load pollers: nothing polls once Close returns.
+		p.pollers.Wait()
+		p.closeSources()
 		p.mu.Lock()
 		coords := slices.Clone(p.coords)
 		p.mu.Unlock()
@@ -1034,6 +1070,14 @@ func (p *Pool[S]) jitter(d time.Duration) time.Duration {
 // noCoordinator is the error of an acquire with no coordinator to try:
 // none left, or every one draining or removed, named with its state.
 func (p *Pool[S]) noCoordinator() error {
+	if err := p.discoveryError(); err != nil {
+		p.mu.Lock()
+		n := len(p.coords)
+		p.mu.Unlock()
+		if n == 0 {
+			return fmt.Errorf("%w (%w)", ErrNoCoordinator, err)
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.coords) == 0 {

@@ -71,6 +71,25 @@
 // statement is accepted, before Execute waits, and [WithProgress] reports
 // the exec summary while it waits.
 //
+// # Metadata calls
+//
+// An HS2 session has HiveServer2's metadata calls, answered by Impala from
+// its catalog, as JDBC's DatabaseMetaData and the BI tools ask them:
+// [Session.GetCatalogs], [Session.GetSchemas], [Session.GetTables],
+// [Session.GetTableTypes], [Session.GetColumns], [Session.GetFunctions],
+// [Session.GetTypeInfo], [Session.GetPrimaryKeys] and
+// [Session.GetCrossReference]. Each returns an [*Operation] read and closed
+// like a query's; patterns are HS2's (% and _, nil for no filter):
+//
+//	op, err := s.GetColumns(ctx, nil, new("sales"), new("order%"), nil)
+//	if err != nil { ... }
+//	defer op.Close(ctx)
+//	// op.Columns(): TABLE_CAT, TABLE_MD, TABLE_NAME, COLUMN_NAME, DATA_TYPE, TYPE_NAME, ...
+//
+// A beeswax session has none ([ErrNoMetadataCalls]). Through
+// database/sql, the calls are reached with sql.Conn.Raw (see package
+// impalalb's RawConn).
+//
 // # Contexts
 //
 // Every call takes a ctx. Its deadline is the socket's deadline; when it
@@ -136,8 +155,9 @@
 // written in full was not processed and does not count as sent
 // ([Error.Sent]), while one written in full may have been; a reply that is
 // not Thrift (a 401, a redirect, a proxy's error page) fails the call with
-// an [*HTTPError] naming the status, and a 401 is the client's own failure
-// ([Error.ClientSide]).
+// an [*HTTPError] naming the status; a 401 to Basic credentials or a JWT
+// is the client's own failure ([Error.ClientSide]), a 401 to a SPNEGO
+// token the coordinator's, as a GSSAPI refusal over SASL.
 //
 // # Beeswax
 //

@@ -816,10 +816,22 @@ func (e *HTTPError) Unwrap() error {
 	return nil
 }
 
-// ClientSide reports a refusal of the client's credentials or rights (401,
-// 403): every coordinator would answer the same.
+// ClientSide reports a refusal that every coordinator would give the same:
+// a 401 to Basic credentials (LDAP), a JWT or no credentials at all, or a
+// 403 (Impala sends none: a proxy's refusal of the client's rights). A 401
+// to a SPNEGO token (Sent "Negotiate") is not, as a GSSAPI refusal over
+// SASL is not: the ticket came from the KDC for that coordinator's
+// principal, and Impala refuses it when its keytab lacks the principal or
+// its clock is off (be/src/rpc/authentication.cc NegotiateAuth, through
+// kudu's SpnegoStep), so the pool goes on to other coordinators.
 func (e *HTTPError) ClientSide() bool {
-	return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
+	switch e.StatusCode {
+	case http.StatusForbidden:
+		return true
+	case http.StatusUnauthorized:
+		return !strings.EqualFold(e.Sent, "Negotiate")
+	}
+	return false
 }
 
 // redial opens a new wire to the session's coordinator; over HS2HTTP it

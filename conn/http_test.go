@@ -302,6 +302,9 @@ func TestHTTPJWT(t *testing.T) {
 	require.Contains(t, err.Error(), "credentials refused (sent Bearer)")
 	require.NotContains(t, err.Error(), expired)
 	require.True(t, conn.SafeToRetry(err))
+	var refused *conn.Error
+	require.ErrorAs(t, err, &refused)
+	require.True(t, refused.ClientSide(), "a refused JWT is refused by every coordinator")
 
 	opts.HTTPAuth = nil
 	_, err = conn.Dial(context.Background(), addr, opts)
@@ -315,6 +318,32 @@ func TestHTTPJWT(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	require.True(t, ce.ClientSide(), "a token that cannot be read is the client's failure")
 	require.Contains(t, err.Error(), "token file")
+}
+
+// TestHTTPErrorClientSide: a 401 to Basic credentials, a JWT or none, and
+// a 403, are the client's; a 401 to a SPNEGO token is the coordinator's
+// (its keytab lacks the principal, as a GSSAPI refusal over SASL); other
+// statuses are not refusals.
+func TestHTTPErrorClientSide(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		sent   string
+		want   bool
+	}{
+		{http.StatusUnauthorized, "Basic", true},
+		{http.StatusUnauthorized, "Bearer", true},
+		{http.StatusUnauthorized, "", true},
+		{http.StatusUnauthorized, "Negotiate", false},
+		{http.StatusForbidden, "Basic", true},
+		{http.StatusForbidden, "Negotiate", true},
+		{http.StatusBadGateway, "Basic", false},
+		{http.StatusServiceUnavailable, "", false},
+	} {
+		he := &conn.HTTPError{StatusCode: c.status, Sent: c.sent}
+		require.Equal(t, c.want, he.ClientSide(), "%d after %q", c.status, c.sent)
+		ce := &conn.Error{Op: conn.OpOpenSession, Err: he}
+		require.Equal(t, c.want, ce.ClientSide(), "%d after %q, wrapped", c.status, c.sent)
+	}
 }
 
 // fakeServer answers every HTTP request on a loopback port with what reply

@@ -104,6 +104,13 @@ func query(t testing.TB, s *conn.Session, stmt string) [][]any {
 	ctx := context.Background()
 	op, err := s.Execute(ctx, stmt, nil)
 	require.NoError(t, err, stmt)
+	return readRows(t, op)
+}
+
+// readRows reads every row of op as values and closes it.
+func readRows(t testing.TB, op *conn.Operation) [][]any {
+	t.Helper()
+	ctx := context.Background()
 	defer op.Close(ctx)
 	var rows [][]any
 	for {
@@ -209,6 +216,15 @@ func TestGenTableAllTypes(t *testing.T) {
 						want = "STRING"
 					}
 					require.Equal(t, want, cols[i].TypeName)
+					// ... so a DECIMAL's precision and scale and a
+					// CHAR's length are unknown, not zero.
+					switch c.Type.Kind {
+					case impalad.Decimal:
+						require.Equal(t, conn.UnknownSize, cols[i].Precision)
+						require.Equal(t, conn.UnknownSize, cols[i].Scale)
+					case impalad.Char:
+						require.Equal(t, conn.UnknownSize, cols[i].Length)
+					}
 					continue
 				}
 				require.Equal(t, strings.ToUpper(c.Type.Kind.String()), cols[i].TypeName)
@@ -454,6 +470,23 @@ func TestDMLRowsAffected(t *testing.T) {
 	}
 }
 
+// An Iceberg DELETE reports rows_modified 0 and the rows it deleted in
+// rows_deleted: RowsAffected is the rows deleted, as impala-shell's
+// "Deleted N row(s)".
+func TestDeleteRowsAffected(t *testing.T) {
+	for _, v := range []variant{variants[0], variants[2]} {
+		t.Run(v.name, func(t *testing.T) {
+			_, addr, opts := setup(t, v, impalad.Config{})
+			s := dial(t, addr, opts)
+			exec(t, s, "create table ice (i int) stored as iceberg tblproperties ('format-version'='2')")
+			require.Equal(t, int64(4), exec(t, s, "insert into ice values (1), (2), (3), (4)").RowsAffected())
+			require.Equal(t, int64(3), exec(t, s, "delete from ice where i > 1").RowsAffected())
+			require.Equal(t, int64(0), exec(t, s, "delete from ice where i > 1").RowsAffected())
+			require.Equal(t, [][]any{{int32(1)}}, query(t, s, "select i from ice"))
+		})
+	}
+}
+
 func TestStatementErrors(t *testing.T) {
 	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
@@ -471,6 +504,22 @@ func TestStatementErrors(t *testing.T) {
 				require.Contains(t, ce.Message, msg, stmt)
 				require.True(t, ce.Sent)
 				require.Equal(t, s.Addr(), ce.Addr)
+				// Impala's SQLSTATEs: HY000 for every HS2 status (binary
+				// or over HTTP), 42000 for a statement beeswax's query
+				// refuses, none for a run-time failure (beeswax reads it
+				// from get_log).
+				hs2 := v.proto != conn.Beeswax
+				switch {
+				case hs2:
+					require.Equal(t, "HY000", ce.SQLState, stmt)
+				case msg == "boom":
+					require.Empty(t, ce.SQLState, stmt)
+				default:
+					require.Equal(t, "42000", ce.SQLState, stmt)
+				}
+				if hs2 && msg != "boom" {
+					require.Regexp(t, `^Query [0-9a-f]{16}:[0-9a-f]{16} failed:\n`+msg, ce.Message, stmt)
+				}
 				require.False(t, conn.SafeToRetry(err))
 				require.False(t, s.Broken())
 			}
@@ -767,4 +816,28 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// A BeeswaxException that get_state raises (it declares none) arrives as a
+// TApplicationException with the exception's text: it is read into the
+// same *Error a declared one gives (message, SQLSTATE, cause), and the
+// connection, whose stream is in step, is not broken.
+func TestBeeswaxUndeclaredException(t *testing.T) {
+	co, addr, opts := setup(t, variants[2], impalad.Config{})
+	s := dial(t, addr, opts)
+	ctx := conn.WithStatementStarted(context.Background(), func(conn.StatementStarted) {
+		// The session expires while the statement runs: the next
+		// get_state fails with "Client session expired ...".
+		co.Faults().ExpireSessions()
+	})
+	_, err := s.Execute(ctx, "select sleep(5000)", nil)
+	require.Error(t, err)
+	var e *conn.Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, conn.OpPoll, e.Op)
+	require.Contains(t, e.Message, "Client session expired")
+	require.Equal(t, "HY000", e.SQLState)
+	require.ErrorIs(t, err, conn.ErrSessionGone)
+	require.NotContains(t, err.Error(), "TException", "the message, not the processor's text")
+	require.False(t, s.Broken())
 }

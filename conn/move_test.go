@@ -160,3 +160,18 @@ func TestSessionGoneAfterItRan(t *testing.T) {
 	require.Zero(t, m.moves)
 	require.Len(t, co.Statements(), 1)
 }
+
+// TestResetQuotesAsImpalaReads: Reset writes a value back as Impala's SET
+// reads a string literal, without backslash escapes: a backslash stays as
+// it is, a value with a single quote goes in double quotes.
+func TestResetQuotesAsImpalaReads(t *testing.T) {
+	co := startCoord(t, impalad.Config{})
+	ctx := context.Background()
+	for _, v := range []string{`x\y`, `it's`, `a\'b`} {
+		s := dial(t, co.HS2Addr(), conn.Options{SessionOptions: map[string]string{"DEBUG_ACTION": v}})
+		require.Equal(t, v, option(t, s, "DEBUG_ACTION"))
+		exec(t, s, "set debug_action=other")
+		require.NoError(t, s.Reset(ctx))
+		require.Equal(t, v, option(t, s, "DEBUG_ACTION"), "as given at OpenSession")
+	}
+}

@@ -149,6 +149,13 @@ type Options struct {
 	// help when it spools results.
 	FetchSize int
 
+	// BeeswaxText keeps beeswax rows as the coordinator sends them, one
+	// string a row with tab-separated fields, in Batch.TextRows, instead of
+	// decoding them into typed columns: for a client that prints them as
+	// they are (as impala-shell does), including rows whose values hold a
+	// tab. Such a Batch has only Len and TextRows. No effect on HS2.
+	BeeswaxText bool
+
 	// PollQueries makes Execute poll the status of queries too, as it does
 	// for every other statement, instead of fetching their first rows at
 	// once (see Session.Execute). For a server that mishandles an early

@@ -106,12 +106,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// DefaultConfig is a Config that logs in from the default credential cache
-// with the default krb5.conf.
-func DefaultConfig() Config {
-	return Config{ServiceName: DefaultServiceName}
-}
-
 // String describes the configuration without the password.
 func (c Config) String() string {
 	pw := ""

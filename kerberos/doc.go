@@ -1,7 +1,8 @@
 // Package kerberos is pure-Go Kerberos for impalalb: a login (keytab,
 // credential cache or password) that renews itself, the SASL GSSAPI
 // mechanism of RFC 4752 that package conn uses to authenticate to Impala
-// coordinators, and the SPNEGO header of HiveServer2 over HTTP. It is built on gokrb5 (no cgo, no system krb5 libraries).
+// coordinators, and SPNEGO for HiveServer2 over HTTP and for web servers.
+// It is built on gokrb5 (no cgo, no system krb5 libraries).
 //
 // # Logging in
 //
@@ -62,6 +63,12 @@
 // SPNEGO NegTokenInit carrying the same AP-REQ, for the same service
 // principal as above. conn asks for it once per session; the coordinator's
 // auth cookie carries the rest.
+//
+// For web servers that ask "WWW-Authenticate: Negotiate" (Impala's with
+// --webserver_require_spnego), [Client.SPNEGO] wraps an http.Client that
+// answers the challenge with the same token for HTTP/<HostFQDN or
+// host>@REALM ([HTTPServiceName]). Both come from the Client's one login
+// and ticket cache.
 //
 // # Errors
 //

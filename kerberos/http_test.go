@@ -89,22 +89,50 @@ func TestBalancerKerberosHTTP(t *testing.T) {
 }
 
 // TestKerberosHTTPRefused: a coordinator whose keytab lacks the principal
-// the token is for answers 401 and names the coordinator and the status;
-// as a SASL refusal, it counts as refused credentials (the client's own).
+// the token is for answers 401 and names the coordinator and the status.
+// As a GSSAPI refusal over SASL, it is the coordinator's fault, not the
+// client's: a pool marks it down and the acquire succeeds on another.
 func TestKerberosHTTPRefused(t *testing.T) {
+	bad := clusterHosts[2]
 	kc := startKrbCluster(t, clusterOpts{http: true, keytab: func(k *kdctest.KDC, host string) string {
-		return k.WriteKeytab(t, k.HostPrincipal(host))
+		if host == bad {
+			return k.WriteKeytab(t, k.HostPrincipal(host))
+		}
+		return k.Keytab(host)
 	}})
+	var badAddr string
+	for _, a := range kc.addrs {
+		if hostOf(a) == bad {
+			badAddr = a
+		}
+	}
 	c := kc.client(t, kc.k.LBHost)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, err := conn.Dial(ctx, kc.addrs[0], kc.httpOptions(c.NegotiateHeader))
+	_, err := conn.Dial(ctx, badAddr, kc.httpOptions(c.NegotiateHeader))
 	var he *conn.HTTPError
 	require.ErrorAs(t, err, &he)
 	require.Equal(t, 401, he.StatusCode)
 	require.Equal(t, "Negotiate", he.Sent)
-	require.Contains(t, err.Error(), kc.addrs[0])
+	require.Contains(t, err.Error(), badAddr)
 	var ce *conn.Error
 	require.ErrorAs(t, err, &ce)
-	require.True(t, ce.ClientSide())
+	require.False(t, ce.ClientSide(), "a refused ticket is the coordinator's keytab")
+	require.True(t, conn.SafeToRetry(err))
+
+	p := kc.pool(t, kc.httpOptions(c.NegotiateHeader), balancer.Config{BackoffMin: time.Minute, BackoffMax: time.Minute})
+	// Held one after the other, leastconn tries every coordinator.
+	for range 6 {
+		l, err := p.Acquire(ctx, "")
+		require.NoError(t, err)
+		require.NotEqual(t, badAddr, l.Coordinator())
+		require.NoError(t, runOn(ctx, l, "select 1"))
+		defer l.Release()
+	}
+	st := p.Stats()
+	require.EqualValues(t, 1, st.Redispatches)
+	cs, _ := st.Coordinator(badAddr)
+	require.Equal(t, balancer.StateDown, cs.State)
+	require.ErrorContains(t, cs.LastError, "401 Unauthorized")
+	require.Zero(t, kc.byAdr[badAddr].Stats().SessionsOpened)
 }

@@ -47,7 +47,7 @@ func (m *Mechanism) Start(ctx context.Context, host string) ([]byte, error) {
 	if m.state != 0 {
 		return nil, errors.New("kerberos: Mechanism.Start called twice")
 	}
-	spn, t, tok, auth, err := m.c.apReq(ctx, host)
+	spn, t, tok, auth, err := m.c.apReq(ctx, m.c.cfg.ServiceName, host)
 	m.spn = spn
 	if err != nil {
 		return nil, err
@@ -56,12 +56,13 @@ func (m *Mechanism) Start(ctx context.Context, host string) ([]byte, error) {
 	return tok, nil
 }
 
-// apReq gets a service ticket for ServiceName/<HostFQDN or host>@REALM
+// apReq gets a service ticket for service/<HostFQDN or host>@REALM
 // (cached, or from the KDC within ctx) and makes the Kerberos initial
 // context token for it: an AP-REQ asking for mutual authentication. spn is
-// the service principal, also when it fails.
-func (c *Client) apReq(ctx context.Context, host string) (spn string, t *ticket, tok []byte, auth types.Authenticator, err error) {
-	sname, realm := c.servicePrincipal(host)
+// the service principal, also when it fails. The SASL mechanism and both
+// SPNEGO uses (spnego.go) make their tokens here.
+func (c *Client) apReq(ctx context.Context, service, host string) (spn string, t *ticket, tok []byte, auth types.Authenticator, err error) {
+	sname, realm := c.servicePrincipal(service, host)
 	spn = sname.PrincipalNameString() + "@" + realm
 	if sname.NameString[1] == "" {
 		return spn, nil, nil, auth, &Error{Op: "initiate", Principal: spn, Err: errors.New("no host name to build the service principal (set HostFQDN)")}

@@ -112,6 +112,11 @@ type Frontend struct {
 	// server connection stays the client connection's): a client that
 	// reconnects may reach another server.
 	PreferLastServer bool
+	// HTTPCheck, when set, makes the backend's health checks HTTP
+	// requests ("option httpchk <HTTPCheck>", such as "GET /healthz" for
+	// an impalad's web server, with Server.CheckPort): a server is up while
+	// it answers 2xx or 3xx. Empty: a TCP connect (or TLS handshake).
+	HTTPCheck string
 	// Servers are the backend's servers.
 	Servers []Server
 }
@@ -123,8 +128,11 @@ type Server struct {
 	// Addr is host:port.
 	Addr string
 	// Check turns on health checks ("check"): TCP connect, or a TLS
-	// handshake when TLS is set.
+	// handshake when TLS is set, or Frontend.HTTPCheck.
 	Check bool
+	// CheckPort is the port the health checks go to ("port N"), such as
+	// an impalad's web server port. Zero: the port of Addr.
+	CheckPort int
 	// TLS, when set, makes HAProxy connect to the server over TLS
 	// (bridging).
 	TLS *ServerTLS
@@ -293,6 +301,9 @@ func Start(ctx context.Context, opts Options) (_ *Proxy, err error) {
 				return nil, fmt.Errorf("haproxytest: server %q: TLS without CAFile", s.Name)
 			}
 		}
+		if strings.ContainsAny(fe.HTTPCheck, "\r\n") {
+			return nil, fmt.Errorf("haproxytest: frontend %q: HTTPCheck must be one line", fe.Name)
+		}
 		switch fe.Balance {
 		case "", "leastconn", "source", "roundrobin":
 		default:
@@ -452,10 +463,16 @@ func configText(o *Options, sock string) string {
 		if fe.StickyCookie != "" {
 			fmt.Fprintf(&b, "    cookie %s insert indirect nocache\n", fe.StickyCookie)
 		}
+		if fe.HTTPCheck != "" {
+			fmt.Fprintf(&b, "    option httpchk %s\n", fe.HTTPCheck)
+		}
 		for _, s := range fe.Servers {
 			fmt.Fprintf(&b, "    server %s %s", s.Name, s.Addr)
 			if s.Check {
 				b.WriteString(" check")
+				if s.CheckPort > 0 {
+					fmt.Fprintf(&b, " port %d", s.CheckPort)
+				}
 			}
 			if fe.StickyCookie != "" {
 				fmt.Fprintf(&b, " cookie %s", s.Name)

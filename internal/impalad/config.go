@@ -74,6 +74,14 @@ type Config struct {
 	// means no web server; the reported address is then the HS2 host with
 	// port 25000, where nothing listens.
 	WebAddr string
+	// WebTLS, when set, makes the web server HTTPS (Impala's
+	// --webserver_certificate_file and --webserver_private_key_file).
+	WebTLS *tls.Config
+	// WebUsers, when non-nil, makes the web server require HTTP Basic
+	// authentication checked against this user → password table (Impala's
+	// --webserver_require_ldap, where LDAP checks them). Nil means no
+	// authentication.
+	WebUsers map[string]string
 
 	// ServiceTime is the simulated work of every statement: an operation
 	// stays RUNNING this long after ExecuteStatement. Zero: none.
@@ -101,6 +109,11 @@ type Config struct {
 	// the coordinator exits whatever still runs (Impala's
 	// --shutdown_deadline_s). Zero means one hour, Impala's default.
 	ShutdownDeadline time.Duration
+	// OnShutdownDone, when set, is called once each time a graceful
+	// shutdown ends and the coordinator exits, right after ShutdownDone's
+	// channel is closed: cmd/impalad ends the process then, as Impala's
+	// ShutdownThread does. Nil: nothing is called.
+	OnShutdownDone func()
 	// ShutdownCheckInterval is how often a shutting-down coordinator checks
 	// whether it may exit. Zero means one second, as Impala's
 	// ShutdownThread.
@@ -129,8 +142,11 @@ type Config struct {
 	// coordinator a private one with no DDL delay.
 	Cluster *Cluster
 
-	// Logger receives connection and session events at debug level and
-	// errors at warn level. Nil: no logging.
+	// Logger receives connection and session events at debug level, and
+	// each statement registered ("query registered": its query and
+	// session ids, database, query options and text, as Impala's
+	// "Analyzing query" line and profile), and errors at warn level. Nil:
+	// no logging.
 	Logger *slog.Logger
 }
 

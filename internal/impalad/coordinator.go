@@ -83,6 +83,7 @@ type Coordinator struct {
 	interrupted map[[16]byte]string
 	nextConnID  uint64
 	shut        shutdownState // graceful shutdown (shutdown.go)
+	startedAt   time.Time     // start of the current run: the backend's process_start_time
 }
 
 type coordState int
@@ -151,7 +152,7 @@ func Start(cfg Config) (*Coordinator, error) {
 	bzProc := impala.NewImpalaServiceProcessor(bh)
 	addUndeclaredProcessors(bzProc, bh)
 	co.bzProc = bzProc
-	co.member = co.cluster.join()
+	co.member = co.cluster.join(co)
 	// The listeners share their ports with the reservations of a killed
 	// coordinator (SO_REUSEPORT, see listen), which would let two
 	// coordinators bind one port given twice: find that out first.
@@ -234,6 +235,7 @@ func (co *Coordinator) startLife(hs2Addr, bzAddr, webAddr, httpAddr string) erro
 	co.life = l
 	co.state = stateRunning
 	co.resetShutdownLocked()
+	co.startedAt = time.Now()
 	co.hs2Addr = hs2Ln.Addr().String()
 	name := co.hs2Addr
 	co.logName.Store(&name)

@@ -12,7 +12,7 @@ import (
 )
 
 // buildReport renders BENCHMARKS.md.
-func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []string) string {
+func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []string, rolling string) string {
 	cfg := e.cfg
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -207,6 +207,9 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 		}
 		w("\n")
 	}
+
+	// The rolling restart's section, as in ROLLING.md.
+	b.WriteString(rolling)
 
 	if len(pngs) > 0 {
 		w("## Plots\n\n")

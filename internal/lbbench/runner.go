@@ -47,11 +47,23 @@ func workloads(cfg *config) []workload {
 
 // runCount runs stmt, reads every row and checks how many came.
 func runCount(ctx context.Context, s *conn.Session, stmt string, want int) error {
-	op, err := s.Execute(ctx, stmt, nil)
+	n, _, err := runRows(ctx, s, stmt)
 	if err != nil {
 		return err
 	}
-	n := 0
+	if n != want {
+		return fmt.Errorf("lbbench: %q gave %d rows, want %d", stmt, n, want)
+	}
+	return nil
+}
+
+// runRows runs stmt and reads every row; it returns how many came and the
+// first row's second column when that is a string.
+func runRows(ctx context.Context, s *conn.Session, stmt string) (n int, second string, err error) {
+	op, err := s.Execute(ctx, stmt, nil)
+	if err != nil {
+		return 0, "", err
+	}
 	for {
 		b, err := op.Next(ctx)
 		if err == io.EOF {
@@ -59,17 +71,14 @@ func runCount(ctx context.Context, s *conn.Session, stmt string, want int) error
 		}
 		if err != nil {
 			op.Close(ctx)
-			return err
+			return 0, "", err
+		}
+		if n == 0 && b.Len() > 0 && b.NumColumns() == 2 && b.Column(1).Type == conn.TypeString {
+			second = b.String(1, 0)
 		}
 		n += b.Len()
 	}
-	if err := op.Close(ctx); err != nil {
-		return err
-	}
-	if n != want {
-		return fmt.Errorf("lbbench: %q gave %d rows, want %d", stmt, n, want)
-	}
-	return nil
+	return n, second, op.Close(ctx)
 }
 
 // recorder holds what one client measured.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/impalalb/impalalb/balancer"
@@ -78,9 +79,9 @@ func newTarget(e *env, mode modeKind, churn bool, home int) (*target, error) {
 		if a := c.HTTPAddr(); a != "" {
 			t.byAddr[a] = i
 		}
-		// The version each coordinator reports (--version=<name>):
-		// "impalad version <name> RELEASE (build ...)".
-		t.byName["impalad version "+c.name+" RELEASE (build impalalb-test-coordinator)"] = i
+		// The version each coordinator reports (--version=<name>), read
+		// back by versionName.
+		t.byName[c.name] = i
 	}
 	if mode == modeImpalalb || mode == modeImpalalbOne || mode == modeCapped || mode == modeImpalalbHTTP {
 		cfg := balancer.Config{}
@@ -170,7 +171,7 @@ func (c *client) dial(ctx context.Context) (*conn.Session, int, error) {
 		return nil, -1, err
 	}
 	if c.t.mode.proxied() {
-		i, ok := c.t.byName[s.ServerVersion()]
+		i, ok := c.t.byName[versionName(s.ServerVersion())]
 		if !ok {
 			s.Close()
 			return nil, -1, fmt.Errorf("lbbench: unknown coordinator %q behind the proxy", s.ServerVersion())
@@ -226,4 +227,16 @@ func (c *client) put(failed bool) {
 
 func (c *client) close() {
 	c.put(true)
+}
+
+// versionName returns the build version in a coordinator's version string
+// ("impalad version <version> RELEASE (build ...)", as PingImpalaHS2Service
+// reports it): the name each test coordinator of the benchmark reports,
+// which tells through a proxy which one a session reached.
+func versionName(v string) string {
+	f := strings.Fields(v)
+	if len(f) >= 3 && f[0] == "impalad" && f[1] == "version" {
+		return f[2]
+	}
+	return v
 }

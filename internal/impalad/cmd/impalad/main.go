@@ -2,9 +2,10 @@
 // its own process, for benchmarks behind a real proxy and for interop tests
 // with impala-shell and impyla. It prints its addresses and runs until
 // SIGINT, or until a graceful shutdown ends: SIGTERM starts one, as it does
-// in Impala (as the statement ":shutdown()" does), and the process exits
+// in Impala, and so does the statement ":shutdown()"; the process exits
 // once the grace period is over and no statement runs, or at the deadline
-// (--shutdown_grace_period_s, --shutdown_deadline_s).
+// (--shutdown_grace_period_s, --shutdown_deadline_s). With several
+// coordinators (--coordinators) it exits when the last has.
 //
 //	impalad --hs2_port=21050 --beeswax_port=21000 --service_time=2ms
 //	impalad --tls_cert=server.pem --tls_key=server.key --ldap_users=users.txt
@@ -82,7 +83,7 @@ func run(args []string) error {
 	version := fs.String("version", "", "version string to report")
 	feThreads := fs.Int("fe_service_threads", 0, "connections served at once; more wait (0: no cap)")
 	n := fs.Int("coordinators", 1, "coordinators to start, sharing one catalog")
-	verbose := fs.Bool("v", false, "log connections and sessions to stderr")
+	verbose := fs.Bool("v", false, "log connections, sessions and queries (each registered statement with its session, database and query options) to stderr")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the process ends")
 	grace := fs.Int64("shutdown_grace_period_s", 120, "graceful shutdown: seconds before the coordinator may exit")
 	deadline := fs.Int64("shutdown_deadline_s", 3600, "graceful shutdown: default deadline in seconds")
@@ -120,6 +121,8 @@ func run(args []string) error {
 	if *deadline <= 0 {
 		cfg.ShutdownDeadline = time.Nanosecond
 	}
+	exited := make(chan struct{}, *n)
+	cfg.OnShutdownDone = func() { exited <- struct{}{} }
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -215,24 +218,7 @@ func run(args []string) error {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	for s := range sig {
-		if s != syscall.SIGTERM {
-			break
-		}
-		// Graceful: every coordinator shuts down; the process ends when
-		// the last has exited.
-		for _, co := range cos {
-			if _, err := co.StartShutdown(-1); err != nil {
-				fmt.Fprintf(os.Stderr, "impalad: shutdown %s: %v\n", co.HS2Addr(), err)
-			}
-		}
-		go func() {
-			for _, co := range cos {
-				<-co.ShutdownDone()
-			}
-			sig <- syscall.SIGINT
-		}()
-	}
+	waitEnd(cos, sig, exited)
 	done := make(chan struct{})
 	go func() {
 		closeAll()
@@ -244,6 +230,35 @@ func run(args []string) error {
 		return errors.New("close timed out")
 	}
 	return nil
+}
+
+// waitEnd returns when the process is to end: at SIGINT, or once every
+// coordinator of cos has ended a graceful shutdown (exited receives one
+// value for each), whatever started it: SIGTERM, which starts one on every
+// coordinator as it does in Impala, or the statement ":shutdown()". Impala's
+// ShutdownThread ends the process then (be/src/service/impala-server.cc).
+func waitEnd(cos []*impalad.Coordinator, sig <-chan os.Signal, exited <-chan struct{}) {
+	left := len(cos)
+	for {
+		select {
+		case s := <-sig:
+			if s != syscall.SIGTERM {
+				return
+			}
+			for _, co := range cos {
+				if co.ShuttingDown() {
+					continue
+				}
+				if _, err := co.StartShutdown(-1); err != nil {
+					fmt.Fprintf(os.Stderr, "impalad: shutdown %s: %v\n", co.HS2Addr(), err)
+				}
+			}
+		case <-exited:
+			if left--; left == 0 {
+				return
+			}
+		}
+	}
 }
 
 // readUsers reads "user:password" lines; blank lines and lines starting
