@@ -239,8 +239,10 @@ func TestStickyDDLThroughDatabaseSQL(t *testing.T) {
 		if err != nil {
 			return "", err
 		}
-		coord := coordinatorOf(t, c)
 		_, err = c.ExecContext(ctx, stmt)
+		// Where the statement ran: a connection left idle on the killed
+		// coordinator moves at its next statement.
+		coord := coordinatorOf(t, c)
 		heldMu.Lock()
 		prev := held[key]
 		held[key] = c
