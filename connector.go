@@ -100,12 +100,31 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		Tracer:         cfg.Tracer,
 		Logger:         cfg.Logger,
 	}
-	if cfg.Protocol == ProtocolBeeswax {
+	httpMode := cfg.Protocol == ProtocolHS2HTTP
+	switch cfg.Protocol {
+	case ProtocolBeeswax:
 		opts.Protocol = conn.Beeswax
+	case ProtocolHS2HTTP:
+		opts.Protocol = conn.HS2HTTP
+		opts.HTTPPath = cfg.HTTPPath
+		opts.HTTPHeaders = cfg.HTTPHeaders
 	}
 	switch cfg.Auth {
 	case AuthPlain:
-		opts.Mechanism = sasl.PlainFactory(cfg.User, cfg.Password)
+		if httpMode {
+			opts.HTTPAuth = conn.BasicAuth(cfg.User, cfg.Password)
+		} else {
+			opts.Mechanism = sasl.PlainFactory(cfg.User, cfg.Password)
+		}
+	case AuthJWT:
+		src := cfg.JWTFunc
+		switch {
+		case cfg.JWTFile != "":
+			src = conn.TokenFile(cfg.JWTFile)
+		case cfg.JWT != "":
+			src = conn.StaticToken(cfg.JWT)
+		}
+		opts.HTTPAuth = conn.BearerAuth(src)
 	case AuthGSSAPI:
 		kc := kerberos.Config{
 			Krb5Conf:    cfg.Krb5Conf,
@@ -125,7 +144,12 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 			return nil, fmt.Errorf("impalalb: auth=gssapi: %w", err)
 		}
 		c.krb = krb
-		opts.Mechanism = krb.MechanismFactory()
+		if httpMode {
+			// SPNEGO, for the principal of the same rule as SASL's.
+			opts.HTTPAuth = krb.NegotiateHeader
+		} else {
+			opts.Mechanism = krb.MechanismFactory()
+		}
 	}
 	tlsOn, tlsCfg := tlsConfig(cfg, hap)
 	var tc *tlsconf.Client

@@ -20,11 +20,14 @@ import (
 	"github.com/impalalb/impalalb/internal/impalad"
 )
 
-// protocols are the two wire protocols every behaviour is checked over.
-var protocols = []impalalb.Protocol{impalalb.ProtocolHS2, impalalb.ProtocolBeeswax}
+// protocols are the wire protocols every behaviour is checked over.
+var protocols = []impalalb.Protocol{impalalb.ProtocolHS2, impalalb.ProtocolBeeswax, impalalb.ProtocolHS2HTTP}
 
 func startCoord(t testing.TB, cfg impalad.Config) *impalad.Coordinator {
 	t.Helper()
+	if cfg.HS2HTTPAddr == "" {
+		cfg.HS2HTTPAddr = "127.0.0.1:0"
+	}
 	co, err := impalad.Start(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { co.Close() })
@@ -33,8 +36,11 @@ func startCoord(t testing.TB, cfg impalad.Config) *impalad.Coordinator {
 
 // addrOf returns the coordinator's address for protocol p.
 func addrOf(co *impalad.Coordinator, p impalalb.Protocol) string {
-	if p == impalalb.ProtocolBeeswax {
+	switch p {
+	case impalalb.ProtocolBeeswax:
 		return co.BeeswaxAddr()
+	case impalalb.ProtocolHS2HTTP:
+		return co.HS2HTTPAddr()
 	}
 	return co.HS2Addr()
 }

@@ -1,9 +1,12 @@
 package impalalb
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -26,6 +29,11 @@ const (
 	// ProtocolBeeswax is the older beeswax ImpalaService, port 21000 by
 	// default. Rows come back as tab-separated text.
 	ProtocolBeeswax Protocol = "beeswax"
+	// ProtocolHS2HTTP is HiveServer2 over HTTP, port 28000 by default
+	// (Impala's --hs2_http_port): how Impala is reached through HTTP load
+	// balancers, Apache Knox and Kubernetes ingresses. Each call is a POST
+	// to HTTPPath; LDAP is Basic, Kerberos is SPNEGO, and AuthJWT is open.
+	ProtocolHS2HTTP Protocol = "hs2-http"
 )
 
 // Balance names the policy that picks a coordinator for a new session.
@@ -66,8 +74,13 @@ const (
 	// AuthPlain is SASL PLAIN with User and Password (LDAP on the
 	// server); use it with TLS.
 	AuthPlain Auth = "plain"
-	// AuthGSSAPI is Kerberos through SASL GSSAPI (RFC 4752).
+	// AuthGSSAPI is Kerberos through SASL GSSAPI (RFC 4752); over
+	// hs2-http, SPNEGO ("Authorization: Negotiate").
 	AuthGSSAPI Auth = "gssapi"
+	// AuthJWT is a JSON Web Token sent as "Authorization: Bearer"
+	// (Impala's JWT authentication, impala-shell's -j), from JWT, JWTFile
+	// or JWTFunc. hs2-http only; use it with TLS.
+	AuthJWT Auth = "jwt"
 )
 
 // Discovery names how the coordinators are found at run time.
@@ -111,6 +124,8 @@ const (
 	DefaultPort = 21050
 	// DefaultBeeswaxPort is the coordinators' beeswax port.
 	DefaultBeeswaxPort = 21000
+	// DefaultHTTPPort is the coordinators' HiveServer2 over HTTP port.
+	DefaultHTTPPort = 28000
 
 	// MaxFetchSize is the largest accepted fetch_size.
 	MaxFetchSize = 1 << 24
@@ -142,8 +157,9 @@ type Config struct {
 
 	// Addrs are the coordinators, "host:port" with IPv6 hosts in brackets
 	// ("[::1]:21050"). A missing port means DefaultPort (DefaultBeeswaxPort
-	// with ProtocolBeeswax). At least one is required, unless HAProxyConfig
-	// is set, and then none may be given; ParseDSN always fills in the port.
+	// with ProtocolBeeswax, DefaultHTTPPort with ProtocolHS2HTTP). At least
+	// one is required, unless HAProxyConfig is set, and then none may be
+	// given; ParseDSN always fills in the port.
 	Addrs []string
 	// HAProxyConfig is the path of an HAProxy configuration, such as the
 	// haproxy.cfg of Impala's load-balancer guide, to take the coordinators
@@ -166,8 +182,16 @@ type Config struct {
 	// default ("default").
 	Database string
 
-	// Protocol is hs2 or beeswax. Empty means hs2.
+	// Protocol is hs2, beeswax or hs2-http. Empty means hs2.
 	Protocol Protocol
+	// HTTPPath is the path of hs2-http requests (impala-shell's
+	// --http_path). Empty means conn.DefaultHTTPPath ("cliservice"). Only
+	// with ProtocolHS2HTTP.
+	HTTPPath string
+	// HTTPHeaders are extra headers of every hs2-http request (DSN
+	// "http_header.NAME=value"), by header name; a User-Agent replaces the
+	// library's. Nil means none. Only with ProtocolHS2HTTP.
+	HTTPHeaders map[string]string
 	// Balance is the policy over Addrs. Empty means leastconn.
 	Balance Balance
 	// AffinityKey is the key of BalanceAffinity. Empty means this host's
@@ -178,6 +202,17 @@ type Config struct {
 	// Auth is the authentication mode. Empty means none. ParseDSN sets
 	// plain when the DSN has a password and no auth parameter.
 	Auth Auth
+	// JWT is the token of AuthJWT. Empty means JWTFile or JWTFunc gives
+	// it. Never printed.
+	JWT string `json:"-"`
+	// JWTFile is the path of a file that holds the token of AuthJWT, read
+	// again whenever it changes. Empty means JWT or JWTFunc gives it.
+	JWTFile string
+	// JWTFunc gives the token of AuthJWT each time a session
+	// authenticates (a call to an identity provider; a session
+	// authenticates once, then holds the coordinator's cookie). Nil means
+	// JWT or JWTFile gives it. Not part of the DSN.
+	JWTFunc func(ctx context.Context) (string, error) `json:"-"`
 	// KerberosHostFQDN is the host part of the service principal
 	// (service/host@REALM) to ask tickets for, whatever coordinator the
 	// socket reaches: the load balancer's name. Empty means each
@@ -336,11 +371,12 @@ type Config struct {
 	Logger *slog.Logger `json:"-"`
 }
 
-// Clone returns a deep copy of c (Addrs and QueryOptions are copied; the
-// Logger is shared).
+// Clone returns a deep copy of c (Addrs, QueryOptions and HTTPHeaders are
+// copied; the Logger is shared).
 func (c *Config) Clone() *Config {
 	n := *c
 	n.Addrs = slices.Clone(c.Addrs)
+	n.HTTPHeaders = maps.Clone(c.HTTPHeaders)
 	if c.QueryOptions != nil {
 		n.QueryOptions = make(map[string]string, len(c.QueryOptions))
 		for k, v := range c.QueryOptions {
@@ -350,11 +386,15 @@ func (c *Config) Clone() *Config {
 	return &n
 }
 
-// DefaultPort returns the port of an address without one: DefaultPort, or
-// DefaultBeeswaxPort with ProtocolBeeswax.
+// DefaultPort returns the port of an address without one: DefaultPort,
+// DefaultBeeswaxPort with ProtocolBeeswax, DefaultHTTPPort with
+// ProtocolHS2HTTP.
 func (c *Config) DefaultPort() int {
-	if c.Protocol == ProtocolBeeswax {
+	switch c.Protocol {
+	case ProtocolBeeswax:
 		return DefaultBeeswaxPort
+	case ProtocolHS2HTTP:
+		return DefaultHTTPPort
 	}
 	return DefaultPort
 }
@@ -404,7 +444,8 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 // default). The host list may be empty only with haproxy_config. Hosts are
 // names, IPv4
 // addresses or IPv6 addresses in brackets ("[::1]:21050", a zone written
-// as "%25"); a missing port is 21050, or 21000 with protocol=beeswax. The
+// as "%25"); a missing port is 21050, 21000 with protocol=beeswax, 28000
+// with protocol=hs2-http. The
 // user name and password are percent-decoded: '%', '/' and '?' in them
 // must be written %25, %2F and %3F, and ':' in the user name %3A ('@' and
 // ':' in the password may stay as they are). The database is an
@@ -421,11 +462,14 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //   - haproxy_backend: the backend, listen or frontend section of
 //     haproxy_config to read [the only one with servers]. haproxy_config
 //     only.
-//   - protocol: hs2 or beeswax [hs2].
+//   - protocol: hs2, beeswax or hs2-http (HiveServer2 over HTTP) [hs2].
+//   - http_path: path of hs2-http requests, impala-shell's --http_path
+//     [cliservice]. hs2-http only.
 //   - balance: leastconn, affinity or roundrobin [leastconn].
 //   - affinity_key: key of balance=affinity [this host's address].
-//   - auth: none, plain, ldap (same as plain) or gssapi [plain when a
-//     password is given, else none].
+//   - auth: none, plain, ldap (same as plain), gssapi or jwt [plain when a
+//     password is given, else none]. Over hs2-http plain is Basic, gssapi
+//     is SPNEGO (Negotiate) and jwt is Bearer; jwt is hs2-http only.
 //   - kerberos_host_fqdn: host of the service principal, e.g. the load
 //     balancer's name [each coordinator's host name]. gssapi only.
 //   - service_name: Kerberos service name [impala]. gssapi only.
@@ -436,6 +480,10 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //   - principal: client principal, user@REALM [the user name]. gssapi only.
 //   - ccache: path of the credential cache [$KRB5CCNAME or the system
 //     default]. gssapi only; not with a password or keytab.
+//   - jwt: the JSON Web Token (a secret, never printed). jwt only; not
+//     with jwt_file.
+//   - jwt_file: path of a file holding the token, read again when it
+//     changes (a token another process renews). jwt only.
 //   - tls: true or false [false].
 //   - ca_cert: path of a PEM CA bundle [system roots]. tls only.
 //   - server_name: name the certificates must be valid for [each
@@ -485,6 +533,10 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     like every other statement, instead of fetching their first rows at
 //     once [false]. A way back should a coordinator mishandle the early
 //     fetch.
+//   - http_header.NAME=value: an extra header on every hs2-http request
+//     (a proxy's routing or tenant header; X-Forwarded-For as
+//     impala-shell's --hs2_x_forward). The headers the transport writes
+//     (Authorization, Cookie, Host, Content-*, ...) are refused.
 //   - sync_ddl: auto, always or never [auto]: when a statement that
 //     changes the catalog (DDL; DML that adds files or partitions) carries
 //     SYNC_DDL=1, which makes it return once every coordinator has seen
@@ -602,6 +654,12 @@ func ParseDSN(dsn string) (*Config, error) {
 			}
 			key = "opt." + strings.ToUpper(name)
 		}
+		if name, isHeader := strings.CutPrefix(key, "http_header."); isHeader {
+			if !isHeaderName(name) {
+				return nil, hide(dsnErr("", fmt.Sprintf("http_header.%s: not a header name", name)), "")
+			}
+			key = "http_header." + http.CanonicalHeaderKey(name)
+		}
 		if seen[key] {
 			return nil, hide(dsnErr(key, "given more than once"), "")
 		}
@@ -642,6 +700,13 @@ func (c *Config) setParam(key, value string) error {
 		c.QueryOptions[name] = value
 		return validOptionValue(key, value)
 	}
+	if name, ok := strings.CutPrefix(key, "http_header."); ok {
+		if c.HTTPHeaders == nil {
+			c.HTTPHeaders = make(map[string]string)
+		}
+		c.HTTPHeaders[name] = value
+		return nil
+	}
 	var err error
 	switch key {
 	case "haproxy_config":
@@ -650,9 +715,11 @@ func (c *Config) setParam(key, value string) error {
 		c.HAProxyBackend = value
 	case "protocol":
 		c.Protocol = Protocol(value)
-		if c.Protocol != ProtocolHS2 && c.Protocol != ProtocolBeeswax {
-			return dsnErr(key, fmt.Sprintf("%q is not hs2 or beeswax", value))
+		if c.Protocol != ProtocolHS2 && c.Protocol != ProtocolBeeswax && c.Protocol != ProtocolHS2HTTP {
+			return dsnErr(key, fmt.Sprintf("%q is not hs2, beeswax or hs2-http", value))
 		}
+	case "http_path":
+		c.HTTPPath = value
 	case "balance":
 		c.Balance = Balance(value)
 		if c.Balance != BalanceLeastConn && c.Balance != BalanceAffinity && c.Balance != BalanceRoundRobin {
@@ -662,12 +729,12 @@ func (c *Config) setParam(key, value string) error {
 		c.AffinityKey = value
 	case "auth":
 		switch value {
-		case "none", "plain", "gssapi":
+		case "none", "plain", "gssapi", "jwt":
 			c.Auth = Auth(value)
 		case "ldap":
 			c.Auth = AuthPlain
 		default:
-			return dsnErr(key, fmt.Sprintf("%q is not none, plain, ldap or gssapi", value))
+			return dsnErr(key, fmt.Sprintf("%q is not none, plain, ldap, gssapi or jwt", value))
 		}
 	case "kerberos_host_fqdn":
 		c.KerberosHostFQDN = value
@@ -681,6 +748,10 @@ func (c *Config) setParam(key, value string) error {
 		c.Principal = value
 	case "ccache":
 		c.CCache = value
+	case "jwt":
+		c.JWT = value
+	case "jwt_file":
+		c.JWTFile = value
 	case "tls":
 		c.TLS, err = parseBool(key, value)
 	case "ca_cert":
@@ -803,9 +874,12 @@ func (c *Config) Validate() error {
 		return dsnErr("password", "contains NUL")
 	}
 	switch c.Protocol {
-	case "", ProtocolHS2, ProtocolBeeswax:
+	case "", ProtocolHS2, ProtocolBeeswax, ProtocolHS2HTTP:
 	default:
-		return dsnErr("protocol", fmt.Sprintf("%q is not hs2 or beeswax", c.Protocol))
+		return dsnErr("protocol", fmt.Sprintf("%q is not hs2, beeswax or hs2-http", c.Protocol))
+	}
+	if err := c.validateHTTP(); err != nil {
+		return err
 	}
 	switch c.SyncDDL {
 	case "", SyncDDLAuto, SyncDDLAlways, SyncDDLNever:
@@ -886,7 +960,14 @@ func (c *Config) validateHAProxy() error {
 }
 
 func (c *Config) validateAuth() error {
+	if err := c.validateJWT(); err != nil {
+		return err
+	}
 	switch c.Auth {
+	case AuthJWT:
+		if c.Password != "" {
+			return dsnErr("auth", "a password needs auth=plain (ldap) or auth=gssapi")
+		}
 	case "", AuthNone:
 		if c.Password != "" {
 			return dsnErr("auth", "a password needs auth=plain (ldap) or auth=gssapi")
@@ -924,7 +1005,7 @@ func (c *Config) validateAuth() error {
 	default:
 		// ParseDSN turns "ldap" into AuthPlain; a Config holds one of the
 		// constants.
-		return dsnErr("auth", fmt.Sprintf("%q is not none, plain or gssapi", c.Auth))
+		return dsnErr("auth", fmt.Sprintf("%q is not none, plain, gssapi or jwt", c.Auth))
 	}
 	for _, p := range []struct{ name, v string }{
 		{"kerberos_host_fqdn", c.KerberosHostFQDN}, {"krb5_conf", c.Krb5Conf},
@@ -1105,6 +1186,7 @@ func (c *Config) FormatDSN() string {
 	str("haproxy_config", c.HAProxyConfig, "")
 	str("haproxy_backend", c.HAProxyBackend, "")
 	str("protocol", string(c.Protocol), "")
+	str("http_path", c.HTTPPath, "")
 	str("balance", string(c.Balance), "")
 	str("affinity_key", c.AffinityKey, "")
 	// ParseDSN takes a password without auth for auth=plain.
@@ -1119,6 +1201,8 @@ func (c *Config) FormatDSN() string {
 	str("keytab", c.Keytab, "")
 	str("principal", c.Principal, "")
 	str("ccache", c.CCache, "")
+	str("jwt", c.JWT, "")
+	str("jwt_file", c.JWTFile, "")
 	boolean("tls", c.TLS)
 	str("ca_cert", c.CACert, "")
 	str("server_name", c.ServerName, "")
@@ -1150,21 +1234,29 @@ func (c *Config) FormatDSN() string {
 	boolean("allow_non_impala", c.AllowNonImpala)
 	boolean("poll_queries", c.PollQueries)
 	str("sync_ddl", string(c.SyncDDL), "")
-	for _, k := range sortedKeys(c.QueryOptions) {
-		b.WriteByte(sep)
-		sep = '&'
-		b.WriteString("opt.")
-		b.WriteString(escapeDSN(strings.ToUpper(k), true))
-		b.WriteByte('=')
-		b.WriteString(escapeDSN(c.QueryOptions[k], true))
+	prefixed := func(prefix string, m map[string]string, name func(string) string) {
+		for _, k := range sortedKeys(m) {
+			b.WriteByte(sep)
+			sep = '&'
+			b.WriteString(prefix)
+			b.WriteString(escapeDSN(name(k), true))
+			b.WriteByte('=')
+			b.WriteString(escapeDSN(m[k], true))
+		}
 	}
+	prefixed("http_header.", c.HTTPHeaders, http.CanonicalHeaderKey)
+	prefixed("opt.", c.QueryOptions, strings.ToUpper)
 	return b.String()
 }
 
-// String returns the DSN with the password replaced by "xxxxx".
+// String returns the DSN with the password and the JWT replaced by
+// "xxxxx".
 func (c Config) String() string {
 	if c.Password != "" {
 		c.Password = "xxxxx"
+	}
+	if c.JWT != "" {
+		c.JWT = "xxxxx"
 	}
 	return c.FormatDSN()
 }
@@ -1303,9 +1395,110 @@ func isZone(s string) bool {
 }
 
 // isParamName reports whether s looks like a parameter name, and so can be
-// shown in an error: ASCII letters, digits, '_' and '.'.
+// shown in an error: ASCII letters, digits, '_', '.' and '-' (of a header
+// name).
 func isParamName(s string) bool {
-	return bytesOK(s, 200, func(c byte) bool { return isAlnum(c) || c == '_' || c == '.' })
+	return bytesOK(s, 200, func(c byte) bool { return isAlnum(c) || c == '_' || c == '.' || c == '-' })
+}
+
+// isHeaderName reports whether s is an HTTP header name (a token).
+func isHeaderName(s string) bool {
+	return bytesOK(s, 200, func(c byte) bool { return isAlnum(c) || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 })
+}
+
+// ownedHeaders are the request headers the hs2-http transport writes
+// itself (conn refuses them in Options.HTTPHeaders too).
+var ownedHeaders = []string{"Host", "Content-Type", "Content-Length", "Transfer-Encoding",
+	"Connection", "Authorization", "Cookie", "Expect", "Upgrade", "Te", "Trailer", "Proxy-Connection", "Keep-Alive"}
+
+// validateHTTP checks the hs2-http settings: only with that protocol, and
+// sendable.
+func (c *Config) validateHTTP() error {
+	if c.Protocol != ProtocolHS2HTTP {
+		if c.HTTPPath != "" {
+			return dsnErr("http_path", "needs protocol=hs2-http")
+		}
+		if len(c.HTTPHeaders) > 0 {
+			k := sortedKeys(c.HTTPHeaders)[0]
+			return dsnErr("http_header."+http.CanonicalHeaderKey(printableName(k)), "needs protocol=hs2-http")
+		}
+		return nil
+	}
+	for i := 0; i < len(c.HTTPPath); i++ {
+		if ch := c.HTTPPath[i]; ch <= ' ' || ch >= 0x7f || ch == '#' {
+			return dsnErr("http_path", "holds a space, control, non-ASCII or '#' byte")
+		}
+	}
+	seen := map[string]bool{}
+	for _, k := range sortedKeys(c.HTTPHeaders) {
+		if !isHeaderName(k) {
+			return dsnErr("", fmt.Sprintf("http_header.%s: not a header name", printableName(k)))
+		}
+		name := http.CanonicalHeaderKey(k)
+		param := "http_header." + name
+		if seen[name] {
+			return dsnErr(param, "given more than once")
+		}
+		seen[name] = true
+		for _, o := range ownedHeaders {
+			if strings.EqualFold(o, k) {
+				return dsnErr(param, "the transport's own header")
+			}
+		}
+		if strings.ContainsAny(c.HTTPHeaders[k], "\r\n\x00") {
+			return dsnErr(param, "value contains a line break or NUL")
+		}
+	}
+	return nil
+}
+
+// validateJWT checks the token settings: only with auth=jwt, exactly one
+// source, a token that fits in a header.
+func (c *Config) validateJWT() error {
+	n := 0
+	for _, set := range []bool{c.JWT != "", c.JWTFile != "", c.JWTFunc != nil} {
+		if set {
+			n++
+		}
+	}
+	if c.Auth != AuthJWT {
+		switch {
+		case c.JWT != "":
+			return dsnErr("jwt", "needs auth=jwt")
+		case c.JWTFile != "":
+			return dsnErr("jwt_file", "needs auth=jwt")
+		case c.JWTFunc != nil:
+			return dsnErr("auth", "Config.JWTFunc needs auth=jwt")
+		}
+		return nil
+	}
+	if c.Protocol != ProtocolHS2HTTP {
+		return dsnErr("auth", "jwt needs protocol=hs2-http")
+	}
+	switch {
+	case n == 0:
+		return dsnErr("auth", "jwt needs a token: jwt, jwt_file or Config.JWTFunc")
+	case n > 1:
+		return dsnErr("auth", "jwt takes one token source: jwt, jwt_file or Config.JWTFunc")
+	}
+	for i := 0; i < len(c.JWT); i++ {
+		if ch := c.JWT[i]; ch <= ' ' || ch >= 0x7f {
+			return dsnErr("jwt", "holds a space, control or non-ASCII byte")
+		}
+	}
+	if strings.IndexByte(c.JWTFile, 0) >= 0 {
+		return dsnErr("jwt_file", "contains NUL")
+	}
+	return nil
+}
+
+// printableName is s for an error when it is a plausible name, else a
+// placeholder.
+func printableName(s string) string {
+	if isParamName(s) {
+		return s
+	}
+	return "(name)"
 }
 
 // isIdent reports whether s is made of ASCII letters, digits and

@@ -56,6 +56,21 @@ var dsnCases = []struct {
 	{in: "impala://h?protocol=beeswax", want: func(c *Config) { c.Protocol = ProtocolBeeswax; c.Addrs = []string{"h:21000"} }},
 	{in: "impala://h:21050?protocol=beeswax", want: func(c *Config) { c.Protocol = ProtocolBeeswax }},
 	{in: "impala://h?protocol=hs2", want: func(c *Config) { c.Protocol = ProtocolHS2 }},
+	{in: "impala://h?protocol=hs2-http", want: func(c *Config) { c.Protocol = ProtocolHS2HTTP; c.Addrs = []string{"h:28000"} }},
+	{in: "impala://h:28000,g:443?protocol=hs2-http&http_path=gateway%2Fcdp-proxy-api%2Fimpala&http_header.x-forwarded-for=10.0.0.1&http_header.X-Tenant=a+b",
+		want: func(c *Config) {
+			c.Protocol, c.Addrs, c.HTTPPath = ProtocolHS2HTTP, []string{"h:28000", "g:443"}, "gateway/cdp-proxy-api/impala"
+			c.HTTPHeaders = map[string]string{"X-Forwarded-For": "10.0.0.1", "X-Tenant": "a b"}
+		}, canonical: "impala://h,g:443?protocol=hs2-http&http_path=gateway/cdp-proxy-api/impala&http_header.X-Forwarded-For=10.0.0.1&http_header.X-Tenant=a%20b"},
+	{in: "impala://h?protocol=hs2-http&auth=jwt&jwt=eyJ.eyJ.sig", want: func(c *Config) {
+		c.Protocol, c.Addrs, c.Auth, c.JWT = ProtocolHS2HTTP, []string{"h:28000"}, AuthJWT, "eyJ.eyJ.sig"
+	}},
+	{in: "impala://h?protocol=hs2-http&auth=jwt&jwt_file=%2Fvar%2Frun%2Ftoken", want: func(c *Config) {
+		c.Protocol, c.Addrs, c.Auth, c.JWTFile = ProtocolHS2HTTP, []string{"h:28000"}, AuthJWT, "/var/run/token"
+	}, canonical: "impala://h?protocol=hs2-http&auth=jwt&jwt_file=/var/run/token"},
+	{in: "impala://bob:pw@h?protocol=hs2-http&auth=gssapi&kerberos_host_fqdn=lb", want: func(c *Config) {
+		c.Protocol, c.Addrs, c.User, c.Password, c.Auth, c.KerberosHostFQDN = ProtocolHS2HTTP, []string{"h:28000"}, "bob", "pw", AuthGSSAPI, "lb"
+	}},
 	{in: "impala://h?balance=affinity&affinity_key=tenant%2042", want: func(c *Config) { c.Balance, c.AffinityKey = BalanceAffinity, "tenant 42" }, canonical: "impala://h?balance=affinity&affinity_key=tenant%2042"},
 	{in: "impala://h?balance=affinity&affinity_key=a+b", want: func(c *Config) { c.Balance, c.AffinityKey = BalanceAffinity, "a b" }, canonical: "impala://h?balance=affinity&affinity_key=a%20b"},
 	{in: "impala://h?balance=roundrobin", want: func(c *Config) { c.Balance = BalanceRoundRobin }},
@@ -226,7 +241,8 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h?tls", "tls", "missing '=value'"},
 		{"impala://h?=1", "", "malformed parameter name"},
 		{"impala://h?a%zz=1", "", "malformed parameter name"},
-		{"impala://h?a-b=1", "", "malformed parameter name"},
+		{"impala://h?a-b=1", "a-b", "unknown parameter"},
+		{"impala://h?a+b=1", "", "malformed parameter name"},
 		{"impala://h?bogus=1", "bogus", "unknown parameter"},
 		{"impala://h?TLS=true", "TLS", "unknown parameter"},
 		{"impala://h?tls=true&tls=true", "tls", "more than once"},
@@ -239,12 +255,28 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h?opt.X=a%00b", "opt.X", "NUL"},
 		{"impala://h?opt.X=%FF", "opt.X", "UTF-8"},
 		{"impala://h?fetch_size=%zz", "fetch_size", "percent-encoding"},
-		{"impala://h?protocol=http", "protocol", `"http" is not hs2 or beeswax`},
+		{"impala://h?protocol=http", "protocol", `"http" is not hs2, beeswax or hs2-http`},
+		{"impala://h?http_path=x", "http_path", "needs protocol=hs2-http"},
+		{"impala://h?http_header.X-A=1", "http_header.X-A", "needs protocol=hs2-http"},
+		{"impala://h?protocol=hs2-http&http_header.x-a=1&http_header.X-A=2", "http_header.X-A", "more than once"},
+		{"impala://h?protocol=hs2-http&http_header.Cookie=1", "http_header.Cookie", "the transport's own header"},
+		{"impala://h?protocol=hs2-http&http_header.authorization=1", "http_header.Authorization", "the transport's own header"},
+		{"impala://h?protocol=hs2-http&http_header.X-A=a%0Db", "http_header.X-A", "line break"},
+		{"impala://h?protocol=hs2-http&http_header.X%20A=1", "", "malformed parameter name"},
+		{"impala://h?protocol=hs2-http&http_header.=1", "", "not a header name"},
+		{"impala://h?protocol=hs2-http&http_path=a%20b", "http_path", "space"},
+		{"impala://h?auth=jwt&jwt=abc", "auth", "jwt needs protocol=hs2-http"},
+		{"impala://h?protocol=hs2-http&auth=jwt", "auth", "jwt needs a token"},
+		{"impala://h?protocol=hs2-http&auth=jwt&jwt=a&jwt_file=/t", "auth", "one token source"},
+		{"impala://h?protocol=hs2-http&jwt=a", "jwt", "needs auth=jwt"},
+		{"impala://h?protocol=hs2-http&jwt_file=/t", "jwt_file", "needs auth=jwt"},
+		{"impala://h?protocol=hs2-http&auth=jwt&jwt=a%20b", "jwt", "space"},
+		{"impala://u:pw@h?protocol=hs2-http&auth=jwt&jwt=a", "auth", "a password needs"},
 		{"impala://h?protocol=", "protocol", "is not hs2"},
 		{"impala://h?balance=random", "balance", "is not leastconn"},
 		{"impala://h?affinity_key=x", "affinity_key", "needs balance=affinity"},
 		{"impala://h?balance=roundrobin&affinity_key=x", "affinity_key", "needs balance=affinity"},
-		{"impala://h?auth=kerberos", "auth", "is not none, plain, ldap or gssapi"},
+		{"impala://h?auth=kerberos", "auth", "is not none, plain, ldap, gssapi or jwt"},
 		{"impala://u:" + secret + "@h?auth=none", "auth", "a password needs"},
 		{"impala://:" + secret + "@h", "auth", "plain needs a user name"},
 		{"impala://h?auth=ldap", "auth", "plain needs a user name"},
@@ -347,6 +379,24 @@ func TestConfigRedaction(t *testing.T) {
 
 	c.Password = ""
 	require.Equal(t, "impala://bob@h1,h2/db?auth=plain&tls=true", c.String())
+}
+
+// TestConfigRedactionJWT: the token of auth=jwt is a secret like the
+// password.
+func TestConfigRedactionJWT(t *testing.T) {
+	tok := "eyJhbGciOiJSUzI1NiJ9.eyJ1c2VybmFtZSI6ImNhcm9sIn0.c2lnbmF0dXJl"
+	c, err := ParseDSN("impala://h?protocol=hs2-http&auth=jwt&jwt=" + tok)
+	require.NoError(t, err)
+	require.Contains(t, c.FormatDSN(), tok)
+	require.Equal(t, "impala://h?protocol=hs2-http&auth=jwt&jwt=xxxxx", c.String())
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("cfg", "config", c, "value", *c)
+	j, err := json.Marshal(c)
+	require.NoError(t, err)
+	for _, s := range []string{fmt.Sprintf("%v %+v %#v %s", c, c, c, c), fmt.Sprintf("%v %+v %#v", *c, *c, *c), logs.String(), string(j)} {
+		require.NotContains(t, s, tok)
+		require.NotContains(t, s, "c2lnbmF0dXJl")
+	}
 }
 
 func TestConfigClone(t *testing.T) {
@@ -483,6 +533,24 @@ func TestConfigByHandIsTheDSN(t *testing.T) {
 	require.Equal(t, -1, bc.Retries, "negative: a single attempt")
 	require.Negative(t, bc.Interval, "negative: no active checks")
 	require.Equal(t, "tenant", bc.DefaultKey)
+
+	// hs2-http: the port, the path and the credentials of the transport.
+	bc, o = effective(&Config{Addrs: []string{"h:28000"}, Protocol: ProtocolHS2HTTP, User: "u", Password: "pw", Auth: AuthPlain})
+	bd, od = effective(fromDSN("impala://u:pw@h?protocol=hs2-http"))
+	require.NotNil(t, o.HTTPAuth)
+	require.NotNil(t, od.HTTPAuth)
+	require.Nil(t, o.Mechanism, "no SASL over HTTP")
+	o.HTTPAuth, od.HTTPAuth = nil, nil
+	require.Equal(t, bc, bd)
+	require.Equal(t, o, od)
+	require.Equal(t, []string{"h:28000"}, bc.Coordinators)
+	require.Equal(t, conn.HS2HTTP, o.Protocol)
+	require.Equal(t, conn.DefaultHTTPPath, o.HTTPPath)
+	bc, o = effective(&Config{Addrs: []string{"h:28000"}, Protocol: ProtocolHS2HTTP, Auth: AuthJWT, JWT: "a.b.c", HTTPPath: "p", HTTPHeaders: map[string]string{"X-A": "1"}})
+	bd, od = effective(fromDSN("impala://h?protocol=hs2-http&auth=jwt&jwt=a.b.c&http_path=p&http_header.x-a=1"))
+	o.HTTPAuth, od.HTTPAuth = nil, nil
+	require.Equal(t, bc, bd)
+	require.Equal(t, o, od)
 
 	// haproxy_config: the backend of the guide's haproxy.cfg (its hosts
 	// made loopback addresses; no active checks, so nothing is dialed),

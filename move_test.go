@@ -58,7 +58,7 @@ func requireMoved(t *testing.T, ctx context.Context, c *sql.Conn, home string) {
 // coordinator, with its USE, UNSET ALL and SET.
 func TestSQLConnMovesOffShuttingDown(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, p impalalb.Protocol) {
-		cos, err := impalad.NewCluster(0).StartN(2, impalad.Config{})
+		cos, err := impalad.NewCluster(0).StartN(2, impalad.Config{HS2HTTPAddr: "127.0.0.1:0"})
 		require.NoError(t, err)
 		for _, co := range cos {
 			t.Cleanup(func() { co.Close() })
@@ -77,7 +77,7 @@ func TestSQLConnMovesOffShuttingDown(t *testing.T) {
 // with the connection's state.
 func TestSQLConnCoordinatorKilled(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, p impalalb.Protocol) {
-		cos, err := impalad.NewCluster(0).StartN(2, impalad.Config{})
+		cos, err := impalad.NewCluster(0).StartN(2, impalad.Config{HS2HTTPAddr: "127.0.0.1:0"})
 		require.NoError(t, err)
 		for _, co := range cos {
 			t.Cleanup(func() { co.Close() })

@@ -124,7 +124,7 @@ func TestSetUseResetBeforeReuse(t *testing.T) {
 // then the session is reset before anyone else gets it.
 func TestConnPinning(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, p impalalb.Protocol) {
-		cos, err := impalad.NewCluster(0).StartN(3, impalad.Config{})
+		cos, err := impalad.NewCluster(0).StartN(3, impalad.Config{HS2HTTPAddr: "127.0.0.1:0"})
 		require.NoError(t, err)
 		for _, co := range cos {
 			t.Cleanup(func() { co.Close() })
@@ -236,7 +236,7 @@ func TestLeastConnSpread(t *testing.T) {
 // coordinator.
 func TestCoordinatorKilled(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, p impalalb.Protocol) {
-		cos, err := impalad.NewCluster(0).StartN(3, impalad.Config{ServiceTime: 3 * time.Millisecond})
+		cos, err := impalad.NewCluster(0).StartN(3, impalad.Config{ServiceTime: 3 * time.Millisecond, HS2HTTPAddr: "127.0.0.1:0"})
 		require.NoError(t, err)
 		for _, co := range cos {
 			t.Cleanup(func() { co.Close() })
@@ -575,7 +575,7 @@ func TestPeerClosedIdleSession(t *testing.T) {
 		require.NoError(t, c.QueryRowContext(ctx, "select current_database()").Scan(&db2))
 		require.Equal(t, "peer_closed", db2, "the pinned connection kept its USE")
 		require.Equal(t, "5368709120", connOption(t, ctx, c, "MEM_LIMIT"), "and its SET (5g)")
-		if p == impalalb.ProtocolHS2 {
+		if p != impalalb.ProtocolBeeswax {
 			require.Equal(t, wantSessions, co.Stats().SessionsOpened, "reattached, not replaced")
 		} else {
 			// A new session, and the health check the lost connection

@@ -259,14 +259,25 @@ func asError(err error) (*Error, bool) {
 // ClientSide reports whether the failure is the client's own rather than
 // the coordinator's: its password was refused (sasl.ErrRejected in a PLAIN
 // handshake, LDAP's mechanism; Impala closes the connection during
-// authentication). Every coordinator checks a password against the same
-// directory, so a pool neither tries others (an LDAP account would be
-// locked out) nor marks the coordinator down; it implements
-// balancer.ClientSideError. A GSSAPI refusal is not: the client's ticket
-// came from the KDC for that coordinator's principal, so a coordinator
-// that refuses it has a wrong keytab or clock, and the pool goes on to the
-// others.
+// authentication), its credentials were refused over HS2HTTP (a 401 to
+// Basic credentials, a JWT or none, or a 403; see [HTTPError.ClientSide]),
+// or they could not be made for HS2HTTP (a token file that cannot be read,
+// a Kerberos login that failed). Every coordinator checks a password or a
+// JWT the same way, so a pool neither tries others (an LDAP account would
+// be locked out) nor marks the coordinator down; it implements
+// balancer.ClientSideError. A Kerberos refusal is not, over SASL GSSAPI or
+// as a 401 to a SPNEGO token: the client's ticket came from the KDC for
+// that coordinator's principal, so a coordinator that refuses it has a
+// wrong keytab or clock, and the pool goes on to the others.
 func (e *Error) ClientSide() bool {
-	var he *sasl.HandshakeError
-	return errors.As(e.Err, &he) && he.Mechanism == "PLAIN" && errors.Is(he, sasl.ErrRejected)
+	var se *sasl.HandshakeError
+	if errors.As(e.Err, &se) {
+		return se.Mechanism == "PLAIN" && errors.Is(se, sasl.ErrRejected)
+	}
+	var he *HTTPError
+	if errors.As(e.Err, &he) {
+		return he.ClientSide()
+	}
+	var ae *httpAuthError
+	return errors.As(e.Err, &ae) && ae.ClientSide()
 }

@@ -221,7 +221,7 @@ func (s *hs2Session) pingInfo(ctx context.Context, op Op) error {
 }
 
 func (s *hs2Session) Addr() string          { return s.addr }
-func (s *hs2Session) Protocol() Protocol    { return HS2 }
+func (s *hs2Session) Protocol() Protocol    { return s.opts.Protocol }
 func (s *hs2Session) ServerVersion() string { return s.version }
 func (s *hs2Session) WebServer() string     { return s.web }
 func (s *hs2Session) ProtocolVersion() int  { return int(s.proto) + 1 }
@@ -358,7 +358,7 @@ func (s *hs2Session) Reattach(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ConnectTimeout)
 	defer cancel()
-	w, err := dialWire(ctx, s.addr, s.opts)
+	w, err := s.redial(ctx)
 	if err != nil {
 		return &Error{Addr: s.addr, Op: OpReattach, Err: err}
 	}
@@ -444,7 +444,7 @@ func (s *hs2Session) Close() error {
 func (s *hs2Session) closeAfresh() error {
 	ctx, cancel := s.cleanupCtx()
 	defer cancel()
-	w, err := dialWire(ctx, s.addr, s.opts)
+	w, err := s.redial(ctx)
 	if err != nil {
 		return &Error{Addr: s.addr, Op: OpCloseSession, Err: err}
 	}

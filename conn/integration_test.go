@@ -45,7 +45,15 @@ var variants = []variant{
 	{"hs2-plain", conn.HS2, true},
 	{"beeswax-nosasl", conn.Beeswax, false},
 	{"beeswax-plain", conn.Beeswax, true},
+	{"hs2http-none", conn.HS2HTTP, false},
+	{"hs2http-basic", conn.HS2HTTP, true},
 }
+
+// The HS2-over-HTTP variants.
+var httpNone, httpBasic = variants[4], variants[5]
+
+// hs2 reports whether v speaks HiveServer2 (over TCP or HTTP).
+func (v variant) hs2() bool { return v.proto != conn.Beeswax }
 
 func startCoord(t testing.TB, cfg impalad.Config) *impalad.Coordinator {
 	t.Helper()
@@ -64,10 +72,20 @@ func setup(t testing.TB, v variant, cfg impalad.Config) (*impalad.Coordinator, s
 		cfg.Users = map[string]string{testUser: testPassword}
 		opts.Mechanism = sasl.PlainFactory(testUser, testPassword)
 	}
+	if v.proto == conn.HS2HTTP {
+		cfg.HS2HTTPAddr = "127.0.0.1:0"
+		if v.plain {
+			// LDAP over HTTP: Basic from User and Password.
+			opts.Mechanism, opts.Password = nil, testPassword
+		}
+	}
 	co := startCoord(t, cfg)
 	addr := co.HS2Addr()
-	if v.proto == conn.Beeswax {
+	switch v.proto {
+	case conn.Beeswax:
 		addr = co.BeeswaxAddr()
+	case conn.HS2HTTP:
+		addr = co.HS2HTTPAddr()
 	}
 	return co, addr, opts
 }
@@ -131,7 +149,7 @@ func TestSelectOne(t *testing.T) {
 			require.Equal(t, addr, s.Addr())
 			require.Equal(t, v.proto, s.Protocol())
 			require.NotEmpty(t, s.ServerVersion())
-			if v.proto == conn.HS2 {
+			if v.hs2() {
 				require.Equal(t, 6, s.ProtocolVersion())
 			} else {
 				require.Equal(t, 0, s.ProtocolVersion())
@@ -249,7 +267,7 @@ func TestEmptyBatchesWithMoreRows(t *testing.T) {
 	for _, v := range variants[:1:1] {
 		_ = v
 	}
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			co, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -267,7 +285,7 @@ func TestEmptyBatchesWithMoreRows(t *testing.T) {
 // Execute, not safe to retry, and the statement is cancelled and closed on
 // the coordinator.
 func TestCancelWhileWaiting(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[1], variants[2]} {
+	for _, v := range []variant{variants[0], variants[1], variants[2], httpNone, httpBasic} {
 		t.Run(v.name, func(t *testing.T) {
 			co, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -279,7 +297,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 				done <- err
 			}()
 			require.Eventually(t, func() bool { return len(co.Statements()) == 1 }, 5*time.Second, time.Millisecond)
-			if v.proto == conn.HS2 {
+			if v.hs2() {
 				// Execute, metadata, and the fetch the coordinator holds:
 				// the cancel comes while that call is in flight.
 				require.Eventually(t, func() bool { return co.Stats().RPCs >= calls+3 }, 5*time.Second, time.Millisecond)
@@ -299,7 +317,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 				return
 			}
 			require.False(t, s.Broken())
-			if v.proto == conn.HS2 {
+			if v.hs2() {
 				require.Greater(t, co.Stats().ConnectionsAccepted, accepted, "reattached on a new connection")
 			}
 			require.Equal(t, [][]any{{int8(1)}}, query(t, s, "select 1"))
@@ -308,7 +326,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 }
 
 func TestDeadlineInterruptsCall(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			co, addr, opts := setup(t, v, impalad.Config{})
 			opts.CancelTimeout = 100 * time.Millisecond
@@ -390,7 +408,7 @@ func TestExpiredSession(t *testing.T) {
 }
 
 func TestSetUseReset(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpBasic} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			admin := dial(t, addr, opts)
@@ -438,7 +456,7 @@ func setOptions(t *testing.T, s *conn.Session) []string {
 }
 
 func TestDMLRowsAffected(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -470,7 +488,7 @@ func TestDeleteRowsAffected(t *testing.T) {
 }
 
 func TestStatementErrors(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -486,18 +504,20 @@ func TestStatementErrors(t *testing.T) {
 				require.Contains(t, ce.Message, msg, stmt)
 				require.True(t, ce.Sent)
 				require.Equal(t, s.Addr(), ce.Addr)
-				// Impala's SQLSTATEs: HY000 for every HS2 status, 42000
-				// for a statement beeswax's query refuses, none for a
-				// run-time failure (beeswax reads it from get_log).
+				// Impala's SQLSTATEs: HY000 for every HS2 status (binary
+				// or over HTTP), 42000 for a statement beeswax's query
+				// refuses, none for a run-time failure (beeswax reads it
+				// from get_log).
+				hs2 := v.proto != conn.Beeswax
 				switch {
-				case v.proto == conn.HS2:
+				case hs2:
 					require.Equal(t, "HY000", ce.SQLState, stmt)
 				case msg == "boom":
 					require.Empty(t, ce.SQLState, stmt)
 				default:
 					require.Equal(t, "42000", ce.SQLState, stmt)
 				}
-				if v.proto == conn.HS2 && msg != "boom" {
+				if hs2 && msg != "boom" {
 					require.Regexp(t, `^Query [0-9a-f]{16}:[0-9a-f]{16} failed:\n`+msg, ce.Message, stmt)
 				}
 				require.False(t, conn.SafeToRetry(err))
@@ -509,7 +529,7 @@ func TestStatementErrors(t *testing.T) {
 }
 
 func TestSummaryProfileLog(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -531,7 +551,7 @@ func TestSummaryProfileLog(t *testing.T) {
 }
 
 func TestPerStatementOptions(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)

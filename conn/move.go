@@ -70,7 +70,9 @@ func (s *Session) SetMover(m Mover) { s.mover = m }
 // the session is open.
 func (s *Session) canMove(err error) bool {
 	e, ok := asError(err)
-	if !ok || e.Sent || e.Op != OpExecute && e.Op != OpMetadataCall || s.ops > 0 {
+	if !ok || e.Sent || e.Op != OpExecute && e.Op != OpMetadataCall || s.ops > 0 || e.ClientSide() {
+		// Refused credentials are refused again (HS2HTTP's 401 to Basic
+		// or a JWT).
 		return false
 	}
 	if errors.Is(err, ErrShuttingDown) || errors.Is(err, ErrSessionGone) {

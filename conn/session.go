@@ -346,7 +346,7 @@ func quoteIdent(s string) string {
 // usual cause is a coordinator that requires authentication (SASL).
 func nosaslHint(err error, o *Options) error {
 	var e *Error
-	if o.Mechanism != nil || !errors.As(err, &e) {
+	if o.Mechanism != nil || o.Protocol == HS2HTTP || !errors.As(err, &e) {
 		return err
 	}
 	if errors.Is(err, ErrNotImpala) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

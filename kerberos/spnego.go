@@ -1,14 +1,14 @@
 package kerberos
 
 import (
-	"errors"
-	"fmt"
+	"context"
+	"encoding/base64"
+	"io"
 	"net/http"
 	"strings"
-	"sync"
 
-	"github.com/jcmturner/gokrb5/v8/client"
-	"github.com/jcmturner/gokrb5/v8/credentials"
+	"github.com/jcmturner/gofork/encoding/asn1"
+	"github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/spnego"
 )
 
@@ -17,10 +17,41 @@ import (
 // --webserver_require_spnego.
 const HTTPServiceName = "HTTP"
 
+// NegotiateHeader returns the value of an HTTP "Authorization: Negotiate"
+// header for the coordinator whose host is host (RFC 4559; Impala's
+// hs2-http port takes it, be/src/rpc/authentication.cc NegotiateAuth): a
+// SPNEGO NegTokenInit carrying a Kerberos AP-REQ for
+// ServiceName/<HostFQDN or host>@REALM, the same principal as the SASL
+// mechanism's (impala-shell's hs2-http asks for kerberos_service_name@host
+// too) — with HostFQDN set, the load balancer's name, as impala-shell's -b.
+// The service ticket comes from the cache or the KDC within ctx. It has the
+// signature of conn.HTTPAuth. Errors are *Error values.
+func (c *Client) NegotiateHeader(ctx context.Context, host string) (string, error) {
+	return c.negotiate(ctx, c.cfg.ServiceName, host)
+}
+
+// negotiate makes "Negotiate " and the base64 of a SPNEGO NegTokenInit
+// carrying an AP-REQ for service/<HostFQDN or host>@REALM: the one way
+// both HiveServer2 over HTTP and web servers get their token.
+func (c *Client) negotiate(ctx context.Context, service, host string) (string, error) {
+	spn, _, tok, _, err := c.apReq(ctx, service, host)
+	if err != nil {
+		return "", err
+	}
+	st := spnego.SPNEGOToken{Init: true, NegTokenInit: spnego.NegTokenInit{
+		MechTypes:      []asn1.ObjectIdentifier{gssapi.OIDKRB5.OID()},
+		MechTokenBytes: tok,
+	}}
+	b, err := st.Marshal()
+	if err != nil {
+		return "", newError("initiate", spn, ErrProtocol, err)
+	}
+	return "Negotiate " + base64.StdEncoding.EncodeToString(b), nil
+}
+
 // SPNEGOClient sends HTTP requests that answer a web server's
 // "WWW-Authenticate: Negotiate" challenge (SPNEGO, RFC 4559) with a
-// Kerberos service ticket, through gokrb5's SPNEGO HTTP client. It is safe
-// for concurrent use.
+// Kerberos service ticket of the Client's. It is safe for concurrent use.
 type SPNEGOClient struct {
 	c    *Client
 	base *http.Client
@@ -28,12 +59,13 @@ type SPNEGOClient struct {
 
 // SPNEGO returns a client that sends requests with base (its transport and
 // TLS; nil means a plain http.Client) and, when a web server asks with a
-// 401 "WWW-Authenticate: Negotiate", sends them again with a service
-// ticket for HTTP/<host>@REALM: host is Config.HostFQDN when set (the load
-// balancer's name, as for the SASL handshakes), else the URL's host,
-// lower-cased; the realm as for the SASL handshakes. A web server that does
-// not ask gets no ticket. The login is the Client's (keytab, password or
-// credential cache).
+// 401 "WWW-Authenticate: Negotiate", sends them once again with the token
+// of [Client.NegotiateHeader] for HTTP/<host>@REALM: host is
+// Config.HostFQDN when set (the load balancer's name, as for the SASL
+// handshakes), else the URL's host, lower-cased; the realm as for the SASL
+// handshakes. A web server that does not ask gets no ticket. The login and
+// the ticket cache are the Client's (keytab, password or credential
+// cache).
 func (c *Client) SPNEGO(base *http.Client) *SPNEGOClient {
 	if base == nil {
 		base = &http.Client{}
@@ -41,58 +73,49 @@ func (c *Client) SPNEGO(base *http.Client) *SPNEGOClient {
 	return &SPNEGOClient{c: c, base: base}
 }
 
-// Do sends req as described at [Client.SPNEGO].
+// Do sends req as described at [Client.SPNEGO]. A request with a body is
+// sent again only when its GetBody can give the body afresh (as
+// http.NewRequest sets for in-memory bodies); otherwise the 401 is
+// returned as it came.
 func (s *SPNEGOClient) Do(req *http.Request) (*http.Response, error) {
-	gk, err := s.c.gokrbClient()
+	resp, err := s.base.Do(req)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !asksNegotiate(resp.Header) {
+		return resp, err
+	}
+	again := req.Clone(req.Context())
+	if req.Body != nil && req.Body != http.NoBody {
+		if req.GetBody == nil {
+			return resp, nil
+		}
+		if again.Body, err = req.GetBody(); err != nil {
+			resp.Body.Close()
+			return nil, err
+		}
+	}
+	h, err := s.c.negotiate(req.Context(), HTTPServiceName, req.URL.Hostname())
 	if err != nil {
+		resp.Body.Close()
 		return nil, err
 	}
-	name, realm := s.c.servicePrincipal(req.URL.Hostname())
-	name.NameString[0] = HTTPServiceName
-	if name.NameString[1] == "" {
-		return nil, &Error{Op: "spnego", Principal: name.PrincipalNameString() + "@" + realm, Err: errors.New("no host name to build the service principal (set HostFQDN)")}
-	}
-	// spnego.NewClient sets a cookie jar and a redirect check on the
-	// client it is given: give it a copy per request.
-	hc := *s.base
-	hc.Jar = nil
-	resp, err := spnego.NewClient(gk, &hc, name.PrincipalNameString()).Do(req)
-	if err != nil {
-		return nil, newError("spnego", name.PrincipalNameString()+"@"+realm, nil, err)
-	}
-	return resp, nil
+	// The challenge's body is short (Impala's says "Must authenticate
+	// with SPNEGO."): read a little of it so that the connection can be
+	// used again.
+	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+	resp.Body.Close()
+	again.Header.Set("Authorization", h)
+	return s.base.Do(again)
 }
 
-// spnegoLogin is the gokrb5 client SPNEGO uses: the Client's own for a
-// keytab or password login (gokrb5 logs in on first use), one loaded from
-// the credential cache otherwise.
-type spnegoLogin struct {
-	once sync.Once
-	gk   *client.Client
-	err  error
-}
-
-func (c *Client) gokrbClient() (*client.Client, error) {
-	c.mu.Lock()
-	closed := c.closed
-	c.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	if c.method != loginCCache {
-		return c.gk, nil
-	}
-	l := &c.spnego
-	l.once.Do(func() {
-		cc, err := credentials.LoadCCache(c.cfg.CCache)
-		if err != nil {
-			l.err = newError("login", c.cfg.Principal, ErrExpired, fmt.Errorf("reading credential cache %s (run kinit): %w", c.cfg.CCache, err))
-			return
+// asksNegotiate reports whether a WWW-Authenticate header of h names the
+// Negotiate scheme.
+func asksNegotiate(h http.Header) bool {
+	for _, v := range h.Values("WWW-Authenticate") {
+		for _, ch := range strings.Split(v, ",") {
+			scheme, _, _ := strings.Cut(strings.TrimSpace(ch), " ")
+			if strings.EqualFold(scheme, "Negotiate") {
+				return true
+			}
 		}
-		l.gk, l.err = client.NewFromCCache(cc, c.krb, client.DisablePAFXFAST(true))
-		if l.err != nil {
-			l.err = newError("login", strings.TrimSpace(c.cfg.Principal), ErrExpired, l.err)
-		}
-	})
-	return l.gk, l.err
+	}
+	return false
 }

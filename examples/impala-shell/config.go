@@ -200,6 +200,7 @@ var configAliases = map[string]string{
 	"write_delimited":   "delimited",
 	"use_kerberos":      "kerberos",
 	"use_ldap":          "ldap",
+	"use_jwt":           "jwt",
 	"default_db":        "database",
 	"keyval":            "var",
 	"query_options":     "query_option",
@@ -211,12 +212,11 @@ var configAliases = map[string]string{
 // ~/.impalarc still works.
 var impalaShellOnly = map[string]bool{
 	"rpc_stdout": true, "rpc_file": true,
-	"j": true, "jwt": true, "use_jwt": true, "jwt_cmd": true,
 	"a": true, "oauth": true, "use_oauth": true, "oauth_client_id": true, "oauth_client_secret_cmd": true,
 	"oauth_cmd": true, "oauth_server": true, "oauth_endpoint": true, "oauth_mock_response_cmd": true,
 	"http_socket_timeout_s": true, "connect_max_tries": true,
-	"strict_hs2_protocol": true, "use_ldap_test_password": true, "http_path": true,
-	"http_cookie_names": true, "no_http_tracing": true, "hs2_fp_format": true, "hs2_x_forward": true,
+	"strict_hs2_protocol": true, "use_ldap_test_password": true,
+	"http_cookie_names": true, "no_http_tracing": true, "hs2_fp_format": true,
 	"use_new_http_connection": true,
 }
 

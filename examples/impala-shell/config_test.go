@@ -115,6 +115,17 @@ mt_dop=4
 	require.NoError(t, err)
 	require.Equal(t, "impala", o.kerberosServiceName)
 	require.Equal(t, defaultLocal, o.local)
+
+	// hs2-http's keys, -j's by its internal name use_jwt.
+	rc3 := writeConfig(t, "rc3", "[impala]\nimpalad=h1\nprotocol=hs2-http\nuse_jwt=true\njwt_cmd=cat t\nssl=true\nhttp_path=gateway/impala\nhs2_x_forward=10.0.0.1\n")
+	o, err = parseFlags([]string{"--config_file", rc3}, &warn)
+	require.NoError(t, err)
+	require.Equal(t, []string{"h1:28000"}, o.impalads)
+	require.Equal(t, conn.HS2HTTP, o.protocol)
+	require.True(t, o.jwt)
+	require.Equal(t, "cat t", o.jwtCmd)
+	require.Equal(t, "gateway/impala", o.httpPath)
+	require.Equal(t, "10.0.0.1", o.hs2XForward)
 }
 
 func TestConfigFileErrors(t *testing.T) {
@@ -124,7 +135,7 @@ func TestConfigFileErrors(t *testing.T) {
 	}{
 		{"[impala]\nB=maybe\n", "line 2: B: want true, false, 1 or 0"},
 		{"[impala]\n\nnope=1\n", "line 3: nope: unknown option"},
-		{"[impala]\nprotocol=http\n", "line 2: protocol: want hs2 or beeswax"},
+		{"[impala]\nprotocol=http\n", "line 2: protocol: want hs2, beeswax or hs2-http"},
 		{"[impala]\nbalance=random\n", "line 2: balance: want leastconn or affinity"},
 		{"[impala]\nlocal=0\n", "line 2: local: want a number from 1 to 64"},
 		{"[impala]\nvar=1=x\n", "line 2: var: want NAME=VALUE"},

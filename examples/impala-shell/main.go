@@ -63,18 +63,25 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		auth = "with Kerberos authentication"
 	case o.ldap:
 		auth = "with LDAP-based authentication"
+	case o.jwt:
+		auth = "with JWT-based authentication"
 	}
 	infof("Starting Impala Shell %s using Go %s", auth, strings.TrimPrefix(runtime.Version(), "go"))
 	if o.kerberos {
 		infof("Using service name '%s'", o.kerberosServiceName)
 	}
 	stdinFile, _ := stdin.(*os.File)
-	var password string
-	if o.ldap {
-		if password, err = ldapPassword(o, stdinFile, stderr); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
+	// The LDAP password or the JWT, read before connecting.
+	var secret string
+	switch {
+	case o.ldap:
+		secret, err = ldapPassword(o, stdinFile, stderr)
+	case o.jwt:
+		secret, err = jwtToken(o, stdinFile, stderr)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
 	}
 	if o.ssl {
 		infof("SSL is enabled")
@@ -129,7 +136,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	if len(pcfg.Coordinators) == 0 {
-		cos, err := impalad.NewCluster(0).StartN(o.local, impalad.Config{})
+		lc := impalad.Config{}
+		if o.protocol == conn.HS2HTTP {
+			lc.HS2HTTPAddr = "127.0.0.1:0"
+		}
+		cos, err := impalad.NewCluster(0).StartN(o.local, lc)
 		if err != nil {
 			fmt.Fprintf(stderr, "ERROR: cannot start local coordinators: %s\n", err)
 			return 1
@@ -141,15 +152,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}()
 		for _, co := range cos {
 			a := co.HS2Addr()
-			if o.protocol == conn.Beeswax {
+			switch o.protocol {
+			case conn.Beeswax:
 				a = co.BeeswaxAddr()
+			case conn.HS2HTTP:
+				a = co.HS2HTTPAddr()
 			}
 			pcfg.Coordinators = append(pcfg.Coordinators, a)
 		}
 		infof("Started %d local in-process test coordinators on %s (use -i host:port,... for a real cluster)",
 			len(pcfg.Coordinators), strings.Join(pcfg.Coordinators, ", "))
 	}
-	d, cleanup, err := newDialer(o, password, tlsFromFile)
+	d, cleanup, err := newDialer(o, secret, tlsFromFile)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -296,9 +310,10 @@ func poolConfig(o *options, stderr io.Writer) (balancer.Config, *balancer.HAProx
 	return cfg, &b, nil
 }
 
-// newDialer builds the dialer of the flags: protocol, TLS (of the flags or
-// of --haproxy_config), Kerberos or LDAP.
-func newDialer(o *options, password string, hap *balancer.HAProxyBackend) (*balancer.ConnDialer, func(), error) {
+// newDialer builds the dialer of the flags: protocol (hs2-http with its
+// path and X-Forwarded-For), TLS (of the flags or of --haproxy_config),
+// Kerberos, LDAP with password or a JWT (secret).
+func newDialer(o *options, secret string, hap *balancer.HAProxyBackend) (*balancer.ConnDialer, func(), error) {
 	opts := conn.Options{
 		Protocol:    o.protocol,
 		User:        o.user,
@@ -314,6 +329,13 @@ func newDialer(o *options, password string, hap *balancer.HAProxyBackend) (*bala
 	}
 	if o.connectTimeoutMs > 0 {
 		opts.ConnectTimeout = time.Duration(o.connectTimeoutMs) * time.Millisecond
+	}
+	httpMode := o.protocol == conn.HS2HTTP
+	if httpMode {
+		opts.HTTPPath = o.httpPath
+		if o.hs2XForward != "" {
+			opts.HTTPHeaders = map[string]string{"X-Forwarded-For": o.hs2XForward}
+		}
 	}
 	cleanup := func() {}
 	tc := tlsconf.Config{CAFile: o.caCert, ServerName: o.kerberosHostFQDN}
@@ -343,39 +365,75 @@ func newDialer(o *options, password string, hap *balancer.HAProxyBackend) (*bala
 		if err != nil {
 			return nil, nil, fmt.Errorf("-k: %w", err)
 		}
-		opts.Mechanism = kc.MechanismFactory()
+		if httpMode {
+			opts.HTTPAuth = kc.NegotiateHeader
+		} else {
+			opts.Mechanism = kc.MechanismFactory()
+		}
 		cleanup = func() { _ = kc.Close() }
 	case o.ldap:
-		opts.Mechanism = sasl.PlainFactory(o.user, password)
+		if httpMode {
+			opts.HTTPAuth = conn.BasicAuth(o.user, secret)
+		} else {
+			opts.Mechanism = sasl.PlainFactory(o.user, secret)
+		}
+	case o.jwt:
+		opts.HTTPAuth = conn.BearerAuth(conn.StaticToken(secret))
 	}
 	return balancer.NewConnDialer(opts), cleanup, nil
 }
 
-// ldapPassword runs --ldap_password_cmd (split into words, as impala-shell
-// does, not through a shell), or asks on the terminal.
+// ldapPassword runs --ldap_password_cmd, or asks on the terminal.
 func ldapPassword(o *options, stdin *os.File, stderr io.Writer) (string, error) {
 	if o.ldapPasswordCmd != "" {
-		words, err := shlexSplit(o.ldapPasswordCmd)
-		if err != nil || len(words) == 0 {
-			return "", fmt.Errorf("Error retrieving LDAP password (command was: '%s', exception was: '%v')", o.ldapPasswordCmd, err)
-		}
-		cmd := exec.Command(words[0], words[1:]...)
-		var errb strings.Builder
-		cmd.Stderr = &errb
-		b, err := cmd.Output()
-		if err != nil {
-			return "", fmt.Errorf("Error retrieving LDAP password (command was '%s', error was: '%s')", o.ldapPasswordCmd, strings.TrimSpace(errb.String()))
-		}
-		return string(b), nil
+		return readSecretCmd(o.ldapPasswordCmd, "LDAP password", false)
 	}
+	return askSecret(stdin, stderr, "LDAP password for "+o.user+": ", "-l", "password", "--ldap_password_cmd")
+}
+
+// jwtToken runs --jwt_cmd (its output without the trailing line break), or
+// asks on the terminal, as impala-shell does.
+func jwtToken(o *options, stdin *os.File, stderr io.Writer) (string, error) {
+	if o.jwtCmd != "" {
+		return readSecretCmd(o.jwtCmd, "JWT", true)
+	}
+	return askSecret(stdin, stderr, "Enter JWT: ", "-j", "JWT", "--jwt_cmd")
+}
+
+// readSecretCmd runs cmd, split into words as impala-shell's
+// read_password_cmd does (shlex.split, not through a shell), and returns
+// its output, with the trailing line break dropped when stripNewline; its
+// errors are impala-shell's, desc naming the secret.
+func readSecretCmd(cmd, desc string, stripNewline bool) (string, error) {
+	words, err := shlexSplit(cmd)
+	if err != nil || len(words) == 0 {
+		return "", fmt.Errorf("Error retrieving %s (command was: '%s', exception was: '%v')", desc, cmd, err)
+	}
+	c := exec.Command(words[0], words[1:]...)
+	var errb strings.Builder
+	c.Stderr = &errb
+	b, err := c.Output()
+	if err != nil {
+		return "", fmt.Errorf("Error retrieving %s (command was '%s', error was: '%s')", desc, cmd, strings.TrimSpace(errb.String()))
+	}
+	if stripNewline {
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return string(b), nil
+}
+
+// askSecret asks for a secret on the terminal with prompt; flag is the
+// option that wanted it, what the secret, cmdFlag the option that gives it
+// without a terminal.
+func askSecret(stdin *os.File, stderr io.Writer, prompt, flag, what, cmdFlag string) (string, error) {
 	if stdin == nil || !term.IsTerminal(int(stdin.Fd())) {
-		return "", errors.New("-l: stdin is not a terminal to ask the password on: use --ldap_password_cmd")
+		return "", fmt.Errorf("%s: stdin is not a terminal to ask the %s on: use %s", flag, what, cmdFlag)
 	}
-	fmt.Fprintf(stderr, "LDAP password for %s: ", o.user)
+	fmt.Fprint(stderr, prompt)
 	b, err := term.ReadPassword(int(stdin.Fd()))
 	fmt.Fprintln(stderr)
 	if err != nil {
-		return "", fmt.Errorf("-l: %v", err)
+		return "", fmt.Errorf("%s: %v", flag, err)
 	}
 	return string(b), nil
 }

@@ -36,8 +36,12 @@ type options struct {
 	ssl                 bool
 	caCert              string
 	verifyCert          bool
+	jwt                 bool   // -j
+	jwtCmd              string // --jwt_cmd
 
-	protocol conn.Protocol
+	protocol    conn.Protocol
+	httpPath    string // --http_path (hs2-http)
+	hs2XForward string // --hs2_x_forward (hs2-http): X-Forwarded-For
 
 	delimited       bool   // -B
 	outputDelimiter string // --output_delimiter, as given
@@ -271,8 +275,12 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	str(&o.caCert, "", "ca_cert", "", "PEM file of the CAs to trust with --ssl (default: the system's)")
 	boolean(&o.verifyCert, "", "verify_cert", "verify the coordinators' certificates (always done: against --ca_cert, else the system's CAs)")
 	o.protocol = conn.HS2
-	value(&choiceValue[conn.Protocol]{p: &o.protocol, choices: []choice[conn.Protocol]{{"hs2", conn.HS2, false}, {"beeswax", conn.Beeswax, false}}},
-		"", "protocol", "client protocol: hs2 or beeswax")
+	value(&choiceValue[conn.Protocol]{p: &o.protocol, choices: []choice[conn.Protocol]{{"hs2", conn.HS2, false}, {"beeswax", conn.Beeswax, false}, {"hs2-http", conn.HS2HTTP, false}}},
+		"", "protocol", "client protocol: hs2, beeswax or hs2-http (HiveServer2 over HTTP)")
+	str(&o.httpPath, "", "http_path", conn.DefaultHTTPPath, "path of hs2-http requests on the coordinators (or the proxy in front)")
+	str(&o.hs2XForward, "", "hs2_x_forward", "", "hs2-http: value of the X-Forwarded-For header")
+	boolean(&o.jwt, "j", "jwt", "authenticate with a JWT (hs2-http)")
+	str(&o.jwtCmd, "", "jwt_cmd", "", "shell command whose output is the JWT (with -j)")
 	boolean(&o.delimited, "B", "delimited", "print rows delimited, without table borders")
 	str(&o.outputDelimiter, "", "output_delimiter", `\t`, "field delimiter with -B")
 	boolean(&o.printHeader, "", "print_header", "print column names with -B")
@@ -342,8 +350,11 @@ func (o *options) check() error {
 		return &usageError{"--profile_format: only string is supported by this shell"}
 	}
 	port := "21050"
-	if o.protocol == conn.Beeswax {
+	switch o.protocol {
+	case conn.Beeswax:
 		port = "21000"
+	case conn.HS2HTTP:
+		port = "28000"
 	}
 	switch {
 	case o.impalad != "":
@@ -357,8 +368,8 @@ func (o *options) check() error {
 		o.impalads = addrs
 	case o.haproxyConfig != "":
 	default:
-		if o.kerberos || o.ldap || o.ssl {
-			return &usageError{"-k, -l and --ssl need -i: the local in-process coordinators speak neither Kerberos, LDAP nor TLS"}
+		if o.kerberos || o.ldap || o.ssl || o.jwt {
+			return &usageError{"-k, -l, -j and --ssl need -i: the local in-process coordinators speak neither Kerberos, LDAP, JWT nor TLS"}
 		}
 		if !o.localSet {
 			o.local = defaultLocal
@@ -366,6 +377,9 @@ func (o *options) check() error {
 	}
 	if o.query != "" && o.queryFile != "" {
 		return &usageError{"-q and -f exclude each other"}
+	}
+	if o.hs2XForward != "" && o.protocol != conn.HS2HTTP {
+		return &usageError{"--hs2_x_forward needs --protocol hs2-http"}
 	}
 	if o.kerberosHostFQDN != "" && !o.kerberos {
 		return &usageError{"-b/--kerberos_host_fqdn needs -k"}
@@ -385,7 +399,7 @@ func (o *options) check() error {
 			return &fatalError{"Illegal delimiter " + d + ", the delimiter must be a 1-character string."}
 		}
 	}
-	if o.kerberos && o.ldap {
+	if o.kerberos && o.ldap || o.jwt && (o.kerberos || o.ldap) {
 		return &fatalError{"Please specify at most one authentication mechanism (-k, -l, -j, or -a)"}
 	}
 	if o.ldap && !o.ssl && !o.credsOKInClear {
@@ -393,6 +407,15 @@ func (o *options) check() error {
 	}
 	if o.ldapPasswordCmd != "" && !o.ldap {
 		return &fatalError{"Option --ldap_password_cmd requires using LDAP authentication mechanism (-l)"}
+	}
+	if o.jwt && o.protocol != conn.HS2HTTP {
+		return &fatalError{"Invalid protocol '" + o.protocol.String() + "'. JWT authentication requires using the 'hs2-http' protocol"}
+	}
+	if o.jwt && !o.ssl && !o.credsOKInClear {
+		return &fatalError{"JWTs may not be sent over insecure connections. Enable SSL or set --auth_creds_ok_in_clear"}
+	}
+	if o.jwtCmd != "" && !o.jwt {
+		return &fatalError{"Option --jwt_cmd requires using JWT authentication mechanism (-j)"}
 	}
 	return nil
 }

@@ -58,6 +58,16 @@ func TestParseFlags(t *testing.T) {
 	require.Equal(t, "bob", o.user)
 	require.Equal(t, "impala", o.kerberosServiceName)
 
+	// hs2-http: its port, path, JWT and X-Forwarded-For.
+	o, err = parseFlags([]string{"-i", "h1,h2:443", "--protocol", "hs2-http", "-j", "--jwt_cmd", "cat t", "--ssl", "--http_path", "gateway/impala", "--hs2_x_forward", "10.0.0.1"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{"h1:28000", "h2:443"}, o.impalads)
+	require.Equal(t, conn.HS2HTTP, o.protocol)
+	require.True(t, o.jwt)
+	require.Equal(t, "cat t", o.jwtCmd)
+	require.Equal(t, "gateway/impala", o.httpPath)
+	require.Equal(t, "10.0.0.1", o.hs2XForward)
+
 	o, err = parseFlags(nil, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, defaultLocal, o.local)
@@ -109,7 +119,13 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"--local", "2", "--ssl"}, "need -i", false},
 		{[]string{"--ldap_password_cmd", "x"}, "Option --ldap_password_cmd requires using LDAP authentication mechanism (-l)", true},
 		{[]string{"-i", "h", "--ca_cert", "x"}, "needs --ssl", false},
-		{[]string{"--protocol", "http"}, "hs2 or beeswax", false},
+		{[]string{"--protocol", "http"}, "hs2, beeswax or hs2-http", false},
+		{[]string{"-i", "h", "-j", "--ssl"}, "Invalid protocol 'hs2'. JWT authentication requires using the 'hs2-http' protocol", true},
+		{[]string{"-i", "h", "--protocol", "hs2-http", "-j"}, "JWTs may not be sent over insecure connections. Enable SSL or set --auth_creds_ok_in_clear", true},
+		{[]string{"-i", "h", "--protocol", "hs2-http", "--jwt_cmd", "echo x"}, "Option --jwt_cmd requires using JWT authentication mechanism (-j)", true},
+		{[]string{"-i", "h", "--protocol", "hs2-http", "-j", "-l", "--ssl"}, "Please specify at most one authentication mechanism (-k, -l, -j, or -a)", true},
+		{[]string{"-j", "--protocol", "hs2-http", "--ssl"}, "need -i", false},
+		{[]string{"-i", "h", "--hs2_x_forward", "1.2.3.4"}, "--hs2_x_forward needs --protocol hs2-http", false},
 		{[]string{"--balance", "random"}, "leastconn or affinity", false},
 		{[]string{"--affinity_key", "k"}, "needs --balance affinity", false},
 		{[]string{"-i", "h1:99999"}, "bad address", false},

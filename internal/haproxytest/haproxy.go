@@ -95,6 +95,23 @@ type Frontend struct {
 	// Balance is the algorithm: "leastconn" (empty), "source",
 	// "roundrobin".
 	Balance string
+	// HTTP puts the frontend and its backend in "mode http", for
+	// HiveServer2 over HTTP: HAProxy then reads each request and picks a
+	// server for each (keep-alive connections on both sides), unless
+	// StickyCookie or PreferLastServer keep a client's requests together.
+	HTTP bool
+	// StickyCookie, with HTTP, is the name of a cookie HAProxy inserts into
+	// its answers and follows on later requests ("cookie NAME insert
+	// indirect nocache", each server's Name its value): every request of a
+	// client that sends it back reaches the same server, which is what an
+	// HS2 session, living on one coordinator, needs. Empty means none.
+	StickyCookie string
+	// PreferLastServer, with HTTP, sends the requests of a client
+	// connection to the server of its previous request, as TCP mode does
+	// ("option prefer-last-server" with "http-reuse never", so that the
+	// server connection stays the client connection's): a client that
+	// reconnects may reach another server.
+	PreferLastServer bool
 	// HTTPCheck, when set, makes the backend's health checks HTTP
 	// requests ("option httpchk <HTTPCheck>", such as "GET /healthz" for
 	// an impalad's web server, with Server.CheckPort): a server is up while
@@ -292,6 +309,12 @@ func Start(ctx context.Context, opts Options) (_ *Proxy, err error) {
 		default:
 			return nil, fmt.Errorf("haproxytest: frontend %q: unknown balance %q", fe.Name, fe.Balance)
 		}
+		if (fe.StickyCookie != "" || fe.PreferLastServer) && !fe.HTTP {
+			return nil, fmt.Errorf("haproxytest: frontend %q: StickyCookie and PreferLastServer need HTTP", fe.Name)
+		}
+		if fe.StickyCookie != "" && !nameRE.MatchString(fe.StickyCookie) {
+			return nil, fmt.Errorf("haproxytest: frontend %q: bad cookie name %q", fe.Name, fe.StickyCookie)
+		}
 	}
 	p := &Proxy{
 		sock:   filepath.Join(opts.Dir, "haproxy.sock"),
@@ -412,6 +435,9 @@ func configText(o *Options, sock string) string {
 		dur(o.Inter, DefaultInter), orInt(o.Fall, DefaultFall), orInt(o.Rise, DefaultRise))
 	for i, fe := range o.Frontends {
 		fmt.Fprintf(&b, "\nfrontend fe_%s\n", fe.Name)
+		if fe.HTTP {
+			b.WriteString("    mode http\n")
+		}
 		// Inherited descriptors start at 3, in the order of ExtraFiles.
 		fmt.Fprintf(&b, "    bind fd@%d", 3+i)
 		if fe.CertBundle != "" {
@@ -420,11 +446,23 @@ func configText(o *Options, sock string) string {
 		b.WriteString("\n")
 		fmt.Fprintf(&b, "    default_backend be_%s\n", fe.Name)
 		fmt.Fprintf(&b, "\nbackend be_%s\n", fe.Name)
+		if fe.HTTP {
+			b.WriteString("    mode http\n")
+		}
 		bal := fe.Balance
 		if bal == "" {
 			bal = "leastconn"
 		}
 		fmt.Fprintf(&b, "    balance %s\n", bal)
+		if fe.PreferLastServer {
+			// Never share the server connection of a client
+			// connection with another: then the last server is the one
+			// that connection holds.
+			b.WriteString("    option prefer-last-server\n    http-reuse never\n")
+		}
+		if fe.StickyCookie != "" {
+			fmt.Fprintf(&b, "    cookie %s insert indirect nocache\n", fe.StickyCookie)
+		}
 		if fe.HTTPCheck != "" {
 			fmt.Fprintf(&b, "    option httpchk %s\n", fe.HTTPCheck)
 		}
@@ -435,6 +473,9 @@ func configText(o *Options, sock string) string {
 				if s.CheckPort > 0 {
 					fmt.Fprintf(&b, " port %d", s.CheckPort)
 				}
+			}
+			if fe.StickyCookie != "" {
+				fmt.Fprintf(&b, " cookie %s", s.Name)
 			}
 			if t := s.TLS; t != nil {
 				fmt.Fprintf(&b, " ssl verify required ca-file %s", t.CAFile)

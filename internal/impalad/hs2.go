@@ -78,6 +78,19 @@ func (h *hs2Handler) OpenSession(ctx context.Context, req *tcli.TOpenSessionReq)
 	if sc != nil && sc.user != "" {
 		user = sc.user
 	}
+	if sc != nil && sc.doAs != "" {
+		// The doAs of an HTTP request's path asks for delegation
+		// (ImpalaServer::OpenSession, AuthorizeProxyUser in
+		// be/src/service/impala-server.cc), which the test coordinator,
+		// like an Impala without --authorized_proxy_user_config, allows
+		// to nobody.
+		msg := "Unable to delegate using empty proxy username."
+		if user != "" {
+			msg = fmt.Sprintf("User '%s' is not authorized to delegate to '%s'. User/group delegation is disabled.", user, sc.doAs)
+		}
+		resp.Status = errStatus(&sqlError{msg: msg, sqlState: "HY000"})
+		return resp, nil
+	}
 	proto := req.ClientProtocol
 	if proto > tcli.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6 {
 		proto = tcli.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6

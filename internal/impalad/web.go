@@ -52,7 +52,7 @@ func (co *Coordinator) metricsSnapshot() []metric {
 	co.sweepSessions()
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	var hs2Sessions, bzSessions, hs2Conns, bzConns int64
+	var hs2Sessions, bzSessions, hs2Conns, bzConns, httpConns int64
 	for _, s := range co.sessions {
 		if s.proto == HS2 {
 			hs2Sessions++
@@ -63,7 +63,9 @@ func (co *Coordinator) metricsSnapshot() []metric {
 	registered, running := co.queriesLocked(time.Now())
 	if co.life != nil {
 		for sc := range co.life.conns {
-			if sc.proto == HS2 {
+			if sc.http {
+				httpConns++
+			} else if sc.proto == HS2 {
 				hs2Conns++
 			} else {
 				bzConns++
@@ -79,6 +81,7 @@ func (co *Coordinator) metricsSnapshot() []metric {
 		{"impala-server.num-queries", "COUNTER", "The total number of queries processed over the life of the process", co.executed.Load()},
 		{"impala.thrift-server.hiveserver2-frontend.connections-in-use", "GAUGE", "The number of active HiveServer2 API connections to this Impala Daemon.", hs2Conns},
 		{"impala.thrift-server.beeswax-frontend.connections-in-use", "GAUGE", "The number of active Beeswax API connections to this Impala Daemon.", bzConns},
+		{"impala.thrift-server.hiveserver2-http-frontend.connections-in-use", "GAUGE", "The number of active HiveServer2 HTTP API connections to this Impala Daemon.", httpConns},
 		{"impala.thrift-server.frontend.total-connections", "COUNTER", "The total number of frontend connections made to this Impala Daemon over its lifetime.", co.connsAccepted.Load()},
 	}
 }

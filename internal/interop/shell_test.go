@@ -184,10 +184,10 @@ func TestImpalaShellTLS(t *testing.T) {
 // krbSetup starts a KDC, a Kerberos cmd/impalad whose keytab holds its own
 // and the load balancer's principal, and gets alice a TGT with MIT's kinit.
 // It returns the KDC, the coordinator and the environment for clients.
-func krbSetup(t *testing.T) (*kdctest.KDC, *testenv.ImpaladProcess, []string) {
+func krbSetup(t *testing.T, args ...string) (*kdctest.KDC, *testenv.ImpaladProcess, []string) {
 	const host = "coord1.impalalb.test"
 	k := kdctest.Start(t, kdctest.Options{Hosts: []string{host}})
-	p := startImpalad(t, "--keytab="+k.Keytab(host))
+	p := startImpalad(t, append([]string{"--keytab=" + k.Keytab(host)}, args...)...)
 	ccache := filepath.Join(t.TempDir(), "ccache")
 	k.Kinit(t, ccache)
 	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5CCNAME=FILE:" + ccache}

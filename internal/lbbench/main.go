@@ -55,6 +55,7 @@ type config struct {
 	verbose     bool
 	cpuProfile  string
 	command     string
+	http        bool
 	// The rolling restart (rolling.go).
 	only         string
 	rolling      bool
@@ -125,6 +126,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the client side) to this file")
 	fs.BoolVar(&cfg.verbose, "v", false, "log every failed statement of the failover runs")
 	fs.DurationVar(&cfg.bucket, "bucket", 100*time.Millisecond, "time-line resolution")
+	fs.BoolVar(&cfg.http, "http", true, "also run HiveServer2 over HTTP (pooled SELECT 1 and churn): direct, impalalb and HAProxy in mode http (leastconn with prefer-last-server, and with a sticky cookie)")
 	fs.StringVar(&cfg.only, "only", "", `"rolling": run only the rolling restart (writes ROLLING.md and its plots, leaves BENCHMARKS.md alone)`)
 	fs.BoolVar(&cfg.rolling, "rolling", true, "run the rolling restart after the other parts")
 	fs.IntVar(&cfg.rollClients, "rolling-clients", 32, "clients in the rolling restart")
@@ -262,7 +264,7 @@ func run(args []string) (err error) {
 		return err
 	}
 	for i := range 3 {
-		c, err := startCoord(ctx, bin, i, cfg.serviceTime, cfg.coordProcs)
+		c, err := startCoord(ctx, bin, i, cfg.serviceTime, cfg.coordProcs, cfg.http)
 		if err != nil {
 			return err
 		}
@@ -297,6 +299,10 @@ func run(args []string) (err error) {
 					if cfg.capped > 0 && (wl.name == "select1" || wl.name == "mixed") && n > 3*cfg.capped {
 						modes = append(modes, m)
 					}
+				case m.http():
+					if cfg.http && (wl.name == "select1" || wl.name == "churn") {
+						modes = append(modes, m)
+					}
 				case slices.Contains(cfg.modes, modeShort[m]):
 					modes = append(modes, m)
 				}
@@ -304,7 +310,7 @@ func run(args []string) (err error) {
 			parts := make(map[modeKind][]*cellResult)
 			for r := range cfg.rounds {
 				for _, m := range modes {
-					if m == modeHAProxy {
+					if m.proxied() {
 						if err := e.waitProxyUp(ctx, 15*time.Second); err != nil {
 							return err
 						}
@@ -369,10 +375,14 @@ func (e *env) startProxy(ctx context.Context) error {
 	}
 	// The guide's settings: tcp, leastconn, check (inter 2s fall 3 rise 2),
 	// retries 3, option redispatch, timeout connect 5s, client/server 1h.
+	fes := []haproxytest.Frontend{{Name: "impala", Balance: "leastconn", Servers: servers}}
+	if e.cfg.http {
+		fes = append(fes, httpFrontends(e)...)
+	}
 	p, err := haproxytest.Start(ctx, haproxytest.Options{
 		Binary:    e.cfg.haproxy,
 		Dir:       e.dir,
-		Frontends: []haproxytest.Frontend{{Name: "impala", Balance: "leastconn", Servers: servers}},
+		Frontends: fes,
 	})
 	if err != nil {
 		return err
@@ -393,7 +403,7 @@ func (e *env) waitProxyUp(ctx context.Context, limit time.Duration) error {
 					up++
 				}
 			}
-			if up == len(e.coords) {
+			if up > 0 && up == len(st) {
 				return nil
 			}
 		}

@@ -25,6 +25,9 @@ type coordProc struct {
 	args    []string
 	env     []string // added to this process's environment
 	hs2Port int
+	// httpPort is the HiveServer2-over-HTTP port: -1 off, 0 any free one
+	// (the first start), then the one taken, which Restart reuses.
+	httpPort int
 	// web turns the web server on (/healthz); webPort is its port, free
 	// at the first start and kept for restarts.
 	web     bool
@@ -34,11 +37,12 @@ type coordProc struct {
 	// nil: this program's standard error.
 	stderr func(line string)
 
-	mu      sync.Mutex // guards cmd, exited, addr, webAddr
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	addr    string
-	webAddr string
+	mu       sync.Mutex // guards cmd, exited, addr, httpAddr, webAddr
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	addr     string
+	httpAddr string
+	webAddr  string
 }
 
 // buildImpalad builds the coordinator command into dir and returns its path.
@@ -61,18 +65,24 @@ func buildImpalad(ctx context.Context, dir string) (string, error) {
 
 // startCoord starts coordinator index as a process; the first start takes a
 // free port, Restart reuses it.
-func startCoord(ctx context.Context, bin string, index int, serviceTime time.Duration, maxProcs int) (*coordProc, error) {
+// With http it listens for HiveServer2 over HTTP too.
+func startCoord(ctx context.Context, bin string, index int, serviceTime time.Duration, maxProcs int, http bool) (*coordProc, error) {
 	c := newCoord(bin, index, serviceTime, maxProcs)
+	if http {
+		c.httpPort = 0
+	}
 	return c, c.start(ctx)
 }
 
-// newCoord prepares coordinator index without starting it.
+// newCoord prepares coordinator index without starting it, without
+// HiveServer2 over HTTP.
 func newCoord(bin string, index int, serviceTime time.Duration, maxProcs int) *coordProc {
 	c := &coordProc{
-		index: index,
-		name:  fmt.Sprintf("lbbench-coord%d", index+1),
-		bin:   bin,
-		args:  []string{"--beeswax_port=-1", "--service_time=" + serviceTime.String()},
+		index:    index,
+		name:     fmt.Sprintf("lbbench-coord%d", index+1),
+		bin:      bin,
+		args:     []string{"--beeswax_port=-1", "--service_time=" + serviceTime.String()},
+		httpPort: -1,
 	}
 	c.args = append(c.args, "--version="+c.name)
 	if maxProcs > 0 {
@@ -82,7 +92,7 @@ func newCoord(bin string, index int, serviceTime time.Duration, maxProcs int) *c
 }
 
 func (c *coordProc) start(ctx context.Context) error {
-	args := append([]string{"--hs2_port=" + strconv.Itoa(c.hs2Port)}, c.args...)
+	args := append([]string{"--hs2_port=" + strconv.Itoa(c.hs2Port), "--hs2_http_port=" + strconv.Itoa(c.httpPort)}, c.args...)
 	if c.web {
 		args = append(args, "--webserver_port="+strconv.Itoa(c.webPort))
 	}
@@ -126,12 +136,13 @@ func (c *coordProc) start(ctx context.Context) error {
 
 	timer := time.NewTimer(15 * time.Second)
 	defer timer.Stop()
-	var hs2, web string
+	var hs2, httpAddr, web string
 	for {
 		select {
 		case line := <-lines:
+			// "hs2=", then "hs2-http=" (when on), then "web=" (when on).
 			key, a, _ := strings.Cut(line, "=")
-			if key != "hs2" && key != "web" {
+			if key != "hs2" && key != "hs2-http" && key != "web" {
 				continue
 			}
 			_, port, err := net.SplitHostPort(a)
@@ -140,14 +151,17 @@ func (c *coordProc) start(ctx context.Context) error {
 				return fmt.Errorf("lbbench: coordinator %d printed %q", c.index+1, line)
 			}
 			n, _ := strconv.Atoi(port)
-			if key == "hs2" {
+			switch key {
+			case "hs2":
 				hs2, c.hs2Port = a, n
-			} else {
+			case "hs2-http":
+				httpAddr, c.httpPort = a, n
+			default:
 				web, c.webPort = a, n
 			}
-			if hs2 != "" && (web != "" || !c.web) {
+			if hs2 != "" && (httpAddr != "" || c.httpPort < 0) && (web != "" || !c.web) {
 				c.mu.Lock()
-				c.addr, c.webAddr = hs2, web
+				c.addr, c.httpAddr, c.webAddr = hs2, httpAddr, web
 				c.mu.Unlock()
 				return nil
 			}
@@ -168,6 +182,13 @@ func (c *coordProc) Addr() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.addr
+}
+
+// HTTPAddr returns the HiveServer2-over-HTTP address ("" when off).
+func (c *coordProc) HTTPAddr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.httpAddr
 }
 
 // WebAddr returns the web server's address ("" when it is off).

@@ -90,6 +90,8 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 		w("\n")
 	}
 
+	writeHTTPSection(&b, cells, cfg.clients)
+
 	w("## Targets of issue 8\n\n")
 	w("| target | measured | met |\n|---|---|---|\n")
 	yes := func(ok bool) string {
@@ -275,7 +277,7 @@ func perOp(d time.Duration, n int) float64 {
 }
 
 func joinCounts(v []int64, m modeKind) string {
-	if m == modeDirect || m == modeImpalalbOne {
+	if m == modeDirect || m == modeImpalalbOne || m == modeDirectHTTP {
 		// One coordinator per part, a different one each part: the total.
 		var sum int64
 		for _, x := range v {

@@ -297,7 +297,7 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 	res := &cellResult{mode: spec.mode, wl: spec.wl.name, clients: spec.clients, dur: spec.dur,
 		stmts: make([]int64, ncoord), busy: make([]time.Duration, ncoord), sessions: make([]int64, ncoord),
 		clientCPU: cpu1 - cpu0, ok: make([][]uint32, nb), fail: make([]uint32, nb)}
-	if spec.mode == modeHAProxy {
+	if spec.mode.proxied() {
 		res.proxyCPU = pcpu1 - pcpu0
 	}
 	if ccpu0 != nil && ccpu1 != nil {

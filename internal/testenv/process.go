@@ -34,6 +34,9 @@ func BuildImpalad(dir string) (string, error) {
 type ImpaladProcess struct {
 	// HS2 and Beeswax are the addresses it listens on.
 	HS2, Beeswax string
+	// HTTP is its HiveServer2-over-HTTP address, with --hs2_http_port;
+	// empty without.
+	HTTP string
 
 	stderr LockedBuffer
 }
@@ -89,14 +92,17 @@ func StartImpaladProcess(t testing.TB, bin string, args ...string) *ImpaladProce
 			<-exited
 		}
 	})
-	// It prints "hs2=ADDR" and "beeswax=ADDR" once it listens; the scan
-	// ends at those or when it exits.
+	// It prints "hs2=ADDR", "hs2-http=ADDR" (with --hs2_http_port) and
+	// "beeswax=ADDR", in that order, once it listens; the scan ends at
+	// beeswax's or when it exits.
 	sc := bufio.NewScanner(stdout)
 	for (p.HS2 == "" || p.Beeswax == "") && sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), "=")
 		switch k {
 		case "hs2":
 			p.HS2 = v
+		case "hs2-http":
+			p.HTTP = v
 		case "beeswax":
 			p.Beeswax = v
 		}

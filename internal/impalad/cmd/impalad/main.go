@@ -10,6 +10,7 @@
 //	impalad --hs2_port=21050 --beeswax_port=21000 --service_time=2ms
 //	impalad --tls_cert=server.pem --tls_key=server.key --ldap_users=users.txt
 //	impalad --keytab=impala.keytab --kerberos_qop=auth,auth-conf
+//	impalad --hs2_http_port=28000 --jwks_file_path=jwks.json --jwt_allow_without_tls
 //
 // Coordinators in different processes do not share a catalog, so
 // --ddl_delay has no effect on a lone coordinator (its own DDL is visible to
@@ -19,8 +20,13 @@
 // --beeswax_port (or on free ports when those are 0).
 //
 // For each coordinator it prints, one per line, "hs2=host:port", then
+// "hs2-http=host:port" when --hs2_http_port is set, then
 // "beeswax=host:port" unless beeswax is off, then "web=host:port" when
-// --webserver_port is set.
+// --webserver_port is set. The HTTP listener (HiveServer2 over HTTP)
+// authenticates as the binary port does — --ldap_users with Basic,
+// --keytab with SPNEGO (Negotiate) — and with JWTs (Bearer) signed by a key
+// of --jwks_file_path; it issues auth cookies valid for
+// --max_cookie_lifetime_s.
 package main
 
 import (
@@ -60,6 +66,11 @@ func run(args []string) error {
 	hs2Port := fs.Int("hs2_port", 0, "HiveServer2 port (0: any free port)")
 	bzPort := fs.Int("beeswax_port", 0, "beeswax port (0: any free port; -1: off)")
 	webPort := fs.Int("webserver_port", -1, "web server port for /healthz and metrics (0: any free port; -1: off)")
+	httpPort := fs.Int("hs2_http_port", -1, "HiveServer2 over HTTP port (0: any free port; -1: off)")
+	jwks := fs.String("jwks_file_path", "", "JSON Web Key Set file: turns JWT authentication over HTTP on")
+	jwtNoTLS := fs.Bool("jwt_allow_without_tls", false, "allow JWT authentication without TLS")
+	jwtClaim := fs.String("jwt_custom_claim_username", "username", "JWT claim holding the user name")
+	cookieLife := fs.Int64("max_cookie_lifetime_s", 86400, "lifetime of the HTTP auth cookies in seconds (0: no cookies)")
 	serviceTime := fs.Duration("service_time", 0, "simulated work per statement")
 	ddlDelay := fs.Duration("ddl_delay", 0, "catalog propagation delay (no peers in one process: see the package doc)")
 	idle := fs.Duration("idle_session_timeout", 0, "expire sessions idle this long (0: never)")
@@ -96,6 +107,13 @@ func run(args []string) error {
 		Cluster:                    impalad.NewCluster(*ddlDelay),
 		ShutdownGracePeriod:        time.Duration(*grace) * time.Second,
 		ShutdownDeadline:           time.Duration(*deadline) * time.Second,
+		JWKSFile:                   *jwks,
+		JWTAllowWithoutTLS:         *jwtNoTLS,
+		JWTUsernameClaim:           *jwtClaim,
+		CookieLifetime:             time.Duration(*cookieLife) * time.Second,
+	}
+	if *cookieLife <= 0 {
+		cfg.CookieLifetime = -1
 	}
 	if *grace <= 0 {
 		cfg.ShutdownGracePeriod = time.Nanosecond
@@ -141,6 +159,7 @@ func run(args []string) error {
 			return err
 		}
 		cfg.Mechanisms = map[string]saslserver.MechanismFactory{"GSSAPI": acc.Factory()}
+		cfg.Negotiate = acc.AcceptNegotiate
 	}
 	port := func(base, i int) string {
 		if base == 0 {
@@ -161,6 +180,9 @@ func run(args []string) error {
 		if *webPort >= 0 {
 			c.WebAddr = port(*webPort, i)
 		}
+		if *httpPort >= 0 {
+			c.HS2HTTPAddr = port(*httpPort, i)
+		}
 		co, err := impalad.Start(c)
 		if err != nil {
 			closeAll()
@@ -168,6 +190,9 @@ func run(args []string) error {
 		}
 		cos = append(cos, co)
 		fmt.Printf("hs2=%s\n", co.HS2Addr())
+		if a := co.HS2HTTPAddr(); a != "" {
+			fmt.Printf("hs2-http=%s\n", a)
+		}
 		if a := co.BeeswaxAddr(); a != "" {
 			fmt.Printf("beeswax=%s\n", a)
 		}

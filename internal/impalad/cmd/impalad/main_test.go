@@ -34,6 +34,8 @@ func TestRunBadFlags(t *testing.T) {
 	require.Error(t, run([]string{"--keytab=" + filepath.Join(t.TempDir(), "none")}))
 	require.Error(t, run([]string{"--keytab=x", "--kerberos_qop=bogus"}))
 	require.Error(t, run([]string{"--coordinators=0"}))
+	require.ErrorContains(t, run([]string{"--hs2_http_port=0", "--jwks_file_path=" + filepath.Join(t.TempDir(), "none")}), "JWT authentication should be only used with TLS enabled.")
+	require.ErrorContains(t, run([]string{"--hs2_http_port=0", "--jwt_allow_without_tls", "--jwks_file_path=" + filepath.Join(t.TempDir(), "none")}), "JWKS file")
 }
 
 // startForWaitEnd starts n coordinators as run does, each telling exited
