@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -80,8 +83,14 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		return nil, err
 	}
 	c := &Connector{cfg: cfg, drv: drv}
+	bc, hap, err := poolConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	opts := conn.Options{
-		ConnectTimeout: cfg.ConnectTimeout,
+		// The pool's dial timeout: the DSN's, else the file's "timeout
+		// connect", else the default.
+		ConnectTimeout: bc.DialTimeout,
 		User:           cfg.User,
 		Database:       cfg.Database,
 		SessionOptions: cfg.QueryOptions,
@@ -89,15 +98,35 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		MaxReplyMemory: cfg.MaxReplyMemory,
 		AllowNonImpala: cfg.AllowNonImpala,
 		PollQueries:    cfg.PollQueries,
+		SyncDDL:        syncDDLMode(cfg.SyncDDL),
 		Tracer:         cfg.Tracer,
 		Logger:         cfg.Logger,
 	}
-	if cfg.Protocol == ProtocolBeeswax {
+	httpMode := cfg.Protocol == ProtocolHS2HTTP
+	switch cfg.Protocol {
+	case ProtocolBeeswax:
 		opts.Protocol = conn.Beeswax
+	case ProtocolHS2HTTP:
+		opts.Protocol = conn.HS2HTTP
+		opts.HTTPPath = cfg.HTTPPath
+		opts.HTTPHeaders = cfg.HTTPHeaders
 	}
 	switch cfg.Auth {
 	case AuthPlain:
-		opts.Mechanism = sasl.PlainFactory(cfg.User, cfg.Password.Reveal())
+		if httpMode {
+			opts.HTTPAuth = conn.BasicAuth(cfg.User, cfg.Password)
+		} else {
+			opts.Mechanism = sasl.PlainFactory(cfg.User, cfg.Password.Reveal())
+		}
+	case AuthJWT:
+		src := cfg.JWTFunc
+		switch {
+		case cfg.JWTFile != "":
+			src = conn.TokenFile(cfg.JWTFile)
+		case !cfg.JWT.IsZero():
+			src = conn.StaticToken(cfg.JWT)
+		}
+		opts.HTTPAuth = conn.BearerAuth(src)
 	case AuthGSSAPI:
 		kc := kerberos.Config{
 			Krb5Conf:    cfg.Krb5Conf,
@@ -117,37 +146,52 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 			return nil, fmt.Errorf("impalalb: auth=gssapi: %w", err)
 		}
 		c.krb = krb
-		opts.Mechanism = krb.MechanismFactory()
+		if httpMode {
+			// SPNEGO, for the principal of the same rule as SASL's.
+			opts.HTTPAuth = krb.NegotiateHeader
+		} else {
+			opts.Mechanism = krb.MechanismFactory()
+		}
 	}
-	if cfg.TLS {
-		tc, err := tlsconf.NewClient(tlsconf.Config{
-			CAFile:             cfg.CACert,
-			ServerName:         cfg.ServerName,
-			CertFile:           cfg.ClientCert,
-			KeyFile:            cfg.ClientKey,
-			InsecureSkipVerify: cfg.TLSInsecureSkipVerify,
-			Logger:             cfg.Logger,
-		})
+	tlsOn, tlsCfg := tlsConfig(cfg, hap)
+	var tc *tlsconf.Client
+	if tlsOn || cfg.WebTLS {
+		var err error
+		tc, err = tlsconf.NewClient(tlsCfg)
 		if err != nil {
 			c.closeKerberos()
 			return nil, fmt.Errorf("impalalb: tls: %w", err)
 		}
+	}
+	if tlsOn {
 		// tlsconf checks each coordinator's certificate against
 		// server_name, or the dialed address's host, and reloads rotated
 		// files; its errors name the expected and the presented names.
 		opts.TLSHandshake = tc.HandshakeConn
 	}
 
+	c.discovery(&bc, tc)
+	c.bcfg, c.opts = bc, opts
+	c.validateAfter = bc.WithDefaults().ValidateAfter
+	pool, err := balancer.NewWithHooks(bc, balancer.NewConnDialer(opts), cfg.Hooks)
+	if err != nil {
+		c.closeKerberos()
+		return nil, fmt.Errorf("impalalb: %w", err)
+	}
+	c.pool = pool
+	return c, nil
+}
+
+// poolConfig is the pool's configuration of cfg (validated): its
+// coordinators and settings, or, with HAProxyConfig, the file's backend
+// (returned too) with cfg's own pool settings over it.
+func poolConfig(cfg *Config) (balancer.Config, *balancer.HAProxyBackend, error) {
 	// Config and balancer.Config share one convention (zero: the
 	// default, negative: off) and the same defaults.
 	bc := balancer.Config{
 		Coordinators:  cfg.Addrs,
-		DialTimeout:   cfg.ConnectTimeout,
-		Retries:       cfg.Retries,
 		MaxIdleTime:   cfg.MaxIdleTime,
 		ValidateAfter: cfg.ValidateAfter,
-		Interval:      cfg.HealthInterval,
-		SlowStart:     cfg.SlowStart,
 		Logger:        cfg.Logger,
 
 		OutlierFailures:   cfg.OutlierFailures,
@@ -161,24 +205,125 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 	if t, ok := cfg.Tracer.(balancer.Tracer); ok {
 		bc.Tracer = t
 	}
+	var hap *balancer.HAProxyBackend
+	if cfg.HAProxyConfig != "" {
+		b, err := balancer.LoadHAProxyConfig(cfg.HAProxyConfig, cfg.HAProxyBackend)
+		if err != nil {
+			return bc, nil, fmt.Errorf("impalalb: haproxy_config: %w", err)
+		}
+		hap = &b
+		b.Apply(&bc)
+		if cfg.Logger != nil {
+			for _, d := range b.Ignored {
+				cfg.Logger.Info("impalalb: haproxy_config: directive not carried over",
+					"file", b.File, "line", d.Line, "section", d.Section, "directive", d.Directive, "reason", d.Reason)
+			}
+		}
+	}
+	// The DSN's own settings; a zero one leaves the file's (or the
+	// default).
+	override(&bc.DialTimeout, cfg.ConnectTimeout)
+	override(&bc.Retries, cfg.Retries)
+	override(&bc.Interval, cfg.HealthInterval)
+	override(&bc.SlowStart, cfg.SlowStart)
 	switch cfg.Balance {
 	case BalanceAffinity:
 		bc.Policy = balancer.Affinity
 		bc.DefaultKey = cfg.AffinityKey
 	case BalanceRoundRobin:
 		bc.Policy = balancer.RoundRobin
-	default:
+	case BalanceLeastConn:
 		bc.Policy = balancer.LeastConn
+	default:
+		if hap == nil {
+			bc.Policy = balancer.LeastConn
+		}
 	}
-	c.bcfg, c.opts = bc, opts
-	c.validateAfter = bc.WithDefaults().ValidateAfter
-	pool, err := balancer.NewWithHooks(bc, balancer.NewConnDialer(opts), cfg.Hooks)
-	if err != nil {
-		c.closeKerberos()
-		return nil, fmt.Errorf("impalalb: %w", err)
+	return bc, hap, nil
+}
+
+// override sets *dst to v when v is not zero.
+func override[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
 	}
-	c.pool = pool
-	return c, nil
+}
+
+// tlsConfig says whether sessions use TLS and with what: cfg's settings,
+// or, when the HAProxy backend's servers have "ssl", TLS with the file's
+// CA, name and client certificate where cfg gives none.
+func tlsConfig(cfg *Config, hap *balancer.HAProxyBackend) (bool, tlsconf.Config) {
+	tc := tlsconf.Config{
+		CAFile:             cfg.CACert,
+		ServerName:         cfg.ServerName,
+		CertFile:           cfg.ClientCert,
+		KeyFile:            cfg.ClientKey,
+		InsecureSkipVerify: cfg.TLSInsecureSkipVerify,
+		Logger:             cfg.Logger,
+	}
+	if hap == nil || !hap.TLS {
+		return cfg.TLS, tc
+	}
+	if tc.CAFile == "" {
+		tc.CAFile = hap.CAFile
+	}
+	if tc.ServerName == "" {
+		tc.ServerName = hap.ServerName
+	}
+	if tc.CertFile == "" {
+		// "crt" is one PEM file with the certificate and its key.
+		tc.CertFile, tc.KeyFile = hap.ClientCertFile, hap.ClientCertFile
+	}
+	return true, tc
+}
+
+// discovery sets bc's discovery sources and load source as cfg says
+// (discovery, cluster_load, web_*): DNS over each address, or the
+// membership and the load from the coordinators' web servers through one
+// ImpalaWeb with tc's TLS and the credentials of web_auth.
+func (c *Connector) discovery(bc *balancer.Config, tc *tlsconf.Client) {
+	cfg := c.cfg
+	bc.DiscoveryInterval = cfg.DiscoveryInterval
+	bc.DiscoveryTimeout = cfg.DiscoveryTimeout
+	bc.ClusterLoadInterval = cfg.ClusterLoadInterval
+	var web *balancer.ImpalaWeb
+	if cfg.Discovery == DiscoveryImpala || cfg.ClusterLoad {
+		web = &balancer.ImpalaWeb{Port: cfg.WebPort}
+		if cfg.WebTLS {
+			web.TLSHandshake = tc.HandshakeConn
+		}
+		switch cfg.webAuth() {
+		case WebAuthBasic:
+			web.User, web.Password = cfg.User, cfg.Password
+		case WebAuthSPNEGO:
+			if c.krb != nil {
+				krb := c.krb
+				web.Negotiate = func(hc *http.Client) balancer.HTTPDoer { return krb.SPNEGO(hc) }
+			}
+		}
+	}
+	// hostPort splits an address (validated) with the protocol's port
+	// when it has none.
+	hostPort := func(i int) (string, int) {
+		a, _ := normalizeAddr(cfg.Addrs[i], i+1, cfg.DefaultPort(), false)
+		host, port, _ := net.SplitHostPort(a)
+		p, _ := strconv.Atoi(port)
+		return host, p
+	}
+	switch cfg.Discovery {
+	case DiscoveryDNS:
+		for i := range cfg.Addrs {
+			host, port := hostPort(i)
+			bc.Discovery = append(bc.Discovery, &balancer.DNSDiscovery{Name: host, Port: port, Resolver: cfg.Resolver})
+		}
+	case DiscoveryImpala:
+		_, port := hostPort(0)
+		bc.Discovery = []balancer.Discoverer{&balancer.ImpalaMembership{Web: web, Port: port}}
+	}
+	if cfg.ClusterLoad {
+		bc.ClusterLoad = &balancer.ImpalaLoad{Web: web}
+	}
 }
 
 func (c *Connector) closeKerberos() {
@@ -211,6 +356,18 @@ func (c *Connector) Config() *Config { return c.cfg.Clone() }
 // database/sql's own pool or running a statement) count as in use.
 func (c *Connector) Stats() balancer.Stats { return c.pool.Stats() }
 
+// Placement returns the coordinator that the connector's affinity key
+// (balance=affinity: AffinityKey, or this host's name) is placed on, and
+// false when the key has not been placed yet (or expired), or the balance
+// is not affinity. Every connection of the connector opens its session
+// there while that coordinator is up.
+func (c *Connector) Placement() (string, bool) {
+	if c.bcfg.Policy != balancer.Affinity {
+		return "", false
+	}
+	return c.pool.Placement(c.pool.DefaultKey())
+}
+
 // Close closes the pool (idle sessions now; sessions still held by
 // connections when those close) and, with auth=gssapi, stops the ticket
 // renewal. database/sql calls it from DB.Close. It is idempotent.
@@ -232,3 +389,14 @@ func (c *Connector) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String
 
 // LogValue implements slog.LogValuer with String.
 func (c *Connector) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// syncDDLMode is conn's mode for a Config.SyncDDL (validated).
+func syncDDLMode(m SyncDDL) conn.SyncDDL {
+	switch m {
+	case SyncDDLAlways:
+		return conn.SyncDDLAlways
+	case SyncDDLNever:
+		return conn.SyncDDLNever
+	}
+	return conn.SyncDDLAuto
+}

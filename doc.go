@@ -2,19 +2,21 @@
 // Impala into the client. Where a company runs HAProxy or an F5 in front of
 // its impalad coordinators so that applications see one host and port,
 // impalalb gives a Go program the same without the extra hop: a pool of
-// HiveServer2 (port 21050) and beeswax (port 21000) sessions that picks a
+// HiveServer2 (port 21050), HiveServer2 over HTTP (port 28000) and beeswax
+// (port 21000) sessions that picks a
 // coordinator per session by least connections or by session affinity (the
 // client-side equivalent of HAProxy's "balance source"), skips dead
 // coordinators, checks idle connections before reuse, and speaks Kerberos
 // (with the service principal's host set to the load balancer's name, as
-// impala-shell's -b/--kerberos_host_fqdn does) and TLS.
+// impala-shell's -b/--kerberos_host_fqdn does), LDAP, JWT and TLS.
 //
 // The packages:
 //
 //   - [github.com/impalalb/impalalb/balancer]: the coordinator set, the
 //     policies, health checks and the session pool.
 //   - [github.com/impalalb/impalalb/conn]: one connection and session to one
-//     coordinator, HiveServer2 or beeswax, with NOSASL, PLAIN or GSSAPI.
+//     coordinator, HiveServer2 (over TCP or HTTP) or beeswax, with NOSASL,
+//     PLAIN or GSSAPI; over HTTP Basic, SPNEGO or JWT, and cookies.
 //   - [github.com/impalalb/impalalb/kerberos]: pure-Go Kerberos login and the
 //     SASL GSSAPI mechanism.
 //   - [github.com/impalalb/impalalb/tlsconf]: TLS settings for the proxy
@@ -72,6 +74,24 @@
 // (and acquires, when it also implements balancer.Tracer) for logs,
 // metrics or OpenTelemetry spans; [Config.Hooks] are the pool's lifecycle
 // hooks.
+//
+// Leaving HAProxy: the DSN parameter haproxy_config ([Config.HAProxyConfig])
+// takes the coordinators, the balance, the health checks, the timeouts and
+// the TLS of one backend of an HAProxy configuration (the haproxy.cfg of
+// Impala's load-balancer guide, read by balancer.LoadHAProxyConfig) in
+// place of the host list; the DSN's own parameters override the file's,
+// and the directives without a client-side meaning are logged.
+//
+// Discovery: with discovery=dns (each address's name resolved
+// periodically, a Kubernetes headless service) or discovery=impala (the
+// cluster's membership from the coordinators' web servers, quiescing
+// coordinators drained) the coordinators follow the cluster, the DSN's
+// addresses being the seed list; a coordinator that leaves is drained, not
+// cut, and a discovery that fails keeps the last good list. With
+// cluster_load=true leastconn also counts every client's queries on each
+// coordinator, read from its web server, so that many client processes
+// balance as one. The web_port, web_tls and web_auth parameters say how
+// the web servers are reached; see [ParseDSN].
 //
 // [NewConnector] with sql.OpenDB gives the pool's per-coordinator figures
 // through [Connector.Stats]; inside sql.Conn.Raw a connection is a

@@ -23,21 +23,26 @@ import (
 func TestGSSAPI(t *testing.T) {
 	k := kdctest.Start(t, kdctest.Options{Hosts: []string{"coord1.impalalb.test", "coord2.impalalb.test"}})
 	cluster := impalad.NewCluster(0)
-	var addrs, bzAddrs []string
+	var addrs, bzAddrs, httpAddrs []string
 	for _, h := range k.Hosts {
 		acc, err := krbacceptor.New(krbacceptor.Config{KeytabPath: k.Keytab(h)})
 		require.NoError(t, err)
 		co := startCoord(t, impalad.Config{
 			Cluster:    cluster,
 			Mechanisms: map[string]saslserver.MechanismFactory{"GSSAPI": acc.Factory()},
+			Negotiate:  acc.AcceptNegotiate,
 		})
 		addrs = append(addrs, co.HS2Addr())
 		bzAddrs = append(bzAddrs, co.BeeswaxAddr())
+		httpAddrs = append(httpAddrs, co.HS2HTTPAddr())
 	}
 	for _, p := range protocols {
 		hosts := addrs
-		if p == impalalb.ProtocolBeeswax {
+		switch p {
+		case impalalb.ProtocolBeeswax:
 			hosts = bzAddrs
+		case impalalb.ProtocolHS2HTTP:
+			hosts = httpAddrs
 		}
 		for _, login := range []string{"keytab", "password"} {
 			t.Run(string(p)+"/"+login, func(t *testing.T) {

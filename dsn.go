@@ -1,8 +1,12 @@
 package impalalb
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -26,6 +30,11 @@ const (
 	// ProtocolBeeswax is the older beeswax ImpalaService, port 21000 by
 	// default. Rows come back as tab-separated text.
 	ProtocolBeeswax Protocol = "beeswax"
+	// ProtocolHS2HTTP is HiveServer2 over HTTP, port 28000 by default
+	// (Impala's --hs2_http_port): how Impala is reached through HTTP load
+	// balancers, Apache Knox and Kubernetes ingresses. Each call is a POST
+	// to HTTPPath; LDAP is Basic, Kerberos is SPNEGO, and AuthJWT is open.
+	ProtocolHS2HTTP Protocol = "hs2-http"
 )
 
 // Balance names the policy that picks a coordinator for a new session.
@@ -44,6 +53,17 @@ const (
 	BalanceRoundRobin Balance = "roundrobin"
 )
 
+// SyncDDL names when the driver adds SYNC_DDL=1 to statements that change
+// the catalog (Config.SyncDDL).
+type SyncDDL string
+
+// The SyncDDL modes.
+const (
+	SyncDDLAuto   SyncDDL = "auto"
+	SyncDDLAlways SyncDDL = "always"
+	SyncDDLNever  SyncDDL = "never"
+)
+
 // Auth names how the client authenticates to the coordinators.
 type Auth string
 
@@ -55,8 +75,44 @@ const (
 	// AuthPlain is SASL PLAIN with User and Password (LDAP on the
 	// server); use it with TLS.
 	AuthPlain Auth = "plain"
-	// AuthGSSAPI is Kerberos through SASL GSSAPI (RFC 4752).
+	// AuthGSSAPI is Kerberos through SASL GSSAPI (RFC 4752); over
+	// hs2-http, SPNEGO ("Authorization: Negotiate").
 	AuthGSSAPI Auth = "gssapi"
+	// AuthJWT is a JSON Web Token sent as "Authorization: Bearer"
+	// (Impala's JWT authentication, impala-shell's -j), from JWT, JWTFile
+	// or JWTFunc. hs2-http only; use it with TLS.
+	AuthJWT Auth = "jwt"
+)
+
+// Discovery names how the coordinators are found at run time.
+type Discovery string
+
+// The discovery modes.
+const (
+	// DiscoveryDNS resolves the host name of each address periodically:
+	// each A and AAAA record is a coordinator on that address's port (a
+	// Kubernetes headless service, round-robin DNS).
+	DiscoveryDNS Discovery = "dns"
+	// DiscoveryImpala reads the cluster's membership from the
+	// coordinators' web servers (/backends?json): each coordinator's host
+	// on the port of the first address; quiescing ones are drained.
+	DiscoveryImpala Discovery = "impala"
+)
+
+// WebAuth names how the client answers a coordinator's web server that asks
+// for credentials.
+type WebAuth string
+
+// The web server authentication modes.
+const (
+	// WebAuthNone sends no credentials.
+	WebAuthNone WebAuth = "none"
+	// WebAuthBasic sends User and Password with HTTP Basic (Impala's
+	// --webserver_require_ldap), over TLS only.
+	WebAuthBasic WebAuth = "basic"
+	// WebAuthSPNEGO sends a Kerberos ticket for HTTP/<host> with
+	// Negotiate (Impala's --webserver_require_spnego); auth=gssapi only.
+	WebAuthSPNEGO WebAuth = "spnego"
 )
 
 // Ports and limits of the DSN. The other defaults of [Config] are the
@@ -69,6 +125,8 @@ const (
 	DefaultPort = 21050
 	// DefaultBeeswaxPort is the coordinators' beeswax port.
 	DefaultBeeswaxPort = 21000
+	// DefaultHTTPPort is the coordinators' HiveServer2 over HTTP port.
+	DefaultHTTPPort = 28000
 
 	// MaxFetchSize is the largest accepted fetch_size.
 	MaxFetchSize = 1 << 24
@@ -78,6 +136,8 @@ const (
 	MaxReplyMemory = 1 << 40
 	// MaxOutlierFailures is the largest accepted outlier_failures.
 	MaxOutlierFailures = 1000
+	// DefaultWebPort is the coordinators' web server port.
+	DefaultWebPort = balancer.DefaultWebPort
 )
 
 const dsnScheme = "impala://"
@@ -103,15 +163,43 @@ type Config struct {
 
 	// Addrs are the coordinators, "host:port" with IPv6 hosts in brackets
 	// ("[::1]:21050"). A missing port means DefaultPort (DefaultBeeswaxPort
-	// with ProtocolBeeswax). At least one is required; ParseDSN always fills
-	// in the port.
+	// with ProtocolBeeswax, DefaultHTTPPort with ProtocolHS2HTTP). At least
+	// one is required, unless HAProxyConfig is set, and then none may be
+	// given; ParseDSN always fills in the port.
 	Addrs []string
+	// HAProxyConfig is the path of an HAProxy configuration, such as the
+	// haproxy.cfg of Impala's load-balancer guide, to take the coordinators
+	// from in place of Addrs: the servers of the HAProxyBackend section,
+	// with its balance, health checks (check, inter, rise, fall,
+	// downinter, slowstart), timeout connect, retries, maxconn and TLS (ssl
+	// ca-file, verifyhost or sni, crt), read by [balancer.LoadHAProxyConfig]
+	// when the Connector is made. Balance, HealthInterval, ConnectTimeout,
+	// Retries and SlowStart, when not zero, override the file; so do TLS
+	// and its CACert, ServerName and ClientCert/ClientKey, each on its own.
+	// Directives without a client-side meaning are logged to Logger. The
+	// protocol is still Protocol (the guide's :21000 servers need
+	// ProtocolBeeswax). Empty means none: Addrs lists the coordinators.
+	HAProxyConfig string
+	// HAProxyBackend is the backend or listen section of HAProxyConfig to
+	// read, or a frontend whose default_backend is read. Empty means the
+	// only section that has servers. Only with HAProxyConfig.
+	HAProxyBackend string
 	// Database is the database sessions start in. Empty means the server's
 	// default ("default").
 	Database string
 
-	// Protocol is hs2 or beeswax. Empty means hs2.
+	// Protocol is hs2, beeswax or hs2-http. Empty means hs2.
 	Protocol Protocol
+	// HTTPPath is the path of hs2-http requests (impala-shell's
+	// --http_path). Empty means conn.DefaultHTTPPath ("cliservice"). Only
+	// with ProtocolHS2HTTP.
+	HTTPPath string
+	// HTTPHeaders are extra headers of every hs2-http request (DSN
+	// "http_header.NAME=value"), by header name; a User-Agent replaces the
+	// library's. The values are secret.Values (secret.New(v)): a header
+	// may carry a proxy's key or token, so String shows the names only.
+	// Nil means none. Only with ProtocolHS2HTTP.
+	HTTPHeaders map[string]secret.Value `json:"-"`
 	// Balance is the policy over Addrs. Empty means leastconn.
 	Balance Balance
 	// AffinityKey is the key of BalanceAffinity. Empty means this host's
@@ -122,6 +210,17 @@ type Config struct {
 	// Auth is the authentication mode. Empty means none. ParseDSN sets
 	// plain when the DSN has a password and no auth parameter.
 	Auth Auth
+	// JWT is the token of AuthJWT, secret.New(tok): it prints redacted
+	// under every verb. The zero Value means JWTFile or JWTFunc gives it.
+	JWT secret.Value `json:"-"`
+	// JWTFile is the path of a file that holds the token of AuthJWT, read
+	// again whenever it changes. Empty means JWT or JWTFunc gives it.
+	JWTFile string
+	// JWTFunc gives the token of AuthJWT each time a session
+	// authenticates (a call to an identity provider; a session
+	// authenticates once, then holds the coordinator's cookie). Nil means
+	// JWT or JWTFile gives it. Not part of the DSN.
+	JWTFunc func(ctx context.Context) (secret.Value, error) `json:"-"`
 	// KerberosHostFQDN is the host part of the service principal
 	// (service/host@REALM) to ask tickets for, whatever coordinator the
 	// socket reaches: the load balancer's name. Empty means each
@@ -222,11 +321,64 @@ type Config struct {
 	// (balancer.DefaultOutlierMaxEjected).
 	OutlierMaxEjected float64
 
+	// Discovery finds the coordinators at run time (DSN "discovery"), Addrs
+	// being the seed list: the coordinators until discovery first answers,
+	// and where DiscoveryImpala first asks. A coordinator that joins is
+	// taken in with slow start; one that leaves (or, with DiscoveryImpala,
+	// quiesces) is drained, not cut: its sessions finish their statements
+	// and move at their next one. A discovery that fails keeps the last
+	// good list. Empty means Addrs are the coordinators.
+	Discovery Discovery
+	// DiscoveryInterval is the period of discovery's polls, jittered by
+	// ±20 %. Zero means 10 s (balancer.DefaultDiscoveryInterval). Only with
+	// Discovery.
+	DiscoveryInterval time.Duration
+	// DiscoveryTimeout bounds one poll of discovery. Zero means 5 s
+	// (balancer.DefaultDiscoveryTimeout). Only with Discovery.
+	DiscoveryTimeout time.Duration
+	// ClusterLoad turns on cluster-wide least connections: leastconn
+	// counts, beside this client's own sessions, every client's queries on
+	// each coordinator, read from its web server
+	// (impala-server.num-queries-registered of /jsonmetrics?json), so that
+	// many client processes balance as one (see the balancer package doc
+	// for the formula). False means this client's sessions only.
+	ClusterLoad bool
+	// ClusterLoadInterval is the period of those reads, jittered by ±20 %.
+	// Zero means 1 s (balancer.DefaultClusterLoadInterval). Only with
+	// ClusterLoad.
+	ClusterLoadInterval time.Duration
+	// WebPort is the coordinators' web server port (impalad's
+	// --webserver_port). Zero means 25000 (DefaultWebPort). Only with
+	// DiscoveryImpala or ClusterLoad.
+	WebPort int
+	// WebTLS makes the requests to the web servers HTTPS, with CACert,
+	// ServerName, ClientCert and ClientKey as for the sessions. False
+	// means plain HTTP. Only with DiscoveryImpala or ClusterLoad.
+	WebTLS bool
+	// WebAuth is how a web server that asks for credentials is answered;
+	// none is sent to one that does not ask. Empty means as Auth: basic
+	// with AuthPlain (sent over WebTLS only), spnego with AuthGSSAPI,
+	// none otherwise. Only with DiscoveryImpala or ClusterLoad.
+	WebAuth WebAuth
+
+	// Resolver resolves the addresses' host names for DiscoveryDNS. Nil
+	// means net.DefaultResolver. Not part of the DSN.
+	Resolver *net.Resolver `json:"-"`
+
 	// PollQueries makes a query wait by polling its status, as every other
 	// statement does, instead of fetching its first rows at once (which
 	// Impala holds until they are ready). A way back should a coordinator
 	// mishandle the early fetch. HS2 only (beeswax always polls).
 	PollQueries bool
+
+	// SyncDDL says when a statement that changes the catalog (DDL, and DML
+	// that adds files or partitions) carries SYNC_DDL=1, so that it
+	// returns only once every coordinator has seen the change: "auto" (the
+	// zero value) on connections placed by leastconn or round-robin, whose
+	// next statements may run on another coordinator (with balance=affinity
+	// they stay on one); "always"; "never". A SYNC_DDL the user chose (opt.,
+	// SET, WithQueryOptions) wins.
+	SyncDDL SyncDDL
 
 	// AllowNonImpala lets the driver talk to a HiveServer2 that is not
 	// Impala (Apache Hive, Spark's Thrift server): no Impala-only calls,
@@ -254,11 +406,12 @@ type Config struct {
 	Logger *slog.Logger `json:"-"`
 }
 
-// Clone returns a deep copy of c (Addrs and QueryOptions are copied; the
-// Logger is shared).
+// Clone returns a deep copy of c (Addrs, QueryOptions and HTTPHeaders are
+// copied; the Logger is shared).
 func (c *Config) Clone() *Config {
 	n := *c
 	n.Addrs = slices.Clone(c.Addrs)
+	n.HTTPHeaders = maps.Clone(c.HTTPHeaders)
 	if c.QueryOptions != nil {
 		n.QueryOptions = make(map[string]string, len(c.QueryOptions))
 		for k, v := range c.QueryOptions {
@@ -268,11 +421,15 @@ func (c *Config) Clone() *Config {
 	return &n
 }
 
-// DefaultPort returns the port of an address without one: DefaultPort, or
-// DefaultBeeswaxPort with ProtocolBeeswax.
+// DefaultPort returns the port of an address without one: DefaultPort,
+// DefaultBeeswaxPort with ProtocolBeeswax, DefaultHTTPPort with
+// ProtocolHS2HTTP.
 func (c *Config) DefaultPort() int {
-	if c.Protocol == ProtocolBeeswax {
+	switch c.Protocol {
+	case ProtocolBeeswax:
 		return DefaultBeeswaxPort
+	case ProtocolHS2HTTP:
+		return DefaultHTTPPort
 	}
 	return DefaultPort
 }
@@ -319,9 +476,11 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //	impala://[user[:password]@]host1[:port][,host2[:port]...][/database][?param=value&...]
 //
 // into a Config that holds what the DSN says, every other field zero (its
-// default). Hosts are names, IPv4
+// default). The host list may be empty only with haproxy_config. Hosts are
+// names, IPv4
 // addresses or IPv6 addresses in brackets ("[::1]:21050", a zone written
-// as "%25"); a missing port is 21050, or 21000 with protocol=beeswax. The
+// as "%25"); a missing port is 21050, 21000 with protocol=beeswax, 28000
+// with protocol=hs2-http. The
 // user name and password are percent-decoded: '%', '/' and '?' in them
 // must be written %25, %2F and %3F, and ':' in the user name %3A ('@' and
 // ':' in the password may stay as they are). The database is an
@@ -330,11 +489,22 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //
 // Parameters (the default in brackets):
 //
-//   - protocol: hs2 or beeswax [hs2].
+//   - haproxy_config: path of an HAProxy configuration whose backend gives
+//     the coordinators (the host list must then be empty), the balance,
+//     the health checks, the connect timeout, the retries, the slow start
+//     and TLS [none]; the parameters of this DSN override the file's (see
+//     [Config.HAProxyConfig]).
+//   - haproxy_backend: the backend, listen or frontend section of
+//     haproxy_config to read [the only one with servers]. haproxy_config
+//     only.
+//   - protocol: hs2, beeswax or hs2-http (HiveServer2 over HTTP) [hs2].
+//   - http_path: path of hs2-http requests, impala-shell's --http_path
+//     [cliservice]. hs2-http only.
 //   - balance: leastconn, affinity or roundrobin [leastconn].
 //   - affinity_key: key of balance=affinity [this host's address].
-//   - auth: none, plain, ldap (same as plain) or gssapi [plain when a
-//     password is given, else none].
+//   - auth: none, plain, ldap (same as plain), gssapi or jwt [plain when a
+//     password is given, else none]. Over hs2-http plain is Basic, gssapi
+//     is SPNEGO (Negotiate) and jwt is Bearer; jwt is hs2-http only.
 //   - kerberos_host_fqdn: host of the service principal, e.g. the load
 //     balancer's name [each coordinator's host name]. gssapi only.
 //   - service_name: Kerberos service name [impala]. gssapi only.
@@ -345,6 +515,10 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //   - principal: client principal, user@REALM [the user name]. gssapi only.
 //   - ccache: path of the credential cache [$KRB5CCNAME or the system
 //     default]. gssapi only; not with a password or keytab.
+//   - jwt: the JSON Web Token (a secret, never printed). jwt only; not
+//     with jwt_file.
+//   - jwt_file: path of a file holding the token, read again when it
+//     changes (a token another process renews). jwt only.
 //   - tls: true or false [false].
 //   - ca_cert: path of a PEM CA bundle [system roots]. tls only.
 //   - server_name: name the certificates must be valid for [each
@@ -379,12 +553,43 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     one that follows up to 5m (or itself, when longer) [30s].
 //   - outlier_max_ejected: largest fraction of the coordinators ejected at
 //     once, from 0 to 1 [0.5]; at least one, never all.
+//   - discovery: dns (each address's host name resolved periodically, each
+//     record a coordinator on that address's port) or impala (the
+//     cluster's membership from the coordinators' web servers,
+//     /backends?json, on the first address's port) [none: the addresses
+//     are the coordinators]. The addresses are then the seed list.
+//   - discovery_interval, discovery_timeout: Go durations, the period and
+//     the bound of discovery's polls [10s, 5s]. discovery only.
+//   - cluster_load: true for cluster-wide least connections, every
+//     client's queries on each coordinator counted from its web server
+//     [false].
+//   - cluster_load_interval: Go duration between those reads [1s].
+//     cluster_load only.
+//   - web_port: the coordinators' web server port [25000].
+//     discovery=impala or cluster_load only.
+//   - web_tls: true for HTTPS to the web servers, with ca_cert,
+//     server_name, client_cert and client_key [false]. discovery=impala or
+//     cluster_load only.
+//   - web_auth: none, basic (the user and password, web_tls only) or
+//     spnego (auth=gssapi only), sent only to a web server that asks [as
+//     auth: basic with plain, spnego with gssapi]. discovery=impala or
+//     cluster_load only.
 //   - allow_non_impala: true to talk to a HiveServer2 that is not Impala
 //     (Apache Hive, Spark's Thrift server) [false]. hs2 only.
 //   - poll_queries: true to have queries wait by polling their status,
 //     like every other statement, instead of fetching their first rows at
 //     once [false]. A way back should a coordinator mishandle the early
 //     fetch.
+//   - http_header.NAME=value: an extra header on every hs2-http request
+//     (a proxy's routing or tenant header; X-Forwarded-For as
+//     impala-shell's --hs2_x_forward). The headers the transport writes
+//     (Authorization, Cookie, Host, Content-*, ...) are refused.
+//   - sync_ddl: auto, always or never [auto]: when a statement that
+//     changes the catalog (DDL; DML that adds files or partitions) carries
+//     SYNC_DDL=1, which makes it return once every coordinator has seen
+//     the change. auto: on connections placed by leastconn or round-robin,
+//     whose next statements may run on another coordinator. A SYNC_DDL
+//     the user chose wins.
 //   - opt.NAME=value: the Impala query option NAME (letters, digits and
 //     underscores, case-insensitive, e.g. opt.MEM_LIMIT=2g,
 //     opt.REQUEST_POOL=etl, opt.SYNC_DDL=1) set on every session. The value
@@ -412,7 +617,7 @@ func ParseDSN(dsn string) (*Config, error) {
 	}
 	authority, tail := rest[:end], rest[end:]
 	hasUserinfo := false
-	c := &Config{Addrs: []string{}}
+	c := &Config{}
 	hasPassword := false
 	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
 		hasUserinfo = true
@@ -445,15 +650,15 @@ func ParseDSN(dsn string) (*Config, error) {
 		return dsnErr(param, "malformed; "+encodeHint)
 	}
 
-	if authority == "" {
-		return nil, dsnErr("address", "no coordinator given")
-	}
-	for i, a := range strings.Split(authority, ",") {
-		addr, err := normalizeAddr(a, i+1, 0, true)
-		if err != nil {
-			return nil, hide(err, "address")
+	// An empty host list is for haproxy_config (Validate checks that).
+	if authority != "" {
+		for i, a := range strings.Split(authority, ",") {
+			addr, err := normalizeAddr(a, i+1, 0, true)
+			if err != nil {
+				return nil, hide(err, "address")
+			}
+			c.Addrs = append(c.Addrs, addr)
 		}
-		c.Addrs = append(c.Addrs, addr)
 	}
 
 	if path != "" {
@@ -496,6 +701,12 @@ func ParseDSN(dsn string) (*Config, error) {
 			}
 			key = "opt." + strings.ToUpper(name)
 		}
+		if name, isHeader := strings.CutPrefix(key, "http_header."); isHeader {
+			if !isHeaderName(name) {
+				return nil, hide(dsnErr("", fmt.Sprintf("http_header.%s: not a header name", name)), "")
+			}
+			key = "http_header." + http.CanonicalHeaderKey(name)
+		}
 		if seen[key] {
 			return nil, hide(dsnErr(key, "given more than once"), "")
 		}
@@ -536,13 +747,26 @@ func (c *Config) setParam(key, value string) error {
 		c.QueryOptions[name] = value
 		return validOptionValue(key, value)
 	}
+	if name, ok := strings.CutPrefix(key, "http_header."); ok {
+		if c.HTTPHeaders == nil {
+			c.HTTPHeaders = make(map[string]secret.Value)
+		}
+		c.HTTPHeaders[name] = secret.New(value)
+		return nil
+	}
 	var err error
 	switch key {
+	case "haproxy_config":
+		c.HAProxyConfig = value
+	case "haproxy_backend":
+		c.HAProxyBackend = value
 	case "protocol":
 		c.Protocol = Protocol(value)
-		if c.Protocol != ProtocolHS2 && c.Protocol != ProtocolBeeswax {
-			return dsnErr(key, fmt.Sprintf("%q is not hs2 or beeswax", value))
+		if c.Protocol != ProtocolHS2 && c.Protocol != ProtocolBeeswax && c.Protocol != ProtocolHS2HTTP {
+			return dsnErr(key, fmt.Sprintf("%q is not hs2, beeswax or hs2-http", value))
 		}
+	case "http_path":
+		c.HTTPPath = value
 	case "balance":
 		c.Balance = Balance(value)
 		if c.Balance != BalanceLeastConn && c.Balance != BalanceAffinity && c.Balance != BalanceRoundRobin {
@@ -552,12 +776,12 @@ func (c *Config) setParam(key, value string) error {
 		c.AffinityKey = value
 	case "auth":
 		switch value {
-		case "none", "plain", "gssapi":
+		case "none", "plain", "gssapi", "jwt":
 			c.Auth = Auth(value)
 		case "ldap":
 			c.Auth = AuthPlain
 		default:
-			return dsnErr(key, fmt.Sprintf("%q is not none, plain, ldap or gssapi", value))
+			return dsnErr(key, fmt.Sprintf("%q is not none, plain, ldap, gssapi or jwt", value))
 		}
 	case "kerberos_host_fqdn":
 		c.KerberosHostFQDN = value
@@ -571,6 +795,10 @@ func (c *Config) setParam(key, value string) error {
 		c.Principal = value
 	case "ccache":
 		c.CCache = value
+	case "jwt":
+		c.JWT = secret.New(value)
+	case "jwt_file":
+		c.JWTFile = value
 	case "tls":
 		c.TLS, err = parseBool(key, value)
 	case "ca_cert":
@@ -609,10 +837,37 @@ func (c *Config) setParam(key, value string) error {
 		c.HealthInterval, err = parseDuration(key, value, true)
 	case "slow_start":
 		c.SlowStart, err = parseDuration(key, value, true)
+	case "discovery":
+		c.Discovery = Discovery(value)
+		if c.Discovery != DiscoveryDNS && c.Discovery != DiscoveryImpala {
+			return dsnErr(key, fmt.Sprintf("%q is not dns or impala", value))
+		}
+	case "discovery_interval":
+		c.DiscoveryInterval, err = parseDuration(key, value, false)
+	case "discovery_timeout":
+		c.DiscoveryTimeout, err = parseDuration(key, value, false)
+	case "cluster_load":
+		c.ClusterLoad, err = parseBool(key, value)
+	case "cluster_load_interval":
+		c.ClusterLoadInterval, err = parseDuration(key, value, false)
+	case "web_port":
+		c.WebPort, err = parseInt(key, value, 0, 65535)
+	case "web_tls":
+		c.WebTLS, err = parseBool(key, value)
+	case "web_auth":
+		c.WebAuth = WebAuth(value)
+		if c.WebAuth != WebAuthNone && c.WebAuth != WebAuthBasic && c.WebAuth != WebAuthSPNEGO {
+			return dsnErr(key, fmt.Sprintf("%q is not none, basic or spnego", value))
+		}
 	case "allow_non_impala":
 		c.AllowNonImpala, err = parseBool(key, value)
 	case "poll_queries":
 		c.PollQueries, err = parseBool(key, value)
+	case "sync_ddl":
+		c.SyncDDL = SyncDDL(value)
+		if c.SyncDDL != SyncDDLAuto && c.SyncDDL != SyncDDLAlways && c.SyncDDL != SyncDDLNever {
+			return dsnErr(key, fmt.Sprintf("%q is not auto, always or never", value))
+		}
 	default:
 		return dsnErr(key, "unknown parameter")
 	}
@@ -661,8 +916,8 @@ func parseInt(key, v string, lo, hi int) (int, error) {
 // and no combination that cannot work. The error is a *[DSNError] naming
 // the DSN parameter.
 func (c *Config) Validate() error {
-	if len(c.Addrs) == 0 {
-		return dsnErr("address", "no coordinator given")
+	if err := c.validateHAProxy(); err != nil {
+		return err
 	}
 	seen := make(map[string]int, len(c.Addrs))
 	for i, a := range c.Addrs {
@@ -685,9 +940,17 @@ func (c *Config) Validate() error {
 		return dsnErr("password", "contains NUL")
 	}
 	switch c.Protocol {
-	case "", ProtocolHS2, ProtocolBeeswax:
+	case "", ProtocolHS2, ProtocolBeeswax, ProtocolHS2HTTP:
 	default:
-		return dsnErr("protocol", fmt.Sprintf("%q is not hs2 or beeswax", c.Protocol))
+		return dsnErr("protocol", fmt.Sprintf("%q is not hs2, beeswax or hs2-http", c.Protocol))
+	}
+	if err := c.validateHTTP(); err != nil {
+		return err
+	}
+	switch c.SyncDDL {
+	case "", SyncDDLAuto, SyncDDLAlways, SyncDDLNever:
+	default:
+		return dsnErr("sync_ddl", fmt.Sprintf("%q is not auto, always or never", c.SyncDDL))
 	}
 	if c.AllowNonImpala && c.Protocol == ProtocolBeeswax {
 		return dsnErr("allow_non_impala", "beeswax is Impala's own protocol; allow_non_impala needs protocol=hs2")
@@ -732,6 +995,9 @@ func (c *Config) Validate() error {
 	if !(c.OutlierMaxEjected >= 0 && c.OutlierMaxEjected <= 1) {
 		return dsnErr("outlier_max_ejected", fmt.Sprintf("%v is not from 0 to 1", c.OutlierMaxEjected))
 	}
+	if err := c.validateDiscovery(); err != nil {
+		return err
+	}
 
 	upper := make(map[string]bool, len(c.QueryOptions))
 	for _, name := range sortedKeys(c.QueryOptions) {
@@ -750,8 +1016,33 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// validateHAProxy checks where the coordinators come from: Addrs, or the
+// file of HAProxyConfig.
+func (c *Config) validateHAProxy() error {
+	switch {
+	case c.HAProxyConfig == "" && len(c.Addrs) == 0:
+		return dsnErr("address", "no coordinator given (list them, or give haproxy_config)")
+	case c.HAProxyConfig == "" && c.HAProxyBackend != "":
+		return dsnErr("haproxy_backend", "needs haproxy_config")
+	case c.HAProxyConfig != "" && len(c.Addrs) > 0:
+		return dsnErr("haproxy_config", "not with coordinator addresses: the coordinators are the servers of the file's backend")
+	case strings.IndexByte(c.HAProxyConfig, 0) >= 0:
+		return dsnErr("haproxy_config", "contains NUL")
+	case c.HAProxyBackend != "" && !isHAProxyName(c.HAProxyBackend):
+		return dsnErr("haproxy_backend", fmt.Sprintf("%q is not a section name (letters, digits, '-', '_', '.', ':')", c.HAProxyBackend))
+	}
+	return nil
+}
+
 func (c *Config) validateAuth() error {
+	if err := c.validateJWT(); err != nil {
+		return err
+	}
 	switch c.Auth {
+	case AuthJWT:
+		if !c.Password.IsZero() {
+			return dsnErr("auth", "a password needs auth=plain (ldap) or auth=gssapi")
+		}
 	case "", AuthNone:
 		if !c.Password.IsZero() {
 			return dsnErr("auth", "a password needs auth=plain (ldap) or auth=gssapi")
@@ -789,7 +1080,7 @@ func (c *Config) validateAuth() error {
 	default:
 		// ParseDSN turns "ldap" into AuthPlain; a Config holds one of the
 		// constants.
-		return dsnErr("auth", fmt.Sprintf("%q is not none, plain or gssapi", c.Auth))
+		return dsnErr("auth", fmt.Sprintf("%q is not none, plain, gssapi or jwt", c.Auth))
 	}
 	for _, p := range []struct{ name, v string }{
 		{"kerberos_host_fqdn", c.KerberosHostFQDN}, {"krb5_conf", c.Krb5Conf},
@@ -805,8 +1096,76 @@ func (c *Config) validateAuth() error {
 	return nil
 }
 
+func (c *Config) validateDiscovery() error {
+	switch c.Discovery {
+	case "", DiscoveryDNS, DiscoveryImpala:
+	default:
+		return dsnErr("discovery", fmt.Sprintf("%q is not dns or impala", c.Discovery))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+		ok   bool
+		need string
+	}{
+		{"discovery_interval", c.DiscoveryInterval, c.Discovery != "", "needs discovery"},
+		{"discovery_timeout", c.DiscoveryTimeout, c.Discovery != "", "needs discovery"},
+		{"cluster_load_interval", c.ClusterLoadInterval, c.ClusterLoad, "needs cluster_load=true"},
+	} {
+		if d.v < 0 {
+			return dsnErr(d.name, "is negative")
+		}
+		if d.v != 0 && !d.ok {
+			return dsnErr(d.name, d.need)
+		}
+	}
+	web := c.Discovery == DiscoveryImpala || c.ClusterLoad
+	for _, p := range []struct {
+		name string
+		set  bool
+	}{{"web_port", c.WebPort != 0}, {"web_tls", c.WebTLS}, {"web_auth", c.WebAuth != ""}} {
+		if p.set && !web {
+			return dsnErr(p.name, "needs discovery=impala or cluster_load=true")
+		}
+	}
+	if c.WebPort < 0 || c.WebPort > 65535 {
+		return dsnErr("web_port", fmt.Sprintf("%d is not a port from 1 to 65535", c.WebPort))
+	}
+	switch c.WebAuth {
+	case "", WebAuthNone:
+	case WebAuthBasic:
+		if c.User == "" || c.Password.IsZero() {
+			return dsnErr("web_auth", "basic needs a user name and a password")
+		}
+		if !c.WebTLS {
+			return dsnErr("web_auth", "basic sends the password: it needs web_tls=true")
+		}
+	case WebAuthSPNEGO:
+		if c.Auth != AuthGSSAPI {
+			return dsnErr("web_auth", "spnego needs auth=gssapi")
+		}
+	default:
+		return dsnErr("web_auth", fmt.Sprintf("%q is not none, basic or spnego", c.WebAuth))
+	}
+	return nil
+}
+
+// webAuth is the effective WebAuth: as Auth when empty.
+func (c *Config) webAuth() WebAuth {
+	if c.WebAuth != "" {
+		return c.WebAuth
+	}
+	switch c.Auth {
+	case AuthPlain:
+		return WebAuthBasic
+	case AuthGSSAPI:
+		return WebAuthSPNEGO
+	}
+	return WebAuthNone
+}
+
 func (c *Config) validateTLS() error {
-	if !c.TLS {
+	if !c.TLS && !c.WebTLS {
 		for _, p := range []struct {
 			name string
 			set  bool
@@ -816,7 +1175,7 @@ func (c *Config) validateTLS() error {
 			{"tls_insecure_skip_verify", c.TLSInsecureSkipVerify},
 		} {
 			if p.set {
-				return dsnErr(p.name, "needs tls=true")
+				return dsnErr(p.name, "needs tls=true (or web_tls=true)")
 			}
 		}
 		return nil
@@ -899,7 +1258,10 @@ func (c *Config) FormatDSN() string {
 			param(k, v.String())
 		}
 	}
+	str("haproxy_config", c.HAProxyConfig, "")
+	str("haproxy_backend", c.HAProxyBackend, "")
 	str("protocol", string(c.Protocol), "")
+	str("http_path", c.HTTPPath, "")
 	str("balance", string(c.Balance), "")
 	str("affinity_key", c.AffinityKey, "")
 	// ParseDSN takes a password without auth for auth=plain.
@@ -914,6 +1276,8 @@ func (c *Config) FormatDSN() string {
 	str("keytab", c.Keytab, "")
 	str("principal", c.Principal, "")
 	str("ccache", c.CCache, "")
+	str("jwt", c.JWT.Reveal(), "")
+	str("jwt_file", c.JWTFile, "")
 	boolean("tls", c.TLS)
 	str("ca_cert", c.CACert, "")
 	str("server_name", c.ServerName, "")
@@ -943,23 +1307,54 @@ func (c *Config) FormatDSN() string {
 	if c.OutlierMaxEjected != 0 {
 		param("outlier_max_ejected", strconv.FormatFloat(c.OutlierMaxEjected, 'g', -1, 64))
 	}
+	str("discovery", string(c.Discovery), "")
+	dur("discovery_interval", c.DiscoveryInterval)
+	dur("discovery_timeout", c.DiscoveryTimeout)
+	boolean("cluster_load", c.ClusterLoad)
+	dur("cluster_load_interval", c.ClusterLoadInterval)
+	if c.WebPort != 0 {
+		param("web_port", strconv.Itoa(c.WebPort))
+	}
+	boolean("web_tls", c.WebTLS)
+	str("web_auth", string(c.WebAuth), "")
 	boolean("allow_non_impala", c.AllowNonImpala)
 	boolean("poll_queries", c.PollQueries)
-	for _, k := range sortedKeys(c.QueryOptions) {
+	str("sync_ddl", string(c.SyncDDL), "")
+	prefixed := func(prefix, k, v string) {
 		b.WriteByte(sep)
 		sep = '&'
-		b.WriteString("opt.")
-		b.WriteString(escapeDSN(strings.ToUpper(k), true))
+		b.WriteString(prefix)
+		b.WriteString(escapeDSN(k, true))
 		b.WriteByte('=')
-		b.WriteString(escapeDSN(c.QueryOptions[k], true))
+		b.WriteString(escapeDSN(v, true))
+	}
+	for _, k := range sortedKeys(c.HTTPHeaders) {
+		prefixed("http_header.", http.CanonicalHeaderKey(k), c.HTTPHeaders[k].Reveal())
+	}
+	for _, k := range sortedKeys(c.QueryOptions) {
+		prefixed("opt.", strings.ToUpper(k), c.QueryOptions[k])
 	}
 	return b.String()
 }
 
-// String returns the DSN with the password replaced by "xxxxx".
+// redactedDSN is what String writes in place of a secret.
+var redactedDSN = secret.New("xxxxx")
+
+// String returns the DSN with the password, the JWT and the values of
+// the HTTP headers replaced by "xxxxx".
 func (c Config) String() string {
 	if !c.Password.IsZero() {
-		c.Password = secret.New("xxxxx")
+		c.Password = redactedDSN
+	}
+	if !c.JWT.IsZero() {
+		c.JWT = redactedDSN
+	}
+	if len(c.HTTPHeaders) > 0 {
+		h := make(map[string]secret.Value, len(c.HTTPHeaders))
+		for k := range c.HTTPHeaders {
+			h[k] = redactedDSN
+		}
+		c.HTTPHeaders = h
 	}
 	return c.FormatDSN()
 }
@@ -970,7 +1365,7 @@ func (c Config) GoString() string { return "impalalb.Config(" + c.String() + ")"
 // LogValue implements slog.LogValuer with the redacted DSN.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -1084,6 +1479,13 @@ func isHostName(s string) bool {
 	return bytesOK(s, 253, func(c byte) bool { return isAlnum(c) || c == '-' || c == '.' || c == '_' })
 }
 
+// isHAProxyName reports whether s can name a section of an HAProxy
+// configuration: letters, digits, '-', '_', '.' and ':' (HAProxy's
+// invalid_char).
+func isHAProxyName(s string) bool {
+	return bytesOK(s, 200, func(c byte) bool { return isAlnum(c) || c == '-' || c == '_' || c == '.' || c == ':' })
+}
+
 // isZone reports whether s is a plausible IPv6 zone: an interface name or
 // number.
 func isZone(s string) bool {
@@ -1091,9 +1493,111 @@ func isZone(s string) bool {
 }
 
 // isParamName reports whether s looks like a parameter name, and so can be
-// shown in an error: ASCII letters, digits, '_' and '.'.
+// shown in an error: ASCII letters, digits, '_', '.' and '-' (of a header
+// name).
 func isParamName(s string) bool {
-	return bytesOK(s, 200, func(c byte) bool { return isAlnum(c) || c == '_' || c == '.' })
+	return bytesOK(s, 200, func(c byte) bool { return isAlnum(c) || c == '_' || c == '.' || c == '-' })
+}
+
+// isHeaderName reports whether s is an HTTP header name (a token).
+func isHeaderName(s string) bool {
+	return bytesOK(s, 200, func(c byte) bool { return isAlnum(c) || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 })
+}
+
+// ownedHeaders are the request headers the hs2-http transport writes
+// itself (conn refuses them in Options.HTTPHeaders too).
+var ownedHeaders = []string{"Host", "Content-Type", "Content-Length", "Transfer-Encoding",
+	"Connection", "Authorization", "Cookie", "Expect", "Upgrade", "Te", "Trailer", "Proxy-Connection", "Keep-Alive"}
+
+// validateHTTP checks the hs2-http settings: only with that protocol, and
+// sendable.
+func (c *Config) validateHTTP() error {
+	if c.Protocol != ProtocolHS2HTTP {
+		if c.HTTPPath != "" {
+			return dsnErr("http_path", "needs protocol=hs2-http")
+		}
+		if len(c.HTTPHeaders) > 0 {
+			k := sortedKeys(c.HTTPHeaders)[0]
+			return dsnErr("http_header."+http.CanonicalHeaderKey(printableName(k)), "needs protocol=hs2-http")
+		}
+		return nil
+	}
+	for i := 0; i < len(c.HTTPPath); i++ {
+		if ch := c.HTTPPath[i]; ch <= ' ' || ch >= 0x7f || ch == '#' {
+			return dsnErr("http_path", "holds a space, control, non-ASCII or '#' byte")
+		}
+	}
+	seen := map[string]bool{}
+	for _, k := range sortedKeys(c.HTTPHeaders) {
+		if !isHeaderName(k) {
+			return dsnErr("", fmt.Sprintf("http_header.%s: not a header name", printableName(k)))
+		}
+		name := http.CanonicalHeaderKey(k)
+		param := "http_header." + name
+		if seen[name] {
+			return dsnErr(param, "given more than once")
+		}
+		seen[name] = true
+		for _, o := range ownedHeaders {
+			if strings.EqualFold(o, k) {
+				return dsnErr(param, "the transport's own header")
+			}
+		}
+		if strings.ContainsAny(c.HTTPHeaders[k].Reveal(), "\r\n\x00") {
+			return dsnErr(param, "value contains a line break or NUL")
+		}
+	}
+	return nil
+}
+
+// validateJWT checks the token settings: only with auth=jwt, exactly one
+// source, a token that fits in a header.
+func (c *Config) validateJWT() error {
+	n := 0
+	for _, set := range []bool{!c.JWT.IsZero(), c.JWTFile != "", c.JWTFunc != nil} {
+		if set {
+			n++
+		}
+	}
+	if c.Auth != AuthJWT {
+		switch {
+		case !c.JWT.IsZero():
+			return dsnErr("jwt", "needs auth=jwt")
+		case c.JWTFile != "":
+			return dsnErr("jwt_file", "needs auth=jwt")
+		case c.JWTFunc != nil:
+			return dsnErr("auth", "Config.JWTFunc needs auth=jwt")
+		}
+		return nil
+	}
+	if c.Protocol != ProtocolHS2HTTP {
+		return dsnErr("auth", "jwt needs protocol=hs2-http")
+	}
+	switch {
+	case n == 0:
+		return dsnErr("auth", "jwt needs a token: jwt, jwt_file or Config.JWTFunc")
+	case n > 1:
+		return dsnErr("auth", "jwt takes one token source: jwt, jwt_file or Config.JWTFunc")
+	}
+	jwt := c.JWT.Reveal()
+	for i := 0; i < len(jwt); i++ {
+		if ch := jwt[i]; ch <= ' ' || ch >= 0x7f {
+			return dsnErr("jwt", "holds a space, control or non-ASCII byte")
+		}
+	}
+	if strings.IndexByte(c.JWTFile, 0) >= 0 {
+		return dsnErr("jwt_file", "contains NUL")
+	}
+	return nil
+}
+
+// printableName is s for an error when it is a plausible name, else a
+// placeholder.
+func printableName(s string) string {
+	if isParamName(s) {
+		return s
+	}
+	return "(name)"
 }
 
 // isIdent reports whether s is made of ASCII letters, digits and

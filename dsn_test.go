@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +57,21 @@ var dsnCases = []struct {
 	{in: "impala://h?protocol=beeswax", want: func(c *Config) { c.Protocol = ProtocolBeeswax; c.Addrs = []string{"h:21000"} }},
 	{in: "impala://h:21050?protocol=beeswax", want: func(c *Config) { c.Protocol = ProtocolBeeswax }},
 	{in: "impala://h?protocol=hs2", want: func(c *Config) { c.Protocol = ProtocolHS2 }},
+	{in: "impala://h?protocol=hs2-http", want: func(c *Config) { c.Protocol = ProtocolHS2HTTP; c.Addrs = []string{"h:28000"} }},
+	{in: "impala://h:28000,g:443?protocol=hs2-http&http_path=gateway%2Fcdp-proxy-api%2Fimpala&http_header.x-forwarded-for=10.0.0.1&http_header.X-Tenant=a+b",
+		want: func(c *Config) {
+			c.Protocol, c.Addrs, c.HTTPPath = ProtocolHS2HTTP, []string{"h:28000", "g:443"}, "gateway/cdp-proxy-api/impala"
+			c.HTTPHeaders = map[string]secret.Value{"X-Forwarded-For": secret.New("10.0.0.1"), "X-Tenant": secret.New("a b")}
+		}, canonical: "impala://h,g:443?protocol=hs2-http&http_path=gateway/cdp-proxy-api/impala&http_header.X-Forwarded-For=10.0.0.1&http_header.X-Tenant=a%20b"},
+	{in: "impala://h?protocol=hs2-http&auth=jwt&jwt=eyJ.eyJ.sig", want: func(c *Config) {
+		c.Protocol, c.Addrs, c.Auth, c.JWT = ProtocolHS2HTTP, []string{"h:28000"}, AuthJWT, secret.New("eyJ.eyJ.sig")
+	}},
+	{in: "impala://h?protocol=hs2-http&auth=jwt&jwt_file=%2Fvar%2Frun%2Ftoken", want: func(c *Config) {
+		c.Protocol, c.Addrs, c.Auth, c.JWTFile = ProtocolHS2HTTP, []string{"h:28000"}, AuthJWT, "/var/run/token"
+	}, canonical: "impala://h?protocol=hs2-http&auth=jwt&jwt_file=/var/run/token"},
+	{in: "impala://bob:pw@h?protocol=hs2-http&auth=gssapi&kerberos_host_fqdn=lb", want: func(c *Config) {
+		c.Protocol, c.Addrs, c.User, c.Password, c.Auth, c.KerberosHostFQDN = ProtocolHS2HTTP, []string{"h:28000"}, "bob", secret.New("pw"), AuthGSSAPI, "lb"
+	}},
 	{in: "impala://h?balance=affinity&affinity_key=tenant%2042", want: func(c *Config) { c.Balance, c.AffinityKey = BalanceAffinity, "tenant 42" }, canonical: "impala://h?balance=affinity&affinity_key=tenant%2042"},
 	{in: "impala://h?balance=affinity&affinity_key=a+b", want: func(c *Config) { c.Balance, c.AffinityKey = BalanceAffinity, "a b" }, canonical: "impala://h?balance=affinity&affinity_key=a%20b"},
 	{in: "impala://h?balance=roundrobin", want: func(c *Config) { c.Balance = BalanceRoundRobin }},
@@ -98,9 +115,24 @@ var dsnCases = []struct {
 		c.OutlierFailures, c.OutlierWindow, c.OutlierEjectTime, c.OutlierMaxEjected = 3, 10*time.Second, time.Minute, 0.25
 	}, canonical: "impala://h?outlier_failures=3&outlier_window=10s&outlier_eject_time=1m0s&outlier_max_ejected=0.25"},
 	{in: "impala://h?outlier_window=-1s&outlier_max_ejected=1", want: func(c *Config) { c.OutlierWindow, c.OutlierMaxEjected = -time.Second, 1 }},
+	{in: "impala://h?sync_ddl=never", want: func(c *Config) { c.SyncDDL = SyncDDLNever }},
+	{in: "impala://h?sync_ddl=auto", want: func(c *Config) { c.SyncDDL = SyncDDLAuto }},
 	{in: "impala://h?allow_non_impala=true", want: func(c *Config) { c.AllowNonImpala = true }},
 	{in: "impala://h?allow_non_impala=false", want: func(c *Config) {}, canonical: "impala://h"},
 	{in: "impala://h?poll_queries=true", want: func(c *Config) { c.PollQueries = true }},
+	{in: "impala://h?discovery=dns", want: func(c *Config) { c.Discovery = DiscoveryDNS }},
+	{in: "impala://h?discovery=impala&discovery_interval=1s&discovery_timeout=500ms&web_port=25001", want: func(c *Config) {
+		c.Discovery, c.DiscoveryInterval, c.DiscoveryTimeout, c.WebPort = DiscoveryImpala, time.Second, 500*time.Millisecond, 25001
+	}},
+	{in: "impala://h?cluster_load=true&cluster_load_interval=250ms", want: func(c *Config) { c.ClusterLoad, c.ClusterLoadInterval = true, 250*time.Millisecond }},
+	{in: "impala://h?cluster_load=false", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://bob:pw@h?discovery=impala&cluster_load=true&web_tls=true&web_auth=basic&ca_cert=/c/ca.pem", want: func(c *Config) {
+		c.User, c.Password, c.Auth = "bob", secret.New("pw"), AuthPlain
+		c.CACert, c.Discovery, c.ClusterLoad, c.WebTLS, c.WebAuth = "/c/ca.pem", DiscoveryImpala, true, true, WebAuthBasic
+	}, canonical: "impala://bob:pw@h?ca_cert=/c/ca.pem&discovery=impala&cluster_load=true&web_tls=true&web_auth=basic"},
+	{in: "impala://h?auth=gssapi&cluster_load=true&web_auth=spnego", want: func(c *Config) { c.Auth, c.ClusterLoad, c.WebAuth = AuthGSSAPI, true, WebAuthSPNEGO }},
+	{in: "impala://h?cluster_load=true&web_auth=none&web_port=0", want: func(c *Config) { c.ClusterLoad, c.WebAuth = true, WebAuthNone },
+		canonical: "impala://h?cluster_load=true&web_auth=none"},
 	{in: "impala://h?poll_queries=false", want: func(c *Config) {}, canonical: "impala://h"},
 	{in: "impala://h?opt.mem_limit=2g&opt.REQUEST_POOL=etl%20pool&opt.Sync_DDL=1&opt.x=", want: func(c *Config) {
 		c.QueryOptions = map[string]string{"MEM_LIMIT": "2g", "REQUEST_POOL": "etl pool", "SYNC_DDL": "1", "X": ""}
@@ -110,6 +142,16 @@ var dsnCases = []struct {
 	}, canonical: "impala://h?opt.DEBUG_ACTION=a%26b%3Dc%2Bd"},
 	{in: "impala://h?&&fetch_size=5&", want: func(c *Config) { c.FetchSize = 5 }, canonical: "impala://h?fetch_size=5"},
 	{in: "impala://h?t%6Cs=true", want: func(c *Config) { c.TLS = true }, canonical: "impala://h?tls=true"},
+	{in: "impala://?haproxy_config=/etc/haproxy/haproxy.cfg&haproxy_backend=impala", want: func(c *Config) {
+		c.Addrs, c.HAProxyConfig, c.HAProxyBackend = nil, "/etc/haproxy/haproxy.cfg", "impala"
+	}},
+	{in: "impala://etl@/sales?protocol=beeswax&haproxy_config=haproxy.cfg", want: func(c *Config) {
+		c.Addrs, c.User, c.Database, c.Protocol, c.HAProxyConfig = nil, "etl", "sales", ProtocolBeeswax, "haproxy.cfg"
+	}, canonical: "impala://etl@/sales?haproxy_config=haproxy.cfg&protocol=beeswax"},
+	{in: "impala:///?haproxy_backend=impala-jdbc:2.x&haproxy_config=%2Fetc%2Fha+proxy.cfg&balance=leastconn&health_interval=5s", want: func(c *Config) {
+		c.Addrs, c.HAProxyConfig, c.HAProxyBackend = nil, "/etc/ha proxy.cfg", "impala-jdbc:2.x"
+		c.Balance, c.HealthInterval = BalanceLeastConn, 5*time.Second
+	}, canonical: "impala://?haproxy_config=/etc/ha%20proxy.cfg&haproxy_backend=impala-jdbc:2.x&balance=leastconn&health_interval=5s"},
 	{in: "impala://h?retries=1&fetch_size=2&tls=true&protocol=beeswax", want: func(c *Config) {
 		c.Retries, c.FetchSize, c.TLS, c.Protocol, c.Addrs = 1, 2, true, ProtocolBeeswax, []string{"h:21000"}
 	}, canonical: "impala://h?protocol=beeswax&tls=true&fetch_size=2&retries=1"},
@@ -152,11 +194,30 @@ func TestParseDSNErrors(t *testing.T) {
 		in, param, reason string
 	}{
 		{"", "scheme", "impala://"},
+		{"impala://h?discovery=consul", "discovery", `"consul" is not dns or impala`},
+		{"impala://h?discovery_interval=1s", "discovery_interval", "needs discovery"},
+		{"impala://h?discovery=dns&discovery_timeout=-1s", "discovery_timeout", "negative"},
+		{"impala://h?cluster_load_interval=1s", "cluster_load_interval", "needs cluster_load=true"},
+		{"impala://h?cluster_load=yes", "cluster_load", "not a boolean"},
+		{"impala://h?web_port=25000", "web_port", "needs discovery=impala or cluster_load=true"},
+		{"impala://h?discovery=dns&web_tls=true", "web_tls", "needs discovery=impala or cluster_load=true"},
+		{"impala://h?cluster_load=true&web_port=70000", "web_port", "not an integer from 0 to 65535"},
+		{"impala://h?cluster_load=true&web_auth=digest", "web_auth", "not none, basic or spnego"},
+		{"impala://bob:pw@h?cluster_load=true&web_auth=basic", "web_auth", "needs web_tls=true"},
+		{"impala://h?cluster_load=true&web_tls=true&web_auth=basic", "web_auth", "needs a user name and a password"},
+		{"impala://bob:pw@h?cluster_load=true&web_auth=spnego", "web_auth", "spnego needs auth=gssapi"},
+		{"impala://h?cluster_load=true&ca_cert=/ca.pem", "ca_cert", "needs tls=true (or web_tls=true)"},
 		{"mysql://h", "scheme", "impala://"},
 		{"impala:/h", "scheme", "impala://"},
 		{"impala://", "address", "no coordinator"},
 		{"impala:///db", "address", "no coordinator"},
 		{"impala://u:" + pwSecret + "@", "address", "no coordinator"},
+		{"impala://?haproxy_backend=impala", "address", "or give haproxy_config"},
+		{"impala://h?haproxy_config=/etc/haproxy/haproxy.cfg", "haproxy_config", "not with coordinator addresses"},
+		{"impala://h?haproxy_backend=impala", "haproxy_backend", "needs haproxy_config"},
+		{"impala://?haproxy_config=h.cfg&haproxy_backend=a%20b", "haproxy_backend", `"a b" is not a section name`},
+		{"impala://?haproxy_config=h%00.cfg", "haproxy_config", "NUL"},
+		{"impala://?haproxy_config=a&haproxy_config=b", "haproxy_config", "more than once"},
 		{"impala://h,", "address", "coordinator 2: empty host"},
 		{"impala://h:", "address", "empty port"},
 		{"impala://h:0", "address", "port is not a number"},
@@ -188,7 +249,8 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h?tls", "tls", "missing '=value'"},
 		{"impala://h?=1", "", "malformed parameter name"},
 		{"impala://h?a%zz=1", "", "malformed parameter name"},
-		{"impala://h?a-b=1", "", "malformed parameter name"},
+		{"impala://h?a-b=1", "a-b", "unknown parameter"},
+		{"impala://h?a+b=1", "", "malformed parameter name"},
 		{"impala://h?bogus=1", "bogus", "unknown parameter"},
 		{"impala://h?TLS=true", "TLS", "unknown parameter"},
 		{"impala://h?tls=true&tls=true", "tls", "more than once"},
@@ -201,12 +263,28 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h?opt.X=a%00b", "opt.X", "NUL"},
 		{"impala://h?opt.X=%FF", "opt.X", "UTF-8"},
 		{"impala://h?fetch_size=%zz", "fetch_size", "percent-encoding"},
-		{"impala://h?protocol=http", "protocol", `"http" is not hs2 or beeswax`},
+		{"impala://h?protocol=http", "protocol", `"http" is not hs2, beeswax or hs2-http`},
+		{"impala://h?http_path=x", "http_path", "needs protocol=hs2-http"},
+		{"impala://h?http_header.X-A=1", "http_header.X-A", "needs protocol=hs2-http"},
+		{"impala://h?protocol=hs2-http&http_header.x-a=1&http_header.X-A=2", "http_header.X-A", "more than once"},
+		{"impala://h?protocol=hs2-http&http_header.Cookie=1", "http_header.Cookie", "the transport's own header"},
+		{"impala://h?protocol=hs2-http&http_header.authorization=1", "http_header.Authorization", "the transport's own header"},
+		{"impala://h?protocol=hs2-http&http_header.X-A=a%0Db", "http_header.X-A", "line break"},
+		{"impala://h?protocol=hs2-http&http_header.X%20A=1", "", "malformed parameter name"},
+		{"impala://h?protocol=hs2-http&http_header.=1", "", "not a header name"},
+		{"impala://h?protocol=hs2-http&http_path=a%20b", "http_path", "space"},
+		{"impala://h?auth=jwt&jwt=abc", "auth", "jwt needs protocol=hs2-http"},
+		{"impala://h?protocol=hs2-http&auth=jwt", "auth", "jwt needs a token"},
+		{"impala://h?protocol=hs2-http&auth=jwt&jwt=a&jwt_file=/t", "auth", "one token source"},
+		{"impala://h?protocol=hs2-http&jwt=a", "jwt", "needs auth=jwt"},
+		{"impala://h?protocol=hs2-http&jwt_file=/t", "jwt_file", "needs auth=jwt"},
+		{"impala://h?protocol=hs2-http&auth=jwt&jwt=a%20b", "jwt", "space"},
+		{"impala://u:pw@h?protocol=hs2-http&auth=jwt&jwt=a", "auth", "a password needs"},
 		{"impala://h?protocol=", "protocol", "is not hs2"},
 		{"impala://h?balance=random", "balance", "is not leastconn"},
 		{"impala://h?affinity_key=x", "affinity_key", "needs balance=affinity"},
 		{"impala://h?balance=roundrobin&affinity_key=x", "affinity_key", "needs balance=affinity"},
-		{"impala://h?auth=kerberos", "auth", "is not none, plain, ldap or gssapi"},
+		{"impala://h?auth=kerberos", "auth", "is not none, plain, ldap, gssapi or jwt"},
 		{"impala://u:" + pwSecret + "@h?auth=none", "auth", "a password needs"},
 		{"impala://:" + pwSecret + "@h", "auth", "plain needs a user name"},
 		{"impala://h?auth=ldap", "auth", "plain needs a user name"},
@@ -243,6 +321,7 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h?validate_after=1d", "validate_after", "not a duration"},
 		{"impala://h?allow_non_impala=yes", "allow_non_impala", "not a boolean"},
 		{"impala://h?poll_queries=often", "poll_queries", "not a boolean"},
+		{"impala://h?sync_ddl=sometimes", "sync_ddl", "not auto, always or never"},
 		{"impala://h?protocol=beeswax&allow_non_impala=true", "allow_non_impala", "needs protocol=hs2"},
 		{"impala://h?fetch_size=-1", "fetch_size", "not an integer from 0 to 16777216"},
 		{"impala://h?fetch_size=16777217", "fetch_size", "from 0 to"},
@@ -317,6 +396,25 @@ func TestConfigRedaction(t *testing.T) {
 	require.Equal(t, "impala://bob@h1,h2/db?auth=plain&tls=true", c.String())
 }
 
+// TestConfigRedactionJWT: the token of auth=jwt is a secret like the
+// password, and so is the value of an HTTP header (a proxy's key).
+func TestConfigRedactionJWT(t *testing.T) {
+	tok := "eyJhbGciOiJSUzI1NiJ9.eyJ1c2VybmFtZSI6ImNhcm9sIn0.c2lnbmF0dXJl"
+	c, err := ParseDSN("impala://h?protocol=hs2-http&auth=jwt&jwt=" + tok + "&http_header.X-Api-Key=c2lnbmF0dXJl-key")
+	require.NoError(t, err)
+	require.Contains(t, c.FormatDSN(), tok)
+	require.Contains(t, c.FormatDSN(), "http_header.X-Api-Key=c2lnbmF0dXJl-key")
+	require.Equal(t, "impala://h?protocol=hs2-http&auth=jwt&jwt=xxxxx&http_header.X-Api-Key=xxxxx", c.String())
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("cfg", "config", c, "value", *c)
+	j, err := json.Marshal(c)
+	require.NoError(t, err)
+	for _, s := range []string{fmt.Sprintf("%v %+v %#v %s", c, c, c, c), fmt.Sprintf("%v %+v %#v", *c, *c, *c), logs.String(), string(j)} {
+		require.NotContains(t, s, tok)
+		require.NotContains(t, s, "c2lnbmF0dXJl")
+	}
+}
+
 func TestConfigClone(t *testing.T) {
 	c, err := ParseDSN("impala://h1,h2?opt.MEM_LIMIT=1g")
 	require.NoError(t, err)
@@ -353,11 +451,17 @@ func TestConfigValidateByHand(t *testing.T) {
 		{"fetch", func(c *Config) { c.FetchSize = -1 }, "fetch_size"},
 		{"retries", func(c *Config) { c.Retries = MaxRetries + 1 }, "retries"},
 		{"connect", func(c *Config) { c.ConnectTimeout = -1 }, "connect_timeout"},
+		{"discovery", func(c *Config) { c.Discovery = "static" }, "discovery"},
+		{"web port", func(c *Config) { c.ClusterLoad, c.WebPort = true, -1 }, "web_port"},
+		{"web auth", func(c *Config) { c.ClusterLoad, c.WebAuth = true, "x" }, "web_auth"},
 		{"query", func(c *Config) { c.QueryTimeout = -1 }, "query_timeout"},
 		{"opt name", func(c *Config) { c.QueryOptions = map[string]string{"A B": "1"} }, ""},
 		{"opt dup", func(c *Config) { c.QueryOptions = map[string]string{"a": "1", "A": "2"} }, "opt.A"},
 		{"opt value", func(c *Config) { c.QueryOptions = map[string]string{"A": "1\n"} }, "opt.A"},
 		{"user NUL", func(c *Config) { c.User = "a\x00" }, "user"},
+		{"haproxy_config with addresses", func(c *Config) { c.HAProxyConfig = "haproxy.cfg" }, "haproxy_config"},
+		{"haproxy_backend alone", func(c *Config) { c.HAProxyBackend = "impala" }, "haproxy_backend"},
+		{"no coordinator", func(c *Config) { c.Addrs = nil }, "address"},
 		{"password NUL", func(c *Config) { c.Auth, c.User, c.Password = AuthPlain, "u", secret.New("a\x00"+pwSecret) }, "password"},
 	}
 	for _, tc := range cases {
@@ -443,10 +547,10 @@ func TestConfigByHandIsTheDSN(t *testing.T) {
 
 	byHand := &Config{Addrs: []string{"h:21050"}, ConnectTimeout: 3 * time.Second, Retries: -1,
 		MaxIdleTime: -1, ValidateAfter: time.Second, HealthInterval: -1, FetchSize: 99,
-		Balance: BalanceAffinity, AffinityKey: "tenant", MaxReplyMemory: 1 << 20,
+		Balance: BalanceAffinity, AffinityKey: "tenant", SyncDDL: SyncDDLNever, MaxReplyMemory: 1 << 20,
 		OutlierFailures: 2, OutlierWindow: -1, OutlierEjectTime: 10 * time.Minute, OutlierMaxEjected: 0.2}
 	bc, o = effective(byHand)
-	bd, od = effective(fromDSN("impala://h?connect_timeout=3s&retries=-1&max_idle_time=-1ns&validate_after=1s&health_interval=-1ns&fetch_size=99&balance=affinity&affinity_key=tenant" +
+	bd, od = effective(fromDSN("impala://h?connect_timeout=3s&retries=-1&max_idle_time=-1ns&validate_after=1s&health_interval=-1ns&fetch_size=99&balance=affinity&affinity_key=tenant&sync_ddl=never" +
 		"&max_reply_memory=1048576&outlier_failures=2&outlier_window=-1ns&outlier_eject_time=10m&outlier_max_ejected=0.2"))
 	require.Equal(t, bc, bd)
 	require.Equal(t, o, od)
@@ -455,4 +559,86 @@ func TestConfigByHandIsTheDSN(t *testing.T) {
 	require.Equal(t, "tenant", bc.DefaultKey)
 	require.Equal(t, 1<<20, o.MaxReplyMemory)
 	require.Equal(t, 10*time.Minute, bc.OutlierEjectTimeMax, "a first ejection longer than the maximum is not doubled")
+
+	// hs2-http: the port, the path and the credentials of the transport.
+	bc, o = effective(&Config{Addrs: []string{"h:28000"}, Protocol: ProtocolHS2HTTP, User: "u", Password: secret.New("pw"), Auth: AuthPlain})
+	bd, od = effective(fromDSN("impala://u:pw@h?protocol=hs2-http"))
+	require.NotNil(t, o.HTTPAuth)
+	require.NotNil(t, od.HTTPAuth)
+	require.Nil(t, o.Mechanism, "no SASL over HTTP")
+	o.HTTPAuth, od.HTTPAuth = nil, nil
+	require.Equal(t, bc, bd)
+	require.Equal(t, o, od)
+	require.Equal(t, []string{"h:28000"}, bc.Coordinators)
+	require.Equal(t, conn.HS2HTTP, o.Protocol)
+	require.Equal(t, conn.DefaultHTTPPath, o.HTTPPath)
+	bc, o = effective(&Config{Addrs: []string{"h:28000"}, Protocol: ProtocolHS2HTTP, Auth: AuthJWT, JWT: secret.New("a.b.c"), HTTPPath: "p", HTTPHeaders: map[string]secret.Value{"X-A": secret.New("1")}})
+	bd, od = effective(fromDSN("impala://h?protocol=hs2-http&auth=jwt&jwt=a.b.c&http_path=p&http_header.x-a=1"))
+	o.HTTPAuth, od.HTTPAuth = nil, nil
+	require.Equal(t, bc, bd)
+	require.Equal(t, o, od)
+
+	// haproxy_config: the backend of the guide's haproxy.cfg (its hosts
+	// made loopback addresses; no active checks, so nothing is dialed),
+	// under the DSN's own pool settings.
+	guide, err := os.ReadFile(filepath.Join("balancer", "testdata", "haproxy", "guide-sample.cfg"))
+	require.NoError(t, err)
+	hapFile := filepath.Join(t.TempDir(), "haproxy.cfg")
+	loopback := strings.NewReplacer("impala-host-", "127.0.0.", ".example.com", "")
+	require.NoError(t, os.WriteFile(hapFile, []byte(loopback.Replace(string(guide))), 0o600))
+	byHand = &Config{HAProxyConfig: hapFile, HAProxyBackend: "impalajdbc", HealthInterval: -1, ConnectTimeout: 3 * time.Second}
+	bc, o = effective(byHand)
+	bd, od = effective(fromDSN("impala://?haproxy_config=" + escapeDSN(hapFile, true) + "&haproxy_backend=impalajdbc&health_interval=-1ns&connect_timeout=3s"))
+	require.Equal(t, bc, bd)
+	require.Equal(t, o, od)
+	require.Equal(t, []string{"127.0.0.1:21050", "127.0.0.2:21050", "127.0.0.3:21050", "127.0.0.4:21050"}, bc.Coordinators)
+	require.Equal(t, balancer.Affinity, bc.Policy, "balance source")
+	require.Equal(t, 3*time.Second, bc.DialTimeout, "the DSN's connect_timeout over the file's timeout connect")
+	require.Equal(t, 3*time.Second, o.ConnectTimeout)
+	require.Negative(t, bc.Interval, "the DSN's health_interval over the file's check")
+	require.Equal(t, 3, bc.Retries, "retries 3")
+	require.Negative(t, bc.SlowStart, "no slowstart in the file: none")
+
+	// Left out of the DSN, the file's settings stay.
+	bc, o = effective(&Config{HAProxyConfig: hapFile, HAProxyBackend: "impala", HealthInterval: -1, Balance: BalanceAffinity})
+	require.Equal(t, 5*time.Second, bc.DialTimeout, "timeout connect 5000")
+	require.Equal(t, 5*time.Second, o.ConnectTimeout)
+	require.Equal(t, balancer.Affinity, bc.Policy, "the DSN's balance over the file's leastconn")
+	require.Equal(t, "127.0.0.1:21000", bc.Coordinators[0])
+
+	// Discovery and cluster-wide leastconn: the same sources, and the
+	// balancer's defaults for what is left out.
+	// (Loopback names only: the pools start polling at once.)
+	byHand = &Config{Addrs: []string{"127.0.0.1:21051"}, Discovery: DiscoveryImpala, ClusterLoad: true, WebPort: 25001, DiscoveryTimeout: time.Second}
+	// The sources are compared by what they were given (their pollers
+	// have started using them).
+	sources := func(bc *balancer.Config) (*balancer.ImpalaMembership, *balancer.ImpalaLoad) {
+		t.Helper()
+		require.Len(t, bc.Discovery, 1)
+		m, ok := bc.Discovery[0].(*balancer.ImpalaMembership)
+		require.True(t, ok)
+		load, ok := bc.ClusterLoad.(*balancer.ImpalaLoad)
+		require.True(t, ok)
+		require.Same(t, m.Web, load.Web, "one web client for the membership and the load")
+		bc.Discovery, bc.ClusterLoad = nil, nil
+		return m, load
+	}
+	bc, _ = effective(byHand)
+	bd, _ = effective(fromDSN("impala://127.0.0.1:21051?discovery=impala&cluster_load=true&web_port=25001&discovery_timeout=1s"))
+	for _, c := range []*balancer.Config{&bc, &bd} {
+		m, load := sources(c)
+		require.Equal(t, 21051, m.Port)
+		require.Equal(t, 25001, m.Web.Port)
+		require.Nil(t, m.Web.TLS)
+		require.Nil(t, m.Web.TLSHandshake)
+		require.Empty(t, m.Web.User)
+		require.Empty(t, load.Metric)
+	}
+	require.Equal(t, bc, bd)
+	require.Equal(t, balancer.DefaultDiscoveryInterval, bc.DiscoveryInterval)
+	require.Equal(t, time.Second, bc.DiscoveryTimeout)
+	require.Equal(t, balancer.DefaultClusterLoadInterval, bc.ClusterLoadInterval)
+	bc, _ = effective(fromDSN("impala://127.0.0.1:1,localhost:2?discovery=dns"))
+	require.Equal(t, []balancer.Discoverer{&balancer.DNSDiscovery{Name: "127.0.0.1", Port: 1}, &balancer.DNSDiscovery{Name: "localhost", Port: 2}}, bc.Discovery)
+	require.Nil(t, bc.ClusterLoad)
 }

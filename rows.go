@@ -509,22 +509,27 @@ func (r *rows) ColumnTypeScanType(i int) reflect.Type {
 func (r *rows) ColumnTypeNullable(i int) (nullable, ok bool) { return r.cols[i].Nullable, true }
 
 // ColumnTypePrecisionScale implements
-// driver.RowsColumnTypePrecisionScale for DECIMAL columns.
+// driver.RowsColumnTypePrecisionScale for DECIMAL columns; not ok when the
+// coordinator did not say them (beeswax: conn.UnknownSize).
 func (r *rows) ColumnTypePrecisionScale(i int) (precision, scale int64, ok bool) {
 	c := r.cols[i]
-	if c.Type != conn.TypeDecimal {
+	if c.Type != conn.TypeDecimal || c.Precision == conn.UnknownSize || c.Scale == conn.UnknownSize {
 		return 0, 0, false
 	}
 	return int64(c.Precision), int64(c.Scale), true
 }
 
 // ColumnTypeLength implements driver.RowsColumnTypeLength: the declared
-// length of CHAR and VARCHAR, math.MaxInt64 for STRING and BINARY (no
-// limit but the system's), and not ok for the other types.
+// length of CHAR and VARCHAR (not ok when the coordinator did not say it:
+// beeswax), math.MaxInt64 for STRING and BINARY (no limit but the
+// system's), and not ok for the other types.
 func (r *rows) ColumnTypeLength(i int) (length int64, ok bool) {
 	c := r.cols[i]
 	switch c.Type {
 	case conn.TypeChar, conn.TypeVarchar:
+		if c.Length == conn.UnknownSize {
+			return 0, false
+		}
 		return int64(c.Length), true
 	case conn.TypeString, conn.TypeBinary:
 		return math.MaxInt64, true

@@ -7,6 +7,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -123,7 +124,7 @@ func TestSetUseResetBeforeReuse(t *testing.T) {
 // then the session is reset before anyone else gets it.
 func TestConnPinning(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, p impalalb.Protocol) {
-		cos, err := impalad.NewCluster(0).StartN(3, impalad.Config{})
+		cos, err := impalad.NewCluster(0).StartN(3, impalad.Config{HS2HTTPAddr: "127.0.0.1:0"})
 		require.NoError(t, err)
 		for _, co := range cos {
 			t.Cleanup(func() { co.Close() })
@@ -235,7 +236,7 @@ func TestLeastConnSpread(t *testing.T) {
 // coordinator.
 func TestCoordinatorKilled(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, p impalalb.Protocol) {
-		cos, err := impalad.NewCluster(0).StartN(3, impalad.Config{ServiceTime: 3 * time.Millisecond})
+		cos, err := impalad.NewCluster(0).StartN(3, impalad.Config{ServiceTime: 3 * time.Millisecond, HS2HTTPAddr: "127.0.0.1:0"})
 		require.NoError(t, err)
 		for _, co := range cos {
 			t.Cleanup(func() { co.Close() })
@@ -574,7 +575,7 @@ func TestPeerClosedIdleSession(t *testing.T) {
 		require.NoError(t, c.QueryRowContext(ctx, "select current_database()").Scan(&db2))
 		require.Equal(t, "peer_closed", db2, "the pinned connection kept its USE")
 		require.Equal(t, "5368709120", connOption(t, ctx, c, "MEM_LIMIT"), "and its SET (5g)")
-		if p == impalalb.ProtocolHS2 {
+		if p != impalalb.ProtocolBeeswax {
 			require.Equal(t, wantSessions, co.Stats().SessionsOpened, "reattached, not replaced")
 		} else {
 			// A new session, and the health check the lost connection
@@ -603,4 +604,51 @@ func connOption(t *testing.T, ctx context.Context, c *sql.Conn, name string) str
 	require.NoError(t, rows.Err())
 	t.Fatalf("no option %s", name)
 	return ""
+}
+
+// TestMetadataThroughRaw: the HS2 metadata calls are reachable from
+// database/sql through sql.Conn.Raw, on the connection's own session,
+// which goes on serving statements; over beeswax they say there are none.
+func TestMetadataThroughRaw(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, p impalalb.Protocol) {
+		co := startCoord(t, impalad.Config{})
+		db, _ := openDB(t, testConfig(p, co))
+		ctx := context.Background()
+		_, err := db.ExecContext(ctx, "create table raw_t (id int, name string)")
+		require.NoError(t, err)
+		c, err := db.Conn(ctx)
+		require.NoError(t, err)
+		defer c.Close()
+		var cols []string
+		err = c.Raw(func(dc any) error {
+			s := dc.(impalalb.RawConn).Session()
+			op, err := s.GetColumns(ctx, nil, new("default"), new("raw_t"), nil)
+			if err != nil {
+				return err
+			}
+			defer op.Close(ctx)
+			for {
+				b, err := op.Next(ctx)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+				for r := range b.Len() {
+					cols = append(cols, b.String(3, r)) // COLUMN_NAME
+				}
+			}
+			return op.Close(ctx)
+		})
+		if p == impalalb.ProtocolBeeswax {
+			require.ErrorIs(t, err, conn.ErrNoMetadataCalls)
+		} else {
+			require.NoError(t, err)
+			require.Equal(t, []string{"id", "name"}, cols)
+		}
+		var n int
+		require.NoError(t, c.QueryRowContext(ctx, "select count(*) from raw_t").Scan(&n))
+		require.Zero(t, n)
+	})
 }

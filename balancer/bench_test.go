@@ -3,6 +3,7 @@ package balancer_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/impalalb/impalalb/balancer"
@@ -70,16 +71,27 @@ func BenchmarkPickSticky(b *testing.B) {
 		keys := make([]string, 1<<20)
 		for i := range keys {
 			keys[i] = fmt.Sprintf("tenant-%d", i)
-			p.Pick(balancer.Affinity, keys[i])
 		}
+		// The table's memory: the heap in use before and after the keys
+		// went in (the keys' own strings are counted before).
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for _, k := range keys {
+			p.Pick(balancer.Affinity, k)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
 		if st := p.Stats(); st.Keys != len(keys) {
 			b.Fatalf("%d keys in the table", st.Keys)
 		}
+		perKey := float64(after.HeapAlloc-before.HeapAlloc) / float64(len(keys))
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range b.N {
 			p.Pick(balancer.Affinity, keys[(i*7919)&(len(keys)-1)])
 		}
+		b.ReportMetric(perKey, "table-B/key")
 	})
 }
 

@@ -90,14 +90,43 @@ const (
 	DefaultOutlierEjectTime      = 30 * time.Second
 	DefaultOutlierEjectTimeMax   = 5 * time.Minute
 	DefaultOutlierMaxEjected     = 0.5
+	DefaultDiscoveryInterval     = 10 * time.Second
+	DefaultDiscoveryTimeout      = 5 * time.Second
 )
 
 // Config configures a [Pool]. The zero value of each field selects its
 // default, as documented on the field (negative values turn off what can
 // be turned off); [New] keeps a private copy.
 type Config struct {
-	// Coordinators lists the coordinators as host:port. Required, at least one.
+	// Coordinators lists the coordinators as host:port. Required, at least
+	// one, unless Discovery is set: then it is the seed list, the members
+	// until a discovery source first answers (and where ImpalaMembership
+	// first asks), and may be empty.
 	Coordinators []string
+
+	// Discovery lists sources of coordinators (DNSDiscovery,
+	// ImpalaMembership, any Discoverer), polled in the background: the
+	// members are the union of their last good lists (see the package
+	// doc). Nil means the members are Coordinators, changed only by
+	// SetCoordinators.
+	Discovery []Discoverer
+	// DiscoveryInterval is the period of each source's poll, jittered by
+	// ±20 %. Zero means 10 seconds.
+	DiscoveryInterval time.Duration
+	// DiscoveryTimeout bounds one poll of a source. Zero means 5 seconds.
+	DiscoveryTimeout time.Duration
+
+	// ClusterLoad, when not nil, turns on cluster-wide least connections:
+	// leastconn ranks coordinators by this pool's busy sessions plus the
+	// other clients' load, read from each coordinator (ImpalaLoad: its
+	// queries registered) every ClusterLoadInterval (see the package doc
+	// for the formula and why). Nil means local leastconn: this pool's own
+	// busy sessions only.
+	ClusterLoad LoadReporter
+	// ClusterLoadInterval is the period of the load polls, jittered by
+	// ±20 %; it also bounds each request, and figures older than three
+	// periods are stale. Zero means 1 second.
+	ClusterLoadInterval time.Duration
 
 	// Policy serves acquires with an empty key. Zero means LeastConn. With
 	// Affinity, the key is DefaultKey.
@@ -202,7 +231,8 @@ type Config struct {
 	SlowStart time.Duration
 	// BackoffMin is the first delay before a down coordinator is re-probed;
 	// the delay doubles (with jitter) after each failed probe up to
-	// BackoffMax. Zero means 500 ms.
+	// BackoffMax. A draining coordinator (shutting down) is re-probed
+	// every BackoffMin, without backing off. Zero means 500 ms.
 	BackoffMin time.Duration
 	// BackoffMax caps the re-probe delay. Zero means 30 seconds.
 	BackoffMax time.Duration
@@ -331,14 +361,39 @@ func (c *Config) applyDefaults() {
 	if c.OutlierMaxEjected == 0 {
 		c.OutlierMaxEjected = DefaultOutlierMaxEjected
 	}
+	if c.DiscoveryInterval == 0 {
+		c.DiscoveryInterval = DefaultDiscoveryInterval
+	}
+	if c.DiscoveryTimeout == 0 {
+		c.DiscoveryTimeout = DefaultDiscoveryTimeout
+	}
+	if c.ClusterLoadInterval == 0 {
+		c.ClusterLoadInterval = DefaultClusterLoadInterval
+	}
 }
 
 // Validate reports the first invalid field, as a [*ConfigError] naming it.
 // Zero fields are valid: they select their defaults.
 func (c Config) Validate() error {
 	c.applyDefaults()
-	if len(c.Coordinators) == 0 {
-		return configErr("Coordinators", "at least one coordinator is required")
+	if len(c.Coordinators) == 0 && len(c.Discovery) == 0 {
+		return configErr("Coordinators", "at least one coordinator is required (or a Discovery source)")
+	}
+	for i, d := range c.Discovery {
+		if d == nil || isNilValue(d) {
+			return configErr("Discovery", "source %d is nil", i)
+		}
+	}
+	if c.ClusterLoad != nil && isNilValue(c.ClusterLoad) {
+		return configErr("ClusterLoad", "a nil %T", c.ClusterLoad)
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"DiscoveryInterval", c.DiscoveryInterval}, {"DiscoveryTimeout", c.DiscoveryTimeout}, {"ClusterLoadInterval", c.ClusterLoadInterval}} {
+		if f.v < 0 {
+			return configErr(f.name, "must not be negative, got %v", f.v)
+		}
 	}
 	seen := make(map[string]bool, len(c.Coordinators))
 	for _, a := range c.Coordinators {

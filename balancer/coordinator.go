@@ -65,6 +65,9 @@ type coord[S Session] struct {
 	// retiring counts sessions retired for balance and not yet closed:
 	// they no longer count toward this coordinator's load.
 	retiring atomic.Int32
+	// remote is the other clients' load on it, weighted, ×1024: the
+	// cluster-wide term of leastconn's rank (clusterload.go); 0 when off.
+	remote atomic.Int64
 
 	dialed     atomic.Uint64
 	movedAway  atomic.Uint64 // sessions that moved from here to another coordinator
@@ -111,7 +114,14 @@ type entry[S Session] struct {
 	breaker  Breaker
 	reset    Resetter
 	reattach Reattacher
-	retiring bool      // retired for balance: uncount from coord.retiring when closed
+	placer   Placer
+	movable  Movable
+	retiring bool // retired for balance: uncount from coord.retiring when closed
+	// key and policy are those of the acquire that handed the session
+	// out (in the entry, not the Lease, so that a Lease stays small): a
+	// move acquires again with them.
+	key      string
+	policy   Policy
 	expires  time.Time // zero: never
 	lastUsed time.Time // set before the entry goes idle
 }

@@ -53,16 +53,17 @@
 // holds one of its frontend threads) stay near its peak of busy ones; ties
 // go to a random one; above 32 coordinators, the better of two random
 // choices. With a key (a user, a tenant, a client host) it uses
-// [Config.KeyedPolicy], [Affinity] by default: rendezvous hashing of the key
-// over the up coordinators, so that a key keeps its coordinator (the catalog
-// it already saw) and only the keys of a departing coordinator move, with a
-// bounded load ([Config.LoadFactor] times the mean busy sessions) so that a
-// hot key spills over instead of flooding one coordinator. [RoundRobin] is
+// [Config.KeyedPolicy], [Affinity] by default: a new key is placed by
+// rendezvous hashing over the up coordinators, with a bounded load
+// ([Config.LoadFactor] times the mean busy sessions) so that hot keys do
+// not pile onto one coordinator, and then kept there by the sticky table
+// (see below), so that it keeps the catalog it already saw. [RoundRobin] is
 // available and not recommended.
 //
 // The pick reads an immutable snapshot of the up coordinators, swapped
 // atomically when membership or health changes, and per-coordinator atomic
-// counters: it takes no lock and allocates nothing.
+// counters, under one short lock (see Concurrency); it allocates nothing,
+// except to record a new affinity key.
 //
 // # Health
 //
@@ -72,7 +73,13 @@
 // re-probed with exponential backoff and jitter ([Config.BackoffMin],
 // [Config.BackoffMax]) and comes back after [Config.Rise] successes. While
 // every coordinator is down, acquires still try them, the one that failed
-// longest ago first, and a success brings that one back. A dial cut short
+// longest ago first, and a success brings that one back. A coordinator
+// that refuses new work because it is shutting down (Impala's graceful
+// shutdown, [conn.ErrShuttingDown]) is draining: it gets no new sessions,
+// the sessions on it move at their next statement, and it is re-probed
+// every [Config.BackoffMin] without backing off, since it will be back
+// soon; once it answers again (it restarted: a shutdown is not undone) it
+// is down until Rise, and so tried while no coordinator is up. A dial cut short
 // by its caller's own deadline says nothing about the coordinator, so it
 // does not mark it down; it has the background loop check it at once, with
 // [Config.CheckTimeout], and a failed check takes it down. Active:
@@ -95,6 +102,117 @@
 // most [Config.OutlierMaxEjected] of the coordinators are out at once, and
 // never all. Its sessions in use move at their next statement, which is
 // never sent twice. [CoordinatorStats] counts the ejections.
+//
+// # A cluster that changes
+//
+// Sticky keys: the first acquire of an affinity key places it (rendezvous
+// hashing with the bounded load) and a table remembers the placement, as
+// HAProxy's stick-table does ([Config.StickyTableSize],
+// [Config.StickyExpire]). The key then stays on its coordinator whatever
+// the loads do; it moves only when that coordinator is down, draining or
+// removed, or when the key expired or was evicted from a full table
+// ([Config.ReturnHome] sends it back once after a crash). A key's DDL and
+// the queries that follow it thus meet one catalog; [Stats] counts keys
+// placed, moved and returned.
+//
+// Draining: a coordinator in Impala's graceful shutdown takes no new
+// sessions and lets what runs there finish (see Health); a coordinator
+// removed with [Pool.SetCoordinators] drains the same way.
+//
+// Moves: a session handed out on a coordinator that is draining, down,
+// removed or that lost the session moves, at its next statement, to the
+// coordinator the policy picks (its key's new home, for an affinity
+// lease), and its database and query options are replayed there (see
+// [Lease.Move] and package conn's Mover). What moves: the current
+// database (USE) and the query options, those of conn.Options and every
+// SET (an empty value included) and UNSET ALL since. What cannot: a statement that may
+// have reached the old coordinator (it is never sent twice: its error says
+// so, and the caller decides); an open result set (its rows are on the
+// old coordinator: the session moves only once it is closed); the query
+// ids, profiles and logs of earlier statements, which stay where they
+// ran. A statement refused before it ran (shutting down, session gone)
+// or never sent runs on the new coordinator.
+//
+// Balance that comes back: a session placed without a key goes back to
+// the pool on release (or a database/sql connection's ResetSession) and is
+// retired rather than kept when its coordinator holds clearly more than
+// its share, so that a coordinator back from a restart fills up again
+// under a steady load of long-lived connections; [Config.SlowStart] ramps
+// it. Sessions of an affinity key follow the key instead.
+//
+// Nothing left behind: an HS2 session whose connection was cut (a proxy's
+// idle timeout) or broke is closed from a new connection, so that Impala
+// does not keep it, and its statements, for disconnected_session_timeout;
+// a statement whose ExecuteStatement was cut after it left ends with its
+// session.
+//
+// # Discovery and cluster-wide load
+//
+// [Config.Discovery] lists sources of coordinators: [DNSDiscovery] (a name
+// resolved periodically, each A and AAAA record a coordinator: a Kubernetes
+// headless service), [ImpalaMembership] (the cluster's membership from any
+// coordinator's web server, /backends?json, quiescing coordinators
+// included) or any [Discoverer]. [Config.Coordinators] is then the seed
+// list. Changes apply as [Pool.SetCoordinators] does: a coordinator that
+// joins ramps up with slow start, one that quiesces is marked draining at
+// once, one that leaves is drained, not cut (its statements, fetches
+// included, finish; its sessions move at their next statement). A source
+// that fails keeps its last good list, logs and counts it
+// ([Stats.Discovery]); the pool is never emptied by it.
+//
+// [Config.ClusterLoad] turns on cluster-wide least connections.
+//
+// Local leastconn counts this pool's own busy sessions. Ten services each
+// doing that do not balance the cluster: each evens out its own share, and
+// where their shares fall together (their ties broken alike, one
+// service's long queries where another's short ones went) is chance. One
+// HAProxy in front of them all sees every connection. The coordinators
+// themselves see every query: each one's load figure (a [LoadReporter];
+// with [ImpalaLoad], impala-server.num-queries-registered of its
+// /jsonmetrics?json: the queries of every client registered there, in
+// flight or waiting to be closed) is polled at [Config.ClusterLoadInterval]
+// (±20 % jitter, so that client processes do not poll in step), each
+// request bounded by that interval.
+//
+// The rank of coordinator c for leastconn is then
+//
+//	rank(c) = own(c) + w × others(c)
+//	others(c) = max(0, R(c) − own₀(c))
+//	w = max(Σ own₀, 1) / max(Σ R, Σ own₀, 1)
+//
+// where own(c) is this pool's busy sessions on c now (live, as local
+// leastconn counts them), R(c) the coordinator's figure at the last poll
+// and own₀(c) this pool's busy sessions on c at that poll (the mean of
+// before and after the request), the sums over the coordinators with
+// fresh figures.
+//
+// Why: between polls the pool's own picks are known exactly and at once,
+// the other processes' only as of the last poll, so the other processes'
+// load is the figure less this pool's own part of it, and this pool's own
+// part is its live count — no pick is counted twice, and a burst of this
+// pool's acquires spreads by its own counts rather than piling onto the
+// coordinator that was least loaded at the poll. The weight w, this
+// pool's share of the cluster's load, keeps many processes from
+// overcorrecting together: with figures as stale for all of them, each
+// moving its own load to cover the whole imbalance it sees would move N
+// times what is needed, and the imbalance would swing back and forth.
+// Each covering its share of it, together they cover it once. w is never
+// zero: among coordinators with equal own load the others' load breaks
+// the tie, so an idle process's first sessions go where the cluster is
+// least loaded. With one process, others(c) is about zero and the rank is
+// local leastconn's.
+//
+// A coordinator whose figure is missing (a failed poll, just joined) or
+// older than three intervals counts the mean of the others' others(c);
+// when no figure is fresh, the rank is local leastconn's. The term is
+// published per coordinator as an atomic, so the pick still takes no lock
+// and allocates nothing.
+//
+// Every poller runs on a goroutine of its own, each poll bounded by a
+// timeout ([Config.DiscoveryTimeout], [Config.ClusterLoadInterval]);
+// [Pool.Close] stops them and waits for them. [ImpalaWeb] says how the web
+// servers are reached (port, TLS, Basic or SPNEGO credentials, sent only
+// to a web server that asks).
 //
 // # Idle sessions
 //

@@ -222,3 +222,72 @@ func TestRefusedCredentials(t *testing.T) {
 	require.Equal(t, 1, dials, "one login attempt")
 	require.Zero(t, st.Redispatches)
 }
+
+// TestDrainedCoordinatorReturns: a rolling restart as an operator runs it,
+// going on to the next coordinator once the previous one answers again. A
+// draining coordinator is re-probed at a steady pace while it refuses (it
+// is alive and will be back soon: backing off would leave it out long
+// after its restart), and once it answers — it restarted, a shutdown is not
+// undone — it is a candidate for acquires while no coordinator is up,
+// instead of every acquire failing until its Rise is complete.
+func TestDrainedCoordinatorReturns(t *testing.T) {
+	cos := testenv.StartCluster(t, 2, 0, impalad.Config{DisableBeeswax: true, ShutdownGracePeriod: time.Hour})
+	addrs := testenv.HS2Addrs(cos)
+	clock := newClock()
+	const backoffMin = 100 * time.Millisecond
+	p, err := balancer.NewForTest(balancer.Config{Coordinators: addrs, Interval: -1, Rise: 2, SlowStart: -1,
+		BackoffMin: backoffMin, BackoffMax: 10 * time.Second},
+		balancer.NewConnDialer(conn.Options{}), balancer.Hooks[*conn.Session]{},
+		balancer.TestOptions{Now: clock.Now, RandN: firstOnTies(2), NoLoop: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	state := func(addr string) (balancer.State, uint64) {
+		cs, ok := p.Stats().Coordinator(addr)
+		require.True(t, ok)
+		return cs.State, cs.Failures
+	}
+	// Past the longest jittered BackoffMin: a probe scheduled that far is
+	// due.
+	step := func() {
+		clock.Advance(backoffMin * 6 / 5)
+		p.Maintain()
+	}
+
+	_, err = cos[0].StartShutdown(-1)
+	require.NoError(t, err)
+	held, err := p.Acquire(ctx, "")
+	require.NoError(t, err)
+	require.Equal(t, addrs[1], held.Coordinator(), "refused by the first, redispatched")
+	st, failures := state(addrs[0])
+	require.Equal(t, balancer.StateDraining, st)
+	const probes = 6
+	for range probes {
+		step()
+	}
+	st, after := state(addrs[0])
+	require.Equal(t, balancer.StateDraining, st)
+	require.Equal(t, failures+probes, after, "one refused probe per BackoffMin, no backing off")
+
+	// The second one shuts down too: nothing takes new sessions.
+	_, err = cos[1].StartShutdown(-1)
+	require.NoError(t, err)
+	_, err = p.Acquire(ctx, "")
+	require.ErrorIs(t, err, balancer.ErrNoCoordinator)
+
+	// The first one comes back: one probe sees it, and the next acquire
+	// goes there, before its Rise is complete.
+	require.NoError(t, cos[0].Restart())
+	step()
+	st, _ = state(addrs[0])
+	require.Equal(t, balancer.StateDown, st, "answering again: restarted, down until Rise")
+	l, err := p.Acquire(ctx, "")
+	require.NoError(t, err, "a restarted coordinator is tried while none is up")
+	require.Equal(t, addrs[0], l.Coordinator())
+	require.NoError(t, testenv.Exec(ctx, l.Session(), "select 1"))
+	st, _ = state(addrs[0])
+	require.Equal(t, balancer.StateUp, st)
+	l.Release()
+	held.Release()
+}

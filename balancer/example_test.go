@@ -2,9 +2,11 @@ package balancer_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 
 	"github.com/impalalb/impalalb/balancer"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // exampleDialer opens sessions that always answer.
@@ -61,4 +63,19 @@ func Example() {
 	// coordinators used: 3
 	// alice stays: true
 	// open: 3 idle: 3 in use: 0
+}
+
+// Discovery from Impala's own membership and cluster-wide leastconn, both
+// through the coordinators' web servers (HTTPS, Basic credentials sent
+// only to a web server that asks): one seed, the rest found in
+// /backends?json.
+func ExampleImpalaMembership() {
+	web := &balancer.ImpalaWeb{TLS: &tls.Config{MinVersion: tls.VersionTLS12}, User: "etl", Password: secret.New("etl-password")}
+	cfg := balancer.Config{
+		Coordinators: []string{"impalad1.example.com:21050"},
+		Discovery:    []balancer.Discoverer{&balancer.ImpalaMembership{Web: web, Port: 21050}},
+		ClusterLoad:  &balancer.ImpalaLoad{Web: web},
+	}
+	fmt.Println(cfg.Validate())
+	// Output: <nil>
 }

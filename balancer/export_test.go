@@ -58,3 +58,26 @@ func (p *Pool[S]) Settle() { p.bg.wait() }
 // Settle waits for the resets and closes that releases of the lease's pool
 // started.
 func (l *Lease[S]) Settle() { l.p.bg.wait() }
+
+// Discover polls every discovery source once, in turn, and applies what
+// they say.
+func (p *Pool[S]) Discover() {
+	for _, s := range p.disc.sources {
+		p.discoverOnce(s)
+	}
+}
+
+// PollLoad runs one round of the cluster-load poller.
+func (p *Pool[S]) PollLoad() { p.pollLoad() }
+
+// RemoteLoad returns the cluster-wide term of addr's rank, in sessions.
+func (p *Pool[S]) RemoteLoad(addr string) float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.coords {
+		if c.addr == addr {
+			return float64(c.remote.Load()) / loadScale
+		}
+	}
+	return -1
+}

@@ -40,3 +40,23 @@ func (l *Lease[S]) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(l.String(
 
 // LogValue implements slog.LogValuer with String.
 func (l *Lease[S]) LogValue() slog.Value { return slog.StringValue(l.String()) }
+
+// Format prints String whatever the verb (fmt.Formatter): an ImpalaWeb
+// learns web servers and keeps its HTTP client under its discovery's
+// goroutines, which fmt's reflection would race with.
+func (w *ImpalaWeb) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(w.String())) }
+
+// LogValue implements slog.LogValuer with String.
+func (w *ImpalaWeb) LogValue() slog.Value { return slog.StringValue(w.String()) }
+
+// Format prints String whatever the verb (fmt.Formatter), as ImpalaWeb's.
+func (m *ImpalaMembership) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(m.String())) }
+
+// LogValue implements slog.LogValuer with String.
+func (m *ImpalaMembership) LogValue() slog.Value { return slog.StringValue(m.String()) }
+
+// Format prints String whatever the verb (fmt.Formatter), as ImpalaWeb's.
+func (l *ImpalaLoad) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(l.String())) }
+
+// LogValue implements slog.LogValuer with String.
+func (l *ImpalaLoad) LogValue() slog.Value { return slog.StringValue(l.String()) }

@@ -384,6 +384,14 @@ func (p *Pool[S]) applyCheck(c *coord[S], err error) {
 				return
 			}
 			c.nextCheck = now.Add(p.jitter(p.cfg.BackoffMin))
+			if c.getState() == StateDraining {
+				// Draining and answering: it restarted (a shutdown is not
+				// undone). Down until Rise, and so tried by acquires while
+				// no coordinator is up.
+				c.mu.Unlock()
+				p.restarted(c)
+				return
+			}
 			break
 		}
 		if st := c.getState(); (st == StateDown && refusing) || (st == StateDraining && !refusing) {
@@ -397,8 +405,37 @@ func (p *Pool[S]) applyCheck(c *coord[S], err error) {
 		c.failures.Add(1)
 		c.failSeq.Store(p.failSeq.Add(1))
 		c.lastErr, c.lastErrAt = err, now
-		c.backoff = min(max(c.backoff*2, p.cfg.BackoffMin), p.cfg.BackoffMax)
+		if c.getState() == StateDraining {
+			// Still refusing: alive, and back soon after its grace
+			// period. No backing off, so that its return is seen soon.
+			c.backoff = p.cfg.BackoffMin
+		} else {
+			c.backoff = min(max(c.backoff*2, p.cfg.BackoffMin), p.cfg.BackoffMax)
+		}
 		c.nextCheck = now.Add(p.jitter(c.backoff))
 	}
 	c.mu.Unlock()
+}
+
+// restarted takes a draining coordinator that answered a check to down,
+// its rise kept: it is no longer shutting down, and while no coordinator
+// is up acquires try it (a success brings it up).
+func (p *Pool[S]) restarted(c *coord[S]) {
+	p.pickMu.Lock()
+	c.mu.Lock()
+	if c.getState() != StateDraining {
+		c.mu.Unlock()
+		p.pickMu.Unlock()
+		return
+	}
+	c.state.Store(int32(StateDown))
+	c.mu.Unlock()
+	p.rebuild()
+	p.pickMu.Unlock()
+	if p.log != nil {
+		p.log.Info("balancer: coordinator answers again after its shutdown (restarted); down until it rises", "coordinator", c.addr)
+	}
+	if p.onState != nil {
+		p.onState(c.addr, StateDown)
+	}
 }

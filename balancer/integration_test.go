@@ -826,8 +826,9 @@ func TestIntegrationStickyDDL(t *testing.T) {
 		if err != nil {
 			return "", err
 		}
-		coord := l.Coordinator()
-		if err := run(ctx, l, stmt); err != nil {
+		err = run(ctx, l, stmt)
+		coord := l.Coordinator() // where it ran: the session may have moved
+		if err != nil {
 			l.Discard()
 			return coord, err
 		}

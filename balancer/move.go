@@ -45,11 +45,11 @@ var _ conn.Mover = (*Lease[*conn.Session])(nil)
 // bind tells the lease's session how it was placed and that the lease
 // moves it.
 func (l *Lease[S]) bind() {
-	if pl, ok := any(l.e.s).(Placer); ok {
-		pl.Placed(l.policy == Affinity)
+	if l.e.placer != nil {
+		l.e.placer.Placed(l.e.policy == Affinity)
 	}
-	if m, ok := any(l.e.s).(Movable); ok {
-		m.SetMover(l)
+	if l.e.movable != nil {
+		l.e.movable.SetMover(l)
 	}
 }
 
@@ -88,8 +88,8 @@ func (l *Lease[S]) Move(ctx context.Context, cause error) error {
 		// loop check the coordinator now.
 		p.suspect(from)
 	}
-	a := acquire[S]{p: p, key: l.key, policy: l.policy}
-	if l.policy == Affinity && l.key == "" {
+	a := acquire[S]{p: p, key: l.e.key, policy: l.e.policy}
+	if l.e.policy == Affinity && l.e.key == "" {
 		a.key = p.defaultKey
 	}
 	nl, err := a.run(ctx)
@@ -110,6 +110,8 @@ func (l *Lease[S]) Move(ctx context.Context, cause error) error {
 	old.breaker, moved.breaker = moved.breaker, old.breaker
 	old.reset, moved.reset = moved.reset, old.reset
 	old.reattach, moved.reattach = moved.reattach, old.reattach
+	old.placer, moved.placer = moved.placer, old.placer
+	old.movable, moved.movable = moved.movable, old.movable
 	l.e, nl.e = moved, old
 	nl.Discard()
 	from.movedAway.Add(1)

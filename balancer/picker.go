@@ -23,7 +23,7 @@ const p2cThreshold = 32
 // Pool.pickMu, never blocks and allocates nothing but a new affinity key's
 // entry in the sticky table. ev, when its kind is set, is a move of an
 // affinity key for the caller to report once the lock is released.
-func (p *Pool[S]) pick(s *snapshot[S], key string, policy Policy) (c *coord[S], ev keyEvent) {
+func (p *Pool[S]) pick(s *snapshot[S], key string, policy Policy) (c *coord[S], ev *keyEvent) {
 	list := s.list
 	switch len(list) {
 	case 0:
@@ -60,7 +60,8 @@ func leastRecentlyFailed[S Session](list []*coord[S]) *coord[S] {
 
 // rank orders coordinators for leastconn: c's busy sessions (in use, being
 // dialed, or about to be taken by an acquire that picked c), plus the one
-// about to be added, divided by the slow-start weight; among equals, one
+// about to be added, plus with Config.ClusterLoad the weighted load of the
+// other clients, divided by the slow-start weight; among equals, one
 // with an idle session to reuse comes first. full reports that c has no room
 // under MaxPerCoordinator.
 //
@@ -73,11 +74,12 @@ func (p *Pool[S]) rank(c *coord[S]) (score uint64, full bool) {
 	open, idle, pend := c.open.Load(), c.idle.Load(), c.pending.Load()
 	busy := open - idle + pend
 	full = busy >= p.perCap
-	o := uint64(max(busy, 0)) + 1
+	// With Config.ClusterLoad, the other clients' load (clusterload.go).
+	o := (uint64(max(busy, 0))+1)<<10 + uint64(max(c.remote.Load(), 0))
 	if w := c.weight.Load(); w >= fullWeight {
-		score = o << 10
+		score = o
 	} else {
-		score = (o << 20) / uint64(max(w, 1))
+		score = (o << 10) / uint64(max(w, 1))
 	}
 	score <<= 1
 	if idle <= 0 {
@@ -141,10 +143,10 @@ func (p *Pool[S]) pickLeast(list []*coord[S]) *coord[S] {
 // is down, draining or removed, with placeKey. A key whose coordinator is
 // at MaxPerCoordinator overflows, for this acquire only, to the next
 // coordinator of its rendezvous order with room.
-func (p *Pool[S]) pickAffinity(s *snapshot[S], key string) (*coord[S], keyEvent) {
+func (p *Pool[S]) pickAffinity(s *snapshot[S], key string) (*coord[S], *keyEvent) {
 	t := p.sticky
 	if t == nil {
-		return p.placeKey(s, key), keyEvent{}
+		return p.placeKey(s, key), nil
 	}
 	now := p.epoch.Load()
 	e := t.get(key, now)
@@ -152,7 +154,7 @@ func (p *Pool[S]) pickAffinity(s *snapshot[S], key string) (*coord[S], keyEvent)
 		c := p.placeKey(s, key)
 		t.put(key, c, nil, now)
 		p.keysPlaced.Add(1)
-		return c, keyEvent{}
+		return c, nil
 	}
 	c := e.c
 	if st := c.getState(); st != StateUp {
@@ -169,22 +171,22 @@ func (p *Pool[S]) pickAffinity(s *snapshot[S], key string) (*coord[S], keyEvent)
 		}
 		t.move(e, n)
 		p.keysMoved.Add(1)
-		return n, keyEvent{kind: reason, key: e.key, from: c.addr, to: n.addr}
+		return n, &keyEvent{kind: reason, key: e.key, from: c.addr, to: n.addr}
 	}
 	if h := e.home; h != nil && p.cfg.ReturnHome && h.getState() == StateUp && h.weight.Load() >= fullWeight && h.busy() < p.perCap {
 		// Its home is back and done ramping up: once, and for good.
 		e.home = nil
 		t.move(e, h)
 		p.keysReturned.Add(1)
-		return h, keyEvent{kind: moveHome, key: e.key, from: c.addr, to: h.addr}
+		return h, &keyEvent{kind: moveHome, key: e.key, from: c.addr, to: h.addr}
 	}
 	if c.busy() >= p.perCap {
 		if o := p.overflow(s, key, c); o != nil {
 			p.keysOverflowed.Add(1)
-			return o, keyEvent{kind: moveOverflow, key: e.key, from: c.addr, to: o.addr}
+			return o, &keyEvent{kind: moveOverflow, key: e.key, from: c.addr, to: o.addr}
 		}
 	}
-	return c, keyEvent{}
+	return c, nil
 }
 
 // placeKey places a key by rendezvous hashing over s's coordinators: the

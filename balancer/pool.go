@@ -96,6 +96,15 @@ type Pool[S Session] struct {
 	// waits for them.
 	bg tasks
 
+	// disc is the discovery state (discovery.go), nil without
+	// Config.Discovery; load the cluster-load state (clusterload.go), nil
+	// without Config.ClusterLoad. Their pollers are counted in pollers,
+	// stop when closing is closed, and Close waits for them. Lock order:
+	// disc.mu before pickMu; load.mu before mu.
+	disc    *discovery
+	load    *loadState
+	pollers sync.WaitGroup
+
 	closeOnce sync.Once
 	closing   chan struct{} // closed by Close
 	kick      chan struct{} // wakes the background loop; size 1
@@ -186,6 +195,8 @@ func newPool[S Session](cfg Config, dialer Dialer[S], hooks Hooks[S], o options)
 	} else {
 		go p.loop()
 	}
+	p.startDiscovery(o.noLoop)
+	p.startClusterLoad(o.noLoop)
 	return p, nil
 }
 
@@ -201,10 +212,8 @@ func (p *Pool[S]) initCheck(c *coord[S], now time.Time) {
 // do nothing.
 type Lease[S Session] struct {
 	p      *Pool[S]
-	e      *entry[S]
-	key    string // the acquire's key and policy, for a move
-	policy Policy
-	retire bool // Retire said so: close at release
+	e      *entry[S] // its key and policy are the acquire's
+	retire bool      // Retire said so: close at release
 	done   atomic.Bool
 }
 
@@ -287,6 +296,9 @@ func (a *acquire[S]) run(ctx context.Context) (*Lease[S], error) {
 		}
 		c, degraded := a.pick()
 		if c == nil {
+			if p.waitFirstDiscovery(ctx) {
+				continue // the sources have answered (or ctx ended): look again
+			}
 			return nil, a.fail(p.noCoordinator())
 		}
 		if e := p.takeIdle(ctx, c); e != nil {
@@ -339,7 +351,7 @@ func (a *acquire[S]) pick() (c *coord[S], degraded bool) {
 		c.pending.Add(1)
 	}
 	p.pickMu.Unlock()
-	if ev.kind != moveNone && p.log != nil {
+	if ev != nil && p.log != nil {
 		p.log.Debug("balancer: affinity key moved", "key", ev.key, "from", ev.from, "to", ev.to, "reason", ev.kind.String())
 	}
 	if c != nil && a.waiting != nil {
@@ -363,7 +375,8 @@ func (a *acquire[S]) handOut(ctx context.Context, e *entry[S]) *Lease[S] {
 // lease makes the lease of e and tells its session how it was placed and
 // who moves it (Placer, Movable).
 func (a *acquire[S]) lease(e *entry[S]) *Lease[S] {
-	l := &Lease[S]{p: a.p, e: e, key: a.key, policy: a.policy}
+	e.key, e.policy = a.key, a.policy
+	l := &Lease[S]{p: a.p, e: e}
 	l.bind()
 	return l
 }
@@ -727,6 +740,8 @@ func newEntry[S Session](s S, c *coord[S]) *entry[S] {
 	e.live, _ = any(s).(LivenessChecker)
 	e.breaker, _ = any(s).(Breaker)
 	e.reset, _ = any(s).(Resetter)
+	e.placer, _ = any(s).(Placer)
+	e.movable, _ = any(s).(Movable)
 	if r, ok := any(s).(Reattacher); ok && r.CanReattach() {
 		e.reattach = r
 	}
@@ -755,7 +770,7 @@ func (p *Pool[S]) put(l *Lease[S], broken bool) {
 	if !broken && e.breaker != nil && e.breaker.Broken() {
 		broken = true // its connection broke: closing it is all that is left
 	}
-	if !l.retire && !broken && l.policy != Affinity && p.unbalanced(e.c) {
+	if !l.retire && !broken && e.policy != Affinity && p.unbalanced(e.c) {
 		l.markRetiring()
 	}
 	if l.retire {
@@ -768,18 +783,24 @@ func (p *Pool[S]) put(l *Lease[S], broken bool) {
 		p.reuse(e)
 		return
 	}
-	p.bg.goDo(func() {
-		if !broken && e.reset != nil && e.reset.NeedsReset() {
-			ctx, cancel := context.WithTimeout(p.bgCtx, p.cfg.DialTimeout)
-			broken = e.reset.Reset(ctx) != nil
-			cancel()
-		}
-		if broken || !p.keepable(e) {
-			p.closeEntry(e)
-			return
-		}
-		p.reuse(e)
-	})
+	p.bg.goDo(func() { p.settle(e, broken) })
+}
+
+// settle resets a released session that needs it and keeps it, or closes
+// it; on the pool's background goroutine. (A function of its own: a
+// closure that assigned broken would move it to the heap on every
+// Release, the fast path's too.)
+func (p *Pool[S]) settle(e *entry[S], broken bool) {
+	if !broken && e.reset != nil && e.reset.NeedsReset() {
+		ctx, cancel := context.WithTimeout(p.bgCtx, p.cfg.DialTimeout)
+		broken = e.reset.Reset(ctx) != nil
+		cancel()
+	}
+	if broken || !p.keepable(e) {
+		p.closeEntry(e)
+		return
+	}
+	p.reuse(e)
 }
 
 // keepable reports whether a released session, reset if it needed one,
@@ -890,7 +911,9 @@ func (p *Pool[S]) rebuildLocked() {
 // SetCoordinators replaces the member list. New addresses join (with slow
 // start); removed ones drain: they get no new sessions, their idle sessions
 // close now and their in-use sessions close when released. An address that
-// comes back while draining is up again at once.
+// comes back while draining is up again at once. With Config.Discovery it
+// replaces the seed list, which is the member list only while no source
+// has answered.
 func (p *Pool[S]) SetCoordinators(addrs []string) error {
 	seen := make(map[string]bool, len(addrs))
 	for _, a := range addrs {
@@ -904,6 +927,24 @@ func (p *Pool[S]) SetCoordinators(addrs []string) error {
 	}
 	if p.closed.Load() {
 		return ErrPoolClosed
+	}
+	if d := p.disc; d != nil {
+		d.mu.Lock()
+		d.seeds = slices.Clone(addrs)
+		p.applyDiscoveredLocked()
+		d.mu.Unlock()
+		return nil
+	}
+	p.applyMembers(addrs, true)
+	return nil
+}
+
+// applyMembers makes addrs (checked, without duplicates) the members, as
+// SetCoordinators documents; new ones ramp up with slow start when slow.
+func (p *Pool[S]) applyMembers(addrs []string, slow bool) {
+	seen := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		seen[a] = true
 	}
 	now := p.now()
 	var (
@@ -938,7 +979,7 @@ func (p *Pool[S]) SetCoordinators(addrs []string) error {
 		}
 		c := newCoord[S](a)
 		p.initCheck(c, now)
-		if p.cfg.SlowStart > 0 && len(p.coords) > 0 {
+		if slow && p.cfg.SlowStart > 0 && len(p.coords) > 0 {
 			c.upSince = now
 			c.weight.Store(slowStartFloor)
 		}
@@ -956,7 +997,6 @@ func (p *Pool[S]) SetCoordinators(addrs []string) error {
 	}
 	p.broadcast()
 	p.kickLoop()
-	return nil
 }
 
 // Close closes the idle sessions, stops the background loop, waits for the
@@ -970,6 +1010,9 @@ func (p *Pool[S]) Close() error {
 		close(p.closing)
 		p.bgCancel()
 		<-p.loopDone
+		// The discovery and load pollers: nothing polls once Close returns.
+		p.pollers.Wait()
+		p.closeSources()
 		p.mu.Lock()
 		coords := slices.Clone(p.coords)
 		p.mu.Unlock()
@@ -1038,6 +1081,14 @@ func (p *Pool[S]) jitter(d time.Duration) time.Duration {
 // noCoordinator is the error of an acquire with no coordinator to try:
 // none left, or every one draining or removed, named with its state.
 func (p *Pool[S]) noCoordinator() error {
+	if err := p.discoveryError(); err != nil {
+		p.mu.Lock()
+		n := len(p.coords)
+		p.mu.Unlock()
+		if n == 0 {
+			return fmt.Errorf("%w (%w)", ErrNoCoordinator, err)
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.coords) == 0 {

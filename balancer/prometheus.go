@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // WritePrometheus writes the figures of pools, keyed by a name of the
@@ -36,6 +37,13 @@ func WritePrometheus(w io.Writer, pools map[string]Stats) error {
 				writeSample(bw, m.name, m.pool(&st), "pool", pool)
 				continue
 			}
+			if m.source != nil {
+				for i := range st.Discovery {
+					d := &st.Discovery[i]
+					writeSample(bw, m.name, m.source(d), "pool", pool, "source", d.Source)
+				}
+				continue
+			}
 			for i := range st.Coordinators {
 				c := &st.Coordinators[i]
 				if m.state {
@@ -53,6 +61,9 @@ func WritePrometheus(w io.Writer, pools map[string]Stats) error {
 					writeSample(bw, m.name, float64(c.Idle), "pool", pool, "coordinator", c.Addr, "state", "idle")
 					continue
 				}
+				if m.only != nil && !m.only(c) {
+					continue
+				}
 				writeSample(bw, m.name, m.coord(c), "pool", pool, "coordinator", c.Addr)
 			}
 		}
@@ -66,7 +77,16 @@ type promMetric struct {
 	name, typ, help string
 	pool            func(*Stats) float64
 	coord           func(*CoordinatorStats) float64
+	only            func(*CoordinatorStats) bool // coord: the coordinators that have the figure
+	source          func(*DiscoveryStats) float64
 	state, sessions bool
+}
+
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
 }
 
 var promMetrics = []promMetric{
@@ -91,12 +111,7 @@ var promMetrics = []promMetric{
 	{name: "affinity_keys", typ: "gauge", help: "Affinity keys the sticky table places on the coordinator.",
 		coord: func(c *CoordinatorStats) float64 { return float64(c.Keys) }},
 	{name: "last_failure_timestamp_seconds", typ: "gauge", help: "Unix time of the coordinator's last failure, 0 if none.",
-		coord: func(c *CoordinatorStats) float64 {
-			if c.LastErrorAt.IsZero() {
-				return 0
-			}
-			return float64(c.LastErrorAt.UnixNano()) / 1e9
-		}},
+		coord: func(c *CoordinatorStats) float64 { return unixSeconds(c.LastErrorAt) }},
 	{name: "acquires_waiting", typ: "gauge", help: "Acquires waiting for capacity now.",
 		pool: func(s *Stats) float64 { return float64(s.Waiting) }},
 	{name: "acquire_waits_total", typ: "counter", help: "Acquires that had to wait for capacity.",
@@ -109,6 +124,17 @@ var promMetrics = []promMetric{
 		pool: func(s *Stats) float64 { return float64(s.KeysMoved) }},
 	{name: "affinity_keys_overflowed_total", typ: "counter", help: "Acquires of an affinity key served elsewhere because its coordinator was at MaxPerCoordinator.",
 		pool: func(s *Stats) float64 { return float64(s.KeysOverflowed) }},
+	{name: "cluster_queries", typ: "gauge", help: "The coordinator's own load figure (all clients' queries) as last read for cluster-wide leastconn.",
+		coord: func(c *CoordinatorStats) float64 { return c.ClusterQueries },
+		only:  func(c *CoordinatorStats) bool { return !c.ClusterQueriesAt.IsZero() }},
+	{name: "discovery_members", typ: "gauge", help: "Coordinators in the discovery source's last good list.",
+		source: func(d *DiscoveryStats) float64 { return float64(d.Members) }},
+	{name: "discovery_polls_total", typ: "counter", help: "Polls of the discovery source.",
+		source: func(d *DiscoveryStats) float64 { return float64(d.Polls) }},
+	{name: "discovery_failures_total", typ: "counter", help: "Failed polls of the discovery source (its last good list was kept).",
+		source: func(d *DiscoveryStats) float64 { return float64(d.Failures) }},
+	{name: "discovery_last_success_timestamp_seconds", typ: "gauge", help: "Unix time of the discovery source's last answer, 0 if none.",
+		source: func(d *DiscoveryStats) float64 { return unixSeconds(d.LastSuccess) }},
 }
 
 // writeSample writes one line: name{k="v",...} value.

@@ -115,3 +115,27 @@ func TestWritePrometheusLabelsAndStates(t *testing.T) {
 	// Pools in name order: "a..." before "b".
 	require.Less(t, strings.Index(out, `pool="a `), strings.Index(out, `pool="b"`))
 }
+
+// TestWritePrometheusDiscovery: the discovery sources' figures and the
+// coordinators' load figures are series of their own.
+func TestWritePrometheusDiscovery(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	st := balancer.Stats{
+		Coordinators: []balancer.CoordinatorStats{
+			{Addr: "c1:21050", ClusterQueries: 7, ClusterQueriesAt: at},
+			{Addr: "c2:21050"},
+		},
+		Discovery: []balancer.DiscoveryStats{{Source: `dns "x" port 1`, Members: 2, Polls: 5, Failures: 1, LastSuccess: at}},
+	}
+	var buf bytes.Buffer
+	require.NoError(t, balancer.WritePrometheus(&buf, map[string]balancer.Stats{"p": st}))
+	s := parseProm(t, buf.String())
+	src := `pool="p",source="dns \"x\" port 1"`
+	require.Equal(t, 2.0, s["impalalb_discovery_members{"+src+"}"])
+	require.Equal(t, 5.0, s["impalalb_discovery_polls_total{"+src+"}"])
+	require.Equal(t, 1.0, s["impalalb_discovery_failures_total{"+src+"}"])
+	require.Equal(t, 1700000000.0, s["impalalb_discovery_last_success_timestamp_seconds{"+src+"}"])
+	require.Equal(t, 7.0, s[`impalalb_cluster_queries{pool="p",coordinator="c1:21050"}`])
+	_, ok := s[`impalalb_cluster_queries{pool="p",coordinator="c2:21050"}`]
+	require.False(t, ok, "no series for a coordinator whose load was never read")
+}

@@ -24,17 +24,22 @@ func (p *Pool[S]) unbalanced(c *coord[S]) bool {
 		return false
 	}
 	open := int64(c.open.Load() - c.retiring.Load())
-	// Cheap test first: at or under the mean, nothing to do.
-	if open*int64(len(s.list)) <= int64(p.total.Load()-p.retiring.Load()) {
+	// Cheap test first: at or under the mean, nothing to do. With
+	// Config.ClusterLoad each load also counts the other clients'
+	// (clusterload.go), so an uneven spread of this pool's own sessions
+	// may be what evens out the cluster's: no cheap test then.
+	if p.load == nil && open*int64(len(s.list)) <= int64(p.total.Load()-p.retiring.Load()) {
 		return false
 	}
-	wc := int64(c.weight.Load())
+	rc, wc := c.remote.Load(), int64(c.weight.Load())
 	for _, d := range s.list {
 		if d == c || d.busy() >= p.perCap {
 			continue
 		}
-		// (open_c - 1) / w_c >= (open_d + 1) / w_d, without division.
-		if (open-1)*int64(d.weight.Load()) >= (int64(d.open.Load()-d.retiring.Load())+1)*wc {
+		// ((open_c - 1)·1024 + r_c) / w_c >= ((open_d + 1)·1024 + r_d) / w_d,
+		// without division (r: the cluster-wide term, ×1024, 0 when off).
+		od := int64(d.open.Load()-d.retiring.Load()) + 1
+		if ((open-1)<<10+rc)*int64(d.weight.Load()) >= (od<<10+d.remote.Load())*wc {
 			return true
 		}
 	}
@@ -53,7 +58,7 @@ func (l *Lease[S]) Retire() bool {
 	if l.retire {
 		return true
 	}
-	if l.policy == Affinity || l.done.Load() || !l.p.unbalanced(l.e.c) {
+	if l.e.policy == Affinity || l.done.Load() || !l.p.unbalanced(l.e.c) {
 		return false
 	}
 	l.markRetiring()

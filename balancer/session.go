@@ -104,8 +104,11 @@ type ClientSideError interface {
 
 // isNil reports whether a Dialer returned no session: a nil interface or a
 // nil pointer (or other nil-able value) in it.
-func isNil[S Session](s S) bool {
-	v := any(s)
+func isNil[S Session](s S) bool { return isNilValue(any(s)) }
+
+// isNilValue reports whether v is nil or a nil pointer (or other nil-able
+// value) in an interface.
+func isNilValue(v any) bool {
 	if v == nil {
 		return true
 	}

@@ -44,6 +44,12 @@ type Stats struct {
 	// once by the key's next query: give hot keys room (MaxPerCoordinator)
 	// or use SYNC_DDL.
 	KeysOverflowed uint64
+	// Discovery has one entry per Config.Discovery source: its last good
+	// list, its polls and failures, its last error. Nil without discovery.
+	Discovery []DiscoveryStats
+	// ClusterLoad describes the load source of cluster-wide leastconn;
+	// nil without Config.ClusterLoad.
+	ClusterLoad *ClusterLoadStats
 }
 
 // CoordinatorStats describes one coordinator in [Stats].
@@ -85,6 +91,13 @@ type CoordinatorStats struct {
 	LastError error
 	// LastErrorAt is when LastError happened.
 	LastErrorAt time.Time
+	// ClusterQueries is, with Config.ClusterLoad, the coordinator's own
+	// load figure (all clients' queries) as last read, and
+	// ClusterQueriesAt when; zero time when never read.
+	ClusterQueries   float64
+	ClusterQueriesAt time.Time
+	// ClusterLoadError is the latest failure to read it, nil if none.
+	ClusterLoadError error
 }
 
 // Stats returns a snapshot of the pool's counters. Figures are read one by
@@ -137,6 +150,8 @@ func (p *Pool[S]) Stats() Stats {
 		st.InUse += cs.InUse
 		st.Idle += cs.Idle
 	}
+	st.Discovery = p.discoveryStats()
+	st.ClusterLoad = p.clusterLoadStats(st.Coordinators)
 	return st
 }
 
@@ -167,3 +182,7 @@ func (p *Pool[S]) Placement(key string) (string, bool) {
 	}
 	return e.c.addr, true
 }
+
+// DefaultKey returns the affinity key of acquires without one when Policy
+// is Affinity: Config.DefaultKey, or this host's name.
+func (p *Pool[S]) DefaultKey() string { return p.defaultKey }

@@ -180,7 +180,8 @@ func (r moveReason) String() string {
 	return "none"
 }
 
-// keyEvent is a move of an affinity key, reported by an acquire once it
+// keyEvent is a move of an affinity key (a pointer, nil for none: a pick
+// that moves nothing copies no event), reported by an acquire once it
 // left Pool.pickMu.
 type keyEvent struct {
 	kind     moveReason

@@ -87,6 +87,17 @@ type Batch struct {
 	cols []colData
 	meta []Column
 	n    int
+	text []string // beeswax rows as sent, with Options.BeeswaxText
+}
+
+// TextRows returns the rows of a beeswax batch as the coordinator sent
+// them (fields separated by tabs, NULL spelled "NULL") when the session
+// has Options.BeeswaxText; nil otherwise.
+func (b *Batch) TextRows() []string {
+	if b == nil {
+		return nil
+	}
+	return b.text
 }
 
 // ErrTypeMismatch is the panic value (wrapped) of a typed accessor used on

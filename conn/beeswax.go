@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -83,8 +84,15 @@ func (s *beeswaxSession) rpc(ctx context.Context, op Op, sent bool, fn func(cont
 	var be *beeswax.BeeswaxException
 	var qe *beeswax.QueryNotFoundException
 	var ae thrift.TApplicationException
+	if errors.As(err, &ae) {
+		// A BeeswaxException of a call whose IDL does not declare it
+		// (get_state, get_results_metadata, get_log) comes as its text.
+		if u, ok := undeclaredBeeswax(ae); ok {
+			be = u
+		}
+	}
 	switch {
-	case errors.As(err, &be):
+	case be != nil || errors.As(err, &be):
 		e.Message, e.SQLState, e.Code = be.Message, strings.TrimSpace(be.SQLState), be.ErrorCode
 		e.Err = failure(be.Message)
 		if op == OpExecute {
@@ -105,6 +113,62 @@ func (s *beeswaxSession) rpc(ctx context.Context, op Op, sent bool, fn func(cont
 		e.Err = fmt.Errorf("%w: %w", ErrNotImpala, err)
 	}
 	return e
+}
+
+// undeclaredPrefix starts the text of a BeeswaxException that Impala
+// raised in a call whose IDL declares only QueryNotFoundException
+// (get_state, get_results_metadata, get_log): Thrift's C++ processor
+// answers it as a TApplicationException (type UNKNOWN) carrying the
+// exception's what(), "TException - service has thrown: " and its
+// printTo: "BeeswaxException(message=..., log_context=...,
+// handle=QueryHandle(id=..., log_context=...), errorCode=N,
+// SQLState=...)" (RaiseBeeswaxException in be/src/service/
+// impala-beeswax-server.cc sets message and SQLState).
+const undeclaredPrefix = "TException - service has thrown: BeeswaxException(message="
+
+// undeclaredBeeswax returns the BeeswaxException that ae carries as text,
+// and false when it carries none. The fields after the message are found
+// from the end, so a message holding any text is kept whole.
+func undeclaredBeeswax(ae thrift.TApplicationException) (*beeswax.BeeswaxException, bool) {
+	if ae.TypeId() != thrift.UNKNOWN_APPLICATION_EXCEPTION {
+		return nil, false
+	}
+	return parseUndeclaredBeeswax(ae.Error())
+}
+
+func parseUndeclaredBeeswax(text string) (*beeswax.BeeswaxException, bool) {
+	rest, ok := strings.CutPrefix(text, undeclaredPrefix)
+	if !ok {
+		return nil, false
+	}
+	rest, ok = strings.CutSuffix(rest, ")")
+	if !ok {
+		return nil, false
+	}
+	cut := func(sep string) (string, bool) {
+		i := strings.LastIndex(rest, sep)
+		if i < 0 {
+			return "", false
+		}
+		v := rest[i+len(sep):]
+		rest = rest[:i]
+		return v, true
+	}
+	sqlState, ok1 := cut(", SQLState=")
+	code, ok2 := cut(", errorCode=")
+	_, ok3 := cut(", handle=QueryHandle(")
+	logCtx, ok4 := cut(", log_context=")
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return nil, false
+	}
+	be := &beeswax.BeeswaxException{Message: rest, LogContext: beeswax.LogContextId(logCtx)}
+	if sqlState != "<null>" {
+		be.SQLState = sqlState
+	}
+	if n, err := strconv.ParseInt(code, 10, 32); err == nil {
+		be.ErrorCode = int32(n)
+	}
+	return be, true
 }
 
 func (s *beeswaxSession) ping(ctx context.Context, op Op) error {
@@ -260,12 +324,15 @@ func (s *beeswaxSession) Execute(ctx context.Context, stmt string, opts map[stri
 
 // beeswaxOp is the beeswax half of an Operation.
 type beeswaxOp struct {
-	s     *beeswaxSession
-	h     *beeswax.QueryHandle
-	dml   bool
-	cols  []Column
-	delim string
+	s      *beeswaxSession
+	h      *beeswax.QueryHandle
+	dml    bool
+	cols   []Column
+	delim  string
+	dmlRes *impala.TDmlResult_ // CloseInsert's answer
 }
+
+func (o *beeswaxOp) dmlResult() *impala.TDmlResult_ { return o.dmlRes }
 
 func (o *beeswaxOp) wait(ctx context.Context) error {
 	s := o.s
@@ -329,6 +396,9 @@ func (o *beeswaxOp) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 	}
 	if !r.Ready {
 		return &Batch{meta: o.cols}, true, nil
+	}
+	if o.s.opts.BeeswaxText {
+		return &Batch{meta: o.cols, n: len(r.Data), text: r.Data}, r.HasMore, nil
 	}
 	b, err := decodeTextRows(r.Data, o.cols, o.delim, o.s.opts.MaxReplyMemory)
 	if err != nil {
@@ -419,6 +489,7 @@ func (o *beeswaxOp) close(ctx context.Context) (int64, error) {
 		}); err != nil {
 			return -1, err
 		}
+		o.dmlRes = dr
 		return dmlRows(dr), nil
 	}
 	err := o.s.rpc(ctx, "close operation", true, func(ctx context.Context, c *impala.ImpalaServiceClient) error {

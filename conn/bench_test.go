@@ -12,7 +12,7 @@ import (
 )
 
 func benchProtocols(b *testing.B, f func(b *testing.B, addr string, opts conn.Options)) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		b.Run(v.name, func(b *testing.B) {
 			co, addr, opts := setup(b, v, impalad.Config{})
 			before := co.Stats().RPCs

@@ -14,7 +14,8 @@ import (
 
 // This file bounds what one reply of the coordinator can make the client
 // hold. The wire size of a message is bounded by Options.MaxMessageSize
-// (countingConn counts the bytes of each call's reply), but what decoding
+// (countingConn counts the bytes of each call's reply; over HS2HTTP the
+// transport bounds each reply's body the same, http.go), but what decoding
 // creates can be many times the bytes it came from: an empty string costs
 // 4 bytes on the wire and 16 in Go (its header), an empty BINARY value 24,
 // an empty struct 1 byte and its whole Go size. Every reply is therefore
@@ -27,8 +28,9 @@ import (
 // more precisely; everything else is read through budgetProtocol.
 
 // ErrReplyTooLarge is wrapped by the error of a reply that is larger than
-// the client accepts: more bytes on the wire than Options.MaxMessageSize,
-// or more memory once decoded than Options.MaxReplyMemory. No real Impala
+// the client accepts: more bytes on the wire than Options.MaxMessageSize
+// (over HS2HTTP, in the reply's body), or more memory once decoded than
+// Options.MaxReplyMemory, over either transport. No real Impala
 // reply comes near either with the defaults; a hostile or broken peer
 // does, and the connection is then closed (the error's Session is
 // Broken).

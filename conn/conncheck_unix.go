@@ -43,3 +43,45 @@ func connCheck(c net.Conn) error {
 	}
 	return errUnexpectedRead
 }
+
+// connChecker is connCheck for one connection, checked again and again
+// (the HS2HTTP transport checks its keep-alive connection before each
+// request): it allocates nothing per check.
+type connChecker struct {
+	rc     syscall.RawConn // nil: no raw file descriptor, always alive
+	n      int
+	sysErr error
+	peek   func(fd uintptr) bool
+}
+
+func newConnChecker(c net.Conn) *connChecker {
+	k := &connChecker{}
+	if sc, ok := c.(syscall.Conn); ok {
+		k.rc, _ = sc.SyscallConn()
+	}
+	k.peek = func(fd uintptr) bool {
+		var buf [1]byte
+		k.n, _, k.sysErr = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true
+	}
+	return k
+}
+
+// check is connCheck of the connection.
+func (k *connChecker) check() error {
+	if k.rc == nil {
+		return nil
+	}
+	if err := k.rc.Read(k.peek); err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(k.sysErr, syscall.EAGAIN) || errors.Is(k.sysErr, syscall.EWOULDBLOCK):
+		return nil
+	case k.sysErr != nil:
+		return k.sysErr
+	case k.n == 0:
+		return io.EOF
+	}
+	return errUnexpectedRead
+}

@@ -220,6 +220,9 @@ func TestColumnsFromSchema(t *testing.T) {
 		{ColumnName: "m", TypeDesc: prim(tcli.TTypeId_MAP_TYPE, nil)},
 		{ColumnName: "x"},
 		nil,
+		{ColumnName: "dq", TypeDesc: prim(tcli.TTypeId_DECIMAL_TYPE, nil)},
+		{ColumnName: "cq", TypeDesc: prim(tcli.TTypeId_CHAR_TYPE, map[string]*tcli.TTypeQualifierValue{})},
+		{ColumnName: "iq", TypeDesc: prim(tcli.TTypeId_INT_TYPE, map[string]*tcli.TTypeQualifierValue{"precision": i32(10)})},
 	}}
 	cols := columnsFromSchema(s)
 	require.Equal(t, Column{Name: "d", Type: TypeDecimal, TypeName: "DECIMAL", Precision: 10, Scale: 2, Nullable: true}, cols[0])
@@ -228,10 +231,19 @@ func TestColumnsFromSchema(t *testing.T) {
 	require.Equal(t, "MAP", cols[3].TypeName)
 	require.Equal(t, TypeOther, cols[4].Type)
 	require.Equal(t, TypeOther, cols[5].Type)
+	// Qualifiers missing: unknown, not zero; on other types: ignored.
+	require.Equal(t, Column{Name: "dq", Type: TypeDecimal, TypeName: "DECIMAL", Precision: UnknownSize, Scale: UnknownSize, Nullable: true}, cols[6])
+	require.Equal(t, Column{Name: "cq", Type: TypeChar, TypeName: "CHAR", Length: UnknownSize, Nullable: true}, cols[7])
+	require.Equal(t, Column{Name: "iq", Type: TypeInt, TypeName: "INT", Nullable: true}, cols[8])
 
 	require.Equal(t, Column{Name: "d", Type: TypeDecimal, TypeName: "DECIMAL", Precision: 38, Scale: 9, Nullable: true}, columnFromTypeName("d", "decimal(38, 9)"))
 	require.Equal(t, Column{Name: "c", Type: TypeChar, TypeName: "CHAR", Length: 5, Nullable: true}, columnFromTypeName("c", "CHAR(5)"))
 	require.Equal(t, "ARRAY", columnFromTypeName("a", "array<int>").TypeName)
+	// Impala's beeswax names types without parameters: sizes unknown.
+	require.Equal(t, Column{Name: "d", Type: TypeDecimal, TypeName: "DECIMAL", Precision: UnknownSize, Scale: UnknownSize, Nullable: true}, columnFromTypeName("d", "decimal"))
+	require.Equal(t, Column{Name: "c", Type: TypeChar, TypeName: "CHAR", Length: UnknownSize, Nullable: true}, columnFromTypeName("c", "char"))
+	require.Equal(t, Column{Name: "v", Type: TypeString, TypeName: "STRING", Nullable: true}, columnFromTypeName("v", "string"))
+	require.Equal(t, Column{Name: "d", Type: TypeDecimal, TypeName: "DECIMAL", Precision: 9, Scale: UnknownSize, Nullable: true}, columnFromTypeName("d", "decimal(9,x)"))
 }
 
 func TestClassify(t *testing.T) {
@@ -367,6 +379,11 @@ func TestDMLRows(t *testing.T) {
 	require.Equal(t, int64(5), dmlRows(&impala.TDmlResult_{RowsModified: map[string]int64{"": 2, "p=1": 3}}))
 	require.Equal(t, int64(4), dmlRows(&impala.TDmlResult_{RowsModified: map[string]int64{}, RowsDeleted: map[string]int64{"": 4}}))
 	require.Equal(t, int64(2), dmlRows(&impala.TDmlResult_{RowsModified: map[string]int64{"": 2}, RowsDeleted: map[string]int64{"": 2}}))
+	// An Iceberg DELETE: rows_modified present and 0 in every partition.
+	require.Equal(t, int64(7), dmlRows(&impala.TDmlResult_{RowsModified: map[string]int64{"": 0, "p=1": 0}, RowsDeleted: map[string]int64{"": 3, "p=1": 4}}))
+	// A DELETE that matched nothing, a DML without rows_deleted.
+	require.Equal(t, int64(0), dmlRows(&impala.TDmlResult_{RowsModified: map[string]int64{"": 0}, RowsDeleted: map[string]int64{"": 0}}))
+	require.Equal(t, int64(0), dmlRows(&impala.TDmlResult_{RowsModified: map[string]int64{"": 0}}))
 }
 
 func TestDecodeOtherTypeTakesAnyKind(t *testing.T) {

@@ -1,9 +1,9 @@
 // Package conn is one connection to one Apache Impala coordinator: TCP
 // with a connect timeout and keep-alives, optional TLS, NOSASL or a SASL
 // mechanism (PLAIN here, GSSAPI from package kerberos), Thrift's binary
-// protocol, and a [Session] over either HiveServer2 (HS2, port 21050) or
-// beeswax (port 21000). It knows nothing about balancing; package balancer
-// pools its sessions.
+// protocol, and a [Session] over either HiveServer2 (HS2, port 21050),
+// HiveServer2 over HTTP ([HS2HTTP], port 28000) or beeswax (port 21000). It
+// knows nothing about balancing; package balancer pools its sessions.
 //
 // # Sessions
 //
@@ -71,6 +71,25 @@
 // statement is accepted, before Execute waits, and [WithProgress] reports
 // the exec summary while it waits.
 //
+// # Metadata calls
+//
+// An HS2 session has HiveServer2's metadata calls, answered by Impala from
+// its catalog, as JDBC's DatabaseMetaData and the BI tools ask them:
+// [Session.GetCatalogs], [Session.GetSchemas], [Session.GetTables],
+// [Session.GetTableTypes], [Session.GetColumns], [Session.GetFunctions],
+// [Session.GetTypeInfo], [Session.GetPrimaryKeys] and
+// [Session.GetCrossReference]. Each returns an [*Operation] read and closed
+// like a query's; patterns are HS2's (% and _, nil for no filter):
+//
+//	op, err := s.GetColumns(ctx, nil, new("sales"), new("order%"), nil)
+//	if err != nil { ... }
+//	defer op.Close(ctx)
+//	// op.Columns(): TABLE_CAT, TABLE_MD, TABLE_NAME, COLUMN_NAME, DATA_TYPE, TYPE_NAME, ...
+//
+// A beeswax session has none ([ErrNoMetadataCalls]). Through
+// database/sql, the calls are reached with sql.Conn.Raw (see package
+// impalalb's RawConn).
+//
 // # Contexts
 //
 // Every call takes a ctx. Its deadline is the socket's deadline; when it
@@ -117,6 +136,31 @@
 // ([Batch.Time], [Batch.Value]); [Operation.SetDecodeTimes] has them parsed
 // as the batch is read instead, without keeping their text (what the
 // database/sql driver does).
+//
+// # HiveServer2 over HTTP
+//
+// With [Options.Protocol] [HS2HTTP] the session is the same HS2 session,
+// each Thrift call one POST of its binary-protocol message to
+// [Options.HTTPPath] over a keep-alive HTTP/1.1 connection (with TLS when
+// set), under the same ctx deadlines and cancellation. [Options.HTTPAuth]
+// makes the Authorization header: [BasicAuth] (LDAP; the default with a
+// Password), [BearerAuth] with [StaticToken] or [TokenFile] (JWT), or a
+// Kerberos client's NegotiateHeader (SPNEGO). It is asked once per
+// session: the coordinator's auth cookie carries the later calls, and when
+// the coordinator refuses the cookie the session authenticates again and
+// the call goes on. Every cookie the coordinator or a proxy sets (a load
+// balancer's sticky cookie) stays with the session, across a
+// [Session.Reattach].
+//
+// What differs from the binary transport: a keep-alive connection closed
+// while idle (by the server or a proxy) is replaced on the next call with
+// nothing lost, so [Session.Alive] stays true; a request that could not be
+// written in full was not processed and does not count as sent
+// ([Error.Sent]), while one written in full may have been; a reply that is
+// not Thrift (a 401, a redirect, a proxy's error page) fails the call with
+// an [*HTTPError] naming the status; a 401 to Basic credentials or a JWT
+// is the client's own failure ([Error.ClientSide]), a 401 to a SPNEGO
+// token the coordinator's, as a GSSAPI refusal over SASL.
 //
 // # Beeswax
 //

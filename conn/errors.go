@@ -42,7 +42,8 @@ var (
 
 	// ErrOperationFailed is wrapped by the *Error of a statement that the
 	// coordinator ran and reported as failed (HS2 ERROR_STATE, beeswax
-	// EXCEPTION), or that it refused (a bad statement, an unknown table).
+	// EXCEPTION), or that it refused (a bad statement, an unknown table),
+	// and of a metadata call it refused (a bad pattern).
 	ErrOperationFailed = errors.New("conn: statement failed")
 
 	// ErrRemote is wrapped by the *Error of a call other than a statement's
@@ -73,6 +74,11 @@ var (
 	// refused so never ran: the *Error has Sent false. The session must be
 	// closed; a pool opens another (moving the state, see Session.Adopt).
 	ErrSessionGone = errors.New("conn: the coordinator no longer knows the session")
+
+	// ErrNoMetadataCalls is wrapped when a metadata call (GetTables,
+	// GetColumns, ...) is made on a beeswax session: beeswax has none.
+	// Use HS2, or SHOW and DESCRIBE statements.
+	ErrNoMetadataCalls = errors.New("conn: beeswax has no metadata calls; use HS2, or SHOW and DESCRIBE")
 )
 
 // refusal returns the sentinel for what an error status of the
@@ -116,6 +122,9 @@ const (
 	OpSummary  Op = "summary"
 	OpProfile  Op = "profile"
 	OpLog      Op = "log"
+	// OpMetadataCall is a metadata call of the catalog (GetTables,
+	// GetColumns, ...: Session.GetTables and its siblings).
+	OpMetadataCall Op = "metadata call"
 )
 
 // failure is the cause of a statement's error with the message msg:
@@ -248,11 +257,27 @@ func asError(err error) (*Error, bool) {
 }
 
 // ClientSide reports whether the failure is the client's own rather than
-// the coordinator's: its credentials were refused (sasl.ErrRejected; Impala
-// closes the connection during authentication). Every coordinator would
-// refuse them the same way, so a pool neither tries others (an LDAP
-// account would be locked out) nor marks the coordinator down; it
-// implements balancer.ClientSideError.
+// the coordinator's: its password was refused (sasl.ErrRejected in a PLAIN
+// handshake, LDAP's mechanism; Impala closes the connection during
+// authentication), its credentials were refused over HS2HTTP (a 401 to
+// Basic credentials, a JWT or none, or a 403; see [HTTPError.ClientSide]),
+// or they could not be made for HS2HTTP (a token file that cannot be read,
+// a Kerberos login that failed). Every coordinator checks a password or a
+// JWT the same way, so a pool neither tries others (an LDAP account would
+// be locked out) nor marks the coordinator down; it implements
+// balancer.ClientSideError. A Kerberos refusal is not, over SASL GSSAPI or
+// as a 401 to a SPNEGO token: the client's ticket came from the KDC for
+// that coordinator's principal, so a coordinator that refuses it has a
+// wrong keytab or clock, and the pool goes on to the others.
 func (e *Error) ClientSide() bool {
-	return errors.Is(e.Err, sasl.ErrRejected)
+	var se *sasl.HandshakeError
+	if errors.As(e.Err, &se) {
+		return se.Mechanism == "PLAIN" && errors.Is(se, sasl.ErrRejected)
+	}
+	var he *HTTPError
+	if errors.As(e.Err, &he) {
+		return he.ClientSide()
+	}
+	var ae *httpAuthError
+	return errors.As(e.Err, &ae) && ae.ClientSide()
 }

@@ -28,13 +28,35 @@ func TestBoundFetchRules(t *testing.T) {
 	const v4 = "impalad version 4.4.0-RELEASE RELEASE"
 	stmtOpts := map[string]string{"MEM_LIMIT": "1g"}
 
-	out, ok := session(v4, nil).boundFetch(deadline(2*time.Second), stmtOpts)
-	require.True(t, ok)
+	out, bound := session(v4, nil).boundFetch(deadline(2*time.Second), stmtOpts)
+	require.Positive(t, bound)
 	ms, err := strconv.Atoi(out[fetchTimeoutOption])
 	require.NoError(t, err)
+	require.Equal(t, bound.Milliseconds(), int64(ms))
 	require.InDelta(t, 2000, ms, 1000)
 	require.Equal(t, "1g", out["MEM_LIMIT"])
 	require.NotContains(t, stmtOpts, fetchTimeoutOption, "the caller's map is not changed")
+
+	// The planning the session saw is left out of the bound: a fetch
+	// arrives only once ExecuteStatement returned.
+	planned := session(v4, nil)
+	planned.planning = 1500 * time.Millisecond
+	out, bound = planned.boundFetch(deadline(2*time.Second), nil)
+	require.Positive(t, bound)
+	require.LessOrEqual(t, bound, 500*time.Millisecond)
+	require.Equal(t, strconv.FormatInt(bound.Milliseconds(), 10), out[fetchTimeoutOption])
+	// No time left after planning: nothing set, and Execute polls.
+	planned.planning = 3 * time.Second
+	out, bound = planned.boundFetch(deadline(2*time.Second), stmtOpts)
+	require.Negative(t, bound)
+	require.Equal(t, stmtOpts, out)
+	require.False(t, boundHolds(deadline(2*time.Second), bound))
+
+	// The check once ExecuteStatement returned: the fetch must end by the
+	// deadline.
+	require.True(t, boundHolds(deadline(time.Hour), time.Second))
+	require.False(t, boundHolds(deadline(time.Second), time.Hour))
+	require.False(t, boundHolds(context.Background(), time.Second))
 
 	for name, c := range map[string]struct {
 		s   *hs2Session
@@ -49,8 +71,8 @@ func TestBoundFetchRules(t *testing.T) {
 		"chosen for the session":        {session(v4, map[string]string{"Fetch_Rows_Timeout_Ms": "500"}), deadline(time.Second), nil},
 		"chosen by a SET":               {session(v4, nil, "fetch_rows_timeout_ms"), deadline(time.Second), nil},
 	} {
-		out, ok := c.s.boundFetch(c.ctx, c.opt)
-		require.False(t, ok, name)
+		out, bound := c.s.boundFetch(c.ctx, c.opt)
+		require.Zero(t, bound, name)
 		require.Equal(t, c.opt, out, name)
 	}
 }

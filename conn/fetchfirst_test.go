@@ -102,7 +102,7 @@ func TestQueryWithProgressIsPolled(t *testing.T) {
 	s := dial(t, addr, opts)
 	reports := 0
 	ctx := conn.WithProgress(context.Background(), 100*time.Millisecond, func(*conn.Summary) { reports++ })
-	op, err := s.Execute(ctx, "select sleep(400)", nil)
+	op, err := s.Execute(ctx, "select sleep(1000)", nil)
 	require.NoError(t, err)
 	require.NoError(t, op.Close(ctx))
 	require.Positive(t, reports)
@@ -185,4 +185,42 @@ func TestQueryDeadlineInFirstFetch(t *testing.T) {
 			require.Equal(t, [][]any{{int8(1)}}, query(t, s, "select 1"))
 		})
 	}
+}
+
+// Impala measures FETCH_ROWS_TIMEOUT_MS from the fetch's arrival, which
+// comes only after ExecuteStatement planned the statement: the bound
+// leaves out the planning the session saw, so that the first fetch still
+// answers by the deadline; and when planning took longer than that (the
+// session's first query here), Execute polls until the deadline instead
+// of sending a fetch that would be held past it. Either way the query is
+// cancelled on the same connection: no reattach, no new connection.
+func TestQueryDeadlineAfterPlanning(t *testing.T) {
+	const planning = 1500 * time.Millisecond
+	co, addr, opts := setup(t, variants[0], impalad.Config{PlanningTime: planning})
+	s := dial(t, addr, opts)
+	run := func(timeout time.Duration) string {
+		t.Helper()
+		conns := co.Stats().ConnectionsAccepted
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		_, err := s.Execute(ctx, "select sleep(3600000)", nil)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Eventually(t, func() bool { return co.Stats().OperationsOpen == 0 }, 5*time.Second, time.Millisecond)
+		require.False(t, s.Broken())
+		require.Equal(t, conns, co.Stats().ConnectionsAccepted, "the query was cancelled on the same connection")
+		stmts := co.Statements()
+		return stmts[len(stmts)-1].Overlay["FETCH_ROWS_TIMEOUT_MS"]
+	}
+	// The first query: no planning seen yet, so the bound is the time
+	// left; ExecuteStatement then leaves less than that: Execute polls.
+	ms, err := strconv.Atoi(run(2 * time.Second))
+	require.NoError(t, err)
+	require.LessOrEqual(t, ms, 2000)
+
+	// The next one leaves the planning seen out of the bound.
+	ms, err = strconv.Atoi(run(3 * time.Second))
+	require.NoError(t, err)
+	require.Positive(t, ms)
+	require.LessOrEqual(t, ms, int((3*time.Second-planning)/time.Millisecond))
+	require.Equal(t, [][]any{{int8(1)}}, query(t, s, "select 1"))
 }

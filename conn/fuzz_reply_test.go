@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,19 +62,23 @@ func conversation(ctx context.Context, addr string, opts conn.Options) error {
 
 // FuzzReply feeds arbitrary bytes as everything a coordinator answers to a
 // whole conversation (OpenSession, ping, ExecuteStatement, polls, metadata,
-// fetches, close), over HS2 and beeswax: whatever comes back, the client
+// fetches, close), over HS2, beeswax and HS2 over HTTP (where the bytes are
+// the HTTP replies, heads and bodies): whatever comes back, the client
 // returns an error or results, never panics, and stops within its
 // timeouts. The seeds are real conversations with internal/impalad,
 // recorded when the fuzz target starts.
 func FuzzReply(f *testing.F) {
-	for _, proto := range []conn.Protocol{conn.HS2, conn.Beeswax} {
-		co, err := impalad.Start(impalad.Config{})
+	for _, proto := range []conn.Protocol{conn.HS2, conn.Beeswax, conn.HS2HTTP} {
+		co, err := impalad.Start(impalad.Config{HS2HTTPAddr: "127.0.0.1:0"})
 		if err != nil {
 			f.Fatal(err)
 		}
 		addr := co.HS2Addr()
-		if proto == conn.Beeswax {
+		switch proto {
+		case conn.Beeswax:
 			addr = co.BeeswaxAddr()
+		case conn.HS2HTTP:
+			addr = co.HS2HTTPAddr()
 		}
 		var mu sync.Mutex
 		var rec bytes.Buffer
@@ -107,14 +112,19 @@ func FuzzReply(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { _ = ln.Close() })
-	replies := make(chan []byte, 1)
+	// Every connection of a conversation (a reattach, an HTTP reconnect)
+	// gets the input of its run.
+	var current atomic.Pointer[[]byte]
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			reply := <-replies
+			var reply []byte
+			if p := current.Load(); p != nil {
+				reply = *p
+			}
 			go func() {
 				defer c.Close()
 				go func() { _, _ = io.Copy(io.Discard, c) }()
@@ -126,9 +136,9 @@ func FuzzReply(f *testing.F) {
 	}()
 
 	f.Fuzz(func(t *testing.T, proto byte, reply []byte) {
-		replies <- reply
+		current.Store(&reply)
 		opts := conn.Options{
-			Protocol:       conn.Protocol(proto % 2),
+			Protocol:       conn.Protocol(proto % 3),
 			ConnectTimeout: 2 * time.Second,
 			CancelTimeout:  100 * time.Millisecond,
 			MaxMessageSize: 1 << 20,

@@ -40,6 +40,11 @@ type hs2Session struct {
 	// st is the session's database and query options as statements
 	// changed them (state.go). Used by the owning goroutine.
 	st *tracker
+	// planning is how long ExecuteStatement of a query lately took at
+	// most (planning on Impala), each later one lowering it by a quarter
+	// at most: what boundFetch leaves for planning. Used by the owning
+	// goroutine.
+	planning time.Duration
 }
 
 func dialHS2(ctx context.Context, addr string, o *Options) (*hs2Session, error) {
@@ -156,7 +161,7 @@ func (s *hs2Session) statusError(op Op, st *tcli.TStatus, sent bool) error {
 	}
 	cause := ErrRemote
 	switch op {
-	case OpExecute, OpPoll, OpMetadata, OpFetch:
+	case OpExecute, OpPoll, OpMetadata, OpFetch, OpMetadataCall:
 		cause = failure(st.GetErrorMessage())
 	}
 	if r := refusal(st.GetErrorMessage()); r != nil {
@@ -216,7 +221,7 @@ func (s *hs2Session) pingInfo(ctx context.Context, op Op) error {
 }
 
 func (s *hs2Session) Addr() string          { return s.addr }
-func (s *hs2Session) Protocol() Protocol    { return HS2 }
+func (s *hs2Session) Protocol() Protocol    { return s.opts.Protocol }
 func (s *hs2Session) ServerVersion() string { return s.version }
 func (s *hs2Session) WebServer() string     { return s.web }
 func (s *hs2Session) ProtocolVersion() int  { return int(s.proto) + 1 }
@@ -240,9 +245,9 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 	c := classify(stmt)
 	kind := c.kind
 	fetched := kind == stmtQuery && !s.opts.AllowNonImpala && !s.opts.PollQueries && !wantsProgress(ctx)
-	bounded := false
+	var bound time.Duration
 	if fetched {
-		opts, bounded = s.boundFetch(ctx, opts)
+		opts, bound = s.boundFetch(ctx, opts)
 	}
 	req := &tcli.TExecuteStatementReq{
 		SessionHandle: s.handle,
@@ -251,6 +256,7 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 		RunAsync:      true,
 	}
 	var resp *tcli.TExecuteStatementResp
+	start := time.Now()
 	if err := s.rpc(ctx, OpExecute, false, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
 		resp, err = c.ExecuteStatement(ctx, req)
 		return err
@@ -279,6 +285,9 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 	if resp.OperationHandle == nil || resp.OperationHandle.OperationId == nil {
 		return nil, &Error{Addr: s.addr, Op: "execute", Sent: true, Err: fmt.Errorf("%w: no operation handle", ErrNotImpala)}
 	}
+	if kind == stmtQuery {
+		s.planning = max(time.Since(start), s.planning-s.planning/4)
+	}
 	h := &hs2Op{s: s, h: resp.OperationHandle}
 	op := &Operation{impl: h, addr: s.addr, fetchSize: s.opts.FetchSize, pollMin: s.opts.PollMin, pollMax: s.opts.PollMax, rows: -1}
 	op.queryID = queryIDFromGUID(resp.OperationHandle.OperationId.GUID)
@@ -288,8 +297,15 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 	// is known once the statement succeeded.
 	s.st.begin(c)
 	op.hasResults = resp.OperationHandle.HasResultSet
+	if fetched && bound != 0 && !boundHolds(ctx, bound) {
+		// Planning took longer than boundFetch left for it (or the
+		// deadline was too close to leave any): a fetch would wait past
+		// the deadline, since Impala measures FETCH_ROWS_TIMEOUT_MS from
+		// the fetch's arrival. Poll instead, which ends at the deadline.
+		fetched = false
+	}
 	if fetched && op.hasResults {
-		if err := h.fetchFirst(ctx, op, bounded); err != nil {
+		if err := h.fetchFirst(ctx, op, bound); err != nil {
 			return nil, tagQuery(err, op.queryID)
 		}
 		return op, nil
@@ -342,7 +358,7 @@ func (s *hs2Session) Reattach(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ConnectTimeout)
 	defer cancel()
-	w, err := dialWire(ctx, s.addr, s.opts)
+	w, err := s.redial(ctx)
 	if err != nil {
 		return &Error{Addr: s.addr, Op: OpReattach, Err: err}
 	}
@@ -428,7 +444,7 @@ func (s *hs2Session) Close() error {
 func (s *hs2Session) closeAfresh() error {
 	ctx, cancel := s.cleanupCtx()
 	defer cancel()
-	w, err := dialWire(ctx, s.addr, s.opts)
+	w, err := s.redial(ctx)
 	if err != nil {
 		return &Error{Addr: s.addr, Op: OpCloseSession, Err: err}
 	}
@@ -468,9 +484,20 @@ type hs2Op struct {
 	// the TIMESTAMP and DATE columns to decode into times as they are read
 	// (SetDecodeTimes; none when off).
 	rd timeDecoder
-	// first is set while Execute fetches a query's first rows (fetchFirst).
+	// first is set while Execute fetches a query's first rows
+	// (fetchFirst), bound to the FETCH_ROWS_TIMEOUT_MS the query carries
+	// (boundFetch; 0: none).
 	first bool
+	bound time.Duration
+	// abandoned is set once abandon cancelled and closed the operation:
+	// a second call (the poll of fetch, then Next's abort) does nothing.
+	abandoned bool
+	// dml is the DML result the coordinator sent when the operation was
+	// closed, if any.
+	dml *impala.TDmlResult_
 }
+
+func (o *hs2Op) dmlResult() *impala.TDmlResult_ { return o.dml }
 
 // setDecodeTimes turns on or off the decoding of the TIMESTAMP and DATE
 // columns into times as they are read.
@@ -550,38 +577,68 @@ const (
 )
 
 // boundFetch returns the statement's query options with
-// FETCH_ROWS_TIMEOUT_MS set to the time left before ctx's deadline, and
-// true, so that a first fetch still waiting at the deadline comes back
-// (empty) instead of being cut (its calls get boundedGrace), and the query
-// is cancelled on the same connection rather than on a new one after a
-// reattach. Only for coordinators that report Impala 4 or later (an older
-// one may reject the option), when ctx's deadline is
-// at most Impala's default wait away (the option also bounds how long a
-// fetch waits to fill a batch: it is only ever made shorter, so rows that
-// trickle in still come at least as often), and when nobody chose a value:
-// the statement's options, the session's, a SET on this session.
-func (s *hs2Session) boundFetch(ctx context.Context, opts map[string]string) (map[string]string, bool) {
+// FETCH_ROWS_TIMEOUT_MS set so that the query's first fetch, still
+// waiting at ctx's deadline, comes back (empty) by itself instead of
+// being cut (its calls get boundedGrace), and the query is cancelled on
+// the same connection rather than on a new one after a reattach; bound is
+// the value set.
+//
+// Impala takes the option with the statement only (TFetchResultsReq has
+// no timeout) and measures it from each fetch's arrival
+// (ImpalaServer::FetchResults in be/src/service/impala-hs2-server.cc),
+// while ExecuteStatement returns only after planning, which can take
+// seconds: the bound is the time left minus the planning this session saw
+// (hs2Session.planning), and Execute checks once ExecuteStatement returned
+// that the fetch would still end by the deadline (boundHolds), and polls
+// when not. A negative bound says the deadline is too close to leave any
+// time after planning: poll.
+//
+// Only for coordinators that report Impala 4 or later (an older one may
+// reject the option), when ctx's deadline is at most Impala's default wait
+// away (the option also bounds how long a fetch waits to fill a batch: it
+// is only ever made shorter, so rows that trickle in still come at least
+// as often), and when nobody chose a value: the statement's options, the
+// session's, a SET on this session. Otherwise bound is 0 and opts are as
+// given.
+func (s *hs2Session) boundFetch(ctx context.Context, opts map[string]string) (out map[string]string, bound time.Duration) {
 	dl, ok := ctx.Deadline()
 	if !ok || majorVersion(s.version) < 4 {
-		return opts, false
+		return opts, 0
 	}
 	if s.st.chosen(fetchTimeoutOption) {
-		return opts, false
+		return opts, 0
 	}
 	for k := range opts {
 		if strings.EqualFold(k, fetchTimeoutOption) {
-			return opts, false
+			return opts, 0
 		}
 	}
 	left := time.Until(dl)
 	if left <= 0 || left > defaultFetchTimeout {
-		return opts, false
+		return opts, 0
 	}
-	ms := (left + time.Millisecond - 1) / time.Millisecond
-	out := make(map[string]string, len(opts)+1)
+	bound = (left - s.planning).Truncate(time.Millisecond)
+	if bound <= 0 {
+		// 0 would mean no timeout at all to Impala.
+		return opts, -1
+	}
+	out = make(map[string]string, len(opts)+1)
 	maps.Copy(out, opts)
-	out[fetchTimeoutOption] = strconv.FormatInt(int64(ms), 10)
-	return out, true
+	out[fetchTimeoutOption] = strconv.FormatInt(bound.Milliseconds(), 10)
+	return out, bound
+}
+
+// boundSlack is how far past ctx's deadline a bounded first fetch may be
+// expected to answer and still be made (boundHolds): the round trip, and
+// planning a little slower than the session saw before.
+const boundSlack = 5 * time.Millisecond
+
+// boundHolds reports whether a fetch sent now and held by the coordinator
+// for bound (FETCH_ROWS_TIMEOUT_MS; negative: none could be set) answers
+// by ctx's deadline, give or take boundSlack.
+func boundHolds(ctx context.Context, bound time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && bound > 0 && !time.Now().Add(bound).After(dl.Add(boundSlack))
 }
 
 // majorVersion returns the first number of the first "N.M" in an Impala
@@ -617,11 +674,13 @@ func majorVersion(v string) int {
 // A statement that fails while running fails this fetch; the error is the
 // one a poll would have given (ErrOperationFailed, Op "execute").
 //
-// bounded says the query carries FETCH_ROWS_TIMEOUT_MS up to ctx's
-// deadline (boundFetch): the coordinator then answers the fetch at the
-// deadline, and that answer is waited for (boundedGrace) rather than the
-// call cut.
-func (o *hs2Op) fetchFirst(ctx context.Context, op *Operation, bounded bool) error {
+// bound is the FETCH_ROWS_TIMEOUT_MS the query carries to end by ctx's
+// deadline (boundFetch; 0: none): the coordinator then answers the fetch
+// by the deadline, and that answer is waited for (boundedGrace) rather
+// than the call cut. When it comes back empty with time left, but less
+// than bound, another fetch would be held past the deadline: the status
+// is polled until the rows are ready, or the deadline (see fetch).
+func (o *hs2Op) fetchFirst(ctx context.Context, op *Operation, bound time.Duration) error {
 	cols, err := o.columns(ctx)
 	if err != nil {
 		return err
@@ -632,12 +691,12 @@ func (o *hs2Op) fetchFirst(ctx context.Context, op *Operation, bounded bool) err
 		return o.wait(ctx)
 	}
 	fctx := ctx
-	if bounded {
+	if bound > 0 {
 		fctx = withGrace(ctx, boundedGrace)
 	}
-	o.first = true
+	o.first, o.bound = true, bound
 	b, err := op.Next(fctx)
-	o.first = false
+	o.first, o.bound = false, 0
 	switch {
 	case err == nil:
 		op.pending = b
@@ -721,6 +780,14 @@ func (o *hs2Op) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 	if err != nil {
 		return nil, false, &Error{Addr: o.s.addr, Op: "fetch", Sent: true, Err: err}
 	}
+	if o.first && o.bound > 0 && b.Len() == 0 && more && !boundHolds(ctx, o.bound) {
+		// The bounded first fetch came back before the deadline
+		// (planning was quicker than the session saw) and the next would
+		// be held past it: poll until the rows are ready, then fetch.
+		if err := o.wait(ctx); err != nil {
+			return nil, false, err
+		}
+	}
 	if o.s.opts.AllowNonImpala {
 		// HiveServer2 (and Spark's) always answers hasMoreRows=false;
 		// its clients fetch until a batch comes back empty.
@@ -761,26 +828,32 @@ func (o *hs2Op) close(ctx context.Context) (int64, error) {
 	if err := o.s.statusError("close operation", resp.Status, true); err != nil {
 		return -1, err
 	}
+	o.dml = resp.DmlResult_
 	return dmlRows(resp.DmlResult_), nil
 }
 
-// dmlRows is the row count of a DML result, summed over partitions: the
-// rows inserted or updated, or, for a DELETE (which reports only deleted
-// rows), the rows deleted. -1 without a result.
+// dmlRows is the row count of a DML result, summed over partitions, as
+// impala-shell reports it (shell/impala_shell/impala_shell.py,
+// _format_num_rows_report): the rows modified (inserted, updated, or
+// deleted from a Kudu table), or, when none were and rows_deleted says
+// some were, the rows deleted: an Iceberg DELETE writes position deletes
+// and reports rows_modified 0 per partition (be/src/runtime/
+// dml-exec-state.cc, ToTDmlResult). -1 without a result.
 func dmlRows(dr *impala.TDmlResult_) int64 {
 	if dr == nil {
 		return -1
 	}
-	var n int64
+	var modified, deleted int64
 	for _, v := range dr.RowsModified {
-		n += v
+		modified += v
 	}
-	if len(dr.RowsModified) == 0 {
-		for _, v := range dr.RowsDeleted {
-			n += v
-		}
+	for _, v := range dr.RowsDeleted {
+		deleted += v
 	}
-	return n
+	if modified == 0 && deleted > 0 {
+		return deleted
+	}
+	return modified
 }
 
 // closeQuiet closes the operation after a failure, ignoring errors.
@@ -805,6 +878,9 @@ func (o *hs2Op) abandonIf(ctx context.Context) {
 // reattached on a new one (Impala keeps it), so the statement does not go
 // on running on the coordinator.
 func (o *hs2Op) abandon() {
+	if o.abandoned {
+		return
+	}
 	ctx, cancel := o.s.cleanupCtx()
 	defer cancel()
 	if o.s.Broken() {
@@ -812,6 +888,7 @@ func (o *hs2Op) abandon() {
 			return
 		}
 	}
+	o.abandoned = true
 	_ = o.cancel(ctx)
 	_, _ = o.close(ctx)
 }
@@ -853,7 +930,47 @@ func summaryFrom(es *impala.TExecSummary) *Summary {
 		out.TotalScanRanges = p.GetTotalScanRanges()
 		out.CompletedScanRanges = p.GetNumCompletedScanRanges()
 	}
+	if es.Nodes != nil {
+		out.Plan = make([]PlanNode, 0, len(es.Nodes))
+		for _, n := range es.Nodes {
+			if n == nil {
+				continue
+			}
+			pn := PlanNode{ID: int(n.NodeID), Fragment: int(n.FragmentIdx), Label: n.Label, Detail: n.GetLabelDetail(),
+				HasDetail: n.IsSetLabelDetail(), Children: int(n.NumChildren), Hosts: -1}
+			if n.IsSetNumHosts() {
+				pn.Hosts = int(n.GetNumHosts())
+			}
+			if n.EstimatedStats != nil {
+				st := nodeStatsFrom(n.EstimatedStats)
+				pn.Estimated = &st
+			}
+			for _, st := range n.ExecStats {
+				if st != nil {
+					pn.Instances = append(pn.Instances, nodeStatsFrom(st))
+				}
+			}
+			out.Plan = append(out.Plan, pn)
+		}
+	}
+	if len(es.ExchToSenderMap) > 0 {
+		out.ExchangeSenders = make(map[int]int, len(es.ExchToSenderMap))
+		for k, v := range es.ExchToSenderMap {
+			out.ExchangeSenders[int(k)] = int(v)
+		}
+	}
 	return out
+}
+
+// nodeStatsFrom copies a plan node's figures, -1 for those not sent.
+func nodeStatsFrom(st *impala.TExecStats) NodeStats {
+	get := func(p *int64) int64 {
+		if p == nil {
+			return -1
+		}
+		return *p
+	}
+	return NodeStats{LatencyNs: get(st.LatencyNs), CPUTimeNs: get(st.CPUTimeNs), Cardinality: get(st.Cardinality), MemoryUsed: get(st.MemoryUsed)}
 }
 
 func (o *hs2Op) profile(ctx context.Context) (string, error) {

@@ -46,7 +46,15 @@ var variants = []variant{
 	{"hs2-plain", conn.HS2, true},
 	{"beeswax-nosasl", conn.Beeswax, false},
 	{"beeswax-plain", conn.Beeswax, true},
+	{"hs2http-none", conn.HS2HTTP, false},
+	{"hs2http-basic", conn.HS2HTTP, true},
 }
+
+// The HS2-over-HTTP variants.
+var httpNone, httpBasic = variants[4], variants[5]
+
+// hs2 reports whether v speaks HiveServer2 (over TCP or HTTP).
+func (v variant) hs2() bool { return v.proto != conn.Beeswax }
 
 func startCoord(t testing.TB, cfg impalad.Config) *impalad.Coordinator {
 	t.Helper()
@@ -65,10 +73,20 @@ func setup(t testing.TB, v variant, cfg impalad.Config) (*impalad.Coordinator, s
 		cfg.Users = map[string]string{testUser: testPassword}
 		opts.Mechanism = sasl.PlainFactory(testUser, testPassword)
 	}
+	if v.proto == conn.HS2HTTP {
+		cfg.HS2HTTPAddr = "127.0.0.1:0"
+		if v.plain {
+			// LDAP over HTTP: Basic from User and Password.
+			opts.Mechanism, opts.Password = nil, secret.New(testPassword)
+		}
+	}
 	co := startCoord(t, cfg)
 	addr := co.HS2Addr()
-	if v.proto == conn.Beeswax {
+	switch v.proto {
+	case conn.Beeswax:
 		addr = co.BeeswaxAddr()
+	case conn.HS2HTTP:
+		addr = co.HS2HTTPAddr()
 	}
 	return co, addr, opts
 }
@@ -87,6 +105,13 @@ func query(t testing.TB, s *conn.Session, stmt string) [][]any {
 	ctx := context.Background()
 	op, err := s.Execute(ctx, stmt, nil)
 	require.NoError(t, err, stmt)
+	return readRows(t, op)
+}
+
+// readRows reads every row of op as values and closes it.
+func readRows(t testing.TB, op *conn.Operation) [][]any {
+	t.Helper()
+	ctx := context.Background()
 	defer op.Close(ctx)
 	var rows [][]any
 	for {
@@ -125,7 +150,7 @@ func TestSelectOne(t *testing.T) {
 			require.Equal(t, addr, s.Addr())
 			require.Equal(t, v.proto, s.Protocol())
 			require.NotEmpty(t, s.ServerVersion())
-			if v.proto == conn.HS2 {
+			if v.hs2() {
 				require.Equal(t, 6, s.ProtocolVersion())
 			} else {
 				require.Equal(t, 0, s.ProtocolVersion())
@@ -192,6 +217,15 @@ func TestGenTableAllTypes(t *testing.T) {
 						want = "STRING"
 					}
 					require.Equal(t, want, cols[i].TypeName)
+					// ... so a DECIMAL's precision and scale and a
+					// CHAR's length are unknown, not zero.
+					switch c.Type.Kind {
+					case impalad.Decimal:
+						require.Equal(t, conn.UnknownSize, cols[i].Precision)
+						require.Equal(t, conn.UnknownSize, cols[i].Scale)
+					case impalad.Char:
+						require.Equal(t, conn.UnknownSize, cols[i].Length)
+					}
 					continue
 				}
 				require.Equal(t, strings.ToUpper(c.Type.Kind.String()), cols[i].TypeName)
@@ -234,7 +268,7 @@ func TestEmptyBatchesWithMoreRows(t *testing.T) {
 	for _, v := range variants[:1:1] {
 		_ = v
 	}
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			co, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -252,7 +286,7 @@ func TestEmptyBatchesWithMoreRows(t *testing.T) {
 // Execute, not safe to retry, and the statement is cancelled and closed on
 // the coordinator.
 func TestCancelWhileWaiting(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[1], variants[2]} {
+	for _, v := range []variant{variants[0], variants[1], variants[2], httpNone, httpBasic} {
 		t.Run(v.name, func(t *testing.T) {
 			co, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -264,7 +298,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 				done <- err
 			}()
 			require.Eventually(t, func() bool { return len(co.Statements()) == 1 }, 5*time.Second, time.Millisecond)
-			if v.proto == conn.HS2 {
+			if v.hs2() {
 				// Execute, metadata, and the fetch the coordinator holds:
 				// the cancel comes while that call is in flight.
 				require.Eventually(t, func() bool { return co.Stats().RPCs >= calls+3 }, 5*time.Second, time.Millisecond)
@@ -284,7 +318,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 				return
 			}
 			require.False(t, s.Broken())
-			if v.proto == conn.HS2 {
+			if v.hs2() {
 				require.Greater(t, co.Stats().ConnectionsAccepted, accepted, "reattached on a new connection")
 			}
 			require.Equal(t, [][]any{{int8(1)}}, query(t, s, "select 1"))
@@ -293,7 +327,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 }
 
 func TestDeadlineInterruptsCall(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			co, addr, opts := setup(t, v, impalad.Config{})
 			opts.CancelTimeout = 100 * time.Millisecond
@@ -375,7 +409,7 @@ func TestExpiredSession(t *testing.T) {
 }
 
 func TestSetUseReset(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpBasic} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			admin := dial(t, addr, opts)
@@ -423,7 +457,7 @@ func setOptions(t *testing.T, s *conn.Session) []string {
 }
 
 func TestDMLRowsAffected(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -437,8 +471,25 @@ func TestDMLRowsAffected(t *testing.T) {
 	}
 }
 
-func TestStatementErrors(t *testing.T) {
+// An Iceberg DELETE reports rows_modified 0 and the rows it deleted in
+// rows_deleted: RowsAffected is the rows deleted, as impala-shell's
+// "Deleted N row(s)".
+func TestDeleteRowsAffected(t *testing.T) {
 	for _, v := range []variant{variants[0], variants[2]} {
+		t.Run(v.name, func(t *testing.T) {
+			_, addr, opts := setup(t, v, impalad.Config{})
+			s := dial(t, addr, opts)
+			exec(t, s, "create table ice (i int) stored as iceberg tblproperties ('format-version'='2')")
+			require.Equal(t, int64(4), exec(t, s, "insert into ice values (1), (2), (3), (4)").RowsAffected())
+			require.Equal(t, int64(3), exec(t, s, "delete from ice where i > 1").RowsAffected())
+			require.Equal(t, int64(0), exec(t, s, "delete from ice where i > 1").RowsAffected())
+			require.Equal(t, [][]any{{int32(1)}}, query(t, s, "select i from ice"))
+		})
+	}
+}
+
+func TestStatementErrors(t *testing.T) {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -454,6 +505,22 @@ func TestStatementErrors(t *testing.T) {
 				require.Contains(t, ce.Message, msg, stmt)
 				require.True(t, ce.Sent)
 				require.Equal(t, s.Addr(), ce.Addr)
+				// Impala's SQLSTATEs: HY000 for every HS2 status (binary
+				// or over HTTP), 42000 for a statement beeswax's query
+				// refuses, none for a run-time failure (beeswax reads it
+				// from get_log).
+				hs2 := v.proto != conn.Beeswax
+				switch {
+				case hs2:
+					require.Equal(t, "HY000", ce.SQLState, stmt)
+				case msg == "boom":
+					require.Empty(t, ce.SQLState, stmt)
+				default:
+					require.Equal(t, "42000", ce.SQLState, stmt)
+				}
+				if hs2 && msg != "boom" {
+					require.Regexp(t, `^Query [0-9a-f]{16}:[0-9a-f]{16} failed:\n`+msg, ce.Message, stmt)
+				}
 				require.False(t, conn.SafeToRetry(err))
 				require.False(t, s.Broken())
 			}
@@ -463,7 +530,7 @@ func TestStatementErrors(t *testing.T) {
 }
 
 func TestSummaryProfileLog(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -485,7 +552,7 @@ func TestSummaryProfileLog(t *testing.T) {
 }
 
 func TestPerStatementOptions(t *testing.T) {
-	for _, v := range []variant{variants[0], variants[2]} {
+	for _, v := range []variant{variants[0], variants[2], httpNone} {
 		t.Run(v.name, func(t *testing.T) {
 			_, addr, opts := setup(t, v, impalad.Config{})
 			s := dial(t, addr, opts)
@@ -750,4 +817,28 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// A BeeswaxException that get_state raises (it declares none) arrives as a
+// TApplicationException with the exception's text: it is read into the
+// same *Error a declared one gives (message, SQLSTATE, cause), and the
+// connection, whose stream is in step, is not broken.
+func TestBeeswaxUndeclaredException(t *testing.T) {
+	co, addr, opts := setup(t, variants[2], impalad.Config{})
+	s := dial(t, addr, opts)
+	ctx := conn.WithStatementStarted(context.Background(), func(conn.StatementStarted) {
+		// The session expires while the statement runs: the next
+		// get_state fails with "Client session expired ...".
+		co.Faults().ExpireSessions()
+	})
+	_, err := s.Execute(ctx, "select sleep(5000)", nil)
+	require.Error(t, err)
+	var e *conn.Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, conn.OpPoll, e.Op)
+	require.Contains(t, e.Message, "Client session expired")
+	require.Equal(t, "HY000", e.SQLState)
+	require.ErrorIs(t, err, conn.ErrSessionGone)
+	require.NotContains(t, err.Error(), "TException", "the message, not the processor's text")
+	require.False(t, s.Broken())
 }

@@ -74,7 +74,9 @@ func (s *Session) SetMover(m Mover) {
 // the session is open.
 func (s *Session) canMove(err error) bool {
 	e, ok := asError(err)
-	if !ok || e.Sent || e.Op != OpExecute || s.ops > 0 {
+	if !ok || e.Sent || e.Op != OpExecute && e.Op != OpMetadataCall || s.ops > 0 || e.ClientSide() {
+		// Refused credentials are refused again (HS2HTTP's 401 to Basic
+		// or a JWT).
 		return false
 	}
 	if errors.Is(err, ErrShuttingDown) || errors.Is(err, ErrSessionGone) {
@@ -85,6 +87,37 @@ func (s *Session) canMove(err error) bool {
 	return !errors.Is(err, ErrOperationFailed) && !errors.Is(err, ErrRemote) && !errors.Is(err, ErrSessionClosed) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) &&
 		(s.mover != nil || s.impl.CanReattach())
+}
+
+// runOp runs call, which starts a statement or a metadata call and
+// returns its Operation: the session is made ready first (unless an
+// Operation is open, which holds it to its connection), and while call
+// fails in a way that proves nothing ran (canMove) the session is
+// reattached or moved and call is made again, at most maxMoves times.
+// How it ended is told to the session's Observer. The Operation counts as
+// the session's until it is closed.
+func (s *Session) runOp(ctx context.Context, call func() (*Operation, error)) (*Operation, error) {
+	if s.ops == 0 {
+		if err := s.ready(ctx); err != nil {
+			return nil, err
+		}
+	}
+	op, err := call()
+	for moves := 0; err != nil && moves < maxMoves && s.canMove(err); moves++ {
+		if rerr := s.reattachOrMove(ctx, err); rerr != nil {
+			return nil, &MoveError{Cause: err, Err: rerr}
+		}
+		op, err = call()
+	}
+	if s.obs != nil {
+		s.observe(err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.ops++
+	op.sess = s
+	return op, nil
 }
 
 // reattachOrMove makes the session usable again after cause: a lost

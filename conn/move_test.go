@@ -18,22 +18,26 @@ import (
 // (SafeToRetry), so that a pool can send the statement elsewhere. A
 // session of its own (no pool) has nowhere to move: the error comes back.
 func TestShutdownRefusal(t *testing.T) {
-	co, err := impalad.Start(impalad.Config{})
+	co, err := impalad.Start(impalad.Config{HS2HTTPAddr: "127.0.0.1:0"})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = co.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for _, p := range []struct {
+	protos := []struct {
 		proto conn.Protocol
 		addr  string
-	}{{conn.HS2, co.HS2Addr()}, {conn.Beeswax, co.BeeswaxAddr()}} {
+	}{{conn.HS2, co.HS2Addr()}, {conn.HS2HTTP, co.HS2HTTPAddr()}, {conn.Beeswax, co.BeeswaxAddr()}}
+	sessions := make([]*conn.Session, len(protos))
+	for i, p := range protos {
 		s, err := conn.Dial(ctx, p.addr, conn.Options{Protocol: p.proto})
 		require.NoError(t, err)
 		defer s.Close()
-		if p.proto == conn.HS2 {
-			_, err := co.StartShutdown(-1)
-			require.NoError(t, err)
-		}
+		sessions[i] = s
+	}
+	_, err = co.StartShutdown(-1)
+	require.NoError(t, err)
+	for i, p := range protos {
+		s := sessions[i]
 		_, err = s.Execute(ctx, "select 1", nil)
 		require.ErrorIs(t, err, conn.ErrShuttingDown, p.proto)
 		require.True(t, conn.SafeToRetry(err), "refused before it ran: %v", err)
@@ -155,4 +159,19 @@ func TestSessionGoneAfterItRan(t *testing.T) {
 	require.False(t, conn.SafeToRetry(err), "the statement ran: %v", err)
 	require.Zero(t, m.moves)
 	require.Len(t, co.Statements(), 1)
+}
+
+// TestResetQuotesAsImpalaReads: Reset writes a value back as Impala's SET
+// reads a string literal, without backslash escapes: a backslash stays as
+// it is, a value with a single quote goes in double quotes.
+func TestResetQuotesAsImpalaReads(t *testing.T) {
+	co := startCoord(t, impalad.Config{})
+	ctx := context.Background()
+	for _, v := range []string{`x\y`, `it's`, `a\'b`} {
+		s := dial(t, co.HS2Addr(), conn.Options{SessionOptions: map[string]string{"DEBUG_ACTION": v}})
+		require.Equal(t, v, option(t, s, "DEBUG_ACTION"))
+		exec(t, s, "set debug_action=other")
+		require.NoError(t, s.Reset(ctx))
+		require.Equal(t, v, option(t, s, "DEBUG_ACTION"), "as given at OpenSession")
+	}
 }

@@ -10,13 +10,15 @@ import (
 // takes sessions and answers pings but leaves statement after statement
 // unanswered (package balancer's leases implement it, see
 // balancer.Config.OutlierFailures). A Session whose Mover (SetMover) also
-// implements Observer calls it from Execute and Operation.Next, on the
+// implements Observer calls it from Execute, the metadata calls and
+// Operation.Next, whatever the transport (binary or HTTP), on the
 // goroutine that uses the session.
 type Observer interface {
-	// CoordinatorAnswered is called when Execute returns because the
-	// coordinator answered: the statement ran, or the coordinator reported
-	// its error (a bad statement, a failure while running). Called for
-	// every such statement: it must be cheap.
+	// CoordinatorAnswered is called when Execute (or a metadata call:
+	// GetTables, GetColumns, ...) returns because the coordinator
+	// answered: the statement ran, or the coordinator reported its error
+	// (a bad statement, a failure while running). Called for every such
+	// statement: it must be cheap.
 	CoordinatorAnswered()
 	// CoordinatorFailed is called when a statement (Execute or a fetch of
 	// its rows) got no answer: its ctx's deadline passed, or the

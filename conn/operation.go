@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"github.com/impalalb/impalalb/internal/thrift/gen/impala"
 )
 
 // opImpl is the protocol-specific half of an Operation.
@@ -204,14 +206,52 @@ func (op *Operation) Close(ctx context.Context) error {
 	return op.closeErr
 }
 
-// RowsAffected returns the number of rows a DML statement inserted or
-// updated (or, for a DELETE, deleted), summed over partitions, once the
-// Operation is closed; -1 before Close or for a statement that is not DML.
+// RowsAffected returns the number of rows a DML statement inserted,
+// updated or deleted, summed over partitions, once the Operation is
+// closed; -1 before Close or for a statement that is not DML. It is the
+// count impala-shell prints: the rows the coordinator reports modified,
+// or, when it reports none modified and some deleted (an Iceberg DELETE),
+// the rows deleted.
 func (op *Operation) RowsAffected() int64 {
 	if !op.closed {
 		return -1
 	}
 	return op.rows
+}
+
+// DMLResult is what the coordinator reports about a DML statement when it
+// is closed (Impala's TDmlResult), as impala-shell prints it.
+type DMLResult struct {
+	// Modified is the number of rows inserted or updated, summed over
+	// partitions.
+	Modified int64
+	// Deleted is the number of rows deleted; HasDeleted reports whether the
+	// coordinator sent that figure (only deletes do).
+	Deleted    int64
+	HasDeleted bool
+	// RowErrors is the number of rows that failed (Kudu); HasRowErrors
+	// reports whether the coordinator sent that figure.
+	RowErrors    int64
+	HasRowErrors bool
+}
+
+// DMLResult returns the DML result of a closed operation; ok is false
+// before Close and for a statement the coordinator sent none for.
+func (op *Operation) DMLResult() (r DMLResult, ok bool) {
+	d, _ := op.impl.(interface{ dmlResult() *impala.TDmlResult_ })
+	if !op.closed || d == nil || d.dmlResult() == nil {
+		return r, false
+	}
+	dr := d.dmlResult()
+	for _, v := range dr.RowsModified {
+		r.Modified += v
+	}
+	for _, v := range dr.RowsDeleted {
+		r.Deleted += v
+	}
+	r.HasDeleted = len(dr.RowsDeleted) > 0
+	r.RowErrors, r.HasRowErrors = dr.GetNumRowErrors(), dr.IsSetNumRowErrors()
+	return r, true
 }
 
 // Summary returns the coordinator's execution summary: state and progress.
@@ -257,6 +297,41 @@ type Summary struct {
 	Nodes int
 	// ErrorLogs are the errors and warnings reported so far.
 	ErrorLogs []string
+	// Plan is the statement's plan nodes as the coordinator lists them (the
+	// plan tree walked depth first), with the planner's estimates and each
+	// instance's figures: what impala-shell's summary command prints. Nil
+	// when the coordinator sent no node list, empty when it sent an empty
+	// one.
+	Plan []PlanNode
+	// ExchangeSenders maps the index in Plan of an exchange node (or of a
+	// join with a separate build) to the index of the fragment root that
+	// sends to it.
+	ExchangeSenders map[int]int
+}
+
+// PlanNode is one node of a statement's plan in its execution summary.
+type PlanNode struct {
+	// ID is the plan node id (-1 for a data sink); Fragment the index of
+	// its fragment.
+	ID, Fragment int
+	// Label names the node ("00:SCAN HDFS"); Detail is its label detail
+	// (a table name, a join type) and HasDetail whether one was sent.
+	Label, Detail string
+	HasDetail     bool
+	// Children is the number of the node's children in Plan.
+	Children int
+	// Hosts is the number of hosts running the node; -1 when not sent.
+	Hosts int
+	// Estimated holds the planner's estimates; nil when not sent.
+	Estimated *NodeStats
+	// Instances holds the figures of each instance running the node.
+	Instances []NodeStats
+}
+
+// NodeStats are the figures of a plan node (an instance's, or the
+// planner's estimate); a figure the coordinator did not send is -1.
+type NodeStats struct {
+	LatencyNs, CPUTimeNs, Cardinality, MemoryUsed int64
 }
 
 // Progress returns the completed fraction of scan ranges in [0, 1]; 0

@@ -24,15 +24,23 @@ const (
 	// Beeswax is Impala's older protocol (port 21000): text rows, the
 	// session bound to its connection. Deprecated by Impala; prefer HS2.
 	Beeswax
+	// HS2HTTP is HiveServer2 over HTTP (Impala's --hs2_http_port, 28000):
+	// the same session as HS2, each call a POST of its Thrift message to
+	// [Options.HTTPPath], authenticated by [Options.HTTPAuth] and the
+	// cookie the coordinator returns. It is how Impala is reached through
+	// HTTP load balancers, Apache Knox and Kubernetes ingresses.
+	HS2HTTP
 )
 
-// String returns "hs2" or "beeswax".
+// String returns "hs2", "beeswax" or "hs2-http" (impala-shell's names).
 func (p Protocol) String() string {
 	switch p {
 	case HS2:
 		return "hs2"
 	case Beeswax:
 		return "beeswax"
+	case HS2HTTP:
+		return "hs2-http"
 	}
 	return fmt.Sprintf("Protocol(%d)", uint8(p))
 }
@@ -46,6 +54,12 @@ const (
 	DefaultPollMax        = 200 * time.Millisecond
 	DefaultCancelTimeout  = 5 * time.Second
 	DefaultMaxMessageSize = 256 << 20
+	// DefaultHTTPPath is the path of HS2HTTP requests, impala-shell's
+	// --http_path default. Impala's server takes any path.
+	DefaultHTTPPath = "cliservice"
+	// DefaultUserAgent is the User-Agent of HS2HTTP requests, unless
+	// Options.HTTPHeaders sets one.
+	DefaultUserAgent = "impalalb (Go)"
 )
 
 // Options configure Dial. The zero value dials HS2 without TLS and without
@@ -53,7 +67,7 @@ const (
 // options. Dial keeps a private copy; later changes to the caller's value
 // (or its SessionOptions map) have no effect.
 type Options struct {
-	// Protocol is HS2 (the zero value) or Beeswax.
+	// Protocol is HS2 (the zero value), Beeswax or HS2HTTP.
 	Protocol Protocol
 
 	// ConnectTimeout bounds the whole of Dial: TCP connect, TLS and SASL
@@ -85,8 +99,33 @@ type Options struct {
 	// Mechanism makes the SASL mechanism for each connection (PLAIN for
 	// LDAP, GSSAPI from package kerberos). Nil means no SASL (NOSASL),
 	// unless Password is set: then Dial uses SASL PLAIN with User and
-	// Password.
+	// Password. Not with HS2HTTP, which authenticates with HTTPAuth.
 	Mechanism sasl.MechanismFactory
+
+	// HTTPAuth makes the Authorization header of HS2HTTP requests:
+	// [BasicAuth] (LDAP), [BearerAuth] (JWT), or a Kerberos client's
+	// SPNEGO (kerberos.Client.NegotiateHeader). It is asked only while the
+	// session holds no auth cookie from the coordinator (Impala's
+	// impala.auth: a cookie named *.auth), and again when the coordinator
+	// refuses that cookie. Nil means Basic with User and Password when
+	// Password is set, else no Authorization header. HS2HTTP only.
+	HTTPAuth HTTPAuth
+
+	// HTTPPath is the path HS2HTTP requests are sent to, with or without
+	// its leading "/"; a query string ("cliservice?doAs=bob") goes as is.
+	// Empty means DefaultHTTPPath. HS2HTTP only.
+	HTTPPath string
+
+	// HTTPHeaders are extra headers of every HS2HTTP request (a tenant or
+	// routing header a proxy wants, X-Forwarded-For as impala-shell's
+	// --hs2_x_forward sends it); a User-Agent here replaces
+	// DefaultUserAgent. The headers the transport owns (Host,
+	// Content-Type, Content-Length, Transfer-Encoding, Connection,
+	// Authorization, Cookie, Expect, Upgrade, TE, Trailer) are refused.
+	// The values are secret.Values (secret.New(v)), revealed only into
+	// the request: a header may carry a proxy's key or token, so none of
+	// them prints. Nil means none. HS2HTTP only.
+	HTTPHeaders map[string]secret.Value
 
 	// User is the user name: HS2 OpenSession's username, beeswax's
 	// hadoop_user on each query. With SASL the authenticated user is the
@@ -94,10 +133,11 @@ type Options struct {
 	User string
 
 	// Password is used only for SASL PLAIN when Mechanism is nil (see
-	// Mechanism): secret.New(pw). It is never sent in OpenSession (Impala
-	// authenticates in the SASL layer and ignores OpenSession's password),
-	// never logged, never in an error, and prints redacted under every
-	// verb. The zero Value means none.
+	// Mechanism), and over HS2HTTP for Basic when HTTPAuth is nil:
+	// secret.New(pw). It is never sent in OpenSession (Impala
+	// authenticates in the SASL or HTTP layer and ignores OpenSession's
+	// password), never logged, never in an error, and prints redacted
+	// under every verb. The zero Value means none.
 	Password secret.Value
 
 	// Database is the current database of new sessions, and the one Reset
@@ -113,6 +153,13 @@ type Options struct {
 	// DefaultFetchSize. Impala produces 1024-row batches; larger sizes
 	// help when it spools results.
 	FetchSize int
+
+	// BeeswaxText keeps beeswax rows as the coordinator sends them, one
+	// string a row with tab-separated fields, in Batch.TextRows, instead of
+	// decoding them into typed columns: for a client that prints them as
+	// they are (as impala-shell does), including rows whose values hold a
+	// tab. Such a Batch has only Len and TextRows. No effect on HS2.
+	BeeswaxText bool
 
 	// PollQueries makes Execute poll the status of queries too, as it does
 	// for every other statement, instead of fetching their first rows at
@@ -134,11 +181,11 @@ type Options struct {
 	// DefaultCancelTimeout.
 	CancelTimeout time.Duration
 
-	// MaxMessageSize is the largest Thrift message (and SASL frame)
-	// accepted from the coordinator, in bytes on the wire; a reply that
-	// goes past it fails the call with ErrReplyTooLarge, and a length
-	// claiming more fails before anything of that size is allocated.
-	// Zero means DefaultMaxMessageSize.
+	// MaxMessageSize is the largest Thrift message (and SASL frame; over
+	// HS2HTTP, reply body) accepted from the coordinator, in bytes on the
+	// wire; a reply that goes past it fails the call with
+	// ErrReplyTooLarge, and a length claiming more fails before anything
+	// of that size is allocated. Zero means DefaultMaxMessageSize.
 	MaxMessageSize int
 
 	// MaxReplyMemory bounds the memory that decoding one reply of the
@@ -202,8 +249,8 @@ type Options struct {
 // PLAIN), or an error naming the first field out of range.
 func (o Options) WithDefaults() (Options, error) {
 	switch {
-	case o.Protocol != HS2 && o.Protocol != Beeswax:
-		return o, fmt.Errorf("conn: Options.Protocol %d is neither HS2 nor Beeswax", o.Protocol)
+	case o.Protocol != HS2 && o.Protocol != Beeswax && o.Protocol != HS2HTTP:
+		return o, fmt.Errorf("conn: Options.Protocol %d is not HS2, Beeswax or HS2HTTP", o.Protocol)
 	case o.AllowNonImpala && o.Protocol == Beeswax:
 		return o, fmt.Errorf("conn: Options.AllowNonImpala is for HS2 only: beeswax is Impala's own protocol")
 	case o.ConnectTimeout < 0:
@@ -220,6 +267,9 @@ func (o Options) WithDefaults() (Options, error) {
 		return o, fmt.Errorf("conn: Options.MaxMessageSize %d out of range", o.MaxMessageSize)
 	case o.MaxReplyMemory < 0:
 		return o, fmt.Errorf("conn: Options.MaxReplyMemory %d is negative", o.MaxReplyMemory)
+	}
+	if err := o.checkHTTP(); err != nil {
+		return o, err
 	}
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = DefaultConnectTimeout
@@ -248,7 +298,15 @@ func (o Options) WithDefaults() (Options, error) {
 	if o.MaxReplyMemory == 0 {
 		o.MaxReplyMemory = o.MaxMessageSize
 	}
-	if o.Mechanism == nil && !o.Password.IsZero() {
+	if o.Protocol == HS2HTTP {
+		if o.HTTPAuth == nil && !o.Password.IsZero() {
+			o.HTTPAuth = BasicAuth(o.User, o.Password)
+		}
+		if o.HTTPPath == "" {
+			o.HTTPPath = DefaultHTTPPath
+		}
+		o.HTTPHeaders = maps.Clone(o.HTTPHeaders)
+	} else if o.Mechanism == nil && !o.Password.IsZero() {
 		o.Mechanism = sasl.PlainFactory(o.User, o.Password.Reveal())
 	}
 	o.SessionOptions = maps.Clone(o.SessionOptions)

@@ -16,14 +16,17 @@ import (
 // summary through the context's hook while Execute waits, with progress
 // that never goes back and stays below 1 until the statement is done.
 func TestWithProgress(t *testing.T) {
-	co, err := impalad.Start(impalad.Config{})
+	co, err := impalad.Start(impalad.Config{HS2HTTPAddr: "127.0.0.1:0"})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = co.Close() })
-	for _, proto := range []conn.Protocol{conn.HS2, conn.Beeswax} {
+	for _, proto := range []conn.Protocol{conn.HS2, conn.Beeswax, conn.HS2HTTP} {
 		t.Run(proto.String(), func(t *testing.T) {
 			addr := co.HS2Addr()
-			if proto == conn.Beeswax {
+			switch proto {
+			case conn.Beeswax:
 				addr = co.BeeswaxAddr()
+			case conn.HS2HTTP:
+				addr = co.HS2HTTPAddr()
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

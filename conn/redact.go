@@ -30,6 +30,16 @@ func (o Options) String() string {
 		b.WriteByte('}')
 	}
 	fmt.Fprintf(&b, " TLS:%t SASL:%t", o.TLS != nil || o.TLSHandshake != nil, o.Mechanism != nil)
+	if o.Protocol == HS2HTTP || o.HTTPAuth != nil || o.HTTPPath != "" || len(o.HTTPHeaders) > 0 {
+		fmt.Fprintf(&b, " HTTPAuth:%t", o.HTTPAuth != nil)
+		if o.HTTPPath != "" {
+			fmt.Fprintf(&b, " HTTPPath:%q", o.HTTPPath)
+		}
+		if len(o.HTTPHeaders) > 0 {
+			// Names only: a header may carry a proxy's key.
+			fmt.Fprintf(&b, " HTTPHeaders:%q", slices.Sorted(maps.Keys(o.HTTPHeaders)))
+		}
+	}
 	if o.DialContext != nil {
 		b.WriteString(" DialContext:set")
 	}

@@ -91,27 +91,7 @@ func (s *Session) WebServer() string { return s.impl.WebServer() }
 // With [Options.Tracer] set, the statement is traced from here to the
 // Operation's Close (or to Execute's error).
 func (s *Session) Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error) {
-	if s.ops == 0 {
-		if err := s.ready(ctx); err != nil {
-			return nil, err
-		}
-	}
-	op, err := s.execute(ctx, stmt, opts)
-	for moves := 0; err != nil && moves < maxMoves && s.canMove(err); moves++ {
-		if rerr := s.reattachOrMove(ctx, err); rerr != nil {
-			return nil, &MoveError{Cause: err, Err: rerr}
-		}
-		op, err = s.execute(ctx, stmt, opts)
-	}
-	if s.obs != nil {
-		s.observe(err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.ops++
-	op.sess = s
-	return op, nil
+	return s.runOp(ctx, func() (*Operation, error) { return s.execute(ctx, stmt, opts) })
 }
 
 // ready prepares the session for a statement, before anything is sent:
@@ -368,7 +348,7 @@ func quoteIdent(s string) string {
 // usual cause is a coordinator that requires authentication (SASL).
 func nosaslHint(err error, o *Options) error {
 	var e *Error
-	if o.Mechanism != nil || !errors.As(err, &e) {
+	if o.Mechanism != nil || o.Protocol == HS2HTTP || !errors.As(err, &e) {
 		return err
 	}
 	if errors.Is(err, ErrNotImpala) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

@@ -42,13 +42,13 @@ func (r *stmtTracer) TraceStatementEnd(ctx context.Context, d conn.TraceStatemen
 // Operation's Close (or Execute's error), with its coordinator, query id,
 // the rows handed out, the DML count and the error; over both protocols.
 func TestTracer(t *testing.T) {
-	co, err := impalad.Start(impalad.Config{})
+	co, err := impalad.Start(impalad.Config{HS2HTTPAddr: "127.0.0.1:0"})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = co.Close() })
 	for _, p := range []struct {
 		proto conn.Protocol
 		addr  string
-	}{{conn.HS2, co.HS2Addr()}, {conn.Beeswax, co.BeeswaxAddr()}} {
+	}{{conn.HS2, co.HS2Addr()}, {conn.Beeswax, co.BeeswaxAddr()}, {conn.HS2HTTP, co.HS2HTTPAddr()}} {
 		t.Run(p.proto.String(), func(t *testing.T) {
 			tr := &stmtTracer{}
 			ctx := context.Background()

@@ -69,14 +69,23 @@ type Column struct {
 	// TypeName is the upper-case type name without parameters ("DECIMAL",
 	// "VARCHAR"); for TypeOther it is what the coordinator sent ("ARRAY").
 	TypeName string
-	// Precision and Scale are set for DECIMAL, zero otherwise.
+	// Precision and Scale are a DECIMAL's, zero for other types, and
+	// UnknownSize when the coordinator did not say: beeswax names the type
+	// "decimal" without them (ColumnTypeToBeeswaxTypeString in Impala's
+	// be/src/service/impala-beeswax-server.cc).
 	Precision, Scale int
-	// Length is the declared length of a CHAR or VARCHAR, zero otherwise.
+	// Length is the declared length of a CHAR or VARCHAR, zero for other
+	// types, and UnknownSize when the coordinator did not say: beeswax
+	// names the type "char" without it (and a VARCHAR "string").
 	Length int
 	// Nullable is always true: Impala does not say whether a result column
 	// can hold NULL, so every column may.
 	Nullable bool
 }
+
+// UnknownSize is a [Column]'s Precision, Scale or Length that the
+// coordinator did not report.
+const UnknownSize = -1
 
 // typeFromHS2 maps an HS2 type id to a Type.
 func typeFromHS2(id tcli.TTypeId) (Type, string) {
@@ -139,9 +148,12 @@ func columnsFromSchema(s *tcli.TTableSchema) []Column {
 					if t == TypeOther {
 						c.TypeName = other
 					}
-					if q := te.PrimitiveEntry.TypeQualifiers; q != nil {
+					q := te.PrimitiveEntry.TypeQualifiers
+					switch t {
+					case TypeDecimal:
 						c.Precision = qualifier(q, tcli.PRECISION)
 						c.Scale = qualifier(q, tcli.SCALE)
+					case TypeChar, TypeVarchar:
 						c.Length = qualifier(q, tcli.CHARACTER_MAXIMUM_LENGTH)
 					}
 				case te.ArrayEntry != nil:
@@ -158,16 +170,35 @@ func columnsFromSchema(s *tcli.TTableSchema) []Column {
 	return cols
 }
 
+// qualifier returns a type qualifier (a DECIMAL's precision or scale, a
+// CHAR's or VARCHAR's length), UnknownSize when q lacks it.
 func qualifier(q *tcli.TTypeQualifiers, key string) int {
+	if q == nil {
+		return UnknownSize
+	}
 	v, ok := q.Qualifiers[key]
-	if !ok || v == nil || v.I32Value == nil {
-		return 0
+	if !ok || v == nil || v.I32Value == nil || *v.I32Value < 0 {
+		return UnknownSize
 	}
 	return int(*v.I32Value)
 }
 
-// columnFromTypeName parses a beeswax column type as Impala prints it:
-// "int", "decimal(10,2)", "varchar(5)", "char(3)".
+// typeParam parses one type parameter of a beeswax type name,
+// UnknownSize when there is none or it is not a number.
+func typeParam(s string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 {
+		return UnknownSize
+	}
+	return n
+}
+
+// columnFromTypeName parses a beeswax column type. Impala prints it
+// without parameters ("int", "decimal", "char", "string" for a VARCHAR,
+// "string" for ARRAY, MAP and STRUCT: TypeToOdbcString in
+// be/src/runtime/types.cc), so a DECIMAL's precision and scale and a CHAR's
+// length are UnknownSize; parameters, when a server gives them
+// ("decimal(10,2)", "char(3)"), are taken.
 func columnFromTypeName(name, typ string) Column {
 	c := Column{Name: name, Nullable: true}
 	base, params, _ := strings.Cut(strings.TrimSpace(typ), "(")
@@ -191,16 +222,15 @@ func columnFromTypeName(name, typ string) Column {
 	case "DECIMAL":
 		c.Type = TypeDecimal
 		p, s, _ := strings.Cut(params, ",")
-		c.Precision, _ = strconv.Atoi(strings.TrimSpace(p))
-		c.Scale, _ = strconv.Atoi(strings.TrimSpace(s))
+		c.Precision, c.Scale = typeParam(p), typeParam(s)
 	case "STRING":
 		c.Type = TypeString
 	case "VARCHAR":
 		c.Type = TypeVarchar
-		c.Length, _ = strconv.Atoi(strings.TrimSpace(params))
+		c.Length = typeParam(params)
 	case "CHAR":
 		c.Type = TypeChar
-		c.Length, _ = strconv.Atoi(strings.TrimSpace(params))
+		c.Length = typeParam(params)
 	case "TIMESTAMP":
 		c.Type = TypeTimestamp
 	case "DATE":

@@ -20,19 +20,18 @@ import (
 )
 
 // wire is one connection to a coordinator: the TCP socket, optional TLS
-// and SASL, and the Thrift binary protocol client over them. It is used by
-// one goroutine at a time, except Alive, broken and close, which are safe
-// to call concurrently.
+// and SASL, and the Thrift binary protocol client over them; or, for
+// HS2HTTP, the HTTP client bound to the coordinator (http.go). It is used
+// by one goroutine at a time, except Alive, broken and close, which are
+// safe to call concurrently.
 type wire struct {
 	addr   string
-	raw    net.Conn // the TCP socket, for the liveness check
-	conn   *countingConn
+	link   link // what the calls travel over
 	trans  thrift.TTransport
 	client *thrift.TStandardClient
 	broken atomic.Bool
 	closed atomic.Bool
 	log    *slog.Logger
-	maxMsg int // Options.MaxMessageSize: the bytes one reply may take on the wire
 
 	// callMu is held for the whole of a call, so that a Close from another
 	// goroutine either waits for nothing (no call in flight: it may send
@@ -40,31 +39,71 @@ type wire struct {
 	callMu sync.Mutex
 }
 
-// dialWire connects, runs TLS and SASL, and sets up the Thrift client.
-// Failures are *Error with Sent false.
-func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
+// link is what a wire's calls travel over: one TCP connection (tcpLink),
+// or the HTTP client of an HS2HTTP session (*httpTransport). Its methods
+// but sent are safe to call from any goroutine.
+type link interface {
+	// sent returns a count that changes once a request may have reached
+	// the server: any byte handed to the network (binary: a partial
+	// message is never processed, but the count stays on the safe side),
+	// an HTTP request written in full (HTTP: one whose body was not fully
+	// written cannot have been processed).
+	sent() int64
+	// setDeadline sets the deadline of the network reads and writes (and
+	// of the connect an HTTP call may make); zero means none.
+	setDeadline(t time.Time)
+	// check looks at the idle link without a round trip: an error means
+	// it cannot carry the next call.
+	check() error
+	// close closes the link, interrupting a call in flight.
+	close() error
+	// newCall starts a call: what its reply may make the link read is
+	// bounded from here by Options.MaxMessageSize (binary: the bytes read
+	// during the call; HTTP: each reply's body, as its head announces it
+	// or as it arrives).
+	newCall()
+}
+
+// tcpLink is the link of the binary protocol: one TCP connection, maybe
+// with TLS over it.
+type tcpLink struct {
+	raw    net.Conn // the TCP socket, for the liveness check
+	conn   *countingConn
+	maxMsg int // Options.MaxMessageSize: the bytes one reply may take on the wire
+}
+
+func (l *tcpLink) sent() int64             { return l.conn.written.Load() }
+func (l *tcpLink) setDeadline(t time.Time) { _ = l.conn.SetDeadline(t) }
+func (l *tcpLink) check() error            { return connCheck(l.raw) }
+func (l *tcpLink) close() error            { return l.raw.Close() }
+func (l *tcpLink) newCall()                { l.conn.limitReads(l.maxMsg) }
+
+// dialConn connects to addr and runs the TLS handshake of o: the raw TCP
+// socket, and the connection to talk over (raw, or TLS over it). Failures
+// are *Error with Op OpDial or OpTLS.
+func dialConn(ctx context.Context, addr string, o *Options) (raw, c net.Conn, err error) {
 	fail := func(op Op, err error) error {
 		return &Error{Addr: addr, Op: op, Err: err}
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fail("dial", fmt.Errorf("bad address %q: %w", addr, err))
+		return nil, nil, fail("dial", fmt.Errorf("bad address %q: %w", addr, err))
 	}
 	dial := o.DialContext
 	if dial == nil {
 		d := net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: o.KeepAlive}
 		dial = d.DialContext
 	}
-	raw, err := dial(ctx, "tcp", addr)
+	raw, err = dial(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fail("dial", err)
+		return nil, nil, fail("dial", err)
 	}
-	var c net.Conn = raw
+	c = raw
 	if o.TLSHandshake != nil {
 		tc, err := o.TLSHandshake(ctx, raw, addr)
 		if err != nil {
 			raw.Close()
-			return nil, fail("tls", err)
+			return nil, nil, fail("tls", err)
 		}
 		c = tc
 	} else if o.TLS != nil {
@@ -80,18 +119,37 @@ func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
 			if errors.As(err, &rh) {
 				err = fmt.Errorf("%w (is TLS enabled on the coordinator?): %w", ErrNotImpala, err)
 			}
-			return nil, fail("tls", err)
+			return nil, nil, fail("tls", err)
 		}
 		c = tc
 	}
-	w := &wire{addr: addr, raw: raw, conn: &countingConn{Conn: c}, log: o.Logger, maxMsg: o.MaxMessageSize}
+	return raw, c, nil
+}
+
+// dialWire connects, runs TLS and SASL, and sets up the Thrift client; for
+// HS2HTTP it sets up the HTTP client and connects it. Failures are *Error
+// with Sent false.
+func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
+	if o.Protocol == HS2HTTP {
+		return dialHTTPWire(ctx, addr, o, nil)
+	}
+	fail := func(op Op, err error) error {
+		return &Error{Addr: addr, Op: op, Err: err}
+	}
+	raw, c, err := dialConn(ctx, addr, o)
+	if err != nil {
+		return nil, err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	cc := &countingConn{Conn: c}
+	var trans thrift.TTransport
 	if o.Mechanism != nil {
 		mech, err := o.Mechanism()
 		if err != nil {
 			raw.Close()
 			return nil, fail("sasl", err)
 		}
-		st, err := sasl.NewClient(w.conn, mech, sasl.Config{MaxFrameSize: o.MaxMessageSize, Logger: o.Logger})
+		st, err := sasl.NewClient(cc, mech, sasl.Config{MaxFrameSize: o.MaxMessageSize, Logger: o.Logger})
 		if err != nil {
 			raw.Close()
 			return nil, fail("sasl", err)
@@ -103,10 +161,16 @@ func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
 			}
 			return nil, fail("sasl", err)
 		}
-		w.trans = st
+		trans = st
 	} else {
-		w.trans = newBufTransport(w.conn)
+		trans = newBufTransport(cc)
 	}
+	return newWire(addr, &tcpLink{raw: raw, conn: cc, maxMsg: o.MaxMessageSize}, trans, o), nil
+}
+
+// newWire sets up the Thrift client of a wire over trans.
+func newWire(addr string, l link, trans thrift.TTransport, o *Options) *wire {
+	w := &wire{addr: addr, link: l, trans: trans, log: o.Logger}
 	max := int32(o.MaxMessageSize)
 	strict := true
 	cfg := &thrift.TConfiguration{
@@ -117,7 +181,7 @@ func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
 	}
 	p := thrift.NewTBinaryProtocolConf(w.trans, cfg)
 	w.client = thrift.NewTStandardClient(newBudgetProtocol(p, o.MaxReplyMemory), p)
-	return w, nil
+	return w
 }
 
 // cutGrace is how long a call in flight may still take after its ctx
@@ -163,8 +227,8 @@ func (w *wire) callLocked(ctx context.Context, fn func(context.Context) error) (
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	before := w.conn.written.Load()
-	w.conn.limitReads(w.maxMsg)
+	before := w.link.sent()
+	w.link.newCall()
 	grace := cutGrace
 	if g, ok := ctx.Value(graceKey{}).(time.Duration); ok {
 		grace = g
@@ -173,7 +237,7 @@ func (w *wire) callLocked(ctx context.Context, fn func(context.Context) error) (
 	if ok {
 		dl = dl.Add(grace)
 	}
-	_ = w.conn.SetDeadline(dl)
+	w.link.setDeadline(dl)
 	var (
 		mu       sync.Mutex // guards finished and the deadline set on cancel
 		finished bool
@@ -182,7 +246,7 @@ func (w *wire) callLocked(ctx context.Context, fn func(context.Context) error) (
 		mu.Lock()
 		defer mu.Unlock()
 		if !finished {
-			_ = w.conn.SetDeadline(time.Now().Add(grace))
+			w.link.setDeadline(time.Now().Add(grace))
 		}
 	})
 	err = fn(ctx)
@@ -190,7 +254,7 @@ func (w *wire) callLocked(ctx context.Context, fn func(context.Context) error) (
 	mu.Lock()
 	finished = true
 	mu.Unlock()
-	sent = w.conn.written.Load() != before
+	sent = w.link.sent() != before
 	if err == nil {
 		return sent, nil
 	}
@@ -209,7 +273,7 @@ func (w *wire) markBroken(err error) {
 		w.log.Debug("conn: connection broken", slog.String("addr", w.addr), slog.String("error", err.Error()))
 	}
 	// Nothing more can be read or written in step; release the socket now.
-	_ = w.raw.Close()
+	_ = w.link.close()
 }
 
 // breaksStream reports whether err leaves the Thrift stream out of step:
@@ -262,7 +326,7 @@ func (w *wire) alive() bool {
 	if w.closed.Load() || w.broken.Load() {
 		return false
 	}
-	if err := connCheck(w.raw); err != nil {
+	if err := w.link.check(); err != nil {
 		w.markBroken(fmt.Errorf("liveness check: %w", err))
 		return false
 	}
@@ -273,7 +337,7 @@ func (w *wire) close() error {
 	if w.closed.Swap(true) {
 		return nil
 	}
-	return w.raw.Close()
+	return w.link.close()
 }
 
 // errUnexpectedRead is the liveness check's verdict on an idle socket

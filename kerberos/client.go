@@ -175,11 +175,14 @@ func (c *Client) Stats() Stats {
 // ServiceName/HostFQDN@REALM when HostFQDN is set, else
 // ServiceName/host@REALM, host lower-cased.
 func (c *Client) ServicePrincipal(host string) string {
-	name, realm := c.servicePrincipal(host)
+	name, realm := c.servicePrincipal(c.cfg.ServiceName, host)
 	return name.PrincipalNameString() + "@" + realm
 }
 
-func (c *Client) servicePrincipal(host string) (types.PrincipalName, string) {
+// servicePrincipal is service/<HostFQDN or host>@REALM: the rule of every
+// principal the Client asks tickets for (ServiceName for HiveServer2, SASL
+// or HTTP; HTTPServiceName for web servers).
+func (c *Client) servicePrincipal(service, host string) (types.PrincipalName, string) {
 	h := c.cfg.HostFQDN
 	if h == "" {
 		h = host
@@ -192,7 +195,7 @@ func (c *Client) servicePrincipal(host string) (types.PrincipalName, string) {
 	if realm == "" {
 		realm = c.crealm
 	}
-	return types.PrincipalName{NameType: nametype.KRB_NT_SRV_HST, NameString: []string{c.cfg.ServiceName, h}}, realm
+	return types.PrincipalName{NameType: nametype.KRB_NT_SRV_HST, NameString: []string{service, h}}, realm
 }
 
 // Login obtains a TGT now, if the client has none that is still fresh.

@@ -108,12 +108,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// DefaultConfig is a Config that logs in from the default credential cache
-// with the default krb5.conf.
-func DefaultConfig() Config {
-	return Config{ServiceName: DefaultServiceName}
-}
-
 // String describes the configuration without the password.
 func (c Config) String() string {
 	return fmt.Sprintf("kerberos.Config{Krb5Conf:%q Principal:%q Keytab:%q Password:%q CCache:%q ServiceName:%q HostFQDN:%q Realm:%q QOP:%v}",

@@ -1,7 +1,8 @@
 // Package kerberos is pure-Go Kerberos for impalalb: a login (keytab,
-// credential cache or password) that renews itself, and the SASL GSSAPI
+// credential cache or password) that renews itself, the SASL GSSAPI
 // mechanism of RFC 4752 that package conn uses to authenticate to Impala
-// coordinators. It is built on gokrb5 (no cgo, no system krb5 libraries).
+// coordinators, and SPNEGO for HiveServer2 over HTTP and for web servers.
+// It is built on gokrb5 (no cgo, no system krb5 libraries).
 //
 // # Logging in
 //
@@ -54,6 +55,20 @@
 //
 // The Mechanism is cross-checked in the tests against MIT krb5's GSS-API
 // (python3-gssapi) and a real MIT KDC.
+//
+// # SPNEGO over HTTP
+//
+// For HiveServer2 over HTTP, [Client.NegotiateHeader] (conn's HTTPAuth)
+// makes the value of an "Authorization: Negotiate" header (RFC 4559): a
+// SPNEGO NegTokenInit carrying the same AP-REQ, for the same service
+// principal as above. conn asks for it once per session; the coordinator's
+// auth cookie carries the rest.
+//
+// For web servers that ask "WWW-Authenticate: Negotiate" (Impala's with
+// --webserver_require_spnego), [Client.SPNEGO] wraps an http.Client that
+// answers the challenge with the same token for HTTP/<HostFQDN or
+// host>@REALM ([HTTPServiceName]). Both come from the Client's one login
+// and ticket cache.
 //
 // # Errors
 //

@@ -55,6 +55,9 @@ type clusterOpts struct {
 	tls func(host string) *tls.Config
 	// qop returns the layers the acceptor of host offers; nil means auth.
 	qop func(host string) kerberos.QOP
+	// http serves HS2 over HTTP with SPNEGO instead: the cluster's
+	// addresses are the HTTP listeners.
+	http bool
 }
 
 func startKrbCluster(t testing.TB, o clusterOpts) *krbCluster {
@@ -82,10 +85,18 @@ func startKrbCluster(t testing.TB, o clusterOpts) *krbCluster {
 		if o.tls != nil {
 			cfg.TLS = o.tls(h)
 		}
+		if o.http {
+			cfg.HS2HTTPAddr = "127.0.0.1:0"
+			cfg.Negotiate = acc.AcceptNegotiate
+		}
 		co, err := impalad.Start(cfg)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = co.Close() })
-		addr := kc.hosts.Add(h, co.HS2Addr())
+		listen := co.HS2Addr()
+		if o.http {
+			listen = co.HS2HTTPAddr()
+		}
+		addr := kc.hosts.Add(h, listen)
 		kc.cos = append(kc.cos, co)
 		kc.addrs = append(kc.addrs, addr)
 		kc.byAdr[addr] = co
@@ -248,45 +259,61 @@ func TestBalancerKerberosOwnPrincipal(t *testing.T) {
 // LB principal refuses the ticket; the error names the principal, the pool
 // marks it down and the acquire succeeds on another.
 func TestBalancerKerberosMissingPrincipal(t *testing.T) {
+	kc, badAddr := missingPrincipalCluster(t, false)
+	c := kc.client(t, kc.k.LBHost)
+	p := kc.pool(t, kc.options(c.MechanismFactory()), balancer.Config{BackoffMin: time.Minute, BackoffMax: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lastErr := requireGoesAround(t, ctx, kc, p, badAddr)
+	t.Logf("error seen by the pool: %v", lastErr)
+	// Impala closes the connection on a failed authentication, saying
+	// nothing of why (the test coordinator too).
+	require.ErrorContains(t, lastErr, "the server closed the connection during authentication")
+	var de *balancer.DialError
+	require.ErrorAs(t, lastErr, &de)
+	require.True(t, conn.SafeToRetry(de.Err))
+}
+
+// missingPrincipalCluster starts a cluster (serving HS2 over HTTP with
+// http) whose last coordinator's keytab holds its own principal only, not
+// the load balancer's; it returns that coordinator's address.
+func missingPrincipalCluster(t *testing.T, http bool) (*krbCluster, string) {
 	bad := clusterHosts[2]
-	kc := startKrbCluster(t, clusterOpts{keytab: func(k *kdctest.KDC, host string) string {
+	kc := startKrbCluster(t, clusterOpts{http: http, keytab: func(k *kdctest.KDC, host string) string {
 		if host == bad {
 			return k.WriteKeytab(t, k.HostPrincipal(host))
 		}
 		return k.Keytab(host)
 	}})
-	c := kc.client(t, kc.k.LBHost)
-	p := kc.pool(t, kc.options(c.MechanismFactory()), balancer.Config{BackoffMin: time.Minute, BackoffMax: time.Minute})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-
-	// Held one after the other, leastconn tries every coordinator.
-	var badAddr string
 	for _, a := range kc.addrs {
 		if hostOf(a) == bad {
-			badAddr = a
+			return kc, a
 		}
 	}
+	t.Fatalf("no coordinator on %s", bad)
+	return nil, ""
+}
+
+// requireGoesAround holds six leases of p one after the other (leastconn
+// then tries every coordinator) and requires that none is on bad, that the
+// pool redispatched once and marked bad down, and that no session was
+// opened there. It returns bad's last error.
+func requireGoesAround(t *testing.T, ctx context.Context, kc *krbCluster, p *balancer.Pool[*conn.Session], bad string) error {
+	t.Helper()
 	for range 6 {
 		l, err := p.Acquire(ctx, "")
 		require.NoError(t, err)
-		require.NotEqual(t, badAddr, l.Coordinator())
+		require.NotEqual(t, bad, l.Coordinator())
 		require.NoError(t, runOn(ctx, l, "select 1"))
-		defer l.Release()
+		t.Cleanup(l.Release)
 	}
 	st := p.Stats()
 	require.EqualValues(t, 1, st.Redispatches)
-	cs, _ := st.Coordinator(badAddr)
+	cs, _ := st.Coordinator(bad)
 	require.Equal(t, balancer.StateDown, cs.State)
 	require.Error(t, cs.LastError)
-	t.Logf("error seen by the pool: %v", cs.LastError)
-	// Impala closes the connection on a failed authentication, saying
-	// nothing of why (the test coordinator too).
-	require.ErrorContains(t, cs.LastError, "the server closed the connection during authentication")
-	var de *balancer.DialError
-	require.ErrorAs(t, cs.LastError, &de)
-	require.True(t, conn.SafeToRetry(de.Err))
-	require.Zero(t, kc.byAdr[badAddr].Stats().SessionsOpened)
+	require.Zero(t, kc.byAdr[bad].Stats().SessionsOpened)
+	return cs.LastError
 }
 
 // TestBalancerKerberosShortTickets: with tickets that live a few seconds,

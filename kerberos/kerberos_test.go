@@ -107,7 +107,7 @@ func TestLoginMethods(t *testing.T) {
 		k.Kinit(t, cc)
 		t.Setenv("KRB5CCNAME", "FILE:"+cc)
 		t.Setenv("KRB5_CONFIG", k.Krb5Conf)
-		c := newClient(t, kerberos.DefaultConfig())
+		c := newClient(t, kerberos.Config{})
 		require.Equal(t, k.UserPrincipal(), c.Principal())
 		a := newAcceptor(t, krbacceptor.Config{KeytabPath: k.Keytab(testHosts[0])})
 		require.NoError(t, handshake(ctx, c.Mechanism(), a.NewMechanism(), testHosts[0]))

@@ -47,26 +47,40 @@ func (m *Mechanism) Start(ctx context.Context, host string) ([]byte, error) {
 	if m.state != 0 {
 		return nil, errors.New("kerberos: Mechanism.Start called twice")
 	}
-	sname, realm := m.c.servicePrincipal(host)
-	m.spn = sname.PrincipalNameString() + "@" + realm
-	if sname.NameString[1] == "" {
-		return nil, &Error{Op: "initiate", Principal: m.spn, Err: errors.New("no host name to build the service principal (set HostFQDN)")}
-	}
-	t, err := m.c.serviceTicket(ctx, sname, realm)
+	spn, t, tok, auth, err := m.c.apReq(ctx, m.c.cfg.ServiceName, host)
+	m.spn = spn
 	if err != nil {
-		var inner *Error
-		if errors.As(err, &inner) && inner.Principal != m.spn {
-			// Say which service the failed login was for.
-			return nil, &Error{Op: "service ticket", Principal: m.spn, Reason: inner.Reason, Err: inner}
-		}
-		return nil, newError("service ticket", m.spn, nil, err)
-	}
-	tok, auth, err := gss.NewAPReqToken(m.c.cname, m.c.crealm, t.sec.get().svc)
-	if err != nil {
-		return nil, newError("initiate", m.spn, nil, err)
+		return nil, err
 	}
 	m.tkt, m.auth, m.state = t, seal(auth), 1
 	return tok, nil
+}
+
+// apReq gets a service ticket for service/<HostFQDN or host>@REALM
+// (cached, or from the KDC within ctx) and makes the Kerberos initial
+// context token for it: an AP-REQ asking for mutual authentication. spn is
+// the service principal, also when it fails. The SASL mechanism and both
+// SPNEGO uses (spnego.go) make their tokens here.
+func (c *Client) apReq(ctx context.Context, service, host string) (spn string, t *ticket, tok []byte, auth types.Authenticator, err error) {
+	sname, realm := c.servicePrincipal(service, host)
+	spn = sname.PrincipalNameString() + "@" + realm
+	if sname.NameString[1] == "" {
+		return spn, nil, nil, auth, &Error{Op: "initiate", Principal: spn, Err: errors.New("no host name to build the service principal (set HostFQDN)")}
+	}
+	t, err = c.serviceTicket(ctx, sname, realm)
+	if err != nil {
+		var inner *Error
+		if errors.As(err, &inner) && inner.Principal != spn {
+			// Say which service the failed login was for.
+			return spn, nil, nil, auth, &Error{Op: "service ticket", Principal: spn, Reason: inner.Reason, Err: inner}
+		}
+		return spn, nil, nil, auth, newError("service ticket", spn, nil, err)
+	}
+	tok, auth, err = gss.NewAPReqToken(c.cname, c.crealm, t.sec.get().svc)
+	if err != nil {
+		return spn, nil, nil, auth, newError("initiate", spn, nil, err)
+	}
+	return spn, t, tok, auth, nil
 }
 
 // Step verifies the server's AP-REP (mutual authentication), then answers

@@ -54,7 +54,7 @@ func TestThroughSASLTransport(t *testing.T) {
 					return
 				}
 				defer func() { _ = sc.Close() }()
-				tr, user, err := saslserver.AcceptContext(ctx, sc, map[string]saslserver.MechanismFactory{"GSSAPI": a.Factory()}, sasl.DefaultConfig())
+				tr, user, err := saslserver.AcceptContext(ctx, sc, map[string]saslserver.MechanismFactory{"GSSAPI": a.Factory()}, sasl.Config{})
 				if err != nil {
 					served <- result{err: err}
 					return
@@ -78,7 +78,7 @@ func TestThroughSASLTransport(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = cc.Close() })
 			m := c.Mechanism()
-			tr, err := sasl.NewClient(cc, m, sasl.DefaultConfig())
+			tr, err := sasl.NewClient(cc, m, sasl.Config{})
 			require.NoError(t, err)
 			err = tr.Handshake(ctx, testHosts[0])
 			if tc.wantErr != "" {

@@ -15,6 +15,8 @@ need kadmin.local krb5-admin-server
 need kinit krb5-user
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import gssapi" 2>/dev/null || need_pkgs+=(python3-gssapi)
 need haproxy haproxy
+# A real DNS server on loopback for the discovery tests (internal/dnstest).
+[ -x /usr/sbin/dnsmasq ] || need dnsmasq dnsmasq-base
 need tmux tmux
 need thrift thrift-compiler
 # Interop tests (internal/interop): headers to build impala-shell's sasl and

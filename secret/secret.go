@@ -6,8 +6,10 @@
 // gives the secret, to the code that sends it.
 //
 // Every field of this module that holds a password or a token is a
-// [Value]: impalalb.Config.Password, conn.Options.Password,
-// kerberos.Config.Password. Build one with [New]:
+// [Value]: impalalb.Config's Password, JWT and the values of its
+// HTTPHeaders, conn.Options' Password and HTTPHeaders values (and what a
+// conn.HTTPAuth or conn.TokenSource gives), kerberos.Config.Password,
+// balancer.ImpalaWeb.Password. Build one with [New]:
 //
 //	cfg := impalalb.Config{Addrs: addrs, User: "etl", Password: secret.New(pw)}
 //

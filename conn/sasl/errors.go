@@ -15,8 +15,9 @@ var (
 	// HandshakeError.PeerMessage. It is wrapped too when the server closed
 	// the connection instead of answering the client's credentials, as
 	// Impala does when it refuses them. The peer itself is reachable and
-	// speaks SASL, so callers that track coordinator health should not
-	// count this against it.
+	// speaks SASL; whether the refusal is the client's fault (a wrong
+	// password) or the server's (a keytab without the service principal)
+	// depends on the mechanism: package conn's Error.ClientSide decides.
 	ErrRejected = errors.New("sasl: peer rejected the authentication")
 
 	// ErrFrameTooLarge is wrapped by the error for a data frame or a

@@ -42,14 +42,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// DefaultConfig returns a Config with every default spelled out.
-func DefaultConfig() Config {
-	return Config{
-		MaxFrameSize:       DefaultMaxFrameSize,
-		MaxNegotiationSize: DefaultMaxNegotiationSize,
-	}
-}
-
 // Validate reports the first field that is out of range.
 func (c Config) Validate() error {
 	if c.MaxFrameSize < 0 || c.MaxFrameSize > saslwire.MaxWireLen {

@@ -49,9 +49,14 @@ type configError struct {
 	line int
 	key  string // empty for a line without a key
 	msg  string
+	// notFound: a file that must exist does not.
+	notFound bool
 }
 
 func (e *configError) Error() string {
+	if e.notFound {
+		return e.path + " not found.\n" // impala-shell's words
+	}
 	if e.key == "" {
 		return fmt.Sprintf("config file %s, line %d: %s", e.path, e.line, e.msg)
 	}
@@ -123,8 +128,10 @@ func unpercent(v string) (string, error) {
 
 // loadConfigFiles reads the global config file and the user's, in that
 // order. userPath is --config_file; explicit says it was given, so that a
-// missing file is an error.
-func loadConfigFiles(userPath string, explicit bool) ([]iniEntry, error) {
+// missing file is an error. announce is told each file read that
+// impala-shell names when it loads it (the global file, and the user's
+// when --config_file named it).
+func loadConfigFiles(userPath string, explicit bool, announce func(global bool, path string)) ([]iniEntry, error) {
 	var all []iniEntry
 	global, fromEnv := os.LookupEnv(globalConfigEnv)
 	if !fromEnv || global == "" {
@@ -134,6 +141,9 @@ func loadConfigFiles(userPath string, explicit bool) ([]iniEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e != nil {
+		announce(true, expandHome(global))
+	}
 	all = append(all, e...)
 	if userPath == "" {
 		userPath, explicit = userConfigDefault, false
@@ -141,6 +151,9 @@ func loadConfigFiles(userPath string, explicit bool) ([]iniEntry, error) {
 	e, err = readConfigFile(expandHome(userPath), explicit)
 	if err != nil {
 		return nil, err
+	}
+	if explicit {
+		announce(false, expandHome(userPath))
 	}
 	return append(all, e...), nil
 }
@@ -155,10 +168,17 @@ func readConfigFile(path string, mustExist bool) ([]iniEntry, error) {
 	if errors.Is(err, fs.ErrNotExist) && !mustExist {
 		return nil, nil
 	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &configError{path: path, msg: "not found", notFound: true}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, errors.Unwrap(err))
 	}
-	return parseINI(path, string(b))
+	e, err := parseINI(path, string(b))
+	if e == nil && err == nil {
+		e = []iniEntry{} // read, if empty
+	}
+	return e, err
 }
 
 // expandHome replaces a leading "~" by the home directory ("" when there
@@ -180,6 +200,7 @@ var configAliases = map[string]string{
 	"write_delimited":   "delimited",
 	"use_kerberos":      "kerberos",
 	"use_ldap":          "ldap",
+	"use_jwt":           "jwt",
 	"default_db":        "database",
 	"keyval":            "var",
 	"query_options":     "query_option",
@@ -190,17 +211,27 @@ var configAliases = map[string]string{
 // implement: they are skipped with a warning, so that an existing
 // ~/.impalarc still works.
 var impalaShellOnly = map[string]bool{
-	"E": true, "vertical": true, "profile_output": true, "profile_format": true,
-	"rpc_stdout": true, "rpc_file": true, "v": true, "version": true,
-	"j": true, "jwt": true, "use_jwt": true, "jwt_cmd": true,
+	"rpc_stdout": true, "rpc_file": true,
 	"a": true, "oauth": true, "use_oauth": true, "oauth_client_id": true, "oauth_client_secret_cmd": true,
 	"oauth_cmd": true, "oauth_server": true, "oauth_endpoint": true, "oauth_mock_response_cmd": true,
-	"verify_cert": true, "history_file": true, "history_max": true,
-	"live_summary": true, "live_progress": true, "disable_live_progress": true,
-	"t": true, "client_connect_timeout_ms": true, "http_socket_timeout_s": true, "connect_max_tries": true,
-	"strict_hs2_protocol": true, "use_ldap_test_password": true, "http_path": true, "fetch_size": true,
-	"http_cookie_names": true, "no_http_tracing": true, "hs2_fp_format": true, "hs2_x_forward": true,
-	"beeswax_compat_num_rows": true, "use_new_http_connection": true,
+	"http_socket_timeout_s": true, "connect_max_tries": true,
+	"strict_hs2_protocol": true, "use_ldap_test_password": true,
+	"http_cookie_names": true, "no_http_tracing": true, "hs2_fp_format": true,
+	"use_new_http_connection": true,
+}
+
+// ignoredByImpalaShell are the [impala] keys impala-shell 4.6 reads and
+// then ignores: a key sets an option only when it is the option's internal
+// name (its "dest") or when that option has no built-in default
+// (option_parser.py and impala_shell_config_defaults.py). So B=true does
+// nothing and write_delimited=true works; -d's key is default_db, -k's
+// use_kerberos, -l's use_ldap. This shell ignores the same keys, so that a
+// ~/.impalarc means what it meant.
+var ignoredByImpalaShell = map[string]bool{
+	"i": true, "b": true, "q": true, "f": true, "k": true, "kerberos": true, "o": true,
+	"B": true, "delimited": true, "E": true, "s": true, "V": true, "p": true, "quiet": true,
+	"v": true, "c": true, "d": true, "database": true, "l": true, "ldap": true, "u": true,
+	"disable_live_progress": true, "t": true,
 }
 
 // repeatable are the flags whose config value joins several values.
@@ -253,15 +284,15 @@ func applyEntry(fs *flag.FlagSet, e iniEntry, warn io.Writer) error {
 		warnf("only the command line can name the config file; ignored")
 		return nil
 	}
-	// impala-shell's verbose is on by default and verbose=false is its
-	// --quiet; this shell's -V asks for more than the default.
-	if name == "verbose" {
-		if b, err := parseConfigBool(value); err == nil && !b {
-			name = "quiet"
-			value = "true"
-		}
-	}
 	f := fs.Lookup(name)
+	if ignoredByImpalaShell[e.key] && f != nil {
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+			if _, err := parseConfigBool(value); err != nil {
+				return err // impala-shell checks the value all the same
+			}
+		}
+		return nil
+	}
 	if f == nil {
 		if impalaShellOnly[name] {
 			warnf("an impala-shell option this shell does not implement; ignored")

@@ -57,17 +57,20 @@ func TestConfigFile(t *testing.T) {
 [impala]
 impalad=h1,h2:21051
 default_db=sales
-B=1
+write_delimited=1
+B=0
 output_delimiter=|
 print_header=True
 show_profiles=true
-kerberos=true
-b=lb.example.com
+use_kerberos=true
+kerberos_host_fqdn=lb.example.com
+b=ignored.example.com
+d=ignored
 var=a=1,var=b=${var:a}2
 query_option=MT_DOP=2,query_option=SYNC_DDL=1
 protocol=Beeswax
 balance=affinity
-live_progress=true
+rpc_stdout=true
 config_file=other
 verbose=false
 
@@ -91,9 +94,9 @@ mt_dop=4
 	require.Equal(t, map[string]string{"MEM_LIMIT": "80%", "MT_DOP": "2", "SYNC_DDL": "1"}, o.queryOptions.clone())
 	require.Equal(t, conn.Beeswax, o.protocol)
 	require.Equal(t, balancer.Affinity, o.balance)
-	require.True(t, o.quiet, "impala-shell's verbose=false is --quiet")
-	require.Contains(t, warn.String(), "line 15: live_progress: an impala-shell option this shell does not implement; ignored")
-	require.Contains(t, warn.String(), "line 16: config_file: only the command line")
+	require.False(t, o.verbose, "verbose=false is --quiet")
+	require.Contains(t, warn.String(), "line 18: rpc_stdout: an impala-shell option this shell does not implement; ignored")
+	require.Contains(t, warn.String(), "line 19: config_file: only the command line")
 
 	// The command line overrides the file; repeatable flags add to it.
 	o, err = parseFlags([]string{"--config_file", rc, "-i", "h3", "-d", "web", "--delimited=false",
@@ -112,6 +115,17 @@ mt_dop=4
 	require.NoError(t, err)
 	require.Equal(t, "impala", o.kerberosServiceName)
 	require.Equal(t, defaultLocal, o.local)
+
+	// hs2-http's keys, -j's by its internal name use_jwt.
+	rc3 := writeConfig(t, "rc3", "[impala]\nimpalad=h1\nprotocol=hs2-http\nuse_jwt=true\njwt_cmd=cat t\nssl=true\nhttp_path=gateway/impala\nhs2_x_forward=10.0.0.1\n")
+	o, err = parseFlags([]string{"--config_file", rc3}, &warn)
+	require.NoError(t, err)
+	require.Equal(t, []string{"h1:28000"}, o.impalads)
+	require.Equal(t, conn.HS2HTTP, o.protocol)
+	require.True(t, o.jwt)
+	require.Equal(t, "cat t", o.jwtCmd)
+	require.Equal(t, "gateway/impala", o.httpPath)
+	require.Equal(t, "10.0.0.1", o.hs2XForward)
 }
 
 func TestConfigFileErrors(t *testing.T) {
@@ -121,7 +135,7 @@ func TestConfigFileErrors(t *testing.T) {
 	}{
 		{"[impala]\nB=maybe\n", "line 2: B: want true, false, 1 or 0"},
 		{"[impala]\n\nnope=1\n", "line 3: nope: unknown option"},
-		{"[impala]\nprotocol=http\n", "line 2: protocol: want hs2 or beeswax"},
+		{"[impala]\nprotocol=http\n", "line 2: protocol: want hs2, beeswax or hs2-http"},
 		{"[impala]\nbalance=random\n", "line 2: balance: want leastconn or affinity"},
 		{"[impala]\nlocal=0\n", "line 2: local: want a number from 1 to 64"},
 		{"[impala]\nvar=1=x\n", "line 2: var: want NAME=VALUE"},
@@ -146,7 +160,7 @@ func TestConfigFileErrors(t *testing.T) {
 	// is not (the tests run with an empty home).
 	missing := filepath.Join(t.TempDir(), "missing")
 	_, err := parseFlags([]string{"--config_file", missing}, &bytes.Buffer{})
-	require.ErrorContains(t, err, "config file "+missing)
+	require.ErrorContains(t, err, missing+" not found.")
 	_, err = parseFlags(nil, &bytes.Buffer{})
 	require.NoError(t, err)
 }
@@ -154,7 +168,7 @@ func TestConfigFileErrors(t *testing.T) {
 func TestConfigFileDefaultsAndGlobal(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
-	global := writeConfig(t, "global", "[impala]\nB=true\noutput_delimiter=;\nkerberos_service_name=global\n[impala.query_options]\nmt_dop=1\nmem_limit=1g\n")
+	global := writeConfig(t, "global", "[impala]\nwrite_delimited=true\noutput_delimiter=;\nkerberos_service_name=global\n[impala.query_options]\nmt_dop=1\nmem_limit=1g\n")
 	t.Setenv(globalConfigEnv, global)
 	require.NoError(t, os.WriteFile(filepath.Join(home, ".impalarc"), []byte("[impala]\noutput_delimiter=,\n[impala.query_options]\nMT_DOP=3\n"), 0o600))
 
@@ -176,5 +190,5 @@ func TestConfigFileDefaultsAndGlobal(t *testing.T) {
 	// A global file named by the environment must exist.
 	t.Setenv(globalConfigEnv, filepath.Join(home, "nope"))
 	_, err = parseFlags(nil, &bytes.Buffer{})
-	require.ErrorContains(t, err, "config file "+filepath.Join(home, "nope"))
+	require.ErrorContains(t, err, filepath.Join(home, "nope")+" not found.")
 }

@@ -1,14 +1,26 @@
-// Command impala-shell is an impala-shell-compatible command-line shell that
-// balances its session over a list of Apache Impala coordinators with
-// impalalb's client-side load balancer.
+// Command impala-shell is a drop-in for Apache Impala's impala-shell 4.6
+// that balances its session over a list of coordinators with impalalb's
+// client-side load balancer.
 //
 // It takes impala-shell's flags with their meanings, except that -i accepts a
-// comma-separated list of coordinators:
+// comma-separated list of coordinators, and prints what impala-shell prints:
+// the same results byte for byte (pretty tables, -B with Python's CSV
+// quoting, -E), the same messages on stderr and the same exit statuses, so
+// that scripts and cron jobs that parse impala-shell's output keep working:
 //
 //	impala-shell -i coord1:21050,coord2:21050,coord3:21050 -k -b impala-lb.example.com --ssl --ca_cert ca.pem
 //	impala-shell -i coord1,coord2 -q "select count(*) from sales"
 //	impala-shell -i coord1,coord2 -f etl.sql -B --output_delimiter=, -o out.csv
 //	impala-shell -i coord1,coord2 --balance affinity --affinity_key etl
+//
+// Those who run the HAProxy of Impala's load-balancer guide can hand it the
+// proxy's configuration instead of -i: the servers of a backend (or listen)
+// section become the coordinators, "balance" the policy, "check" with
+// inter/rise/fall/slowstart the health checks, "ssl ca-file" the TLS:
+//
+//	impala-shell --haproxy_config /etc/haproxy/haproxy.cfg --haproxy_backend impalajdbc -q "select 1"
+//
+// The directives that have no client-side meaning are listed on stderr.
 //
 // Without -i it starts --local N (default 3) in-process test coordinators on
 // loopback and connects to them, so that
@@ -17,40 +29,46 @@
 //
 // works on a fresh machine.
 //
+// # What is impala-shell's
+//
+// The rules come from impala-shell 4.6's source (shell/impala_shell/ in
+// apache/impala) and the Python libraries it prints with; the code is this
+// shell's own:
+//
+//   - statements are split as sqlparse 0.3 splits them (sqlparse.go), and
+//     read as impala-shell's command loop reads them: leading comments kept,
+//     comments before SET/UNSET removed, shell commands (set, unset, summary,
+//     profile, shell, source, connect, version, help, history, quit) run by
+//     the shell, everything else sent (commands.go);
+//   - results print as prettytable and the csv module print them
+//     (output.go): a table per fetched batch, column widths by wcwidth's
+//     rules (with rivo/uniseg's East Asian widths), -B quoting fields that
+//     hold the delimiter, a quote or a newline, FLOAT and DOUBLE as Python's
+//     str(), beeswax rows as the coordinator sent them (a value with a tab
+//     splits its row, as in impala-shell);
+//   - messages, errors ("<time> [Exception]  ERROR: ..." then "Could not
+//     execute command: ..."), exit statuses (1 when a statement failed, 0
+//     with -c), -d's USE (run twice), the summary table (summary.go), -p's
+//     profiles, SET's listing and the shell options it sets (LIVE_PROGRESS,
+//     WRITE_DELIMITED, DELIMITER, OUTPUT_FILE, VERBOSE, ...);
+//   - config files: the global one, then --config_file (default
+//     ~/.impalarc), [impala] keys read as impala-shell reads them (a key
+//     that is not the option's internal name is ignored when the option has
+//     a default: write_delimited=true works, B=true does nothing),
+//     [impala.query_options] sent with every statement.
+//
+// examples/README.md lists the differences that remain, each with its
+// reason; testdata/compat holds the corpus that checks the rest against
+// impala-shell 4.6 itself (TestCompatImpalaShell).
+//
 // -f (and -q with several statements) runs every statement through one
-// session, as Impala's load balancer guide advises for DDL followed by
-// queries that depend on it. When stdin is a terminal and neither -q nor -f is
-// given, the shell is interactive: a prompt naming the coordinator the session
-// is on, line editing and history, statements ending in ';' over several
-// lines, aligned tables, a progress line for statements running longer than a
-// second, and Ctrl-C cancelling the running statement on the coordinator.
-// Shell commands: connect [host:port,...], set [k=v], unset k, summary,
-// profile, help, quit, exit.
-//
-// Variables work as in impala-shell: --var NAME=VALUE (repeatable), SET
-// VAR:NAME=VALUE and UNSET VAR:NAME in any session or script, and
-// ${VAR:NAME} or ${HIVEVAR:NAME} anywhere in a statement, comments and
-// string literals included ("\${" is left as typed):
-//
-//	impala-shell -i coord1,coord2 --var=day=2024-05-01 -q "select count(*) from events where day = '${var:day}'"
-//
-// A statement with an undefined variable fails without being sent. -p
-// (--show_profiles) prints the query profile after each query or DML
-// statement.
-//
-// Flags may also come from INI files, as impala-shell reads them: the global
-// file ($IMPALA_SHELL_GLOBAL_CONFIG_FILE, else /etc/impalarc when present),
-// then --config_file (default ~/.impalarc, which may be missing), then the
-// command line, each overriding the one before:
-//
-//	[impala]
-//	impalad = coord1:21050,coord2:21050
-//	B = true
-//	var = env=prod,var=region=eu
-//
-//	[impala.query_options]
-//	MEM_LIMIT = 4g
-//
-// Errors are one line naming the coordinator and what Impala said; the exit
-// status is 1 when a -q or -f statement failed (2 for bad flags).
+// session, as Impala's load-balancer guide advises for DDL followed by
+// queries that depend on it; when the coordinator of the session goes away
+// between statements, the next one goes to another. Interactively (stdin a
+// terminal, no -q or -f): a prompt naming the coordinator and database, line
+// editing, a history kept in --history_file (impala-shell's format),
+// statements over several lines, a live progress line (--live_progress, the
+// default) and summary (--live_summary), and Ctrl-C cancelling the running
+// statement on the coordinator. In a script, Ctrl-C cancels the running
+// statement and the script goes on.
 package main

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,9 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/impalalb/impalalb/balancer"
-	"github.com/impalalb/impalalb/conn"
 	"github.com/impalalb/impalalb/internal/certtest"
 	"github.com/impalalb/impalalb/internal/impalad"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // mainEnv makes the test binary run the shell's main instead of the tests,
@@ -31,9 +33,19 @@ func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
 
+// userCacheDir is the user's cache directory of the real home.
+var userCacheDir string
+
 // runTests runs the tests away from the config files of this machine: an
 // empty home (no ~/.impalarc) and an empty global config file.
 func runTests(m *testing.M) int {
+	// The venv's default place is in the user's cache directory, found
+	// before the home directory changes.
+	userCacheDir, _ = os.UserCacheDir()
+	// The go command (building cmd/impalad) keeps the real build cache.
+	if os.Getenv("GOCACHE") == "" && userCacheDir != "" {
+		os.Setenv("GOCACHE", filepath.Join(userCacheDir, "go-build"))
+	}
 	home, err := os.MkdirTemp("", "impala-shell-test-home")
 	if err != nil {
 		panic(err)
@@ -84,7 +96,7 @@ func TestQuery(t *testing.T) {
 		"+----+------------+\n"+
 		"| id | double_col |\n"+
 		"+----+------------+\n"+
-		"| 0  | -100       |\n"+
+		"| 0  | -100.0     |\n"+
 		"| 1  | -99.75     |\n"+
 		"+----+------------+\n", out)
 	require.Contains(t, errs, "Connected to 127.0.0.1:")
@@ -97,30 +109,25 @@ func TestQueryFailure(t *testing.T) {
 	code, out, errs := runShell(t, "-i", addrs, "-q", "select * from missing; select 1")
 	require.Equal(t, 1, code)
 	require.Empty(t, out, "the statement after the failure must not run")
-	var errLine string
-	for _, l := range strings.Split(errs, "\n") {
-		if strings.HasPrefix(l, "ERROR: ") {
-			require.Empty(t, errLine, "one error line")
-			errLine = l
-		}
-	}
-	// One line: the coordinator, then what Impala said.
-	require.Regexp(t, `^ERROR: \[127\.0\.0\.1:\d+\] Query [0-9a-f]{16}:[0-9a-f]{16} failed: AnalysisException: Could not resolve table reference: 'missing'$`, errLine)
+	// impala-shell's lines: the error with a timestamp, Impala's
+	// "Query <id> failed:\n<detail>\n" (QUERY_ERROR_FORMAT), and the
+	// statement that could not run.
+	require.Regexp(t, `(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[Exception\]  ERROR: Query [0-9a-f]{16}:[0-9a-f]{16} failed:\nAnalysisException: Could not resolve table reference: 'missing'\n\n\nCould not execute command: select \* from missing\n`, errs)
 	ran := 0
 	for _, co := range cos {
 		ran += int(co.Stats().StatementsExecuted)
 	}
-	require.Zero(t, ran)
+	require.Equal(t, 1, ran, "only the SET ALL that reads the options at connect ran")
 
-	// -c goes on after a failure, and the status still says it failed.
+	// -c goes on after a failure and, as impala-shell, exits 0.
 	code, out, _ = runShell(t, "-i", addrs, "-c", "-B", "-q", "select fail('boom'); select 7")
-	require.Equal(t, 1, code)
+	require.Equal(t, 0, code)
 	require.Equal(t, "7\n", out)
 
 	// No coordinator answers.
 	code, _, errs = runShell(t, "-i", "127.0.0.1:1", "-q", "select 1")
 	require.Equal(t, 1, code)
-	require.Contains(t, errs, "ERROR: cannot connect to 127.0.0.1:1")
+	require.Contains(t, errs, "Socket error 111: [Errno 111] Connection refused\nNot connected to Impala, could not execute queries.\n")
 }
 
 // TestScriptOneSession runs DDL and the queries that depend on it from a
@@ -190,7 +197,8 @@ func TestLDAPOverTLS(t *testing.T) {
 		"--ldap_password_cmd", "printf wrong", "-q", "select 'ok'")
 	require.Equal(t, 1, code)
 	require.NotContains(t, errs, "wrong")
-	require.Contains(t, errs, "ERROR: cannot connect")
+	require.Contains(t, errs, "[Exception] Error connecting sasl ")
+	require.Contains(t, errs, "Not connected to Impala, could not execute queries.")
 }
 
 func TestAffinityKeepsCoordinator(t *testing.T) {
@@ -208,42 +216,149 @@ func TestAffinityKeepsCoordinator(t *testing.T) {
 	require.Equal(t, 1, used, "one affinity key, one coordinator")
 }
 
+// The shell names each statement's query id where its progress shows on
+// the coordinator's web UI, as the coordinator records it; --quiet does
+// not.
+func TestQueryIDLink(t *testing.T) {
+	cos, addrs := startCluster(t, 1, 0, impalad.Config{})
+	code, _, errs := runShell(t, "-i", addrs, "-V", "-q", "select 1; select 2")
+	require.Equal(t, 0, code, errs)
+	var stmts []impalad.Statement
+	for _, st := range cos[0].Statements() {
+		if strings.HasPrefix(st.Text, "select") {
+			stmts = append(stmts, st)
+		}
+	}
+	require.Len(t, stmts, 2)
+	for _, st := range stmts {
+		require.Contains(t, errs, "Query state can be monitored at: http://127.0.0.1:25000/query_plan?query_id="+st.ID+"\n")
+	}
+	code, _, errs = runShell(t, "-i", addrs, "--quiet", "-q", "select 3")
+	require.Equal(t, 0, code, errs)
+	require.Empty(t, errs)
+}
+
 // TestFailover kills the coordinator the shell's session is on: the next
 // statement goes to another coordinator, as nothing of it was sent.
 func TestFailover(t *testing.T) {
 	cos, addrs := startCluster(t, 2, 0, impalad.Config{})
-	o, err := parseFlags([]string{"-i", addrs, "-B"}, io.Discard)
+	o, err := parseFlags([]string{"-i", addrs, "-B", "--quiet", "-q", "x"}, io.Discard)
 	require.NoError(t, err)
-	var out, info bytes.Buffer
-	sh, err := newShell(o, strings.Split(addrs, ","), balancer.NewConnDialer(conn.Options{}), &out, &out, &info)
+	cfg, _, err := poolConfig(o, io.Discard)
 	require.NoError(t, err)
+	d, cleanup, err := newDialer(o, secret.Value{}, nil)
+	require.NoError(t, err)
+	defer cleanup()
+	pool, err := balancer.New(cfg, d)
+	require.NoError(t, err)
+	var out, errb bytes.Buffer
+	sh := newShell(o, pool, &out, &errb)
 	defer sh.close()
 	ctx := context.Background()
-	require.NoError(t, sh.runStatement(ctx, "select 1"))
+	sh.startup(ctx)
+	require.True(t, sh.runList(ctx, []string{"select 1"}), errb.String())
 	first := sh.coordinator()
 	for _, co := range cos {
 		if co.HS2Addr() == first {
 			co.Kill()
 		}
 	}
-	require.NoError(t, sh.runStatement(ctx, "select 2"))
+	require.True(t, sh.runList(ctx, []string{"select 2"}), errb.String())
 	require.NotEqual(t, first, sh.coordinator())
 	require.Equal(t, "1\n2\n", out.String())
 }
 
-// With -V the shell names each statement's query id and coordinator, as
-// the coordinator records them.
-func TestVerbosePrintsQueryID(t *testing.T) {
-	cos, addrs := startCluster(t, 1, 0, impalad.Config{})
-	code, _, errs := runShell(t, "-i", addrs, "-V", "-q", "select 1; select 2")
-	require.Equal(t, 0, code, errs)
-	stmts := cos[0].Statements()
-	require.Len(t, stmts, 2)
-	for _, st := range stmts {
-		require.Contains(t, errs, "Query ID: "+st.ID+" on "+addrs+"\n")
-		require.Contains(t, errs, "Query progress can be monitored at: http://127.0.0.1:25000/query_plan?query_id="+st.ID+"\n")
+// TestMoveKeepsState: the coordinator of the shell's session starts a
+// graceful shutdown between two statements; the next statement runs on the
+// other coordinator with the session's USE and SET, and the prompt names
+// the new coordinator.
+func TestMoveKeepsState(t *testing.T) {
+	cos, addrs := startCluster(t, 2, 0, impalad.Config{ShutdownGracePeriod: time.Minute})
+	o, err := parseFlags([]string{"-i", addrs, "-B", "--quiet", "-q", "x"}, io.Discard)
+	require.NoError(t, err)
+	cfg, _, err := poolConfig(o, io.Discard)
+	require.NoError(t, err)
+	d, cleanup, err := newDialer(o, secret.Value{}, nil)
+	require.NoError(t, err)
+	defer cleanup()
+	pool, err := balancer.New(cfg, d)
+	require.NoError(t, err)
+	defer pool.Close()
+	var out, errb bytes.Buffer
+	sh := newShell(o, pool, &out, &errb)
+	defer sh.close()
+	ctx := context.Background()
+	sh.startup(ctx)
+	require.True(t, sh.runList(ctx, []string{"use gen", "set mem_limit=3g", "select count(*) from rows_5"}), errb.String())
+	first := sh.coordinator()
+	require.Contains(t, sh.prompt(), hostPort(first))
+	for _, co := range cos {
+		if co.HS2Addr() == first {
+			_, err := co.StartShutdown(time.Minute)
+			require.NoError(t, err)
+		}
 	}
-	code, _, errs = runShell(t, "-i", addrs, "-q", "select 3")
-	require.Equal(t, 0, code, errs)
-	require.NotContains(t, errs, "Query ID:")
+	require.True(t, sh.runList(ctx, []string{"select count(*) from rows_5"}), errb.String())
+	moved := sh.coordinator()
+	require.NotEqual(t, first, moved)
+	require.Equal(t, "["+hostPort(moved)+"] gen> ", sh.prompt())
+	require.Equal(t, "5\n5\n", out.String())
+	// The shell's SET, as impala-shell's, is sent with each statement.
+	var last impalad.Statement
+	for _, co := range cos {
+		if co.HS2Addr() == moved {
+			sts := co.Statements()
+			last = sts[len(sts)-1]
+		}
+	}
+	require.Equal(t, "select count(*) from rows_5", last.Text)
+	memLimit := ""
+	for k, v := range last.Overlay {
+		if strings.EqualFold(k, "mem_limit") {
+			memLimit = v
+		}
+	}
+	require.Equal(t, "3g", memLimit, "the SET holds on the new coordinator")
+	require.Equal(t, moved, sh.sess.Addr())
+}
+
+// TestInterruptCancelsStatement: Ctrl-C in a script cancels the statement
+// running on the coordinator and the script goes on, as impala-shell does.
+func TestInterruptCancelsStatement(t *testing.T) {
+	cos, addrs := startCluster(t, 1, 0, impalad.Config{})
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "-i", addrs, "-B", "-q", "select sleep(20000); select 2")
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	// The link to the query's page is printed once the coordinator has
+	// accepted it: then interrupt.
+	sc := bufio.NewScanner(stderr)
+	var errLines []string
+	for sc.Scan() {
+		errLines = append(errLines, sc.Text())
+		if strings.HasPrefix(sc.Text(), "Query state can be monitored at:") {
+			require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			break
+		}
+	}
+	for sc.Scan() {
+		errLines = append(errLines, sc.Text())
+	}
+	require.NoError(t, cmd.Wait(), strings.Join(errLines, "\n"))
+	require.Equal(t, "2\n", out.String())
+	require.Regexp(t, `\[Warning\] Query Interrupted`, strings.Join(errLines, "\n"))
+	sleeps := 0
+	for _, st := range cos[0].Statements() {
+		if strings.Contains(st.Text, "sleep(20000)") {
+			sleeps++
+		}
+	}
+	require.Equal(t, 1, sleeps)
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/impalalb/impalalb/conn"
 )
 
 // ctrlCReader notes whether a Ctrl-C byte went by, because term.Terminal
@@ -37,16 +39,22 @@ func (c *ctrlCReader) Read(p []byte) (int, error) {
 // arrives as SIGINT and cancels the statement, not the shell.
 func runInteractive(ctx context.Context, sh *shell, stdin *os.File, stdout, stderr io.Writer) int {
 	fd := int(stdin.Fd())
-	fmt.Fprintf(stderr, "impalalb impala-shell: balancing over %s with %s. Type help; for commands, quit; to exit.\n",
-		describeCoordinators(sh.pool), sh.opts.balance)
-	sh.progress = progressReporter(stderr)
-	if _, err := sh.connect(ctx); err != nil {
-		fmt.Fprintf(stderr, "ERROR: %s\n", err)
+	if sh.verbose {
+		fmt.Fprintf(stdout, "%s\n%s\n(%s)\nBalancing over %s with %s.\nType help; for the commands, quit; to leave.\n%s\n",
+			welcomeRule, "Welcome to the Impala shell.", versionString, describeCoordinators(sh.pool), sh.opts.balance, welcomeRule)
+	}
+	sh.progress = progressReporter(stderr, sh)
+	sh.history = loadHistory(expandHome(sh.opts.historyFile), sh.opts.historyMax, stderr)
+	defer sh.history.save(stderr)
+	sh.startup(ctx)
+	for _, q := range sh.queue {
+		sh.onecmd(ctx, sanitise(q))
 	}
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt)
 	defer signal.Stop(sigs)
+	sh.sigint = sigs
 
 	cr := &ctrlCReader{r: stdin}
 	rw := struct {
@@ -54,8 +62,10 @@ func runInteractive(ctx context.Context, sh *shell, stdin *os.File, stdout, stde
 		io.Writer
 	}{cr, stdout}
 	t := term.NewTerminal(rw, "")
+	t.History = sh.history
 	var buf string
-	for {
+	lines := 0 // lines of buf, each its own history entry until the statement is complete
+	for !sh.quit {
 		if ctx.Err() != nil {
 			return 0
 		}
@@ -74,14 +84,21 @@ func runInteractive(ctx context.Context, sh *shell, stdin *os.File, stdout, stde
 		if rerr == io.EOF {
 			if cr.seen.Swap(false) {
 				// Ctrl-C at the prompt drops what was typed.
-				fmt.Fprintln(stdout, "^C")
-				buf = ""
-				h := t.History
+				fmt.Fprintln(stderr, "^C")
+				sh.history.dropLast(lines)
+				buf, lines = "", 0
 				t = term.NewTerminal(rw, "")
-				t.History = h
+				t.History = sh.history
 				continue
 			}
-			fmt.Fprintln(stdout, "Goodbye")
+			if buf != "" {
+				// Ctrl-D in a statement drops it.
+				fmt.Fprint(stdout, "\n\n")
+				sh.history.dropLast(lines)
+				buf, lines = "", 0
+				continue
+			}
+			sh.onecmd(ctx, "quit")
 			return 0
 		}
 		if rerr != nil && !errors.Is(rerr, term.ErrPasteIndicator) {
@@ -91,42 +108,57 @@ func runInteractive(ctx context.Context, sh *shell, stdin *os.File, stdout, stde
 		if buf == "" {
 			// Shell commands of one word need no ';'.
 			switch w := strings.ToLower(strings.TrimSpace(line)); w {
-			case "quit", "exit":
-				fmt.Fprintln(stdout, "Goodbye")
-				return 0
-			case "help", "summary", "profile", "set", "connect":
+			case "quit", "exit", "help", "summary", "profile", "set", "connect", "version", "history", "tip":
 				line += ";"
 			}
 		}
-		buf += line + "\n"
-		raws, rest, pending := splitRaw(buf)
-		buf = ""
-		if pending {
-			buf = rest
+		if buf != "" {
+			buf += "\n"
 		}
-		for _, raw := range raws {
-			st, err := sh.prepare(raw)
-			if err != nil {
-				fmt.Fprintf(stderr, "ERROR: %s\n", err)
+		buf += line
+		if strings.TrimSpace(line) != "" {
+			lines++
+		}
+		pieces := splitSQL(buf)
+		if len(pieces) == 0 || !endsStatement(pieces[len(pieces)-1]) {
+			continue
+		}
+		sh.history.dropLast(lines)
+		sh.history.Add(buf)
+		buf, lines = "", 0
+		for _, raw := range pieces {
+			q := sanitise(raw)
+			if q == "" {
 				continue
 			}
-			if st == "" {
-				continue
-			}
-			err = runCancellable(ctx, sigs, func(ctx context.Context) error { return sh.runStatement(ctx, st) })
-			if errors.Is(err, errQuit) {
-				fmt.Fprintln(stdout, "Goodbye")
-				return 0
-			}
-			if err != nil {
-				fmt.Fprintf(stderr, "ERROR: %s\n", err)
+			runCancellable(ctx, sigs, func(ctx context.Context) { sh.onecmd(ctx, q) })
+			if sh.quit {
+				break
 			}
 		}
 	}
+	return 0
+}
+
+// welcomeRule frames the welcome message.
+const welcomeRule = "***********************************************************************************"
+
+// endsStatement reports whether a piece of input ends with a ';' outside
+// quotes and comments, so that it can run.
+func endsStatement(piece string) bool {
+	toks := lexSQL(piece)
+	for i := len(toks) - 1; i >= 0; i-- {
+		switch toks[i].kind {
+		case tokSpace, tokNewline, tokLineComment, tokBlockComment:
+			continue
+		}
+		return toks[i].kind == tokPunct && toks[i].text == ";"
+	}
+	return false
 }
 
 // runCancellable runs fn with a context that SIGINT (Ctrl-C) cancels.
-func runCancellable(ctx context.Context, sigs <-chan os.Signal, fn func(context.Context) error) error {
+func runCancellable(ctx context.Context, sigs <-chan os.Signal, fn func(context.Context)) {
 	for len(sigs) > 0 { // forget a Ctrl-C from before
 		<-sigs
 	}
@@ -143,10 +175,9 @@ func runCancellable(ctx context.Context, sigs <-chan os.Signal, fn func(context.
 		case <-done:
 		}
 	}()
-	err := fn(ctx)
+	fn(ctx)
 	close(done)
 	wg.Wait()
-	return err
 }
 
 // prompt is impala-shell's: the coordinator and the database.
@@ -156,25 +187,105 @@ func (sh *shell) prompt() string {
 		return "[Not connected] > "
 	}
 	db := sh.db
-	if db == "" {
+	if !sh.dbSet || db == "" {
 		db = "default"
 	}
-	return fmt.Sprintf("[%s] %s> ", c, db)
+	return fmt.Sprintf("[%s] %s> ", hostPort(c), db)
 }
 
-// progressDelay is how long a statement runs before its progress line shows.
+// historyDelim stands for a newline of a statement in the history file, as
+// impala-shell writes it.
+const historyDelim = "_IMP_DELIM_"
+
+// history is the interactive history, kept in impala-shell's file format:
+// one statement a line, its newlines written as historyDelim. It
+// implements term.History.
+type history struct {
+	path    string
+	max     int
+	entries []string // oldest first
+}
+
+// loadHistory reads the history file (a missing one is empty).
+func loadHistory(path string, maxLen int, stderr io.Writer) *history {
+	h := &history{path: path, max: maxLen}
+	if h.max <= 0 {
+		h.max = 1000
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(stderr, "WARNING: Unable to load command history (disabling impala-shell command history): %s\n", pyOSError(err))
+			h.path = ""
+		}
+		return h
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		if l != "" {
+			h.entries = append(h.entries, strings.ReplaceAll(l, historyDelim, "\n"))
+		}
+	}
+	h.trim()
+	return h
+}
+
+func (h *history) trim() {
+	if len(h.entries) > h.max {
+		h.entries = h.entries[len(h.entries)-h.max:]
+	}
+}
+
+// Add implements term.History.
+func (h *history) Add(entry string) {
+	if strings.TrimSpace(entry) == "" {
+		return
+	}
+	h.entries = append(h.entries, entry)
+	h.trim()
+}
+
+// Len implements term.History.
+func (h *history) Len() int { return len(h.entries) }
+
+// At implements term.History: 0 is the newest entry.
+func (h *history) At(i int) string { return h.entries[len(h.entries)-1-i] }
+
+// AtOldest returns the entries from the oldest (0).
+func (h *history) AtOldest(i int) string { return h.entries[i] }
+
+// dropLast removes the n newest entries (the lines of a statement, which
+// the statement as a whole replaces).
+func (h *history) dropLast(n int) {
+	h.entries = h.entries[:max(len(h.entries)-n, 0)]
+}
+
+// save writes the history file.
+func (h *history) save(stderr io.Writer) {
+	if h.path == "" {
+		return
+	}
+	var sb strings.Builder
+	for _, e := range h.entries {
+		sb.WriteString(strings.ReplaceAll(e, "\n", historyDelim))
+		sb.WriteByte('\n')
+	}
+	if err := os.WriteFile(h.path, []byte(sb.String()), 0o600); err != nil {
+		fmt.Fprintf(stderr, "Unable to save command history (disabling history collection): %s\n", pyOSError(err))
+	}
+}
+
+// progressDelay is how long a statement runs before its progress shows.
 const progressDelay = time.Second
 
-// progressReporter returns a function that, for each statement, draws a
-// progress line on w once the statement has run for progressDelay, and
-// erases it when the returned stop function is called. update feeds it the
-// completed fraction from the coordinator's exec summary (negative:
-// unknown, the bar sweeps).
-func progressReporter(w io.Writer) func(coord string) (update func(float64), stop func()) {
-	return func(coord string) (func(float64), func()) {
+// progressReporter returns a function that, for each statement, draws the
+// live progress (and with --live_summary the summary table) on w once the
+// statement has run for progressDelay, and erases it when the returned stop
+// function is called. update feeds it the coordinator's exec summary.
+func progressReporter(w io.Writer, sh *shell) func(coord string) (update func(*conn.Summary), stop func()) {
+	return func(coord string) (func(*conn.Summary), func()) {
 		done := make(chan struct{})
-		var frac atomic.Uint64
-		frac.Store(math.Float64bits(-1))
+		var mu sync.Mutex
+		var last *conn.Summary
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
@@ -189,17 +300,37 @@ func progressReporter(w io.Writer) func(coord string) (update func(float64), sto
 			}
 			tick := time.NewTicker(200 * time.Millisecond)
 			defer tick.Stop()
+			drawn := 0 // lines drawn last time
 			for {
-				fmt.Fprintf(w, "\r%s", progressLine(time.Since(start), math.Float64frombits(frac.Load()), coord))
+				mu.Lock()
+				s := last
+				mu.Unlock()
+				text := ""
+				if sh.liveProgress {
+					frac := -1.0
+					if s != nil && s.TotalScanRanges > 0 {
+						frac = s.Progress()
+					}
+					text = progressLine(time.Since(start), frac, coord) + "\n"
+				}
+				if sh.liveSummary && s != nil && s.Plan != nil {
+					text += prettyTable(summaryHeader, summaryRows(s)) + "\n"
+				}
+				fmt.Fprint(w, strings.Repeat("\x1b[A", drawn)+"\r\x1b[J"+text)
+				drawn = strings.Count(text, "\n")
 				select {
 				case <-done:
-					fmt.Fprint(w, "\r\x1b[K")
+					fmt.Fprint(w, strings.Repeat("\x1b[A", drawn)+"\r\x1b[J")
 					return
 				case <-tick.C:
 				}
 			}
 		}()
-		update := func(f float64) { frac.Store(math.Float64bits(f)) }
+		update := func(s *conn.Summary) {
+			mu.Lock()
+			last = s
+			mu.Unlock()
+		}
 		stop := func() {
 			close(done)
 			wg.Wait()
@@ -220,9 +351,7 @@ func progressLine(elapsed time.Duration, frac float64, coord string) string {
 	}
 	pct := ""
 	if frac >= 0 {
-		if frac > 1 {
-			frac = 1
-		}
+		frac = math.Min(frac, 1)
 		n := int(frac * progressBarWidth)
 		for i := 0; i < n; i++ {
 			bar[i] = '#'

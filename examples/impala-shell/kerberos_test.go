@@ -45,5 +45,6 @@ func TestKerberos(t *testing.T) {
 	// Without -b the client asks for impala/127.0.0.1, which no keytab holds.
 	code, _, errs = runShell(t, "-i", list, "-k", "-q", "select 1")
 	require.Equal(t, 1, code)
-	require.Contains(t, errs, "ERROR: cannot connect to")
+	require.Contains(t, errs, "[Exception] Error connecting sasl ")
+	require.Contains(t, errs, "Not connected to Impala, could not execute queries.")
 }

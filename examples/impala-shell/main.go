@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/secret"
 	"github.com/impalalb/impalalb/tlsconf"
 )
 
@@ -26,12 +29,18 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// run is the whole shell; it returns the exit status: 0, 1 when a statement
-// failed, 2 for a bad command line.
+// run is the whole shell, in the order of impala-shell's main; it returns
+// the exit status: 0, 1 when a statement failed or impala-shell's checks
+// refuse the flags, 2 for a bad command line.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	var fe *fatalError
+	if errors.As(err, &fe) {
+		fmt.Fprintln(stderr, fe.msg)
+		return 1
 	}
 	if err != nil {
 		var ue *usageError
@@ -40,26 +49,101 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return 2
 	}
-	out := stdout
-	if o.outputFile != "" {
-		f, err := os.Create(o.outputFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "ERROR: %s\n", oneLine(err.Error()))
+	if o.version {
+		fmt.Fprintln(stdout, versionString)
+		return 0
+	}
+	infof := func(format string, args ...any) {
+		if o.verbose {
+			fmt.Fprintf(stderr, format+"\n", args...)
+		}
+	}
+	auth := "with no authentication"
+	switch {
+	case o.kerberos:
+		auth = "with Kerberos authentication"
+	case o.ldap:
+		auth = "with LDAP-based authentication"
+	case o.jwt:
+		auth = "with JWT-based authentication"
+	}
+	infof("Starting Impala Shell %s using Go %s", auth, strings.TrimPrefix(runtime.Version(), "go"))
+	if o.kerberos {
+		infof("Using service name '%s'", o.kerberosServiceName)
+	}
+	stdinFile, _ := stdin.(*os.File)
+	// The LDAP password or the JWT, read before connecting.
+	var cred secret.Value
+	switch {
+	case o.ldap:
+		cred, err = ldapPassword(o, stdinFile, stderr)
+	case o.jwt:
+		cred, err = jwtToken(o, stdinFile, stderr)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if o.ssl {
+		infof("SSL is enabled")
+	}
+	// As impala-shell, the output files are emptied first.
+	for _, f := range []struct{ path, what string }{{o.outputFile, "output"}, {o.profileOutput, "profile output"}} {
+		if f.path == "" {
+			continue
+		}
+		if err := os.WriteFile(f.path, nil, 0o666); err != nil {
+			fmt.Fprintf(stderr, "Error opening %s file for writing: %s\n", f.what, pyOSError(err))
 			return 1
 		}
-		defer f.Close()
-		out = f
 	}
-	info := stderr
-	if o.quiet {
-		info = io.Discard
+	nonInteractive := o.query != "" || o.queryFile != ""
+	if nonInteractive {
+		if o.liveProgress {
+			infof("Warning: live_progress only applies to interactive shell sessions, and is being skipped for now.")
+			o.liveProgress = false
+		}
+		if o.liveSummary {
+			fmt.Fprintln(stderr, "Error: live_summary is available for interactive mode only.")
+			return 1
+		}
+	}
+	interactive := !nonInteractive && stdinFile != nil && term.IsTerminal(int(stdinFile.Fd()))
+
+	// The queries, read before connecting as impala-shell does.
+	var script string
+	switch {
+	case o.query != "":
+		script = o.query
+	case o.queryFile == "-" || (!interactive && o.queryFile == ""):
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "Could not open file '-': %s\n", err)
+			return 1
+		}
+		script = string(b)
+	case o.queryFile != "":
+		b, err := os.ReadFile(o.queryFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "Could not open file '%s': %s\n", o.queryFile, pyOSError(err))
+			return 1
+		}
+		script = string(b)
 	}
 
-	addrs := o.impalads
-	if len(addrs) == 0 {
-		cos, err := impalad.NewCluster(0).StartN(o.local, impalad.Config{})
+	pcfg, tlsFromFile, err := poolConfig(o, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "ERROR: %s\n", err)
+		return 1
+	}
+	if len(pcfg.Coordinators) == 0 {
+		lc := impalad.Config{}
+		if o.protocol == conn.HS2HTTP {
+			lc.HS2HTTPAddr = "127.0.0.1:0"
+		}
+		cos, err := impalad.NewCluster(0).StartN(o.local, lc)
 		if err != nil {
-			fmt.Fprintf(stderr, "ERROR: cannot start local coordinators: %s\n", oneLine(err.Error()))
+			fmt.Fprintf(stderr, "ERROR: cannot start local coordinators: %s\n", err)
 			return 1
 		}
 		defer func() {
@@ -69,122 +153,208 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}()
 		for _, co := range cos {
 			a := co.HS2Addr()
-			if o.protocol == conn.Beeswax {
+			switch o.protocol {
+			case conn.Beeswax:
 				a = co.BeeswaxAddr()
+			case conn.HS2HTTP:
+				a = co.HS2HTTPAddr()
 			}
-			addrs = append(addrs, a)
+			pcfg.Coordinators = append(pcfg.Coordinators, a)
 		}
-		fmt.Fprintf(info, "Started %d local in-process test coordinators on %s (use -i host:port,... for a real cluster)\n",
-			len(addrs), strings.Join(addrs, ", "))
+		infof("Started %d local in-process test coordinators on %s (use -i host:port,... for a real cluster)",
+			len(pcfg.Coordinators), strings.Join(pcfg.Coordinators, ", "))
 	}
-
-	stdinFile, _ := stdin.(*os.File)
-	interactive := o.query == "" && o.queryFile == "" && stdinFile != nil && term.IsTerminal(int(stdinFile.Fd()))
-
-	d, cleanup, err := newDialer(o, stdinFile, stderr)
+	d, cleanup, err := newDialer(o, cred, tlsFromFile)
 	if err != nil {
-		fmt.Fprintf(stderr, "ERROR: %s\n", oneLine(err.Error()))
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	defer cleanup()
-	sh, err := newShell(o, addrs, d, out, stdout, info)
+	pool, err := balancer.New(pcfg, d)
 	if err != nil {
-		fmt.Fprintf(stderr, "ERROR: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "ERROR: %s\n", err)
 		return 1
 	}
+	sh := newShell(o, pool, stdout, stderr)
 	defer sh.close()
+	sh.interactive = interactive
+	stmts := parseQueryText(script)
+	sourced := usesCommand(stmts, "source") || usesCommand(stmts, "src") // their statements are not known yet
+	sh.wantSummary = interactive || sourced || usesCommand(stmts, "summary")
+	sh.wantProfile = interactive || sourced || usesCommand(stmts, "profile")
 
 	if interactive {
 		return runInteractive(ctx, sh, stdinFile, stdout, stderr)
 	}
-	var script string
-	switch {
-	case o.query != "":
-		script = o.query
-	case o.queryFile != "" && o.queryFile != "-":
-		b, err := os.ReadFile(o.queryFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "ERROR: %s\n", oneLine(err.Error()))
-			return 1
-		}
-		script = string(b)
-	default:
-		b, err := io.ReadAll(stdin)
-		if err != nil {
-			fmt.Fprintf(stderr, "ERROR: %s\n", oneLine(err.Error()))
-			return 1
-		}
-		script = string(b)
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	// SIGTERM ends the shell; Ctrl-C (SIGINT) cancels the running
+	// statement, and the script goes on, as impala-shell's does.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
 	defer stop()
-	return runScript(ctx, sh, script, stderr)
+	sigint := make(chan os.Signal, 1)
+	signal.Notify(sigint, os.Interrupt)
+	defer signal.Stop(sigint)
+	sh.sigint = sigint
+	sh.startup(ctx)
+	okList := sh.runList(ctx, sh.queue)
+	if okList {
+		okList = sh.runList(ctx, stmts)
+	}
+	if !okList {
+		return 1
+	}
+	return 0
 }
 
-// newShell makes the pool over addrs and the shell on it. Results go to
-// out, profiles to profOut, messages to info.
-func newShell(o *options, addrs []string, d balancer.Dialer[*conn.Session], out, profOut, info io.Writer) (*shell, error) {
-	cfg := balancer.Config{}
-	cfg.Coordinators = addrs
-	cfg.Policy = o.balance
-	cfg.DefaultKey = o.affinityKey
-	pool, err := balancer.New(cfg, d)
+// newShell makes the shell on pool with the options of the flags.
+func newShell(o *options, pool *balancer.Pool[*conn.Session], stdout, stderr io.Writer) *shell {
+	sh := &shell{opts: o, pool: pool, stdout: stdout, stderr: stderr, vars: o.vars.vars.clone(),
+		liveProgress: o.liveProgress, liveSummary: o.liveSummary, writeDelimited: o.delimited, vertical: o.vertical,
+		verbose: o.verbose, delimiter: o.outputDelimiter, outputFile: o.outputFile, profileOutput: o.profileOutput,
+		profileFormat: o.profileFormat, db: o.database, dbSet: o.database != ""}
+	if sh.delimiter == `\s` {
+		sh.delimiter = " "
+	}
+	for _, k := range o.queryOptions.keys {
+		sh.setOpt.set(k, o.queryOptions.vals[k])
+	}
+	return sh
+}
+
+// usesCommand reports whether a statement of the script is the shell
+// command cmd (so its statements must keep what the command shows).
+func usesCommand(stmts []string, cmd string) bool {
+	for _, s := range stmts {
+		if strings.EqualFold(parseLine(sanitise(s)).cmd, cmd) {
+			return true
+		}
+	}
+	return false
+}
+
+// startup connects as impala-shell does when it starts: the connection
+// messages, the coordinator's query options, and -d's database.
+func (sh *shell) startup(ctx context.Context) {
+	if _, err := sh.connect(ctx, true); err != nil {
+		sh.connectFailed(err)
+		return
+	}
+	sh.loadDefaultOptions(ctx)
+	if sh.dbSet {
+		// impala-shell both queues "use `db`" and runs it at once.
+		sh.queue = append(sh.queue, "use `"+strings.Trim(sh.db, "`")+"`;")
+	}
+	sh.validateDatabase(ctx)
+}
+
+// loadDefaultOptions reads the coordinator's query options (SET ALL) and
+// drops those set with -Q that it does not know, as impala-shell does.
+func (sh *shell) loadDefaultOptions(ctx context.Context) {
+	sh.defaultOptions, sh.optionLevels = map[string]string{}, map[string]string{}
+	s, err := sh.session(ctx)
 	if err != nil {
-		return nil, err
+		return
 	}
-	return &shell{opts: o, pool: pool, out: out, profOut: profOut, info: info, db: o.database, vars: o.vars.vars.clone()}, nil
-}
-
-// runScript runs every statement of script through one session, in order,
-// stopping at the first failure unless -c was given. A statement whose
-// variables cannot be substituted fails without being sent.
-func runScript(ctx context.Context, sh *shell, script string, stderr io.Writer) int {
-	raws, rest, pending := splitRaw(script)
-	if pending {
-		// impala-shell runs a last statement without its ';'.
-		more, _, _ := splitRaw(rest + ";")
-		raws = append(raws, more...)
+	op, err := s.Execute(ctx, "set all", nil)
+	if err != nil {
+		return
 	}
-	status := 0
-	for _, raw := range raws {
-		st, err := sh.prepare(raw)
-		if err == nil && st == "" {
-			continue
-		}
+	defer op.Close(ctx)
+	for {
+		b, err := op.Next(ctx)
 		if err != nil {
-			fmt.Fprintf(sh.info, "Query: %s\n", oneLine(raw))
-		} else {
-			fmt.Fprintf(sh.info, "Query: %s\n", oneLine(st))
-			err = sh.runStatement(ctx, st)
-		}
-		if errors.Is(err, errQuit) {
 			break
 		}
-		if err != nil {
-			fmt.Fprintf(stderr, "ERROR: %s\n", err)
-			status = 1
-			if !sh.opts.ignoreFailures || ctx.Err() != nil {
-				break
+		for _, r := range batchRows(b) {
+			if len(r) >= 2 {
+				k := strings.ToUpper(r[0])
+				sh.defaultOptions[k] = r[1]
+				if len(r) >= 3 {
+					sh.optionLevels[k] = strings.ToUpper(r[2])
+				}
 			}
 		}
 	}
-	return status
+	for _, k := range append([]string(nil), sh.setOpt.keys...) {
+		if _, known := sh.defaultOptions[k]; !known {
+			fmt.Fprintf(sh.stdout, "%s is not supported for the impalad being connected to, ignoring.\n", k)
+			sh.setOpt.unset(k)
+		}
+	}
+	if _, known := sh.defaultOptions["CLIENT_IDENTIFIER"]; known {
+		if _, set := sh.setOpt.vals["CLIENT_IDENTIFIER"]; !set {
+			sh.setOpt.set("CLIENT_IDENTIFIER", versionString)
+		}
+	}
 }
 
-// newDialer builds the dialer of the flags: protocol, TLS, Kerberos or LDAP.
-func newDialer(o *options, stdin *os.File, stderr io.Writer) (*balancer.ConnDialer, func(), error) {
+// poolConfig makes the pool's configuration from the flags: -i or the
+// backend of --haproxy_config, with the policy; the TLS settings of the
+// configuration file are returned for the dialer.
+func poolConfig(o *options, stderr io.Writer) (balancer.Config, *balancer.HAProxyBackend, error) {
+	cfg := balancer.Config{}
+	cfg.Coordinators = o.impalads
+	cfg.Policy = o.balance
+	cfg.DefaultKey = o.affinityKey
+	if o.haproxyConfig == "" {
+		return cfg, nil, nil
+	}
+	b, err := balancer.LoadHAProxyConfig(expandHome(o.haproxyConfig), o.haproxyBackend)
+	if err != nil {
+		return cfg, nil, err
+	}
+	b.Apply(&cfg)
+	if o.verbose {
+		for _, d := range b.Ignored {
+			fmt.Fprintf(stderr, "--haproxy_config: ignored %s\n", d)
+		}
+	}
+	return cfg, &b, nil
+}
+
+// newDialer builds the dialer of the flags: protocol (hs2-http with its
+// path and X-Forwarded-For), TLS (of the flags or of --haproxy_config),
+// Kerberos, LDAP with password or a JWT (cred).
+func newDialer(o *options, cred secret.Value, hap *balancer.HAProxyBackend) (*balancer.ConnDialer, func(), error) {
 	opts := conn.Options{
-		Protocol:       o.protocol,
-		User:           o.user,
-		Database:       o.database,
-		SessionOptions: o.queryOptions.clone(),
+		Protocol:    o.protocol,
+		User:        o.user,
+		FetchSize:   o.fetchSize,
+		BeeswaxText: true,
+		// impala-shell polls every statement's state and reports a failure
+		// with the coordinator's status message (Impala's "Query <id>
+		// failed:" form), which a first fetch would not give.
+		PollQueries: true,
 		// The shell runs every statement on its one session, as
 		// impala-shell does: no SYNC_DDL of its own.
 		SyncDDL: conn.SyncDDLNever,
 	}
+	if o.connectTimeoutMs > 0 {
+		opts.ConnectTimeout = time.Duration(o.connectTimeoutMs) * time.Millisecond
+	}
+	httpMode := o.protocol == conn.HS2HTTP
+	if httpMode {
+		opts.HTTPPath = o.httpPath
+		if o.hs2XForward != "" {
+			opts.HTTPHeaders = map[string]secret.Value{"X-Forwarded-For": secret.New(o.hs2XForward)}
+		}
+	}
 	cleanup := func() {}
-	if o.ssl {
-		c, err := tlsconf.NewClient(tlsconf.Config{CAFile: o.caCert, ServerName: o.kerberosHostFQDN})
+	tc := tlsconf.Config{CAFile: o.caCert, ServerName: o.kerberosHostFQDN}
+	useTLS := o.ssl
+	if hap != nil && hap.TLS {
+		useTLS = true
+		if tc.CAFile == "" {
+			tc.CAFile = hap.CAFile
+		}
+		if hap.ServerName != "" {
+			tc.ServerName = hap.ServerName
+		}
+		if hap.ClientCertFile != "" {
+			tc.CertFile, tc.KeyFile = hap.ClientCertFile, hap.ClientCertFile
+		}
+	}
+	if useTLS {
+		c, err := tlsconf.NewClient(tc)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--ssl: %w", err)
 		}
@@ -196,37 +366,130 @@ func newDialer(o *options, stdin *os.File, stderr io.Writer) (*balancer.ConnDial
 		if err != nil {
 			return nil, nil, fmt.Errorf("-k: %w", err)
 		}
-		opts.Mechanism = kc.MechanismFactory()
+		if httpMode {
+			opts.HTTPAuth = kc.NegotiateHeader
+		} else {
+			opts.Mechanism = kc.MechanismFactory()
+		}
 		cleanup = func() { _ = kc.Close() }
 	case o.ldap:
-		pw, err := ldapPassword(o, stdin, stderr)
-		if err != nil {
-			return nil, nil, err
+		if httpMode {
+			opts.HTTPAuth = conn.BasicAuth(o.user, cred)
+		} else {
+			opts.Mechanism = sasl.PlainFactory(o.user, cred.Reveal())
 		}
-		opts.Mechanism = sasl.PlainFactory(o.user, pw)
+	case o.jwt:
+		opts.HTTPAuth = conn.BearerAuth(conn.StaticToken(cred))
 	}
 	return balancer.NewConnDialer(opts), cleanup, nil
 }
 
 // ldapPassword runs --ldap_password_cmd, or asks on the terminal.
-func ldapPassword(o *options, stdin *os.File, stderr io.Writer) (string, error) {
+func ldapPassword(o *options, stdin *os.File, stderr io.Writer) (secret.Value, error) {
 	if o.ldapPasswordCmd != "" {
-		cmd := exec.Command("sh", "-c", o.ldapPasswordCmd)
-		cmd.Stderr = stderr
-		b, err := cmd.Output()
-		if err != nil {
-			return "", fmt.Errorf("--ldap_password_cmd failed: %v", err)
-		}
-		return strings.TrimRight(string(b), "\r\n"), nil
+		return readSecretCmd(o.ldapPasswordCmd, "LDAP password", false)
 	}
+	return askSecret(stdin, stderr, "LDAP password for "+o.user+": ", "-l", "password", "--ldap_password_cmd")
+}
+
+// jwtToken runs --jwt_cmd (its output without the trailing line break), or
+// asks on the terminal, as impala-shell does.
+func jwtToken(o *options, stdin *os.File, stderr io.Writer) (secret.Value, error) {
+	if o.jwtCmd != "" {
+		return readSecretCmd(o.jwtCmd, "JWT", true)
+	}
+	return askSecret(stdin, stderr, "Enter JWT: ", "-j", "JWT", "--jwt_cmd")
+}
+
+// readSecretCmd runs cmd, split into words as impala-shell's
+// read_password_cmd does (shlex.split, not through a shell), and returns
+// its output, with the trailing line break dropped when stripNewline; its
+// errors are impala-shell's, desc naming the secret.
+func readSecretCmd(cmd, desc string, stripNewline bool) (secret.Value, error) {
+	words, err := shlexSplit(cmd)
+	if err != nil || len(words) == 0 {
+		return secret.Value{}, fmt.Errorf("Error retrieving %s (command was: '%s', exception was: '%v')", desc, cmd, err)
+	}
+	c := exec.Command(words[0], words[1:]...)
+	var errb strings.Builder
+	c.Stderr = &errb
+	b, err := c.Output()
+	if err != nil {
+		return secret.Value{}, fmt.Errorf("Error retrieving %s (command was '%s', error was: '%s')", desc, cmd, strings.TrimSpace(errb.String()))
+	}
+	if stripNewline {
+		return secret.New(strings.TrimRight(string(b), "\r\n")), nil
+	}
+	return secret.New(string(b)), nil
+}
+
+// askSecret asks for a secret on the terminal with prompt; flag is the
+// option that wanted it, what the secret, cmdFlag the option that gives it
+// without a terminal.
+func askSecret(stdin *os.File, stderr io.Writer, prompt, flag, what, cmdFlag string) (secret.Value, error) {
 	if stdin == nil || !term.IsTerminal(int(stdin.Fd())) {
-		return "", errors.New("-l: stdin is not a terminal to ask the password on: use --ldap_password_cmd")
+		return secret.Value{}, fmt.Errorf("%s: stdin is not a terminal to ask the %s on: use %s", flag, what, cmdFlag)
 	}
-	fmt.Fprintf(stderr, "LDAP password for %s: ", o.user)
+	fmt.Fprint(stderr, prompt)
 	b, err := term.ReadPassword(int(stdin.Fd()))
 	fmt.Fprintln(stderr)
 	if err != nil {
-		return "", fmt.Errorf("-l: %v", err)
+		return secret.Value{}, fmt.Errorf("%s: %v", flag, err)
 	}
-	return string(b), nil
+	return secret.New(string(b)), nil
+}
+
+// shlexSplit splits a command line as Python's shlex.split does (POSIX
+// mode): blanks separate words; '...' keeps everything; "..." keeps
+// everything but a backslash before \ or "; a backslash elsewhere keeps the
+// next character.
+func shlexSplit(s string) ([]string, error) {
+	var words []string
+	var w strings.Builder
+	in := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			if in {
+				words = append(words, w.String())
+				w.Reset()
+				in = false
+			}
+		case c == '\\':
+			if i+1 >= len(s) {
+				return nil, errors.New("No escaped character")
+			}
+			i++
+			w.WriteByte(s[i])
+			in = true
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, errors.New("No closing quotation")
+			}
+			w.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			in = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '\\' || s[i+1] == '"') {
+					i++
+				}
+				w.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, errors.New("No closing quotation")
+			}
+			in = true
+		default:
+			w.WriteByte(c)
+			in = true
+		}
+	}
+	if in {
+		words = append(words, w.String())
+	}
+	return words, nil
 }

@@ -35,30 +35,50 @@ type options struct {
 	credsOKInClear      bool
 	ssl                 bool
 	caCert              string
+	verifyCert          bool
+	jwt                 bool   // -j
+	jwtCmd              string // --jwt_cmd
 
-	protocol conn.Protocol
+	protocol    conn.Protocol
+	httpPath    string // --http_path (hs2-http)
+	hs2XForward string // --hs2_x_forward (hs2-http): X-Forwarded-For
 
 	delimited       bool   // -B
-	outputDelimiter string // --output_delimiter
+	outputDelimiter string // --output_delimiter, as given
 	printHeader     bool
+	vertical        bool   // -E
 	outputFile      string // -o
 	showProfiles    bool   // -p
+	profileOutput   string // --profile_output
+	profileFormat   string // --profile_format
 
 	queryOptions queryOptions // -Q/--query_option, repeatable
 	vars         varFlag      // --var, repeatable
 
-	balance     balancer.Policy
-	affinityKey string
+	balance        balancer.Policy
+	affinityKey    string
+	haproxyConfig  string // --haproxy_config
+	haproxyBackend string // --haproxy_backend
 
-	ignoreFailures bool // -c
-	quiet          bool
-	verbose        bool
+	ignoreFailures       bool // -c
+	verbose              bool // -V / --quiet (verbose is the default)
+	version              bool // -v
+	liveProgress         bool // --live_progress / --disable_live_progress
+	liveSummary          bool
+	historyFile          string
+	historyMax           int
+	beeswaxCompatNumRows bool
+	fetchSize            int
+	connectTimeoutMs     int // -t
 
 	configFile string // --config_file
 
 	// Raw values checked once every source has been read.
 	impalad  string
 	localSet bool
+	// set are the flags given on the command line (for the checks of
+	// flags that exclude each other).
+	set map[string]bool
 }
 
 // queryOptions is the repeatable --query_option k=v flag, in the order given.
@@ -126,6 +146,12 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
+// fatalError is a check impala-shell makes after reading its flags, which
+// it reports with its message and exit status 1.
+type fatalError struct{ msg string }
+
+func (e *fatalError) Error() string { return e.msg }
+
 // parseFlags reads impala-shell's flags: first the global config file and
 // the user's (--config_file, default ~/.impalarc; see config.go), then the
 // command line, which overrides them. flag.ErrHelp is returned for -h.
@@ -140,16 +166,33 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 	o := &options{}
 	fs := newFlagSet(o, stderr)
-	entries, err := loadConfigFiles(probe.configFile, explicit)
+	verbose := true // impala-shell's verbose of the command line alone
+	pfs.Visit(func(f *flag.Flag) {
+		if f.Name == "quiet" {
+			verbose = false
+		}
+	})
+	entries, err := loadConfigFiles(probe.configFile, explicit, func(global bool, path string) {
+		if !verbose {
+			return
+		}
+		if global {
+			fmt.Fprintf(stderr, "Loading in options from global config file: %s \n\n", path)
+		} else {
+			fmt.Fprintf(stderr, "Loading in options from config file: %s \n\n", path)
+		}
+	})
 	if err != nil {
-		return nil, &usageError{err.Error()}
+		return nil, &fatalError{err.Error()}
 	}
 	if err := applyConfig(fs, o, entries, stderr); err != nil {
-		return nil, &usageError{err.Error()}
+		return nil, &fatalError{err.Error()}
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	o.set = map[string]bool{} // the flags of the command line
+	pfs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 	if fs.NArg() > 0 {
 		return nil, &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
@@ -205,6 +248,10 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 			fmt.Fprintf(stderr, "  %-34s %s\n", name, usage)
 		})
 	}
+	integer := func(p *int, short, long string, def int, usage string) {
+		*p = def
+		value((*intValue)(p), short, long, usage)
+	}
 	str(&o.impalad, "i", "impalad", "", "coordinators to balance over, host[:port] comma-separated; none starts local in-process coordinators")
 	fs.Func("local", "start `N` in-process test coordinators on loopback and connect to them (default 3 when -i is absent)", func(s string) error {
 		n, err := strconv.Atoi(s)
@@ -226,14 +273,22 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	boolean(&o.credsOKInClear, "", "auth_creds_ok_in_clear", "allow LDAP passwords over connections without TLS")
 	boolean(&o.ssl, "", "ssl", "connect with TLS")
 	str(&o.caCert, "", "ca_cert", "", "PEM file of the CAs to trust with --ssl (default: the system's)")
+	boolean(&o.verifyCert, "", "verify_cert", "verify the coordinators' certificates (always done: against --ca_cert, else the system's CAs)")
 	o.protocol = conn.HS2
-	value(&choiceValue[conn.Protocol]{p: &o.protocol, choices: []choice[conn.Protocol]{{"hs2", conn.HS2, false}, {"beeswax", conn.Beeswax, false}}},
-		"", "protocol", "client protocol: hs2 or beeswax")
+	value(&choiceValue[conn.Protocol]{p: &o.protocol, choices: []choice[conn.Protocol]{{"hs2", conn.HS2, false}, {"beeswax", conn.Beeswax, false}, {"hs2-http", conn.HS2HTTP, false}}},
+		"", "protocol", "client protocol: hs2, beeswax or hs2-http (HiveServer2 over HTTP)")
+	str(&o.httpPath, "", "http_path", conn.DefaultHTTPPath, "path of hs2-http requests on the coordinators (or the proxy in front)")
+	str(&o.hs2XForward, "", "hs2_x_forward", "", "hs2-http: value of the X-Forwarded-For header")
+	boolean(&o.jwt, "j", "jwt", "authenticate with a JWT (hs2-http)")
+	str(&o.jwtCmd, "", "jwt_cmd", "", "shell command whose output is the JWT (with -j)")
 	boolean(&o.delimited, "B", "delimited", "print rows delimited, without table borders")
-	str(&o.outputDelimiter, "", "output_delimiter", "\t", "field delimiter with -B")
+	str(&o.outputDelimiter, "", "output_delimiter", `\t`, "field delimiter with -B")
 	boolean(&o.printHeader, "", "print_header", "print column names with -B")
+	boolean(&o.vertical, "E", "vertical", "print each row vertically, a field a line")
 	str(&o.outputFile, "o", "output_file", "", "write results to this file")
 	boolean(&o.showProfiles, "p", "show_profiles", "print the query profile after each statement")
+	str(&o.profileOutput, "", "profile_output", "", "append profiles to this file instead of printing them")
+	str(&o.profileFormat, "", "profile_format", "string", "profile format: string")
 	value(&o.queryOptions, "Q", "query_option", "query option `KEY=VALUE` for the session (repeatable)")
 	value(&o.vars, "", "var", "define variable `NAME=VALUE` for ${var:NAME} in statements (repeatable)")
 	o.balance = balancer.LeastConn
@@ -241,34 +296,80 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 		{"leastconn", balancer.LeastConn, false}, {"affinity", balancer.Affinity, false}, {"source", balancer.Affinity, true}}},
 		"", "balance", "balancing policy: leastconn or affinity")
 	str(&o.affinityKey, "", "affinity_key", "", "key of --balance affinity (default: this host's name)")
+	str(&o.haproxyConfig, "", "haproxy_config", "", "take the coordinators, balancing, health checks and TLS from this haproxy.cfg")
+	str(&o.haproxyBackend, "", "haproxy_backend", "", "the backend (or listen, or frontend) section of --haproxy_config to use (default: the only one with servers)")
 	boolean(&o.ignoreFailures, "c", "ignore_query_failure", "continue after a failed statement")
-	boolean(&o.quiet, "", "quiet", "print no informational messages")
-	boolean(&o.verbose, "V", "verbose", "print more informational messages")
+	o.verbose = true
+	boolean(&o.verbose, "V", "verbose", "print messages (the default)")
+	value((*notValue)(&o.verbose), "", "quiet", "print no messages")
+	boolean(&o.version, "v", "version", "print the version and exit")
+	o.liveProgress = true
+	boolean(&o.liveProgress, "", "live_progress", "show a progress bar while a statement runs (interactive; the default)")
+	value((*notValue)(&o.liveProgress), "", "disable_live_progress", "show no progress bar")
+	boolean(&o.liveSummary, "", "live_summary", "show the execution summary while a statement runs (interactive only)")
+	histDefault := "~/.impalahistory"
+	if h := os.Getenv("IMPALA_HISTFILE"); h != "" {
+		histDefault = h
+	}
+	str(&o.historyFile, "", "history_file", histDefault, "file of the interactive history")
+	integer(&o.historyMax, "", "history_max", 1000, "statements kept in the history")
+	boolean(&o.beeswaxCompatNumRows, "", "beeswax_compat_num_rows", "print \"Fetched 0 row(s)\" after statements without rows too")
+	integer(&o.fetchSize, "", "fetch_size", 8192, "rows asked for by each fetch")
+	integer(&o.connectTimeoutMs, "t", "client_connect_timeout_ms", 60000, "connect timeout in milliseconds (0: none)")
 	str(&o.configFile, "", "config_file", "~/.impalarc", "read default flags from this file (sections [impala] and [impala.query_options])")
 	return fs
 }
 
-// check validates the options once every source has been read.
+// check validates the options once every source has been read: first
+// what the flag parser of impala-shell rejects (exit status 2), then this
+// shell's own flags, then, as *fatalError (exit status 1), the checks
+// impala-shell makes after parsing, with its messages.
 func (o *options) check() error {
+	if (o.set["verbose"] || o.set["V"]) && o.set["quiet"] {
+		return &usageError{"options --verbose and --quiet are mutually exclusive"}
+	}
+	if o.set["live_progress"] && o.set["disable_live_progress"] {
+		return &usageError{"options --live_progress and --disable_live_progress are mutually exclusive"}
+	}
 	if o.affinityKey != "" && o.balance != balancer.Affinity {
 		return &usageError{"--affinity_key needs --balance affinity"}
 	}
-	if o.impalad != "" {
+	if o.haproxyBackend != "" && o.haproxyConfig == "" {
+		return &usageError{"--haproxy_backend needs --haproxy_config"}
+	}
+	if o.haproxyConfig != "" && (o.impalad != "" || o.localSet) {
+		return &usageError{"--haproxy_config names the coordinators: it excludes -i and --local"}
+	}
+	if o.fetchSize < 1 {
+		return &usageError{"--fetch_size must be at least 1"}
+	}
+	if o.connectTimeoutMs < 0 {
+		return &usageError{"-t/--client_connect_timeout_ms must not be negative"}
+	}
+	if !strings.EqualFold(o.profileFormat, "string") {
+		return &usageError{"--profile_format: only string is supported by this shell"}
+	}
+	port := "21050"
+	switch o.protocol {
+	case conn.Beeswax:
+		port = "21000"
+	case conn.HS2HTTP:
+		port = "28000"
+	}
+	switch {
+	case o.impalad != "":
 		if o.localSet {
 			return &usageError{"-i and --local exclude each other"}
-		}
-		port := "21050"
-		if o.protocol == conn.Beeswax {
-			port = "21000"
 		}
 		addrs, err := parseImpalads(o.impalad, port)
 		if err != nil {
 			return &usageError{"-i: " + err.Error()}
 		}
 		o.impalads = addrs
-	} else {
-		if o.kerberos || o.ldap || o.ssl {
-			return &usageError{"-k, -l and --ssl need -i: the local in-process coordinators speak neither Kerberos, LDAP nor TLS"}
+	case o.haproxyConfig != "":
+	default:
+		if o.kerberos || o.ldap || o.ssl || o.jwt {
+			return &usageError{"-k, -l, -j and --ssl need -i: the local in-process coordinators speak neither Kerberos, LDAP, JWT nor TLS"}
 		}
 		if !o.localSet {
 			o.local = defaultLocal
@@ -277,29 +378,44 @@ func (o *options) check() error {
 	if o.query != "" && o.queryFile != "" {
 		return &usageError{"-q and -f exclude each other"}
 	}
-	if o.kerberos && o.ldap {
-		return &usageError{"-k and -l exclude each other"}
+	if o.hs2XForward != "" && o.protocol != conn.HS2HTTP {
+		return &usageError{"--hs2_x_forward needs --protocol hs2-http"}
 	}
 	if o.kerberosHostFQDN != "" && !o.kerberos {
 		return &usageError{"-b/--kerberos_host_fqdn needs -k"}
 	}
-	if o.ldapPasswordCmd != "" && !o.ldap {
-		return &usageError{"--ldap_password_cmd needs -l"}
-	}
-	if o.ldap && !o.ssl && !o.credsOKInClear {
-		return &usageError{"LDAP credentials may not be sent over insecure connections: use --ssl, or --auth_creds_ok_in_clear"}
-	}
 	if o.caCert != "" && !o.ssl {
 		return &usageError{"--ca_cert needs --ssl"}
 	}
-	if o.outputDelimiter == `\t` {
-		o.outputDelimiter = "\t"
-	}
-	if o.delimited && o.outputDelimiter == "" {
-		return &usageError{"--output_delimiter must not be empty"}
-	}
 	if o.user == "" {
 		o.user = loginUser()
+	}
+	// impala-shell's own checks, in its order.
+	if o.version {
+		return nil
+	}
+	if o.delimited {
+		if d, ok := unescapeDelimiter(o.outputDelimiter); !ok {
+			return &fatalError{"Illegal delimiter " + d + ", the delimiter must be a 1-character string."}
+		}
+	}
+	if o.kerberos && o.ldap || o.jwt && (o.kerberos || o.ldap) {
+		return &fatalError{"Please specify at most one authentication mechanism (-k, -l, -j, or -a)"}
+	}
+	if o.ldap && !o.ssl && !o.credsOKInClear {
+		return &fatalError{"LDAP credentials may not be sent over insecure connections. Enable SSL or set --auth_creds_ok_in_clear"}
+	}
+	if o.ldapPasswordCmd != "" && !o.ldap {
+		return &fatalError{"Option --ldap_password_cmd requires using LDAP authentication mechanism (-l)"}
+	}
+	if o.jwt && o.protocol != conn.HS2HTTP {
+		return &fatalError{"Invalid protocol '" + o.protocol.String() + "'. JWT authentication requires using the 'hs2-http' protocol"}
+	}
+	if o.jwt && !o.ssl && !o.credsOKInClear {
+		return &fatalError{"JWTs may not be sent over insecure connections. Enable SSL or set --auth_creds_ok_in_clear"}
+	}
+	if o.jwtCmd != "" && !o.jwt {
+		return &fatalError{"Option --jwt_cmd requires using JWT authentication mechanism (-j)"}
 	}
 	return nil
 }
@@ -310,6 +426,35 @@ type stringValue string
 func (s *stringValue) String() string     { return string(*s) }
 func (s *stringValue) Set(v string) error { *s = stringValue(v); return nil }
 func (s *stringValue) Get() any           { return string(*s) }
+
+// intValue is an int flag.
+type intValue int
+
+func (i *intValue) String() string { return strconv.Itoa(int(*i)) }
+func (i *intValue) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return errors.New("want a whole number")
+	}
+	*i = intValue(n)
+	return nil
+}
+func (i *intValue) Get() any { return int(*i) }
+
+// notValue is a switch that clears a bool (--quiet, --disable_live_progress).
+type notValue bool
+
+func (b *notValue) String() string { return strconv.FormatBool(!bool(*b)) }
+func (b *notValue) Set(v string) error {
+	x, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	*b = notValue(!x)
+	return nil
+}
+func (b *notValue) Get() any         { return !bool(*b) }
+func (b *notValue) IsBoolFlag() bool { return true }
 
 // boolValue is a bool flag (-x alone sets it).
 type boolValue bool

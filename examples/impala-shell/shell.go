@@ -5,47 +5,88 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"os"
+	"regexp"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
 )
 
-// errQuit is returned by runStatement for quit and exit.
-var errQuit = errors.New("quit")
-
-// shell holds the pool and the one session statements run on.
+// shell holds the pool, the one session statements run on, and the state
+// impala-shell keeps between statements (database, options set, variables,
+// the last query). Its commands follow shell/impala_shell/impala_shell.py of
+// impala-shell 4.6; see commands.go.
 type shell struct {
-	opts    *options
-	pool    *balancer.Pool[*conn.Session]
-	out     io.Writer // results: stdout or -o
-	info    io.Writer // messages: stderr
-	profOut io.Writer // profiles: stdout, as impala-shell prints them
+	opts   *options
+	pool   *balancer.Pool[*conn.Session]
+	stdout io.Writer // results (without -o), listings, profiles
+	stderr io.Writer // messages and errors
 
+	interactive bool
+	// sigint, when set, delivers Ctrl-C, which cancels the statement
+	// running (not the shell).
+	sigint <-chan os.Signal
 	// progress, when set, is started for each statement and stopped when
-	// it ends (interactive mode only).
-	progress func(coord string) (update func(float64), stop func())
+	// it ends (interactive --live_progress / --live_summary).
+	progress func(coord string) (update func(*conn.Summary), stop func())
 
-	// mu guards lease and sess, which Close may read from another
+	// mu guards lease and sess, which close may read from another
 	// goroutine; statements run on one goroutine.
 	mu    sync.Mutex
 	lease *balancer.Lease[*conn.Session]
 	sess  *conn.Session
 
-	db          string        // current database (after USE)
-	setOpts     queryOptions  // options of the set command, sent with each statement
-	vars        variables     // of --var and SET VAR:NAME=VALUE
-	lastSummary *conn.Summary // of the last statement
-	lastProfile string        // of the last statement
-	lastCoord   string        // where the last statement ran
-	lastUsed    time.Time     // when the session last ran a statement
+	serverVersion string // of the last connection
+	webserver     string // the coordinator's web server, "" when unknown
+
+	db     string // current database, "" when none (impala-shell's None)
+	dbSet  bool
+	setOpt queryOptions // query options sent with each statement (-Q, SET)
+	vars   variables    // --var and SET VAR:NAME=VALUE
+	// defaultOptions are the coordinator's query options and their levels
+	// (SET ALL at connect), to check SET and to list options.
+	defaultOptions map[string]string
+	optionLevels   map[string]string
+
+	// Shell options, settable with SET as impala-shell's.
+	liveProgress, liveSummary bool
+	writeDelimited, vertical  bool
+	verbose                   bool
+	delimiter                 string // as given (impala-shell prints it so)
+	outputFile                string
+	profileOutput             string
+	profileFormat             string
+
+	// wantSummary and wantProfile say whether statements keep their
+	// summary and profile for a later summary or profile command (-p, an
+	// interactive session, or a script that uses the command).
+	wantSummary, wantProfile bool
+
+	queue   []string // statements to run before the script's (-d's USE)
+	history *history // interactive history, nil otherwise
+
+	last     *lastQuery // the last statement run, nil when none
+	lastUsed time.Time  // when the session last ran a statement
+	quit     bool       // quit or exit was run
+}
+
+// lastQuery is what the summary and profile commands show.
+type lastQuery struct {
+	summary *conn.Summary
+	profile string
 }
 
 // validateAfter is the pause after which the session is pinged before use.
 const validateAfter = 30 * time.Second
+
+// versionString is the shell's version line, in the form of impala-shell's
+// VERSION_STRING: the impala-shell release it follows, then what built it.
+var versionString = "Impala Shell v4.6.0-impalalb (impalalb) built with " + runtime.Version()
 
 // coordinator returns the coordinator of the current session, or "" when
 // not connected.
@@ -58,7 +99,15 @@ func (sh *shell) coordinator() string {
 	return sh.lease.Coordinator()
 }
 
-// session returns the current session, leasing one when there is none.
+// connected reports whether the shell holds a session.
+func (sh *shell) connected() bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.sess != nil
+}
+
+// session returns the current session, leasing one when there is none
+// (quietly: impala-shell reconnects only interactively, and says so there).
 func (sh *shell) session(ctx context.Context) (*conn.Session, error) {
 	sh.mu.Lock()
 	s := sh.sess
@@ -76,22 +125,26 @@ func (sh *shell) session(ctx context.Context) (*conn.Session, error) {
 	if s != nil {
 		sh.drop(true)
 	}
-	return sh.connect(ctx)
+	if sh.interactive {
+		fmt.Fprintln(sh.stderr, "Connection lost, reconnecting...")
+	}
+	return sh.connect(ctx, false)
 }
 
 // connect leases a session from the pool and moves it to the current
-// database.
-func (sh *shell) connect(ctx context.Context) (*conn.Session, error) {
+// database. announce prints impala-shell's connection messages.
+func (sh *shell) connect(ctx context.Context, announce bool) (*conn.Session, error) {
 	lease, err := sh.pool.Acquire(ctx, "")
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to %s: %s", describeCoordinators(sh.pool), connectMessage(err))
+		return nil, err
 	}
 	s := lease.Session()
-	if sh.db != "" && sh.db != sh.opts.database {
-		op, err := s.Execute(ctx, "use "+sh.db, nil)
+	if !announce && sh.dbSet && sh.db != "" {
+		// A new session after a lost one goes back to the database.
+		op, err := s.Execute(ctx, "use `"+sh.db+"`", nil)
 		if err != nil {
 			lease.Discard()
-			return nil, fmt.Errorf("[%s] use %s: %s", lease.Coordinator(), sh.db, impalaMessage(err))
+			return nil, err
 		}
 		_ = op.Close(ctx)
 	}
@@ -99,13 +152,20 @@ func (sh *shell) connect(ctx context.Context) (*conn.Session, error) {
 	sh.lease, sh.sess = lease, s
 	sh.mu.Unlock()
 	sh.lastUsed = time.Now()
-	if !sh.opts.quiet {
-		fmt.Fprintf(sh.info, "Connected to %s\n", lease.Coordinator())
-		if sh.opts.verbose {
-			fmt.Fprintf(sh.info, "Server version: %s\n", s.ServerVersion())
-		}
+	sh.serverVersion, sh.webserver = s.ServerVersion(), s.WebServer()
+	if announce {
+		c := hostPort(lease.Coordinator())
+		sh.verbosef("Opened TCP connection to %s", c)
+		sh.verbosef("Connected to %s", c)
+		sh.verbosef("Server version: %s", sh.serverVersion)
 	}
 	return s, nil
+}
+
+// hostPort prints an address as impala-shell does ("%s:%s"): an IPv6 host
+// without brackets.
+func hostPort(addr string) string {
+	return strings.NewReplacer("[", "", "]", "").Replace(addr)
 }
 
 // drop gives the current session back to the pool, or closes it when it is
@@ -131,274 +191,315 @@ func (sh *shell) close() {
 	_ = sh.pool.Close()
 }
 
-// prepare turns a statement as typed (comments included, no ';') into the
-// text to run: variables substituted, as impala-shell does, in the whole
-// text, comments and string literals included; then comments removed. An
-// empty result means nothing to run.
-func (sh *shell) prepare(raw string) (string, error) {
-	s, err := sh.vars.substitute(raw)
+// verbosef prints a message to stderr unless --quiet (impala-shell's
+// _print_if_verbose).
+func (sh *shell) verbosef(format string, args ...any) {
+	if sh.verbose {
+		fmt.Fprintf(sh.stderr, format+"\n", args...)
+	}
+}
+
+// logError prints an error as impala-shell's log_exception_with_timestamp
+// does: "<time> [<kind>] <msg> <error>".
+func (sh *shell) logError(kind, msg, err string) {
+	fmt.Fprintf(sh.stderr, "%s [%s] %s %s\n", time.Now().Format("2006-01-02 15:04:05"), kind, msg, err)
+}
+
+// writeOutput prints formatted results as impala-shell's OutputStream: to
+// stdout, or appended to the output file (falling back to stderr when it
+// cannot be opened).
+func (sh *shell) writeOutput(data string) {
+	if sh.outputFile == "" {
+		io.WriteString(sh.stdout, data+"\n")
+		return
+	}
+	f, err := os.OpenFile(sh.outputFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666)
+	if err == nil {
+		_, err = io.WriteString(f, data+"\n")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if err != nil {
-		return "", err
+		fmt.Fprintf(sh.stderr, "Error opening file %s: %s (falling back to stderr)\n", sh.outputFile, pyOSError(err))
+		fmt.Fprintln(sh.stderr, data)
 	}
-	return stripComments(s), nil
 }
 
-// runStatement runs one statement or shell command. The error is one line,
-// ready to print after "ERROR: ".
-func (sh *shell) runStatement(ctx context.Context, stmt string) error {
-	word, arg := firstWord(stmt)
-	switch word {
-	case "quit", "exit":
-		return errQuit
-	case "help":
-		fmt.Fprintln(sh.info, "Shell commands: connect [host:port,...], set [KEY=VALUE | VAR:NAME=VALUE], unset KEY | VAR:NAME, summary, profile, quit, exit.\n"+
-			"Other statements end with ';' and run on the coordinator shown in the prompt; ${VAR:NAME} in them is replaced by the variable's value.")
-		return nil
-	case "connect":
-		return sh.cmdConnect(ctx, arg)
-	case "set":
-		return sh.cmdSet(arg)
-	case "unset":
-		k := strings.ToUpper(strings.TrimSpace(arg))
-		if name, ok := varName(k); ok {
-			if _, set := sh.vars[name]; !set {
-				fmt.Fprintf(sh.info, "No variable %s is set\n", name)
-				return nil
-			}
-			delete(sh.vars, name)
-			fmt.Fprintf(sh.info, "Unset variable %s\n", name)
-			return nil
-		}
-		if !sh.setOpts.unset(k) {
-			return fmt.Errorf("no option %s was set", k)
-		}
-		fmt.Fprintf(sh.info, "Unset query option %s\n", k)
-		return nil
-	case "summary":
-		return sh.cmdSummary()
-	case "profile":
-		if sh.lastProfile == "" {
-			return errors.New("no profile: run a statement first")
-		}
-		sh.printProfile()
-		return nil
-	}
-	return sh.execute(ctx, stmt, word == "use", arg)
-}
+// progressLineRE is the progress line Impala adds to an HS2 log, which
+// impala-shell removes before printing warnings.
+var progressLineRE = regexp.MustCompile(`Query.*Complete \([0-9]* out of [0-9]*\)\n`)
 
-func (sh *shell) cmdConnect(ctx context.Context, arg string) error {
-	arg = strings.TrimSpace(arg)
-	if arg != "" {
-		port := "21050"
-		if sh.opts.protocol == conn.Beeswax {
-			port = "21000"
-		}
-		addrs, err := parseImpalads(arg, port)
-		if err != nil {
-			return err
-		}
-		if err := sh.pool.SetCoordinators(addrs); err != nil {
-			return err
-		}
+// execStmt runs a statement on the coordinator and prints its result, as
+// impala-shell's _execute_stmt: the query, the web UI link, the rows, the
+// warnings, the row count and, with -p, the profile.
+func (sh *shell) execStmt(ctx context.Context, query string, isDML, webLink bool) status {
+	sh.verbosef("Query: %s", query)
+	if sh.webserver == "" {
+		webLink = false
 	}
-	sh.drop(false)
-	_, err := sh.connect(ctx)
-	return err
-}
-
-func (sh *shell) cmdSet(arg string) error {
-	arg = strings.TrimSpace(arg)
-	if arg == "" || strings.EqualFold(arg, "all") {
-		keys := append([]string(nil), sh.opts.queryOptions.keys...)
-		sort.Strings(keys)
-		fmt.Fprintln(sh.out, "Query options of the session (--query_option):")
-		for _, k := range keys {
-			fmt.Fprintf(sh.out, "\t%s: %s\n", k, sh.opts.queryOptions.vals[k])
-		}
-		fmt.Fprintln(sh.out, "Query options set in the shell (sent with each statement):")
-		for _, k := range sh.setOpts.keys {
-			fmt.Fprintf(sh.out, "\t%s: %s\n", k, sh.setOpts.vals[k])
-		}
-		fmt.Fprintln(sh.out, "Variables:")
-		if len(sh.vars) == 0 {
-			fmt.Fprintln(sh.out, "\tNo variables defined.")
-		}
-		for _, k := range sh.vars.sortedNames() {
-			fmt.Fprintf(sh.out, "\t%s: %s\n", k, sh.vars[k])
-		}
-		return nil
+	if webLink {
+		sh.verbosef("Query submitted at: %s (Coordinator: %s)", time.Now().Format("2006-01-02 15:04:05"), sh.webserver)
 	}
-	k, v, ok := strings.Cut(arg, "=")
-	k = strings.ToUpper(strings.TrimSpace(k))
-	if name, isVar := varName(k); isVar {
-		// The value is kept as typed, quotes included: it is pasted into
-		// statements.
-		v = strings.TrimSpace(v)
-		if !ok || name == "" || strings.ContainsAny(name, "}$ \t\n") {
-			return fmt.Errorf("set: want VAR:NAME=VALUE, got %q", arg)
-		}
-		sh.vars[name] = v
-		fmt.Fprintf(sh.info, "Variable %s set to %s\n", name, v)
-		return nil
-	}
-	v = strings.Trim(strings.TrimSpace(v), `'"`)
-	if !ok || k == "" {
-		return fmt.Errorf("set: want KEY=VALUE or VAR:NAME=VALUE, got %q", arg)
-	}
-	sh.setOpts.set(k, v)
-	fmt.Fprintf(sh.info, "%s set to %s\n", k, v)
-	return nil
-}
-
-func (sh *shell) cmdSummary() error {
-	s := sh.lastSummary
-	if s == nil {
-		return errors.New("no summary: run a statement first")
-	}
-	fmt.Fprintf(sh.out, "Summary of the last statement (on %s): state %s, scan ranges %d/%d (%.0f%%), %d plan node(s)\n",
-		sh.lastCoord, s.State, s.CompletedScanRanges, s.TotalScanRanges, 100*s.Progress(), s.Nodes)
-	if s.Queued {
-		fmt.Fprintf(sh.out, "Queued: %s\n", s.QueuedReason)
-	}
-	for _, l := range s.ErrorLogs {
-		fmt.Fprintf(sh.out, "Error log: %s\n", oneLine(l))
-	}
-	return nil
-}
-
-// execute sends a statement to the coordinator and prints its result.
-func (sh *shell) execute(ctx context.Context, stmt string, isUse bool, useArg string) error {
+	start := time.Now()
+	sh.last = nil
 	s, err := sh.session(ctx)
 	if err != nil {
-		return err
+		sh.logError("Exception", "", "ERROR: "+connectMessage(err))
+		return failed
 	}
-	coord := s.Addr()
-	start := time.Now()
 	defer func() { sh.lastUsed = time.Now() }()
-	var stop func()
 	ectx := ctx
-	if sh.progress != nil {
-		var update func(float64)
-		update, stop = sh.progress(coord)
-		// The bar follows the coordinator's exec summary (scan ranges
-		// done); without scan ranges it sweeps.
-		ectx = conn.WithProgress(ctx, 250*time.Millisecond, func(sum *conn.Summary) {
-			if sum.TotalScanRanges > 0 {
-				update(sum.Progress())
-			} else {
-				update(-1)
-			}
-		})
-	}
-	if sh.opts.verbose && !sh.opts.quiet {
-		web := s.WebServer()
+	if webLink && sh.verbose {
+		web := sh.webserver
 		ectx = conn.WithStatementStarted(ectx, func(st conn.StatementStarted) {
-			fmt.Fprintf(sh.info, "Query ID: %s on %s\n", st.QueryID, st.Addr)
-			if web != "" {
-				fmt.Fprintf(sh.info, "Query progress can be monitored at: %s/query_plan?query_id=%s\n", web, st.QueryID)
-			}
+			sh.verbosef("Query state can be monitored at: %s/query_plan?query_id=%s", web, st.QueryID)
 		})
 	}
-	op, err := s.Execute(ectx, stmt, sh.setOpts.clone())
+	var stop func()
+	if sh.progress != nil && (sh.liveProgress || sh.liveSummary) {
+		var update func(*conn.Summary)
+		update, stop = sh.progress(s.Addr())
+		ectx = conn.WithProgress(ectx, time.Second, update)
+	}
+	op, err := s.Execute(ectx, query, sh.setOpt.clone())
 	if stop != nil {
 		stop()
 	}
 	if err != nil {
-		return sh.statementError(ctx, coord, err)
+		return sh.statementError(ctx, err)
+	}
+	lq := &lastQuery{}
+	sh.last = lq
+	closed := false
+	closeOp := func() error {
+		if closed {
+			return nil
+		}
+		closed = true
+		return op.Close(ctx)
+	}
+	defer func() { _ = closeOp() }()
+
+	hasResult := op.HasResultSet()
+	if sh.opts.protocol == conn.Beeswax {
+		// Beeswax does not say; impala-shell guesses from the text.
+		hasResult = !strings.HasPrefix(strings.ToLower(query), "use")
+	}
+	if !isDML && !hasResult {
+		sh.keepSummary(ctx, op, lq)
+		if err := closeOp(); err != nil {
+			return sh.statementError(ctx, err)
+		}
+		if !strings.HasPrefix(strings.ToLower(query), "use") {
+			if sh.opts.beeswaxCompatNumRows {
+				sh.verbosef("Fetched 0 row(s) in %.2fs", time.Since(start).Seconds())
+			} else {
+				sh.verbosef("Time elapsed: %.2fs", time.Since(start).Seconds())
+			}
+		}
+		return ok
 	}
 	var rows int64
-	if op.HasResultSet() {
-		rows, err = sh.printRows(ctx, op)
-		if err != nil {
-			_ = op.Close(context.WithoutCancel(ctx))
-			return sh.statementError(ctx, coord, err)
+	if !isDML {
+		if rows, err = sh.printRows(ctx, op); err != nil {
+			return sh.statementError(ctx, err)
 		}
 	}
-	sh.lastCoord = coord
-	if sum, err := op.Summary(ctx); err == nil {
-		sh.lastSummary = sum
+	warnings := ""
+	if l, err := op.Log(ctx); err == nil {
+		l = progressLineRE.ReplaceAllString(l, "")
+		if strings.TrimFunc(l, isPySpace) != "" {
+			warnings = "WARNINGS: " + l
+		}
 	}
-	gotProfile := false
-	if p, err := op.Profile(ctx); err == nil {
-		sh.lastProfile, gotProfile = p, true
+	sh.keepSummary(ctx, op, lq)
+	if isDML {
+		if err := closeOp(); err != nil {
+			return sh.statementError(ctx, err)
+		}
 	}
-	if err := op.Close(ctx); err != nil {
-		return sh.statementError(ctx, coord, err)
+	if warnings != "" {
+		sh.verbosef("%s", warnings)
 	}
-	if isUse {
-		sh.db = strings.Trim(strings.TrimSpace(useArg), "`")
+	elapsed := time.Since(start).Seconds()
+	if isDML {
+		r, ok := op.DMLResult()
+		if !ok {
+			sh.logError("Exception", "", "Impala DML operation did not return DML statistics.")
+			return failed
+		}
+		verb, n := "Modified", r.Modified
+		if r.Modified == 0 && r.HasDeleted && r.Deleted > 0 {
+			verb, n = "Deleted", r.Deleted
+		}
+		errs := ""
+		if r.HasRowErrors {
+			errs = fmt.Sprintf(", %d row error(s)", r.RowErrors)
+		}
+		sh.verbosef("%s %d row(s)%s in %.2fs", verb, n, errs, elapsed)
+	} else {
+		sh.verbosef("Fetched %d row(s) in %.2fs", rows, elapsed)
+		if err := closeOp(); err != nil {
+			return sh.statementError(ctx, err)
+		}
 	}
-	modified := false
-	if n := op.RowsAffected(); n >= 0 {
-		rows, modified = n, true
+	if sh.opts.showProfiles {
+		sh.printProfile(lq.profile)
 	}
-	if !sh.opts.quiet {
-		fmt.Fprintln(sh.info, fetchedLine(rows, modified, time.Since(start)))
-	}
-	// As impala-shell: queries and DML, not statements such as USE.
-	if sh.opts.showProfiles && gotProfile && (op.HasResultSet() || modified) {
-		sh.printProfile()
-	}
-	return nil
+	return ok
 }
 
-// printProfile prints the profile of the last statement.
-func (sh *shell) printProfile() {
-	fmt.Fprintf(sh.profOut, "Query Runtime Profile (from %s):\n%s\n", sh.lastCoord, strings.TrimRight(sh.lastProfile, "\n"))
+// keepSummary keeps the statement's summary and profile for the summary
+// and profile commands and -p, while the operation is open.
+func (sh *shell) keepSummary(ctx context.Context, op *conn.Operation, lq *lastQuery) {
+	if sh.wantSummary {
+		if sum, err := op.Summary(ctx); err == nil {
+			lq.summary = sum
+		}
+	}
+	if sh.wantProfile || sh.opts.showProfiles {
+		if p, err := op.Profile(ctx); err == nil {
+			lq.profile = p
+		}
+	}
 }
 
-// printRows writes the rows of op as -B or a table, and returns their number.
+// printProfile prints a profile as impala-shell does, to stdout or
+// --profile_output; nothing for an empty one.
+func (sh *shell) printProfile(p string) {
+	if p == "" {
+		return
+	}
+	text := "Query Runtime Profile:\n" + p + "\n"
+	if sh.profileOutput == "" {
+		io.WriteString(sh.stdout, text)
+		return
+	}
+	f, err := os.OpenFile(sh.profileOutput, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666)
+	if err != nil {
+		fmt.Fprintf(sh.stderr, "%s\n", pyOSError(err))
+		return
+	}
+	defer f.Close()
+	io.WriteString(f, text)
+}
+
+// printRows writes the rows of op batch by batch as impala-shell does (a
+// table per batch, or -B, or -E) and returns their number.
 func (sh *shell) printRows(ctx context.Context, op *conn.Operation) (int64, error) {
 	cols := op.Columns()
 	header := make([]string, len(cols))
 	for i, c := range cols {
 		header[i] = c.Name
 	}
-	var table *tableWriter
-	if sh.opts.delimited {
-		if sh.opts.printHeader {
-			if err := writeDelimited(sh.out, header, sh.opts.outputDelimiter); err != nil {
-				return 0, err
-			}
+	var delim rune
+	if sh.writeDelimited {
+		d, ok := unescapeDelimiter(sh.delimiter)
+		if !ok {
+			// impala-shell checks -B's delimiter at start; a SET DELIMITER
+			// is checked here.
+			return 0, fmt.Errorf("illegal delimiter %s, the delimiter must be a 1-character string", d)
 		}
-	} else {
-		table = &tableWriter{header: header}
+		delim = []rune(d)[0]
+		if sh.opts.printHeader {
+			sh.writeOutput(delimited([][]string{header}, delim))
+		}
 	}
 	var n int64
 	for {
 		b, err := op.Next(ctx)
 		if err == io.EOF {
-			break
+			return n, nil
 		}
 		if err != nil {
 			return n, err
 		}
-		for r := 0; r < b.Len(); r++ {
-			row := make([]string, b.NumColumns())
-			for c := range row {
-				row[c] = formatCell(b, c, r)
-			}
-			if table != nil {
-				table.add(row)
-			} else if err := writeDelimited(sh.out, row, sh.opts.outputDelimiter); err != nil {
-				return n, err
-			}
-			n++
+		rows := batchRows(b)
+		if len(rows) == 0 {
+			continue
 		}
-	}
-	if table != nil && len(cols) > 0 {
-		if err := table.write(sh.out); err != nil {
-			return n, err
+		switch {
+		case sh.writeDelimited:
+			sh.writeOutput(delimited(rows, delim))
+		case sh.vertical:
+			sh.writeOutput(vertical(header, rows))
+		default:
+			sh.writeOutput(sh.pretty(header, rows))
 		}
+		n += int64(len(rows))
 	}
-	return n, nil
 }
 
-// statementError turns a failed statement into one line naming the
-// coordinator, and gives up a session that can no longer be used.
-func (sh *shell) statementError(ctx context.Context, coord string, err error) error {
-	// Keep the session after an error of the statement itself; give it up
-	// when the connection or the session failed.
+// pretty renders one batch as a table, or, when a beeswax row has more
+// fields than the result has columns (a value held a tab), as
+// impala-shell falls back: a message and the rows as sent.
+func (sh *shell) pretty(header []string, rows [][]string) string {
+	for _, r := range rows {
+		if len(r) != len(header) {
+			fmt.Fprintln(sh.stderr, "Prettytable cannot resolve string columns values that have embedded tabs. Reverting to tab delimited text output")
+			fmt.Fprintf(sh.stderr, "<class 'Exception'>: Row has incorrect number of values, (actual) %d!=%d (expected)\n", len(r), len(header))
+			lines := make([]string, len(rows))
+			for i, r := range rows {
+				lines[i] = strings.Join(r, "\t")
+			}
+			return strings.Join(lines, "\n")
+		}
+	}
+	return prettyTable(header, rows)
+}
+
+// batchRows converts a batch into text rows as impala-shell does: beeswax
+// rows split at tabs; HS2 values by type (see output.go).
+func batchRows(b *conn.Batch) [][]string {
+	if text := b.TextRows(); text != nil {
+		rows := make([][]string, len(text))
+		for i, t := range text {
+			rows[i] = strings.Split(t, "\t")
+		}
+		return rows
+	}
+	rows := make([][]string, b.Len())
+	for r := range rows {
+		row := make([]string, b.NumColumns())
+		for c := range row {
+			row[c] = formatCell(b, c, r)
+		}
+		rows[r] = row
+	}
+	return rows
+}
+
+// nullText is how impala-shell prints NULL.
+const nullText = "NULL"
+
+// formatCell returns an HS2 cell as impala-shell prints it.
+func formatCell(b *conn.Batch, col, row int) string {
+	if b.IsNull(col, row) {
+		return nullText
+	}
+	switch c := b.Column(col); c.Type {
+	case conn.TypeNull:
+		return nullText
+	case conn.TypeBoolean:
+		if b.Bool(col, row) {
+			return "true"
+		}
+		return "false"
+	case conn.TypeTinyInt, conn.TypeSmallInt, conn.TypeInt, conn.TypeBigInt:
+		return fmt.Sprint(b.Int64(col, row))
+	case conn.TypeFloat, conn.TypeDouble:
+		return pyFloat(b.Float64(col, row))
+	case conn.TypeBinary:
+		return pyUTF8(b.Bytes(col, row))
+	default:
+		return b.String(col, row)
+	}
+}
+
+// statementError prints a failed statement's error as impala-shell does and
+// gives up a session that can no longer be used.
+func (sh *shell) statementError(ctx context.Context, err error) status {
 	sh.mu.Lock()
 	keep := sh.sess != nil && !sh.sess.Broken() &&
 		(errors.Is(err, conn.ErrOperationFailed) || errors.Is(err, conn.ErrOperationCanceled) || ctx.Err() != nil)
@@ -407,16 +508,11 @@ func (sh *shell) statementError(ctx context.Context, coord string, err error) er
 		sh.drop(true)
 	}
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-		return &cancelError{coord: coord}
+		sh.logError("Warning", "Query Interrupted", "")
+		return ok
 	}
-	return fmt.Errorf("[%s] %s", coord, impalaMessage(err))
-}
-
-// cancelError reports a statement cancelled by Ctrl-C.
-type cancelError struct{ coord string }
-
-func (e *cancelError) Error() string {
-	return fmt.Sprintf("[%s] statement cancelled", e.coord)
+	sh.logError("Exception", "", "ERROR: "+impalaMessage(err))
+	return failed
 }
 
 // impalaMessage is what Impala said, or the error when it said nothing.
@@ -424,13 +520,13 @@ func impalaMessage(err error) string {
 	var ce *conn.Error
 	if errors.As(err, &ce) {
 		if ce.Message != "" {
-			return oneLine(ce.Message)
+			return ce.Message
 		}
 		if ce.Err != nil {
-			return oneLine(string(ce.Op) + ": " + ce.Err.Error())
+			return string(ce.Op) + ": " + ce.Err.Error()
 		}
 	}
-	return oneLine(err.Error())
+	return err.Error()
 }
 
 // connectMessage says briefly why a session could not be opened: the step,
@@ -438,10 +534,10 @@ func impalaMessage(err error) string {
 func connectMessage(err error) string {
 	var ce *conn.Error
 	if !errors.As(err, &ce) {
-		return oneLine(err.Error())
+		return err.Error()
 	}
 	if ce.Message != "" {
-		return oneLine(string(ce.Op) + " " + ce.Addr + ": " + ce.Message)
+		return string(ce.Op) + " " + ce.Addr + ": " + ce.Message
 	}
 	cause := ce.Err
 	for cause != nil {
@@ -452,9 +548,32 @@ func connectMessage(err error) string {
 		cause = next
 	}
 	if cause == nil {
-		return oneLine(err.Error())
+		return err.Error()
 	}
-	return oneLine(string(ce.Op) + " " + ce.Addr + ": " + cause.Error())
+	return string(ce.Op) + " " + ce.Addr + ": " + cause.Error()
+}
+
+// pyOSError prints an OS error as Python's str() of it does:
+// "[Errno 2] No such file or directory: 'name'".
+func pyOSError(err error) string {
+	var pe *os.PathError
+	var errno syscall.Errno
+	if errors.As(err, &pe) && errors.As(pe.Err, &errno) {
+		return fmt.Sprintf("[Errno %d] %s: '%s'", int(errno), capitalize(errno.Error()), pe.Path)
+	}
+	if errors.As(err, &errno) {
+		return fmt.Sprintf("[Errno %d] %s", int(errno), capitalize(errno.Error()))
+	}
+	return err.Error()
+}
+
+// capitalize upper-cases the first letter, as C's strerror spells what Go's
+// errno strings spell in lower case.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // describeCoordinators lists the pool's coordinators with their state.
@@ -465,14 +584,4 @@ func describeCoordinators(p *balancer.Pool[*conn.Session]) string {
 		parts = append(parts, c.Addr+" ("+c.State.String()+")")
 	}
 	return strings.Join(parts, ", ")
-}
-
-// firstWord returns the lower-cased first word of a statement and the rest.
-func firstWord(stmt string) (string, string) {
-	stmt = strings.TrimSpace(stmt)
-	i := strings.IndexFunc(stmt, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' })
-	if i < 0 {
-		return strings.ToLower(stmt), ""
-	}
-	return strings.ToLower(stmt[:i]), strings.TrimSpace(stmt[i+1:])
 }

@@ -124,8 +124,8 @@ func TestInteractive(t *testing.T) {
 	// 5 s as scan ranges done).
 	s = ts.waitForRegexp(`Query progress: \[#+ *\] +[1-9][0-9]?% `)
 	ts.tmux("send-keys", "-t", "0", "C-c")
-	s = ts.waitFor("statement cancelled", 1)
-	require.Regexp(t, `ERROR: \[127\.0\.0\.1:\d+\] statement cancelled`, s)
+	s = ts.waitFor("Query Interrupted", 1)
+	require.Regexp(t, `\d\d:\d\d:\d\d \[Warning\] Query Interrupted`, s)
 	var slept int
 	for _, co := range cos {
 		for _, st := range co.Statements() {
@@ -169,19 +169,28 @@ func TestInteractive(t *testing.T) {
 	ts.typeLine("select ${VAR:answer} as v;")
 	ts.waitFor("| 77 |", 1)
 	ts.typeLine("select ${var:nope};")
-	ts.waitFor("ERROR: undefined variable NOPE", 1)
+	ts.waitFor("Error: Unknown variable NOPE", 1)
 	ts.typeLine("summary")
-	ts.waitFor("state FINISHED", 1)
+	ts.waitFor("| Operator | #Hosts |", 1)
 	ts.typeLine("profile;")
 	ts.waitFor("Query Runtime Profile", 1)
 	ts.typeLine("connect")
 	ts.waitFor("Connected to 127.0.0.1:", 2)
 	ts.typeLine("select * from nowhere;")
 	s = ts.waitFor("AnalysisException", 1)
-	require.Regexp(t, `ERROR: \[127\.0\.0\.1:\d+\] Query [0-9a-f]{16}:[0-9a-f]{16} failed: AnalysisException: Could not resolve table reference`, s)
+	require.Regexp(t, `\[Exception\]  ERROR: Query [0-9a-f]{16}:[0-9a-f]{16} failed:\nAnalysisException: Could not resolve table reference: 'nowhere'`, s)
 
 	ts.typeLine("quit;")
 	ts.waitFor("SHELL-EXITED-0", 1)
+
+	// The history file holds the statements, one a line, a statement of
+	// several lines joined by impala-shell's delimiter.
+	b, err := os.ReadFile(filepath.Join(os.Getenv("HOME"), ".impalahistory"))
+	require.NoError(t, err)
+	hist := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	require.Contains(t, hist, "select_IMP_DELIM_  1 as a, -- a comment; not the end_IMP_DELIM_'x;y' as b;")
+	require.Contains(t, hist, "select 42 as answer;")
+	require.Equal(t, "quit;", hist[len(hist)-1])
 }
 
 // shellQuote quotes s for sh.

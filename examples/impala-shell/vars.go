@@ -43,6 +43,9 @@ func varName(ref string) (string, bool) {
 type substError struct {
 	unknown   []string // names of undefined variables
 	badSyntax []string // references without a known prefix, as typed
+	// problems are impala-shell's messages for them, in the order of the
+	// references.
+	problems []string
 }
 
 func (e *substError) Error() string {
@@ -94,11 +97,13 @@ func (vs variables) substitute(s string) (string, error) {
 			if !seen["!"+strings.ToUpper(ref)] {
 				seen["!"+strings.ToUpper(ref)] = true
 				serr.badSyntax = append(serr.badSyntax, ref)
+				serr.problems = append(serr.problems, "Error: Unknown substitution syntax ("+strings.ToUpper(ref)+"). Use ${VAR:var_name}.")
 			}
 		case !defined:
 			if !seen[name] {
 				seen[name] = true
 				serr.unknown = append(serr.unknown, name)
+				serr.problems = append(serr.problems, "Error: Unknown variable "+name)
 			}
 		default:
 			sb.WriteString(v)

@@ -83,13 +83,3 @@ func TestVarFlag(t *testing.T) {
 		require.Contains(t, stderr.String(), tc.want, tc.arg)
 	}
 }
-
-func TestSplitRaw(t *testing.T) {
-	raw, rest, pending := splitRaw("-- head ${var:a}\nselect 1; /* x */ select ';' -- c\n;\n-- trailing only\n")
-	require.Equal(t, []string{"-- head ${var:a}\nselect 1", "/* x */ select ';' -- c"}, raw)
-	require.False(t, pending)
-	require.Equal(t, "\n-- trailing only\n", rest)
-	require.Equal(t, "select ';'", stripComments(raw[1]))
-	// A substituted value with ';' or comment marks inside quotes stays whole.
-	require.Equal(t, "select 'a;b -- c', 2", stripComments("select 'a;b -- c', 2 -- end"))
-}

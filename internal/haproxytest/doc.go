@@ -29,8 +29,11 @@
 // connect, client and server timeouts. A Frontend may end TLS with a
 // certificate bundle (the guide's "bind ... ssl crt", bridging and offload)
 // and each Server may be reached over TLS with its certificate verified
-// against a CA file and a host name (bridging). [Proxy.Config] returns the
-// text that was written.
+// against a CA file and a host name (bridging). A Frontend with HTTP runs
+// in "mode http" (HiveServer2 over HTTP), where HAProxy picks a server per
+// request; StickyCookie ("cookie NAME insert indirect nocache") or
+// PreferLastServer keep a client's requests on one server. [Proxy.Config]
+// returns the text that was written.
 //
 // Listening sockets are opened by this package on 127.0.0.1 and handed to
 // HAProxy as inherited file descriptors ("bind fd@N"), so ports are never

@@ -95,6 +95,28 @@ type Frontend struct {
 	// Balance is the algorithm: "leastconn" (empty), "source",
 	// "roundrobin".
 	Balance string
+	// HTTP puts the frontend and its backend in "mode http", for
+	// HiveServer2 over HTTP: HAProxy then reads each request and picks a
+	// server for each (keep-alive connections on both sides), unless
+	// StickyCookie or PreferLastServer keep a client's requests together.
+	HTTP bool
+	// StickyCookie, with HTTP, is the name of a cookie HAProxy inserts into
+	// its answers and follows on later requests ("cookie NAME insert
+	// indirect nocache", each server's Name its value): every request of a
+	// client that sends it back reaches the same server, which is what an
+	// HS2 session, living on one coordinator, needs. Empty means none.
+	StickyCookie string
+	// PreferLastServer, with HTTP, sends the requests of a client
+	// connection to the server of its previous request, as TCP mode does
+	// ("option prefer-last-server" with "http-reuse never", so that the
+	// server connection stays the client connection's): a client that
+	// reconnects may reach another server.
+	PreferLastServer bool
+	// HTTPCheck, when set, makes the backend's health checks HTTP
+	// requests ("option httpchk <HTTPCheck>", such as "GET /healthz" for
+	// an impalad's web server, with Server.CheckPort): a server is up while
+	// it answers 2xx or 3xx. Empty: a TCP connect (or TLS handshake).
+	HTTPCheck string
 	// Servers are the backend's servers.
 	Servers []Server
 }
@@ -106,8 +128,11 @@ type Server struct {
 	// Addr is host:port.
 	Addr string
 	// Check turns on health checks ("check"): TCP connect, or a TLS
-	// handshake when TLS is set.
+	// handshake when TLS is set, or Frontend.HTTPCheck.
 	Check bool
+	// CheckPort is the port the health checks go to ("port N"), such as
+	// an impalad's web server port. Zero: the port of Addr.
+	CheckPort int
 	// TLS, when set, makes HAProxy connect to the server over TLS
 	// (bridging).
 	TLS *ServerTLS
@@ -276,10 +301,19 @@ func Start(ctx context.Context, opts Options) (_ *Proxy, err error) {
 				return nil, fmt.Errorf("haproxytest: server %q: TLS without CAFile", s.Name)
 			}
 		}
+		if strings.ContainsAny(fe.HTTPCheck, "\r\n") {
+			return nil, fmt.Errorf("haproxytest: frontend %q: HTTPCheck must be one line", fe.Name)
+		}
 		switch fe.Balance {
 		case "", "leastconn", "source", "roundrobin":
 		default:
 			return nil, fmt.Errorf("haproxytest: frontend %q: unknown balance %q", fe.Name, fe.Balance)
+		}
+		if (fe.StickyCookie != "" || fe.PreferLastServer) && !fe.HTTP {
+			return nil, fmt.Errorf("haproxytest: frontend %q: StickyCookie and PreferLastServer need HTTP", fe.Name)
+		}
+		if fe.StickyCookie != "" && !nameRE.MatchString(fe.StickyCookie) {
+			return nil, fmt.Errorf("haproxytest: frontend %q: bad cookie name %q", fe.Name, fe.StickyCookie)
 		}
 	}
 	p := &Proxy{
@@ -401,6 +435,9 @@ func configText(o *Options, sock string) string {
 		dur(o.Inter, DefaultInter), orInt(o.Fall, DefaultFall), orInt(o.Rise, DefaultRise))
 	for i, fe := range o.Frontends {
 		fmt.Fprintf(&b, "\nfrontend fe_%s\n", fe.Name)
+		if fe.HTTP {
+			b.WriteString("    mode http\n")
+		}
 		// Inherited descriptors start at 3, in the order of ExtraFiles.
 		fmt.Fprintf(&b, "    bind fd@%d", 3+i)
 		if fe.CertBundle != "" {
@@ -409,15 +446,36 @@ func configText(o *Options, sock string) string {
 		b.WriteString("\n")
 		fmt.Fprintf(&b, "    default_backend be_%s\n", fe.Name)
 		fmt.Fprintf(&b, "\nbackend be_%s\n", fe.Name)
+		if fe.HTTP {
+			b.WriteString("    mode http\n")
+		}
 		bal := fe.Balance
 		if bal == "" {
 			bal = "leastconn"
 		}
 		fmt.Fprintf(&b, "    balance %s\n", bal)
+		if fe.PreferLastServer {
+			// Never share the server connection of a client
+			// connection with another: then the last server is the one
+			// that connection holds.
+			b.WriteString("    option prefer-last-server\n    http-reuse never\n")
+		}
+		if fe.StickyCookie != "" {
+			fmt.Fprintf(&b, "    cookie %s insert indirect nocache\n", fe.StickyCookie)
+		}
+		if fe.HTTPCheck != "" {
+			fmt.Fprintf(&b, "    option httpchk %s\n", fe.HTTPCheck)
+		}
 		for _, s := range fe.Servers {
 			fmt.Fprintf(&b, "    server %s %s", s.Name, s.Addr)
 			if s.Check {
 				b.WriteString(" check")
+				if s.CheckPort > 0 {
+					fmt.Fprintf(&b, " port %d", s.CheckPort)
+				}
+			}
+			if fe.StickyCookie != "" {
+				fmt.Fprintf(&b, " cookie %s", s.Name)
 			}
 			if t := s.TLS; t != nil {
 				fmt.Fprintf(&b, " ssl verify required ca-file %s", t.CAFile)

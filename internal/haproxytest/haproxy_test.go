@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -201,4 +203,50 @@ func TestErrors(t *testing.T) {
 	})
 	require.ErrorContains(t, err, "bad name")
 	require.False(t, errors.Is(err, haproxytest.ErrNotInstalled))
+}
+
+// TestHTTPCheck: with Frontend.HTTPCheck and Server.CheckPort, a server is
+// up while its health page answers 2xx, whatever its traffic port does.
+func TestHTTPCheck(t *testing.T) {
+	var servers []haproxytest.Server
+	for i, code := range []int{http.StatusOK, http.StatusServiceUnavailable} {
+		e := startEcho(t, fmt.Sprintf("s%d", i+1))
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/healthz" {
+				http.NotFound(w, r)
+				return
+			}
+			w.WriteHeader(code)
+		}), ReadHeaderTimeout: 5 * time.Second}
+		go hs.Serve(ln)
+		t.Cleanup(func() { hs.Close() })
+		servers = append(servers, haproxytest.Server{Name: e.name, Addr: e.ln.Addr().String(), Check: true,
+			CheckPort: ln.Addr().(*net.TCPAddr).Port})
+	}
+	p := haproxytest.StartT(t, haproxytest.Options{Inter: 50 * time.Millisecond, Rise: 1, Fall: 1,
+		Frontends: []haproxytest.Frontend{{Name: "web", HTTPCheck: "GET /healthz", Servers: servers}},
+	})
+	require.Contains(t, p.Config(), "option httpchk GET /healthz\n")
+	require.Contains(t, p.Config(), fmt.Sprintf(" check port %d\n", servers[0].CheckPort))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := p.Stats(context.Background())
+		require.NoError(t, err)
+		if st[0].Status == "UP" && st[1].Status == "DOWN" {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "checks did not settle: %+v", st)
+		time.Sleep(20 * time.Millisecond)
+	}
+	for range 4 {
+		c, err := net.Dial("tcp", p.Addr("web"))
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		require.Equal(t, "s1 hi", roundTrip(t, c, bufio.NewReader(c), "hi"))
+	}
+	_, err := haproxytest.Start(context.Background(), haproxytest.Options{Dir: t.TempDir(),
+		Frontends: []haproxytest.Frontend{{Name: "x", HTTPCheck: "GET /\r\nHost: x", Servers: servers}}})
+	require.ErrorContains(t, err, "one line")
 }

@@ -433,7 +433,7 @@ func (b *beeswaxHandler) CloseInsert(ctx context.Context, h *beeswax.QueryHandle
 	if err != nil {
 		return nil, bzError(err, h.GetID(), sqlStateGeneral)
 	}
-	res := &impala.TDmlResult_{RowsModified: map[string]int64{"": op.modified}, NumRowErrors: ptr(int64(0))}
+	res := op.dmlResult()
 	co.closeOpLocked(op)
 	return res, nil
 }

@@ -22,7 +22,7 @@ type Cluster struct {
 
 	mu      sync.Mutex // guards the fields below
 	nextID  int
-	members map[int]bool
+	members map[int]*Coordinator
 	dbs     map[string]*dbEntry
 }
 
@@ -60,7 +60,7 @@ type tableEntry struct {
 // reaches the other coordinators after ddlDelay. Start coordinators on it
 // with StartN or by setting Config.Cluster.
 func NewCluster(ddlDelay time.Duration) *Cluster {
-	c := &Cluster{ddlDelay: ddlDelay, now: time.Now, members: map[int]bool{}, dbs: map[string]*dbEntry{}}
+	c := &Cluster{ddlDelay: ddlDelay, now: time.Now, members: map[int]*Coordinator{}, dbs: map[string]*dbEntry{}}
 	c.dbs["default"] = &dbEntry{name: "default", created: visibility{origin: -1}, tables: map[string]*tableEntry{}}
 	return c
 }
@@ -88,13 +88,29 @@ func (c *Cluster) StartN(n int, cfg Config) ([]*Coordinator, error) {
 	return out, nil
 }
 
-func (c *Cluster) join() int {
+func (c *Cluster) join(co *Coordinator) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	id := c.nextID
 	c.nextID++
-	c.members[id] = true
+	c.members[id] = co
 	return id
+}
+
+// coordinators returns the members in the order they joined.
+func (c *Cluster) coordinators() []*Coordinator {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := make([]int, 0, len(c.members))
+	for id := range c.members {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	out := make([]*Coordinator, len(ids))
+	for i, id := range ids {
+		out[i] = c.members[id]
+	}
+	return out
 }
 
 func (c *Cluster) leave(id int) {

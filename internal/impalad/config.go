@@ -22,8 +22,14 @@ type Config struct {
 	// DisableBeeswax turns the beeswax listener off.
 	DisableBeeswax bool
 
+	// HS2HTTPAddr is the listen address of HiveServer2 over HTTP (Impala's
+	// --hs2_http_port, 28000 there; http.go). Empty means no HTTP
+	// listener. It authenticates with Users (Basic), Negotiate and
+	// JWKSFile, and issues auth cookies, as Impala's.
+	HS2HTTPAddr string
+
 	// TLS, when set, makes every connection start with a TLS handshake
-	// (server side) before SASL or Thrift.
+	// (server side) before SASL or Thrift, or HTTP.
 	TLS *tls.Config
 
 	// Users, when non-nil, turns on SASL with the PLAIN mechanism (Impala's
@@ -33,6 +39,29 @@ type Config struct {
 	// Mechanisms adds SASL server mechanisms by name (e.g. "GSSAPI" from
 	// package kerberos). Any mechanism turns SASL on for every connection.
 	Mechanisms map[string]saslserver.MechanismFactory
+
+	// Negotiate, when set, turns Kerberos on for the HTTP listener
+	// ("Authorization: Negotiate", SPNEGO): it accepts a client's token in
+	// one step and returns the client principal and the token of the
+	// answer (krbacceptor.Acceptor.AcceptNegotiate). Impala turns it on
+	// with its principal, as GSSAPI on the binary port. Nil means off.
+	Negotiate func(tok []byte) (user string, reply []byte, err error)
+	// JWKSFile is the path of a JSON Web Key Set: it turns JWT
+	// authentication on for the HTTP listener ("Authorization: Bearer",
+	// Impala's --jwt_token_auth with --jwks_file_path), signatures checked
+	// against its keys (see jwt.go). Empty means off. Start refuses it
+	// without TLS unless JWTAllowWithoutTLS, as Impala refuses to start.
+	JWKSFile string
+	// JWTUsernameClaim is the JWT claim that holds the user name (Impala's
+	// --jwt_custom_claim_username). Empty means "username".
+	JWTUsernameClaim string
+	// JWTAllowWithoutTLS allows JWT authentication without TLS (Impala's
+	// hidden --jwt_allow_without_tls, for a proxy that ends TLS).
+	JWTAllowWithoutTLS bool
+	// CookieLifetime is how long the auth cookies the HTTP listener issues
+	// stay valid (Impala's --max_cookie_lifetime_s). Zero means one day,
+	// Impala's default; negative turns cookies off (Impala's 0).
+	CookieLifetime time.Duration
 
 	// Version is the coordinator's build version ("4.5.0-RELEASE"), as
 	// GetInfo(CLI_DBMS_VER) reports it; the pings and version() say
@@ -45,6 +74,14 @@ type Config struct {
 	// means no web server; the reported address is then the HS2 host with
 	// port 25000, where nothing listens.
 	WebAddr string
+	// WebTLS, when set, makes the web server HTTPS (Impala's
+	// --webserver_certificate_file and --webserver_private_key_file).
+	WebTLS *tls.Config
+	// WebUsers, when non-nil, makes the web server require HTTP Basic
+	// authentication checked against this user → password table (Impala's
+	// --webserver_require_ldap, where LDAP checks them). Nil means no
+	// authentication.
+	WebUsers map[string]string
 
 	// ServiceTime is the simulated work of every statement: an operation
 	// stays RUNNING this long after ExecuteStatement. Zero: none.
@@ -72,6 +109,11 @@ type Config struct {
 	// the coordinator exits whatever still runs (Impala's
 	// --shutdown_deadline_s). Zero means one hour, Impala's default.
 	ShutdownDeadline time.Duration
+	// OnShutdownDone, when set, is called once each time a graceful
+	// shutdown ends and the coordinator exits, right after ShutdownDone's
+	// channel is closed: cmd/impalad ends the process then, as Impala's
+	// ShutdownThread does. Nil: nothing is called.
+	OnShutdownDone func()
 	// ShutdownCheckInterval is how often a shutting-down coordinator checks
 	// whether it may exit. Zero means one second, as Impala's
 	// ShutdownThread.
@@ -100,8 +142,11 @@ type Config struct {
 	// coordinator a private one with no DDL delay.
 	Cluster *Cluster
 
-	// Logger receives connection and session events at debug level and
-	// errors at warn level. Nil: no logging.
+	// Logger receives connection and session events at debug level, and
+	// each statement registered ("query registered": its query and
+	// session ids, database, query options and text, as Impala's
+	// "Analyzing query" line and profile), and errors at warn level. Nil:
+	// no logging.
 	Logger *slog.Logger
 }
 

@@ -24,10 +24,12 @@ import (
 // Protocol names one of Impala's two client protocols.
 type Protocol string
 
-// The protocols a Coordinator serves.
+// The protocols a Coordinator serves. HS2HTTP names the HTTP listener; its
+// sessions are HS2 sessions.
 const (
 	HS2     Protocol = "hs2"
 	Beeswax Protocol = "beeswax"
+	HS2HTTP Protocol = "hs2-http"
 )
 
 // Coordinator is one simulated impalad: an HS2 and a beeswax Thrift server
@@ -65,6 +67,8 @@ type Coordinator struct {
 	hs2Addr   string // resolved listen addresses, reused by Restart
 	bzAddr    string
 	webAddrLn string
+	httpAddr  string
+	http      httpAuth // the HTTP listener's authentication (http.go)
 	// reserved holds the ports of a killed coordinator (or of refused
 	// listeners) until the next run binds them again; see reservePort.
 	reserved   []io.Closer
@@ -79,6 +83,7 @@ type Coordinator struct {
 	interrupted map[[16]byte]string
 	nextConnID  uint64
 	shut        shutdownState // graceful shutdown (shutdown.go)
+	startedAt   time.Time     // start of the current run: the backend's process_start_time
 }
 
 type coordState int
@@ -98,6 +103,7 @@ type life struct {
 	// guarded by Coordinator.mu:
 	hs2Ln, bzLn net.Listener
 	webLn       net.Listener // nil without Config.WebAddr
+	httpLn      net.Listener // nil without Config.HS2HTTPAddr
 	web         *http.Server
 	conns       map[*serverConn]struct{}
 }
@@ -114,6 +120,9 @@ func Start(cfg Config) (*Coordinator, error) {
 		ops:      map[[16]byte]*operation{},
 	}
 	co.faults.co = co
+	if err := co.http.init(&cfg); err != nil {
+		return nil, err
+	}
 	if cfg.FrontendThreads > 0 {
 		co.threads = make(chan struct{}, cfg.FrontendThreads)
 	}
@@ -143,7 +152,7 @@ func Start(cfg Config) (*Coordinator, error) {
 	bzProc := impala.NewImpalaServiceProcessor(bh)
 	addUndeclaredProcessors(bzProc, bh)
 	co.bzProc = bzProc
-	co.member = co.cluster.join()
+	co.member = co.cluster.join(co)
 	// The listeners share their ports with the reservations of a killed
 	// coordinator (SO_REUSEPORT, see listen), which would let two
 	// coordinators bind one port given twice: find that out first.
@@ -151,11 +160,11 @@ func Start(cfg Config) (*Coordinator, error) {
 	if cfg.DisableBeeswax {
 		bz = ""
 	}
-	if err := checkFree(cfg.HS2Addr, bz, cfg.WebAddr); err != nil {
+	if err := checkFree(cfg.HS2Addr, bz, cfg.WebAddr, cfg.HS2HTTPAddr); err != nil {
 		co.cluster.leave(co.member)
 		return nil, err
 	}
-	if err := co.startLife(cfg.HS2Addr, cfg.BeeswaxAddr, cfg.WebAddr); err != nil {
+	if err := co.startLife(cfg.HS2Addr, cfg.BeeswaxAddr, cfg.WebAddr, cfg.HS2HTTPAddr); err != nil {
 		co.cluster.leave(co.member)
 		return nil, err
 	}
@@ -183,7 +192,7 @@ func checkFree(addrs ...string) error {
 
 // startLife binds the listeners and starts the accept loops. Called without
 // co.mu held.
-func (co *Coordinator) startLife(hs2Addr, bzAddr, webAddr string) error {
+func (co *Coordinator) startLife(hs2Addr, bzAddr, webAddr, httpAddr string) error {
 	hs2Ln, err := listen(hs2Addr)
 	if err != nil {
 		return fmt.Errorf("impalad: listen HS2 on %s: %w", hs2Addr, err)
@@ -207,13 +216,26 @@ func (co *Coordinator) startLife(hs2Addr, bzAddr, webAddr string) error {
 			return fmt.Errorf("impalad: listen web server on %s: %w", webAddr, err)
 		}
 	}
+	var httpLn net.Listener
+	if httpAddr != "" {
+		httpLn, err = listen(httpAddr)
+		if err != nil {
+			for _, ln := range []net.Listener{hs2Ln, bzLn, webLn} {
+				if ln != nil {
+					ln.Close()
+				}
+			}
+			return fmt.Errorf("impalad: listen HS2 HTTP on %s: %w", httpAddr, err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &life{ctx: ctx, cancel: cancel, hs2Ln: hs2Ln, bzLn: bzLn, webLn: webLn, conns: map[*serverConn]struct{}{}}
+	l := &life{ctx: ctx, cancel: cancel, hs2Ln: hs2Ln, bzLn: bzLn, webLn: webLn, httpLn: httpLn, conns: map[*serverConn]struct{}{}}
 	co.mu.Lock()
 	co.releasePortsLocked()
 	co.life = l
 	co.state = stateRunning
 	co.resetShutdownLocked()
+	co.startedAt = time.Now()
 	co.hs2Addr = hs2Ln.Addr().String()
 	name := co.hs2Addr
 	co.logName.Store(&name)
@@ -231,8 +253,16 @@ func (co *Coordinator) startLife(hs2Addr, bzAddr, webAddr string) error {
 		l.wg.Add(1)
 		go co.acceptLoop(l, bzLn, Beeswax)
 	}
+	if httpLn != nil {
+		co.httpAddr = httpLn.Addr().String()
+		// A new run is a new impalad process: a new cookie key
+		// (AuthenticationHash), so cookies of the last run are refused.
+		co.http.newKey()
+		l.wg.Add(1)
+		go co.acceptLoop(l, httpLn, HS2HTTP)
+	}
 	co.mu.Unlock()
-	co.debug("coordinator started", slog.String("hs2", co.hs2Addr), slog.String("beeswax", co.bzAddr))
+	co.debug("coordinator started", slog.String("hs2", co.hs2Addr), slog.String("beeswax", co.bzAddr), slog.String("hs2-http", co.httpAddr))
 	return nil
 }
 
@@ -248,6 +278,14 @@ func (co *Coordinator) WebAddr() string {
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	return co.webAddrLn
+}
+
+// HS2HTTPAddr returns the address of HiveServer2 over HTTP, empty without
+// Config.HS2HTTPAddr.
+func (co *Coordinator) HS2HTTPAddr() string {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	return co.httpAddr
 }
 
 // BeeswaxAddr returns the beeswax address, empty when beeswax is off.
@@ -328,10 +366,10 @@ func (co *Coordinator) Restart() error {
 		co.mu.Unlock()
 		return ErrClosed
 	}
-	hs2, bz, web := co.hs2Addr, co.bzAddr, co.webAddrLn
+	hs2, bz, web, hh := co.hs2Addr, co.bzAddr, co.webAddrLn, co.httpAddr
 	co.mu.Unlock()
 	co.faults.resetRefuse()
-	return co.startLife(hs2, bz, web)
+	return co.startLife(hs2, bz, web, hh)
 }
 
 // endLife stops one run: cancel, close listeners and connections, wait. A
@@ -339,7 +377,7 @@ func (co *Coordinator) Restart() error {
 func (co *Coordinator) endLife(l *life, reset bool) {
 	l.cancel()
 	co.mu.Lock()
-	lns := []net.Listener{l.hs2Ln, l.bzLn, l.webLn}
+	lns := []net.Listener{l.hs2Ln, l.bzLn, l.webLn, l.httpLn}
 	if reset {
 		// Before the listeners close: no moment without the ports.
 		for _, ln := range lns {
@@ -432,6 +470,10 @@ func (co *Coordinator) acceptLoop(l *life, ln net.Listener, p Protocol) {
 			tc.SetNoDelay(true)
 		}
 		sc := &serverConn{co: co, raw: c, proto: p, done: make(chan struct{}), sessions: map[*session]struct{}{}}
+		if p == HS2HTTP {
+			// Its sessions are HS2 sessions.
+			sc.proto, sc.http = HS2, true
+		}
 		sc.touch()
 		co.mu.Lock()
 		if l.ctx.Err() != nil {
@@ -454,7 +496,11 @@ type serverConn struct {
 	id    uint64
 	raw   net.Conn // the TCP connection
 	proto Protocol
-	user  string // authenticated SASL user, if any
+	user  string // authenticated SASL user, if any; over HTTP, the last request's
+	// http says the connection is the HTTP listener's (proto is HS2).
+	http bool
+	// doAs is the doAs parameter of the last HTTP request's path.
+	doAs string
 
 	lastActive atomic.Int64 // unix nanoseconds of the last request or response
 	busy       atomic.Bool  // an RPC is being served
@@ -528,6 +574,11 @@ func (co *Coordinator) serve(l *life, sc *serverConn) {
 		}
 		c = tc
 	}
+	if sc.http {
+		hcancel()
+		co.serveHTTP(l, sc, c)
+		return
+	}
 	var t *serverTransport
 	if co.mechs != nil {
 		tr, user, err := saslserver.AcceptContext(hctx, c, closingMechs(co.mechs, c), sasl.Config{Logger: co.log})
@@ -569,20 +620,25 @@ func (co *Coordinator) serve(l *life, sc *serverConn) {
 		if !co.faults.beforeRPC(l.ctx, sc) {
 			return
 		}
-		co.rpcs.Add(1)
-		ok, err := proc.Process(ctx, proto, proto)
-		if err != nil {
-			var te thrift.TTransportException
-			var pe thrift.TProtocolException
-			if errors.As(err, &te) || errors.As(err, &pe) || sc.closed.Load() {
-				return
-			}
-			co.debug("RPC failed", slog.String("error", err.Error()))
-		}
-		if !ok {
+		if !co.process(ctx, sc, proc, proto) {
 			return
 		}
 	}
+}
+
+// process serves one RPC of sc and reports whether the connection goes on.
+func (co *Coordinator) process(ctx context.Context, sc *serverConn, proc thrift.TProcessor, proto thrift.TProtocol) bool {
+	co.rpcs.Add(1)
+	ok, err := proc.Process(ctx, proto, proto)
+	if err != nil {
+		var te thrift.TTransportException
+		var pe thrift.TProtocolException
+		if errors.As(err, &te) || errors.As(err, &pe) || sc.closed.Load() {
+			return false
+		}
+		co.debug("RPC failed", slog.String("error", err.Error()))
+	}
+	return ok
 }
 
 // closingMechs returns mechs with every mechanism's failure closing c at

@@ -132,6 +132,15 @@
 //	                                      replaces the rows; unlisted columns get NULL; rows
 //	                                      affected via CloseImpalaOperation dml_result, beeswax
 //	                                      CloseInsert, numModifiedRows
+//	CREATE TABLE ... STORED AS ICEBERG [TBLPROPERTIES ('format-version'='1'|'2')]
+//	                                      an Iceberg table (iceberg.go): Iceberg's column types
+//	                                      only; no EXTERNAL, ROW FORMAT, LOCATION or other
+//	                                      properties; DESCRIBE adds Impala's "nullable" column;
+//	                                      SHOW CREATE TABLE is not supported
+//	DELETE [FROM] [db.]t WHERE <expr>     only on an Iceberg table of format version 2, as
+//	                                      Impala (Kudu tables aside); without WHERE: "use
+//	                                      TRUNCATE"; the DML result has rows_modified 0 and the
+//	                                      rows deleted in rows_deleted
 //
 // Types: BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, FLOAT, DOUBLE,
 // DECIMAL(p,s) (p <= 18 here), STRING, VARCHAR(n), CHAR(n), TIMESTAMP, DATE,
@@ -197,8 +206,12 @@
 //   - Reset: all off.
 //
 // With Config.WebAddr a small web server serves impalad's /healthz,
-// /jsonmetrics, /metrics?json and /metrics_prometheus (open sessions,
-// queries registered and executing, connections in use), for load feedback.
+// /backends?json (the running coordinators of the Cluster, a coordinator in
+// a graceful shutdown as quiescing until it exits), /jsonmetrics?json,
+// /metrics?json and /metrics_prometheus (open sessions, queries registered
+// and executing, connections in use), for discovery and load feedback;
+// Config.WebTLS makes it HTTPS and Config.WebUsers asks for HTTP Basic
+// credentials, as impalad's --webserver_require_ldap (web.go).
 //
 // Config.FrontendThreads caps the connections served at once, as Impala's
 // --fe_service_threads: a further connection is accepted and then waits,

@@ -3,6 +3,7 @@ package impalad
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"sort"
 	"strconv"
@@ -77,6 +78,9 @@ func (co *Coordinator) executeLocked(s *session, text string, overlay map[string
 		co.rejected.Add(1)
 		return nil, "", err
 	}
+	// The database the statement is analysed in (a USE changes it as it
+	// runs).
+	db := s.db
 	now := time.Now()
 	op = &operation{sess: s, text: text, opts: opts, started: now, lastActive: now, cancelled: make(chan struct{})}
 	op.key, op.id = newID()
@@ -115,6 +119,15 @@ func (co *Coordinator) executeLocked(s *session, text string, overlay map[string
 	co.ops[op.key] = op
 	s.ops[op] = struct{}{}
 	co.executed.Add(1)
+	if co.log != nil {
+		// As Frontend.getTExecRequest's "Analyzing query: <stmt> db:
+		// <db>" (fe/src/main/java/org/apache/impala/service/Frontend.java),
+		// with the query options set by configuration of the profile
+		// (ClientRequestState, be/src/service/client-request-state.cc) and
+		// the ids of the query and its session.
+		co.debug("query registered", slog.String("query_id", op.id), slog.String("session_id", s.id),
+			slog.String("db", db), slog.String("query_options", optionsText(opts)), slog.String("stmt", text))
+	}
 	if max := co.cfg.MaxStatements; max > 0 {
 		if len(co.statements) >= max {
 			keep := co.statements[len(co.statements)-max/2:]
@@ -127,6 +140,28 @@ func (co *Coordinator) executeLocked(s *session, text string, overlay map[string
 		co.statements = append(co.statements, rec)
 	}
 	return op, op.id, nil
+}
+
+// optionsText prints query options as the profile's "Query Options (set
+// by configuration)" line does (DebugQueryOptions,
+// be/src/service/query-options.cc): NAME=value, comma-separated, here in
+// name order.
+func optionsText(opts map[string]string) string {
+	keys := make([]string, 0, len(opts))
+	for k := range opts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strings.ToUpper(k))
+		b.WriteByte('=')
+		b.WriteString(opts[k])
+	}
+	return b.String()
 }
 
 func summary(msg string) result {
@@ -212,6 +247,11 @@ func (co *Coordinator) run(s *session, st *statement, op *operation) (result, ti
 		if db == "gen" {
 			return nil, 0, analysisError("Cannot create a table in the generated database gen")
 		}
+		if st.meta.format == icebergFormat {
+			if err := checkIcebergCreate(st); err != nil {
+				return nil, 0, err
+			}
+		}
 		switch err := cl.createTable(co.member, db, st.table, st.cols, st.meta); {
 		case errors.Is(err, errNotFound):
 			return nil, 0, analysisError("Database does not exist: %s", db)
@@ -267,6 +307,11 @@ func (co *Coordinator) run(s *session, st *statement, op *operation) (result, ti
 			// ShowCreateTableStmt.analyze: the table fully qualified.
 			return nil, 0, analysisError("Table does not exist: %s", qualified(db, st.table))
 		}
+		if t.meta.format == icebergFormat {
+			// ToSqlUtils prints an Iceberg table with the properties its
+			// catalog adds, which the test coordinator does not keep.
+			return nil, 0, unsupported("SHOW CREATE TABLE of the Iceberg table %s", qualified(db, st.table))
+		}
 		return &rowsResult{cols: []Column{{"result", Type{Kind: String}}}, rows: [][]any{{createTableSQL(t)}}}, 0, nil
 	case stDescribe:
 		// DescribeTableStmt resolves the path as written.
@@ -275,20 +320,34 @@ func (co *Coordinator) run(s *session, st *statement, op *operation) (result, ti
 			return nil, 0, err
 		}
 		var comments []string
+		iceberg := false
 		if t, _ := cl.table(co.member, db, st.table); t != nil {
 			comments = t.meta.colComments
+			iceberg = t.meta.format == icebergFormat
 		}
 		r := &rowsResult{cols: []Column{{"name", Type{Kind: String}}, {"type", Type{Kind: String}}, {"comment", Type{Kind: String}}}}
+		if iceberg {
+			// Frontend.createExecRequest adds "nullable" for an Iceberg
+			// table, DescribeResultFactory.buildIcebergDescribeMinimalResult
+			// fills it; every column here is nullable (no NOT NULL).
+			r.cols = append(r.cols, Column{"nullable", Type{Kind: String}})
+		}
 		for i, c := range cols {
 			comment := ""
 			if i < len(comments) {
 				comment = comments[i]
 			}
-			r.rows = append(r.rows, []any{c.Name, c.Type.String(), comment})
+			row := []any{c.Name, c.Type.String(), comment}
+			if iceberg {
+				row = append(row, "true")
+			}
+			r.rows = append(r.rows, row)
 		}
 		return r, 0, nil
 	case stInsert:
 		return co.runInsert(s, st, db, op)
+	case stDelete:
+		return co.runDelete(s, st, db, op)
 	}
 	return nil, 0, unsupported("this statement")
 }

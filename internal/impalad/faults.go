@@ -61,7 +61,7 @@ func (f *Faults) RefuseConnections() {
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	if l := co.life; l != nil {
-		for _, ln := range []net.Listener{l.hs2Ln, l.bzLn} {
+		for _, ln := range []net.Listener{l.hs2Ln, l.bzLn, l.httpLn} {
 			if ln != nil {
 				co.keepPortLocked(ln) // before the close: no moment without the port
 				ln.Close()
@@ -96,14 +96,21 @@ func (f *Faults) AcceptConnections() error {
 	l.hs2Ln = hs2
 	l.wg.Add(1)
 	go co.acceptLoop(l, hs2, HS2)
-	if co.bzAddr != "" {
-		bz, err := listen(co.bzAddr)
+	for _, o := range []struct {
+		addr  string
+		ln    *net.Listener
+		proto Protocol
+	}{{co.bzAddr, &l.bzLn, Beeswax}, {co.httpAddr, &l.httpLn, HS2HTTP}} {
+		if o.addr == "" {
+			continue
+		}
+		ln, err := listen(o.addr)
 		if err != nil {
 			return err
 		}
-		l.bzLn = bz
+		*o.ln = ln
 		l.wg.Add(1)
-		go co.acceptLoop(l, bz, Beeswax)
+		go co.acceptLoop(l, ln, o.proto)
 	}
 	co.releasePortsLocked()
 	return nil

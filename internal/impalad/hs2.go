@@ -78,6 +78,19 @@ func (h *hs2Handler) OpenSession(ctx context.Context, req *tcli.TOpenSessionReq)
 	if sc != nil && sc.user != "" {
 		user = sc.user
 	}
+	if sc != nil && sc.doAs != "" {
+		// The doAs of an HTTP request's path asks for delegation
+		// (ImpalaServer::OpenSession, AuthorizeProxyUser in
+		// be/src/service/impala-server.cc), which the test coordinator,
+		// like an Impala without --authorized_proxy_user_config, allows
+		// to nobody.
+		msg := "Unable to delegate using empty proxy username."
+		if user != "" {
+			msg = fmt.Sprintf("User '%s' is not authorized to delegate to '%s'. User/group delegation is disabled.", user, sc.doAs)
+		}
+		resp.Status = errStatus(&sqlError{msg: msg, sqlState: "HY000"})
+		return resp, nil
+	}
 	proto := req.ClientProtocol
 	if proto > tcli.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6 {
 		proto = tcli.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6
@@ -302,21 +315,17 @@ func (h *hs2Handler) GetOperationStatus(ctx context.Context, req *tcli.TGetOpera
 		st := tcli.TOperationState_ERROR_STATE
 		return &tcli.TGetOperationStatusResp{Status: queryErrStatus(id, err), OperationState: &st}, nil
 	}
-	resp := &tcli.TGetOperationStatusResp{
-		Status:           okStatus(),
-		HasResultSet:     ptr(op.res != nil),
-		OperationStarted: ptr(op.started.UnixMilli()),
-	}
+	// ImpalaServer::GetOperationStatus (be/src/service/impala-hs2-server.cc)
+	// sets the status and the state, and the error of a failed statement:
+	// never hasResultSet, the start and end times or numModifiedRows
+	// (the DML counts come with CloseImpalaOperation).
+	resp := &tcli.TGetOperationStatusResp{Status: okStatus()}
 	var state tcli.TOperationState
 	switch op.stateLocked(time.Now()) {
 	case opRunning:
 		state = tcli.TOperationState_RUNNING_STATE
 	case opFinished:
 		state = tcli.TOperationState_FINISHED_STATE
-		resp.OperationCompleted = ptr(op.readyAt.UnixMilli())
-		if op.dml {
-			resp.NumModifiedRows = ptr(op.modified)
-		}
 	case opError:
 		// A failed, cancelled or expired statement: ERROR_STATE with its
 		// status (ImpalaServer::GetOperationStatus); Impala never answers
@@ -381,7 +390,7 @@ func (h *hs2Handler) CloseImpalaOperation(ctx context.Context, req *impala.TClos
 	}
 	resp := &impala.TCloseImpalaOperationResp{Status: okStatus()}
 	if op.dml {
-		resp.DmlResult_ = &impala.TDmlResult_{RowsModified: map[string]int64{"": op.modified}, NumRowErrors: ptr(int64(0))}
+		resp.DmlResult_ = op.dmlResult()
 	}
 	co.closeOpLocked(op)
 	return resp, nil

@@ -2,6 +2,8 @@ package impalad
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -69,4 +71,52 @@ func TestServiceTimeAndConfig(t *testing.T) {
 	// A fetch waits for the simulated work, then returns the rows.
 	rows, _ := h.fetchAll(h.mustExec("select 'done'"), 10)
 	require.Equal(t, [][]any{{"done"}}, rows)
+}
+
+// logLines is an io.Writer for a slog handler: each record is one Write,
+// sent as a line to the test.
+type logLines chan string
+
+func (l logLines) Write(p []byte) (int, error) {
+	l <- string(p)
+	return len(p), nil
+}
+
+// TestQueryLog: each statement registered is logged, as Impala's
+// "Analyzing query: <stmt> db: <db>" line, with its query and session ids
+// and the query options it runs with (the profile's "set by
+// configuration"), overlay included; a refused statement is not.
+func TestQueryLog(t *testing.T) {
+	lines := make(logLines, 1000)
+	co := startCoord(t, Config{DisableBeeswax: true, Logger: slog.New(slog.NewJSONHandler(lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	h := dialHS2(t, co.HS2Addr())
+	h.mustOpen()
+	h.mustExec("use gen")
+	h.mustExec("set mem_limit=3g")
+	op, st := h.exec("select 1 /* marker */", map[string]string{"sync_ddl": "1"})
+	require.Equal(t, tcli.TStatusCode_SUCCESS_STATUS, st.StatusCode)
+	_, st = h.exec("select nosuchcolumn", nil)
+	require.Equal(t, tcli.TStatusCode_ERROR_STATUS, st.StatusCode)
+
+	type rec struct {
+		Msg, QueryID, SessionID, DB, Options, Stmt string
+	}
+	// Each statement is logged before it is answered: every line is in.
+	var got []rec
+	for len(lines) > 0 {
+		var m map[string]string
+		if json.Unmarshal([]byte(<-lines), &m) != nil || m["msg"] != "impalad: query registered" {
+			continue
+		}
+		got = append(got, rec{m["msg"], m["query_id"], m["session_id"], m["db"], m["query_options"], m["stmt"]})
+	}
+	require.Len(t, got, 3)
+	require.Equal(t, "use gen", got[0].Stmt)
+	require.Equal(t, "default", got[0].DB, "the database the statement was analysed in")
+	require.Equal(t, "MEM_LIMIT=3221225472,SYNC_DDL=1", got[2].Options)
+	require.Equal(t, "gen", got[2].DB)
+	require.Equal(t, "select 1 /* marker */", got[2].Stmt)
+	require.Equal(t, IDFromGUID(op.OperationId.GUID), got[2].QueryID)
+	require.Equal(t, got[0].SessionID, got[2].SessionID)
+	require.NotEqual(t, got[0].QueryID, got[2].QueryID)
 }

@@ -20,7 +20,10 @@ type operation struct {
 	readyAt  time.Time // the statement's (simulated) work ends here
 	dml      bool
 	modified int64
-	next     int64 // next row to fetch
+	// deletes marks a DELETE, whose DML result counts deleted rows.
+	deletes bool
+	deleted int64
+	next    int64 // next row to fetch
 
 	// failMsg is the statement's error status, as Impala's query_status
 	// (no "Query ... failed" around it); it shows from errAt on. fail()

@@ -19,7 +19,8 @@ import (
 // exist go on. Pings, fetches and closes still work. After the grace
 // period, once no statement is registered and none executes, or at the
 // deadline, the coordinator exits: here it stops as Kill does (ports kept
-// for Restart), and ShutdownDone's channel is closed.
+// for Restart), ShutdownDone's channel is closed and Config.OnShutdownDone
+// is called (cmd/impalad then ends the process).
 
 // shutdownState is a coordinator's shutdown; guarded by Coordinator.mu.
 type shutdownState struct {
@@ -171,13 +172,17 @@ func (co *Coordinator) shutdownThread(l *life) {
 // ShutdownDone.
 func (co *Coordinator) exitAfterShutdown() {
 	co.lifeMu.Lock()
-	defer co.lifeMu.Unlock()
 	co.mu.Lock()
 	done := co.shut.done
 	co.mu.Unlock()
 	co.kill()
 	if done != nil {
 		close(done)
+	}
+	co.lifeMu.Unlock()
+	// Outside the locks: the hook may close the coordinator.
+	if co.cfg.OnShutdownDone != nil {
+		co.cfg.OnShutdownDone()
 	}
 }
 

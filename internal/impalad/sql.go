@@ -416,6 +416,7 @@ const (
 	stShowCreateTable
 	stInsert
 	stDescribe
+	stDelete
 )
 
 type selectItem struct {
@@ -497,7 +498,7 @@ func parse(src string) (*statement, *sqlError) {
 }
 
 // statementStarts is what the test coordinator takes as a statement's first word.
-const statementStarts = "CREATE, DESCRIBE, DROP, INSERT, SELECT, SET, SHOW, UNSET, USE"
+const statementStarts = "CREATE, DELETE, DESCRIBE, DROP, INSERT, SELECT, SET, SHOW, UNSET, USE"
 
 // setStmt parses the rest of SET (sql-parser.cup set_stmt): SET, SET ALL,
 // or SET key=value where value is a number (with its sign), a string
@@ -667,6 +668,8 @@ func (p *parser) statement() (*statement, error) {
 		return &statement{kind: stDescribe, db: db, table: tbl}, p.done()
 	case "insert":
 		return p.insert()
+	case "delete":
+		return p.deleteStmt()
 	}
 	p.i--
 	return nil, p.unexpected(statementStarts)
@@ -766,6 +769,7 @@ type tableMeta struct {
 var storedAs = map[string]string{
 	"textfile": "TEXTFILE", "parquet": "PARQUET", "parquetfile": "PARQUET", "avro": "AVRO",
 	"sequencefile": "SEQUENCEFILE", "rcfile": "RCFILE", "orc": "ORC", "jsonfile": "JSONFILE",
+	"iceberg": "ICEBERG", // an Iceberg table (THdfsFileFormat.ICEBERG), see iceberg.go
 }
 
 func (p *parser) createTable(external bool) (*statement, error) {

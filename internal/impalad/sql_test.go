@@ -183,7 +183,7 @@ func TestDDLAndDMLHS2(t *testing.T) {
 	op := h.mustExec("insert into t1 values (1, 'a', 1.5, '2024-01-02'), (2, NULL, 2, NULL)")
 	require.False(t, op.HasResultSet)
 	s := h.wait(op)
-	require.Equal(t, int64(2), s.GetNumModifiedRows())
+	require.False(t, s.IsSetNumModifiedRows(), "Impala's GetOperationStatus sets no numModifiedRows")
 	cl, err := h.c.CloseImpalaOperation(context.Background(), &impala.TCloseImpalaOperationReq{OperationHandle: op})
 	require.NoError(t, err)
 	require.Equal(t, map[string]int64{"": 2}, cl.DmlResult_.RowsModified)

@@ -1,30 +1,20 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-)
 
-// repoRoot is the module root, two levels above this package.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	require.NoError(t, err)
-	return filepath.Clean(filepath.Join(wd, "..", ".."))
-}
+	"github.com/impalalb/impalalb/internal/testenv"
+)
 
 // venv returns the Python virtual environment of these tests, or fails the
 // test with the command that makes it.
@@ -51,7 +41,8 @@ func venv(t testing.TB) string {
 
 var (
 	buildOnce sync.Once
-	buildDir  string
+	buildDir  string // removed by TestMain
+	buildBin  string
 	buildErr  error
 )
 
@@ -60,85 +51,19 @@ func impaladBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "interop-impalad-")
-		if buildErr != nil {
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, "impalad"), "./internal/impalad/cmd/impalad")
-		cmd.Dir = repoRoot(t)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build cmd/impalad: %v\n%s", err, out)
+		if buildErr == nil {
+			buildBin, buildErr = testenv.BuildImpalad(buildDir)
 		}
 	})
 	require.NoError(t, buildErr)
-	return filepath.Join(buildDir, "impalad")
-}
-
-// impaladProc is cmd/impalad running as a process.
-type impaladProc struct {
-	HS2, Beeswax string
-	stderr       *lockedWriter
-}
-
-// Stderr is what the process wrote to stderr so far.
-func (p *impaladProc) Stderr() string {
-	p.stderr.mu.Lock()
-	defer p.stderr.mu.Unlock()
-	return p.stderr.w.(*bytes.Buffer).String()
+	return buildBin
 }
 
 // startImpalad runs cmd/impalad with args on free loopback ports and waits
 // for it to print its addresses. It is stopped in t.Cleanup.
-func startImpalad(t testing.TB, args ...string) *impaladProc {
+func startImpalad(t testing.TB, args ...string) *testenv.ImpaladProcess {
 	t.Helper()
-	bin := impaladBinary(t)
-	cmd := exec.Command(bin, append([]string{"--hs2_port=0", "--beeswax_port=0"}, args...)...)
-	p := &impaladProc{stderr: &lockedWriter{w: &bytes.Buffer{}}}
-	cmd.Stderr = p.stderr
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), "=")
-		switch k {
-		case "hs2":
-			p.HS2 = v
-		case "beeswax":
-			p.Beeswax = v
-		}
-		if p.HS2 != "" && p.Beeswax != "" {
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	require.NotEmpty(t, p.HS2, "impalad printed no address; stderr:\n%s", p.Stderr())
-	require.NotEmpty(t, p.Beeswax, "impalad printed no beeswax address; stderr:\n%s", p.Stderr())
-	return p
-}
-
-// lockedWriter makes a bytes.Buffer safe for the process's writer
-// goroutine and the test's reads.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return testenv.StartImpaladProcess(t, impaladBinary(t), args...)
 }
 
 // result is what a client process did.

@@ -3,8 +3,9 @@ value, for internal/interop's Go tests to compare exactly.
 
 usage: impyla_check.py HOST PORT AUTH [options as key=value] -- SQL...
 
-AUTH is NOSASL, PLAIN or GSSAPI (impyla's auth_mechanism). Options:
-user, password, krb_host, kerberos_service_name, use_ssl, ca_cert.
+AUTH is NOSASL, PLAIN, GSSAPI or JWT (impyla's auth_mechanism). Options:
+user, password, krb_host, kerberos_service_name, use_ssl, ca_cert, jwt,
+use_http_transport (HiveServer2 over HTTP) and http_path.
 For each statement it prints "stmt <sql>", then "col <name> <type>" for
 each result column, then "row" and one "val <rendering>" per value.
 """
@@ -44,11 +45,12 @@ def main(argv):
     opts = dict(kv.split("=", 1) for kv in rest[:sep])
     stmts = rest[sep + 1:]
     kw = dict(host=host, port=port, auth_mechanism=auth, timeout=60)
-    for k in ("user", "password", "krb_host", "kerberos_service_name", "ca_cert"):
+    for k in ("user", "password", "krb_host", "kerberos_service_name", "ca_cert", "jwt", "http_path"):
         if k in opts:
             kw[k] = opts[k]
-    if opts.get("use_ssl") == "true":
-        kw["use_ssl"] = True
+    for k in ("use_ssl", "use_http_transport"):
+        if opts.get(k) == "true":
+            kw[k] = True
     conn = connect(**kw)
     cur = conn.cursor()
     for sql in stmts:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/impalalb/impalalb/internal/certtest"
 	"github.com/impalalb/impalalb/internal/kdctest"
+	"github.com/impalalb/impalalb/internal/testenv"
 )
 
 const (
@@ -70,6 +71,9 @@ func TestImpalaShellNoAuth(t *testing.T) {
 				"select count(*) from t;",
 				"show tables;",
 				"select 'tab\there', cast(7 as tinyint), 1.25, true;",
+				"create table ice (id int) stored as iceberg tblproperties ('format-version'='2');",
+				"insert into ice values (1), (2), (3);",
+				"delete from ice where id > 1;",
 			}, "\n")
 			file := filepath.Join(t.TempDir(), "script.sql")
 			require.NoError(t, os.WriteFile(file, []byte(script), 0o600))
@@ -88,8 +92,14 @@ func TestImpalaShellNoAuth(t *testing.T) {
 				"2",
 				"t",
 				last,
+				"Table has been created.",
 			}, lines(r.Stdout))
 			require.Contains(t, r.Stderr, "Modified 2 row(s)")
+			// An Iceberg DELETE's DML result (0 modified, 2 deleted), and
+			// no row errors but for Kudu tables.
+			require.Contains(t, r.Stderr, "Modified 3 row(s) in")
+			require.Contains(t, r.Stderr, "Deleted 2 row(s) in")
+			require.NotContains(t, r.Stderr, "row error")
 			require.Contains(t, r.Stderr, "MEM_LIMIT set to 1g")
 		})
 	}
@@ -174,10 +184,10 @@ func TestImpalaShellTLS(t *testing.T) {
 // krbSetup starts a KDC, a Kerberos cmd/impalad whose keytab holds its own
 // and the load balancer's principal, and gets alice a TGT with MIT's kinit.
 // It returns the KDC, the coordinator and the environment for clients.
-func krbSetup(t *testing.T) (*kdctest.KDC, *impaladProc, []string) {
+func krbSetup(t *testing.T, args ...string) (*kdctest.KDC, *testenv.ImpaladProcess, []string) {
 	const host = "coord1.impalalb.test"
 	k := kdctest.Start(t, kdctest.Options{Hosts: []string{host}})
-	p := startImpalad(t, "--keytab="+k.Keytab(host))
+	p := startImpalad(t, append([]string{"--keytab=" + k.Keytab(host)}, args...)...)
 	ccache := filepath.Join(t.TempDir(), "ccache")
 	k.Kinit(t, ccache)
 	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5CCNAME=FILE:" + ccache}

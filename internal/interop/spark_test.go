@@ -28,6 +28,9 @@ type sparkServer struct {
 	home string // SPARK_HOME
 	dir  string
 	port int
+	// http serves HiveServer2 over HTTP (path cliservice, authentication
+	// NONE: any Basic credentials) instead of the binary protocol.
+	http bool
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -60,8 +63,9 @@ func freeLoopbackPort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// newSparkServer starts a server in dir on a free port.
-func newSparkServer(venvDir, dir string) (*sparkServer, error) {
+// newSparkServer starts a server in dir on a free port, in HTTP mode with
+// http.
+func newSparkServer(venvDir, dir string, http bool) (*sparkServer, error) {
 	home, err := sparkHome(venvDir)
 	if err != nil {
 		return nil, err
@@ -70,12 +74,13 @@ func newSparkServer(venvDir, dir string) (*sparkServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sparkServer{home: home, dir: dir, port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	s := &sparkServer{home: home, dir: dir, port: port, http: http, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	return s, s.start()
 }
 
-// sparkArgs is the spark-submit command line of a server in dir on port.
-func sparkArgs(dir string, port int) []string {
+// sparkArgs is the spark-submit command line of a server in dir on port,
+// in HTTP mode with http.
+func sparkArgs(dir string, port int, http bool) []string {
 	d := func(name string) string { return filepath.Join(dir, name) }
 	hive := func(k, v string) []string { return []string{"--hiveconf", k + "=" + v} }
 	conf := func(k, v string) []string { return []string{"--conf", k + "=" + v} }
@@ -90,9 +95,18 @@ func sparkArgs(dir string, port int) []string {
 	a = append(a, conf("spark.sql.shuffle.partitions", "1")...)
 	a = append(a, "--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2", "spark-internal")
 	a = append(a, hive("hive.server2.thrift.bind.host", "127.0.0.1")...)
-	a = append(a, hive("hive.server2.thrift.port", strconv.Itoa(port))...)
-	a = append(a, hive("hive.server2.transport.mode", "binary")...)
-	a = append(a, hive("hive.server2.authentication", "NOSASL")...)
+	if http {
+		// In HTTP mode NOSASL answers 401 to a request without
+		// credentials; NONE takes any Basic credentials.
+		a = append(a, hive("hive.server2.thrift.http.port", strconv.Itoa(port))...)
+		a = append(a, hive("hive.server2.transport.mode", "http")...)
+		a = append(a, hive("hive.server2.thrift.http.path", "cliservice")...)
+		a = append(a, hive("hive.server2.authentication", "NONE")...)
+	} else {
+		a = append(a, hive("hive.server2.thrift.port", strconv.Itoa(port))...)
+		a = append(a, hive("hive.server2.transport.mode", "binary")...)
+		a = append(a, hive("hive.server2.authentication", "NOSASL")...)
+	}
 	// GetOperationStatus waits up to this long for the statement to end
 	// (5 s by default): short, so that a deadline usually falls between
 	// two polls and conn cancels the statement on a live connection.
@@ -115,7 +129,7 @@ func (s *sparkServer) start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(filepath.Join(s.home, "bin", "spark-submit"), sparkArgs(s.dir, s.port)...)
+	cmd := exec.Command(filepath.Join(s.home, "bin", "spark-submit"), sparkArgs(s.dir, s.port, s.http)...)
 	cmd.Dir = s.dir
 	cmd.Env = append(os.Environ(), "SPARK_HOME="+s.home, "SPARK_LOCAL_IP=127.0.0.1",
 		"SPARK_CONF_DIR="+filepath.Join(s.dir, "conf"), "SPARK_LOG_DIR="+filepath.Join(s.dir, "logs"))
@@ -144,7 +158,7 @@ func (s *sparkServer) start() error {
 		signalled := false
 		for sc.Scan() {
 			fmt.Fprintln(logf, sc.Text())
-			if !signalled && strings.Contains(sc.Text(), "HiveThriftServer2 started") {
+			if !signalled && (strings.Contains(sc.Text(), "HiveThriftServer2 started") || strings.Contains(sc.Text(), "Started ThriftHttpCLIService")) {
 				signalled = true
 				close(ready)
 			}
@@ -189,7 +203,7 @@ func (s *sparkServer) start() error {
 func (s *sparkServer) warmUp() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	o := hiveOpts
+	o := s.options()
 	o.CancelTimeout = time.Minute
 	sess, err := conn.Dial(ctx, s.Addr, o)
 	if err != nil {
@@ -264,7 +278,7 @@ func sparkPair(t *testing.T) []*sparkServer {
 		errs := make([]error, 2)
 		for i := range servers {
 			wg.Go(func() {
-				servers[i], errs[i] = newSparkServer(v, filepath.Join(sparkRoot, fmt.Sprintf("s%d", i)))
+				servers[i], errs[i] = newSparkServer(v, filepath.Join(sparkRoot, fmt.Sprintf("s%d", i)), false)
 			})
 		}
 		wg.Wait()
@@ -284,8 +298,13 @@ func sparkPair(t *testing.T) []*sparkServer {
 }
 
 func stopSpark() {
-	for _, s := range sparkServers {
-		s.stop()
+	for _, s := range append(sparkServers, sparkHTTPServer) {
+		if s != nil {
+			s.stop()
+		}
+	}
+	if sparkHTTPRoot != "" {
+		_ = os.RemoveAll(sparkHTTPRoot)
 	}
 	if sparkRoot != "" {
 		_ = os.RemoveAll(sparkRoot)

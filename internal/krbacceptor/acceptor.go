@@ -7,10 +7,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jcmturner/gofork/encoding/asn1"
+	"github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/iana/chksumtype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/service"
+	"github.com/jcmturner/gokrb5/v8/spnego"
 
 	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/gss"
@@ -307,4 +310,78 @@ func (s *Mechanism) Unwrap(p []byte) ([]byte, error) {
 		return nil, &kerberos.Error{Op: "unwrap", Principal: s.spn, Reason: kerberos.ErrProtocol, Err: errors.New("auth-conf negotiated but the frame is not encrypted")}
 	}
 	return b, nil
+}
+
+// Object identifiers of SPNEGO's mechanism list: Kerberos V5, and the one
+// Microsoft's implementations announce for it.
+var (
+	oidKRB5       = gssapi.OIDKRB5.OID()
+	oidMSKRB5     = gssapi.OIDMSLegacyKRB5.OID()
+	spnegoPrefix  = []byte{0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02} // OID 1.3.6.1.5.5.2
+	errNoKRB5Mech = errors.New("the SPNEGO token offers no Kerberos V5 mechanism token")
+)
+
+// AcceptNegotiate accepts the token of an HTTP "Authorization: Negotiate"
+// header (RFC 4559), in one step as a Kerberos AP-REQ with mutual
+// authentication allows: a SPNEGO NegTokenInit carrying the Kerberos
+// token, or the bare Kerberos token (what pykerberos, under impala-shell
+// and impyla, sends). MIT's gss_accept_sec_context, behind Impala's
+// SpnegoStep (be/src/rpc/authentication.cc, NegotiateAuth), takes both. It
+// returns the client principal (name@REALM) and the token for the answer's
+// "WWW-Authenticate: Negotiate": a NegTokenResp with the AP-REP for a
+// SPNEGO token, the bare AP-REP otherwise. Errors are *kerberos.Error
+// values with Op "accept".
+func (a *Acceptor) AcceptNegotiate(tok []byte) (user string, reply []byte, err error) {
+	wrapped := isSPNEGO(tok)
+	mechTok := tok
+	if wrapped {
+		var st spnego.SPNEGOToken
+		if err := st.Unmarshal(tok); err != nil || !st.Init {
+			if err == nil {
+				err = errors.New("not a NegTokenInit")
+			}
+			return "", nil, &kerberos.Error{Op: "accept", Reason: kerberos.ErrProtocol, Err: err}
+		}
+		ok := false
+		for _, m := range st.NegTokenInit.MechTypes {
+			ok = ok || m.Equal(oidKRB5) || m.Equal(oidMSKRB5)
+		}
+		if !ok || len(st.NegTokenInit.MechTokenBytes) == 0 {
+			return "", nil, &kerberos.Error{Op: "accept", Reason: kerberos.ErrProtocol, Err: errNoKRB5Mech}
+		}
+		mechTok = st.NegTokenInit.MechTokenBytes
+	}
+	m := a.NewMechanism()
+	rep, err := m.accept(mechTok)
+	if err != nil {
+		a.log.Info("kerberos: SPNEGO refused", "principal", m.spn, "error", err)
+		return "", nil, err
+	}
+	if !wrapped {
+		return m.user, rep, nil
+	}
+	resp := spnego.SPNEGOToken{Resp: true, NegTokenResp: spnego.NegTokenResp{
+		NegState:      asn1.Enumerated(spnego.NegStateAcceptCompleted),
+		SupportedMech: oidKRB5,
+		ResponseToken: rep,
+	}}
+	b, err := resp.Marshal()
+	if err != nil {
+		return "", nil, &kerberos.Error{Op: "accept", Principal: m.spn, Err: err}
+	}
+	return m.user, b, nil
+}
+
+// isSPNEGO reports whether tok is a GSS-API initial context token of the
+// SPNEGO mechanism (rather than of Kerberos V5 directly).
+func isSPNEGO(tok []byte) bool {
+	if len(tok) < 2 || tok[0] != 0x60 {
+		return false
+	}
+	// Skip the DER length of the [APPLICATION 0] wrapper.
+	i := 2
+	if tok[1]&0x80 != 0 {
+		i += int(tok[1] & 0x7f)
+	}
+	return len(tok) >= i+len(spnegoPrefix) && string(tok[i:i+len(spnegoPrefix)]) == string(spnegoPrefix)
 }

@@ -55,6 +55,18 @@ type config struct {
 	verbose     bool
 	cpuProfile  string
 	command     string
+	http        bool
+	// The rolling restart (rolling.go).
+	only         string
+	rolling      bool
+	rollClients  int
+	rollGrace    time.Duration
+	rollLead     time.Duration
+	rollPause    time.Duration
+	rollTail     time.Duration
+	rollErrPause time.Duration
+	rollModes    []rollMode
+	many         *manyConfig // -many: only the many-client-processes scenario
 }
 
 // env is what every cell runs against.
@@ -69,6 +81,14 @@ type env struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-role=client" {
+		// A client process of the -many scenario (many_client.go).
+		if err := runManyClient(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(os.Args[1:]); err != nil {
 		if errors.Is(err, context.Canceled) {
 			err = errors.New("lbbench: interrupted; the coordinators and HAProxy were stopped")
@@ -106,8 +126,60 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the client side) to this file")
 	fs.BoolVar(&cfg.verbose, "v", false, "log every failed statement of the failover runs")
 	fs.DurationVar(&cfg.bucket, "bucket", 100*time.Millisecond, "time-line resolution")
+	fs.BoolVar(&cfg.http, "http", true, "also run HiveServer2 over HTTP (pooled SELECT 1 and churn): direct, impalalb and HAProxy in mode http (leastconn with prefer-last-server, and with a sticky cookie)")
+	fs.StringVar(&cfg.only, "only", "", `"rolling": run only the rolling restart (writes ROLLING.md and its plots, leaves BENCHMARKS.md alone)`)
+	fs.BoolVar(&cfg.rolling, "rolling", true, "run the rolling restart after the other parts")
+	fs.IntVar(&cfg.rollClients, "rolling-clients", 32, "clients in the rolling restart")
+	fs.DurationVar(&cfg.rollGrace, "rolling-grace", 2*time.Second, "the coordinators' --shutdown_grace_period_s in the rolling restart (whole seconds)")
+	fs.DurationVar(&cfg.rollLead, "rolling-lead", 2*time.Second, "measured time before the first shutdown")
+	fs.DurationVar(&cfg.rollPause, "rolling-pause", 3*time.Second, "time between a coordinator answering again and the next shutdown")
+	fs.DurationVar(&cfg.rollTail, "rolling-tail", 10*time.Second, "measured time after the last coordinator answers again (the balance coming back)")
+	fs.DurationVar(&cfg.rollErrPause, "rolling-err-pause", 50*time.Millisecond, "a client's pause after a failed statement")
+	rollModes := fs.String("rolling-modes", strings.Join(rollShort[:], ","), "modes of the rolling restart")
+	many := fs.Bool("many", false, "run only the many-client-processes scenario (-many-* flags) and write results/MANY.md")
+	mc := &manyConfig{}
+	fs.IntVar(&mc.procs, "many-procs", 4, "-many: client processes, each with its own pool")
+	fs.IntVar(&mc.clients, "many-clients", 16, "-many: clients per process")
+	fs.DurationVar(&mc.dur, "many-duration", 20*time.Second, "-many: measured time per mode")
+	fs.DurationVar(&mc.warmup, "many-warmup", 2*time.Second, "-many: unmeasured time before each mode")
+	manyModes := fs.String("many-modes", "local,cluster,haproxy", "-many: modes (local, cluster, haproxy)")
+	fs.Float64Var(&mc.longFrac, "many-long-frac", 0.1, "-many: fraction of long statements")
+	fs.DurationVar(&mc.longMin, "many-long-min", 50*time.Millisecond, "-many: shortest long statement")
+	fs.DurationVar(&mc.longMax, "many-long-max", 500*time.Millisecond, "-many: longest long statement")
+	fs.DurationVar(&mc.loadInterval, "many-load-interval", 200*time.Millisecond, "-many: cluster-wide leastconn's poll period")
+	fs.DurationVar(&mc.discInterval, "many-discovery-interval", time.Second, "-many: discovery's poll period in the join/leave run")
+	fs.DurationVar(&mc.joinDur, "many-join-duration", 30*time.Second, "-many: length of the join/leave run (0: no such run)")
+	fs.DurationVar(&mc.joinAt, "many-join-at", 6*time.Second, "-many: when the fourth coordinator joins")
+	fs.DurationVar(&mc.leaveAt, "many-leave-at", 20*time.Second, "-many: when coordinator 2 starts its graceful shutdown")
+	fs.DurationVar(&mc.grace, "many-grace", 2*time.Second, "-many: graceful shutdown's grace period")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if cfg.only != "" && cfg.only != "rolling" {
+		return nil, fmt.Errorf("lbbench: -only takes \"rolling\", not %q", cfg.only)
+	}
+	for _, m := range strings.Split(*rollModes, ",") {
+		i := slices.Index(rollShort[:], strings.TrimSpace(m))
+		if i < 0 {
+			return nil, fmt.Errorf("lbbench: unknown rolling mode %q", m)
+		}
+		cfg.rollModes = append(cfg.rollModes, rollMode(i))
+	}
+	if cfg.rollClients < 1 || cfg.rollGrace < time.Second || cfg.rollLead < 0 || cfg.rollPause < 0 || cfg.rollTail < 0 || cfg.rollErrPause < 0 {
+		return nil, errors.New("lbbench: bad -rolling-* values (at least one client, a grace of 1s or more)")
+	}
+	if *many {
+		mc.modes = strings.Split(*manyModes, ",")
+		for _, m := range mc.modes {
+			if manyModeTitles[m] == "" {
+				return nil, fmt.Errorf("lbbench: unknown -many-modes entry %q", m)
+			}
+		}
+		if mc.procs < 1 || mc.clients < 1 || mc.dur <= 0 || mc.longMin <= 0 || mc.longMax < mc.longMin ||
+			mc.joinDur > 0 && (mc.joinAt <= 0 || mc.leaveAt <= mc.joinAt || mc.leaveAt >= mc.joinDur) {
+			return nil, errors.New("lbbench: bad -many-* values")
+		}
+		cfg.many = mc
 	}
 	for _, f := range strings.Split(*clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -164,6 +236,9 @@ func run(args []string) (err error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.many != nil {
+		return runMany(ctx, cfg, cfg.many)
+	}
 
 	dir, err := os.MkdirTemp("", "lbbench")
 	if err != nil {
@@ -181,8 +256,15 @@ func run(args []string) (err error) {
 			return err
 		}
 	}
+	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+		return err
+	}
+	if cfg.only == "rolling" {
+		_, err := rollingAndReport(ctx, cfg, bin, dir)
+		return err
+	}
 	for i := range 3 {
-		c, err := startCoord(ctx, bin, i, cfg.serviceTime, cfg.coordProcs)
+		c, err := startCoord(ctx, bin, i, cfg.serviceTime, cfg.coordProcs, cfg.http)
 		if err != nil {
 			return err
 		}
@@ -217,6 +299,10 @@ func run(args []string) (err error) {
 					if cfg.capped > 0 && (wl.name == "select1" || wl.name == "mixed") && n > 3*cfg.capped {
 						modes = append(modes, m)
 					}
+				case m.http():
+					if cfg.http && (wl.name == "select1" || wl.name == "churn") {
+						modes = append(modes, m)
+					}
 				case slices.Contains(cfg.modes, modeShort[m]):
 					modes = append(modes, m)
 				}
@@ -224,7 +310,7 @@ func run(args []string) (err error) {
 			parts := make(map[modeKind][]*cellResult)
 			for r := range cfg.rounds {
 				for _, m := range modes {
-					if m == modeHAProxy {
+					if m.proxied() {
 						if err := e.waitProxyUp(ctx, 15*time.Second); err != nil {
 							return err
 						}
@@ -261,14 +347,19 @@ func run(args []string) (err error) {
 		}
 	}
 
-	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
-		return err
+	// The rolling restart has coordinators and an HAProxy of its own.
+	e.stopAll()
+	var rolling string
+	if cfg.rolling {
+		if rolling, err = rollingAndReport(ctx, cfg, bin, dir); err != nil {
+			return err
+		}
 	}
 	pngs, err := writePlots(cfg, cells, fos)
 	if err != nil {
 		return err
 	}
-	report := buildReport(e, cells, fos, pngs)
+	report := buildReport(e, cells, fos, pngs, rolling)
 	path := filepath.Join(cfg.out, "BENCHMARKS.md")
 	if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
 		return err
@@ -284,10 +375,14 @@ func (e *env) startProxy(ctx context.Context) error {
 	}
 	// The guide's settings: tcp, leastconn, check (inter 2s fall 3 rise 2),
 	// retries 3, option redispatch, timeout connect 5s, client/server 1h.
+	fes := []haproxytest.Frontend{{Name: "impala", Balance: "leastconn", Servers: servers}}
+	if e.cfg.http {
+		fes = append(fes, httpFrontends(e)...)
+	}
 	p, err := haproxytest.Start(ctx, haproxytest.Options{
 		Binary:    e.cfg.haproxy,
 		Dir:       e.dir,
-		Frontends: []haproxytest.Frontend{{Name: "impala", Balance: "leastconn", Servers: servers}},
+		Frontends: fes,
 	})
 	if err != nil {
 		return err
@@ -308,7 +403,7 @@ func (e *env) waitProxyUp(ctx context.Context, limit time.Duration) error {
 					up++
 				}
 			}
-			if up == len(e.coords) {
+			if up > 0 && up == len(st) {
 				return nil
 			}
 		}

@@ -113,12 +113,25 @@ func loadPlot(c *cellResult, bucket time.Duration, title string) *plot.Plot {
 	ncoord := len(c.stmts)
 	// The last bucket is partial: leave it out.
 	nb := len(c.ok) - 1
-	top := 0.0
+	series := make([]plotter.XYs, ncoord)
 	for k := range ncoord {
-		xy := make(plotter.XYs, nb)
+		series[k] = make(plotter.XYs, nb)
 		for b := range nb {
-			xy[b] = plotter.XY{X: (float64(b) + 0.5) * bucket.Seconds(), Y: float64(c.ok[b][k]) / bucket.Seconds()}
-			top = max(top, xy[b].Y)
+			series[k][b] = plotter.XY{X: (float64(b) + 0.5) * bucket.Seconds(), Y: float64(c.ok[b][k]) / bucket.Seconds()}
+		}
+	}
+	addCoordLines(p, series)
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+// addCoordLines adds one line per coordinator, with a legend, and sets
+// the Y range from 0 with head room for the legend.
+func addCoordLines(p *plot.Plot, series []plotter.XYs) {
+	top := 0.0
+	for k, xy := range series {
+		for _, pt := range xy {
+			top = max(top, pt.Y)
 		}
 		l, err := plotter.NewLine(xy)
 		if err != nil {
@@ -130,10 +143,7 @@ func loadPlot(c *cellResult, bucket time.Duration, title string) *plot.Plot {
 		p.Legend.Add(fmt.Sprintf("coordinator %d", k+1), l)
 	}
 	p.Y.Min = 0
-	// Head room for the legend.
 	p.Y.Max = top * 1.45
-	p.Add(plotter.NewGrid())
-	return p
 }
 
 func addVLine(p *plot.Plot, at time.Duration, ymax float64, color int, label string) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -24,11 +25,24 @@ type coordProc struct {
 	args    []string
 	env     []string // added to this process's environment
 	hs2Port int
+	// httpPort is the HiveServer2-over-HTTP port: -1 off, 0 any free one
+	// (the first start), then the one taken, which Restart reuses.
+	httpPort int
+	// web turns the web server on (/healthz); webPort is its port, free
+	// at the first start and kept for restarts.
+	web     bool
+	webPort int
+	// stderr, when set, receives the process's standard error line by
+	// line, each line whole and in order, before exited is closed;
+	// nil: this program's standard error.
+	stderr func(line string)
 
-	mu     sync.Mutex // guards cmd, exited, addr
-	cmd    *exec.Cmd
-	exited chan struct{}
-	addr   string
+	mu       sync.Mutex // guards cmd, exited, addr, httpAddr, webAddr
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	addr     string
+	httpAddr string
+	webAddr  string
 }
 
 // buildImpalad builds the coordinator command into dir and returns its path.
@@ -51,28 +65,48 @@ func buildImpalad(ctx context.Context, dir string) (string, error) {
 
 // startCoord starts coordinator index as a process; the first start takes a
 // free port, Restart reuses it.
-func startCoord(ctx context.Context, bin string, index int, serviceTime time.Duration, maxProcs int) (*coordProc, error) {
+// With http it listens for HiveServer2 over HTTP too.
+func startCoord(ctx context.Context, bin string, index int, serviceTime time.Duration, maxProcs int, http bool) (*coordProc, error) {
+	c := newCoord(bin, index, serviceTime, maxProcs)
+	if http {
+		c.httpPort = 0
+	}
+	return c, c.start(ctx)
+}
+
+// newCoord prepares coordinator index without starting it, without
+// HiveServer2 over HTTP.
+func newCoord(bin string, index int, serviceTime time.Duration, maxProcs int) *coordProc {
 	c := &coordProc{
-		index: index,
-		name:  fmt.Sprintf("lbbench-coord%d", index+1),
-		bin:   bin,
-		args:  []string{"--beeswax_port=-1", "--service_time=" + serviceTime.String()},
+		index:    index,
+		name:     fmt.Sprintf("lbbench-coord%d", index+1),
+		bin:      bin,
+		args:     []string{"--beeswax_port=-1", "--service_time=" + serviceTime.String()},
+		httpPort: -1,
 	}
 	c.args = append(c.args, "--version="+c.name)
 	if maxProcs > 0 {
 		c.env = []string{"GOMAXPROCS=" + strconv.Itoa(maxProcs)}
 	}
-	return c, c.start(ctx)
+	return c
 }
 
 func (c *coordProc) start(ctx context.Context) error {
-	args := append([]string{"--hs2_port=" + strconv.Itoa(c.hs2Port)}, c.args...)
+	args := append([]string{"--hs2_port=" + strconv.Itoa(c.hs2Port), "--hs2_http_port=" + strconv.Itoa(c.httpPort)}, c.args...)
+	if c.web {
+		args = append(args, "--webserver_port="+strconv.Itoa(c.webPort))
+	}
 	cmd := exec.Command(c.bin, args...)
 	cmd.SysProcAttr = procAttr()
 	if len(c.env) > 0 {
 		cmd.Env = append(os.Environ(), c.env...)
 	}
 	cmd.Stderr = os.Stderr
+	if c.stderr != nil {
+		// Not an *os.File: exec copies through a pipe and Wait returns
+		// only once every line has been handed over.
+		cmd.Stderr = &lineWriter{fn: c.stderr}
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -102,18 +136,32 @@ func (c *coordProc) start(ctx context.Context) error {
 
 	timer := time.NewTimer(15 * time.Second)
 	defer timer.Stop()
+	var hs2, httpAddr, web string
 	for {
 		select {
 		case line := <-lines:
-			if a, ok := strings.CutPrefix(line, "hs2="); ok {
-				_, port, err := net.SplitHostPort(a)
-				if err != nil {
-					c.Stop()
-					return fmt.Errorf("lbbench: coordinator %d printed %q", c.index+1, line)
-				}
-				c.hs2Port, _ = strconv.Atoi(port)
+			// "hs2=", then "hs2-http=" (when on), then "web=" (when on).
+			key, a, _ := strings.Cut(line, "=")
+			if key != "hs2" && key != "hs2-http" && key != "web" {
+				continue
+			}
+			_, port, err := net.SplitHostPort(a)
+			if err != nil {
+				c.Stop()
+				return fmt.Errorf("lbbench: coordinator %d printed %q", c.index+1, line)
+			}
+			n, _ := strconv.Atoi(port)
+			switch key {
+			case "hs2":
+				hs2, c.hs2Port = a, n
+			case "hs2-http":
+				httpAddr, c.httpPort = a, n
+			default:
+				web, c.webPort = a, n
+			}
+			if hs2 != "" && (httpAddr != "" || c.httpPort < 0) && (web != "" || !c.web) {
 				c.mu.Lock()
-				c.addr = a
+				c.addr, c.httpAddr, c.webAddr = hs2, httpAddr, web
 				c.mu.Unlock()
 				return nil
 			}
@@ -134,6 +182,36 @@ func (c *coordProc) Addr() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.addr
+}
+
+// HTTPAddr returns the HiveServer2-over-HTTP address ("" when off).
+func (c *coordProc) HTTPAddr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.httpAddr
+}
+
+// WebAddr returns the web server's address ("" when it is off).
+func (c *coordProc) WebAddr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.webAddr
+}
+
+// Exited returns a channel closed when the current run of the process has
+// ended (and its standard error has been read to the end).
+func (c *coordProc) Exited() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.exited
+}
+
+// Signal sends sig to the current run of the process.
+func (c *coordProc) Signal(sig os.Signal) error {
+	c.mu.Lock()
+	cmd := c.cmd
+	c.mu.Unlock()
+	return cmd.Process.Signal(sig)
 }
 
 // Pid returns the process id of the current run.
@@ -174,7 +252,8 @@ func (c *coordProc) Restart(ctx context.Context) error {
 	return err
 }
 
-// Stop ends the process: SIGTERM, then SIGKILL after 5 s.
+// Stop ends the process at once: SIGINT (SIGTERM would start a graceful
+// shutdown), then SIGKILL after 5 s.
 func (c *coordProc) Stop() {
 	c.mu.Lock()
 	cmd, exited := c.cmd, c.exited
@@ -187,7 +266,7 @@ func (c *coordProc) Stop() {
 		return
 	default:
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-exited:
 	case <-time.After(5 * time.Second):
@@ -210,4 +289,29 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// lineWriter hands each line written to it to fn, without its line
+// feed. exec's copy calls Write from one goroutine; a last line without a
+// line feed is not handed over (the coordinator ends every line).
+type lineWriter struct {
+	fn  func(line string)
+	buf []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.fn(string(w.buf[:i]))
+		w.buf = w.buf[i+1:]
+	}
+	// Keep the buffer from growing without bound across many writes.
+	if len(w.buf) == 0 {
+		w.buf = w.buf[:0:0]
+	}
+	return len(p), nil
 }

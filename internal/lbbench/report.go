@@ -12,7 +12,7 @@ import (
 )
 
 // buildReport renders BENCHMARKS.md.
-func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []string) string {
+func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []string, rolling string) string {
 	cfg := e.cfg
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -89,6 +89,8 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 		}
 		w("\n")
 	}
+
+	writeHTTPSection(&b, cells, cfg.clients)
 
 	w("## Targets of issue 8\n\n")
 	w("| target | measured | met |\n|---|---|---|\n")
@@ -206,6 +208,9 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 		w("\n")
 	}
 
+	// The rolling restart's section, as in ROLLING.md.
+	b.WriteString(rolling)
+
 	if len(pngs) > 0 {
 		w("## Plots\n\n")
 		for _, p := range pngs {
@@ -272,7 +277,7 @@ func perOp(d time.Duration, n int) float64 {
 }
 
 func joinCounts(v []int64, m modeKind) string {
-	if m == modeDirect || m == modeImpalalbOne {
+	if m == modeDirect || m == modeImpalalbOne || m == modeDirectHTTP {
 		// One coordinator per part, a different one each part: the total.
 		var sum int64
 		for _, x := range v {

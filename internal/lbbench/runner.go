@@ -47,11 +47,23 @@ func workloads(cfg *config) []workload {
 
 // runCount runs stmt, reads every row and checks how many came.
 func runCount(ctx context.Context, s *conn.Session, stmt string, want int) error {
-	op, err := s.Execute(ctx, stmt, nil)
+	n, _, err := runRows(ctx, s, stmt)
 	if err != nil {
 		return err
 	}
-	n := 0
+	if n != want {
+		return fmt.Errorf("lbbench: %q gave %d rows, want %d", stmt, n, want)
+	}
+	return nil
+}
+
+// runRows runs stmt and reads every row; it returns how many came and the
+// first row's second column when that is a string.
+func runRows(ctx context.Context, s *conn.Session, stmt string) (n int, second string, err error) {
+	op, err := s.Execute(ctx, stmt, nil)
+	if err != nil {
+		return 0, "", err
+	}
 	for {
 		b, err := op.Next(ctx)
 		if err == io.EOF {
@@ -59,17 +71,14 @@ func runCount(ctx context.Context, s *conn.Session, stmt string, want int) error
 		}
 		if err != nil {
 			op.Close(ctx)
-			return err
+			return 0, "", err
+		}
+		if n == 0 && b.Len() > 0 && b.NumColumns() == 2 && b.Column(1).Type == conn.TypeString {
+			second = b.String(1, 0)
 		}
 		n += b.Len()
 	}
-	if err := op.Close(ctx); err != nil {
-		return err
-	}
-	if n != want {
-		return fmt.Errorf("lbbench: %q gave %d rows, want %d", stmt, n, want)
-	}
-	return nil
+	return n, second, op.Close(ctx)
 }
 
 // recorder holds what one client measured.
@@ -288,7 +297,7 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 	res := &cellResult{mode: spec.mode, wl: spec.wl.name, clients: spec.clients, dur: spec.dur,
 		stmts: make([]int64, ncoord), busy: make([]time.Duration, ncoord), sessions: make([]int64, ncoord),
 		clientCPU: cpu1 - cpu0, ok: make([][]uint32, nb), fail: make([]uint32, nb)}
-	if spec.mode == modeHAProxy {
+	if spec.mode.proxied() {
 		res.proxyCPU = pcpu1 - pcpu0
 	}
 	if ccpu0 != nil && ccpu1 != nil {

@@ -73,3 +73,8 @@ func TestFormatting(t *testing.T) {
 	require.Equal(t, "1 / 2 / 3", joinCounts([]int64{1, 2, 3}, modeHAProxy))
 	require.Equal(t, "7", joinCounts([]int64{0, 7, 0}, modeDirect), "(a) runs on one coordinator per part: the total")
 }
+
+func TestVersionName(t *testing.T) {
+	require.Equal(t, "lbbench-coord2", versionName("impalad version lbbench-coord2 RELEASE (build impalalb-test-coordinator)"))
+	require.Equal(t, "4.5.0-RELEASE", versionName("4.5.0-RELEASE"), "GetInfo's CLI_DBMS_VER is the version alone")
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/impalalb/impalalb/balancer"
@@ -28,11 +29,18 @@ const (
 	// clients than sessions, clients queue in the pool in arrival order
 	// instead of every statement running at once on the shared CPUs.
 	modeCapped
+	// The HiveServer2-over-HTTP runs (-http, http.go): (a), (b) and (c)
+	// over hs2-http, (c) in two variants of HAProxy's mode http.
+	modeDirectHTTP
+	modeImpalalbHTTP
+	modeHAProxyHTTP
+	modeHAProxyHTTPCookie
 	numModes
 )
 
-var modeNames = [...]string{"(a) direct", "(b) impalalb", "(c) haproxy", "(b′) impalalb, (a)'s coordinator only", "(a³) direct, spread: client i on coordinator i mod 3", "(b̂) impalalb, MaxPerCoordinator %d: the other clients queue in the pool"}
-var modeShort = [...]string{"direct", "impalalb", "haproxy", "impalalb-1", "spread", "capped"}
+var modeNames = [...]string{"(a) direct", "(b) impalalb", "(c) haproxy", "(b′) impalalb, (a)'s coordinator only", "(a³) direct, spread: client i on coordinator i mod 3", "(b̂) impalalb, MaxPerCoordinator %d: the other clients queue in the pool",
+	"(aʰ) direct, hs2-http", "(bʰ) impalalb, hs2-http", "(cʰ) haproxy mode http, leastconn, prefer-last-server", "(cʰ′) haproxy mode http, leastconn, sticky cookie"}
+var modeShort = [...]string{"direct", "impalalb", "haproxy", "impalalb-1", "spread", "capped", "direct-http", "impalalb-http", "haproxy-http", "haproxy-http-cookie"}
 
 // cappedSessions is modeCapped's MaxPerCoordinator (-capped), for its name.
 var cappedSessions int
@@ -68,12 +76,20 @@ func newTarget(e *env, mode modeKind, churn bool, home int) (*target, error) {
 		sessions: make([]int64, len(e.coords))}
 	for i, c := range e.coords {
 		t.byAddr[c.Addr()] = i
+		if a := c.HTTPAddr(); a != "" {
+			t.byAddr[a] = i
+		}
+		// The version each coordinator reports (--version=<name>), read
+		// back by versionName.
 		t.byName[c.name] = i
 	}
-	if mode == modeImpalalb || mode == modeImpalalbOne || mode == modeCapped {
+	if mode == modeImpalalb || mode == modeImpalalbOne || mode == modeCapped || mode == modeImpalalbHTTP {
 		cfg := balancer.Config{}
 		for _, c := range e.coords {
 			cfg.Coordinators = append(cfg.Coordinators, c.Addr())
+			if mode == modeImpalalbHTTP {
+				cfg.Coordinators[len(cfg.Coordinators)-1] = c.HTTPAddr()
+			}
 		}
 		if mode == modeImpalalbOne {
 			cfg.Coordinators = cfg.Coordinators[t.home : t.home+1]
@@ -87,7 +103,7 @@ func newTarget(e *env, mode modeKind, churn bool, home int) (*target, error) {
 		} else {
 			cfg.MaxIdlePerCoordinator = 256
 		}
-		p, err := balancer.New(cfg, balancer.NewConnDialer(e.connOpts))
+		p, err := balancer.New(cfg, balancer.NewConnDialer(e.optsFor(mode)))
 		if err != nil {
 			return nil, err
 		}
@@ -140,15 +156,22 @@ func (c *client) dial(ctx context.Context) (*conn.Session, int, error) {
 		coord = (c.index + c.t.home) % len(e.coords)
 	}
 	addr := e.coords[coord].Addr()
-	if c.t.mode == modeHAProxy {
+	switch c.t.mode {
+	case modeHAProxy:
 		addr = e.proxy.Addr("impala")
+	case modeDirectHTTP:
+		addr = e.coords[coord].HTTPAddr()
+	case modeHAProxyHTTP:
+		addr = e.proxy.Addr(httpFrontend)
+	case modeHAProxyHTTPCookie:
+		addr = e.proxy.Addr(httpCookieFrontend)
 	}
-	s, err := conn.Dial(ctx, addr, e.connOpts)
+	s, err := conn.Dial(ctx, addr, e.optsFor(c.t.mode))
 	if err != nil {
 		return nil, -1, err
 	}
-	if c.t.mode == modeHAProxy {
-		i, ok := c.t.byName[s.ServerVersion()]
+	if c.t.mode.proxied() {
+		i, ok := c.t.byName[versionName(s.ServerVersion())]
 		if !ok {
 			s.Close()
 			return nil, -1, fmt.Errorf("lbbench: unknown coordinator %q behind the proxy", s.ServerVersion())
@@ -204,4 +227,16 @@ func (c *client) put(failed bool) {
 
 func (c *client) close() {
 	c.put(true)
+}
+
+// versionName returns the build version in a coordinator's version string
+// ("impalad version <version> RELEASE (build ...)", as PingImpalaHS2Service
+// reports it): the name each test coordinator of the benchmark reports,
+// which tells through a proxy which one a session reached.
+func versionName(v string) string {
+	f := strings.Fields(v)
+	if len(f) >= 3 && f[0] == "impalad" && f[1] == "version" {
+		return f[2]
+	}
+	return v
 }

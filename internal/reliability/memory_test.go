@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httputil"
 	"os"
 	"os/exec"
 	"runtime"
@@ -47,6 +50,12 @@ type memCase struct {
 	maxMessage int
 	// sasl frames the connection with SASL PLAIN.
 	sasl bool
+	// http speaks HiveServer2 over HTTP: each reply an HTTP response,
+	// chunked (its size unknown until its end) unless httpLength is set.
+	http bool
+	// httpLength is the Content-Length the hostile replies announce (0:
+	// chunked).
+	httpLength int64
 	// schema is the metadata's column types (nil: one BIGINT).
 	schema []tcli.TTypeId
 	// openSession and fetch stream the reply to that call (nil: a valid
@@ -85,18 +94,12 @@ var memCases = []memCase{
 	{name: "30M rows of 3 BIGINT columns, 720 MB", schema: repeatType(tcli.TTypeId_BIGINT_TYPE, 3), fetch: func(w *bufio.Writer) {
 		columns(w, 3, thrift.I64, 30_000_000, func(i int) { w.Write(binary.BigEndian.AppendUint64(nil, uint64(i))) })
 	}, want: conn.ErrBadRowSet},
-	{name: "48 MB of unknown fields, message limit 16 MB", maxMessage: 16 << 20, fetch: func(w *bufio.Writer) {
-		// success { 99: list<binary> of 48 values of 1 MiB } (skipped)
-		w.Write(fieldStruct(0))
-		w.Write([]byte{byte(thrift.LIST), 0, 99, byte(thrift.STRING)})
-		w.Write(be32(48))
-		chunk := make([]byte, 1<<20)
-		for range 48 {
-			w.Write(be32(int32(len(chunk))))
-			w.Write(chunk)
-		}
-		w.Write([]byte{byte(thrift.STOP), byte(thrift.STOP)})
+	{name: "48 MB of unknown fields, message limit 16 MB", maxMessage: 16 << 20, fetch: unknownFields48MB, want: conn.ErrReplyTooLarge},
+	{name: "over hs2-http: 10240 rows of 3000 empty strings, 123 MB, chunked", http: true, budget: smallBudget, schema: repeatType(tcli.TTypeId_STRING_TYPE, 3000), fetch: func(w *bufio.Writer) {
+		columns(w, 3000, thrift.STRING, issueRows, func(int) { w.Write(be32(0)) })
 	}, want: conn.ErrReplyTooLarge},
+	{name: "over hs2-http: 48 MB body, chunked, message limit 16 MB", http: true, maxMessage: 16 << 20, fetch: unknownFields48MB, want: conn.ErrReplyTooLarge},
+	{name: "over hs2-http: Content-Length of 2 GiB", http: true, httpLength: claimed, fetch: unknownFields48MB, want: conn.ErrReplyTooLarge},
 	{name: "OpenSession configuration of 4M empty entries, 32 MB", budget: smallBudget, openSession: func(w *bufio.Writer) {
 		// success { configuration: map<string,string> }
 		w.Write(fieldStruct(0))
@@ -113,6 +116,23 @@ var memCases = []memCase{
 		}
 		w.Write([]byte{byte(thrift.STOP), byte(thrift.STOP)})
 	}, want: conn.ErrReplyTooLarge},
+}
+
+// unknownFields48MB writes success { 99: list<binary> of 48 values of 1
+// MiB }, which the client skips.
+func unknownFields48MB(w *bufio.Writer) {
+	w.Write(fieldStruct(0))
+	w.Write([]byte{byte(thrift.LIST), 0, 99, byte(thrift.STRING)})
+	w.Write(be32(48))
+	chunk := make([]byte, 1<<20)
+	for i := range 48 {
+		if i%8 == 0 && gone(w) {
+			return
+		}
+		w.Write(be32(int32(len(chunk))))
+		w.Write(chunk)
+	}
+	w.Write([]byte{byte(thrift.STOP), byte(thrift.STOP)})
 }
 
 func repeatType(t tcli.TTypeId, n int) []tcli.TTypeId {
@@ -215,7 +235,28 @@ func (f framer) Write(p []byte) (int, error) {
 	return f.w.Write(p)
 }
 
+// answer is the reply to the call name: whole, or streamed by stream
+// after its message header.
+func (s *streamServer) answer(name string, seq int32) (reply []byte, stream func(w *bufio.Writer)) {
+	switch name {
+	case "OpenSession":
+		stream = s.c.openSession
+	case "FetchResults":
+		stream = s.c.fetch
+	case "GetResultSetMetadata":
+		return schemaReply(name, seq, s.c.schema), nil
+	}
+	if stream == nil {
+		return validReply(name, seq), nil
+	}
+	return nil, stream
+}
+
 func (s *streamServer) serve(nc net.Conn) {
+	if s.c.http {
+		s.serveHTTP(nc)
+		return
+	}
 	r := bufio.NewReader(nc)
 	if s.c.sasl {
 		if saslMessage(r) != nil || saslMessage(r) != nil {
@@ -249,24 +290,61 @@ func (s *streamServer) serve(nc net.Conn) {
 		if err != nil || prot.Skip(ctx, thrift.STRUCT) != nil || prot.ReadMessageEnd(ctx) != nil {
 			return
 		}
-		var stream func(w *bufio.Writer)
-		switch name {
-		case "OpenSession":
-			stream = s.c.openSession
-		case "FetchResults":
-			stream = s.c.fetch
-		case "GetResultSetMetadata":
-			w.Write(schemaReply(name, seq, s.c.schema))
-			if w.Flush() != nil {
-				return
-			}
-			continue
-		}
+		reply, stream := s.answer(name, seq)
 		if stream == nil {
-			w.Write(validReply(name, seq))
+			w.Write(reply)
 		} else {
 			w.Write(header(name, seq))
 			stream(w)
+		}
+		if w.Flush() != nil {
+			return
+		}
+	}
+}
+
+// serveHTTP serves HiveServer2 over HTTP: each request's body is one
+// Thrift call, each response's body its reply; a hostile reply is
+// streamed chunked, or after a Content-Length of httpLength.
+func (s *streamServer) serveHTTP(nc net.Conn) {
+	r := bufio.NewReader(nc)
+	w := bufio.NewWriterSize(nc, 1<<20)
+	ctx := context.Background()
+	for {
+		req, err := http.ReadRequest(r)
+		if err != nil {
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+		req.Body.Close()
+		if err != nil {
+			return
+		}
+		prot := thrift.NewTBinaryProtocolConf(thrift.NewStreamTransportR(bytes.NewReader(body)), nil)
+		name, _, seq, err := prot.ReadMessageBegin(ctx)
+		if err != nil {
+			return
+		}
+		reply, stream := s.answer(name, seq)
+		const head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-thrift\r\n"
+		switch {
+		case stream == nil:
+			fmt.Fprintf(w, head+"Content-Length: %d\r\n\r\n", len(reply))
+			w.Write(reply)
+		case s.c.httpLength > 0:
+			fmt.Fprintf(w, head+"Content-Length: %d\r\n\r\n", s.c.httpLength)
+			w.Write(header(name, seq))
+			stream(w)
+		default:
+			w.WriteString(head + "Transfer-Encoding: chunked\r\n\r\n")
+			cw := httputil.NewChunkedWriter(w)
+			bw := bufio.NewWriterSize(cw, 1<<20)
+			bw.Write(header(name, seq))
+			stream(bw)
+			if bw.Flush() != nil || cw.Close() != nil {
+				return
+			}
+			w.WriteString("\r\n")
 		}
 		if w.Flush() != nil {
 			return
@@ -321,6 +399,9 @@ func memChild(c memCase, addr string) memResult {
 		FetchSize: issueRows, MaxMessageSize: c.maxMessage, MaxReplyMemory: c.budget}
 	if c.sasl {
 		opts.Mechanism = sasl.PlainFactory("rel", "hostile-pw")
+	}
+	if c.http {
+		opts.Protocol = conn.HS2HTTP
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -2,10 +2,13 @@ package reliability
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -19,25 +22,41 @@ import (
 	"github.com/impalalb/impalalb/internal/thrift/gen/tcli"
 )
 
-// hungServer is a raw-TCP coordinator that opens sessions, answers pings
-// and closes sessions, so that health checks find it healthy, but never
-// answers a statement: it records the statement and leaves the call
-// hanging until the client gives up and cuts the connection.
+// hungServer is a raw-TCP coordinator (binary HS2, or HS2 over HTTP) that
+// opens sessions, answers pings and closes sessions, so that health checks
+// find it healthy, but never answers a statement: it records the
+// statement and leaves the call hanging until the client gives up and
+// cuts the connection.
 type hungServer struct {
-	mu  sync.Mutex
-	got map[string]int // statements received, by text
+	http bool
+	mu   sync.Mutex
+	got  map[string]int // statements received, by text
 }
 
-func startHung(t *testing.T) (*hungServer, string) {
-	h := &hungServer{got: map[string]int{}}
+func startHung(t *testing.T, overHTTP bool) (*hungServer, string) {
+	h := &hungServer{http: overHTTP, got: map[string]int{}}
 	return h, serveLoopback(t, h.serve)
 }
 
 func (h *hungServer) serve(nc net.Conn) {
 	r := bufio.NewReader(nc)
-	prot := thrift.NewTBinaryProtocolConf(thrift.NewStreamTransportR(r), nil)
 	ctx := context.Background()
 	for {
+		// One call: binary, straight from the connection; over HTTP, the
+		// body of a request.
+		var in io.Reader = r
+		if h.http {
+			req, err := http.ReadRequest(r)
+			if err != nil {
+				return
+			}
+			body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+			if req.Body.Close() != nil || err != nil {
+				return
+			}
+			in = bytes.NewReader(body)
+		}
+		prot := thrift.NewTBinaryProtocolConf(thrift.NewStreamTransportR(in), nil)
 		name, _, seq, err := prot.ReadMessageBegin(ctx)
 		if err != nil {
 			return
@@ -57,7 +76,11 @@ func (h *hungServer) serve(nc net.Conn) {
 		if prot.Skip(ctx, thrift.STRUCT) != nil || prot.ReadMessageEnd(ctx) != nil {
 			return
 		}
-		if _, err := nc.Write(validReply(name, seq)); err != nil {
+		reply := validReply(name, seq)
+		if h.http {
+			reply = append(fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: application/x-thrift\r\nContent-Length: %d\r\n\r\n", len(reply)), reply...)
+		}
+		if _, err := nc.Write(reply); err != nil {
 			return
 		}
 	}
@@ -151,22 +174,30 @@ func hungLoad(t *testing.T, p *balancer.Pool[*conn.Session], workers int, stop <
 // answers a statement. Without ejection its statements keep failing and it
 // stays up; with it (the defaults), it is out after OutlierFailures
 // timeouts, within seconds, no statement fails after that, and none ran
-// twice.
+// twice. The same over HiveServer2 on HTTP, whose sessions tell the pool
+// how their statements end as the binary ones do.
 func TestOutlierEjectsHungCoordinator(t *testing.T) {
-	cos, addrs := startCluster(t, 1, impalad.Config{})
+	cos, binAddrs := startCluster(t, 1, impalad.Config{HS2HTTPAddr: "127.0.0.1:0"})
 	const (
 		workers = 6
 		timeout = stmtTimeout
 	)
-	for _, eject := range []bool{false, true} {
-		name := map[bool]string{false: "ejection off", true: "ejection on"}[eject]
+	for _, tc := range []struct {
+		name            string
+		eject, overHTTP bool
+	}{{"ejection off", false, false}, {"ejection on", true, false}, {"ejection on, hs2-http", true, true}} {
+		name, eject := tc.name, tc.eject
 		t.Run(name, func(t *testing.T) {
-			hung, hungAddr := startHung(t)
+			hung, hungAddr := startHung(t, tc.overHTTP)
+			addrs, opts := binAddrs, fastOpts()
+			if tc.overHTTP {
+				addrs, opts.Protocol = []string{cos[0].HS2HTTPAddr()}, conn.HS2HTTP
+			}
 			// The load runs 7 s without ejection; with it, until 3 s after
 			// the pool logs the ejection (20 s at most).
 			ejected := make(chan struct{})
 			stop := make(chan struct{})
-			p := newPool(t, []string{hungAddr, addrs[0]}, fastOpts(), func(c *balancer.Config) {
+			p := newPool(t, []string{hungAddr, addrs[0]}, opts, func(c *balancer.Config) {
 				c.OutlierEjectTime = time.Minute // out for the rest of the test
 				c.Fall = 3                       // a slow check on a loaded machine is no failure
 				c.Logger = slog.New(&signalHandler{msg: "balancer: coordinator ejected", ch: ejected})

@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -8,8 +9,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +26,7 @@ import (
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
 	"github.com/impalalb/impalalb/internal/impalad"
+	"github.com/impalalb/impalalb/internal/jwttest"
 	"github.com/impalalb/impalalb/internal/kdctest"
 	"github.com/impalalb/impalalb/internal/krbacceptor"
 	"github.com/impalalb/impalalb/internal/saslserver"
@@ -71,14 +76,13 @@ func (c *capture) err(err error) {
 	c.add("error", err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
 }
 
+// value captures v printed every way the verb sweep prints it (sweep,
+// verbs_test.go), as a live value: v may be in use.
 func (c *capture) value(v any) {
-	name := fmt.Sprintf("%T", v)
-	c.add(name+" %v", fmt.Sprint(v))
-	c.add(name+" %+v", fmt.Sprintf("%+v", v))
-	c.add(name+" %#v", fmt.Sprintf("%#v", v))
-	if s, ok := v.(fmt.Stringer); ok {
-		c.add(name+" String()", s.String())
-	}
+	texts := sweep(fmt.Sprintf("%T", v), v, true)
+	c.mu.Lock()
+	c.texts = append(c.texts, texts...)
+	c.mu.Unlock()
 }
 
 func (c *capture) add(label string, s ...string) {
@@ -140,6 +144,9 @@ func report(t *testing.T, leaks map[string]string) {
 }
 
 const plainPassword = "Pl41n-S3cret-xyzzy"
+
+// headerKey is the value of an HTTP header a proxy wants (an API key).
+const headerKey = "Hdr-K3y-plugh-9t"
 
 // TestSecretsPLAIN: a known SASL PLAIN password, failures of every kind
 // through conn, the pool and the driver; no error, log line or String
@@ -371,5 +378,229 @@ func TestSecretsKerberos(t *testing.T) {
 	}
 
 	require.NotEmpty(t, cap.log.String(), "debug logging produced nothing: the grep would prove nothing")
+	report(t, cap.check(secrets))
+}
+
+// cookieTap records the Set-Cookie values the coordinators send, from the
+// bytes the client reads.
+type cookieTap struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (c *cookieTap) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &tapConn{Conn: nc, tap: c}, nil
+}
+
+type tapConn struct {
+	net.Conn
+	tap *cookieTap
+}
+
+func (c *tapConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.tap.mu.Lock()
+	c.tap.buf.Write(p[:n])
+	c.tap.mu.Unlock()
+	return n, err
+}
+
+// values returns the cookie values seen (those of deletions, empty, left
+// out).
+func (c *cookieTap) values() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(c.buf.String(), "\r\n") {
+		v, ok := strings.CutPrefix(line, "Set-Cookie: ")
+		if !ok {
+			continue
+		}
+		_, v, _ = strings.Cut(v, "=")
+		v, _, _ = strings.Cut(v, ";")
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// echoServer answers every HTTP request with a 400 whose body repeats its
+// Authorization, Cookie and X-Api-Key headers, and a 401 that puts them in
+// WWW-Authenticate, in turn.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for n := 0; ; n++ {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(n int) {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				echo := req.Header.Get("Authorization") + " " + req.Header.Get("Cookie") + " " + req.Header.Get("X-Api-Key")
+				if n%2 == 0 {
+					fmt.Fprintf(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n%s", len(echo), echo)
+				} else {
+					fmt.Fprintf(c, "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer %s\r\nConnection: close\r\n\r\n", strings.ReplaceAll(echo, " ", "_"))
+				}
+			}(n)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestSecretsHTTP: over HiveServer2 on HTTP, a known LDAP password (sent
+// as Basic), a JWT and the auth cookies the coordinators issue; failures
+// of every kind through conn, the pool and the driver, a coordinator that
+// refuses the cookie, a server that echoes the credentials back; no error,
+// log line or String shows any of them.
+func TestSecretsHTTP(t *testing.T) {
+	var cap capture
+	log := cap.logger()
+	is, err := jwttest.New("rel")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	jwks, err := is.WriteJWKS(dir)
+	require.NoError(t, err)
+	token := is.Token("rel", time.Hour, nil)
+	expired := is.Token("rel", -time.Hour, nil)
+	tokFile := filepath.Join(dir, "token")
+	require.NoError(t, os.WriteFile(tokFile, []byte(token), 0o600))
+	cos, _ := startCluster(t, 2, impalad.Config{
+		HS2HTTPAddr:        "127.0.0.1:0",
+		Users:              map[string]string{"rel": plainPassword},
+		JWKSFile:           jwks,
+		JWTAllowWithoutTLS: true,
+		Logger:             log,
+	})
+	addrs := []string{cos[0].HS2HTTPAddr(), cos[1].HS2HTTPAddr()}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var tap cookieTap
+	opts := fastOpts()
+	opts.Protocol = conn.HS2HTTP
+	opts.Password = secret.New(plainPassword)
+	opts.Logger = log
+	opts.DialContext = tap.dial
+	opts.HTTPHeaders = map[string]secret.Value{"X-Api-Key": secret.New(headerKey)}
+	cap.value(opts)
+	cap.value(&opts)
+
+	for _, bad := range []conn.Options{
+		func() conn.Options { o := opts; o.Password = secret.New(plainPassword + "-wrong"); return o }(),
+		func() conn.Options {
+			o := opts
+			o.Password = secret.Value{}
+			o.HTTPAuth = conn.BearerAuth(conn.StaticToken(secret.New(expired)))
+			return o
+		}(),
+		func() conn.Options {
+			o := opts
+			o.Password = secret.Value{}
+			o.HTTPAuth = conn.BearerAuth(conn.StaticToken(secret.New(token + "x")))
+			return o
+		}(),
+	} {
+		_, err := conn.Dial(ctx, addrs[0], bad)
+		require.Error(t, err)
+		cap.err(err)
+	}
+
+	for _, o := range []conn.Options{opts, func() conn.Options {
+		o := opts
+		o.Password = secret.Value{}
+		o.HTTPAuth = conn.BearerAuth(conn.TokenFile(tokFile))
+		return o
+	}()} {
+		s, err := conn.Dial(ctx, addrs[0], o)
+		require.NoError(t, err)
+		cap.err(runStmt(ctx, s, "select nonsense from nowhere"))
+		cos[0].RotateCookieKey() // the cookie is refused, the session authenticates again
+		cap.err(runStmt(ctx, s, "select fail('boom')"))
+		short, c2 := context.WithTimeout(ctx, 50*time.Millisecond)
+		cap.err(runStmt(short, s, "select sleep(2000)"))
+		c2()
+		cap.err(s.Reattach(ctx))
+		cos[0].Faults().Hang(true)
+		short, c2 = context.WithTimeout(ctx, 200*time.Millisecond)
+		cap.err(runStmt(short, s, "select 1"))
+		c2()
+		cos[0].Faults().Hang(false)
+		cap.err(s.Close())
+	}
+
+	echo := echoServer(t)
+	for range 2 {
+		_, err := conn.Dial(ctx, echo, opts)
+		require.Error(t, err)
+		cap.err(err)
+	}
+
+	p := newPool(t, addrs, opts, func(c *balancer.Config) { c.Logger = log; c.Interval = 50 * time.Millisecond })
+	for range 3 {
+		l, err := p.Acquire(ctx, "")
+		cap.err(err)
+		if err == nil {
+			cap.err(runStmt(ctx, sess(l), "select fail('x')"))
+			l.Release()
+		}
+	}
+	cap.value(p.Stats())
+
+	for _, dsn := range []string{
+		fmt.Sprintf("impala://rel:%s@%s?protocol=hs2-http&http_header.X-Api-Key=%s", plainPassword, addrs[1], headerKey),
+		fmt.Sprintf("impala://%s?protocol=hs2-http&auth=jwt&jwt=%s", addrs[1], token),
+		fmt.Sprintf("impala://%s?protocol=hs2-http&auth=jwt&jwt=%s&connect_timeout=2s", addrs[1], expired),
+		fmt.Sprintf("impala://%s?protocol=hs2&auth=jwt&jwt=%s", addrs[1], token),
+		fmt.Sprintf("impala://%s?protocol=hs2-http&auth=jwt&jwt_file=%s", addrs[1], tokFile),
+	} {
+		cfg, err := impalalb.ParseDSN(dsn)
+		cap.err(err)
+		if err != nil {
+			continue
+		}
+		cfg.Logger = log
+		cap.value(cfg)
+		cap.value(*cfg)
+		cn, err := impalalb.NewConnector(cfg)
+		cap.err(err)
+		if err != nil {
+			continue
+		}
+		cap.value(cn)
+		db := sql.OpenDB(cn)
+		cap.err(db.PingContext(ctx))
+		_, err = db.ExecContext(ctx, "select fail('driver')")
+		cap.err(err)
+		cap.err(db.Close())
+	}
+
+	cookies := tap.values()
+	require.NotEmpty(t, cookies, "the coordinators issued no cookie: the grep would prove nothing")
+	require.NotEmpty(t, cap.log.String())
+	secrets := []sought{
+		secretOf("LDAP password", []byte(plainPassword)),
+		secretOf("Basic credentials", []byte("rel:"+plainPassword)),
+		secretOf("API key header", []byte(headerKey)),
+		{what: "JWT", forms: []string{token, strings.Split(token, ".")[2]}},
+		{what: "expired JWT", forms: []string{expired, strings.Split(expired, ".")[2]}},
+	}
+	for _, c := range cookies {
+		sig, _, _ := strings.Cut(c, "&")
+		secrets = append(secrets, sought{what: "auth cookie", forms: []string{c, sig}})
+	}
 	report(t, cap.check(secrets))
 }

@@ -122,17 +122,43 @@ func leaksIn(texts []labeled, secrets []sought) map[string]string {
 }
 
 // sweptPassword is the password of the sweep: letters and digits only, so
-// that %q and %x show it plainly if they show it at all.
+// that %q and %x show it plainly if they show it at all. Every other
+// secret of the sweep (the JWT, the value of an HTTP header) holds it, so
+// that grepping for it finds them too.
 const sweptPassword = "SweptPassw0rdQ7"
 
+// sweptSecrets are the forms of the sweep's secrets that must never
+// print: the password, and the Basic credentials made of it.
+var sweptSecrets = []sought{
+	secretOf("password", []byte(sweptPassword)),
+	secretOf("Basic credentials", []byte("rel:"+sweptPassword)),
+}
+
 // offlineValues returns a value of each type that holds the password
-// without a coordinator: configurations, the connector and its pool, the
-// dialer, the PLAIN mechanism, the secret itself. addr is a coordinator
-// address that nothing needs to answer. The returned func releases them.
+// without a coordinator: configurations (binary and hs2-http: LDAP as
+// Basic, a JWT, a header), the connectors and their pools, the dialers,
+// the PLAIN mechanism, the Authorization value of HTTP Basic, the web
+// client of discovery and cluster load, the secret itself. addr is a
+// coordinator address that nothing needs to answer. The returned func
+// releases them.
 func offlineValues(addr string) (map[string]any, func(), error) {
 	pw := secret.New(sweptPassword)
+	jwt := secret.New("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZWwifQ." + sweptPassword)
+	hdr := map[string]secret.Value{"X-Api-Key": secret.New("key-" + sweptPassword)}
 	cfg := impalalb.Config{Addrs: []string{addr}, User: "rel", Password: pw, Auth: impalalb.AuthPlain}
+	httpCfg := impalalb.Config{Addrs: []string{addr}, Protocol: impalalb.ProtocolHS2HTTP, Auth: impalalb.AuthJWT, JWT: jwt, HTTPHeaders: hdr}
 	opts := conn.Options{User: "rel", Password: pw}
+	basicOpts := conn.Options{Protocol: conn.HS2HTTP, User: "rel", Password: pw, HTTPHeaders: hdr}
+	bearerOpts := conn.Options{Protocol: conn.HS2HTTP, User: "rel", HTTPAuth: conn.BearerAuth(conn.StaticToken(jwt)), HTTPHeaders: hdr}
+	basic, err := conn.BasicAuth("rel", pw)(context.Background(), addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	bearer, err := bearerOpts.HTTPAuth(context.Background(), addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	web := &balancer.ImpalaWeb{User: "rel", Password: pw}
 	dir, err := osTempDir()
 	if err != nil {
 		return nil, nil, err
@@ -150,10 +176,16 @@ func offlineValues(addr string) (map[string]any, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	httpCn, err := impalalb.NewConnector(&httpCfg)
+	if err != nil {
+		cn.Close()
+		return nil, nil, err
+	}
 	d := balancer.NewConnDialer(opts)
 	p, err := balancer.New(balancer.Config{Coordinators: []string{addr}, Interval: -1}, d)
 	if err != nil {
 		cn.Close()
+		httpCn.Close()
 		return nil, nil, err
 	}
 	mech, err := sasl.PlainFactory("rel", sweptPassword)()
@@ -175,17 +207,30 @@ func offlineValues(addr string) (map[string]any, func(), error) {
 		"*secret.Value":          &pw,
 		"*kerberos.Client":       kcl,
 		"*kerberos.Mechanism":    kcl.Mechanism(),
+
+		"impalalb.Config (hs2-http, jwt)":     httpCfg,
+		"*impalalb.Config (hs2-http, jwt)":    &httpCfg,
+		"*impalalb.Connector (hs2-http, jwt)": httpCn,
+		"conn.Options (hs2-http, basic)":      basicOpts,
+		"*conn.Options (hs2-http, bearer)":    &bearerOpts,
+		"*balancer.ConnDialer (hs2-http)":     balancer.NewConnDialer(basicOpts),
+		"secret.Value (Basic header)":         basic,
+		"secret.Value (Bearer header)":        bearer,
+		"*balancer.ImpalaWeb":                 web,
+		"*balancer.ImpalaMembership":          &balancer.ImpalaMembership{Web: web, Port: 21050},
+		"*balancer.ImpalaLoad":                &balancer.ImpalaLoad{Web: web},
+		"*kerberos.SPNEGOClient":              kcl.SPNEGO(nil),
 	}
-	return vals, func() { _ = p.Close(); _ = cn.Close(); _ = kcl.Close() }, nil
+	return vals, func() { _ = p.Close(); _ = cn.Close(); _ = httpCn.Close(); _ = kcl.Close() }, nil
 }
 
 // TestSecretsEveryVerb: the sweep over every type that holds the password
 // (and one that holds a Kerberos ticket: TestSecretsKerberos), offline and
-// with a session open; and the table covers every exported type of the
-// module that holds a secret.
+// with sessions open, binary and hs2-http (whose session holds the
+// coordinator's auth cookie); and the table covers every exported type of
+// the module that holds a secret.
 func TestSecretsEveryVerb(t *testing.T) {
-	cos, addrs := startCluster(t, 1, impalad.Config{Users: map[string]string{"rel": sweptPassword}})
-	_ = cos
+	cos, addrs := startCluster(t, 1, impalad.Config{Users: map[string]string{"rel": sweptPassword}, HS2HTTPAddr: "127.0.0.1:0"})
 	vals, release, err := offlineValues("127.0.0.1:1")
 	require.NoError(t, err)
 
@@ -208,24 +253,54 @@ func TestSecretsEveryVerb(t *testing.T) {
 	vals["*balancer.Lease"] = l
 	vals["*balancer.Pool (in use)"] = p
 
+	// Over hs2-http: Basic with the password, an API key header, and the
+	// auth cookie the coordinator issues, which the session keeps.
+	var tap cookieTap
+	hopts := fastOpts()
+	hopts.Protocol = conn.HS2HTTP
+	hopts.Password = secret.New(sweptPassword)
+	hopts.HTTPHeaders = map[string]secret.Value{"X-Api-Key": secret.New("key-" + sweptPassword)}
+	hopts.DialContext = tap.dial
+	hs, err := conn.Dial(ctx, cos[0].HS2HTTPAddr(), hopts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = hs.Close() })
+	hop, err := hs.Execute(ctx, "select 1", nil)
+	require.NoError(t, err)
+	vals["*conn.Session (hs2-http)"] = hs
+	vals["*conn.Operation (hs2-http)"] = hop
+	secrets := append([]sought(nil), sweptSecrets...)
+	for _, c := range tap.values() {
+		sig, _, _ := strings.Cut(c, "&")
+		secrets = append(secrets, sought{what: "auth cookie", forms: []string{c, sig}})
+	}
+	require.Greater(t, len(secrets), len(sweptSecrets), "the coordinator issued no cookie: the grep would prove nothing")
+
 	var texts []labeled
 	for name, v := range vals {
 		texts = append(texts, sweep(name, v, true)...)
 	}
 	// Everything closed, its goroutines ended: every placement.
 	require.NoError(t, op.Close(ctx))
+	require.NoError(t, hop.Close(ctx))
+	require.NoError(t, hs.Close())
 	l.Release()
 	require.NoError(t, p.Close())
 	release()
 	for name, v := range vals {
 		texts = append(texts, sweep(name+" (closed)", v, false)...)
 	}
-	// The sweep must see the password where it is meant to be: FormatDSN
-	// and Reveal. Otherwise the grep would prove nothing.
+	// The sweep must see the secrets where they are meant to be:
+	// FormatDSN, the Basic value revealed. Otherwise the grep would prove
+	// nothing.
 	cfg := vals["impalalb.Config"].(impalalb.Config)
+	httpCfg := vals["impalalb.Config (hs2-http, jwt)"].(impalalb.Config)
+	basic := vals["secret.Value (Basic header)"].(secret.Value)
 	require.Empty(t, leaksIn(texts, []sought{secretOf("x", []byte("no-such-text"))}))
-	require.NotEmpty(t, leaksIn([]labeled{{"FormatDSN", cfg.FormatDSN()}}, []sought{secretOf("password", []byte(sweptPassword))}))
-	for label, sample := range leaksIn(texts, []sought{secretOf("password", []byte(sweptPassword))}) {
+	for _, where := range []labeled{{"FormatDSN", cfg.FormatDSN()}, {"FormatDSN (jwt, header)", httpCfg.FormatDSN()}, {"Basic", basic.Reveal()}} {
+		require.NotEmpty(t, leaksIn([]labeled{where}, sweptSecrets), where.label)
+	}
+	require.Len(t, leaksIn([]labeled{{"jwt", httpCfg.JWT.Reveal()}, {"header", httpCfg.HTTPHeaders["X-Api-Key"].Reveal()}}, sweptSecrets), 2)
+	for label, sample := range leaksIn(texts, secrets) {
 		t.Errorf("secret leak in %s: %s", label, sample)
 	}
 	t.Logf("%d texts, %d values, %d verbs: clean", len(texts), len(vals), len(verbs))

@@ -2,13 +2,15 @@
 // its own process, for benchmarks behind a real proxy and for interop tests
 // with impala-shell and impyla. It prints its addresses and runs until
 // SIGINT, or until a graceful shutdown ends: SIGTERM starts one, as it does
-// in Impala (as the statement ":shutdown()" does), and the process exits
+// in Impala, and so does the statement ":shutdown()"; the process exits
 // once the grace period is over and no statement runs, or at the deadline
-// (--shutdown_grace_period_s, --shutdown_deadline_s).
+// (--shutdown_grace_period_s, --shutdown_deadline_s). With several
+// coordinators (--coordinators) it exits when the last has.
 //
 //	impalad --hs2_port=21050 --beeswax_port=21000 --service_time=2ms
 //	impalad --tls_cert=server.pem --tls_key=server.key --ldap_users=users.txt
 //	impalad --keytab=impala.keytab --kerberos_qop=auth,auth-conf
+//	impalad --hs2_http_port=28000 --jwks_file_path=jwks.json --jwt_allow_without_tls
 //
 // Coordinators in different processes do not share a catalog, so
 // --ddl_delay has no effect on a lone coordinator (its own DDL is visible to
@@ -18,8 +20,13 @@
 // --beeswax_port (or on free ports when those are 0).
 //
 // For each coordinator it prints, one per line, "hs2=host:port", then
+// "hs2-http=host:port" when --hs2_http_port is set, then
 // "beeswax=host:port" unless beeswax is off, then "web=host:port" when
-// --webserver_port is set.
+// --webserver_port is set. The HTTP listener (HiveServer2 over HTTP)
+// authenticates as the binary port does — --ldap_users with Basic,
+// --keytab with SPNEGO (Negotiate) — and with JWTs (Bearer) signed by a key
+// of --jwks_file_path; it issues auth cookies valid for
+// --max_cookie_lifetime_s.
 package main
 
 import (
@@ -59,6 +66,11 @@ func run(args []string) error {
 	hs2Port := fs.Int("hs2_port", 0, "HiveServer2 port (0: any free port)")
 	bzPort := fs.Int("beeswax_port", 0, "beeswax port (0: any free port; -1: off)")
 	webPort := fs.Int("webserver_port", -1, "web server port for /healthz and metrics (0: any free port; -1: off)")
+	httpPort := fs.Int("hs2_http_port", -1, "HiveServer2 over HTTP port (0: any free port; -1: off)")
+	jwks := fs.String("jwks_file_path", "", "JSON Web Key Set file: turns JWT authentication over HTTP on")
+	jwtNoTLS := fs.Bool("jwt_allow_without_tls", false, "allow JWT authentication without TLS")
+	jwtClaim := fs.String("jwt_custom_claim_username", "username", "JWT claim holding the user name")
+	cookieLife := fs.Int64("max_cookie_lifetime_s", 86400, "lifetime of the HTTP auth cookies in seconds (0: no cookies)")
 	serviceTime := fs.Duration("service_time", 0, "simulated work per statement")
 	ddlDelay := fs.Duration("ddl_delay", 0, "catalog propagation delay (no peers in one process: see the package doc)")
 	idle := fs.Duration("idle_session_timeout", 0, "expire sessions idle this long (0: never)")
@@ -71,7 +83,7 @@ func run(args []string) error {
 	version := fs.String("version", "", "version string to report")
 	feThreads := fs.Int("fe_service_threads", 0, "connections served at once; more wait (0: no cap)")
 	n := fs.Int("coordinators", 1, "coordinators to start, sharing one catalog")
-	verbose := fs.Bool("v", false, "log connections and sessions to stderr")
+	verbose := fs.Bool("v", false, "log connections, sessions and queries (each registered statement with its session, database and query options) to stderr")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the process ends")
 	grace := fs.Int64("shutdown_grace_period_s", 120, "graceful shutdown: seconds before the coordinator may exit")
 	deadline := fs.Int64("shutdown_deadline_s", 3600, "graceful shutdown: default deadline in seconds")
@@ -95,6 +107,13 @@ func run(args []string) error {
 		Cluster:                    impalad.NewCluster(*ddlDelay),
 		ShutdownGracePeriod:        time.Duration(*grace) * time.Second,
 		ShutdownDeadline:           time.Duration(*deadline) * time.Second,
+		JWKSFile:                   *jwks,
+		JWTAllowWithoutTLS:         *jwtNoTLS,
+		JWTUsernameClaim:           *jwtClaim,
+		CookieLifetime:             time.Duration(*cookieLife) * time.Second,
+	}
+	if *cookieLife <= 0 {
+		cfg.CookieLifetime = -1
 	}
 	if *grace <= 0 {
 		cfg.ShutdownGracePeriod = time.Nanosecond
@@ -102,6 +121,8 @@ func run(args []string) error {
 	if *deadline <= 0 {
 		cfg.ShutdownDeadline = time.Nanosecond
 	}
+	exited := make(chan struct{}, *n)
+	cfg.OnShutdownDone = func() { exited <- struct{}{} }
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -138,6 +159,7 @@ func run(args []string) error {
 			return err
 		}
 		cfg.Mechanisms = map[string]saslserver.MechanismFactory{"GSSAPI": acc.Factory()}
+		cfg.Negotiate = acc.AcceptNegotiate
 	}
 	port := func(base, i int) string {
 		if base == 0 {
@@ -158,6 +180,9 @@ func run(args []string) error {
 		if *webPort >= 0 {
 			c.WebAddr = port(*webPort, i)
 		}
+		if *httpPort >= 0 {
+			c.HS2HTTPAddr = port(*httpPort, i)
+		}
 		co, err := impalad.Start(c)
 		if err != nil {
 			closeAll()
@@ -165,6 +190,9 @@ func run(args []string) error {
 		}
 		cos = append(cos, co)
 		fmt.Printf("hs2=%s\n", co.HS2Addr())
+		if a := co.HS2HTTPAddr(); a != "" {
+			fmt.Printf("hs2-http=%s\n", a)
+		}
 		if a := co.BeeswaxAddr(); a != "" {
 			fmt.Printf("beeswax=%s\n", a)
 		}
@@ -190,24 +218,7 @@ func run(args []string) error {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	for s := range sig {
-		if s != syscall.SIGTERM {
-			break
-		}
-		// Graceful: every coordinator shuts down; the process ends when
-		// the last has exited.
-		for _, co := range cos {
-			if _, err := co.StartShutdown(-1); err != nil {
-				fmt.Fprintf(os.Stderr, "impalad: shutdown %s: %v\n", co.HS2Addr(), err)
-			}
-		}
-		go func() {
-			for _, co := range cos {
-				<-co.ShutdownDone()
-			}
-			sig <- syscall.SIGINT
-		}()
-	}
+	waitEnd(cos, sig, exited)
 	done := make(chan struct{})
 	go func() {
 		closeAll()
@@ -219,6 +230,35 @@ func run(args []string) error {
 		return errors.New("close timed out")
 	}
 	return nil
+}
+
+// waitEnd returns when the process is to end: at SIGINT, or once every
+// coordinator of cos has ended a graceful shutdown (exited receives one
+// value for each), whatever started it: SIGTERM, which starts one on every
+// coordinator as it does in Impala, or the statement ":shutdown()". Impala's
+// ShutdownThread ends the process then (be/src/service/impala-server.cc).
+func waitEnd(cos []*impalad.Coordinator, sig <-chan os.Signal, exited <-chan struct{}) {
+	left := len(cos)
+	for {
+		select {
+		case s := <-sig:
+			if s != syscall.SIGTERM {
+				return
+			}
+			for _, co := range cos {
+				if co.ShuttingDown() {
+					continue
+				}
+				if _, err := co.StartShutdown(-1); err != nil {
+					fmt.Fprintf(os.Stderr, "impalad: shutdown %s: %v\n", co.HS2Addr(), err)
+				}
+			}
+		case <-exited:
+			if left--; left == 0 {
+				return
+			}
+		}
+	}
 }
 
 // readUsers reads "user:password" lines; blank lines and lines starting
