@@ -62,13 +62,14 @@ type link interface {
 // tcpLink is the link of the binary protocol: one TCP connection, maybe
 // with TLS over it.
 type tcpLink struct {
-	raw  net.Conn // the TCP socket, for the liveness check
-	conn *countingConn
+	raw   net.Conn // the TCP socket
+	conn  *countingConn
+	alive *connChecker // the liveness check of raw, made once
 }
 
 func (l *tcpLink) sent() int64             { return l.conn.written.Load() }
 func (l *tcpLink) setDeadline(t time.Time) { _ = l.conn.SetDeadline(t) }
-func (l *tcpLink) check() error            { return connCheck(l.raw) }
+func (l *tcpLink) check() error            { return l.alive.check() }
 func (l *tcpLink) close() error            { return l.raw.Close() }
 
 // dialConn connects to addr and runs the TLS handshake of o: the raw TCP
@@ -158,7 +159,7 @@ func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
 	} else {
 		trans = newBufTransport(cc)
 	}
-	return newWire(addr, &tcpLink{raw: raw, conn: cc}, trans, o), nil
+	return newWire(addr, &tcpLink{raw: raw, conn: cc, alive: newConnChecker(raw)}, trans, o), nil
 }
 
 // newWire sets up the Thrift client of a wire over trans.
