@@ -67,13 +67,15 @@ func (o *options) checkDiscovery() error {
 }
 
 // webAuthOf is --web_auth, or what the shell's own authentication implies
-// when it is not given: the LDAP user and password (over HTTPS only) with
-// -l, SPNEGO with -k, nothing otherwise.
+// when it is not given, as the DSN's web_auth: the LDAP user and password
+// with -l (which ImpalaWeb sends over HTTPS only: a web server asking for
+// them over plain HTTP is an error that says so), SPNEGO with -k, nothing
+// otherwise.
 func (o *options) webAuthOf() string {
 	switch {
 	case o.webAuth != "":
 		return o.webAuth
-	case o.ldap && o.webTLS:
+	case o.ldap:
 		return "basic"
 	case o.kerberos:
 		return "spnego"

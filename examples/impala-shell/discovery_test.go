@@ -96,7 +96,7 @@ func TestDiscoveryFlagsChecked(t *testing.T) {
 
 // TestDiscoveryConfig: what the flags make of the pool's configuration —
 // the sources, their periods, and the web servers' port, TLS and
-// credentials (Basic with -l over --web_tls; none without either).
+// credentials (Basic with -l, never over plain HTTP).
 func TestDiscoveryConfig(t *testing.T) {
 	ca, err := certtest.NewCA("shell web CA")
 	require.NoError(t, err)
@@ -132,7 +132,8 @@ func TestDiscoveryConfig(t *testing.T) {
 	cfg = build("-i", "a:21050", "--cluster_load", "-l", "-u", "bob", "--auth_creds_ok_in_clear")
 	require.Empty(t, cfg.Discovery)
 	load = cfg.ClusterLoad.(*balancer.ImpalaLoad)
-	require.Empty(t, load.Web.User, "no Basic over plain HTTP unless asked")
+	require.Equal(t, "bob", load.Web.User)
+	require.False(t, load.Web.BasicInClear, "no Basic over plain HTTP")
 	require.Nil(t, load.Web.TLSHandshake)
 	require.Equal(t, balancer.DefaultWebPort, load.Web.Port)
 
