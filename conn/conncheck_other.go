@@ -4,15 +4,12 @@ package conn
 
 import "net"
 
-// connCheck cannot look at the socket on this platform: the connection is
-// taken as alive, and a dead one shows at its next call (Session.Ping
+// connChecker cannot look at the socket on this platform: the connection
+// is taken as alive, and a dead one shows at its next call (Session.Ping
 // proves it).
-func connCheck(net.Conn) error { return nil }
-
-// connChecker is connCheck for one connection checked again and again.
 type connChecker struct{}
 
 func newConnChecker(net.Conn) *connChecker { return &connChecker{} }
 
-// check is connCheck of the connection.
+// check reports the connection alive.
 func (*connChecker) check() error { return nil }

@@ -9,44 +9,12 @@ import (
 	"syscall"
 )
 
-// connCheck peeks one byte of c without blocking: EOF or a reset means the
-// peer is gone, data means the stream is out of step, EAGAIN means the
-// connection is idle and alive. A connection that offers no raw file
-// descriptor is taken as alive.
-func connCheck(c net.Conn) error {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var (
-		n      int
-		sysErr error
-	)
-	err = rc.Read(func(fd uintptr) bool {
-		var buf [1]byte
-		n, _, sysErr = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case errors.Is(sysErr, syscall.EAGAIN) || errors.Is(sysErr, syscall.EWOULDBLOCK):
-		return nil
-	case sysErr != nil:
-		return sysErr
-	case n == 0:
-		return io.EOF
-	}
-	return errUnexpectedRead
-}
-
-// connChecker is connCheck for one connection, checked again and again
-// (the HS2HTTP transport checks its keep-alive connection before each
-// request): it allocates nothing per check.
+// connChecker checks one connection without a round trip, again and
+// again (before each statement, and before each HS2HTTP request on its
+// keep-alive connection), allocating nothing per check: it peeks one byte
+// without blocking; EOF or a reset means the peer is gone, data means the
+// stream is out of step, EAGAIN means the connection is idle and alive. A
+// connection that offers no raw file descriptor is taken as alive.
 type connChecker struct {
 	rc     syscall.RawConn // nil: no raw file descriptor, always alive
 	n      int
@@ -67,7 +35,7 @@ func newConnChecker(c net.Conn) *connChecker {
 	return k
 }
 
-// check is connCheck of the connection.
+// check peeks at the connection.
 func (k *connChecker) check() error {
 	if k.rc == nil {
 		return nil

@@ -67,14 +67,15 @@ type link interface {
 // tcpLink is the link of the binary protocol: one TCP connection, maybe
 // with TLS over it.
 type tcpLink struct {
-	raw    net.Conn // the TCP socket, for the liveness check
+	raw    net.Conn // the TCP socket
 	conn   *countingConn
-	maxMsg int // Options.MaxMessageSize: the bytes one reply may take on the wire
+	alive  *connChecker // the liveness check of raw, made once
+	maxMsg int          // Options.MaxMessageSize: the bytes one reply may take on the wire
 }
 
 func (l *tcpLink) sent() int64             { return l.conn.written.Load() }
 func (l *tcpLink) setDeadline(t time.Time) { _ = l.conn.SetDeadline(t) }
-func (l *tcpLink) check() error            { return connCheck(l.raw) }
+func (l *tcpLink) check() error            { return l.alive.check() }
 func (l *tcpLink) close() error            { return l.raw.Close() }
 func (l *tcpLink) newCall()                { l.conn.limitReads(l.maxMsg) }
 
@@ -165,7 +166,7 @@ func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
 	} else {
 		trans = newBufTransport(cc)
 	}
-	return newWire(addr, &tcpLink{raw: raw, conn: cc, maxMsg: o.MaxMessageSize}, trans, o), nil
+	return newWire(addr, &tcpLink{raw: raw, conn: cc, alive: newConnChecker(raw), maxMsg: o.MaxMessageSize}, trans, o), nil
 }
 
 // newWire sets up the Thrift client of a wire over trans.

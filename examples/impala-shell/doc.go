@@ -22,6 +22,22 @@
 //
 // The directives that have no client-side meaning are listed on stderr.
 //
+// The coordinators can also be found at run time, -i giving the seeds, and
+// leastconn can count the whole cluster's load rather than this shell's
+// own, with the flags named as the DSN's parameters (README's DSN table):
+// --discovery impala reads the membership from the coordinators' web
+// servers (/backends; a quiescing coordinator gets no new session), with
+// --web_port, --web_tls (trusting --ca_cert) and --web_auth (basic: -l's
+// user and password, over HTTPS only; spnego: -k's credentials; by
+// default the one of the shell's own authentication); --discovery dns
+// resolves each -i host name (--dns_server to ask a given DNS server);
+// --cluster_load reads each coordinator's queries and sessions from its
+// /jsonmetrics; --discovery_interval and --cluster_load_interval set the
+// periods:
+//
+//	impala-shell -i coord1 --discovery impala --web_tls --ca_cert ca.pem -l --ssl -q "select 1"
+//	impala-shell -i impala.svc.cluster.local:21050 --discovery dns --cluster_load -q "select 1"
+//
 // Without -i it starts --local N (default 3) in-process test coordinators on
 // loopback and connects to them, so that
 //

@@ -164,7 +164,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		infof("Started %d local in-process test coordinators on %s (use -i host:port,... for a real cluster)",
 			len(pcfg.Coordinators), strings.Join(pcfg.Coordinators, ", "))
 	}
-	d, cleanup, err := newDialer(o, cred, tlsFromFile)
+	d, cleanup, err := newDialer(o, cred, tlsFromFile, &pcfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -313,8 +313,10 @@ func poolConfig(o *options, stderr io.Writer) (balancer.Config, *balancer.HAProx
 
 // newDialer builds the dialer of the flags: protocol (hs2-http with its
 // path and X-Forwarded-For), TLS (of the flags or of --haproxy_config),
-// Kerberos, LDAP with password or a JWT (cred).
-func newDialer(o *options, cred secret.Value, hap *balancer.HAProxyBackend) (*balancer.ConnDialer, func(), error) {
+// Kerberos, LDAP with password or a JWT (cred). With pcfg, it also adds
+// the discovery and load sources of the flags to it, their web servers
+// reached with the same TLS trust and credentials.
+func newDialer(o *options, cred secret.Value, hap *balancer.HAProxyBackend, pcfg *balancer.Config) (*balancer.ConnDialer, func(), error) {
 	opts := conn.Options{
 		Protocol:    o.protocol,
 		User:        o.user,
@@ -353,16 +355,22 @@ func newDialer(o *options, cred secret.Value, hap *balancer.HAProxyBackend) (*ba
 			tc.CertFile, tc.KeyFile = hap.ClientCertFile, hap.ClientCertFile
 		}
 	}
-	if useTLS {
+	var tlsClient *tlsconf.Client
+	if useTLS || o.webTLS {
 		c, err := tlsconf.NewClient(tc)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--ssl: %w", err)
 		}
-		opts.TLSHandshake = c.HandshakeConn
+		tlsClient = c
 	}
+	if useTLS {
+		opts.TLSHandshake = tlsClient.HandshakeConn
+	}
+	var kc *kerberos.Client
 	switch {
 	case o.kerberos:
-		kc, err := kerberos.NewClient(kerberos.Config{ServiceName: o.kerberosServiceName, HostFQDN: o.kerberosHostFQDN})
+		var err error
+		kc, err = kerberos.NewClient(kerberos.Config{ServiceName: o.kerberosServiceName, HostFQDN: o.kerberosHostFQDN})
 		if err != nil {
 			return nil, nil, fmt.Errorf("-k: %w", err)
 		}
@@ -380,6 +388,12 @@ func newDialer(o *options, cred secret.Value, hap *balancer.HAProxyBackend) (*ba
 		}
 	case o.jwt:
 		opts.HTTPAuth = conn.BearerAuth(conn.StaticToken(cred))
+	}
+	if pcfg != nil {
+		if err := setDiscovery(o, pcfg, tlsClient, kc, cred); err != nil {
+			cleanup()
+			return nil, nil, err
+		}
 	}
 	return balancer.NewConnDialer(opts), cleanup, nil
 }

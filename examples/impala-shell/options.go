@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
@@ -59,6 +60,16 @@ type options struct {
 	affinityKey    string
 	haproxyConfig  string // --haproxy_config
 	haproxyBackend string // --haproxy_backend
+
+	// Discovery and cluster-wide least connections (discovery.go).
+	discovery           string        // --discovery: "", dns or impala
+	discoveryInterval   time.Duration // --discovery_interval
+	dnsServer           string        // --dns_server (discovery dns)
+	clusterLoad         bool          // --cluster_load
+	clusterLoadInterval time.Duration // --cluster_load_interval
+	webPort             int           // --web_port
+	webTLS              bool          // --web_tls
+	webAuth             string        // --web_auth: "", none, basic or spnego
 
 	ignoreFailures       bool // -c
 	verbose              bool // -V / --quiet (verbose is the default)
@@ -252,6 +263,9 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 		*p = def
 		value((*intValue)(p), short, long, usage)
 	}
+	duration := func(p *time.Duration, long, usage string) {
+		value((*durationValue)(p), "", long, usage)
+	}
 	str(&o.impalad, "i", "impalad", "", "coordinators to balance over, host[:port] comma-separated; none starts local in-process coordinators")
 	fs.Func("local", "start `N` in-process test coordinators on loopback and connect to them (default 3 when -i is absent)", func(s string) error {
 		n, err := strconv.Atoi(s)
@@ -298,6 +312,16 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	str(&o.affinityKey, "", "affinity_key", "", "key of --balance affinity (default: this host's name)")
 	str(&o.haproxyConfig, "", "haproxy_config", "", "take the coordinators, balancing, health checks and TLS from this haproxy.cfg")
 	str(&o.haproxyBackend, "", "haproxy_backend", "", "the backend (or listen, or frontend) section of --haproxy_config to use (default: the only one with servers)")
+	value(&choiceValue[string]{p: &o.discovery, choices: []choice[string]{{"dns", "dns", false}, {"impala", "impala", false}}},
+		"", "discovery", "find the coordinators at run time, -i being the seeds: dns (each -i host's records) or impala (the coordinators' web servers' /backends)")
+	duration(&o.discoveryInterval, "discovery_interval", "period of --discovery's polls (default 10s)")
+	str(&o.dnsServer, "", "dns_server", "", "with --discovery dns: ask this DNS server (host:port) instead of the system's resolver")
+	boolean(&o.clusterLoad, "", "cluster_load", "least connections over the whole cluster's load, read from the coordinators' web servers (/jsonmetrics)")
+	duration(&o.clusterLoadInterval, "cluster_load_interval", "period of --cluster_load's reads (default 1s)")
+	integer(&o.webPort, "", "web_port", balancer.DefaultWebPort, "the coordinators' web server port (--discovery impala, --cluster_load)")
+	boolean(&o.webTLS, "", "web_tls", "HTTPS to the web servers, trusting --ca_cert")
+	value(&choiceValue[string]{p: &o.webAuth, choices: []choice[string]{{"none", "none", false}, {"basic", "basic", false}, {"spnego", "spnego", false}}},
+		"", "web_auth", "authentication to the web servers: none, basic (-l's user and password, --web_tls only) or spnego (-k) (default: basic with -l, spnego with -k)")
 	boolean(&o.ignoreFailures, "c", "ignore_query_failure", "continue after a failed statement")
 	o.verbose = true
 	boolean(&o.verbose, "V", "verbose", "print messages (the default)")
@@ -339,6 +363,9 @@ func (o *options) check() error {
 	}
 	if o.haproxyConfig != "" && (o.impalad != "" || o.localSet) {
 		return &usageError{"--haproxy_config names the coordinators: it excludes -i and --local"}
+	}
+	if err := o.checkDiscovery(); err != nil {
+		return err
 	}
 	if o.fetchSize < 1 {
 		return &usageError{"--fetch_size must be at least 1"}
@@ -384,8 +411,8 @@ func (o *options) check() error {
 	if o.kerberosHostFQDN != "" && !o.kerberos {
 		return &usageError{"-b/--kerberos_host_fqdn needs -k"}
 	}
-	if o.caCert != "" && !o.ssl {
-		return &usageError{"--ca_cert needs --ssl"}
+	if o.caCert != "" && !o.ssl && !o.webTLS {
+		return &usageError{"--ca_cert needs --ssl (or --web_tls)"}
 	}
 	if o.user == "" {
 		o.user = loginUser()
@@ -440,6 +467,26 @@ func (i *intValue) Set(v string) error {
 	return nil
 }
 func (i *intValue) Get() any { return int(*i) }
+
+// durationValue is a Go duration flag (10s, 500ms); zero means the
+// library's default.
+type durationValue time.Duration
+
+func (d *durationValue) String() string {
+	if *d == 0 {
+		return ""
+	}
+	return time.Duration(*d).String()
+}
+func (d *durationValue) Set(v string) error {
+	x, err := time.ParseDuration(v)
+	if err != nil || x <= 0 {
+		return errors.New("want a positive Go duration such as 10s or 500ms")
+	}
+	*d = durationValue(x)
+	return nil
+}
+func (d *durationValue) Get() any { return time.Duration(*d) }
 
 // notValue is a switch that clears a bool (--quiet, --disable_live_progress).
 type notValue bool
