@@ -666,19 +666,13 @@ func (sr *stringReader) readPeeked(n int) ([]string, error) {
 		}
 		size := int32(binary.BigEndian.Uint32(b))
 		w.consume(4)
-		if size < 0 {
-			return nil, negative(size)
+		k, v, done, err := sr.begin(size)
+		if err != nil {
+			return nil, err
 		}
-		k := int(size)
-		if k == 0 || k > arenaBlock/4 || cap(sr.block)-len(sr.block) < k {
-			v, done, err := sr.outOfBlock(k)
-			if err != nil {
-				return nil, err
-			}
-			if done {
-				vals = append(vals, v)
-				continue
-			}
+		if done {
+			vals = append(vals, v)
+			continue
 		}
 		at := len(sr.block)
 		if k <= len(b)-4 {
@@ -714,20 +708,13 @@ func (sr *stringReader) readStreamed(n int) ([]string, error) {
 		if _, err := io.ReadFull(sr.raw, hdr[:]); err != nil {
 			return nil, thrift.NewTProtocolException(err)
 		}
-		size := int32(binary.BigEndian.Uint32(hdr[:]))
-		if size < 0 {
-			return nil, negative(size)
+		k, v, done, err := sr.begin(int32(binary.BigEndian.Uint32(hdr[:])))
+		if err != nil {
+			return nil, err
 		}
-		k := int(size)
-		if k == 0 || k > arenaBlock/4 || cap(sr.block)-len(sr.block) < k {
-			v, done, err := sr.outOfBlock(k)
-			if err != nil {
-				return nil, err
-			}
-			if done {
-				vals = append(vals, v)
-				continue
-			}
+		if done {
+			vals = append(vals, v)
+			continue
 		}
 		at := len(sr.block)
 		sr.block = sr.block[:at+k]
@@ -740,6 +727,21 @@ func (sr *stringReader) readStreamed(n int) ([]string, error) {
 		vals = append(vals, stringAt(sr.block, at, k))
 	}
 	return vals, nil
+}
+
+// begin starts a value whose length prefix is size: its length k and,
+// when it does not go into the current arena block as it is, what
+// outOfBlock makes of it (done: v is the value; not done: a new block,
+// into which the caller copies the k bytes, as into the current one).
+func (sr *stringReader) begin(size int32) (k int, v string, done bool, err error) {
+	if size < 0 {
+		return 0, "", false, negative(size)
+	}
+	k = int(size)
+	if k == 0 || k > arenaBlock/4 || cap(sr.block)-len(sr.block) < k {
+		v, done, err = sr.outOfBlock(k)
+	}
+	return k, v, done, err
 }
 
 // outOfBlock handles a value of k bytes that does not go into the current

@@ -143,6 +143,53 @@ func report(t *testing.T, leaks map[string]string) {
 	}
 }
 
+// driver runs each DSN through the driver, as an application would, and
+// captures everything it shows: ParseDSN's error or the Config, the
+// connector (its Config and Stats), a ping, a failing statement, a bad
+// query, the close, all logged to log.
+func (c *capture) driver(ctx context.Context, log *slog.Logger, dsns ...string) {
+	for _, dsn := range dsns {
+		cfg, err := impalalb.ParseDSN(dsn)
+		c.err(err)
+		if err != nil {
+			continue
+		}
+		cfg.Logger = log
+		c.value(cfg)
+		c.value(*cfg)
+		// FormatDSN is ParseDSN's exact inverse and so holds the password
+		// by design; it is not grepped.
+		cn, err := impalalb.NewConnector(cfg)
+		c.err(err)
+		if err != nil {
+			continue
+		}
+		c.value(cn)
+		c.value(cn.Config())
+		db := sql.OpenDB(cn)
+		c.err(db.PingContext(ctx))
+		_, err = db.ExecContext(ctx, "select fail('driver')")
+		c.err(err)
+		var x int
+		c.err(db.QueryRowContext(ctx, "select nonsense").Scan(&x))
+		c.value(cn.Stats())
+		c.err(db.Close())
+	}
+}
+
+// leases acquires n sessions from p in turn, runs a failing statement on
+// each and captures the errors.
+func (c *capture) leases(ctx context.Context, p *balancer.Pool[*conn.Session], n int) {
+	for range n {
+		l, err := p.Acquire(ctx, "")
+		c.err(err)
+		if err == nil {
+			c.err(runStmt(ctx, sess(l), "select fail('x')"))
+			l.Release()
+		}
+	}
+}
+
 const plainPassword = "Pl41n-S3cret-xyzzy"
 
 // headerKey is the value of an HTTP header a proxy wants (an API key).
@@ -207,14 +254,7 @@ func TestSecretsPLAIN(t *testing.T) {
 	cap.value(bcfg)
 	p, err := balancer.New(bcfg, d)
 	require.NoError(t, err)
-	for range 3 {
-		l, err := p.Acquire(ctx, "")
-		cap.err(err)
-		if err == nil {
-			cap.err(runStmt(ctx, sess(l), "select fail('x')"))
-			l.Release()
-		}
-	}
+	cap.leases(ctx, p, 3)
 	cos[1].Faults().FailOpenSessions(5)
 	p2 := newPool(t, addrs[1:], opts, func(c *balancer.Config) { c.Logger = log; c.Retries = -1 })
 	_, err = p2.Acquire(ctx, "")
@@ -224,39 +264,14 @@ func TestSecretsPLAIN(t *testing.T) {
 	require.NoError(t, cos[0].Restart())
 
 	// The driver: DSN with the password, good and bad, parse errors.
-	for _, dsn := range []string{
+	cap.driver(ctx, log,
 		fmt.Sprintf("impala://rel:%s@%s/default", plainPassword, addrs[0]),
 		fmt.Sprintf("impala://rel:%s-wrong@%s/default?connect_timeout=2s", plainPassword, addrs[0]),
 		fmt.Sprintf("impala://rel:%s@%s/default?balance=nonsense", plainPassword, addrs[0]),
 		fmt.Sprintf("impala://rel:%s@%s,:bad:port/default", plainPassword, addrs[0]),
 		fmt.Sprintf("impala://rel:%s@127.0.0.1:1/default?connect_timeout=1s&retries=0", plainPassword),
 		fmt.Sprintf("impala://rel:%s@%s/de fault", plainPassword, addrs[0]),
-	} {
-		cfg, err := impalalb.ParseDSN(dsn)
-		cap.err(err)
-		if err != nil {
-			continue
-		}
-		cfg.Logger = log
-		cap.value(cfg)
-		cap.value(*cfg)
-		// FormatDSN is ParseDSN's exact inverse and so holds the password
-		// by design; it is not grepped.
-		cn, err := impalalb.NewConnector(cfg)
-		cap.err(err)
-		if err != nil {
-			continue
-		}
-		cap.value(cn.Config())
-		db := sql.OpenDB(cn)
-		cap.err(db.PingContext(ctx))
-		_, err = db.ExecContext(ctx, "select fail('driver')")
-		cap.err(err)
-		var x int
-		cap.err(db.QueryRowContext(ctx, "select nonsense").Scan(&x))
-		cap.value(cn.Stats())
-		cap.err(db.Close())
-	}
+	)
 	cap.value(tlsconf.Config{ServerName: lbName})
 
 	require.NotEmpty(t, cap.log.String(), "debug logging produced nothing: the grep would prove nothing")
@@ -355,27 +370,11 @@ func TestSecretsKerberos(t *testing.T) {
 	k.Restart(t)
 
 	// The driver with auth=gssapi.
-	for _, dsn := range []string{
+	cap.driver(ctx, log,
 		fmt.Sprintf("impala://%s:%s@%s/default?auth=gssapi&kerberos_host_fqdn=%s&krb5_conf=%s", k.User, k.Password, addrs[0], k.LBHost, k.Krb5Conf),
 		fmt.Sprintf("impala://%s@%s/default?auth=gssapi&kerberos_host_fqdn=%s&krb5_conf=%s&keytab=%s&principal=%s", k.User, addrs[0], k.LBHost, k.Krb5Conf, k.UserKeytab, k.UserPrincipal()),
 		fmt.Sprintf("impala://%s:%s-wrong@%s/default?auth=gssapi&kerberos_host_fqdn=%s&krb5_conf=%s", k.User, k.Password, addrs[0], k.LBHost, k.Krb5Conf),
-	} {
-		cfg, err := impalalb.ParseDSN(dsn)
-		cap.err(err)
-		if err != nil {
-			continue
-		}
-		cfg.Logger = log
-		cap.value(cfg)
-		cn, err := impalalb.NewConnector(cfg)
-		cap.err(err)
-		if err != nil {
-			continue
-		}
-		db := sql.OpenDB(cn)
-		cap.err(db.PingContext(ctx))
-		cap.err(db.Close())
-	}
+	)
 
 	require.NotEmpty(t, cap.log.String(), "debug logging produced nothing: the grep would prove nothing")
 	report(t, cap.check(secrets))
@@ -550,43 +549,16 @@ func TestSecretsHTTP(t *testing.T) {
 	}
 
 	p := newPool(t, addrs, opts, func(c *balancer.Config) { c.Logger = log; c.Interval = 50 * time.Millisecond })
-	for range 3 {
-		l, err := p.Acquire(ctx, "")
-		cap.err(err)
-		if err == nil {
-			cap.err(runStmt(ctx, sess(l), "select fail('x')"))
-			l.Release()
-		}
-	}
+	cap.leases(ctx, p, 3)
 	cap.value(p.Stats())
 
-	for _, dsn := range []string{
+	cap.driver(ctx, log,
 		fmt.Sprintf("impala://rel:%s@%s?protocol=hs2-http&http_header.X-Api-Key=%s", plainPassword, addrs[1], headerKey),
 		fmt.Sprintf("impala://%s?protocol=hs2-http&auth=jwt&jwt=%s", addrs[1], token),
 		fmt.Sprintf("impala://%s?protocol=hs2-http&auth=jwt&jwt=%s&connect_timeout=2s", addrs[1], expired),
 		fmt.Sprintf("impala://%s?protocol=hs2&auth=jwt&jwt=%s", addrs[1], token),
 		fmt.Sprintf("impala://%s?protocol=hs2-http&auth=jwt&jwt_file=%s", addrs[1], tokFile),
-	} {
-		cfg, err := impalalb.ParseDSN(dsn)
-		cap.err(err)
-		if err != nil {
-			continue
-		}
-		cfg.Logger = log
-		cap.value(cfg)
-		cap.value(*cfg)
-		cn, err := impalalb.NewConnector(cfg)
-		cap.err(err)
-		if err != nil {
-			continue
-		}
-		cap.value(cn)
-		db := sql.OpenDB(cn)
-		cap.err(db.PingContext(ctx))
-		_, err = db.ExecContext(ctx, "select fail('driver')")
-		cap.err(err)
-		cap.err(db.Close())
-	}
+	)
 
 	cookies := tap.values()
 	require.NotEmpty(t, cookies, "the coordinators issued no cookie: the grep would prove nothing")
