@@ -106,12 +106,9 @@ func TestBalanceComesBack(t *testing.T) {
 	cfg := testConfig(impalalb.ProtocolHS2, cos...)
 	cfg.HealthInterval = 100 * time.Millisecond
 	cfg.SlowStart = 500 * time.Millisecond
-	// The kill cuts the statements in flight there at once; when five of
-	// them report before the pool marks it down, that is an outlier
-	// ejection, which keeps the restarted coordinator out for
-	// OutlierEjectTime (30 s) as it should: this test is about what comes
-	// after, so ejection is off.
-	cfg.OutlierFailures = -1
+	// The kill cuts the statements in flight there at once: however many
+	// of them report, the coordinator fails the check made before an
+	// ejection, so it is down, not ejected, and returns with its restart.
 	db, c := openDB(t, cfg)
 	db.SetMaxOpenConns(30)
 	db.SetMaxIdleConns(30)

@@ -15,6 +15,8 @@ import (
 // how each statement ended ([conn.Observer]; a lease implements it):
 // OutlierFailures consecutive timeouts or transport failures on one
 // coordinator within OutlierWindow, while another is up and not failing,
+// and while it still passes a health check (a dead coordinator goes down
+// as a failed check takes it down, and returns when it answers again),
 // eject it: it is taken down as by a failed dial (its idle sessions
 // closed, the sessions in use move at their next statement, which never
 // runs twice), and it is not even probed for OutlierEjectTime, which
@@ -31,6 +33,7 @@ import (
 type outlier struct {
 	streak      int32     // consecutive failures, under coord.mu (streakN mirrors it)
 	streakStart time.Time // the first failure of the streak
+	deciding    bool      // a check before ejecting runs (considerEjecting)
 	ejected     bool      // down because of an ejection, until markUp
 	ejections   int       // ejections in a row, for the doubling
 	ejectUntil  time.Time // no re-probe before
@@ -70,8 +73,41 @@ func (l *Lease[S]) CoordinatorFailed(err error) {
 	c.streakN.Store(n)
 	c.mu.Unlock()
 	if int(n) >= p.cfg.OutlierFailures {
-		p.eject(c, n, err)
+		p.considerEjecting(c, n, err)
 	}
+}
+
+// considerEjecting checks c as a health check does, on a background task,
+// before it ejects c: ejection is for a coordinator that passes its health
+// checks and still fails statements. One that fails the check (a killed
+// coordinator whose in-flight statements all failed at once) is dead, not
+// an outlier: it goes down as a failed check takes it, and comes back
+// through Rise as soon as it answers again, where an ejection would keep
+// it out for OutlierEjectTime after its restart. One check at a time per
+// coordinator.
+func (p *Pool[S]) considerEjecting(c *coord[S], n int32, cause error) {
+	c.mu.Lock()
+	if c.out.deciding || c.getState() != StateUp {
+		c.mu.Unlock()
+		return
+	}
+	c.out.deciding = true
+	c.mu.Unlock()
+	p.bg.goDo(func() {
+		err := p.check(c.addr)
+		c.mu.Lock()
+		c.out.deciding = false
+		c.mu.Unlock()
+		switch {
+		case p.closed.Load():
+		case err == nil:
+			p.eject(c, n, cause)
+		case clientSide(err):
+			// The client's own failure says nothing of the coordinator.
+		default:
+			p.markFailed(c, err)
+		}
+	})
 }
 
 // eject takes c down for its ejection time when the rules allow: c is up,

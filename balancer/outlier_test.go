@@ -35,6 +35,12 @@ func leaseOn(t *testing.T, p *pool, addr string) *lease {
 // drives, with the background loop left to the test (Maintain), slow start
 // on, and active checks every second.
 func outlierPool(t *testing.T, n int, mod func(*balancer.Config)) (*pool, []string, *fakeClock) {
+	p, addrs, clk, _ := outlierCluster(t, n, mod)
+	return p, addrs, clk
+}
+
+// outlierCluster is outlierPool with its fake cluster.
+func outlierCluster(t *testing.T, n int, mod func(*balancer.Config)) (*pool, []string, *fakeClock, *fakeCluster) {
 	cl, addrs := newCluster(n)
 	clk := newClock()
 	cfg := testConfig(cl, addrs)
@@ -49,7 +55,7 @@ func outlierPool(t *testing.T, n int, mod func(*balancer.Config)) (*pool, []stri
 		mod(&cfg.Config)
 	}
 	p := newPool(t, cfg, balancer.TestOptions{Now: clk.Now, NoLoop: true})
-	return p, addrs, clk
+	return p, addrs, clk, cl
 }
 
 // fail reports k statement failures on addr through its leases.
@@ -110,6 +116,38 @@ func TestOutlierEjectsAndReturns(t *testing.T) {
 	require.Equal(t, balancer.StateUp, cs.State)
 	require.False(t, cs.Ejected)
 	require.Less(t, cs.Weight, 1.0, "back through slow start")
+}
+
+// A coordinator whose statements all failed because it died (its in-flight
+// statements fail at once when it is killed) fails the check made before
+// an ejection: it goes down as a failed check takes it, not ejected, and
+// comes back through Rise as soon as it answers, not OutlierEjectTime
+// after its restart.
+func TestOutlierDeadIsDownNotEjected(t *testing.T) {
+	p, addrs, clk, cl := outlierCluster(t, 2, nil)
+	bad := addrs[0]
+	var ls []*lease
+	for len(ls) < 3 {
+		ls = append(ls, leaseOn(t, p, bad))
+	}
+	cl.get(bad).kill()
+	for _, l := range ls {
+		l.CoordinatorFailed(errNoAnswer)
+		l.Discard()
+	}
+	p.Settle()
+	cs, _ := p.Stats().Coordinator(bad)
+	require.Equal(t, balancer.StateDown, cs.State)
+	require.False(t, cs.Ejected)
+	require.Zero(t, cs.Ejections)
+
+	cl.get(bad).revive()
+	for range 4 {
+		clk.Advance(time.Second)
+		p.Maintain()
+	}
+	cs, _ = p.Stats().Coordinator(bad)
+	require.Equal(t, balancer.StateUp, cs.State, "back within seconds of its restart: %v", cs.LastError)
 }
 
 // A statement answered resets the run; failures further apart than the
