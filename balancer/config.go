@@ -241,11 +241,11 @@ type Config struct {
 	// from one coordinator — their deadline passed, or the connection was
 	// lost, reset, or answered with what is not Impala's protocol, as its
 	// sessions report them (conn.Observer) — eject it while another
-	// coordinator is up and not failing, and while it still passes a health
-	// check (one that fails it, a killed coordinator, goes down as a failed
-	// check takes it and returns when it answers again): it is taken down, its sessions
-	// in use move at their next statement, and it is not probed for
-	// OutlierEjectTime; then health checks bring it back through Rise and
+	// coordinator is up and not failing, and while it still passes a
+	// health check (one that fails it, a killed coordinator, goes down as
+	// a failed check takes it and returns when it answers again): it is
+	// taken down, its sessions in use move at their next statement, and
+	// it is not probed for OutlierEjectTime; then health checks bring it back through Rise and
 	// slow start (Envoy's outlier detection). A statement the coordinator
 	// answers, even with an error of its own, resets the count; a caller
 	// that gives up (a cancelled context) counts for nothing. Zero means
