@@ -2,6 +2,7 @@ package impalalb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -616,109 +617,31 @@ func ParseDSN(dsn string) (*Config, error) {
 		end = len(rest)
 	}
 	authority, tail := rest[:end], rest[end:]
-	hasUserinfo := false
 	c := &Config{}
-	hasPassword := false
+	hasUserinfo, hasPassword := false, false
 	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
 		hasUserinfo = true
-		userinfo := authority[:at]
+		var err error
+		if hasPassword, err = c.parseUserinfo(authority[:at]); err != nil {
+			return nil, err
+		}
 		authority = authority[at+1:]
-		user, pass, hasPass := strings.Cut(userinfo, ":")
-		u, ok := unescapeDSN(user, false)
-		if !ok {
-			return nil, dsnErr("user", "invalid percent-encoding")
-		}
-		c.User = u
-		if hasPass {
-			p, ok := unescapeDSN(pass, false)
-			if !ok {
-				return nil, dsnErr("password", "invalid percent-encoding")
-			}
-			c.Password = secret.New(p)
-			hasPassword = p != ""
-		}
 	}
 
 	path, query, _ := strings.Cut(tail, "?")
 	// Without user information, an '@' further on may end a password whose
 	// '/' or '?' was not encoded: then errors show nothing of the input.
-	suspect := !hasUserinfo && strings.Contains(tail, "@")
-	hide := func(err error, param string) error {
-		if !suspect {
-			return err
-		}
-		return dsnErr(param, "malformed; "+encodeHint)
+	hide := dsnHider(!hasUserinfo && strings.Contains(tail, "@"))
+	if err := c.parseHosts(authority); err != nil {
+		return nil, hide(err, "address")
 	}
-
-	// An empty host list is for haproxy_config (Validate checks that).
-	if authority != "" {
-		for i, a := range strings.Split(authority, ",") {
-			addr, err := normalizeAddr(a, i+1, 0, true)
-			if err != nil {
-				return nil, hide(err, "address")
-			}
-			c.Addrs = append(c.Addrs, addr)
-		}
+	if err := c.parseDatabase(path, hide); err != nil {
+		return nil, err
 	}
-
-	if path != "" {
-		// path starts with '/'.
-		db := path[1:]
-		if strings.Contains(db, "@") {
-			return nil, dsnErr("", "'@' after the host list; "+encodeHint)
-		}
-		d, ok := unescapeDSN(db, false)
-		if !ok {
-			return nil, dsnErr("database", "invalid percent-encoding")
-		}
-		if d != "" && !isIdent(d, false) {
-			return nil, hide(dsnErr("database", fmt.Sprintf("%q is not a database name (letters, digits, underscore)", d)), "database")
-		}
-		c.Database = d
+	authGiven, err := c.parseQuery(query)
+	if err != nil {
+		return nil, hide(err, "")
 	}
-
-	seen := make(map[string]bool)
-	authGiven := false
-	for seg := range strings.SplitSeq(query, "&") {
-		if seg == "" {
-			continue
-		}
-		rawKey, rawValue, hasValue := strings.Cut(seg, "=")
-		key, ok := unescapeDSN(rawKey, true)
-		if !ok || !isParamName(key) {
-			return nil, hide(dsnErr("", "malformed parameter name"), "")
-		}
-		if !hasValue {
-			return nil, hide(dsnErr(key, "missing '=value'"), "")
-		}
-		value, ok := unescapeDSN(rawValue, true)
-		if !ok {
-			return nil, hide(dsnErr(key, "invalid percent-encoding"), "")
-		}
-		if name, isOpt := strings.CutPrefix(key, "opt."); isOpt {
-			if !isIdent(name, true) {
-				return nil, hide(dsnErr("", fmt.Sprintf("query option %q: name must be letters, digits and underscores", name)), "")
-			}
-			key = "opt." + strings.ToUpper(name)
-		}
-		if name, isHeader := strings.CutPrefix(key, "http_header."); isHeader {
-			if !isHeaderName(name) {
-				return nil, hide(dsnErr("", fmt.Sprintf("http_header.%s: not a header name", name)), "")
-			}
-			key = "http_header." + http.CanonicalHeaderKey(name)
-		}
-		if seen[key] {
-			return nil, hide(dsnErr(key, "given more than once"), "")
-		}
-		seen[key] = true
-		if key == "auth" {
-			authGiven = true
-		}
-		if err := c.setParam(key, value); err != nil {
-			return nil, hide(err, "")
-		}
-	}
-
 	if !authGiven && hasPassword {
 		c.Auth = AuthPlain
 	}
@@ -730,12 +653,136 @@ func ParseDSN(dsn string) (*Config, error) {
 	}
 	if err := c.Validate(); err != nil {
 		var param string
-		if de, ok := err.(*DSNError); ok {
+		var de *DSNError
+		if errors.As(err, &de) {
 			param = de.Param
 		}
 		return nil, hide(err, param)
 	}
 	return c, nil
+}
+
+// dsnHider returns what ParseDSN passes its errors through: when suspect
+// (an '@' after the host list of a DSN without user information, which
+// may end a password whose '/' or '?' was not encoded), an error that
+// shows nothing of the input, naming only the parameter.
+func dsnHider(suspect bool) func(err error, param string) error {
+	return func(err error, param string) error {
+		if !suspect {
+			return err
+		}
+		return dsnErr(param, "malformed; "+encodeHint)
+	}
+}
+
+// parseUserinfo sets the user and the password of a DSN's user
+// information ("user[:password]", percent-encoded) and reports whether a
+// non-empty password was given.
+func (c *Config) parseUserinfo(userinfo string) (hasPassword bool, err error) {
+	user, pass, hasPass := strings.Cut(userinfo, ":")
+	u, ok := unescapeDSN(user, false)
+	if !ok {
+		return false, dsnErr("user", "invalid percent-encoding")
+	}
+	c.User = u
+	if !hasPass {
+		return false, nil
+	}
+	p, ok := unescapeDSN(pass, false)
+	if !ok {
+		return false, dsnErr("password", "invalid percent-encoding")
+	}
+	c.Password = secret.New(p)
+	return p != "", nil
+}
+
+// parseHosts sets the addresses of a DSN's host list (comma-separated;
+// empty for haproxy_config, which Validate checks).
+func (c *Config) parseHosts(authority string) error {
+	if authority == "" {
+		return nil
+	}
+	for i, a := range strings.Split(authority, ",") {
+		addr, err := normalizeAddr(a, i+1, 0, true)
+		if err != nil {
+			return err
+		}
+		c.Addrs = append(c.Addrs, addr)
+	}
+	return nil
+}
+
+// parseDatabase sets the database of a DSN's path ("" or "/name").
+func (c *Config) parseDatabase(path string, hide func(error, string) error) error {
+	if path == "" {
+		return nil
+	}
+	db := path[1:] // path starts with '/'
+	if strings.Contains(db, "@") {
+		return dsnErr("", "'@' after the host list; "+encodeHint)
+	}
+	d, ok := unescapeDSN(db, false)
+	if !ok {
+		return dsnErr("database", "invalid percent-encoding")
+	}
+	if d != "" && !isIdent(d, false) {
+		return hide(dsnErr("database", fmt.Sprintf("%q is not a database name (letters, digits, underscore)", d)), "database")
+	}
+	c.Database = d
+	return nil
+}
+
+// parseQuery sets the parameters of a DSN's query, each once, and reports
+// whether auth was among them.
+func (c *Config) parseQuery(query string) (authGiven bool, err error) {
+	seen := make(map[string]bool)
+	for seg := range strings.SplitSeq(query, "&") {
+		if seg == "" {
+			continue
+		}
+		key, value, err := dsnParam(seg)
+		if err != nil {
+			return false, err
+		}
+		if seen[key] {
+			return false, dsnErr(key, "given more than once")
+		}
+		seen[key] = true
+		authGiven = authGiven || key == "auth"
+		if err := c.setParam(key, value); err != nil {
+			return false, err
+		}
+	}
+	return authGiven, nil
+}
+
+// dsnParam unescapes one "key=value" of a DSN's query, opt.* keys
+// upper-cased and http_header.* keys canonical.
+func dsnParam(seg string) (key, value string, err error) {
+	rawKey, rawValue, hasValue := strings.Cut(seg, "=")
+	key, ok := unescapeDSN(rawKey, true)
+	if !ok || !isParamName(key) {
+		return "", "", dsnErr("", "malformed parameter name")
+	}
+	if !hasValue {
+		return "", "", dsnErr(key, "missing '=value'")
+	}
+	if value, ok = unescapeDSN(rawValue, true); !ok {
+		return "", "", dsnErr(key, "invalid percent-encoding")
+	}
+	if name, isOpt := strings.CutPrefix(key, "opt."); isOpt {
+		if !isIdent(name, true) {
+			return "", "", dsnErr("", fmt.Sprintf("query option %q: name must be letters, digits and underscores", name))
+		}
+		key = "opt." + strings.ToUpper(name)
+	}
+	if name, isHeader := strings.CutPrefix(key, "http_header."); isHeader {
+		if !isHeaderName(name) {
+			return "", "", dsnErr("", fmt.Sprintf("http_header.%s: not a header name", name))
+		}
+		key = "http_header." + http.CanonicalHeaderKey(name)
+	}
+	return key, value, nil
 }
 
 // setParam sets one known parameter (opt.* keys arrive upper-cased).
