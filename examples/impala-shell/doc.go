@@ -38,6 +38,10 @@
 //	impala-shell -i coord1 --discovery impala --web_tls --ca_cert ca.pem -l --ssl -q "select 1"
 //	impala-shell -i impala.svc.cluster.local:21050 --discovery dns --cluster_load -q "select 1"
 //
+// --sync_ddl (never, auto or always) adds SYNC_DDL=1 to the statements that
+// change the catalog, as the DSN's sync_ddl does; it is never by default,
+// since the shell runs its script on one session, as impala-shell does.
+//
 // Without -i it starts --local N (default 3) in-process test coordinators on
 // loopback and connects to them, so that
 //

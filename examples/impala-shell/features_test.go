@@ -203,3 +203,31 @@ listen other
 	require.Equal(t, 1, code)
 	require.Contains(t, errs, `no backend, listen or frontend section named "nosuch"`)
 }
+
+// TestSyncDDLFlag: by default the shell adds no SYNC_DDL (its script runs
+// on one session, as impala-shell's); --sync_ddl always adds SYNC_DDL=1 to
+// a statement that changes the catalog, and to that one only.
+func TestSyncDDLFlag(t *testing.T) {
+	cos, addrs := startCluster(t, 2, 0, impalad.Config{})
+	syncOf := func(table string) map[string]string {
+		t.Helper()
+		got := map[string]string{}
+		for _, st := range sent(cos) {
+			if strings.Contains(st.Text, table) {
+				got[strings.Fields(st.Text)[0]] = st.Overlay["SYNC_DDL"]
+			}
+		}
+		return got
+	}
+	code, _, errs := runShell(t, "-i", addrs, "-q", "create table t_plain (a int); select * from t_plain")
+	require.Equal(t, 0, code, errs)
+	require.Equal(t, map[string]string{"create": "", "select": ""}, syncOf("t_plain"))
+
+	code, _, errs = runShell(t, "-i", addrs, "--sync_ddl", "always", "-q", "create table t_sync (a int); select * from t_sync")
+	require.Equal(t, 0, code, errs)
+	require.Equal(t, map[string]string{"create": "1", "select": ""}, syncOf("t_sync"))
+
+	code, _, errs = runShell(t, "-i", addrs, "--sync_ddl", "sometimes", "-q", "select 1")
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, "want never, auto or always")
+}

@@ -327,8 +327,8 @@ func newDialer(o *options, cred secret.Value, hap *balancer.HAProxyBackend, pcfg
 		// failed:" form), which a first fetch would not give.
 		PollQueries: true,
 		// The shell runs every statement on its one session, as
-		// impala-shell does: no SYNC_DDL of its own.
-		SyncDDL: conn.SyncDDLNever,
+		// impala-shell does: no SYNC_DDL of its own unless --sync_ddl.
+		SyncDDL: o.syncDDL,
 	}
 	if o.connectTimeoutMs > 0 {
 		opts.ConnectTimeout = time.Duration(o.connectTimeoutMs) * time.Millisecond

@@ -58,8 +58,9 @@ type options struct {
 
 	balance        balancer.Policy
 	affinityKey    string
-	haproxyConfig  string // --haproxy_config
-	haproxyBackend string // --haproxy_backend
+	haproxyConfig  string       // --haproxy_config
+	haproxyBackend string       // --haproxy_backend
+	syncDDL        conn.SyncDDL // --sync_ddl (never by default: one session runs the script)
 
 	// Discovery and cluster-wide least connections (discovery.go).
 	discovery           string        // --discovery: "", dns or impala
@@ -310,6 +311,10 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 		{"leastconn", balancer.LeastConn, false}, {"affinity", balancer.Affinity, false}, {"source", balancer.Affinity, true}}},
 		"", "balance", "balancing policy: leastconn or affinity")
 	str(&o.affinityKey, "", "affinity_key", "", "key of --balance affinity (default: this host's name)")
+	o.syncDDL = conn.SyncDDLNever
+	value(&choiceValue[conn.SyncDDL]{p: &o.syncDDL, choices: []choice[conn.SyncDDL]{
+		{"never", conn.SyncDDLNever, false}, {"auto", conn.SyncDDLAuto, false}, {"always", conn.SyncDDLAlways, false}}},
+		"", "sync_ddl", "add SYNC_DDL=1 to statements that change the catalog: never (the default: the script runs on one session, as impala-shell's), auto (when the session was not placed by an affinity key: after a move the next statements may run on a coordinator that has not seen the DDL yet) or always")
 	str(&o.haproxyConfig, "", "haproxy_config", "", "take the coordinators, balancing, health checks and TLS from this haproxy.cfg")
 	str(&o.haproxyBackend, "", "haproxy_backend", "", "the backend (or listen, or frontend) section of --haproxy_config to use (default: the only one with servers)")
 	value(&choiceValue[string]{p: &o.discovery, choices: []choice[string]{{"dns", "dns", false}, {"impala", "impala", false}}},
