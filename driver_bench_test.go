@@ -3,6 +3,7 @@ package impalalb_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -134,7 +135,7 @@ func BenchmarkScan1M(b *testing.B) {
 			n := int64(0)
 			for {
 				bt, err := op.Next(ctx)
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				if err != nil {

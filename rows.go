@@ -269,7 +269,7 @@ func (r *rows) fetch() error {
 		}
 	}
 	b, err := f.b, f.err
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		r.eof = true
 		r.b, r.n, r.next = nil, 0, 0
 		return io.EOF
@@ -403,7 +403,7 @@ func (r *rows) Close() error {
 		r.pcancel()
 		for f := range r.pending {
 			switch {
-			case f.err == io.EOF:
+			case errors.Is(f.err, io.EOF):
 				r.eof = true
 			case f.err != nil:
 				r.failed = true
@@ -422,7 +422,7 @@ func (r *rows) Close() error {
 		// the operation has no more rows; otherwise it sends nothing and
 		// cancels and closes the operation on the coordinator.
 		switch _, err := r.op.Next(endedCtx); {
-		case err == io.EOF:
+		case errors.Is(err, io.EOF):
 			r.eof = true
 		case err != nil:
 			r.failed = true

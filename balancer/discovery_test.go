@@ -121,7 +121,7 @@ func TestDiscoveryDNS(t *testing.T) {
 	}
 	for {
 		b, err := op.Next(ctx)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		require.NoError(t, err, "the fetch goes on on a coordinator that left the membership")

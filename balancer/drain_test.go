@@ -2,6 +2,7 @@ package balancer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"testing"
@@ -184,7 +185,7 @@ func TestDrainWhileFetching(t *testing.T) {
 	}
 	for {
 		b, err := op.Next(ctx)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		require.NoError(t, err)

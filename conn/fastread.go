@@ -89,7 +89,7 @@ func readStruct(ctx context.Context, p thrift.TProtocol, field func(id int16, t 
 }
 
 func missing(name string) error {
-	return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field %s is not set", name))
+	return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("required field %s is not set", name))
 }
 
 func readFetchResp(ctx context.Context, p thrift.TProtocol, limit int) (*tcli.TFetchResultsResp, error) {
@@ -415,7 +415,7 @@ func (w *window) fill(min int) ([]byte, error) {
 	b, err := w.pk.Peek(min)
 	if len(b) < min {
 		_, _ = w.pk.Discard(len(b))
-		if err == nil || (err == io.EOF && len(b) > 0) {
+		if err == nil || (errors.Is(err, io.EOF) && len(b) > 0) {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
@@ -692,7 +692,7 @@ func (sr *stringReader) readPeeked(n int) ([]string, error) {
 			for left := k; left > 0; {
 				b, err := w.avail(1)
 				if err != nil {
-					if err == io.EOF {
+					if errors.Is(err, io.EOF) {
 						err = io.ErrUnexpectedEOF
 					}
 					return nil, thrift.NewTProtocolException(err)
@@ -716,7 +716,7 @@ func (sr *stringReader) readLong(k int) (string, error) {
 	for len(buf) < k {
 		b, err := w.avail(1)
 		if err != nil {
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
 			return "", thrift.NewTProtocolException(err)

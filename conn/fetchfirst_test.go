@@ -2,6 +2,7 @@ package conn_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strconv"
 	"testing"
@@ -35,7 +36,7 @@ func TestQueryFetchedNotPolled(t *testing.T) {
 			rows := 0
 			for {
 				b, err := op.Next(ctx)
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				require.NoError(t, err, stmt)

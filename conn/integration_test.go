@@ -115,7 +115,7 @@ func readRows(t testing.TB, op *conn.Operation) [][]any {
 	var rows [][]any
 	for {
 		b, err := op.Next(ctx)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		require.NoError(t, err)
@@ -236,7 +236,7 @@ func TestGenTableAllTypes(t *testing.T) {
 			batches := 0
 			for {
 				b, err := op.Next(ctx)
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				require.NoError(t, err)

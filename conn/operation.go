@@ -2,6 +2,7 @@ package conn
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 
@@ -83,7 +84,7 @@ func (op *Operation) Next(ctx context.Context) (*Batch, error) {
 	if t := op.trace; t != nil {
 		if err == nil {
 			t.rows += int64(b.Len())
-		} else if err != io.EOF && t.err == nil {
+		} else if !errors.Is(err, io.EOF) && t.err == nil {
 			t.err = err
 		}
 		if op.closed {
@@ -163,7 +164,7 @@ func (op *Operation) Fetch(ctx context.Context) ([]*Batch, error) {
 	var out []*Batch
 	for {
 		b, err := op.Next(ctx)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {

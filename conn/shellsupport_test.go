@@ -2,6 +2,7 @@ package conn_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"testing"
 
@@ -22,7 +23,7 @@ func TestSummaryPlan(t *testing.T) {
 			require.NoError(t, err)
 			for {
 				_, err := op.Next(context.Background())
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				require.NoError(t, err)
@@ -58,7 +59,7 @@ func TestBeeswaxText(t *testing.T) {
 	var rows []string
 	for {
 		b, err := op.Next(context.Background())
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		require.NoError(t, err)

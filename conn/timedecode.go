@@ -2,6 +2,7 @@ package conn
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -275,7 +276,7 @@ func (sr *stringReader) readTimes(n int) (*timeData, error) {
 			for at := 0; at < k; {
 				b, err := w.avail(1)
 				if err != nil {
-					if err == io.EOF {
+					if errors.Is(err, io.EOF) {
 						err = io.ErrUnexpectedEOF
 					}
 					return nil, thrift.NewTProtocolException(err)

@@ -2,6 +2,7 @@ package conn_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"testing"
 
@@ -23,7 +24,7 @@ func queryTimes(t *testing.T, s *conn.Session, stmt string) [][]any {
 	var rows [][]any
 	for {
 		b, err := op.Next(ctx)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		require.NoError(t, err)

@@ -2,6 +2,7 @@ package conn_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"testing"
@@ -61,7 +62,7 @@ func TestTracer(t *testing.T) {
 			require.Empty(t, tr.ends, "not ended before Close")
 			for {
 				_, err := op.Next(ctx)
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				require.NoError(t, err)

@@ -54,7 +54,7 @@ func (e *Error) Error() string {
 		b.WriteString(" ")
 		b.WriteString(e.Principal)
 	}
-	if inner, ok := e.Err.(*Error); ok {
+	if inner, ok := e.Err.(*Error); ok { //nolint:errorlint // only a direct cause is folded in: a deeper one keeps the text that wraps it
 		// One step failed inside another: "service ticket X: login Y: why".
 		b.WriteString(": ")
 		b.WriteString(strings.TrimPrefix(inner.Error(), "kerberos: "))
