@@ -110,7 +110,7 @@ const maxValuerDepth = 8
 // every quote and backslash escaped, no argument can change the structure
 // of the statement. Errors never contain argument values.
 func Interpolate(query string, args []driver.NamedValue) (string, error) {
-	if len(args) == 0 && strings.IndexAny(query, "?@") < 0 {
+	if len(args) == 0 && !strings.ContainsAny(query, "?@") {
 		return query, nil
 	}
 	var usedBuf [16]bool

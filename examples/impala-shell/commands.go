@@ -708,7 +708,8 @@ func columnize(w io.Writer, list []string, width int) {
 // replace_variables: every problem printed, and false when there was one.
 func (sh *shell) replaceVariables(line string) (string, bool) {
 	out, err := sh.vars.substitute(line)
-	if se, isSubst := err.(*substError); isSubst {
+	var se *substError
+	if errors.As(err, &se) {
 		for _, p := range se.problems {
 			fmt.Fprintln(sh.stderr, p)
 		}

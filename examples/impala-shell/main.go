@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if f.path == "" {
 			continue
 		}
-		if err := os.WriteFile(f.path, nil, 0o666); err != nil {
+		if err := os.WriteFile(f.path, nil, 0o666); err != nil { //nolint:gosec // G306: the user's output file, as impala-shell makes it (0666 less the umask)
 			fmt.Fprintf(stderr, "Error opening %s file for writing: %s\n", f.what, pyOSError(err))
 			return 1
 		}
@@ -257,7 +257,7 @@ func (sh *shell) loadDefaultOptions(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	defer op.Close(ctx)
+	defer func() { _ = op.Close(ctx) }() // a read-only listing: nothing to report
 	for {
 		b, err := op.Next(ctx)
 		if err != nil {
@@ -421,7 +421,7 @@ func jwtToken(o *options, stdin *os.File, stderr io.Writer) (string, error) {
 func readSecretCmd(cmd, desc string, stripNewline bool) (string, error) {
 	words, err := shlexSplit(cmd)
 	if err != nil || len(words) == 0 {
-		return "", fmt.Errorf("Error retrieving %s (command was: '%s', exception was: '%v')", desc, cmd, err)
+		return "", fmt.Errorf("Error retrieving %s (command was: '%s', exception was: '%v')", desc, cmd, err) //nolint:errorlint // impala-shell's text, with the exception's text (err may be nil)
 	}
 	c := exec.Command(words[0], words[1:]...)
 	var errb strings.Builder
@@ -447,7 +447,7 @@ func askSecret(stdin *os.File, stderr io.Writer, prompt, flag, what, cmdFlag str
 	b, err := term.ReadPassword(int(stdin.Fd()))
 	fmt.Fprintln(stderr)
 	if err != nil {
-		return "", fmt.Errorf("%s: %v", flag, err)
+		return "", fmt.Errorf("%s: %w", flag, err)
 	}
 	return string(b), nil
 }
@@ -471,6 +471,7 @@ func shlexSplit(s string) ([]string, error) {
 			}
 		case c == '\\':
 			if i+1 >= len(s) {
+				//lint:ignore ST1005 Python shlex's text, as impala-shell shows it
 				return nil, errors.New("No escaped character")
 			}
 			i++
@@ -479,6 +480,7 @@ func shlexSplit(s string) ([]string, error) {
 		case c == '\'':
 			j := strings.IndexByte(s[i+1:], '\'')
 			if j < 0 {
+				//lint:ignore ST1005 Python shlex's text, as impala-shell shows it
 				return nil, errors.New("No closing quotation")
 			}
 			w.WriteString(s[i+1 : i+1+j])
@@ -493,6 +495,7 @@ func shlexSplit(s string) ([]string, error) {
 				w.WriteByte(s[i])
 			}
 			if i >= len(s) {
+				//lint:ignore ST1005 Python shlex's text, as impala-shell shows it
 				return nil, errors.New("No closing quotation")
 			}
 			in = true

@@ -126,9 +126,9 @@ func (q *queryOptions) set(k, v string) {
 	q.vals[k] = v
 }
 
-func (q *queryOptions) unset(k string) bool {
+func (q *queryOptions) unset(k string) {
 	if _, ok := q.vals[k]; !ok {
-		return false
+		return
 	}
 	delete(q.vals, k)
 	for i, kk := range q.keys {
@@ -137,7 +137,6 @@ func (q *queryOptions) unset(k string) bool {
 			break
 		}
 	}
-	return true
 }
 
 // clone returns an independent copy (nil map when empty).

@@ -210,10 +210,10 @@ func (sh *shell) logError(kind, msg, err string) {
 // cannot be opened).
 func (sh *shell) writeOutput(data string) {
 	if sh.outputFile == "" {
-		io.WriteString(sh.stdout, data+"\n")
+		fmt.Fprint(sh.stdout, data+"\n")
 		return
 	}
-	f, err := os.OpenFile(sh.outputFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666)
+	f, err := os.OpenFile(sh.outputFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666) //nolint:gosec // G302: the user's output file, made as impala-shell (Python's open) makes it: 0666 less the umask
 	if err == nil {
 		_, err = io.WriteString(f, data+"\n")
 		if cerr := f.Close(); err == nil {
@@ -373,16 +373,19 @@ func (sh *shell) printProfile(p string) {
 	}
 	text := "Query Runtime Profile:\n" + p + "\n"
 	if sh.profileOutput == "" {
-		io.WriteString(sh.stdout, text)
+		fmt.Fprint(sh.stdout, text)
 		return
 	}
-	f, err := os.OpenFile(sh.profileOutput, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666)
+	f, err := os.OpenFile(sh.profileOutput, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666) //nolint:gosec // G302: as the output file
+	if err == nil {
+		_, err = io.WriteString(f, text)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(sh.stderr, "%s\n", pyOSError(err))
-		return
 	}
-	defer f.Close()
-	io.WriteString(f, text)
 }
 
 // printRows writes the rows of op batch by batch as impala-shell does (a

@@ -201,7 +201,7 @@ func LookPath(binary string) (string, error) {
 	if binary != "" {
 		p, err := exec.LookPath(binary)
 		if err != nil {
-			return "", fmt.Errorf("%w (%v)", ErrNotInstalled, err)
+			return "", fmt.Errorf("%w (%w)", ErrNotInstalled, err)
 		}
 		return p, nil
 	}
@@ -330,14 +330,14 @@ func Start(ctx context.Context, opts Options) (_ *Proxy, err error) {
 	if err := os.WriteFile(cfgFile, []byte(p.cfg), 0o600); err != nil {
 		return nil, fmt.Errorf("haproxytest: %w", err)
 	}
-	os.Remove(p.sock)
+	_ = os.Remove(p.sock) // a socket left by an earlier run, if any
 
 	// Check the configuration first: a clear error instead of a process
 	// that dies at once.
 	check := exec.CommandContext(ctx, bin, "-c", "-f", cfgFile)
 	check.ExtraFiles = files
 	if out, err := check.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("haproxytest: configuration refused: %v: %s", err, strings.TrimSpace(string(out)))
+		return nil, fmt.Errorf("haproxytest: configuration refused: %w: %s", err, strings.TrimSpace(string(out)))
 	}
 
 	cmd := exec.Command(bin, "-db", "-f", cfgFile)
@@ -367,7 +367,7 @@ func Start(ctx context.Context, opts Options) (_ *Proxy, err error) {
 	rctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	if err := p.waitReady(rctx); err != nil {
-		p.Stop()
+		_ = p.Stop() // err says why it did not start
 		return nil, err
 	}
 	return p, nil
@@ -383,9 +383,9 @@ func (p *Proxy) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("haproxytest: haproxy exited at start (%v): %s", p.waitErr, p.stderr.String())
+			return fmt.Errorf("haproxytest: haproxy exited at start (%v): %s", p.waitErr, p.stderr.String()) //nolint:errorlint // waitErr is nil after a clean exit
 		case <-ctx.Done():
-			return fmt.Errorf("haproxytest: haproxy not ready: %w (last error: %v): %s", ctx.Err(), err, p.stderr.String())
+			return fmt.Errorf("haproxytest: haproxy not ready: %w (last error: %v): %s", ctx.Err(), err, p.stderr.String()) //nolint:errorlint // err is nil when "show info" answered without a pid
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 50*time.Millisecond)
@@ -512,10 +512,12 @@ func (p *Proxy) Command(ctx context.Context, command string) (string, error) {
 		return "", fmt.Errorf("haproxytest: stats socket: %w", err)
 	}
 	defer c.Close()
+	// A deadline on a socket just dialed cannot fail but for a closed
+	// connection, which the write below reports.
 	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
+		_ = c.SetDeadline(dl)
 	} else {
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	}
 	if _, err := io.WriteString(c, command+"\n"); err != nil {
 		return "", fmt.Errorf("haproxytest: stats socket: %w", err)
@@ -633,19 +635,19 @@ func (p *Proxy) Stop() error {
 	p.stopOnce.Do(func() {
 		select {
 		case <-p.exited:
-			p.stopErr = fmt.Errorf("haproxytest: haproxy had exited (%v): %s", p.waitErr, p.stderr.String())
+			p.stopErr = fmt.Errorf("haproxytest: haproxy had exited (%v): %s", p.waitErr, p.stderr.String()) //nolint:errorlint // waitErr is nil after a clean exit
 			return
 		default:
 		}
-		p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Process.Signal(syscall.SIGTERM) // fails only when it exited already
 		select {
 		case <-p.exited:
 		case <-time.After(DefaultStopTimeout):
-			p.cmd.Process.Kill()
+			_ = p.cmd.Process.Kill()
 			<-p.exited
 			p.stopErr = errors.New("haproxytest: haproxy ignored SIGTERM; killed")
 		}
-		os.Remove(p.sock)
+		_ = os.Remove(p.sock) // haproxy removes it itself on a clean exit
 	})
 	return p.stopErr
 }

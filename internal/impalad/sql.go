@@ -1,6 +1,7 @@
 package impalad
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -489,7 +490,8 @@ func parse(src string) (*statement, *sqlError) {
 	}
 	st, perr := p.statement()
 	if perr != nil {
-		if se, ok := perr.(*sqlError); ok {
+		var se *sqlError
+		if errors.As(perr, &se) {
 			return nil, se
 		}
 		return nil, analysisError("%s", perr.Error())
