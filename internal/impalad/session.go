@@ -1,9 +1,9 @@
 package impalad
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"crypto/rand"
 	"strconv"
 	"strings"
 	"time"
