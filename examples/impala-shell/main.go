@@ -109,25 +109,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	interactive := !nonInteractive && stdinFile != nil && term.IsTerminal(int(stdinFile.Fd()))
 
-	// The queries, read before connecting as impala-shell does.
-	var script string
-	switch {
-	case o.query != "":
-		script = o.query
-	case o.queryFile == "-" || (!interactive && o.queryFile == ""):
-		b, err := io.ReadAll(stdin)
-		if err != nil {
-			fmt.Fprintf(stderr, "Could not open file '-': %s\n", err)
-			return 1
-		}
-		script = string(b)
-	case o.queryFile != "":
-		b, err := os.ReadFile(o.queryFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "Could not open file '%s': %s\n", o.queryFile, pyOSError(err))
-			return 1
-		}
-		script = string(b)
+	script, read := readScript(o, stdin, interactive, stderr)
+	if !read {
+		return 1
 	}
 
 	pcfg, tlsFromFile, err := poolConfig(o, stderr)
@@ -136,30 +120,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	if len(pcfg.Coordinators) == 0 {
-		lc := impalad.Config{}
-		if o.protocol == conn.HS2HTTP {
-			lc.HS2HTTPAddr = "127.0.0.1:0"
-		}
-		cos, err := impalad.NewCluster(0).StartN(o.local, lc)
+		addrs, stop, err := startLocal(o)
 		if err != nil {
 			fmt.Fprintf(stderr, "ERROR: cannot start local coordinators: %s\n", err)
 			return 1
 		}
-		defer func() {
-			for _, co := range cos {
-				_ = co.Close()
-			}
-		}()
-		for _, co := range cos {
-			a := co.HS2Addr()
-			switch o.protocol {
-			case conn.Beeswax:
-				a = co.BeeswaxAddr()
-			case conn.HS2HTTP:
-				a = co.HS2HTTPAddr()
-			}
-			pcfg.Coordinators = append(pcfg.Coordinators, a)
-		}
+		defer stop()
+		pcfg.Coordinators = addrs
 		infof("Started %d local in-process test coordinators on %s (use -i host:port,... for a real cluster)",
 			len(pcfg.Coordinators), strings.Join(pcfg.Coordinators, ", "))
 	}
@@ -202,6 +169,61 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	return 0
+}
+
+// readScript reads the statements of -q, -f or a piped stdin, before
+// connecting as impala-shell does; false when it could not (the error
+// printed).
+func readScript(o *options, stdin io.Reader, interactive bool, stderr io.Writer) (string, bool) {
+	switch {
+	case o.query != "":
+		return o.query, true
+	case o.queryFile == "-" || (!interactive && o.queryFile == ""):
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "Could not open file '-': %s\n", err)
+			return "", false
+		}
+		return string(b), true
+	case o.queryFile != "":
+		b, err := os.ReadFile(o.queryFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "Could not open file '%s': %s\n", o.queryFile, pyOSError(err))
+			return "", false
+		}
+		return string(b), true
+	}
+	return "", true
+}
+
+// startLocal starts the in-process test coordinators of --local and
+// returns their addresses for o.protocol and a func that stops them.
+func startLocal(o *options) ([]string, func(), error) {
+	lc := impalad.Config{}
+	if o.protocol == conn.HS2HTTP {
+		lc.HS2HTTPAddr = "127.0.0.1:0"
+	}
+	cos, err := impalad.NewCluster(0).StartN(o.local, lc)
+	if err != nil {
+		return nil, nil, err
+	}
+	addrs := make([]string, 0, len(cos))
+	for _, co := range cos {
+		a := co.HS2Addr()
+		switch o.protocol {
+		case conn.Beeswax:
+			a = co.BeeswaxAddr()
+		case conn.HS2HTTP:
+			a = co.HS2HTTPAddr()
+		}
+		addrs = append(addrs, a)
+	}
+	stop := func() {
+		for _, co := range cos {
+			_ = co.Close() // on the way out: nothing left to report to
+		}
+	}
+	return addrs, stop, nil
 }
 
 // newShell makes the shell on pool with the options of the flags.

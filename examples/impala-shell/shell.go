@@ -324,20 +324,9 @@ func (sh *shell) execStmt(ctx context.Context, query string, isDML, webLink bool
 	}
 	elapsed := time.Since(start).Seconds()
 	if isDML {
-		r, ok := op.DMLResult()
-		if !ok {
-			sh.logError("Exception", "", "Impala DML operation did not return DML statistics.")
+		if !sh.reportDML(op, elapsed) {
 			return failed
 		}
-		verb, n := "Modified", r.Modified
-		if r.Modified == 0 && r.HasDeleted && r.Deleted > 0 {
-			verb, n = "Deleted", r.Deleted
-		}
-		errs := ""
-		if r.HasRowErrors {
-			errs = fmt.Sprintf(", %d row error(s)", r.RowErrors)
-		}
-		sh.verbosef("%s %d row(s)%s in %.2fs", verb, n, errs, elapsed)
 	} else {
 		sh.verbosef("Fetched %d row(s) in %.2fs", rows, elapsed)
 		if err := closeOp(); err != nil {
@@ -348,6 +337,26 @@ func (sh *shell) execStmt(ctx context.Context, query string, isDML, webLink bool
 		sh.printProfile(lq.profile)
 	}
 	return ok
+}
+
+// reportDML prints the rows a DML statement changed; false when the
+// coordinator did not say.
+func (sh *shell) reportDML(op *conn.Operation, elapsed float64) bool {
+	r, ok := op.DMLResult()
+	if !ok {
+		sh.logError("Exception", "", "Impala DML operation did not return DML statistics.")
+		return false
+	}
+	verb, n := "Modified", r.Modified
+	if r.Modified == 0 && r.HasDeleted && r.Deleted > 0 {
+		verb, n = "Deleted", r.Deleted
+	}
+	errs := ""
+	if r.HasRowErrors {
+		errs = fmt.Sprintf(", %d row error(s)", r.RowErrors)
+	}
+	sh.verbosef("%s %d row(s)%s in %.2fs", verb, n, errs, elapsed)
+	return true
 }
 
 // keepSummary keeps the statement's summary and profile for the summary
