@@ -186,7 +186,7 @@ func readScript(o *options, stdin io.Reader, interactive bool, stderr io.Writer)
 		}
 		return string(b), true
 	case o.queryFile != "":
-		b, err := os.ReadFile(o.queryFile)
+		b, err := os.ReadFile(o.queryFile) //nolint:gosec // G703: the user's own -f file
 		if err != nil {
 			fmt.Fprintf(stderr, "Could not open file '%s': %s\n", o.queryFile, pyOSError(err))
 			return "", false

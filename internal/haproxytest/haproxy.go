@@ -273,47 +273,14 @@ func Start(ctx context.Context, opts Options) (_ *Proxy, err error) {
 		if _, dup := addrs[fe.Name]; dup {
 			return nil, fmt.Errorf("haproxytest: frontend %q twice", fe.Name)
 		}
-		if fe.Listener == nil {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				return nil, fmt.Errorf("haproxytest: listen: %w", err)
-			}
-			fe.Listener = ln
-		}
-		tl, ok := fe.Listener.(*net.TCPListener)
-		if !ok {
-			return nil, fmt.Errorf("haproxytest: frontend %q: listener is %T, want *net.TCPListener", fe.Name, fe.Listener)
-		}
-		f, err := tl.File()
+		f, err := fe.listenerFile()
 		if err != nil {
-			return nil, fmt.Errorf("haproxytest: frontend %q: %w", fe.Name, err)
+			return nil, err
 		}
 		files = append(files, f)
 		addrs[fe.Name] = fe.Listener.Addr().String()
-		if len(fe.Servers) == 0 {
-			return nil, fmt.Errorf("haproxytest: frontend %q: no server", fe.Name)
-		}
-		for _, s := range fe.Servers {
-			if !nameRE.MatchString(s.Name) || s.Addr == "" {
-				return nil, fmt.Errorf("haproxytest: frontend %q: bad server %q at %q", fe.Name, s.Name, s.Addr)
-			}
-			if s.TLS != nil && s.TLS.CAFile == "" {
-				return nil, fmt.Errorf("haproxytest: server %q: TLS without CAFile", s.Name)
-			}
-		}
-		if strings.ContainsAny(fe.HTTPCheck, "\r\n") {
-			return nil, fmt.Errorf("haproxytest: frontend %q: HTTPCheck must be one line", fe.Name)
-		}
-		switch fe.Balance {
-		case "", "leastconn", "source", "roundrobin":
-		default:
-			return nil, fmt.Errorf("haproxytest: frontend %q: unknown balance %q", fe.Name, fe.Balance)
-		}
-		if (fe.StickyCookie != "" || fe.PreferLastServer) && !fe.HTTP {
-			return nil, fmt.Errorf("haproxytest: frontend %q: StickyCookie and PreferLastServer need HTTP", fe.Name)
-		}
-		if fe.StickyCookie != "" && !nameRE.MatchString(fe.StickyCookie) {
-			return nil, fmt.Errorf("haproxytest: frontend %q: bad cookie name %q", fe.Name, fe.StickyCookie)
+		if err := fe.check(); err != nil {
+			return nil, err
 		}
 	}
 	p := &Proxy{
@@ -371,6 +338,57 @@ func Start(ctx context.Context, opts Options) (_ *Proxy, err error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// listenerFile returns a file of the frontend's listener for HAProxy,
+// listening on a loopback port first when it has none.
+func (fe *Frontend) listenerFile() (*os.File, error) {
+	if fe.Listener == nil {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("haproxytest: listen: %w", err)
+		}
+		fe.Listener = ln
+	}
+	tl, ok := fe.Listener.(*net.TCPListener)
+	if !ok {
+		return nil, fmt.Errorf("haproxytest: frontend %q: listener is %T, want *net.TCPListener", fe.Name, fe.Listener)
+	}
+	f, err := tl.File()
+	if err != nil {
+		return nil, fmt.Errorf("haproxytest: frontend %q: %w", fe.Name, err)
+	}
+	return f, nil
+}
+
+// check checks the frontend's servers and settings.
+func (fe *Frontend) check() error {
+	if len(fe.Servers) == 0 {
+		return fmt.Errorf("haproxytest: frontend %q: no server", fe.Name)
+	}
+	for _, s := range fe.Servers {
+		if !nameRE.MatchString(s.Name) || s.Addr == "" {
+			return fmt.Errorf("haproxytest: frontend %q: bad server %q at %q", fe.Name, s.Name, s.Addr)
+		}
+		if s.TLS != nil && s.TLS.CAFile == "" {
+			return fmt.Errorf("haproxytest: server %q: TLS without CAFile", s.Name)
+		}
+	}
+	if strings.ContainsAny(fe.HTTPCheck, "\r\n") {
+		return fmt.Errorf("haproxytest: frontend %q: HTTPCheck must be one line", fe.Name)
+	}
+	switch fe.Balance {
+	case "", "leastconn", "source", "roundrobin":
+	default:
+		return fmt.Errorf("haproxytest: frontend %q: unknown balance %q", fe.Name, fe.Balance)
+	}
+	if (fe.StickyCookie != "" || fe.PreferLastServer) && !fe.HTTP {
+		return fmt.Errorf("haproxytest: frontend %q: StickyCookie and PreferLastServer need HTTP", fe.Name)
+	}
+	if fe.StickyCookie != "" && !nameRE.MatchString(fe.StickyCookie) {
+		return fmt.Errorf("haproxytest: frontend %q: bad cookie name %q", fe.Name, fe.StickyCookie)
+	}
+	return nil
 }
 
 // waitReady polls the stats socket until "show info" answers.
@@ -467,26 +485,32 @@ func configText(o *Options, sock string) string {
 			fmt.Fprintf(&b, "    option httpchk %s\n", fe.HTTPCheck)
 		}
 		for _, s := range fe.Servers {
-			fmt.Fprintf(&b, "    server %s %s", s.Name, s.Addr)
-			if s.Check {
-				b.WriteString(" check")
-				if s.CheckPort > 0 {
-					fmt.Fprintf(&b, " port %d", s.CheckPort)
-				}
-			}
-			if fe.StickyCookie != "" {
-				fmt.Fprintf(&b, " cookie %s", s.Name)
-			}
-			if t := s.TLS; t != nil {
-				fmt.Fprintf(&b, " ssl verify required ca-file %s", t.CAFile)
-				if t.VerifyHost != "" {
-					fmt.Fprintf(&b, " verifyhost %s sni str(%s)", t.VerifyHost, t.VerifyHost)
-				}
-			}
-			b.WriteString("\n")
+			writeServer(&b, s, fe.StickyCookie != "")
 		}
 	}
 	return b.String()
+}
+
+// writeServer writes the "server" line of s; cookie says the backend
+// sticks by cookie.
+func writeServer(b *strings.Builder, s Server, cookie bool) {
+	fmt.Fprintf(b, "    server %s %s", s.Name, s.Addr)
+	if s.Check {
+		b.WriteString(" check")
+		if s.CheckPort > 0 {
+			fmt.Fprintf(b, " port %d", s.CheckPort)
+		}
+	}
+	if cookie {
+		fmt.Fprintf(b, " cookie %s", s.Name)
+	}
+	if t := s.TLS; t != nil {
+		fmt.Fprintf(b, " ssl verify required ca-file %s", t.CAFile)
+		if t.VerifyHost != "" {
+			fmt.Fprintf(b, " verifyhost %s sni str(%s)", t.VerifyHost, t.VerifyHost)
+		}
+	}
+	b.WriteString("\n")
 }
 
 // Addr returns the address ("127.0.0.1:port") of the named frontend, or ""

@@ -60,6 +60,7 @@ func main() {
 	}
 }
 
+//nolint:gocognit // the command's flags into the coordinators' Config, flag by flag
 func run(args []string) error {
 	fs := flag.NewFlagSet("impalad", flag.ContinueOnError)
 	host := fs.String("host", "127.0.0.1", "address to listen on")
