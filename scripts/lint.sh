@@ -55,7 +55,8 @@ reachable() {
   if command -v curl >/dev/null 2>&1; then
     local out
     out="$(curl -fsS --max-time 5 -o /dev/null "$1" 2>&1)" && return 0
-    echo "${out#curl: }"
+    out="${out#curl: }"
+    echo "${out#(*) }"
     return 1
   fi
   local host="${1#*://}"
