@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -94,6 +95,7 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		Database:       cfg.Database,
 		SessionOptions: cfg.QueryOptions,
 		FetchSize:      cfg.FetchSize,
+		MaxReplyMemory: cfg.MaxReplyMemory,
 		AllowNonImpala: cfg.AllowNonImpala,
 		PollQueries:    cfg.PollQueries,
 		SyncDDL:        syncDDLMode(cfg.SyncDDL),
@@ -114,14 +116,14 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		if httpMode {
 			opts.HTTPAuth = conn.BasicAuth(cfg.User, cfg.Password)
 		} else {
-			opts.Mechanism = sasl.PlainFactory(cfg.User, cfg.Password)
+			opts.Mechanism = sasl.PlainFactory(cfg.User, cfg.Password.Reveal())
 		}
 	case AuthJWT:
 		src := cfg.JWTFunc
 		switch {
 		case cfg.JWTFile != "":
 			src = conn.TokenFile(cfg.JWTFile)
-		case cfg.JWT != "":
+		case !cfg.JWT.IsZero():
 			src = conn.StaticToken(cfg.JWT)
 		}
 		opts.HTTPAuth = conn.BearerAuth(src)
@@ -191,6 +193,14 @@ func poolConfig(cfg *Config) (balancer.Config, *balancer.HAProxyBackend, error) 
 		MaxIdleTime:   cfg.MaxIdleTime,
 		ValidateAfter: cfg.ValidateAfter,
 		Logger:        cfg.Logger,
+
+		OutlierFailures:   cfg.OutlierFailures,
+		OutlierWindow:     cfg.OutlierWindow,
+		OutlierEjectTime:  cfg.OutlierEjectTime,
+		OutlierMaxEjected: cfg.OutlierMaxEjected,
+	}
+	if cfg.OutlierEjectTime > balancer.DefaultOutlierEjectTimeMax {
+		bc.OutlierEjectTimeMax = cfg.OutlierEjectTime // no doubling
 	}
 	if t, ok := cfg.Tracer.(balancer.Tracer); ok {
 		bc.Tracer = t
@@ -368,6 +378,17 @@ func (c *Connector) Close() error {
 	})
 	return c.closeErr
 }
+
+// String describes the connector by its configuration, the password
+// redacted. A Connector's pool changes under its own goroutines: printing
+// it through fmt's reflection would read it without its locks.
+func (c *Connector) String() string { return "impalalb.Connector{" + c.cfg.String() + "}" }
+
+// Format prints String whatever the verb (fmt.Formatter).
+func (c *Connector) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+
+// LogValue implements slog.LogValuer with String.
+func (c *Connector) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // syncDDLMode is conn's mode for a Config.SyncDDL (validated).
 func syncDDLMode(m SyncDDL) conn.SyncDDL {

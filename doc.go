@@ -21,6 +21,8 @@
 //     SASL GSSAPI mechanism.
 //   - [github.com/impalalb/impalalb/tlsconf]: TLS settings for the proxy
 //     models of Impala's load balancer guide.
+//   - [github.com/impalalb/impalalb/secret]: the type every password and
+//     token is held in, which no fmt verb, logger or panic prints.
 //
 // This package registers the database/sql driver "impala":
 //
@@ -34,11 +36,17 @@
 // Each database/sql connection is a session leased from one balancer pool
 // per [Connector] (database/sql closes it at DB.Close). The DSN and its
 // parameters are documented at [ParseDSN]; [Config.FormatDSN] is its
-// inverse, and neither errors nor [Config.String] show the password.
+// inverse. [Config.Password] is a [secret.Value]: no error, log, panic
+// or fmt verb shows it.
 //
 // Statements: placeholders "?" and "@name" are filled in on the client by
 // [Interpolate] with Impala's literal syntax, since Impala has no
-// server-side bind parameters; a value can never end its literal. A
+// server-side bind parameters; a value can never end its literal. Impala
+// echoes a statement's text in its errors (a syntax error shows the line):
+// an argument passed as a string, a password in an UPDATE say, would be in
+// the error. Pass such an argument as a [secret.Value]
+// (secret.New(token)): it is interpolated as the string it holds and
+// every error of the statement shows it as "<redacted>". A
 // cancelled context or query_timeout cancels the statement on the
 // coordinator. Exec reports the rows a DML statement changed. Query options
 // for one statement only travel in its context: [WithQueryOptions]; so

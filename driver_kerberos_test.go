@@ -13,6 +13,7 @@ import (
 	"github.com/impalalb/impalalb/internal/kdctest"
 	"github.com/impalalb/impalalb/internal/krbacceptor"
 	"github.com/impalalb/impalalb/internal/saslserver"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // TestGSSAPI: auth=gssapi against two coordinators that accept Kerberos,
@@ -57,7 +58,7 @@ func TestGSSAPI(t *testing.T) {
 					cfg.Keytab = k.UserKeytab
 				} else {
 					cfg.User = k.User
-					cfg.Password = k.Password
+					cfg.Password = secret.New(k.Password)
 				}
 				db, c := openDB(t, cfg)
 				db.SetMaxOpenConns(4)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // Protocol is the wire protocol spoken to the coordinators.
@@ -132,6 +133,10 @@ const (
 	MaxFetchSize = 1 << 24
 	// MaxRetries is the largest accepted retries.
 	MaxRetries = 100
+	// MaxReplyMemory is the largest accepted max_reply_memory (1 TiB).
+	MaxReplyMemory = 1 << 40
+	// MaxOutlierFailures is the largest accepted outlier_failures.
+	MaxOutlierFailures = 1000
 	// DefaultWebPort is the coordinators' web server port.
 	DefaultWebPort = balancer.DefaultWebPort
 )
@@ -153,8 +158,9 @@ type Config struct {
 	// empty. Empty means none.
 	User string
 	// Password is the SASL PLAIN password, or with auth=gssapi the password
-	// to log in to the KDC with. Empty means none. Never printed.
-	Password string `json:"-"`
+	// to log in to the KDC with: secret.New(pw). The zero Value means none.
+	// Never printed, whatever the verb (only FormatDSN writes it).
+	Password secret.Value `json:"-"`
 
 	// Addrs are the coordinators, "host:port" with IPv6 hosts in brackets
 	// ("[::1]:21050"). A missing port means DefaultPort (DefaultBeeswaxPort
@@ -191,8 +197,10 @@ type Config struct {
 	HTTPPath string
 	// HTTPHeaders are extra headers of every hs2-http request (DSN
 	// "http_header.NAME=value"), by header name; a User-Agent replaces the
-	// library's. Nil means none. Only with ProtocolHS2HTTP.
-	HTTPHeaders map[string]string
+	// library's. The values are secret.Values (secret.New(v)): a header
+	// may carry a proxy's key or token, so String shows the names only.
+	// Nil means none. Only with ProtocolHS2HTTP.
+	HTTPHeaders map[string]secret.Value `json:"-"`
 	// Balance is the policy over Addrs. Empty means leastconn.
 	Balance Balance
 	// AffinityKey is the key of BalanceAffinity. Empty means this host's
@@ -203,9 +211,9 @@ type Config struct {
 	// Auth is the authentication mode. Empty means none. ParseDSN sets
 	// plain when the DSN has a password and no auth parameter.
 	Auth Auth
-	// JWT is the token of AuthJWT. Empty means JWTFile or JWTFunc gives
-	// it. Never printed.
-	JWT string `json:"-"`
+	// JWT is the token of AuthJWT, secret.New(tok): it prints redacted
+	// under every verb. The zero Value means JWTFile or JWTFunc gives it.
+	JWT secret.Value `json:"-"`
 	// JWTFile is the path of a file that holds the token of AuthJWT, read
 	// again whenever it changes. Empty means JWT or JWTFunc gives it.
 	JWTFile string
@@ -213,7 +221,7 @@ type Config struct {
 	// authenticates (a call to an identity provider; a session
 	// authenticates once, then holds the coordinator's cookie). Nil means
 	// JWT or JWTFile gives it. Not part of the DSN.
-	JWTFunc func(ctx context.Context) (string, error) `json:"-"`
+	JWTFunc func(ctx context.Context) (secret.Value, error) `json:"-"`
 	// KerberosHostFQDN is the host part of the service principal
 	// (service/host@REALM) to ask tickets for, whatever coordinator the
 	// socket reaches: the load balancer's name. Empty means each
@@ -264,6 +272,12 @@ type Config struct {
 	// FetchSize is the number of rows asked for per fetch. Zero means
 	// 10240 (conn.DefaultFetchSize).
 	FetchSize int
+	// MaxReplyMemory bounds the memory, in bytes, that decoding one reply
+	// of a coordinator may make the client hold, counted as Go holds it
+	// (conn.Options.MaxReplyMemory); a fetch's reply besides holds no more
+	// rows than FetchSize. Zero means 256 MiB (conn.DefaultMaxMessageSize);
+	// a 10240-row batch of 256 mixed columns takes about 36 MiB.
+	MaxReplyMemory int
 	// Retries is how many more coordinators are tried when opening a
 	// session fails. Zero means 3 (balancer.DefaultRetries); negative
 	// means a single attempt. A statement already sent is never retried.
@@ -286,6 +300,27 @@ type Config struct {
 	// "slowstart"). Zero means 10 s (balancer.DefaultSlowStart); negative
 	// turns it off.
 	SlowStart time.Duration
+	// OutlierFailures is how many statements in a row that get no answer
+	// from one coordinator (a timeout, a connection lost or reset) eject
+	// it while another answers: it takes no new work for OutlierEjectTime,
+	// then health checks bring it back (balancer.Config.OutlierFailures).
+	// Zero means 5 (balancer.DefaultOutlierFailures); negative turns
+	// ejection off.
+	OutlierFailures int
+	// OutlierWindow is how close together those failures must be. Zero
+	// means 1 minute (balancer.DefaultOutlierWindow); negative means no
+	// window.
+	OutlierWindow time.Duration
+	// OutlierEjectTime is how long a coordinator is out at its first
+	// ejection, doubled at each one that follows up to 5 minutes
+	// (balancer.DefaultOutlierEjectTimeMax), or up to OutlierEjectTime
+	// when that is longer. Zero means 30 s
+	// (balancer.DefaultOutlierEjectTime).
+	OutlierEjectTime time.Duration
+	// OutlierMaxEjected is the largest fraction of the coordinators
+	// ejected at once (at least one, never all). Zero means 0.5
+	// (balancer.DefaultOutlierMaxEjected).
+	OutlierMaxEjected float64
 
 	// Discovery finds the coordinators at run time (DSN "discovery"), Addrs
 	// being the seed list: the coordinators until discovery first answers,
@@ -497,6 +532,9 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //   - query_timeout: Go duration bounding each statement [none].
 //   - fetch_size: rows per fetch, up to 16777216 [10240]. A large result is
 //     read up to two batches ahead of the caller, decoded.
+//   - max_reply_memory: bytes of memory decoding one reply of a coordinator
+//     may make the client hold, up to 2^40 [268435456, 256 MiB]; a fetch's
+//     reply besides holds no more rows than fetch_size.
 //   - retries: further coordinators tried when opening a session fails,
 //     up to 100 [3]; -1 means none.
 //   - max_idle_time: Go duration after which an idle session is closed
@@ -507,6 +545,15 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     negative turns them off.
 //   - slow_start: Go duration over which a returning coordinator ramps up
 //     to its full share of new sessions [10s]; negative turns it off.
+//   - outlier_failures: statements in a row without an answer (a timeout,
+//     a connection lost) that eject a coordinator while another answers,
+//     up to 1000 [5]; -1 turns ejection off.
+//   - outlier_window: Go duration within which those failures count [1m];
+//     negative means no window.
+//   - outlier_eject_time: Go duration of a first ejection, doubled at each
+//     one that follows up to 5m (or itself, when longer) [30s].
+//   - outlier_max_ejected: largest fraction of the coordinators ejected at
+//     once, from 0 to 1 [0.5]; at least one, never all.
 //   - discovery: dns (each address's host name resolved periodically, each
 //     record a coordinator on that address's port) or impala (the
 //     cluster's membership from the coordinators' web servers,
@@ -572,109 +619,31 @@ func ParseDSN(dsn string) (*Config, error) {
 		end = len(rest)
 	}
 	authority, tail := rest[:end], rest[end:]
-	hasUserinfo := false
 	c := &Config{}
-	hasPassword := false
+	hasUserinfo, hasPassword := false, false
 	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
 		hasUserinfo = true
-		userinfo := authority[:at]
+		var err error
+		if hasPassword, err = c.parseUserinfo(authority[:at]); err != nil {
+			return nil, err
+		}
 		authority = authority[at+1:]
-		user, pass, hasPass := strings.Cut(userinfo, ":")
-		u, ok := unescapeDSN(user, false)
-		if !ok {
-			return nil, dsnErr("user", "invalid percent-encoding")
-		}
-		c.User = u
-		if hasPass {
-			p, ok := unescapeDSN(pass, false)
-			if !ok {
-				return nil, dsnErr("password", "invalid percent-encoding")
-			}
-			c.Password = p
-			hasPassword = p != ""
-		}
 	}
 
 	path, query, _ := strings.Cut(tail, "?")
 	// Without user information, an '@' further on may end a password whose
 	// '/' or '?' was not encoded: then errors show nothing of the input.
-	suspect := !hasUserinfo && strings.Contains(tail, "@")
-	hide := func(err error, param string) error {
-		if !suspect {
-			return err
-		}
-		return dsnErr(param, "malformed; "+encodeHint)
+	hide := dsnHider(!hasUserinfo && strings.Contains(tail, "@"))
+	if err := c.parseHosts(authority); err != nil {
+		return nil, hide(err, "address")
 	}
-
-	// An empty host list is for haproxy_config (Validate checks that).
-	if authority != "" {
-		for i, a := range strings.Split(authority, ",") {
-			addr, err := normalizeAddr(a, i+1, 0, true)
-			if err != nil {
-				return nil, hide(err, "address")
-			}
-			c.Addrs = append(c.Addrs, addr)
-		}
+	if err := c.parseDatabase(path, hide); err != nil {
+		return nil, err
 	}
-
-	if path != "" {
-		// path starts with '/'.
-		db := path[1:]
-		if strings.Contains(db, "@") {
-			return nil, dsnErr("", "'@' after the host list; "+encodeHint)
-		}
-		d, ok := unescapeDSN(db, false)
-		if !ok {
-			return nil, dsnErr("database", "invalid percent-encoding")
-		}
-		if d != "" && !isIdent(d, false) {
-			return nil, hide(dsnErr("database", fmt.Sprintf("%q is not a database name (letters, digits, underscore)", d)), "database")
-		}
-		c.Database = d
+	authGiven, err := c.parseQuery(query)
+	if err != nil {
+		return nil, hide(err, "")
 	}
-
-	seen := make(map[string]bool)
-	authGiven := false
-	for seg := range strings.SplitSeq(query, "&") {
-		if seg == "" {
-			continue
-		}
-		rawKey, rawValue, hasValue := strings.Cut(seg, "=")
-		key, ok := unescapeDSN(rawKey, true)
-		if !ok || !isParamName(key) {
-			return nil, hide(dsnErr("", "malformed parameter name"), "")
-		}
-		if !hasValue {
-			return nil, hide(dsnErr(key, "missing '=value'"), "")
-		}
-		value, ok := unescapeDSN(rawValue, true)
-		if !ok {
-			return nil, hide(dsnErr(key, "invalid percent-encoding"), "")
-		}
-		if name, isOpt := strings.CutPrefix(key, "opt."); isOpt {
-			if !isIdent(name, true) {
-				return nil, hide(dsnErr("", fmt.Sprintf("query option %q: name must be letters, digits and underscores", name)), "")
-			}
-			key = "opt." + strings.ToUpper(name)
-		}
-		if name, isHeader := strings.CutPrefix(key, "http_header."); isHeader {
-			if !isHeaderName(name) {
-				return nil, hide(dsnErr("", fmt.Sprintf("http_header.%s: not a header name", name)), "")
-			}
-			key = "http_header." + http.CanonicalHeaderKey(name)
-		}
-		if seen[key] {
-			return nil, hide(dsnErr(key, "given more than once"), "")
-		}
-		seen[key] = true
-		if key == "auth" {
-			authGiven = true
-		}
-		if err := c.setParam(key, value); err != nil {
-			return nil, hide(err, "")
-		}
-	}
-
 	if !authGiven && hasPassword {
 		c.Auth = AuthPlain
 	}
@@ -695,6 +664,129 @@ func ParseDSN(dsn string) (*Config, error) {
 	return c, nil
 }
 
+// dsnHider returns what ParseDSN passes its errors through: when suspect
+// (an '@' after the host list of a DSN without user information, which
+// may end a password whose '/' or '?' was not encoded), an error that
+// shows nothing of the input, naming only the parameter.
+func dsnHider(suspect bool) func(err error, param string) error {
+	return func(err error, param string) error {
+		if !suspect {
+			return err
+		}
+		return dsnErr(param, "malformed; "+encodeHint)
+	}
+}
+
+// parseUserinfo sets the user and the password of a DSN's user
+// information ("user[:password]", percent-encoded) and reports whether a
+// non-empty password was given.
+func (c *Config) parseUserinfo(userinfo string) (hasPassword bool, err error) {
+	user, pass, hasPass := strings.Cut(userinfo, ":")
+	u, ok := unescapeDSN(user, false)
+	if !ok {
+		return false, dsnErr("user", "invalid percent-encoding")
+	}
+	c.User = u
+	if !hasPass {
+		return false, nil
+	}
+	p, ok := unescapeDSN(pass, false)
+	if !ok {
+		return false, dsnErr("password", "invalid percent-encoding")
+	}
+	c.Password = secret.New(p)
+	return p != "", nil
+}
+
+// parseHosts sets the addresses of a DSN's host list (comma-separated;
+// empty for haproxy_config, which Validate checks).
+func (c *Config) parseHosts(authority string) error {
+	if authority == "" {
+		return nil
+	}
+	for i, a := range strings.Split(authority, ",") {
+		addr, err := normalizeAddr(a, i+1, 0, true)
+		if err != nil {
+			return err
+		}
+		c.Addrs = append(c.Addrs, addr)
+	}
+	return nil
+}
+
+// parseDatabase sets the database of a DSN's path ("" or "/name").
+func (c *Config) parseDatabase(path string, hide func(error, string) error) error {
+	if path == "" {
+		return nil
+	}
+	db := path[1:] // path starts with '/'
+	if strings.Contains(db, "@") {
+		return dsnErr("", "'@' after the host list; "+encodeHint)
+	}
+	d, ok := unescapeDSN(db, false)
+	if !ok {
+		return dsnErr("database", "invalid percent-encoding")
+	}
+	if d != "" && !isIdent(d, false) {
+		return hide(dsnErr("database", fmt.Sprintf("%q is not a database name (letters, digits, underscore)", d)), "database")
+	}
+	c.Database = d
+	return nil
+}
+
+// parseQuery sets the parameters of a DSN's query, each once, and reports
+// whether auth was among them.
+func (c *Config) parseQuery(query string) (authGiven bool, err error) {
+	seen := make(map[string]bool)
+	for seg := range strings.SplitSeq(query, "&") {
+		if seg == "" {
+			continue
+		}
+		key, value, err := dsnParam(seg)
+		if err != nil {
+			return false, err
+		}
+		if seen[key] {
+			return false, dsnErr(key, "given more than once")
+		}
+		seen[key] = true
+		authGiven = authGiven || key == "auth"
+		if err := c.setParam(key, value); err != nil {
+			return false, err
+		}
+	}
+	return authGiven, nil
+}
+
+// dsnParam unescapes one "key=value" of a DSN's query, opt.* keys
+// upper-cased and http_header.* keys canonical.
+func dsnParam(seg string) (key, value string, err error) {
+	rawKey, rawValue, hasValue := strings.Cut(seg, "=")
+	key, ok := unescapeDSN(rawKey, true)
+	if !ok || !isParamName(key) {
+		return "", "", dsnErr("", "malformed parameter name")
+	}
+	if !hasValue {
+		return "", "", dsnErr(key, "missing '=value'")
+	}
+	if value, ok = unescapeDSN(rawValue, true); !ok {
+		return "", "", dsnErr(key, "invalid percent-encoding")
+	}
+	if name, isOpt := strings.CutPrefix(key, "opt."); isOpt {
+		if !isIdent(name, true) {
+			return "", "", dsnErr("", fmt.Sprintf("query option %q: name must be letters, digits and underscores", name))
+		}
+		key = "opt." + strings.ToUpper(name)
+	}
+	if name, isHeader := strings.CutPrefix(key, "http_header."); isHeader {
+		if !isHeaderName(name) {
+			return "", "", dsnErr("", fmt.Sprintf("http_header.%s: not a header name", name))
+		}
+		key = "http_header." + http.CanonicalHeaderKey(name)
+	}
+	return key, value, nil
+}
+
 // setParam sets one known parameter (opt.* keys arrive upper-cased).
 func (c *Config) setParam(key, value string) error {
 	if name, ok := strings.CutPrefix(key, "opt."); ok {
@@ -706,9 +798,9 @@ func (c *Config) setParam(key, value string) error {
 	}
 	if name, ok := strings.CutPrefix(key, "http_header."); ok {
 		if c.HTTPHeaders == nil {
-			c.HTTPHeaders = make(map[string]string)
+			c.HTTPHeaders = make(map[string]secret.Value)
 		}
-		c.HTTPHeaders[name] = value
+		c.HTTPHeaders[name] = secret.New(value)
 		return nil
 	}
 	var err error
@@ -753,7 +845,7 @@ func (c *Config) setParam(key, value string) error {
 	case "ccache":
 		c.CCache = value
 	case "jwt":
-		c.JWT = value
+		c.JWT = secret.New(value)
 	case "jwt_file":
 		c.JWTFile = value
 	case "tls":
@@ -774,6 +866,16 @@ func (c *Config) setParam(key, value string) error {
 		c.QueryTimeout, err = parseDuration(key, value, false)
 	case "fetch_size":
 		c.FetchSize, err = parseInt(key, value, 0, MaxFetchSize)
+	case "max_reply_memory":
+		c.MaxReplyMemory, err = parseInt(key, value, 0, MaxReplyMemory)
+	case "outlier_failures":
+		c.OutlierFailures, err = parseInt(key, value, -1, MaxOutlierFailures)
+	case "outlier_window":
+		c.OutlierWindow, err = parseDuration(key, value, true)
+	case "outlier_eject_time":
+		c.OutlierEjectTime, err = parseDuration(key, value, false)
+	case "outlier_max_ejected":
+		c.OutlierMaxEjected, err = parseFraction(key, value)
 	case "retries":
 		c.Retries, err = parseInt(key, value, -1, MaxRetries)
 	case "max_idle_time":
@@ -842,6 +944,15 @@ func parseDuration(key, v string, off bool) (time.Duration, error) {
 	return d, nil
 }
 
+// parseFraction reads a number from 0 to 1.
+func parseFraction(key, v string) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f >= 0 && f <= 1) {
+		return 0, dsnErr(key, fmt.Sprintf("%q is not a number from 0 to 1", v))
+	}
+	return f, nil
+}
+
 func parseInt(key, v string, lo, hi int) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
@@ -874,7 +985,7 @@ func (c *Config) Validate() error {
 	if strings.IndexByte(c.User, 0) >= 0 {
 		return dsnErr("user", "contains NUL")
 	}
-	if strings.IndexByte(c.Password, 0) >= 0 {
+	if strings.IndexByte(c.Password.Reveal(), 0) >= 0 {
 		return dsnErr("password", "contains NUL")
 	}
 	switch c.Protocol {
@@ -913,7 +1024,7 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"connect_timeout", c.ConnectTimeout}, {"query_timeout", c.QueryTimeout}} {
+	}{{"connect_timeout", c.ConnectTimeout}, {"query_timeout", c.QueryTimeout}, {"outlier_eject_time", c.OutlierEjectTime}} {
 		if d.v < 0 {
 			return dsnErr(d.name, "is negative")
 		}
@@ -923,6 +1034,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Retries > MaxRetries {
 		return dsnErr("retries", fmt.Sprintf("%d is more than %d", c.Retries, MaxRetries))
+	}
+	if c.MaxReplyMemory < 0 || c.MaxReplyMemory > MaxReplyMemory {
+		return dsnErr("max_reply_memory", fmt.Sprintf("%d is not from 0 to %d", c.MaxReplyMemory, MaxReplyMemory))
+	}
+	if c.OutlierFailures > MaxOutlierFailures {
+		return dsnErr("outlier_failures", fmt.Sprintf("%d is more than %d", c.OutlierFailures, MaxOutlierFailures))
+	}
+	if !(c.OutlierMaxEjected >= 0 && c.OutlierMaxEjected <= 1) {
+		return dsnErr("outlier_max_ejected", fmt.Sprintf("%v is not from 0 to 1", c.OutlierMaxEjected))
 	}
 	if err := c.validateDiscovery(); err != nil {
 		return err
@@ -969,11 +1089,11 @@ func (c *Config) validateAuth() error {
 	}
 	switch c.Auth {
 	case AuthJWT:
-		if c.Password != "" {
+		if !c.Password.IsZero() {
 			return dsnErr("auth", "a password needs auth=plain (ldap) or auth=gssapi")
 		}
 	case "", AuthNone:
-		if c.Password != "" {
+		if !c.Password.IsZero() {
 			return dsnErr("auth", "a password needs auth=plain (ldap) or auth=gssapi")
 		}
 	case AuthPlain:
@@ -984,11 +1104,11 @@ func (c *Config) validateAuth() error {
 		switch {
 		case c.Keytab != "" && c.CCache != "":
 			return dsnErr("keytab", "not with ccache: give one of keytab, ccache or a password")
-		case c.Keytab != "" && c.Password != "":
+		case c.Keytab != "" && !c.Password.IsZero():
 			return dsnErr("keytab", "not with a password: give one of keytab, ccache or a password")
-		case c.CCache != "" && c.Password != "":
+		case c.CCache != "" && !c.Password.IsZero():
 			return dsnErr("ccache", "not with a password: give one of keytab, ccache or a password")
-		case (c.Keytab != "" || c.Password != "") && c.Principal == "" && c.User == "":
+		case (c.Keytab != "" || !c.Password.IsZero()) && c.Principal == "" && c.User == "":
 			return dsnErr("principal", "a keytab or password login needs a principal or a user name")
 		}
 		if c.KerberosHostFQDN != "" && !isHostName(c.KerberosHostFQDN) {
@@ -1063,7 +1183,7 @@ func (c *Config) validateDiscovery() error {
 	switch c.WebAuth {
 	case "", WebAuthNone:
 	case WebAuthBasic:
-		if c.User == "" || c.Password == "" {
+		if c.User == "" || c.Password.IsZero() {
 			return dsnErr("web_auth", "basic needs a user name and a password")
 		}
 		if !c.WebTLS {
@@ -1145,11 +1265,11 @@ func validOptionValue(key, v string) error {
 func (c *Config) FormatDSN() string {
 	var b strings.Builder
 	b.WriteString(dsnScheme)
-	if c.User != "" || c.Password != "" {
+	if c.User != "" || !c.Password.IsZero() {
 		b.WriteString(escapeDSN(c.User, false))
-		if c.Password != "" {
+		if !c.Password.IsZero() {
 			b.WriteByte(':')
-			b.WriteString(escapeDSN(c.Password, false))
+			b.WriteString(escapeDSN(c.Password.Reveal(), false))
 		}
 		b.WriteByte('@')
 	}
@@ -1195,7 +1315,7 @@ func (c *Config) FormatDSN() string {
 	str("affinity_key", c.AffinityKey, "")
 	// ParseDSN takes a password without auth for auth=plain.
 	implied := Auth("")
-	if c.Password != "" {
+	if !c.Password.IsZero() {
 		implied = AuthPlain
 	}
 	str("auth", string(c.Auth), string(implied))
@@ -1205,7 +1325,7 @@ func (c *Config) FormatDSN() string {
 	str("keytab", c.Keytab, "")
 	str("principal", c.Principal, "")
 	str("ccache", c.CCache, "")
-	str("jwt", c.JWT, "")
+	str("jwt", c.JWT.Reveal(), "")
 	str("jwt_file", c.JWTFile, "")
 	boolean("tls", c.TLS)
 	str("ca_cert", c.CACert, "")
@@ -1218,6 +1338,9 @@ func (c *Config) FormatDSN() string {
 	if c.FetchSize != 0 {
 		param("fetch_size", strconv.Itoa(c.FetchSize))
 	}
+	if c.MaxReplyMemory != 0 {
+		param("max_reply_memory", strconv.Itoa(c.MaxReplyMemory))
+	}
 	if c.Retries != 0 {
 		param("retries", strconv.Itoa(c.Retries))
 	}
@@ -1225,6 +1348,14 @@ func (c *Config) FormatDSN() string {
 	dur("validate_after", c.ValidateAfter)
 	dur("health_interval", c.HealthInterval)
 	dur("slow_start", c.SlowStart)
+	if c.OutlierFailures != 0 {
+		param("outlier_failures", strconv.Itoa(c.OutlierFailures))
+	}
+	dur("outlier_window", c.OutlierWindow)
+	dur("outlier_eject_time", c.OutlierEjectTime)
+	if c.OutlierMaxEjected != 0 {
+		param("outlier_max_ejected", strconv.FormatFloat(c.OutlierMaxEjected, 'g', -1, 64))
+	}
 	str("discovery", string(c.Discovery), "")
 	dur("discovery_interval", c.DiscoveryInterval)
 	dur("discovery_timeout", c.DiscoveryTimeout)
@@ -1238,29 +1369,41 @@ func (c *Config) FormatDSN() string {
 	boolean("allow_non_impala", c.AllowNonImpala)
 	boolean("poll_queries", c.PollQueries)
 	str("sync_ddl", string(c.SyncDDL), "")
-	prefixed := func(prefix string, m map[string]string, name func(string) string) {
-		for _, k := range sortedKeys(m) {
-			b.WriteByte(sep)
-			sep = '&'
-			b.WriteString(prefix)
-			b.WriteString(escapeDSN(name(k), true))
-			b.WriteByte('=')
-			b.WriteString(escapeDSN(m[k], true))
-		}
+	prefixed := func(prefix, k, v string) {
+		b.WriteByte(sep)
+		sep = '&'
+		b.WriteString(prefix)
+		b.WriteString(escapeDSN(k, true))
+		b.WriteByte('=')
+		b.WriteString(escapeDSN(v, true))
 	}
-	prefixed("http_header.", c.HTTPHeaders, http.CanonicalHeaderKey)
-	prefixed("opt.", c.QueryOptions, strings.ToUpper)
+	for _, k := range sortedKeys(c.HTTPHeaders) {
+		prefixed("http_header.", http.CanonicalHeaderKey(k), c.HTTPHeaders[k].Reveal())
+	}
+	for _, k := range sortedKeys(c.QueryOptions) {
+		prefixed("opt.", strings.ToUpper(k), c.QueryOptions[k])
+	}
 	return b.String()
 }
 
-// String returns the DSN with the password and the JWT replaced by
-// "xxxxx".
+// redactedDSN is what String writes in place of a secret.
+var redactedDSN = secret.New("xxxxx")
+
+// String returns the DSN with the password, the JWT and the values of
+// the HTTP headers replaced by "xxxxx".
 func (c Config) String() string {
-	if c.Password != "" {
-		c.Password = "xxxxx"
+	if !c.Password.IsZero() {
+		c.Password = redactedDSN
 	}
-	if c.JWT != "" {
-		c.JWT = "xxxxx"
+	if !c.JWT.IsZero() {
+		c.JWT = redactedDSN
+	}
+	if len(c.HTTPHeaders) > 0 {
+		h := make(map[string]secret.Value, len(c.HTTPHeaders))
+		for k := range c.HTTPHeaders {
+			h[k] = redactedDSN
+		}
+		c.HTTPHeaders = h
 	}
 	return c.FormatDSN()
 }
@@ -1271,7 +1414,7 @@ func (c Config) GoString() string { return "impalalb.Config(" + c.String() + ")"
 // LogValue implements slog.LogValuer with the redacted DSN.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -1459,7 +1602,7 @@ func (c *Config) validateHTTP() error {
 				return dsnErr(param, "the transport's own header")
 			}
 		}
-		if strings.ContainsAny(c.HTTPHeaders[k], "\r\n\x00") {
+		if strings.ContainsAny(c.HTTPHeaders[k].Reveal(), "\r\n\x00") {
 			return dsnErr(param, "value contains a line break or NUL")
 		}
 	}
@@ -1470,14 +1613,14 @@ func (c *Config) validateHTTP() error {
 // source, a token that fits in a header.
 func (c *Config) validateJWT() error {
 	n := 0
-	for _, set := range []bool{c.JWT != "", c.JWTFile != "", c.JWTFunc != nil} {
+	for _, set := range []bool{!c.JWT.IsZero(), c.JWTFile != "", c.JWTFunc != nil} {
 		if set {
 			n++
 		}
 	}
 	if c.Auth != AuthJWT {
 		switch {
-		case c.JWT != "":
+		case !c.JWT.IsZero():
 			return dsnErr("jwt", "needs auth=jwt")
 		case c.JWTFile != "":
 			return dsnErr("jwt_file", "needs auth=jwt")
@@ -1495,8 +1638,9 @@ func (c *Config) validateJWT() error {
 	case n > 1:
 		return dsnErr("auth", "jwt takes one token source: jwt, jwt_file or Config.JWTFunc")
 	}
-	for i := 0; i < len(c.JWT); i++ {
-		if ch := c.JWT[i]; ch <= ' ' || ch >= 0x7f {
+	jwt := c.JWT.Reveal()
+	for i := 0; i < len(jwt); i++ {
+		if ch := jwt[i]; ch <= ' ' || ch >= 0x7f {
 			return dsnErr("jwt", "holds a space, control or non-ASCII byte")
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // base returns what ParseDSN gives for "impala://h".
@@ -45,13 +46,13 @@ var dsnCases = []struct {
 	{in: "impala://h/sales_2024", want: func(c *Config) { c.Database = "sales_2024" }},
 	{in: "impala://bob@h", want: func(c *Config) { c.User = "bob" }},
 	{in: "impala://bob:@h", want: func(c *Config) { c.User = "bob" }, canonical: "impala://bob@h"},
-	{in: "impala://bob:s3cret@h", want: func(c *Config) { c.User, c.Password, c.Auth = "bob", "s3cret", AuthPlain }},
+	{in: "impala://bob:s3cret@h", want: func(c *Config) { c.User, c.Password, c.Auth = "bob", secret.New("s3cret"), AuthPlain }},
 	{in: "impala://b%40b%3Ax:p@ss:w%2Frd%3F%25@h/db", want: func(c *Config) {
-		c.User, c.Password, c.Auth, c.Database = "b@b:x", "p@ss:w/rd?%", AuthPlain, "db"
+		c.User, c.Password, c.Auth, c.Database = "b@b:x", secret.New("p@ss:w/rd?%"), AuthPlain, "db"
 	}, canonical: "impala://b%40b%3Ax:p%40ss%3Aw%2Frd%3F%25@h/db"},
-	{in: "impala://bob:pw@h?auth=ldap", want: func(c *Config) { c.User, c.Password, c.Auth = "bob", "pw", AuthPlain }, canonical: "impala://bob:pw@h"},
+	{in: "impala://bob:pw@h?auth=ldap", want: func(c *Config) { c.User, c.Password, c.Auth = "bob", secret.New("pw"), AuthPlain }, canonical: "impala://bob:pw@h"},
 	{in: "impala://bob@h?auth=plain", want: func(c *Config) { c.User, c.Auth = "bob", AuthPlain }},
-	{in: "impala://bob:pw@h?auth=gssapi", want: func(c *Config) { c.User, c.Password, c.Auth = "bob", "pw", AuthGSSAPI }},
+	{in: "impala://bob:pw@h?auth=gssapi", want: func(c *Config) { c.User, c.Password, c.Auth = "bob", secret.New("pw"), AuthGSSAPI }},
 	{in: "impala://h?auth=none", want: func(c *Config) { c.Auth = AuthNone }},
 	{in: "impala://h?protocol=beeswax", want: func(c *Config) { c.Protocol = ProtocolBeeswax; c.Addrs = []string{"h:21000"} }},
 	{in: "impala://h:21050?protocol=beeswax", want: func(c *Config) { c.Protocol = ProtocolBeeswax }},
@@ -60,16 +61,16 @@ var dsnCases = []struct {
 	{in: "impala://h:28000,g:443?protocol=hs2-http&http_path=gateway%2Fcdp-proxy-api%2Fimpala&http_header.x-forwarded-for=10.0.0.1&http_header.X-Tenant=a+b",
 		want: func(c *Config) {
 			c.Protocol, c.Addrs, c.HTTPPath = ProtocolHS2HTTP, []string{"h:28000", "g:443"}, "gateway/cdp-proxy-api/impala"
-			c.HTTPHeaders = map[string]string{"X-Forwarded-For": "10.0.0.1", "X-Tenant": "a b"}
+			c.HTTPHeaders = map[string]secret.Value{"X-Forwarded-For": secret.New("10.0.0.1"), "X-Tenant": secret.New("a b")}
 		}, canonical: "impala://h,g:443?protocol=hs2-http&http_path=gateway/cdp-proxy-api/impala&http_header.X-Forwarded-For=10.0.0.1&http_header.X-Tenant=a%20b"},
 	{in: "impala://h?protocol=hs2-http&auth=jwt&jwt=eyJ.eyJ.sig", want: func(c *Config) {
-		c.Protocol, c.Addrs, c.Auth, c.JWT = ProtocolHS2HTTP, []string{"h:28000"}, AuthJWT, "eyJ.eyJ.sig"
+		c.Protocol, c.Addrs, c.Auth, c.JWT = ProtocolHS2HTTP, []string{"h:28000"}, AuthJWT, secret.New("eyJ.eyJ.sig")
 	}},
 	{in: "impala://h?protocol=hs2-http&auth=jwt&jwt_file=%2Fvar%2Frun%2Ftoken", want: func(c *Config) {
 		c.Protocol, c.Addrs, c.Auth, c.JWTFile = ProtocolHS2HTTP, []string{"h:28000"}, AuthJWT, "/var/run/token"
 	}, canonical: "impala://h?protocol=hs2-http&auth=jwt&jwt_file=/var/run/token"},
 	{in: "impala://bob:pw@h?protocol=hs2-http&auth=gssapi&kerberos_host_fqdn=lb", want: func(c *Config) {
-		c.Protocol, c.Addrs, c.User, c.Password, c.Auth, c.KerberosHostFQDN = ProtocolHS2HTTP, []string{"h:28000"}, "bob", "pw", AuthGSSAPI, "lb"
+		c.Protocol, c.Addrs, c.User, c.Password, c.Auth, c.KerberosHostFQDN = ProtocolHS2HTTP, []string{"h:28000"}, "bob", secret.New("pw"), AuthGSSAPI, "lb"
 	}},
 	{in: "impala://h?balance=affinity&affinity_key=tenant%2042", want: func(c *Config) { c.Balance, c.AffinityKey = BalanceAffinity, "tenant 42" }, canonical: "impala://h?balance=affinity&affinity_key=tenant%2042"},
 	{in: "impala://h?balance=affinity&affinity_key=a+b", want: func(c *Config) { c.Balance, c.AffinityKey = BalanceAffinity, "a b" }, canonical: "impala://h?balance=affinity&affinity_key=a%20b"},
@@ -107,6 +108,13 @@ var dsnCases = []struct {
 	{in: "impala://h?fetch_size=0", want: func(c *Config) {}, canonical: "impala://h"},
 	{in: "impala://h?health_interval=2.5s", want: func(c *Config) { c.HealthInterval = 2500 * time.Millisecond }},
 	{in: "impala://h?slow_start=-1s", want: func(c *Config) { c.SlowStart = -time.Second }},
+	{in: "impala://h?max_reply_memory=67108864", want: func(c *Config) { c.MaxReplyMemory = 64 << 20 }},
+	{in: "impala://h?max_reply_memory=0", want: func(c *Config) {}, canonical: "impala://h"},
+	{in: "impala://h?outlier_failures=-1", want: func(c *Config) { c.OutlierFailures = -1 }},
+	{in: "impala://h?outlier_failures=3&outlier_window=10s&outlier_eject_time=1m&outlier_max_ejected=0.25", want: func(c *Config) {
+		c.OutlierFailures, c.OutlierWindow, c.OutlierEjectTime, c.OutlierMaxEjected = 3, 10*time.Second, time.Minute, 0.25
+	}, canonical: "impala://h?outlier_failures=3&outlier_window=10s&outlier_eject_time=1m0s&outlier_max_ejected=0.25"},
+	{in: "impala://h?outlier_window=-1s&outlier_max_ejected=1", want: func(c *Config) { c.OutlierWindow, c.OutlierMaxEjected = -time.Second, 1 }},
 	{in: "impala://h?sync_ddl=never", want: func(c *Config) { c.SyncDDL = SyncDDLNever }},
 	{in: "impala://h?sync_ddl=auto", want: func(c *Config) { c.SyncDDL = SyncDDLAuto }},
 	{in: "impala://h?allow_non_impala=true", want: func(c *Config) { c.AllowNonImpala = true }},
@@ -119,7 +127,7 @@ var dsnCases = []struct {
 	{in: "impala://h?cluster_load=true&cluster_load_interval=250ms", want: func(c *Config) { c.ClusterLoad, c.ClusterLoadInterval = true, 250*time.Millisecond }},
 	{in: "impala://h?cluster_load=false", want: func(c *Config) {}, canonical: "impala://h"},
 	{in: "impala://bob:pw@h?discovery=impala&cluster_load=true&web_tls=true&web_auth=basic&ca_cert=/c/ca.pem", want: func(c *Config) {
-		c.User, c.Password, c.Auth = "bob", "pw", AuthPlain
+		c.User, c.Password, c.Auth = "bob", secret.New("pw"), AuthPlain
 		c.CACert, c.Discovery, c.ClusterLoad, c.WebTLS, c.WebAuth = "/c/ca.pem", DiscoveryImpala, true, true, WebAuthBasic
 	}, canonical: "impala://bob:pw@h?ca_cert=/c/ca.pem&discovery=impala&cluster_load=true&web_tls=true&web_auth=basic"},
 	{in: "impala://h?auth=gssapi&cluster_load=true&web_auth=spnego", want: func(c *Config) { c.Auth, c.ClusterLoad, c.WebAuth = AuthGSSAPI, true, WebAuthSPNEGO }},
@@ -179,7 +187,7 @@ func TestDefaultPort(t *testing.T) {
 	require.Error(t, (&Config{}).Validate(), "no coordinator")
 }
 
-const secret = "Sup3r-Secr3t"
+const pwSecret = "Sup3r-Secr3t"
 
 func TestParseDSNErrors(t *testing.T) {
 	cases := []struct {
@@ -203,7 +211,7 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala:/h", "scheme", "impala://"},
 		{"impala://", "address", "no coordinator"},
 		{"impala:///db", "address", "no coordinator"},
-		{"impala://u:" + secret + "@", "address", "no coordinator"},
+		{"impala://u:" + pwSecret + "@", "address", "no coordinator"},
 		{"impala://?haproxy_backend=impala", "address", "or give haproxy_config"},
 		{"impala://h?haproxy_config=/etc/haproxy/haproxy.cfg", "haproxy_config", "not with coordinator addresses"},
 		{"impala://h?haproxy_backend=impala", "haproxy_backend", "needs haproxy_config"},
@@ -233,11 +241,11 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h/db%zz", "database", "percent-encoding"},
 		{"impala://h/a@b", "", "'@' after the host list"},
 		{"impala://u%zz@h", "user", "percent-encoding"},
-		{"impala://u:" + secret + "%zz@h", "password", "percent-encoding"},
-		{"impala://u:" + secret + "%@h", "password", "percent-encoding"},
-		{"impala://u:" + secret + "%0@h", "password", "percent-encoding"},
+		{"impala://u:" + pwSecret + "%zz@h", "password", "percent-encoding"},
+		{"impala://u:" + pwSecret + "%@h", "password", "percent-encoding"},
+		{"impala://u:" + pwSecret + "%0@h", "password", "percent-encoding"},
 		{"impala://u%00:x@h", "user", "NUL"},
-		{"impala://u:" + secret + "%00@h", "password", "NUL"},
+		{"impala://u:" + pwSecret + "%00@h", "password", "NUL"},
 		{"impala://h?tls", "tls", "missing '=value'"},
 		{"impala://h?=1", "", "malformed parameter name"},
 		{"impala://h?a%zz=1", "", "malformed parameter name"},
@@ -277,8 +285,8 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h?affinity_key=x", "affinity_key", "needs balance=affinity"},
 		{"impala://h?balance=roundrobin&affinity_key=x", "affinity_key", "needs balance=affinity"},
 		{"impala://h?auth=kerberos", "auth", "is not none, plain, ldap, gssapi or jwt"},
-		{"impala://u:" + secret + "@h?auth=none", "auth", "a password needs"},
-		{"impala://:" + secret + "@h", "auth", "plain needs a user name"},
+		{"impala://u:" + pwSecret + "@h?auth=none", "auth", "a password needs"},
+		{"impala://:" + pwSecret + "@h", "auth", "plain needs a user name"},
 		{"impala://h?auth=ldap", "auth", "plain needs a user name"},
 		{"impala://h?kerberos_host_fqdn=lb", "kerberos_host_fqdn", "needs auth=gssapi"},
 		{"impala://h?service_name=hive", "service_name", "needs auth=gssapi"},
@@ -286,12 +294,12 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h?keytab=/k", "keytab", "needs auth=gssapi"},
 		{"impala://h?principal=p", "principal", "needs auth=gssapi"},
 		{"impala://h?ccache=/c", "ccache", "needs auth=gssapi"},
-		{"impala://u:" + secret + "@h?auth=plain&keytab=/k", "keytab", "needs auth=gssapi"},
+		{"impala://u:" + pwSecret + "@h?auth=plain&keytab=/k", "keytab", "needs auth=gssapi"},
 		{"impala://u@h?auth=gssapi&keytab=/k&ccache=/c", "keytab", "not with ccache"},
-		{"impala://u:" + secret + "@h?auth=gssapi&keytab=/k", "keytab", "not with a password"},
-		{"impala://u:" + secret + "@h?auth=gssapi&ccache=/c", "ccache", "not with a password"},
+		{"impala://u:" + pwSecret + "@h?auth=gssapi&keytab=/k", "keytab", "not with a password"},
+		{"impala://u:" + pwSecret + "@h?auth=gssapi&ccache=/c", "ccache", "not with a password"},
 		{"impala://h?auth=gssapi&keytab=/k", "principal", "needs a principal or a user"},
-		{"impala://:" + secret + "@h?auth=gssapi", "principal", "needs a principal or a user"},
+		{"impala://:" + pwSecret + "@h?auth=gssapi", "principal", "needs a principal or a user"},
 		{"impala://h?auth=gssapi&kerberos_host_fqdn=a%2Fb", "kerberos_host_fqdn", "not a host name"},
 		{"impala://h?auth=gssapi&service_name=a%2Fb", "service_name", "not a service name"},
 		{"impala://h?auth=gssapi&principal=a%09b", "principal", "control character"},
@@ -320,14 +328,21 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h?fetch_size=1e3", "fetch_size", "not an integer"},
 		{"impala://h?retries=-2", "retries", "from -1 to 100"},
 		{"impala://h?retries=101", "retries", "from -1 to 100"},
+		{"impala://h?max_reply_memory=-1", "max_reply_memory", "not an integer from 0"},
+		{"impala://h?max_reply_memory=1099511627777", "max_reply_memory", "from 0 to"},
+		{"impala://h?outlier_failures=-2", "outlier_failures", "from -1 to 1000"},
+		{"impala://h?outlier_eject_time=-1s", "outlier_eject_time", "negative"},
+		{"impala://h?outlier_window=x", "outlier_window", "not a duration"},
+		{"impala://h?outlier_max_ejected=1.5", "outlier_max_ejected", "from 0 to 1"},
+		{"impala://h?outlier_max_ejected=NaN", "outlier_max_ejected", "from 0 to 1"},
 		// A password whose '/' or '?' was not encoded: nothing of it shows.
-		{"impala://u:" + secret + "/x@h", "address", "malformed; percent-encode"},
-		{"impala://u:12/" + secret + "@h", "", "'@' after the host list"},
-		{"impala://u:12/" + secret + "?a=b@h", "database", "malformed; percent-encode"},
-		{"impala://u:1?" + secret + "=x@h", "", "malformed; percent-encode"},
-		{"impala://u:1?tls=" + secret + "@h", "", "malformed; percent-encode"},
+		{"impala://u:" + pwSecret + "/x@h", "address", "malformed; percent-encode"},
+		{"impala://u:12/" + pwSecret + "@h", "", "'@' after the host list"},
+		{"impala://u:12/" + pwSecret + "?a=b@h", "database", "malformed; percent-encode"},
+		{"impala://u:1?" + pwSecret + "=x@h", "", "malformed; percent-encode"},
+		{"impala://u:1?tls=" + pwSecret + "@h", "", "malformed; percent-encode"},
 		{"impala://u:1,Secr3t:0/x@h", "address", "malformed; percent-encode"},
-		{"impala://u:1?principal=" + secret + "@h", "principal", "malformed; percent-encode"},
+		{"impala://u:1?principal=" + pwSecret + "@h", "principal", "malformed; percent-encode"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {
@@ -339,7 +354,7 @@ func TestParseDSNErrors(t *testing.T) {
 			require.Equal(t, tc.param, de.Param)
 			require.Contains(t, err.Error(), tc.reason)
 			require.True(t, strings.HasPrefix(err.Error(), "impalalb: dsn: "), err.Error())
-			require.NotContains(t, err.Error(), secret)
+			require.NotContains(t, err.Error(), pwSecret)
 			require.NotContains(t, err.Error(), "Secr3t")
 		})
 	}
@@ -355,9 +370,9 @@ func TestDSNErrorUnwrap(t *testing.T) {
 }
 
 func TestConfigRedaction(t *testing.T) {
-	c, err := ParseDSN("impala://bob:" + secret + "@h1,h2/db?tls=true")
+	c, err := ParseDSN("impala://bob:" + pwSecret + "@h1,h2/db?tls=true")
 	require.NoError(t, err)
-	require.Contains(t, c.FormatDSN(), secret)
+	require.Contains(t, c.FormatDSN(), pwSecret)
 
 	want := "impala://bob:xxxxx@h1,h2/db?tls=true"
 	require.Equal(t, want, c.String())
@@ -370,25 +385,26 @@ func TestConfigRedaction(t *testing.T) {
 		fmt.Sprint(c), fmt.Sprint(*c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c),
 		fmt.Sprintf("%v %+v %#v %s", *c, *c, *c, *c), logs.String(), string(j),
 	} {
-		require.NotContains(t, s, secret)
+		require.NotContains(t, s, pwSecret)
 	}
 	require.Contains(t, fmt.Sprintf("%#v", c), "impalalb.Config(")
 	require.Contains(t, logs.String(), "xxxxx")
 	// String does not change the Config.
-	require.Equal(t, secret, c.Password)
+	require.Equal(t, pwSecret, c.Password.Reveal())
 
-	c.Password = ""
+	c.Password = secret.Value{}
 	require.Equal(t, "impala://bob@h1,h2/db?auth=plain&tls=true", c.String())
 }
 
 // TestConfigRedactionJWT: the token of auth=jwt is a secret like the
-// password.
+// password, and so is the value of an HTTP header (a proxy's key).
 func TestConfigRedactionJWT(t *testing.T) {
 	tok := "eyJhbGciOiJSUzI1NiJ9.eyJ1c2VybmFtZSI6ImNhcm9sIn0.c2lnbmF0dXJl"
-	c, err := ParseDSN("impala://h?protocol=hs2-http&auth=jwt&jwt=" + tok)
+	c, err := ParseDSN("impala://h?protocol=hs2-http&auth=jwt&jwt=" + tok + "&http_header.X-Api-Key=c2lnbmF0dXJl-key")
 	require.NoError(t, err)
 	require.Contains(t, c.FormatDSN(), tok)
-	require.Equal(t, "impala://h?protocol=hs2-http&auth=jwt&jwt=xxxxx", c.String())
+	require.Contains(t, c.FormatDSN(), "http_header.X-Api-Key=c2lnbmF0dXJl-key")
+	require.Equal(t, "impala://h?protocol=hs2-http&auth=jwt&jwt=xxxxx&http_header.X-Api-Key=xxxxx", c.String())
 	var logs bytes.Buffer
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("cfg", "config", c, "value", *c)
 	j, err := json.Marshal(c)
@@ -431,7 +447,7 @@ func TestConfigValidateByHand(t *testing.T) {
 		{"protocol", func(c *Config) { c.Protocol = "x" }, "protocol"},
 		{"balance", func(c *Config) { c.Balance = "x" }, "balance"},
 		{"auth", func(c *Config) { c.Auth = "ldap" }, "auth"},
-		{"empty auth with password", func(c *Config) { c.Auth, c.User, c.Password = "", "u", "p" }, "auth"},
+		{"empty auth with password", func(c *Config) { c.Auth, c.User, c.Password = "", "u", secret.New("p") }, "auth"},
 		{"fetch", func(c *Config) { c.FetchSize = -1 }, "fetch_size"},
 		{"retries", func(c *Config) { c.Retries = MaxRetries + 1 }, "retries"},
 		{"connect", func(c *Config) { c.ConnectTimeout = -1 }, "connect_timeout"},
@@ -446,7 +462,7 @@ func TestConfigValidateByHand(t *testing.T) {
 		{"haproxy_config with addresses", func(c *Config) { c.HAProxyConfig = "haproxy.cfg" }, "haproxy_config"},
 		{"haproxy_backend alone", func(c *Config) { c.HAProxyBackend = "impala" }, "haproxy_backend"},
 		{"no coordinator", func(c *Config) { c.Addrs = nil }, "address"},
-		{"password NUL", func(c *Config) { c.Auth, c.User, c.Password = AuthPlain, "u", "a\x00"+secret }, "password"},
+		{"password NUL", func(c *Config) { c.Auth, c.User, c.Password = AuthPlain, "u", secret.New("a\x00"+pwSecret) }, "password"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -456,7 +472,7 @@ func TestConfigValidateByHand(t *testing.T) {
 			var de *DSNError
 			require.True(t, errors.As(err, &de), "%v", err)
 			require.Equal(t, tc.param, de.Param)
-			require.NotContains(t, err.Error(), secret)
+			require.NotContains(t, err.Error(), pwSecret)
 		})
 	}
 
@@ -523,19 +539,29 @@ func TestConfigByHandIsTheDSN(t *testing.T) {
 	require.Equal(t, 10240, o.FetchSize)
 	require.Equal(t, balancer.LeastConn, bc.Policy)
 
+	require.Equal(t, conn.DefaultMaxMessageSize, o.MaxReplyMemory)
+	require.Equal(t, balancer.DefaultOutlierFailures, bc.OutlierFailures)
+	require.Equal(t, balancer.DefaultOutlierWindow, bc.OutlierWindow)
+	require.Equal(t, balancer.DefaultOutlierEjectTime, bc.OutlierEjectTime)
+	require.Equal(t, balancer.DefaultOutlierMaxEjected, bc.OutlierMaxEjected)
+
 	byHand := &Config{Addrs: []string{"h:21050"}, ConnectTimeout: 3 * time.Second, Retries: -1,
 		MaxIdleTime: -1, ValidateAfter: time.Second, HealthInterval: -1, FetchSize: 99,
-		Balance: BalanceAffinity, AffinityKey: "tenant", SyncDDL: SyncDDLNever}
+		Balance: BalanceAffinity, AffinityKey: "tenant", SyncDDL: SyncDDLNever, MaxReplyMemory: 1 << 20,
+		OutlierFailures: 2, OutlierWindow: -1, OutlierEjectTime: 10 * time.Minute, OutlierMaxEjected: 0.2}
 	bc, o = effective(byHand)
-	bd, od = effective(fromDSN("impala://h?connect_timeout=3s&retries=-1&max_idle_time=-1ns&validate_after=1s&health_interval=-1ns&fetch_size=99&balance=affinity&affinity_key=tenant&sync_ddl=never"))
+	bd, od = effective(fromDSN("impala://h?connect_timeout=3s&retries=-1&max_idle_time=-1ns&validate_after=1s&health_interval=-1ns&fetch_size=99&balance=affinity&affinity_key=tenant&sync_ddl=never" +
+		"&max_reply_memory=1048576&outlier_failures=2&outlier_window=-1ns&outlier_eject_time=10m&outlier_max_ejected=0.2"))
 	require.Equal(t, bc, bd)
 	require.Equal(t, o, od)
 	require.Equal(t, -1, bc.Retries, "negative: a single attempt")
 	require.Negative(t, bc.Interval, "negative: no active checks")
 	require.Equal(t, "tenant", bc.DefaultKey)
+	require.Equal(t, 1<<20, o.MaxReplyMemory)
+	require.Equal(t, 10*time.Minute, bc.OutlierEjectTimeMax, "a first ejection longer than the maximum is not doubled")
 
 	// hs2-http: the port, the path and the credentials of the transport.
-	bc, o = effective(&Config{Addrs: []string{"h:28000"}, Protocol: ProtocolHS2HTTP, User: "u", Password: "pw", Auth: AuthPlain})
+	bc, o = effective(&Config{Addrs: []string{"h:28000"}, Protocol: ProtocolHS2HTTP, User: "u", Password: secret.New("pw"), Auth: AuthPlain})
 	bd, od = effective(fromDSN("impala://u:pw@h?protocol=hs2-http"))
 	require.NotNil(t, o.HTTPAuth)
 	require.NotNil(t, od.HTTPAuth)
@@ -546,7 +572,7 @@ func TestConfigByHandIsTheDSN(t *testing.T) {
 	require.Equal(t, []string{"h:28000"}, bc.Coordinators)
 	require.Equal(t, conn.HS2HTTP, o.Protocol)
 	require.Equal(t, conn.DefaultHTTPPath, o.HTTPPath)
-	bc, o = effective(&Config{Addrs: []string{"h:28000"}, Protocol: ProtocolHS2HTTP, Auth: AuthJWT, JWT: "a.b.c", HTTPPath: "p", HTTPHeaders: map[string]string{"X-A": "1"}})
+	bc, o = effective(&Config{Addrs: []string{"h:28000"}, Protocol: ProtocolHS2HTTP, Auth: AuthJWT, JWT: secret.New("a.b.c"), HTTPPath: "p", HTTPHeaders: map[string]secret.Value{"X-A": secret.New("1")}})
 	bd, od = effective(fromDSN("impala://h?protocol=hs2-http&auth=jwt&jwt=a.b.c&http_path=p&http_header.x-a=1"))
 	o.HTTPAuth, od.HTTPAuth = nil, nil
 	require.Equal(t, bc, bd)

@@ -12,6 +12,7 @@ import (
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/jwttest"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // TestHTTPJWTBalanced: database/sql over hs2-http with JWTs from a
@@ -37,12 +38,12 @@ func TestHTTPJWTBalanced(t *testing.T) {
 	var calls atomic.Int64
 	good := atomic.Bool{}
 	good.Store(true)
-	cfg.JWTFunc = func(context.Context) (string, error) {
+	cfg.JWTFunc = func(context.Context) (secret.Value, error) {
 		calls.Add(1)
 		if good.Load() {
-			return is.Token("erin", time.Hour, nil), nil
+			return secret.New(is.Token("erin", time.Hour, nil)), nil
 		}
-		return is.Token("erin", -time.Hour, nil), nil
+		return secret.New(is.Token("erin", -time.Hour, nil)), nil
 	}
 	db, _ := openDB(t, cfg)
 	ctx := context.Background()

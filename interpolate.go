@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/impalalb/impalalb/secret"
 )
 
 // Date is a calendar date without a time of day, for Impala's DATE type
@@ -103,16 +105,27 @@ const maxValuerDepth = 8
 //   - [Date]: CAST('YYYY-MM-DD' AS DATE);
 //   - a driver.Valuer: its Value, converted as above;
 //   - other types whose kind is one of the above (type MyID int64, ...):
-//     converted by kind; pointers are followed.
+//     converted by kind; pointers are followed;
+//   - secret.Value: the string it holds; through the driver, the errors of
+//     the statement then show it as secret.Redacted (Impala echoes the
+//     statement's text in its errors).
 //
 // For DECIMAL pass a string (Impala casts it) or write CAST(? AS
 // DECIMAL(p,s)). Because a string becomes one self-contained literal with
 // every quote and backslash escaped, no argument can change the structure
 // of the statement. Errors never contain argument values.
 func Interpolate(query string, args []driver.NamedValue) (string, error) {
+	q, _, err := interpolate(query, args)
+	return q, err
+}
+
+// interpolate is Interpolate that also returns the texts of its
+// secret.Value arguments, to hide from the statement's errors.
+func interpolate(query string, args []driver.NamedValue) (string, argSecrets, error) {
 	if len(args) == 0 && !strings.ContainsAny(query, "?@") {
-		return query, nil
+		return query, nil, nil
 	}
+	var hidden argSecrets
 	var usedBuf [16]bool
 	var used []bool
 	if len(args) > len(usedBuf) {
@@ -149,8 +162,12 @@ func Interpolate(query string, args []driver.NamedValue) (string, error) {
 			}
 		}
 		out = append(out, query[start:at]...)
+		lit := len(out)
 		var err error
 		out, err = appendLiteral(out, args[k].Value)
+		if sv, ok := args[k].Value.(secret.Value); ok && err == nil {
+			hidden.add(string(out[lit:]), sv.Reveal())
+		}
 		if err != nil {
 			if name != "" {
 				return fmt.Errorf("impalalb: interpolate: argument @%s: %w", name, err)
@@ -162,18 +179,18 @@ func Interpolate(query string, args []driver.NamedValue) (string, error) {
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	for k, u := range used {
 		if !u {
 			if args[k].Name != "" {
-				return "", fmt.Errorf("impalalb: interpolate: argument @%s is not used by the statement", args[k].Name)
+				return "", nil, fmt.Errorf("impalalb: interpolate: argument @%s is not used by the statement", args[k].Name)
 			}
-			return "", fmt.Errorf("impalalb: interpolate: argument %d is not used: %d arguments for %d placeholders", ordinal(args, k), len(args), n)
+			return "", nil, fmt.Errorf("impalalb: interpolate: argument %d is not used: %d arguments for %d placeholders", ordinal(args, k), len(args), n)
 		}
 	}
 	out = append(out, query[start:]...)
-	return string(out), nil
+	return string(out), hidden, nil
 }
 
 // placeholders calls fn for each placeholder of query, in order, with its
@@ -361,6 +378,8 @@ func appendLiteralDepth(out []byte, v any, depth int) ([]byte, error) {
 			return appendUnhex(out, v), nil
 		}
 		return appendQuoted(out, v), nil
+	case secret.Value:
+		return appendLiteralDepth(out, v.Reveal(), depth)
 	case []byte:
 		if v == nil {
 			return append(out, "NULL"...), nil
@@ -453,10 +472,16 @@ func checkNamedValue(nv *driver.NamedValue) error {
 	for depth := 0; ; depth++ {
 		switch nv.Value.(type) {
 		case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64,
-			float32, float64, string, []byte, time.Time, Date:
+			float32, float64, string, []byte, time.Time, Date, secret.Value:
 			return nil
 		}
 		switch v := nv.Value.(type) {
+		case *secret.Value:
+			nv.Value = nil
+			if v != nil {
+				nv.Value = *v
+			}
+			return nil
 		case *time.Time:
 			nv.Value = nil
 			if v != nil {

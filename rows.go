@@ -67,6 +67,9 @@ type rows struct {
 	eof    bool // every row was read
 	failed bool // a fetch failed; the operation is closed
 	closed bool
+
+	// hidden are the statement's secret arguments, hidden from its errors.
+	hidden argSecrets
 }
 
 var (
@@ -277,7 +280,7 @@ func (r *rows) fetch() error {
 	if err != nil {
 		r.failed = true
 		r.cn.noteError(err)
-		return err
+		return r.hidden.scrub(err)
 	}
 	r.b, r.n, r.next, r.vals = b, b.Len(), 0, f.vals
 	// From the second batch on the result is a large one: fetch ahead.
@@ -444,7 +447,7 @@ func (r *rows) Close() error {
 		if !r.eof && errors.Is(err, conn.ErrOperationCanceled) {
 			return nil
 		}
-		return err
+		return r.hidden.scrub(err)
 	}
 	return nil
 }

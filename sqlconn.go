@@ -134,14 +134,15 @@ func (cn *sqlConn) noteError(err error) {
 // QueryContext interpolates args into query and runs it. It implements
 // driver.QueryerContext.
 func (cn *sqlConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	q, err := Interpolate(query, args)
+	q, hidden, err := interpolate(query, args)
 	if err != nil {
 		return nil, err
 	}
-	return cn.query(ctx, q)
+	return cn.query(ctx, q, hidden)
 }
 
-func (cn *sqlConn) query(ctx context.Context, q string) (driver.Rows, error) {
+// query runs q, whose errors must not show hidden (its secret arguments).
+func (cn *sqlConn) query(ctx context.Context, q string, hidden argSecrets) (driver.Rows, error) {
 	opts, err := queryOptionsFrom(ctx)
 	if err != nil {
 		return nil, err
@@ -154,9 +155,11 @@ func (cn *sqlConn) query(ctx context.Context, q string) (driver.Rows, error) {
 	if err != nil {
 		cancel()
 		cn.lastUsed = time.Now()
-		return nil, cn.failed(ctx, err)
+		return nil, cn.failed(ctx, hidden.scrub(err))
 	}
-	return newRows(ctx, cn, op, cancel), nil
+	r := newRows(ctx, cn, op, cancel)
+	r.hidden = hidden
+	return r, nil
 }
 
 // ExecContext interpolates args into query, runs it and reports the rows
@@ -164,14 +167,15 @@ func (cn *sqlConn) query(ctx context.Context, q string) (driver.Rows, error) {
 // CloseInsert), zero for other statements. It implements
 // driver.ExecerContext.
 func (cn *sqlConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	q, err := Interpolate(query, args)
+	q, hidden, err := interpolate(query, args)
 	if err != nil {
 		return nil, err
 	}
-	return cn.exec(ctx, q)
+	return cn.exec(ctx, q, hidden)
 }
 
-func (cn *sqlConn) exec(ctx context.Context, q string) (driver.Result, error) {
+// exec runs q, whose errors must not show hidden (its secret arguments).
+func (cn *sqlConn) exec(ctx context.Context, q string, hidden argSecrets) (driver.Result, error) {
 	opts, err := queryOptionsFrom(ctx)
 	if err != nil {
 		return nil, err
@@ -184,11 +188,11 @@ func (cn *sqlConn) exec(ctx context.Context, q string) (driver.Result, error) {
 	defer func() { cn.lastUsed = time.Now() }()
 	op, err := cn.s.Execute(ctx, q, opts)
 	if err != nil {
-		return nil, cn.failed(ctx, err)
+		return nil, cn.failed(ctx, hidden.scrub(err))
 	}
 	if err := op.Close(ctx); err != nil {
 		cn.noteError(err)
-		return nil, err
+		return nil, hidden.scrub(err)
 	}
 	n := op.RowsAffected()
 	if n < 0 {

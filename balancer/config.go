@@ -85,6 +85,11 @@ const (
 	DefaultBackoffMax            = 30 * time.Second
 	DefaultStickyTableSize       = 100000
 	DefaultStickyExpire          = 30 * time.Minute
+	DefaultOutlierFailures       = 5
+	DefaultOutlierWindow         = time.Minute
+	DefaultOutlierEjectTime      = 30 * time.Second
+	DefaultOutlierEjectTimeMax   = 5 * time.Minute
+	DefaultOutlierMaxEjected     = 0.5
 	DefaultDiscoveryInterval     = 10 * time.Second
 	DefaultDiscoveryTimeout      = 5 * time.Second
 )
@@ -232,6 +237,37 @@ type Config struct {
 	// BackoffMax caps the re-probe delay. Zero means 30 seconds.
 	BackoffMax time.Duration
 
+	// OutlierFailures is how many statements in a row that get no answer
+	// from one coordinator — their deadline passed, or the connection was
+	// lost, reset, or answered with what is not Impala's protocol, as its
+	// sessions report them (conn.Observer) — eject it while another
+	// coordinator is up and not failing, and while it still passes a
+	// health check (one that fails it, a killed coordinator, goes down as
+	// a failed check takes it and returns when it answers again): it is
+	// taken down, its sessions in use move at their next statement, and
+	// it is not probed for OutlierEjectTime; then health checks bring it back through Rise and
+	// slow start (Envoy's outlier detection). A statement the coordinator
+	// answers, even with an error of its own, resets the count; a caller
+	// that gives up (a cancelled context) counts for nothing. Zero means
+	// 5; negative turns ejection off.
+	OutlierFailures int
+	// OutlierWindow is how close together those failures must be: a
+	// failure later than this after the first of the run starts a new
+	// run. Zero means one minute; negative means no window.
+	OutlierWindow time.Duration
+	// OutlierEjectTime is how long a coordinator stays out at its first
+	// ejection; each ejection that follows doubles it, up to
+	// OutlierEjectTimeMax, and one more than OutlierEjectTimeMax after the
+	// last starts again from OutlierEjectTime. Zero means 30 seconds.
+	OutlierEjectTime time.Duration
+	// OutlierEjectTimeMax caps the doubled ejection time. Zero means 5
+	// minutes.
+	OutlierEjectTimeMax time.Duration
+	// OutlierMaxEjected is the largest fraction of the coordinators that
+	// may be ejected at once; at least one may be, and never all. Zero
+	// means 0.5.
+	OutlierMaxEjected float64
+
 	// Tracer, when not nil, is told of the start and end of every
 	// Acquire. Nil means no tracing.
 	Tracer Tracer
@@ -311,6 +347,21 @@ func (c *Config) applyDefaults() {
 	}
 	if c.StickyExpire == 0 {
 		c.StickyExpire = DefaultStickyExpire
+	}
+	if c.OutlierFailures == 0 {
+		c.OutlierFailures = DefaultOutlierFailures
+	}
+	if c.OutlierWindow == 0 {
+		c.OutlierWindow = DefaultOutlierWindow
+	}
+	if c.OutlierEjectTime == 0 {
+		c.OutlierEjectTime = DefaultOutlierEjectTime
+	}
+	if c.OutlierEjectTimeMax == 0 {
+		c.OutlierEjectTimeMax = DefaultOutlierEjectTimeMax
+	}
+	if c.OutlierMaxEjected == 0 {
+		c.OutlierMaxEjected = DefaultOutlierMaxEjected
 	}
 	if c.DiscoveryInterval == 0 {
 		c.DiscoveryInterval = DefaultDiscoveryInterval
@@ -396,6 +447,15 @@ func (c Config) Validate() error {
 	}
 	if c.BackoffMax < c.BackoffMin {
 		return configErr("BackoffMax", "must be at least BackoffMin (%v), got %v", c.BackoffMin, c.BackoffMax)
+	}
+	if c.OutlierEjectTime < 0 {
+		return configErr("OutlierEjectTime", "must not be negative, got %v", c.OutlierEjectTime)
+	}
+	if c.OutlierEjectTimeMax < c.OutlierEjectTime {
+		return configErr("OutlierEjectTimeMax", "must be at least OutlierEjectTime (%v), got %v", c.OutlierEjectTime, c.OutlierEjectTimeMax)
+	}
+	if math.IsNaN(c.OutlierMaxEjected) || c.OutlierMaxEjected < 0 || c.OutlierMaxEjected > 1 {
+		return configErr("OutlierMaxEjected", "must be between 0 and 1, got %v", c.OutlierMaxEjected)
 	}
 	return nil
 }

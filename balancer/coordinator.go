@@ -87,6 +87,11 @@ type coord[S Session] struct {
 	backoff   time.Duration // current re-probe delay while down
 	upSince   time.Time     // start of slow start
 	suspect   bool          // a dial was cut short by its caller: check now
+	out       outlier       // statement failures and ejections (outlier.go)
+
+	// streakN is out.streak, read without the lock by the statements that
+	// succeed (outlier.go).
+	streakN atomic.Int32
 }
 
 func newCoord[S Session](addr string) *coord[S] {

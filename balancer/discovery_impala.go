@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/impalalb/impalalb/secret"
 )
 
 // DefaultWebPort is the port of impalad's web server (--webserver_port).
@@ -58,7 +60,11 @@ type ImpalaWeb struct {
 	// User and Password answer a web server that asks for Basic
 	// authentication. Empty User means none: such a web server's 401 is
 	// an error.
-	User, Password string
+	User string
+	// Password is User's password, secret.New(pw): it prints redacted
+	// under every verb and is revealed only into the Authorization
+	// header. The zero Value is an empty password.
+	Password secret.Value
 	// BasicInClear lets User and Password go over plain HTTP (Impala
 	// refuses that too unless --webserver_ldap_passwords_in_clear_ok).
 	// False means a Basic challenge over plain HTTP is an error and the
@@ -117,7 +123,7 @@ func (w *ImpalaWeb) String() string {
 	s := fmt.Sprintf("balancer.ImpalaWeb{%s, port %d", w.scheme(), w.port())
 	if w.User != "" {
 		s += ", Basic user " + strconv.Quote(w.User)
-		if w.Password != "" {
+		if !w.Password.IsZero() {
 			s += " (password set)"
 		}
 	}
@@ -203,7 +209,7 @@ func (w *ImpalaWeb) get(ctx context.Context, hostport, path string) ([]byte, err
 	asked := w.basic[hostport]
 	w.mu.Unlock()
 	if asked {
-		req.SetBasicAuth(w.User, w.Password)
+		req.SetBasicAuth(w.User, w.Password.Reveal())
 	}
 	resp, err := w.doer.Do(req)
 	if err != nil {
@@ -224,7 +230,7 @@ func (w *ImpalaWeb) get(ctx context.Context, hostport, path string) ([]byte, err
 		w.basic[hostport] = true
 		w.mu.Unlock()
 		req = req.Clone(ctx)
-		req.SetBasicAuth(w.User, w.Password)
+		req.SetBasicAuth(w.User, w.Password.Reveal())
 		if resp, err = w.doer.Do(req); err != nil {
 			return nil, err
 		}

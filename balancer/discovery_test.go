@@ -22,6 +22,7 @@ import (
 	"github.com/impalalb/impalalb/internal/dnstest"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/testenv"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // The tests of this file run discovery against a real DNS server (dnsmasq,
@@ -185,7 +186,7 @@ func TestDiscoveryImpalaMembership(t *testing.T) {
 		WebTLS: srvTLS, WebUsers: map[string]string{"alice": "s3cret-pw"},
 		ShutdownGracePeriod: time.Nanosecond, ShutdownCheckInterval: 5 * time.Millisecond,
 	})
-	web := &balancer.ImpalaWeb{Port: lc.WebPort, TLS: cliTLS, User: "alice", Password: "s3cret-pw"}
+	web := &balancer.ImpalaWeb{Port: lc.WebPort, TLS: cliTLS, User: "alice", Password: secret.New("s3cret-pw")}
 	p := discoveryPool(t, balancer.Config{
 		Coordinators:  []string{lc.Addr(0)},
 		Discovery:     []balancer.Discoverer{&balancer.ImpalaMembership{Web: web, Port: lc.HS2Port}},
@@ -241,7 +242,7 @@ func TestDiscoveryImpalaMembership(t *testing.T) {
 	require.Less(t, cs.Weight, 1.0, "a new coordinator ramps up")
 
 	// Wrong credentials: the list is kept, the password is not shown.
-	web2 := &balancer.ImpalaWeb{Port: lc.WebPort, TLS: cliTLS, User: "alice", Password: "wrong-pw-9"}
+	web2 := &balancer.ImpalaWeb{Port: lc.WebPort, TLS: cliTLS, User: "alice", Password: secret.New("wrong-pw-9")}
 	p2 := discoveryPool(t, balancer.Config{
 		Coordinators: []string{lc.Addr(0), lc.Addr(1)},
 		Discovery:    []balancer.Discoverer{&balancer.ImpalaMembership{Web: web2, Port: lc.HS2Port}},
@@ -260,7 +261,7 @@ func TestDiscoveryImpalaMembership(t *testing.T) {
 // credentials over plain HTTP does not get them.
 func TestDiscoveryBasicNotInClear(t *testing.T) {
 	lc := testenv.StartLoopbackCluster(t, 1, impalad.Config{WebUsers: map[string]string{"alice": "pw"}})
-	m := &balancer.ImpalaMembership{Web: &balancer.ImpalaWeb{Port: lc.WebPort, User: "alice", Password: "pw"}, Port: lc.HS2Port}
+	m := &balancer.ImpalaMembership{Web: &balancer.ImpalaWeb{Port: lc.WebPort, User: "alice", Password: secret.New("pw")}, Port: lc.HS2Port}
 	_, err := m.Discover(context.Background(), []string{lc.Addr(0)})
 	require.ErrorIs(t, err, balancer.ErrBasicInClear)
 	m.Web.BasicInClear = true
@@ -548,7 +549,7 @@ var failingResolver = net.Resolver{PreferGo: true, Dial: func(context.Context, s
 
 // TestImpalaWebRedacted: no fmt verb shows the web client's password.
 func TestImpalaWebRedacted(t *testing.T) {
-	w := &balancer.ImpalaWeb{User: "etl", Password: "pw-Secr3t"}
+	w := &balancer.ImpalaWeb{User: "etl", Password: secret.New("pw-Secr3t")}
 	m := &balancer.ImpalaMembership{Web: w, Port: 21050}
 	for _, s := range []string{fmt.Sprint(w), fmt.Sprintf("%v %+v %#v %s", w, w, w, w), fmt.Sprintf("%v %+v", m, m)} {
 		require.NotContains(t, s, "pw-Secr3t")

@@ -90,6 +90,19 @@
 // coordinators: no new sessions, idle ones closed, in-use ones closed on
 // release.
 //
+// Outlier ejection: health checks prove that a coordinator opens sessions
+// and answers pings, not that it runs statements. A lease tells the pool
+// how its session's statements end (it implements conn.Observer, which
+// *conn.Session calls): [Config.OutlierFailures] statements in a row
+// without an answer (their deadline passed, the connection was lost or
+// reset) within [Config.OutlierWindow], while another coordinator is up
+// and not failing, eject the coordinator: down, not probed for
+// [Config.OutlierEjectTime] (doubled at each ejection that follows, up to
+// [Config.OutlierEjectTimeMax]), then back through Rise and slow start. At
+// most [Config.OutlierMaxEjected] of the coordinators are out at once, and
+// never all. Its sessions in use move at their next statement, which is
+// never sent twice. [CoordinatorStats] counts the ejections.
+//
 // # A cluster that changes
 //
 // Sticky keys: the first acquire of an affinity key places it (rendezvous
@@ -132,6 +145,7 @@
 // does not keep it, and its statements, for disconnected_session_timeout;
 // a statement whose ExecuteStatement was cut after it left ends with its
 // session.
+//
 // # Discovery and cluster-wide load
 //
 // [Config.Discovery] lists sources of coordinators: [DNSDiscovery] (a name

@@ -15,6 +15,7 @@ import (
 	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/testenv"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // The tests in this file run coordinators through Impala's graceful
@@ -207,7 +208,7 @@ func TestDrainWhileFetching(t *testing.T) {
 func TestRefusedCredentials(t *testing.T) {
 	cos := testenv.StartCluster(t, 3, 0, impalad.Config{DisableBeeswax: true, Users: map[string]string{"alice": "right"}})
 	addrs := testenv.HS2Addrs(cos)
-	p := integrationPool(t, addrs, conn.Options{User: "alice", Password: "wrong"}, balancer.Config{}, nil)
+	p := integrationPool(t, addrs, conn.Options{User: "alice", Password: secret.New("wrong")}, balancer.Config{}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, err := p.Acquire(ctx, "")

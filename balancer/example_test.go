@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/impalalb/impalalb/balancer"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // exampleDialer opens sessions that always answer.
@@ -69,7 +70,7 @@ func Example() {
 // only to a web server that asks): one seed, the rest found in
 // /backends?json.
 func ExampleImpalaMembership() {
-	web := &balancer.ImpalaWeb{TLS: &tls.Config{MinVersion: tls.VersionTLS12}, User: "etl", Password: "secret"}
+	web := &balancer.ImpalaWeb{TLS: &tls.Config{MinVersion: tls.VersionTLS12}, User: "etl", Password: secret.New("etl-password")}
 	cfg := balancer.Config{
 		Coordinators: []string{"impalad1.example.com:21050"},
 		Discovery:    []balancer.Discoverer{&balancer.ImpalaMembership{Web: web, Port: 21050}},

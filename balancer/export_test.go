@@ -22,8 +22,14 @@ func NewForTest[S Session](cfg Config, d Dialer[S], h Hooks[S], o TestOptions) (
 func (p *Pool[S]) Pick(policy Policy, key string) string {
 	if policy == Affinity {
 		p.pickMu.Lock()
-		defer p.pickMu.Unlock()
+		a := p.pickAddr(policy, key)
+		p.pickMu.Unlock()
+		return a
 	}
+	return p.pickAddr(policy, key)
+}
+
+func (p *Pool[S]) pickAddr(policy Policy, key string) string {
 	c, _ := p.pick(p.snap.Load(), key, policy)
 	if c == nil {
 		return ""

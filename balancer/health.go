@@ -61,6 +61,9 @@ func (p *Pool[S]) leave(c *coord[S], to State, err error, from ...State) {
 		c.backoff = p.cfg.BackoffMin
 	}
 	c.nextCheck = now.Add(p.jitter(c.backoff))
+	if c.out.ejectUntil.After(c.nextCheck) {
+		c.nextCheck = c.out.ejectUntil // ejected: not even probed before
+	}
 	idle := c.idleList
 	c.idleList = nil
 	c.idle.Store(0)
@@ -108,6 +111,7 @@ func (p *Pool[S]) markUp(c *coord[S]) {
 	c.state.Store(int32(StateUp))
 	c.rise, c.fall = 0, 0
 	c.backoff = 0
+	c.out.ejected = false
 	if p.cfg.Interval > 0 {
 		c.nextCheck = now.Add(p.cfg.Interval)
 	}

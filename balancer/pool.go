@@ -88,6 +88,10 @@ type Pool[S Session] struct {
 	mu     sync.Mutex  // guards coords and snapshot rebuilds
 	coords []*coord[S] // every member, draining ones included
 
+	// outlierMu makes each ejection's check of the others and the
+	// ejection one step (outlier.go); taken before pickMu.
+	outlierMu sync.Mutex
+
 	// bg runs the resets and closes after Release and Discard; Close
 	// waits for them.
 	bg tasks

@@ -98,6 +98,8 @@ var promMetrics = []promMetric{
 		coord: func(c *CoordinatorStats) float64 { return float64(c.Dialed) }},
 	{name: "failures_total", typ: "counter", help: "Failed dials and failed health checks.",
 		coord: func(c *CoordinatorStats) float64 { return float64(c.Failures) }},
+	{name: "ejections_total", typ: "counter", help: "Times the coordinator was ejected for failing statements in a row (outlier detection).",
+		coord: func(c *CoordinatorStats) float64 { return float64(c.Ejections) }},
 	{name: "sessions_replaced_total", typ: "counter", help: "Idle sessions found dead or expired and closed.",
 		coord: func(c *CoordinatorStats) float64 { return float64(c.Replaced) }},
 	{name: "sessions_reattached_total", typ: "counter", help: "Idle sessions whose connection was re-established with the server session kept.",

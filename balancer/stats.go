@@ -82,6 +82,11 @@ type CoordinatorStats struct {
 	// Reattached counts idle sessions whose connection was re-established
 	// with their server session kept.
 	Reattached uint64
+	// Ejections counts the times the coordinator was ejected for failing
+	// statements (see Config.OutlierFailures); Ejected reports that it is
+	// out for that reason now.
+	Ejections uint64
+	Ejected   bool
 	// LastError is the latest failure, nil if none.
 	LastError error
 	// LastErrorAt is when LastError happened.
@@ -126,6 +131,8 @@ func (p *Pool[S]) Stats() Stats {
 			LastError:   c.lastErr,
 			LastErrorAt: c.lastErrAt,
 			Idle:        len(c.idleList),
+			Ejections:   c.out.total,
+			Ejected:     c.out.ejected && c.getState() != StateUp,
 		}
 		c.mu.Unlock()
 		open := int(c.open.Load())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -373,22 +374,96 @@ func (o *beeswaxOp) wait(ctx context.Context) error {
 func (o *beeswaxOp) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 	var r *beeswax.Results
 	if err := o.s.rpc(ctx, "fetch", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
-		r, err = c.Fetch(ctx, o.h, false, int32(n))
-		return err
+		// The generated c.Fetch, with a reader that holds the reply to
+		// the rows asked for.
+		args := &beeswax.BeeswaxServiceFetchArgs{QueryID: o.h, StartOver: false, FetchSize: int32(n)}
+		res := &beeswaxFetchResult{size: n}
+		if _, err := c.Client_().Call(ctx, "fetch", args, res); err != nil {
+			return err
+		}
+		switch {
+		case res.Error != nil:
+			return res.Error
+		case res.Error2 != nil:
+			return res.Error2
+		case res.Success == nil:
+			return thrift.NewTApplicationException(thrift.MISSING_RESULT, "fetch failed: unknown result")
+		}
+		r = res.Success
+		return nil
 	}); err != nil {
 		return nil, false, err
 	}
-	if r == nil || !r.Ready {
+	if !r.Ready {
 		return &Batch{meta: o.cols}, true, nil
 	}
 	if o.s.opts.BeeswaxText {
 		return &Batch{meta: o.cols, n: len(r.Data), text: r.Data}, r.HasMore, nil
 	}
-	b, err := decodeTextRows(r.Data, o.cols, o.delim)
+	b, err := decodeTextRows(r.Data, o.cols, o.delim, o.s.opts.MaxReplyMemory)
 	if err != nil {
 		return nil, false, &Error{Addr: o.s.addr, Op: "fetch", Sent: true, Err: err}
 	}
 	return b, r.HasMore, nil
+}
+
+// beeswaxFetchResult is the result struct of beeswax's fetch, read with
+// the rows of the reply held to the fetch's size: more is a protocol
+// error, raised at the list's header.
+type beeswaxFetchResult struct {
+	beeswax.BeeswaxServiceFetchResult
+	size int
+}
+
+func (r *beeswaxFetchResult) Read(ctx context.Context, p thrift.TProtocol) error {
+	return readStruct(ctx, p, func(id int16, t thrift.TType) (bool, error) {
+		if t != thrift.STRUCT {
+			return false, nil
+		}
+		switch id {
+		case 0:
+			r.Success = &beeswax.Results{}
+			return true, readBeeswaxResults(ctx, p, r.Success, r.size)
+		case 1:
+			r.Error = &beeswax.QueryNotFoundException{}
+			return true, r.Error.Read(ctx, p)
+		case 2:
+			r.Error2 = &beeswax.BeeswaxException{}
+			return true, r.Error2.Read(ctx, p)
+		}
+		return false, nil
+	})
+}
+
+// readBeeswaxResults reads a Results struct whose data may hold at most
+// size rows.
+func readBeeswaxResults(ctx context.Context, p thrift.TProtocol, r *beeswax.Results, size int) error {
+	strs := func(max int) ([]string, error) {
+		return readList(ctx, p, func(n int) error {
+			if n > max {
+				return badBatch(fmt.Errorf("%w: %d rows, more than the %d the fetch asked for", ErrBadRowSet, n, max))
+			}
+			return nil
+		}, func() (string, error) { return p.ReadString(ctx) })
+	}
+	return readStruct(ctx, p, func(id int16, t thrift.TType) (bool, error) {
+		var err error
+		switch {
+		case id == 1 && t == thrift.BOOL:
+			r.Ready, err = p.ReadBool(ctx)
+		case id == 2 && t == thrift.LIST:
+			r.Columns, err = strs(math.MaxInt32)
+		case id == 3 && t == thrift.LIST:
+			r.Data, err = strs(size)
+		case id == 4 && t == thrift.I64:
+			r.StartRow, err = p.ReadI64(ctx)
+		case id == 5 && t == thrift.BOOL:
+			r.HasMore, err = p.ReadBool(ctx)
+		default:
+			return false, nil
+		}
+		return true, err
+	})
 }
 
 func (o *beeswaxOp) cancel(ctx context.Context) error {

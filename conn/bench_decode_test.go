@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"math"
 	"strconv"
 	"testing"
 	"time"
@@ -167,7 +168,7 @@ func benchDecodeWire(b *testing.B, fast, buffered bool) {
 			var resp *tcli.TFetchResultsResp
 			var err error
 			if fast {
-				resp, err = readFetchResp(ctx, p, DefaultMaxMessageSize)
+				resp, err = readFetchResp(ctx, p, openLimits)
 			} else {
 				resp = tcli.NewTFetchResultsResp()
 				err = resp.Read(ctx, p)
@@ -196,7 +197,7 @@ func BenchmarkDecodeText(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for range benchRows / benchBatch {
-			bt, err := decodeTextRows(rows, benchMeta, "\t")
+			bt, err := decodeTextRows(rows, benchMeta, "\t", DefaultMaxMessageSize)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -205,3 +206,7 @@ func BenchmarkDecodeText(b *testing.B) {
 	}
 	b.ReportMetric(float64(benchRows*len(benchMeta))*float64(b.N)/b.Elapsed().Seconds(), "cells/s")
 }
+
+// openLimits bounds the fetch replies of tests and benchmarks by the
+// default budget only.
+var openLimits = fetchLimits{rows: math.MaxInt32, budget: DefaultMaxMessageSize}

@@ -60,7 +60,7 @@ func TestBinaryCellsAreTheCallers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := thrift.NewTBinaryProtocolConf(tc.trans(), &thrift.TConfiguration{MaxMessageSize: DefaultMaxMessageSize})
 			dec := newTimeDecoder(meta)
-			resp, err := readFetchRespTimes(context.Background(), p, DefaultMaxMessageSize, dec)
+			resp, err := readFetchRespTimes(context.Background(), p, openLimits, dec)
 			require.NoError(t, err)
 			b, err := decodeRowSetTimes(resp.Results, meta, dec.times)
 			require.NoError(t, err)
@@ -120,7 +120,7 @@ func BenchmarkDecodeWireBinary(b *testing.B) {
 		dec := newTimeDecoder(meta)
 		for _, m := range msgs {
 			p := thrift.NewTBinaryProtocolConf(&bufTransport{r: bufio.NewReaderSize(bytes.NewReader(m), 32<<10)}, cfg)
-			resp, err := readFetchRespTimes(ctx, p, DefaultMaxMessageSize, dec)
+			resp, err := readFetchRespTimes(ctx, p, openLimits, dec)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/impalalb/impalalb/internal/thrift/gen/impala"
 	"github.com/impalalb/impalalb/internal/thrift/gen/tcli"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // allTypesMeta is one column of every scalar type.
@@ -148,7 +149,7 @@ func TestDecodeTextRows(t *testing.T) {
 		"true\t-8\t-1600\t320000\t-9223372036854775808\t1.1\t2.5e+300\t-12345678.90\théllo\tvc\tab \t2024-02-29 23:59:58.123456789\t1999-12-31\t\x00\xff\tNULL",
 		"NULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL\tNULL",
 	}
-	tb, err := decodeTextRows(rows, allTypesMeta, "\t")
+	tb, err := decodeTextRows(rows, allTypesMeta, "\t", DefaultMaxMessageSize)
 	require.NoError(t, err)
 	hb, err := decodeRowSet(allTypesRowSet(), allTypesMeta)
 	require.NoError(t, err)
@@ -169,15 +170,15 @@ func TestDecodeTextHostile(t *testing.T) {
 		"int overflow":    {"99999999999\ty"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := decodeTextRows(rows, meta, "\t")
+			_, err := decodeTextRows(rows, meta, "\t", DefaultMaxMessageSize)
 			require.ErrorIs(t, err, ErrBadRowSet)
 		})
 	}
-	_, err := decodeTextRows([]string{"x"}, nil, "")
+	_, err := decodeTextRows([]string{"x"}, nil, "", DefaultMaxMessageSize)
 	require.ErrorIs(t, err, ErrBadRowSet)
-	_, err = decodeTextRows([]string{"1"}, []Column{{Type: TypeBoolean}}, "")
+	_, err = decodeTextRows([]string{"1"}, []Column{{Type: TypeBoolean}}, "", DefaultMaxMessageSize)
 	require.NoError(t, err)
-	_, err = decodeTextRows([]string{"yes"}, []Column{{Type: TypeBoolean}}, "")
+	_, err = decodeTextRows([]string{"yes"}, []Column{{Type: TypeBoolean}}, "", DefaultMaxMessageSize)
 	require.ErrorIs(t, err, ErrBadRowSet)
 }
 
@@ -340,7 +341,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestOptionsDefaults(t *testing.T) {
-	in := Options{SessionOptions: map[string]string{"a": "1"}, Password: "pw", User: "u"}
+	in := Options{SessionOptions: map[string]string{"a": "1"}, Password: secret.New("pw"), User: "u"}
 	o, err := in.WithDefaults()
 	require.NoError(t, err)
 	require.Equal(t, DefaultFetchSize, o.FetchSize)
@@ -395,7 +396,7 @@ func TestDecodeOtherTypeTakesAnyKind(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int32(7), b.Value(0, 0))
 	require.Equal(t, "[1,2]", b.Value(1, 0))
-	tb, err := decodeTextRows([]string{"7\t[1,2]"}, meta, "\t")
+	tb, err := decodeTextRows([]string{"7\t[1,2]"}, meta, "\t", DefaultMaxMessageSize)
 	require.NoError(t, err)
 	require.Equal(t, "7", tb.Value(0, 0))
 }

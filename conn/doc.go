@@ -11,7 +11,7 @@
 //
 //	s, err := conn.Dial(ctx, "impalad-1:21050", conn.Options{
 //		User:           "etl",
-//		Password:       pw, // SASL PLAIN (LDAP); omit for NOSASL
+//		Password:       secret.New(pw), // SASL PLAIN (LDAP); omit for NOSASL
 //		TLS:            &tls.Config{ServerName: "impala.example.com"},
 //		Database:       "sales",
 //		SessionOptions: map[string]string{"MEM_LIMIT": "2g"},
@@ -112,7 +112,10 @@
 // idle timeout, closed it); [Session.Ping] proves it with one. A pool
 // must not leak one user's SET or USE to the next: [Session.NeedsReset]
 // says a statement changed the session, and [Session.Reset] restores the
-// options and database of [Options].
+// options and database of [Options]. A pool's lease given to [Session.SetMover]
+// moves the session off a coordinator that takes no new work and, when it
+// is an [Observer], hears how each statement ended: answered, or not
+// (a timeout, a connection lost), for outlier ejection.
 //
 // # Values
 //
@@ -173,9 +176,18 @@
 //
 // # Limits
 //
-// [Options.MaxMessageSize] bounds every Thrift message and SASL frame
-// the coordinator sends; the decoder checks that a result batch agrees
-// with its schema and with itself and fails with [ErrBadRowSet] rather
-// than panic. A Session is used by one goroutine at a time (see
+// What a coordinator (or whatever answers in its place) sends can make
+// the client hold only what was asked for. [Options.MaxMessageSize]
+// bounds the bytes of every reply and SASL frame on the wire, and
+// [Options.MaxReplyMemory] the memory that decoding one reply creates,
+// counted as Go holds it (an empty string is 4 bytes on the wire and 16
+// in memory): a reply over either fails with [ErrReplyTooLarge] before
+// the excess is allocated. A fetch's reply may hold no more rows than
+// the fetch asked for ([Options.FetchSize]; a beeswax fetch no more than
+// its size) and no other columns than the schema's: more fails with
+// [ErrBadRowSet] at the list's header. The decoder checks that a result
+// batch agrees with its schema and with itself and fails rather than
+// panic. Each such error names the coordinator and leaves the Session
+// [Session.Broken]. A Session is used by one goroutine at a time (see
 // [Session]).
 package conn

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 
 	"github.com/apache/thrift/lib/go/thrift"
 
@@ -15,22 +14,37 @@ import (
 )
 
 // This file reads FetchResults replies with fewer allocations than the
-// generated code: the bytes of the strings of a batch go into a few
-// buffers that the batch's strings point into (64 KiB arena blocks when
-// the transport is buffered, one buffer per column otherwise; never one
-// allocation per cell), and fixed-width lists are decoded in bulk. From a
-// buffered transport (the NOSASL one) the values are read in place from
-// its buffer (Peek and Discard), with no copy through io.ReadFull. The
-// result is the same tcli.TFetchResultsResp the generated reader gives
-// (FuzzFastFetch checks it byte for byte), with two differences that only
-// hostile input sees: lists grow as their elements arrive instead of being
-// allocated at the size their header claims, and the strings of one batch
-// are together held to the message size limit.
+// generated code: the bytes of the strings of a batch go into 64 KiB arena
+// blocks that the batch's strings point into (never one allocation per
+// cell), and fixed-width lists are decoded in bulk. From a buffered
+// transport (the NOSASL one) the values are read in place from its buffer
+// (Peek and Discard), with no copy through io.ReadFull. The result is the
+// same tcli.TFetchResultsResp the generated reader gives (FuzzFastFetch
+// checks it byte for byte) for every reply within the limits of what was
+// asked: no column holds more values than the fetch asked rows for (nor
+// the row-based list more rows), a batch has as many columns as the
+// schema or none, and what decoding creates (headers, values at their Go
+// size, string bytes, arena blocks) is charged to the reply's memory
+// budget (budget.go) before it is allocated. A reply beyond them fails at
+// once, before its excess is read.
+
+// fetchLimits bound one FetchResults reply by what was asked.
+type fetchLimits struct {
+	// rows is the request's maxRows: no column may hold more values, nor
+	// the row-based list more rows.
+	rows int
+	// cols is the number of columns of the schema: a batch has as many
+	// or none. Zero: not known.
+	cols int
+	// budget is the reply's memory budget when the protocol is not a
+	// budgetProtocol (which has its own): tests and benchmarks.
+	budget int
+}
 
 // fetchResult is the result struct of the FetchResults call.
 type fetchResult struct {
 	success *tcli.TFetchResultsResp
-	limit   int // MaxMessageSize
+	lim     fetchLimits
 	// dec is the reader's state carried from batch to batch: the string
 	// block, and the columns to decode into times (SetDecodeTimes).
 	dec *timeDecoder
@@ -47,7 +61,7 @@ func (r *fetchResult) Write(context.Context, thrift.TProtocol) error {
 func (r *fetchResult) Read(ctx context.Context, p thrift.TProtocol) error {
 	return readStruct(ctx, p, func(id int16, t thrift.TType) (bool, error) {
 		if id == 0 && t == thrift.STRUCT {
-			resp, err := readFetchRespTimes(ctx, p, r.limit, r.dec)
+			resp, err := readFetchRespTimes(ctx, p, r.lim, r.dec)
 			if err != nil {
 				return true, err
 			}
@@ -92,27 +106,41 @@ func missing(name string) error {
 	return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("required field %s is not set", name))
 }
 
-func readFetchResp(ctx context.Context, p thrift.TProtocol, limit int) (*tcli.TFetchResultsResp, error) {
-	return readFetchRespTimes(ctx, p, limit, nil)
+func readFetchResp(ctx context.Context, p thrift.TProtocol, lim fetchLimits) (*tcli.TFetchResultsResp, error) {
+	return readFetchRespTimes(ctx, p, lim, nil)
+}
+
+// budgeted returns, for the protocol p of a reply, one that charges the
+// reply's budget as the generated code reads (p itself when it is a
+// budgetProtocol, one over p otherwise, with limit), the one under it,
+// which reads without charging (the reader charges what it creates
+// itself), and the budget.
+func budgeted(p thrift.TProtocol, limit int) (charged, raw thrift.TProtocol, b *replyBudget) {
+	bp, ok := p.(*budgetProtocol)
+	if !ok {
+		bp = newBudgetProtocol(p, limit)
+	}
+	return bp, bp.TProtocol, &bp.budget
 }
 
 // readFetchRespTimes is readFetchResp that, when dec is not nil and the
 // values are read in place, decodes the columns that dec.cols marks into
 // times (see readTimes) and sets dec.times to them, by column (their
 // TStringColumn then holds only the nulls).
-func readFetchRespTimes(ctx context.Context, p thrift.TProtocol, limit int, dec *timeDecoder) (*tcli.TFetchResultsResp, error) {
+func readFetchRespTimes(ctx context.Context, p thrift.TProtocol, lim fetchLimits, dec *timeDecoder) (*tcli.TFetchResultsResp, error) {
+	gp, p, bud := budgeted(p, lim.budget)
 	resp := &tcli.TFetchResultsResp{}
 	err := readStruct(ctx, p, func(id int16, t thrift.TType) (bool, error) {
 		switch {
 		case id == 1 && t == thrift.STRUCT:
 			resp.Status = &tcli.TStatus{}
-			return true, resp.Status.Read(ctx, p)
+			return true, resp.Status.Read(ctx, gp)
 		case id == 2 && t == thrift.BOOL:
 			v, err := p.ReadBool(ctx)
 			resp.HasMoreRows = &v
 			return true, err
 		case id == 3 && t == thrift.STRUCT:
-			rs, err := readRowSet(ctx, p, limit, dec)
+			rs, err := readRowSet(ctx, p, gp, newStringReader(p, bud, lim.rows), lim.cols, dec)
 			resp.Results = rs
 			return true, err
 		}
@@ -127,10 +155,11 @@ func readFetchRespTimes(ctx context.Context, p thrift.TProtocol, limit int, dec 
 	return resp, nil
 }
 
-func readRowSet(ctx context.Context, p thrift.TProtocol, limit int, dec *timeDecoder) (*tcli.TRowSet, error) {
+// readRowSet reads a TRowSet with p, and the structs of the row-based
+// format with gp, which charges them.
+func readRowSet(ctx context.Context, p, gp thrift.TProtocol, sr *stringReader, cols int, dec *timeDecoder) (*tcli.TRowSet, error) {
 	rs := &tcli.TRowSet{}
 	var hasOffset, hasRows bool
-	sr := newStringReader(p, limit)
 	if dec != nil && sr.win.pk != nil {
 		dec.start(sr)
 		defer dec.end(sr)
@@ -142,19 +171,19 @@ func readRowSet(ctx context.Context, p thrift.TProtocol, limit int, dec *timeDec
 			rs.StartRowOffset, err = p.ReadI64(ctx)
 			hasOffset = true
 		case id == 2 && t == thrift.LIST:
-			rs.Rows, err = readList(ctx, p, func() (*tcli.TRow, error) {
+			rs.Rows, err = readList(ctx, p, sr.rowList, func() (*tcli.TRow, error) {
 				r := &tcli.TRow{}
-				return r, r.Read(ctx, p)
+				return r, r.Read(ctx, gp)
 			})
 			hasRows = true
 		case id == 3 && t == thrift.LIST:
 			col := 0
-			rs.Columns, err = readList(ctx, p, func() (*tcli.TColumn, error) {
+			rs.Columns, err = readList(ctx, p, func(n int) error { return sr.columnList(n, cols) }, func() (*tcli.TColumn, error) {
 				col++
 				return readColumn(ctx, p, sr, col-1)
 			})
 		case id == 4 && t == thrift.STRING:
-			rs.BinaryColumns, err = p.ReadBinary(ctx)
+			rs.BinaryColumns, err = sr.readBlob(ctx, p)
 		case id == 5 && t == thrift.I32:
 			var v int32
 			v, err = p.ReadI32(ctx)
@@ -176,14 +205,18 @@ func readRowSet(ctx context.Context, p thrift.TProtocol, limit int, dec *timeDec
 	return rs, nil
 }
 
-// readList reads a list whose slice grows as elements arrive. Like the
-// generated code it does not check the element type in the header.
-func readList[T any](ctx context.Context, p thrift.TProtocol, elem func() (T, error)) ([]T, error) {
+// readList reads a list whose count check accepts (and charges for);
+// like the generated code it does not check the element type in the
+// header.
+func readList[T any](ctx context.Context, p thrift.TProtocol, check func(n int) error, elem func() (T, error)) ([]T, error) {
 	_, n, err := p.ReadListBegin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]T, 0, min(n, preallocMax))
+	if err := check(n); err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, n)
 	for i := 0; i < n; i++ {
 		v, err := elem()
 		if err != nil {
@@ -197,6 +230,7 @@ func readList[T any](ctx context.Context, p thrift.TProtocol, elem func() (T, er
 // readColumn reads column col of the TRowSet.
 func readColumn(ctx context.Context, p thrift.TProtocol, sr *stringReader, col int) (*tcli.TColumn, error) {
 	c := &tcli.TColumn{}
+	sr.col = col
 	err := readStruct(ctx, p, func(id int16, t thrift.TType) (bool, error) {
 		if t != thrift.STRUCT || id < 1 || id > 8 {
 			return false, nil
@@ -225,9 +259,12 @@ func readColumn(ctx context.Context, p thrift.TProtocol, sr *stringReader, col i
 			c.StringVal = &tcli.TStringColumn{}
 			if col < len(sr.timeCols) && sr.timeCols[col] {
 				var td *timeData
-				td, c.StringVal.Nulls, err = readColumnStruct(ctx, p, func() (*timeData, error) {
+				td, c.StringVal.Nulls, err = readColumnStruct(ctx, p, sr, func() (*timeData, error) {
 					_, n, err := p.ReadListBegin(ctx)
 					if err != nil {
+						return nil, err
+					}
+					if err := sr.values(n, costTime); err != nil {
 						return nil, err
 					}
 					td, err := sr.readTimes(n)
@@ -239,11 +276,14 @@ func readColumn(ctx context.Context, p thrift.TProtocol, sr *stringReader, col i
 				sr.times[col] = td
 				break
 			}
-			c.StringVal.Values, c.StringVal.Nulls, err = readStringValues(ctx, p, sr)
+			c.StringVal.Values, c.StringVal.Nulls, err = readColumnStruct(ctx, p, sr, func() ([]string, error) {
+				return readValues(ctx, p, sr, costString, p.ReadString, sr.readStrings)
+			})
 		case 8:
 			c.BinaryVal = &tcli.TBinaryColumn{}
-			c.BinaryVal.Values, c.BinaryVal.Nulls, err = readColumnStruct(ctx, p, func() ([][]byte, error) {
-				return sr.readBinaryList(ctx, p)
+			// Charged for the strings readBytes reads the values as, too.
+			c.BinaryVal.Values, c.BinaryVal.Nulls, err = readColumnStruct(ctx, p, sr, func() ([][]byte, error) {
+				return readValues(ctx, p, sr, costSlice+costString, p.ReadBinary, sr.readBytes)
 			})
 		}
 		return true, err
@@ -260,20 +300,29 @@ type fixedValue interface {
 }
 
 // readFixedValues reads a {1: list<T> values, 2: binary nulls} struct
-// whose elements are width bytes each: in bulk from the transport when
-// there is one to read from, element by element through the protocol
-// (slow) otherwise.
+// whose elements are width bytes each (on the wire as in Go): in bulk
+// from the transport when there is one to read from, element by element
+// through the protocol (slow) otherwise.
 func readFixedValues[T fixedValue](ctx context.Context, p thrift.TProtocol, sr *stringReader, width int, slow func(context.Context) (T, error)) ([]T, []byte, error) {
-	return readColumnStruct(ctx, p, func() ([]T, error) {
-		if sr.raw == nil {
-			return readList(ctx, p, func() (T, error) { return slow(ctx) })
-		}
+	return readColumnStruct(ctx, p, sr, func() ([]T, error) {
 		_, n, err := p.ReadListBegin(ctx)
 		if err != nil {
 			return nil, err
 		}
-		vals, err := readFixedList[T](sr, n, width)
-		if err != nil {
+		if err := sr.values(n, width); err != nil {
+			return nil, err
+		}
+		var vals []T
+		if sr.raw == nil {
+			vals = make([]T, 0, n)
+			for range n {
+				v, err := slow(ctx)
+				if err != nil {
+					return nil, err
+				}
+				vals = append(vals, v)
+			}
+		} else if vals, err = readFixedList[T](sr, n, width); err != nil {
 			return nil, err
 		}
 		return vals, p.ReadListEnd(ctx)
@@ -313,7 +362,7 @@ func decodeFixed[T fixedValue](dst []T, b []byte) {
 
 // readColumnStruct reads a {1: list<T> values, 2: binary nulls} struct,
 // the list through list; both fields must be present.
-func readColumnStruct[V any](ctx context.Context, p thrift.TProtocol, list func() (V, error)) (V, []byte, error) {
+func readColumnStruct[V any](ctx context.Context, p thrift.TProtocol, sr *stringReader, list func() (V, error)) (V, []byte, error) {
 	var (
 		vals            V
 		nulls           []byte
@@ -326,7 +375,7 @@ func readColumnStruct[V any](ctx context.Context, p thrift.TProtocol, list func(
 			vals, err = list()
 			hasVals = true
 		case id == 2 && t == thrift.STRING:
-			nulls, err = p.ReadBinary(ctx)
+			nulls, err = sr.readBlob(ctx, p)
 			hasNul = true
 		default:
 			return false, nil
@@ -347,14 +396,15 @@ func readColumnStruct[V any](ctx context.Context, p thrift.TProtocol, list func(
 }
 
 // stringReader reads the value lists of one batch straight from the
-// protocol's transport when it can, and holds the count of string bytes
-// read, which the message size limit bounds.
+// protocol's transport when it can, and charges what it creates to the
+// reply's budget.
 type stringReader struct {
-	raw   io.Reader // the protocol's transport, nil when unknown
-	win   window    // over raw, when raw is a peeker
-	block []byte    // the current arena block of readPeeked
-	limit int
-	total int
+	raw     io.Reader    // the protocol's transport, nil when unknown
+	win     window       // over raw, when raw is a peeker
+	block   []byte       // the current arena block of the strings
+	bud     *replyBudget // the reply's memory budget
+	maxRows int          // the rows the fetch asked for
+	col     int          // the column being read, for errors
 	// timeCols marks the columns to decode into times, and times receives
 	// them (set by timeDecoder.start, with a window only).
 	timeCols []bool
@@ -374,8 +424,8 @@ type peeker interface {
 // place: larger than the widest element header or fixed-width value.
 const minPeekSize = 16
 
-func newStringReader(p thrift.TProtocol, limit int) *stringReader {
-	sr := &stringReader{limit: limit}
+func newStringReader(p thrift.TProtocol, bud *replyBudget, maxRows int) *stringReader {
+	sr := &stringReader{bud: bud, maxRows: maxRows}
 	if bp, ok := p.(*thrift.TBinaryProtocol); ok {
 		// TBinaryProtocol reads a rich transport directly, with no buffer
 		// of its own: reading the transport is reading the protocol.
@@ -387,6 +437,51 @@ func newStringReader(p thrift.TProtocol, limit int) *stringReader {
 		}
 	}
 	return sr
+}
+
+// values checks the count of a column's value list against the rows the
+// fetch asked for, and charges size bytes for each value.
+func (sr *stringReader) values(n, size int) error {
+	if n > sr.maxRows {
+		return badBatch(fmt.Errorf("%w: %d values in column %d, more than the %d rows the fetch asked for", ErrBadRowSet, n, sr.col, sr.maxRows))
+	}
+	return sr.bud.takeN(n, size)
+}
+
+// rowList checks and charges the list of the row-based format.
+func (sr *stringReader) rowList(n int) error {
+	if n > sr.maxRows {
+		return badBatch(fmt.Errorf("%w: %d rows, more than the %d the fetch asked for", ErrBadRowSet, n, sr.maxRows))
+	}
+	return sr.bud.takeN(n, costPtr)
+}
+
+// columnList checks and charges the column list of a batch whose schema
+// has cols columns (0: not known).
+func (sr *stringReader) columnList(n, cols int) error {
+	if cols > 0 && n != 0 && n != cols {
+		return badBatch(fmt.Errorf("%w: %d columns in the batch, %d in the schema", ErrBadRowSet, n, cols))
+	}
+	return sr.bud.takeN(n, costColumn)
+}
+
+// badBatch is the error of a batch the reader stops at: a protocol
+// exception, so that the rest of the reply is never read.
+func badBatch(err error) error {
+	return thrift.NewTProtocolExceptionWithType(thrift.UNKNOWN_PROTOCOL_EXCEPTION, err)
+}
+
+// readBlob reads a binary field (a null bitmap, the compressed columns),
+// charged before it is allocated.
+func (sr *stringReader) readBlob(ctx context.Context, p thrift.TProtocol) ([]byte, error) {
+	if sr.raw == nil {
+		b, err := p.ReadBinary(ctx)
+		if err == nil {
+			err = sr.bud.take(costSlice + len(b))
+		}
+		return b, err
+	}
+	return readCharged(ctx, p, sr.raw, sr.bud, costSlice)
 }
 
 // window reads the bytes a peeker has buffered in place. Bytes handed out
@@ -443,208 +538,118 @@ func (w *window) release() {
 const fixedChunk = 4096
 
 // readFixedList reads the n elements, width bytes each, of a list whose
-// header was read, from sr's transport (sr.raw is set). The slice grows as
-// the elements arrive, never ahead of them.
+// header was read (and charged), from sr's transport (sr.raw is set).
 func readFixedList[T fixedValue](sr *stringReader, n, width int) ([]T, error) {
-	out := make([]T, 0, min(n, preallocMax))
+	out := make([]T, n)
+	at := 0
 	if w := &sr.win; w.pk != nil {
 		defer w.release()
-		for len(out) < n {
+		for at < n {
 			b, err := w.avail(width)
 			if err != nil {
 				return nil, thrift.NewTProtocolException(err)
 			}
-			k := min(len(b)/width, n-len(out))
-			at := len(out)
-			out = slices.Grow(out, k)[:at+k]
-			decodeFixed(out[at:], b[:k*width])
+			k := min(len(b)/width, n-at)
+			decodeFixed(out[at:at+k], b[:k*width])
 			w.consume(k * width)
+			at += k
 		}
 		return out, nil
 	}
 	var scratch [fixedChunk]byte
-	for len(out) < n {
-		k := min(n-len(out), fixedChunk/width)
+	for at < n {
+		k := min(n-at, fixedChunk/width)
 		if _, err := io.ReadFull(sr.raw, scratch[:k*width]); err != nil {
 			return nil, thrift.NewTProtocolException(err)
 		}
-		at := len(out)
-		out = slices.Grow(out, k)[:at+k]
-		decodeFixed(out[at:], scratch[:k*width])
+		decodeFixed(out[at:at+k], scratch[:k*width])
+		at += k
 	}
 	return out, nil
 }
 
-// readStringValues reads a {1: list<string> values, 2: binary nulls}
-// struct. The bytes of the values go into one buffer per column, or the
-// arena; the strings point into it (where it is never written again).
-func readStringValues(ctx context.Context, p thrift.TProtocol, sr *stringReader) ([]string, []byte, error) {
-	return readColumnStruct(ctx, p, func() ([]string, error) { return sr.readList(ctx, p) })
-}
-
-// chunk bounds how much buffer a length prefix can make us allocate ahead
-// of the bytes actually arriving.
-const chunk = 64 << 10
-
-// preallocMax bounds the elements allocated from a list header's count
-// before they arrive (a hostile count then costs at most about 1 MiB);
-// batches up to that many rows are read without regrowth.
-const preallocMax = 1 << 16
-
-// readList reads the values of a string column, a list<string>, into the
-// arena or a buffer per column that the strings share.
-func (sr *stringReader) readList(ctx context.Context, p thrift.TProtocol) ([]string, error) {
-	return readValues(ctx, p, sr, p.ReadString, sr.readPeeked, splitStrings)
-}
-
-// readBinaryList reads the values of a BINARY column, a list<binary>. They
-// are the caller's to modify, so none may share memory with a string: the
-// values of a column go into a buffer of their own (not the arena), one
-// buffer per column and batch, each value capped at its length.
-func (sr *stringReader) readBinaryList(ctx context.Context, p thrift.TProtocol) ([][]byte, error) {
-	return readValues(ctx, p, sr, p.ReadBinary, sr.readPeekedBytes, splitBytes)
-}
-
-// readValues reads a list of strings or binaries, whose elements come,
-// by the transport: one at a time from slow when sr has no transport to
-// read (the generated code's way), from peeked when it reads in place,
-// and otherwise read into one buffer and cut by split.
-func readValues[V any](ctx context.Context, p thrift.TProtocol, sr *stringReader,
-	slow func(context.Context) (V, error), peeked func(n int) ([]V, error), split func(buf []byte, ends []int32) []V) ([]V, error) {
+// readValues reads a list of strings or binaries, each value's header
+// charged at size bytes: one at a time from slow when sr has no transport
+// to read (the generated code's way), through fast otherwise.
+func readValues[V string | []byte](ctx context.Context, p thrift.TProtocol, sr *stringReader, size int,
+	slow func(context.Context) (V, error), fast func(n int) ([]V, error)) ([]V, error) {
 	_, n, err := p.ReadListBegin(ctx)
 	if err != nil {
 		return nil, err
 	}
+	if err := sr.values(n, size); err != nil {
+		return nil, err
+	}
 	var vals []V
-	switch {
-	case sr.raw == nil:
-		vals = make([]V, 0, min(n, preallocMax))
-		for i := 0; i < n; i++ {
+	if sr.raw == nil {
+		vals = make([]V, 0, n)
+		for range n {
 			v, err := slow(ctx)
+			if err == nil {
+				err = sr.bud.take(len(v))
+			}
 			if err != nil {
 				return nil, err
 			}
 			vals = append(vals, v)
 		}
-	case sr.win.pk != nil:
-		vals, err = peeked(n)
-	default:
-		var buf []byte
-		var ends []int32
-		if buf, ends, err = sr.readRaw(n); err == nil {
-			vals = split(buf, ends)
-		}
-	}
-	if err != nil {
+	} else if vals, err = fast(n); err != nil {
 		return nil, err
 	}
 	return vals, p.ReadListEnd(ctx)
 }
 
-// readPeekedBytes is readPeeked for a BINARY column: the values are read
-// in place as strings into blocks of their own that nothing keeps (not
-// the strings' arena), then copied into the column's buffer.
-func (sr *stringReader) readPeekedBytes(n int) ([][]byte, error) {
+// readStrings reads the n values of a string list whose header was read,
+// into the arena: in place from a peeker, else from the transport.
+func (sr *stringReader) readStrings(n int) ([]string, error) {
+	if sr.win.pk != nil {
+		return sr.readPeeked(n)
+	}
+	return sr.readStreamed(n)
+}
+
+// readBytes reads the values of a BINARY column, a list<binary>. They are
+// the caller's to modify, so none may share memory with a string: they
+// are read as strings into arena blocks of their own (not the strings'),
+// which then only they point into.
+func (sr *stringReader) readBytes(n int) ([][]byte, error) {
 	arena := sr.block
 	sr.block = nil
-	strs, err := sr.readPeeked(n)
+	strs, err := sr.readStrings(n)
 	sr.block = arena
 	if err != nil {
 		return nil, err
 	}
-	return copyBytes(strs), nil
-}
-
-// readRaw reads the n elements of a string or binary list whose header was
-// read, from sr's transport (not a peeker) into one buffer: the values end
-// at ends in it.
-func (sr *stringReader) readRaw(n int) (buf []byte, ends []int32, err error) {
-	ends = make([]int32, 0, min(n, preallocMax))
-	buf = make([]byte, 0, min(n*16, preallocMax*16))
-	var hdr [4]byte
-	for i := 0; i < n; i++ {
-		if _, err := io.ReadFull(sr.raw, hdr[:]); err != nil {
-			return nil, nil, thrift.NewTProtocolException(err)
-		}
-		size := int32(binary.BigEndian.Uint32(hdr[:]))
-		if size < 0 {
-			return nil, nil, thrift.NewTProtocolExceptionWithType(thrift.NEGATIVE_SIZE, fmt.Errorf("negative size: %d", size))
-		}
-		if int(size) > sr.limit || sr.total+int(size) > sr.limit {
-			return nil, nil, sr.errStringsTooLarge()
-		}
-		sr.total += int(size)
-		for left := int(size); left > 0; {
-			k := min(left, chunk)
-			if cap(buf)-len(buf) < k {
-				nb := make([]byte, len(buf), max(2*cap(buf), len(buf)+k))
-				copy(nb, buf)
-				buf = nb
-			}
-			if _, err := io.ReadFull(sr.raw, buf[len(buf):len(buf)+k]); err != nil {
-				return nil, nil, thrift.NewTProtocolException(err)
-			}
-			buf = buf[:len(buf)+k]
-			left -= k
-		}
-		ends = append(ends, int32(len(buf)))
-	}
-	return buf, ends, nil
-}
-
-// splitStrings returns the strings that end at ends in buf, which is never
-// written again.
-func splitStrings(buf []byte, ends []int32) []string {
-	vals := make([]string, len(ends))
-	start := int32(0)
-	for i, end := range ends {
-		if end > start {
-			vals[i] = stringAt(buf, int(start), int(end-start))
-		}
-		start = end
-	}
-	return vals
-}
-
-// copyBytes copies strs into one new buffer and returns them as slices of
-// it, each capped at its length.
-func copyBytes(strs []string) [][]byte {
-	n := 0
-	for _, s := range strs {
-		n += len(s)
-	}
-	buf := make([]byte, 0, n) // never grown: the slices stay in it
 	vals := make([][]byte, len(strs))
 	for i, s := range strs {
-		at := len(buf)
-		buf = append(buf, s...)
-		vals[i] = buf[at:len(buf):len(buf)]
+		if s == "" {
+			vals[i] = []byte{}
+			continue
+		}
+		vals[i] = bytesOf(s)
 	}
-	return vals
+	return vals, nil
 }
 
-// splitBytes returns the values that end at ends in buf, each capped at
-// its length so that appending to one cannot write into the next.
-func splitBytes(buf []byte, ends []int32) [][]byte {
-	vals := make([][]byte, len(ends))
-	start := int32(0)
-	for i, end := range ends {
-		vals[i] = buf[start:end:end]
-		start = end
-	}
-	return vals
-}
-
-// errStringsTooLarge is the error for a batch whose strings exceed the
-// message size limit.
-func (sr *stringReader) errStringsTooLarge() error {
-	return thrift.NewTProtocolExceptionWithType(thrift.SIZE_LIMIT, fmt.Errorf("strings of one batch exceed %d bytes", sr.limit))
-}
-
-// arenaBlock is the size of the buffers that the strings of a batch read
-// in place are copied into; a string longer than arenaBlock/4 gets a
-// buffer of its own.
+// arenaBlock is the size of the buffers that the strings of a batch are
+// copied into; a string longer than arenaBlock/4 gets a buffer of its own.
+// Each block is charged whole when it is made, each long value at its
+// length.
 const arenaBlock = 64 << 10
+
+// newBlock starts a new arena block.
+func (sr *stringReader) newBlock() error {
+	if err := sr.bud.take(arenaBlock); err != nil {
+		return err
+	}
+	sr.block = make([]byte, 0, arenaBlock)
+	return nil
+}
+
+// negative is the error of a length prefix below zero.
+func negative(size int32) error {
+	return thrift.NewTProtocolExceptionWithType(thrift.NEGATIVE_SIZE, fmt.Errorf("negative size: %d", size))
+}
 
 // readPeeked reads the n elements of a string list whose header was read,
 // in place from the peeker's buffer: the bytes of each value are copied
@@ -653,7 +658,7 @@ const arenaBlock = 64 << 10
 func (sr *stringReader) readPeeked(n int) ([]string, error) {
 	w := &sr.win
 	defer w.release()
-	vals := make([]string, 0, min(n, preallocMax))
+	vals := make([]string, 0, n)
 	for range n {
 		b, err := w.avail(4)
 		if err != nil {
@@ -661,27 +666,13 @@ func (sr *stringReader) readPeeked(n int) ([]string, error) {
 		}
 		size := int32(binary.BigEndian.Uint32(b))
 		w.consume(4)
-		if size < 0 {
-			return nil, thrift.NewTProtocolExceptionWithType(thrift.NEGATIVE_SIZE, fmt.Errorf("negative size: %d", size))
+		k, v, done, err := sr.begin(size)
+		if err != nil {
+			return nil, err
 		}
-		if int(size) > sr.limit || sr.total+int(size) > sr.limit {
-			return nil, sr.errStringsTooLarge()
-		}
-		sr.total += int(size)
-		k := int(size)
-		switch {
-		case k == 0:
-			vals = append(vals, "")
-			continue
-		case k > arenaBlock/4:
-			v, err := sr.readLong(k)
-			if err != nil {
-				return nil, err
-			}
+		if done {
 			vals = append(vals, v)
 			continue
-		case cap(sr.block)-len(sr.block) < k:
-			sr.block = make([]byte, 0, arenaBlock)
 		}
 		at := len(sr.block)
 		if k <= len(b)-4 {
@@ -708,11 +699,82 @@ func (sr *stringReader) readPeeked(n int) ([]string, error) {
 	return vals, nil
 }
 
-// readLong reads a value of k bytes into a buffer of its own, grown as
-// the bytes arrive (k is only what the length prefix claims).
+// readStreamed is readPeeked for a transport that is not a peeker (SASL):
+// each value is read with io.ReadFull straight into the arena block.
+func (sr *stringReader) readStreamed(n int) ([]string, error) {
+	vals := make([]string, 0, n)
+	var hdr [4]byte
+	for range n {
+		if _, err := io.ReadFull(sr.raw, hdr[:]); err != nil {
+			return nil, thrift.NewTProtocolException(err)
+		}
+		k, v, done, err := sr.begin(int32(binary.BigEndian.Uint32(hdr[:])))
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			vals = append(vals, v)
+			continue
+		}
+		at := len(sr.block)
+		sr.block = sr.block[:at+k]
+		if _, err := io.ReadFull(sr.raw, sr.block[at:]); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, thrift.NewTProtocolException(err)
+		}
+		vals = append(vals, stringAt(sr.block, at, k))
+	}
+	return vals, nil
+}
+
+// begin starts a value whose length prefix is size: its length k and,
+// when it does not go into the current arena block as it is, what
+// outOfBlock makes of it (done: v is the value; not done: a new block,
+// into which the caller copies the k bytes, as into the current one).
+func (sr *stringReader) begin(size int32) (k int, v string, done bool, err error) {
+	if size < 0 {
+		return 0, "", false, negative(size)
+	}
+	k = int(size)
+	if k == 0 || k > arenaBlock/4 || cap(sr.block)-len(sr.block) < k {
+		v, done, err = sr.outOfBlock(k)
+	}
+	return k, v, done, err
+}
+
+// outOfBlock handles a value of k bytes that does not go into the current
+// arena block as it is: the empty string, a value longer than a quarter
+// block (read into a buffer of its own: done), a value that needs a new
+// block (made: not done, the caller copies the value into it).
+func (sr *stringReader) outOfBlock(k int) (v string, done bool, err error) {
+	switch {
+	case k == 0:
+		return "", true, nil
+	case k > arenaBlock/4:
+		v, err := sr.readLong(k)
+		return v, true, err
+	}
+	return "", false, sr.newBlock()
+}
+
+// readLong reads a value of k bytes into a buffer of its own, charged at k
+// and grown as the bytes arrive (k is only what the length prefix claims):
+// from the window when reading in place, else from the transport.
 func (sr *stringReader) readLong(k int) (string, error) {
+	if err := sr.bud.take(k); err != nil {
+		return "", err
+	}
 	w := &sr.win
-	buf := make([]byte, 0, min(k, chunk))
+	if w.pk == nil {
+		buf, err := readGrowing(sr.raw, k)
+		if err != nil {
+			return "", thrift.NewTProtocolException(err)
+		}
+		return stringAt(buf, 0, k), nil
+	}
+	buf := make([]byte, 0, min(k, growChunk))
 	for len(buf) < k {
 		b, err := w.avail(1)
 		if err != nil {
@@ -722,6 +784,11 @@ func (sr *stringReader) readLong(k int) (string, error) {
 			return "", thrift.NewTProtocolException(err)
 		}
 		c := min(k-len(buf), len(b))
+		if len(buf)+c > cap(buf) {
+			nb := make([]byte, len(buf), min(max(2*cap(buf), len(buf)+c), k))
+			copy(nb, buf)
+			buf = nb
+		}
 		buf = append(buf, b[:c]...)
 		w.consume(c)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"math"
 	"strings"
 	"testing"
 
@@ -78,7 +79,7 @@ func FuzzDecodeTextRows(f *testing.F) {
 	f.Add(byte(2), byte(3), "1\tNULL\n2\t3")
 	f.Fuzz(func(t *testing.T, n, rot byte, text string) {
 		meta := fuzzMeta(n, rot)
-		b, err := decodeTextRows(strings.Split(text, "\n"), meta, "\t")
+		b, err := decodeTextRows(strings.Split(text, "\n"), meta, "\t", DefaultMaxMessageSize)
 		if err != nil {
 			return
 		}
@@ -132,7 +133,7 @@ func FuzzFastFetch(f *testing.F) {
 				r := tcli.NewTFetchResultsResp()
 				return r, r.Read(ctx, p)
 			}
-			return readFetchResp(ctx, p, 1<<20)
+			return readFetchResp(ctx, p, fetchLimits{rows: math.MaxInt32, budget: 1 << 30})
 		}
 		want, werr := read(false, 0)
 		for mode := range 4 {

@@ -760,7 +760,7 @@ func (o *hs2Op) fetch(ctx context.Context, n int) (*Batch, bool, error) {
 			Orientation:     tcli.TFetchOrientation_FETCH_NEXT,
 			MaxRows:         int64(n),
 		}}
-		res := &fetchResult{limit: o.s.opts.MaxMessageSize, dec: dec}
+		res := &fetchResult{lim: fetchLimits{rows: n, cols: len(o.cols), budget: o.s.opts.MaxReplyMemory}, dec: dec}
 		if _, err := c.Client_().Call(ctx, "FetchResults", args, res); err != nil {
 			return err
 		}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/impalalb/impalalb/secret"
 )
 
 // HiveServer2 over HTTP (Options.Protocol HS2HTTP), as Impala serves it on
@@ -74,7 +76,8 @@ type httpTransport struct {
 	dialStop context.CancelFunc // ends a connect in progress
 
 	// The fields below are used by the goroutine of the call only.
-	in         budgetReader // under br: bounds one reply
+	in         replyLimit         // under br: bounds the bytes of one reply
+	tooLarge   errMessageTooLarge // in's error past a body's bound
 	br         *bufio.Reader
 	wbuf       []byte        // the Thrift message being written
 	hbuf       []byte        // the request head being built
@@ -85,7 +88,7 @@ type httpTransport struct {
 	stream     *bufio.Reader // a reply without a length (chunked, or until close)
 	streamBuf  *bufio.Reader // stream's reader, kept for reuse
 	closeAfter bool          // the current reply said Connection: close
-	authz      string        // the Authorization value last sent, for redaction
+	authz      secret.Value  // the Authorization value last sent, for redaction
 }
 
 var (
@@ -106,7 +109,8 @@ func dialHTTPWire(ctx context.Context, addr string, o *Options, jar *cookieJar) 
 	if jar == nil {
 		jar = &cookieJar{}
 	}
-	t := &httpTransport{addr: addr, host: host, o: o, jar: jar, path: "/" + strings.TrimPrefix(o.HTTPPath, "/")}
+	t := &httpTransport{addr: addr, host: host, o: o, jar: jar, path: "/" + strings.TrimPrefix(o.HTTPPath, "/"),
+		tooLarge: errMessageTooLarge{limit: int64(o.MaxMessageSize)}}
 	t.br = bufio.NewReaderSize(&t.in, httpBufSize)
 	t.fixed = t.fixedHead()
 	if _, _, err := t.connect(ctx); err != nil {
@@ -127,7 +131,7 @@ func (t *httpTransport) fixedHead() []byte {
 	names := make([]string, 0, len(t.o.HTTPHeaders))
 	for k, v := range t.o.HTTPHeaders {
 		if strings.EqualFold(k, "User-Agent") {
-			ua = v
+			ua = v.Reveal()
 			continue
 		}
 		names = append(names, k)
@@ -139,7 +143,7 @@ func (t *httpTransport) fixedHead() []byte {
 	for _, k := range names {
 		b = append(b, http.CanonicalHeaderKey(k)...)
 		b = append(b, ": "...)
-		b = append(b, t.o.HTTPHeaders[k]...)
+		b = append(b, t.o.HTTPHeaders[k].Reveal()...)
 		b = append(b, "\r\n"...)
 	}
 	return b
@@ -195,7 +199,7 @@ func (t *httpTransport) connect(ctx context.Context) (c net.Conn, reused bool, e
 	if err != nil {
 		return nil, false, err
 	}
-	t.in = budgetReader{r: c}
+	t.in = replyLimit{r: c}
 	t.br.Reset(&t.in)
 	t.left, t.stream, t.closeAfter = 0, nil, false
 	return c, false, nil
@@ -214,6 +218,10 @@ func (t *httpTransport) dropConn() {
 
 // sent implements link.
 func (t *httpTransport) sent() int64 { return t.requests.Load() }
+
+// newCall implements link: each reply of the call is bounded by its own
+// head (roundTrip, accept), so nothing carries over from the last call.
+func (t *httpTransport) newCall() {}
 
 // setDeadline implements link: the deadline of the current connection and
 // of those the call opens.
@@ -391,8 +399,9 @@ func (t *httpTransport) Flush(ctx context.Context) error {
 	t.endReply()
 	retried := false
 	for {
-		cookie, hasAuth := t.jar.header(t.path, time.Now())
-		authz := ""
+		now := time.Now()
+		hasAuth := t.jar.hasAuth(t.path, now)
+		var authz secret.Value
 		if t.o.HTTPAuth != nil && !hasAuth {
 			v, err := t.o.HTTPAuth(ctx, t.host)
 			if err != nil {
@@ -402,13 +411,13 @@ func (t *httpTransport) Flush(ctx context.Context) error {
 				}
 				return err
 			}
-			if strings.ContainsAny(v, "\r\n\x00") {
+			if strings.ContainsAny(v.Reveal(), "\r\n\x00") {
 				return &httpAuthError{err: errors.New("the Authorization value holds a line break or NUL")}
 			}
 			authz = v
 		}
 		t.authz = authz
-		if err := t.roundTrip(ctx, body, authz, cookie); err != nil {
+		if err := t.roundTrip(ctx, body, authz, now); err != nil {
 			return err
 		}
 		t.jar.update(t.head.setCookie, time.Now())
@@ -416,7 +425,7 @@ func (t *httpTransport) Flush(ctx context.Context) error {
 			// Refused in the server's header check, before any Thrift
 			// processing (THttpServer::headersDone): not sent.
 			t.requests.Add(-1)
-			if authz == "" && hasAuth && t.o.HTTPAuth != nil && !retried {
+			if authz.IsZero() && hasAuth && t.o.HTTPAuth != nil && !retried {
 				// The auth cookie was refused (past its lifetime, or
 				// signed by another coordinator): forget it and
 				// authenticate, as impala-shell does.
@@ -426,27 +435,25 @@ func (t *httpTransport) Flush(ctx context.Context) error {
 				continue
 			}
 		}
-		return t.accept(authz)
+		return t.accept()
 	}
 }
 
-// roundTrip writes the request and reads the head of the reply into
-// t.head (skipping 1xx answers).
-func (t *httpTransport) roundTrip(ctx context.Context, body []byte, authz, cookie string) error {
+// roundTrip writes the request, with authz and the cookies that go with
+// it at now, and reads the head of the reply into t.head (skipping 1xx
+// answers). The credentials are revealed here only, into the request's
+// head.
+func (t *httpTransport) roundTrip(ctx context.Context, body []byte, authz secret.Value, now time.Time) error {
 	h := append(t.hbuf[:0], t.fixed...)
 	h = append(h, "Content-Length: "...)
 	h = strconv.AppendInt(h, int64(len(body)), 10)
 	h = append(h, "\r\n"...)
-	if authz != "" {
+	if !authz.IsZero() {
 		h = append(h, "Authorization: "...)
-		h = append(h, authz...)
+		h = append(h, authz.Reveal()...)
 		h = append(h, "\r\n"...)
 	}
-	if cookie != "" {
-		h = append(h, "Cookie: "...)
-		h = append(h, cookie...)
-		h = append(h, "\r\n"...)
-	}
+	h = t.jar.appendHeader(h, t.path, now)
 	h = append(h, "\r\n"...)
 	t.hbuf = h
 	total := int64(len(h) + len(body))
@@ -473,7 +480,7 @@ func (t *httpTransport) roundTrip(ctx context.Context, body []byte, authz, cooki
 		}
 		return fmt.Errorf("sending the HTTP request (%d of %d bytes written): %w", n, total, err)
 	}
-	t.in.n = maxReplyHead + int64(t.br.Size())
+	t.in.n, t.in.over = maxReplyHead+int64(t.br.Size()), errHeadTooLarge
 	for range maxInformational {
 		if err := readHead(t.br, &t.head); err != nil {
 			t.dropConn()
@@ -491,7 +498,7 @@ func (t *httpTransport) roundTrip(ctx context.Context, body []byte, authz, cooki
 // headErr explains a failure to read a reply's head.
 func (t *httpTransport) headErr(err error) error {
 	switch {
-	case errors.Is(err, errReplyTooLarge):
+	case errors.Is(err, errHeadTooLarge):
 		return fmt.Errorf("%w: HTTP reply head over %d bytes", ErrNotImpala, maxReplyHead)
 	case errors.Is(err, io.EOF):
 		return fmt.Errorf("the coordinator closed the connection without answering the HTTP request: %w", io.ErrUnexpectedEOF)
@@ -507,18 +514,22 @@ func (t *httpTransport) headErr(err error) error {
 // message becomes the body the Thrift reader reads; anything else is an
 // *HTTPError (the connection is then dropped, its body unread but for the
 // start).
-func (t *httpTransport) accept(authz string) error {
+func (t *httpTransport) accept() error {
 	h := &t.head
 	if h.status < 200 || h.status >= 300 {
-		return t.httpError(authz, false)
+		return t.httpError(false)
 	}
 	if !h.thrift && h.contentType != "" {
-		return t.httpError(authz, true)
+		return t.httpError(true)
 	}
+	// The body is bounded by Options.MaxMessageSize, as a binary reply is
+	// (countingConn); what decoding it creates, by the reply's memory
+	// budget (budget.go), the same over both transports.
 	if h.length > int64(t.o.MaxMessageSize) {
 		t.dropConn()
-		return fmt.Errorf("%w: HTTP reply of %d bytes, over Options.MaxMessageSize (%d)", ErrNotImpala, h.length, t.o.MaxMessageSize)
+		return fmt.Errorf("HTTP reply of %d bytes: %w", h.length, &t.tooLarge)
 	}
+	t.in.over = &t.tooLarge
 	t.closeAfter = h.close
 	if h.length >= 0 {
 		t.left = h.length
@@ -584,8 +595,8 @@ func (t *httpTransport) drainStream() bool {
 }
 
 // httpError reads the start of the reply's body, drops the connection and
-// returns the *HTTPError of the reply.
-func (t *httpTransport) httpError(authz string, notThrift bool) error {
+// returns the *HTTPError of the reply to the request that carried t.authz.
+func (t *httpTransport) httpError(notThrift bool) error {
 	h := &t.head
 	e := &HTTPError{
 		StatusCode:  h.status,
@@ -593,7 +604,7 @@ func (t *httpTransport) httpError(authz string, notThrift bool) error {
 		ContentType: h.contentType,
 		notThrift:   notThrift,
 	}
-	if s, _, ok := strings.Cut(authz, " "); ok {
+	if s, _, ok := strings.Cut(t.authz.Reveal(), " "); ok {
 		e.Sent = s
 	}
 	if h.status >= 300 && h.status < 400 {
@@ -638,19 +649,22 @@ func authScheme(v string) string {
 	return printableText(s, 40)
 }
 
-// redact removes the credentials and cookies this transport sent from
-// text a server echoed back.
+// redact removes the credentials, cookies and header values (which may
+// be a proxy's key) this transport sent from text a server echoed back.
 func (t *httpTransport) redact(s string) string {
 	secrets := t.jar.values()
-	if t.authz != "" {
+	for _, v := range t.o.HTTPHeaders {
+		secrets = append(secrets, v)
+	}
+	if !t.authz.IsZero() {
 		secrets = append(secrets, t.authz)
-		if _, tok, ok := strings.Cut(t.authz, " "); ok {
-			secrets = append(secrets, tok)
+		if _, tok, ok := strings.Cut(t.authz.Reveal(), " "); ok {
+			secrets = append(secrets, secret.New(tok))
 		}
 	}
 	for _, v := range secrets {
-		if len(v) >= 4 {
-			s = strings.ReplaceAll(s, v, "<redacted>")
+		if v := v.Reveal(); len(v) >= 4 {
+			s = strings.ReplaceAll(s, v, secret.Redacted)
 		}
 	}
 	return s
@@ -704,19 +718,21 @@ func printableText(s string, n int) string {
 	return s
 }
 
-// budgetReader bounds what one reply may make the transport read from the
-// connection.
-type budgetReader struct {
-	r io.Reader
-	n int64
+// replyLimit bounds the bytes one reply may make the transport read from
+// the connection: its head (maxReplyHead), then its body
+// (Options.MaxMessageSize, with the chunked encoding's framing).
+type replyLimit struct {
+	r    io.Reader
+	n    int64
+	over error // what a read past n returns
 }
 
-// errReplyTooLarge is the end of a reply's budget.
-var errReplyTooLarge = errors.New("conn: HTTP reply larger than allowed")
+// errHeadTooLarge is the end of a reply head's bound.
+var errHeadTooLarge = errors.New("conn: HTTP reply head larger than allowed")
 
-func (b *budgetReader) Read(p []byte) (int, error) {
+func (b *replyLimit) Read(p []byte) (int, error) {
 	if b.n <= 0 {
-		return 0, errReplyTooLarge
+		return 0, b.over
 	}
 	if int64(len(p)) > b.n {
 		p = p[:b.n]

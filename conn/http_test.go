@@ -25,6 +25,7 @@ import (
 	"github.com/impalalb/impalalb/internal/certtest"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/jwttest"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // reqLog records the head of every HTTP request the client writes, and can
@@ -222,7 +223,7 @@ func TestHTTPRefused(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := opts
-			o.Password = c.password
+			o.Password = secret.New(c.password)
 			_, err := conn.Dial(context.Background(), addr, o)
 			var he *conn.HTTPError
 			require.ErrorAs(t, err, &he)
@@ -293,7 +294,7 @@ func TestHTTPJWT(t *testing.T) {
 	require.Equal(t, "carol", co.Statements()[2].User)
 
 	expired := is.Token("carol", -time.Minute, nil)
-	opts.HTTPAuth = conn.BearerAuth(conn.StaticToken(expired))
+	opts.HTTPAuth = conn.BearerAuth(conn.StaticToken(secret.New(expired)))
 	_, err := conn.Dial(context.Background(), addr, opts)
 	var he *conn.HTTPError
 	require.ErrorAs(t, err, &he)
@@ -430,7 +431,7 @@ func TestHTTPBadReplies(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			addr := fakeServer(t, c.reply)
-			opts := conn.Options{Protocol: conn.HS2HTTP, User: testUser, Password: testPassword, ConnectTimeout: time.Second}
+			opts := conn.Options{Protocol: conn.HS2HTTP, User: testUser, Password: secret.New(testPassword), ConnectTimeout: time.Second}
 			_, err := conn.Dial(context.Background(), addr, opts)
 			require.Error(t, err)
 			var ce *conn.Error
@@ -460,15 +461,15 @@ func TestHTTPOptionChecks(t *testing.T) {
 		want string
 	}{
 		{conn.Options{Protocol: conn.HS2, HTTPPath: "x"}, "HTTPPath is for HS2HTTP only"},
-		{conn.Options{Protocol: conn.HS2HTTP, HTTPHeaders: map[string]string{"Authorization": "x"}}, "Authorization is the transport's own header"},
-		{conn.Options{Protocol: conn.HS2HTTP, HTTPHeaders: map[string]string{"X-Bad": "a\r\nb"}}, "line break"},
-		{conn.Options{Protocol: conn.HS2HTTP, HTTPHeaders: map[string]string{"bad name": "x"}}, "not a header name"},
+		{conn.Options{Protocol: conn.HS2HTTP, HTTPHeaders: map[string]secret.Value{"Authorization": secret.New("x")}}, "Authorization is the transport's own header"},
+		{conn.Options{Protocol: conn.HS2HTTP, HTTPHeaders: map[string]secret.Value{"X-Bad": secret.New("a\r\nb")}}, "line break"},
+		{conn.Options{Protocol: conn.HS2HTTP, HTTPHeaders: map[string]secret.Value{"bad name": secret.New("x")}}, "not a header name"},
 		{conn.Options{Protocol: conn.HS2HTTP, HTTPPath: "a b"}, "HTTPPath has a space"},
 	} {
 		_, err := c.o.WithDefaults()
 		require.ErrorContains(t, err, c.want)
 	}
-	o, err := conn.Options{Protocol: conn.HS2HTTP, User: "u", Password: "pw"}.WithDefaults()
+	o, err := conn.Options{Protocol: conn.HS2HTTP, User: "u", Password: secret.New("pw")}.WithDefaults()
 	require.NoError(t, err)
 	require.NotNil(t, o.HTTPAuth, "a password means Basic")
 	require.Nil(t, o.Mechanism)
@@ -482,7 +483,7 @@ func TestHTTPHeadersAndPath(t *testing.T) {
 	log := &reqLog{}
 	opts.DialContext = log.dial
 	opts.HTTPPath = "/gateway/default/impala"
-	opts.HTTPHeaders = map[string]string{"X-Forwarded-For": "10.1.2.3", "User-Agent": "etl/1.0", "x-tenant": "sales"}
+	opts.HTTPHeaders = map[string]secret.Value{"X-Forwarded-For": secret.New("10.1.2.3"), "User-Agent": secret.New("etl/1.0"), "x-tenant": secret.New("sales")}
 	s := dial(t, addr, opts)
 	query(t, s, "select 1")
 	for _, h := range log.take() {

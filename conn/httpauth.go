@@ -10,48 +10,56 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/impalalb/impalalb/secret"
 )
 
 // HTTPAuth makes the value of the Authorization header of an HS2HTTP
 // request to a coordinator whose host (as dialed) is host: "Basic ...",
-// "Bearer ...", "Negotiate ...". It is called from the goroutine of the
-// call that needs it, under that call's ctx, possibly from several
-// sessions at once. Its error fails the call before anything is sent; an
-// error whose chain holds a ClientSide() bool method reporting true (a
-// kerberos.Error for a refused login) makes the failure the client's own.
-type HTTPAuth func(ctx context.Context, host string) (string, error)
+// "Bearer ...", "Negotiate ...", held in a secret.Value that the
+// transport reveals only to write the header. It is called from the
+// goroutine of the call that needs it, under that call's ctx, possibly
+// from several sessions at once. Its error fails the call before anything
+// is sent; an error whose chain holds a ClientSide() bool method
+// reporting true (a kerberos.Error for a refused login) makes the failure
+// the client's own.
+type HTTPAuth func(ctx context.Context, host string) (secret.Value, error)
+
+// TokenSource gives the token of [BearerAuth] each time a session
+// authenticates: [StaticToken], [TokenFile], or a function of the
+// caller's that fetches a fresh one (secret.New(tok)).
+type TokenSource func(ctx context.Context) (secret.Value, error)
 
 // BasicAuth returns the HTTPAuth of Impala's LDAP authentication over HTTP:
 // "Basic " and the base64 of "user:password" (what impala-shell -l and
 // impyla's LDAP send). Use it with TLS.
-func BasicAuth(user, password string) HTTPAuth {
-	v := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
-	return func(context.Context, string) (string, error) { return v, nil }
+func BasicAuth(user string, password secret.Value) HTTPAuth {
+	v := secret.New("Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password.Reveal())))
+	return func(context.Context, string) (secret.Value, error) { return v, nil }
 }
 
 // BearerAuth returns the HTTPAuth of Impala's JWT authentication
 // (--jwt_token_auth; impala-shell's -j): "Bearer " and the token that
-// token gives each time the session authenticates ([StaticToken],
-// [TokenFile], or a function of the caller's that fetches a fresh one).
-// Impala accepts JWTs only over TLS unless its --jwt_allow_without_tls
-// is set.
-func BearerAuth(token func(ctx context.Context) (string, error)) HTTPAuth {
-	return func(ctx context.Context, _ string) (string, error) {
+// token gives each time the session authenticates. Impala accepts JWTs
+// only over TLS unless its --jwt_allow_without_tls is set.
+func BearerAuth(token TokenSource) HTTPAuth {
+	return func(ctx context.Context, _ string) (secret.Value, error) {
 		t, err := token(ctx)
 		if err != nil {
-			return "", &httpAuthError{err: fmt.Errorf("JWT: %w", err)}
+			return secret.Value{}, &httpAuthError{err: fmt.Errorf("JWT: %w", err)}
 		}
-		if err := checkToken(t); err != nil {
-			return "", &httpAuthError{err: err}
+		tok := t.Reveal()
+		if err := checkToken(tok); err != nil {
+			return secret.Value{}, &httpAuthError{err: err}
 		}
-		return "Bearer " + t, nil
+		return secret.New("Bearer " + tok), nil
 	}
 }
 
 // StaticToken returns a token source for [BearerAuth] that always gives
 // tok.
-func StaticToken(tok string) func(context.Context) (string, error) {
-	return func(context.Context) (string, error) { return tok, nil }
+func StaticToken(tok secret.Value) TokenSource {
+	return func(context.Context) (secret.Value, error) { return tok, nil }
 }
 
 // TokenFile returns a token source for [BearerAuth] that reads the token
@@ -59,35 +67,35 @@ func StaticToken(tok string) func(context.Context) (string, error) {
 // again whenever the file's size or modification time changed since, so
 // that a token another process renews is picked up by the next
 // authentication. The source is safe for concurrent use.
-func TokenFile(path string) func(context.Context) (string, error) {
+func TokenFile(path string) TokenSource {
 	var (
 		mu    sync.Mutex // guards the fields below
 		size  int64
 		mtime time.Time
-		tok   string
+		tok   secret.Value
 	)
-	return func(context.Context) (string, error) {
+	return func(context.Context) (secret.Value, error) {
 		fi, err := os.Stat(path)
 		if err != nil {
-			return "", fmt.Errorf("token file: %w", err)
+			return secret.Value{}, fmt.Errorf("token file: %w", err)
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if tok != "" && fi.Size() == size && fi.ModTime().Equal(mtime) {
+		if !tok.IsZero() && fi.Size() == size && fi.ModTime().Equal(mtime) {
 			return tok, nil
 		}
 		if fi.Size() > maxTokenSize {
-			return "", fmt.Errorf("token file %s: %d bytes, more than %d", path, fi.Size(), maxTokenSize)
+			return secret.Value{}, fmt.Errorf("token file %s: %d bytes, more than %d", path, fi.Size(), maxTokenSize)
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return "", fmt.Errorf("token file: %w", err)
+			return secret.Value{}, fmt.Errorf("token file: %w", err)
 		}
 		t := strings.TrimSpace(string(b))
 		if t == "" {
-			return "", fmt.Errorf("token file %s is empty", path)
+			return secret.Value{}, fmt.Errorf("token file %s is empty", path)
 		}
-		tok, size, mtime = t, fi.Size(), fi.ModTime()
+		tok, size, mtime = secret.New(t), fi.Size(), fi.ModTime()
 		return tok, nil
 	}
 }
@@ -167,7 +175,7 @@ func (o *Options) checkHTTP() error {
 				return fmt.Errorf("conn: Options.HTTPHeaders: %s is the transport's own header", http.CanonicalHeaderKey(k))
 			}
 		}
-		if strings.ContainsAny(v, "\r\n\x00") {
+		if strings.ContainsAny(v.Reveal(), "\r\n\x00") {
 			return fmt.Errorf("conn: Options.HTTPHeaders: the value of %s holds a line break or NUL", http.CanonicalHeaderKey(k))
 		}
 	}
@@ -196,17 +204,19 @@ func isToken(s string) bool {
 // later calls the authentication, and a load balancer's sticky cookie,
 // which keeps the session's requests on the backend that holds it. It is
 // shared by the wires of one session (a reattach keeps both) and safe for
-// concurrent use. What it holds is never printed.
+// concurrent use. What it holds is never printed: the values are
+// secret.Values, revealed only into the Cookie header of a request.
 type cookieJar struct {
 	mu      sync.Mutex // guards cookies
 	cookies []jarCookie
 }
 
 type jarCookie struct {
-	name, value string
-	quoted      bool
-	path        string
-	expires     time.Time // zero: the session's life
+	name    string
+	value   secret.Value
+	quoted  bool
+	path    string
+	expires time.Time // zero: the session's life
 }
 
 // Bounds on what a server may make the jar hold.
@@ -230,12 +240,11 @@ func (j *cookieJar) String() string {
 // GoString is String.
 func (j *cookieJar) GoString() string { return j.String() }
 
-// header returns the Cookie header for a request to path ("" for none),
-// and whether it carries an auth cookie. Expired cookies are dropped.
-func (j *cookieJar) header(path string, now time.Time) (string, bool) {
+// hasAuth reports whether a request to path at now carries an auth
+// cookie. Expired cookies are dropped.
+func (j *cookieJar) hasAuth(path string, now time.Time) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	var b strings.Builder
 	auth := false
 	kept := j.cookies[:0]
 	for _, c := range j.cookies {
@@ -243,26 +252,44 @@ func (j *cookieJar) header(path string, now time.Time) (string, bool) {
 			continue
 		}
 		kept = append(kept, c)
-		if !pathMatch(c.path, path) {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(c.name)
-		b.WriteByte('=')
-		if c.quoted {
-			b.WriteByte('"')
-		}
-		b.WriteString(c.value)
-		if c.quoted {
-			b.WriteByte('"')
-		}
-		auth = auth || isAuthCookie(c.name)
+		auth = auth || isAuthCookie(c.name) && pathMatch(c.path, path)
 	}
 	clear(j.cookies[len(kept):])
 	j.cookies = kept
-	return b.String(), auth
+	return auth
+}
+
+// appendHeader appends the Cookie header line of a request to path at now
+// to h (nothing when no cookie goes with it): the one place the cookies'
+// values are revealed.
+func (j *cookieJar) appendHeader(h []byte, path string, now time.Time) []byte {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	n := 0
+	for _, c := range j.cookies {
+		if !c.expires.IsZero() && !now.Before(c.expires) || !pathMatch(c.path, path) {
+			continue
+		}
+		if n == 0 {
+			h = append(h, "Cookie: "...)
+		} else {
+			h = append(h, "; "...)
+		}
+		n++
+		h = append(h, c.name...)
+		h = append(h, '=')
+		if c.quoted {
+			h = append(h, '"')
+		}
+		h = append(h, c.value.Reveal()...)
+		if c.quoted {
+			h = append(h, '"')
+		}
+	}
+	if n > 0 {
+		h = append(h, "\r\n"...)
+	}
+	return h
 }
 
 // update applies the Set-Cookie headers of a response: a new value
@@ -290,7 +317,7 @@ func (j *cookieJar) update(setCookie []string, now time.Time) {
 		if len(c.Name)+len(c.Value) > maxCookieBytes {
 			continue
 		}
-		jc := jarCookie{name: c.Name, value: c.Value, quoted: c.Quoted, path: c.Path}
+		jc := jarCookie{name: c.Name, value: secret.New(c.Value), quoted: c.Quoted, path: c.Path}
 		switch {
 		case c.MaxAge > 0:
 			jc.expires = now.Add(time.Duration(c.MaxAge) * time.Second)
@@ -321,10 +348,10 @@ func (j *cookieJar) dropAuth() {
 }
 
 // values returns the cookie values, for redaction.
-func (j *cookieJar) values() []string {
+func (j *cookieJar) values() []secret.Value {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	out := make([]string, 0, len(j.cookies))
+	out := make([]secret.Value, 0, len(j.cookies))
 	for _, c := range j.cookies {
 		out = append(out, c.value)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/impalalb/impalalb/conn"
 	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/impalad"
+	"github.com/impalalb/impalalb/secret"
 )
 
 const (
@@ -76,7 +77,7 @@ func setup(t testing.TB, v variant, cfg impalad.Config) (*impalad.Coordinator, s
 		cfg.HS2HTTPAddr = "127.0.0.1:0"
 		if v.plain {
 			// LDAP over HTTP: Basic from User and Password.
-			opts.Mechanism, opts.Password = nil, testPassword
+			opts.Mechanism, opts.Password = nil, secret.New(testPassword)
 		}
 	}
 	co := startCoord(t, cfg)
@@ -600,7 +601,7 @@ func TestDialErrors(t *testing.T) {
 	t.Run("wrong password", func(t *testing.T) {
 		co := startCoord(t, impalad.Config{Users: map[string]string{testUser: testPassword}})
 		o := quick
-		o.User, o.Password = testUser, "wrong-pw"
+		o.User, o.Password = testUser, secret.New("wrong-pw")
 		_, err := conn.Dial(ctx, co.HS2Addr(), o)
 		t.Log(err)
 		require.ErrorIs(t, err, sasl.ErrRejected)
@@ -617,7 +618,7 @@ func TestDialErrors(t *testing.T) {
 	t.Run("sasl client, nosasl server", func(t *testing.T) {
 		co := startCoord(t, impalad.Config{})
 		o := quick
-		o.User, o.Password = testUser, testPassword
+		o.User, o.Password = testUser, secret.New(testPassword)
 		o.ConnectTimeout = 200 * time.Millisecond
 		// A NOSASL server waits for the rest of what it takes for a
 		// Thrift message: only the deadline ends the handshake.
@@ -796,7 +797,7 @@ func TestLoggerNeverSeesSecrets(t *testing.T) {
 	s := dial(t, addr, opts)
 	query(t, s, "select 'top secret statement text'")
 	require.NoError(t, s.Close())
-	_, err := conn.Dial(context.Background(), addr, conn.Options{User: testUser, Password: "wrong-" + testPassword, Logger: opts.Logger})
+	_, err := conn.Dial(context.Background(), addr, conn.Options{User: testUser, Password: secret.New("wrong-" + testPassword), Logger: opts.Logger})
 	require.Error(t, err)
 	mu.Lock()
 	defer mu.Unlock()

@@ -61,8 +61,12 @@ func (e *MoveError) Unwrap() []error { return []error{e.Cause, e.Err} }
 
 // SetMover gives the session the Mover of the pool that handed it out;
 // nil takes it away. A pool calls it at each hand-out, before the holder
-// uses the session.
-func (s *Session) SetMover(m Mover) { s.mover = m }
+// uses the session. When m is also an [Observer], it is told how the
+// session's statements end.
+func (s *Session) SetMover(m Mover) {
+	s.mover = m
+	s.obs, _ = m.(Observer)
+}
 
 // canMove reports whether a failed Execute may run again, after a
 // reattach or a move: nothing of the statement ran (refused before it
@@ -90,7 +94,8 @@ func (s *Session) canMove(err error) bool {
 // Operation is open, which holds it to its connection), and while call
 // fails in a way that proves nothing ran (canMove) the session is
 // reattached or moved and call is made again, at most maxMoves times.
-// The Operation counts as the session's until it is closed.
+// How it ended is told to the session's Observer. The Operation counts as
+// the session's until it is closed.
 func (s *Session) runOp(ctx context.Context, call func() (*Operation, error)) (*Operation, error) {
 	if s.ops == 0 {
 		if err := s.ready(ctx); err != nil {
@@ -103,6 +108,9 @@ func (s *Session) runOp(ctx context.Context, call func() (*Operation, error)) (*
 			return nil, &MoveError{Cause: err, Err: rerr}
 		}
 		op, err = call()
+	}
+	if s.obs != nil {
+		s.observe(err)
 	}
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/impalalb/impalalb/conn/sasl"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // Protocol is the client protocol a Session speaks.
@@ -121,8 +122,10 @@ type Options struct {
 	// DefaultUserAgent. The headers the transport owns (Host,
 	// Content-Type, Content-Length, Transfer-Encoding, Connection,
 	// Authorization, Cookie, Expect, Upgrade, TE, Trailer) are refused.
-	// Nil means none. HS2HTTP only.
-	HTTPHeaders map[string]string
+	// The values are secret.Values (secret.New(v)), revealed only into
+	// the request: a header may carry a proxy's key or token, so none of
+	// them prints. Nil means none. HS2HTTP only.
+	HTTPHeaders map[string]secret.Value
 
 	// User is the user name: HS2 OpenSession's username, beeswax's
 	// hadoop_user on each query. With SASL the authenticated user is the
@@ -130,10 +133,12 @@ type Options struct {
 	User string
 
 	// Password is used only for SASL PLAIN when Mechanism is nil (see
-	// Mechanism). It is never sent in OpenSession (Impala authenticates in
-	// the SASL layer and ignores OpenSession's password), never logged,
-	// never in an error.
-	Password string
+	// Mechanism), and over HS2HTTP for Basic when HTTPAuth is nil:
+	// secret.New(pw). It is never sent in OpenSession (Impala
+	// authenticates in the SASL or HTTP layer and ignores OpenSession's
+	// password), never logged, never in an error, and prints redacted
+	// under every verb. The zero Value means none.
+	Password secret.Value
 
 	// Database is the current database of new sessions, and the one Reset
 	// restores. Empty means the coordinator's default ("default").
@@ -176,11 +181,27 @@ type Options struct {
 	// DefaultCancelTimeout.
 	CancelTimeout time.Duration
 
-	// MaxMessageSize is the largest Thrift message (and SASL frame)
-	// accepted from the coordinator, in bytes; larger ones fail the call
-	// before anything of that size is allocated. Zero means
-	// DefaultMaxMessageSize.
+	// MaxMessageSize is the largest Thrift message (and SASL frame; over
+	// HS2HTTP, reply body) accepted from the coordinator, in bytes on the
+	// wire; a reply that goes past it fails the call with
+	// ErrReplyTooLarge, and a length claiming more fails before anything
+	// of that size is allocated. Zero means DefaultMaxMessageSize.
 	MaxMessageSize int
+
+	// MaxReplyMemory bounds the memory that decoding one reply of the
+	// coordinator may make the client hold, in bytes, counted as Go holds
+	// it: string and slice headers, values at their Go size, structs, the
+	// bytes of strings, not only the bytes on the wire (an empty string
+	// takes 4 bytes there and 16 in memory). A reply that would take more
+	// fails the call with ErrReplyTooLarge before the excess is
+	// allocated. Besides, a fetch's reply may hold no more rows than the
+	// fetch asked for (FetchSize), nor a batch other columns than the
+	// schema's: more is an error wrapping ErrBadRowSet. Zero means
+	// MaxMessageSize (256 MiB by default); a 10240-row batch of 256 mixed
+	// columns takes about 36 MiB (BENCHMARKS.md). A SASL data frame
+	// wrapped by a security layer is besides buffered whole, up to
+	// MaxMessageSize.
+	MaxReplyMemory int
 
 	// AllowNonImpala lets an HS2 session talk to any HiveServer2 (Apache
 	// Hive, Spark's Thrift server), not only Impala. conn then uses only
@@ -244,6 +265,8 @@ func (o Options) WithDefaults() (Options, error) {
 		return o, fmt.Errorf("conn: Options.SyncDDL %d is not a SyncDDL mode", o.SyncDDL)
 	case o.MaxMessageSize < 0 || o.MaxMessageSize > math.MaxInt32:
 		return o, fmt.Errorf("conn: Options.MaxMessageSize %d out of range", o.MaxMessageSize)
+	case o.MaxReplyMemory < 0:
+		return o, fmt.Errorf("conn: Options.MaxReplyMemory %d is negative", o.MaxReplyMemory)
 	}
 	if err := o.checkHTTP(); err != nil {
 		return o, err
@@ -272,16 +295,19 @@ func (o Options) WithDefaults() (Options, error) {
 	if o.MaxMessageSize == 0 {
 		o.MaxMessageSize = DefaultMaxMessageSize
 	}
+	if o.MaxReplyMemory == 0 {
+		o.MaxReplyMemory = o.MaxMessageSize
+	}
 	if o.Protocol == HS2HTTP {
-		if o.HTTPAuth == nil && o.Password != "" {
+		if o.HTTPAuth == nil && !o.Password.IsZero() {
 			o.HTTPAuth = BasicAuth(o.User, o.Password)
 		}
 		if o.HTTPPath == "" {
 			o.HTTPPath = DefaultHTTPPath
 		}
 		o.HTTPHeaders = maps.Clone(o.HTTPHeaders)
-	} else if o.Mechanism == nil && o.Password != "" {
-		o.Mechanism = sasl.PlainFactory(o.User, o.Password)
+	} else if o.Mechanism == nil && !o.Password.IsZero() {
+		o.Mechanism = sasl.PlainFactory(o.User, o.Password.Reveal())
 	}
 	o.SessionOptions = maps.Clone(o.SessionOptions)
 	if o.TLS != nil {

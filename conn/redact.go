@@ -13,7 +13,7 @@ import (
 func (o Options) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "conn.Options{Protocol:%s User:%q", o.Protocol, o.User)
-	if o.Password != "" {
+	if !o.Password.IsZero() {
 		b.WriteString(" Password:<redacted>")
 	}
 	if o.Database != "" {

@@ -47,6 +47,8 @@ type Session struct {
 	opts   *Options
 	// mover is the pool's, set by SetMover; nil for a session of its own.
 	mover Mover
+	// obs is mover when it is an Observer too, else nil.
+	obs Observer
 	// ops counts the Operations not yet closed: a session with one open
 	// cannot move (the Operation belongs to its connection).
 	ops int

@@ -15,12 +15,17 @@ const beeswaxNull = "NULL"
 // of the row (no copy). Limits of the format, documented in the package
 // doc: a string holding the delimiter or a newline cannot be split
 // correctly (the row then has too many fields and decoding fails), and a
-// string equal to "NULL" reads as NULL.
-func decodeTextRows(rows []string, meta []Column, delim string) (*Batch, error) {
+// string equal to "NULL" reads as NULL. budget bounds the memory the
+// batch's slices take (Options.MaxReplyMemory): a hostile schema of many
+// columns would otherwise turn each row into as many values.
+func decodeTextRows(rows []string, meta []Column, delim string, budget int) (*Batch, error) {
 	if delim == "" {
 		delim = "\t"
 	}
 	n := len(rows)
+	if err := textBudget(rows, meta, budget); err != nil {
+		return nil, err
+	}
 	b := &Batch{meta: meta, n: n, cols: make([]colData, len(meta))}
 	if len(meta) == 0 {
 		if n > 0 {
@@ -84,6 +89,59 @@ func decodeTextRows(rows []string, meta []Column, delim string) (*Batch, error) 
 		}
 	}
 	return b, nil
+}
+
+// textBudget checks that the slices decodeTextRows makes for rows fit in
+// budget bytes: per cell its value's Go size and a bit of null bitmap,
+// and for BINARY columns a copy of the bytes (at most the rows' text).
+func textBudget(rows []string, meta []Column, budget int) error {
+	b := replyBudget{limit: budget, left: budget}
+	perRow := 0
+	binary := false
+	for _, c := range meta {
+		k := wantKind(c.Type)
+		if c.Type == TypeOther {
+			k = kindString
+		}
+		perRow += kindCost(k) + 1
+		binary = binary || k == kindBinary
+	}
+	tooLarge := func() error {
+		return fmt.Errorf("%w: %d rows of %d columns would hold more than %d bytes of memory (Options.MaxReplyMemory; max_reply_memory in a DSN)",
+			ErrReplyTooLarge, len(rows), len(meta), budget)
+	}
+	if b.takeN(len(rows), perRow) != nil {
+		return tooLarge()
+	}
+	if binary {
+		for _, r := range rows {
+			if b.take(len(r)) != nil {
+				return tooLarge()
+			}
+		}
+	}
+	return nil
+}
+
+// kindCost is the Go size of one value of kind k.
+func kindCost(k kind) int {
+	switch k {
+	case kindBool, kindInt8:
+		return 1
+	case kindInt16:
+		return 2
+	case kindInt32:
+		return 4
+	case kindInt64, kindFloat64:
+		return 8
+	case kindString:
+		return costString
+	case kindBinary:
+		return costSlice
+	case kindTime:
+		return costTime
+	}
+	return 0
 }
 
 func setText(c *colData, r int, f string) error {

@@ -3,7 +3,6 @@ package conn
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
 	"time"
@@ -228,16 +227,18 @@ func (b *Batch) BadTimes(col int) []byte {
 }
 
 // readTimes reads the n elements of the string list of a TIMESTAMP or
-// DATE column, whose header was read, in place from the peeker's buffer
-// (sr.win.pk is set), parsing each into a time. Only the text of the
-// values that do not parse is kept.
-//
-// The length check at the top of the loop is readPeeked's, repeated on
-// purpose: a shared function costs the hot loop 3-4 % (not inlined).
+// DATE column, whose header was read (and charged at costTime each), in
+// place from the peeker's buffer (sr.win.pk is set), parsing each into a
+// time. Only the text of the values that do not parse is kept, charged
+// with its bookkeeping.
 func (sr *stringReader) readTimes(n int) (*timeData, error) {
 	w := &sr.win
 	defer w.release()
-	d := &timeData{tm: make([]time.Time, 0, min(n, preallocMax))}
+	// The bitmap of values that are not timestamps, if one is needed.
+	if err := sr.bud.take((n + 7) / 8); err != nil {
+		return nil, err
+	}
+	d := &timeData{tm: make([]time.Time, 0, n)}
 	var scratch [64]byte
 	for row := range n {
 		b, err := w.avail(4)
@@ -247,12 +248,8 @@ func (sr *stringReader) readTimes(n int) (*timeData, error) {
 		size := int32(binary.BigEndian.Uint32(b))
 		w.consume(4)
 		if size < 0 {
-			return nil, thrift.NewTProtocolExceptionWithType(thrift.NEGATIVE_SIZE, fmt.Errorf("negative size: %d", size))
+			return nil, negative(size)
 		}
-		if int(size) > sr.limit || sr.total+int(size) > sr.limit {
-			return nil, sr.errStringsTooLarge()
-		}
-		sr.total += int(size)
 		k := int(size)
 		var (
 			t  time.Time
@@ -265,6 +262,9 @@ func (sr *stringReader) readTimes(n int) (*timeData, error) {
 			// The whole value is in the window: parse it there.
 			p := b[4 : 4+k]
 			if t, ok = parseTimestamp(p); !ok {
+				if err := sr.bud.take(k + costBadTime); err != nil {
+					return nil, err
+				}
 				d.tm = append(d.tm, time.Time{})
 				d.markBad(row, string(p))
 				w.consume(k)
@@ -286,12 +286,19 @@ func (sr *stringReader) readTimes(n int) (*timeData, error) {
 				at += c
 			}
 			if t, ok = parseTimestamp(scratch[:k]); !ok {
+				if err := sr.bud.take(k + costBadTime); err != nil {
+					return nil, err
+				}
 				d.tm = append(d.tm, time.Time{})
 				d.markBad(row, string(scratch[:k]))
 				continue
 			}
 		default:
-			// Too long for a timestamp: keep the text.
+			// Too long for a timestamp: keep the text (readLong charges
+			// its bytes).
+			if err := sr.bud.take(costBadTime); err != nil {
+				return nil, err
+			}
 			s, err := sr.readLong(k)
 			if err != nil {
 				return nil, err
@@ -307,6 +314,10 @@ func (sr *stringReader) readTimes(n int) (*timeData, error) {
 	}
 	return d, nil
 }
+
+// costBadTime is what a value that is not a timestamp costs beyond its
+// text: its string header and row number in timeData.
+const costBadTime = costString + 4
 
 // SetDecodeTimes asks that the TIMESTAMP and DATE columns of the batches
 // that Next returns from now on be decoded into time.Time values (read

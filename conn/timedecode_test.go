@@ -149,7 +149,7 @@ func readTimeReplyTimes(data []byte, meta []Column, bufSize int) (*Batch, []*tim
 	p := thrift.NewTBinaryProtocolConf(trans, &thrift.TConfiguration{MaxMessageSize: DefaultMaxMessageSize})
 	h := &hs2Op{cols: meta}
 	h.setDecodeTimes(true)
-	resp, err := readFetchRespTimes(context.Background(), p, DefaultMaxMessageSize, &h.rd)
+	resp, err := readFetchRespTimes(context.Background(), p, openLimits, &h.rd)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -276,7 +276,7 @@ func TestDecodeTimesOffByDefault(t *testing.T) {
 	texts := []string{"2024-01-01", "junk"}
 	data, meta := timeReply(t, texts, []byte{0})
 	p := thrift.NewTBinaryProtocolConf(&bufTransport{r: bufio.NewReaderSize(bytes.NewReader(data), 4096)}, &thrift.TConfiguration{MaxMessageSize: DefaultMaxMessageSize})
-	resp, err := readFetchRespTimes(context.Background(), p, DefaultMaxMessageSize, nil)
+	resp, err := readFetchRespTimes(context.Background(), p, openLimits, nil)
 	require.NoError(t, err)
 	b, err := decodeRowSetTimes(resp.Results, meta, nil)
 	require.NoError(t, err)
@@ -351,7 +351,7 @@ func benchDecodeWireTimes(b *testing.B, inReader bool) {
 	for b.Loop() {
 		for _, m := range msgs {
 			p := thrift.NewTBinaryProtocolConf(&bufTransport{r: bufio.NewReaderSize(bytes.NewReader(m), 32<<10)}, cfg)
-			resp, err := readFetchRespTimes(ctx, p, DefaultMaxMessageSize, dec)
+			resp, err := readFetchRespTimes(ctx, p, openLimits, dec)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -380,7 +380,7 @@ func readSmallBatch(t *testing.T, dec *timeDecoder, from int) (sent, got *tcli.T
 	data, err := thrift.NewTSerializer().Write(ctx, sent)
 	require.NoError(t, err)
 	p := thrift.NewTBinaryProtocolConf(&bufTransport{r: bufio.NewReaderSize(bytes.NewReader(data), 4096)}, &thrift.TConfiguration{MaxMessageSize: DefaultMaxMessageSize})
-	got, err = readFetchRespTimes(ctx, p, DefaultMaxMessageSize, dec)
+	got, err = readFetchRespTimes(ctx, p, openLimits, dec)
 	require.NoError(t, err)
 	return sent, got
 }

@@ -18,3 +18,11 @@ import "unsafe"
 // again, and never hands them out as a []byte (BINARY values have
 // buffers of their own, see readBinaryList); the string keeps buf alive.
 func stringAt(buf []byte, at, k int) string { return unsafe.String(&buf[at], k) }
+
+// bytesOf returns the bytes of s (not empty) as a []byte capped at its
+// length, sharing them: the fast reader reads the values of a BINARY
+// column as strings into arena blocks of their own (readBytes) and hands
+// out these slices instead. It is safe because the strings are dropped
+// at once: nothing reads those bytes as a string, so the caller may even
+// modify them (the blocks hold no other column's values).
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -7,3 +7,6 @@ package conn
 
 // stringAt returns the k bytes of buf from at as a new string.
 func stringAt(buf []byte, at, k int) string { return string(buf[at : at+k]) }
+
+// bytesOf returns a copy of the bytes of s.
+func bytesOf(s string) []byte { return []byte(s) }

@@ -57,20 +57,27 @@ type link interface {
 	check() error
 	// close closes the link, interrupting a call in flight.
 	close() error
+	// newCall starts a call: what its reply may make the link read is
+	// bounded from here by Options.MaxMessageSize (binary: the bytes read
+	// during the call; HTTP: each reply's body, as its head announces it
+	// or as it arrives).
+	newCall()
 }
 
 // tcpLink is the link of the binary protocol: one TCP connection, maybe
 // with TLS over it.
 type tcpLink struct {
-	raw   net.Conn // the TCP socket
-	conn  *countingConn
-	alive *connChecker // the liveness check of raw, made once
+	raw    net.Conn // the TCP socket
+	conn   *countingConn
+	alive  *connChecker // the liveness check of raw, made once
+	maxMsg int          // Options.MaxMessageSize: the bytes one reply may take on the wire
 }
 
 func (l *tcpLink) sent() int64             { return l.conn.written.Load() }
 func (l *tcpLink) setDeadline(t time.Time) { _ = l.conn.SetDeadline(t) }
 func (l *tcpLink) check() error            { return l.alive.check() }
 func (l *tcpLink) close() error            { return l.raw.Close() }
+func (l *tcpLink) newCall()                { l.conn.limitReads(l.maxMsg) }
 
 // dialConn connects to addr and runs the TLS handshake of o: the raw TCP
 // socket, and the connection to talk over (raw, or TLS over it). Failures
@@ -159,7 +166,7 @@ func dialWire(ctx context.Context, addr string, o *Options) (*wire, error) {
 	} else {
 		trans = newBufTransport(cc)
 	}
-	return newWire(addr, &tcpLink{raw: raw, conn: cc, alive: newConnChecker(raw)}, trans, o), nil
+	return newWire(addr, &tcpLink{raw: raw, conn: cc, alive: newConnChecker(raw), maxMsg: o.MaxMessageSize}, trans, o), nil
 }
 
 // newWire sets up the Thrift client of a wire over trans.
@@ -174,7 +181,7 @@ func newWire(addr string, l link, trans thrift.TTransport, o *Options) *wire {
 		TBinaryStrictWrite: &strict,
 	}
 	p := thrift.NewTBinaryProtocolConf(w.trans, cfg)
-	w.client = thrift.NewTStandardClient(p, p)
+	w.client = thrift.NewTStandardClient(newBudgetProtocol(p, o.MaxReplyMemory), p)
 	return w
 }
 
@@ -222,6 +229,7 @@ func (w *wire) callLocked(ctx context.Context, fn func(context.Context) error) (
 		return false, err
 	}
 	before := w.link.sent()
+	w.link.newCall()
 	grace := cutGrace
 	if g, ok := ctx.Value(graceKey{}).(time.Duration); ok {
 		grace = g
@@ -338,10 +346,12 @@ func (w *wire) close() error {
 var errUnexpectedRead = errors.New("conn: unexpected data on an idle connection")
 
 // countingConn counts the bytes handed to the network, so that a failed
-// call can tell whether anything left.
+// call can tell whether anything left, and those received, so that a
+// reply cannot exceed Options.MaxMessageSize (budget.go).
 type countingConn struct {
 	net.Conn
 	written atomic.Int64
+	rl      readLimited // used by the goroutine of the call
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {

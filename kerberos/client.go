@@ -25,15 +25,24 @@ import (
 // ticket is a ticket with its session key and times. It is immutable once
 // published.
 type ticket struct {
-	tkt       messages.Ticket
-	key       types.EncryptionKey
 	start     time.Time
 	end       time.Time
 	renewTill time.Time
+	// sec is the ticket and its session key, sealed: never printed.
+	sec sealed[ticketSecrets]
+}
 
+// ticketSecrets is what a ticket keeps sealed.
+type ticketSecrets struct {
+	tkt messages.Ticket
+	key types.EncryptionKey
 	// svc is set on service tickets only: the ticket prepared for
 	// handshakes.
 	svc *gss.ServiceTicket
+}
+
+func newTicket(tkt messages.Ticket, key types.EncryptionKey, start, end, renewTill time.Time) *ticket {
+	return &ticket{start: start, end: end, renewTill: renewTill, sec: seal(ticketSecrets{tkt: tkt, key: key})}
 }
 
 // newServiceTicket prepares a service ticket for repeated handshakes.
@@ -42,7 +51,7 @@ func newServiceTicket(tkt messages.Ticket, key types.EncryptionKey, start, end, 
 	if err != nil {
 		return nil, err
 	}
-	return &ticket{tkt: tkt, key: key, start: start, end: end, renewTill: renewTill, svc: svc}, nil
+	return &ticket{start: start, end: end, renewTill: renewTill, sec: seal(ticketSecrets{tkt: tkt, key: key, svc: svc})}, nil
 }
 
 // Stats is a snapshot of a Client's counters.
@@ -121,7 +130,7 @@ func NewClient(cfg Config) (*Client, error) {
 		}
 		c.gk = client.NewWithKeytab(name, realm, kt, krb, client.DisablePAFXFAST(true))
 	case loginPassword:
-		c.gk = client.NewWithPassword(name, realm, cfg.Password, krb, client.DisablePAFXFAST(true))
+		c.gk = client.NewWithPassword(name, realm, cfg.Password.Reveal(), krb, client.DisablePAFXFAST(true))
 	case loginCCache:
 		cc, err := credentials.LoadCCache(cfg.CCache)
 		if err != nil {
@@ -326,12 +335,12 @@ func (c *Client) krbtgt(realm string) types.PrincipalName {
 }
 
 func (c *Client) renewTGT(old *ticket) (*ticket, error) {
-	_, rep, err := c.gk.TGSREQGenerateAndExchange(c.krbtgt(c.crealm), c.crealm, old.tkt, old.key, true)
+	_, rep, err := c.gk.TGSREQGenerateAndExchange(c.krbtgt(c.crealm), c.crealm, old.sec.get().tkt, old.sec.get().key, true)
 	if err != nil {
 		return nil, newError("renew", c.Principal(), nil, err)
 	}
 	p := rep.DecryptedEncPart
-	t := &ticket{tkt: rep.Ticket, key: p.Key, start: startTime(p.StartTime, p.AuthTime), end: p.EndTime, renewTill: p.RenewTill}
+	t := newTicket(rep.Ticket, p.Key, startTime(p.StartTime, p.AuthTime), p.EndTime, p.RenewTill)
 	c.setTGT(t, true)
 	c.log.Debug("kerberos: TGT renewed", "principal", c.Principal(), "end", t.end)
 	return t, nil
@@ -365,7 +374,7 @@ func (c *Client) login() (*ticket, error) {
 		if err := tkt.Unmarshal(cred.Ticket); err != nil {
 			return nil, newError("login", c.Principal(), ErrProtocol, fmt.Errorf("TGT in credential cache %s: %w", c.cfg.CCache, err))
 		}
-		t = &ticket{tkt: tkt, key: cred.Key, start: startTime(cred.StartTime, cred.AuthTime), end: cred.EndTime, renewTill: cred.RenewTill}
+		t = newTicket(tkt, cred.Key, startTime(cred.StartTime, cred.AuthTime), cred.EndTime, cred.RenewTill)
 		// Service tickets already in the cache are as good as ours.
 		c.mu.Lock()
 		for _, e := range cc.GetEntries() {
@@ -394,7 +403,7 @@ func (c *Client) login() (*ticket, error) {
 			return nil, newError("login", c.Principal(), nil, err)
 		}
 		p := rep.DecryptedEncPart
-		t = &ticket{tkt: rep.Ticket, key: p.Key, start: startTime(p.StartTime, p.AuthTime), end: p.EndTime, renewTill: p.RenewTill}
+		t = newTicket(rep.Ticket, p.Key, startTime(p.StartTime, p.AuthTime), p.EndTime, p.RenewTill)
 	}
 	c.setTGT(t, false)
 	c.log.Debug("kerberos: logged in", "principal", c.Principal(), "end", t.end)
@@ -445,10 +454,10 @@ func (c *Client) serviceTicket(ctx context.Context, sname types.PrincipalName, r
 		if err != nil {
 			return nil, err
 		}
-		kdcRealm, tgtTkt, tgtKey := c.crealm, tgt.tkt, tgt.key
+		kdcRealm, tgtTkt, tgtKey := c.crealm, tgt.sec.get().tkt, tgt.sec.get().key
 		if realm != c.crealm {
 			// Cross-realm: first a TGT of the service's realm from ours.
-			_, rep, err := c.gk.TGSREQGenerateAndExchange(c.krbtgt(realm), c.crealm, tgt.tkt, tgt.key, false)
+			_, rep, err := c.gk.TGSREQGenerateAndExchange(c.krbtgt(realm), c.crealm, tgt.sec.get().tkt, tgt.sec.get().key, false)
 			if err != nil {
 				return nil, newError("service ticket", "krbtgt/"+realm+"@"+c.crealm, nil, err)
 			}

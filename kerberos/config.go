@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/impalalb/impalalb/internal/gss"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // QOP is a SASL GSSAPI security layer (RFC 4752 section 3.3), as the bit
@@ -68,9 +69,10 @@ type Config struct {
 	// Keytab is the path of a keytab holding Principal's keys. Empty means
 	// no keytab login.
 	Keytab string
-	// Password is Principal's password. Empty means no password login. It
-	// never appears in errors, logs or String.
-	Password string
+	// Password is Principal's password: secret.New(pw). The zero Value
+	// means no password login. It never appears in errors or logs and
+	// prints redacted under every verb.
+	Password secret.Value
 	// CCache is the path of a credential cache file as kinit leaves it
 	// ("FILE:" prefix allowed). Empty means $KRB5CCNAME, else
 	// /tmp/krb5cc_<uid>. Only FILE caches are supported.
@@ -108,12 +110,8 @@ type Config struct {
 
 // String describes the configuration without the password.
 func (c Config) String() string {
-	pw := ""
-	if c.Password != "" {
-		pw = "<redacted>"
-	}
 	return fmt.Sprintf("kerberos.Config{Krb5Conf:%q Principal:%q Keytab:%q Password:%q CCache:%q ServiceName:%q HostFQDN:%q Realm:%q QOP:%v}",
-		c.Krb5Conf, c.Principal, c.Keytab, pw, c.CCache, c.ServiceName, c.HostFQDN, c.Realm, c.QOP)
+		c.Krb5Conf, c.Principal, c.Keytab, c.Password, c.CCache, c.ServiceName, c.HostFQDN, c.Realm, c.QOP)
 }
 
 // GoString is String, so that %#v redacts the password too.
@@ -163,14 +161,14 @@ func (c *Config) validate() (loginMethod, error) {
 		c.Krb5Conf = defaultKrb5Conf()
 	}
 	switch {
-	case c.Keytab != "" && c.Password != "":
+	case c.Keytab != "" && !c.Password.IsZero():
 		return 0, errors.New("kerberos: Config.Keytab and Config.Password are both set; choose one login method")
 	case c.Keytab != "":
 		if c.Principal == "" {
 			return 0, errors.New("kerberos: Config.Principal is required with Config.Keytab")
 		}
 		return loginKeytab, nil
-	case c.Password != "":
+	case !c.Password.IsZero():
 		if c.Principal == "" {
 			return 0, errors.New("kerberos: Config.Principal is required with Config.Password")
 		}

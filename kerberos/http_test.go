@@ -12,6 +12,7 @@ import (
 	"github.com/impalalb/impalalb/conn"
 	"github.com/impalalb/impalalb/internal/kdctest"
 	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // negotiateSpy counts the Negotiate headers made, per coordinator host.
@@ -21,7 +22,7 @@ type negotiateSpy struct {
 }
 
 func (s *negotiateSpy) auth(c *kerberos.Client) conn.HTTPAuth {
-	return func(ctx context.Context, host string) (string, error) {
+	return func(ctx context.Context, host string) (secret.Value, error) {
 		s.mu.Lock()
 		if s.hosts == nil {
 			s.hosts = map[string]int{}

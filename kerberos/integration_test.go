@@ -23,6 +23,7 @@ import (
 	"github.com/impalalb/impalalb/internal/saslserver"
 	"github.com/impalalb/impalalb/internal/testenv"
 	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/secret"
 	"github.com/impalalb/impalalb/tlsconf"
 )
 
@@ -108,7 +109,7 @@ func (kc *krbCluster) client(t testing.TB, hostFQDN string) *kerberos.Client {
 	c, err := kerberos.NewClient(kerberos.Config{
 		Krb5Conf:  kc.k.Krb5Conf,
 		Principal: kc.k.UserPrincipal(),
-		Password:  kc.k.Password,
+		Password:  secret.New(kc.k.Password),
 		HostFQDN:  hostFQDN,
 	})
 	require.NoError(t, err)
@@ -326,7 +327,7 @@ func TestBalancerKerberosShortTickets(t *testing.T) {
 	baseline := runtime.NumGoroutine()
 
 	c, err := kerberos.NewClient(kerberos.Config{
-		Krb5Conf: kc.k.Krb5Conf, Principal: kc.k.UserPrincipal(), Password: kc.k.Password, HostFQDN: kc.k.LBHost,
+		Krb5Conf: kc.k.Krb5Conf, Principal: kc.k.UserPrincipal(), Password: secret.New(kc.k.Password), HostFQDN: kc.k.LBHost,
 	})
 	require.NoError(t, err)
 	cfg := balancer.Config{Coordinators: kc.addrs, Interval: -1, MaxIdlePerCoordinator: -1} // every acquire opens a session

@@ -18,6 +18,7 @@ import (
 	"github.com/impalalb/impalalb/internal/krbacceptor"
 	"github.com/impalalb/impalalb/internal/saslserver"
 	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/secret"
 )
 
 var testHosts = []string{"coord1.impalalb.test", "coord2.impalalb.test"}
@@ -39,7 +40,7 @@ func newClient(t testing.TB, cfg kerberos.Config) *kerberos.Client {
 }
 
 func passwordConfig(k *kdctest.KDC) kerberos.Config {
-	return kerberos.Config{Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password}
+	return kerberos.Config{Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: secret.New(k.Password)}
 }
 
 func newAcceptor(t testing.TB, cfg krbacceptor.Config) *krbacceptor.Acceptor {
@@ -113,7 +114,7 @@ func TestLoginMethods(t *testing.T) {
 	})
 	t.Run("wrong password", func(t *testing.T) {
 		cfg := passwordConfig(k)
-		cfg.Password = "not-the-password"
+		cfg.Password = secret.New("not-the-password")
 		c := newClient(t, cfg)
 		err := c.Login(ctx)
 		require.ErrorIs(t, err, kerberos.ErrBadCredentials)
@@ -416,11 +417,11 @@ func TestConfigValidation(t *testing.T) {
 		cfg  kerberos.Config
 		want string
 	}{
-		{"keytab and password", kerberos.Config{Principal: "a", Keytab: "x", Password: "y"}, "both set"},
+		{"keytab and password", kerberos.Config{Principal: "a", Keytab: "x", Password: secret.New("y")}, "both set"},
 		{"keytab without principal", kerberos.Config{Keytab: "x"}, "Principal is required"},
-		{"password without principal", kerberos.Config{Password: "secret-pw"}, "Principal is required"},
-		{"bad service", kerberos.Config{ServiceName: "a/b", Password: "p", Principal: "a"}, "ServiceName"},
-		{"bad qop", kerberos.Config{QOP: []kerberos.QOP{3}, Password: "p", Principal: "a"}, "QOP"},
+		{"password without principal", kerberos.Config{Password: secret.New("secret-pw")}, "Principal is required"},
+		{"bad service", kerberos.Config{ServiceName: "a/b", Password: secret.New("p"), Principal: "a"}, "ServiceName"},
+		{"bad qop", kerberos.Config{QOP: []kerberos.QOP{3}, Password: secret.New("p"), Principal: "a"}, "QOP"},
 		{"keyring cache", kerberos.Config{CCache: "KEYRING:persistent:0"}, "not supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -496,14 +497,14 @@ func TestServicePrincipal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			cfg.Krb5Conf, cfg.Principal, cfg.Password = conf, "alice", "pw"
+			cfg.Krb5Conf, cfg.Principal, cfg.Password = conf, "alice", secret.New("pw")
 			c := newClient(t, cfg)
 			require.Equal(t, "alice@EXAMPLE.COM", c.Principal())
 			require.Equal(t, tc.want, c.ServicePrincipal(tc.host))
 		})
 	}
 	t.Run("no host", func(t *testing.T) {
-		c := newClient(t, kerberos.Config{Krb5Conf: conf, Principal: "alice", Password: "pw"})
+		c := newClient(t, kerberos.Config{Krb5Conf: conf, Principal: "alice", Password: secret.New("pw")})
 		_, err := c.Mechanism().Start(context.Background(), "")
 		require.ErrorContains(t, err, "HostFQDN")
 	})

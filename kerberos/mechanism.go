@@ -22,8 +22,8 @@ type Mechanism struct {
 
 	spn     string
 	tkt     *ticket
-	auth    types.Authenticator
-	sec     *gss.SecContext
+	auth    sealed[types.Authenticator] // holds the client's subkey
+	sec     sealed[*gss.SecContext]
 	qop     QOP
 	peerMax int
 }
@@ -52,7 +52,7 @@ func (m *Mechanism) Start(ctx context.Context, host string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.tkt, m.auth, m.state = t, auth, 1
+	m.tkt, m.auth, m.state = t, seal(auth), 1
 	return tok, nil
 }
 
@@ -76,7 +76,7 @@ func (c *Client) apReq(ctx context.Context, service, host string) (spn string, t
 		}
 		return spn, nil, nil, auth, newError("service ticket", spn, nil, err)
 	}
-	tok, auth, err = gss.NewAPReqToken(c.cname, c.crealm, t.svc)
+	tok, auth, err = gss.NewAPReqToken(c.cname, c.crealm, t.sec.get().svc)
 	if err != nil {
 		return spn, nil, nil, auth, newError("initiate", spn, nil, err)
 	}
@@ -124,25 +124,27 @@ func (m *Mechanism) acceptAPRep(tok []byte) error {
 	default:
 		return &Error{Op: "initiate", Principal: m.spn, Reason: ErrProtocol, Err: fmt.Errorf("unexpected token id %x", id)}
 	}
-	part, err := gss.VerifyAPRep(msg, m.tkt.svc, m.auth)
+	ts, auth := m.tkt.sec.get(), m.auth.get()
+	part, err := gss.VerifyAPRep(msg, ts.svc, auth)
 	if err != nil {
 		return &Error{Op: "initiate", Principal: m.spn, Reason: ErrProtocol, Err: err}
 	}
-	key, subkey := m.tkt.key, false
+	key, subkey := ts.key, false
 	if part.Subkey.KeyType != 0 {
 		key, subkey = part.Subkey, true
-	} else if m.auth.SubKey.KeyType != 0 {
-		key = m.auth.SubKey
+	} else if auth.SubKey.KeyType != 0 {
+		key = auth.SubKey
 	}
-	m.sec, err = gss.NewSecContext(true, key, subkey, uint64(m.auth.SeqNumber), uint64(part.SequenceNumber))
+	sec, err := gss.NewSecContext(true, key, subkey, uint64(auth.SeqNumber), uint64(part.SequenceNumber))
 	if err != nil {
 		return &Error{Op: "initiate", Principal: m.spn, Reason: ErrProtocol, Err: err}
 	}
+	m.sec = seal(sec)
 	return nil
 }
 
 func (m *Mechanism) negotiate(challenge []byte) ([]byte, error) {
-	p, _, err := m.sec.Unwrap(challenge)
+	p, _, err := m.sec.get().Unwrap(challenge)
 	if err != nil {
 		return nil, &Error{Op: "security layer", Principal: m.spn, Reason: ErrProtocol, Err: err}
 	}
@@ -166,7 +168,7 @@ func (m *Mechanism) negotiate(challenge []byte) ([]byte, error) {
 	if chosen != QOPAuth {
 		size = m.c.cfg.MaxReceiveSize
 	}
-	resp, err := m.sec.Wrap(gss.LayerMessage(byte(chosen), size, ""), false)
+	resp, err := m.sec.get().Wrap(gss.LayerMessage(byte(chosen), size, ""), false)
 	if err != nil {
 		return nil, &Error{Op: "security layer", Principal: m.spn, Err: err}
 	}
@@ -191,7 +193,7 @@ func (m *Mechanism) Wrap(p []byte) ([]byte, error) {
 	if !m.Active() {
 		return nil, &Error{Op: "wrap", Principal: m.spn, Err: errors.New("no security layer negotiated")}
 	}
-	b, err := m.sec.Wrap(p, m.qop == QOPAuthConf)
+	b, err := m.sec.get().Wrap(p, m.qop == QOPAuthConf)
 	if err != nil {
 		return nil, &Error{Op: "wrap", Principal: m.spn, Err: err}
 	}
@@ -203,7 +205,7 @@ func (m *Mechanism) Unwrap(p []byte) ([]byte, error) {
 	if !m.Active() {
 		return nil, &Error{Op: "unwrap", Principal: m.spn, Err: errors.New("no security layer negotiated")}
 	}
-	b, sealed, err := m.sec.Unwrap(p)
+	b, sealed, err := m.sec.get().Unwrap(p)
 	if err != nil {
 		return nil, &Error{Op: "unwrap", Principal: m.spn, Reason: ErrProtocol, Err: err}
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/spnego"
+
+	"github.com/impalalb/impalalb/secret"
 )
 
 // HTTPServiceName is the service part of a web server's principal
@@ -25,18 +27,19 @@ const HTTPServiceName = "HTTP"
 // mechanism's (impala-shell's hs2-http asks for kerberos_service_name@host
 // too) — with HostFQDN set, the load balancer's name, as impala-shell's -b.
 // The service ticket comes from the cache or the KDC within ctx. It has the
-// signature of conn.HTTPAuth. Errors are *Error values.
-func (c *Client) NegotiateHeader(ctx context.Context, host string) (string, error) {
+// signature of conn.HTTPAuth: the value is a secret.Value, revealed only
+// where the header is written. Errors are *Error values.
+func (c *Client) NegotiateHeader(ctx context.Context, host string) (secret.Value, error) {
 	return c.negotiate(ctx, c.cfg.ServiceName, host)
 }
 
 // negotiate makes "Negotiate " and the base64 of a SPNEGO NegTokenInit
 // carrying an AP-REQ for service/<HostFQDN or host>@REALM: the one way
 // both HiveServer2 over HTTP and web servers get their token.
-func (c *Client) negotiate(ctx context.Context, service, host string) (string, error) {
+func (c *Client) negotiate(ctx context.Context, service, host string) (secret.Value, error) {
 	spn, _, tok, _, err := c.apReq(ctx, service, host)
 	if err != nil {
-		return "", err
+		return secret.Value{}, err
 	}
 	st := spnego.SPNEGOToken{Init: true, NegTokenInit: spnego.NegTokenInit{
 		MechTypes:      []asn1.ObjectIdentifier{gssapi.OIDKRB5.OID()},
@@ -44,9 +47,9 @@ func (c *Client) negotiate(ctx context.Context, service, host string) (string, e
 	}}
 	b, err := st.Marshal()
 	if err != nil {
-		return "", newError("initiate", spn, ErrProtocol, err)
+		return secret.Value{}, newError("initiate", spn, ErrProtocol, err)
 	}
-	return "Negotiate " + base64.StdEncoding.EncodeToString(b), nil
+	return secret.New("Negotiate " + base64.StdEncoding.EncodeToString(b)), nil
 }
 
 // SPNEGOClient sends HTTP requests that answer a web server's
@@ -104,7 +107,7 @@ func (s *SPNEGOClient) Do(req *http.Request) (*http.Response, error) {
 	// used again.
 	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 	resp.Body.Close()
-	again.Header.Set("Authorization", h)
+	again.Header.Set("Authorization", h.Reveal())
 	return s.base.Do(again)
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/impalalb/impalalb/internal/kdctest"
 	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // TestSPNEGO: a web server that asks for Negotiate (as Impala's with
@@ -88,7 +89,7 @@ func TestSPNEGO(t *testing.T) {
 		name string
 		cfg  kerberos.Config
 	}{
-		{"password", kerberos.Config{Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password, HostFQDN: web}},
+		{"password", kerberos.Config{Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: secret.New(k.Password), HostFQDN: web}},
 		{"credential cache", kerberos.Config{Krb5Conf: k.Krb5Conf, CCache: "FILE:" + ccache, HostFQDN: web}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/impalalb/impalalb/secret"
 )
 
 // PlainName is the SASL name of the PLAIN mechanism (RFC 4616), which
@@ -13,11 +15,12 @@ const PlainName = "PLAIN"
 
 // Plain is the client side of SASL PLAIN: it sends an empty authorization
 // identity, the user name and the password in its initial response and is
-// then done. The password never appears in errors, String or GoString.
-// Send PLAIN over TLS only: the password crosses the wire in clear.
+// then done. The password never appears in errors nor in any fmt verb's
+// output. Send PLAIN over TLS only: the password crosses the wire in
+// clear.
 type Plain struct {
 	user     string
-	password string
+	password secret.Value
 	started  bool
 }
 
@@ -28,7 +31,7 @@ var (
 
 // NewPlain returns a PLAIN mechanism for one handshake.
 func NewPlain(user, password string) *Plain {
-	return &Plain{user: user, password: password}
+	return &Plain{user: user, password: secret.New(password)}
 }
 
 // PlainFactory returns a MechanismFactory that makes a new PLAIN mechanism
@@ -49,14 +52,15 @@ func (p *Plain) Start(context.Context, string) ([]byte, error) {
 	if strings.IndexByte(p.user, 0) >= 0 {
 		return nil, errors.New("sasl: PLAIN: user name contains a NUL byte")
 	}
-	if strings.IndexByte(p.password, 0) >= 0 {
+	pw := p.password.Reveal()
+	if strings.IndexByte(pw, 0) >= 0 {
 		return nil, errors.New("sasl: PLAIN: password contains a NUL byte")
 	}
-	b := make([]byte, 0, 2+len(p.user)+len(p.password))
+	b := make([]byte, 0, 2+len(p.user)+len(pw))
 	b = append(b, 0)
 	b = append(b, p.user...)
 	b = append(b, 0)
-	b = append(b, p.password...)
+	b = append(b, pw...)
 	p.started = true
 	return b, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/secret"
 	"github.com/impalalb/impalalb/tlsconf"
 )
 
@@ -88,7 +89,7 @@ func (o *options) webAuthOf() string {
 // name, or the membership and the load from the coordinators' web
 // servers through one ImpalaWeb, with tc (nil without TLS) for --web_tls,
 // kc (nil without -k) for SPNEGO and the LDAP password for Basic.
-func setDiscovery(o *options, cfg *balancer.Config, tc *tlsconf.Client, kc *kerberos.Client, password string) error {
+func setDiscovery(o *options, cfg *balancer.Config, tc *tlsconf.Client, kc *kerberos.Client, password secret.Value) error {
 	cfg.DiscoveryInterval = o.discoveryInterval
 	cfg.ClusterLoadInterval = o.clusterLoadInterval
 	var web *balancer.ImpalaWeb

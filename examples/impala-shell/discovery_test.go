@@ -15,6 +15,7 @@ import (
 	"github.com/impalalb/impalalb/internal/dnstest"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/testenv"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // TestDiscoveryImpalaFlag: the only coordinator of -i is in its graceful
@@ -109,7 +110,7 @@ func TestDiscoveryConfig(t *testing.T) {
 		require.NoError(t, o.check())
 		cfg, _, err := poolConfig(o, io.Discard)
 		require.NoError(t, err)
-		_, cleanup, err := newDialer(o, "pw", nil, &cfg)
+		_, cleanup, err := newDialer(o, secret.New("pw"), nil, &cfg)
 		require.NoError(t, err)
 		cleanup()
 		return cfg

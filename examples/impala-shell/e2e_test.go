@@ -18,6 +18,7 @@ import (
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/internal/certtest"
 	"github.com/impalalb/impalalb/internal/impalad"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // mainEnv makes the test binary run the shell's main instead of the tests,
@@ -245,7 +246,7 @@ func TestFailover(t *testing.T) {
 	require.NoError(t, err)
 	cfg, _, err := poolConfig(o, io.Discard)
 	require.NoError(t, err)
-	d, cleanup, err := newDialer(o, "", nil, nil)
+	d, cleanup, err := newDialer(o, secret.Value{}, nil, nil)
 	require.NoError(t, err)
 	defer cleanup()
 	pool, err := balancer.New(cfg, d)
@@ -277,7 +278,7 @@ func TestMoveKeepsState(t *testing.T) {
 	require.NoError(t, err)
 	cfg, _, err := poolConfig(o, io.Discard)
 	require.NoError(t, err)
-	d, cleanup, err := newDialer(o, "", nil, nil)
+	d, cleanup, err := newDialer(o, secret.Value{}, nil, nil)
 	require.NoError(t, err)
 	defer cleanup()
 	pool, err := balancer.New(cfg, d)

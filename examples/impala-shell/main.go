@@ -21,6 +21,7 @@ import (
 	"github.com/impalalb/impalalb/conn/sasl"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/secret"
 	"github.com/impalalb/impalalb/tlsconf"
 )
 
@@ -72,12 +73,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	stdinFile, _ := stdin.(*os.File)
 	// The LDAP password or the JWT, read before connecting.
-	var secret string
+	var cred secret.Value
 	switch {
 	case o.ldap:
-		secret, err = ldapPassword(o, stdinFile, stderr)
+		cred, err = ldapPassword(o, stdinFile, stderr)
 	case o.jwt:
-		secret, err = jwtToken(o, stdinFile, stderr)
+		cred, err = jwtToken(o, stdinFile, stderr)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -130,7 +131,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		infof("Started %d local in-process test coordinators on %s (use -i host:port,... for a real cluster)",
 			len(pcfg.Coordinators), strings.Join(pcfg.Coordinators, ", "))
 	}
-	d, cleanup, err := newDialer(o, secret, tlsFromFile, &pcfg)
+	d, cleanup, err := newDialer(o, cred, tlsFromFile, &pcfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -334,10 +335,10 @@ func poolConfig(o *options, stderr io.Writer) (balancer.Config, *balancer.HAProx
 
 // newDialer builds the dialer of the flags: protocol (hs2-http with its
 // path and X-Forwarded-For), TLS (of the flags or of --haproxy_config),
-// Kerberos, LDAP with password or a JWT (secret). With pcfg, it also adds
+// Kerberos, LDAP with password or a JWT (cred). With pcfg, it also adds
 // the discovery and load sources of the flags to it, their web servers
 // reached with the same TLS trust and credentials.
-func newDialer(o *options, secret string, hap *balancer.HAProxyBackend, pcfg *balancer.Config) (*balancer.ConnDialer, func(), error) {
+func newDialer(o *options, cred secret.Value, hap *balancer.HAProxyBackend, pcfg *balancer.Config) (*balancer.ConnDialer, func(), error) {
 	opts := conn.Options{
 		Protocol:    o.protocol,
 		User:        o.user,
@@ -358,7 +359,7 @@ func newDialer(o *options, secret string, hap *balancer.HAProxyBackend, pcfg *ba
 	if httpMode {
 		opts.HTTPPath = o.httpPath
 		if o.hs2XForward != "" {
-			opts.HTTPHeaders = map[string]string{"X-Forwarded-For": o.hs2XForward}
+			opts.HTTPHeaders = map[string]secret.Value{"X-Forwarded-For": secret.New(o.hs2XForward)}
 		}
 	}
 	cleanup := func() {}
@@ -403,15 +404,15 @@ func newDialer(o *options, secret string, hap *balancer.HAProxyBackend, pcfg *ba
 		cleanup = func() { _ = kc.Close() }
 	case o.ldap:
 		if httpMode {
-			opts.HTTPAuth = conn.BasicAuth(o.user, secret)
+			opts.HTTPAuth = conn.BasicAuth(o.user, cred)
 		} else {
-			opts.Mechanism = sasl.PlainFactory(o.user, secret)
+			opts.Mechanism = sasl.PlainFactory(o.user, cred.Reveal())
 		}
 	case o.jwt:
-		opts.HTTPAuth = conn.BearerAuth(conn.StaticToken(secret))
+		opts.HTTPAuth = conn.BearerAuth(conn.StaticToken(cred))
 	}
 	if pcfg != nil {
-		if err := setDiscovery(o, pcfg, tlsClient, kc, secret); err != nil {
+		if err := setDiscovery(o, pcfg, tlsClient, kc, cred); err != nil {
 			cleanup()
 			return nil, nil, err
 		}
@@ -420,7 +421,7 @@ func newDialer(o *options, secret string, hap *balancer.HAProxyBackend, pcfg *ba
 }
 
 // ldapPassword runs --ldap_password_cmd, or asks on the terminal.
-func ldapPassword(o *options, stdin *os.File, stderr io.Writer) (string, error) {
+func ldapPassword(o *options, stdin *os.File, stderr io.Writer) (secret.Value, error) {
 	if o.ldapPasswordCmd != "" {
 		return readSecretCmd(o.ldapPasswordCmd, "LDAP password", false)
 	}
@@ -429,7 +430,7 @@ func ldapPassword(o *options, stdin *os.File, stderr io.Writer) (string, error) 
 
 // jwtToken runs --jwt_cmd (its output without the trailing line break), or
 // asks on the terminal, as impala-shell does.
-func jwtToken(o *options, stdin *os.File, stderr io.Writer) (string, error) {
+func jwtToken(o *options, stdin *os.File, stderr io.Writer) (secret.Value, error) {
 	if o.jwtCmd != "" {
 		return readSecretCmd(o.jwtCmd, "JWT", true)
 	}
@@ -440,38 +441,38 @@ func jwtToken(o *options, stdin *os.File, stderr io.Writer) (string, error) {
 // read_password_cmd does (shlex.split, not through a shell), and returns
 // its output, with the trailing line break dropped when stripNewline; its
 // errors are impala-shell's, desc naming the secret.
-func readSecretCmd(cmd, desc string, stripNewline bool) (string, error) {
+func readSecretCmd(cmd, desc string, stripNewline bool) (secret.Value, error) {
 	words, err := shlexSplit(cmd)
 	if err != nil || len(words) == 0 {
-		return "", fmt.Errorf("Error retrieving %s (command was: '%s', exception was: '%v')", desc, cmd, err) //nolint:errorlint // impala-shell's text, with the exception's text (err may be nil)
+		return secret.Value{}, fmt.Errorf("Error retrieving %s (command was: '%s', exception was: '%v')", desc, cmd, err) //nolint:errorlint // impala-shell's text, with the exception's text (err may be nil)
 	}
 	c := exec.Command(words[0], words[1:]...)
 	var errb strings.Builder
 	c.Stderr = &errb
 	b, err := c.Output()
 	if err != nil {
-		return "", fmt.Errorf("Error retrieving %s (command was '%s', error was: '%s')", desc, cmd, strings.TrimSpace(errb.String()))
+		return secret.Value{}, fmt.Errorf("Error retrieving %s (command was '%s', error was: '%s')", desc, cmd, strings.TrimSpace(errb.String()))
 	}
 	if stripNewline {
-		return strings.TrimRight(string(b), "\r\n"), nil
+		return secret.New(strings.TrimRight(string(b), "\r\n")), nil
 	}
-	return string(b), nil
+	return secret.New(string(b)), nil
 }
 
 // askSecret asks for a secret on the terminal with prompt; flag is the
 // option that wanted it, what the secret, cmdFlag the option that gives it
 // without a terminal.
-func askSecret(stdin *os.File, stderr io.Writer, prompt, flag, what, cmdFlag string) (string, error) {
+func askSecret(stdin *os.File, stderr io.Writer, prompt, flag, what, cmdFlag string) (secret.Value, error) {
 	if stdin == nil || !term.IsTerminal(int(stdin.Fd())) {
-		return "", fmt.Errorf("%s: stdin is not a terminal to ask the %s on: use %s", flag, what, cmdFlag)
+		return secret.Value{}, fmt.Errorf("%s: stdin is not a terminal to ask the %s on: use %s", flag, what, cmdFlag)
 	}
 	fmt.Fprint(stderr, prompt)
 	b, err := term.ReadPassword(int(stdin.Fd()))
 	fmt.Fprintln(stderr)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", flag, err)
+		return secret.Value{}, fmt.Errorf("%s: %w", flag, err)
 	}
-	return string(b), nil
+	return secret.New(string(b)), nil
 }
 
 // shlexSplit splits a command line as Python's shlex.split does (POSIX

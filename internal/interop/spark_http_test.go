@@ -16,6 +16,7 @@ import (
 
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // The Spark Thrift server in HTTP mode shared by the tests of this file,
@@ -50,7 +51,7 @@ func (s *sparkServer) options() conn.Options {
 	o := hiveOpts
 	if s.http {
 		o.Protocol = conn.HS2HTTP
-		o.User, o.Password = "interop", "any-password"
+		o.User, o.Password = "interop", secret.New("any-password")
 	}
 	return o
 }
@@ -68,7 +69,7 @@ func TestSparkHTTP(t *testing.T) {
 	var auths atomic.Int64
 	o := srv.options()
 	basic := conn.BasicAuth(o.User, o.Password)
-	o.HTTPAuth = func(ctx context.Context, host string) (string, error) {
+	o.HTTPAuth = func(ctx context.Context, host string) (secret.Value, error) {
 		auths.Add(1)
 		return basic(ctx, host)
 	}
@@ -101,7 +102,7 @@ func TestSparkHTTP(t *testing.T) {
 
 	// No credentials: the servlet answers 401.
 	noAuth := srv.options()
-	noAuth.Password = ""
+	noAuth.Password = secret.Value{}
 	_, err = conn.Dial(ctx, srv.Addr, noAuth)
 	var he *conn.HTTPError
 	require.ErrorAs(t, err, &he)

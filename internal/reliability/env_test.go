@@ -22,6 +22,7 @@ import (
 	"github.com/impalalb/impalalb/internal/saslserver"
 	"github.com/impalalb/impalalb/internal/tlsserver"
 	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/secret"
 	"github.com/impalalb/impalalb/tlsconf"
 )
 
@@ -52,7 +53,7 @@ func kerberized(t *testing.T) (*kdctest.KDC, []*impalad.Coordinator, []string, *
 		addrs = append(addrs, co.HS2Addr())
 	}
 	c, err := kerberos.NewClient(kerberos.Config{
-		Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password, HostFQDN: k.LBHost,
+		Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: secret.New(k.Password), HostFQDN: k.LBHost,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })

@@ -20,6 +20,7 @@ import (
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/thrift/gen/impala"
 	"github.com/impalalb/impalalb/internal/thrift/gen/tcli"
+	"github.com/impalalb/impalalb/secret"
 )
 
 // A hostile coordinator: raw TCP on loopback that speaks enough HS2 (binary
@@ -37,47 +38,54 @@ type replyFunc func(name string, seq int32) []byte
 
 // hostileServer serves one scripted coordinator on loopback.
 type hostileServer struct {
-	ln    net.Listener
 	sasl  bool                 // SASL framing (PLAIN) instead of NOSASL
 	saslH func(w io.Writer)    // the SASL server's answer to START; nil: COMPLETE
 	reply map[string]replyFunc // by method; missing: a valid reply
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns map[net.Conn]bool
 }
 
 func startHostile(t *testing.T, h *hostileServer) string {
+	return serveLoopback(t, h.serve)
+}
+
+// serveLoopback listens on loopback and serves each connection with serve
+// on a goroutine of its own; at cleanup it closes the listener and every
+// connection and waits for the goroutines. It returns the address.
+func serveLoopback(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	h.ln, h.conns = ln, map[net.Conn]bool{}
-	h.wg.Add(1)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns = map[net.Conn]bool{}
+	)
+	wg.Add(1)
 	go func() {
-		defer h.wg.Done()
+		defer wg.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			h.mu.Lock()
-			h.conns[c] = true
-			h.mu.Unlock()
-			h.wg.Add(1)
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
+			wg.Add(1)
 			go func() {
-				defer h.wg.Done()
+				defer wg.Done()
 				defer c.Close()
-				h.serve(c)
+				serve(c)
 			}()
 		}
 	}()
 	t.Cleanup(func() {
 		ln.Close()
-		h.mu.Lock()
-		for c := range h.conns {
+		mu.Lock()
+		for c := range conns {
 			c.Close()
 		}
-		h.mu.Unlock()
-		h.wg.Wait()
+		mu.Unlock()
+		wg.Wait()
 	})
 	return ln.Addr().String()
 }
@@ -340,7 +348,7 @@ func TestHostileCoordinator(t *testing.T) {
 			addr := startHostile(t, h)
 			opts := fastOpts()
 			if c.sasl {
-				opts.Password = "hostile-pw"
+				opts.Password = secret.New("hostile-pw")
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -8,6 +9,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,10 +26,12 @@ import (
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
 	"github.com/impalalb/impalalb/internal/impalad"
+	"github.com/impalalb/impalalb/internal/jwttest"
 	"github.com/impalalb/impalalb/internal/kdctest"
 	"github.com/impalalb/impalalb/internal/krbacceptor"
 	"github.com/impalalb/impalalb/internal/saslserver"
 	"github.com/impalalb/impalalb/kerberos"
+	"github.com/impalalb/impalalb/secret"
 	"github.com/impalalb/impalalb/tlsconf"
 )
 
@@ -71,14 +76,13 @@ func (c *capture) err(err error) {
 	c.add("error", err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
 }
 
+// value captures v printed every way the verb sweep prints it (sweep,
+// verbs_test.go), as a live value: v may be in use.
 func (c *capture) value(v any) {
-	name := fmt.Sprintf("%T", v)
-	c.add(name+" %v", fmt.Sprint(v))
-	c.add(name+" %+v", fmt.Sprintf("%+v", v))
-	c.add(name+" %#v", fmt.Sprintf("%#v", v))
-	if s, ok := v.(fmt.Stringer); ok {
-		c.add(name+" String()", s.String())
-	}
+	texts := sweep(fmt.Sprintf("%T", v), v, true)
+	c.mu.Lock()
+	c.texts = append(c.texts, texts...)
+	c.mu.Unlock()
 }
 
 func (c *capture) add(label string, s ...string) {
@@ -89,15 +93,15 @@ func (c *capture) add(label string, s ...string) {
 	c.mu.Unlock()
 }
 
-// secret is one thing that must never be seen, in all the forms it could
+// sought is one secret that must never be seen, in all the forms it could
 // take in text.
-type secret struct {
+type sought struct {
 	what  string
 	forms []string
 }
 
-func secretOf(what string, raw []byte) secret {
-	s := secret{what: what, forms: []string{
+func secretOf(what string, raw []byte) sought {
+	s := sought{what: what, forms: []string{
 		base64.StdEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw), hex.EncodeToString(raw),
 	}}
 	if len(raw) >= 8 {
@@ -108,25 +112,11 @@ func secretOf(what string, raw []byte) secret {
 
 // check greps every captured text for every secret. It returns the leaks
 // by source label, each with a sample.
-func (c *capture) check(secrets []secret) map[string]string {
+func (c *capture) check(secrets []sought) map[string]string {
 	c.mu.Lock()
 	texts := append([]labeled{{"slog debug output", c.log.String()}}, c.texts...)
 	c.mu.Unlock()
-	leaks := map[string]string{}
-	for _, s := range secrets {
-		for _, f := range s.forms {
-			if len(f) < 6 {
-				continue
-			}
-			for _, t := range texts {
-				if i := strings.Index(t.text, f); i >= 0 {
-					lo, hi := max(0, i-60), min(len(t.text), i+len(f)+10)
-					leaks[t.label] = fmt.Sprintf("%s in …%s…", s.what, t.text[lo:hi])
-				}
-			}
-		}
-	}
-	return leaks
+	return leaksIn(texts, secrets)
 }
 
 // knownLeaks are the sources that print a secret today, each reported to
@@ -153,7 +143,57 @@ func report(t *testing.T, leaks map[string]string) {
 	}
 }
 
+// driver runs each DSN through the driver, as an application would, and
+// captures everything it shows: ParseDSN's error or the Config, the
+// connector (its Config and Stats), a ping, a failing statement, a bad
+// query, the close, all logged to log.
+func (c *capture) driver(ctx context.Context, log *slog.Logger, dsns ...string) {
+	for _, dsn := range dsns {
+		cfg, err := impalalb.ParseDSN(dsn)
+		c.err(err)
+		if err != nil {
+			continue
+		}
+		cfg.Logger = log
+		c.value(cfg)
+		c.value(*cfg)
+		// FormatDSN is ParseDSN's exact inverse and so holds the password
+		// by design; it is not grepped.
+		cn, err := impalalb.NewConnector(cfg)
+		c.err(err)
+		if err != nil {
+			continue
+		}
+		c.value(cn)
+		c.value(cn.Config())
+		db := sql.OpenDB(cn)
+		c.err(db.PingContext(ctx))
+		_, err = db.ExecContext(ctx, "select fail('driver')")
+		c.err(err)
+		var x int
+		c.err(db.QueryRowContext(ctx, "select nonsense").Scan(&x))
+		c.value(cn.Stats())
+		c.err(db.Close())
+	}
+}
+
+// leases acquires n sessions from p in turn, runs a failing statement on
+// each and captures the errors.
+func (c *capture) leases(ctx context.Context, p *balancer.Pool[*conn.Session], n int) {
+	for range n {
+		l, err := p.Acquire(ctx, "")
+		c.err(err)
+		if err == nil {
+			c.err(runStmt(ctx, sess(l), "select fail('x')"))
+			l.Release()
+		}
+	}
+}
+
 const plainPassword = "Pl41n-S3cret-xyzzy"
+
+// headerKey is the value of an HTTP header a proxy wants (an API key).
+const headerKey = "Hdr-K3y-plugh-9t"
 
 // TestSecretsPLAIN: a known SASL PLAIN password, failures of every kind
 // through conn, the pool and the driver; no error, log line or String
@@ -168,14 +208,14 @@ func TestSecretsPLAIN(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	opts := fastOpts()
-	opts.Password = plainPassword
+	opts.Password = secret.New(plainPassword)
 	opts.Logger = log
 	cap.value(opts)
 	cap.value(&opts)
 
 	// Wrong password, then wrong user.
 	bad := opts
-	bad.Password = plainPassword + "-wrong"
+	bad.Password = secret.New(plainPassword + "-wrong")
 	_, err := conn.Dial(ctx, addrs[0], bad)
 	require.Error(t, err)
 	cap.err(err)
@@ -214,14 +254,7 @@ func TestSecretsPLAIN(t *testing.T) {
 	cap.value(bcfg)
 	p, err := balancer.New(bcfg, d)
 	require.NoError(t, err)
-	for range 3 {
-		l, err := p.Acquire(ctx, "")
-		cap.err(err)
-		if err == nil {
-			cap.err(runStmt(ctx, sess(l), "select fail('x')"))
-			l.Release()
-		}
-	}
+	cap.leases(ctx, p, 3)
 	cos[1].Faults().FailOpenSessions(5)
 	p2 := newPool(t, addrs[1:], opts, func(c *balancer.Config) { c.Logger = log; c.Retries = -1 })
 	_, err = p2.Acquire(ctx, "")
@@ -231,43 +264,18 @@ func TestSecretsPLAIN(t *testing.T) {
 	require.NoError(t, cos[0].Restart())
 
 	// The driver: DSN with the password, good and bad, parse errors.
-	for _, dsn := range []string{
+	cap.driver(ctx, log,
 		fmt.Sprintf("impala://rel:%s@%s/default", plainPassword, addrs[0]),
 		fmt.Sprintf("impala://rel:%s-wrong@%s/default?connect_timeout=2s", plainPassword, addrs[0]),
 		fmt.Sprintf("impala://rel:%s@%s/default?balance=nonsense", plainPassword, addrs[0]),
 		fmt.Sprintf("impala://rel:%s@%s,:bad:port/default", plainPassword, addrs[0]),
 		fmt.Sprintf("impala://rel:%s@127.0.0.1:1/default?connect_timeout=1s&retries=0", plainPassword),
 		fmt.Sprintf("impala://rel:%s@%s/de fault", plainPassword, addrs[0]),
-	} {
-		cfg, err := impalalb.ParseDSN(dsn)
-		cap.err(err)
-		if err != nil {
-			continue
-		}
-		cfg.Logger = log
-		cap.value(cfg)
-		cap.value(*cfg)
-		// FormatDSN is ParseDSN's exact inverse and so holds the password
-		// by design; it is not grepped.
-		cn, err := impalalb.NewConnector(cfg)
-		cap.err(err)
-		if err != nil {
-			continue
-		}
-		cap.value(cn.Config())
-		db := sql.OpenDB(cn)
-		cap.err(db.PingContext(ctx))
-		_, err = db.ExecContext(ctx, "select fail('driver')")
-		cap.err(err)
-		var x int
-		cap.err(db.QueryRowContext(ctx, "select nonsense").Scan(&x))
-		cap.value(cn.Stats())
-		cap.err(db.Close())
-	}
+	)
 	cap.value(tlsconf.Config{ServerName: lbName})
 
 	require.NotEmpty(t, cap.log.String(), "debug logging produced nothing: the grep would prove nothing")
-	report(t, cap.check([]secret{secretOf("PLAIN password", []byte(plainPassword))}))
+	report(t, cap.check([]sought{secretOf("PLAIN password", []byte(plainPassword))}))
 }
 
 // TestSecretsKerberos: a known Kerberos password, a keytab and a ticket
@@ -295,7 +303,7 @@ func TestSecretsKerberos(t *testing.T) {
 	defer cancel()
 
 	// The secrets: password, keytab file and keys, ticket and session key.
-	secrets := []secret{secretOf("Kerberos password", []byte(k.Password))}
+	secrets := []sought{secretOf("Kerberos password", []byte(k.Password))}
 	for _, path := range []string{k.UserKeytab, k.Keytab(k.Hosts[0])} {
 		raw, err := os.ReadFile(path)
 		require.NoError(t, err)
@@ -310,11 +318,11 @@ func TestSecretsKerberos(t *testing.T) {
 	k.Kinit(t, ccache)
 
 	configs := map[string]kerberos.Config{
-		"password": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password, HostFQDN: k.LBHost, Logger: log},
+		"password": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: secret.New(k.Password), HostFQDN: k.LBHost, Logger: log},
 		"keytab":   {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Keytab: k.UserKeytab, HostFQDN: k.LBHost, Logger: log},
 		"ccache":   {Krb5Conf: k.Krb5Conf, CCache: ccache, HostFQDN: k.LBHost, Logger: log},
-		"wrong-pw": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password + "-wrong", HostFQDN: k.LBHost, Logger: log},
-		"bad-host": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: k.Password, HostFQDN: "no-such-host.impalalb.test", Logger: log},
+		"wrong-pw": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: secret.New(k.Password + "-wrong"), HostFQDN: k.LBHost, Logger: log},
+		"bad-host": {Krb5Conf: k.Krb5Conf, Principal: k.UserPrincipal(), Password: secret.New(k.Password), HostFQDN: "no-such-host.impalalb.test", Logger: log},
 	}
 	run := func(name string, kc kerberos.Config) {
 		cap.value(kc)
@@ -362,28 +370,209 @@ func TestSecretsKerberos(t *testing.T) {
 	k.Restart(t)
 
 	// The driver with auth=gssapi.
-	for _, dsn := range []string{
+	cap.driver(ctx, log,
 		fmt.Sprintf("impala://%s:%s@%s/default?auth=gssapi&kerberos_host_fqdn=%s&krb5_conf=%s", k.User, k.Password, addrs[0], k.LBHost, k.Krb5Conf),
 		fmt.Sprintf("impala://%s@%s/default?auth=gssapi&kerberos_host_fqdn=%s&krb5_conf=%s&keytab=%s&principal=%s", k.User, addrs[0], k.LBHost, k.Krb5Conf, k.UserKeytab, k.UserPrincipal()),
 		fmt.Sprintf("impala://%s:%s-wrong@%s/default?auth=gssapi&kerberos_host_fqdn=%s&krb5_conf=%s", k.User, k.Password, addrs[0], k.LBHost, k.Krb5Conf),
-	} {
-		cfg, err := impalalb.ParseDSN(dsn)
-		cap.err(err)
-		if err != nil {
-			continue
-		}
-		cfg.Logger = log
-		cap.value(cfg)
-		cn, err := impalalb.NewConnector(cfg)
-		cap.err(err)
-		if err != nil {
-			continue
-		}
-		db := sql.OpenDB(cn)
-		cap.err(db.PingContext(ctx))
-		cap.err(db.Close())
-	}
+	)
 
 	require.NotEmpty(t, cap.log.String(), "debug logging produced nothing: the grep would prove nothing")
+	report(t, cap.check(secrets))
+}
+
+// cookieTap records the Set-Cookie values the coordinators send, from the
+// bytes the client reads.
+type cookieTap struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (c *cookieTap) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &tapConn{Conn: nc, tap: c}, nil
+}
+
+type tapConn struct {
+	net.Conn
+	tap *cookieTap
+}
+
+func (c *tapConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.tap.mu.Lock()
+	c.tap.buf.Write(p[:n])
+	c.tap.mu.Unlock()
+	return n, err
+}
+
+// values returns the cookie values seen (those of deletions, empty, left
+// out).
+func (c *cookieTap) values() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(c.buf.String(), "\r\n") {
+		v, ok := strings.CutPrefix(line, "Set-Cookie: ")
+		if !ok {
+			continue
+		}
+		_, v, _ = strings.Cut(v, "=")
+		v, _, _ = strings.Cut(v, ";")
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// echoServer answers every HTTP request with a 400 whose body repeats its
+// Authorization, Cookie and X-Api-Key headers, and a 401 that puts them in
+// WWW-Authenticate, in turn.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for n := 0; ; n++ {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(n int) {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				echo := req.Header.Get("Authorization") + " " + req.Header.Get("Cookie") + " " + req.Header.Get("X-Api-Key")
+				if n%2 == 0 {
+					fmt.Fprintf(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n%s", len(echo), echo)
+				} else {
+					fmt.Fprintf(c, "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer %s\r\nConnection: close\r\n\r\n", strings.ReplaceAll(echo, " ", "_"))
+				}
+			}(n)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestSecretsHTTP: over HiveServer2 on HTTP, a known LDAP password (sent
+// as Basic), a JWT and the auth cookies the coordinators issue; failures
+// of every kind through conn, the pool and the driver, a coordinator that
+// refuses the cookie, a server that echoes the credentials back; no error,
+// log line or String shows any of them.
+func TestSecretsHTTP(t *testing.T) {
+	var cap capture
+	log := cap.logger()
+	is, err := jwttest.New("rel")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	jwks, err := is.WriteJWKS(dir)
+	require.NoError(t, err)
+	token := is.Token("rel", time.Hour, nil)
+	expired := is.Token("rel", -time.Hour, nil)
+	tokFile := filepath.Join(dir, "token")
+	require.NoError(t, os.WriteFile(tokFile, []byte(token), 0o600))
+	cos, _ := startCluster(t, 2, impalad.Config{
+		HS2HTTPAddr:        "127.0.0.1:0",
+		Users:              map[string]string{"rel": plainPassword},
+		JWKSFile:           jwks,
+		JWTAllowWithoutTLS: true,
+		Logger:             log,
+	})
+	addrs := []string{cos[0].HS2HTTPAddr(), cos[1].HS2HTTPAddr()}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var tap cookieTap
+	opts := fastOpts()
+	opts.Protocol = conn.HS2HTTP
+	opts.Password = secret.New(plainPassword)
+	opts.Logger = log
+	opts.DialContext = tap.dial
+	opts.HTTPHeaders = map[string]secret.Value{"X-Api-Key": secret.New(headerKey)}
+	cap.value(opts)
+	cap.value(&opts)
+
+	for _, bad := range []conn.Options{
+		func() conn.Options { o := opts; o.Password = secret.New(plainPassword + "-wrong"); return o }(),
+		func() conn.Options {
+			o := opts
+			o.Password = secret.Value{}
+			o.HTTPAuth = conn.BearerAuth(conn.StaticToken(secret.New(expired)))
+			return o
+		}(),
+		func() conn.Options {
+			o := opts
+			o.Password = secret.Value{}
+			o.HTTPAuth = conn.BearerAuth(conn.StaticToken(secret.New(token + "x")))
+			return o
+		}(),
+	} {
+		_, err := conn.Dial(ctx, addrs[0], bad)
+		require.Error(t, err)
+		cap.err(err)
+	}
+
+	for _, o := range []conn.Options{opts, func() conn.Options {
+		o := opts
+		o.Password = secret.Value{}
+		o.HTTPAuth = conn.BearerAuth(conn.TokenFile(tokFile))
+		return o
+	}()} {
+		s, err := conn.Dial(ctx, addrs[0], o)
+		require.NoError(t, err)
+		cap.err(runStmt(ctx, s, "select nonsense from nowhere"))
+		cos[0].RotateCookieKey() // the cookie is refused, the session authenticates again
+		cap.err(runStmt(ctx, s, "select fail('boom')"))
+		short, c2 := context.WithTimeout(ctx, 50*time.Millisecond)
+		cap.err(runStmt(short, s, "select sleep(2000)"))
+		c2()
+		cap.err(s.Reattach(ctx))
+		cos[0].Faults().Hang(true)
+		short, c2 = context.WithTimeout(ctx, 200*time.Millisecond)
+		cap.err(runStmt(short, s, "select 1"))
+		c2()
+		cos[0].Faults().Hang(false)
+		cap.err(s.Close())
+	}
+
+	echo := echoServer(t)
+	for range 2 {
+		_, err := conn.Dial(ctx, echo, opts)
+		require.Error(t, err)
+		cap.err(err)
+	}
+
+	p := newPool(t, addrs, opts, func(c *balancer.Config) { c.Logger = log; c.Interval = 50 * time.Millisecond })
+	cap.leases(ctx, p, 3)
+	cap.value(p.Stats())
+
+	cap.driver(ctx, log,
+		fmt.Sprintf("impala://rel:%s@%s?protocol=hs2-http&http_header.X-Api-Key=%s", plainPassword, addrs[1], headerKey),
+		fmt.Sprintf("impala://%s?protocol=hs2-http&auth=jwt&jwt=%s", addrs[1], token),
+		fmt.Sprintf("impala://%s?protocol=hs2-http&auth=jwt&jwt=%s&connect_timeout=2s", addrs[1], expired),
+		fmt.Sprintf("impala://%s?protocol=hs2&auth=jwt&jwt=%s", addrs[1], token),
+		fmt.Sprintf("impala://%s?protocol=hs2-http&auth=jwt&jwt_file=%s", addrs[1], tokFile),
+	)
+
+	cookies := tap.values()
+	require.NotEmpty(t, cookies, "the coordinators issued no cookie: the grep would prove nothing")
+	require.NotEmpty(t, cap.log.String())
+	secrets := []sought{
+		secretOf("LDAP password", []byte(plainPassword)),
+		secretOf("Basic credentials", []byte("rel:"+plainPassword)),
+		secretOf("API key header", []byte(headerKey)),
+		{what: "JWT", forms: []string{token, strings.Split(token, ".")[2]}},
+		{what: "expired JWT", forms: []string{expired, strings.Split(expired, ".")[2]}},
+	}
+	for _, c := range cookies {
+		sig, _, _ := strings.Cut(c, "&")
+		secrets = append(secrets, sought{what: "auth cookie", forms: []string{c, sig}})
+	}
 	report(t, cap.check(secrets))
 }

@@ -268,7 +268,7 @@ func (t *Transport) readWrappedFrame() error {
 	if err != nil {
 		return err
 	}
-	buf, err := readBounded(t.br, t.rbuf[:0], n)
+	buf, err := ReadBounded(t.br, t.rbuf[:0], n)
 	if err != nil {
 		return fmt.Errorf("sasl: read frame: %w", err)
 	}
@@ -285,11 +285,12 @@ func (t *Transport) readWrappedFrame() error {
 	return nil
 }
 
-// readBounded reads exactly n bytes into buf[:0], growing it in chunks as
+// ReadBounded reads exactly n bytes into buf[:0], growing it in chunks as
 // the data arrives, so that memory follows the bytes actually received and
 // not the length a header claims. The caller has checked n against its
-// limit; no allocation exceeds n.
-func readBounded(r io.Reader, buf []byte, n int) ([]byte, error) {
+// limit; no allocation exceeds n. It fails with io.ErrUnexpectedEOF when
+// the reader ends first. (conn reads the long values of a reply with it.)
+func ReadBounded(r io.Reader, buf []byte, n int) ([]byte, error) {
 	buf = buf[:0]
 	for len(buf) < n {
 		if len(buf) == cap(buf) {

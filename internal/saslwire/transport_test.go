@@ -234,12 +234,12 @@ func TestLyingHeaderAllocatesLittle(t *testing.T) {
 
 func TestReadBoundedGrowth(t *testing.T) {
 	data := bytes.Repeat([]byte{7}, 300<<10)
-	buf, err := readBounded(bytes.NewReader(data), nil, len(data))
+	buf, err := ReadBounded(bytes.NewReader(data), nil, len(data))
 	require.NoError(t, err)
 	require.Equal(t, data, buf)
 	require.LessOrEqual(t, cap(buf), len(data), "never allocates past n")
 
-	buf, err = readBounded(bytes.NewReader(data[:10]), nil, 10<<20)
+	buf, err = ReadBounded(bytes.NewReader(data[:10]), nil, 10<<20)
 	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 	require.Len(t, buf, 10)
 	require.LessOrEqual(t, cap(buf), minFrameChunk)

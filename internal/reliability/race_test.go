@@ -1,0 +1,7 @@
+//go:build race
+
+package reliability
+
+// raceEnabled reports a build with the race detector, whose shadow memory
+// adds to every RSS figure.
+const raceEnabled = true
