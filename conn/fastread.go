@@ -524,6 +524,23 @@ func (w *window) fill(min int) ([]byte, error) {
 // returned) as read.
 func (w *window) consume(k int) { w.pos += k }
 
+// take returns the next bytes of the stream, at least one and at most
+// max, as read: for a value split across reads of the transport. The
+// slice is valid until the next avail or release; the end of the stream
+// is an unexpected EOF.
+func (w *window) take(max int) ([]byte, error) {
+	b, err := w.avail(1)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, thrift.NewTProtocolException(err)
+	}
+	b = b[:min(max, len(b))]
+	w.consume(len(b))
+	return b, nil
+}
+
 // release discards the consumed bytes from the peeker and empties the
 // window.
 func (w *window) release() {
@@ -681,17 +698,12 @@ func (sr *stringReader) readPeeked(n int) ([]string, error) {
 			w.consume(k)
 		} else {
 			for left := k; left > 0; {
-				b, err := w.avail(1)
+				p, err := w.take(left)
 				if err != nil {
-					if errors.Is(err, io.EOF) {
-						err = io.ErrUnexpectedEOF
-					}
-					return nil, thrift.NewTProtocolException(err)
+					return nil, err
 				}
-				c := min(left, len(b))
-				sr.block = append(sr.block, b[:c]...)
-				w.consume(c)
-				left -= c
+				sr.block = append(sr.block, p...)
+				left -= len(p)
 			}
 		}
 		vals = append(vals, stringAt(sr.block, at, k))
@@ -776,21 +788,16 @@ func (sr *stringReader) readLong(k int) (string, error) {
 	}
 	buf := make([]byte, 0, min(k, growChunk))
 	for len(buf) < k {
-		b, err := w.avail(1)
+		p, err := w.take(k - len(buf))
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return "", thrift.NewTProtocolException(err)
+			return "", err
 		}
-		c := min(k-len(buf), len(b))
-		if len(buf)+c > cap(buf) {
+		if c := len(p); len(buf)+c > cap(buf) {
 			nb := make([]byte, len(buf), min(max(2*cap(buf), len(buf)+c), k))
 			copy(nb, buf)
 			buf = nb
 		}
-		buf = append(buf, b[:c]...)
-		w.consume(c)
+		buf = append(buf, p...)
 	}
 	return stringAt(buf, 0, k), nil
 }

@@ -81,7 +81,7 @@ func (op *Operation) HasResultSet() bool { return op.hasResults }
 // coordinator and the error wraps ctx.Err().
 func (op *Operation) Next(ctx context.Context) (*Batch, error) {
 	b, err := op.next(ctx)
-	if err != nil && err != io.EOF && op.sess != nil && op.sess.obs != nil && outcomeOf(err) == outcomeFailed {
+	if err != nil && !errors.Is(err, io.EOF) && op.sess != nil && op.sess.obs != nil && outcomeOf(err) == outcomeFailed {
 		op.sess.obs.CoordinatorFailed(err)
 	}
 	if t := op.trace; t != nil {
