@@ -629,7 +629,7 @@ func TestMetadataThroughRaw(t *testing.T) {
 			defer op.Close(ctx)
 			for {
 				b, err := op.Next(ctx)
-				if errors.Is(err, io.EOF) {
+				if err == io.EOF {
 					break
 				}
 				if err != nil {

@@ -122,7 +122,7 @@ func TestDiscoveryDNS(t *testing.T) {
 	}
 	for {
 		b, err := op.Next(ctx)
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF {
 			break
 		}
 		require.NoError(t, err, "the fetch goes on on a coordinator that left the membership")

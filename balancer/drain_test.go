@@ -2,7 +2,6 @@ package balancer_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"testing"
@@ -186,7 +185,7 @@ func TestDrainWhileFetching(t *testing.T) {
 	}
 	for {
 		b, err := op.Next(ctx)
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF {
 			break
 		}
 		require.NoError(t, err)

@@ -2,7 +2,6 @@ package conn_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"testing"
@@ -38,7 +37,7 @@ func BenchmarkSelectOne(b *testing.B) {
 			}
 			for {
 				_, err := op.Next(ctx)
-				if errors.Is(err, io.EOF) {
+				if err == io.EOF {
 					break
 				}
 				if err != nil {

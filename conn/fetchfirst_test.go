@@ -2,7 +2,6 @@ package conn_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"strconv"
 	"testing"
@@ -36,7 +35,7 @@ func TestQueryFetchedNotPolled(t *testing.T) {
 			rows := 0
 			for {
 				b, err := op.Next(ctx)
-				if errors.Is(err, io.EOF) {
+				if err == io.EOF {
 					break
 				}
 				require.NoError(t, err, stmt)

@@ -700,7 +700,7 @@ func (o *hs2Op) fetchFirst(ctx context.Context, op *Operation, bound time.Durati
 	switch {
 	case err == nil:
 		op.pending = b
-	case errors.Is(err, io.EOF):
+	case err == io.EOF: //nolint:errorlint // io.EOF itself is the end of the rows; a wrapped one is a broken connection
 	default:
 		// When ctx ended, Next has already cancelled and closed it.
 		if ctx.Err() == nil && !o.s.Broken() {

@@ -116,7 +116,7 @@ func readRows(t testing.TB, op *conn.Operation) [][]any {
 	var rows [][]any
 	for {
 		b, err := op.Next(ctx)
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF {
 			break
 		}
 		require.NoError(t, err)
@@ -237,7 +237,7 @@ func TestGenTableAllTypes(t *testing.T) {
 			batches := 0
 			for {
 				b, err := op.Next(ctx)
-				if errors.Is(err, io.EOF) {
+				if err == io.EOF {
 					break
 				}
 				require.NoError(t, err)

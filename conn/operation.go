@@ -2,7 +2,6 @@ package conn
 
 import (
 	"context"
-	"errors"
 	"io"
 	"time"
 
@@ -81,13 +80,13 @@ func (op *Operation) HasResultSet() bool { return op.hasResults }
 // coordinator and the error wraps ctx.Err().
 func (op *Operation) Next(ctx context.Context) (*Batch, error) {
 	b, err := op.next(ctx)
-	if err != nil && !errors.Is(err, io.EOF) && op.sess != nil && op.sess.obs != nil && outcomeOf(err) == outcomeFailed {
+	if err != nil && err != io.EOF && op.sess != nil && op.sess.obs != nil && outcomeOf(err) == outcomeFailed {
 		op.sess.obs.CoordinatorFailed(err)
 	}
 	if t := op.trace; t != nil {
 		if err == nil {
 			t.rows += int64(b.Len())
-		} else if !errors.Is(err, io.EOF) && t.err == nil {
+		} else if err != io.EOF && t.err == nil {
 			t.err = err
 		}
 		if op.closed {
@@ -167,7 +166,7 @@ func (op *Operation) Fetch(ctx context.Context) ([]*Batch, error) {
 	var out []*Batch
 	for {
 		b, err := op.Next(ctx)
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF {
 			return out, nil
 		}
 		if err != nil {

@@ -2,7 +2,6 @@ package conn_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"testing"
 
@@ -23,7 +22,7 @@ func TestSummaryPlan(t *testing.T) {
 			require.NoError(t, err)
 			for {
 				_, err := op.Next(context.Background())
-				if errors.Is(err, io.EOF) {
+				if err == io.EOF {
 					break
 				}
 				require.NoError(t, err)
@@ -59,7 +58,7 @@ func TestBeeswaxText(t *testing.T) {
 	var rows []string
 	for {
 		b, err := op.Next(context.Background())
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF {
 			break
 		}
 		require.NoError(t, err)

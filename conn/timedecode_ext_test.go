@@ -2,7 +2,6 @@ package conn_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"testing"
 
@@ -24,7 +23,7 @@ func queryTimes(t *testing.T, s *conn.Session, stmt string) [][]any {
 	var rows [][]any
 	for {
 		b, err := op.Next(ctx)
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF {
 			break
 		}
 		require.NoError(t, err)

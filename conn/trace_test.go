@@ -2,7 +2,6 @@ package conn_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"sync"
 	"testing"
@@ -62,7 +61,7 @@ func TestTracer(t *testing.T) {
 			require.Empty(t, tr.ends, "not ended before Close")
 			for {
 				_, err := op.Next(ctx)
-				if errors.Is(err, io.EOF) {
+				if err == io.EOF {
 					break
 				}
 				require.NoError(t, err)

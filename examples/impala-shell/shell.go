@@ -421,7 +421,7 @@ func (sh *shell) printRows(ctx context.Context, op *conn.Operation) (int64, erro
 	var n int64
 	for {
 		b, err := op.Next(ctx)
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF {
 			return n, nil
 		}
 		if err != nil {

@@ -161,7 +161,7 @@ func runStmt(ctx context.Context, s *conn.Session, stmt string) error {
 	}
 	for {
 		_, err := op.Next(ctx)
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF {
 			break
 		}
 		if err != nil {
@@ -189,7 +189,7 @@ func fetchIDs(ctx context.Context, t *testing.T, s *conn.Session, n int, between
 			between(batch)
 		}
 		b, err := op.Next(ctx)
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF {
 			break
 		}
 		if err != nil {

@@ -427,7 +427,7 @@ func memChild(c memCase, addr string) memResult {
 		defer op.Close(ctx)
 		for {
 			b, err := op.Next(ctx)
-			if errors.Is(err, io.EOF) {
+			if err == io.EOF {
 				return nil
 			}
 			if err != nil {

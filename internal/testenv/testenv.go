@@ -101,7 +101,7 @@ func Query(ctx context.Context, s *conn.Session, stmt string) ([][]any, error) {
 	if op.HasResultSet() {
 		for {
 			b, err := op.Next(ctx)
-			if errors.Is(err, io.EOF) {
+			if err == io.EOF {
 				break
 			}
 			if err != nil {
