@@ -126,7 +126,7 @@ func (co *Coordinator) runInsert(s *session, st *statement, db string, op *opera
 
 // insertSource evaluates an INSERT's VALUES rows, or runs its SELECT.
 //
-//nolint:gocognit // VALUES rows checked as Impala's UnionStmt analysis does, row by row and column by column
+//nolint:gocognit // VALUES rows typed as Impala's SetOperationStmt types them, row by row and column by column, then evaluated
 func (co *Coordinator) insertSource(s *session, st *statement, op *operation) (*insertSource, *sqlError) {
 	if st.query != nil {
 		return co.insertSelect(s, st.query, op)
