@@ -604,6 +604,8 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 // tls=true) is a *[DSNError] naming it. Errors never contain the password.
 //
 // [Config.FormatDSN] is the inverse of ParseDSN.
+//
+//nolint:gocognit // the DSN read front to back in commented steps, which share the redaction of errors (hide)
 func ParseDSN(dsn string) (*Config, error) {
 	if len(dsn) < len(dsnScheme) || !strings.EqualFold(dsn[:len(dsnScheme)], dsnScheme) {
 		return nil, dsnErr("scheme", `must start with "impala://"`)
@@ -1432,35 +1434,9 @@ func normalizeAddr(a string, n, defPort int, fromDSN bool) (string, error) {
 	where := fmt.Sprintf("coordinator %d", n)
 	var host, port string
 	if strings.HasPrefix(a, "[") {
-		end := strings.IndexByte(a, ']')
-		if end < 0 {
-			return "", dsnErr("address", where+": missing ']'")
-		}
-		inner := a[1:end]
-		if i := strings.IndexByte(inner, '%'); i >= 0 {
-			zone := inner[i+1:]
-			if fromDSN && strings.HasPrefix(zone, "25") {
-				zone = zone[2:] // RFC 6874: the zone's '%' written %25
-			}
-			if !isZone(zone) {
-				return "", dsnErr("address", where+": bad IPv6 zone (letters, digits, '.', '_', '-', '~')")
-			}
-			inner = inner[:i+1] + zone
-		}
-		ip, err := netip.ParseAddr(inner)
-		if err != nil || !ip.Is6() {
-			return "", dsnErr("address", where+": not an IPv6 address in brackets")
-		}
-		host = ip.String()
-		after := a[end+1:]
-		if after != "" {
-			if after[0] != ':' {
-				return "", dsnErr("address", where+": unexpected text after ']'")
-			}
-			port = after[1:]
-			if port == "" {
-				return "", dsnErr("address", where+": empty port")
-			}
+		var err error
+		if host, port, err = bracketedAddr(a, where, fromDSN); err != nil {
+			return "", err
 		}
 	} else {
 		host = a
@@ -1499,6 +1475,42 @@ func normalizeAddr(a string, n, defPort int, fromDSN bool) (string, error) {
 		return host, nil
 	}
 	return host + ":" + strconv.Itoa(p), nil
+}
+
+// bracketedAddr splits an address that starts with '[' (as normalizeAddr
+// takes it) into its IPv6 host in canonical form and its port text.
+func bracketedAddr(a, where string, fromDSN bool) (host, port string, err error) {
+	end := strings.IndexByte(a, ']')
+	if end < 0 {
+		return "", "", dsnErr("address", where+": missing ']'")
+	}
+	inner := a[1:end]
+	if i := strings.IndexByte(inner, '%'); i >= 0 {
+		zone := inner[i+1:]
+		if fromDSN && strings.HasPrefix(zone, "25") {
+			zone = zone[2:] // RFC 6874: the zone's '%' written %25
+		}
+		if !isZone(zone) {
+			return "", "", dsnErr("address", where+": bad IPv6 zone (letters, digits, '.', '_', '-', '~')")
+		}
+		inner = inner[:i+1] + zone
+	}
+	ip, err := netip.ParseAddr(inner)
+	if err != nil || !ip.Is6() {
+		return "", "", dsnErr("address", where+": not an IPv6 address in brackets")
+	}
+	host = ip.String()
+	after := a[end+1:]
+	if after != "" {
+		if after[0] != ':' {
+			return "", "", dsnErr("address", where+": unexpected text after ']'")
+		}
+		port = after[1:]
+		if port == "" {
+			return "", "", dsnErr("address", where+": empty port")
+		}
+	}
+	return host, port, nil
 }
 
 // formatAddr writes a normalized address for the DSN, without the port

@@ -122,7 +122,7 @@ func Interpolate(query string, args []driver.NamedValue) (string, error) {
 // interpolate is Interpolate that also returns the texts of its
 // secret.Value arguments, to hide from the statement's errors.
 func interpolate(query string, args []driver.NamedValue) (string, argSecrets, error) {
-	if len(args) == 0 && strings.IndexAny(query, "?@") < 0 {
+	if len(args) == 0 && !strings.ContainsAny(query, "?@") {
 		return query, nil, nil
 	}
 	var hidden argSecrets

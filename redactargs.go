@@ -70,7 +70,7 @@ func (s argSecrets) scrub(err error) error {
 	if err == nil || len(s) == 0 || !s.shows(err.Error()) {
 		return err
 	}
-	switch e := err.(type) {
+	switch e := err.(type) { //nolint:errorlint // the chain is rebuilt link by link: each link is matched itself
 	case *conn.Error:
 		c := *e
 		c.Message = s.hide(e.Message)

@@ -272,7 +272,7 @@ func (r *rows) fetch() error {
 		}
 	}
 	b, err := f.b, f.err
-	if err == io.EOF {
+	if err == io.EOF { //nolint:errorlint // io.EOF itself is the end of the rows; a wrapped one is a broken connection
 		r.eof = true
 		r.b, r.n, r.next = nil, 0, 0
 		return io.EOF
@@ -406,7 +406,7 @@ func (r *rows) Close() error {
 		r.pcancel()
 		for f := range r.pending {
 			switch {
-			case f.err == io.EOF:
+			case f.err == io.EOF: //nolint:errorlint // io.EOF itself is the end of the rows; a wrapped one is a broken connection
 				r.eof = true
 			case f.err != nil:
 				r.failed = true

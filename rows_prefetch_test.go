@@ -17,7 +17,7 @@ import (
 // driverRows runs q on one connection of db through the driver itself,
 // below database/sql (whose own watch of ctx would end the rows first),
 // and hands the driver.Rows to f.
-func driverRows(t *testing.T, db *sql.DB, ctx context.Context, q string, f func(driver.Rows)) {
+func driverRows(t *testing.T, ctx context.Context, db *sql.DB, q string, f func(driver.Rows)) {
 	t.Helper()
 	c, err := db.Conn(context.Background())
 	require.NoError(t, err)
@@ -44,7 +44,7 @@ func TestPrefetchCancelIsNeverTheEnd(t *testing.T) {
 		db, _ := openDB(t, cfg)
 		for round := range 20 {
 			ctx, cancel := context.WithCancel(context.Background())
-			driverRows(t, db, ctx, "select id from gen.rows_100000000", func(rows driver.Rows) {
+			driverRows(t, ctx, db, "select id from gen.rows_100000000", func(rows driver.Rows) {
 				dest := make([]driver.Value, 1)
 				n := 0
 				for ; n < 300; n++ { // into the second batch: the goroutine runs

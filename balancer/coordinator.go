@@ -10,12 +10,13 @@ import (
 type State int32
 
 const (
-	// StateUp: the coordinator takes new sessions.
+	// StateUp means the coordinator takes new sessions.
 	StateUp State = iota
-	// StateDown: a dial or enough health checks failed; it is re-probed with
-	// backoff and takes no new sessions unless every coordinator is down.
+	// StateDown means a dial or enough health checks failed; it is
+	// re-probed with backoff and takes no new sessions unless every
+	// coordinator is down.
 	StateDown
-	// StateDraining: the coordinator refuses new work because it is
+	// StateDraining means the coordinator refuses new work because it is
 	// shutting down gracefully (Impala's ":shutdown()" or SIGTERM, or a
 	// quiescing coordinator of the cluster's membership). It takes no new
 	// sessions, its idle sessions are closed, its sessions in use keep the
@@ -23,10 +24,10 @@ const (
 	// coordinator for their next one; it is re-probed with backoff and
 	// comes back, like a down one, through Rise and slow start.
 	StateDraining
-	// StateRemoved: no longer a member ([Pool.SetCoordinators]); its idle
-	// sessions are closed, its sessions in use finish their statements and
-	// move for their next one or close when released, and it leaves the
-	// pool when none is left.
+	// StateRemoved means it is no longer a member
+	// ([Pool.SetCoordinators]); its idle sessions are closed, its sessions
+	// in use finish their statements and move for their next one or close
+	// when released, and it leaves the pool when none is left.
 	StateRemoved
 )
 

@@ -259,8 +259,11 @@ func asksBasic(resp *http.Response) bool {
 	return false
 }
 
+// drain reads what is left of a response's body (up to 64 KiB), so that
+// its connection can be reused, and closes it. A read error only means
+// the connection is not reused.
 func drain(resp *http.Response) {
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 }
 

@@ -276,27 +276,8 @@ func (p *hapParser) parse(text string) error {
 			cur.lines = append(cur.lines, hapLine{n: n, words: words})
 			continue
 		}
-		cur = &hapSection{kind: words[0], line: n}
-		rest := words[1:]
-		if len(rest) > 0 && rest[0] != "from" {
-			cur.name, rest = rest[0], rest[1:]
-		}
-		switch cur.kind {
-		case "defaults", "frontend", "backend", "listen":
-			if len(rest) >= 2 && rest[0] == "from" {
-				cur.from, rest = rest[1], rest[2:]
-			}
-			if cur.kind == "listen" && len(rest) > 0 {
-				// HAProxy 1.x: "listen name address", the guide's form.
-				cur.lines = append(cur.lines, hapLine{n: n, words: append([]string{"bind"}, rest...)})
-				rest = nil
-			}
-			if len(rest) > 0 {
-				return p.errf(n, "unexpected %q after %s %s", rest[0], cur.kind, cur.name)
-			}
-			if cur.kind != "defaults" && cur.name == "" {
-				return p.errf(n, "%s without a name", cur.kind)
-			}
+		if cur, err = p.section(n, words); err != nil {
+			return err
 		}
 		base := lastDefaults
 		if cur.from != "" {
@@ -320,6 +301,34 @@ func (p *hapParser) parse(text string) error {
 		p.sections = append(p.sections, cur)
 	}
 	return nil
+}
+
+// section reads the line n that opens a section: its kind, name and
+// "from" defaults.
+func (p *hapParser) section(n int, words []string) (*hapSection, error) {
+	sec := &hapSection{kind: words[0], line: n}
+	rest := words[1:]
+	if len(rest) > 0 && rest[0] != "from" {
+		sec.name, rest = rest[0], rest[1:]
+	}
+	switch sec.kind {
+	case "defaults", "frontend", "backend", "listen":
+		if len(rest) >= 2 && rest[0] == "from" {
+			sec.from, rest = rest[1], rest[2:]
+		}
+		if sec.kind == "listen" && len(rest) > 0 {
+			// HAProxy 1.x: "listen name address", the guide's form.
+			sec.lines = append(sec.lines, hapLine{n: n, words: append([]string{"bind"}, rest...)})
+			rest = nil
+		}
+		if len(rest) > 0 {
+			return nil, p.errf(n, "unexpected %q after %s %s", rest[0], sec.kind, sec.name)
+		}
+		if sec.kind != "defaults" && sec.name == "" {
+			return nil, p.errf(n, "%s without a name", sec.kind)
+		}
+	}
+	return sec, nil
 }
 
 // hapWords splits a line as HAProxy does: words separated by blanks,
@@ -682,177 +691,234 @@ var hapProxyWhy = map[string]string{
 // backend reads a backend or listen section with its defaults.
 func (p *hapParser) backend(sec *hapSection) (HAProxyBackend, error) {
 	b := HAProxyBackend{File: p.file, Name: sec.name, Retries: hapDefaultRetries}
-	// The directives that apply, defaults first: a proxy's own override.
-	type dl struct {
-		sec *hapSection
-		l   hapLine
+	x := hapProxy{p: p, b: &b, policy: RoundRobin, mode: "tcp"}
+	for _, d := range hapDirectives(sec) {
+		if err := x.directive(d); err != nil {
+			return b, err
+		}
 	}
+	if x.mode != "tcp" {
+		return b, p.errf(x.modeLine, "%s: mode %s: impalalb speaks Impala's binary protocols (HiveServer2 and beeswax over TCP), as \"mode tcp\" carries them", sec.label(), x.mode)
+	}
+	b.Policy = x.policy
+	b.Redispatch = x.redispatch
+	b.ConnectTimeout = x.timeoutConnect
+	first, err := x.coordinators(sec)
+	if err != nil {
+		return b, err
+	}
+	if first == nil {
+		return b, p.errf(sec.line, "%s has no server to balance over", sec.label())
+	}
+	x.serverSettings(sec, first)
+	sort.SliceStable(x.ign, func(i, j int) bool { return x.ign[i].Line < x.ign[j].Line })
+	b.Ignored = x.ign
+	return b, nil
+}
+
+// hapDirective is a directive line and the section it is written in.
+type hapDirective struct {
+	sec *hapSection
+	l   hapLine
+}
+
+// hapDirectives returns the directives that apply to a proxy section,
+// defaults first: a proxy's own override.
+func hapDirectives(sec *hapSection) []hapDirective {
 	var chain []*hapSection
 	for d := sec.defaults; d != nil; d = d.defaults {
 		chain = append([]*hapSection{d}, chain...)
 	}
 	chain = append(chain, sec)
-	var lines []dl
+	var lines []hapDirective
 	for _, s := range chain {
 		for _, l := range s.lines {
-			lines = append(lines, dl{s, l})
+			lines = append(lines, hapDirective{s, l})
 		}
 	}
-	var (
-		policy         = RoundRobin
-		mode           = "tcp"
-		modeLine       int
-		timeoutConnect time.Duration
-		timeoutCheck   time.Duration
-		defServer      hapServer
-		servers        []hapServer
-		ign            []IgnoredDirective
-		redispatch     bool
-	)
-	ignore := func(d dl, why string) {
-		ign = append(ign, IgnoredDirective{Line: d.l.n, Section: d.sec.label(), Directive: hapShown(d.l.words), Reason: why})
-	}
-	for _, d := range lines {
-		w := d.l.words
-		arg := func(i int) string {
-			if i < len(w) {
-				return w[i]
-			}
-			return ""
-		}
-		switch w[0] {
-		case "mode":
-			mode, modeLine = arg(1), d.l.n
-		case "balance":
-			switch arg(1) {
-			case "leastconn":
-				policy = LeastConn
-			case "source":
-				policy = Affinity
-			case "roundrobin", "static-rr":
-				policy = RoundRobin
-			case "":
-				// HAProxy 1.x accepted a bare "balance" (the guide's stats
-				// section): roundrobin.
-				policy = RoundRobin
-			default:
-				policy = LeastConn
-				ignore(d, "impalalb balances by leastconn, source (affinity) or roundrobin: leastconn is used")
-			}
-			if len(w) > 2 && (arg(1) == "leastconn" || arg(1) == "source" || arg(1) == "roundrobin" || arg(1) == "static-rr") {
-				ignore(d, "arguments of the algorithm have no client-side meaning")
-			}
-		case "timeout", "contimeout", "srvtimeout", "clitimeout":
-			kind, val, want := arg(1), arg(2), 3
-			switch w[0] {
-			case "contimeout":
-				kind, val, want = "connect", arg(1), 2
-			case "srvtimeout":
-				kind, val, want = "server", arg(1), 2
-			case "clitimeout":
-				kind, val, want = "client", arg(1), 2
-			}
-			if len(w) != want {
-				return b, p.errf(d.l.n, "%s: want one time value, got %q", strings.Join(w[:want-1], " "), strings.Join(w[want-1:], " "))
-			}
-			t, err := hapTime(val)
-			if err != nil {
-				return b, p.errf(d.l.n, "timeout %s %q: %v", kind, val, err)
-			}
-			switch kind {
-			case "connect":
-				timeoutConnect = t
-			case "check":
-				timeoutCheck = t
-			case "client", "server", "tunnel", "client-fin", "server-fin":
-				ignore(d, "without a proxy in between nothing cuts an idle connection; the pool closes idle sessions after Config.MaxIdleTime and a statement is bounded by its context")
-			case "queue":
-				ignore(d, "an acquire waits for a session as long as its context allows")
-			default:
-				ignore(d, "an HTTP timeout of the proxy")
-			}
-		case "retries":
-			v, err := strconv.Atoi(arg(1))
-			if err != nil || v < 0 {
-				return b, p.errf(d.l.n, "retries %q: want a non-negative number", arg(1))
-			}
-			b.Retries = v
-		case "option", "no":
-			neg := w[0] == "no"
-			opt := arg(1)
-			if neg {
-				opt = arg(2)
-			}
-			switch opt {
-			case "redispatch":
-				redispatch = !neg
-			case "tcplog", "httplog", "dontlognull", "logasap", "log-health-checks", "dontlog-normal", "log-separate-errors":
-				ignore(d, "impalalb logs through the Logger of the pool's Config")
-			case "tcp-check", "httpchk", "mysql-check", "pgsql-check", "redis-check", "smtpchk", "ssl-hello-chk", "ldap-check", "spop-check":
-				ignore(d, "impalalb checks a coordinator with a protocol-level ping of an Impala session, not a TCP or HTTP probe")
-			case "tcpka", "clitcpka", "srvtcpka":
-				ignore(d, "sessions use TCP keep-alive by default (conn.Options.KeepAlive)")
-			default:
-				ignore(d, "no client-side equivalent")
-			}
-		case "default-server":
-			if err := p.parseServer(d.sec, d.l, &defServer, &ign); err != nil {
-				return b, err
-			}
-		case "server":
-			s := defServer
-			s.name = ""
-			if err := p.parseServer(d.sec, d.l, &s, &ign); err != nil {
-				return b, err
-			}
-			servers = append(servers, s)
-		default:
-			why, ok := hapProxyWhy[w[0]]
-			if !ok || why == "" {
-				why = "no client-side equivalent"
-			}
-			if strings.HasPrefix(w[0], "http-") || strings.HasPrefix(w[0], "tcp-") {
-				why = "the proxy's request rules have no client-side equivalent"
-			}
-			ignore(d, why)
-		}
-	}
-	if mode != "tcp" {
-		return b, p.errf(modeLine, "%s: mode %s: impalalb speaks Impala's binary protocols (HiveServer2 and beeswax over TCP), as \"mode tcp\" carries them", sec.label(), mode)
-	}
-	b.Policy = policy
-	b.Redispatch = redispatch
-	b.ConnectTimeout = timeoutConnect
+	return lines
+}
 
-	// The servers: one setting for all of them.
+// hapProxy is what backend gathers from a proxy section's directives.
+type hapProxy struct {
+	p              *hapParser
+	b              *HAProxyBackend
+	policy         Policy
+	mode           string
+	modeLine       int
+	timeoutConnect time.Duration
+	timeoutCheck   time.Duration
+	defServer      hapServer
+	servers        []hapServer
+	ign            []IgnoredDirective
+	redispatch     bool
+}
+
+func (x *hapProxy) ignore(d hapDirective, why string) {
+	x.ign = append(x.ign, IgnoredDirective{Line: d.l.n, Section: d.sec.label(), Directive: hapShown(d.l.words), Reason: why})
+}
+
+// directive takes one directive of the section.
+func (x *hapProxy) directive(d hapDirective) error {
+	w := d.l.words
+	switch w[0] {
+	case "mode":
+		x.mode, x.modeLine = hapArg(w, 1), d.l.n
+	case "balance":
+		x.balance(d)
+	case "timeout", "contimeout", "srvtimeout", "clitimeout":
+		return x.timeout(d)
+	case "retries":
+		v, err := strconv.Atoi(hapArg(w, 1))
+		if err != nil || v < 0 {
+			return x.p.errf(d.l.n, "retries %q: want a non-negative number", hapArg(w, 1))
+		}
+		x.b.Retries = v
+	case "option", "no":
+		x.option(d)
+	case "default-server":
+		return x.p.parseServer(d.sec, d.l, &x.defServer, &x.ign)
+	case "server":
+		s := x.defServer
+		s.name = ""
+		if err := x.p.parseServer(d.sec, d.l, &s, &x.ign); err != nil {
+			return err
+		}
+		x.servers = append(x.servers, s)
+	default:
+		why, ok := hapProxyWhy[w[0]]
+		if !ok || why == "" {
+			why = "no client-side equivalent"
+		}
+		if strings.HasPrefix(w[0], "http-") || strings.HasPrefix(w[0], "tcp-") {
+			why = "the proxy's request rules have no client-side equivalent"
+		}
+		x.ignore(d, why)
+	}
+	return nil
+}
+
+// hapArg returns the i-th word of a directive, or "".
+func hapArg(w []string, i int) string {
+	if i < len(w) {
+		return w[i]
+	}
+	return ""
+}
+
+// balance reads a "balance" directive.
+func (x *hapProxy) balance(d hapDirective) {
+	w := d.l.words
+	alg := hapArg(w, 1)
+	switch alg {
+	case "leastconn":
+		x.policy = LeastConn
+	case "source":
+		x.policy = Affinity
+	case "roundrobin", "static-rr":
+		x.policy = RoundRobin
+	case "":
+		// HAProxy 1.x accepted a bare "balance" (the guide's stats
+		// section): roundrobin.
+		x.policy = RoundRobin
+	default:
+		x.policy = LeastConn
+		x.ignore(d, "impalalb balances by leastconn, source (affinity) or roundrobin: leastconn is used")
+	}
+	if len(w) > 2 && (alg == "leastconn" || alg == "source" || alg == "roundrobin" || alg == "static-rr") {
+		x.ignore(d, "arguments of the algorithm have no client-side meaning")
+	}
+}
+
+// timeout reads a "timeout" directive or one of HAProxy 1.x's
+// contimeout, srvtimeout and clitimeout.
+func (x *hapProxy) timeout(d hapDirective) error {
+	w := d.l.words
+	kind, val, want := hapArg(w, 1), hapArg(w, 2), 3
+	switch w[0] {
+	case "contimeout":
+		kind, val, want = "connect", hapArg(w, 1), 2
+	case "srvtimeout":
+		kind, val, want = "server", hapArg(w, 1), 2
+	case "clitimeout":
+		kind, val, want = "client", hapArg(w, 1), 2
+	}
+	if len(w) != want {
+		return x.p.errf(d.l.n, "%s: want one time value, got %q", strings.Join(w[:want-1], " "), strings.Join(w[want-1:], " "))
+	}
+	t, err := hapTime(val)
+	if err != nil {
+		return x.p.errf(d.l.n, "timeout %s %q: %v", kind, val, err)
+	}
+	switch kind {
+	case "connect":
+		x.timeoutConnect = t
+	case "check":
+		x.timeoutCheck = t
+	case "client", "server", "tunnel", "client-fin", "server-fin":
+		x.ignore(d, "without a proxy in between nothing cuts an idle connection; the pool closes idle sessions after Config.MaxIdleTime and a statement is bounded by its context")
+	case "queue":
+		x.ignore(d, "an acquire waits for a session as long as its context allows")
+	default:
+		x.ignore(d, "an HTTP timeout of the proxy")
+	}
+	return nil
+}
+
+// option reads an "option" directive or its negation ("no option").
+func (x *hapProxy) option(d hapDirective) {
+	w := d.l.words
+	neg := w[0] == "no"
+	opt := hapArg(w, 1)
+	if neg {
+		opt = hapArg(w, 2)
+	}
+	switch opt {
+	case "redispatch":
+		x.redispatch = !neg
+	case "tcplog", "httplog", "dontlognull", "logasap", "log-health-checks", "dontlog-normal", "log-separate-errors":
+		x.ignore(d, "impalalb logs through the Logger of the pool's Config")
+	case "tcp-check", "httpchk", "mysql-check", "pgsql-check", "redis-check", "smtpchk", "ssl-hello-chk", "ldap-check", "spop-check":
+		x.ignore(d, "impalalb checks a coordinator with a protocol-level ping of an Impala session, not a TCP or HTTP probe")
+	case "tcpka", "clitcpka", "srvtcpka":
+		x.ignore(d, "sessions use TCP keep-alive by default (conn.Options.KeepAlive)")
+	default:
+		x.ignore(d, "no client-side equivalent")
+	}
+}
+
+// coordinators takes the addresses of the section's servers into the
+// backend, leaving out disabled, backup and repeated ones, and returns
+// the first server kept, whose settings apply to all (nil when none is).
+func (x *hapProxy) coordinators(sec *hapSection) (*hapServer, error) {
 	var first *hapServer
 	seen := map[string]bool{}
-	for i := range servers {
-		s := &servers[i]
+	for i := range x.servers {
+		s := &x.servers[i]
 		addr, err := hapAddr(s.addr)
 		if err != nil {
-			return b, p.errf(s.line, "server %s: %v", s.name, err)
+			return nil, x.p.errf(s.line, "server %s: %v", s.name, err)
 		}
 		switch {
 		case s.disabled:
-			ign = append(ign, IgnoredDirective{Line: s.line, Section: sec.label(), Directive: "server " + s.name + ": disabled", Reason: "a disabled server is not a coordinator of the pool"})
+			x.ign = append(x.ign, IgnoredDirective{Line: s.line, Section: sec.label(), Directive: "server " + s.name + ": disabled", Reason: "a disabled server is not a coordinator of the pool"})
 			continue
 		case s.backup:
-			ign = append(ign, IgnoredDirective{Line: s.line, Section: sec.label(), Directive: "server " + s.name + ": backup", Reason: "impalalb has no backup servers: this one is left out (list it as a coordinator to balance over it)"})
+			x.ign = append(x.ign, IgnoredDirective{Line: s.line, Section: sec.label(), Directive: "server " + s.name + ": backup", Reason: "impalalb has no backup servers: this one is left out (list it as a coordinator to balance over it)"})
 			continue
 		case seen[addr]:
-			ign = append(ign, IgnoredDirective{Line: s.line, Section: sec.label(), Directive: "server " + s.name + " " + s.addr, Reason: "the address is listed already: a coordinator is listed once"})
+			x.ign = append(x.ign, IgnoredDirective{Line: s.line, Section: sec.label(), Directive: "server " + s.name + " " + s.addr, Reason: "the address is listed already: a coordinator is listed once"})
 			continue
 		}
 		seen[addr] = true
-		b.Coordinators = append(b.Coordinators, addr)
+		x.b.Coordinators = append(x.b.Coordinators, addr)
 		if first == nil {
 			first = s
 			continue
 		}
 		if s.ssl != first.ssl || s.caFile != first.caFile || s.crt != first.crt ||
 			s.verifyhost != first.verifyhost || s.sni != first.sni || s.verifyNone != first.verifyNone {
-			return b, p.errf(s.line, "server %s: its TLS settings (ssl, ca-file, crt, sni, verify, verifyhost) differ from server %s's (line %d): impalalb connects to every coordinator of a pool alike", s.name, first.name, first.line)
+			return nil, x.p.errf(s.line, "server %s: its TLS settings (ssl, ca-file, crt, sni, verify, verifyhost) differ from server %s's (line %d): impalalb connects to every coordinator of a pool alike", s.name, first.name, first.line)
 		}
 		var differs []string
 		if s.check != first.check {
@@ -868,54 +934,54 @@ func (p *hapParser) backend(sec *hapSection) (HAProxyBackend, error) {
 			differs = append(differs, "maxconn")
 		}
 		if len(differs) > 0 {
-			ign = append(ign, IgnoredDirective{Line: s.line, Section: sec.label(), Directive: "server " + s.name + ": " + strings.Join(differs, ", "),
+			x.ign = append(x.ign, IgnoredDirective{Line: s.line, Section: sec.label(), Directive: "server " + s.name + ": " + strings.Join(differs, ", "),
 				Reason: fmt.Sprintf("impalalb has one setting for all coordinators: server %s's (line %d) is used", first.name, first.line)})
 		}
 	}
-	if first == nil {
-		return b, p.errf(sec.line, "%s has no server to balance over", sec.label())
+	return first, nil
+}
+
+// serverSettings sets the backend's checks, limits and TLS from the
+// first server's settings.
+func (x *hapProxy) serverSettings(sec *hapSection, first *hapServer) {
+	x.b.Check = first.check
+	x.b.Interval = first.inter
+	if x.b.Interval == 0 {
+		x.b.Interval = hapDefaultInter
 	}
-	b.Check = first.check
-	b.Interval = first.inter
-	if b.Interval == 0 {
-		b.Interval = hapDefaultInter
+	x.b.Rise, x.b.Fall = first.rise, first.fall
+	if x.b.Rise == 0 {
+		x.b.Rise = hapDefaultRise
 	}
-	b.Rise, b.Fall = first.rise, first.fall
-	if b.Rise == 0 {
-		b.Rise = hapDefaultRise
+	if x.b.Fall == 0 {
+		x.b.Fall = hapDefaultFall
 	}
-	if b.Fall == 0 {
-		b.Fall = hapDefaultFall
-	}
-	b.DownInterval = first.downinter
-	b.SlowStart = first.slow
-	b.MaxConn = first.maxconn
+	x.b.DownInterval = first.downinter
+	x.b.SlowStart = first.slow
+	x.b.MaxConn = first.maxconn
 	// As HAProxy: a check connects within min(inter, timeout connect) and,
 	// with "timeout check", waits that much more for its answer.
-	b.CheckTimeout = b.Interval
-	if timeoutConnect > 0 && timeoutConnect < b.CheckTimeout {
-		b.CheckTimeout = timeoutConnect
+	x.b.CheckTimeout = x.b.Interval
+	if x.timeoutConnect > 0 && x.timeoutConnect < x.b.CheckTimeout {
+		x.b.CheckTimeout = x.timeoutConnect
 	}
-	b.CheckTimeout += timeoutCheck
-	b.TLS = first.ssl
+	x.b.CheckTimeout += x.timeoutCheck
+	x.b.TLS = first.ssl
 	if first.ssl {
-		b.CAFile = first.caFile
-		b.ClientCertFile = first.crt
-		b.ServerName = first.verifyhost
-		if b.ServerName == "" {
-			b.ServerName = first.sni
+		x.b.CAFile = first.caFile
+		x.b.ClientCertFile = first.crt
+		x.b.ServerName = first.verifyhost
+		if x.b.ServerName == "" {
+			x.b.ServerName = first.sni
 		}
 		if first.verifyNone {
-			ign = append(ign, IgnoredDirective{Line: first.line, Section: sec.label(), Directive: "server " + first.name + ": verify none",
+			x.ign = append(x.ign, IgnoredDirective{Line: first.line, Section: sec.label(), Directive: "server " + first.name + ": verify none",
 				Reason: "impalalb always verifies the coordinators' certificates (against ca-file, else the system's CAs)"})
 		}
 	} else if first.caFile != "" || first.crt != "" || first.verifyhost != "" || first.sni != "" {
-		ign = append(ign, IgnoredDirective{Line: first.line, Section: sec.label(), Directive: "server " + first.name + ": TLS options without ssl",
+		x.ign = append(x.ign, IgnoredDirective{Line: first.line, Section: sec.label(), Directive: "server " + first.name + ": TLS options without ssl",
 			Reason: "the servers are reached without TLS, as HAProxy does without \"ssl\""})
 	}
-	sort.SliceStable(ign, func(i, j int) bool { return ign[i].Line < ign[j].Line })
-	b.Ignored = ign
-	return b, nil
 }
 
 // hapShown is a directive as Ignored shows it (and so logs): its words,

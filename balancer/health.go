@@ -186,30 +186,8 @@ func (p *Pool[S]) maintain() time.Duration {
 					earlier(c.nextCheck)
 				}
 			}
-			if c.weight.Load() < fullWeight {
-				w := p.slowWeight(c, now)
-				c.weight.Store(w)
-				if w < fullWeight {
-					earlier(now.Add(max(p.cfg.SlowStart/32, time.Millisecond)))
-				}
-			}
-			keep := c.idleList[:0]
-			for _, e := range c.idleList {
-				if p.idleExpired(e, now) {
-					stale = append(stale, e)
-					continue
-				}
-				keep = append(keep, e)
-				if p.cfg.MaxIdleTime > 0 {
-					earlier(e.lastUsed.Add(p.cfg.MaxIdleTime))
-				}
-				if !e.expires.IsZero() {
-					earlier(e.expires)
-				}
-			}
-			clear(c.idleList[len(keep):])
-			c.idleList = keep
-			c.idle.Store(int32(len(keep)))
+			p.rampUp(c, now, earlier)
+			stale = p.expireIdle(c, now, stale, earlier)
 		}
 		c.mu.Unlock()
 	}
@@ -241,6 +219,43 @@ func (p *Pool[S]) maintain() time.Duration {
 		return 0 // recompute the schedule with the results
 	}
 	return max(next.Sub(p.now()), time.Millisecond)
+}
+
+// rampUp sets c's slow-start weight for now and tells earlier when to
+// raise it again.
+func (p *Pool[S]) rampUp(c *coord[S], now time.Time, earlier func(time.Time)) {
+	if c.weight.Load() >= fullWeight {
+		return
+	}
+	w := p.slowWeight(c, now)
+	c.weight.Store(w)
+	if w < fullWeight {
+		earlier(now.Add(max(p.cfg.SlowStart/32, time.Millisecond)))
+	}
+}
+
+// expireIdle takes c's expired idle sessions out of its idle list (c.mu
+// held), appends them to stale, and tells earlier when the next of those
+// kept expires.
+func (p *Pool[S]) expireIdle(c *coord[S], now time.Time, stale []*entry[S], earlier func(time.Time)) []*entry[S] {
+	keep := c.idleList[:0]
+	for _, e := range c.idleList {
+		if p.idleExpired(e, now) {
+			stale = append(stale, e)
+			continue
+		}
+		keep = append(keep, e)
+		if p.cfg.MaxIdleTime > 0 {
+			earlier(e.lastUsed.Add(p.cfg.MaxIdleTime))
+		}
+		if !e.expires.IsZero() {
+			earlier(e.expires)
+		}
+	}
+	clear(c.idleList[len(keep):])
+	c.idleList = keep
+	c.idle.Store(int32(len(keep)))
+	return stale
 }
 
 func (p *Pool[S]) idleExpired(e *entry[S], now time.Time) bool {

@@ -50,14 +50,6 @@ func run(ctx context.Context, l *connLease, stmt string) error {
 	return op.Close(ctx)
 }
 
-func byAddr(cos []*impalad.Coordinator) map[string]*impalad.Coordinator {
-	m := make(map[string]*impalad.Coordinator, len(cos))
-	for _, co := range cos {
-		m[co.HS2Addr()] = co
-	}
-	return m
-}
-
 // pollUntil polls cond every 10 ms for at most limit; it reports whether cond
 // became true. For states the coordinator does not signal.
 func pollUntil(limit time.Duration, cond func() bool) bool {

@@ -189,7 +189,7 @@ func newPool[S Session](cfg Config, dialer Dialer[S], hooks Hooks[S], o options)
 		p.coords = append(p.coords, c)
 	}
 	p.rebuild()
-	p.bgCtx, p.bgCancel = context.WithCancel(context.Background())
+	p.bgCtx, p.bgCancel = context.WithCancel(context.Background()) //nolint:gosec // G118: Close calls p.bgCancel
 	if o.noLoop {
 		close(p.loopDone)
 	} else {
@@ -316,7 +316,7 @@ func (a *acquire[S]) run(ctx context.Context) (*Lease[S], error) {
 		c.pending.Add(-1)
 		switch r {
 		case reserved:
-			l, err, again := a.dialOn(ctx, c, degraded)
+			l, again, err := a.dialOn(ctx, c, degraded)
 			if l != nil || err != nil {
 				return l, err
 			}
@@ -333,8 +333,8 @@ func (a *acquire[S]) run(ctx context.Context) (*Lease[S], error) {
 				continue
 			}
 		}
-		if l, err := a.wait(ctx, c); l != nil || err != nil {
-			return l, err
+		if l := a.wait(ctx, c); l != nil {
+			return l, nil
 		}
 	}
 }
@@ -392,19 +392,19 @@ func (a *acquire[S]) fail(err error) error {
 // lease, or the acquire's final error, or neither: again when the acquire
 // should pick anew (c was removed meanwhile, or failed and may be
 // redispatched).
-func (a *acquire[S]) dialOn(ctx context.Context, c *coord[S], degraded bool) (*Lease[S], error, bool) {
+func (a *acquire[S]) dialOn(ctx context.Context, c *coord[S], degraded bool) (*Lease[S], bool, error) {
 	p := a.p
 	e, err := p.dial(ctx, c, degraded)
 	if err == nil {
 		a.dialed = true
 		if st := c.getState(); st == StateDraining || st == StateRemoved {
 			p.closeEntry(e) // draining or removed while we dialed: pick again
-			return nil, nil, true
+			return nil, true, nil
 		}
 		if l := a.handOut(ctx, e); l != nil {
-			return l, nil, false
+			return l, false, nil
 		}
-		return nil, nil, true
+		return nil, true, nil
 	}
 	var hookErr *hookError
 	switch {
@@ -412,23 +412,23 @@ func (a *acquire[S]) dialOn(ctx context.Context, c *coord[S], degraded bool) (*L
 		// The caller gave up first: no verdict on c, but have the
 		// background loop check it now, with its own timeout.
 		p.suspect(c)
-		return nil, a.fail(ctxError(ctx.Err(), err)), false
+		return nil, false, a.fail(ctxError(ctx.Err(), err))
 	case errors.As(err, &hookErr) || clientSide(err):
 		// The client's own failure (its credentials, its KDC, its hook):
 		// every coordinator would refuse the same way.
-		return nil, a.fail(err), false
+		return nil, false, a.fail(err)
 	}
 	a.lastErr = err
 	a.failures++
 	p.markFailed(c, err)
 	if a.failures > p.retries {
-		return nil, a.fail(fmt.Errorf("balancer: acquire failed after %d attempts: %w", a.failures, err)), false
+		return nil, false, a.fail(fmt.Errorf("balancer: acquire failed after %d attempts: %w", a.failures, err))
 	}
 	p.redispatches.Add(1)
 	if p.log != nil {
 		p.log.Info("balancer: redispatch", "coordinator", c.addr, "attempt", a.failures, "err", err)
 	}
-	return nil, nil, true
+	return nil, true, nil
 }
 
 // makeRoom is the answer to a full pool (MaxSessions). A keyed acquire
@@ -458,13 +458,13 @@ func (a *acquire[S]) makeRoom(ctx context.Context, c *coord[S]) (room bool, e *e
 // something changes (a slot freed, a coordinator back, the pool closed,
 // ctx done). The first call only joins the queue: the caller then looks
 // once more before waiting.
-func (a *acquire[S]) wait(ctx context.Context, c *coord[S]) (*Lease[S], error) {
+func (a *acquire[S]) wait(ctx context.Context, c *coord[S]) *Lease[S] {
 	p := a.p
 	if a.waiting == nil {
 		a.waiting = p.queue.enqueue(c, a.policy == Affinity)
 		a.ch = p.notify.Load().ch
 		a.waitFrom = p.now()
-		return nil, nil
+		return nil
 	}
 	p.waits.Add(1)
 	select {
@@ -474,16 +474,16 @@ func (a *acquire[S]) wait(ctx context.Context, c *coord[S]) (*Lease[S], error) {
 		a.waited = p.now().Sub(a.waitFrom)
 		if h := p.hooks.BeforeAcquire; h != nil && !h(ctx, e.s) {
 			p.closeEntry(e)
-			return nil, nil
+			return nil
 		}
-		return a.lease(e), nil
+		return a.lease(e)
 	case <-a.ch:
 	case <-ctx.Done():
 	case <-p.closing:
 	}
 	a.waited = p.now().Sub(a.waitFrom)
 	a.ch = p.notify.Load().ch
-	return nil, nil
+	return nil
 }
 
 // unwait takes an acquire that is done out of the queue; a session handed
@@ -844,9 +844,19 @@ func (p *Pool[S]) closeLater(e *entry[S]) {
 	p.bg.goDo(func() { p.closeEntry(e) })
 }
 
-// closeEntry closes a session that is no longer idle nor in use and frees
+// closeEntry closes a session that the pool drops (expired, broken,
+// refused by a hook, its coordinator gone): nobody waits on that close
+// and the session is gone either way, so its error is only logged. Close,
+// which reports close errors, calls closeEntryErr.
+func (p *Pool[S]) closeEntry(e *entry[S]) {
+	if err := p.closeEntryErr(e); err != nil && p.log != nil {
+		p.log.Debug("balancer: close session", "coordinator", e.c.addr, "err", err)
+	}
+}
+
+// closeEntryErr closes a session that is no longer idle nor in use and frees
 // its slots.
-func (p *Pool[S]) closeEntry(e *entry[S]) error {
+func (p *Pool[S]) closeEntryErr(e *entry[S]) error {
 	if h := p.hooks.BeforeClose; h != nil {
 		h(e.s)
 	}
@@ -1034,7 +1044,7 @@ func (p *Pool[S]) Close() error {
 		g.SetLimit(maxParallelChecks)
 		for _, e := range idle {
 			g.Go(func() error {
-				if err := p.closeEntry(e); err != nil {
+				if err := p.closeEntryErr(e); err != nil {
 					errMu.Lock()
 					errs = append(errs, fmt.Errorf("balancer: close session on %s: %w", e.c.addr, err))
 					errMu.Unlock()

@@ -45,30 +45,30 @@ func WritePrometheus(w io.Writer, pools map[string]Stats) error {
 				continue
 			}
 			for i := range st.Coordinators {
-				c := &st.Coordinators[i]
-				if m.state {
-					for _, s := range []State{StateUp, StateDown, StateDraining, StateRemoved} {
-						v := 0.0
-						if c.State == s {
-							v = 1
-						}
-						writeSample(bw, m.name, v, "pool", pool, "coordinator", c.Addr, "state", s.String())
-					}
-					continue
-				}
-				if m.sessions {
-					writeSample(bw, m.name, float64(c.InUse), "pool", pool, "coordinator", c.Addr, "state", "in_use")
-					writeSample(bw, m.name, float64(c.Idle), "pool", pool, "coordinator", c.Addr, "state", "idle")
-					continue
-				}
-				if m.only != nil && !m.only(c) {
-					continue
-				}
-				writeSample(bw, m.name, m.coord(c), "pool", pool, "coordinator", c.Addr)
+				m.writeCoordinator(bw, pool, &st.Coordinators[i])
 			}
 		}
 	}
 	return bw.Flush()
+}
+
+// writeCoordinator writes the samples of a per-coordinator metric for c.
+func (m *promMetric) writeCoordinator(bw *bufio.Writer, pool string, c *CoordinatorStats) {
+	switch {
+	case m.state:
+		for _, s := range []State{StateUp, StateDown, StateDraining, StateRemoved} {
+			v := 0.0
+			if c.State == s {
+				v = 1
+			}
+			writeSample(bw, m.name, v, "pool", pool, "coordinator", c.Addr, "state", s.String())
+		}
+	case m.sessions:
+		writeSample(bw, m.name, float64(c.InUse), "pool", pool, "coordinator", c.Addr, "state", "in_use")
+		writeSample(bw, m.name, float64(c.Idle), "pool", pool, "coordinator", c.Addr, "state", "idle")
+	case m.only == nil || m.only(c):
+		writeSample(bw, m.name, m.coord(c), "pool", pool, "coordinator", c.Addr)
+	}
 }
 
 // promMetric is one metric of WritePrometheus: per pool (pool set) or per

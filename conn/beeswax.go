@@ -42,14 +42,14 @@ func dialBeeswax(ctx context.Context, addr string, o *Options) (*beeswaxSession,
 	}
 	s := &beeswaxSession{opts: o, addr: addr, w: w, cli: impala.NewImpalaServiceClient(w.client), st: newTracker(o)}
 	if err := s.ping(ctx, "open session"); err != nil {
-		w.close()
+		_ = w.close() // the ping's error is the one returned
 		return nil, nosaslHint(err, o)
 	}
 	if o.Database != "" {
 		// The connection starts in "default": what the session was
 		// opened with is the state to come back to.
 		if err := s.run(ctx, "USE "+quoteIdent(o.Database)); err != nil {
-			w.close()
+			_ = w.close() // the USE's error is the one returned
 			return nil, err
 		}
 		s.st = newTracker(o)

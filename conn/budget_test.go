@@ -237,11 +237,11 @@ func wideMeta(times int) []Column {
 // code allocates for it, and strings as they come.
 func TestBudgetProtocolBoundsGeneratedReplies(t *testing.T) {
 	const budget = 4 << 20
-	read := func(data []byte, v thrift.TStruct) (error, uint64) {
+	read := func(data []byte, v thrift.TStruct) (uint64, error) {
 		p := newBudgetProtocol(thrift.NewTBinaryProtocolConf(bufferedReply(data), &thrift.TConfiguration{MaxMessageSize: math.MaxInt32}), budget)
 		var err error
 		alloc := allocated(func() { err = v.Read(context.Background(), p) })
-		return err, alloc
+		return alloc, err
 	}
 	// An OpenSession reply whose configuration holds 1M empty entries.
 	conf := make(map[string]string, 1<<20)
@@ -250,7 +250,7 @@ func TestBudgetProtocolBoundsGeneratedReplies(t *testing.T) {
 	}
 	data, err := thrift.NewTSerializer().Write(context.Background(), &tcli.TOpenSessionResp{Status: &tcli.TStatus{}, Configuration: conf})
 	require.NoError(t, err)
-	err, alloc := read(bytes.Clone(data), &tcli.TOpenSessionResp{})
+	alloc, err := read(bytes.Clone(data), &tcli.TOpenSessionResp{})
 	require.ErrorIs(t, err, ErrReplyTooLarge)
 	require.Less(t, alloc, uint64(2*budget))
 
@@ -258,7 +258,7 @@ func TestBudgetProtocolBoundsGeneratedReplies(t *testing.T) {
 	// 200 000 of them.
 	claim := append(append([]byte(nil), okStatus...), byte(thrift.STRUCT), 0, 2,
 		byte(thrift.LIST), 0, 1, byte(thrift.STRUCT), 0x05, 0xf5, 0xe1, 0x00)
-	err, alloc = read(claim, &tcli.TGetResultSetMetadataResp{})
+	alloc, err = read(claim, &tcli.TGetResultSetMetadataResp{})
 	require.ErrorIs(t, err, ErrReplyTooLarge)
 	require.Less(t, alloc, uint64(1<<20))
 	cols := make([]*tcli.TColumnDesc, 200000)
@@ -267,12 +267,12 @@ func TestBudgetProtocolBoundsGeneratedReplies(t *testing.T) {
 	}
 	data, err = thrift.NewTSerializer().Write(context.Background(), &tcli.TGetResultSetMetadataResp{Status: &tcli.TStatus{}, Schema: &tcli.TTableSchema{Columns: cols}})
 	require.NoError(t, err)
-	err, alloc = read(bytes.Clone(data), &tcli.TGetResultSetMetadataResp{})
+	alloc, err = read(bytes.Clone(data), &tcli.TGetResultSetMetadataResp{})
 	require.ErrorIs(t, err, ErrReplyTooLarge)
 	require.Less(t, alloc, uint64(2*budget))
 
 	// A string claiming 1 GiB is refused before it is allocated.
-	err, alloc = read(append([]byte{byte(thrift.STRUCT), 0, 1, byte(thrift.STRING), 0, 5, 0x40, 0, 0, 0}, "abc"...), &tcli.TOpenSessionResp{})
+	alloc, err = read(append([]byte{byte(thrift.STRUCT), 0, 1, byte(thrift.STRING), 0, 5, 0x40, 0, 0, 0}, "abc"...), &tcli.TOpenSessionResp{})
 	require.ErrorIs(t, err, ErrReplyTooLarge)
 	require.Less(t, alloc, uint64(1<<20))
 
@@ -280,7 +280,7 @@ func TestBudgetProtocolBoundsGeneratedReplies(t *testing.T) {
 	data, err = thrift.NewTSerializer().Write(context.Background(), &tcli.TOpenSessionResp{Status: &tcli.TStatus{ErrorMessage: ptr("m")}, Configuration: map[string]string{"k": "v"}})
 	require.NoError(t, err)
 	var got tcli.TOpenSessionResp
-	err, _ = read(bytes.Clone(data), &got)
+	_, err = read(bytes.Clone(data), &got)
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"k": "v"}, got.Configuration)
 	require.Equal(t, "m", got.Status.GetErrorMessage())

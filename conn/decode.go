@@ -53,7 +53,7 @@ func decodeRowSetTimes(rs *tcli.TRowSet, meta []Column, times []*timeData) (*Bat
 		c := &b.cols[i]
 		c.typ = meta[i].Type
 		if err := setColumn(c, tc); err != nil {
-			return nil, fmt.Errorf("%w: column %d (%s %s): %v", ErrBadRowSet, i, meta[i].Name, meta[i].TypeName, err)
+			return nil, fmt.Errorf("%w: column %d (%s %s): %w", ErrBadRowSet, i, meta[i].Name, meta[i].TypeName, err)
 		}
 		if i < len(times) && times[i] != nil && c.kind == kindString && isTimeType(c.typ) {
 			times[i].applyNulls(c.nulls)

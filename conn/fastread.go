@@ -103,7 +103,7 @@ func readStruct(ctx context.Context, p thrift.TProtocol, field func(id int16, t 
 }
 
 func missing(name string) error {
-	return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field %s is not set", name))
+	return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("required field %s is not set", name))
 }
 
 func readFetchResp(ctx context.Context, p thrift.TProtocol, lim fetchLimits) (*tcli.TFetchResultsResp, error) {
@@ -510,7 +510,7 @@ func (w *window) fill(min int) ([]byte, error) {
 	b, err := w.pk.Peek(min)
 	if len(b) < min {
 		_, _ = w.pk.Discard(len(b))
-		if err == nil || (err == io.EOF && len(b) > 0) {
+		if err == nil || (errors.Is(err, io.EOF) && len(b) > 0) {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
@@ -523,6 +523,23 @@ func (w *window) fill(min int) ([]byte, error) {
 // consume marks the next k bytes of the window (k at most what avail
 // returned) as read.
 func (w *window) consume(k int) { w.pos += k }
+
+// take returns the next bytes of the stream, at least one and at most
+// max, as read: for a value split across reads of the transport. The
+// slice is valid until the next avail or release; the end of the stream
+// is an unexpected EOF.
+func (w *window) take(max int) ([]byte, error) {
+	b, err := w.avail(1)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, thrift.NewTProtocolException(err)
+	}
+	b = b[:min(max, len(b))]
+	w.consume(len(b))
+	return b, nil
+}
 
 // release discards the consumed bytes from the peeker and empties the
 // window.
@@ -681,17 +698,12 @@ func (sr *stringReader) readPeeked(n int) ([]string, error) {
 			w.consume(k)
 		} else {
 			for left := k; left > 0; {
-				b, err := w.avail(1)
+				p, err := w.take(left)
 				if err != nil {
-					if err == io.EOF {
-						err = io.ErrUnexpectedEOF
-					}
-					return nil, thrift.NewTProtocolException(err)
+					return nil, err
 				}
-				c := min(left, len(b))
-				sr.block = append(sr.block, b[:c]...)
-				w.consume(c)
-				left -= c
+				sr.block = append(sr.block, p...)
+				left -= len(p)
 			}
 		}
 		vals = append(vals, stringAt(sr.block, at, k))
@@ -776,21 +788,16 @@ func (sr *stringReader) readLong(k int) (string, error) {
 	}
 	buf := make([]byte, 0, min(k, growChunk))
 	for len(buf) < k {
-		b, err := w.avail(1)
+		p, err := w.take(k - len(buf))
 		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return "", thrift.NewTProtocolException(err)
+			return "", err
 		}
-		c := min(k-len(buf), len(b))
-		if len(buf)+c > cap(buf) {
+		if c := len(p); len(buf)+c > cap(buf) {
 			nb := make([]byte, len(buf), min(max(2*cap(buf), len(buf)+c), k))
 			copy(nb, buf)
 			buf = nb
 		}
-		buf = append(buf, b[:c]...)
-		w.consume(c)
+		buf = append(buf, p...)
 	}
 	return stringAt(buf, 0, k), nil
 }

@@ -54,7 +54,7 @@ func dialHS2(ctx context.Context, addr string, o *Options) (*hs2Session, error) 
 	}
 	s := &hs2Session{opts: o, addr: addr, w: w, cli: newHS2Client(w), st: newTracker(o)}
 	if err := s.open(ctx); err != nil {
-		w.close()
+		_ = w.close() // the session's error is the one returned
 		return nil, err
 	}
 	return s, nil
@@ -111,7 +111,7 @@ func (s *hs2Session) open(ctx context.Context) error {
 	s.handle = resp.SessionHandle
 	s.proto = resp.ServerProtocolVersion
 	if s.proto < tcli.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6 {
-		s.closeRemote(ctx)
+		_ = s.closeRemote(ctx) // best effort: the version is the error to return
 		return &Error{Addr: s.addr, Op: "open session", Err: fmt.Errorf("%w: the server answered %s", ErrProtocolVersion, s.proto)}
 	}
 	if s.proto > tcli.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6 {
@@ -120,7 +120,7 @@ func (s *hs2Session) open(ctx context.Context) error {
 		s.proto = tcli.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6
 	}
 	if err := s.ping(ctx, "open session"); err != nil {
-		s.closeRemote(ctx)
+		_ = s.closeRemote(ctx) // best effort: the ping's error is the one returned
 		return err
 	}
 	return nil
@@ -371,10 +371,10 @@ func (s *hs2Session) Reattach(ctx context.Context) error {
 		s.mu.Lock()
 		s.w, s.cli = old, newHS2Client(old)
 		s.mu.Unlock()
-		w.close()
+		_ = w.close() // given up: the ping's error is the one returned
 		return err
 	}
-	old.close()
+	_ = old.close() // the session is on w now
 	if s.opts.Logger != nil {
 		s.opts.Logger.Debug("conn: session reattached", slog.String("addr", s.addr))
 	}
@@ -418,14 +418,14 @@ func (s *hs2Session) Close() error {
 			err = s.statusError(OpCloseSession, resp.Status, false)
 		}
 		w.callMu.Unlock()
-		w.close()
+		_ = w.close() // the session is closed: err says how CloseSession went
 		s.logClosed()
 		return err
 	}
 	if idle {
 		w.callMu.Unlock()
 	}
-	w.close() // interrupts a call in flight
+	_ = w.close() // interrupts a call in flight; err comes from closeAfresh
 	if s.handle != nil && !s.opts.AllowNonImpala {
 		// The connection was cut (a proxy's idle timeout, a reset), broke
 		// in a call, or had a call in flight: Impala keeps the session, and
@@ -448,7 +448,7 @@ func (s *hs2Session) closeAfresh() error {
 	if err != nil {
 		return &Error{Addr: s.addr, Op: OpCloseSession, Err: err}
 	}
-	defer w.close()
+	defer func() { _ = w.close() }() // a connection for this one call
 	cli := newHS2Client(w)
 	var resp *tcli.TCloseSessionResp
 	if _, err := w.call(ctx, func(ctx context.Context) (err error) {
@@ -700,7 +700,7 @@ func (o *hs2Op) fetchFirst(ctx context.Context, op *Operation, bound time.Durati
 	switch {
 	case err == nil:
 		op.pending = b
-	case err == io.EOF:
+	case err == io.EOF: //nolint:errorlint // io.EOF itself is the end of the rows; a wrapped one is a broken connection
 	default:
 		// When ctx ended, Next has already cancelled and closed it.
 		if ctx.Err() == nil && !o.s.Broken() {

@@ -379,7 +379,7 @@ func (t *httpTransport) Size() int {
 
 // bodyErr names the connection's end inside a reply body.
 func (t *httpTransport) bodyErr(err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("the coordinator closed the connection in the middle of an HTTP reply: %w", io.ErrUnexpectedEOF)
 	}
 	return err
@@ -500,9 +500,9 @@ func (t *httpTransport) headErr(err error) error {
 	switch {
 	case errors.Is(err, errHeadTooLarge):
 		return fmt.Errorf("%w: HTTP reply head over %d bytes", ErrNotImpala, maxReplyHead)
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		return fmt.Errorf("the coordinator closed the connection without answering the HTTP request: %w", io.ErrUnexpectedEOF)
-	case err == io.ErrUnexpectedEOF:
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("the coordinator closed the connection in the middle of an HTTP reply head: %w", io.ErrUnexpectedEOF)
 	case errors.Is(err, errBadHead):
 		return fmt.Errorf("%w: not an HTTP reply: %w", ErrNotImpala, err)
@@ -591,7 +591,7 @@ func (t *httpTransport) drainStream() bool {
 		}
 	}
 	n, err := io.CopyN(io.Discard, t.stream, 64<<10)
-	return err == io.EOF && n < 64<<10
+	return errors.Is(err, io.EOF) && n < 64<<10
 }
 
 // httpError reads the start of the reply's body, drops the connection and

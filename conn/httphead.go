@@ -75,7 +75,7 @@ func readHead(br *bufio.Reader, h *replyHead) error {
 	keepAlive := false
 	for n := 0; ; n++ {
 		line, err := headLine(br)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF // after the status line
 		}
 		if err != nil {
@@ -93,47 +93,11 @@ func readHead(br *bufio.Reader, h *replyHead) error {
 			return fmt.Errorf("%w: header line %q", errBadHead, printableText(string(line), 60))
 		}
 		name, value := line[:colon], bytes.Trim(line[colon+1:], " \t")
-		switch {
-		case fold(name, "content-length"):
-			v, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil || v < 0 || value[0] == '+' {
-				return fmt.Errorf("%w: Content-Length %q", errBadHead, printableText(string(value), 30))
-			}
-			if h.length >= 0 && h.length != v {
-				return fmt.Errorf("%w: two Content-Lengths", errBadHead)
-			}
-			h.length = v
-		case fold(name, "transfer-encoding"):
-			if !fold(value, "chunked") {
-				return fmt.Errorf("%w: Transfer-Encoding %q is not supported", errBadHead, printableText(string(value), 30))
-			}
-			h.chunked = true
-		case fold(name, "connection"):
-			for rest := value; len(rest) > 0; {
-				var tok []byte
-				tok, rest, _ = bytes.Cut(rest, []byte(","))
-				tok = bytes.Trim(tok, " \t")
-				switch {
-				case fold(tok, "close"):
-					h.close = true
-				case fold(tok, "keep-alive"):
-					keepAlive = true
-				}
-			}
-		case fold(name, "content-type"):
-			mt, _, _ := bytes.Cut(value, []byte(";"))
-			mt = bytes.Trim(mt, " \t")
-			h.thrift = fold(mt, "application/x-thrift") || fold(mt, "application/vnd.apache.thrift.binary")
-			if !h.thrift {
-				h.contentType = printableText(string(value), 100)
-			}
-		case fold(name, "location"):
-			h.location = printableText(string(value), 200)
-		case fold(name, "www-authenticate"):
-			h.authenticate = append(h.authenticate, string(value))
-		case fold(name, "set-cookie"):
-			h.setCookie = append(h.setCookie, string(value))
+		ka, err := h.field(name, value)
+		if err != nil {
+			return err
 		}
+		keepAlive = keepAlive || ka
 	}
 	if http10 && !keepAlive {
 		h.close = true
@@ -147,12 +111,60 @@ func readHead(br *bufio.Reader, h *replyHead) error {
 	return nil
 }
 
+// field takes one header field of a reply into h; keepAlive reports a
+// "Connection: keep-alive".
+func (h *replyHead) field(name, value []byte) (bool, error) {
+	keepAlive := false
+	switch {
+	case fold(name, "content-length"):
+		v, err := strconv.ParseInt(string(value), 10, 64)
+		if err != nil || v < 0 || value[0] == '+' {
+			return false, fmt.Errorf("%w: Content-Length %q", errBadHead, printableText(string(value), 30))
+		}
+		if h.length >= 0 && h.length != v {
+			return false, fmt.Errorf("%w: two Content-Lengths", errBadHead)
+		}
+		h.length = v
+	case fold(name, "transfer-encoding"):
+		if !fold(value, "chunked") {
+			return false, fmt.Errorf("%w: Transfer-Encoding %q is not supported", errBadHead, printableText(string(value), 30))
+		}
+		h.chunked = true
+	case fold(name, "connection"):
+		for rest := value; len(rest) > 0; {
+			var tok []byte
+			tok, rest, _ = bytes.Cut(rest, []byte(","))
+			tok = bytes.Trim(tok, " \t")
+			switch {
+			case fold(tok, "close"):
+				h.close = true
+			case fold(tok, "keep-alive"):
+				keepAlive = true
+			}
+		}
+	case fold(name, "content-type"):
+		mt, _, _ := bytes.Cut(value, []byte(";"))
+		mt = bytes.Trim(mt, " \t")
+		h.thrift = fold(mt, "application/x-thrift") || fold(mt, "application/vnd.apache.thrift.binary")
+		if !h.thrift {
+			h.contentType = printableText(string(value), 100)
+		}
+	case fold(name, "location"):
+		h.location = printableText(string(value), 200)
+	case fold(name, "www-authenticate"):
+		h.authenticate = append(h.authenticate, string(value))
+	case fold(name, "set-cookie"):
+		h.setCookie = append(h.setCookie, string(value))
+	}
+	return keepAlive, nil
+}
+
 // headLine reads one line of a head without its CRLF (or LF). The slice is
 // valid until the next read of br.
 func headLine(br *bufio.Reader) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
 	switch {
-	case err == bufio.ErrBufferFull:
+	case errors.Is(err, bufio.ErrBufferFull):
 		return nil, fmt.Errorf("%w: a line longer than %d bytes", errBadHead, br.Size())
 	case err == io.EOF && len(line) > 0:
 		return nil, io.ErrUnexpectedEOF

@@ -168,7 +168,7 @@ func (s *Session) Adopt(ctx context.Context, from *Session) error {
 type SyncDDL uint8
 
 const (
-	// SyncDDLAuto, the zero value, sets SYNC_DDL on sessions a pool placed
+	// SyncDDLAuto (the zero value) sets SYNC_DDL on sessions a pool placed
 	// without an affinity key (leastconn, round-robin), whose next
 	// statements may run on another coordinator; a session placed by a
 	// key keeps its coordinator, and one dialed by hand is never told.

@@ -78,12 +78,6 @@ func newTracker(o *Options) *tracker {
 
 func (t *tracker) key(name string) string { return optionKey(name, !t.fold) }
 
-// option returns the value of option k as the session set it.
-func (t *tracker) option(k string) (string, bool) {
-	v, ok := t.cur.opts[t.key(k)]
-	return v, ok
-}
-
 // chosen reports whether option k was set on the session (at open or by
 // a SET), or may have been.
 func (t *tracker) chosen(k string) bool {

@@ -38,9 +38,9 @@ func decodeTextRows(rows []string, meta []Column, delim string, budget int) (*Ba
 		b.n = 0
 		return b, nil
 	}
-	for i := range b.cols {
+	for i, m := range meta {
 		c := &b.cols[i]
-		c.typ = meta[i].Type
+		c.typ = m.Type
 		c.kind = wantKind(c.typ)
 		if c.typ == TypeOther {
 			c.kind = kindString
@@ -69,7 +69,7 @@ func decodeTextRows(rows []string, meta []Column, delim string, budget int) (*Ba
 	}
 	for r, row := range rows {
 		rest := row
-		for i := range b.cols {
+		for i, m := range meta {
 			var f string
 			if i == len(b.cols)-1 {
 				f, rest = rest, ""
@@ -84,7 +84,7 @@ func decodeTextRows(rows []string, meta []Column, delim string, budget int) (*Ba
 				f, rest = rest[:j], rest[j+len(delim):]
 			}
 			if err := setText(&b.cols[i], r, f); err != nil {
-				return nil, fmt.Errorf("%w: row %d column %d (%s %s): %v", ErrBadRowSet, r, i, meta[i].Name, meta[i].TypeName, err)
+				return nil, fmt.Errorf("%w: row %d column %d (%s %s): %w", ErrBadRowSet, r, i, m.Name, m.TypeName, err)
 			}
 		}
 	}

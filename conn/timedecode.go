@@ -2,7 +2,6 @@ package conn
 
 import (
 	"encoding/binary"
-	"io"
 	"slices"
 	"time"
 
@@ -273,16 +272,11 @@ func (sr *stringReader) readTimes(n int) (*timeData, error) {
 		case k <= len(scratch):
 			// Split across two reads of the transport.
 			for at := 0; at < k; {
-				b, err := w.avail(1)
+				p, err := w.take(k - at)
 				if err != nil {
-					if err == io.EOF {
-						err = io.ErrUnexpectedEOF
-					}
-					return nil, thrift.NewTProtocolException(err)
+					return nil, err
 				}
-				c := copy(scratch[at:k], b)
-				w.consume(c)
-				at += c
+				at += copy(scratch[at:k], p)
 			}
 			if t, ok = parseTimestamp(scratch[:k]); !ok {
 				if err := sr.bud.take(k + costBadTime); err != nil {

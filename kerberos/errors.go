@@ -10,22 +10,23 @@ import (
 // Sentinel errors name why a Kerberos step failed. An [*Error] wraps one of
 // them when the reason is known: test with errors.Is.
 var (
-	// ErrUnknownPrincipal: the KDC does not know the principal (client or
-	// service) that was asked for.
+	// ErrUnknownPrincipal means the KDC does not know the principal (client
+	// or service) that was asked for.
 	ErrUnknownPrincipal = gss.ErrUnknownPrincipal
-	// ErrClockSkew: clocks of client, KDC or service differ too much.
+	// ErrClockSkew means the clocks of client, KDC or service differ too
+	// much.
 	ErrClockSkew = gss.ErrClockSkew
-	// ErrKDCUnreachable: no KDC of the realm answered.
+	// ErrKDCUnreachable means no KDC of the realm answered.
 	ErrKDCUnreachable = gss.ErrKDCUnreachable
-	// ErrExpired: credentials (ticket, credential cache, password or key)
-	// have expired and cannot be renewed.
+	// ErrExpired means credentials (ticket, credential cache, password or
+	// key) have expired and cannot be renewed.
 	ErrExpired = gss.ErrExpired
-	// ErrBadCredentials: the password or key was refused.
+	// ErrBadCredentials means the password or key was refused.
 	ErrBadCredentials = gss.ErrBadCredentials
-	// ErrProtocol: a GSSAPI or SASL token was malformed, failed its integrity
-	// check, or came out of order.
+	// ErrProtocol means a GSSAPI or SASL token was malformed, failed its
+	// integrity check, or came out of order.
 	ErrProtocol = errors.New("GSSAPI protocol error")
-	// ErrClosed: the Client was closed.
+	// ErrClosed means the Client was closed.
 	ErrClosed = errors.New("client closed")
 )
 
@@ -54,7 +55,7 @@ func (e *Error) Error() string {
 		b.WriteString(" ")
 		b.WriteString(e.Principal)
 	}
-	if inner, ok := e.Err.(*Error); ok {
+	if inner, ok := e.Err.(*Error); ok { //nolint:errorlint // only a direct cause is folded in: a deeper one keeps the text that wraps it
 		// One step failed inside another: "service ticket X: login Y: why".
 		b.WriteString(": ")
 		b.WriteString(strings.TrimPrefix(inner.Error(), "kerberos: "))

@@ -68,7 +68,7 @@ func TestThroughSASLTransport(t *testing.T) {
 				for i := range buf {
 					buf[i] -= 'a' - 'A'
 				}
-				if _, err := tr.Write(buf); err == nil {
+				if _, err = tr.Write(buf); err == nil {
 					err = tr.Flush(ctx)
 				}
 				served <- result{user: user, err: err}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as README says: installs what the tests need on a
-# fresh Debian machine (when missing), then go vet and go test -race.
+# fresh Debian machine (when missing), then go vet, the linters
+# (scripts/lint.sh) and go test -race.
 # CI (.ci/run) runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +63,8 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
+# staticcheck, golangci-lint (.golangci.yml) and govulncheck, pinned.
+./scripts/lint.sh
 go test -race -count=1 -timeout 12m ./...
 # The separate modules: gohive as a third client of the test coordinator,
 # the gohive benchmark's module, the HAProxy benchmark harness.

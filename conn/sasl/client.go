@@ -60,9 +60,9 @@ func (t *Transport) Handshake(ctx context.Context, host string) error {
 		return ErrNotOpen
 	}
 	t.started = true
-	return t.w.Handshake(ctx, func() (error, *error) {
+	return t.w.Handshake(ctx, func() (*error, error) {
 		if he := t.clientNegotiate(ctx, host); he != nil {
-			return he, &he.Err
+			return &he.Err, he
 		}
 		return nil, nil
 	})

@@ -355,7 +355,7 @@ func (d *demo) user(ctx context.Context, name string, ph phase, end time.Time) {
 	if ph.keyed {
 		key = name
 	}
-	rng := rand.New(rand.NewPCG(uint64(len(name)), uint64(time.Now().UnixNano())))
+	rng := rand.New(rand.NewPCG(uint64(len(name)), uint64(time.Now().UnixNano()))) //nolint:gosec // G404: simulated users' choices, no secret
 	for time.Now().Before(end) && ctx.Err() == nil {
 		d.crossSession(ctx, name, key)
 		d.script(ctx, name, key)

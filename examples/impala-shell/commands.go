@@ -144,71 +144,76 @@ const readlineUnavailable = "The readline module was either not found or disable
 // or DELETE (impala-shell asks sqlparse for the statement's type): the
 // keyword after the WITH clause's "name AS (...)" definitions.
 func withIsDML(q string) bool {
-	toks := lexSQL(q)
-	i := 0
-	next := func() *sqlToken {
-		for i < len(toks) {
-			t := &toks[i]
-			i++
-			switch t.kind {
-			case tokSpace, tokNewline, tokLineComment, tokBlockComment:
-				continue
-			}
-			return t
-		}
-		return nil
-	}
-	if t := next(); t == nil || !strings.EqualFold(t.text, "with") {
+	w := &sqlWalk{toks: lexSQL(q)}
+	if t := w.next(); t == nil || !strings.EqualFold(t.text, "with") {
 		return false
 	}
 	for {
-		name := next()
-		if name == nil {
+		if w.next() == nil { // the name
 			return false
 		}
-		t := next()
+		t := w.next()
 		if t != nil && t.kind == tokPunct && t.text == "(" { // a column list
-			for depth := 1; depth > 0; {
-				if t = next(); t == nil {
-					return false
-				}
-				if t.kind == tokPunct && t.text == "(" {
-					depth++
-				} else if t.kind == tokPunct && t.text == ")" {
-					depth--
-				}
+			if !w.skipParens() {
+				return false
 			}
-			t = next()
+			t = w.next()
 		}
 		if t == nil || !strings.EqualFold(t.text, "as") {
 			return false
 		}
-		if t = next(); t == nil || t.text != "(" {
+		if t = w.next(); t == nil || t.text != "(" || !w.skipParens() {
 			return false
 		}
-		for depth := 1; depth > 0; {
-			if t = next(); t == nil {
-				return false
-			}
-			if t.kind == tokPunct && t.text == "(" {
-				depth++
-			} else if t.kind == tokPunct && t.text == ")" {
-				depth--
-			}
+		if t = w.next(); t == nil {
+			return false
 		}
-		t = next()
+		if t.text != "," {
+			switch strings.ToLower(t.text) {
+			case "insert", "upsert", "update", "delete":
+				return true
+			}
+			return false
+		}
+	}
+}
+
+// sqlWalk steps through the tokens of a statement, skipping blanks and
+// comments.
+type sqlWalk struct {
+	toks []sqlToken
+	i    int
+}
+
+// next returns the next token, or nil at the end.
+func (w *sqlWalk) next() *sqlToken {
+	for w.i < len(w.toks) {
+		t := &w.toks[w.i]
+		w.i++
+		switch t.kind {
+		case tokSpace, tokNewline, tokLineComment, tokBlockComment:
+			continue
+		}
+		return t
+	}
+	return nil
+}
+
+// skipParens reads on to the ")" that closes a "(" just read; false when
+// the statement ends first.
+func (w *sqlWalk) skipParens() bool {
+	for depth := 1; depth > 0; {
+		t := w.next()
 		if t == nil {
 			return false
 		}
-		if t.text == "," {
-			continue
+		if t.kind == tokPunct && t.text == "(" {
+			depth++
+		} else if t.kind == tokPunct && t.text == ")" {
+			depth--
 		}
-		switch strings.ToLower(t.text) {
-		case "insert", "upsert", "update", "delete":
-			return true
-		}
-		return false
 	}
+	return true
 }
 
 // cmdUse runs USE and, when it works, makes arg the current database. When
@@ -708,7 +713,8 @@ func columnize(w io.Writer, list []string, width int) {
 // replace_variables: every problem printed, and false when there was one.
 func (sh *shell) replaceVariables(line string) (string, bool) {
 	out, err := sh.vars.substitute(line)
-	if se, isSubst := err.(*substError); isSubst {
+	var se *substError
+	if errors.As(err, &se) {
 		for _, p := range se.problems {
 			fmt.Fprintln(sh.stderr, p)
 		}

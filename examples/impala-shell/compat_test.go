@@ -99,7 +99,7 @@ func readCompatCase(path string) (*compatCase, error) {
 			c.desc = val
 		case "args":
 			if c.args, err = shlexSplit(val); err != nil {
-				return nil, fmt.Errorf("%s:%d: args: %v", path, i+1, err)
+				return nil, fmt.Errorf("%s:%d: args: %w", path, i+1, err)
 			}
 		case "protocols":
 			c.protocols = strings.Fields(val)
@@ -126,7 +126,7 @@ func readCompatCase(path string) (*compatCase, error) {
 			}
 			rx, err := regexp.Compile(re)
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %v", path, i+1, err)
+				return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
 			}
 			c.accepts = append(c.accepts, compatAccept{stream: strings.TrimPrefix(key, "accept "), re: rx, repl: repl, reason: reason})
 		default:

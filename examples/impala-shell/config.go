@@ -196,6 +196,8 @@ func expandHome(p string) string {
 
 // configAliases are impala-shell's internal names of flags, accepted as
 // keys of [impala].
+//
+//nolint:gosec // G101: names of flags ("creds_ok_in_clear"), no credential
 var configAliases = map[string]string{
 	"write_delimited":   "delimited",
 	"use_kerberos":      "kerberos",

@@ -81,7 +81,7 @@ func runInteractive(ctx context.Context, sh *shell, stdin *os.File, stdout, stde
 		}
 		line, rerr := t.ReadLine()
 		_ = term.Restore(fd, old)
-		if rerr == io.EOF {
+		if errors.Is(rerr, io.EOF) {
 			if cr.seen.Swap(false) {
 				// Ctrl-C at the prompt drops what was typed.
 				fmt.Fprintln(stderr, "^C")

@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if f.path == "" {
 			continue
 		}
-		if err := os.WriteFile(f.path, nil, 0o666); err != nil {
+		if err := os.WriteFile(f.path, nil, 0o666); err != nil { //nolint:gosec // G306: the user's output file, as impala-shell makes it (0666 less the umask)
 			fmt.Fprintf(stderr, "Error opening %s file for writing: %s\n", f.what, pyOSError(err))
 			return 1
 		}
@@ -110,25 +110,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	interactive := !nonInteractive && stdinFile != nil && term.IsTerminal(int(stdinFile.Fd()))
 
-	// The queries, read before connecting as impala-shell does.
-	var script string
-	switch {
-	case o.query != "":
-		script = o.query
-	case o.queryFile == "-" || (!interactive && o.queryFile == ""):
-		b, err := io.ReadAll(stdin)
-		if err != nil {
-			fmt.Fprintf(stderr, "Could not open file '-': %s\n", err)
-			return 1
-		}
-		script = string(b)
-	case o.queryFile != "":
-		b, err := os.ReadFile(o.queryFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "Could not open file '%s': %s\n", o.queryFile, pyOSError(err))
-			return 1
-		}
-		script = string(b)
+	script, read := readScript(o, stdin, interactive, stderr)
+	if !read {
+		return 1
 	}
 
 	pcfg, tlsFromFile, err := poolConfig(o, stderr)
@@ -137,30 +121,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	if len(pcfg.Coordinators) == 0 {
-		lc := impalad.Config{}
-		if o.protocol == conn.HS2HTTP {
-			lc.HS2HTTPAddr = "127.0.0.1:0"
-		}
-		cos, err := impalad.NewCluster(0).StartN(o.local, lc)
+		addrs, stop, err := startLocal(o)
 		if err != nil {
 			fmt.Fprintf(stderr, "ERROR: cannot start local coordinators: %s\n", err)
 			return 1
 		}
-		defer func() {
-			for _, co := range cos {
-				_ = co.Close()
-			}
-		}()
-		for _, co := range cos {
-			a := co.HS2Addr()
-			switch o.protocol {
-			case conn.Beeswax:
-				a = co.BeeswaxAddr()
-			case conn.HS2HTTP:
-				a = co.HS2HTTPAddr()
-			}
-			pcfg.Coordinators = append(pcfg.Coordinators, a)
-		}
+		defer stop()
+		pcfg.Coordinators = addrs
 		infof("Started %d local in-process test coordinators on %s (use -i host:port,... for a real cluster)",
 			len(pcfg.Coordinators), strings.Join(pcfg.Coordinators, ", "))
 	}
@@ -203,6 +170,61 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	return 0
+}
+
+// readScript reads the statements of -q, -f or a piped stdin, before
+// connecting as impala-shell does; false when it could not (the error
+// printed).
+func readScript(o *options, stdin io.Reader, interactive bool, stderr io.Writer) (string, bool) {
+	switch {
+	case o.query != "":
+		return o.query, true
+	case o.queryFile == "-" || (!interactive && o.queryFile == ""):
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "Could not open file '-': %s\n", err)
+			return "", false
+		}
+		return string(b), true
+	case o.queryFile != "":
+		b, err := os.ReadFile(o.queryFile) //nolint:gosec // G703: the user's own -f file
+		if err != nil {
+			fmt.Fprintf(stderr, "Could not open file '%s': %s\n", o.queryFile, pyOSError(err))
+			return "", false
+		}
+		return string(b), true
+	}
+	return "", true
+}
+
+// startLocal starts the in-process test coordinators of --local and
+// returns their addresses for o.protocol and a func that stops them.
+func startLocal(o *options) ([]string, func(), error) {
+	lc := impalad.Config{}
+	if o.protocol == conn.HS2HTTP {
+		lc.HS2HTTPAddr = "127.0.0.1:0"
+	}
+	cos, err := impalad.NewCluster(0).StartN(o.local, lc)
+	if err != nil {
+		return nil, nil, err
+	}
+	addrs := make([]string, 0, len(cos))
+	for _, co := range cos {
+		a := co.HS2Addr()
+		switch o.protocol {
+		case conn.Beeswax:
+			a = co.BeeswaxAddr()
+		case conn.HS2HTTP:
+			a = co.HS2HTTPAddr()
+		}
+		addrs = append(addrs, a)
+	}
+	stop := func() {
+		for _, co := range cos {
+			_ = co.Close() // on the way out: nothing left to report to
+		}
+	}
+	return addrs, stop, nil
 }
 
 // newShell makes the shell on pool with the options of the flags.
@@ -258,7 +280,7 @@ func (sh *shell) loadDefaultOptions(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	defer op.Close(ctx)
+	defer func() { _ = op.Close(ctx) }() // a read-only listing: nothing to report
 	for {
 		b, err := op.Next(ctx)
 		if err != nil {
@@ -422,7 +444,7 @@ func jwtToken(o *options, stdin *os.File, stderr io.Writer) (secret.Value, error
 func readSecretCmd(cmd, desc string, stripNewline bool) (secret.Value, error) {
 	words, err := shlexSplit(cmd)
 	if err != nil || len(words) == 0 {
-		return secret.Value{}, fmt.Errorf("Error retrieving %s (command was: '%s', exception was: '%v')", desc, cmd, err)
+		return secret.Value{}, fmt.Errorf("Error retrieving %s (command was: '%s', exception was: '%v')", desc, cmd, err) //nolint:errorlint // impala-shell's text, with the exception's text (err may be nil)
 	}
 	c := exec.Command(words[0], words[1:]...)
 	var errb strings.Builder
@@ -448,7 +470,7 @@ func askSecret(stdin *os.File, stderr io.Writer, prompt, flag, what, cmdFlag str
 	b, err := term.ReadPassword(int(stdin.Fd()))
 	fmt.Fprintln(stderr)
 	if err != nil {
-		return secret.Value{}, fmt.Errorf("%s: %v", flag, err)
+		return secret.Value{}, fmt.Errorf("%s: %w", flag, err)
 	}
 	return secret.New(string(b)), nil
 }
@@ -472,6 +494,7 @@ func shlexSplit(s string) ([]string, error) {
 			}
 		case c == '\\':
 			if i+1 >= len(s) {
+				//lint:ignore ST1005 Python shlex's text, as impala-shell shows it
 				return nil, errors.New("No escaped character")
 			}
 			i++
@@ -480,6 +503,7 @@ func shlexSplit(s string) ([]string, error) {
 		case c == '\'':
 			j := strings.IndexByte(s[i+1:], '\'')
 			if j < 0 {
+				//lint:ignore ST1005 Python shlex's text, as impala-shell shows it
 				return nil, errors.New("No closing quotation")
 			}
 			w.WriteString(s[i+1 : i+1+j])
@@ -494,6 +518,7 @@ func shlexSplit(s string) ([]string, error) {
 				w.WriteByte(s[i])
 			}
 			if i >= len(s) {
+				//lint:ignore ST1005 Python shlex's text, as impala-shell shows it
 				return nil, errors.New("No closing quotation")
 			}
 			in = true

@@ -127,9 +127,9 @@ func (q *queryOptions) set(k, v string) {
 	q.vals[k] = v
 }
 
-func (q *queryOptions) unset(k string) bool {
+func (q *queryOptions) unset(k string) {
 	if _, ok := q.vals[k]; !ok {
-		return false
+		return
 	}
 	delete(q.vals, k)
 	for i, kk := range q.keys {
@@ -138,7 +138,6 @@ func (q *queryOptions) unset(k string) bool {
 			break
 		}
 	}
-	return true
 }
 
 // clone returns an independent copy (nil map when empty).
@@ -381,6 +380,30 @@ func (o *options) check() error {
 	if !strings.EqualFold(o.profileFormat, "string") {
 		return &usageError{"--profile_format: only string is supported by this shell"}
 	}
+	if err := o.checkCoordinators(); err != nil {
+		return err
+	}
+	if o.query != "" && o.queryFile != "" {
+		return &usageError{"-q and -f exclude each other"}
+	}
+	if o.hs2XForward != "" && o.protocol != conn.HS2HTTP {
+		return &usageError{"--hs2_x_forward needs --protocol hs2-http"}
+	}
+	if o.kerberosHostFQDN != "" && !o.kerberos {
+		return &usageError{"-b/--kerberos_host_fqdn needs -k"}
+	}
+	if o.caCert != "" && !o.ssl && !o.webTLS {
+		return &usageError{"--ca_cert needs --ssl (or --web_tls)"}
+	}
+	if o.user == "" {
+		o.user = loginUser()
+	}
+	return o.checkAsImpalaShell()
+}
+
+// checkCoordinators reads -i, or chooses the local coordinators when
+// neither -i nor --haproxy_config names any.
+func (o *options) checkCoordinators() error {
 	port := "21050"
 	switch o.protocol {
 	case conn.Beeswax:
@@ -407,22 +430,12 @@ func (o *options) check() error {
 			o.local = defaultLocal
 		}
 	}
-	if o.query != "" && o.queryFile != "" {
-		return &usageError{"-q and -f exclude each other"}
-	}
-	if o.hs2XForward != "" && o.protocol != conn.HS2HTTP {
-		return &usageError{"--hs2_x_forward needs --protocol hs2-http"}
-	}
-	if o.kerberosHostFQDN != "" && !o.kerberos {
-		return &usageError{"-b/--kerberos_host_fqdn needs -k"}
-	}
-	if o.caCert != "" && !o.ssl && !o.webTLS {
-		return &usageError{"--ca_cert needs --ssl (or --web_tls)"}
-	}
-	if o.user == "" {
-		o.user = loginUser()
-	}
-	// impala-shell's own checks, in its order.
+	return nil
+}
+
+// checkAsImpalaShell makes impala-shell's own checks after parsing, in
+// its order, with its messages.
+func (o *options) checkAsImpalaShell() error {
 	if o.version {
 		return nil
 	}

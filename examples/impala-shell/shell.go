@@ -210,10 +210,10 @@ func (sh *shell) logError(kind, msg, err string) {
 // cannot be opened).
 func (sh *shell) writeOutput(data string) {
 	if sh.outputFile == "" {
-		io.WriteString(sh.stdout, data+"\n")
+		fmt.Fprint(sh.stdout, data+"\n")
 		return
 	}
-	f, err := os.OpenFile(sh.outputFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666)
+	f, err := os.OpenFile(sh.outputFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666) //nolint:gosec // G302: the user's output file, made as impala-shell (Python's open) makes it: 0666 less the umask
 	if err == nil {
 		_, err = io.WriteString(f, data+"\n")
 		if cerr := f.Close(); err == nil {
@@ -324,20 +324,9 @@ func (sh *shell) execStmt(ctx context.Context, query string, isDML, webLink bool
 	}
 	elapsed := time.Since(start).Seconds()
 	if isDML {
-		r, ok := op.DMLResult()
-		if !ok {
-			sh.logError("Exception", "", "Impala DML operation did not return DML statistics.")
+		if !sh.reportDML(op, elapsed) {
 			return failed
 		}
-		verb, n := "Modified", r.Modified
-		if r.Modified == 0 && r.HasDeleted && r.Deleted > 0 {
-			verb, n = "Deleted", r.Deleted
-		}
-		errs := ""
-		if r.HasRowErrors {
-			errs = fmt.Sprintf(", %d row error(s)", r.RowErrors)
-		}
-		sh.verbosef("%s %d row(s)%s in %.2fs", verb, n, errs, elapsed)
 	} else {
 		sh.verbosef("Fetched %d row(s) in %.2fs", rows, elapsed)
 		if err := closeOp(); err != nil {
@@ -348,6 +337,26 @@ func (sh *shell) execStmt(ctx context.Context, query string, isDML, webLink bool
 		sh.printProfile(lq.profile)
 	}
 	return ok
+}
+
+// reportDML prints the rows a DML statement changed; false when the
+// coordinator did not say.
+func (sh *shell) reportDML(op *conn.Operation, elapsed float64) bool {
+	r, ok := op.DMLResult()
+	if !ok {
+		sh.logError("Exception", "", "Impala DML operation did not return DML statistics.")
+		return false
+	}
+	verb, n := "Modified", r.Modified
+	if r.Modified == 0 && r.HasDeleted && r.Deleted > 0 {
+		verb, n = "Deleted", r.Deleted
+	}
+	errs := ""
+	if r.HasRowErrors {
+		errs = fmt.Sprintf(", %d row error(s)", r.RowErrors)
+	}
+	sh.verbosef("%s %d row(s)%s in %.2fs", verb, n, errs, elapsed)
+	return true
 }
 
 // keepSummary keeps the statement's summary and profile for the summary
@@ -373,16 +382,19 @@ func (sh *shell) printProfile(p string) {
 	}
 	text := "Query Runtime Profile:\n" + p + "\n"
 	if sh.profileOutput == "" {
-		io.WriteString(sh.stdout, text)
+		fmt.Fprint(sh.stdout, text)
 		return
 	}
-	f, err := os.OpenFile(sh.profileOutput, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666)
+	f, err := os.OpenFile(sh.profileOutput, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666) //nolint:gosec // G302: as the output file
+	if err == nil {
+		_, err = io.WriteString(f, text)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(sh.stderr, "%s\n", pyOSError(err))
-		return
 	}
-	defer f.Close()
-	io.WriteString(f, text)
 }
 
 // printRows writes the rows of op batch by batch as impala-shell does (a

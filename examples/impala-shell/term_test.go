@@ -122,7 +122,7 @@ func TestInteractive(t *testing.T) {
 	// The bar follows the coordinator's exec summary: a percentage shows
 	// once a summary has arrived (the coordinator reports its share of the
 	// 5 s as scan ranges done).
-	s = ts.waitForRegexp(`Query progress: \[#+ *\] +[1-9][0-9]?% `)
+	ts.waitForRegexp(`Query progress: \[#+ *\] +[1-9][0-9]?% `)
 	ts.tmux("send-keys", "-t", "0", "C-c")
 	s = ts.waitFor("Query Interrupted", 1)
 	require.Regexp(t, `\d\d:\d\d:\d\d \[Warning\] Query Interrupted`, s)

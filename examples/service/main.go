@@ -175,7 +175,9 @@ func run(ctx context.Context, args []string, ready func(addr string), stderr io.
 		log.Error("shutdown", "err", err)
 		return 1
 	}
-	<-served
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		log.Error("serve", "err", err)
+	}
 	log.Info("stopped")
 	return 0
 }

@@ -84,13 +84,13 @@ func Start(t testing.TB, records map[string][]string) *Server {
 			t.Fatalf("dnstest: start dnsmasq: %v", err)
 		}
 		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
+		go func() { _ = cmd.Wait(); close(done) }() // its exit is what waitAnswer and stop watch
 		if lastErr = s.waitAnswer(done); lastErr == nil {
 			s.cmd, s.done = cmd, done
 			t.Cleanup(s.stop)
 			return s
 		}
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill() // fails only when it exited already
 		<-done
 		lastErr = fmt.Errorf("%w; dnsmasq said: %s", lastErr, strings.TrimSpace(out.String()))
 	}
@@ -186,7 +186,7 @@ func (s *Server) write(records map[string][]string) error {
 		}
 	}
 	tmp := s.hosts + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil { //nolint:gosec // G306: dnsmasq reads it, as nobody when started as root
 		return err
 	}
 	return os.Rename(tmp, s.hosts)
@@ -201,11 +201,11 @@ func (s *Server) stop() {
 		return
 	default:
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM) // fails only when it exited already
 	select {
 	case <-s.done:
 	case <-time.After(5 * time.Second):
-		s.cmd.Process.Kill()
+		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
 }
@@ -219,7 +219,7 @@ func freePort() (int, error) {
 		}
 		port := u.LocalAddr().(*net.UDPAddr).Port
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(port)))
-		u.Close()
+		_ = u.Close() // only held the port while TCP was tried
 		if err != nil {
 			continue
 		}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
+	"crypto/sha1" //nolint:gosec // G505: HMAC-SHA1 is what the aes*-cts-hmac-sha1-96 Kerberos types are (RFC 3962)
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -191,10 +191,7 @@ func NewServiceTicket(tkt messages.Ticket, key types.EncryptionKey) (*ServiceTic
 	if err != nil {
 		return nil, err
 	}
-	mc, err := newMsgCrypto(et, key.KeyValue, keyusage.AP_REQ_AUTHENTICATOR, keyusage.AP_REP_ENCPART)
-	if err != nil {
-		return nil, err
-	}
+	mc := newMsgCrypto(et, key.KeyValue, keyusage.AP_REQ_AUTHENTICATOR, keyusage.AP_REP_ENCPART)
 	return &ServiceTicket{DER: der, Key: key, mc: mc}, nil
 }
 
@@ -351,18 +348,18 @@ type derivedKeys struct {
 // sha1MACLen is the truncated HMAC-SHA1 length of the AES-SHA1 types.
 const sha1MACLen = 12
 
-func newMsgCrypto(et etype.EType, key []byte, usages ...uint32) (*msgCrypto, error) {
+func newMsgCrypto(et etype.EType, key []byte, usages ...uint32) *msgCrypto {
 	m := &msgCrypto{et: et, key: key}
 	switch et.GetETypeID() {
 	case etypeID.AES128_CTS_HMAC_SHA1_96, etypeID.AES256_CTS_HMAC_SHA1_96:
 	default:
-		return m, nil
+		return m
 	}
 	m.fast = make(map[uint32]*derivedKeys, len(usages))
 	for _, u := range usages {
 		m.fast[u] = &derivedKeys{usage: u}
 	}
-	return m, nil
+	return m
 }
 
 func (m *msgCrypto) encKeys(d *derivedKeys) ([]byte, []byte, error) {
@@ -464,6 +461,11 @@ type SecContext struct {
 	recvSeq uint64
 }
 
+// NewSecContext returns the security context of an established GSS-API
+// context for its per-message tokens: the initiator's side or the
+// acceptor's, key the context key (acceptorSubkey when it is the
+// acceptor's subkey), sendSeq and recvSeq the first sequence numbers of
+// each direction. Only AES keys have RFC 4121 tokens.
 func NewSecContext(initiator bool, key types.EncryptionKey, acceptorSubkey bool, sendSeq, recvSeq uint64) (*SecContext, error) {
 	if !supportedEtype(key.KeyType) {
 		return nil, fmt.Errorf("encryption type %d has no RFC 4121 per-message tokens; use AES keys", key.KeyType)
@@ -472,18 +474,17 @@ func NewSecContext(initiator bool, key types.EncryptionKey, acceptorSubkey bool,
 	if err != nil {
 		return nil, err
 	}
-	mc, err := newMsgCrypto(et, key.KeyValue, usageInitiatorSeal, usageAcceptorSeal)
-	if err != nil {
-		return nil, err
-	}
+	mc := newMsgCrypto(et, key.KeyValue, usageInitiatorSeal, usageAcceptorSeal)
 	return &SecContext{initiator: initiator, key: key, mc: mc, acceptorSubkey: acceptorSubkey, sendSeq: sendSeq, recvSeq: recvSeq}, nil
 }
 
-func (s *SecContext) header(flags byte, ec, rrc uint16, seq uint64) [16]byte {
+// header returns a Wrap token's header. Its RRC (bytes 6-7) is 0: tokens
+// are sent unrotated, and RFC 4121 (4.2.4) takes the checksum and the
+// sealed copy of the header with RRC 0.
+func (s *SecContext) header(flags byte, ec uint16, seq uint64) [16]byte {
 	var h [16]byte
 	h[0], h[1], h[2], h[3] = 0x05, 0x04, flags, 0xff
 	binary.BigEndian.PutUint16(h[4:6], ec)
-	binary.BigEndian.PutUint16(h[6:8], rrc)
 	binary.BigEndian.PutUint64(h[8:16], seq)
 	return h
 }
@@ -505,7 +506,7 @@ func (s *SecContext) Wrap(p []byte, conf bool) ([]byte, error) {
 	s.sendMu.Unlock()
 	if conf {
 		fl |= wrapSealed
-		h := s.header(fl, 0, 0, seq)
+		h := s.header(fl, 0, seq)
 		plain := make([]byte, 0, len(p)+16)
 		plain = append(plain, p...)
 		plain = append(plain, h[:]...)
@@ -517,12 +518,12 @@ func (s *SecContext) Wrap(p []byte, conf bool) ([]byte, error) {
 		out = append(out, h[:]...)
 		return append(out, ct...), nil
 	}
-	h := s.header(fl, 0, 0, seq)
+	h := s.header(fl, 0, seq)
 	ck, err := s.mc.checksum(usage, p, h[:])
 	if err != nil {
 		return nil, err
 	}
-	h = s.header(fl, uint16(len(ck)), 0, seq)
+	h = s.header(fl, uint16(len(ck)), seq)
 	out := make([]byte, 0, 16+len(p)+len(ck))
 	out = append(out, h[:]...)
 	out = append(out, p...)
@@ -575,7 +576,7 @@ func (s *SecContext) Unwrap(tok []byte) ([]byte, bool, error) {
 			return nil, true, errors.New("sealed wrap token too short")
 		}
 		inner := plain[len(plain)-16:]
-		want := s.header(fl, uint16(ec), 0, seq)
+		want := s.header(fl, uint16(ec), seq)
 		if !bytes.Equal(inner, want[:]) {
 			return nil, true, errors.New("sealed wrap token header does not match its encrypted copy")
 		}
@@ -585,7 +586,7 @@ func (s *SecContext) Unwrap(tok []byte) ([]byte, bool, error) {
 			return nil, false, errors.New("wrap token checksum length exceeds token")
 		}
 		payload = body[:len(body)-ec]
-		h := s.header(fl, 0, 0, seq)
+		h := s.header(fl, 0, seq)
 		ck, err := s.mc.checksum(usage, payload, h[:])
 		if err != nil {
 			return nil, false, err

@@ -201,7 +201,7 @@ func LookPath(binary string) (string, error) {
 	if binary != "" {
 		p, err := exec.LookPath(binary)
 		if err != nil {
-			return "", fmt.Errorf("%w (%v)", ErrNotInstalled, err)
+			return "", fmt.Errorf("%w (%w)", ErrNotInstalled, err)
 		}
 		return p, nil
 	}
@@ -273,47 +273,14 @@ func Start(ctx context.Context, opts Options) (_ *Proxy, err error) {
 		if _, dup := addrs[fe.Name]; dup {
 			return nil, fmt.Errorf("haproxytest: frontend %q twice", fe.Name)
 		}
-		if fe.Listener == nil {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				return nil, fmt.Errorf("haproxytest: listen: %w", err)
-			}
-			fe.Listener = ln
-		}
-		tl, ok := fe.Listener.(*net.TCPListener)
-		if !ok {
-			return nil, fmt.Errorf("haproxytest: frontend %q: listener is %T, want *net.TCPListener", fe.Name, fe.Listener)
-		}
-		f, err := tl.File()
+		f, err := fe.listenerFile()
 		if err != nil {
-			return nil, fmt.Errorf("haproxytest: frontend %q: %w", fe.Name, err)
+			return nil, err
 		}
 		files = append(files, f)
 		addrs[fe.Name] = fe.Listener.Addr().String()
-		if len(fe.Servers) == 0 {
-			return nil, fmt.Errorf("haproxytest: frontend %q: no server", fe.Name)
-		}
-		for _, s := range fe.Servers {
-			if !nameRE.MatchString(s.Name) || s.Addr == "" {
-				return nil, fmt.Errorf("haproxytest: frontend %q: bad server %q at %q", fe.Name, s.Name, s.Addr)
-			}
-			if s.TLS != nil && s.TLS.CAFile == "" {
-				return nil, fmt.Errorf("haproxytest: server %q: TLS without CAFile", s.Name)
-			}
-		}
-		if strings.ContainsAny(fe.HTTPCheck, "\r\n") {
-			return nil, fmt.Errorf("haproxytest: frontend %q: HTTPCheck must be one line", fe.Name)
-		}
-		switch fe.Balance {
-		case "", "leastconn", "source", "roundrobin":
-		default:
-			return nil, fmt.Errorf("haproxytest: frontend %q: unknown balance %q", fe.Name, fe.Balance)
-		}
-		if (fe.StickyCookie != "" || fe.PreferLastServer) && !fe.HTTP {
-			return nil, fmt.Errorf("haproxytest: frontend %q: StickyCookie and PreferLastServer need HTTP", fe.Name)
-		}
-		if fe.StickyCookie != "" && !nameRE.MatchString(fe.StickyCookie) {
-			return nil, fmt.Errorf("haproxytest: frontend %q: bad cookie name %q", fe.Name, fe.StickyCookie)
+		if err := fe.check(); err != nil {
+			return nil, err
 		}
 	}
 	p := &Proxy{
@@ -330,14 +297,14 @@ func Start(ctx context.Context, opts Options) (_ *Proxy, err error) {
 	if err := os.WriteFile(cfgFile, []byte(p.cfg), 0o600); err != nil {
 		return nil, fmt.Errorf("haproxytest: %w", err)
 	}
-	os.Remove(p.sock)
+	_ = os.Remove(p.sock) // a socket left by an earlier run, if any
 
 	// Check the configuration first: a clear error instead of a process
 	// that dies at once.
 	check := exec.CommandContext(ctx, bin, "-c", "-f", cfgFile)
 	check.ExtraFiles = files
 	if out, err := check.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("haproxytest: configuration refused: %v: %s", err, strings.TrimSpace(string(out)))
+		return nil, fmt.Errorf("haproxytest: configuration refused: %w: %s", err, strings.TrimSpace(string(out)))
 	}
 
 	cmd := exec.Command(bin, "-db", "-f", cfgFile)
@@ -367,10 +334,61 @@ func Start(ctx context.Context, opts Options) (_ *Proxy, err error) {
 	rctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	if err := p.waitReady(rctx); err != nil {
-		p.Stop()
+		_ = p.Stop() // err says why it did not start
 		return nil, err
 	}
 	return p, nil
+}
+
+// listenerFile returns a file of the frontend's listener for HAProxy,
+// listening on a loopback port first when it has none.
+func (fe *Frontend) listenerFile() (*os.File, error) {
+	if fe.Listener == nil {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("haproxytest: listen: %w", err)
+		}
+		fe.Listener = ln
+	}
+	tl, ok := fe.Listener.(*net.TCPListener)
+	if !ok {
+		return nil, fmt.Errorf("haproxytest: frontend %q: listener is %T, want *net.TCPListener", fe.Name, fe.Listener)
+	}
+	f, err := tl.File()
+	if err != nil {
+		return nil, fmt.Errorf("haproxytest: frontend %q: %w", fe.Name, err)
+	}
+	return f, nil
+}
+
+// check checks the frontend's servers and settings.
+func (fe *Frontend) check() error {
+	if len(fe.Servers) == 0 {
+		return fmt.Errorf("haproxytest: frontend %q: no server", fe.Name)
+	}
+	for _, s := range fe.Servers {
+		if !nameRE.MatchString(s.Name) || s.Addr == "" {
+			return fmt.Errorf("haproxytest: frontend %q: bad server %q at %q", fe.Name, s.Name, s.Addr)
+		}
+		if s.TLS != nil && s.TLS.CAFile == "" {
+			return fmt.Errorf("haproxytest: server %q: TLS without CAFile", s.Name)
+		}
+	}
+	if strings.ContainsAny(fe.HTTPCheck, "\r\n") {
+		return fmt.Errorf("haproxytest: frontend %q: HTTPCheck must be one line", fe.Name)
+	}
+	switch fe.Balance {
+	case "", "leastconn", "source", "roundrobin":
+	default:
+		return fmt.Errorf("haproxytest: frontend %q: unknown balance %q", fe.Name, fe.Balance)
+	}
+	if (fe.StickyCookie != "" || fe.PreferLastServer) && !fe.HTTP {
+		return fmt.Errorf("haproxytest: frontend %q: StickyCookie and PreferLastServer need HTTP", fe.Name)
+	}
+	if fe.StickyCookie != "" && !nameRE.MatchString(fe.StickyCookie) {
+		return fmt.Errorf("haproxytest: frontend %q: bad cookie name %q", fe.Name, fe.StickyCookie)
+	}
+	return nil
 }
 
 // waitReady polls the stats socket until "show info" answers.
@@ -383,9 +401,9 @@ func (p *Proxy) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("haproxytest: haproxy exited at start (%v): %s", p.waitErr, p.stderr.String())
+			return fmt.Errorf("haproxytest: haproxy exited at start (%v): %s", p.waitErr, p.stderr.String()) //nolint:errorlint // waitErr is nil after a clean exit
 		case <-ctx.Done():
-			return fmt.Errorf("haproxytest: haproxy not ready: %w (last error: %v): %s", ctx.Err(), err, p.stderr.String())
+			return fmt.Errorf("haproxytest: haproxy not ready: %w (last error: %v): %s", ctx.Err(), err, p.stderr.String()) //nolint:errorlint // err is nil when "show info" answered without a pid
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 50*time.Millisecond)
@@ -467,26 +485,32 @@ func configText(o *Options, sock string) string {
 			fmt.Fprintf(&b, "    option httpchk %s\n", fe.HTTPCheck)
 		}
 		for _, s := range fe.Servers {
-			fmt.Fprintf(&b, "    server %s %s", s.Name, s.Addr)
-			if s.Check {
-				b.WriteString(" check")
-				if s.CheckPort > 0 {
-					fmt.Fprintf(&b, " port %d", s.CheckPort)
-				}
-			}
-			if fe.StickyCookie != "" {
-				fmt.Fprintf(&b, " cookie %s", s.Name)
-			}
-			if t := s.TLS; t != nil {
-				fmt.Fprintf(&b, " ssl verify required ca-file %s", t.CAFile)
-				if t.VerifyHost != "" {
-					fmt.Fprintf(&b, " verifyhost %s sni str(%s)", t.VerifyHost, t.VerifyHost)
-				}
-			}
-			b.WriteString("\n")
+			writeServer(&b, s, fe.StickyCookie != "")
 		}
 	}
 	return b.String()
+}
+
+// writeServer writes the "server" line of s; cookie says the backend
+// sticks by cookie.
+func writeServer(b *strings.Builder, s Server, cookie bool) {
+	fmt.Fprintf(b, "    server %s %s", s.Name, s.Addr)
+	if s.Check {
+		b.WriteString(" check")
+		if s.CheckPort > 0 {
+			fmt.Fprintf(b, " port %d", s.CheckPort)
+		}
+	}
+	if cookie {
+		fmt.Fprintf(b, " cookie %s", s.Name)
+	}
+	if t := s.TLS; t != nil {
+		fmt.Fprintf(b, " ssl verify required ca-file %s", t.CAFile)
+		if t.VerifyHost != "" {
+			fmt.Fprintf(b, " verifyhost %s sni str(%s)", t.VerifyHost, t.VerifyHost)
+		}
+	}
+	b.WriteString("\n")
 }
 
 // Addr returns the address ("127.0.0.1:port") of the named frontend, or ""
@@ -512,10 +536,12 @@ func (p *Proxy) Command(ctx context.Context, command string) (string, error) {
 		return "", fmt.Errorf("haproxytest: stats socket: %w", err)
 	}
 	defer c.Close()
+	// A deadline on a socket just dialed cannot fail but for a closed
+	// connection, which the write below reports.
 	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
+		_ = c.SetDeadline(dl)
 	} else {
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	}
 	if _, err := io.WriteString(c, command+"\n"); err != nil {
 		return "", fmt.Errorf("haproxytest: stats socket: %w", err)
@@ -633,19 +659,19 @@ func (p *Proxy) Stop() error {
 	p.stopOnce.Do(func() {
 		select {
 		case <-p.exited:
-			p.stopErr = fmt.Errorf("haproxytest: haproxy had exited (%v): %s", p.waitErr, p.stderr.String())
+			p.stopErr = fmt.Errorf("haproxytest: haproxy had exited (%v): %s", p.waitErr, p.stderr.String()) //nolint:errorlint // waitErr is nil after a clean exit
 			return
 		default:
 		}
-		p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Process.Signal(syscall.SIGTERM) // fails only when it exited already
 		select {
 		case <-p.exited:
 		case <-time.After(DefaultStopTimeout):
-			p.cmd.Process.Kill()
+			_ = p.cmd.Process.Kill()
 			<-p.exited
 			p.stopErr = errors.New("haproxytest: haproxy ignored SIGTERM; killed")
 		}
-		os.Remove(p.sock)
+		_ = os.Remove(p.sock) // haproxy removes it itself on a clean exit
 	})
 	return p.stopErr
 }

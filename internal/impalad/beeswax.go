@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -477,15 +478,18 @@ func (p *bzUndeclaredProcessor) Process(ctx context.Context, seqID int32, iprot,
 		}
 		return true, nil
 	}
-	var x thrift.TApplicationException
+	var (
+		x  thrift.TApplicationException
+		ue *undeclaredError
+	)
 	keep := true
-	switch e := err.(type) {
-	case *undeclaredError:
-		x = thrift.NewTApplicationException(thrift.UNKNOWN_APPLICATION_EXCEPTION, e.Error())
-	case thrift.TApplicationException:
+	switch {
+	case errors.As(err, &ue):
+		x = thrift.NewTApplicationException(thrift.UNKNOWN_APPLICATION_EXCEPTION, ue.Error())
+	case errors.As(err, &x):
 		// A request that could not be read: answered, then the
 		// connection ends, as with the generated processor.
-		x, keep = e, false
+		keep = false
 	default:
 		x = thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing "+p.name+": "+err.Error())
 	}

@@ -387,7 +387,7 @@ func (co *Coordinator) endLife(l *life, reset bool) {
 		}
 	}
 	if l.web != nil {
-		l.web.Close() // closes webLn
+		_ = l.web.Close() // closes webLn; nothing to report at shutdown
 	}
 	for _, ln := range lns {
 		if ln != nil {
@@ -467,7 +467,7 @@ func (co *Coordinator) acceptLoop(l *life, ln net.Listener, p Protocol) {
 			continue
 		}
 		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetNoDelay(true)
+			_ = tc.SetNoDelay(true) // Go's default already; an error shows on the next write
 		}
 		sc := &serverConn{co: co, raw: c, proto: p, done: make(chan struct{}), sessions: map[*session]struct{}{}}
 		if p == HS2HTTP {
@@ -527,7 +527,7 @@ func (sc *serverConn) close(reset bool) {
 		return
 	}
 	if tc, ok := sc.raw.(*net.TCPConn); ok && reset {
-		tc.SetLinger(0)
+		_ = tc.SetLinger(0) // best effort: the close below ends the connection either way
 	}
 	sc.raw.Close()
 	close(sc.done)
@@ -563,7 +563,7 @@ func (co *Coordinator) serve(l *life, sc *serverConn) {
 	if !co.faults.waitHang(l.ctx, sc) {
 		return
 	}
-	var c net.Conn = sc.raw
+	c := sc.raw
 	hctx, hcancel := context.WithTimeout(l.ctx, co.cfg.HandshakeTimeout)
 	defer hcancel()
 	if co.cfg.TLS != nil {
@@ -599,8 +599,8 @@ func (co *Coordinator) serve(l *life, sc *serverConn) {
 	hcancel()
 	proto := thrift.NewTBinaryProtocolConf(t, &thrift.TConfiguration{
 		MaxMessageSize:     256 << 20,
-		TBinaryStrictRead:  thrift.BoolPtr(false),
-		TBinaryStrictWrite: thrift.BoolPtr(true),
+		TBinaryStrictRead:  new(false),
+		TBinaryStrictWrite: new(true),
 	})
 	proc := co.hs2Proc
 	if sc.proto == Beeswax {

@@ -185,6 +185,8 @@ func (co *Coordinator) serverOptions(set map[string]string) map[string]string {
 
 // run executes st; it returns the result (nil when the statement has no
 // result set) and extra simulated time.
+//
+//nolint:gocognit // one case per statement kind, each short: a dispatcher read best as one switch
 func (co *Coordinator) run(s *session, st *statement, op *operation) (result, time.Duration, *sqlError) {
 	cl := co.cluster
 	syncDelay := func() time.Duration {
@@ -233,6 +235,11 @@ func (co *Coordinator) run(s *session, st *statement, op *operation) (result, ti
 		}
 		return summary("Database has been created."), syncDelay(), nil
 	case stDropDB:
+		// As DropDbStmt.analyze (fe/.../analysis/DropDbStmt.java): the
+		// session's current database cannot be dropped.
+		if st.db == s.db && cl.hasDB(co.member, st.db) {
+			return nil, 0, analysisError("Cannot drop current default database: %s", st.db)
+		}
 		if err := cl.dropDB(co.member, st.db, st.cascade); err != nil {
 			if errors.Is(err, errNotFound) {
 				if st.ifExists {

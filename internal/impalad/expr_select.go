@@ -56,6 +56,8 @@ func tooManyRows(what string, src *tableSource, limit int64) *sqlError {
 // expression evaluated now (a WHERE, ORDER BY, an aggregate, or a result
 // small enough to compute at once) fails the statement when it ends, as in
 // Impala; one met later fails the fetch that meets it.
+//
+//nolint:gocognit // SELECT's steps in Impala's order (items, DISTINCT, WHERE, GROUP BY, HAVING, ORDER BY, LIMIT) over shared state
 func selectFrom(st *statement, src *tableSource, env *evalEnv, op *operation) (res result, extra time.Duration, serr *sqlError) {
 	sc := &scope{cols: src.cols, env: env, allowAgg: true}
 	var items []*expr

@@ -20,7 +20,7 @@ import (
 func genFetchReply(t testing.TB, seqID int32, resp *tcli.TFetchResultsResp) []byte {
 	t.Helper()
 	buf := thrift.NewTMemoryBuffer()
-	p := thrift.NewTBinaryProtocolConf(buf, &thrift.TConfiguration{TBinaryStrictWrite: thrift.BoolPtr(true)})
+	p := thrift.NewTBinaryProtocolConf(buf, &thrift.TConfiguration{TBinaryStrictWrite: new(true)})
 	require.NoError(t, writeFetchReplyGen(context.Background(), seqID, p, resp))
 	return buf.Bytes()
 }

@@ -49,6 +49,7 @@ func strict(f func(args []any) any) func(args []any) any {
 
 func strArg(i int, t Type) bool { return isStringKind(t.Kind) }
 
+//nolint:gocognit // one case per builtin function: Impala's function catalog as a table
 func analyzeFunc(e *expr, sc *scope) *sqlError {
 	env := sc.env
 	constant := func(t Type, v any) *sqlError {

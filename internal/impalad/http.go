@@ -81,6 +81,7 @@ func (a *httpAuth) init(cfg *Config) error {
 		// As AuthManager::Init: JWT only with TLS, unless
 		// --jwt_allow_without_tls.
 		if cfg.TLS == nil && !cfg.JWTAllowWithoutTLS {
+			//lint:ignore ST1005 Impala's text, verbatim
 			return errors.New("impalad: JWT authentication should be only used with TLS enabled.")
 		}
 		ks, err := loadJWKS(cfg.JWKSFile)
@@ -170,44 +171,55 @@ func (a *httpAuth) checkCookie(header string, now time.Time) (string, error) {
 		}
 		sig64, value, ok := strings.Cut(c, "&")
 		if !ok {
+			//lint:ignore ST1005 Impala's text, verbatim
 			return "", errors.New("The cookie has an invalid format.")
 		}
 		sig, err := base64.URLEncoding.DecodeString(sig64)
 		if err != nil {
 			if sig, err = base64.RawURLEncoding.DecodeString(sig64); err != nil {
+				//lint:ignore ST1005 Impala's text, verbatim
 				return "", errors.New("Unable to decode base64 signature.")
 			}
 		}
 		if len(sig) != sha256.Size {
+			//lint:ignore ST1005 Impala's text, verbatim
 			return "", errors.New("Signature is an incorrect length.")
 		}
 		if !hmac.Equal(sig, a.sign(value)) {
+			//lint:ignore ST1005 Impala's text, verbatim
 			return "", errors.New("The signature is incorrect.")
 		}
 		parts := strings.Split(value, "&")
 		if len(parts) != 4 {
+			//lint:ignore ST1005 Impala's text, verbatim
 			return "", errors.New("The cookie value has an invalid format.")
 		}
 		ts, ok := strings.CutPrefix(parts[1], "t=")
 		if !ok {
+			//lint:ignore ST1005 Impala's text, verbatim
 			return "", errors.New("The cookie timestamp value has an invalid format.")
 		}
 		created, err := strconv.ParseInt(ts, 10, 64)
 		if err != nil {
+			//lint:ignore ST1005 Impala's text, verbatim
 			return "", errors.New("Could not parse cookie timestamp.")
 		}
 		if now.Sub(monoStart).Milliseconds()-created > a.lifetime.Milliseconds() {
+			//lint:ignore ST1005 Impala's text, verbatim
 			return "", errors.New("Cookie is past its max lifetime.")
 		}
 		user, ok := strings.CutPrefix(parts[0], "u=")
 		if !ok {
+			//lint:ignore ST1005 Impala's text, verbatim
 			return "", errors.New("The cookie username value has an invalid format.")
 		}
 		if _, ok := strings.CutPrefix(parts[3], "a="); !ok {
+			//lint:ignore ST1005 Impala's text, verbatim
 			return "", errors.New("The cookie authMech value has an invalid format.")
 		}
 		return user, nil
 	}
+	//lint:ignore ST1005 Impala's text, verbatim
 	return "", fmt.Errorf("Did not find expected cookie name: %s", cookieName)
 }
 
@@ -344,8 +356,8 @@ func (co *Coordinator) serveHTTP(l *life, sc *serverConn, c net.Conn) {
 	}
 	proto := thrift.NewTBinaryProtocolConf(t, &thrift.TConfiguration{
 		MaxMessageSize:     256 << 20,
-		TBinaryStrictRead:  thrift.BoolPtr(false),
-		TBinaryStrictWrite: thrift.BoolPtr(true),
+		TBinaryStrictRead:  new(false),
+		TBinaryStrictWrite: new(true),
 	})
 	ctx := context.WithValue(l.ctx, connKey{}, sc)
 	co.debug("connection open", slog.String("protocol", string(HS2HTTP)), slog.String("remote", sc.raw.RemoteAddr().String()))
@@ -433,6 +445,7 @@ func doAsParam(uri string) (string, error) {
 		}
 		d, err := url.QueryUnescape(v)
 		if err != nil {
+			//lint:ignore ST1005 Impala's text, verbatim
 			return "", fmt.Errorf("Could not decode 'doAs' parameter from HTTP request with path: %s", uri)
 		}
 		doAs = d

@@ -25,6 +25,8 @@ type insertSource struct {
 // against its column (StatementBase.checkTypeCompatibility): a value no
 // implicit cast turns into the column's type, or only with a possible loss
 // of precision, fails the statement; nothing is written.
+//
+//nolint:gocognit // InsertStmt.analyze's checks in its order, then the write
 func (co *Coordinator) runInsert(s *session, st *statement, db string, op *operation) (result, time.Duration, *sqlError) {
 	cl := co.cluster
 	if db == "gen" {
@@ -123,6 +125,8 @@ func (co *Coordinator) runInsert(s *session, st *statement, db string, op *opera
 }
 
 // insertSource evaluates an INSERT's VALUES rows, or runs its SELECT.
+//
+//nolint:gocognit // VALUES rows typed as Impala's SetOperationStmt types them, row by row and column by column, then evaluated
 func (co *Coordinator) insertSource(s *session, st *statement, op *operation) (*insertSource, *sqlError) {
 	if st.query != nil {
 		return co.insertSelect(s, st.query, op)

@@ -118,6 +118,7 @@ func parseJWK(k map[string]any) (jwk, error) {
 	n, err1 := base64.RawURLEncoding.DecodeString(strings.TrimRight(n64, "="))
 	e, err2 := base64.RawURLEncoding.DecodeString(strings.TrimRight(e64, "="))
 	if err1 != nil || err2 != nil || len(e) == 0 || len(e) > 4 {
+		//lint:ignore ST1005 Impala's text, verbatim
 		return jwk{}, errors.New("Invalid public key")
 	}
 	ev := 0
@@ -133,6 +134,7 @@ func parseJWK(k map[string]any) (jwk, error) {
 func (ks *jwks) verifyJWT(token, userClaim string, now time.Time) (string, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
+		//lint:ignore ST1005 Impala's text, verbatim
 		return "", errors.New("Token is not in correct format")
 	}
 	var hdr struct {
@@ -152,6 +154,7 @@ func (ks *jwks) verifyJWT(token, userClaim string, now time.Time) (string, error
 		return "", errors.New("Base64 decoding failed or invalid json")
 	}
 	if parts[2] == "" {
+		//lint:ignore ST1005 Impala's text, verbatim
 		return "", errors.New("Unsecured JWT")
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
@@ -170,13 +173,15 @@ func (ks *jwks) verifyJWT(token, userClaim string, now time.Time) (string, error
 	case "hs256", "hs384", "hs512", "ps256", "ps384", "ps512", "es256", "es384", "es512", "es256k":
 		return "", fmt.Errorf("not supported by the test coordinator: JWT algorithm '%s'", alg)
 	default:
+		//lint:ignore ST1005 Impala's text, verbatim
 		return "", fmt.Errorf("Unsupported cryptographic algorithm '%s' for JWT", alg)
 	}
 	d := h.New()
 	d.Write([]byte(parts[0] + "." + parts[1]))
 	sum := d.Sum(nil)
 	verified := false
-	var lastErr error = errors.New("Verification failed, no matching key")
+	//lint:ignore ST1005 Impala's text, verbatim
+	lastErr := errors.New("Verification failed, no matching key")
 	for _, k := range ks.keys {
 		if hdr.Kid != "" && k.kid != hdr.Kid {
 			continue
@@ -200,6 +205,7 @@ func (ks *jwks) verifyJWT(token, userClaim string, now time.Time) (string, error
 	}
 	if !verified {
 		if hdr.Kid != "" && !ks.hasKid(hdr.Kid) {
+			//lint:ignore ST1005 Impala's text, verbatim
 			return "", errors.New("Invalid JWK ID in the JWT token")
 		}
 		return "", lastErr
@@ -213,16 +219,20 @@ func (ks *jwks) verifyJWT(token, userClaim string, now time.Time) (string, error
 		return time.Unix(int64(v), 0), true
 	}
 	if exp, ok := sec("exp"); ok && now.After(exp) {
+		//lint:ignore ST1005 Impala's text, verbatim
 		return "", errors.New("Token varification failed, error: token expired")
 	}
 	if nbf, ok := sec("nbf"); ok && now.Before(nbf) {
+		//lint:ignore ST1005 Impala's text, verbatim
 		return "", errors.New("Token varification failed, error: token expired")
 	}
 	if iat, ok := sec("iat"); ok && now.Before(iat) {
+		//lint:ignore ST1005 Impala's text, verbatim
 		return "", errors.New("Token varification failed, error: token expired")
 	}
 	u, ok := claims[userClaim]
 	if !ok {
+		//lint:ignore ST1005 Impala's text, verbatim
 		return "", fmt.Errorf("Claim '%s' was not present", userClaim)
 	}
 	user, ok := u.(string)
@@ -231,6 +241,7 @@ func (ks *jwks) verifyJWT(token, userClaim string, now time.Time) (string, error
 		user = string(b)
 	}
 	if user == "" {
+		//lint:ignore ST1005 Impala's text, verbatim
 		return "", fmt.Errorf("Claim '%s' is empty", userClaim)
 	}
 	return user, nil

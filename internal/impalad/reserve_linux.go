@@ -61,12 +61,12 @@ func reservePort(ln net.Listener) (io.Closer, error) {
 	}
 	for _, opt := range []int{syscall.SO_REUSEADDR, soReusePort} {
 		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, opt, 1); err != nil {
-			syscall.Close(fd)
+			_ = syscall.Close(fd) // given up: err is the one returned
 			return nil, fmt.Errorf("impalad: reserve port %s: %w", ta, err)
 		}
 	}
 	if err := syscall.Bind(fd, sa); err != nil {
-		syscall.Close(fd)
+		_ = syscall.Close(fd) // given up: err is the one returned
 		return nil, fmt.Errorf("impalad: reserve port %s: %w", ta, err)
 	}
 	return fdCloser(fd), nil

@@ -1,9 +1,9 @@
 package impalad
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -32,18 +32,17 @@ type session struct {
 }
 
 // newID returns a fresh 16-byte id and its Impala text form "hi:lo" (hex).
+// Ids and secrets come from a secure random source, as Impala's
+// RandomUniqueID (crypto_uuid_generator_, be/src/service/impala-server.cc).
 func newID() ([16]byte, string) {
-	hi, lo := rand.Uint64(), rand.Uint64()
-	var k [16]byte
-	binary.LittleEndian.PutUint64(k[:8], hi)
-	binary.LittleEndian.PutUint64(k[8:], lo)
+	k := newSecret()
+	hi, lo := binary.LittleEndian.Uint64(k[:8]), binary.LittleEndian.Uint64(k[8:])
 	return k, fmt.Sprintf("%016x:%016x", hi, lo)
 }
 
 func newSecret() [16]byte {
 	var s [16]byte
-	binary.LittleEndian.PutUint64(s[:8], rand.Uint64())
-	binary.LittleEndian.PutUint64(s[8:], rand.Uint64())
+	_, _ = rand.Read(s[:]) // crypto/rand.Read never fails
 	return s
 }
 
@@ -87,7 +86,7 @@ func (co *Coordinator) newSessionLocked(sc *serverConn, p Protocol, user string,
 			}
 		case lk == "impala.doas.user":
 		default:
-			s.setOption(strings.TrimPrefix(lk, "set:hiveconf:"), v)
+			_ = s.setOption(strings.TrimPrefix(lk, "set:hiveconf:"), v) // refused: ignored (above)
 		}
 	}
 	if sc != nil {
@@ -228,7 +227,7 @@ func (co *Coordinator) sweepSessions() {
 	defer co.mu.Unlock()
 	now := time.Now()
 	for _, s := range co.sessions {
-		co.checkLocked(s, now)
+		_ = co.checkLocked(s, now) // applies the timeouts; the error is for a client using s
 	}
 }
 

@@ -83,6 +83,10 @@ func TestErrorsHS2(t *testing.T) {
 		{"use nodb", "AnalysisException: Database does not exist: nodb"},
 		{"select 'unterminated", "ParseException"},
 		{"create table t (a nosuchtype)", "AnalysisException: Unsupported data type: NOSUCHTYPE"},
+		{"create table t (a decimal(39, 2))", "AnalysisException: Decimal precision must be <= 38: 39"},
+		{"create table t (a decimal(5, 6))", "AnalysisException: Decimal scale (6) must be <= precision (5)"},
+		{"create table t (a char(256))", "AnalysisException: Char size must be <= 255: 256"},
+		{"drop database default", "AnalysisException: Cannot drop current default database: default"},
 		{"select foo(1)", "AnalysisException"},
 		{"", "ParseException"},
 	} {
@@ -92,7 +96,7 @@ func TestErrorsHS2(t *testing.T) {
 		require.Contains(t, st.GetErrorMessage(), c.want, c.sql)
 		require.Equal(t, "HY000", st.GetSqlState())
 	}
-	require.Equal(t, int64(8), co.Stats().StatementsRejected)
+	require.Equal(t, int64(12), co.Stats().StatementsRejected)
 	require.Equal(t, int64(0), co.Stats().StatementsExecuted)
 
 	// A run-time failure: the statement is accepted, then fails.

@@ -184,8 +184,20 @@ func parseTypeName(name string, params []int) (Type, error) {
 		if len(params) >= 2 {
 			t.Scale = params[1]
 		}
-		if t.Precision < 1 || t.Precision > 38 || t.Scale < 0 || t.Scale > t.Precision || len(params) > 2 {
-			return Type{}, fmt.Errorf("Decimal precision must be between 1 and 38 and scale not above precision: %s", Type{Kind: Decimal, Precision: t.Precision, Scale: t.Scale})
+		// As TypeDef.analyzeScalarType (fe/.../analysis/TypeDef.java);
+		// more than two parameters are a syntax error there.
+		switch {
+		case len(params) > 2:
+			return Type{}, fmt.Errorf("not supported by the test coordinator: DECIMAL with %d parameters (a syntax error in Impala)", len(params))
+		case t.Precision > 38:
+			//lint:ignore ST1005 Impala's text, verbatim
+			return Type{}, fmt.Errorf("Decimal precision must be <= 38: %d", t.Precision)
+		case t.Precision < 1:
+			//lint:ignore ST1005 Impala's text, verbatim
+			return Type{}, fmt.Errorf("Decimal precision must be > 0: %d", t.Precision)
+		case t.Scale > t.Precision:
+			//lint:ignore ST1005 Impala's text, verbatim
+			return Type{}, fmt.Errorf("Decimal scale (%d) must be <= precision (%d)", t.Scale, t.Precision)
 		}
 		if t.Precision > 18 {
 			// Values are held in an int64; enough for tests.
@@ -193,15 +205,22 @@ func parseTypeName(name string, params []int) (Type, error) {
 		}
 		return t, nil
 	case "varchar", "char":
-		k := Varchar
-		max := 65535
+		// As TypeDef.analyzeScalarType; a CHAR or VARCHAR(n) without
+		// exactly one length is a syntax error there.
+		k, what, max := Varchar, "Varchar", 65535
 		if strings.EqualFold(name, "char") {
-			k, max = Char, 255
+			k, what, max = Char, "Char", 255
 		}
-		if len(params) != 1 || params[0] < 1 || params[0] > max {
-			return Type{}, fmt.Errorf("%s size must be between 1 and %d", strings.ToUpper(name), max)
+		switch {
+		case len(params) != 1:
+			return Type{}, fmt.Errorf("not supported by the test coordinator: %s with %d parameters (a syntax error in Impala)", strings.ToUpper(name), len(params))
+		case params[0] < 1:
+			return Type{}, fmt.Errorf("%s size must be > 0: %d", what, params[0])
+		case params[0] > max:
+			return Type{}, fmt.Errorf("%s size must be <= %d: %d", what, max, params[0])
 		}
 		return Type{Kind: k, Length: params[0]}, nil
 	}
+	//lint:ignore ST1005 Impala's text, verbatim (TypeDef.java)
 	return Type{}, fmt.Errorf("Unsupported data type: %s", strings.ToUpper(name))
 }

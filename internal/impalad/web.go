@@ -250,7 +250,7 @@ func (co *Coordinator) webHandler() http.Handler {
 		// Webserver::BeginRequestCallback's error page for an unknown URI.
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprintf(w, "No URI handler for '%s'\n", r.URL.Path)
+		fmt.Fprintf(w, "No URI handler for '%s'\n", r.URL.Path) //nolint:gosec // G705: a text/plain page, no HTML
 	})
 	if co.cfg.WebUsers == nil {
 		return mux
@@ -281,20 +281,20 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "\t")
-	enc.Encode(v)
+	_ = enc.Encode(v) // a write error means the client left
 }
 
 // startWeb serves the web UI on ln for the life l.
 func (co *Coordinator) startWeb(l *life, ln net.Listener) {
 	srv := &http.Server{Handler: co.webHandler(), ReadHeaderTimeout: 10 * time.Second}
 	l.web = srv
-	var served net.Listener = ln
+	served := ln
 	if co.cfg.WebTLS != nil {
 		served = tls.NewListener(ln, co.cfg.WebTLS)
 	}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		srv.Serve(served)
+		_ = srv.Serve(served) // ErrServerClosed once l.web is closed
 	}()
 }

@@ -243,7 +243,7 @@ func freePort() (int, error) {
 	for range 64 {
 		port := 0
 		if hi > lo {
-			port = lo + mrand.IntN(hi-lo)
+			port = lo + mrand.IntN(hi-lo) //nolint:gosec // G404: a port to try, no secret
 		}
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
@@ -392,7 +392,7 @@ func (k *KDC) kadmin(q string) error {
 		shown = "addprinc -pw <redacted> ..."
 	}
 	if err != nil {
-		return fmt.Errorf("kdctest: kadmin.local %q: %v\n%s", shown, err, out)
+		return fmt.Errorf("kdctest: kadmin.local %q: %w\n%s", shown, err, out)
 	}
 	// kadmin.local exits 0 on many failures; look for its error words.
 	if bytes.Contains(out, []byte(" while ")) {

@@ -69,7 +69,7 @@ func (m *matrix) dialX() *conn.Session {
 // execX runs a tagged statement on s with the statement timeout and checks
 // a failure: typed, naming x, within the bound, SafeToRetry truthful.
 // It returns the statement, its error and whether it was safe to retry.
-func (m *matrix) execX(s *conn.Session, what string) (string, error, bool) {
+func (m *matrix) execX(s *conn.Session, what string) (string, bool, error) {
 	m.t.Helper()
 	stmt := tagged(what)
 	ctx, cancel := context.WithTimeout(m.ctx, stmtTimeout)
@@ -77,13 +77,13 @@ func (m *matrix) execX(s *conn.Session, what string) (string, error, bool) {
 	start := time.Now()
 	err := runStmt(ctx, s, stmt)
 	if err == nil {
-		return stmt, nil, false
+		return stmt, false, nil
 	}
 	within(m.t, time.Since(start), stmtTimeout+cancelTimeout, what)
 	requireTyped(m.t, err, m.xa)
 	safe, ran := requireRetryTruth(m.t, err, m.cos, stmt)
 	m.t.Logf("%s: %v (SafeToRetry=%v, ran=%v)", what, err, safe, ran)
-	return stmt, err, safe
+	return stmt, safe, err
 }
 
 // dialFails checks a direct Dial of x fails typed, naming x, within the
@@ -111,7 +111,7 @@ func TestFaultKilledWhileIdle(t *testing.T) {
 
 	used := workSucceeds(m.ctx, t, p, 12)
 	require.Zero(t, used[m.xa], "work went to the killed coordinator")
-	_, err, _ := m.execX(idle, "idle-killed")
+	_, _, err := m.execX(idle, "idle-killed")
 	require.Error(t, err)
 	m.dialFails("dial killed")
 
@@ -132,12 +132,10 @@ func TestFaultCrashMidOpenSession(t *testing.T) {
 			m.x.Faults().CrashOn("OpenSession", after)
 			// Three held leases: one acquire meets the crash and is
 			// redispatched; the caller never sees it.
-			var held []string
 			for range 3 {
 				l, err := p.Acquire(m.ctx, "")
 				require.NoError(t, err)
 				require.NoError(t, runStmt(m.ctx, sess(l), tagged("open")))
-				held = append(held, l.Coordinator())
 				defer l.Release()
 			}
 			workSucceeds(m.ctx, t, p, 6)
@@ -170,7 +168,7 @@ func TestFaultCrashMidStatement(t *testing.T) {
 				m.ctx = conn.WithProgress(m.ctx, time.Hour, func(*conn.Summary) {})
 			}
 			m.x.Faults().CrashOn(c.method, c.after)
-			stmt, err, safe := m.execX(sess(l), "crash-"+c.name)
+			stmt, safe, err := m.execX(sess(l), "crash-"+c.name)
 			require.Error(t, err)
 			l.Discard()
 			m.waitDead()
@@ -235,7 +233,7 @@ func TestFaultHang(t *testing.T) {
 	s := m.dialX()
 	m.x.Faults().Hang(true)
 
-	_, err, _ := m.execX(s, "hung")
+	_, _, err := m.execX(s, "hung")
 	require.Error(t, err)
 	m.dialFails("dial hung")
 	used := workSucceeds(m.ctx, t, p, 9)
@@ -252,14 +250,14 @@ func TestFaultSlow(t *testing.T) {
 
 	// Slower than usual but within the timeouts: everything completes.
 	m.x.Faults().SetDelay(20 * time.Millisecond)
-	_, err, _ := m.execX(s, "slow-ok")
+	_, _, err := m.execX(s, "slow-ok")
 	require.NoError(t, err)
 	_, err = fetchIDs(m.ctx, t, s, 3000, nil)
 	require.NoError(t, err)
 
 	// Slower than the statement timeout: a typed error in time.
 	m.x.Faults().SetDelay(2 * stmtTimeout)
-	_, err, _ = m.execX(s, "slow-timeout")
+	_, _, err = m.execX(s, "slow-timeout")
 	require.Error(t, err)
 	workSucceeds(m.ctx, t, p, 6)
 
@@ -274,7 +272,7 @@ func TestFaultResetConnections(t *testing.T) {
 	s := m.dialX()
 	require.Positive(t, m.x.Faults().ResetConnections())
 
-	_, err, _ := m.execX(s, "after-reset")
+	_, _, err := m.execX(s, "after-reset")
 	if err != nil {
 		t.Logf("statement on a reset connection: %v", err)
 	}
@@ -313,7 +311,7 @@ func TestFaultIdleConnectionsClosed(t *testing.T) {
 		return true
 	}, 10*time.Second, 10*time.Millisecond, "the coordinators did not drop idle connections")
 
-	_, err, _ := m.execX(s, "idle-cut")
+	_, _, err := m.execX(s, "idle-cut")
 	if err != nil {
 		t.Logf("statement on a connection cut while idle: %v", err)
 	}
@@ -332,7 +330,7 @@ func TestFaultExpireSessions(t *testing.T) {
 	s := m.dialX()
 	require.Positive(t, m.x.Faults().ExpireSessions())
 
-	_, err, _ := m.execX(s, "expired")
+	_, _, err := m.execX(s, "expired")
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "expired")
 	used := workSucceeds(m.ctx, t, p, 9)

@@ -109,9 +109,11 @@ func (h *hostileServer) serve(c net.Conn) {
 	r := bufio.NewReader(c)
 	var in io.Reader = r
 	if h.sasl {
-		// START (mechanism name) and the PLAIN response.
-		if saslMessage(r) != nil || saslMessage(r) != nil {
-			return
+		// Two messages: START (mechanism name) and the PLAIN response.
+		for range 2 {
+			if saslMessage(r) != nil {
+				return
+			}
 		}
 		if h.saslH != nil {
 			h.saslH(c)
@@ -131,7 +133,7 @@ func (h *hostileServer) serve(c net.Conn) {
 				return
 			}
 		}
-		var src io.Reader = in
+		src := in
 		if h.sasl {
 			src = bytesReader(body)
 		}

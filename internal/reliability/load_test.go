@@ -42,7 +42,6 @@ func soakCycles(t *testing.T) int {
 
 type loadFigures struct {
 	cycles, ok, stmtErrs, acquireErrs, safe, unsafe atomic.Int64
-	rows                                            atomic.Int64
 	faults                                          atomic.Int64
 }
 
@@ -351,7 +350,6 @@ const harvestEvery = 1000
 type ledger struct {
 	mu     sync.Mutex
 	cos    []*impalad.Coordinator
-	base   int64
 	counts []uint8
 	last   []string // per coordinator, the id of the last record harvested
 	twice  []string

@@ -259,8 +259,10 @@ func (s *streamServer) serve(nc net.Conn) {
 	}
 	r := bufio.NewReader(nc)
 	if s.c.sasl {
-		if saslMessage(r) != nil || saslMessage(r) != nil {
-			return
+		for range 2 { // START and the PLAIN response
+			if saslMessage(r) != nil {
+				return
+			}
 		}
 		if _, err := nc.Write([]byte{5, 0, 0, 0, 0}); err != nil {
 			return
@@ -512,7 +514,7 @@ func memBound(budget int) int64 {
 }
 
 func sentinelName(err error) string {
-	if err == conn.ErrBadRowSet {
+	if errors.Is(err, conn.ErrBadRowSet) {
 		return "ErrBadRowSet"
 	}
 	return "ErrReplyTooLarge"

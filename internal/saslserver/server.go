@@ -59,10 +59,10 @@ func AcceptContext(ctx context.Context, c net.Conn, mechs map[string]MechanismFa
 	t := saslwire.New(c, "server", cmp.Or(cfg.MaxFrameSize, sasl.DefaultMaxFrameSize),
 		cmp.Or(cfg.MaxNegotiationSize, sasl.DefaultMaxNegotiationSize), cfg.Logger)
 	var user string
-	err := t.Handshake(ctx, func() (error, *error) {
+	err := t.Handshake(ctx, func() (*error, error) {
 		var he *sasl.HandshakeError
 		if user, he = negotiate(t, mechs); he != nil {
-			return he, &he.Err
+			return &he.Err, he
 		}
 		return nil, nil
 	})

@@ -49,13 +49,28 @@ type MemConn struct {
 	W io.Writer
 }
 
-func (c *MemConn) Read(p []byte) (int, error)       { return c.R.Read(p) }
-func (c *MemConn) Write(p []byte) (int, error)      { return c.W.Write(p) }
-func (c *MemConn) Close() error                     { return nil }
-func (c *MemConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
-func (c *MemConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
-func (c *MemConn) SetDeadline(time.Time) error      { return nil }
-func (c *MemConn) SetReadDeadline(time.Time) error  { return nil }
+// Read reads from R.
+func (c *MemConn) Read(p []byte) (int, error) { return c.R.Read(p) }
+
+// Write writes to W.
+func (c *MemConn) Write(p []byte) (int, error) { return c.W.Write(p) }
+
+// Close does nothing: the buffers stay readable.
+func (c *MemConn) Close() error { return nil }
+
+// LocalAddr returns an empty TCP address.
+func (c *MemConn) LocalAddr() net.Addr { return &net.TCPAddr{} }
+
+// RemoteAddr returns an empty TCP address.
+func (c *MemConn) RemoteAddr() net.Addr { return &net.TCPAddr{} }
+
+// SetDeadline does nothing: deadlines are ignored.
+func (c *MemConn) SetDeadline(time.Time) error { return nil }
+
+// SetReadDeadline does nothing, as SetDeadline.
+func (c *MemConn) SetReadDeadline(time.Time) error { return nil }
+
+// SetWriteDeadline does nothing, as SetDeadline.
 func (c *MemConn) SetWriteDeadline(time.Time) error { return nil }
 
 // NewMemConn reads in and discards writes.

@@ -418,13 +418,13 @@ func (t *Transport) resetWriteBuffer() {
 // Handshake runs one side's negotiation, bounded by ctx: its deadline is
 // set on the connection for the negotiation and its cancellation
 // interrupts pending I/O; when Handshake returns, the connection has no
-// deadline. negotiate returns nil, or its failure and a pointer to the
-// failure's cause, into which the ctx error that ended the negotiation is
-// joined (joinCause) when the failure does not wrap it already. On failure
-// the transport is closed and the failure logged.
-func (t *Transport) Handshake(ctx context.Context, negotiate func() (failure error, cause *error)) error {
+// deadline. negotiate returns nil, or a pointer to its failure's cause,
+// into which the ctx error that ended the negotiation is joined
+// (joinCause) when the failure does not wrap it already, and the failure.
+// On failure the transport is closed and the failure logged.
+func (t *Transport) Handshake(ctx context.Context, negotiate func() (cause *error, failure error)) error {
 	unbind := t.bindContext(ctx)
-	failure, cause := negotiate()
+	cause, failure := negotiate()
 	if ctxErr := unbind(failure); ctxErr != nil {
 		*cause = joinCause(ctxErr, *cause)
 	}

@@ -25,7 +25,7 @@ func BuildImpalad(dir string) (string, error) {
 	bin := filepath.Join(dir, "impalad")
 	cmd := exec.Command("go", "build", "-o", bin, impaladPackage)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("testenv: go build cmd/impalad: %v\n%s", err, out)
+		return "", fmt.Errorf("testenv: go build cmd/impalad: %w\n%s", err, out)
 	}
 	return bin, nil
 }

@@ -34,7 +34,7 @@ func FuzzPEM(f *testing.F) {
 			t.Fatal("KeyPair: no error and no certificate")
 		}
 		if err != nil {
-			if _, ok := err.(*Error); !ok {
+			if _, ok := err.(*Error); !ok { //nolint:errorlint // the contract: KeyPair's error is an *Error itself
 				t.Fatalf("KeyPair: %T is not an *Error", err)
 			}
 		}

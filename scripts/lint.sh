@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Static analysis, part of scripts/test.sh (after go vet, before go test):
+# staticcheck, golangci-lint (.golangci.yml) and govulncheck at pinned
+# versions. Any finding fails the run.
+#
+# The tools are built with `go install` (through the module proxy) into a
+# cache outside the checkout, one directory per Go version and tool
+# version, the first time they are needed; IMPALALB_TOOLS_DIR overrides
+# the cache. staticcheck and golangci-lint keep their analysis caches in
+# the user's cache directory too, so a run over unchanged code takes a few
+# seconds.
+#
+# govulncheck needs the vulnerability database at vuln.go.dev. When it
+# cannot be reached the check is skipped with one line saying why (and
+# which third-party modules the library links, to be checked by hand);
+# being offline never fails the run, a vulnerability found does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+staticcheck_pkg=honnef.co/go/tools/cmd/staticcheck@v0.8.2
+golangci_pkg=github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+govulncheck_pkg=golang.org/x/vuln/cmd/govulncheck@v1.9.0
+# IMPALALB_VULNDB: another copy of the vulnerability database (a mirror,
+# or file:///path), as govulncheck -db takes it.
+vulndb="${IMPALALB_VULNDB:-https://vuln.go.dev}"
+
+# Built per Go version: an analyzer built by an older Go cannot read the
+# export data of a newer one.
+tools="${IMPALALB_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/impalalb/tools}/$(go env GOVERSION)"
+
+# tool PKG@VERSION prints the path of the tool's binary, installing it
+# first when missing.
+tool() {
+  local pkg="$1" name dir
+  name="$(basename "${pkg%@*}")"
+  dir="$tools/$name@${pkg#*@}"
+  if [ ! -x "$dir/$name" ]; then
+    echo "lint.sh: installing $pkg" >&2
+    mkdir -p "$dir"
+    GOBIN="$dir" GOFLAGS= go install "$pkg" >&2
+  fi
+  echo "$dir/$name"
+}
+
+staticcheck="$(tool "$staticcheck_pkg")"
+golangci="$(tool "$golangci_pkg")"
+govulncheck="$(tool "$govulncheck_pkg")"
+
+# The generated Thrift code is not ours to restyle (.golangci.yml excludes
+# it the same way).
+mapfile -t pkgs < <(go list ./... | grep -v '/internal/thrift/gen/')
+"$staticcheck" "${pkgs[@]}"
+"$golangci" run ./...
+
+# reachable URL: whether URL answers within 5 s; when not, prints why.
+reachable() {
+  if command -v curl >/dev/null 2>&1; then
+    local out
+    out="$(curl -fsS --max-time 5 -o /dev/null "$1" 2>&1)" && return 0
+    out="${out#curl: }"
+    echo "${out#(*) }"
+    return 1
+  fi
+  case "$1" in file://*) [ -e "${1#file://}" ] && return 0 ;; esac
+  local host="${1#*://}"
+  host="${host%%/*}"
+  timeout 5 bash -c "exec 3<>/dev/tcp/$host/443" 2>/dev/null && return 0
+  echo "no connection to $host:443 within 5 s"
+  return 1
+}
+
+# skipped WHY: the line that says govulncheck did not run, naming the
+# third-party modules the library links, to be checked by hand.
+skipped() {
+  local linked
+  linked="$(go list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}}@{{.Version}}{{end}}{{end}}' \
+    . ./balancer/... ./conn/... ./kerberos/... ./tlsconf/... | sort -u | paste -sd' ' -)"
+  echo "lint.sh: govulncheck skipped: $1; the library links $linked"
+}
+
+if ! why="$(reachable "$vulndb/index/db.json")"; then
+  skipped "$vulndb unreachable ($why)"
+  exit 0
+fi
+rc=0
+out="$("$govulncheck" -db "$vulndb" ./... 2>&1)" || rc=$?
+case "$rc" in
+0) echo "$out" | tail -1 ;;
+3)
+  # A vulnerability that the code reaches.
+  echo "$out" >&2
+  exit 1
+  ;;
+*)
+  # The database went away between the probe and the scan: still offline.
+  if fetch="$(grep -m1 'fetching vulnerabilities' <<<"$out")"; then
+    skipped "${fetch#govulncheck: }"
+  else
+    echo "$out" >&2
+    exit "$rc"
+  fi
+  ;;
+esac
