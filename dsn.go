@@ -604,8 +604,6 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 // tls=true) is a *[DSNError] naming it. Errors never contain the password.
 //
 // [Config.FormatDSN] is the inverse of ParseDSN.
-//
-//nolint:gocognit // the DSN read front to back in commented steps, which share the redaction of errors (hide)
 func ParseDSN(dsn string) (*Config, error) {
 	if len(dsn) < len(dsnScheme) || !strings.EqualFold(dsn[:len(dsnScheme)], dsnScheme) {
 		return nil, dsnErr("scheme", `must start with "impala://"`)
