@@ -230,6 +230,9 @@ func poolConfig(cfg *Config) (balancer.Config, *balancer.HAProxyBackend, error) 
 	case BalanceAffinity:
 		bc.Policy = balancer.Affinity
 		bc.DefaultKey = cfg.AffinityKey
+		bc.StickyTableSize = cfg.StickyTableSize
+		bc.StickyExpire = cfg.StickyExpire
+		bc.ReturnHome = cfg.ReturnHome
 	case BalanceRoundRobin:
 		bc.Policy = balancer.RoundRobin
 	case BalanceLeastConn:

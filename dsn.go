@@ -137,6 +137,8 @@ const (
 	MaxReplyMemory = 1 << 40
 	// MaxOutlierFailures is the largest accepted outlier_failures.
 	MaxOutlierFailures = 1000
+	// MaxStickyTableSize is the largest accepted sticky_table_size.
+	MaxStickyTableSize = 100_000_000
 	// DefaultWebPort is the coordinators' web server port.
 	DefaultWebPort = balancer.DefaultWebPort
 )
@@ -207,6 +209,22 @@ type Config struct {
 	// address (the equivalent of HAProxy's "balance source"). Only valid
 	// with BalanceAffinity.
 	AffinityKey string
+	// StickyTableSize bounds the table that keeps each affinity key on the
+	// coordinator it was placed on (HAProxy's stick-table "size"). Zero
+	// means 100000 keys (balancer.DefaultStickyTableSize); negative means
+	// no table: a key moves whenever the loads shift. Only valid with
+	// BalanceAffinity.
+	StickyTableSize int
+	// StickyExpire forgets a key not used for this long (HAProxy's
+	// stick-table "expire"). Zero means 30 minutes
+	// (balancer.DefaultStickyExpire); negative means never. Only valid with
+	// BalanceAffinity.
+	StickyExpire time.Duration
+	// ReturnHome sends a key that moved away from a coordinator that went
+	// down back to it, once, when it is up again and its slow start is
+	// over (balancer.Config.ReturnHome). False means the key stays where
+	// it moved. Only valid with BalanceAffinity.
+	ReturnHome bool
 
 	// Auth is the authentication mode. Empty means none. ParseDSN sets
 	// plain when the DSN has a password and no auth parameter.
@@ -503,6 +521,14 @@ const encodeHint = "percent-encode '/', '?' and '%' in the user name and passwor
 //     [cliservice]. hs2-http only.
 //   - balance: leastconn, affinity or roundrobin [leastconn].
 //   - affinity_key: key of balance=affinity [this host's address].
+//   - sticky_table_size: affinity keys kept on the coordinator they were
+//     placed on, up to 100000000 [100000]; -1 means no table.
+//     balance=affinity only.
+//   - sticky_expire: Go duration after which an unused key is forgotten
+//     [30m]; negative means never. balance=affinity only.
+//   - return_home: true sends a key that moved off a coordinator that went
+//     down back to it, once, after its slow start [false].
+//     balance=affinity only.
 //   - auth: none, plain, ldap (same as plain), gssapi or jwt [plain when a
 //     password is given, else none]. Over hs2-http plain is Basic, gssapi
 //     is SPNEGO (Negotiate) and jwt is Bearer; jwt is hs2-http only.
@@ -821,6 +847,12 @@ func (c *Config) setParam(key, value string) error {
 		}
 	case "affinity_key":
 		c.AffinityKey = value
+	case "sticky_table_size":
+		c.StickyTableSize, err = parseInt(key, value, -1, MaxStickyTableSize)
+	case "sticky_expire":
+		c.StickyExpire, err = parseDuration(key, value, true)
+	case "return_home":
+		c.ReturnHome, err = parseBool(key, value)
 	case "auth":
 		switch value {
 		case "none", "plain", "gssapi", "jwt":
@@ -1004,8 +1036,14 @@ func (c *Config) Validate() error {
 	}
 	switch c.Balance {
 	case "", BalanceLeastConn, BalanceRoundRobin:
-		if c.AffinityKey != "" {
-			return dsnErr("affinity_key", "needs balance=affinity")
+		for _, p := range []struct {
+			name  string
+			given bool
+		}{{"affinity_key", c.AffinityKey != ""}, {"sticky_table_size", c.StickyTableSize != 0},
+			{"sticky_expire", c.StickyExpire != 0}, {"return_home", c.ReturnHome}} {
+			if p.given {
+				return dsnErr(p.name, "needs balance=affinity")
+			}
 		}
 	case BalanceAffinity:
 	default:
@@ -1311,6 +1349,11 @@ func (c *Config) FormatDSN() string {
 	str("http_path", c.HTTPPath, "")
 	str("balance", string(c.Balance), "")
 	str("affinity_key", c.AffinityKey, "")
+	if c.StickyTableSize != 0 {
+		param("sticky_table_size", strconv.Itoa(c.StickyTableSize))
+	}
+	dur("sticky_expire", c.StickyExpire)
+	boolean("return_home", c.ReturnHome)
 	// ParseDSN takes a password without auth for auth=plain.
 	implied := Auth("")
 	if !c.Password.IsZero() {

@@ -73,6 +73,9 @@ var dsnCases = []struct {
 		c.Protocol, c.Addrs, c.User, c.Password, c.Auth, c.KerberosHostFQDN = ProtocolHS2HTTP, []string{"h:28000"}, "bob", secret.New("pw"), AuthGSSAPI, "lb"
 	}},
 	{in: "impala://h?balance=affinity&affinity_key=tenant%2042", want: func(c *Config) { c.Balance, c.AffinityKey = BalanceAffinity, "tenant 42" }, canonical: "impala://h?balance=affinity&affinity_key=tenant%2042"},
+	{in: "impala://h?balance=affinity&sticky_table_size=-1&sticky_expire=2h&return_home=true", want: func(c *Config) {
+		c.Balance, c.StickyTableSize, c.StickyExpire, c.ReturnHome = BalanceAffinity, -1, 2*time.Hour, true
+	}, canonical: "impala://h?balance=affinity&sticky_table_size=-1&sticky_expire=2h0m0s&return_home=true"},
 	{in: "impala://h?balance=affinity&affinity_key=a+b", want: func(c *Config) { c.Balance, c.AffinityKey = BalanceAffinity, "a b" }, canonical: "impala://h?balance=affinity&affinity_key=a%20b"},
 	{in: "impala://h?balance=roundrobin", want: func(c *Config) { c.Balance = BalanceRoundRobin }},
 	{in: "impala://h?balance=leastconn", want: func(c *Config) { c.Balance = BalanceLeastConn }},
@@ -284,6 +287,11 @@ func TestParseDSNErrors(t *testing.T) {
 		{"impala://h?balance=random", "balance", "is not leastconn"},
 		{"impala://h?affinity_key=x", "affinity_key", "needs balance=affinity"},
 		{"impala://h?balance=roundrobin&affinity_key=x", "affinity_key", "needs balance=affinity"},
+		{"impala://h?sticky_table_size=10", "sticky_table_size", "needs balance=affinity"},
+		{"impala://h?balance=leastconn&sticky_expire=1m", "sticky_expire", "needs balance=affinity"},
+		{"impala://h?return_home=true", "return_home", "needs balance=affinity"},
+		{"impala://h?balance=affinity&sticky_table_size=-2", "sticky_table_size", ""},
+		{"impala://h?balance=affinity&sticky_table_size=100000001", "sticky_table_size", ""},
 		{"impala://h?auth=kerberos", "auth", "is not none, plain, ldap, gssapi or jwt"},
 		{"impala://u:" + pwSecret + "@h?auth=none", "auth", "a password needs"},
 		{"impala://:" + pwSecret + "@h", "auth", "plain needs a user name"},
@@ -548,15 +556,20 @@ func TestConfigByHandIsTheDSN(t *testing.T) {
 	byHand := &Config{Addrs: []string{"h:21050"}, ConnectTimeout: 3 * time.Second, Retries: -1,
 		MaxIdleTime: -1, ValidateAfter: time.Second, HealthInterval: -1, FetchSize: 99,
 		Balance: BalanceAffinity, AffinityKey: "tenant", SyncDDL: SyncDDLNever, MaxReplyMemory: 1 << 20,
-		OutlierFailures: 2, OutlierWindow: -1, OutlierEjectTime: 10 * time.Minute, OutlierMaxEjected: 0.2}
+		OutlierFailures: 2, OutlierWindow: -1, OutlierEjectTime: 10 * time.Minute, OutlierMaxEjected: 0.2,
+		StickyTableSize: 500, StickyExpire: time.Hour, ReturnHome: true}
 	bc, o = effective(byHand)
 	bd, od = effective(fromDSN("impala://h?connect_timeout=3s&retries=-1&max_idle_time=-1ns&validate_after=1s&health_interval=-1ns&fetch_size=99&balance=affinity&affinity_key=tenant&sync_ddl=never" +
-		"&max_reply_memory=1048576&outlier_failures=2&outlier_window=-1ns&outlier_eject_time=10m&outlier_max_ejected=0.2"))
+		"&max_reply_memory=1048576&outlier_failures=2&outlier_window=-1ns&outlier_eject_time=10m&outlier_max_ejected=0.2" +
+		"&sticky_table_size=500&sticky_expire=1h&return_home=true"))
 	require.Equal(t, bc, bd)
 	require.Equal(t, o, od)
 	require.Equal(t, -1, bc.Retries, "negative: a single attempt")
 	require.Negative(t, bc.Interval, "negative: no active checks")
 	require.Equal(t, "tenant", bc.DefaultKey)
+	require.Equal(t, 500, bc.StickyTableSize)
+	require.Equal(t, time.Hour, bc.StickyExpire)
+	require.True(t, bc.ReturnHome)
 	require.Equal(t, 1<<20, o.MaxReplyMemory)
 	require.Equal(t, 10*time.Minute, bc.OutlierEjectTimeMax, "a first ejection longer than the maximum is not doubled")
 
