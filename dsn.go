@@ -1034,20 +1034,8 @@ func (c *Config) Validate() error {
 	if c.AllowNonImpala && c.Protocol == ProtocolBeeswax {
 		return dsnErr("allow_non_impala", "beeswax is Impala's own protocol; allow_non_impala needs protocol=hs2")
 	}
-	switch c.Balance {
-	case "", BalanceLeastConn, BalanceRoundRobin:
-		for _, p := range []struct {
-			name  string
-			given bool
-		}{{"affinity_key", c.AffinityKey != ""}, {"sticky_table_size", c.StickyTableSize != 0},
-			{"sticky_expire", c.StickyExpire != 0}, {"return_home", c.ReturnHome}} {
-			if p.given {
-				return dsnErr(p.name, "needs balance=affinity")
-			}
-		}
-	case BalanceAffinity:
-	default:
-		return dsnErr("balance", fmt.Sprintf("%q is not leastconn, affinity or roundrobin", c.Balance))
+	if err := c.validateBalance(); err != nil {
+		return err
 	}
 
 	if err := c.validateAuth(); err != nil {
@@ -1247,6 +1235,26 @@ func (c *Config) webAuth() WebAuth {
 		return WebAuthSPNEGO
 	}
 	return WebAuthNone
+}
+
+// validateBalance checks the policy and the settings of affinity.
+func (c *Config) validateBalance() error {
+	switch c.Balance {
+	case "", BalanceLeastConn, BalanceRoundRobin:
+		for _, p := range []struct {
+			name  string
+			given bool
+		}{{"affinity_key", c.AffinityKey != ""}, {"sticky_table_size", c.StickyTableSize != 0},
+			{"sticky_expire", c.StickyExpire != 0}, {"return_home", c.ReturnHome}} {
+			if p.given {
+				return dsnErr(p.name, "needs balance=affinity")
+			}
+		}
+	case BalanceAffinity:
+	default:
+		return dsnErr("balance", fmt.Sprintf("%q is not leastconn, affinity or roundrobin", c.Balance))
+	}
+	return nil
 }
 
 func (c *Config) validateTLS() error {
