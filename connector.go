@@ -102,7 +102,6 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		Tracer:         cfg.Tracer,
 		Logger:         cfg.Logger,
 	}
-	httpMode := cfg.Protocol == ProtocolHS2HTTP
 	switch cfg.Protocol {
 	case ProtocolBeeswax:
 		opts.Protocol = conn.Beeswax
@@ -111,6 +110,54 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		opts.HTTPPath = cfg.HTTPPath
 		opts.HTTPHeaders = cfg.HTTPHeaders
 	}
+	if err := c.authenticate(&opts); err != nil {
+		return nil, err
+	}
+	tlsOn, tc, err := tlsClient(cfg, hap)
+	if err != nil {
+		c.closeKerberos()
+		return nil, err
+	}
+	if tlsOn {
+		// tlsconf checks each coordinator's certificate against
+		// server_name, or the dialed address's host, and reloads rotated
+		// files; its errors name the expected and the presented names.
+		opts.TLSHandshake = tc.HandshakeConn
+	}
+
+	c.discovery(&bc, tc)
+	c.bcfg, c.opts = bc, opts
+	c.validateAfter = bc.WithDefaults().ValidateAfter
+	pool, err := balancer.NewWithHooks(bc, balancer.NewConnDialer(opts), cfg.Hooks)
+	if err != nil {
+		c.closeKerberos()
+		return nil, fmt.Errorf("impalalb: %w", err)
+	}
+	c.pool = pool
+	return c, nil
+}
+
+// tlsClient makes the TLS client of cfg (and of the HAProxy backend's
+// TLS settings), when the coordinators or their web servers use TLS; on
+// says the coordinators do.
+func tlsClient(cfg *Config, hap *balancer.HAProxyBackend) (on bool, tc *tlsconf.Client, err error) {
+	on, tlsCfg := tlsConfig(cfg, hap)
+	if !on && !cfg.WebTLS {
+		return false, nil, nil
+	}
+	if tc, err = tlsconf.NewClient(tlsCfg); err != nil {
+		return false, nil, fmt.Errorf("impalalb: tls: %w", err)
+	}
+	return on, tc, nil
+}
+
+// authenticate sets opts' authentication as c's configuration says: SASL
+// over the binary protocols, an Authorization header over hs2-http (Basic
+// for plain, Bearer for jwt, SPNEGO for gssapi, whose Kerberos client c
+// keeps).
+func (c *Connector) authenticate(opts *conn.Options) error {
+	cfg := c.cfg
+	httpMode := cfg.Protocol == ProtocolHS2HTTP
 	switch cfg.Auth {
 	case AuthPlain:
 		if httpMode {
@@ -143,7 +190,7 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 		}
 		krb, err := kerberos.NewClient(kc)
 		if err != nil {
-			return nil, fmt.Errorf("impalalb: auth=gssapi: %w", err)
+			return fmt.Errorf("impalalb: auth=gssapi: %w", err)
 		}
 		c.krb = krb
 		if httpMode {
@@ -153,33 +200,7 @@ func newConnector(cfg *Config, drv *Driver) (*Connector, error) {
 			opts.Mechanism = krb.MechanismFactory()
 		}
 	}
-	tlsOn, tlsCfg := tlsConfig(cfg, hap)
-	var tc *tlsconf.Client
-	if tlsOn || cfg.WebTLS {
-		var err error
-		tc, err = tlsconf.NewClient(tlsCfg)
-		if err != nil {
-			c.closeKerberos()
-			return nil, fmt.Errorf("impalalb: tls: %w", err)
-		}
-	}
-	if tlsOn {
-		// tlsconf checks each coordinator's certificate against
-		// server_name, or the dialed address's host, and reloads rotated
-		// files; its errors name the expected and the presented names.
-		opts.TLSHandshake = tc.HandshakeConn
-	}
-
-	c.discovery(&bc, tc)
-	c.bcfg, c.opts = bc, opts
-	c.validateAfter = bc.WithDefaults().ValidateAfter
-	pool, err := balancer.NewWithHooks(bc, balancer.NewConnDialer(opts), cfg.Hooks)
-	if err != nil {
-		c.closeKerberos()
-		return nil, fmt.Errorf("impalalb: %w", err)
-	}
-	c.pool = pool
-	return c, nil
+	return nil
 }
 
 // poolConfig is the pool's configuration of cfg (validated): its
