@@ -5,13 +5,13 @@ go 1.26.0
 replace github.com/impalalb/impalalb => ../..
 
 require (
+	github.com/apache/thrift v0.25.0
 	github.com/beltran/gohive v1.8.1
 	github.com/impalalb/impalalb v0.0.0
 	github.com/stretchr/testify v1.12.1
 )
 
 require (
-	github.com/apache/thrift v0.25.0 // indirect
 	github.com/beltran/gosasl v1.0.0 // indirect
 	github.com/beltran/gssapi v0.0.0-20200324152954-d86554db4bab // indirect
 	github.com/go-zookeeper/zk v1.0.4 // indirect
@@ -24,7 +24,7 @@ require (
 	github.com/jcmturner/rpc/v2 v2.0.3 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/crypto v0.39.0 // indirect
-	golang.org/x/net v0.41.0 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/net v0.63.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 )
