@@ -2,7 +2,6 @@ package impalalb_test
 
 import (
 	"context"
-	"crypto/tls"
 	"database/sql"
 	"fmt"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/impalalb/impalalb"
 	"github.com/impalalb/impalalb/balancer"
-	"github.com/impalalb/impalalb/internal/certtest"
 	"github.com/impalalb/impalalb/internal/dnstest"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/testenv"
@@ -61,15 +59,9 @@ func waitMembers(t *testing.T, c *impalalb.Connector, n int) {
 // DSN's LDAP user, as web_auth defaults to with auth=plain), and with
 // cluster_load reads their load from the same web servers.
 func TestDriverDiscoveryImpala(t *testing.T) {
-	ca, err := certtest.NewCA("impalalb web CA")
-	require.NoError(t, err)
-	cert, err := ca.Server(testenv.Host(0), testenv.Host(1), testenv.Host(2))
-	require.NoError(t, err)
-	caFile, err := ca.WriteCertFile(t.TempDir(), "ca.pem")
-	require.NoError(t, err)
+	webTLS, _, caFile := testenv.WebTLS(t, testenv.Host(0), testenv.Host(1), testenv.Host(2))
 	users := map[string]string{"alice": "pw-alice"}
-	lc := testenv.StartLoopbackCluster(t, 3, impalad.Config{Users: users, WebUsers: users,
-		WebTLS: &tls.Config{Certificates: []tls.Certificate{cert.TLSCertificate()}, MinVersion: tls.VersionTLS12}})
+	lc := testenv.StartLoopbackCluster(t, 3, impalad.Config{Users: users, WebUsers: users, WebTLS: webTLS})
 	cfg, err := impalalb.ParseDSN(fmt.Sprintf("impala://alice:pw-alice@%s?discovery=impala&discovery_interval=20ms&web_tls=true&ca_cert=%s&web_port=%d&cluster_load=true&cluster_load_interval=100ms",
 		lc.Addr(0), caFile, lc.WebPort))
 	require.NoError(t, err)

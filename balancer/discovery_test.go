@@ -2,7 +2,6 @@ package balancer_test
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
-	"github.com/impalalb/impalalb/internal/certtest"
 	"github.com/impalalb/impalalb/internal/dnstest"
 	"github.com/impalalb/impalalb/internal/impalad"
 	"github.com/impalalb/impalalb/internal/testenv"
@@ -160,18 +158,6 @@ func TestDiscoveryDNS(t *testing.T) {
 	l.Release()
 }
 
-// webTLS returns a TLS server config for the hosts and a client config
-// trusting it.
-func webTLS(t *testing.T, hosts ...string) (server, client *tls.Config) {
-	t.Helper()
-	ca, err := certtest.NewCA("impalalb web CA")
-	require.NoError(t, err)
-	cert, err := ca.Server(hosts...)
-	require.NoError(t, err)
-	return &tls.Config{Certificates: []tls.Certificate{cert.TLSCertificate()}, MinVersion: tls.VersionTLS12},
-		&tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
-}
-
 // TestDiscoveryImpalaMembership: from one seed, the membership read from
 // /backends?json over TLS with Basic authentication finds the whole
 // cluster; a coordinator that starts a graceful shutdown is drained at
@@ -181,7 +167,7 @@ func webTLS(t *testing.T, hosts ...string) (server, client *tls.Config) {
 // good list and the password shows nowhere.
 func TestDiscoveryImpalaMembership(t *testing.T) {
 	hosts := []string{testenv.Host(0), testenv.Host(1), testenv.Host(2), testenv.Host(3)}
-	srvTLS, cliTLS := webTLS(t, hosts...)
+	srvTLS, cliTLS, _ := testenv.WebTLS(t, hosts...)
 	lc := testenv.StartLoopbackCluster(t, 3, impalad.Config{
 		WebTLS: srvTLS, WebUsers: map[string]string{"alice": "s3cret-pw"},
 		ShutdownGracePeriod: time.Nanosecond, ShutdownCheckInterval: 5 * time.Millisecond,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"fmt"
 	"io"
 	"strings"
@@ -25,16 +24,10 @@ import (
 // --web_auth defaults to) and runs on another. --cluster_load reads the
 // same web servers.
 func TestDiscoveryImpalaFlag(t *testing.T) {
-	ca, err := certtest.NewCA("shell web CA")
-	require.NoError(t, err)
-	cert, err := ca.Server(testenv.Host(0), testenv.Host(1), testenv.Host(2))
-	require.NoError(t, err)
-	caFile, err := ca.WriteCertFile(t.TempDir(), "ca.pem")
-	require.NoError(t, err)
+	webTLS, _, caFile := testenv.WebTLS(t, testenv.Host(0), testenv.Host(1), testenv.Host(2))
 	users := map[string]string{"alice": "pw-alice"}
-	lc := testenv.StartLoopbackCluster(t, 3, impalad.Config{Users: users, WebUsers: users, ShutdownGracePeriod: time.Minute,
-		WebTLS: &tls.Config{Certificates: []tls.Certificate{cert.TLSCertificate()}, MinVersion: tls.VersionTLS12}})
-	_, err = lc.Coords[0].StartShutdown(time.Minute)
+	lc := testenv.StartLoopbackCluster(t, 3, impalad.Config{Users: users, WebUsers: users, ShutdownGracePeriod: time.Minute, WebTLS: webTLS})
+	_, err := lc.Coords[0].StartShutdown(time.Minute)
 	require.NoError(t, err)
 	seed := lc.Addr(0)
 	auth := []string{"-l", "-u", "alice", "--ldap_password_cmd", "printf pw-alice", "--auth_creds_ok_in_clear"}

@@ -1,11 +1,13 @@
 package testenv
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
 	"testing"
 
+	"github.com/impalalb/impalalb/internal/certtest"
 	"github.com/impalalb/impalalb/internal/impalad"
 )
 
@@ -93,4 +95,25 @@ func (lc *LoopbackCluster) Add() *impalad.Coordinator {
 // Addr returns the HS2 address of coordinator i.
 func (lc *LoopbackCluster) Addr(i int) string {
 	return net.JoinHostPort(Host(i), strconv.Itoa(lc.HS2Port))
+}
+
+// WebTLS makes a CA and a certificate for hosts: the TLS configuration of
+// the coordinators' web servers (impalad.Config.WebTLS), a client's that
+// trusts the CA, and the CA's PEM file (in a directory of t's) for what
+// takes a file (a DSN's ca_cert, the shell's --ca_cert).
+func WebTLS(t testing.TB, hosts ...string) (server, client *tls.Config, caFile string) {
+	t.Helper()
+	ca, err := certtest.NewCA("impalalb web CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Server(hosts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if caFile, err = ca.WriteCertFile(t.TempDir(), "ca.pem"); err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert.TLSCertificate()}, MinVersion: tls.VersionTLS12},
+		&tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}, caFile
 }
