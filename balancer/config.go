@@ -378,34 +378,8 @@ func (c *Config) applyDefaults() {
 // Zero fields are valid: they select their defaults.
 func (c Config) Validate() error {
 	c.applyDefaults()
-	if len(c.Coordinators) == 0 && len(c.Discovery) == 0 {
-		return configErr("Coordinators", "at least one coordinator is required (or a Discovery source)")
-	}
-	for i, d := range c.Discovery {
-		if d == nil || isNilValue(d) {
-			return configErr("Discovery", "source %d is nil", i)
-		}
-	}
-	if c.ClusterLoad != nil && isNilValue(c.ClusterLoad) {
-		return configErr("ClusterLoad", "a nil %T", c.ClusterLoad)
-	}
-	for _, f := range []struct {
-		name string
-		v    time.Duration
-	}{{"DiscoveryInterval", c.DiscoveryInterval}, {"DiscoveryTimeout", c.DiscoveryTimeout}, {"ClusterLoadInterval", c.ClusterLoadInterval}} {
-		if f.v < 0 {
-			return configErr(f.name, "must not be negative, got %v", f.v)
-		}
-	}
-	seen := make(map[string]bool, len(c.Coordinators))
-	for _, a := range c.Coordinators {
-		if err := checkAddr(a); err != nil {
-			return err
-		}
-		if seen[a] {
-			return configErr("Coordinators", "%q listed twice", a)
-		}
-		seen[a] = true
+	if err := c.validateMembers(); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		name string
@@ -456,6 +430,42 @@ func (c Config) Validate() error {
 	}
 	if math.IsNaN(c.OutlierMaxEjected) || c.OutlierMaxEjected < 0 || c.OutlierMaxEjected > 1 {
 		return configErr("OutlierMaxEjected", "must be between 0 and 1, got %v", c.OutlierMaxEjected)
+	}
+	return nil
+}
+
+// validateMembers checks where the coordinators come from (c with its
+// defaults applied): Coordinators, each host:port and listed once, the
+// Discovery sources and ClusterLoad, and their intervals.
+func (c *Config) validateMembers() error {
+	if len(c.Coordinators) == 0 && len(c.Discovery) == 0 {
+		return configErr("Coordinators", "at least one coordinator is required (or a Discovery source)")
+	}
+	for i, d := range c.Discovery {
+		if d == nil || isNilValue(d) {
+			return configErr("Discovery", "source %d is nil", i)
+		}
+	}
+	if c.ClusterLoad != nil && isNilValue(c.ClusterLoad) {
+		return configErr("ClusterLoad", "a nil %T", c.ClusterLoad)
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"DiscoveryInterval", c.DiscoveryInterval}, {"DiscoveryTimeout", c.DiscoveryTimeout}, {"ClusterLoadInterval", c.ClusterLoadInterval}} {
+		if f.v < 0 {
+			return configErr(f.name, "must not be negative, got %v", f.v)
+		}
+	}
+	seen := make(map[string]bool, len(c.Coordinators))
+	for _, a := range c.Coordinators {
+		if err := checkAddr(a); err != nil {
+			return err
+		}
+		if seen[a] {
+			return configErr("Coordinators", "%q listed twice", a)
+		}
+		seen[a] = true
 	}
 	return nil
 }

@@ -537,37 +537,30 @@ func (p *hapParser) parseServer(sec *hapSection, l hapLine, s *hapServer, ign *[
 			val = args[i+1]
 			i++
 		}
-		if err := p.serverOption(sec, l.n, label, kw, val, known, s, ign); err != nil {
+		a := serverArg{sec: sec, line: l.n, label: label, kw: kw, val: val, known: known}
+		if err := p.serverOption(a, s, ign); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *hapParser) serverOption(sec *hapSection, line int, label, kw, val string, known bool, s *hapServer, ign *[]IgnoredDirective) error {
-	ignore := func(why string) {
-		d := kw
-		if val != "" {
-			d += " " + val
-		}
-		*ign = append(*ign, IgnoredDirective{Line: line, Section: sec.label(), Directive: label + ": " + d, Reason: why})
-	}
-	dur := func() (time.Duration, error) {
-		d, err := hapTime(val)
-		if err != nil {
-			return 0, p.errf(line, "%s: %s %q: %v", label, kw, val, err)
-		}
-		return d, nil
-	}
-	count := func() (int, error) {
-		v, err := strconv.Atoi(val)
-		if err != nil || v < 0 {
-			return 0, p.errf(line, "%s: %s %q: want a non-negative number", label, kw, val)
-		}
-		return v, nil
-	}
+// serverArg is one keyword of a server line with its value ("" when it
+// takes none), and where it stands, for errors and ignored directives.
+type serverArg struct {
+	sec   *hapSection
+	line  int
+	label string // "server <name>", or the line's first word
+	kw    string
+	val   string
+	known bool // kw is one of hapServerArgs
+}
+
+// serverOption applies one keyword of a server line to s, or appends to
+// ign why it has no effect.
+func (p *hapParser) serverOption(a serverArg, s *hapServer, ign *[]IgnoredDirective) error {
 	var err error
-	switch kw {
+	switch a.kw {
 	case "check":
 		s.check = true
 	case "no-check":
@@ -581,66 +574,99 @@ func (p *hapParser) serverOption(sec *hapSection, line int, label, kw, val strin
 	case "enabled":
 		s.disabled = false
 	case "inter":
-		s.inter, err = dur()
+		s.inter, err = p.argTime(a)
 	case "downinter":
-		s.downinter, err = dur()
+		s.downinter, err = p.argTime(a)
 	case "slowstart":
-		s.slow, err = dur()
+		s.slow, err = p.argTime(a)
 	case "rise":
-		s.rise, err = count()
+		s.rise, err = p.argCount(a)
 		if err == nil && s.rise == 0 {
-			err = p.errf(line, "%s: rise must be at least 1", label)
+			err = p.errf(a.line, "%s: rise must be at least 1", a.label)
 		}
 	case "fall":
-		s.fall, err = count()
+		s.fall, err = p.argCount(a)
 		if err == nil && s.fall == 0 {
-			err = p.errf(line, "%s: fall must be at least 1", label)
+			err = p.errf(a.line, "%s: fall must be at least 1", a.label)
 		}
 	case "maxconn":
-		s.maxconn, err = count()
+		s.maxconn, err = p.argCount(a)
 	case "ssl":
 		s.ssl = true
 	case "no-ssl":
 		s.ssl = false
 	case "ca-file":
-		s.caFile = val
+		s.caFile = a.val
 	case "crt":
-		s.crt = val
+		s.crt = a.val
 	case "verifyhost":
-		s.verifyhost = val
+		s.verifyhost = a.val
 	case "no-verifyhost":
 		s.verifyhost = ""
 	case "sni":
 		// Only a constant name has a client-side meaning.
-		if v, ok := strings.CutPrefix(val, "str("); ok && strings.HasSuffix(v, ")") {
+		if v, ok := strings.CutPrefix(a.val, "str("); ok && strings.HasSuffix(v, ")") {
 			s.sni = strings.TrimSuffix(v, ")")
 		} else {
-			ignore("only sni str(<name>) names a fixed server name")
+			*ign = append(*ign, a.ignored("only sni str(<name>) names a fixed server name"))
 		}
 	case "verify":
-		switch val {
+		switch a.val {
 		case "required":
 			s.verifyNone = false
 		case "none":
 			s.verifyNone = true
 		default:
-			return p.errf(line, "%s: verify %q: want none or required", label, val)
+			return p.errf(a.line, "%s: verify %q: want none or required", a.label, a.val)
 		}
 	default:
-		why, ok := serverWhy[kw]
-		switch {
-		case ok:
-		case !known:
-			why = "not an HAProxy server option impalalb knows"
-		case strings.Contains(kw, "ssl") || strings.Contains(kw, "tls") || strings.Contains(kw, "cipher") ||
-			kw == "alpn" || kw == "npn" || kw == "curves" || kw == "sigalgs" || kw == "client-sigalgs" || kw == "crl-file":
-			why = "impalalb uses Go's TLS defaults (TLS 1.2 or later, Go's cipher suites)"
-		default:
-			why = "no client-side equivalent"
-		}
-		ignore(why)
+		*ign = append(*ign, a.ignored(serverIgnoreReason(a.kw, a.known)))
 	}
 	return err
+}
+
+// argTime reads a's value as an HAProxy time.
+func (p *hapParser) argTime(a serverArg) (time.Duration, error) {
+	d, err := hapTime(a.val)
+	if err != nil {
+		return 0, p.errf(a.line, "%s: %s %q: %v", a.label, a.kw, a.val, err)
+	}
+	return d, nil
+}
+
+// argCount reads a's value as a non-negative number.
+func (p *hapParser) argCount(a serverArg) (int, error) {
+	v, err := strconv.Atoi(a.val)
+	if err != nil || v < 0 {
+		return 0, p.errf(a.line, "%s: %s %q: want a non-negative number", a.label, a.kw, a.val)
+	}
+	return v, nil
+}
+
+// ignored is a as a directive ignored for the reason why.
+func (a serverArg) ignored(why string) IgnoredDirective {
+	d := a.kw
+	if a.val != "" {
+		d += " " + a.val
+	}
+	return IgnoredDirective{Line: a.line, Section: a.sec.label(), Directive: a.label + ": " + d, Reason: why}
+}
+
+// serverIgnoreReason is why the server keyword kw (known: one HAProxy
+// documents) has no effect on the pool.
+func serverIgnoreReason(kw string, known bool) string {
+	if why, ok := serverWhy[kw]; ok {
+		return why
+	}
+	switch {
+	case !known:
+		return "not an HAProxy server option impalalb knows"
+	case strings.Contains(kw, "ssl") || strings.Contains(kw, "tls") || strings.Contains(kw, "cipher") ||
+		kw == "alpn" || kw == "npn" || kw == "curves" || kw == "sigalgs" || kw == "client-sigalgs" || kw == "crl-file":
+		return "impalalb uses Go's TLS defaults (TLS 1.2 or later, Go's cipher suites)"
+	default:
+		return "no client-side equivalent"
+	}
 }
 
 // hapTime reads an HAProxy time: a number with an optional unit (us, ms, s,

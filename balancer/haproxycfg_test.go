@@ -277,6 +277,30 @@ backend b from base
 			require.Equal(t, []string{"server s1: verify none"}, directives(b))
 		},
 	}, {
+		name: "server options without an equivalent, and why",
+		text: "backend b\n server s1 c1:1 weight 10 ciphers HIGH agent-inter 2s frobnicate 3 tfo\n",
+		check: func(t *testing.T, b balancer.HAProxyBackend) {
+			var got [][2]string
+			for _, d := range b.Ignored {
+				got = append(got, [2]string{d.Directive, d.Reason})
+			}
+			require.Equal(t, [][2]string{
+				{"server s1: weight 10", "impalalb weighs every coordinator alike"},
+				{"server s1: ciphers HIGH", "impalalb uses Go's TLS defaults (TLS 1.2 or later, Go's cipher suites)"},
+				{"server s1: agent-inter 2s", "no client-side equivalent"},
+				{"server s1: frobnicate 3", "not an HAProxy server option impalalb knows"},
+				{"server s1: tfo", "no client-side equivalent"},
+			}, got)
+		},
+	}, {
+		name: "rise of zero",
+		text: "backend b\n server s1 c1:1 rise 0\n",
+		err:  "server s1: rise must be at least 1",
+	}, {
+		name: "negative maxconn",
+		text: "backend b\n server s1 c1:1 maxconn -1\n",
+		err:  `server s1: maxconn "-1": want a non-negative number`,
+	}, {
 		name: "an algorithm without an equivalent",
 		text: "backend b\n balance uri\n hash-type consistent\n server s1 c1:1\n",
 		check: func(t *testing.T, b balancer.HAProxyBackend) {

@@ -160,57 +160,13 @@ func (p *Pool[S]) maintain() time.Duration {
 	p.mu.Lock()
 	coords := append([]*coord[S](nil), p.coords...)
 	p.mu.Unlock()
-	var (
-		due     []*coord[S]
-		stale   []*entry[S]
-		drained bool
-	)
-	for _, c := range coords {
-		c.mu.Lock()
-		switch c.getState() {
-		case StateRemoved:
-			if c.open.Load() == 0 {
-				drained = true
-			}
-		case StateDown, StateDraining:
-			if !now.Before(c.nextCheck) {
-				due = append(due, c)
-			} else {
-				earlier(c.nextCheck)
-			}
-		case StateUp:
-			if p.cfg.Interval > 0 || c.suspect {
-				if !now.Before(c.nextCheck) {
-					due = append(due, c)
-				} else {
-					earlier(c.nextCheck)
-				}
-			}
-			p.rampUp(c, now, earlier)
-			stale = p.expireIdle(c, now, stale, earlier)
-		}
-		c.mu.Unlock()
-	}
+	due, stale, drained := p.survey(coords, now, earlier)
 	for _, e := range stale {
 		p.closeEntry(e)
 	}
-	if p.pruneWanted.Swap(false) || now.UnixNano() >= p.nextPrune.Load() {
-		p.nextPrune.Store(now.Add(pruneEvery).UnixNano())
-		for _, c := range coords {
-			if c.getState() == StateUp && c.idle.Load() > 0 {
-				p.pruneDead(c)
-			}
-		}
-	}
+	p.pruneIfDue(coords, now)
 	earlier(time.Unix(0, p.nextPrune.Load()))
-	if p.sticky != nil {
-		ep := int64(now.Sub(p.epochStart) / p.tick)
-		p.epoch.Store(ep)
-		earlier(p.epochStart.Add(time.Duration(ep+1) * p.tick))
-		if p.trimSticky(ep) {
-			earlier(now) // more expired keys than one pass takes
-		}
-	}
+	p.advanceEpoch(now, earlier)
 	if drained {
 		p.removeDrained()
 	}
@@ -219,6 +175,75 @@ func (p *Pool[S]) maintain() time.Duration {
 		return 0 // recompute the schedule with the results
 	}
 	return max(next.Sub(p.now()), time.Millisecond)
+}
+
+// survey goes over coords, each under its lock: it returns those whose
+// check or re-probe is due, the idle sessions that expired (taken out of
+// the idle lists, for the caller to close) and whether a removed member
+// has no session left; it ramps up slow starts, and tells earlier when the
+// next of these falls due.
+func (p *Pool[S]) survey(coords []*coord[S], now time.Time, earlier func(time.Time)) (due []*coord[S], stale []*entry[S], drained bool) {
+	for _, c := range coords {
+		c.mu.Lock()
+		switch c.getState() {
+		case StateRemoved:
+			if c.open.Load() == 0 {
+				drained = true
+			}
+		case StateDown, StateDraining:
+			if checkDue(c, now, earlier) {
+				due = append(due, c)
+			}
+		case StateUp:
+			if (p.cfg.Interval > 0 || c.suspect) && checkDue(c, now, earlier) {
+				due = append(due, c)
+			}
+			p.rampUp(c, now, earlier)
+			stale = p.expireIdle(c, now, stale, earlier)
+		}
+		c.mu.Unlock()
+	}
+	return due, stale, drained
+}
+
+// checkDue reports whether c's next check is due at now (c.mu held); when
+// it is not, it tells earlier when it will be.
+func checkDue[S Session](c *coord[S], now time.Time, earlier func(time.Time)) bool {
+	if !now.Before(c.nextCheck) {
+		return true
+	}
+	earlier(c.nextCheck)
+	return false
+}
+
+// pruneIfDue runs pruneDead over the up coordinators with idle sessions
+// every pruneEvery, or sooner when an acquire found a cut idle session.
+func (p *Pool[S]) pruneIfDue(coords []*coord[S], now time.Time) {
+	if !p.pruneWanted.Swap(false) && now.UnixNano() < p.nextPrune.Load() {
+		return
+	}
+	p.nextPrune.Store(now.Add(pruneEvery).UnixNano())
+	for _, c := range coords {
+		if c.getState() == StateUp && c.idle.Load() > 0 {
+			p.pruneDead(c)
+		}
+	}
+}
+
+// advanceEpoch moves the sticky table's clock to now and trims the keys
+// that expired, telling earlier when the next epoch starts (or now, when
+// expired keys are left for the next pass). Without a sticky table it does
+// nothing.
+func (p *Pool[S]) advanceEpoch(now time.Time, earlier func(time.Time)) {
+	if p.sticky == nil {
+		return
+	}
+	ep := int64(now.Sub(p.epochStart) / p.tick)
+	p.epoch.Store(ep)
+	earlier(p.epochStart.Add(time.Duration(ep+1) * p.tick))
+	if p.trimSticky(ep) {
+		earlier(now) // more expired keys than one pass takes
+	}
 }
 
 // rampUp sets c's slow-start weight for now and tells earlier when to
@@ -344,92 +369,127 @@ func (p *Pool[S]) check(addr string) error {
 	return err
 }
 
+// checkVerdict is what a check result does to a coordinator beyond its
+// counters: applyCheck's steps decide it under c.mu and applyCheck acts on
+// it once c.mu is released (markFailed, markUp and restarted take pickMu,
+// which comes before it).
+type checkVerdict uint8
+
+const (
+	checkCounted    checkVerdict = iota // counted toward Rise or Fall; the state stays
+	checkFailed                         // markFailed: down, or draining when it refuses
+	checkRisen                          // markUp: Rise reached
+	checkRestarted                      // restarted: a draining coordinator answered
+	checkClientSide                     // the client's own failure: no verdict, logged
+)
+
 // applyCheck counts a check result toward Rise or Fall.
 func (p *Pool[S]) applyCheck(c *coord[S], err error) {
 	now := p.now()
 	c.mu.Lock()
-	if err != nil && clientSide(err) {
-		// The client's own failure (its KDC unreachable, its credentials
-		// expired) says nothing of the coordinator: no verdict either
-		// way. Taking it down would close its idle sessions, which still
-		// serve without the KDC.
-		c.lastErr, c.lastErrAt = err, now
-		c.suspect = false
-		if c.getState() == StateUp {
-			if p.cfg.Interval > 0 {
-				c.nextCheck = now.Add(p.cfg.Interval)
-			}
-		} else {
-			c.nextCheck = now.Add(p.jitter(max(c.backoff, p.cfg.BackoffMin)))
-		}
-		c.mu.Unlock()
+	var v checkVerdict
+	switch st := c.getState(); {
+	case err != nil && clientSide(err):
+		v = p.clientSideCheck(c, err, now)
+	case st == StateUp:
+		v = p.upCheck(c, err, now)
+	case st == StateDown || st == StateDraining:
+		v = p.downCheck(c, err, now)
+	}
+	c.mu.Unlock()
+	switch v {
+	case checkFailed:
+		p.markFailed(c, err)
+	case checkRisen:
+		p.markUp(c)
+	case checkRestarted:
+		p.restarted(c)
+	case checkClientSide:
 		if p.log != nil {
 			p.log.Warn("balancer: health check failed on the client's side; coordinator state kept", "coordinator", c.addr, "err", err)
 		}
-		return
 	}
-	refusing := errors.Is(err, conn.ErrShuttingDown)
-	switch c.getState() {
-	case StateUp:
+}
+
+// clientSideCheck records a check that failed on the client's side (c.mu
+// held) and schedules the next one; it never changes c's state.
+func (p *Pool[S]) clientSideCheck(c *coord[S], err error, now time.Time) checkVerdict {
+	// The client's own failure (its KDC unreachable, its credentials
+	// expired) says nothing of the coordinator: no verdict either way.
+	// Taking it down would close its idle sessions, which still serve
+	// without the KDC.
+	c.lastErr, c.lastErrAt = err, now
+	c.suspect = false
+	if c.getState() == StateUp {
 		if p.cfg.Interval > 0 {
 			c.nextCheck = now.Add(p.cfg.Interval)
 		}
-		suspect := c.suspect
-		c.suspect = false
-		if err == nil {
-			c.fall = 0
-			break
-		}
-		c.fall++
-		if c.fall >= p.cfg.Fall || suspect || refusing {
-			// A refusal says it all at once: the coordinator is shutting
-			// down.
-			c.mu.Unlock()
-			p.markFailed(c, err)
-			return
-		}
-		c.failures.Add(1)
-		c.lastErr, c.lastErrAt = err, now
-	case StateDown, StateDraining:
-		if err == nil {
-			c.rise++
-			if c.rise >= p.cfg.Rise {
-				c.mu.Unlock()
-				p.markUp(c)
-				return
-			}
-			c.nextCheck = now.Add(p.jitter(p.cfg.BackoffMin))
-			if c.getState() == StateDraining {
-				// Draining and answering: it restarted (a shutdown is not
-				// undone). Down until Rise, and so tried by acquires while
-				// no coordinator is up.
-				c.mu.Unlock()
-				p.restarted(c)
-				return
-			}
-			break
-		}
-		if st := c.getState(); (st == StateDown && refusing) || (st == StateDraining && !refusing) {
-			// Down and now refusing: it is back, shutting down; draining and
-			// no longer answering: it is gone, for now.
-			c.mu.Unlock()
-			p.markFailed(c, err)
-			return
-		}
-		c.rise = 0
-		c.failures.Add(1)
-		c.failSeq.Store(p.failSeq.Add(1))
-		c.lastErr, c.lastErrAt = err, now
-		if c.getState() == StateDraining {
-			// Still refusing: alive, and back soon after its grace
-			// period. No backing off, so that its return is seen soon.
-			c.backoff = p.cfg.BackoffMin
-		} else {
-			c.backoff = min(max(c.backoff*2, p.cfg.BackoffMin), p.cfg.BackoffMax)
-		}
-		c.nextCheck = now.Add(p.jitter(c.backoff))
+	} else {
+		c.nextCheck = now.Add(p.jitter(max(c.backoff, p.cfg.BackoffMin)))
 	}
-	c.mu.Unlock()
+	return checkClientSide
+}
+
+// upCheck counts a check of an up coordinator toward Fall (c.mu held); it
+// says checkFailed when c is to go down or drain.
+func (p *Pool[S]) upCheck(c *coord[S], err error, now time.Time) checkVerdict {
+	if p.cfg.Interval > 0 {
+		c.nextCheck = now.Add(p.cfg.Interval)
+	}
+	suspect := c.suspect
+	c.suspect = false
+	if err == nil {
+		c.fall = 0
+		return checkCounted
+	}
+	c.fall++
+	if c.fall >= p.cfg.Fall || suspect || errors.Is(err, conn.ErrShuttingDown) {
+		// A refusal says it all at once: the coordinator is shutting
+		// down.
+		return checkFailed
+	}
+	c.failures.Add(1)
+	c.lastErr, c.lastErrAt = err, now
+	return checkCounted
+}
+
+// downCheck counts a re-probe of a down or draining coordinator toward
+// Rise (c.mu held) and schedules the next one, backing off while it fails.
+func (p *Pool[S]) downCheck(c *coord[S], err error, now time.Time) checkVerdict {
+	st := c.getState()
+	if err == nil {
+		c.rise++
+		if c.rise >= p.cfg.Rise {
+			return checkRisen
+		}
+		c.nextCheck = now.Add(p.jitter(p.cfg.BackoffMin))
+		if st == StateDraining {
+			// Draining and answering: it restarted (a shutdown is not
+			// undone). Down until Rise, and so tried by acquires while
+			// no coordinator is up.
+			return checkRestarted
+		}
+		return checkCounted
+	}
+	refusing := errors.Is(err, conn.ErrShuttingDown)
+	if (st == StateDown && refusing) || (st == StateDraining && !refusing) {
+		// Down and now refusing: it is back, shutting down; draining and
+		// no longer answering: it is gone, for now.
+		return checkFailed
+	}
+	c.rise = 0
+	c.failures.Add(1)
+	c.failSeq.Store(p.failSeq.Add(1))
+	c.lastErr, c.lastErrAt = err, now
+	if st == StateDraining {
+		// Still refusing: alive, and back soon after its grace period. No
+		// backing off, so that its return is seen soon.
+		c.backoff = p.cfg.BackoffMin
+	} else {
+		c.backoff = min(max(c.backoff*2, p.cfg.BackoffMin), p.cfg.BackoffMax)
+	}
+	c.nextCheck = now.Add(p.jitter(c.backoff))
+	return checkCounted
 }
 
 // restarted takes a draining coordinator that answered a check to down,

@@ -135,6 +135,7 @@ func NewWithHooks[S Session](cfg Config, dialer Dialer[S], hooks Hooks[S]) (*Poo
 	return newPool(cfg, dialer, hooks, options{})
 }
 
+// newPool is New with hooks and the internals tests replace.
 func newPool[S Session](cfg Config, dialer Dialer[S], hooks Hooks[S], o options) (*Pool[S], error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -168,14 +169,7 @@ func newPool[S Session](cfg Config, dialer Dialer[S], hooks Hooks[S], o options)
 		p.ties = new(atomic.Uint64)
 	}
 	p.checker, _ = dialer.(Checker)
-	p.defaultKey = cfg.DefaultKey
-	if p.defaultKey == "" {
-		if h, err := os.Hostname(); err == nil && h != "" {
-			p.defaultKey = h
-		} else {
-			p.defaultKey = "localhost"
-		}
-	}
+	p.defaultKey = defaultKey(cfg.DefaultKey)
 	if cfg.StickyTableSize > 0 {
 		p.sticky = newStickyTable[S](cfg.StickyTableSize, cfg.StickyExpire > 0)
 		p.tick = stickyEpoch(cfg.StickyExpire)
@@ -189,15 +183,35 @@ func newPool[S Session](cfg Config, dialer Dialer[S], hooks Hooks[S], o options)
 		p.coords = append(p.coords, c)
 	}
 	p.rebuild()
+	p.startBackground(o.noLoop)
+	return p, nil
+}
+
+// defaultKey is Config.DefaultKey, or when it is empty this host's name
+// ("localhost" when the name cannot be had).
+func defaultKey(key string) string {
+	if key != "" {
+		return key
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "localhost"
+}
+
+// startBackground starts the pool's background work: its loop, and the
+// pollers of discovery and cluster load. With noLoop (tests) nothing runs
+// in the background: the loop counts as ended, and discovery and cluster
+// load are set up without pollers.
+func (p *Pool[S]) startBackground(noLoop bool) {
 	p.bgCtx, p.bgCancel = context.WithCancel(context.Background()) //nolint:gosec // G118: Close calls p.bgCancel
-	if o.noLoop {
+	if noLoop {
 		close(p.loopDone)
 	} else {
 		go p.loop()
 	}
-	p.startDiscovery(o.noLoop)
-	p.startClusterLoad(o.noLoop)
-	return p, nil
+	p.startDiscovery(noLoop)
+	p.startClusterLoad(noLoop)
 }
 
 // initCheck spreads the first active checks over one Interval.
