@@ -256,20 +256,48 @@ func (s *beeswaxSession) Execute(ctx context.Context, stmt string, opts map[stri
 		return nil, &Error{Addr: s.addr, Op: "execute", Err: ErrSessionClosed}
 	}
 	c := classify(stmt)
-	kind := c.kind
 	op := &Operation{addr: s.addr, fetchSize: s.opts.FetchSize, pollMin: s.opts.PollMin, pollMax: s.opts.PollMax, rows: -1}
-	if kind == stmtSet || kind == stmtUnsetAll {
-		// Query options stay on the client and go with every query; SET
-		// k='' drops k, which is then the server's default.
-		if kind == stmtSet && c.value != "" {
-			if _, err := s.configuration(map[string]string{c.key: c.value}); err != nil {
-				return nil, &Error{Addr: s.addr, Op: OpExecute, Err: err}
-			}
-		}
-		s.st.done(c)
-		op.impl = noopOp{}
-		return op, nil
+	if c.kind == stmtSet || c.kind == stmtUnsetAll {
+		return s.setLocal(c, op)
 	}
+	h, err := s.query(ctx, stmt, opts)
+	if err != nil {
+		return nil, err
+	}
+	bo := &beeswaxOp{s: s, h: h, dml: c.kind == stmtDML}
+	op.impl = bo
+	op.queryID = h.ID
+	started(ctx, s.addr, op.queryID)
+	// Count the session as changed from here, whatever happens next.
+	s.st.begin(c)
+	if err := bo.wait(ctx); err != nil {
+		return nil, tagQuery(err, op.queryID)
+	}
+	s.st.done(c)
+	if err := bo.describe(ctx, op); err != nil {
+		return nil, tagQuery(err, op.queryID)
+	}
+	return op, nil
+}
+
+// setLocal runs a SET or UNSET ALL, c, on the client: over beeswax, query
+// options stay here and go with every query. op comes back with nothing
+// to read.
+func (s *beeswaxSession) setLocal(c classified, op *Operation) (*Operation, error) {
+	// SET k='' drops k, which is then the server's default.
+	if c.kind == stmtSet && c.value != "" {
+		if _, err := s.configuration(map[string]string{c.key: c.value}); err != nil {
+			return nil, &Error{Addr: s.addr, Op: OpExecute, Err: err}
+		}
+	}
+	s.st.done(c)
+	op.impl = noopOp{}
+	return op, nil
+}
+
+// query sends stmt with the session's query options and opts, and
+// returns its handle (never nil).
+func (s *beeswaxSession) query(ctx context.Context, stmt string, opts map[string]string) (*beeswax.QueryHandle, error) {
 	conf, err := s.configuration(opts)
 	if err != nil {
 		return nil, &Error{Addr: s.addr, Op: OpExecute, Err: err}
@@ -285,41 +313,39 @@ func (s *beeswaxSession) Execute(ctx context.Context, stmt string, opts map[stri
 	if h == nil {
 		return nil, &Error{Addr: s.addr, Op: "execute", Sent: true, Err: fmt.Errorf("%w: no query handle", ErrNotImpala)}
 	}
-	bo := &beeswaxOp{s: s, h: h, dml: kind == stmtDML}
-	op.impl = bo
-	op.queryID = h.ID
-	started(ctx, s.addr, op.queryID)
-	// Count the session as changed from here, whatever happens next.
-	s.st.begin(c)
-	if err := bo.wait(ctx); err != nil {
-		return nil, tagQuery(err, op.queryID)
-	}
-	s.st.done(c)
+	return h, nil
+}
+
+// describe reads the result metadata of the finished statement into op
+// (its columns, and whether it has rows). When that fails the statement
+// is closed, or abandoned when ctx ended.
+func (o *beeswaxOp) describe(ctx context.Context, op *Operation) error {
 	var md *beeswax.ResultsMetadata
-	if err := s.rpc(ctx, "metadata", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
-		md, err = c.GetResultsMetadata(ctx, h)
+	if err := o.s.rpc(ctx, "metadata", true, func(ctx context.Context, c *impala.ImpalaServiceClient) (err error) {
+		md, err = c.GetResultsMetadata(ctx, o.h)
 		return err
 	}); err != nil {
 		if ctx.Err() != nil {
-			bo.abandon()
+			o.abandon()
 		} else {
-			bo.closeQuiet(ctx)
+			o.closeQuiet(ctx)
 		}
-		return nil, tagQuery(err, op.queryID)
+		return err
 	}
-	if md != nil && md.Schema != nil && len(md.Schema.FieldSchemas) > 0 {
-		cols := make([]Column, len(md.Schema.FieldSchemas))
-		for i, f := range md.Schema.FieldSchemas {
-			if f == nil {
-				cols[i] = Column{Type: TypeOther, TypeName: "OTHER", Nullable: true}
-				continue
-			}
-			cols[i] = columnFromTypeName(f.Name, f.Type)
+	if md == nil || md.Schema == nil || len(md.Schema.FieldSchemas) == 0 {
+		return nil
+	}
+	cols := make([]Column, len(md.Schema.FieldSchemas))
+	for i, f := range md.Schema.FieldSchemas {
+		if f == nil {
+			cols[i] = Column{Type: TypeOther, TypeName: "OTHER", Nullable: true}
+			continue
 		}
-		op.cols, bo.cols, op.hasResults = cols, cols, true
-		bo.delim = md.Delim
+		cols[i] = columnFromTypeName(f.Name, f.Type)
 	}
-	return op, nil
+	op.cols, o.cols, op.hasResults = cols, cols, true
+	o.delim = md.Delim
+	return nil
 }
 
 // beeswaxOp is the beeswax half of an Operation.

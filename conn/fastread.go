@@ -258,22 +258,7 @@ func readColumn(ctx context.Context, p thrift.TProtocol, sr *stringReader, col i
 		case 7:
 			c.StringVal = &tcli.TStringColumn{}
 			if col < len(sr.timeCols) && sr.timeCols[col] {
-				var td *timeData
-				td, c.StringVal.Nulls, err = readColumnStruct(ctx, p, sr, func() (*timeData, error) {
-					_, n, err := p.ReadListBegin(ctx)
-					if err != nil {
-						return nil, err
-					}
-					if err := sr.values(n, costTime); err != nil {
-						return nil, err
-					}
-					td, err := sr.readTimes(n)
-					if err != nil {
-						return nil, err
-					}
-					return td, p.ReadListEnd(ctx)
-				})
-				sr.times[col] = td
+				c.StringVal.Nulls, err = readTimeColumn(ctx, p, sr, col)
 				break
 			}
 			c.StringVal.Values, c.StringVal.Nulls, err = readColumnStruct(ctx, p, sr, func() ([]string, error) {
@@ -292,6 +277,28 @@ func readColumn(ctx context.Context, p thrift.TProtocol, sr *stringReader, col i
 		return nil, err
 	}
 	return c, nil
+}
+
+// readTimeColumn reads the string column col, a TIMESTAMP or DATE column
+// of sr.timeCols, parsing its values into sr.times[col] (the strings are
+// not kept); it returns the column's null bitmap.
+func readTimeColumn(ctx context.Context, p thrift.TProtocol, sr *stringReader, col int) ([]byte, error) {
+	td, nulls, err := readColumnStruct(ctx, p, sr, func() (*timeData, error) {
+		_, n, err := p.ReadListBegin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := sr.values(n, costTime); err != nil {
+			return nil, err
+		}
+		td, err := sr.readTimes(n)
+		if err != nil {
+			return nil, err
+		}
+		return td, p.ReadListEnd(ctx)
+	})
+	sr.times[col] = td
+	return nulls, err
 }
 
 // fixedValue is the Go type of the elements of a fixed-width value list.

@@ -243,12 +243,46 @@ func (s *hs2Session) isClosed() bool { return s.closed.Load() }
 
 func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]string) (*Operation, error) {
 	c := classify(stmt)
-	kind := c.kind
-	fetched := kind == stmtQuery && !s.opts.AllowNonImpala && !s.opts.PollQueries && !wantsProgress(ctx)
+	fetched := c.kind == stmtQuery && !s.opts.AllowNonImpala && !s.opts.PollQueries && !wantsProgress(ctx)
 	var bound time.Duration
 	if fetched {
 		opts, bound = s.boundFetch(ctx, opts)
 	}
+	start := time.Now()
+	handle, err := s.executeStatement(ctx, stmt, opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.kind == stmtQuery {
+		s.planning = max(time.Since(start), s.planning-s.planning/4)
+	}
+	h := &hs2Op{s: s, h: handle}
+	op := &Operation{impl: h, addr: s.addr, fetchSize: s.opts.FetchSize, pollMin: s.opts.PollMin, pollMax: s.opts.PollMax, rows: -1}
+	op.queryID = queryIDFromGUID(handle.OperationId.GUID)
+	started(ctx, s.addr, op.queryID)
+	// The coordinator applies SET and USE when it accepts them: count the
+	// session as changed from here, whatever happens next; what it became
+	// is known once the statement succeeded.
+	s.st.begin(c)
+	op.hasResults = handle.HasResultSet
+	if fetched && bound != 0 && !boundHolds(ctx, bound) {
+		// Planning took longer than boundFetch left for it (or the
+		// deadline was too close to leave any): a fetch would wait past
+		// the deadline, since Impala measures FETCH_ROWS_TIMEOUT_MS from
+		// the fetch's arrival. Poll instead, which ends at the deadline.
+		fetched = false
+	}
+	if err := h.await(ctx, op, c, fetched, bound); err != nil {
+		return nil, tagQuery(err, op.queryID)
+	}
+	return op, nil
+}
+
+// executeStatement sends ExecuteStatement and returns the operation's
+// handle (never nil, with an id). A *Error it returns has Sent false only
+// when the statement surely did not run; when the request left and no
+// answer came back, the session is marked orphan.
+func (s *hs2Session) executeStatement(ctx context.Context, stmt string, opts map[string]string) (*tcli.TOperationHandle, error) {
 	req := &tcli.TExecuteStatementReq{
 		SessionHandle: s.handle,
 		Statement:     stmt,
@@ -256,7 +290,6 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 		RunAsync:      true,
 	}
 	var resp *tcli.TExecuteStatementResp
-	start := time.Now()
 	if err := s.rpc(ctx, OpExecute, false, func(ctx context.Context, c *impala.ImpalaHiveServer2ServiceClient) (err error) {
 		resp, err = c.ExecuteStatement(ctx, req)
 		return err
@@ -285,44 +318,31 @@ func (s *hs2Session) Execute(ctx context.Context, stmt string, opts map[string]s
 	if resp.OperationHandle == nil || resp.OperationHandle.OperationId == nil {
 		return nil, &Error{Addr: s.addr, Op: "execute", Sent: true, Err: fmt.Errorf("%w: no operation handle", ErrNotImpala)}
 	}
-	if kind == stmtQuery {
-		s.planning = max(time.Since(start), s.planning-s.planning/4)
-	}
-	h := &hs2Op{s: s, h: resp.OperationHandle}
-	op := &Operation{impl: h, addr: s.addr, fetchSize: s.opts.FetchSize, pollMin: s.opts.PollMin, pollMax: s.opts.PollMax, rows: -1}
-	op.queryID = queryIDFromGUID(resp.OperationHandle.OperationId.GUID)
-	started(ctx, s.addr, op.queryID)
-	// The coordinator applies SET and USE when it accepts them: count the
-	// session as changed from here, whatever happens next; what it became
-	// is known once the statement succeeded.
-	s.st.begin(c)
-	op.hasResults = resp.OperationHandle.HasResultSet
-	if fetched && bound != 0 && !boundHolds(ctx, bound) {
-		// Planning took longer than boundFetch left for it (or the
-		// deadline was too close to leave any): a fetch would wait past
-		// the deadline, since Impala measures FETCH_ROWS_TIMEOUT_MS from
-		// the fetch's arrival. Poll instead, which ends at the deadline.
-		fetched = false
-	}
+	return resp.OperationHandle, nil
+}
+
+// await waits until the statement of op, classified as c, has run or has
+// its first rows: with the first fetch, held until the rows are ready,
+// when fetched and it has results (bound as boundFetch set it); otherwise
+// by polling its status to the end, then recording what c did to the
+// session and reading its result columns.
+func (o *hs2Op) await(ctx context.Context, op *Operation, c classified, fetched bool, bound time.Duration) error {
 	if fetched && op.hasResults {
-		if err := h.fetchFirst(ctx, op, bound); err != nil {
-			return nil, tagQuery(err, op.queryID)
-		}
-		return op, nil
+		return o.fetchFirst(ctx, op, bound)
 	}
-	if err := h.wait(ctx); err != nil {
-		return nil, tagQuery(err, op.queryID)
+	if err := o.wait(ctx); err != nil {
+		return err
 	}
-	s.st.done(c)
+	o.s.st.done(c)
 	if op.hasResults {
-		cols, err := h.columns(ctx)
+		cols, err := o.columns(ctx)
 		if err != nil {
-			return nil, tagQuery(err, op.queryID)
+			return err
 		}
 		op.cols = cols
-		h.cols = cols
+		o.cols = cols
 	}
-	return op, nil
+	return nil
 }
 
 func (s *hs2Session) Reset(ctx context.Context) error {

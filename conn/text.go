@@ -38,8 +38,37 @@ func decodeTextRows(rows []string, meta []Column, delim string, budget int) (*Ba
 		b.n = 0
 		return b, nil
 	}
+	initTextColumns(b.cols, meta, n)
+	for r, row := range rows {
+		rest := row
+		for i, m := range meta {
+			var f string
+			if i == len(b.cols)-1 {
+				f, rest = rest, ""
+				if strings.Contains(f, delim) {
+					return nil, fmt.Errorf("%w: row %d has more than %d fields (a value holding a tab or newline cannot travel over beeswax)", ErrBadRowSet, r, len(b.cols))
+				}
+			} else {
+				j := strings.Index(rest, delim)
+				if j < 0 {
+					return nil, fmt.Errorf("%w: row %d has %d fields, the metadata %d", ErrBadRowSet, r, i+1, len(b.cols))
+				}
+				f, rest = rest[:j], rest[j+len(delim):]
+			}
+			if err := setText(&b.cols[i], r, f); err != nil {
+				return nil, fmt.Errorf("%w: row %d column %d (%s %s): %w", ErrBadRowSet, r, i, m.Name, m.TypeName, err)
+			}
+		}
+	}
+	return b, nil
+}
+
+// initTextColumns sets up cols[i] for the text of column meta[i] (TypeOther
+// is kept as a string): its kind, and its values and null bitmap for n
+// rows, all zero.
+func initTextColumns(cols []colData, meta []Column, n int) {
 	for i, m := range meta {
-		c := &b.cols[i]
+		c := &cols[i]
 		c.typ = m.Type
 		c.kind = wantKind(c.typ)
 		if c.typ == TypeOther {
@@ -67,28 +96,6 @@ func decodeTextRows(rows []string, meta []Column, delim string, budget int) (*Ba
 			c.nulls = make([]byte, (n+7)/8)
 		}
 	}
-	for r, row := range rows {
-		rest := row
-		for i, m := range meta {
-			var f string
-			if i == len(b.cols)-1 {
-				f, rest = rest, ""
-				if strings.Contains(f, delim) {
-					return nil, fmt.Errorf("%w: row %d has more than %d fields (a value holding a tab or newline cannot travel over beeswax)", ErrBadRowSet, r, len(b.cols))
-				}
-			} else {
-				j := strings.Index(rest, delim)
-				if j < 0 {
-					return nil, fmt.Errorf("%w: row %d has %d fields, the metadata %d", ErrBadRowSet, r, i+1, len(b.cols))
-				}
-				f, rest = rest[:j], rest[j+len(delim):]
-			}
-			if err := setText(&b.cols[i], r, f); err != nil {
-				return nil, fmt.Errorf("%w: row %d column %d (%s %s): %w", ErrBadRowSet, r, i, m.Name, m.TypeName, err)
-			}
-		}
-	}
-	return b, nil
 }
 
 // textBudget checks that the slices decodeTextRows makes for rows fit in
