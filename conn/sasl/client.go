@@ -71,39 +71,18 @@ func (t *Transport) Handshake(ctx context.Context, host string) error {
 // clientNegotiate runs the negotiation; it returns nil or the failure.
 func (t *Transport) clientNegotiate(ctx context.Context, host string) *HandshakeError {
 	name := t.w.Mechanism()
-	fail := func(step string, err error) *HandshakeError {
-		return &HandshakeError{Side: "client", Mechanism: name, Step: step, Err: err}
-	}
 	if name == "" || len(name) > 255 {
-		return fail("start", fmt.Errorf("sasl: invalid mechanism name of %d bytes", len(name)))
+		return t.failed("start", fmt.Errorf("sasl: invalid mechanism name of %d bytes", len(name)))
 	}
-	initial, err := t.mech.Start(ctx, host)
-	if err != nil {
-		return fail("start mechanism", err)
+	done, he := t.sendStart(ctx, host)
+	if he != nil {
+		return he
 	}
-	done := false
-	if c, ok := t.mech.(Completer); ok {
-		done = c.Complete()
-	}
-	st := StatusOK
-	if done {
-		st = StatusComplete
-	}
-	b, _ := saslwire.AppendMessage(make([]byte, 0, 2*saslwire.MessageHeaderLen+len(name)+len(initial)), byte(StatusStart), []byte(name))
-	b, err = saslwire.AppendMessage(b, byte(st), initial)
-	if err != nil {
-		return fail("send start", err)
-	}
-	t.w.Debug("sasl send start", slog.String("status", st.String()))
-	if err := t.w.Send(b); err != nil {
-		return fail("send start", err)
-	}
-
 	for round := 1; round <= saslwire.MaxRounds; round++ {
 		step := fmt.Sprintf("read reply %d", round)
 		m, err := t.w.ReadMessage()
 		if err != nil {
-			return fail(step, classifyReadError(err, round == 1))
+			return t.failed(step, classifyReadError(err, round == 1))
 		}
 		status := Status(m.Status)
 		t.w.Debug("sasl received", slog.String("status", status.String()), slog.Int("round", round))
@@ -112,48 +91,100 @@ func (t *Transport) clientNegotiate(ctx context.Context, host string) *Handshake
 			return &HandshakeError{Side: "client", Mechanism: name, Step: step,
 				Status: status, PeerMessage: saslwire.PeerMessage(m.Payload)}
 		case StatusOK:
-			step = fmt.Sprintf("evaluate challenge %d", round)
-			if done {
-				t.w.SendFailure(byte(StatusError), "client mechanism is already complete")
-				return fail(step, fmt.Errorf("%w: server sent a challenge after the client mechanism completed", ErrProtocol))
-			}
-			resp, d, err := t.mech.Step(ctx, m.Payload)
-			if err != nil {
-				t.w.SendFailure(byte(StatusBad), err.Error())
-				return fail(step, err)
-			}
-			done = d
-			st := StatusOK
-			if done {
-				st = StatusComplete
-			}
-			b, err := saslwire.AppendMessage(nil, byte(st), resp)
-			if err != nil {
-				return fail(step, err)
-			}
-			if err := t.w.Send(b); err != nil {
-				return fail(fmt.Sprintf("send response %d", round), err)
+			if done, he = t.answerChallenge(ctx, round, m.Payload, done); he != nil {
+				return he
 			}
 		case StatusComplete:
-			if !done {
-				step = "evaluate final data"
-				_, d, err := t.mech.Step(ctx, m.Payload)
-				if err != nil {
-					return fail(step, err)
-				}
-				if !d {
-					return fail(step, fmt.Errorf("%w: server said COMPLETE before the client mechanism finished", ErrProtocol))
-				}
-			}
-			t.w.Finish(t.mech)
-			return nil
+			return t.acceptComplete(ctx, m.Payload, done)
 		default: // StatusStart
 			t.w.SendFailure(byte(StatusError), "unexpected START from server")
-			return fail(step, fmt.Errorf("%w: server sent %s", ErrProtocol, status))
+			return t.failed(step, fmt.Errorf("%w: server sent %s", ErrProtocol, status))
 		}
 	}
 	t.w.SendFailure(byte(StatusError), "too many negotiation rounds")
-	return fail("negotiate", fmt.Errorf("%w: more than %d rounds", ErrProtocol, saslwire.MaxRounds))
+	return t.failed("negotiate", fmt.Errorf("%w: more than %d rounds", ErrProtocol, saslwire.MaxRounds))
+}
+
+// failed is the client's failure at step, caused by err.
+func (t *Transport) failed(step string, err error) *HandshakeError {
+	return &HandshakeError{Side: "client", Mechanism: t.w.Mechanism(), Step: step, Err: err}
+}
+
+// sendStart starts the mechanism and sends START with its name and the
+// initial response. done reports whether the mechanism finished with it
+// (a Completer that says so); the response then goes with COMPLETE.
+func (t *Transport) sendStart(ctx context.Context, host string) (done bool, he *HandshakeError) {
+	name := t.w.Mechanism()
+	initial, err := t.mech.Start(ctx, host)
+	if err != nil {
+		return false, t.failed("start mechanism", err)
+	}
+	if c, ok := t.mech.(Completer); ok {
+		done = c.Complete()
+	}
+	st := stepStatus(done)
+	b, _ := saslwire.AppendMessage(make([]byte, 0, 2*saslwire.MessageHeaderLen+len(name)+len(initial)), byte(StatusStart), []byte(name))
+	b, err = saslwire.AppendMessage(b, byte(st), initial)
+	if err != nil {
+		return false, t.failed("send start", err)
+	}
+	t.w.Debug("sasl send start", slog.String("status", st.String()))
+	if err := t.w.Send(b); err != nil {
+		return false, t.failed("send start", err)
+	}
+	return done, nil
+}
+
+// answerChallenge answers the server's challenge of round with the
+// mechanism's next response, and reports whether the mechanism is done.
+// done says it was before: a challenge then is a protocol error. Failures
+// are also sent to the server.
+func (t *Transport) answerChallenge(ctx context.Context, round int, challenge []byte, done bool) (bool, *HandshakeError) {
+	step := fmt.Sprintf("evaluate challenge %d", round)
+	if done {
+		t.w.SendFailure(byte(StatusError), "client mechanism is already complete")
+		return true, t.failed(step, fmt.Errorf("%w: server sent a challenge after the client mechanism completed", ErrProtocol))
+	}
+	resp, done, err := t.mech.Step(ctx, challenge)
+	if err != nil {
+		t.w.SendFailure(byte(StatusBad), err.Error())
+		return false, t.failed(step, err)
+	}
+	b, err := saslwire.AppendMessage(nil, byte(stepStatus(done)), resp)
+	if err != nil {
+		return done, t.failed(step, err)
+	}
+	if err := t.w.Send(b); err != nil {
+		return done, t.failed(fmt.Sprintf("send response %d", round), err)
+	}
+	return done, nil
+}
+
+// acceptComplete ends the negotiation at the server's COMPLETE. When the
+// mechanism was not done yet, it evaluates the payload (final) and must
+// finish with it.
+func (t *Transport) acceptComplete(ctx context.Context, final []byte, done bool) *HandshakeError {
+	if !done {
+		const step = "evaluate final data"
+		_, d, err := t.mech.Step(ctx, final)
+		if err != nil {
+			return t.failed(step, err)
+		}
+		if !d {
+			return t.failed(step, fmt.Errorf("%w: server said COMPLETE before the client mechanism finished", ErrProtocol))
+		}
+	}
+	t.w.Finish(t.mech)
+	return nil
+}
+
+// stepStatus is the status a client message goes with: COMPLETE once the
+// mechanism is done, OK while it is not.
+func stepStatus(done bool) Status {
+	if done {
+		return StatusComplete
+	}
+	return StatusOK
 }
 
 // classifyReadError explains a failed read of a negotiation message. On the
