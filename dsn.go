@@ -995,9 +995,29 @@ func parseInt(key, v string, lo, hi int) (int, error) {
 // and no combination that cannot work. The error is a *[DSNError] naming
 // the DSN parameter.
 func (c *Config) Validate() error {
-	if err := c.validateHAProxy(); err != nil {
-		return err
+	for _, check := range []func() error{
+		c.validateHAProxy,
+		c.validateAddrs,
+		c.validateSession,
+		c.validateHTTP,
+		c.validateExecution,
+		c.validateBalance,
+		c.validateAuth,
+		c.validateTLS,
+		c.validateLimits,
+		c.validateDiscovery,
+		c.validateQueryOptions,
+	} {
+		if err := check(); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// validateAddrs checks that every coordinator address is host[:port] and
+// that no two name the same coordinator once the default port is added.
+func (c *Config) validateAddrs() error {
 	seen := make(map[string]int, len(c.Addrs))
 	for i, a := range c.Addrs {
 		n, err := normalizeAddr(a, i+1, c.DefaultPort(), false)
@@ -1009,6 +1029,12 @@ func (c *Config) Validate() error {
 		}
 		seen[n] = i + 1
 	}
+	return nil
+}
+
+// validateSession checks what the session is opened with: the database,
+// the user name and password (no NUL), and the protocol.
+func (c *Config) validateSession() error {
 	if c.Database != "" && !isIdent(c.Database, false) {
 		return dsnErr("database", fmt.Sprintf("%q is not a database name (letters, digits, underscore)", c.Database))
 	}
@@ -1023,9 +1049,12 @@ func (c *Config) Validate() error {
 	default:
 		return dsnErr("protocol", fmt.Sprintf("%q is not hs2, beeswax or hs2-http", c.Protocol))
 	}
-	if err := c.validateHTTP(); err != nil {
-		return err
-	}
+	return nil
+}
+
+// validateExecution checks how statements run: sync_ddl, and
+// allow_non_impala, which needs HS2.
+func (c *Config) validateExecution() error {
 	switch c.SyncDDL {
 	case "", SyncDDLAuto, SyncDDLAlways, SyncDDLNever:
 	default:
@@ -1034,17 +1063,12 @@ func (c *Config) Validate() error {
 	if c.AllowNonImpala && c.Protocol == ProtocolBeeswax {
 		return dsnErr("allow_non_impala", "beeswax is Impala's own protocol; allow_non_impala needs protocol=hs2")
 	}
-	if err := c.validateBalance(); err != nil {
-		return err
-	}
+	return nil
+}
 
-	if err := c.validateAuth(); err != nil {
-		return err
-	}
-	if err := c.validateTLS(); err != nil {
-		return err
-	}
-
+// validateLimits checks the numeric settings: timeouts, fetch size,
+// retries, reply memory and outlier ejection, each in its range.
+func (c *Config) validateLimits() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -1068,10 +1092,13 @@ func (c *Config) Validate() error {
 	if !(c.OutlierMaxEjected >= 0 && c.OutlierMaxEjected <= 1) {
 		return dsnErr("outlier_max_ejected", fmt.Sprintf("%v is not from 0 to 1", c.OutlierMaxEjected))
 	}
-	if err := c.validateDiscovery(); err != nil {
-		return err
-	}
+	return nil
+}
 
+// validateQueryOptions checks the query options: names of letters, digits
+// and underscores, each given once whatever its case, values that can be
+// sent.
+func (c *Config) validateQueryOptions() error {
 	upper := make(map[string]bool, len(c.QueryOptions))
 	for _, name := range sortedKeys(c.QueryOptions) {
 		if !isIdent(name, true) {
@@ -1107,16 +1134,14 @@ func (c *Config) validateHAProxy() error {
 	return nil
 }
 
+// validateAuth checks the authentication settings: those of the mechanism
+// auth names, and none of another's.
 func (c *Config) validateAuth() error {
 	if err := c.validateJWT(); err != nil {
 		return err
 	}
 	switch c.Auth {
-	case AuthJWT:
-		if !c.Password.IsZero() {
-			return dsnErr("auth", "a password needs auth=plain (ldap) or auth=gssapi")
-		}
-	case "", AuthNone:
+	case "", AuthNone, AuthJWT:
 		if !c.Password.IsZero() {
 			return dsnErr("auth", "a password needs auth=plain (ldap) or auth=gssapi")
 		}
@@ -1125,31 +1150,7 @@ func (c *Config) validateAuth() error {
 			return dsnErr("auth", "plain needs a user name")
 		}
 	case AuthGSSAPI:
-		switch {
-		case c.Keytab != "" && c.CCache != "":
-			return dsnErr("keytab", "not with ccache: give one of keytab, ccache or a password")
-		case c.Keytab != "" && !c.Password.IsZero():
-			return dsnErr("keytab", "not with a password: give one of keytab, ccache or a password")
-		case c.CCache != "" && !c.Password.IsZero():
-			return dsnErr("ccache", "not with a password: give one of keytab, ccache or a password")
-		case (c.Keytab != "" || !c.Password.IsZero()) && c.Principal == "" && c.User == "":
-			return dsnErr("principal", "a keytab or password login needs a principal or a user name")
-		}
-		if c.KerberosHostFQDN != "" && !isHostName(c.KerberosHostFQDN) {
-			return dsnErr("kerberos_host_fqdn", fmt.Sprintf("%q is not a host name", c.KerberosHostFQDN))
-		}
-		if c.ServiceName != "" && (strings.ContainsAny(c.ServiceName, "/@") || !printable(c.ServiceName)) {
-			return dsnErr("service_name", fmt.Sprintf("%q is not a service name", c.ServiceName))
-		}
-		if !printable(c.Principal) {
-			return dsnErr("principal", "contains a control character")
-		}
-		for _, p := range []struct{ name, v string }{{"krb5_conf", c.Krb5Conf}, {"keytab", c.Keytab}, {"ccache", c.CCache}} {
-			if strings.IndexByte(p.v, 0) >= 0 {
-				return dsnErr(p.name, "contains NUL")
-			}
-		}
-		return nil
+		return c.validateGSSAPI()
 	default:
 		// ParseDSN turns "ldap" into AuthPlain; a Config holds one of the
 		// constants.
@@ -1165,6 +1166,37 @@ func (c *Config) validateAuth() error {
 	}
 	if c.ServiceName != "" {
 		return dsnErr("service_name", "needs auth=gssapi")
+	}
+	return nil
+}
+
+// validateGSSAPI checks the Kerberos settings of auth=gssapi: one source
+// of credentials (keytab, ccache or password), a principal or user name
+// for a login, and names and paths that can be used.
+func (c *Config) validateGSSAPI() error {
+	switch {
+	case c.Keytab != "" && c.CCache != "":
+		return dsnErr("keytab", "not with ccache: give one of keytab, ccache or a password")
+	case c.Keytab != "" && !c.Password.IsZero():
+		return dsnErr("keytab", "not with a password: give one of keytab, ccache or a password")
+	case c.CCache != "" && !c.Password.IsZero():
+		return dsnErr("ccache", "not with a password: give one of keytab, ccache or a password")
+	case (c.Keytab != "" || !c.Password.IsZero()) && c.Principal == "" && c.User == "":
+		return dsnErr("principal", "a keytab or password login needs a principal or a user name")
+	}
+	if c.KerberosHostFQDN != "" && !isHostName(c.KerberosHostFQDN) {
+		return dsnErr("kerberos_host_fqdn", fmt.Sprintf("%q is not a host name", c.KerberosHostFQDN))
+	}
+	if c.ServiceName != "" && (strings.ContainsAny(c.ServiceName, "/@") || !printable(c.ServiceName)) {
+		return dsnErr("service_name", fmt.Sprintf("%q is not a service name", c.ServiceName))
+	}
+	if !printable(c.Principal) {
+		return dsnErr("principal", "contains a control character")
+	}
+	for _, p := range []struct{ name, v string }{{"krb5_conf", c.Krb5Conf}, {"keytab", c.Keytab}, {"ccache", c.CCache}} {
+		if strings.IndexByte(p.v, 0) >= 0 {
+			return dsnErr(p.name, "contains NUL")
+		}
 	}
 	return nil
 }

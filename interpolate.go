@@ -140,39 +140,17 @@ func interpolate(query string, args []driver.NamedValue) (string, argSecrets, er
 	start := 0   // query[start:] is not yet copied
 	err := placeholders(query, func(at, end int, name string) error {
 		n++
-		k := -1
-		if name == "" {
-			for nextPos < len(args) && args[nextPos].Name != "" {
-				nextPos++
-			}
-			if nextPos >= len(args) {
+		k := argIndex(args, name, &nextPos)
+		if k < 0 {
+			if name == "" {
 				return fmt.Errorf("impalalb: interpolate: placeholder %d ('?' at byte %d) has no argument", n, at)
 			}
-			k = nextPos
-			nextPos++
-		} else {
-			for a := range args {
-				if args[a].Name == name {
-					k = a
-					break
-				}
-			}
-			if k < 0 {
-				return fmt.Errorf("impalalb: interpolate: placeholder %d (@%s at byte %d) has no argument named %q", n, name, at, name)
-			}
+			return fmt.Errorf("impalalb: interpolate: placeholder %d (@%s at byte %d) has no argument named %q", n, name, at, name)
 		}
 		out = append(out, query[start:at]...)
-		lit := len(out)
 		var err error
-		out, err = appendLiteral(out, args[k].Value)
-		if sv, ok := args[k].Value.(secret.Value); ok && err == nil {
-			hidden.add(string(out[lit:]), sv.Reveal())
-		}
-		if err != nil {
-			if name != "" {
-				return fmt.Errorf("impalalb: interpolate: argument @%s: %w", name, err)
-			}
-			return fmt.Errorf("impalalb: interpolate: argument %d: %w", ordinal(args, k), err)
+		if out, err = appendArg(out, args, k, name, &hidden); err != nil {
+			return err
 		}
 		used[k] = true
 		start = end
@@ -181,16 +159,67 @@ func interpolate(query string, args []driver.NamedValue) (string, argSecrets, er
 	if err != nil {
 		return "", nil, err
 	}
-	for k, u := range used {
-		if !u {
-			if args[k].Name != "" {
-				return "", nil, fmt.Errorf("impalalb: interpolate: argument @%s is not used by the statement", args[k].Name)
-			}
-			return "", nil, fmt.Errorf("impalalb: interpolate: argument %d is not used: %d arguments for %d placeholders", ordinal(args, k), len(args), n)
-		}
+	if err := unusedArg(args, used, n); err != nil {
+		return "", nil, err
 	}
 	out = append(out, query[start:]...)
 	return string(out), hidden, nil
+}
+
+// argIndex returns the index in args of the argument named name, or for
+// name "" of the first unnamed one from *next on, moving *next past it;
+// -1 when there is none.
+func argIndex(args []driver.NamedValue, name string, next *int) int {
+	if name != "" {
+		for a := range args {
+			if args[a].Name == name {
+				return a
+			}
+		}
+		return -1
+	}
+	k := *next
+	for k < len(args) && args[k].Name != "" {
+		k++
+	}
+	if k >= len(args) {
+		return -1
+	}
+	*next = k + 1
+	return k
+}
+
+// appendArg appends the literal of args[k], the argument of a placeholder
+// named name ("" for '?'), and records it in hidden when it is a
+// secret.Value. Its error names the argument, never its value.
+func appendArg(out []byte, args []driver.NamedValue, k int, name string, hidden *argSecrets) ([]byte, error) {
+	lit := len(out)
+	out, err := appendLiteral(out, args[k].Value)
+	if err != nil {
+		if name != "" {
+			return out, fmt.Errorf("impalalb: interpolate: argument @%s: %w", name, err)
+		}
+		return out, fmt.Errorf("impalalb: interpolate: argument %d: %w", ordinal(args, k), err)
+	}
+	if sv, ok := args[k].Value.(secret.Value); ok {
+		hidden.add(string(out[lit:]), sv.Reveal())
+	}
+	return out, nil
+}
+
+// unusedArg reports the first argument no placeholder took (used[k] false),
+// nil when every one was; n is the number of placeholders.
+func unusedArg(args []driver.NamedValue, used []bool, n int) error {
+	for k, u := range used {
+		if u {
+			continue
+		}
+		if args[k].Name != "" {
+			return fmt.Errorf("impalalb: interpolate: argument @%s is not used by the statement", args[k].Name)
+		}
+		return fmt.Errorf("impalalb: interpolate: argument %d is not used: %d arguments for %d placeholders", ordinal(args, k), len(args), n)
+	}
+	return nil
 }
 
 // placeholders calls fn for each placeholder of query, in order, with its
