@@ -450,36 +450,7 @@ func (c *Client) serviceTicket(ctx context.Context, sname types.PrincipalName, r
 			return cur, nil
 		}
 		c.mu.Unlock()
-		tgt, err := c.getTGT(context.Background())
-		if err != nil {
-			return nil, err
-		}
-		kdcRealm, tgtTkt, tgtKey := c.crealm, tgt.sec.get().tkt, tgt.sec.get().key
-		if realm != c.crealm {
-			// Cross-realm: first a TGT of the service's realm from ours.
-			_, rep, err := c.gk.TGSREQGenerateAndExchange(c.krbtgt(realm), c.crealm, tgt.sec.get().tkt, tgt.sec.get().key, false)
-			if err != nil {
-				return nil, newError("service ticket", "krbtgt/"+realm+"@"+c.crealm, nil, err)
-			}
-			kdcRealm, tgtTkt, tgtKey = realm, rep.Ticket, rep.DecryptedEncPart.Key
-		}
-		_, rep, err := c.gk.TGSREQGenerateAndExchange(sname, kdcRealm, tgtTkt, tgtKey, false)
-		if err != nil {
-			return nil, newError("service ticket", spn, nil, err)
-		}
-		p := rep.DecryptedEncPart
-		nt, err := newServiceTicket(rep.Ticket, p.Key, startTime(p.StartTime, p.AuthTime), p.EndTime, p.RenewTill)
-		if err != nil {
-			return nil, newError("service ticket", spn, ErrProtocol, err)
-		}
-		c.mu.Lock()
-		if !c.closed {
-			c.tickets[spn] = nt
-		}
-		c.stats.TicketsFetched++
-		c.mu.Unlock()
-		c.log.Debug("kerberos: service ticket", "principal", spn, "end", nt.end)
-		return nt, nil
+		return c.fetchServiceTicket(sname, realm, spn)
 	})
 	if err != nil {
 		if c.usable(t) && !errors.Is(err, ErrClosed) {
@@ -488,6 +459,42 @@ func (c *Client) serviceTicket(ctx context.Context, sname types.PrincipalName, r
 		}
 		return nil, err
 	}
+	return nt, nil
+}
+
+// fetchServiceTicket asks the KDC for a ticket for sname of realm (spn
+// names both), with a fresh TGT, through a TGT of realm first when realm
+// is not the client's; the ticket goes into the cache unless c is closed.
+func (c *Client) fetchServiceTicket(sname types.PrincipalName, realm, spn string) (*ticket, error) {
+	tgt, err := c.getTGT(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	kdcRealm, tgtTkt, tgtKey := c.crealm, tgt.sec.get().tkt, tgt.sec.get().key
+	if realm != c.crealm {
+		// Cross-realm: first a TGT of the service's realm from ours.
+		_, rep, err := c.gk.TGSREQGenerateAndExchange(c.krbtgt(realm), c.crealm, tgt.sec.get().tkt, tgt.sec.get().key, false)
+		if err != nil {
+			return nil, newError("service ticket", "krbtgt/"+realm+"@"+c.crealm, nil, err)
+		}
+		kdcRealm, tgtTkt, tgtKey = realm, rep.Ticket, rep.DecryptedEncPart.Key
+	}
+	_, rep, err := c.gk.TGSREQGenerateAndExchange(sname, kdcRealm, tgtTkt, tgtKey, false)
+	if err != nil {
+		return nil, newError("service ticket", spn, nil, err)
+	}
+	p := rep.DecryptedEncPart
+	nt, err := newServiceTicket(rep.Ticket, p.Key, startTime(p.StartTime, p.AuthTime), p.EndTime, p.RenewTill)
+	if err != nil {
+		return nil, newError("service ticket", spn, ErrProtocol, err)
+	}
+	c.mu.Lock()
+	if !c.closed {
+		c.tickets[spn] = nt
+	}
+	c.stats.TicketsFetched++
+	c.mu.Unlock()
+	c.log.Debug("kerberos: service ticket", "principal", spn, "end", nt.end)
 	return nt, nil
 }
 

@@ -120,12 +120,29 @@ func NewClient(cfg Config) (*Client, error) {
 		c.minVersion = tls.VersionTLS12
 	}
 
+	if err := c.loadRoots(cfg, log); err != nil {
+		return nil, err
+	}
+	if err := c.loadCert(cfg, log); err != nil {
+		return nil, err
+	}
+	if c.insecure {
+		log.Warn("tlsconf: InsecureSkipVerify is set: coordinator certificates are not verified and the connection can be intercepted")
+	}
+	c.base = c.newTLSConfig(c.serverName, "", nil)
+	return c, nil
+}
+
+// loadRoots sets what c trusts: the certificates of cfg.CAPEM, with those
+// of cfg.CAFile (read now and again when it changes), or the system roots
+// when neither is given; c.trusted says which, for errors.
+func (c *Client) loadRoots(cfg Config, log *slog.Logger) error {
 	var static []*x509.Certificate
 	var trusted []string
 	if len(cfg.CAPEM) > 0 {
 		certs, err := tlsfiles.ParseCerts(cfg.CAPEM)
 		if err != nil {
-			return nil, &ConfigError{Field: "CAPEM", Err: err}
+			return &ConfigError{Field: "CAPEM", Err: err}
 		}
 		static = certs
 		trusted = append(trusted, fmt.Sprintf("%d certificate(s) of CAPEM", len(certs)))
@@ -137,7 +154,7 @@ func NewClient(cfg Config) (*Client, error) {
 			return tlsfiles.CAPool(static, "CAFile", path, d[0])
 		}, log)
 		if err != nil {
-			return nil, configError(err)
+			return configError(err)
 		}
 		c.caFile = fv
 		c.roots = fv.Get
@@ -150,23 +167,24 @@ func NewClient(cfg Config) (*Client, error) {
 		trusted = append(trusted, "system roots")
 	}
 	c.trusted = strings.Join(trusted, " and ")
+	return nil
+}
 
-	if cfg.CertFile != "" {
-		certFile, keyFile := cfg.CertFile, cfg.KeyFile
-		fv, err := tlsfiles.New("tlsconf:", []string{"CertFile", "KeyFile"}, []string{certFile, keyFile}, func(d [][]byte) (*tls.Certificate, error) {
-			return tlsfiles.KeyPair("CertFile", certFile, d[0], "KeyFile", keyFile, d[1])
-		}, log)
-		if err != nil {
-			return nil, configError(err)
-		}
-		c.cert = fv
+// loadCert reads the client certificate of cfg.CertFile and cfg.KeyFile
+// (and again when they change), if there is one.
+func (c *Client) loadCert(cfg Config, log *slog.Logger) error {
+	if cfg.CertFile == "" {
+		return nil
 	}
-
-	if c.insecure {
-		log.Warn("tlsconf: InsecureSkipVerify is set: coordinator certificates are not verified and the connection can be intercepted")
+	certFile, keyFile := cfg.CertFile, cfg.KeyFile
+	fv, err := tlsfiles.New("tlsconf:", []string{"CertFile", "KeyFile"}, []string{certFile, keyFile}, func(d [][]byte) (*tls.Certificate, error) {
+		return tlsfiles.KeyPair("CertFile", certFile, d[0], "KeyFile", keyFile, d[1])
+	}, log)
+	if err != nil {
+		return configError(err)
 	}
-	c.base = c.newTLSConfig(c.serverName, "", nil)
-	return c, nil
+	c.cert = fv
+	return nil
 }
 
 // TLSConfig returns the Client's shared *tls.Config. Its ServerName is
