@@ -87,3 +87,18 @@ func (p *Pool[S]) RemoteLoad(addr string) float64 {
 	}
 	return -1
 }
+
+// ApplyCheck applies a health check's result to the coordinator at addr
+// as the background loop does when a check returns (for a check that was
+// already running when something else changed the coordinator's state).
+func (p *Pool[S]) ApplyCheck(addr string, err error) {
+	p.mu.Lock()
+	var c *coord[S]
+	for _, o := range p.coords {
+		if o.addr == addr {
+			c = o
+		}
+	}
+	p.mu.Unlock()
+	p.applyCheck(c, err)
+}

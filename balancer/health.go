@@ -457,6 +457,13 @@ func (p *Pool[S]) upCheck(c *coord[S], err error, now time.Time) checkVerdict {
 // Rise (c.mu held) and schedules the next one, backing off while it fails.
 func (p *Pool[S]) downCheck(c *coord[S], err error, now time.Time) checkVerdict {
 	st := c.getState()
+	if err == nil && c.out.ejected && now.Before(c.out.ejectUntil) {
+		// Ejected: a check that was already running when it was ejected
+		// passes (it answers pings; its statements are what fail), and
+		// does not count before the ejection time is up.
+		c.nextCheck = c.out.ejectUntil
+		return checkCounted
+	}
 	if err == nil {
 		c.rise++
 		if c.rise >= p.cfg.Rise {

@@ -100,6 +100,13 @@ func TestOutlierEjectsAndReturns(t *testing.T) {
 		require.Equal(t, good, l.Coordinator())
 		defer l.Release()
 	}
+	// A check that was already running when it was ejected passes (it
+	// answers pings) and does not count.
+	for range 3 {
+		p.ApplyCheck(bad, nil)
+	}
+	cs, _ = p.Stats().Coordinator(bad)
+	require.Equal(t, balancer.StateDown, cs.State, "checks in flight at the ejection do not bring it back")
 	// Not even probed before its time: it would pass the checks (it
 	// answers pings) and come straight back.
 	clk.Advance(29 * time.Second)
