@@ -85,7 +85,7 @@ type failoverKill struct {
 }
 
 // during is the run's cellSpec.during: the kill at -failover-kill-at into
-// the measurement, then the watch until the measurement ends.
+// the measurement, then a watch every 5 ms until the measurement ends.
 func (k *failoverKill) during(ctx context.Context, t0 time.Time, t *target) {
 	e, victim := k.e, k.victim
 	if st, err := e.proxy.Stats(ctx); err == nil && k.mode == modeHAProxy {
@@ -104,7 +104,29 @@ func (k *failoverKill) during(ctx context.Context, t0 time.Time, t *target) {
 	e.coords[victim].Kill(func() { k.sigAt.Store(time.Now().UnixNano()) })
 	k.deadAt.Store(time.Now().UnixNano())
 	logf("failover %s: coordinator %d killed", k.mode, victim+1)
-	tick := time.NewTicker(5 * time.Millisecond)
+	every(ctx, 5*time.Millisecond, func() { k.watch(ctx, t) })
+}
+
+// watch is one look at the layer after the kill: until the victim is
+// out, whether it is; after, HAProxy's counters for it.
+func (k *failoverKill) watch(ctx context.Context, t *target) {
+	if k.down.Load() == 0 {
+		if k.isDown(ctx, t) {
+			k.down.Store(time.Now().UnixNano())
+		}
+		return
+	}
+	if k.mode == modeHAProxy {
+		if st, err := k.e.proxy.Stats(ctx); err == nil {
+			s := st[k.victim]
+			k.after = []int64{s.ConnectErrors, s.Retries, s.Redispatches}
+		}
+	}
+}
+
+// every calls fn every period until ctx ends.
+func every(ctx context.Context, period time.Duration, fn func()) {
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {
 		select {
@@ -112,18 +134,7 @@ func (k *failoverKill) during(ctx context.Context, t0 time.Time, t *target) {
 			return
 		case <-tick.C:
 		}
-		if k.down.Load() != 0 {
-			if k.mode == modeHAProxy {
-				if st, err := e.proxy.Stats(ctx); err == nil {
-					s := st[victim]
-					k.after = []int64{s.ConnectErrors, s.Retries, s.Redispatches}
-				}
-			}
-			continue
-		}
-		if k.isDown(ctx, t) {
-			k.down.Store(time.Now().UnixNano())
-		}
+		fn()
 	}
 }
 

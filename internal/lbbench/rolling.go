@@ -440,20 +440,14 @@ func (rw *restartWindows) since() time.Duration { return time.Since(rw.t0) }
 // stops treating a coordinator being restarted as up and when it does
 // again.
 func (re *rollEnv) monitor(ctx context.Context, m rollMode, pool *balancer.Pool[*conn.Session], rw *restartWindows) {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, 20*time.Millisecond, func() {
 		up := re.layerUp(ctx, m, pool)
 		if up == nil {
-			continue
+			return
 		}
 		now := rw.since()
 		rw.mu.Lock()
+		defer rw.mu.Unlock()
 		for i := range re.coords {
 			w := &rw.w[i]
 			switch {
@@ -464,8 +458,7 @@ func (re *rollEnv) monitor(ctx context.Context, m rollMode, pool *balancer.Pool[
 				w.back = now
 			}
 		}
-		rw.mu.Unlock()
-	}
+	})
 }
 
 // restartAll restarts the coordinators one after the other: the
