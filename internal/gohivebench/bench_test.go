@@ -98,6 +98,13 @@ func (r *row) sum() int64 {
 		h = h*31 + int64(r.d*4)
 	}
 	h = h*31 + int64(len(r.dec)+len(r.s)+len(r.ts))
+	// NULL and the empty string read alike above: tell them apart.
+	for _, null := range []bool{r.decNull, r.sNull, r.tsNull} {
+		h *= 2
+		if null {
+			h++
+		}
+	}
 	return h
 }
 
@@ -128,6 +135,7 @@ func scanSQL(ctx context.Context, db *sql.DB, q string, checksum bool) (n, sum i
 			r.bi, r.biNull = bi.Int64, !bi.Valid
 			r.d, r.dNull = d.Float64, !d.Valid
 			r.dec, r.s = dec.String, s.String
+			r.decNull, r.sNull, r.tsNull = !dec.Valid, !s.Valid, !ts.Valid
 			r.ts = ""
 			if ts.Valid {
 				r.ts = formatTS(ts.Time)
@@ -220,6 +228,7 @@ func scanGohive(ctx context.Context, hc *gohive.Connection, q string, checksum b
 			r.b, r.bi, r.d = deref(b), deref(bi), deref(d)
 			r.i = int64(deref(i))
 			r.dec, r.s, r.ts = deref(dec), deref(s), deref(ts)
+			r.decNull, r.sNull, r.tsNull = dec == nil, s == nil, ts == nil
 			sum += r.sum()
 		}
 		n++
@@ -276,9 +285,11 @@ func scanConn(ctx context.Context, s *conn.Session, q string) (n int64, err erro
 				str = bt.String(6, r)
 			}
 			if !bt.IsNull(7, r) {
-				if ts, err = bt.Time(7, r); err != nil {
-					return n, err
+				t, terr := bt.Time(7, r)
+				if terr != nil {
+					return n, terr
 				}
+				ts = t
 			}
 		}
 		n += int64(bt.Len())

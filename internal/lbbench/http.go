@@ -56,16 +56,8 @@ func (e *env) optsFor(m modeKind) conn.Options {
 
 // writeHTTPSection renders the HTTP runs: the table per workload, and the
 // client's cost per statement over HTTP against the binary protocol.
-func writeHTTPSection(b *strings.Builder, cells []*cellResult, clients []int) {
+func writeHTTPSection(b *strings.Builder, cells cellSet, clients []int) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	get := func(wl string, n int, m modeKind) *cellResult {
-		for _, c := range cells {
-			if c.wl == wl && c.clients == n && c.mode == m {
-				return c
-			}
-		}
-		return nil
-	}
 	any := false
 	for _, c := range cells {
 		any = any || c.mode.http()
@@ -84,27 +76,37 @@ func writeHTTPSection(b *strings.Builder, cells []*cellResult, clients []int) {
 		w("| clients | mode | ops/s | vs (aʰ) | p50 | p99 | p99.9 | errors | sessions per coordinator | statements per coordinator | client CPU µs/op | HAProxy CPU µs/op | coordinators CPU µs/op |\n")
 		w("|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|\n")
 		for _, n := range clients {
-			a := get(wl.name, n, modeDirectHTTP)
+			a := cells.get(wl.name, n, modeDirectHTTP)
 			for _, m := range []modeKind{modeDirectHTTP, modeImpalalbHTTP, modeHAProxyHTTP, modeHAProxyHTTPCookie} {
-				c := get(wl.name, n, m)
-				if c == nil {
-					continue
+				if c := cells.get(wl.name, n, m); c != nil {
+					writeHTTPRow(w, n, m, c, a)
 				}
-				vs := ""
-				if a != nil && a.tput > 0 {
-					vs = fmt.Sprintf("%.2f×", c.tput/a.tput)
-				}
-				hap := "–"
-				if m.proxied() {
-					hap = fmt.Sprintf("%.1f", perOp(c.proxyCPU, c.n))
-				}
-				w("| %d | %s | %.0f | %s | %s | %s | %s | %d | %s | %s | %.1f | %s | %.1f |\n",
-					n, m, c.tput, vs, fmtDur(c.p50), fmtDur(c.p99), fmtDur(c.p999), c.errs,
-					joinCounts(c.sessions, m), joinCounts(c.stmts, m), perOp(c.clientCPU, c.n), hap, perOp(c.coordCPU, c.n))
 			}
 		}
 		w("\n")
 	}
+	writeHTTPCost(w, cells, clients)
+}
+
+// writeHTTPRow writes the row of cell c, at n clients in mode m; a is
+// (aʰ)'s cell at the same count, nil if none.
+func writeHTTPRow(w printf, n int, m modeKind, c, a *cellResult) {
+	vs := ""
+	if a != nil && a.tput > 0 {
+		vs = fmt.Sprintf("%.2f×", c.tput/a.tput)
+	}
+	hap := "–"
+	if m.proxied() {
+		hap = fmt.Sprintf("%.1f", perOp(c.proxyCPU, c.n))
+	}
+	w("| %d | %s | %.0f | %s | %s | %s | %s | %d | %s | %s | %.1f | %s | %.1f |\n",
+		n, m, c.tput, vs, fmtDur(c.p50), fmtDur(c.p99), fmtDur(c.p999), c.errs,
+		joinCounts(c.sessions, m), joinCounts(c.stmts, m), perOp(c.clientCPU, c.n), hap, perOp(c.coordCPU, c.n))
+}
+
+// writeHTTPCost writes the client's CPU per operation over HTTP against
+// the binary protocol.
+func writeHTTPCost(w printf, cells cellSet, clients []int) {
 	w("### hs2-http against the binary protocol: what a statement costs the client\n\n")
 	w("Client CPU per operation (getrusage of this process over the window) and throughput, the same workload and client count over the binary protocol and over HTTP.\n\n")
 	w("| workload | clients | layer | binary: client CPU µs/op | hs2-http: client CPU µs/op | hs2-http / binary | binary ops/s | hs2-http ops/s |\n")
@@ -112,7 +114,7 @@ func writeHTTPSection(b *strings.Builder, cells []*cellResult, clients []int) {
 	for _, wl := range []string{"select1", "churn"} {
 		for _, n := range clients {
 			for _, pair := range [][2]modeKind{{modeDirect, modeDirectHTTP}, {modeImpalalb, modeImpalalbHTTP}, {modeHAProxy, modeHAProxyHTTPCookie}} {
-				bin, h := get(wl, n, pair[0]), get(wl, n, pair[1])
+				bin, h := cells.get(wl, n, pair[0]), cells.get(wl, n, pair[1])
 				if bin == nil || h == nil || bin.n == 0 || h.n == 0 {
 					continue
 				}

@@ -244,7 +244,7 @@ func run(args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a temporary directory: nobody to tell if a file stays
 	e := &env{cfg: cfg, dir: dir, connOpts: conn.Options{ConnectTimeout: 10 * time.Second}}
 	// Every child stops whatever happens below, panics included.
 	defer e.stopAll()
@@ -256,94 +256,24 @@ func run(args []string) (err error) {
 			return err
 		}
 	}
-	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.out, 0o755); err != nil { //nolint:gosec // G301: the report's directory, readable as the rest of the checkout
 		return err
 	}
 	if cfg.only == "rolling" {
 		_, err := rollingAndReport(ctx, cfg, bin, dir)
 		return err
 	}
-	for i := range 3 {
-		c, err := startCoord(ctx, bin, i, cfg.serviceTime, cfg.coordProcs, cfg.http)
-		if err != nil {
-			return err
-		}
-		e.coords = append(e.coords, c)
-		logf("coordinator %d at %s (pid %d)", i+1, c.Addr(), c.Pid())
-	}
-	if err := e.startProxy(ctx); err != nil {
+	if err := e.start(ctx, bin); err != nil {
 		return err
 	}
-	logf("haproxy at %s (pid %d)", e.proxy.Addr("impala"), e.proxy.Pid())
-
-	// Each cell is measured in -rounds parts, the modes taking turns, so
-	// that a change in the machine's background load falls on every mode
-	// alike.
-	var cells []*cellResult
-	load0 := loadAvg()
-	for _, wl := range workloads(cfg) {
-		if !slices.Contains(cfg.workloads, wl.name) {
-			continue
-		}
-		for _, n := range cfg.clients {
-			var modes []modeKind
-			for m := range numModes {
-				switch {
-				case m == modeImpalalbOne:
-					if cfg.overhead && wl.name == "select1" && n == 1 {
-						modes = append(modes, m)
-					}
-				case m == modeSpread && cfg.spread && wl.name == "select1" && n > 1:
-					modes = append(modes, m)
-				case m == modeCapped:
-					if cfg.capped > 0 && (wl.name == "select1" || wl.name == "mixed") && n > 3*cfg.capped {
-						modes = append(modes, m)
-					}
-				case m.http():
-					if cfg.http && (wl.name == "select1" || wl.name == "churn") {
-						modes = append(modes, m)
-					}
-				case slices.Contains(cfg.modes, modeShort[m]):
-					modes = append(modes, m)
-				}
-			}
-			parts := make(map[modeKind][]*cellResult)
-			for r := range cfg.rounds {
-				for _, m := range modes {
-					if m.proxied() {
-						if err := e.waitProxyUp(ctx, 15*time.Second); err != nil {
-							return err
-						}
-					}
-					res, err := runCell(ctx, e, cellSpec{mode: m, wl: wl, clients: n, home: r,
-						warmup: cfg.warmup, dur: cfg.duration / time.Duration(cfg.rounds), bucket: cfg.bucket})
-					if err != nil {
-						return err
-					}
-					parts[m] = append(parts[m], res)
-				}
-			}
-			for _, m := range modes {
-				res := mergeCells(parts[m])
-				logf("%-9s %3d clients %-13s %9.0f/s p50 %-9v p99 %-9v p999 %-9v errors %d; statements %s; coordinator CPU µs/statement %s",
-					wl.name, n, modeShort[m], res.tput, round(res.p50), round(res.p99), round(res.p999), res.errs,
-					joinCounts(res.stmts, modeImpalalb), coordCPUPerStmt(res))
-				cells = append(cells, res)
-			}
-		}
+	cells, err := e.runCells(ctx)
+	if err != nil {
+		return err
 	}
-	e.load = [2]string{load0, loadAvg()}
-
 	var fos []*failoverResult
 	if cfg.failover {
-		for _, m := range []modeKind{modeImpalalb, modeHAProxy} {
-			fo, err := runFailover(ctx, e, m)
-			if err != nil {
-				return err
-			}
-			fos = append(fos, fo)
-			logf("failover %s: ok %d, failed: %d in flight, %d while dying (%v), %d after; taken out after %v",
-				m, fo.cell.n, fo.cell.failPre, fo.cell.failMid, round(fo.dying), fo.cell.failPost, fmtDown(fo.downAfter))
+		if fos, err = e.runFailovers(ctx); err != nil {
+			return err
 		}
 	}
 
@@ -361,11 +291,125 @@ func run(args []string) (err error) {
 	}
 	report := buildReport(e, cells, fos, pngs, rolling)
 	path := filepath.Join(cfg.out, "BENCHMARKS.md")
-	if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(report), 0o644); err != nil { //nolint:gosec // G306: the report, committed with the checkout
 		return err
 	}
 	logf("wrote %s and %d plots", path, len(pngs))
 	return nil
+}
+
+// start starts the three coordinators from bin and HAProxy in front of
+// them.
+func (e *env) start(ctx context.Context, bin string) error {
+	cfg := e.cfg
+	for i := range 3 {
+		c, err := startCoord(ctx, bin, i, cfg.serviceTime, cfg.coordProcs, cfg.http)
+		if err != nil {
+			return err
+		}
+		e.coords = append(e.coords, c)
+		logf("coordinator %d at %s (pid %d)", i+1, c.Addr(), c.Pid())
+	}
+	if err := e.startProxy(ctx); err != nil {
+		return err
+	}
+	logf("haproxy at %s (pid %d)", e.proxy.Addr("impala"), e.proxy.Pid())
+	return nil
+}
+
+// runCells measures every cell: each workload at each client count in
+// each of its modes.
+func (e *env) runCells(ctx context.Context) ([]*cellResult, error) {
+	cfg := e.cfg
+	var cells []*cellResult
+	load0 := loadAvg()
+	for _, wl := range workloads(cfg) {
+		if !slices.Contains(cfg.workloads, wl.name) {
+			continue
+		}
+		for _, n := range cfg.clients {
+			res, err := e.runModes(ctx, wl, n, cellModes(cfg, wl.name, n))
+			if err != nil {
+				return nil, err
+			}
+			cells = append(cells, res...)
+		}
+	}
+	e.load = [2]string{load0, loadAvg()}
+	return cells, nil
+}
+
+// cellModes returns the modes that run workload wl at n clients.
+func cellModes(cfg *config, wl string, n int) []modeKind {
+	var modes []modeKind
+	for m := range numModes {
+		switch {
+		case m == modeImpalalbOne:
+			if cfg.overhead && wl == "select1" && n == 1 {
+				modes = append(modes, m)
+			}
+		case m == modeSpread && cfg.spread && wl == "select1" && n > 1:
+			modes = append(modes, m)
+		case m == modeCapped:
+			if cfg.capped > 0 && (wl == "select1" || wl == "mixed") && n > 3*cfg.capped {
+				modes = append(modes, m)
+			}
+		case m.http():
+			if cfg.http && (wl == "select1" || wl == "churn") {
+				modes = append(modes, m)
+			}
+		case slices.Contains(cfg.modes, modeShort[m]):
+			modes = append(modes, m)
+		}
+	}
+	return modes
+}
+
+// runModes measures workload wl at n clients in each of modes. Each cell
+// is measured in -rounds parts, the modes taking turns, so that a change
+// in the machine's background load falls on every mode alike.
+func (e *env) runModes(ctx context.Context, wl workload, n int, modes []modeKind) ([]*cellResult, error) {
+	cfg := e.cfg
+	parts := make(map[modeKind][]*cellResult)
+	for r := range cfg.rounds {
+		for _, m := range modes {
+			if m.proxied() {
+				if err := e.waitProxyUp(ctx, 15*time.Second); err != nil {
+					return nil, err
+				}
+			}
+			res, err := runCell(ctx, e, cellSpec{mode: m, wl: wl, clients: n, home: r,
+				warmup: cfg.warmup, dur: cfg.duration / time.Duration(cfg.rounds), bucket: cfg.bucket})
+			if err != nil {
+				return nil, err
+			}
+			parts[m] = append(parts[m], res)
+		}
+	}
+	var cells []*cellResult
+	for _, m := range modes {
+		res := mergeCells(parts[m])
+		logf("%-9s %3d clients %-13s %9.0f/s p50 %-9v p99 %-9v p999 %-9v errors %d; statements %s; coordinator CPU µs/statement %s",
+			wl.name, n, modeShort[m], res.tput, round(res.p50), round(res.p99), round(res.p999), res.errs,
+			joinCounts(res.stmts, modeImpalalb), coordCPUPerStmt(res))
+		cells = append(cells, res)
+	}
+	return cells, nil
+}
+
+// runFailovers runs the failover through impalalb, then through HAProxy.
+func (e *env) runFailovers(ctx context.Context) ([]*failoverResult, error) {
+	var fos []*failoverResult
+	for _, m := range []modeKind{modeImpalalb, modeHAProxy} {
+		fo, err := runFailover(ctx, e, m)
+		if err != nil {
+			return nil, err
+		}
+		fos = append(fos, fo)
+		logf("failover %s: ok %d, failed: %d in flight, %d while dying (%v), %d after; taken out after %v",
+			m, fo.cell.n, fo.cell.failPre, fo.cell.failMid, round(fo.dying), fo.cell.failPost, fmtDown(fo.downAfter))
+	}
+	return fos, nil
 }
 
 func (e *env) startProxy(ctx context.Context) error {
@@ -408,7 +452,7 @@ func (e *env) waitProxyUp(ctx context.Context, limit time.Duration) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("lbbench: haproxy does not see every coordinator up: %v %v", st, err)
+			return fmt.Errorf("lbbench: haproxy does not see every coordinator up: %v %v", st, err) //nolint:errorlint // err is nil when the stats came but not every server was UP
 		}
 		select {
 		case <-ctx.Done():
@@ -420,7 +464,7 @@ func (e *env) waitProxyUp(ctx context.Context, limit time.Duration) error {
 
 func (e *env) stopAll() {
 	if e.proxy != nil {
-		e.proxy.Stop()
+		_ = e.proxy.Stop() // at the end, or on the way out after an error: nothing left to report to
 	}
 	for _, c := range e.coords {
 		c.Stop()

@@ -96,157 +96,207 @@ func runManyClient(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	byAddr := map[string]int{}
+	p := &manyClientProc{a: a, byAddr: map[string]int{}, end: a.start.Add(a.dur)}
 	for i, c := range a.coords {
-		byAddr[c] = i
+		p.byAddr[c] = i
 	}
-	var pool *balancer.Pool[*conn.Session]
 	if a.mode != "haproxy" {
-		cfg := balancer.Config{Coordinators: a.seeds, MaxPerCoordinator: 256, MaxIdlePerCoordinator: 256}
-		web := &balancer.ImpalaWeb{Port: a.webPort}
-		if a.discovery {
-			port, _ := strconv.Atoi(a.seeds[0][strings.LastIndexByte(a.seeds[0], ':')+1:])
-			cfg.Discovery = []balancer.Discoverer{&balancer.ImpalaMembership{Web: web, Port: port}}
-			cfg.DiscoveryInterval = a.discInterval
-		}
-		if a.mode == "cluster" {
-			cfg.ClusterLoad = &balancer.ImpalaLoad{Web: web}
-			cfg.ClusterLoadInterval = a.loadInterval
-		}
-		if pool, err = balancer.New(cfg, balancer.NewConnDialer(conn.Options{ConnectTimeout: 10 * time.Second})); err != nil {
+		if p.pool, err = newManyPool(a); err != nil {
 			return err
 		}
-		defer pool.Close()
+		defer func() { _ = p.pool.Close() }() // the process ends: its figures are printed
 	}
-	end := a.start.Add(a.dur)
 	nb := int(a.dur/a.bucket) + 1
-	res := manyClientResult{InFlight: make([][]float64, len(a.coords)), Stmts: make([]int64, len(a.coords))}
-	for c := range res.InFlight {
-		res.InFlight[c] = make([]float64, nb)
-	}
-	var mu sync.Mutex // guards res
-	// addFlight adds the part of [from, to) inside the window to coordinator
-	// c's buckets.
-	addFlight := func(c int, from, to time.Time) {
-		if from.Before(a.start) {
-			from = a.start
-		}
-		if to.After(end) {
-			to = end
-		}
-		for from.Before(to) {
-			b := int(from.Sub(a.start) / a.bucket)
-			bEnd := a.start.Add(time.Duration(b+1) * a.bucket)
-			seg := to
-			if bEnd.Before(to) {
-				seg = bEnd
-			}
-			res.InFlight[c][b] += seg.Sub(from).Seconds()
-			from = seg
-		}
+	p.res = manyClientResult{InFlight: make([][]float64, len(a.coords)), Stmts: make([]int64, len(a.coords))}
+	for c := range p.res.InFlight {
+		p.res.InFlight[c] = make([]float64, nb)
 	}
 	var wg sync.WaitGroup
 	for i := range a.clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(a.seed, uint64(i)))
-			var held *conn.Session // haproxy: the client's own session
-			heldCoord := -1
-			defer func() {
-				if held != nil {
-					held.Close()
-				}
-			}()
-			for time.Now().Before(end) {
-				stmt, want := "select 1", 1
-				if rng.Float64() < a.longFrac {
-					ms := a.longMin.Milliseconds() + rng.Int64N(a.longMax.Milliseconds()-a.longMin.Milliseconds()+1)
-					stmt = fmt.Sprintf("select sleep(%d)", ms)
-				}
-				begin := time.Now()
-				octx, cancel := context.WithTimeout(ctx, 60*time.Second)
-				var (
-					s     *conn.Session
-					lease *balancer.Lease[*conn.Session]
-					err   error
-				)
-				if pool != nil {
-					if lease, err = pool.Acquire(octx, ""); err == nil {
-						s = lease.Session()
-					}
-				} else {
-					if held == nil {
-						if held, err = conn.Dial(octx, a.proxy, conn.Options{ConnectTimeout: 10 * time.Second}); err == nil {
-							// "impalad version lbbench-many-coordN RELEASE (build ...)"
-							v := held.ServerVersion()
-							if i := strings.Index(v, manyVersionPrefix); i >= 0 {
-								v = v[i+len(manyVersionPrefix):]
-							}
-							v, _, _ = strings.Cut(v, " ")
-							n, perr := strconv.Atoi(v)
-							if perr != nil || n < 1 || n > len(a.coords) {
-								err = fmt.Errorf("lbbench: unknown coordinator %q behind the proxy", held.ServerVersion())
-								held.Close()
-								held = nil
-							} else {
-								heldCoord = n - 1
-							}
-						} else {
-							held = nil
-						}
-					}
-					s = held
-				}
-				var execStart, execEnd time.Time
-				coord := -1
-				if err == nil {
-					execStart = time.Now()
-					err = runCount(octx, s, stmt, want)
-					execEnd = time.Now()
-					if lease != nil {
-						coord = byAddr[lease.Coordinator()]
-						if err != nil {
-							lease.Discard()
-						} else {
-							lease.Release()
-						}
-					} else {
-						coord = heldCoord
-						if err != nil {
-							held.Close()
-							held = nil
-						}
-					}
-				}
-				cancel()
-				done := time.Now()
-				mu.Lock()
-				if err != nil {
-					res.Failed++
-					if !begin.Before(a.start) {
-						res.FailedAfterStart++
-					}
-					if res.FirstErr == "" {
-						res.FirstErr = err.Error()
-					}
-				} else {
-					addFlight(coord, execStart, execEnd)
-					if !done.Before(a.start) && !done.After(end) {
-						res.OK++
-						res.Stmts[coord]++
-						res.LatUS = append(res.LatUS, done.Sub(begin).Microseconds())
-					}
-				}
-				mu.Unlock()
-				if err != nil {
-					time.Sleep(10 * time.Millisecond) // no spinning on a dead path
-				}
-			}
+			p.runClient(ctx, i)
 		}()
 	}
 	wg.Wait()
-	return json.NewEncoder(os.Stdout).Encode(&res)
+	return json.NewEncoder(os.Stdout).Encode(&p.res)
+}
+
+// newManyPool returns the pool of a client process in mode local or
+// cluster.
+func newManyPool(a *manyClientArgs) (*balancer.Pool[*conn.Session], error) {
+	cfg := balancer.Config{Coordinators: a.seeds, MaxPerCoordinator: 256, MaxIdlePerCoordinator: 256}
+	web := &balancer.ImpalaWeb{Port: a.webPort}
+	if a.discovery {
+		port, _ := strconv.Atoi(a.seeds[0][strings.LastIndexByte(a.seeds[0], ':')+1:])
+		cfg.Discovery = []balancer.Discoverer{&balancer.ImpalaMembership{Web: web, Port: port}}
+		cfg.DiscoveryInterval = a.discInterval
+	}
+	if a.mode == "cluster" {
+		cfg.ClusterLoad = &balancer.ImpalaLoad{Web: web}
+		cfg.ClusterLoadInterval = a.loadInterval
+	}
+	return balancer.New(cfg, balancer.NewConnDialer(conn.Options{ConnectTimeout: 10 * time.Second}))
+}
+
+// manyClientProc is a client process: its pool (nil through HAProxy) and
+// what its clients measured.
+type manyClientProc struct {
+	a      *manyClientArgs
+	pool   *balancer.Pool[*conn.Session]
+	byAddr map[string]int
+	end    time.Time // end of the measured window
+
+	mu  sync.Mutex // guards res
+	res manyClientResult
+}
+
+// manyClient is one client of a client process.
+type manyClient struct {
+	p   *manyClientProc
+	rng *rand.Rand
+	// held is the client's own session through HAProxy, on coordinator
+	// heldCoord.
+	held      *conn.Session
+	heldCoord int
+}
+
+// runClient is client i: statements in a closed loop until the end of
+// the window.
+func (p *manyClientProc) runClient(ctx context.Context, i int) {
+	c := &manyClient{p: p, rng: rand.New(rand.NewPCG(p.a.seed, uint64(i))), heldCoord: -1} //nolint:gosec // G404: the statements' lengths, no secret
+	defer func() {
+		if c.held != nil {
+			_ = c.held.Close() // the window is over
+		}
+	}()
+	for time.Now().Before(p.end) {
+		stmt := c.nextStmt()
+		begin := time.Now()
+		coord, exec, err := c.operation(ctx, stmt)
+		p.record(begin, time.Now(), coord, exec, err)
+		if err != nil {
+			time.Sleep(10 * time.Millisecond) // no spinning on a dead path
+		}
+	}
+}
+
+// nextStmt returns the client's next statement: a long one with
+// probability -long-frac, else SELECT 1.
+func (c *manyClient) nextStmt() string {
+	a := c.p.a
+	if c.rng.Float64() < a.longFrac {
+		ms := a.longMin.Milliseconds() + c.rng.Int64N(a.longMax.Milliseconds()-a.longMin.Milliseconds()+1)
+		return fmt.Sprintf("select sleep(%d)", ms)
+	}
+	return "select 1"
+}
+
+// operation runs stmt on a session, acquired from the pool or the
+// client's own through HAProxy, and returns the session's coordinator and
+// when the statement began and ended.
+func (c *manyClient) operation(ctx context.Context, stmt string) (coord int, exec [2]time.Time, err error) {
+	octx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if c.p.pool != nil {
+		lease, err := c.p.pool.Acquire(octx, "")
+		if err != nil {
+			return -1, exec, err
+		}
+		exec[0] = time.Now()
+		err = runCount(octx, lease.Session(), stmt, 1)
+		exec[1] = time.Now()
+		coord = c.p.byAddr[lease.Coordinator()]
+		if err != nil {
+			lease.Discard()
+		} else {
+			lease.Release()
+		}
+		return coord, exec, err
+	}
+	if c.held == nil {
+		if err := c.dial(octx); err != nil {
+			return -1, exec, err
+		}
+	}
+	exec[0] = time.Now()
+	err = runCount(octx, c.held, stmt, 1)
+	exec[1] = time.Now()
+	coord = c.heldCoord
+	if err != nil {
+		_ = c.held.Close() // given up: the next statement reconnects
+		c.held = nil
+	}
+	return coord, exec, err
+}
+
+// dial opens the client's session through HAProxy and tells from the
+// version it reports which coordinator it reached.
+func (c *manyClient) dial(ctx context.Context) error {
+	s, err := conn.Dial(ctx, c.p.a.proxy, conn.Options{ConnectTimeout: 10 * time.Second})
+	if err != nil {
+		return err
+	}
+	// "impalad version lbbench-many-coordN RELEASE (build ...)"
+	v := s.ServerVersion()
+	if i := strings.Index(v, manyVersionPrefix); i >= 0 {
+		v = v[i+len(manyVersionPrefix):]
+	}
+	v, _, _ = strings.Cut(v, " ")
+	n, perr := strconv.Atoi(v)
+	if perr != nil || n < 1 || n > len(c.p.a.coords) {
+		err := fmt.Errorf("lbbench: unknown coordinator %q behind the proxy", s.ServerVersion())
+		_ = s.Close() // err says why
+		return err
+	}
+	c.held, c.heldCoord = s, n-1
+	return nil
+}
+
+// record counts an operation begun at begin and done at done: a failure,
+// or a statement on coordinator coord that ran during exec.
+func (p *manyClientProc) record(begin, done time.Time, coord int, exec [2]time.Time, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.res.Failed++
+		if !begin.Before(p.a.start) {
+			p.res.FailedAfterStart++
+		}
+		if p.res.FirstErr == "" {
+			p.res.FirstErr = err.Error()
+		}
+		return
+	}
+	p.addFlight(coord, exec[0], exec[1])
+	if !done.Before(p.a.start) && !done.After(p.end) {
+		p.res.OK++
+		p.res.Stmts[coord]++
+		p.res.LatUS = append(p.res.LatUS, done.Sub(begin).Microseconds())
+	}
+}
+
+// addFlight adds the part of [from, to) inside the window to coordinator
+// c's buckets.
+func (p *manyClientProc) addFlight(c int, from, to time.Time) {
+	a := p.a
+	if from.Before(a.start) {
+		from = a.start
+	}
+	if to.After(p.end) {
+		to = p.end
+	}
+	for from.Before(to) {
+		b := int(from.Sub(a.start) / a.bucket)
+		bEnd := a.start.Add(time.Duration(b+1) * a.bucket)
+		seg := to
+		if bEnd.Before(to) {
+			seg = bEnd
+		}
+		p.res.InFlight[c][b] += seg.Sub(from).Seconds()
+		from = seg
+	}
 }
 
 // manyVersionPrefix starts the version string of the scenario's

@@ -77,30 +77,40 @@ func writePlots(cfg *config, cells []*cellResult, fos []*failoverResult) ([]stri
 
 	// Failover time lines.
 	for _, fo := range fos {
-		p := loadPlot(fo.cell, cfg.bucket, fmt.Sprintf("failover: coordinator %d SIGKILLed, %s", fo.victim+1, fo.mode))
-		fail := make(plotter.XYs, len(fo.cell.fail))
-		for b, v := range fo.cell.fail {
-			fail[b] = plotter.XY{X: (float64(b) + 0.5) * cfg.bucket.Seconds(), Y: float64(v) / cfg.bucket.Seconds()}
-		}
-		l, err := plotter.NewLine(fail)
+		p, err := failoverPlot(fo, cfg.bucket)
 		if err != nil {
 			return nil, err
-		}
-		l.LineStyle.Color = plotutil.Color(4)
-		l.LineStyle.Width = vg.Points(1.5)
-		l.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
-		p.Add(l)
-		p.Legend.Add("failed/s", l)
-		ymax := p.Y.Max
-		addVLine(p, fo.killAt, ymax, 5, "kill")
-		if fo.downAfter >= 0 {
-			addVLine(p, fo.killAt+fo.downAfter, ymax, 6, "taken out")
 		}
 		if err := save(p, fmt.Sprintf("failover-%s.png", modeShort[fo.mode])); err != nil {
 			return nil, err
 		}
 	}
 	return names, nil
+}
+
+// failoverPlot draws a failover run: statements/s per coordinator,
+// failures/s, the kill and the moment the layer took the victim out.
+func failoverPlot(fo *failoverResult, bucket time.Duration) (*plot.Plot, error) {
+	p := loadPlot(fo.cell, bucket, fmt.Sprintf("failover: coordinator %d SIGKILLed, %s", fo.victim+1, fo.mode))
+	fail := make(plotter.XYs, len(fo.cell.fail))
+	for b, v := range fo.cell.fail {
+		fail[b] = plotter.XY{X: (float64(b) + 0.5) * bucket.Seconds(), Y: float64(v) / bucket.Seconds()}
+	}
+	l, err := plotter.NewLine(fail)
+	if err != nil {
+		return nil, err
+	}
+	l.LineStyle.Color = plotutil.Color(4)
+	l.LineStyle.Width = vg.Points(1.5)
+	l.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+	p.Add(l)
+	p.Legend.Add("failed/s", l)
+	ymax := p.Y.Max
+	addVLine(p, fo.killAt, ymax, 5, "kill")
+	if fo.downAfter >= 0 {
+		addVLine(p, fo.killAt+fo.downAfter, ymax, 6, "taken out")
+	}
+	return p, nil
 }
 
 // loadPlot draws completed statements per second per coordinator over time.

@@ -124,10 +124,10 @@ func (c *coordProc) start(ctx context.Context) error {
 			default:
 			}
 		}
-		io.Copy(io.Discard, stdout)
+		_, _ = io.Copy(io.Discard, stdout) // drained so that the process never blocks on it
 	}()
 	go func() {
-		cmd.Wait()
+		_ = cmd.Wait() // how it exited is not used: that it did is
 		close(exited)
 	}()
 	c.mu.Lock()
@@ -230,7 +230,7 @@ func (c *coordProc) Kill(signalled func()) {
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Process.Signal(syscall.SIGKILL) // fails only if the process is gone already, which exited says
 	if signalled != nil {
 		signalled()
 	}
@@ -266,11 +266,11 @@ func (c *coordProc) Stop() {
 		return
 	default:
 	}
-	cmd.Process.Signal(syscall.SIGINT)
+	_ = cmd.Process.Signal(syscall.SIGINT) // fails only if the process is gone already, which exited says
 	select {
 	case <-exited:
 	case <-time.After(5 * time.Second):
-		cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
 		<-exited
 	}
 }

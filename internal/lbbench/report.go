@@ -16,6 +16,49 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 	cfg := e.cfg
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	writeIntro(w, e)
+	writeResults(w, cfg, cells)
+	writeHTTPSection(&b, cells, cfg.clients)
+	writeTargets(w, cfg, cells, fos)
+	if len(fos) > 0 {
+		writeFailover(w, cfg, fos)
+	}
+
+	// The rolling restart's section, as in ROLLING.md.
+	b.WriteString(rolling)
+
+	if len(pngs) > 0 {
+		w("## Plots\n\n")
+		for _, p := range pngs {
+			w("- [%s](%s)\n", p, p)
+		}
+		w("\n")
+	}
+	// The working directory is temporary: name it rather than print it.
+	w("### HAProxy configuration\n\n```\n%s```\n", strings.ReplaceAll(e.proxy.Config(), e.dir, "<workdir>"))
+	return b.String()
+}
+
+// printf writes to a report.
+type printf func(format string, args ...any)
+
+// cellSet is the cells of a run.
+type cellSet []*cellResult
+
+// get returns the cell of workload wl at n clients in mode m, nil if none.
+func (cs cellSet) get(wl string, n int, m modeKind) *cellResult {
+	for _, c := range cs {
+		if c.wl == wl && c.clients == n && c.mode == m {
+			return c
+		}
+	}
+	return nil
+}
+
+// writeIntro writes the title, what the modes and the figures are, and
+// the machine.
+func writeIntro(w printf, e *env) {
+	cfg := e.cfg
 	w("# impalalb and HAProxy side by side\n\n")
 	w("One run of `%s` on %s. Figures are for comparing the modes within this run;\n", cfg.command, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	w("numbers from runs on other days or machines are not comparable.\n\n")
@@ -40,15 +83,11 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 	w("- Load average (1, 5, 15 min) before the cells: %s; after: %s. Anything above the CPU count means other work shared the machine during the run.\n", e.load[0], e.load[1])
 	w("\n")
 
+}
+
+// writeResults writes the table of each workload that ran.
+func writeResults(w printf, cfg *config, cells cellSet) {
 	w("## Results\n\n")
-	get := func(wl string, n int, m modeKind) *cellResult {
-		for _, c := range cells {
-			if c.wl == wl && c.clients == n && c.mode == m {
-				return c
-			}
-		}
-		return nil
-	}
 	for _, wl := range workloads(cfg) {
 		any := false
 		for _, c := range cells {
@@ -61,45 +100,53 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 		w("| clients | mode | ops/s | vs (a) | p50 | p99 | p99.9 | errors | sessions per coordinator | statements per coordinator | max/min | mean in flight per coordinator (max/min) | client CPU µs/op | HAProxy CPU µs/op | layer CPU µs/op | coordinators CPU µs/op |\n")
 		w("|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|---:|---:|---:|---:|\n")
 		for _, n := range cfg.clients {
-			a := get(wl.name, n, modeDirect)
+			a := cells.get(wl.name, n, modeDirect)
 			for _, m := range []modeKind{modeDirect, modeSpread, modeImpalalbOne, modeImpalalb, modeCapped, modeHAProxy} {
-				c := get(wl.name, n, m)
-				if c == nil {
-					continue
+				if c := cells.get(wl.name, n, m); c != nil {
+					writeResultRow(w, n, m, c, a)
 				}
-				vs, layer := "", ""
-				if a != nil && a.tput > 0 {
-					vs = fmt.Sprintf("%.2f×", c.tput/a.tput)
-					if m != modeDirect {
-						layer = fmt.Sprintf("%.1f", perOp(c.clientCPU+c.proxyCPU, c.n)-perOp(a.clientCPU, a.n))
-					}
-				}
-				mm := "–"
-				if m == modeImpalalb || m == modeCapped || m == modeHAProxy {
-					mm = fmt.Sprintf("%.3f", maxMin(c.stmts))
-				}
-				hap := "–"
-				if m == modeHAProxy {
-					hap = fmt.Sprintf("%.1f", perOp(c.proxyCPU, c.n))
-				}
-				w("| %d | %s | %.0f | %s | %s | %s | %s | %d | %s | %s | %s | %s | %.1f | %s | %s | %.1f |\n",
-					n, m, c.tput, vs, fmtDur(c.p50), fmtDur(c.p99), fmtDur(c.p999), c.errs,
-					joinCounts(c.sessions, m), joinCounts(c.stmts, m), mm, inFlight(c), perOp(c.clientCPU, c.n), hap, layer, perOp(c.coordCPU, c.n))
 			}
 		}
 		w("\n")
 	}
+}
 
-	writeHTTPSection(&b, cells, cfg.clients)
+// writeResultRow writes the row of cell c, at n clients in mode m; a is
+// (a)'s cell at the same count, nil if none.
+func writeResultRow(w printf, n int, m modeKind, c, a *cellResult) {
+	vs, layer := "", ""
+	if a != nil && a.tput > 0 {
+		vs = fmt.Sprintf("%.2f×", c.tput/a.tput)
+		if m != modeDirect {
+			layer = fmt.Sprintf("%.1f", perOp(c.clientCPU+c.proxyCPU, c.n)-perOp(a.clientCPU, a.n))
+		}
+	}
+	mm := "–"
+	if m == modeImpalalb || m == modeCapped || m == modeHAProxy {
+		mm = fmt.Sprintf("%.3f", maxMin(c.stmts))
+	}
+	hap := "–"
+	if m == modeHAProxy {
+		hap = fmt.Sprintf("%.1f", perOp(c.proxyCPU, c.n))
+	}
+	w("| %d | %s | %.0f | %s | %s | %s | %s | %d | %s | %s | %s | %s | %.1f | %s | %s | %.1f |\n",
+		n, m, c.tput, vs, fmtDur(c.p50), fmtDur(c.p99), fmtDur(c.p999), c.errs,
+		joinCounts(c.sessions, m), joinCounts(c.stmts, m), mm, inFlight(c), perOp(c.clientCPU, c.n), hap, layer, perOp(c.coordCPU, c.n))
+}
 
+// yes marks a target met or not.
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+// writeTargets writes the table of issue 8's targets.
+func writeTargets(w printf, cfg *config, cells cellSet, fos []*failoverResult) {
+	get := cells.get
 	w("## Targets of issue 8\n\n")
 	w("| target | measured | met |\n|---|---|---|\n")
-	yes := func(ok bool) string {
-		if ok {
-			return "yes"
-		}
-		return "**no**"
-	}
 	if a, bb := get("select1", 1, modeDirect), get("select1", 1, modeImpalalb); a != nil && bb != nil && a.tput > 0 {
 		ov := 1 - bb.tput/a.tput
 		w("| (b) vs (a): overhead ≤ 5 %% at 1 client, pooled `SELECT 1` | throughput %s, p50 %s vs %s | %s |\n",
@@ -124,56 +171,7 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 		r := bb.tput / c.tput
 		w("| (b) vs (c): ≥ 1.5× throughput, session churn, 64 clients | %.2f× (%.0f vs %.0f ops/s) | %s |\n", r, bb.tput, c.tput, yes(r >= 1.5))
 	}
-	{
-		var lower, total int
-		var worse []string
-		var balOK, balTotal int
-		var balBad []string
-		for _, c := range cells {
-			if c.mode != modeHAProxy {
-				continue
-			}
-			bb := get(c.wl, c.clients, modeImpalalb)
-			if bb == nil {
-				continue
-			}
-			total++
-			if bb.p99 < c.p99 {
-				lower++
-			} else {
-				worse = append(worse, fmt.Sprintf("%s/%d (%s vs %s)", c.wl, c.clients, fmtDur(bb.p99), fmtDur(c.p99)))
-			}
-			if c.clients > 1 && maxMin(c.stmts) > 0 && maxMin(c.stmts) <= 1.05 {
-				balTotal++
-				if maxMin(bb.stmts) > 0 && maxMin(bb.stmts) <= 1.05 {
-					balOK++
-				} else {
-					balBad = append(balBad, fmt.Sprintf("%s/%d (%.3f; in flight %.3f, HAProxy %.3f)", c.wl, c.clients, maxMin(bb.stmts), maxMinDur(bb.busy), maxMinDur(c.busy)))
-				}
-			}
-		}
-		if total > 0 {
-			detail := ""
-			if len(worse) > 0 {
-				detail = "; not lower: " + strings.Join(worse, ", ")
-			}
-			w("| (b) vs (c): lower p99 on every workload | lower in %d of %d cells%s | %s |\n", lower, total, detail, yes(lower == total))
-			for _, c := range cells {
-				if c.mode != modeCapped {
-					continue
-				}
-				if h := get(c.wl, c.clients, modeHAProxy); h != nil && h.tput > 0 {
-					w("| context: (b̂), impalalb with MaxPerCoordinator %d, vs (c), %s/%d | %.2f× throughput (%.0f vs %.0f ops/s); p99 %s vs %s; p99.9 %s vs %s | – |\n",
-						cappedSessions, c.wl, c.clients, c.tput/h.tput, c.tput, h.tput, fmtDur(c.p99), fmtDur(h.p99), fmtDur(c.p999), fmtDur(h.p999))
-				}
-			}
-			detail = ""
-			if len(balBad) > 0 {
-				detail = "; above: " + strings.Join(balBad, ", ")
-			}
-			w("| balance: statements max/min ≤ 1.05 where HAProxy reaches it (2+ clients) | HAProxy reached it in %d cells, impalalb too in %d%s | %s |\n", balTotal, balOK, detail, yes(balOK == balTotal))
-		}
-	}
+	writeP99Balance(w, cells)
 	for _, fo := range fos {
 		if fo.mode == modeImpalalb {
 			w("| failover: zero failed statements that had not started, (b) | %d begun after the coordinator was gone; %d begun while it was dying (%s between SIGKILL and reaping), %d in flight at the SIGKILL | %s |\n",
@@ -187,40 +185,81 @@ func buildReport(e *env, cells []*cellResult, fos []*failoverResult, pngs []stri
 		}
 	}
 	w("\n")
+}
 
-	if len(fos) > 0 {
-		w("## Failover\n\n")
-		w("%d clients run pooled `select sleep(%d)`, each session idle for %v on average between two statements, for %v; coordinator %d is SIGKILLed %v into the measurement. ",
-			cfg.foClients, cfg.foStmt.Milliseconds(), cfg.foThink, cfg.foDuration, fos[0].victim+1, cfg.foKillAt)
-		w("A client whose statement fails counts it and goes on (impalalb: `Discard` and acquire again; HAProxy: close and reconnect through the proxy, as an application would). ")
-		w("Failed statements are classed by when they began: before the SIGKILL was sent (in flight), between the signal and the moment the process was reaped (its sockets may still have been open: nobody could know), or after it was gone (not started: these are the failures a balancer should avoid). ")
-		w("\"Taken out after\" is the time from the SIGKILL until the layer stops sending new sessions to the coordinator: the pool marks it down (impalalb) or its status turns DOWN on the stats socket (HAProxy).\n\n")
-		w("| mode | statements ok | failed, in flight | failed, while dying | failed, not started | taken out after | slowest operation | statements per coordinator | HAProxy conn. errors / retries / redispatches on it |\n")
-		w("|---|---:|---:|---:|---:|---:|---:|---|---|\n")
-		for _, fo := range fos {
-			down := fmtDown(fo.downAfter)
-			hap := "–"
-			if fo.mode == modeHAProxy {
-				hap = fmt.Sprintf("%d / %d / %d", fo.connErrs, fo.retries, fo.redispatches)
+// writeP99Balance writes the targets' rows on p99 and balance, (b)
+// against (c) over every cell where both ran, with (b̂)'s figures beside.
+func writeP99Balance(w printf, cells cellSet) {
+	var lower, total int
+	var worse []string
+	var balOK, balTotal int
+	var balBad []string
+	for _, c := range cells {
+		if c.mode != modeHAProxy {
+			continue
+		}
+		bb := cells.get(c.wl, c.clients, modeImpalalb)
+		if bb == nil {
+			continue
+		}
+		total++
+		if bb.p99 < c.p99 {
+			lower++
+		} else {
+			worse = append(worse, fmt.Sprintf("%s/%d (%s vs %s)", c.wl, c.clients, fmtDur(bb.p99), fmtDur(c.p99)))
+		}
+		if c.clients > 1 && maxMin(c.stmts) > 0 && maxMin(c.stmts) <= 1.05 {
+			balTotal++
+			if maxMin(bb.stmts) > 0 && maxMin(bb.stmts) <= 1.05 {
+				balOK++
+			} else {
+				balBad = append(balBad, fmt.Sprintf("%s/%d (%.3f; in flight %.3f, HAProxy %.3f)", c.wl, c.clients, maxMin(bb.stmts), maxMinDur(bb.busy), maxMinDur(c.busy)))
 			}
-			w("| %s | %d | %d | %d | %d | %s | %s | %s | %s |\n", fo.mode, fo.cell.n, fo.cell.failPre, fo.cell.failMid, fo.cell.failPost, down, fmtDur(fo.maxLatency), joinCounts(fo.cell.stmts, fo.mode), hap)
 		}
-		w("\n")
 	}
-
-	// The rolling restart's section, as in ROLLING.md.
-	b.WriteString(rolling)
-
-	if len(pngs) > 0 {
-		w("## Plots\n\n")
-		for _, p := range pngs {
-			w("- [%s](%s)\n", p, p)
+	if total == 0 {
+		return
+	}
+	detail := ""
+	if len(worse) > 0 {
+		detail = "; not lower: " + strings.Join(worse, ", ")
+	}
+	w("| (b) vs (c): lower p99 on every workload | lower in %d of %d cells%s | %s |\n", lower, total, detail, yes(lower == total))
+	for _, c := range cells {
+		if c.mode != modeCapped {
+			continue
 		}
-		w("\n")
+		if h := cells.get(c.wl, c.clients, modeHAProxy); h != nil && h.tput > 0 {
+			w("| context: (b̂), impalalb with MaxPerCoordinator %d, vs (c), %s/%d | %.2f× throughput (%.0f vs %.0f ops/s); p99 %s vs %s; p99.9 %s vs %s | – |\n",
+				cappedSessions, c.wl, c.clients, c.tput/h.tput, c.tput, h.tput, fmtDur(c.p99), fmtDur(h.p99), fmtDur(c.p999), fmtDur(h.p999))
+		}
 	}
-	// The working directory is temporary: name it rather than print it.
-	w("### HAProxy configuration\n\n```\n%s```\n", strings.ReplaceAll(e.proxy.Config(), e.dir, "<workdir>"))
-	return b.String()
+	detail = ""
+	if len(balBad) > 0 {
+		detail = "; above: " + strings.Join(balBad, ", ")
+	}
+	w("| balance: statements max/min ≤ 1.05 where HAProxy reaches it (2+ clients) | HAProxy reached it in %d cells, impalalb too in %d%s | %s |\n", balTotal, balOK, detail, yes(balOK == balTotal))
+}
+
+// writeFailover writes the failover section.
+func writeFailover(w printf, cfg *config, fos []*failoverResult) {
+	w("## Failover\n\n")
+	w("%d clients run pooled `select sleep(%d)`, each session idle for %v on average between two statements, for %v; coordinator %d is SIGKILLed %v into the measurement. ",
+		cfg.foClients, cfg.foStmt.Milliseconds(), cfg.foThink, cfg.foDuration, fos[0].victim+1, cfg.foKillAt)
+	w("A client whose statement fails counts it and goes on (impalalb: `Discard` and acquire again; HAProxy: close and reconnect through the proxy, as an application would). ")
+	w("Failed statements are classed by when they began: before the SIGKILL was sent (in flight), between the signal and the moment the process was reaped (its sockets may still have been open: nobody could know), or after it was gone (not started: these are the failures a balancer should avoid). ")
+	w("\"Taken out after\" is the time from the SIGKILL until the layer stops sending new sessions to the coordinator: the pool marks it down (impalalb) or its status turns DOWN on the stats socket (HAProxy).\n\n")
+	w("| mode | statements ok | failed, in flight | failed, while dying | failed, not started | taken out after | slowest operation | statements per coordinator | HAProxy conn. errors / retries / redispatches on it |\n")
+	w("|---|---:|---:|---:|---:|---:|---:|---|---|\n")
+	for _, fo := range fos {
+		down := fmtDown(fo.downAfter)
+		hap := "–"
+		if fo.mode == modeHAProxy {
+			hap = fmt.Sprintf("%d / %d / %d", fo.connErrs, fo.retries, fo.redispatches)
+		}
+		w("| %s | %d | %d | %d | %d | %s | %s | %s | %s |\n", fo.mode, fo.cell.n, fo.cell.failPre, fo.cell.failMid, fo.cell.failPost, down, fmtDur(fo.maxLatency), joinCounts(fo.cell.stmts, fo.mode), hap)
+	}
+	w("\n")
 }
 
 // inFlight prints the mean number of operations in flight on each

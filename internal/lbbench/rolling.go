@@ -170,7 +170,7 @@ func runRolling(ctx context.Context, cfg *config, bin, dir string) (_ []*rollRes
 		byName: map[string]int{}, byAddr: map[string]int{}}
 	defer func() {
 		if re.proxy != nil {
-			re.proxy.Stop()
+			_ = re.proxy.Stop() // at the end, or on the way out after an error: nothing left to report to
 		}
 		for _, c := range re.coords {
 			c.Stop()
@@ -253,7 +253,7 @@ func (re *rollEnv) waitAllUp(ctx context.Context, limit time.Duration) error {
 		}
 		select {
 		case <-wctx.Done():
-			return fmt.Errorf("lbbench: rolling: haproxy does not see every coordinator up: %v %v", st, err)
+			return fmt.Errorf("lbbench: rolling: haproxy does not see every coordinator up: %v %v", st, err) //nolint:errorlint // err is nil when the stats came but not every server was UP
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -265,7 +265,7 @@ func (re *rollEnv) waitAnswers(ctx context.Context, addr string) error {
 		s, err := conn.Dial(ctx, addr, re.opts)
 		if err == nil {
 			err = runCount(ctx, s, "select 1", 1)
-			s.Close()
+			_ = s.Close() // only the answer counts
 			if err == nil {
 				return nil
 			}
@@ -290,12 +290,12 @@ func (re *rollEnv) shutdown(ctx context.Context, i int) (method, status string, 
 	if err != nil {
 		return "", "", err
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }() // the coordinator is shutting down: only the request counts
 	op, err := s.Execute(ctx, ":shutdown()", nil)
 	if err != nil {
 		return "", "", err
 	}
-	defer op.Close(ctx)
+	defer func() { _ = op.Close(ctx) }()
 	b, err := op.Next(ctx)
 	if err == nil && b.Len() == 1 {
 		status = b.String(0, 0)
@@ -351,7 +351,7 @@ func (re *rollEnv) run(ctx context.Context, n int, m rollMode) (*rollResult, err
 			return nil, err
 		}
 		pool = p
-		defer pool.Close()
+		defer func() { _ = pool.Close() }() // the run is over: its figures are taken
 	}
 	res := &rollResult{mode: m, errClasses: map[string]int{}}
 	start := time.Now()
@@ -365,7 +365,7 @@ func (re *rollEnv) run(ctx context.Context, n int, m rollMode) (*rollResult, err
 		go func() {
 			defer wg.Done()
 			rc := &rollClient{re: re, mode: m, pool: pool, i: i, kind: kindOf(i), run: n,
-				rng: rand.New(rand.NewPCG(uint64(i)+1, 7))}
+				rng: rand.New(rand.NewPCG(uint64(i)+1, 7))} //nolint:gosec // G404: the statements' lengths, no secret
 			defer rc.drop()
 			for !stopped.Load() && ctx.Err() == nil {
 				failed := rc.step(ctx)
@@ -382,103 +382,26 @@ func (re *rollEnv) run(ctx context.Context, n int, m rollMode) (*rollResult, err
 
 	// The restarts, one coordinator after the other, and a monitor of
 	// what the layer makes of each.
-	select {
-	case <-time.After(time.Until(t0.Add(cfg.rollLead))):
-	case <-ctx.Done():
+	sleepUntil(ctx, t0.Add(cfg.rollLead))
+	rw := &restartWindows{t0: t0, w: make([]restartWindow, len(re.coords))}
+	for i := range re.coords {
+		rw.w[i] = restartWindow{coord: i, shutdown: -1, exited: -1, up: -1, out: -1, back: -1}
 	}
-	since := func() time.Duration { return time.Since(t0) }
 	mctx, mcancel := context.WithCancel(ctx)
 	var mwg sync.WaitGroup
-	res.windows = make([]restartWindow, len(re.coords))
-	var wmu sync.Mutex // guards res.windows
-	for i := range re.coords {
-		res.windows[i] = restartWindow{coord: i, shutdown: -1, exited: -1, up: -1, out: -1, back: -1}
-	}
 	mwg.Add(1)
 	go func() {
 		defer mwg.Done()
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-mctx.Done():
-				return
-			case <-tick.C:
-			}
-			up := re.layerUp(mctx, m, pool)
-			if up == nil {
-				continue
-			}
-			now := since()
-			wmu.Lock()
-			for i := range re.coords {
-				w := &res.windows[i]
-				switch {
-				case w.shutdown < 0 || w.back >= 0:
-				case !up[i] && w.out < 0:
-					w.out = now
-				case up[i] && w.out >= 0 && w.exited >= 0:
-					w.back = now
-				}
-			}
-			wmu.Unlock()
-		}
+		re.monitor(mctx, m, pool, rw)
 	}()
-	var rerr error
-	for i, c := range re.coords {
-		wmu.Lock()
-		res.windows[i].shutdown = since()
-		wmu.Unlock()
-		method, status, err := re.shutdown(ctx, i)
-		if err != nil {
-			rerr = fmt.Errorf("lbbench: rolling: shut coordinator %d down: %w", i+1, err)
-			break
-		}
-		select {
-		case <-c.Exited():
-		case <-time.After(cfg.rollGrace + 60*time.Second):
-			rerr = fmt.Errorf("lbbench: rolling: coordinator %d did not exit after its shutdown", i+1)
-		case <-ctx.Done():
-			rerr = ctx.Err()
-		}
-		if rerr != nil {
-			break
-		}
-		wmu.Lock()
-		res.windows[i].exited = since()
-		wmu.Unlock()
-		if err := c.Restart(ctx); err != nil {
-			rerr = err
-			break
-		}
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = re.waitAnswers(wctx, c.Addr())
-		cancel()
-		if err != nil {
-			rerr = err
-			break
-		}
-		wmu.Lock()
-		w := &res.windows[i]
-		w.method, w.status, w.up = method, status, since()
-		logf("rolling %s: coordinator %d: %s, exited after %v, answering after %v", rollShort[m], i+1, method,
-			round(w.exited-w.shutdown), round(w.up-w.shutdown))
-		wmu.Unlock()
-		pause := cfg.rollPause
-		if i == len(re.coords)-1 {
-			pause = cfg.rollTail
-		}
-		select {
-		case <-time.After(pause):
-		case <-ctx.Done():
-		}
-	}
+	rerr := re.restartAll(ctx, m, rw)
 	tEnd := time.Now()
 	stopped.Store(true)
 	close(stop)
 	wg.Wait()
 	mcancel()
 	mwg.Wait()
+	res.windows = rw.w
 	if rerr != nil {
 		return nil, rerr
 	}
@@ -493,10 +416,116 @@ func (re *rollEnv) run(ctx context.Context, n int, m rollMode) (*rollResult, err
 			res.retired += c.Retired
 		}
 	}
-	// A statement is logged when it is registered, before its client gets
-	// an answer, so every line of a finished statement has been written;
-	// the pipes may still hold some: one statement more on each
-	// coordinator, and its line read, says that they are all in.
+	if err := re.flushLogs(ctx, n); err != nil {
+		return nil, err
+	}
+	recs, bad := re.qlog.take()
+	res.badLines = bad
+	re.account(res, n, t0, tEnd, atts, recs)
+	return res, nil
+}
+
+// restartWindows are the restarts of a run, as offsets from t0, written
+// by the restarts and by the monitor.
+type restartWindows struct {
+	t0 time.Time
+	mu sync.Mutex // guards w
+	w  []restartWindow
+}
+
+// since returns the time since the start of the measurement.
+func (rw *restartWindows) since() time.Duration { return time.Since(rw.t0) }
+
+// monitor notes, every 20 ms until ctx ends, when the layer of mode m
+// stops treating a coordinator being restarted as up and when it does
+// again.
+func (re *rollEnv) monitor(ctx context.Context, m rollMode, pool *balancer.Pool[*conn.Session], rw *restartWindows) {
+	every(ctx, 20*time.Millisecond, func() {
+		up := re.layerUp(ctx, m, pool)
+		if up == nil {
+			return
+		}
+		now := rw.since()
+		rw.mu.Lock()
+		defer rw.mu.Unlock()
+		for i := range re.coords {
+			w := &rw.w[i]
+			switch {
+			case w.shutdown < 0 || w.back >= 0:
+			case !up[i] && w.out < 0:
+				w.out = now
+			case up[i] && w.out >= 0 && w.exited >= 0:
+				w.back = now
+			}
+		}
+	})
+}
+
+// restartAll restarts the coordinators one after the other: the
+// shutdown, the exit, the start on the same ports, a statement answered,
+// then the pause (after the last, the tail).
+func (re *rollEnv) restartAll(ctx context.Context, m rollMode, rw *restartWindows) error {
+	cfg := re.cfg
+	for i := range re.coords {
+		if err := re.restart(ctx, m, i, rw); err != nil {
+			return err
+		}
+		pause := cfg.rollPause
+		if i == len(re.coords)-1 {
+			pause = cfg.rollTail
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+		}
+	}
+	return nil
+}
+
+// restart restarts coordinator i, noting when each step was done.
+func (re *rollEnv) restart(ctx context.Context, m rollMode, i int, rw *restartWindows) error {
+	c := re.coords[i]
+	rw.mu.Lock()
+	rw.w[i].shutdown = rw.since()
+	rw.mu.Unlock()
+	method, status, err := re.shutdown(ctx, i)
+	if err != nil {
+		return fmt.Errorf("lbbench: rolling: shut coordinator %d down: %w", i+1, err)
+	}
+	select {
+	case <-c.Exited():
+	case <-time.After(re.cfg.rollGrace + 60*time.Second):
+		return fmt.Errorf("lbbench: rolling: coordinator %d did not exit after its shutdown", i+1)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	rw.mu.Lock()
+	rw.w[i].exited = rw.since()
+	rw.mu.Unlock()
+	if err := c.Restart(ctx); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = re.waitAnswers(wctx, c.Addr())
+	cancel()
+	if err != nil {
+		return err
+	}
+	rw.mu.Lock()
+	w := &rw.w[i]
+	w.method, w.status, w.up = method, status, rw.since()
+	logf("rolling %s: coordinator %d: %s, exited after %v, answering after %v", rollShort[m], i+1, method,
+		round(w.exited-w.shutdown), round(w.up-w.shutdown))
+	rw.mu.Unlock()
+	return nil
+}
+
+// flushLogs makes sure every statement of run n the coordinators logged
+// has been read. A statement is logged when it is registered, before its
+// client gets an answer, so every line of a finished statement has been
+// written; the pipes may still hold some: one statement more on each
+// coordinator, and its line read, says that they are all in.
+func (re *rollEnv) flushLogs(ctx context.Context, n int) error {
 	for i, c := range re.coords {
 		key := fmt.Sprintf("flush-r%d-%d", n, i)
 		seen := re.qlog.expect(key)
@@ -504,7 +533,7 @@ func (re *rollEnv) run(ctx context.Context, n int, m rollMode) (*rollResult, err
 		s, err := conn.Dial(fctx, c.Addr(), re.opts)
 		if err == nil {
 			err = runCount(fctx, s, "select '"+key+"'", 1)
-			s.Close()
+			_ = s.Close() // the statement and its line are what count
 		}
 		if err == nil {
 			select {
@@ -515,36 +544,23 @@ func (re *rollEnv) run(ctx context.Context, n int, m rollMode) (*rollResult, err
 		}
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("lbbench: rolling: flush coordinator %d's log: %w", i+1, err)
+			return fmt.Errorf("lbbench: rolling: flush coordinator %d's log: %w", i+1, err)
 		}
 	}
-	recs, bad := re.qlog.take()
-	res.badLines = bad
-	re.account(res, n, t0, tEnd, atts, recs)
-	return res, nil
+	return nil
 }
 
 // account joins what the clients saw with what the coordinators logged.
 func (re *rollEnv) account(res *rollResult, n int, t0, tEnd time.Time, atts [][]attempt, recs []queryRecord) {
 	cfg := re.cfg
 	ncoord := len(re.coords)
-	nb := int(tEnd.Sub(t0)/cfg.bucket) + 1
-	res.ok2 = make([][]uint32, nb)
+	bk := buckets{t0: t0, size: cfg.bucket, n: int(tEnd.Sub(t0)/cfg.bucket) + 1}
+	res.ok2 = make([][]uint32, bk.n)
 	for b := range res.ok2 {
 		res.ok2[b] = make([]uint32, ncoord)
 	}
-	res.fail = make([]uint32, nb)
+	res.fail = make([]uint32, bk.n)
 	res.perCoord = make([]int64, ncoord)
-	bucket := func(t time.Time) int {
-		if t.Before(t0) {
-			return -1
-		}
-		b := int(t.Sub(t0) / cfg.bucket)
-		if b >= nb {
-			return -1
-		}
-		return b
-	}
 	prefix := fmt.Sprintf("r%d-", n)
 	byMarker := map[string][]queryRecord{}
 	for _, r := range recs {
@@ -554,70 +570,12 @@ func (re *rollEnv) account(res *rollResult, n int, t0, tEnd time.Time, atts [][]
 		}
 		byMarker[mk] = append(byMarker[mk], r)
 		res.perCoord[r.coord]++
-		if b := bucket(r.at); b >= 0 {
+		if b := bk.of(r.at); b >= 0 {
 			res.ok2[b][r.coord]++
 		}
 	}
 	for _, list := range atts {
-		var streak time.Time // the first failure since the last success
-		failedOnce := false
-		for _, a := range list {
-			switch {
-			case a.err != nil && streak.IsZero():
-				streak = a.begin
-				failedOnce = true
-			case a.err == nil && !streak.IsZero():
-				res.longestOutage = max(res.longestOutage, a.end.Sub(streak))
-				streak = time.Time{}
-			}
-			if a.err != nil {
-				res.failed[a.kind]++
-				res.errClasses[errClass(a.err)]++
-				if b := bucket(a.end); b >= 0 {
-					res.fail[b]++
-				}
-				if a.marker != "" && len(byMarker[a.marker]) > 0 {
-					res.failedRan++
-				}
-			} else {
-				res.ok[a.kind]++
-			}
-			if a.marker == "" {
-				continue
-			}
-			runs := byMarker[a.marker]
-			if a.err == nil {
-				res.lat = append(res.lat, a.end.Sub(a.begin))
-				if len(runs) == 0 {
-					res.unseen++
-				}
-			}
-			if len(runs) > 1 {
-				res.duplicated += len(runs) - 1
-				if len(res.dupExamples) < 3 {
-					res.dupExamples = append(res.dupExamples, fmt.Sprintf("%s ran %d times (coordinators %v)", a.marker, len(runs), coordsOf(runs)))
-				}
-			}
-			wantDB, wantMem := "default", ""
-			if a.kind != kindPlain {
-				wantDB, wantMem = rollDB, memLimit(a.client)
-			}
-			for _, r := range runs {
-				if r.db != wantDB || optionOf(r.options, "MEM_LIMIT") != wantMem {
-					res.wrongState++
-					if len(res.wrongExamples) < 3 {
-						res.wrongExamples = append(res.wrongExamples, fmt.Sprintf("%s (%s) ran on coordinator %d in db %q with options %q, want db %q, MEM_LIMIT %q",
-							a.marker, kindNames[a.kind], r.coord+1, r.db, r.options, wantDB, wantMem))
-					}
-				}
-			}
-		}
-		if !streak.IsZero() {
-			res.longestOutage = max(res.longestOutage, tEnd.Sub(streak))
-		}
-		if failedOnce {
-			res.clientsFailed++
-		}
+		res.addClient(list, byMarker, bk, tEnd)
 	}
 	slices.Sort(res.lat)
 	res.p50, res.p99 = quantile(res.lat, 0.5), quantile(res.lat, 0.99)
@@ -625,6 +583,95 @@ func (re *rollEnv) account(res *rollResult, n int, t0, tEnd time.Time, atts [][]
 		res.max = res.lat[len(res.lat)-1]
 	}
 	res.tput = float64(len(res.lat)) / tEnd.Sub(t0).Seconds()
+}
+
+// buckets divides the time from t0 into n buckets of size.
+type buckets struct {
+	t0   time.Time
+	size time.Duration
+	n    int
+}
+
+// of returns the bucket of t, -1 when t is outside them.
+func (bk buckets) of(t time.Time) int {
+	if t.Before(bk.t0) {
+		return -1
+	}
+	b := int(t.Sub(bk.t0) / bk.size)
+	if b >= bk.n {
+		return -1
+	}
+	return b
+}
+
+// addClient accounts for one client's attempts, in order, against the
+// coordinators' records by marker; tEnd ends an outage still open.
+func (r *rollResult) addClient(list []attempt, byMarker map[string][]queryRecord, bk buckets, tEnd time.Time) {
+	var streak time.Time // the first failure since the last success
+	failedOnce := false
+	for _, a := range list {
+		switch {
+		case a.err != nil && streak.IsZero():
+			streak = a.begin
+			failedOnce = true
+		case a.err == nil && !streak.IsZero():
+			r.longestOutage = max(r.longestOutage, a.end.Sub(streak))
+			streak = time.Time{}
+		}
+		runs := byMarker[a.marker]
+		if a.err != nil {
+			r.failed[a.kind]++
+			r.errClasses[errClass(a.err)]++
+			if b := bk.of(a.end); b >= 0 {
+				r.fail[b]++
+			}
+			if a.marker != "" && len(runs) > 0 {
+				r.failedRan++
+			}
+		} else {
+			r.ok[a.kind]++
+		}
+		if a.marker != "" {
+			r.addRuns(a, runs)
+		}
+	}
+	if !streak.IsZero() {
+		r.longestOutage = max(r.longestOutage, tEnd.Sub(streak))
+	}
+	if failedOnce {
+		r.clientsFailed++
+	}
+}
+
+// addRuns accounts for a marked statement's runs at the coordinators:
+// none for one that succeeded is unseen, more than one are duplicates,
+// and each must have had the session's database and MEM_LIMIT.
+func (r *rollResult) addRuns(a attempt, runs []queryRecord) {
+	if a.err == nil {
+		r.lat = append(r.lat, a.end.Sub(a.begin))
+		if len(runs) == 0 {
+			r.unseen++
+		}
+	}
+	if len(runs) > 1 {
+		r.duplicated += len(runs) - 1
+		if len(r.dupExamples) < 3 {
+			r.dupExamples = append(r.dupExamples, fmt.Sprintf("%s ran %d times (coordinators %v)", a.marker, len(runs), coordsOf(runs)))
+		}
+	}
+	wantDB, wantMem := "default", ""
+	if a.kind != kindPlain {
+		wantDB, wantMem = rollDB, memLimit(a.client)
+	}
+	for _, q := range runs {
+		if q.db != wantDB || optionOf(q.options, "MEM_LIMIT") != wantMem {
+			r.wrongState++
+			if len(r.wrongExamples) < 3 {
+				r.wrongExamples = append(r.wrongExamples, fmt.Sprintf("%s (%s) ran on coordinator %d in db %q with options %q, want db %q, MEM_LIMIT %q",
+					a.marker, kindNames[a.kind], q.coord+1, q.db, q.options, wantDB, wantMem))
+			}
+		}
+	}
 }
 
 func coordsOf(runs []queryRecord) []int {
@@ -690,7 +737,7 @@ func (rc *rollClient) session(ctx context.Context) (*conn.Session, error) {
 			return nil, err
 		}
 		if _, ok := rc.re.byName[versionName(s.ServerVersion())]; !ok {
-			s.Close()
+			_ = s.Close() // the error returned says why
 			return nil, fmt.Errorf("lbbench: unknown coordinator %q behind the proxy", s.ServerVersion())
 		}
 		rc.sess = s
@@ -718,7 +765,7 @@ func (rc *rollClient) drop() {
 		rc.lease = nil
 	}
 	if rc.sess != nil {
-		rc.sess.Close()
+		_ = rc.sess.Close() // given up after a failure, or at the end
 		rc.sess = nil
 	}
 	rc.stated = false

@@ -70,7 +70,7 @@ func runRows(ctx context.Context, s *conn.Session, stmt string) (n int, second s
 			break
 		}
 		if err != nil {
-			op.Close(ctx)
+			_ = op.Close(ctx) // err is what failed
 			return 0, "", err
 		}
 		if n == 0 && b.Len() > 0 && b.NumColumns() == 2 && b.Column(1).Type == conn.TypeString {
@@ -159,8 +159,8 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 	ncoord := len(e.coords)
 	nb := int(spec.dur/spec.bucket) + 1
 	start := time.Now()
-	t0 := start.Add(spec.warmup)
-	tEnd := t0.Add(spec.dur)
+	w := window{t0: start.Add(spec.warmup), bucket: spec.bucket}
+	w.tEnd = w.t0.Add(spec.dur)
 
 	var wg sync.WaitGroup
 	recs := make([]*recorder, spec.clients)
@@ -176,114 +176,24 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 					panicErr.Store(fmt.Errorf("lbbench: client panic: %v", p))
 				}
 			}()
-			cl := t.newClient(i, spec.wl.churn)
-			defer cl.close()
-			rng := rand.New(rand.NewPCG(uint64(i)+1, 42))
-			for ctx.Err() == nil {
-				begin := time.Now()
-				if !begin.Before(tEnd) {
-					return
-				}
-				octx, cancel := context.WithTimeout(ctx, 60*time.Second)
-				s, coord, err := cl.get(octx)
-				if err == nil {
-					err = spec.wl.stmt(octx, s, rng)
-					cl.put(err != nil)
-				}
-				cancel()
-				done := time.Now()
-				// Operations are counted when they end inside the window,
-				// whenever they began.
-				if done.Before(t0) || done.After(tEnd) {
-					if err != nil && spec.errPause > 0 {
-						time.Sleep(spec.errPause)
-					}
-					continue
-				}
-				b := int(done.Sub(t0) / spec.bucket)
-				if err != nil {
-					if ctx.Err() != nil {
-						return
-					}
-					r.errs++
-					r.lastErr = err
-					r.fail[b]++
-					if spec.sigAt != nil {
-						sig, dead, at := spec.sigAt.Load(), spec.deadAt.Load(), begin.UnixNano()
-						if e.cfg.verbose {
-							logf("failure: begin-sig %v dead-sig %v: %v", time.Duration(at-sig), time.Duration(dead-sig), err)
-						}
-						switch {
-						case sig == 0 || at < sig:
-							r.failPre++
-						case dead == 0 || at < dead:
-							r.failMid++
-						default:
-							r.failPost++
-						}
-					}
-					if spec.errPause > 0 {
-						time.Sleep(spec.errPause)
-					}
-					continue
-				}
-				r.lat = append(r.lat, done.Sub(begin))
-				r.stmts[coord]++
-				r.busy[coord] += done.Sub(begin)
-				r.ok[b*ncoord+coord]++
-				if spec.think > 0 {
-					// Uniform in [0, 2×think): clients that run the same
-					// loop must not fall into step with each other.
-					time.Sleep(time.Duration(rng.Int64N(int64(2 * spec.think))))
-				}
-			}
+			r.run(ctx, t.newClient(i, spec.wl.churn), &spec, w, e.cfg.verbose)
 		}()
 	}
 
 	// Measurement window: CPU and session counters at its edges.
-	var cpu0, cpu1, pcpu0, pcpu1 time.Duration
-	var ccpu0, ccpu1 []time.Duration
-	var sess0, sess1 []int64
-	proxyCPU := func() time.Duration {
-		if e.proxy == nil {
-			return 0
-		}
-		u, s, err := haproxytest.ProcessCPUTime(e.proxy.Pid())
-		if err != nil {
-			return 0
-		}
-		return u + s
-	}
-	coordCPU := func() []time.Duration {
-		out := make([]time.Duration, len(e.coords))
-		for i, c := range e.coords {
-			u, s, err := haproxytest.ProcessCPUTime(c.Pid())
-			if err != nil {
-				return nil // restarted or killed (failover): no figure
-			}
-			out[i] = u + s
-		}
-		return out
-	}
 	dctx, dcancel := context.WithCancel(ctx)
 	var dwg sync.WaitGroup
-	select {
-	case <-time.After(time.Until(t0)):
-	case <-ctx.Done():
-	}
-	cpu0, pcpu0, ccpu0, sess0 = selfCPU(), proxyCPU(), coordCPU(), t.sessionCounts()
+	sleepUntil(ctx, w.t0)
+	c0 := e.counters(t)
 	if spec.during != nil {
 		dwg.Add(1)
 		go func() {
 			defer dwg.Done()
-			spec.during(dctx, t0, t)
+			spec.during(dctx, w.t0, t)
 		}()
 	}
-	select {
-	case <-time.After(time.Until(tEnd)):
-	case <-ctx.Done():
-	}
-	cpu1, pcpu1, ccpu1, sess1 = selfCPU(), proxyCPU(), coordCPU(), t.sessionCounts()
+	sleepUntil(ctx, w.tEnd)
+	c1 := e.counters(t)
 	wg.Wait()
 	dcancel()
 	dwg.Wait()
@@ -294,30 +204,163 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 		return nil, p
 	}
 
+	res := newCellResult(&spec, nb, ncoord, c0, c1)
+	res.add(recs)
+	if res.n == 0 && res.errs > 0 {
+		return res, fmt.Errorf("lbbench: %s %s at %d clients: every operation failed: %w", spec.mode, spec.wl.name, spec.clients, res.lastErr)
+	}
+	return res, nil
+}
+
+// window is a cell's measured time, [t0, tEnd], in buckets.
+type window struct {
+	t0, tEnd time.Time
+	bucket   time.Duration
+}
+
+// run is one client of a cell: operations in a closed loop until the
+// window ends, those that end inside it recorded.
+func (r *recorder) run(ctx context.Context, cl *client, spec *cellSpec, w window, verbose bool) {
+	defer cl.close()
+	rng := rand.New(rand.NewPCG(uint64(cl.index)+1, 42)) //nolint:gosec // G404: the workload's choices, no secret
+	for ctx.Err() == nil {
+		begin := time.Now()
+		if !begin.Before(w.tEnd) {
+			return
+		}
+		coord, err := cl.operation(ctx, spec.wl, rng)
+		done := time.Now()
+		// Operations are counted when they end inside the window,
+		// whenever they began.
+		if done.Before(w.t0) || done.After(w.tEnd) {
+			if err != nil && spec.errPause > 0 {
+				time.Sleep(spec.errPause)
+			}
+			continue
+		}
+		b := int(done.Sub(w.t0) / w.bucket)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.failure(spec, b, begin, err, verbose)
+			if spec.errPause > 0 {
+				time.Sleep(spec.errPause)
+			}
+			continue
+		}
+		r.success(b, coord, done.Sub(begin))
+		if spec.think > 0 {
+			// Uniform in [0, 2×think): clients that run the same
+			// loop must not fall into step with each other.
+			time.Sleep(time.Duration(rng.Int64N(int64(2 * spec.think))))
+		}
+	}
+}
+
+// success records an operation on coordinator coord that ended in
+// bucket b after lat.
+func (r *recorder) success(b, coord int, lat time.Duration) {
+	r.lat = append(r.lat, lat)
+	r.stmts[coord]++
+	r.busy[coord] += lat
+	r.ok[b*len(r.stmts)+coord]++
+}
+
+// failure records a failed operation begun at begin that ended in bucket
+// b; in a failover run, classed by when it began.
+func (r *recorder) failure(spec *cellSpec, b int, begin time.Time, err error, verbose bool) {
+	r.errs++
+	r.lastErr = err
+	r.fail[b]++
+	if spec.sigAt == nil {
+		return
+	}
+	sig, dead, at := spec.sigAt.Load(), spec.deadAt.Load(), begin.UnixNano()
+	if verbose {
+		logf("failure: begin-sig %v dead-sig %v: %v", time.Duration(at-sig), time.Duration(dead-sig), err)
+	}
+	switch {
+	case sig == 0 || at < sig:
+		r.failPre++
+	case dead == 0 || at < dead:
+		r.failMid++
+	default:
+		r.failPost++
+	}
+}
+
+// counters are the CPU times and session counts at one edge of a cell's
+// window.
+type counters struct {
+	self, proxy time.Duration
+	coords      []time.Duration // nil: a coordinator was restarted or killed
+	sessions    []int64
+}
+
+func (e *env) counters(t *target) counters {
+	return counters{self: selfCPU(), proxy: e.proxyCPU(), coords: e.coordCPU(), sessions: t.sessionCounts()}
+}
+
+// proxyCPU returns HAProxy's CPU time so far (0 without HAProxy).
+func (e *env) proxyCPU() time.Duration {
+	if e.proxy == nil {
+		return 0
+	}
+	u, s, err := haproxytest.ProcessCPUTime(e.proxy.Pid())
+	if err != nil {
+		return 0
+	}
+	return u + s
+}
+
+// coordCPU returns each coordinator's CPU time so far.
+func (e *env) coordCPU() []time.Duration {
+	out := make([]time.Duration, len(e.coords))
+	for i, c := range e.coords {
+		u, s, err := haproxytest.ProcessCPUTime(c.Pid())
+		if err != nil {
+			return nil // restarted or killed (failover): no figure
+		}
+		out[i] = u + s
+	}
+	return out
+}
+
+// newCellResult starts a cell's result from the counters at the edges of
+// its window.
+func newCellResult(spec *cellSpec, nb, ncoord int, c0, c1 counters) *cellResult {
 	res := &cellResult{mode: spec.mode, wl: spec.wl.name, clients: spec.clients, dur: spec.dur,
 		stmts: make([]int64, ncoord), busy: make([]time.Duration, ncoord), sessions: make([]int64, ncoord),
-		clientCPU: cpu1 - cpu0, ok: make([][]uint32, nb), fail: make([]uint32, nb)}
+		clientCPU: c1.self - c0.self, ok: make([][]uint32, nb), fail: make([]uint32, nb)}
 	if spec.mode.proxied() {
-		res.proxyCPU = pcpu1 - pcpu0
+		res.proxyCPU = c1.proxy - c0.proxy
 	}
-	if ccpu0 != nil && ccpu1 != nil {
+	if c0.coords != nil && c1.coords != nil {
 		res.coordCPUs = make([]time.Duration, ncoord)
 		for i := range ncoord {
-			res.coordCPUs[i] = ccpu1[i] - ccpu0[i]
+			res.coordCPUs[i] = c1.coords[i] - c0.coords[i]
 			res.coordCPU += res.coordCPUs[i]
 		}
 	}
 	// Pooled workloads open their sessions in the warm-up: count the whole
 	// cell; churn counts the window, like the statements.
 	for i := range res.sessions {
-		res.sessions[i] = sess1[i]
+		res.sessions[i] = c1.sessions[i]
 		if spec.wl.churn {
-			res.sessions[i] -= sess0[i]
+			res.sessions[i] -= c0.sessions[i]
 		}
 	}
 	for b := range nb {
 		res.ok[b] = make([]uint32, ncoord)
 	}
+	return res
+}
+
+// add sums what the clients recorded into the result, and computes the
+// throughput and the quantiles.
+func (res *cellResult) add(recs []*recorder) {
+	ncoord, nb := len(res.stmts), len(res.ok)
 	for _, r := range recs {
 		res.lat = append(res.lat, r.lat...)
 		res.errs += r.errs
@@ -340,12 +383,8 @@ func runCell(ctx context.Context, e *env, spec cellSpec) (*cellResult, error) {
 	}
 	slices.Sort(res.lat)
 	res.n = len(res.lat)
-	res.tput = float64(res.n) / spec.dur.Seconds()
+	res.tput = float64(res.n) / res.dur.Seconds()
 	res.p50, res.p99, res.p999 = quantile(res.lat, 0.5), quantile(res.lat, 0.99), quantile(res.lat, 0.999)
-	if res.n == 0 && res.errs > 0 {
-		return res, fmt.Errorf("lbbench: %s %s at %d clients: every operation failed: %w", spec.mode, spec.wl.name, spec.clients, res.lastErr)
-	}
-	return res, nil
 }
 
 // mergeCells joins the rounds of one cell: counts and CPU add up, the

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/impalalb/impalalb/balancer"
 	"github.com/impalalb/impalalb/conn"
@@ -114,7 +116,7 @@ func newTarget(e *env, mode modeKind, churn bool, home int) (*target, error) {
 
 func (t *target) close() {
 	if t.pool != nil {
-		t.pool.Close()
+		_ = t.pool.Close() // the cell is over: its figures are taken
 	}
 }
 
@@ -173,7 +175,7 @@ func (c *client) dial(ctx context.Context) (*conn.Session, int, error) {
 	if c.t.mode.proxied() {
 		i, ok := c.t.byName[versionName(s.ServerVersion())]
 		if !ok {
-			s.Close()
+			_ = s.Close() // the error returned says why
 			return nil, -1, fmt.Errorf("lbbench: unknown coordinator %q behind the proxy", s.ServerVersion())
 		}
 		coord = i
@@ -204,6 +206,19 @@ func (c *client) get(ctx context.Context) (*conn.Session, int, error) {
 	return c.held, c.coord, nil
 }
 
+// operation runs one operation of workload wl (a session from get, the
+// statement, put) and returns the session's coordinator.
+func (c *client) operation(ctx context.Context, wl workload, rng *rand.Rand) (int, error) {
+	octx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	s, coord, err := c.get(octx)
+	if err == nil {
+		err = wl.stmt(octx, s, rng)
+		c.put(err != nil)
+	}
+	return coord, err
+}
+
 // put gives the session back after a statement; failed says it erred.
 func (c *client) put(failed bool) {
 	if c.t.pool != nil {
@@ -219,7 +234,7 @@ func (c *client) put(failed bool) {
 	}
 	if c.churn || failed {
 		if c.held != nil {
-			c.held.Close()
+			_ = c.held.Close() // churn, or after a failure: the next operation dials afresh
 			c.held = nil
 		}
 	}
