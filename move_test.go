@@ -260,18 +260,7 @@ func TestStickyDDLThroughDatabaseSQL(t *testing.T) {
 	result := make(chan []testenv.Pair, 1)
 	go func() { result <- testenv.DDLPairs(ctx, keys, runOn, stop, 1_000_000) }()
 	time.Sleep(3 * time.Second) // the workload runs
-	perCoord := map[string]int{}
-	for _, k := range keys {
-		if a, ok := conns[k].Placement(); ok {
-			perCoord[a]++
-		}
-	}
-	victim := cos[0]
-	for _, co := range cos {
-		if perCoord[co.HS2Addr()] > perCoord[victim.HS2Addr()] {
-			victim = co
-		}
-	}
+	victim, perCoord := testenv.MostKeys(cos, keys, func(k string) (string, bool) { return conns[k].Placement() })
 	killAt := time.Now()
 	victim.Kill()
 	time.Sleep(3 * time.Second)

@@ -832,18 +832,7 @@ func TestIntegrationStickyDDL(t *testing.T) {
 	go func() { result <- testenv.DDLPairs(ctx, keys, runOn, stop, 1_000_000) }()
 
 	time.Sleep(3 * time.Second) // the workload runs
-	perCoord := map[string]int{}
-	for _, k := range keys {
-		if a, ok := p.Placement(k); ok {
-			perCoord[a]++
-		}
-	}
-	victim := cos[0]
-	for _, co := range cos {
-		if perCoord[co.HS2Addr()] > perCoord[victim.HS2Addr()] {
-			victim = co
-		}
-	}
+	victim, perCoord := testenv.MostKeys(cos, keys, p.Placement)
 	killAt := time.Now()
 	victim.Kill()
 	time.Sleep(3 * time.Second)

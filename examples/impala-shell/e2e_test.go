@@ -238,24 +238,34 @@ func TestQueryIDLink(t *testing.T) {
 	require.Empty(t, errs)
 }
 
-// TestFailover kills the coordinator the shell's session is on: the next
-// statement goes to another coordinator, as nothing of it was sent.
-func TestFailover(t *testing.T) {
-	cos, addrs := startCluster(t, 2, 0, impalad.Config{})
+// startShell makes the shell of "-i addrs -B --quiet" over its own pool,
+// as main does, and starts it; what it prints goes to out and errb. The
+// shell and the pool are closed in t.Cleanup.
+func startShell(t *testing.T, addrs string) (sh *shell, out, errb *bytes.Buffer) {
+	t.Helper()
 	o, err := parseFlags([]string{"-i", addrs, "-B", "--quiet", "-q", "x"}, io.Discard)
 	require.NoError(t, err)
 	cfg, _, err := poolConfig(o, io.Discard)
 	require.NoError(t, err)
 	d, cleanup, err := newDialer(o, secret.Value{}, nil, nil)
 	require.NoError(t, err)
-	defer cleanup()
+	t.Cleanup(cleanup)
 	pool, err := balancer.New(cfg, d)
 	require.NoError(t, err)
-	var out, errb bytes.Buffer
-	sh := newShell(o, pool, &out, &errb)
-	defer sh.close()
+	t.Cleanup(func() { pool.Close() })
+	out, errb = &bytes.Buffer{}, &bytes.Buffer{}
+	sh = newShell(o, pool, out, errb)
+	t.Cleanup(sh.close)
+	sh.startup(context.Background())
+	return sh, out, errb
+}
+
+// TestFailover kills the coordinator the shell's session is on: the next
+// statement goes to another coordinator, as nothing of it was sent.
+func TestFailover(t *testing.T) {
+	cos, addrs := startCluster(t, 2, 0, impalad.Config{})
+	sh, out, errb := startShell(t, addrs)
 	ctx := context.Background()
-	sh.startup(ctx)
 	require.True(t, sh.runList(ctx, []string{"select 1"}), errb.String())
 	first := sh.coordinator()
 	for _, co := range cos {
@@ -274,21 +284,8 @@ func TestFailover(t *testing.T) {
 // the new coordinator.
 func TestMoveKeepsState(t *testing.T) {
 	cos, addrs := startCluster(t, 2, 0, impalad.Config{ShutdownGracePeriod: time.Minute})
-	o, err := parseFlags([]string{"-i", addrs, "-B", "--quiet", "-q", "x"}, io.Discard)
-	require.NoError(t, err)
-	cfg, _, err := poolConfig(o, io.Discard)
-	require.NoError(t, err)
-	d, cleanup, err := newDialer(o, secret.Value{}, nil, nil)
-	require.NoError(t, err)
-	defer cleanup()
-	pool, err := balancer.New(cfg, d)
-	require.NoError(t, err)
-	defer pool.Close()
-	var out, errb bytes.Buffer
-	sh := newShell(o, pool, &out, &errb)
-	defer sh.close()
+	sh, out, errb := startShell(t, addrs)
 	ctx := context.Background()
-	sh.startup(ctx)
 	require.True(t, sh.runList(ctx, []string{"use gen", "set mem_limit=3g", "select count(*) from rows_5"}), errb.String())
 	first := sh.coordinator()
 	require.Contains(t, sh.prompt(), hostPort(first))

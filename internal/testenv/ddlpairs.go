@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/impalalb/impalalb/internal/impalad"
 )
 
 // Pair is one round of the DDL-then-query workload: a CREATE TABLE on one
@@ -141,4 +143,23 @@ func logFailures(t testing.TB, ps []Pair) {
 			t.Logf("  round %d (create on %s, select on %s): create %v / select %v", p.Round, p.CreateOn, p.SelectOn, p.CreateErr, p.SelectErr)
 		}
 	}
+}
+
+// MostKeys returns the coordinator that holds the most of keys (the one
+// whose loss moves the most keys) and the number of keys on each, placed
+// saying where a key is (false when it is not placed yet).
+func MostKeys(cos []*impalad.Coordinator, keys []string, placed func(key string) (string, bool)) (most *impalad.Coordinator, perCoord map[string]int) {
+	perCoord = map[string]int{}
+	for _, k := range keys {
+		if a, ok := placed(k); ok {
+			perCoord[a]++
+		}
+	}
+	most = cos[0]
+	for _, co := range cos {
+		if perCoord[co.HS2Addr()] > perCoord[most.HS2Addr()] {
+			most = co
+		}
+	}
+	return most, perCoord
 }
